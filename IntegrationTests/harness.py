@@ -1,0 +1,356 @@
+"""Real Orthanc servers with the Inbound plugin, and a small client of the Inbound API.
+
+Every server listens on 127.0.0.1 on a free port, keeps its storage, index and log in a
+temporary directory of its own, and is stopped by its pid.
+"""
+
+import copy
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import requests
+
+ORTHANC = os.environ.get("INBOUND_ORTHANC", "/usr/sbin/Orthanc")
+ADMIN = ("admin", "admin-secret")
+REQUEST_TIMEOUT = 60
+
+PRIVACY_VERSION = "2026-01"
+PRIVACY_TEXT = "We keep your data safe."
+RECIPIENTS = [
+    {"Id": "neuroradiology", "Name": "Neuroradiology", "Email": "neuro@hospital.example"},
+    {"Id": "trauma", "Name": "Trauma", "Email": "trauma@hospital.example"},
+]
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def merge(base, override):
+    """Deep merge of two JSON objects: the values of "override" win, key by key."""
+    result = copy.deepcopy(base)
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merge(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def default_inbound_section():
+    return {
+        "Role": "Standalone",
+        "SiteName": "Test Hospital",
+        "Privacy": {"Version": PRIVACY_VERSION, "Text": PRIVACY_TEXT},
+        "Recipients": copy.deepcopy(RECIPIENTS),
+        "PatientIdPrefix": "INB-",
+        "Upload": {"OpenTimeout": 86400, "ExpiryCheckInterval": 1},
+    }
+
+
+class ServerError(RuntimeError):
+    pass
+
+
+class OrthancServer:
+    """One Orthanc process. "plugin" None starts Orthanc without any plugin."""
+
+    def __init__(self, plugin, inbound=None, orthanc=None, startup_timeout=30.0):
+        self.plugin = plugin
+        self.inbound = merge(default_inbound_section(), inbound)
+        self.orthanc_overrides = orthanc or {}
+        self.startup_timeout = startup_timeout
+        self.workdir = tempfile.mkdtemp(prefix="inbound-it-")
+        self.storage = os.path.join(self.workdir, "db")
+        os.makedirs(self.storage)
+        self.config_path = os.path.join(self.workdir, "config.json")
+        self.log_path = os.path.join(self.workdir, "orthanc.log")
+        self.port = None
+        self.dicom_port = None
+        self.process = None
+        self.starts = 0
+
+    # ---------------------------------------------------------------- lifecycle
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def configuration(self):
+        config = {
+            "Name": "InboundTest",
+            "StorageDirectory": self.storage,
+            "IndexDirectory": self.storage,
+            "HttpPort": self.port,
+            "DicomServerEnabled": False,
+            "DicomPort": self.dicom_port,
+            "RemoteAccessAllowed": False,
+            "AuthenticationEnabled": False,
+            "RegisteredUsers": {ADMIN[0]: ADMIN[1]},
+            "HttpDescribeErrors": False,
+            "WebDavEnabled": False,
+            "Plugins": [self.plugin] if self.plugin else [],
+            "UserMetadata": {
+                "InboundUpload": 4201,
+                "InboundSender": 4202,
+                "InboundOriginalPatientID": 4203,
+                "InboundSha256": 4204,
+            },
+        }
+        if self.plugin:
+            config["Inbound"] = self.inbound
+        return merge(config, self.orthanc_overrides)
+
+    def start(self):
+        if self.process is not None:
+            raise ServerError("Orthanc is already running (pid %d)" % self.process.pid)
+        if self.port is None:
+            self.port = free_port()
+            self.dicom_port = free_port()
+        with open(self.config_path, "w") as f:
+            json.dump(self.configuration(), f, indent=2)
+        self.starts += 1
+        log = open(self.log_path, "ab")
+        log.write(("\n===== start #%d: %s %s =====\n"
+                   % (self.starts, ORTHANC, self.config_path)).encode())
+        log.flush()
+        try:
+            self.process = subprocess.Popen(
+                [ORTHANC, self.config_path], stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, cwd=self.workdir)
+        finally:
+            log.close()
+        self._wait_until_ready()
+        return self
+
+    def _wait_until_ready(self):
+        deadline = time.monotonic() + self.startup_timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            code = self.process.poll()
+            if code is not None:
+                self.process = None
+                raise ServerError("Orthanc exited with code %s during start-up\n%s"
+                                  % (code, self.log_tail()))
+            try:
+                r = requests.get(self.url + "/system", auth=ADMIN, timeout=2)
+                if r.status_code == 200:
+                    return
+                last = "HTTP %d" % r.status_code
+            except requests.RequestException as e:
+                last = str(e)
+            time.sleep(0.1)
+        self.stop()
+        raise ServerError("Orthanc did not answer GET /system with 200 within %.0f s (last: %s)\n%s"
+                          % (self.startup_timeout, last, self.log_tail()))
+
+    def stop(self, timeout=20.0):
+        process, self.process = self.process, None
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+        return process.returncode
+
+    def restart(self):
+        """Stops Orthanc and starts it again on the same port and the same directories."""
+        self.stop()
+        return self.start()
+
+    def cleanup(self):
+        self.stop()
+        if not os.environ.get("INBOUND_KEEP_TMP"):
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def running(self):
+        return self.process is not None and self.process.poll() is None
+
+    def log_tail(self, lines=200):
+        try:
+            with open(self.log_path, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return "(no log at %s)" % self.log_path
+        tail = text.splitlines()[-lines:]
+        return "----- Orthanc log %s (last %d lines) -----\n%s" % (
+            self.log_path, len(tail), "\n".join(tail))
+
+    # ---------------------------------------------------------------- HTTP
+
+    def request(self, method, path, auth=None, **kwargs):
+        kwargs.setdefault("timeout", REQUEST_TIMEOUT)
+        kwargs.setdefault("allow_redirects", False)
+        return requests.request(method, self.url + path, auth=auth, **kwargs)
+
+    def admin(self, method, path, **kwargs):
+        return self.request(method, path, auth=ADMIN, **kwargs)
+
+    def admin_json(self, method, path, expected=200, **kwargs):
+        r = self.admin(method, path, **kwargs)
+        if r.status_code != expected:
+            raise AssertionError("%s %s: expected %d, got %d: %s"
+                                 % (method, path, expected, r.status_code, r.text[:500]))
+        return r.json()
+
+    # ---------------------------------------------------------------- Orthanc queries (admin)
+
+    def count_instances(self):
+        return self.admin_json("GET", "/statistics")["CountInstances"]
+
+    def all_instances(self):
+        return set(self.admin_json("GET", "/instances"))
+
+    def find(self, level, query, expand=False):
+        return self.admin_json("POST", "/tools/find",
+                               json={"Level": level, "Query": query, "Expand": expand})
+
+    def patients_of_upload(self, upload_id, prefix="INB-"):
+        """Orthanc patients (expanded) whose PatientID lies in the namespace of the upload."""
+        return self.find("Patient", {"PatientID": "%s%s-*" % (prefix, upload_id)}, expand=True)
+
+    def instances_of_upload(self, upload_id, prefix="INB-"):
+        """Orthanc instances (expanded) of the upload's patients, by SOPInstanceUID."""
+        result = {}
+        for patient in self.patients_of_upload(upload_id, prefix):
+            for instance in self.admin_json("GET", "/patients/%s/instances" % patient["ID"]):
+                uid = instance["MainDicomTags"]["SOPInstanceUID"]
+                assert uid not in result, "SOP Instance %s stored twice" % uid
+                result[uid] = instance
+        return result
+
+    def metadata(self, level, orthanc_id, name):
+        """The value of one metadata item, or None when absent."""
+        r = self.admin("GET", "/%s/%s/metadata/%s" % (level, orthanc_id, name))
+        if r.status_code == 404:
+            return None
+        assert r.status_code == 200, "metadata %s of %s: %d %s" % (
+            name, orthanc_id, r.status_code, r.text[:300])
+        return r.text
+
+    def instance_file(self, orthanc_id):
+        r = self.admin("GET", "/instances/%s/file" % orthanc_id)
+        assert r.status_code == 200, r.text[:300]
+        return r.content
+
+    def admin_uploads(self, **params):
+        return self.admin_json("GET", "/inbound/admin/uploads", params=params)["uploads"]
+
+    def admin_upload(self, upload_id):
+        return self.admin_json("GET", "/inbound/admin/uploads/%s" % upload_id)
+
+
+def sender(**overrides):
+    s = {"name": "Dr. A. Example", "email": "a.example@clinic.example",
+         "institution": "Example Clinic", "phone": "+49 251 0000"}
+    s.update(overrides)
+    return s
+
+
+# A value for open_body() overrides: leave the key out of the body.
+OMIT = object()
+
+
+def open_body(**overrides):
+    body = {
+        "sender": sender(),
+        "recipient": "neuroradiology",
+        "message": "CT from 12 May, referral for stroke work-up",
+        "consent": {"version": PRIVACY_VERSION, "accepted": True},
+    }
+    for key, value in overrides.items():
+        if value is OMIT:
+            body.pop(key, None)
+        else:
+            body[key] = value
+    return body
+
+
+class Upload:
+    """An upload opened on a server, seen from the sender's side (no credentials)."""
+
+    def __init__(self, server, answer, body):
+        self.server = server
+        self.answer = answer
+        self.body = body
+        self.id = answer["id"]
+        self.token = answer["token"]
+
+    @classmethod
+    def open(cls, server, **overrides):
+        body = open_body(**overrides)
+        r = server.request("POST", "/inbound/api/uploads", json=body)
+        assert r.status_code == 201, "open upload: %d %s" % (r.status_code, r.text[:500])
+        return cls(server, r.json(), body)
+
+    def headers(self, token=None):
+        return {"X-Inbound-Token": self.token if token is None else token}
+
+    def path(self, suffix=""):
+        return "/inbound/api/uploads/%s%s" % (self.id, suffix)
+
+    def put(self, data, digest=None, token=None, content_type="application/dicom"):
+        digest = sha256(data) if digest is None else digest
+        headers = self.headers(token)
+        headers["Content-Type"] = content_type
+        return self.server.request("PUT", self.path("/files/%s" % digest), data=data,
+                                   headers=headers)
+
+    def put_ok(self, data):
+        r = self.put(data)
+        assert r.status_code in (200, 201), "PUT: %d %s" % (r.status_code, r.text[:500])
+        return r.json()
+
+    def status(self, token=None):
+        return self.server.request("GET", self.path(), headers=self.headers(token))
+
+    def status_json(self):
+        r = self.status()
+        assert r.status_code == 200, "status: %d %s" % (r.status_code, r.text[:500])
+        return r.json()
+
+    def complete(self, token=None):
+        return self.server.request("POST", self.path("/complete"), headers=self.headers(token))
+
+    def complete_ok(self):
+        r = self.complete()
+        assert r.status_code == 200, "complete: %d %s" % (r.status_code, r.text[:500])
+        return r.json()
+
+    def cancel(self, token=None):
+        return self.server.request("DELETE", self.path(), headers=self.headers(token))
+
+
+def assert_error(response, status, code):
+    """An error answer of the plugin: the status, and a JSON body {"error", "message"}."""
+    assert response.status_code == status, "expected %d %s, got %d: %s" % (
+        status, code, response.status_code, response.text[:500])
+    try:
+        body = response.json()
+    except ValueError:
+        raise AssertionError("error answer is not JSON: %r" % response.text[:500])
+    assert body.get("error") == code, "expected error %r, got %r" % (code, body)
+    assert isinstance(body.get("message"), str) and body["message"], body
+    return body
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()

@@ -1,0 +1,280 @@
+#include "Configuration.h"
+
+#include "Toolbox/EmbeddedResources.h"
+#include "Toolbox/Json.h"
+
+#include <OrthancException.h>
+
+#include <boost/regex.hpp>
+
+namespace Inbound
+{
+  namespace
+  {
+    [[noreturn]] void Bad(const std::string& option, const std::string& why)
+    {
+      throw Orthanc::OrthancException(Orthanc::ErrorCode_BadFileFormat,
+                                      "Configuration option \"Inbound." + option + "\": " + why);
+    }
+
+    void MergeInto(Json::Value& target, const Json::Value& source, const std::string& path,
+                   std::vector<std::string>& unknown)
+    {
+      for (const std::string& key : source.getMemberNames())
+      {
+        const std::string name = path.empty() ? key : path + "." + key;
+        if (!target.isMember(key))
+        {
+          unknown.push_back("Inbound." + name);
+          continue;
+        }
+        if (target[key].isObject() && source[key].isObject())
+        {
+          MergeInto(target[key], source[key], name, unknown);
+        }
+        else
+        {
+          target[key] = source[key];
+        }
+      }
+    }
+
+    const Json::Value& Member(const Json::Value& section, const std::string& path)
+    {
+      const Json::Value* current = &section;
+      size_t start = 0;
+      while (true)
+      {
+        const size_t dot = path.find('.', start);
+        const std::string key = path.substr(start, dot == std::string::npos ? dot : dot - start);
+        if (!current->isObject() || !current->isMember(key))
+        {
+          Bad(path, "missing");
+        }
+        current = &(*current)[key];
+        if (dot == std::string::npos)
+        {
+          return *current;
+        }
+        start = dot + 1;
+      }
+    }
+
+    std::string GetString(const Json::Value& section, const std::string& path, bool allowEmpty)
+    {
+      const Json::Value& v = Member(section, path);
+      if (!v.isString())
+      {
+        Bad(path, "must be a string");
+      }
+      if (!allowEmpty && v.asString().empty())
+      {
+        Bad(path, "must not be empty");
+      }
+      return v.asString();
+    }
+
+    uint64_t GetUnsigned(const Json::Value& section, const std::string& path, uint64_t min,
+                         uint64_t max)
+    {
+      const Json::Value& v = Member(section, path);
+      if (!v.isIntegral() || (v.isInt64() && v.asInt64() < 0))
+      {
+        Bad(path, "must be a non-negative integer");
+      }
+      const uint64_t value = v.asUInt64();
+      if (value < min || value > max)
+      {
+        Bad(path, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+      }
+      return value;
+    }
+
+    std::vector<std::string> GetStringList(const Json::Value& section, const std::string& path)
+    {
+      const Json::Value& v = Member(section, path);
+      if (!v.isArray())
+      {
+        Bad(path, "must be a list of strings");
+      }
+      std::vector<std::string> result;
+      for (Json::ArrayIndex i = 0; i < v.size(); i++)
+      {
+        if (!v[i].isString() || v[i].asString().empty())
+        {
+          Bad(path, "must be a list of non-empty strings");
+        }
+        result.push_back(v[i].asString());
+      }
+      return result;
+    }
+
+    std::vector<Recipient> GetRecipients(const Json::Value& section)
+    {
+      const Json::Value& list = Member(section, "Recipients");
+      if (!list.isArray())
+      {
+        Bad("Recipients", "must be a list of {\"Id\", \"Name\", \"Email\"}");
+      }
+      static const boost::regex kId("[a-z0-9][a-z0-9_-]{0,63}");
+      static const boost::regex kEmail("[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,}");
+      std::vector<Recipient> result;
+      for (Json::ArrayIndex i = 0; i < list.size(); i++)
+      {
+        const std::string where = "Recipients[" + std::to_string(i) + "]";
+        const Json::Value& r = list[i];
+        if (!r.isObject() || !r["Id"].isString() || !r["Name"].isString() ||
+            !r["Email"].isString())
+        {
+          Bad(where, "needs the strings \"Id\", \"Name\" and \"Email\"");
+        }
+        Recipient recipient;
+        recipient.id = r["Id"].asString();
+        recipient.name = r["Name"].asString();
+        recipient.email = r["Email"].asString();
+        if (!boost::regex_match(recipient.id, kId))
+        {
+          Bad(where + ".Id", "must be lower-case letters, digits, '-' or '_' (at most 64)");
+        }
+        if (recipient.name.empty())
+        {
+          Bad(where + ".Name", "must not be empty");
+        }
+        if (!boost::regex_match(recipient.email, kEmail))
+        {
+          Bad(where + ".Email", "is not an e-mail address");
+        }
+        for (const Recipient& other : result)
+        {
+          if (other.id == recipient.id)
+          {
+            Bad(where + ".Id", "\"" + recipient.id + "\" is used twice");
+          }
+        }
+        for (const std::string& key : r.getMemberNames())
+        {
+          if (key != "Id" && key != "Name" && key != "Email")
+          {
+            Bad(where, "unknown key \"" + key + "\"");
+          }
+        }
+        result.push_back(recipient);
+      }
+      return result;
+    }
+  }
+
+  const char* EnumerationToString(Role role)
+  {
+    switch (role)
+    {
+      case Role_Standalone:
+        return "Standalone";
+      case Role_Gateway:
+        return "Gateway";
+      case Role_Internal:
+        return "Internal";
+      default:
+        throw Orthanc::OrthancException(Orthanc::ErrorCode_ParameterOutOfRange);
+    }
+  }
+
+  const Recipient* Configuration::LookupRecipient(const std::string& id) const
+  {
+    for (const Recipient& r : recipients)
+    {
+      if (r.id == id)
+      {
+        return &r;
+      }
+    }
+    return nullptr;
+  }
+
+  Json::Value Configuration::Merge(const Json::Value& defaults, const Json::Value& userSection,
+                                   std::vector<std::string>& unknownOptions)
+  {
+    Json::Value merged = defaults;
+    if (userSection.isNull())
+    {
+      return merged;
+    }
+    if (!userSection.isObject())
+    {
+      throw Orthanc::OrthancException(Orthanc::ErrorCode_BadFileFormat,
+                                      "Configuration option \"Inbound\" must be an object");
+    }
+    MergeInto(merged, userSection, "", unknownOptions);
+    return merged;
+  }
+
+  Configuration Configuration::Parse(const Json::Value& userSection)
+  {
+    Json::Value defaults;
+    std::string errors;
+    if (!JsonText::ParseConfiguration(defaults, GetDefaultConfiguration(), errors))
+    {
+      throw Orthanc::OrthancException(Orthanc::ErrorCode_InternalError,
+                                      "Embedded DefaultConfiguration.json is broken: " + errors);
+    }
+
+    Configuration c;
+    const Json::Value s = Merge(defaults, userSection, c.unknownOptions);
+
+    const std::string role = GetString(s, "Role", false);
+    if (role == "Standalone")
+      c.role = Role_Standalone;
+    else if (role == "Gateway")
+      c.role = Role_Gateway;
+    else if (role == "Internal")
+      c.role = Role_Internal;
+    else
+      Bad("Role", "must be \"Standalone\", \"Gateway\" or \"Internal\", not \"" + role + "\"");
+
+    c.dataDirectory = GetString(s, "DataDirectory", true);
+    c.siteName = GetString(s, "SiteName", false);
+    c.privacyVersion = GetString(s, "Privacy.Version", false);
+    c.privacyText = GetString(s, "Privacy.Text", false);
+    c.recipients = GetRecipients(s);
+    c.trustedProxies = GetStringList(s, "TrustedProxies");
+    c.languages = GetStringList(s, "Languages");
+    if (c.languages.empty())
+    {
+      Bad("Languages", "must name at least one language");
+    }
+
+    // The prefix goes into every isolated PatientID (LO, 64 characters) together with the
+    // 12-character upload id; keep enough room for the original PatientID.
+    c.patientIdPrefix = GetString(s, "PatientIdPrefix", false);
+    static const boost::regex kPrefix("[A-Za-z0-9_.-]{1,16}");
+    if (!boost::regex_match(c.patientIdPrefix, kPrefix))
+    {
+      Bad("PatientIdPrefix", "must be 1 to 16 letters, digits, '-', '_' or '.'");
+    }
+
+    const uint64_t kTiB = uint64_t(1) << 40;
+    c.upload.maxFileBytes = GetUnsigned(s, "Upload.MaxFileBytes", 1024, 4 * (uint64_t(1) << 30));
+    c.upload.maxFilesPerUpload = GetUnsigned(s, "Upload.MaxFilesPerUpload", 1, 10000000);
+    c.upload.maxBytesPerUpload = GetUnsigned(s, "Upload.MaxBytesPerUpload", 1024, kTiB);
+    c.upload.openTimeoutSeconds =
+      static_cast<unsigned int>(GetUnsigned(s, "Upload.OpenTimeout", 1, 30 * 86400));
+    c.upload.expiryCheckIntervalSeconds =
+      static_cast<unsigned int>(GetUnsigned(s, "Upload.ExpiryCheckInterval", 1, 86400));
+    if (c.upload.maxBytesPerUpload < c.upload.maxFileBytes)
+    {
+      Bad("Upload.MaxBytesPerUpload", "must not be smaller than Upload.MaxFileBytes");
+    }
+
+    c.text.name = GetUnsigned(s, "TextLimits.Name", 1, 1024);
+    c.text.email = GetUnsigned(s, "TextLimits.Email", 6, 254);
+    c.text.institution = GetUnsigned(s, "TextLimits.Institution", 1, 1024);
+    c.text.phone = GetUnsigned(s, "TextLimits.Phone", 1, 64);
+    c.text.message = GetUnsigned(s, "TextLimits.Message", 1, 20000);
+
+    c.metadata.upload = GetString(s, "Metadata.Upload", false);
+    c.metadata.sender = GetString(s, "Metadata.Sender", false);
+    c.metadata.originalPatientId = GetString(s, "Metadata.OriginalPatientID", false);
+    c.metadata.sha256 = GetString(s, "Metadata.Sha256", false);
+    return c;
+  }
+}

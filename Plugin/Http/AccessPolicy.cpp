@@ -1,0 +1,83 @@
+#include "AccessPolicy.h"
+
+#include "Toolbox/Crypto.h"
+
+#include <Toolbox.h>
+
+#include <boost/regex.hpp>
+
+namespace Inbound
+{
+  AccessPolicy::AccessPolicy(const std::map<std::string, std::string>& users,
+                             const AddressRules& trustedProxies) :
+    users_(users),
+    trustedProxies_(trustedProxies)
+  {
+  }
+
+  RouteClass AccessPolicy::Classify(Orthanc::HttpMethod method, const std::string& uri)
+  {
+    // The paths only: each public route's handler answers 405 for a wrong method itself.
+    // The patterns are anchored (regex_match) and exclude "..", so no public prefix can
+    // reach another route.
+    static const boost::regex kPublic(
+      "/inbound/?|/inbound/app/[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}|/inbound/api/info"
+      "|/inbound/api/uploads(/[A-Za-z0-9]{1,64}(/complete|/files/[A-Za-z0-9]{1,128})?)?");
+    if (boost::regex_match(uri, kPublic))
+    {
+      return RouteClass_Public;
+    }
+    if (uri == "/" && method == Orthanc::HttpMethod_Get)
+    {
+      return RouteClass_Challenge;
+    }
+    return RouteClass_Admin;
+  }
+
+  bool AccessPolicy::IsAuthorized(const std::string& authorization) const
+  {
+    static const std::string kBasic = "Basic ";
+    if (authorization.size() <= kBasic.size() || authorization.size() > 1024 ||
+        strncasecmp(authorization.c_str(), kBasic.c_str(), kBasic.size()) != 0)
+    {
+      return false;
+    }
+
+    std::string decoded;
+    try
+    {
+      Orthanc::Toolbox::DecodeBase64(decoded, authorization.substr(kBasic.size()));
+    }
+    catch (...)  // Orthanc exceptions are not std::exceptions
+    {
+      return false;
+    }
+    const size_t colon = decoded.find(':');
+    if (colon == std::string::npos)
+    {
+      return false;
+    }
+    const auto user = users_.find(decoded.substr(0, colon));
+    const std::string password = decoded.substr(colon + 1);
+    if (user == users_.end())
+    {
+      // Same work as a known user, so response times do not reveal user names.
+      Crypto::ConstantTimeEquals(password, password);
+      return false;
+    }
+    return Crypto::ConstantTimeEquals(user->second, password);
+  }
+
+  bool AccessPolicy::IsAllowed(Orthanc::HttpMethod method, const std::string& uri,
+                               const std::string& authorization) const
+  {
+    switch (Classify(method, uri))
+    {
+      case RouteClass_Public:
+      case RouteClass_Challenge:
+        return true;
+      default:
+        return IsAuthorized(authorization);
+    }
+  }
+}

@@ -1,0 +1,45 @@
+#pragma once
+
+#include "Http/AddressRules.h"
+
+#include <Enumerations.h>
+
+#include <map>
+#include <string>
+
+namespace Inbound
+{
+  enum RouteClass
+  {
+    RouteClass_Public,     // the sender's routes: no account
+    RouteClass_Challenge,  // answered by the plugin itself with a Basic challenge (login)
+    RouteClass_Admin       // everything else: the plugin's admin routes and all of Orthanc
+  };
+
+  // The plugin's door (ARCHITECTURE, fact 2): Orthanc's own authentication is off, so this
+  // policy decides every request before Orthanc reads its body. Default deny: a route that is
+  // not known to be public needs the credentials of one of Orthanc's "RegisteredUsers".
+  class AccessPolicy
+  {
+  private:
+    std::map<std::string, std::string> users_;
+    AddressRules trustedProxies_;
+
+  public:
+    AccessPolicy(const std::map<std::string, std::string>& users,
+                 const AddressRules& trustedProxies);
+
+    static RouteClass Classify(Orthanc::HttpMethod method, const std::string& uri);
+
+    // "authorization" is the raw Authorization header (may be empty).
+    bool IsAuthorized(const std::string& authorization) const;
+
+    bool IsAllowed(Orthanc::HttpMethod method, const std::string& uri,
+                   const std::string& authorization) const;
+
+    const AddressRules& GetTrustedProxies() const
+    {
+      return trustedProxies_;
+    }
+  };
+}

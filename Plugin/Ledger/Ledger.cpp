@@ -1,0 +1,440 @@
+#include "Ledger.h"
+
+#include <OrthancException.h>
+#include <SQLite/Statement.h>
+#include <SQLite/Transaction.h>
+
+namespace Inbound
+{
+  namespace
+  {
+    const char* const kUploadColumns =
+      "id, token_hash, state, created_at, updated_at, completed_at, sender_name, sender_email, "
+      "sender_institution, sender_phone, recipient, message, consent_version, client_ip, "
+      "user_agent, expected_files, expected_bytes, receipt_code, files, bytes, purged";
+
+    UploadRecord ReadUpload(const Orthanc::SQLite::Statement& s)
+    {
+      UploadRecord r;
+      r.id = s.ColumnString(0);
+      r.tokenHash = s.ColumnString(1);
+      r.state = StringToUploadState(s.ColumnString(2));
+      r.createdAt = s.ColumnInt64(3);
+      r.updatedAt = s.ColumnInt64(4);
+      r.completedAt = s.ColumnInt64(5);
+      r.sender.name = s.ColumnString(6);
+      r.sender.email = s.ColumnString(7);
+      r.sender.institution = s.ColumnString(8);
+      r.sender.phone = s.ColumnString(9);
+      r.recipientId = s.ColumnString(10);
+      r.message = s.ColumnString(11);
+      r.consentVersion = s.ColumnString(12);
+      r.clientIp = s.ColumnString(13);
+      r.userAgent = s.ColumnString(14);
+      r.expectedFiles = s.ColumnInt64(15);
+      r.expectedBytes = s.ColumnInt64(16);
+      r.receiptCode = s.ColumnString(17);
+      r.files = s.ColumnInt64(18);
+      r.bytes = s.ColumnInt64(19);
+      r.purged = s.ColumnInt(20) != 0;
+      return r;
+    }
+
+    const char* const kItemColumns =
+      "upload_id, sha256, size, sop_uid, series_uid, study_uid, modality, study_date, "
+      "study_description, original_patient_id, isolated_patient_id, orthanc_instance, "
+      "orthanc_series, orthanc_study, orthanc_patient, stored_at";
+
+    ItemRecord ReadItem(const Orthanc::SQLite::Statement& s)
+    {
+      ItemRecord r;
+      r.uploadId = s.ColumnString(0);
+      r.sha256 = s.ColumnString(1);
+      r.size = s.ColumnInt64(2);
+      r.sopInstanceUid = s.ColumnString(3);
+      r.seriesInstanceUid = s.ColumnString(4);
+      r.studyInstanceUid = s.ColumnString(5);
+      r.modality = s.ColumnString(6);
+      r.studyDate = s.ColumnString(7);
+      r.studyDescription = s.ColumnString(8);
+      r.originalPatientId = s.ColumnString(9);
+      r.isolatedPatientId = s.ColumnString(10);
+      r.orthancInstanceId = s.ColumnString(11);
+      r.orthancSeriesId = s.ColumnString(12);
+      r.orthancStudyId = s.ColumnString(13);
+      r.orthancPatientId = s.ColumnString(14);
+      r.storedAt = s.ColumnInt64(15);
+      return r;
+    }
+
+    AuditEvent ReadAudit(const Orthanc::SQLite::Statement& s)
+    {
+      AuditEvent e;
+      e.seq = s.ColumnInt64(0);
+      e.time = s.ColumnInt64(1);
+      e.event = s.ColumnString(2);
+      e.uploadId = s.ColumnString(3);
+      e.ip = s.ColumnString(4);
+      e.detail = s.ColumnString(5);
+      return e;
+    }
+  }
+
+  Ledger::Ledger(const std::string& path)
+  {
+    if (path.empty())
+    {
+      db_.OpenInMemory();
+    }
+    else
+    {
+      db_.Open(path);
+    }
+    // WAL with full synchronisation: a committed state change survives a crash or power
+    // loss, and readers (admin pages) do not block the upload path.
+    db_.Execute("PRAGMA journal_mode=WAL;");
+    db_.Execute("PRAGMA synchronous=FULL;");
+    db_.Execute("PRAGMA foreign_keys=ON;");
+    CreateSchemaInternal();
+  }
+
+  void Ledger::CreateSchemaInternal()
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Orthanc::SQLite::Transaction t(db_);
+    t.Begin();
+    db_.Execute(
+      "CREATE TABLE IF NOT EXISTS uploads ("
+      " id TEXT PRIMARY KEY, token_hash TEXT NOT NULL, state TEXT NOT NULL,"
+      " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, completed_at INTEGER NOT NULL,"
+      " sender_name TEXT NOT NULL, sender_email TEXT NOT NULL, sender_institution TEXT NOT NULL,"
+      " sender_phone TEXT NOT NULL, recipient TEXT NOT NULL, message TEXT NOT NULL,"
+      " consent_version TEXT NOT NULL, client_ip TEXT NOT NULL, user_agent TEXT NOT NULL,"
+      " expected_files INTEGER NOT NULL, expected_bytes INTEGER NOT NULL,"
+      " receipt_code TEXT NOT NULL, files INTEGER NOT NULL, bytes INTEGER NOT NULL,"
+      " purged INTEGER NOT NULL);"
+      "CREATE INDEX IF NOT EXISTS uploads_state ON uploads(state, updated_at);"
+      "CREATE TABLE IF NOT EXISTS items ("
+      " upload_id TEXT NOT NULL REFERENCES uploads(id), sha256 TEXT NOT NULL,"
+      " size INTEGER NOT NULL, sop_uid TEXT NOT NULL, series_uid TEXT NOT NULL,"
+      " study_uid TEXT NOT NULL, modality TEXT NOT NULL, study_date TEXT NOT NULL,"
+      " study_description TEXT NOT NULL, original_patient_id TEXT NOT NULL,"
+      " isolated_patient_id TEXT NOT NULL, orthanc_instance TEXT NOT NULL,"
+      " orthanc_series TEXT NOT NULL, orthanc_study TEXT NOT NULL,"
+      " orthanc_patient TEXT NOT NULL, stored_at INTEGER NOT NULL,"
+      " PRIMARY KEY (upload_id, sha256));"
+      "CREATE INDEX IF NOT EXISTS items_study ON items(upload_id, study_uid);"
+      "CREATE TABLE IF NOT EXISTS audit ("
+      " seq INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL, event TEXT NOT NULL,"
+      " upload_id TEXT NOT NULL, ip TEXT NOT NULL, detail TEXT NOT NULL);"
+      "CREATE INDEX IF NOT EXISTS audit_upload ON audit(upload_id);"
+      "CREATE INDEX IF NOT EXISTS audit_time ON audit(time);");
+    t.Commit();
+  }
+
+  void Ledger::AddAuditInternal(int64_t time, const std::string& event,
+                                const std::string& uploadId, const std::string& ip,
+                                const std::string& detail)
+  {
+    Orthanc::SQLite::Statement s(
+      db_, SQLITE_FROM_HERE,
+      "INSERT INTO audit (time, event, upload_id, ip, detail) VALUES (?, ?, ?, ?, ?)");
+    s.BindInt64(0, time);
+    s.BindString(1, event);
+    s.BindString(2, uploadId);
+    s.BindString(3, ip);
+    s.BindString(4, detail);
+    s.Run();
+  }
+
+  void Ledger::CreateUpload(const UploadRecord& r)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Orthanc::SQLite::Transaction t(db_);
+    t.Begin();
+    Orthanc::SQLite::Statement s(
+      db_, SQLITE_FROM_HERE,
+      std::string("INSERT INTO uploads (") + kUploadColumns +
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    s.BindString(0, r.id);
+    s.BindString(1, r.tokenHash);
+    s.BindString(2, EnumerationToString(r.state));
+    s.BindInt64(3, r.createdAt);
+    s.BindInt64(4, r.updatedAt);
+    s.BindInt64(5, r.completedAt);
+    s.BindString(6, r.sender.name);
+    s.BindString(7, r.sender.email);
+    s.BindString(8, r.sender.institution);
+    s.BindString(9, r.sender.phone);
+    s.BindString(10, r.recipientId);
+    s.BindString(11, r.message);
+    s.BindString(12, r.consentVersion);
+    s.BindString(13, r.clientIp);
+    s.BindString(14, r.userAgent);
+    s.BindInt64(15, r.expectedFiles);
+    s.BindInt64(16, r.expectedBytes);
+    s.BindString(17, r.receiptCode);
+    s.BindInt64(18, r.files);
+    s.BindInt64(19, r.bytes);
+    s.BindInt(20, r.purged ? 1 : 0);
+    s.Run();
+    AddAuditInternal(r.createdAt, "upload-opened", r.id, r.clientIp,
+                     "sender " + r.sender.email + (r.recipientId.empty() ? "" : ", recipient " +
+                                                                                r.recipientId));
+    t.Commit();
+  }
+
+  bool Ledger::LookupUploadInternal(UploadRecord& record, const std::string& id) const
+  {
+    Orthanc::SQLite::Statement s(db_, SQLITE_FROM_HERE,
+                                 std::string("SELECT ") + kUploadColumns +
+                                   " FROM uploads WHERE id = ?");
+    s.BindString(0, id);
+    if (!s.Step())
+    {
+      return false;
+    }
+    record = ReadUpload(s);
+    return true;
+  }
+
+  bool Ledger::LookupUpload(UploadRecord& record, const std::string& id) const
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return LookupUploadInternal(record, id);
+  }
+
+  std::vector<UploadRecord> Ledger::ListUploads(const std::string& state, int64_t sinceMs,
+                                                unsigned int limit) const
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Orthanc::SQLite::Statement s(
+      db_, SQLITE_FROM_HERE,
+      std::string("SELECT ") + kUploadColumns +
+        " FROM uploads WHERE (? = '' OR state = ?) AND created_at >= ?"
+        " ORDER BY created_at DESC, id LIMIT ?");
+    s.BindString(0, state);
+    s.BindString(1, state);
+    s.BindInt64(2, sinceMs);
+    s.BindInt64(3, limit);
+    std::vector<UploadRecord> result;
+    while (s.Step())
+    {
+      result.push_back(ReadUpload(s));
+    }
+    return result;
+  }
+
+  Ledger::AddItemResult Ledger::AddItem(const ItemRecord& item, const std::string& ip)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Orthanc::SQLite::Transaction t(db_);
+    t.Begin();
+
+    UploadRecord upload;
+    if (!LookupUploadInternal(upload, item.uploadId) || !IsOpen(upload.state))
+    {
+      return AddItemResult_UploadClosed;  // the transaction rolls back on destruction
+    }
+
+    {
+      Orthanc::SQLite::Statement exists(
+        db_, SQLITE_FROM_HERE, "SELECT 1 FROM items WHERE upload_id = ? AND sha256 = ?");
+      exists.BindString(0, item.uploadId);
+      exists.BindString(1, item.sha256);
+      if (exists.Step())
+      {
+        return AddItemResult_AlreadyPresent;
+      }
+    }
+
+    Orthanc::SQLite::Statement s(
+      db_, SQLITE_FROM_HERE,
+      std::string("INSERT INTO items (") + kItemColumns +
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    s.BindString(0, item.uploadId);
+    s.BindString(1, item.sha256);
+    s.BindInt64(2, item.size);
+    s.BindString(3, item.sopInstanceUid);
+    s.BindString(4, item.seriesInstanceUid);
+    s.BindString(5, item.studyInstanceUid);
+    s.BindString(6, item.modality);
+    s.BindString(7, item.studyDate);
+    s.BindString(8, item.studyDescription);
+    s.BindString(9, item.originalPatientId);
+    s.BindString(10, item.isolatedPatientId);
+    s.BindString(11, item.orthancInstanceId);
+    s.BindString(12, item.orthancSeriesId);
+    s.BindString(13, item.orthancStudyId);
+    s.BindString(14, item.orthancPatientId);
+    s.BindInt64(15, item.storedAt);
+    s.Run();
+
+    Orthanc::SQLite::Statement u(
+      db_, SQLITE_FROM_HERE,
+      "UPDATE uploads SET files = files + 1, bytes = bytes + ?, updated_at = ? WHERE id = ?");
+    u.BindInt64(0, item.size);
+    u.BindInt64(1, item.storedAt);
+    u.BindString(2, item.uploadId);
+    u.Run();
+
+    AddAuditInternal(item.storedAt, "file-stored", item.uploadId, ip,
+                     item.sha256 + " (" + std::to_string(item.size) + " bytes) SOP " +
+                       item.sopInstanceUid);
+    t.Commit();
+    return AddItemResult_Added;
+  }
+
+  bool Ledger::LookupItem(ItemRecord& item, const std::string& uploadId,
+                          const std::string& sha256) const
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Orthanc::SQLite::Statement s(db_, SQLITE_FROM_HERE,
+                                 std::string("SELECT ") + kItemColumns +
+                                   " FROM items WHERE upload_id = ? AND sha256 = ?");
+    s.BindString(0, uploadId);
+    s.BindString(1, sha256);
+    if (!s.Step())
+    {
+      return false;
+    }
+    item = ReadItem(s);
+    return true;
+  }
+
+  std::vector<ItemRecord> Ledger::ListItems(const std::string& uploadId) const
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Orthanc::SQLite::Statement s(db_, SQLITE_FROM_HERE,
+                                 std::string("SELECT ") + kItemColumns +
+                                   " FROM items WHERE upload_id = ? ORDER BY stored_at, sha256");
+    s.BindString(0, uploadId);
+    std::vector<ItemRecord> result;
+    while (s.Step())
+    {
+      result.push_back(ReadItem(s));
+    }
+    return result;
+  }
+
+  bool Ledger::HasStudy(const std::string& uploadId, const std::string& studyInstanceUid) const
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Orthanc::SQLite::Statement s(
+      db_, SQLITE_FROM_HERE, "SELECT 1 FROM items WHERE upload_id = ? AND study_uid = ? LIMIT 1");
+    s.BindString(0, uploadId);
+    s.BindString(1, studyInstanceUid);
+    return s.Step();
+  }
+
+  bool Ledger::ChangeState(const std::string& id, const std::set<UploadState>& from,
+                           UploadState to, int64_t now, const std::string& ip,
+                           const std::string& detail, const std::string& receiptCode)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Orthanc::SQLite::Transaction t(db_);
+    t.Begin();
+    UploadRecord upload;
+    if (!LookupUploadInternal(upload, id) || from.count(upload.state) == 0)
+    {
+      return false;
+    }
+    Orthanc::SQLite::Statement s(
+      db_, SQLITE_FROM_HERE,
+      "UPDATE uploads SET state = ?, updated_at = ?,"
+      " completed_at = CASE WHEN ? THEN ? ELSE completed_at END,"
+      " receipt_code = CASE WHEN ? THEN ? ELSE receipt_code END WHERE id = ?");
+    const bool completing = (to == UploadState_Complete);
+    s.BindString(0, EnumerationToString(to));
+    s.BindInt64(1, now);
+    s.BindInt(2, completing ? 1 : 0);
+    s.BindInt64(3, now);
+    s.BindInt(4, completing ? 1 : 0);
+    s.BindString(5, receiptCode);
+    s.BindString(6, id);
+    s.Run();
+    AddAuditInternal(now, std::string("upload-") + EnumerationToString(to), id, ip, detail);
+    t.Commit();
+    return true;
+  }
+
+  void Ledger::MarkPurged(const std::string& id, int64_t now, const std::string& detail)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Orthanc::SQLite::Transaction t(db_);
+    t.Begin();
+    Orthanc::SQLite::Statement s(db_, SQLITE_FROM_HERE,
+                                 "UPDATE uploads SET purged = 1 WHERE id = ?");
+    s.BindString(0, id);
+    s.Run();
+    AddAuditInternal(now, "data-removed", id, "", detail);
+    t.Commit();
+  }
+
+  std::vector<std::string> Ledger::ListIdleOpenUploads(int64_t cutoffMs) const
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Orthanc::SQLite::Statement s(
+      db_, SQLITE_FROM_HERE, "SELECT id FROM uploads WHERE state = 'open' AND updated_at < ?");
+    s.BindInt64(0, cutoffMs);
+    std::vector<std::string> result;
+    while (s.Step())
+    {
+      result.push_back(s.ColumnString(0));
+    }
+    return result;
+  }
+
+  std::vector<std::string> Ledger::ListUnpurgedRemovedUploads() const
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Orthanc::SQLite::Statement s(
+      db_, SQLITE_FROM_HERE,
+      "SELECT id FROM uploads WHERE purged = 0 AND state IN ('cancelled', 'expired', 'deleted')");
+    std::vector<std::string> result;
+    while (s.Step())
+    {
+      result.push_back(s.ColumnString(0));
+    }
+    return result;
+  }
+
+  void Ledger::AddAudit(int64_t time, const std::string& event, const std::string& uploadId,
+                        const std::string& ip, const std::string& detail)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    AddAuditInternal(time, event, uploadId, ip, detail);
+  }
+
+  std::vector<AuditEvent> Ledger::ListAudit(int64_t sinceMs, unsigned int limit) const
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Orthanc::SQLite::Statement s(
+      db_, SQLITE_FROM_HERE,
+      "SELECT * FROM (SELECT seq, time, event, upload_id, ip, detail FROM audit"
+      " WHERE time >= ? ORDER BY seq DESC LIMIT ?) ORDER BY seq");
+    s.BindInt64(0, sinceMs);
+    s.BindInt64(1, limit);
+    std::vector<AuditEvent> result;
+    while (s.Step())
+    {
+      result.push_back(ReadAudit(s));
+    }
+    return result;
+  }
+
+  std::vector<AuditEvent> Ledger::ListHistory(const std::string& uploadId) const
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Orthanc::SQLite::Statement s(db_, SQLITE_FROM_HERE,
+                                 "SELECT seq, time, event, upload_id, ip, detail FROM audit"
+                                 " WHERE upload_id = ? ORDER BY seq");
+    s.BindString(0, uploadId);
+    std::vector<AuditEvent> result;
+    while (s.Step())
+    {
+      result.push_back(ReadAudit(s));
+    }
+    return result;
+  }
+}

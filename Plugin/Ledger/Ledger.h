@@ -1,0 +1,85 @@
+#pragma once
+
+#include <OrthancFramework.h>  // first: it defines what the framework headers test
+
+#include "Ledger/Records.h"
+
+#include <SQLite/Connection.h>
+
+#include <boost/noncopyable.hpp>
+
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace Inbound
+{
+  // The plugin's own durable record (SQLite through the Orthanc framework's wrapper):
+  // uploads, their items and the audit trail. Every state change is one transaction that
+  // also writes its audit entry, so a crash leaves either the whole change or none of it.
+  class Ledger : public boost::noncopyable
+  {
+  public:
+    enum AddItemResult
+    {
+      AddItemResult_Added,
+      AddItemResult_AlreadyPresent,
+      AddItemResult_UploadClosed
+    };
+
+  private:
+    mutable std::mutex mutex_;
+    mutable Orthanc::SQLite::Connection db_;
+
+    void CreateSchemaInternal();
+    void AddAuditInternal(int64_t time, const std::string& event, const std::string& uploadId,
+                          const std::string& ip, const std::string& detail);
+    bool LookupUploadInternal(UploadRecord& record, const std::string& id) const;
+
+  public:
+    // "path" empty: an in-memory ledger (unit tests).
+    explicit Ledger(const std::string& path);
+
+    void CreateUpload(const UploadRecord& record);
+
+    bool LookupUpload(UploadRecord& record, const std::string& id) const;
+
+    // Newest first. "state" empty: any state. "sinceMs" 0: any time.
+    std::vector<UploadRecord> ListUploads(const std::string& state, int64_t sinceMs,
+                                          unsigned int limit) const;
+
+    // Records a stored file, if the upload is still open; counts it and refreshes the
+    // upload's activity time.
+    AddItemResult AddItem(const ItemRecord& item, const std::string& ip);
+
+    bool LookupItem(ItemRecord& item, const std::string& uploadId,
+                    const std::string& sha256) const;
+
+    std::vector<ItemRecord> ListItems(const std::string& uploadId) const;
+
+    bool HasStudy(const std::string& uploadId, const std::string& studyInstanceUid) const;
+
+    // Moves an upload from one of "from" to "to" (and records the event); false when the
+    // upload is not in one of "from". For UploadState_Complete, "receiptCode" is stored.
+    bool ChangeState(const std::string& id, const std::set<UploadState>& from, UploadState to,
+                     int64_t now, const std::string& ip, const std::string& detail,
+                     const std::string& receiptCode = "");
+
+    void MarkPurged(const std::string& id, int64_t now, const std::string& detail);
+
+    // Open uploads whose last activity is older than "cutoffMs".
+    std::vector<std::string> ListIdleOpenUploads(int64_t cutoffMs) const;
+
+    // Removed uploads whose data is not known to be gone (after a crash, for instance).
+    std::vector<std::string> ListUnpurgedRemovedUploads() const;
+
+    void AddAudit(int64_t time, const std::string& event, const std::string& uploadId,
+                  const std::string& ip, const std::string& detail);
+
+    // The newest "limit" events at or after "sinceMs" (0: any time), oldest first.
+    std::vector<AuditEvent> ListAudit(int64_t sinceMs, unsigned int limit) const;
+
+    std::vector<AuditEvent> ListHistory(const std::string& uploadId) const;
+  };
+}

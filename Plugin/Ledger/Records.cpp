@@ -1,0 +1,64 @@
+#include "Records.h"
+
+#include <OrthancException.h>
+
+namespace Inbound
+{
+  const char* EnumerationToString(UploadState state)
+  {
+    switch (state)
+    {
+      case UploadState_Open:
+        return "open";
+      case UploadState_Complete:
+        return "complete";
+      case UploadState_Cancelled:
+        return "cancelled";
+      case UploadState_Expired:
+        return "expired";
+      case UploadState_Deleted:
+        return "deleted";
+      case UploadState_Delivered:
+        return "delivered";
+      default:
+        throw Orthanc::OrthancException(Orthanc::ErrorCode_ParameterOutOfRange);
+    }
+  }
+
+  UploadState StringToUploadState(const std::string& name)
+  {
+    for (UploadState s : {UploadState_Open, UploadState_Complete, UploadState_Cancelled,
+                          UploadState_Expired, UploadState_Deleted, UploadState_Delivered})
+    {
+      if (name == EnumerationToString(s))
+      {
+        return s;
+      }
+    }
+    throw Orthanc::OrthancException(Orthanc::ErrorCode_ParameterOutOfRange,
+                                    "Unknown upload state: " + name);
+  }
+
+  Json::Value Sender::ToJson() const
+  {
+    Json::Value json(Json::objectValue);
+    json["name"] = name;
+    json["email"] = email;
+    json["institution"] = institution;
+    json["phone"] = phone;
+    return json;
+  }
+
+  Sender Sender::FromJson(const Json::Value& json)
+  {
+    Sender s;
+    if (json.isObject())
+    {
+      s.name = json.get("name", "").asString();
+      s.email = json.get("email", "").asString();
+      s.institution = json.get("institution", "").asString();
+      s.phone = json.get("phone", "").asString();
+    }
+    return s;
+  }
+}

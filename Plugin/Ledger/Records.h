@@ -1,0 +1,100 @@
+#pragma once
+
+#include <json/value.h>
+
+#include <cstdint>
+#include <string>
+
+namespace Inbound
+{
+  enum UploadState
+  {
+    UploadState_Open,
+    UploadState_Complete,
+    UploadState_Cancelled,
+    UploadState_Expired,
+    UploadState_Deleted,
+    UploadState_Delivered
+  };
+
+  const char* EnumerationToString(UploadState state);
+
+  // Throws on an unknown name.
+  UploadState StringToUploadState(const std::string& name);
+
+  // Whether files may still be added.
+  inline bool IsOpen(UploadState state)
+  {
+    return state == UploadState_Open;
+  }
+
+  // Whether the upload's data must be gone (from Orthanc and from staging).
+  inline bool IsRemoved(UploadState state)
+  {
+    return state == UploadState_Cancelled || state == UploadState_Expired ||
+           state == UploadState_Deleted;
+  }
+
+  struct Sender
+  {
+    std::string name;
+    std::string email;
+    std::string institution;
+    std::string phone;
+
+    Json::Value ToJson() const;
+    static Sender FromJson(const Json::Value& json);
+  };
+
+  struct UploadRecord
+  {
+    std::string id;
+    std::string tokenHash;  // SHA-256 of the token; the token itself is never stored
+    UploadState state = UploadState_Open;
+    int64_t createdAt = 0;  // milliseconds since the epoch
+    int64_t updatedAt = 0;  // last activity: creation, a stored file, a state change
+    int64_t completedAt = 0;
+    Sender sender;
+    std::string recipientId;
+    std::string message;
+    std::string consentVersion;
+    std::string clientIp;
+    std::string userAgent;
+    int64_t expectedFiles = -1;
+    int64_t expectedBytes = -1;
+    std::string receiptCode;
+    int64_t files = 0;
+    int64_t bytes = 0;
+    bool purged = false;  // the data of a removed upload is gone
+  };
+
+  struct ItemRecord
+  {
+    std::string uploadId;
+    std::string sha256;
+    int64_t size = 0;
+    std::string sopInstanceUid;
+    std::string seriesInstanceUid;
+    std::string studyInstanceUid;
+    std::string modality;
+    std::string studyDate;
+    std::string studyDescription;
+    std::string originalPatientId;
+    std::string isolatedPatientId;
+    std::string orthancInstanceId;
+    std::string orthancSeriesId;
+    std::string orthancStudyId;
+    std::string orthancPatientId;
+    int64_t storedAt = 0;
+  };
+
+  struct AuditEvent
+  {
+    int64_t seq = 0;
+    int64_t time = 0;
+    std::string event;
+    std::string uploadId;
+    std::string ip;
+    std::string detail;
+  };
+}

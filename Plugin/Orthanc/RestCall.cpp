@@ -1,0 +1,162 @@
+#include "RestCall.h"
+
+#include "Toolbox/Errors.h"
+#include "Toolbox/Json.h"
+
+#include <Logging.h>
+#include <OrthancException.h>
+
+#include <strings.h>
+
+namespace Inbound
+{
+  namespace
+  {
+    // Strict by default: the page loads only its own assets, cannot be framed (clickjacking),
+    // and sends nothing elsewhere.
+    const char* const kContentSecurityPolicy =
+      "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+      "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+      "frame-ancestors 'none'; form-action 'none'";
+  }
+
+  void RestCall::SetCommonHeaders()
+  {
+    OrthancPluginSetHttpHeader(context_, output_, "X-Content-Type-Options", "nosniff");
+    OrthancPluginSetHttpHeader(context_, output_, "Referrer-Policy", "no-referrer");
+  }
+
+  Orthanc::HttpMethod RestCall::GetMethod() const
+  {
+    switch (request_->method)
+    {
+      case OrthancPluginHttpMethod_Get:
+        return Orthanc::HttpMethod_Get;
+      case OrthancPluginHttpMethod_Post:
+        return Orthanc::HttpMethod_Post;
+      case OrthancPluginHttpMethod_Put:
+        return Orthanc::HttpMethod_Put;
+      default:
+        return Orthanc::HttpMethod_Delete;
+    }
+  }
+
+  bool RestCall::Expect(const char* allowed)
+  {
+    const std::string method = Orthanc::EnumerationToString(GetMethod());
+    const std::string list = std::string(",") + allowed + ",";
+    if (list.find("," + method + ",") != std::string::npos)
+    {
+      return true;
+    }
+    OrthancPluginSendMethodNotAllowed(context_, output_, allowed);
+    return false;
+  }
+
+  std::string RestCall::GetGroup(unsigned int index) const
+  {
+    return index < request_->groupsCount ? request_->groups[index] : "";
+  }
+
+  std::string RestCall::GetHeader(const std::string& lowerCaseName) const
+  {
+    for (uint32_t i = 0; i < request_->headersCount; i++)
+    {
+      if (strcasecmp(request_->headersKeys[i], lowerCaseName.c_str()) == 0)
+      {
+        return request_->headersValues[i];
+      }
+    }
+    return "";
+  }
+
+  std::string RestCall::GetArgument(const std::string& name) const
+  {
+    for (uint32_t i = 0; i < request_->getCount; i++)
+    {
+      if (name == request_->getKeys[i])
+      {
+        return request_->getValues[i];
+      }
+    }
+    return "";
+  }
+
+  void RestCall::AnswerJson(int status, const Json::Value& body)
+  {
+    const std::string text = JsonText::Compact(body);
+    SetCommonHeaders();
+    OrthancPluginSetHttpHeader(context_, output_, "Cache-Control", "no-store");
+    if (status == 200)
+    {
+      OrthancPluginAnswerBuffer(context_, output_, text.data(), static_cast<uint32_t>(text.size()),
+                                "application/json; charset=utf-8");
+    }
+    else
+    {
+      OrthancPluginSetHttpHeader(context_, output_, "Content-Type",
+                                 "application/json; charset=utf-8");
+      OrthancPluginSendHttpStatus(context_, output_, static_cast<uint16_t>(status), text.data(),
+                                  static_cast<uint32_t>(text.size()));
+    }
+  }
+
+  void RestCall::AnswerError(const ApiError& error)
+  {
+    for (const auto& header : error.GetHeaders())
+    {
+      OrthancPluginSetHttpHeader(context_, output_, header.first.c_str(), header.second.c_str());
+    }
+    AnswerJson(error.GetStatus(), error.ToJson());
+  }
+
+  void RestCall::AnswerUnexpected()
+  {
+    // Internal details go to the log, not to an anonymous client.
+    LOG(ERROR) << "Inbound: " << DescribeCurrentException();
+    try
+    {
+      throw;
+    }
+    catch (const Orthanc::OrthancException& e)
+    {
+      if (e.GetErrorCode() == Orthanc::ErrorCode_FullStorage)
+      {
+        AnswerError(ApiError(507, "storage-full", "The archive is full; please try again later"));
+        return;
+      }
+    }
+    catch (...)
+    {
+    }
+    AnswerError(ApiError(500, "internal-error", "The server could not handle the request"));
+  }
+
+  void RestCall::AnswerBuffer(const void* data, size_t size, const std::string& mime,
+                              bool isPage)
+  {
+    SetCommonHeaders();
+    if (isPage)
+    {
+      OrthancPluginSetHttpHeader(context_, output_, "Content-Security-Policy",
+                                 kContentSecurityPolicy);
+      OrthancPluginSetHttpHeader(context_, output_, "X-Frame-Options", "DENY");
+      OrthancPluginSetHttpHeader(context_, output_, "Cache-Control", "no-cache");
+    }
+    else
+    {
+      OrthancPluginSetHttpHeader(context_, output_, "Cache-Control", "public, max-age=300");
+    }
+    OrthancPluginAnswerBuffer(context_, output_, data, static_cast<uint32_t>(size), mime.c_str());
+  }
+
+  void RestCall::Redirect(const std::string& location)
+  {
+    OrthancPluginRedirect(context_, output_, location.c_str());
+  }
+
+  void RestCall::Challenge(const std::string& realm)
+  {
+    OrthancPluginSendUnauthorized(context_, output_, realm.c_str());
+  }
+}

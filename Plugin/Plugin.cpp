@@ -1,0 +1,81 @@
+// Orthanc Inbound: the plugin's entry points. Everything else lives in PluginContext.
+
+#include "Orthanc/Routes.h"
+#include "PluginContext.h"
+#include "Toolbox/Errors.h"
+
+#include <Logging.h>
+
+#include <orthanc/OrthancCPlugin.h>
+
+namespace
+{
+  OrthancPluginErrorCode OnChange(OrthancPluginChangeType changeType,
+                                  OrthancPluginResourceType resourceType, const char* resourceId)
+  {
+    // Only threads are started or stopped here; on-change callbacks must not block Orthanc.
+    try
+    {
+      if (changeType == OrthancPluginChangeType_OrthancStarted)
+      {
+        Inbound::PluginContext::Get().Start();
+      }
+      else if (changeType == OrthancPluginChangeType_OrthancStopped)
+      {
+        Inbound::PluginContext::Get().Stop();
+      }
+    }
+    catch (...)
+    {
+      LOG(ERROR) << "Inbound: " << Inbound::DescribeCurrentException();
+    }
+    return OrthancPluginErrorCode_Success;
+  }
+}
+
+extern "C"
+{
+  ORTHANC_PLUGINS_API int32_t OrthancPluginInitialize(OrthancPluginContext* context)
+  {
+    // Never Orthanc::InitializeFramework() here: Orthanc owns DCMTK, OpenSSL and curl.
+    Orthanc::Logging::InitializePluginContext(context);
+
+    if (!OrthancPluginCheckVersion(context))
+    {
+      LOG(ERROR) << "Orthanc Inbound needs Orthanc 1.10.1 or newer";
+      return -1;
+    }
+    OrthancPluginSetDescription(
+      context, "Receive DICOM studies from anyone, through a browser, safely (Orthanc Inbound)");
+
+    try
+    {
+      Inbound::PluginContext::Create(context);
+      Inbound::RegisterRoutes(context);
+      OrthancPluginRegisterOnChangeCallback(context, OnChange);
+    }
+    catch (...)
+    {
+      // Refusing to start is safer than serving a public endpoint configured wrongly.
+      LOG(ERROR) << "Orthanc Inbound cannot start: " << Inbound::DescribeCurrentException();
+      Inbound::PluginContext::Destroy();
+      return -1;
+    }
+    return 0;
+  }
+
+  ORTHANC_PLUGINS_API void OrthancPluginFinalize()
+  {
+    Inbound::PluginContext::Destroy();
+  }
+
+  ORTHANC_PLUGINS_API const char* OrthancPluginGetName()
+  {
+    return "inbound";
+  }
+
+  ORTHANC_PLUGINS_API const char* OrthancPluginGetVersion()
+  {
+    return INBOUND_VERSION;
+  }
+}

@@ -1,0 +1,216 @@
+#include "PluginContext.h"
+
+#include "Toolbox/Errors.h"
+#include "Toolbox/Json.h"
+
+#include <Logging.h>
+#include <OrthancException.h>
+
+#include <boost/filesystem.hpp>
+
+namespace Inbound
+{
+  namespace
+  {
+    std::unique_ptr<PluginContext> instance_;
+
+    Json::Value ReadOrthancConfiguration(OrthancPluginContext* orthanc)
+    {
+      char* text = OrthancPluginGetConfiguration(orthanc);
+      if (text == nullptr)
+      {
+        throw Orthanc::OrthancException(Orthanc::ErrorCode_InternalError,
+                                        "Cannot read Orthanc's configuration");
+      }
+      Json::Value configuration;
+      const bool ok = JsonText::ParseStrict(configuration, text, strlen(text));
+      OrthancPluginFreeString(orthanc, text);
+      if (!ok || !configuration.isObject())
+      {
+        throw Orthanc::OrthancException(Orthanc::ErrorCode_BadFileFormat,
+                                        "Orthanc's configuration is not a JSON object");
+      }
+      return configuration;
+    }
+
+    std::map<std::string, std::string> ReadUsers(const Json::Value& configuration)
+    {
+      std::map<std::string, std::string> users;
+      const Json::Value& registered = configuration["RegisteredUsers"];
+      if (registered.isObject())
+      {
+        for (const std::string& name : registered.getMemberNames())
+        {
+          if (registered[name].isString())
+          {
+            users[name] = registered[name].asString();
+          }
+        }
+      }
+      return users;
+    }
+
+    // ARCHITECTURE fact 11: user metadata must be declared by the admin; say which is missing.
+    void CheckUserMetadata(const Json::Value& configuration, const MetadataNames& names)
+    {
+      const Json::Value& declared = configuration["UserMetadata"];
+      std::string missing;
+      for (const std::string& name :
+           {names.upload, names.sender, names.originalPatientId, names.sha256})
+      {
+        if (!declared.isObject() || !declared.isMember(name))
+        {
+          missing += (missing.empty() ? "" : ", ") + name;
+        }
+      }
+      if (!missing.empty())
+      {
+        throw Orthanc::OrthancException(
+          Orthanc::ErrorCode_BadFileFormat,
+          "Declare these names in Orthanc's \"UserMetadata\" (numbers from 1024 to 65535), "
+          "for example \"UserMetadata\" : { \"InboundUpload\" : 4201, \"InboundSender\" : 4202, "
+          "\"InboundOriginalPatientID\" : 4203, \"InboundSha256\" : 4204 }; missing: " + missing);
+      }
+    }
+
+    std::string ResolveDataDirectory(const Json::Value& orthancConfiguration,
+                                     const std::string& configured)
+    {
+      if (!configured.empty())
+      {
+        return configured;
+      }
+      // Beside Orthanc's own index by default, so that it is backed up with it.
+      std::string index = orthancConfiguration.get("IndexDirectory", "").asString();
+      if (index.empty())
+      {
+        index = orthancConfiguration.get("StorageDirectory", "OrthancStorage").asString();
+      }
+      return (boost::filesystem::path(index) / "inbound").string();
+    }
+  }
+
+  PluginContext::PluginContext(OrthancPluginContext* orthanc, const Json::Value& orthancConfig) :
+    orthanc_(orthanc),
+    configuration_(Configuration::Parse(orthancConfig["Inbound"])),
+    stopping_(false)
+  {
+    for (const std::string& unknown : configuration_.unknownOptions)
+    {
+      LOG(WARNING) << "Inbound: unknown configuration option \"" << unknown << "\" is ignored";
+    }
+    if (configuration_.role != Role_Standalone)
+    {
+      throw Orthanc::OrthancException(
+        Orthanc::ErrorCode_ParameterOutOfRange,
+        std::string("Configuration option \"Inbound.Role\": the role \"") +
+          EnumerationToString(configuration_.role) +
+          "\" is not available in this release; use \"Standalone\"");
+    }
+    CheckUserMetadata(orthancConfig, configuration_.metadata);
+
+    // ARCHITECTURE fact 2: Orthanc's own authentication runs before the plugin's filter and
+    // would close the public upload routes; the filter is the door instead.
+    if (orthancConfig.get("AuthenticationEnabled", false).asBool())
+    {
+      throw Orthanc::OrthancException(
+        Orthanc::ErrorCode_BadFileFormat,
+        "Set \"AuthenticationEnabled\" to false: Orthanc Inbound protects every non-public "
+        "route itself with the \"RegisteredUsers\", and Orthanc's authentication would also "
+        "close the public upload page");
+    }
+    const std::map<std::string, std::string> users = ReadUsers(orthancConfig);
+    if (users.empty())
+    {
+      LOG(WARNING) << "Inbound: \"RegisteredUsers\" is empty: Orthanc Explorer, Orthanc's REST "
+                   << "API and the admin routes are closed to everybody";
+    }
+
+    AddressRules trusted;
+    try
+    {
+      trusted = AddressRules(configuration_.trustedProxies);
+    }
+    catch (const std::invalid_argument& e)
+    {
+      throw Orthanc::OrthancException(Orthanc::ErrorCode_BadFileFormat,
+                                      std::string("Configuration option \"Inbound.TrustedProxies\": ") +
+                                        e.what());
+    }
+    access_.reset(new AccessPolicy(users, trusted));
+
+    const std::string directory =
+      ResolveDataDirectory(orthancConfig, configuration_.dataDirectory);
+    boost::filesystem::create_directories(directory);
+    ledger_.reset(new Ledger((boost::filesystem::path(directory) / "ledger.sqlite").string()));
+    LOG(WARNING) << "Inbound: role " << EnumerationToString(configuration_.role)
+                 << ", ledger in " << directory;
+
+    store_.reset(new OrthancStore(orthanc));
+    uploads_.reset(new UploadService(configuration_, *ledger_, *store_, clock_));
+    admin_.reset(new AdminViews(*ledger_, *uploads_));
+  }
+
+  void PluginContext::Create(OrthancPluginContext* orthanc)
+  {
+    instance_.reset(new PluginContext(orthanc, ReadOrthancConfiguration(orthanc)));
+  }
+
+  PluginContext& PluginContext::Get()
+  {
+    if (!instance_)
+    {
+      throw Orthanc::OrthancException(Orthanc::ErrorCode_BadSequenceOfCalls);
+    }
+    return *instance_;
+  }
+
+  void PluginContext::Destroy()
+  {
+    if (instance_)
+    {
+      instance_->Stop();
+      instance_.reset();
+    }
+  }
+
+  void PluginContext::SweepLoop()
+  {
+    const std::chrono::seconds interval(configuration_.upload.expiryCheckIntervalSeconds);
+    while (!stopping_)
+    {
+      try
+      {
+        uploads_->Sweep();
+      }
+      catch (...)
+      {
+        LOG(ERROR) << "Inbound: sweeping expired uploads failed: " << DescribeCurrentException();
+      }
+      std::unique_lock<std::mutex> lock(stopMutex_);
+      stopSignal_.wait_for(lock, interval, [this] { return stopping_.load(); });
+    }
+  }
+
+  void PluginContext::Start()
+  {
+    if (!sweeper_.joinable())
+    {
+      stopping_ = false;
+      sweeper_ = std::thread(&PluginContext::SweepLoop, this);
+    }
+  }
+
+  void PluginContext::Stop()
+  {
+    {
+      std::lock_guard<std::mutex> lock(stopMutex_);
+      stopping_ = true;
+    }
+    stopSignal_.notify_all();
+    if (sweeper_.joinable())
+    {
+      sweeper_.join();
+    }
+  }
+}

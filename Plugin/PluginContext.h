@@ -1,0 +1,81 @@
+#pragma once
+
+#include "Configuration.h"
+#include "Http/AccessPolicy.h"
+#include "Ledger/Ledger.h"
+#include "Orthanc/OrthancStore.h"
+#include "Toolbox/Time.h"
+#include "Upload/AdminViews.h"
+#include "Upload/UploadService.h"
+
+#include <orthanc/OrthancCPlugin.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <thread>
+
+namespace Inbound
+{
+  // Owns every component of the running plugin. Built once in OrthancPluginInitialize from
+  // Orthanc's configuration; its background work starts on OrthancStarted and is joined on
+  // OrthancStopped.
+  class PluginContext : public boost::noncopyable
+  {
+  private:
+    OrthancPluginContext* orthanc_;
+    Configuration configuration_;
+    SystemClock clock_;
+    std::unique_ptr<AccessPolicy> access_;
+    std::unique_ptr<Ledger> ledger_;
+    std::unique_ptr<OrthancStore> store_;
+    std::unique_ptr<UploadService> uploads_;
+    std::unique_ptr<AdminViews> admin_;
+
+    std::mutex stopMutex_;
+    std::condition_variable stopSignal_;
+    std::atomic<bool> stopping_;
+    std::thread sweeper_;
+
+    PluginContext(OrthancPluginContext* orthanc, const Json::Value& orthancConfiguration);
+
+    void SweepLoop();
+
+  public:
+    // Reads, validates and applies the configuration; throws with a message for the admin.
+    static void Create(OrthancPluginContext* orthanc);
+
+    static PluginContext& Get();
+
+    static void Destroy();
+
+    void Start();
+
+    void Stop();
+
+    OrthancPluginContext* GetOrthanc() const
+    {
+      return orthanc_;
+    }
+
+    const Configuration& GetConfiguration() const
+    {
+      return configuration_;
+    }
+
+    const AccessPolicy& GetAccess() const
+    {
+      return *access_;
+    }
+
+    UploadService& GetUploads()
+    {
+      return *uploads_;
+    }
+
+    AdminViews& GetAdmin()
+    {
+      return *admin_;
+    }
+  };
+}

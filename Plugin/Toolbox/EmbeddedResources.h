@@ -1,0 +1,20 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace Inbound
+{
+  struct EmbeddedFile
+  {
+    const char* path;
+    const unsigned char* data;
+    size_t size;
+  };
+
+  // Both are generated at build time (Resources/CMake/EmbedResources.cmake).
+  const std::string& GetDefaultConfiguration();
+
+  // A file of the web page bundle by its path relative to the bundle ("index.html"), or null.
+  const EmbeddedFile* LookupWebFile(const std::string& path);
+}

@@ -1,0 +1,176 @@
+#include "AdminViews.h"
+
+#include "Http/ApiError.h"
+
+#include <boost/lexical_cast.hpp>
+
+namespace Inbound
+{
+  namespace
+  {
+    const unsigned int kDefaultLimit = 100;
+    const unsigned int kMaxLimit = 10000;
+
+    int64_t ParseSince(const std::string& since)
+    {
+      int64_t ms = 0;
+      if (!since.empty() && !ParseIso8601(ms, since))
+      {
+        throw ApiError(400, "invalid-argument",
+                       "\"since\" must be a time like 2026-05-12T08:30:00Z");
+      }
+      return ms;
+    }
+
+    unsigned int ParseLimit(const std::string& limit)
+    {
+      if (limit.empty())
+      {
+        return kDefaultLimit;
+      }
+      try
+      {
+        const unsigned int value = boost::lexical_cast<unsigned int>(limit);
+        if (value >= 1 && value <= kMaxLimit)
+        {
+          return value;
+        }
+      }
+      catch (const boost::bad_lexical_cast&)
+      {
+      }
+      throw ApiError(400, "invalid-argument",
+                     "\"limit\" must be a number from 1 to " + std::to_string(kMaxLimit));
+    }
+  }
+
+  AdminViews::AdminViews(const Ledger& ledger, UploadService& uploads) :
+    ledger_(ledger),
+    uploads_(uploads)
+  {
+  }
+
+  Json::Value AdminViews::DescribeEvent(const AuditEvent& event)
+  {
+    Json::Value json(Json::objectValue);
+    json["id"] = Json::Int64(event.seq);
+    json["time"] = FormatIso8601(event.time);
+    json["event"] = event.event;
+    json["uploadId"] = event.uploadId;
+    json["ip"] = event.ip;
+    json["detail"] = event.detail;
+    return json;
+  }
+
+  Json::Value AdminViews::DescribeUpload(const UploadRecord& upload,
+                                         const std::vector<ItemRecord>& items) const
+  {
+    Json::Value json(Json::objectValue);
+    json["id"] = upload.id;
+    json["state"] = EnumerationToString(upload.state);
+    json["createdAt"] = FormatIso8601(upload.createdAt);
+    json["updatedAt"] = FormatIso8601(upload.updatedAt);
+    json["completedAt"] = upload.completedAt > 0 ? Json::Value(FormatIso8601(upload.completedAt))
+                                                 : Json::Value(Json::nullValue);
+    json["sender"] = upload.sender.ToJson();
+    json["recipient"] = uploads_.DescribeRecipient(upload.recipientId);
+    json["message"] = upload.message;
+    json["consentVersion"] = upload.consentVersion;
+    json["client"]["ip"] = upload.clientIp;
+    json["client"]["userAgent"] = upload.userAgent;
+    json["files"] = Json::Int64(upload.files);
+    json["bytes"] = Json::Int64(upload.bytes);
+    if (upload.expectedFiles >= 0)
+    {
+      json["expected"]["files"] = Json::Int64(upload.expectedFiles);
+    }
+    if (upload.expectedBytes >= 0)
+    {
+      json["expected"]["bytes"] = Json::Int64(upload.expectedBytes);
+    }
+    json["receiptCode"] = upload.receiptCode;
+    json["dataRemoved"] = upload.purged;
+    json["studies"] = uploads_.DescribeStudies(items, !IsRemoved(upload.state));
+    return json;
+  }
+
+  Json::Value AdminViews::ListUploads(const std::string& state, const std::string& since,
+                                      const std::string& limit) const
+  {
+    if (!state.empty())
+    {
+      try
+      {
+        StringToUploadState(state);
+      }
+      catch (...)  // Orthanc exceptions are not std::exceptions
+      {
+        throw ApiError(400, "invalid-argument", "Unknown state \"" + state + "\"");
+      }
+    }
+    Json::Value result(Json::objectValue);
+    result["uploads"] = Json::arrayValue;
+    for (const UploadRecord& upload : ledger_.ListUploads(state, ParseSince(since),
+                                                          ParseLimit(limit)))
+    {
+      result["uploads"].append(DescribeUpload(upload, ledger_.ListItems(upload.id)));
+    }
+    return result;
+  }
+
+  Json::Value AdminViews::ShowUpload(const std::string& id) const
+  {
+    UploadRecord upload;
+    if (!ledger_.LookupUpload(upload, id))
+    {
+      throw ApiError(404, "not-found", "No such upload");
+    }
+    const std::vector<ItemRecord> items = ledger_.ListItems(id);
+    Json::Value json = DescribeUpload(upload, items);
+    json["items"] = Json::arrayValue;
+    for (const ItemRecord& item : items)
+    {
+      Json::Value i(Json::objectValue);
+      i["sha256"] = item.sha256;
+      i["size"] = Json::Int64(item.size);
+      i["sopInstanceUid"] = item.sopInstanceUid;
+      i["seriesInstanceUid"] = item.seriesInstanceUid;
+      i["studyInstanceUid"] = item.studyInstanceUid;
+      i["modality"] = item.modality;
+      i["originalPatientId"] = item.originalPatientId;
+      i["patientId"] = item.isolatedPatientId;
+      i["orthancId"] = IsRemoved(upload.state) ? "" : item.orthancInstanceId;
+      i["storedAt"] = FormatIso8601(item.storedAt);
+      json["items"].append(i);
+    }
+    json["history"] = Json::arrayValue;
+    for (const AuditEvent& event : ledger_.ListHistory(id))
+    {
+      json["history"].append(DescribeEvent(event));
+    }
+    return json;
+  }
+
+  Json::Value AdminViews::DeleteUpload(const std::string& id, const ClientInfo& client)
+  {
+    if (!uploads_.Delete(id, client))
+    {
+      throw ApiError(404, "not-found", "No such upload");
+    }
+    Json::Value json(Json::objectValue);
+    json["id"] = id;
+    json["state"] = EnumerationToString(UploadState_Deleted);
+    return json;
+  }
+
+  Json::Value AdminViews::ListAudit(const std::string& since, const std::string& limit) const
+  {
+    Json::Value result(Json::objectValue);
+    result["events"] = Json::arrayValue;
+    for (const AuditEvent& event : ledger_.ListAudit(ParseSince(since), ParseLimit(limit)))
+    {
+      result["events"].append(DescribeEvent(event));
+    }
+    return result;
+  }
+}

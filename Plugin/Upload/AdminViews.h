@@ -1,0 +1,33 @@
+#pragma once
+
+#include "Upload/UploadService.h"
+
+namespace Inbound
+{
+  // The admin routes' answers (API.md): the inbox of uploads, one upload with its items and
+  // history, removal, and the audit trail. Sender text is returned as data, never markup.
+  class AdminViews : public boost::noncopyable
+  {
+  private:
+    const Ledger& ledger_;
+    UploadService& uploads_;
+
+    Json::Value DescribeUpload(const UploadRecord& upload,
+                               const std::vector<ItemRecord>& items) const;
+
+  public:
+    AdminViews(const Ledger& ledger, UploadService& uploads);
+
+    // "state" empty: all; "since" an ISO 8601 time or empty. Bad arguments are ApiErrors.
+    Json::Value ListUploads(const std::string& state, const std::string& since,
+                            const std::string& limit) const;
+
+    Json::Value ShowUpload(const std::string& id) const;
+
+    Json::Value DeleteUpload(const std::string& id, const ClientInfo& client);
+
+    Json::Value ListAudit(const std::string& since, const std::string& limit) const;
+
+    static Json::Value DescribeEvent(const AuditEvent& event);
+  };
+}

@@ -1,0 +1,82 @@
+#include "DicomInspector.h"
+
+#include "Http/ApiError.h"
+
+#include <DicomFormat/DicomTag.h>
+#include <OrthancException.h>
+
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcmetinf.h>
+#include <dcmtk/dcmdata/dcuid.h>
+
+#include <cstring>
+
+namespace Inbound
+{
+  namespace
+  {
+    const size_t kPreamble = 128;
+
+    std::string Get(const Orthanc::ParsedDicomFile& dicom, const Orthanc::DicomTag& tag)
+    {
+      std::string value;
+      if (!dicom.GetTagValue(value, tag))
+      {
+        return "";
+      }
+      // DICOM pads values to an even length with a space.
+      const size_t end = value.find_last_not_of(' ');
+      return end == std::string::npos ? "" : value.substr(0, end + 1);
+    }
+  }
+
+  std::unique_ptr<Orthanc::ParsedDicomFile> DicomInspector::Parse(DicomSummary& summary,
+                                                                  const void* data, size_t size)
+  {
+    // Part 10 only: a 128-byte preamble and the "DICM" prefix. Raw datasets without a file
+    // meta header carry no transfer syntax and cannot be kept "exactly as sent".
+    if (size < kPreamble + 4 || memcmp(static_cast<const char*>(data) + kPreamble, "DICM", 4) != 0)
+    {
+      throw ApiError(400, "not-dicom", "The file is not a DICOM file (no DICM prefix at byte 128)");
+    }
+
+    std::unique_ptr<Orthanc::ParsedDicomFile> dicom;
+    try
+    {
+      dicom.reset(new Orthanc::ParsedDicomFile(data, size));
+    }
+    catch (const Orthanc::OrthancException& e)
+    {
+      throw ApiError(400, "invalid-dicom", "The DICOM file cannot be read (truncated or damaged)");
+    }
+
+    DcmMetaInfo* meta = dicom->GetDcmtkObject().getMetaInfo();
+    OFString mediaClass;
+    if (meta != nullptr && meta->findAndGetOFString(DCM_MediaStorageSOPClassUID, mediaClass).good() &&
+        mediaClass == UID_MediaStorageDirectoryStorage)
+    {
+      throw ApiError(422, "dicomdir",
+                     "This is a DICOMDIR (the index of a CD), not an image; it is skipped");
+    }
+
+    summary.sopInstanceUid = Get(*dicom, Orthanc::DICOM_TAG_SOP_INSTANCE_UID);
+    summary.seriesInstanceUid = Get(*dicom, Orthanc::DICOM_TAG_SERIES_INSTANCE_UID);
+    summary.studyInstanceUid = Get(*dicom, Orthanc::DICOM_TAG_STUDY_INSTANCE_UID);
+    if (summary.sopInstanceUid.empty() || summary.seriesInstanceUid.empty() ||
+        summary.studyInstanceUid.empty())
+    {
+      throw ApiError(400, "invalid-dicom",
+                     "The DICOM file lacks its SOP Instance, Series or Study Instance UID");
+    }
+
+    summary.patientId = Get(*dicom, Orthanc::DICOM_TAG_PATIENT_ID);
+    summary.modality = Get(*dicom, Orthanc::DICOM_TAG_MODALITY);
+    summary.studyDate = Get(*dicom, Orthanc::DICOM_TAG_STUDY_DATE);
+    summary.studyDescription = Get(*dicom, Orthanc::DICOM_TAG_STUDY_DESCRIPTION);
+    Orthanc::DicomTransferSyntax syntax;
+    summary.transferSyntax =
+      dicom->LookupTransferSyntax(syntax) ? Orthanc::GetTransferSyntaxUid(syntax) : "";
+    return dicom;
+  }
+}

@@ -1,0 +1,23 @@
+#pragma once
+
+#include "Configuration.h"
+#include "Ledger/Records.h"
+
+#include <string>
+
+namespace Inbound
+{
+  // The body of "POST /inbound/api/uploads", checked field by field. Parsing untrusted
+  // input: every field has a type, a length cap and a syntax; a refusal is an ApiError.
+  struct OpenRequest
+  {
+    Sender sender;
+    std::string recipientId;
+    std::string message;
+    std::string consentVersion;
+    int64_t expectedFiles = -1;
+    int64_t expectedBytes = -1;
+
+    static OpenRequest Parse(const void* body, size_t size, const Configuration& configuration);
+  };
+}

@@ -1,0 +1,494 @@
+#include "UploadService.h"
+
+#include "Http/ApiError.h"
+#include "Toolbox/Crypto.h"
+#include "Toolbox/Json.h"
+#include "Upload/DicomInspector.h"
+#include "Upload/Isolation.h"
+#include "Upload/OpenRequest.h"
+
+#include <Logging.h>
+
+#include <map>
+#include <set>
+
+namespace Inbound
+{
+  namespace
+  {
+    const size_t kUploadIdLength = 12;
+
+    Json::Value DescribeItem(const ItemRecord& item)
+    {
+      Json::Value json(Json::objectValue);
+      json["sha256"] = item.sha256;
+      json["size"] = Json::Int64(item.size);
+      json["sopInstanceUid"] = item.sopInstanceUid;
+      json["seriesInstanceUid"] = item.seriesInstanceUid;
+      json["studyInstanceUid"] = item.studyInstanceUid;
+      json["patientId"] = item.isolatedPatientId;
+      return json;
+    }
+
+    ApiError Closed(const UploadRecord& upload)
+    {
+      return ApiError(409, "upload-closed",
+                      std::string("The upload is ") + EnumerationToString(upload.state) +
+                        " and accepts no more changes");
+    }
+  }
+
+  UploadService::UploadService(const Configuration& configuration, Ledger& ledger,
+                               IOrthancStore& store, const IClock& clock) :
+    configuration_(configuration),
+    ledger_(ledger),
+    store_(store),
+    clock_(clock)
+  {
+  }
+
+  Json::Value UploadService::GetInfo() const
+  {
+    Json::Value info(Json::objectValue);
+    info["siteName"] = configuration_.siteName;
+    info["privacy"]["version"] = configuration_.privacyVersion;
+    info["privacy"]["text"] = configuration_.privacyText;
+    info["recipients"] = Json::arrayValue;
+    for (const Recipient& r : configuration_.recipients)
+    {
+      Json::Value item(Json::objectValue);  // never the e-mail address: no directory harvest
+      item["id"] = r.id;
+      item["name"] = r.name;
+      info["recipients"].append(item);
+    }
+    info["limits"]["maxFileBytes"] = Json::UInt64(configuration_.upload.maxFileBytes);
+    info["limits"]["maxFilesPerUpload"] = Json::UInt64(configuration_.upload.maxFilesPerUpload);
+    info["limits"]["maxBytesPerUpload"] = Json::UInt64(configuration_.upload.maxBytesPerUpload);
+    info["languages"] = Json::arrayValue;
+    for (const std::string& language : configuration_.languages)
+    {
+      info["languages"].append(language);
+    }
+    return info;
+  }
+
+  Json::Value UploadService::DescribeRecipient(const std::string& id) const
+  {
+    const Recipient* recipient = configuration_.LookupRecipient(id);
+    if (recipient == nullptr)
+    {
+      return Json::nullValue;
+    }
+    Json::Value json(Json::objectValue);
+    json["id"] = recipient->id;
+    json["name"] = recipient->name;
+    return json;
+  }
+
+  ApiAnswer UploadService::Open(const void* body, size_t size, const ClientInfo& client)
+  {
+    const OpenRequest request = OpenRequest::Parse(body, size, configuration_);
+    const UploadLimits& limits = configuration_.upload;
+    if ((request.expectedFiles >= 0 && uint64_t(request.expectedFiles) > limits.maxFilesPerUpload) ||
+        (request.expectedBytes >= 0 && uint64_t(request.expectedBytes) > limits.maxBytesPerUpload))
+    {
+      throw ApiError(413, "too-large",
+                     "The announced upload is larger than this site accepts in one upload");
+    }
+
+    const std::string token = Crypto::RandomToken();
+    UploadRecord record;
+    record.id = Crypto::RandomCode(kUploadIdLength);
+    record.tokenHash = Crypto::Sha256Hex(token);
+    record.state = UploadState_Open;
+    record.createdAt = record.updatedAt = clock_.NowMs();
+    record.sender = request.sender;
+    record.recipientId = request.recipientId;
+    record.message = request.message;
+    record.consentVersion = request.consentVersion;
+    record.clientIp = client.ip;
+    record.userAgent = client.userAgent.substr(0, 256);
+    record.expectedFiles = request.expectedFiles;
+    record.expectedBytes = request.expectedBytes;
+    ledger_.CreateUpload(record);
+    LOG(INFO) << "Inbound: upload " << record.id << " opened from " << client.ip;
+
+    ApiAnswer answer;
+    answer.status = 201;
+    answer.body["id"] = record.id;
+    answer.body["token"] = token;
+    answer.body["expiresAt"] =
+      FormatIso8601(record.updatedAt + int64_t(limits.openTimeoutSeconds) * 1000);
+    answer.body["limits"] = GetInfo()["limits"];
+    return answer;
+  }
+
+  UploadRecord UploadService::Authenticate(const std::string& id, const std::string& token) const
+  {
+    UploadRecord record;
+    if (token.empty() || !ledger_.LookupUpload(record, id) ||
+        !Crypto::ConstantTimeEquals(record.tokenHash, Crypto::Sha256Hex(token)))
+    {
+      throw ApiError::NotFound();
+    }
+    return record;
+  }
+
+  Json::Value UploadService::GetStatus(const std::string& id, const std::string& token) const
+  {
+    const UploadRecord upload = Authenticate(id, token);
+    Json::Value status(Json::objectValue);
+    status["id"] = upload.id;
+    status["state"] = EnumerationToString(upload.state);
+    status["files"] = Json::arrayValue;
+    for (const ItemRecord& item : ledger_.ListItems(id))
+    {
+      Json::Value file(Json::objectValue);
+      file["sha256"] = item.sha256;
+      file["size"] = Json::Int64(item.size);
+      file["status"] = "stored";
+      status["files"].append(file);
+    }
+    status["receivedFiles"] = Json::Int64(upload.files);
+    status["receivedBytes"] = Json::Int64(upload.bytes);
+    status["createdAt"] = FormatIso8601(upload.createdAt);
+    if (IsOpen(upload.state))
+    {
+      status["expiresAt"] = FormatIso8601(
+        upload.updatedAt + int64_t(configuration_.upload.openTimeoutSeconds) * 1000);
+    }
+    status["recipient"] = DescribeRecipient(upload.recipientId);
+    if (upload.state == UploadState_Complete || upload.state == UploadState_Delivered)
+    {
+      status["receiptCode"] = upload.receiptCode;
+    }
+    return status;
+  }
+
+  void UploadService::WriteStudyMetadata(const UploadRecord& upload, const ItemRecord& item)
+  {
+    Json::Value sender(Json::objectValue);
+    sender["uploadId"] = upload.id;
+    sender["sender"] = upload.sender.ToJson();
+    sender["recipient"] = DescribeRecipient(upload.recipientId);
+    sender["message"] = upload.message;
+    sender["consent"]["version"] = upload.consentVersion;
+    sender["consent"]["accepted"] = true;
+    sender["clientIp"] = upload.clientIp;
+    sender["userAgent"] = upload.userAgent;
+    sender["openedAt"] = FormatIso8601(upload.createdAt);
+    sender["receivedAt"] = FormatIso8601(item.storedAt);
+
+    const MetadataNames& names = configuration_.metadata;
+    store_.SetMetadata(ResourceLevel_Study, item.orthancStudyId, names.upload, upload.id);
+    store_.SetMetadata(ResourceLevel_Study, item.orthancStudyId, names.originalPatientId,
+                       item.originalPatientId);
+    store_.SetMetadata(ResourceLevel_Study, item.orthancStudyId, names.sender,
+                       JsonText::Compact(sender));
+  }
+
+  ItemRecord UploadService::StoreFile(const UploadRecord& upload, const std::string& sha256,
+                                      const void* body, size_t size)
+  {
+    DicomSummary summary;
+    std::unique_ptr<Orthanc::ParsedDicomFile> dicom = DicomInspector::Parse(summary, body, size);
+
+    ItemRecord item;
+    item.uploadId = upload.id;
+    item.sha256 = sha256;
+    item.size = static_cast<int64_t>(size);
+    item.sopInstanceUid = summary.sopInstanceUid;
+    item.seriesInstanceUid = summary.seriesInstanceUid;
+    item.studyInstanceUid = summary.studyInstanceUid;
+    item.modality = summary.modality;
+    item.studyDate = summary.studyDate;
+    item.studyDescription = summary.studyDescription;
+    item.originalPatientId = summary.patientId;
+    item.isolatedPatientId =
+      Isolation::MakePatientId(configuration_.patientIdPrefix, upload.id, summary.patientId);
+
+    Isolation::Apply(*dicom, item.isolatedPatientId, upload.id);
+    std::string rewritten;
+    dicom->SaveToMemoryBuffer(rewritten);
+    dicom.reset();
+
+    const StoredInstance stored = store_.StoreInstance(rewritten);
+    item.orthancInstanceId = stored.instanceId;
+    item.orthancSeriesId = stored.seriesId;
+    item.orthancStudyId = stored.studyId;
+    item.orthancPatientId = stored.patientId;
+    item.storedAt = clock_.NowMs();
+
+    const MetadataNames& names = configuration_.metadata;
+    store_.SetMetadata(ResourceLevel_Instance, stored.instanceId, names.upload, upload.id);
+    store_.SetMetadata(ResourceLevel_Instance, stored.instanceId, names.originalPatientId,
+                       summary.patientId);
+    store_.SetMetadata(ResourceLevel_Instance, stored.instanceId, names.sha256, sha256);
+    if (!ledger_.HasStudy(upload.id, item.studyInstanceUid))
+    {
+      WriteStudyMetadata(upload, item);
+    }
+    return item;
+  }
+
+  ApiAnswer UploadService::PutFile(const std::string& id, const std::string& token,
+                                   const std::string& sha256, const void* body, size_t size,
+                                   const ClientInfo& client)
+  {
+    if (!Crypto::IsSha256Hex(sha256))
+    {
+      throw ApiError(400, "bad-hash", "The file's name in the route must be its SHA-256 in "
+                                      "lower-case hexadecimal (64 characters)");
+    }
+    Authenticate(id, token);
+
+    std::shared_ptr<std::shared_mutex> lock = locks_.Get(id);
+    std::shared_lock<std::shared_mutex> shared(*lock);
+
+    UploadRecord upload;
+    if (!ledger_.LookupUpload(upload, id))
+    {
+      throw ApiError::NotFound();
+    }
+    if (!IsOpen(upload.state))
+    {
+      throw Closed(upload);
+    }
+    if (Crypto::Sha256Hex(body, size) != sha256)
+    {
+      throw ApiError(409, "hash-mismatch",
+                     "The SHA-256 of the received bytes is not the one in the route: the file "
+                     "was damaged on the way; send it again");
+    }
+
+    ApiAnswer answer;
+    ItemRecord existing;
+    if (ledger_.LookupItem(existing, id, sha256))
+    {
+      answer.status = 200;
+      answer.body = DescribeItem(existing);
+      return answer;
+    }
+
+    const UploadLimits& limits = configuration_.upload;
+    if (size > limits.maxFileBytes)
+    {
+      throw ApiError(413, "too-large", "The file is larger than " +
+                                         std::to_string(limits.maxFileBytes) + " bytes");
+    }
+    if (uint64_t(upload.files) + 1 > limits.maxFilesPerUpload ||
+        uint64_t(upload.bytes) + size > limits.maxBytesPerUpload)
+    {
+      throw ApiError(413, "too-large", "The upload would exceed " +
+                                         std::to_string(limits.maxFilesPerUpload) + " files or " +
+                                         std::to_string(limits.maxBytesPerUpload) + " bytes");
+    }
+
+    const ItemRecord item = StoreFile(upload, sha256, body, size);
+    switch (ledger_.AddItem(item, client.ip))
+    {
+      case Ledger::AddItemResult_Added:
+        answer.status = 201;
+        break;
+      case Ledger::AddItemResult_AlreadyPresent:
+        answer.status = 200;  // the same file, sent twice at once
+        break;
+      default:
+        throw Closed(upload);
+    }
+    answer.body = DescribeItem(item);
+    return answer;
+  }
+
+  Json::Value UploadService::DescribeStudies(const std::vector<ItemRecord>& items,
+                                             bool withOrthancIds) const
+  {
+    struct Study
+    {
+      ItemRecord first;
+      std::set<std::string> modalities;
+      unsigned int instances = 0;
+    };
+    std::map<std::string, Study> studies;
+    std::vector<std::string> order;
+    for (const ItemRecord& item : items)
+    {
+      auto found = studies.find(item.studyInstanceUid);
+      if (found == studies.end())
+      {
+        order.push_back(item.studyInstanceUid);
+        found = studies.emplace(item.studyInstanceUid, Study()).first;
+        found->second.first = item;
+      }
+      if (!item.modality.empty())
+      {
+        found->second.modalities.insert(item.modality);
+      }
+      found->second.instances++;
+    }
+
+    Json::Value result(Json::arrayValue);
+    for (const std::string& uid : order)
+    {
+      const Study& study = studies[uid];
+      Json::Value json(Json::objectValue);
+      json["studyInstanceUid"] = uid;
+      json["studyDate"] = study.first.studyDate;
+      json["description"] = study.first.studyDescription;
+      json["modalities"] = Json::arrayValue;
+      for (const std::string& m : study.modalities)
+      {
+        json["modalities"].append(m);
+      }
+      json["instances"] = study.instances;
+      if (withOrthancIds)
+      {
+        json["orthancId"] = study.first.orthancStudyId;
+        json["patientId"] = study.first.isolatedPatientId;
+        json["originalPatientId"] = study.first.originalPatientId;
+      }
+      result.append(json);
+    }
+    return result;
+  }
+
+  Json::Value UploadService::MakeReceipt(const UploadRecord& upload) const
+  {
+    Json::Value receipt(Json::objectValue);
+    receipt["id"] = upload.id;
+    receipt["state"] = EnumerationToString(upload.state);
+    receipt["completedAt"] = FormatIso8601(upload.completedAt);
+    receipt["files"] = Json::Int64(upload.files);
+    receipt["bytes"] = Json::Int64(upload.bytes);
+    receipt["studies"] = DescribeStudies(ledger_.ListItems(upload.id), false);
+    receipt["recipient"] = DescribeRecipient(upload.recipientId);
+    receipt["receiptCode"] = upload.receiptCode;
+    receipt["siteName"] = configuration_.siteName;
+    return receipt;
+  }
+
+  Json::Value UploadService::Complete(const std::string& id, const std::string& token,
+                                      const ClientInfo& client)
+  {
+    Authenticate(id, token);
+    std::shared_ptr<std::shared_mutex> lock = locks_.Get(id);
+    std::unique_lock<std::shared_mutex> exclusive(*lock);
+
+    UploadRecord upload;
+    if (!ledger_.LookupUpload(upload, id))
+    {
+      throw ApiError::NotFound();
+    }
+    if (upload.state == UploadState_Open)
+    {
+      if (upload.files == 0)
+      {
+        throw ApiError(409, "empty-upload", "The upload holds no file yet");
+      }
+      const std::string code = Crypto::RandomCode(4) + "-" + Crypto::RandomCode(4);
+      ledger_.ChangeState(id, {UploadState_Open}, UploadState_Complete, clock_.NowMs(), client.ip,
+                          std::to_string(upload.files) + " files, " +
+                            std::to_string(upload.bytes) + " bytes, receipt " + code,
+                          code);
+      ledger_.LookupUpload(upload, id);
+      LOG(INFO) << "Inbound: upload " << id << " complete (" << upload.files << " files)";
+    }
+    if (upload.state != UploadState_Complete && upload.state != UploadState_Delivered)
+    {
+      throw Closed(upload);
+    }
+    return MakeReceipt(upload);  // completing again answers the same receipt
+  }
+
+  void UploadService::PurgeLocked(const std::string& id)
+  {
+    std::set<std::string> patients;
+    for (const ItemRecord& item : ledger_.ListItems(id))
+    {
+      patients.insert(item.orthancPatientId);
+    }
+    // Each isolated patient belongs to this upload alone (its PatientID holds the upload id),
+    // so removing the patient removes exactly what the upload stored.
+    for (const std::string& patient : patients)
+    {
+      store_.DeleteResource(ResourceLevel_Patient, patient);
+    }
+    ledger_.MarkPurged(id, clock_.NowMs(),
+                       std::to_string(patients.size()) + " isolated patient(s) removed");
+  }
+
+  Json::Value UploadService::Cancel(const std::string& id, const std::string& token,
+                                    const ClientInfo& client)
+  {
+    Authenticate(id, token);
+    std::shared_ptr<std::shared_mutex> lock = locks_.Get(id);
+    std::unique_lock<std::shared_mutex> exclusive(*lock);
+
+    UploadRecord upload;
+    if (!ledger_.LookupUpload(upload, id))
+    {
+      throw ApiError::NotFound();
+    }
+    if (upload.state != UploadState_Cancelled)
+    {
+      if (!ledger_.ChangeState(id, {UploadState_Open}, UploadState_Cancelled, clock_.NowMs(),
+                               client.ip, "cancelled by the sender"))
+      {
+        throw Closed(upload);
+      }
+      PurgeLocked(id);
+    }
+    Json::Value answer(Json::objectValue);
+    answer["id"] = id;
+    answer["state"] = EnumerationToString(UploadState_Cancelled);
+    return answer;
+  }
+
+  bool UploadService::Delete(const std::string& id, const ClientInfo& client)
+  {
+    std::shared_ptr<std::shared_mutex> lock = locks_.Get(id);
+    std::unique_lock<std::shared_mutex> exclusive(*lock);
+    UploadRecord upload;
+    if (!ledger_.LookupUpload(upload, id))
+    {
+      return false;
+    }
+    if (upload.state != UploadState_Deleted)
+    {
+      ledger_.ChangeState(id, {UploadState_Open, UploadState_Complete, UploadState_Delivered,
+                               UploadState_Cancelled, UploadState_Expired},
+                          UploadState_Deleted, clock_.NowMs(), client.ip, "deleted by an admin");
+    }
+    PurgeLocked(id);
+    return true;
+  }
+
+  void UploadService::Sweep()
+  {
+    const int64_t now = clock_.NowMs();
+    const int64_t cutoff = now - int64_t(configuration_.upload.openTimeoutSeconds) * 1000;
+    for (const std::string& id : ledger_.ListIdleOpenUploads(cutoff))
+    {
+      std::shared_ptr<std::shared_mutex> lock = locks_.Get(id);
+      std::unique_lock<std::shared_mutex> exclusive(*lock);
+      UploadRecord upload;
+      // Checked again under the lock: a file may have arrived since the listing.
+      if (ledger_.LookupUpload(upload, id) && upload.state == UploadState_Open &&
+          upload.updatedAt < cutoff &&
+          ledger_.ChangeState(id, {UploadState_Open}, UploadState_Expired, now, "",
+                              "no activity for " +
+                                std::to_string(configuration_.upload.openTimeoutSeconds) + " s"))
+      {
+        LOG(INFO) << "Inbound: upload " << id << " expired";
+        PurgeLocked(id);
+      }
+    }
+
+    for (const std::string& id : ledger_.ListUnpurgedRemovedUploads())
+    {
+      std::shared_ptr<std::shared_mutex> lock = locks_.Get(id);
+      std::unique_lock<std::shared_mutex> exclusive(*lock);
+      PurgeLocked(id);
+    }
+  }
+}

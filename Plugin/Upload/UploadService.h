@@ -1,0 +1,73 @@
+#pragma once
+
+#include "Configuration.h"
+#include "Ledger/Ledger.h"
+#include "Toolbox/Time.h"
+#include "Upload/IOrthancStore.h"
+#include "Upload/UploadLocks.h"
+
+#include <json/value.h>
+
+namespace Inbound
+{
+  struct ClientInfo
+  {
+    std::string ip;
+    std::string userAgent;
+  };
+
+  struct ApiAnswer
+  {
+    int status = 200;
+    Json::Value body;
+  };
+
+  // The public upload API of the Standalone role (API.md): open, status, files, complete,
+  // cancel, and the expiry of idle uploads. Thread-safe; refusals are ApiErrors.
+  class UploadService : public boost::noncopyable
+  {
+  private:
+    const Configuration& configuration_;
+    Ledger& ledger_;
+    IOrthancStore& store_;
+    const IClock& clock_;
+    UploadLocks locks_;
+
+    UploadRecord Authenticate(const std::string& id, const std::string& token) const;
+    void WriteStudyMetadata(const UploadRecord& upload, const ItemRecord& item);
+    ItemRecord StoreFile(const UploadRecord& upload, const std::string& sha256, const void* body,
+                         size_t size);
+    void PurgeLocked(const std::string& id);
+
+  public:
+    UploadService(const Configuration& configuration, Ledger& ledger, IOrthancStore& store,
+                  const IClock& clock);
+
+    Json::Value GetInfo() const;
+
+    ApiAnswer Open(const void* body, size_t size, const ClientInfo& client);
+
+    Json::Value GetStatus(const std::string& id, const std::string& token) const;
+
+    ApiAnswer PutFile(const std::string& id, const std::string& token, const std::string& sha256,
+                      const void* body, size_t size, const ClientInfo& client);
+
+    Json::Value Complete(const std::string& id, const std::string& token,
+                         const ClientInfo& client);
+
+    Json::Value Cancel(const std::string& id, const std::string& token, const ClientInfo& client);
+
+    // Expires idle open uploads and removes the data of removed uploads whose removal did
+    // not finish (crash). Called periodically by a background thread.
+    void Sweep();
+
+    // Removes an upload and everything it stored (admin). False if there is no such upload.
+    bool Delete(const std::string& id, const ClientInfo& client);
+
+    Json::Value MakeReceipt(const UploadRecord& upload) const;
+
+    Json::Value DescribeStudies(const std::vector<ItemRecord>& items, bool withOrthancIds) const;
+
+    Json::Value DescribeRecipient(const std::string& id) const;
+  };
+}

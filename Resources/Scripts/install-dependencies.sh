@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs everything Orthanc Inbound needs to build, test and run its demonstration on a
+# fresh Debian 12 machine (as root). Safe to run again.
+set -euo pipefail
+
+packages=(
+  # build
+  cmake g++ make pkg-config
+  orthanc orthanc-dev liborthancframework-dev libdcmtk-dev libjsoncpp-dev libboost-all-dev
+  libcurl4-openssl-dev libssl-dev libsqlite3-dev libgtest-dev libpugixml-dev uuid-dev
+  libjpeg-dev libpng-dev zlib1g-dev libcivetweb-dev liblua5.3-dev
+  # web page bundle and browser tests
+  nodejs npm chromium
+  # integration tests, demonstration and benchmarks
+  dcmtk nginx-light openssl curl python3 python3-pytest python3-pydicom python3-numpy
+  python3-requests python3-aiosmtpd python3-matplotlib
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# Node.js may come from elsewhere than Debian (it is on PATH already): keep it then.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  filtered=()
+  for p in "${missing[@]}"; do
+    [[ "$p" == nodejs || "$p" == npm ]] || filtered+=("$p")
+  done
+  missing=("${filtered[@]+"${filtered[@]}"}")
+fi
+
+if ((${#missing[@]})); then
+  echo "Installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
