@@ -5,9 +5,10 @@ import json
 import re
 
 import pydicom
+from pydicom.tag import Tag
 
-PATIENT_ID = (0x0010, 0x0020)
-ISSUER_OF_PATIENT_ID = (0x0010, 0x0021)
+PATIENT_ID = Tag(0x0010, 0x0020)
+ISSUER_OF_PATIENT_ID = Tag(0x0010, 0x0021)
 CHANGED_BY_ISOLATION = {PATIENT_ID, ISSUER_OF_PATIENT_ID}
 ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)$")
 

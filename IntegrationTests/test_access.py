@@ -142,7 +142,7 @@ def test_root_challenges_the_browser(server):
 
 
 def test_error_answers_are_json(server):
-    r = server.request("GET", "/inbound/api/uploads/nothing-here",
+    r = server.request("GET", "/inbound/api/uploads/nothinghere",
                        headers={"X-Inbound-Token": "x"})
     body = assert_error(r, 404, "not-found")
     assert r.headers["Content-Type"].startswith("application/json")

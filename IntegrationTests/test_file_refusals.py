@@ -180,3 +180,44 @@ def test_file_over_the_per_file_cap(start_server):
     r = upload.put(small.data)
     assert r.status_code == 201, r.text
     assert server.count_instances() == 1
+
+
+def test_upload_over_the_per_upload_caps(start_server):
+    files = [data.Original(p) for p in data.cd_images(["98892001"])][:4]
+    server = start_server(inbound={"Upload": {"MaxFilesPerUpload": 2,
+                                              "MaxBytesPerUpload": 10 * 1024 * 1024}})
+    # Announced sizes over the caps are refused when the upload is opened.
+    r = server.request("POST", "/inbound/api/uploads",
+                       json=harness.open_body(expected={"files": 3, "bytes": 1000}))
+    assert_error(r, 413, "too-large")
+    r = server.request("POST", "/inbound/api/uploads",
+                       json=harness.open_body(expected={"files": 1, "bytes": 11 * 1024 * 1024}))
+    assert_error(r, 413, "too-large")
+
+    upload = Upload.open(server)
+    for original in files[:2]:
+        assert upload.put(original.data).status_code == 201
+    assert_error(upload.put(files[2].data), 413, "too-large")
+    assert server.count_instances() == 2
+    status = upload.status_json()
+    assert status["receivedFiles"] == 2
+    assert files[2].sha256 not in {f["sha256"] for f in status["files"]}
+    # A retry of a file already received is still answered.
+    assert upload.put(files[0].data).status_code == 200
+    assert upload.complete_ok()["files"] == 2
+
+
+def test_long_patient_id_is_cut_to_64_characters(server):
+    original_id = "P" * 40 + "-0123456789-abcdefghij"
+    body = data.make_dicom(patient_id=original_id)
+    original = data.Original(data=body)
+    upload = Upload.open(server)
+    r = upload.put(body)
+    assert r.status_code == 201, r.text
+    isolated = r.json()["patientId"]
+    assert len(isolated) == 64
+    assert isolated == ("INB-%s-%s" % (upload.id, original_id))[:64]
+    (instance,) = server.instances_of_upload(upload.id).values()
+    assert server.admin_json("GET", "/instances/%s/simplified-tags" % instance["ID"])[
+        "PatientID"] == isolated
+    checks.assert_instance_metadata(server, instance["ID"], original, upload.id)

@@ -32,3 +32,34 @@ def test_start_failure_reports_the_log(start_plain_orthanc, tmp_path):
         start_plain_orthanc(orthanc={"Plugins": [str(not_a_library)]})
     assert "Orthanc log" in str(error.value)
     assert "not-a-plugin.so" in str(error.value)
+
+
+def test_dicom_comparison_detects_changes():
+    """The check used on every stored file finds a changed, a lost and an added element."""
+    import io
+
+    import pydicom
+
+    import checks
+    from data import Original, make_dicom
+
+    original = Original(data=make_dicom(patient_id="ORIG"))
+
+    def stored(change):
+        ds = pydicom.dcmread(io.BytesIO(original.data))
+        ds.PatientID = checks.isolated_patient_id("UPLOAD1", "ORIG")
+        ds.IssuerOfPatientID = "Inbound upload UPLOAD1"
+        change(ds)
+        out = io.BytesIO()
+        ds.save_as(out, write_like_original=False)
+        return out.getvalue()
+
+    checks.assert_same_dicom_but_patient(original, stored(lambda ds: None), "UPLOAD1")
+    for change in (lambda ds: setattr(ds, "PatientName", "Other^Name"),
+                   lambda ds: delattr(ds, "StudyDate"),
+                   lambda ds: setattr(ds, "AccessionNumber", "A1"),
+                   lambda ds: setattr(ds, "PixelData", bytes(len(ds.PixelData)))):
+        with pytest.raises(AssertionError):
+            checks.assert_same_dicom_but_patient(original, stored(change), "UPLOAD1")
+    with pytest.raises(AssertionError):
+        checks.assert_same_dicom_but_patient(original, stored(lambda ds: None), "UPLOAD2")

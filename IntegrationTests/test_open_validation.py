@@ -61,7 +61,7 @@ CASES = [
 
 
 def count_uploads(server):
-    uploads = server.admin_uploads(limit=100000)
+    uploads = server.admin_uploads(limit=10000)
     return len(uploads), [u for u in uploads if u["sender"]["name"].startswith(MARK)]
 
 

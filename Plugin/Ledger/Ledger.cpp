@@ -307,7 +307,7 @@ namespace Inbound
     std::lock_guard<std::mutex> lock(mutex_);
     Orthanc::SQLite::Statement s(db_, SQLITE_FROM_HERE,
                                  std::string("SELECT ") + kItemColumns +
-                                   " FROM items WHERE upload_id = ? ORDER BY stored_at, sha256");
+                                   " FROM items WHERE upload_id = ? ORDER BY rowid");
     s.BindString(0, uploadId);
     std::vector<ItemRecord> result;
     while (s.Step())

@@ -18,7 +18,14 @@ namespace Inbound
       std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
       const char* begin = static_cast<const char*>(data);
       std::string errors;
-      return reader->parse(begin, begin + size, &target, &errors);
+      try
+      {
+        return reader->parse(begin, begin + size, &target, &errors);
+      }
+      catch (const std::exception&)
+      {
+        return false;  // JsonCpp throws rather than fails past its stack limit
+      }
     }
 
     bool ParseConfiguration(Json::Value& target, const std::string& text, std::string& errors)

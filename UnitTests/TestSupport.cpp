@@ -1,0 +1,72 @@
+#include "TestSupport.h"
+
+#include "Toolbox/Crypto.h"
+
+#include <DicomFormat/DicomTag.h>
+#include <DicomParsing/FromDcmtkBridge.h>
+
+namespace InboundTests
+{
+  Inbound::StoredInstance FakeStore::StoreInstance(const std::string& dicom)
+  {
+    stores++;
+    Orthanc::ParsedDicomFile parsed(dicom);
+    std::string patient, study, series, sop;
+    parsed.GetTagValue(patient, Orthanc::DICOM_TAG_PATIENT_ID);
+    parsed.GetTagValue(study, Orthanc::DICOM_TAG_STUDY_INSTANCE_UID);
+    parsed.GetTagValue(series, Orthanc::DICOM_TAG_SERIES_INSTANCE_UID);
+    parsed.GetTagValue(sop, Orthanc::DICOM_TAG_SOP_INSTANCE_UID);
+
+    Inbound::StoredInstance stored;
+    stored.patientId = "p-" + Inbound::Crypto::Sha256Hex(patient).substr(0, 16);
+    stored.studyId = "st-" + Inbound::Crypto::Sha256Hex(patient + "|" + study).substr(0, 16);
+    stored.seriesId = "se-" + Inbound::Crypto::Sha256Hex(patient + "|" + study + "|" + series).substr(0, 16);
+    stored.instanceId =
+      "i-" + Inbound::Crypto::Sha256Hex(patient + "|" + study + "|" + series + "|" + sop).substr(0, 16);
+    stored.alreadyStored = instances.count(stored.instanceId) > 0;
+    if (!stored.alreadyStored)
+    {
+      instances[stored.instanceId] = Instance{dicom, patient, stored.patientId, stored.studyId};
+    }
+    return stored;
+  }
+
+  void FakeStore::DeleteResource(Inbound::ResourceLevel level, const std::string& id)
+  {
+    deletedPatients.insert(id);
+    for (auto it = instances.begin(); it != instances.end();)
+    {
+      it = (it->second.orthancPatient == id) ? instances.erase(it) : std::next(it);
+    }
+  }
+
+  std::string MakeDicom(const std::string& patientId, const std::string& studyUid,
+                        const std::string& seriesUid, const std::string& sopUid,
+                        const std::string& modality)
+  {
+    Orthanc::ParsedDicomFile dicom(true);
+    dicom.ReplacePlainString(Orthanc::DICOM_TAG_PATIENT_ID, patientId);
+    dicom.ReplacePlainString(Orthanc::DICOM_TAG_PATIENT_NAME, "Test^Patient");
+    dicom.ReplacePlainString(Orthanc::DICOM_TAG_STUDY_INSTANCE_UID, studyUid);
+    dicom.ReplacePlainString(Orthanc::DICOM_TAG_SERIES_INSTANCE_UID, seriesUid);
+    dicom.ReplacePlainString(Orthanc::DICOM_TAG_SOP_INSTANCE_UID, sopUid);
+    dicom.ReplacePlainString(Orthanc::DICOM_TAG_SOP_CLASS_UID, "1.2.840.10008.5.1.4.1.1.7");
+    dicom.ReplacePlainString(Orthanc::DICOM_TAG_MODALITY, modality);
+    dicom.ReplacePlainString(Orthanc::DICOM_TAG_STUDY_DATE, "20260512");
+    dicom.ReplacePlainString(Orthanc::DICOM_TAG_STUDY_DESCRIPTION, "Head");
+    std::string buffer;
+    dicom.SaveToMemoryBuffer(buffer);
+    return buffer;
+  }
+
+  std::string MakeConfigurationJson()
+  {
+    return R"({
+      "SiteName": "Test Hospital",
+      "Privacy": {"Version": "2026-01", "Text": "We keep your data safe."},
+      "Recipients": [{"Id": "neuro", "Name": "Neuroradiology", "Email": "neuro@hospital.example"}],
+      "Upload": {"MaxFilesPerUpload": 5, "MaxFileBytes": 100000, "MaxBytesPerUpload": 200000,
+                 "OpenTimeout": 60}
+    })";
+  }
+}

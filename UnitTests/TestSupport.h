@@ -1,0 +1,60 @@
+#pragma once
+
+#include "Toolbox/Time.h"
+#include "Upload/IOrthancStore.h"
+
+#include <DicomParsing/ParsedDicomFile.h>
+
+#include <map>
+#include <set>
+#include <string>
+
+namespace InboundTests
+{
+  class FakeClock : public Inbound::IClock
+  {
+  public:
+    int64_t now = 1770000000000;  // 2026-02-02
+
+    int64_t NowMs() const override
+    {
+      return now;
+    }
+  };
+
+  // An Orthanc that keeps what it is given, with ids derived from the DICOM identifiers the
+  // way Orthanc derives them (patient from PatientID, instance from all four).
+  class FakeStore : public Inbound::IOrthancStore
+  {
+  public:
+    struct Instance
+    {
+      std::string dicom;
+      std::string patientId;  // the DICOM PatientID
+      std::string orthancPatient;
+      std::string orthancStudy;
+    };
+
+    std::map<std::string, Instance> instances;  // by Orthanc instance id
+    std::map<std::string, std::map<std::string, std::string>> metadata;  // id -> name -> value
+    std::set<std::string> deletedPatients;
+    int stores = 0;
+
+    Inbound::StoredInstance StoreInstance(const std::string& dicom) override;
+
+    void SetMetadata(Inbound::ResourceLevel level, const std::string& id,
+                     const std::string& name, const std::string& value) override
+    {
+      metadata[id][name] = value;
+    }
+
+    void DeleteResource(Inbound::ResourceLevel level, const std::string& id) override;
+  };
+
+  // A small valid DICOM Part 10 file.
+  std::string MakeDicom(const std::string& patientId, const std::string& studyUid,
+                        const std::string& seriesUid, const std::string& sopUid,
+                        const std::string& modality = "CT");
+
+  std::string MakeConfigurationJson();
+}
