@@ -26,7 +26,15 @@ def _start(plugin, **kwargs):
     return server
 
 
-def _cleanup(server):
+def _cleanup(server, check=False):
+    try:
+        if check:
+            server.stop_cleanly()
+    finally:
+        _remove(server)
+
+
+def _remove(server):
     try:
         server.cleanup()
     finally:
@@ -48,7 +56,7 @@ def server(plugin):
     """One Orthanc with the plugin and the default test configuration, shared by a module."""
     s = _start(plugin)
     yield s
-    _cleanup(s)
+    _cleanup(s, check=True)
 
 
 @pytest.fixture
@@ -62,8 +70,13 @@ def start_server(plugin):
         return s
 
     yield start
+    errors = []
     for s in started:
-        _cleanup(s)
+        try:
+            _cleanup(s, check=True)
+        except AssertionError as e:
+            errors.append(str(e))
+    assert not errors, "\n".join(errors)
 
 
 @pytest.fixture

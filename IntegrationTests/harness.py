@@ -82,6 +82,7 @@ class OrthancServer:
         self.dicom_port = None
         self.process = None
         self.starts = 0
+        self.killed = False
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -166,9 +167,21 @@ class OrthancServer:
             try:
                 process.wait(timeout)
             except subprocess.TimeoutExpired:
+                self.killed = True
                 process.kill()
                 process.wait(10)
         return process.returncode
+
+    def stop_cleanly(self):
+        """Stops Orthanc and checks that it had not died and that it stopped on SIGTERM."""
+        if not self.running():
+            code = None if self.process is None else self.process.poll()
+            self.process = None
+            raise AssertionError("Orthanc was no longer running (exit code %s)\n%s"
+                                 % (code, self.log_tail()))
+        code = self.stop()
+        assert not self.killed, "Orthanc did not stop on SIGTERM\n%s" % self.log_tail()
+        assert code == 0, "Orthanc stopped with exit code %s\n%s" % (code, self.log_tail())
 
     def restart(self):
         """Stops Orthanc and starts it again on the same port and the same directories."""

@@ -147,3 +147,40 @@ def test_error_answers_are_json(server):
     body = assert_error(r, 404, "not-found")
     assert r.headers["Content-Type"].startswith("application/json")
     assert json.loads(r.text) == body
+
+
+def sender_ip(server, upload):
+    (patient,) = server.patients_of_upload(upload.id)
+    (study,) = server.admin_json("GET", "/patients/%s/studies" % patient["ID"])
+    return json.loads(server.metadata("studies", study["ID"], "InboundSender"))["clientIp"]
+
+
+def test_forwarded_for_is_ignored_from_untrusted_peers(server):
+    """Without TrustedProxies, a client cannot choose the address recorded for it."""
+    r = server.request("POST", "/inbound/api/uploads", json=harness.open_body(),
+                       headers={"X-Forwarded-For": "203.0.113.7", "X-Real-IP": "203.0.113.8"})
+    assert r.status_code == 201, r.text
+    upload = Upload(server, r.json(), harness.open_body())
+    assert upload.put(data.Original(data.CT_SMALL).data).status_code == 201
+    assert sender_ip(server, upload) == "127.0.0.1"
+    events = server.admin_json("GET", "/inbound/admin/audit", params={"limit": 50})["events"]
+    assert [e["ip"] for e in events if e["uploadId"] == upload.id] and \
+        all(e["ip"] == "127.0.0.1" for e in events if e["uploadId"] == upload.id)
+
+
+def test_forwarded_for_is_believed_from_a_trusted_proxy(start_server):
+    server = start_server(inbound={"TrustedProxies": ["127.0.0.1"]})
+    r = server.request("POST", "/inbound/api/uploads", json=harness.open_body(),
+                       headers={"X-Forwarded-For": "203.0.113.7"})
+    assert r.status_code == 201, r.text
+    upload = Upload(server, r.json(), harness.open_body())
+    r = upload.server.request("PUT", upload.path("/files/%s" % data.Original(data.CT_SMALL).sha256),
+                              data=data.Original(data.CT_SMALL).data,
+                              headers={"X-Inbound-Token": upload.token,
+                                       "Content-Type": "application/dicom",
+                                       "X-Forwarded-For": "203.0.113.7"})
+    assert r.status_code == 201, r.text
+    events = server.admin_json("GET", "/inbound/admin/audit")["events"]
+    opened = [e for e in events if e["uploadId"] == upload.id and "open" in e["event"]]
+    assert [e["ip"] for e in opened] == ["203.0.113.7"]
+    assert sender_ip(server, upload) == "203.0.113.7"

@@ -183,17 +183,20 @@ def test_file_over_the_per_file_cap(start_server):
 
 
 def test_upload_over_the_per_upload_caps(start_server):
-    files = [data.Original(p) for p in data.cd_images(["98892001"])][:4]
-    server = start_server(inbound={"Upload": {"MaxFilesPerUpload": 2,
-                                              "MaxBytesPerUpload": 10 * 1024 * 1024}})
+    files = [data.Original(p) for p in data.cd_images(["98892001"])][:3]
+    cap = files[0].size + files[1].size + 100
+    assert files[2].size > 100
+    server = start_server(inbound={"Upload": {"MaxFilesPerUpload": 3, "MaxFileBytes": cap,
+                                              "MaxBytesPerUpload": cap}})
     # Announced sizes over the caps are refused when the upload is opened.
     r = server.request("POST", "/inbound/api/uploads",
-                       json=harness.open_body(expected={"files": 3, "bytes": 1000}))
+                       json=harness.open_body(expected={"files": 4, "bytes": 1000}))
     assert_error(r, 413, "too-large")
     r = server.request("POST", "/inbound/api/uploads",
-                       json=harness.open_body(expected={"files": 1, "bytes": 11 * 1024 * 1024}))
+                       json=harness.open_body(expected={"files": 1, "bytes": cap + 1}))
     assert_error(r, 413, "too-large")
 
+    # Bytes: the third file would take the upload over the cap.
     upload = Upload.open(server)
     for original in files[:2]:
         assert upload.put(original.data).status_code == 201
@@ -205,6 +208,15 @@ def test_upload_over_the_per_upload_caps(start_server):
     # A retry of a file already received is still answered.
     assert upload.put(files[0].data).status_code == 200
     assert upload.complete_ok()["files"] == 2
+
+    # Files: the fourth small file is one too many.
+    small = [data.make_dicom(patient_id="SMALL") for _ in range(4)]
+    upload = Upload.open(server)
+    for body in small[:3]:
+        assert upload.put(body).status_code == 201
+    assert_error(upload.put(small[3]), 413, "too-large")
+    assert server.count_instances() == 5
+    assert upload.status_json()["receivedFiles"] == 3
 
 
 def test_long_patient_id_is_cut_to_64_characters(server):

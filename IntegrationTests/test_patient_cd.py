@@ -184,3 +184,31 @@ def test_same_files_in_two_uploads_are_two_patients(server, cd):
     assert set(instances[0]) == set(instances[1]) == {o.sop_instance_uid for o in files}
     assert not ({i["ID"] for i in instances[0].values()} &
                 {i["ID"] for i in instances[1].values()})
+
+
+def test_two_different_files_with_one_sop_instance_uid(server):
+    """Two different files carrying the same SOP Instance UID in one upload (here the same
+    image in two transfer syntaxes): whatever is answered, every file acknowledged as stored
+    is in the archive byte for byte, and the receipt counts only what the archive holds."""
+    first = data.Original(data.MR_SMALL)
+    second = data.Original(data.test_file("MR_small_implicit.dcm"))
+    assert first.sop_instance_uid == second.sop_instance_uid and first.sha256 != second.sha256
+    upload = Upload.open(server)
+    assert upload.put(first.data).status_code == 201
+    r = upload.put(second.data)
+    assert r.status_code in (201, 409, 422), r.text
+    acknowledged = [first] + ([second] if r.status_code == 201 else [])
+
+    stored = server.instances_of_upload(upload.id)
+    hashes = {server.metadata("instances", i["ID"], "InboundSha256") for i in stored.values()}
+    for original in acknowledged:
+        assert original.sha256 in hashes, "%s was answered 201 but is not in the archive" % (
+            original.path)
+    for i in stored.values():
+        digest = server.metadata("instances", i["ID"], "InboundSha256")
+        kept = [o for o in acknowledged if o.sha256 == digest]
+        assert kept, "an instance holds a file the sender was not told about"
+        checks.assert_same_dicom_but_patient(kept[0], server.instance_file(i["ID"]), upload.id)
+    receipt = upload.complete_ok()
+    assert sum(s["instances"] for s in receipt["studies"]) == len(stored)
+    assert receipt["files"] == len(acknowledged)

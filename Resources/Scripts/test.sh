@@ -11,5 +11,8 @@ cd "$root"
 echo "== Unit tests"
 (cd "$root/build" && ctest --output-on-failure -j2)
 
+echo "== Fuzz targets (a short run of each)"
+"$root/Resources/Scripts/fuzz.sh" "${INBOUND_FUZZ_SECONDS:-10}"
+
 echo "== Integration tests"
 INBOUND_PLUGIN="$root/build/libOrthancInbound.so" "$root/IntegrationTests/run.sh"

@@ -1,0 +1,96 @@
+// What the browser remembers of an unfinished upload, so that it can be continued after the
+// page was closed: {id, token, site, createdAt, sender, totalFiles, totalBytes, studies, keys,
+// hashes}. `keys` identify the files of the upload (relative path and size), `hashes` map the
+// keys of files known to have arrived to their SHA-256.
+
+const STORAGE_KEY = `orthanc-inbound:upload:${location.pathname}`;
+const VERSION = 1;
+
+function storage() {
+  try {
+    return window.localStorage;
+  } catch (e) {
+    return null;
+  }
+}
+
+export function loadResume() {
+  const store = storage();
+  if (!store) {
+    return null;
+  }
+  try {
+    const state = JSON.parse(store.getItem(STORAGE_KEY) || 'null');
+    if (state && state.v === VERSION && typeof state.id === 'string' && typeof state.token === 'string') {
+      state.hashes = state.hashes && typeof state.hashes === 'object' ? state.hashes : {};
+      state.keys = Array.isArray(state.keys) ? state.keys : [];
+      state.studies = Array.isArray(state.studies) ? state.studies : [];
+      return state;
+    }
+  } catch (e) {
+    // unreadable: forget it
+  }
+  return null;
+}
+
+export function saveResume(state) {
+  const store = storage();
+  if (!store) {
+    return;
+  }
+  const full = { ...state, v: VERSION };
+  try {
+    store.setItem(STORAGE_KEY, JSON.stringify(full));
+  } catch (e) {
+    // Over quota with many files: keep what is needed to resume, the files are re-hashed.
+    try {
+      store.setItem(STORAGE_KEY, JSON.stringify({ ...full, hashes: {}, keys: [] }));
+    } catch (e2) {
+      // nothing to do: resuming will not be offered
+    }
+  }
+}
+
+export function clearResume() {
+  const store = storage();
+  if (store) {
+    try {
+      store.removeItem(STORAGE_KEY);
+    } catch (e) {
+      // ignore
+    }
+  }
+}
+
+// Writes at most every `ms` milliseconds (and on flush), for uploads of many files.
+export function throttledSaver(ms) {
+  let timer = null;
+  let latest = null;
+  const write = () => {
+    timer = null;
+    if (latest) {
+      saveResume(latest());
+    }
+  };
+  return {
+    schedule(getState) {
+      latest = getState;
+      if (!timer) {
+        timer = setTimeout(write, ms);
+      }
+    },
+    flush() {
+      if (timer) {
+        clearTimeout(timer);
+      }
+      write();
+    },
+    cancel() {
+      if (timer) {
+        clearTimeout(timer);
+      }
+      timer = null;
+      latest = null;
+    },
+  };
+}
