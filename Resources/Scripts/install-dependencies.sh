@@ -9,6 +9,8 @@ packages=(
   orthanc orthanc-dev liborthancframework-dev libdcmtk-dev libjsoncpp-dev libboost-all-dev
   libcurl4-openssl-dev libssl-dev libsqlite3-dev libgtest-dev libpugixml-dev uuid-dev
   libjpeg-dev libpng-dev zlib1g-dev libcivetweb-dev liblua5.3-dev
+  # fuzz targets
+  clang libclang-rt-14-dev
   # web page bundle and browser tests
   nodejs npm chromium
   # integration tests, demonstration and benchmarks
