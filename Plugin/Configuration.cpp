@@ -90,6 +90,16 @@ namespace Inbound
       return value;
     }
 
+    bool GetBool(const Json::Value& section, const std::string& path)
+    {
+      const Json::Value& v = Member(section, path);
+      if (!v.isBool())
+      {
+        Bad(path, "must be true or false");
+      }
+      return v.asBool();
+    }
+
     std::vector<std::string> GetStringList(const Json::Value& section, const std::string& path)
     {
       const Json::Value& v = Member(section, path);
@@ -275,6 +285,13 @@ namespace Inbound
     c.metadata.sender = GetString(s, "Metadata.Sender", false);
     c.metadata.originalPatientId = GetString(s, "Metadata.OriginalPatientID", false);
     c.metadata.sha256 = GetString(s, "Metadata.Sha256", false);
+
+    c.security.sslEnabled = GetBool(s, "Security.AllowSslEnabled");
+    c.security.authenticationEnabled = GetBool(s, "Security.AllowAuthenticationEnabled");
+    c.security.remoteAccess = GetBool(s, "Security.AllowRemoteAccess");
+    c.security.webDav = GetBool(s, "Security.AllowWebDav");
+    c.security.dicomServer = GetBool(s, "Security.AllowDicomServer");
+    c.security.httpDescribeErrors = GetBool(s, "Security.AllowHttpDescribeErrors");
     return c;
   }
 }

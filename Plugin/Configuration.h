@@ -51,6 +51,17 @@ namespace Inbound
     std::string sha256;
   };
 
+  // "Inbound.Security": explicit overrides of the start-up self-check, one per setting.
+  struct SecurityOverrides
+  {
+    bool sslEnabled = false;
+    bool authenticationEnabled = false;
+    bool remoteAccess = false;
+    bool webDav = false;
+    bool dicomServer = false;
+    bool httpDescribeErrors = false;
+  };
+
   // The "Inbound" section, typed and validated. Built from the embedded defaults with the
   // admin's section merged over them; a bad value throws, naming the option.
   struct Configuration
@@ -67,6 +78,7 @@ namespace Inbound
     UploadLimits upload;
     TextLimits text;
     MetadataNames metadata;
+    SecurityOverrides security;
 
     // Options of the admin's section that the plugin does not know ("Inbound.Foo").
     std::vector<std::string> unknownOptions;

@@ -1,5 +1,6 @@
 #include "PluginContext.h"
 
+#include "Http/SelfCheck.h"
 #include "Toolbox/Errors.h"
 #include "Toolbox/Json.h"
 
@@ -109,15 +110,16 @@ namespace Inbound
     }
     CheckUserMetadata(orthancConfig, configuration_.metadata);
 
-    // ARCHITECTURE fact 2: Orthanc's own authentication runs before the plugin's filter and
-    // would close the public upload routes; the filter is the door instead.
-    if (orthancConfig.get("AuthenticationEnabled", false).asBool())
+    const std::vector<std::string> unsafe = FindUnsafeSettings(orthancConfig, configuration_);
+    if (!unsafe.empty())
     {
-      throw Orthanc::OrthancException(
-        Orthanc::ErrorCode_BadFileFormat,
-        "Set \"AuthenticationEnabled\" to false: Orthanc Inbound protects every non-public "
-        "route itself with the \"RegisteredUsers\", and Orthanc's authentication would also "
-        "close the public upload page");
+      for (const std::string& finding : unsafe)
+      {
+        LOG(ERROR) << "Inbound: unsafe Orthanc setting " << finding;
+      }
+      throw Orthanc::OrthancException(Orthanc::ErrorCode_BadFileFormat,
+                                      "Orthanc is configured unsafely for a public endpoint: " +
+                                        unsafe.front());
     }
     const std::map<std::string, std::string> users = ReadUsers(orthancConfig);
     if (users.empty())
