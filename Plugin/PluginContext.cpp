@@ -100,13 +100,12 @@ namespace Inbound
     {
       LOG(WARNING) << "Inbound: unknown configuration option \"" << unknown << "\" is ignored";
     }
-    if (configuration_.role != Role_Standalone)
+    if (configuration_.role == Role_Internal)
     {
       throw Orthanc::OrthancException(
         Orthanc::ErrorCode_ParameterOutOfRange,
-        std::string("Configuration option \"Inbound.Role\": the role \"") +
-          EnumerationToString(configuration_.role) +
-          "\" is not available in this release; use \"Standalone\"");
+        "Configuration option \"Inbound.Role\": the role \"Internal\" is not available in "
+        "this release; use \"Standalone\" or \"Gateway\"");
     }
     CheckUserMetadata(orthancConfig, configuration_.metadata);
 
@@ -149,7 +148,17 @@ namespace Inbound
                  << ", ledger in " << directory;
 
     store_.reset(new OrthancStore(orthanc));
-    uploads_.reset(new UploadService(configuration_, *ledger_, *store_, clock_));
+    if (configuration_.role == Role_Gateway)
+    {
+      // A gateway keeps the original bytes outside Orthanc until the inside pulls them.
+      staging_ = new StagingArea((boost::filesystem::path(directory) / "staging").string());
+      sink_.reset(staging_);
+    }
+    else
+    {
+      sink_.reset(new ArchiveSink(configuration_, *ledger_, *store_));
+    }
+    uploads_.reset(new UploadService(configuration_, *ledger_, *sink_, clock_));
     admin_.reset(new AdminViews(*ledger_, *uploads_));
   }
 

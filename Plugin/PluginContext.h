@@ -4,6 +4,8 @@
 #include "Http/AccessPolicy.h"
 #include "Ledger/Ledger.h"
 #include "Orthanc/OrthancStore.h"
+#include "Staging/StagingArea.h"
+#include "Upload/ArchiveSink.h"
 #include "Toolbox/Time.h"
 #include "Upload/AdminViews.h"
 #include "Upload/UploadService.h"
@@ -29,6 +31,8 @@ namespace Inbound
     std::unique_ptr<AccessPolicy> access_;
     std::unique_ptr<Ledger> ledger_;
     std::unique_ptr<OrthancStore> store_;
+    std::unique_ptr<IUploadSink> sink_;
+    StagingArea* staging_ = nullptr;  // the sink, in the Gateway role
     std::unique_ptr<UploadService> uploads_;
     std::unique_ptr<AdminViews> admin_;
 

@@ -2,6 +2,7 @@
 #include "TestSupport.h"
 #include "Toolbox/Crypto.h"
 #include "Toolbox/Json.h"
+#include "Upload/ArchiveSink.h"
 #include "Upload/UploadService.h"
 
 #include <DicomFormat/DicomTag.h>
@@ -20,6 +21,7 @@ namespace
     Ledger ledger_;
     InboundTests::FakeStore store_;
     InboundTests::FakeClock clock_;
+    ArchiveSink sink_;
     UploadService service_;
     ClientInfo client_;
 
@@ -35,7 +37,8 @@ namespace
     UploadServiceTest() :
       configuration_(Load()),
       ledger_(""),
-      service_(configuration_, ledger_, store_, clock_)
+      sink_(configuration_, ledger_, store_),
+      service_(configuration_, ledger_, sink_, clock_)
     {
       client_.ip = "203.0.113.9";
       client_.userAgent = "test";

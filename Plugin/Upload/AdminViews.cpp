@@ -90,7 +90,7 @@ namespace Inbound
     }
     json["receiptCode"] = upload.receiptCode;
     json["dataRemoved"] = upload.purged;
-    json["studies"] = uploads_.DescribeStudies(items, !IsRemoved(upload.state));
+    json["studies"] = uploads_.DescribeStudies(items, uploads_.StoresInOrthanc() && !IsRemoved(upload.state));
     return json;
   }
 
@@ -140,6 +140,7 @@ namespace Inbound
       i["originalPatientId"] = item.originalPatientId;
       i["patientId"] = item.isolatedPatientId;
       i["orthancId"] = IsRemoved(upload.state) ? "" : item.orthancInstanceId;
+      i["staged"] = !uploads_.StoresInOrthanc() && !IsRemoved(upload.state);
       i["storedAt"] = FormatIso8601(item.storedAt);
       json["items"].append(i);
     }

@@ -4,7 +4,6 @@
 #include "Toolbox/Crypto.h"
 #include "Toolbox/Json.h"
 #include "Upload/DicomInspector.h"
-#include "Upload/Isolation.h"
 #include "Upload/OpenRequest.h"
 
 #include <Logging.h>
@@ -26,7 +25,9 @@ namespace Inbound
       json["sopInstanceUid"] = item.sopInstanceUid;
       json["seriesInstanceUid"] = item.seriesInstanceUid;
       json["studyInstanceUid"] = item.studyInstanceUid;
-      json["patientId"] = item.isolatedPatientId;
+      // The isolated PatientID where this server stores the file, the original elsewhere.
+      json["patientId"] = item.isolatedPatientId.empty() ? item.originalPatientId
+                                                        : item.isolatedPatientId;
       return json;
     }
 
@@ -39,10 +40,10 @@ namespace Inbound
   }
 
   UploadService::UploadService(const Configuration& configuration, Ledger& ledger,
-                               IOrthancStore& store, const IClock& clock) :
+                               IUploadSink& sink, const IClock& clock) :
     configuration_(configuration),
     ledger_(ledger),
-    store_(store),
+    sink_(sink),
     clock_(clock)
   {
   }
@@ -165,28 +166,6 @@ namespace Inbound
     return status;
   }
 
-  void UploadService::WriteStudyMetadata(const UploadRecord& upload, const ItemRecord& item)
-  {
-    Json::Value sender(Json::objectValue);
-    sender["uploadId"] = upload.id;
-    sender["sender"] = upload.sender.ToJson();
-    sender["recipient"] = DescribeRecipient(upload.recipientId);
-    sender["message"] = upload.message;
-    sender["consent"]["version"] = upload.consentVersion;
-    sender["consent"]["accepted"] = true;
-    sender["clientIp"] = upload.clientIp;
-    sender["userAgent"] = upload.userAgent;
-    sender["openedAt"] = FormatIso8601(upload.createdAt);
-    sender["receivedAt"] = FormatIso8601(item.storedAt);
-
-    const MetadataNames& names = configuration_.metadata;
-    store_.SetMetadata(ResourceLevel_Study, item.orthancStudyId, names.upload, upload.id);
-    store_.SetMetadata(ResourceLevel_Study, item.orthancStudyId, names.originalPatientId,
-                       item.originalPatientId);
-    store_.SetMetadata(ResourceLevel_Study, item.orthancStudyId, names.sender,
-                       JsonText::Compact(sender));
-  }
-
   ItemRecord UploadService::StoreFile(const UploadRecord& upload, const std::string& sha256,
                                       const void* body, size_t size)
   {
@@ -204,30 +183,8 @@ namespace Inbound
     item.studyDate = summary.studyDate;
     item.studyDescription = summary.studyDescription;
     item.originalPatientId = summary.patientId;
-    item.isolatedPatientId =
-      Isolation::MakePatientId(configuration_.patientIdPrefix, upload.id, summary.patientId);
-
-    Isolation::Apply(*dicom, item.isolatedPatientId, upload.id);
-    std::string rewritten;
-    dicom->SaveToMemoryBuffer(rewritten);
-    dicom.reset();
-
-    const StoredInstance stored = store_.StoreInstance(rewritten);
-    item.orthancInstanceId = stored.instanceId;
-    item.orthancSeriesId = stored.seriesId;
-    item.orthancStudyId = stored.studyId;
-    item.orthancPatientId = stored.patientId;
     item.storedAt = clock_.NowMs();
-
-    const MetadataNames& names = configuration_.metadata;
-    store_.SetMetadata(ResourceLevel_Instance, stored.instanceId, names.upload, upload.id);
-    store_.SetMetadata(ResourceLevel_Instance, stored.instanceId, names.originalPatientId,
-                       summary.patientId);
-    store_.SetMetadata(ResourceLevel_Instance, stored.instanceId, names.sha256, sha256);
-    if (!ledger_.HasStudy(upload.id, item.studyInstanceUid))
-    {
-      WriteStudyMetadata(upload, item);
-    }
+    sink_.Keep(upload, item, *dicom, body, size);
     return item;
   }
 
@@ -402,19 +359,9 @@ namespace Inbound
 
   void UploadService::PurgeLocked(const std::string& id)
   {
-    std::set<std::string> patients;
-    for (const ItemRecord& item : ledger_.ListItems(id))
-    {
-      patients.insert(item.orthancPatientId);
-    }
-    // Each isolated patient belongs to this upload alone (its PatientID holds the upload id),
-    // so removing the patient removes exactly what the upload stored.
-    for (const std::string& patient : patients)
-    {
-      store_.DeleteResource(ResourceLevel_Patient, patient);
-    }
-    ledger_.MarkPurged(id, clock_.NowMs(),
-                       std::to_string(patients.size()) + " isolated patient(s) removed");
+    const std::vector<ItemRecord> items = ledger_.ListItems(id);
+    sink_.Remove(id, items);
+    ledger_.MarkPurged(id, clock_.NowMs(), std::to_string(items.size()) + " item(s) removed");
   }
 
   Json::Value UploadService::Cancel(const std::string& id, const std::string& token,

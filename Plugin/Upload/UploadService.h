@@ -3,7 +3,7 @@
 #include "Configuration.h"
 #include "Ledger/Ledger.h"
 #include "Toolbox/Time.h"
-#include "Upload/IOrthancStore.h"
+#include "Upload/IUploadSink.h"
 #include "Upload/UploadLocks.h"
 
 #include <json/value.h>
@@ -22,25 +22,24 @@ namespace Inbound
     Json::Value body;
   };
 
-  // The public upload API of the Standalone role (API.md): open, status, files, complete,
+  // The public upload API (API.md) of the Standalone and Gateway roles: open, status, files, complete,
   // cancel, and the expiry of idle uploads. Thread-safe; refusals are ApiErrors.
   class UploadService : public boost::noncopyable
   {
   private:
     const Configuration& configuration_;
     Ledger& ledger_;
-    IOrthancStore& store_;
+    IUploadSink& sink_;
     const IClock& clock_;
     UploadLocks locks_;
 
     UploadRecord Authenticate(const std::string& id, const std::string& token) const;
-    void WriteStudyMetadata(const UploadRecord& upload, const ItemRecord& item);
     ItemRecord StoreFile(const UploadRecord& upload, const std::string& sha256, const void* body,
                          size_t size);
     void PurgeLocked(const std::string& id);
 
   public:
-    UploadService(const Configuration& configuration, Ledger& ledger, IOrthancStore& store,
+    UploadService(const Configuration& configuration, Ledger& ledger, IUploadSink& sink,
                   const IClock& clock);
 
     Json::Value GetInfo() const;
@@ -69,5 +68,10 @@ namespace Inbound
     Json::Value DescribeStudies(const std::vector<ItemRecord>& items, bool withOrthancIds) const;
 
     Json::Value DescribeRecipient(const std::string& id) const;
+
+    bool StoresInOrthanc() const
+    {
+      return sink_.StoresInOrthanc();
+    }
   };
 }

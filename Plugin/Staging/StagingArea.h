@@ -1,0 +1,57 @@
+#pragma once
+
+#include "Upload/IUploadSink.h"
+
+#include <boost/noncopyable.hpp>
+
+#include <string>
+
+namespace Inbound
+{
+  // The gateway's staging area: the exact bytes each sender sent, one folder per upload, one
+  // file per item named by its SHA-256. Written atomically (temporary file, fsync, rename,
+  // fsync of the folder), so a crash leaves either the whole file or none of it.
+  class StagingArea : public IUploadSink, public boost::noncopyable
+  {
+  private:
+    std::string root_;
+
+    std::string GetFolder(const std::string& uploadId) const;
+
+  public:
+    explicit StagingArea(const std::string& root);
+
+    const std::string& GetRoot() const
+    {
+      return root_;
+    }
+
+    std::string GetPath(const std::string& uploadId, const std::string& sha256) const;
+
+    void Write(const std::string& uploadId, const std::string& sha256, const void* data,
+               size_t size);
+
+    // False if the item is not staged; the content is not checked here.
+    bool Read(std::string& target, const std::string& uploadId, const std::string& sha256) const;
+
+    bool Exists(const std::string& uploadId, const std::string& sha256) const;
+
+    void RemoveUpload(const std::string& uploadId);
+
+    // Bytes held on disk by the staging area.
+    uint64_t ComputeSize() const;
+
+    void Keep(const UploadRecord& upload, ItemRecord& item, Orthanc::ParsedDicomFile& dicom,
+              const void* body, size_t size) override;
+
+    void Remove(const std::string& uploadId, const std::vector<ItemRecord>& items) override
+    {
+      RemoveUpload(uploadId);
+    }
+
+    bool StoresInOrthanc() const override
+    {
+      return false;
+    }
+  };
+}

@@ -1,0 +1,95 @@
+#include "ArchiveSink.h"
+
+#include "Toolbox/Json.h"
+#include "Toolbox/Time.h"
+#include "Upload/Isolation.h"
+
+#include <set>
+
+namespace Inbound
+{
+  ArchiveSink::ArchiveSink(const Configuration& configuration, const Ledger& ledger,
+                           IOrthancStore& store) :
+    configuration_(configuration),
+    ledger_(ledger),
+    store_(store)
+  {
+  }
+
+  Json::Value ArchiveSink::DescribeSender(const Configuration& configuration,
+                                          const UploadRecord& upload, int64_t receivedAt)
+  {
+    Json::Value sender(Json::objectValue);
+    sender["uploadId"] = upload.id;
+    sender["sender"] = upload.sender.ToJson();
+    const Recipient* recipient = configuration.LookupRecipient(upload.recipientId);
+    if (recipient != nullptr)
+    {
+      sender["recipient"]["id"] = recipient->id;
+      sender["recipient"]["name"] = recipient->name;
+    }
+    else
+    {
+      sender["recipient"] = Json::nullValue;
+    }
+    sender["message"] = upload.message;
+    sender["consent"]["version"] = upload.consentVersion;
+    sender["consent"]["accepted"] = true;
+    sender["clientIp"] = upload.clientIp;
+    sender["userAgent"] = upload.userAgent;
+    sender["openedAt"] = FormatIso8601(upload.createdAt);
+    sender["receivedAt"] = FormatIso8601(receivedAt);
+    return sender;
+  }
+
+  void ArchiveSink::WriteStudyMetadata(const UploadRecord& upload, const ItemRecord& item)
+  {
+    const MetadataNames& names = configuration_.metadata;
+    store_.SetMetadata(ResourceLevel_Study, item.orthancStudyId, names.upload, upload.id);
+    store_.SetMetadata(ResourceLevel_Study, item.orthancStudyId, names.originalPatientId,
+                       item.originalPatientId);
+    store_.SetMetadata(ResourceLevel_Study, item.orthancStudyId, names.sender,
+                       JsonText::Compact(DescribeSender(configuration_, upload, item.storedAt)));
+  }
+
+  void ArchiveSink::Keep(const UploadRecord& upload, ItemRecord& item,
+                         Orthanc::ParsedDicomFile& dicom, const void* body, size_t size)
+  {
+    item.isolatedPatientId =
+      Isolation::MakePatientId(configuration_.patientIdPrefix, upload.id, item.originalPatientId);
+    Isolation::Apply(dicom, item.isolatedPatientId, upload.id);
+    std::string rewritten;
+    dicom.SaveToMemoryBuffer(rewritten);
+
+    const StoredInstance stored = store_.StoreInstance(rewritten);
+    item.orthancInstanceId = stored.instanceId;
+    item.orthancSeriesId = stored.seriesId;
+    item.orthancStudyId = stored.studyId;
+    item.orthancPatientId = stored.patientId;
+
+    const MetadataNames& names = configuration_.metadata;
+    store_.SetMetadata(ResourceLevel_Instance, stored.instanceId, names.upload, upload.id);
+    store_.SetMetadata(ResourceLevel_Instance, stored.instanceId, names.originalPatientId,
+                       item.originalPatientId);
+    store_.SetMetadata(ResourceLevel_Instance, stored.instanceId, names.sha256, item.sha256);
+    if (!ledger_.HasStudy(upload.id, item.studyInstanceUid))
+    {
+      WriteStudyMetadata(upload, item);
+    }
+  }
+
+  void ArchiveSink::Remove(const std::string& uploadId, const std::vector<ItemRecord>& items)
+  {
+    std::set<std::string> patients;
+    for (const ItemRecord& item : items)
+    {
+      patients.insert(item.orthancPatientId);
+    }
+    // Each isolated patient belongs to this upload alone (its PatientID holds the upload id),
+    // so removing the patient removes exactly what the upload stored.
+    for (const std::string& patient : patients)
+    {
+      store_.DeleteResource(ResourceLevel_Patient, patient);
+    }
+  }
+}

@@ -1,0 +1,38 @@
+#pragma once
+
+#include "Configuration.h"
+#include "Ledger/Ledger.h"
+#include "Upload/IOrthancStore.h"
+#include "Upload/IUploadSink.h"
+
+namespace Inbound
+{
+  // Isolates each file into its upload's patient namespace and stores it in this Orthanc,
+  // with the metadata of API.md on the instance and, once per study, on the study.
+  class ArchiveSink : public IUploadSink
+  {
+  private:
+    const Configuration& configuration_;
+    const Ledger& ledger_;
+    IOrthancStore& store_;
+
+    void WriteStudyMetadata(const UploadRecord& upload, const ItemRecord& item);
+
+  public:
+    ArchiveSink(const Configuration& configuration, const Ledger& ledger, IOrthancStore& store);
+
+    void Keep(const UploadRecord& upload, ItemRecord& item, Orthanc::ParsedDicomFile& dicom,
+              const void* body, size_t size) override;
+
+    void Remove(const std::string& uploadId, const std::vector<ItemRecord>& items) override;
+
+    bool StoresInOrthanc() const override
+    {
+      return true;
+    }
+
+    // The study-level "InboundSender" document.
+    static Json::Value DescribeSender(const Configuration& configuration,
+                                      const UploadRecord& upload, int64_t receivedAt);
+  };
+}

@@ -1,0 +1,29 @@
+#pragma once
+
+#include "Ledger/Records.h"
+
+#include <DicomParsing/ParsedDicomFile.h>
+
+#include <vector>
+
+namespace Inbound
+{
+  // Where a verified, validated file goes: into this Orthanc, isolated (Standalone, and the
+  // Internal role after a pull), or into the staging area as the exact bytes sent (Gateway).
+  class IUploadSink
+  {
+  public:
+    virtual ~IUploadSink() = default;
+
+    // Keeps one file and completes "item" with where it went. Must be idempotent: a retry
+    // after a crash keeps the same file again without creating anything twice.
+    virtual void Keep(const UploadRecord& upload, ItemRecord& item, Orthanc::ParsedDicomFile& dicom,
+                      const void* body, size_t size) = 0;
+
+    // Removes everything that was kept for an upload; what is already gone is no error.
+    virtual void Remove(const std::string& uploadId, const std::vector<ItemRecord>& items) = 0;
+
+    // Whether items are stored in this Orthanc (isolated PatientID and Orthanc ids are known).
+    virtual bool StoresInOrthanc() const = 0;
+  };
+}
