@@ -286,6 +286,46 @@ namespace Inbound
     c.metadata.originalPatientId = GetString(s, "Metadata.OriginalPatientID", false);
     c.metadata.sha256 = GetString(s, "Metadata.Sha256", false);
 
+    const uint64_t kMax = uint64_t(1) << 50;
+    c.limits.requestsPerSecond = GetUnsigned(s, "Limits.RequestsPerSecond", 0, 1000000);
+    c.limits.requestBurst = GetUnsigned(s, "Limits.RequestBurst", 1, 10000000);
+    c.limits.bytesPerSecond = GetUnsigned(s, "Limits.BytesPerSecond", 0, kMax);
+    c.limits.byteBurst = GetUnsigned(s, "Limits.ByteBurst", 1, kMax);
+    c.limits.maxUploadsInFlightPerClient =
+      static_cast<unsigned int>(GetUnsigned(s, "Limits.MaxUploadsInFlightPerClient", 0, 10000));
+    c.limits.maxBytesInFlight = GetUnsigned(s, "Limits.MaxBytesInFlight", 0, kMax);
+    if (c.limits.maxBytesInFlight != 0 && c.limits.maxBytesInFlight < c.upload.maxFileBytes)
+    {
+      Bad("Limits.MaxBytesInFlight", "must be 0 or at least Upload.MaxFileBytes");
+    }
+
+    c.quotas.bytesPerClient = GetUnsigned(s, "Quotas.BytesPerClientPerDay", 0, kMax);
+    c.quotas.uploadsPerClient = GetUnsigned(s, "Quotas.UploadsPerClientPerDay", 0, kMax);
+    c.quotas.bytesPerSender = GetUnsigned(s, "Quotas.BytesPerSenderPerDay", 0, kMax);
+    c.quotas.uploadsPerSender = GetUnsigned(s, "Quotas.UploadsPerSenderPerDay", 0, kMax);
+    c.quotas.bytesPerDay = GetUnsigned(s, "Quotas.BytesPerDay", 0, kMax);
+    c.quotas.uploadsPerDay = GetUnsigned(s, "Quotas.UploadsPerDay", 0, kMax);
+
+    c.dataMonitor.warnFreeBytes = GetUnsigned(s, "DataMonitor.WarnFreeBytes", 0, kMax);
+    c.dataMonitor.stopFreeBytes = GetUnsigned(s, "DataMonitor.StopFreeBytes", 0, kMax);
+    c.dataMonitor.warnBytesPerDay = GetUnsigned(s, "DataMonitor.WarnBytesPerDay", 0, kMax);
+    c.dataMonitor.stopBytesPerDay = GetUnsigned(s, "DataMonitor.StopBytesPerDay", 0, kMax);
+    c.dataMonitor.checkIntervalSeconds =
+      static_cast<unsigned int>(GetUnsigned(s, "DataMonitor.CheckInterval", 1, 3600));
+    if (c.dataMonitor.warnFreeBytes != 0 && c.dataMonitor.warnFreeBytes < c.dataMonitor.stopFreeBytes)
+    {
+      Bad("DataMonitor.WarnFreeBytes", "must be 0 or at least DataMonitor.StopFreeBytes");
+    }
+    if (c.dataMonitor.stopBytesPerDay != 0 && c.dataMonitor.warnBytesPerDay > c.dataMonitor.stopBytesPerDay)
+    {
+      Bad("DataMonitor.WarnBytesPerDay", "must not exceed DataMonitor.StopBytesPerDay");
+    }
+
+    c.autoBan.refusals = static_cast<unsigned int>(GetUnsigned(s, "AutoBan.Refusals", 0, 1000000));
+    c.autoBan.windowSeconds = static_cast<unsigned int>(GetUnsigned(s, "AutoBan.WindowSeconds", 1, 86400));
+    c.autoBan.banSeconds = static_cast<unsigned int>(GetUnsigned(s, "AutoBan.BanSeconds", 1, 30 * 86400));
+    c.bans = GetStringList(s, "Bans");
+
     c.security.sslEnabled = GetBool(s, "Security.AllowSslEnabled");
     c.security.authenticationEnabled = GetBool(s, "Security.AllowAuthenticationEnabled");
     c.security.remoteAccess = GetBool(s, "Security.AllowRemoteAccess");

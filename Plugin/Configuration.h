@@ -51,6 +51,46 @@ namespace Inbound
     std::string sha256;
   };
 
+  // "Inbound.Limits": what one client may do at once and per second (0: no limit).
+  struct ClientLimits
+  {
+    double requestsPerSecond = 0;
+    double requestBurst = 0;
+    double bytesPerSecond = 0;
+    double byteBurst = 0;
+    unsigned int maxUploadsInFlightPerClient = 0;
+    uint64_t maxBytesInFlight = 0;
+  };
+
+  // "Inbound.Quotas": per UTC day (0: no quota).
+  struct QuotaLimits
+  {
+    uint64_t bytesPerClient = 0;
+    uint64_t uploadsPerClient = 0;
+    uint64_t bytesPerSender = 0;
+    uint64_t uploadsPerSender = 0;
+    uint64_t bytesPerDay = 0;
+    uint64_t uploadsPerDay = 0;
+  };
+
+  // "Inbound.DataMonitor": free space and daily volume; warn first, then stop (0: off).
+  struct DataMonitorLimits
+  {
+    uint64_t warnFreeBytes = 0;
+    uint64_t stopFreeBytes = 0;
+    uint64_t warnBytesPerDay = 0;
+    uint64_t stopBytesPerDay = 0;
+    unsigned int checkIntervalSeconds = 0;
+  };
+
+  // "Inbound.AutoBan": clients refused this often within the window are banned for a while.
+  struct AutoBanLimits
+  {
+    unsigned int refusals = 0;  // 0: off
+    unsigned int windowSeconds = 0;
+    unsigned int banSeconds = 0;
+  };
+
   // "Inbound.Security": explicit overrides of the start-up self-check, one per setting.
   struct SecurityOverrides
   {
@@ -79,6 +119,11 @@ namespace Inbound
     TextLimits text;
     MetadataNames metadata;
     SecurityOverrides security;
+    ClientLimits limits;
+    QuotaLimits quotas;
+    DataMonitorLimits dataMonitor;
+    AutoBanLimits autoBan;
+    std::vector<std::string> bans;  // addresses and CIDRs always refused
 
     // Options of the admin's section that the plugin does not know ("Inbound.Foo").
     std::vector<std::string> unknownOptions;

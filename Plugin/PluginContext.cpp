@@ -147,6 +147,14 @@ namespace Inbound
     LOG(WARNING) << "Inbound: role " << EnumerationToString(configuration_.role)
                  << ", ledger in " << directory;
 
+    std::vector<std::string> watched = {directory};
+    if (configuration_.role != Role_Gateway)
+    {
+      watched.push_back(orthancConfig.get("StorageDirectory", "OrthancStorage").asString());
+    }
+    limits_.reset(new LimitsGuard(configuration_, *ledger_, clock_, watched));
+    limits_->UpdateMonitor();  // a full disk refuses data from the first request on
+
     store_.reset(new OrthancStore(orthanc));
     if (configuration_.role == Role_Gateway)
     {
@@ -158,7 +166,7 @@ namespace Inbound
     {
       sink_.reset(new ArchiveSink(configuration_, *ledger_, *store_));
     }
-    uploads_.reset(new UploadService(configuration_, *ledger_, *sink_, clock_));
+    uploads_.reset(new UploadService(configuration_, *ledger_, *sink_, *limits_, clock_));
     admin_.reset(new AdminViews(*ledger_, *uploads_));
   }
 
@@ -187,19 +195,41 @@ namespace Inbound
 
   void PluginContext::SweepLoop()
   {
-    const std::chrono::seconds interval(configuration_.upload.expiryCheckIntervalSeconds);
+    // One tick a second: buffered refusals are written; expiry and the data monitor run at
+    // their own intervals.
+    const int64_t expiryMs = int64_t(configuration_.upload.expiryCheckIntervalSeconds) * 1000;
+    const int64_t monitorMs = int64_t(configuration_.dataMonitor.checkIntervalSeconds) * 1000;
+    int64_t lastExpiry = 0, lastMonitor = 0;
     while (!stopping_)
     {
+      const int64_t now = clock_.NowMs();
       try
       {
-        uploads_->Sweep();
+        limits_->Flush();
+        if (now - lastMonitor >= monitorMs)
+        {
+          lastMonitor = now;
+          limits_->UpdateMonitor();
+        }
+        if (now - lastExpiry >= expiryMs)
+        {
+          lastExpiry = now;
+          uploads_->Sweep();
+        }
       }
       catch (...)
       {
-        LOG(ERROR) << "Inbound: sweeping expired uploads failed: " << DescribeCurrentException();
+        LOG(ERROR) << "Inbound: background work failed: " << DescribeCurrentException();
       }
       std::unique_lock<std::mutex> lock(stopMutex_);
-      stopSignal_.wait_for(lock, interval, [this] { return stopping_.load(); });
+      stopSignal_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_.load(); });
+    }
+    try
+    {
+      limits_->Flush();
+    }
+    catch (...)
+    {
     }
   }
 

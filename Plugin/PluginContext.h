@@ -2,6 +2,7 @@
 
 #include "Configuration.h"
 #include "Http/AccessPolicy.h"
+#include "Limits/LimitsGuard.h"
 #include "Ledger/Ledger.h"
 #include "Orthanc/OrthancStore.h"
 #include "Staging/StagingArea.h"
@@ -30,6 +31,7 @@ namespace Inbound
     SystemClock clock_;
     std::unique_ptr<AccessPolicy> access_;
     std::unique_ptr<Ledger> ledger_;
+    std::unique_ptr<LimitsGuard> limits_;
     std::unique_ptr<OrthancStore> store_;
     std::unique_ptr<IUploadSink> sink_;
     StagingArea* staging_ = nullptr;  // the sink, in the Gateway role
@@ -70,6 +72,11 @@ namespace Inbound
     const AccessPolicy& GetAccess() const
     {
       return *access_;
+    }
+
+    LimitsGuard& GetLimits()
+    {
+      return *limits_;
     }
 
     UploadService& GetUploads()

@@ -78,7 +78,8 @@ TEST(StagingArea, GatewayUploadStagesOriginalsAndStoresNothingInOrthanc)
   Ledger ledger("");
   StagingArea staging(folder.path.string());
   InboundTests::FakeClock clock;
-  UploadService service(configuration, ledger, staging, clock);
+  NoUploadPolicy policy;
+  UploadService service(configuration, ledger, staging, policy, clock);
   ClientInfo client;
   client.ip = "203.0.113.9";
 

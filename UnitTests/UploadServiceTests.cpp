@@ -22,6 +22,7 @@ namespace
     InboundTests::FakeStore store_;
     InboundTests::FakeClock clock_;
     ArchiveSink sink_;
+    NoUploadPolicy policy_;
     UploadService service_;
     ClientInfo client_;
 
@@ -38,7 +39,7 @@ namespace
       configuration_(Load()),
       ledger_(""),
       sink_(configuration_, ledger_, store_),
-      service_(configuration_, ledger_, sink_, clock_)
+      service_(configuration_, ledger_, sink_, policy_, clock_)
     {
       client_.ip = "203.0.113.9";
       client_.userAgent = "test";

@@ -34,6 +34,12 @@ namespace Inbound
     return RouteClass_Admin;
   }
 
+  bool AccessPolicy::IsFileRoute(const std::string& uri)
+  {
+    static const boost::regex kFile("/inbound/api/uploads/[A-Za-z0-9]{1,64}/files/[A-Za-z0-9]{1,128}");
+    return boost::regex_match(uri, kFile);
+  }
+
   bool AccessPolicy::IsAuthorized(const std::string& authorization) const
   {
     static const std::string kBasic = "Basic ";

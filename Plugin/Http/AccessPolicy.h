@@ -31,6 +31,9 @@ namespace Inbound
 
     static RouteClass Classify(Orthanc::HttpMethod method, const std::string& uri);
 
+    // "PUT /inbound/api/uploads/{id}/files/{sha256}": the only route that takes big bodies.
+    static bool IsFileRoute(const std::string& uri);
+
     // "authorization" is the raw Authorization header (may be empty).
     bool IsAuthorized(const std::string& authorization) const;
 

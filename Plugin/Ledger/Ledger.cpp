@@ -128,7 +128,13 @@ namespace Inbound
       " seq INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL, event TEXT NOT NULL,"
       " upload_id TEXT NOT NULL, ip TEXT NOT NULL, detail TEXT NOT NULL);"
       "CREATE INDEX IF NOT EXISTS audit_upload ON audit(upload_id);"
-      "CREATE INDEX IF NOT EXISTS audit_time ON audit(time);");
+      "CREATE INDEX IF NOT EXISTS audit_time ON audit(time);"
+      "CREATE TABLE IF NOT EXISTS quota_usage ("
+      " scope TEXT NOT NULL, day INTEGER NOT NULL, uploads INTEGER NOT NULL,"
+      " bytes INTEGER NOT NULL, PRIMARY KEY (scope, day));"
+      "CREATE TABLE IF NOT EXISTS bans ("
+      " entry TEXT PRIMARY KEY, created_at INTEGER NOT NULL, until INTEGER NOT NULL,"
+      " reason TEXT NOT NULL, automatic INTEGER NOT NULL);");
     t.Commit();
   }
 
@@ -147,11 +153,119 @@ namespace Inbound
     s.Run();
   }
 
-  void Ledger::CreateUpload(const UploadRecord& r)
+  void Ledger::AddUsageInternal(const std::vector<std::string>& scopes, int64_t day,
+                                int64_t uploads, int64_t bytes)
+  {
+    for (const std::string& scope : scopes)
+    {
+      Orthanc::SQLite::Statement s(
+        db_, SQLITE_FROM_HERE,
+        "INSERT INTO quota_usage (scope, day, uploads, bytes) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (scope, day) DO UPDATE SET uploads = uploads + excluded.uploads,"
+        " bytes = bytes + excluded.bytes");
+      s.BindString(0, scope);
+      s.BindInt64(1, day);
+      s.BindInt64(2, uploads);
+      s.BindInt64(3, bytes);
+      s.Run();
+    }
+  }
+
+  QuotaUsage Ledger::GetUsage(const std::string& scope, int64_t day) const
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Orthanc::SQLite::Statement s(db_, SQLITE_FROM_HERE,
+                                 "SELECT uploads, bytes FROM quota_usage WHERE scope = ? AND day = ?");
+    s.BindString(0, scope);
+    s.BindInt64(1, day);
+    QuotaUsage usage;
+    if (s.Step())
+    {
+      usage.uploads = s.ColumnInt64(0);
+      usage.bytes = s.ColumnInt64(1);
+    }
+    return usage;
+  }
+
+  void Ledger::PutBan(const BanRecord& ban, const std::string& by)
   {
     std::lock_guard<std::mutex> lock(mutex_);
     Orthanc::SQLite::Transaction t(db_);
     t.Begin();
+    Orthanc::SQLite::Statement s(
+      db_, SQLITE_FROM_HERE,
+      "INSERT OR REPLACE INTO bans (entry, created_at, until, reason, automatic) VALUES (?, ?, ?, ?, ?)");
+    s.BindString(0, ban.entry);
+    s.BindInt64(1, ban.createdAt);
+    s.BindInt64(2, ban.until);
+    s.BindString(3, ban.reason);
+    s.BindInt(4, ban.automatic ? 1 : 0);
+    s.Run();
+    AddAuditInternal(ban.createdAt, "ban", "", ban.entry,
+                     ban.reason + (by.empty() ? "" : " (by " + by + ")") +
+                       (ban.until == 0 ? "" : ", for " + std::to_string((ban.until - ban.createdAt) / 1000) + " s"));
+    t.Commit();
+  }
+
+  bool Ledger::RemoveBan(const std::string& entry, int64_t now, const std::string& by)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Orthanc::SQLite::Transaction t(db_);
+    t.Begin();
+    Orthanc::SQLite::Statement s(db_, SQLITE_FROM_HERE, "DELETE FROM bans WHERE entry = ?");
+    s.BindString(0, entry);
+    s.Run();
+    const bool removed = db_.GetLastChangeCount() > 0;
+    if (removed)
+    {
+      AddAuditInternal(now, "unban", "", entry, by.empty() ? "" : "by " + by);
+    }
+    t.Commit();
+    return removed;
+  }
+
+  std::vector<BanRecord> Ledger::ListBans() const
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Orthanc::SQLite::Statement s(db_, SQLITE_FROM_HERE,
+                                 "SELECT entry, created_at, until, reason, automatic FROM bans ORDER BY entry");
+    std::vector<BanRecord> result;
+    while (s.Step())
+    {
+      BanRecord ban;
+      ban.entry = s.ColumnString(0);
+      ban.createdAt = s.ColumnInt64(1);
+      ban.until = s.ColumnInt64(2);
+      ban.reason = s.ColumnString(3);
+      ban.automatic = s.ColumnInt(4) != 0;
+      result.push_back(ban);
+    }
+    return result;
+  }
+
+  void Ledger::AddAuditBatch(const std::vector<AuditEvent>& events)
+  {
+    if (events.empty())
+    {
+      return;
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    Orthanc::SQLite::Transaction t(db_);
+    t.Begin();
+    for (const AuditEvent& e : events)
+    {
+      AddAuditInternal(e.time, e.event, e.uploadId, e.ip, e.detail);
+    }
+    t.Commit();
+  }
+
+  void Ledger::CreateUpload(const UploadRecord& r, const std::vector<std::string>& quotaScopes,
+                            int64_t day)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Orthanc::SQLite::Transaction t(db_);
+    t.Begin();
+    AddUsageInternal(quotaScopes, day, 1, 0);
     Orthanc::SQLite::Statement s(
       db_, SQLITE_FROM_HERE,
       std::string("INSERT INTO uploads (") + kUploadColumns +
@@ -225,7 +339,8 @@ namespace Inbound
     return result;
   }
 
-  Ledger::AddItemResult Ledger::AddItem(const ItemRecord& item, const std::string& ip)
+  Ledger::AddItemResult Ledger::AddItem(const ItemRecord& item, const std::string& ip,
+                                        const std::vector<std::string>& quotaScopes, int64_t day)
   {
     std::lock_guard<std::mutex> lock(mutex_);
     Orthanc::SQLite::Transaction t(db_);
@@ -277,6 +392,7 @@ namespace Inbound
     u.BindInt64(1, item.storedAt);
     u.BindString(2, item.uploadId);
     u.Run();
+    AddUsageInternal(quotaScopes, day, 0, item.size);
 
     AddAuditInternal(item.storedAt, "file-stored", item.uploadId, ip,
                      item.sha256 + " (" + std::to_string(item.size) + " bytes) SOP " +

@@ -36,12 +36,17 @@ namespace Inbound
     void AddAuditInternal(int64_t time, const std::string& event, const std::string& uploadId,
                           const std::string& ip, const std::string& detail);
     bool LookupUploadInternal(UploadRecord& record, const std::string& id) const;
+    void AddUsageInternal(const std::vector<std::string>& scopes, int64_t day, int64_t uploads,
+                          int64_t bytes);
 
   public:
     // "path" empty: an in-memory ledger (unit tests).
     explicit Ledger(const std::string& path);
 
-    void CreateUpload(const UploadRecord& record);
+    // "quotaScopes": the quota counters of today ("day": days since the epoch, UTC) that this
+    // upload counts against, updated in the same transaction.
+    void CreateUpload(const UploadRecord& record, const std::vector<std::string>& quotaScopes = {},
+                      int64_t day = 0);
 
     bool LookupUpload(UploadRecord& record, const std::string& id) const;
 
@@ -51,7 +56,19 @@ namespace Inbound
 
     // Records a stored file, if the upload is still open; counts it and refreshes the
     // upload's activity time.
-    AddItemResult AddItem(const ItemRecord& item, const std::string& ip);
+    AddItemResult AddItem(const ItemRecord& item, const std::string& ip,
+                          const std::vector<std::string>& quotaScopes = {}, int64_t day = 0);
+
+    QuotaUsage GetUsage(const std::string& scope, int64_t day) const;
+
+    void PutBan(const BanRecord& ban, const std::string& by);
+
+    bool RemoveBan(const std::string& entry, int64_t now, const std::string& by);
+
+    std::vector<BanRecord> ListBans() const;
+
+    // Many audit entries in one transaction (refusals are buffered, see AuditBuffer).
+    void AddAuditBatch(const std::vector<AuditEvent>& events);
 
     bool LookupItem(ItemRecord& item, const std::string& uploadId,
                     const std::string& sha256) const;

@@ -88,6 +88,23 @@ namespace Inbound
     int64_t storedAt = 0;
   };
 
+  struct BanRecord
+  {
+    std::string entry;  // address or CIDR block
+    int64_t createdAt = 0;
+    int64_t until = 0;  // 0: until lifted
+    std::string reason;
+    bool automatic = false;
+  };
+
+  // Quota counters: one row per scope ("client:<address>", "sender:<e-mail>", "global") and
+  // UTC day, so that a restart does not reset them.
+  struct QuotaUsage
+  {
+    int64_t uploads = 0;
+    int64_t bytes = 0;
+  };
+
   struct AuditEvent
   {
     int64_t seq = 0;

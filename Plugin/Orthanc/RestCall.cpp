@@ -49,6 +49,9 @@ namespace Inbound
     {
       return true;
     }
+    refusalStatus_ = 405;
+    refusalCode_ = "method-not-allowed";
+    refusalMessage_ = method;
     OrthancPluginSendMethodNotAllowed(context_, output_, allowed);
     return false;
   }
@@ -103,6 +106,9 @@ namespace Inbound
 
   void RestCall::AnswerError(const ApiError& error)
   {
+    refusalStatus_ = error.GetStatus();
+    refusalCode_ = error.GetCode();
+    refusalMessage_ = error.what();
     for (const auto& header : error.GetHeaders())
     {
       OrthancPluginSetHttpHeader(context_, output_, header.first.c_str(), header.second.c_str());

@@ -20,6 +20,9 @@ namespace Inbound
     OrthancPluginContext* context_;
     OrthancPluginRestOutput* output_;
     const OrthancPluginHttpRequest* request_;
+    int refusalStatus_ = 0;
+    std::string refusalCode_;
+    std::string refusalMessage_;
 
     void SetCommonHeaders();
 
@@ -63,6 +66,22 @@ namespace Inbound
     void Redirect(const std::string& location);
 
     void Challenge(const std::string& realm);
+
+    // The refusal answered by this call, if any (status 0 otherwise).
+    int GetRefusalStatus() const
+    {
+      return refusalStatus_;
+    }
+
+    const std::string& GetRefusalCode() const
+    {
+      return refusalCode_;
+    }
+
+    const std::string& GetRefusalMessage() const
+    {
+      return refusalMessage_;
+    }
 
     // Runs "handler" and turns anything it throws into a JSON error answer.
     template <typename Handler>

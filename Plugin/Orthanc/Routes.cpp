@@ -3,10 +3,14 @@
 #include "Orthanc/RestCall.h"
 #include "PluginContext.h"
 #include "Toolbox/EmbeddedResources.h"
+#include "Http/BanRequest.h"
 
 #include <Logging.h>
 
 #include <strings.h>
+
+#include <cerrno>
+#include <cstdlib>
 
 namespace Inbound
 {
@@ -15,12 +19,66 @@ namespace Inbound
     thread_local std::string currentClientAddress_;
     const char* const kRealm = "Orthanc Inbound";
 
+    // The body reservation of the request on this HTTP thread (see InFlight). Released when
+    // the handler ends, or, if Orthanc never called it (the client went away while sending),
+    // by the next request on the same thread.
+    struct Reservation
+    {
+      bool held = false;
+      std::string address;
+      uint64_t bytes = 0;
+    };
+    thread_local Reservation reservation_;
+
+    void ReleaseReservation()
+    {
+      if (reservation_.held)
+      {
+        reservation_.held = false;
+        PluginContext::Get().GetLimits().ReleaseBody(reservation_.address, reservation_.bytes);
+      }
+    }
+
+    // Refusals that say something about the client (garbage, guessing, floods) count
+    // towards an automatic ban; the ordinary ones of a legitimate sender do not.
+    bool CountsTowardsBan(int status, const std::string& code)
+    {
+      if (code == "rate-limited")
+        return true;
+      if (status >= 500 || status == 422)
+        return false;  // quota, storage, internal errors; a DICOMDIR on a CD
+      return code != "upload-closed" && code != "empty-upload";
+    }
+
     template <void (*Handler)(RestCall&)>
     OrthancPluginErrorCode Route(OrthancPluginRestOutput* output, const char* url,
                                  const OrthancPluginHttpRequest* request)
     {
       RestCall call(PluginContext::Get().GetOrthanc(), output, request);
       call.Run(Handler);
+      ReleaseReservation();
+      return OrthancPluginErrorCode_Success;
+    }
+
+    // A public route: rate-limited per client, every refusal audited.
+    template <void (*Handler)(RestCall&)>
+    OrthancPluginErrorCode PublicRoute(OrthancPluginRestOutput* output, const char* url,
+                                       const OrthancPluginHttpRequest* request)
+    {
+      PluginContext& context = PluginContext::Get();
+      RestCall call(context.GetOrthanc(), output, request);
+      call.Run([](RestCall& c) {
+        PluginContext::Get().GetLimits().CheckRequestRate(GetCurrentClientAddress());
+        Handler(c);
+      });
+      ReleaseReservation();
+      if (call.GetRefusalStatus() != 0)
+      {
+        context.GetLimits().RecordRefusal(
+          GetCurrentClientAddress(), call.GetRefusalStatus(), call.GetRefusalCode(),
+          std::string(url) + ": " + call.GetRefusalMessage(),
+          CountsTowardsBan(call.GetRefusalStatus(), call.GetRefusalCode()));
+      }
       return OrthancPluginErrorCode_Success;
     }
 
@@ -151,12 +209,70 @@ namespace Inbound
         call.AnswerJson(200, admin.DeleteUpload(call.GetGroup(0), GetClient(call)));
     }
 
+    void AdminLimits(RestCall& call)
+    {
+      if (!call.Expect("GET"))
+        return;
+      call.AnswerJson(200, PluginContext::Get().GetLimits().Describe(call.GetArgument("client")));
+    }
+
+    void AdminLift(RestCall& call)
+    {
+      if (!call.Expect("POST"))
+        return;
+      LimitsGuard& limits = PluginContext::Get().GetLimits();
+      Json::Value answer(Json::objectValue);
+      answer["lifted"] = limits.GetMonitor().Lift(limits.GetDay());
+      answer["dataMonitor"] = limits.GetMonitor().Describe();
+      call.AnswerJson(200, answer);
+    }
+
+    void AdminBans(RestCall& call)
+    {
+      if (!call.Expect("GET,POST"))
+        return;
+      BanList& bans = PluginContext::Get().GetLimits().GetBans();
+      if (call.GetMethod() == Orthanc::HttpMethod_Post)
+      {
+        const BanRequest request = BanRequest::Parse(call.GetBody(), call.GetBodySize());
+        bans.Ban(request.entry, request.seconds, request.reason, false, "admin");
+      }
+      Json::Value answer(Json::objectValue);
+      answer["bans"] = bans.Describe();
+      call.AnswerJson(call.GetMethod() == Orthanc::HttpMethod_Post ? 201 : 200, answer);
+    }
+
+    void AdminBan(RestCall& call)
+    {
+      if (!call.Expect("DELETE"))
+        return;
+      if (!PluginContext::Get().GetLimits().GetBans().Unban(call.GetGroup(0), "admin"))
+      {
+        throw ApiError(404, "not-found", "No such ban (configured bans are lifted in the configuration)");
+      }
+      Json::Value answer(Json::objectValue);
+      answer["unbanned"] = call.GetGroup(0);
+      call.AnswerJson(200, answer);
+    }
+
     void AdminAudit(RestCall& call)
     {
       if (!call.Expect("GET"))
         return;
       call.AnswerJson(200, PluginContext::Get().GetAdmin().ListAudit(call.GetArgument("since"),
                                                                      call.GetArgument("limit")));
+    }
+
+    int64_t ParseContentLength(const char* value)
+    {
+      char* end = nullptr;
+      errno = 0;
+      const long long parsed = strtoll(value, &end, 10);
+      if (errno != 0 || end == value || *end != '\0' || parsed < 0)
+      {
+        return INT64_MAX;  // unreadable: treated as too large
+      }
+      return parsed;
     }
 
     Orthanc::HttpMethod ToMethod(OrthancPluginHttpMethod method)
@@ -181,22 +297,54 @@ namespace Inbound
     {
       try
       {
+        ReleaseReservation();
         std::string authorization, forwardedFor;
+        int64_t contentLength = -1;
+        bool chunked = false;
         for (uint32_t i = 0; i < headersCount; i++)
         {
           if (strcasecmp(headersKeys[i], "authorization") == 0)
             authorization = headersValues[i];
           else if (strcasecmp(headersKeys[i], "x-forwarded-for") == 0)
             forwardedFor = headersValues[i];
+          else if (strcasecmp(headersKeys[i], "content-length") == 0)
+            contentLength = ParseContentLength(headersValues[i]);
+          else if (strcasecmp(headersKeys[i], "transfer-encoding") == 0)
+            chunked = true;
         }
-        const AccessPolicy& access = PluginContext::Get().GetAccess();
-        currentClientAddress_ =
-          ResolveClientAddress(access.GetTrustedProxies(), ip, forwardedFor);
-        if (access.IsAllowed(ToMethod(method), uri, authorization))
+        PluginContext& context = PluginContext::Get();
+        const AccessPolicy& access = context.GetAccess();
+        currentClientAddress_ = ResolveClientAddress(access.GetTrustedProxies(), ip, forwardedFor);
+        const Orthanc::HttpMethod m = ToMethod(method);
+        const RouteClass routeClass = AccessPolicy::Classify(m, uri);
+
+        if (routeClass == RouteClass_Admin)
         {
+          // Admins are not subject to the public side's limits, nor to bans.
+          if (access.IsAuthorized(authorization))
+            return 1;
+          context.GetLimits().RecordRefusal(currentClientAddress_, 403, "unauthorized", uri, true);
+          return 0;
+        }
+
+        const bool hasBody = (m == Orthanc::HttpMethod_Post || m == Orthanc::HttpMethod_Put ||
+                              contentLength > 0 || chunked);
+        const bool isFile = (m == Orthanc::HttpMethod_Put && AccessPolicy::IsFileRoute(uri));
+        uint64_t reserved = 0;
+        const Admission admission = context.GetLimits().AdmitBody(
+          currentClientAddress_, hasBody, isFile, chunked ? -1 : contentLength, reserved);
+        if (admission == Admission_Allowed)
+        {
+          if (isFile)
+          {
+            reservation_.held = true;
+            reservation_.address = currentClientAddress_;
+            reservation_.bytes = reserved;
+          }
           return 1;
         }
-        LOG(INFO) << "Inbound: refused " << uri << " to " << currentClientAddress_;
+        context.GetLimits().RecordRefusal(currentClientAddress_, 403, EnumerationToString(admission),
+                                          uri, admission != Admission_Banned);
         return 0;
       }
       catch (...)
@@ -216,21 +364,25 @@ namespace Inbound
     // "NoLock": Orthanc would otherwise run every call of a plugin's routes one at a time;
     // the services here are thread-safe, and parallel uploads need parallel calls.
     OrthancPluginRegisterRestCallbackNoLock(context, "/", Route<ServeRoot>);
-    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/?", Route<ServePage>);
-    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/app/(.+)", Route<ServeAsset>);
-    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/api/info", Route<ApiInfo>);
-    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/api/uploads", Route<ApiOpen>);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/?", PublicRoute<ServePage>);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/app/(.+)", PublicRoute<ServeAsset>);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/api/info", PublicRoute<ApiInfo>);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/api/uploads", PublicRoute<ApiOpen>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/api/uploads/([^/]+)",
-                                            Route<ApiUpload>);
+                                            PublicRoute<ApiUpload>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/api/uploads/([^/]+)/files/([^/]+)",
-                                            Route<ApiFile>);
+                                            PublicRoute<ApiFile>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/api/uploads/([^/]+)/complete",
-                                            Route<ApiComplete>);
+                                            PublicRoute<ApiComplete>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/uploads",
                                             Route<AdminUploads>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/uploads/([^/]+)",
                                             Route<AdminUpload>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/audit", Route<AdminAudit>);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/limits", Route<AdminLimits>);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/limits/lift", Route<AdminLift>);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/bans", Route<AdminBans>);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/bans/(.+)", Route<AdminBan>);
     OrthancPluginRegisterIncomingHttpRequestFilter2(context, Filter);
   }
 }

@@ -40,10 +40,11 @@ namespace Inbound
   }
 
   UploadService::UploadService(const Configuration& configuration, Ledger& ledger,
-                               IUploadSink& sink, const IClock& clock) :
+                               IUploadSink& sink, IUploadPolicy& policy, const IClock& clock) :
     configuration_(configuration),
     ledger_(ledger),
     sink_(sink),
+    policy_(policy),
     clock_(clock)
   {
   }
@@ -96,6 +97,7 @@ namespace Inbound
       throw ApiError(413, "too-large",
                      "The announced upload is larger than this site accepts in one upload");
     }
+    policy_.CheckOpen(client, request.sender.email);
 
     const std::string token = Crypto::RandomToken();
     UploadRecord record;
@@ -111,7 +113,8 @@ namespace Inbound
     record.userAgent = client.userAgent.substr(0, 256);
     record.expectedFiles = request.expectedFiles;
     record.expectedBytes = request.expectedBytes;
-    ledger_.CreateUpload(record);
+    ledger_.CreateUpload(record, policy_.GetQuotaScopes(client.ip, record.sender.email),
+                         policy_.GetDay());
     LOG(INFO) << "Inbound: upload " << record.id << " opened from " << client.ip;
 
     ApiAnswer answer;
@@ -241,8 +244,11 @@ namespace Inbound
                                          std::to_string(limits.maxBytesPerUpload) + " bytes");
     }
 
+    policy_.CheckFile(client, upload, size);
     const ItemRecord item = StoreFile(upload, sha256, body, size);
-    switch (ledger_.AddItem(item, client.ip))
+    switch (ledger_.AddItem(item, client.ip,
+                            policy_.GetQuotaScopes(client.ip, upload.sender.email),
+                            policy_.GetDay()))
     {
       case Ledger::AddItemResult_Added:
         answer.status = 201;

@@ -3,6 +3,7 @@
 #include "Configuration.h"
 #include "Ledger/Ledger.h"
 #include "Toolbox/Time.h"
+#include "Upload/IUploadPolicy.h"
 #include "Upload/IUploadSink.h"
 #include "Upload/UploadLocks.h"
 
@@ -10,12 +11,6 @@
 
 namespace Inbound
 {
-  struct ClientInfo
-  {
-    std::string ip;
-    std::string userAgent;
-  };
-
   struct ApiAnswer
   {
     int status = 200;
@@ -30,6 +25,7 @@ namespace Inbound
     const Configuration& configuration_;
     Ledger& ledger_;
     IUploadSink& sink_;
+    IUploadPolicy& policy_;
     const IClock& clock_;
     UploadLocks locks_;
 
@@ -40,7 +36,7 @@ namespace Inbound
 
   public:
     UploadService(const Configuration& configuration, Ledger& ledger, IUploadSink& sink,
-                  const IClock& clock);
+                  IUploadPolicy& policy, const IClock& clock);
 
     Json::Value GetInfo() const;
 

@@ -1,0 +1,258 @@
+#include "Http/ApiError.h"
+#include "Limits/BanList.h"
+#include "Limits/DataMonitor.h"
+#include "Limits/InFlight.h"
+#include "Limits/LimitsGuard.h"
+#include "Limits/Quotas.h"
+#include "Limits/RateLimiter.h"
+#include "Limits/TokenBucket.h"
+#include "TestSupport.h"
+#include "Toolbox/Json.h"
+
+#include <gtest/gtest.h>
+
+using namespace Inbound;
+
+TEST(TokenBucket, TakesRefillsAndTellsTheWait)
+{
+  TokenBucket bucket(10, 2, 0);  // 10 tokens, 2 per second
+  double wait = 0;
+  EXPECT_TRUE(bucket.TryTake(10, 0, wait));
+  EXPECT_FALSE(bucket.TryTake(1, 0, wait));
+  EXPECT_DOUBLE_EQ(0.5, wait);
+  EXPECT_TRUE(bucket.TryTake(1, 500, wait));   // half a second later: one token
+  EXPECT_FALSE(bucket.TryTake(4, 1000, wait)); // one token now, 4 wanted: 1.5 s more
+  EXPECT_DOUBLE_EQ(1.5, wait);
+  EXPECT_FALSE(bucket.TryTake(11, 100000, wait));  // more than the capacity: never
+  EXPECT_EQ(-1, wait);
+  EXPECT_DOUBLE_EQ(10, bucket.GetTokens(100000));  // capped at the capacity
+  EXPECT_TRUE(bucket.IsFull(100000));
+}
+
+TEST(RateLimiter, PerClientRequestsAndBytes)
+{
+  InboundTests::FakeClock clock;
+  RateLimiter limiter(RateLimits{1, 3, 100, 1000}, clock);
+  double wait = 0;
+  for (int i = 0; i < 3; i++)
+  {
+    EXPECT_TRUE(limiter.TakeRequest("a", wait));
+  }
+  EXPECT_FALSE(limiter.TakeRequest("a", wait));
+  EXPECT_DOUBLE_EQ(1, wait);
+  EXPECT_TRUE(limiter.TakeRequest("b", wait));  // another client has its own bucket
+  clock.now += 1000;
+  EXPECT_TRUE(limiter.TakeRequest("a", wait));
+
+  EXPECT_TRUE(limiter.TakeBytes("a", 1000, wait));
+  EXPECT_FALSE(limiter.TakeBytes("a", 50, wait));
+  EXPECT_DOUBLE_EQ(0.5, wait);
+  clock.now += 10000;
+  EXPECT_TRUE(limiter.TakeBytes("a", 5000, wait));  // larger than the burst: charged as a burst
+}
+
+TEST(RateLimiter, ZeroMeansNoLimit)
+{
+  InboundTests::FakeClock clock;
+  RateLimiter limiter(RateLimits{0, 1, 0, 1}, clock);
+  double wait = 0;
+  for (int i = 0; i < 100; i++)
+  {
+    EXPECT_TRUE(limiter.TakeRequest("a", wait));
+    EXPECT_TRUE(limiter.TakeBytes("a", 1000000, wait));
+  }
+  EXPECT_EQ(0u, limiter.CountTrackedClients());
+}
+
+TEST(InFlight, BoundsPerClientAndInBytes)
+{
+  InFlight inFlight(2, 1000);
+  EXPECT_EQ(InFlight::Result_Reserved, inFlight.Reserve("a", 400));
+  EXPECT_EQ(InFlight::Result_Reserved, inFlight.Reserve("a", 400));
+  EXPECT_EQ(InFlight::Result_ClientBusy, inFlight.Reserve("a", 1));
+  EXPECT_EQ(InFlight::Result_ServerBusy, inFlight.Reserve("b", 300));
+  EXPECT_EQ(InFlight::Result_Reserved, inFlight.Reserve("b", 200));
+  EXPECT_EQ(1000u, inFlight.GetBytes());
+  inFlight.Release("a", 400);
+  EXPECT_EQ(1u, inFlight.GetCount("a"));
+  EXPECT_EQ(InFlight::Result_Reserved, inFlight.Reserve("c", 400));
+  EXPECT_EQ(2u, inFlight.GetRefusals());
+  EXPECT_EQ(0u, inFlight.GetCount("nobody"));
+}
+
+TEST(Quotas, DailyCountersAndRetryAfterUntilMidnight)
+{
+  InboundTests::FakeClock clock;
+  clock.now = 86400000LL * 20000 + 3600000;  // 01:00 UTC
+  Ledger ledger("");
+  QuotaLimits limits;
+  limits.uploadsPerClient = 2;
+  limits.bytesPerSender = 1000;
+  Quotas quotas(limits, ledger, clock);
+  EXPECT_EQ(23 * 3600, quotas.GetSecondsUntilReset());
+
+  UploadRecord upload;
+  upload.id = "U1";
+  upload.sender.email = "A@Example.org";
+  for (int i = 0; i < 2; i++)
+  {
+    quotas.CheckUpload("1.2.3.4", upload.sender.email);
+    upload.id = "U" + std::to_string(i);
+    ledger.CreateUpload(upload, Quotas::GetScopes("1.2.3.4", upload.sender.email), quotas.GetDay());
+  }
+  try
+  {
+    quotas.CheckUpload("1.2.3.4", "other@example.org");
+    FAIL();
+  }
+  catch (const ApiError& e)
+  {
+    EXPECT_EQ(503, e.GetStatus());
+    EXPECT_EQ("quota-exceeded", e.GetCode());
+    EXPECT_EQ(std::to_string(23 * 3600), e.GetHeaders().at("Retry-After"));
+  }
+  quotas.CheckUpload("5.6.7.8", "other@example.org");  // another address is fine
+
+  ItemRecord item;
+  item.uploadId = "U1";
+  item.sha256 = "aa";
+  item.size = 900;
+  ledger.AddItem(item, "1.2.3.4", Quotas::GetScopes("1.2.3.4", "a@example.org"), quotas.GetDay());
+  quotas.CheckBytes("9.9.9.9", "a@example.org", 100);
+  EXPECT_THROW(quotas.CheckBytes("9.9.9.9", "A@EXAMPLE.ORG", 101), ApiError);  // case-blind
+  EXPECT_EQ(900u, quotas.GetBytesToday());
+
+  clock.now += 23 * 3600 * 1000;  // the next day
+  quotas.CheckUpload("1.2.3.4", "a@example.org");
+  quotas.CheckBytes("9.9.9.9", "a@example.org", 1000);
+}
+
+TEST(DataMonitor, WarnsStopsAndRecovers)
+{
+  uint64_t free = 100;
+  std::vector<std::string> alerts;
+  DataMonitorLimits limits;
+  limits.warnFreeBytes = 50;
+  limits.stopFreeBytes = 20;
+  limits.warnBytesPerDay = 500;
+  limits.stopBytesPerDay = 1000;
+  DataMonitor monitor(limits, {"/data"}, [&](const std::string&) { return free; },
+                      [&](const std::string& event, const std::string&) { alerts.push_back(event); });
+  monitor.Update(1, 0);
+  EXPECT_EQ(DataMonitorState_Ok, monitor.GetState());
+  EXPECT_TRUE(alerts.empty());
+
+  free = 40;
+  monitor.Update(1, 0);
+  EXPECT_EQ(DataMonitorState_Warning, monitor.GetState());
+  monitor.CheckAccepting();
+  monitor.Update(1, 0);
+  EXPECT_EQ(1u, alerts.size());  // once per change, not once per check
+
+  free = 10;
+  monitor.Update(1, 0);
+  EXPECT_EQ(DataMonitorState_Stopped, monitor.GetState());
+  try
+  {
+    monitor.CheckAccepting();
+    FAIL();
+  }
+  catch (const ApiError& e)
+  {
+    EXPECT_EQ(507, e.GetStatus());
+    EXPECT_EQ("storage-full", e.GetCode());
+  }
+  free = 100;
+  monitor.Update(1, 0);
+  EXPECT_EQ(DataMonitorState_Ok, monitor.GetState());  // space returned
+  ASSERT_EQ(3u, alerts.size());
+  EXPECT_EQ("data-monitor-warning", alerts[0]);
+  EXPECT_EQ("data-monitor-stopped", alerts[1]);
+  EXPECT_EQ("data-monitor-ok", alerts[2]);
+
+  monitor.Update(1, 1000);  // the daily volume
+  EXPECT_EQ(DataMonitorState_Stopped, monitor.GetState());
+  EXPECT_TRUE(monitor.Lift(1));
+  monitor.CheckAccepting();
+  monitor.Update(1, 1200);
+  EXPECT_EQ(DataMonitorState_Warning, monitor.GetState());  // lifted for the day
+  monitor.Update(2, 1200);
+  EXPECT_EQ(DataMonitorState_Stopped, monitor.GetState());  // not for the next
+}
+
+TEST(BanList, ConfiguredManualAndAutomaticBansPersist)
+{
+  InboundTests::FakeClock clock;
+  Ledger ledger("");
+  {
+    BanList bans(ledger, clock, {"192.0.2.0/24"});
+    EXPECT_TRUE(bans.IsBanned("192.0.2.77"));
+    EXPECT_FALSE(bans.IsBanned("198.51.100.1"));
+    bans.Ban("198.51.100.0/28", 0, "abuse", false, "admin");
+    bans.Ban("203.0.113.5", 60, "flood", true, "");
+    EXPECT_TRUE(bans.IsBanned("198.51.100.1"));
+    EXPECT_TRUE(bans.IsBanned("203.0.113.5"));
+    EXPECT_THROW(bans.Ban("not-an-address", 0, "", false, ""), std::invalid_argument);
+  }
+  BanList reloaded(ledger, clock, {});  // a restart keeps them
+  EXPECT_TRUE(reloaded.IsBanned("198.51.100.1"));
+  EXPECT_TRUE(reloaded.IsBanned("203.0.113.5"));
+  clock.now += 61000;
+  EXPECT_FALSE(reloaded.IsBanned("203.0.113.5"));  // a temporary ban ends by itself
+  EXPECT_TRUE(reloaded.Unban("198.51.100.0/28", "admin"));
+  EXPECT_FALSE(reloaded.Unban("198.51.100.0/28", "admin"));
+  EXPECT_FALSE(reloaded.IsBanned("198.51.100.1"));
+  const Json::Value listed = reloaded.Describe();
+  ASSERT_EQ(1u, listed.size());  // the expired one is still listed, as inactive
+  EXPECT_FALSE(listed[0]["active"].asBool());
+}
+
+TEST(AutoBan, BansAfterTheThresholdWithinTheWindow)
+{
+  InboundTests::FakeClock clock;
+  Ledger ledger("");
+  BanList bans(ledger, clock, {});
+  AutoBan autoBan(bans, clock, 3, 10, 60);
+  EXPECT_FALSE(autoBan.RecordRefusal("203.0.113.9"));
+  EXPECT_FALSE(autoBan.RecordRefusal("203.0.113.9"));
+  clock.now += 11000;  // the window moved on
+  EXPECT_FALSE(autoBan.RecordRefusal("203.0.113.9"));
+  EXPECT_FALSE(autoBan.RecordRefusal("203.0.113.9"));
+  EXPECT_TRUE(autoBan.RecordRefusal("203.0.113.9"));
+  EXPECT_TRUE(bans.IsBanned("203.0.113.9"));
+  clock.now += 61000;
+  EXPECT_FALSE(bans.IsBanned("203.0.113.9"));
+}
+
+TEST(LimitsGuard, AdmissionBeforeTheBody)
+{
+  Json::Value section;
+  std::string errors;
+  JsonText::ParseConfiguration(section, R"({"Upload": {"MaxFileBytes": 1024, "MaxBytesPerUpload": 100000},
+    "Limits": {"MaxUploadsInFlightPerClient": 1, "MaxBytesInFlight": 1600},
+    "Bans": ["192.0.2.1"], "DataMonitor": {"WarnFreeBytes": 0, "StopFreeBytes": 0}})", errors);
+  const Configuration configuration = Configuration::Parse(section);
+  InboundTests::FakeClock clock;
+  Ledger ledger("");
+  LimitsGuard guard(configuration, ledger, clock, {"/"});
+  uint64_t reserved = 0;
+  EXPECT_EQ(Admission_Banned, guard.AdmitBody("192.0.2.1", false, false, -1, reserved));
+  EXPECT_EQ(Admission_Allowed, guard.AdmitBody("a", false, false, -1, reserved));
+  EXPECT_EQ(Admission_NoLength, guard.AdmitBody("a", true, true, -1, reserved));
+  EXPECT_EQ(Admission_TooLarge, guard.AdmitBody("a", true, true, 1025, reserved));
+  EXPECT_EQ(Admission_TooLarge, guard.AdmitBody("a", true, false, 70000, reserved));
+  EXPECT_EQ(Admission_Allowed, guard.AdmitBody("a", true, true, 1000, reserved));
+  EXPECT_EQ(1000u, reserved);  // 600 bytes of the 1600 left
+  EXPECT_EQ(Admission_ClientBusy, guard.AdmitBody("a", true, true, 10, reserved));
+  EXPECT_EQ(Admission_ServerBusy, guard.AdmitBody("b", true, true, 601, reserved));
+  guard.ReleaseBody("a", 1000);
+  EXPECT_EQ(Admission_Allowed, guard.AdmitBody("b", true, true, 601, reserved));
+
+  guard.RecordRefusal("a", 400, "not-dicom", "PUT ...", true);
+  guard.Flush();
+  const std::vector<AuditEvent> audit = ledger.ListAudit(0, 10);
+  ASSERT_EQ(1u, audit.size());
+  EXPECT_EQ("refused", audit[0].event);
+  EXPECT_EQ("a", audit[0].ip);
+  EXPECT_EQ(1u, guard.Describe("")["refusals"]["not-dicom"].asUInt());
+}
