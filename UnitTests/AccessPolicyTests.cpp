@@ -40,6 +40,7 @@ TEST(AccessPolicy, EverythingElseIsAdmin)
   }
   EXPECT_EQ(RouteClass_Challenge, AccessPolicy::Classify(Orthanc::HttpMethod_Get, "/"));
   EXPECT_EQ(RouteClass_Admin, AccessPolicy::Classify(Orthanc::HttpMethod_Post, "/"));
+  EXPECT_EQ(RouteClass_Challenge, AccessPolicy::Classify(Orthanc::HttpMethod_Get, "/inbound/auth"));
 }
 
 TEST(AccessPolicy, CredentialsOfRegisteredUsersOnly)

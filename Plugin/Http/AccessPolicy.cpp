@@ -27,7 +27,7 @@ namespace Inbound
     {
       return RouteClass_Public;
     }
-    if (uri == "/" && method == Orthanc::HttpMethod_Get)
+    if ((uri == "/" && method == Orthanc::HttpMethod_Get) || uri == "/inbound/auth")
     {
       return RouteClass_Challenge;
     }

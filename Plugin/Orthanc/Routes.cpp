@@ -123,6 +123,23 @@ namespace Inbound
       }
     }
 
+    // "/inbound/auth": the reverse proxy's auth_request target, so that admins get the
+    // browser's login prompt in front of Orthanc Explorer with Orthanc's own RegisteredUsers
+    // as the one credential store (the filter itself can only answer 403).
+    void ServeAuth(RestCall& call)
+    {
+      if (PluginContext::Get().GetAccess().IsAuthorized(call.GetHeader("authorization")))
+      {
+        Json::Value answer(Json::objectValue);
+        answer["authorized"] = true;
+        call.AnswerJson(200, answer);
+      }
+      else
+      {
+        call.Challenge(kRealm);
+      }
+    }
+
     void ServePage(RestCall& call)
     {
       if (!call.Expect("GET"))
@@ -365,6 +382,7 @@ namespace Inbound
     // the services here are thread-safe, and parallel uploads need parallel calls.
     OrthancPluginRegisterRestCallbackNoLock(context, "/", Route<ServeRoot>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/?", PublicRoute<ServePage>);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/auth", Route<ServeAuth>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/app/(.+)", PublicRoute<ServeAsset>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/api/info", PublicRoute<ApiInfo>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/api/uploads", PublicRoute<ApiOpen>);

@@ -40,10 +40,9 @@ pids+=($!)
 
 openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=localhost" \
   -keyout "$work/tls.key" -out "$work/tls.crt" 2>/dev/null
-sed -e "s|@LISTEN@|127.0.0.1:$https_port|" -e "s|@SERVER_NAME@|localhost|" \
-    -e "s|@CERTIFICATE@|$work/tls.crt|" -e "s|@CERTIFICATE_KEY@|$work/tls.key|" \
-    -e "s|@ORTHANC@|127.0.0.1:$orthanc_port|" -e "s|@MAX_BODY@|512m|" \
-    "$root/Resources/Nginx/inbound-site.conf" >"$work/site.conf"
+"$root/Resources/Scripts/render-nginx-site.sh" "127.0.0.1:$https_port" localhost \
+  "$work/tls.crt" "$work/tls.key" "127.0.0.1:$orthanc_port" 512m "127.0.0.1" "127.0.0.1" \
+  >"$work/site.conf"
 cat >"$work/nginx.conf" <<NGINX
 worker_processes 1;
 pid $work/nginx.pid;

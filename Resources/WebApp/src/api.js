@@ -48,14 +48,31 @@ async function call(method, path, { token, json } = {}) {
   return body || {};
 }
 
+// The plugin's rate limits answer 503 (a proxy's 429) with Retry-After before doing anything:
+// such calls are simply made again after the pause asked for.
+async function callPolitely(method, path, options) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call(method, path, options);
+    } catch (error) {
+      const busy = (error.status === 503 || error.status === 429) && error.retryAfter !== null &&
+        error.retryAfter !== undefined && error.retryAfter <= 60;
+      if (!busy || attempt >= 6) {
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.max(1, error.retryAfter) * 1000));
+    }
+  }
+}
+
 const uploadPath = (id) => `api/uploads/${encodeURIComponent(id)}`;
 
 export const api = {
-  info: () => call('GET', 'api/info'),
-  open: (request) => call('POST', 'api/uploads', { json: request }),
-  status: (id, token) => call('GET', uploadPath(id), { token }),
-  complete: (id, token) => call('POST', `${uploadPath(id)}/complete`, { token }),
-  cancel: (id, token) => call('DELETE', uploadPath(id), { token }),
+  info: () => callPolitely('GET', 'api/info'),
+  open: (request) => callPolitely('POST', 'api/uploads', { json: request }),
+  status: (id, token) => callPolitely('GET', uploadPath(id), { token }),
+  complete: (id, token) => callPolitely('POST', `${uploadPath(id)}/complete`, { token }),
+  cancel: (id, token) => callPolitely('DELETE', uploadPath(id), { token }),
 };
 
 // One file, with upload progress. Resolves {status, body, retryAfter}; status 0 means the

@@ -16,7 +16,8 @@ export class FatalUploadError extends Error {
 const CONCURRENCY = 3;
 const HASH_AHEAD_FILES = 8;
 const HASH_AHEAD_BYTES = 256 * 1024 * 1024;
-const MAX_ATTEMPTS = 10;
+const MAX_ATTEMPTS = 10; // network errors and server errors
+const MAX_BUSY_ATTEMPTS = 100; // "busy, come back in N seconds" answers (rate limits)
 const RETRYABLE = new Set([0, 429, 500, 502, 503, 504]);
 
 function sleep(ms, signal) {
@@ -78,7 +79,12 @@ export class UploadRun {
   constructor({ id, token, items, received, hasher, onProgress, onStatus, onFileDone }) {
     this.id = id;
     this.token = token;
-    this.items = items.map((it) => ({ ...it, state: 'pending', reason: '' }));
+    this.items = items;
+    for (const item of items) {
+      item.state = 'pending';
+      item.reason = '';
+      item.hashPromise = null;
+    }
     this.received = received || new Set();
     this.hasher = hasher;
     this.onProgress = onProgress || (() => {});
@@ -170,6 +176,7 @@ export class UploadRun {
       return;
     }
     let attempt = 0;
+    let busyAttempts = 0;
     let rehashed = false;
     while (!this.signal.aborted) {
       await waitOnline(this.signal);
@@ -249,13 +256,18 @@ export class UploadRun {
         this.finish(item, 'failed', 'server');
         return;
       }
-      attempt++;
-      if (attempt >= MAX_ATTEMPTS) {
+      const told = result.retryAfter !== null && result.retryAfter !== undefined &&
+        (status === 429 || status === 503);
+      if (told) {
+        busyAttempts++;
+      } else {
+        attempt++;
+      }
+      if (attempt >= MAX_ATTEMPTS || busyAttempts >= MAX_BUSY_ATTEMPTS) {
         this.finish(item, 'failed', status === 0 ? 'network' : 'server');
         return;
       }
-      const seconds = result.retryAfter !== null && result.retryAfter !== undefined &&
-        (status === 429 || status === 503) ? Math.max(1, result.retryAfter) : backoffSeconds(attempt);
+      const seconds = told ? Math.max(1, result.retryAfter) : backoffSeconds(attempt);
       this.retryWaits++;
       this.onStatus({ kind: status === 0 ? 'network' : 'busy', seconds: Math.ceil(seconds) });
       await sleep(seconds * 1000, this.signal);
