@@ -23,18 +23,10 @@ trap cleanup EXIT INT TERM
 
 # Orthanc with the plugin: the sample configuration of the repository, pointed at
 # temporary folders and a free loopback port.
-/usr/bin/python3 - "$root/Configuration.json" "$work" "$orthanc_port" "$root/build/libOrthancInbound.so" <<'PY'
-import json, re, sys
-source, work, port, plugin = sys.argv[1:]
-text = open(source).read()
-text = re.sub(r'^\s*//.*$', '', text, flags=re.M)          # the sample is commented JSON
-config = json.loads(text)
-config.update({"StorageDirectory": work + "/db", "IndexDirectory": work + "/db",
-               "HttpPort": int(port), "Plugins": [plugin], "DicomServerEnabled": False})
-config["RegisteredUsers"] = {"admin": "demo"}
-config["Inbound"]["DataDirectory"] = work + "/inbound"
-json.dump(config, open(work + "/orthanc.json", "w"), indent=2)
-PY
+"$root/Resources/Scripts/configtool.py" "$root/Configuration.json" "$work/orthanc.json" \
+  "StorageDirectory=\"$work/db\"" "IndexDirectory=\"$work/db\"" "HttpPort=$orthanc_port" \
+  "Plugins=[\"$root/build/libOrthancInbound.so\"]" "DicomServerEnabled=false" \
+  'RegisteredUsers={"admin": "demo"}' "Inbound.DataDirectory=\"$work/inbound\""
 /usr/sbin/Orthanc "$work/orthanc.json" >"$work/orthanc.log" 2>&1 &
 pids+=($!)
 
