@@ -50,15 +50,30 @@ def merge(base, override):
     return result
 
 
+# The functional tests open many uploads from 127.0.0.1 in a few seconds, and provoke many
+# refusals on purpose: the plugin's rate limits, quotas, automatic bans and data monitor are
+# turned off ("0": no limit) unless a test sets them.
+NO_LIMITS = {
+    "Limits": {"RequestsPerSecond": 0, "BytesPerSecond": 0,
+               "MaxUploadsInFlightPerClient": 0, "MaxBytesInFlight": 0},
+    "Quotas": {"BytesPerClientPerDay": 0, "UploadsPerClientPerDay": 0,
+               "BytesPerSenderPerDay": 0, "UploadsPerSenderPerDay": 0,
+               "BytesPerDay": 0, "UploadsPerDay": 0},
+    "DataMonitor": {"WarnFreeBytes": 0, "StopFreeBytes": 0, "WarnBytesPerDay": 0,
+                    "StopBytesPerDay": 0},
+    "AutoBan": {"Refusals": 0},
+}
+
+
 def default_inbound_section():
-    return {
+    return merge(NO_LIMITS, {
         "Role": "Standalone",
         "SiteName": "Test Hospital",
         "Privacy": {"Version": PRIVACY_VERSION, "Text": PRIVACY_TEXT},
         "Recipients": copy.deepcopy(RECIPIENTS),
         "PatientIdPrefix": "INB-",
         "Upload": {"OpenTimeout": 86400, "ExpiryCheckInterval": 1},
-    }
+    })
 
 
 class ServerError(RuntimeError):
@@ -182,6 +197,13 @@ class OrthancServer:
         code = self.stop()
         assert not self.killed, "Orthanc did not stop on SIGTERM\n%s" % self.log_tail()
         assert code == 0, "Orthanc stopped with exit code %s\n%s" % (code, self.log_tail())
+
+    def kill(self):
+        """Kills Orthanc with SIGKILL, as a crash or a power cut would."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(10)
 
     def restart(self):
         """Stops Orthanc and starts it again on the same port and the same directories."""

@@ -32,4 +32,4 @@ fi
 export INBOUND_PLUGIN="$(cd "$(dirname "$INBOUND_PLUGIN")" && pwd)/$(basename "$INBOUND_PLUGIN")"
 export PYTHONDONTWRITEBYTECODE=1
 cd "$HERE"
-exec "$PYTHON" -m pytest -q -ra -p no:cacheprovider "$@"
+exec "$PYTHON" -m pytest -q -ra "$@"

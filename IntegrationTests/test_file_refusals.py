@@ -1,6 +1,8 @@
 """Retries, wrong tokens and hostile or broken files: each gets its answer and leaves
 nothing behind."""
 
+import os
+
 import pytest
 
 import checks
@@ -233,3 +235,14 @@ def test_long_patient_id_is_cut_to_64_characters(server):
     assert server.admin_json("GET", "/instances/%s/simplified-tags" % instance["ID"])[
         "PatientID"] == isolated
     checks.assert_instance_metadata(server, instance["ID"], original, upload.id)
+
+
+@pytest.mark.parametrize("name", ["DICOMDIR", "DICOMDIR-bigEnd", "DICOMDIR-implicit",
+                                  "DICOMDIR-nooffset", "DICOMDIR-reordered",
+                                  "DICOMDIR-nopatient", "DICOMDIR-empty.dcm"])
+def test_dicomdir_is_not_stored(server, name):
+    body = harness.read(os.path.join(data.CD, name))
+    upload = Upload.open(server)
+    before = server.all_instances()
+    assert_error(upload.put(body), 422, "dicomdir")
+    assert_nothing_new(server, upload, before, 0, harness.sha256(body))

@@ -1,5 +1,7 @@
 """Opening an upload: every bad field gets a 400 with its code, and nothing is created."""
 
+import json
+
 import pytest
 
 import checks
@@ -103,3 +105,29 @@ def test_a_valid_body_is_accepted(server):
                "consent": {"version": harness.PRIVACY_VERSION, "accepted": True}}
     r = server.request("POST", "/inbound/api/uploads", json=minimal)
     assert r.status_code == 201, r.text
+
+
+def test_non_ascii_text_is_kept(server):
+    """Names and messages in other scripts are accepted and kept as written; the length caps
+    count characters, not bytes."""
+    sender = {"name": "Dr. Jürgen Müller-Łukasiewicz", "email": "j.mueller@klinik.example",
+              "institution": "Universitätsklinikum Münster — Radiologie",
+              "phone": "+49 251 83-0"}
+    message = "Bitte um Befundung. Κείμενο. Текст. 文本."
+    # As a browser sends it: UTF-8, not \u escapes.
+    raw = json.dumps(harness.open_body(sender=sender, message=message), ensure_ascii=False)
+    r = server.request("POST", "/inbound/api/uploads", data=raw.encode("utf-8"),
+                       headers={"Content-Type": "application/json; charset=utf-8"})
+    assert r.status_code == 201, r.text
+    upload = harness.Upload(server, r.json(), harness.open_body(sender=sender, message=message))
+    shown = server.admin_upload(upload.id)
+    assert shown["sender"]["name"] == sender["name"]
+    assert shown["sender"]["institution"] == sender["institution"]
+    assert shown["message"] == message
+
+    longest = harness.open_body(sender=dict(sender, name="ü" * 128))
+    r = server.request("POST", "/inbound/api/uploads", json=longest)
+    assert r.status_code == 201, r.text
+    too_long = harness.open_body(sender=dict(sender, name="ü" * 129))
+    assert_error(server.request("POST", "/inbound/api/uploads", json=too_long), 400,
+                 "invalid-field")

@@ -45,6 +45,7 @@ def test_patient_cd_upload(server, cd):
     assert set(listed) == {o.sha256 for o in cd}, "the DICOMDIR must not be listed as received"
     for original in cd:
         assert listed[original.sha256]["size"] == original.size
+        assert listed[original.sha256]["status"] == "stored"
 
     # Every image stored, the DICOMDIR not.
     after = server.all_instances()
@@ -87,7 +88,8 @@ def test_patient_cd_upload(server, cd):
     checks.assert_iso_time(receipt["completedAt"], "completedAt")
     assert receipt["files"] == 31
     assert receipt["bytes"] == sum(o.size for o in cd)
-    assert receipt["recipient"] == {"id": "neuroradiology", "name": "Neuroradiology"}
+    assert (receipt["recipient"]["id"], receipt["recipient"]["name"]) == \
+        ("neuroradiology", "Neuroradiology")
     assert isinstance(receipt["receiptCode"], str) and receipt["receiptCode"]
     studies = {s["studyInstanceUid"]: s for s in receipt["studies"]}
     assert len(receipt["studies"]) == 6

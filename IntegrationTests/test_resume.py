@@ -1,21 +1,31 @@
-"""Orthanc restarts in the middle of an upload: the sender resumes where it stopped."""
+"""Orthanc restarts, or crashes, in the middle of an upload: the sender resumes where it
+stopped."""
+
+import pytest
 
 import data
 from harness import Upload
 
 
-def test_upload_resumes_after_restart(start_server):
+@pytest.mark.parametrize("how", ["restart", "crash"])
+def test_upload_resumes_after_restart(start_server, how):
     server = start_server()
     files = [data.Original(p) for p in data.cd_images(["98892001"])]
     assert len(files) == 7
     upload = Upload.open(server)
     sent_before = files[:4]
+    answers = {}
     for original in sent_before:
         r = upload.put(original.data)
         assert r.status_code == 201, r.text
+        answers[original.sha256] = r.json()
     assert server.count_instances() == 4
 
-    server.restart()
+    if how == "crash":
+        server.kill()       # every file answered 201 must survive a crash
+        server.start()
+    else:
+        server.restart()
 
     status = upload.status_json()
     assert status["state"] == "open"
@@ -25,6 +35,13 @@ def test_upload_resumes_after_restart(start_server):
     assert status["receivedBytes"] == sum(o.size for o in sent_before)
     for original in sent_before:
         assert listed[original.sha256]["size"] == original.size
+        assert listed[original.sha256]["status"] == "stored"
+
+    # A client that lost the answer to its last file sends it again.
+    r = upload.put(sent_before[-1].data)
+    assert r.status_code == 200, r.text
+    assert r.json() == answers[sent_before[-1].sha256]
+    assert server.count_instances() == 4
 
     # The client sends only what the server does not list.
     missing = [o for o in files if o.sha256 not in listed]

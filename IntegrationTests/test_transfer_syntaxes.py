@@ -52,3 +52,33 @@ def test_transfer_syntax_is_kept(server, name):
     checks.assert_same_dicom_but_patient(original, server.instance_file(orthanc_id), upload.id)
     receipt = upload.complete_ok()
     assert receipt["files"] == 1
+
+
+CHARSET_FILES = "/usr/lib/python3/dist-packages/pydicom/data/charset_files"
+# name -> Specific Character Set, as pydicom reads it.
+CHARSETS = {
+    "chrGerm.dcm": "ISO_IR 100",
+    "chrRuss.dcm": "ISO_IR 144",
+    "chrGreek.dcm": "ISO_IR 126",
+    "chrArab.dcm": "ISO_IR 127",
+    "chrHbrw.dcm": "ISO_IR 138",
+    "chrX1.dcm": "ISO_IR 192",
+    "chrX2.dcm": "GB18030",
+    "chrH31.dcm": "['', 'ISO 2022 IR 87']",
+    "chrI2.dcm": "['', 'ISO 2022 IR 149']",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHARSETS))
+def test_character_set_is_kept(server, name):
+    """Names in foreign character sets come through isolation unchanged."""
+    original = data.Original(os.path.join(CHARSET_FILES, name))
+    assert str(original.ds.SpecificCharacterSet) == CHARSETS[name]
+    upload = Upload.open(server)
+    r = upload.put(original.data)
+    assert r.status_code == 201, r.text
+    checks.assert_put_answer(r.json(), original, upload.id)
+    (instance,) = server.instances_of_upload(upload.id).values()
+    stored = server.instance_file(instance["ID"])
+    checks.assert_same_dicom_but_patient(original, stored, upload.id)
+    checks.assert_instance_metadata(server, instance["ID"], original, upload.id)
