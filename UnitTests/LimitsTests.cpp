@@ -229,7 +229,7 @@ TEST(LimitsGuard, AdmissionBeforeTheBody)
   Json::Value section;
   std::string errors;
   JsonText::ParseConfiguration(section, R"({"Upload": {"MaxFileBytes": 1024, "MaxBytesPerUpload": 100000},
-    "Limits": {"MaxUploadsInFlightPerClient": 1, "MaxBytesInFlight": 1600},
+    "Limits": {"MaxUploadsInFlightPerClient": 1, "MaxBytesInFlight": 2048},
     "Bans": ["192.0.2.1"], "DataMonitor": {"WarnFreeBytes": 0, "StopFreeBytes": 0}})", errors);
   const Configuration configuration = Configuration::Parse(section);
   InboundTests::FakeClock clock;
@@ -239,14 +239,14 @@ TEST(LimitsGuard, AdmissionBeforeTheBody)
   EXPECT_EQ(Admission_Banned, guard.AdmitBody("192.0.2.1", false, false, -1, reserved));
   EXPECT_EQ(Admission_Allowed, guard.AdmitBody("a", false, false, -1, reserved));
   EXPECT_EQ(Admission_NoLength, guard.AdmitBody("a", true, true, -1, reserved));
-  EXPECT_EQ(Admission_TooLarge, guard.AdmitBody("a", true, true, 1025, reserved));
-  EXPECT_EQ(Admission_TooLarge, guard.AdmitBody("a", true, false, 70000, reserved));
+  EXPECT_EQ(Admission_TooLarge, guard.AdmitBody("a", true, true, 2049, reserved));
+  EXPECT_EQ(Admission_TooLarge, guard.AdmitBody("a", true, false, 131073, reserved));
   EXPECT_EQ(Admission_Allowed, guard.AdmitBody("a", true, true, 1000, reserved));
-  EXPECT_EQ(1000u, reserved);  // 600 bytes of the 1600 left
+  EXPECT_EQ(1000u, reserved);  // 1048 bytes of the 2048 left
   EXPECT_EQ(Admission_ClientBusy, guard.AdmitBody("a", true, true, 10, reserved));
-  EXPECT_EQ(Admission_ServerBusy, guard.AdmitBody("b", true, true, 601, reserved));
+  EXPECT_EQ(Admission_ServerBusy, guard.AdmitBody("b", true, true, 1049, reserved));
   guard.ReleaseBody("a", 1000);
-  EXPECT_EQ(Admission_Allowed, guard.AdmitBody("b", true, true, 601, reserved));
+  EXPECT_EQ(Admission_Allowed, guard.AdmitBody("b", true, true, 1049, reserved));
 
   guard.RecordRefusal("a", 400, "not-dicom", "PUT ...", true);
   guard.Flush();

@@ -42,6 +42,16 @@ namespace InboundTests
 
     Inbound::StoredInstance StoreInstance(const std::string& dicom) override;
 
+    bool LookupMetadata(std::string& value, Inbound::ResourceLevel level, const std::string& id,
+                        const std::string& name) override
+    {
+      auto found = metadata.find(id);
+      if (found == metadata.end() || found->second.count(name) == 0)
+        return false;
+      value = found->second.at(name);
+      return true;
+    }
+
     void SetMetadata(Inbound::ResourceLevel level, const std::string& id,
                      const std::string& name, const std::string& value) override
     {

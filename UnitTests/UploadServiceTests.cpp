@@ -272,6 +272,20 @@ TEST_F(UploadServiceTest, AdminDeleteRemovesACompleteUpload)
   EXPECT_TRUE(r.purged);
 }
 
+TEST_F(UploadServiceTest, TwoDifferentFilesWithOneSopInstanceUidAreRefused)
+{
+  const ApiAnswer u = Open();
+  const std::string first = MakeDicom("1", "1.2", "1.2.3", "1.2.3.4", "CT");
+  const std::string second = MakeDicom("1", "1.2", "1.2.3", "1.2.3.4", "MR");  // other bytes
+  ASSERT_NE(first, second);
+  EXPECT_EQ(201, Put(u, first).status);
+  EXPECT_EQ("duplicate-instance", ErrorCode([&] { Put(u, second); }, 409));
+  EXPECT_EQ(200, Put(u, first).status);  // the first one's retry is still fine
+  ASSERT_EQ(1u, store_.instances.size());
+  EXPECT_EQ(Crypto::Sha256Hex(first),
+            store_.metadata[store_.instances.begin()->first].at("InboundSha256"));
+}
+
 TEST_F(UploadServiceTest, LongPatientIdsAreCutTo64Characters)
 {
   const ApiAnswer u = Open();

@@ -124,6 +124,7 @@ namespace Inbound
       " orthanc_patient TEXT NOT NULL, stored_at INTEGER NOT NULL,"
       " PRIMARY KEY (upload_id, sha256));"
       "CREATE INDEX IF NOT EXISTS items_study ON items(upload_id, study_uid);"
+      "CREATE INDEX IF NOT EXISTS items_sop ON items(upload_id, sop_uid);"
       "CREATE TABLE IF NOT EXISTS audit ("
       " seq INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL, event TEXT NOT NULL,"
       " upload_id TEXT NOT NULL, ip TEXT NOT NULL, detail TEXT NOT NULL);"
@@ -431,6 +432,23 @@ namespace Inbound
       result.push_back(ReadItem(s));
     }
     return result;
+  }
+
+  bool Ledger::LookupItemBySop(ItemRecord& item, const std::string& uploadId,
+                               const std::string& sopInstanceUid) const
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Orthanc::SQLite::Statement s(db_, SQLITE_FROM_HERE,
+                                 std::string("SELECT ") + kItemColumns +
+                                   " FROM items WHERE upload_id = ? AND sop_uid = ? LIMIT 1");
+    s.BindString(0, uploadId);
+    s.BindString(1, sopInstanceUid);
+    if (!s.Step())
+    {
+      return false;
+    }
+    item = ReadItem(s);
+    return true;
   }
 
   bool Ledger::HasStudy(const std::string& uploadId, const std::string& studyInstanceUid) const

@@ -75,6 +75,10 @@ namespace Inbound
 
     std::vector<ItemRecord> ListItems(const std::string& uploadId) const;
 
+    // An item of the upload with this SOP Instance UID (any file), if one is recorded.
+    bool LookupItemBySop(ItemRecord& item, const std::string& uploadId,
+                         const std::string& sopInstanceUid) const;
+
     bool HasStudy(const std::string& uploadId, const std::string& studyInstanceUid) const;
 
     // Moves an upload from one of "from" to "to" (and records the event); false when the

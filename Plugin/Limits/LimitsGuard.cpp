@@ -74,7 +74,10 @@ namespace Inbound
     {
       return Admission_NoLength;
     }
-    const uint64_t cap = isFile ? configuration_.upload.maxFileBytes : uint64_t(kMaxJsonBody);
+    // Bodies a little over their cap still reach the handler, which answers a clear 413
+    // "too-large"; far over it (twice the cap) they are refused before being read. Either
+    // way the bodies in flight are bounded by Limits.MaxBytesInFlight.
+    const uint64_t cap = 2 * (isFile ? configuration_.upload.maxFileBytes : uint64_t(kMaxJsonBody));
     if (uint64_t(contentLength) > cap)
     {
       return Admission_TooLarge;

@@ -83,6 +83,20 @@ namespace Inbound
     return stored;
   }
 
+  bool OrthancStore::LookupMetadata(std::string& value, ResourceLevel level,
+                                    const std::string& id, const std::string& name)
+  {
+    Answer answer(context_);
+    const std::string uri = LevelToUri(level) + id + "/metadata/" + name;
+    if (OrthancPluginRestApiGet(context_, &answer.buffer, uri.c_str()) !=
+        OrthancPluginErrorCode_Success)
+    {
+      return false;
+    }
+    value.assign(static_cast<const char*>(answer.buffer.data), answer.buffer.size);
+    return true;
+  }
+
   void OrthancStore::SetMetadata(ResourceLevel level, const std::string& id,
                                  const std::string& name, const std::string& value)
   {

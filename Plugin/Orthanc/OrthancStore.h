@@ -20,6 +20,9 @@ namespace Inbound
 
     StoredInstance StoreInstance(const std::string& dicom) override;
 
+    bool LookupMetadata(std::string& value, ResourceLevel level, const std::string& id,
+                        const std::string& name) override;
+
     void SetMetadata(ResourceLevel level, const std::string& id, const std::string& name,
                      const std::string& value) override;
 

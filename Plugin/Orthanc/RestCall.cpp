@@ -5,6 +5,7 @@
 
 #include <Logging.h>
 #include <OrthancException.h>
+#include <Toolbox.h>
 
 #include <strings.h>
 
@@ -79,7 +80,10 @@ namespace Inbound
     {
       if (name == request_->getKeys[i])
       {
-        return request_->getValues[i];
+        // Orthanc 1.10.1 hands GET arguments over still percent-encoded.
+        std::string value = request_->getValues[i];
+        Orthanc::Toolbox::UrlDecode(value);
+        return value;
       }
     }
     return "";

@@ -1,5 +1,6 @@
 #include "ArchiveSink.h"
 
+#include "Http/ApiError.h"
 #include "Toolbox/Json.h"
 #include "Toolbox/Time.h"
 #include "Upload/Isolation.h"
@@ -62,6 +63,18 @@ namespace Inbound
     dicom.SaveToMemoryBuffer(rewritten);
 
     const StoredInstance stored = store_.StoreInstance(rewritten);
+    std::string previous;
+    if (stored.alreadyStored &&
+        store_.LookupMetadata(previous, ResourceLevel_Instance, stored.instanceId,
+                              configuration_.metadata.sha256) &&
+        previous != item.sha256)
+    {
+      // Two different files with one SOP Instance UID sent at the same time: the archive
+      // keeps the first, so the second is refused rather than described wrongly.
+      throw ApiError(409, "duplicate-instance",
+                     "Another file of this upload has the same SOP Instance UID (" +
+                       item.sopInstanceUid + "); only the first one is kept");
+    }
     item.orthancInstanceId = stored.instanceId;
     item.orthancSeriesId = stored.seriesId;
     item.orthancStudyId = stored.studyId;

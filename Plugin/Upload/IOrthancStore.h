@@ -31,6 +31,10 @@ namespace Inbound
     // Stores a DICOM file as "POST /instances" does; throws on refusal.
     virtual StoredInstance StoreInstance(const std::string& dicom) = 0;
 
+    // False if the resource has no such metadata.
+    virtual bool LookupMetadata(std::string& value, ResourceLevel level, const std::string& id,
+                                const std::string& name) = 0;
+
     virtual void SetMetadata(ResourceLevel level, const std::string& id, const std::string& name,
                              const std::string& value) = 0;
 

@@ -175,6 +175,17 @@ namespace Inbound
     DicomSummary summary;
     std::unique_ptr<Orthanc::ParsedDicomFile> dicom = DicomInspector::Parse(summary, body, size);
 
+    // One upload, one file per instance: a second, different file with the same SOP Instance
+    // UID would land on the same archive instance, which could then not match the hash that
+    // the sender was told it received.
+    ItemRecord other;
+    if (ledger_.LookupItemBySop(other, upload.id, summary.sopInstanceUid) && other.sha256 != sha256)
+    {
+      throw ApiError(409, "duplicate-instance",
+                     "Another file of this upload has the same SOP Instance UID (" +
+                       summary.sopInstanceUid + "); only the first one is kept");
+    }
+
     ItemRecord item;
     item.uploadId = upload.id;
     item.sha256 = sha256;
