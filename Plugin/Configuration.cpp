@@ -5,7 +5,10 @@
 
 #include <OrthancException.h>
 
+#include <boost/filesystem.hpp>
 #include <boost/regex.hpp>
+
+#include <fstream>
 
 namespace Inbound
 {
@@ -260,6 +263,32 @@ namespace Inbound
     if (!boost::regex_match(c.patientIdPrefix, kPrefix))
     {
       Bad("PatientIdPrefix", "must be 1 to 16 letters, digits, '-', '_' or '.'");
+    }
+
+    c.brandingColor = GetString(s, "Branding.PrimaryColor", true);
+    static const boost::regex kColor("#[0-9A-Fa-f]{6}");
+    if (!c.brandingColor.empty() && !boost::regex_match(c.brandingColor, kColor))
+    {
+      Bad("Branding.PrimaryColor", "must be a colour like \"#1d4f91\"");
+    }
+    const std::string logo = GetString(s, "Branding.Logo", true);
+    if (!logo.empty())
+    {
+      // Read once at start-up: the page shows it from this site only (CSP), never a link.
+      const std::string extension = boost::filesystem::extension(logo);
+      if (extension == ".png")
+        c.brandingLogoMime = "image/png";
+      else if (extension == ".svg")
+        c.brandingLogoMime = "image/svg+xml";
+      else
+        Bad("Branding.Logo", "must be a .png or .svg file");
+      if (!boost::filesystem::is_regular_file(logo) ||
+          boost::filesystem::file_size(logo) > 512 * 1024)
+      {
+        Bad("Branding.Logo", "must be a readable file of at most 512 KiB: " + logo);
+      }
+      std::ifstream in(logo, std::ios::binary);
+      c.brandingLogo.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     }
 
     const uint64_t kTiB = uint64_t(1) << 40;

@@ -115,6 +115,9 @@ namespace Inbound
     std::vector<std::string> trustedProxies;
     std::vector<std::string> languages;
     std::string patientIdPrefix;
+    std::string brandingColor;  // "#RRGGBB" or empty
+    std::string brandingLogo;   // the logo file's content (PNG or SVG), or empty
+    std::string brandingLogoMime;
     UploadLimits upload;
     TextLimits text;
     MetadataNames metadata;

@@ -19,7 +19,7 @@ namespace
 TEST(AccessPolicy, PublicRoutes)
 {
   for (const char* uri :
-       {"/inbound/", "/inbound", "/inbound/app/app.js", "/inbound/api/info",
+       {"/inbound/", "/inbound", "/inbound/app/app.js", "/inbound/api/info", "/inbound/api/logo",
         "/inbound/api/uploads", "/inbound/api/uploads/ABCDEF234567",
         "/inbound/api/uploads/ABCDEF234567/complete",
         "/inbound/api/uploads/ABCDEF234567/files/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"})

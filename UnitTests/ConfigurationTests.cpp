@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
+
 using namespace Inbound;
 
 namespace
@@ -90,4 +93,26 @@ TEST(Configuration, BadValuesNameTheOption)
 TEST(Configuration, SectionMustBeAnObject)
 {
   EXPECT_THROW(Configuration::Parse(Json::Value(42)), Orthanc::OrthancException);
+}
+
+TEST(Configuration, BrandingIsCheckedAndTheLogoReadAtStartUp)
+{
+  EXPECT_NE(std::string::npos,
+            ErrorOf(R"({"Branding": {"PrimaryColor": "red"}})").find("Inbound.Branding.PrimaryColor"));
+  EXPECT_NE(std::string::npos,
+            ErrorOf(R"({"Branding": {"Logo": "/etc/passwd"}})").find("Inbound.Branding.Logo"));
+  EXPECT_NE(std::string::npos,
+            ErrorOf(R"({"Branding": {"Logo": "/no/such/logo.png"}})").find("Inbound.Branding.Logo"));
+
+  const std::string path = "/tmp/inbound-unit-test-logo.svg";
+  {
+    std::ofstream out(path);
+    out << "<svg xmlns=\"http://www.w3.org/2000/svg\"/>";
+  }
+  const Configuration c =
+    Configuration::Parse(Section(R"({"Branding": {"PrimaryColor": "#1d4f91", "Logo": ")" + path + R"("}})"));
+  EXPECT_EQ("#1d4f91", c.brandingColor);
+  EXPECT_EQ("image/svg+xml", c.brandingLogoMime);
+  EXPECT_EQ("<svg xmlns=\"http://www.w3.org/2000/svg\"/>", c.brandingLogo);
+  std::remove(path.c_str());
 }

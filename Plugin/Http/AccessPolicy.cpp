@@ -22,7 +22,7 @@ namespace Inbound
     // reach another route.
     static const boost::regex kPublic(
       "/inbound/?|/inbound/app/[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}|/inbound/api/info"
-      "|/inbound/api/uploads(/[A-Za-z0-9]{1,64}(/complete|/files/[A-Za-z0-9]{1,128})?)?");
+      "|/inbound/api/logo|/inbound/api/uploads(/[A-Za-z0-9]{1,64}(/complete|/files/[A-Za-z0-9]{1,128})?)?");
     if (boost::regex_match(uri, kPublic))
     {
       return RouteClass_Public;

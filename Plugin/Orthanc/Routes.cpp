@@ -166,6 +166,19 @@ namespace Inbound
         call.AnswerJson(200, PluginContext::Get().GetUploads().GetInfo());
     }
 
+    void ApiLogo(RestCall& call)
+    {
+      if (!call.Expect("GET"))
+        return;
+      const Configuration& configuration = PluginContext::Get().GetConfiguration();
+      if (configuration.brandingLogo.empty())
+      {
+        throw ApiError(404, "not-found", "No logo is configured");
+      }
+      call.AnswerBuffer(configuration.brandingLogo.data(), configuration.brandingLogo.size(),
+                        configuration.brandingLogoMime);
+    }
+
     void ApiOpen(RestCall& call)
     {
       if (!call.Expect("POST"))
@@ -385,6 +398,7 @@ namespace Inbound
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/auth", Route<ServeAuth>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/app/(.+)", PublicRoute<ServeAsset>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/api/info", PublicRoute<ApiInfo>);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/api/logo", PublicRoute<ApiLogo>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/api/uploads", PublicRoute<ApiOpen>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/api/uploads/([^/]+)",
                                             PublicRoute<ApiUpload>);

@@ -66,6 +66,14 @@ namespace Inbound
     info["limits"]["maxFileBytes"] = Json::UInt64(configuration_.upload.maxFileBytes);
     info["limits"]["maxFilesPerUpload"] = Json::UInt64(configuration_.upload.maxFilesPerUpload);
     info["limits"]["maxBytesPerUpload"] = Json::UInt64(configuration_.upload.maxBytesPerUpload);
+    if (!configuration_.brandingColor.empty())
+    {
+      info["branding"]["primaryColor"] = configuration_.brandingColor;
+    }
+    if (!configuration_.brandingLogo.empty())
+    {
+      info["branding"]["logoUrl"] = "api/logo";  // relative to the page, /inbound/
+    }
     info["languages"] = Json::arrayValue;
     for (const std::string& language : configuration_.languages)
     {
