@@ -27,9 +27,9 @@ namespace Inbound
     OrthancPluginSetHttpHeader(context_, output_, "Referrer-Policy", "no-referrer");
   }
 
-  Orthanc::HttpMethod RestCall::GetMethod() const
+  Orthanc::HttpMethod ToHttpMethod(OrthancPluginHttpMethod method)
   {
-    switch (request_->method)
+    switch (method)
     {
       case OrthancPluginHttpMethod_Get:
         return Orthanc::HttpMethod_Get;
@@ -40,6 +40,11 @@ namespace Inbound
       default:
         return Orthanc::HttpMethod_Delete;
     }
+  }
+
+  Orthanc::HttpMethod RestCall::GetMethod() const
+  {
+    return ToHttpMethod(request_->method);
   }
 
   bool RestCall::Expect(const char* allowed)

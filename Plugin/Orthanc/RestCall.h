@@ -12,6 +12,8 @@
 
 namespace Inbound
 {
+  Orthanc::HttpMethod ToHttpMethod(OrthancPluginHttpMethod method);
+
   // One call of a REST route: what the handler reads (method, route groups, headers, GET
   // arguments, body) and how it answers. The only place that turns errors into HTTP.
   class RestCall

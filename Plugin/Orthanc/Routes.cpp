@@ -305,21 +305,6 @@ namespace Inbound
       return parsed;
     }
 
-    Orthanc::HttpMethod ToMethod(OrthancPluginHttpMethod method)
-    {
-      switch (method)
-      {
-        case OrthancPluginHttpMethod_Get:
-          return Orthanc::HttpMethod_Get;
-        case OrthancPluginHttpMethod_Post:
-          return Orthanc::HttpMethod_Post;
-        case OrthancPluginHttpMethod_Put:
-          return Orthanc::HttpMethod_Put;
-        default:
-          return Orthanc::HttpMethod_Delete;
-      }
-    }
-
     int32_t Filter(OrthancPluginHttpMethod method, const char* uri, const char* ip,
                    uint32_t headersCount, const char* const* headersKeys,
                    const char* const* headersValues, uint32_t getArgumentsCount,
@@ -345,7 +330,7 @@ namespace Inbound
         PluginContext& context = PluginContext::Get();
         const AccessPolicy& access = context.GetAccess();
         currentClientAddress_ = ResolveClientAddress(access.GetTrustedProxies(), ip, forwardedFor);
-        const Orthanc::HttpMethod m = ToMethod(method);
+        const Orthanc::HttpMethod m = ToHttpMethod(method);
         const RouteClass routeClass = AccessPolicy::Classify(m, uri);
 
         if (routeClass == RouteClass_Admin)

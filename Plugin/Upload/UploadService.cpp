@@ -146,6 +146,17 @@ namespace Inbound
     return record;
   }
 
+  UploadRecord UploadService::Reload(const std::string& id) const
+  {
+    // Read again once the upload's lock is held: the state may have changed meanwhile.
+    UploadRecord record;
+    if (!ledger_.LookupUpload(record, id))
+    {
+      throw ApiError::NotFound();
+    }
+    return record;
+  }
+
   Json::Value UploadService::GetStatus(const std::string& id, const std::string& token) const
   {
     const UploadRecord upload = Authenticate(id, token);
@@ -224,11 +235,7 @@ namespace Inbound
     std::shared_ptr<std::shared_mutex> lock = locks_.Get(id);
     std::shared_lock<std::shared_mutex> shared(*lock);
 
-    UploadRecord upload;
-    if (!ledger_.LookupUpload(upload, id))
-    {
-      throw ApiError::NotFound();
-    }
+    UploadRecord upload = Reload(id);
     if (!IsOpen(upload.state))
     {
       throw Closed(upload);
@@ -356,11 +363,7 @@ namespace Inbound
     std::shared_ptr<std::shared_mutex> lock = locks_.Get(id);
     std::unique_lock<std::shared_mutex> exclusive(*lock);
 
-    UploadRecord upload;
-    if (!ledger_.LookupUpload(upload, id))
-    {
-      throw ApiError::NotFound();
-    }
+    UploadRecord upload = Reload(id);
     if (upload.state == UploadState_Open)
     {
       if (upload.files == 0)
@@ -396,11 +399,7 @@ namespace Inbound
     std::shared_ptr<std::shared_mutex> lock = locks_.Get(id);
     std::unique_lock<std::shared_mutex> exclusive(*lock);
 
-    UploadRecord upload;
-    if (!ledger_.LookupUpload(upload, id))
-    {
-      throw ApiError::NotFound();
-    }
+    UploadRecord upload = Reload(id);
     if (upload.state != UploadState_Cancelled)
     {
       if (!ledger_.ChangeState(id, {UploadState_Open}, UploadState_Cancelled, clock_.NowMs(),
