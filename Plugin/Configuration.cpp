@@ -323,6 +323,8 @@ namespace Inbound
     c.limits.maxUploadsInFlightPerClient =
       static_cast<unsigned int>(GetUnsigned(s, "Limits.MaxUploadsInFlightPerClient", 0, 10000));
     c.limits.maxBytesInFlight = GetUnsigned(s, "Limits.MaxBytesInFlight", 0, kMax);
+    c.limits.bodyTimeoutSeconds =
+      static_cast<unsigned int>(GetUnsigned(s, "Limits.BodyTimeout", 1, 86400));
     if (c.limits.maxBytesInFlight != 0 && c.limits.maxBytesInFlight < c.upload.maxFileBytes)
     {
       Bad("Limits.MaxBytesInFlight", "must be 0 or at least Upload.MaxFileBytes");
@@ -351,6 +353,7 @@ namespace Inbound
     }
 
     c.autoBan.refusals = static_cast<unsigned int>(GetUnsigned(s, "AutoBan.Refusals", 0, 1000000));
+    c.autoBan.limitHits = static_cast<unsigned int>(GetUnsigned(s, "AutoBan.LimitHits", 0, 10000000));
     c.autoBan.windowSeconds = static_cast<unsigned int>(GetUnsigned(s, "AutoBan.WindowSeconds", 1, 86400));
     c.autoBan.banSeconds = static_cast<unsigned int>(GetUnsigned(s, "AutoBan.BanSeconds", 1, 30 * 86400));
     c.bans = GetStringList(s, "Bans");

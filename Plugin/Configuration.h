@@ -60,6 +60,7 @@ namespace Inbound
     double byteBurst = 0;
     unsigned int maxUploadsInFlightPerClient = 0;
     uint64_t maxBytesInFlight = 0;
+    unsigned int bodyTimeoutSeconds = 0;
   };
 
   // "Inbound.Quotas": per UTC day (0: no quota).
@@ -87,6 +88,7 @@ namespace Inbound
   struct AutoBanLimits
   {
     unsigned int refusals = 0;  // 0: off
+    unsigned int limitHits = 0;  // 0: off
     unsigned int windowSeconds = 0;
     unsigned int banSeconds = 0;
   };

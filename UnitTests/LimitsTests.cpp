@@ -67,17 +67,36 @@ TEST(RateLimiter, ZeroMeansNoLimit)
 TEST(InFlight, BoundsPerClientAndInBytes)
 {
   InFlight inFlight(2, 1000);
-  EXPECT_EQ(InFlight::Result_Reserved, inFlight.Reserve("a", 400));
-  EXPECT_EQ(InFlight::Result_Reserved, inFlight.Reserve("a", 400));
-  EXPECT_EQ(InFlight::Result_ClientBusy, inFlight.Reserve("a", 1));
-  EXPECT_EQ(InFlight::Result_ServerBusy, inFlight.Reserve("b", 300));
-  EXPECT_EQ(InFlight::Result_Reserved, inFlight.Reserve("b", 200));
+  uint64_t a1, a2, t;
+  EXPECT_EQ(InFlight::Result_Reserved, inFlight.Reserve(a1, "a", 400, 0));
+  EXPECT_EQ(InFlight::Result_Reserved, inFlight.Reserve(a2, "a", 400, 0));
+  EXPECT_EQ(InFlight::Result_ClientBusy, inFlight.Reserve(t, "a", 1, 0));
+  EXPECT_EQ(0u, t);
+  EXPECT_EQ(InFlight::Result_ServerBusy, inFlight.Reserve(t, "b", 300, 0));
+  EXPECT_EQ(InFlight::Result_Reserved, inFlight.Reserve(t, "b", 200, 0));
   EXPECT_EQ(1000u, inFlight.GetBytes());
-  inFlight.Release("a", 400);
+  inFlight.Release(a1);
+  inFlight.Release(a1);  // twice: no effect
   EXPECT_EQ(1u, inFlight.GetCount("a"));
-  EXPECT_EQ(InFlight::Result_Reserved, inFlight.Reserve("c", 400));
+  EXPECT_EQ(600u, inFlight.GetBytes());
+  EXPECT_EQ(InFlight::Result_Reserved, inFlight.Reserve(t, "c", 400, 0));
   EXPECT_EQ(2u, inFlight.GetRefusals());
   EXPECT_EQ(0u, inFlight.GetCount("nobody"));
+}
+
+TEST(InFlight, AbandonedReservationsLapse)
+{
+  InFlight inFlight(1, 1000);
+  uint64_t old, fresh, t;
+  EXPECT_EQ(InFlight::Result_Reserved, inFlight.Reserve(old, "a", 900, 1000));
+  EXPECT_EQ(InFlight::Result_ClientBusy, inFlight.Reserve(t, "a", 10, 2000));
+  EXPECT_EQ(InFlight::Result_Reserved, inFlight.Reserve(fresh, "b", 100, 5000));
+  EXPECT_EQ(1u, inFlight.Expire(3000));  // the client went away: only its old body lapses
+  EXPECT_EQ(100u, inFlight.GetBytes());
+  EXPECT_EQ(InFlight::Result_Reserved, inFlight.Reserve(t, "a", 10, 6000));
+  inFlight.Release(old);  // its late release changes nothing
+  EXPECT_EQ(110u, inFlight.GetBytes());
+  EXPECT_EQ(1u, inFlight.GetLapsed());
 }
 
 TEST(Quotas, DailyCountersAndRetryAfterUntilMidnight)
@@ -212,16 +231,28 @@ TEST(AutoBan, BansAfterTheThresholdWithinTheWindow)
   InboundTests::FakeClock clock;
   Ledger ledger("");
   BanList bans(ledger, clock, {});
-  AutoBan autoBan(bans, clock, 3, 10, 60);
-  EXPECT_FALSE(autoBan.RecordRefusal("203.0.113.9"));
-  EXPECT_FALSE(autoBan.RecordRefusal("203.0.113.9"));
+  AutoBan autoBan(bans, clock, 3, 5, 10, 60);
+  EXPECT_FALSE(autoBan.Record("203.0.113.9", Offence_Refusal));
+  EXPECT_FALSE(autoBan.Record("203.0.113.9", Offence_Refusal));
   clock.now += 11000;  // the window moved on
-  EXPECT_FALSE(autoBan.RecordRefusal("203.0.113.9"));
-  EXPECT_FALSE(autoBan.RecordRefusal("203.0.113.9"));
-  EXPECT_TRUE(autoBan.RecordRefusal("203.0.113.9"));
+  EXPECT_FALSE(autoBan.Record("203.0.113.9", Offence_Refusal));
+  EXPECT_FALSE(autoBan.Record("203.0.113.9", Offence_Refusal));
+  for (int i = 0; i < 100; i++)
+  {
+    EXPECT_FALSE(autoBan.Record("203.0.113.9", Offence_None));  // never counted
+  }
+  EXPECT_TRUE(autoBan.Record("203.0.113.9", Offence_Refusal));
   EXPECT_TRUE(bans.IsBanned("203.0.113.9"));
   clock.now += 61000;
   EXPECT_FALSE(bans.IsBanned("203.0.113.9"));
+
+  // Rate-limit hits count separately, against their own threshold.
+  for (int i = 0; i < 4; i++)
+  {
+    EXPECT_FALSE(autoBan.Record("198.51.100.1", Offence_LimitHit));
+  }
+  EXPECT_FALSE(autoBan.Record("198.51.100.1", Offence_Refusal));
+  EXPECT_TRUE(autoBan.Record("198.51.100.1", Offence_LimitHit));
 }
 
 TEST(LimitsGuard, AdmissionBeforeTheBody)
@@ -235,20 +266,20 @@ TEST(LimitsGuard, AdmissionBeforeTheBody)
   InboundTests::FakeClock clock;
   Ledger ledger("");
   LimitsGuard guard(configuration, ledger, clock, {"/"});
-  uint64_t reserved = 0;
+  uint64_t reserved = 0, first = 0;
   EXPECT_EQ(Admission_Banned, guard.AdmitBody("192.0.2.1", false, false, -1, reserved));
   EXPECT_EQ(Admission_Allowed, guard.AdmitBody("a", false, false, -1, reserved));
   EXPECT_EQ(Admission_NoLength, guard.AdmitBody("a", true, true, -1, reserved));
   EXPECT_EQ(Admission_TooLarge, guard.AdmitBody("a", true, true, 2049, reserved));
   EXPECT_EQ(Admission_TooLarge, guard.AdmitBody("a", true, false, 131073, reserved));
-  EXPECT_EQ(Admission_Allowed, guard.AdmitBody("a", true, true, 1000, reserved));
-  EXPECT_EQ(1000u, reserved);  // 1048 bytes of the 2048 left
+  EXPECT_EQ(Admission_Allowed, guard.AdmitBody("a", true, true, 1000, first));
+  EXPECT_NE(0u, first);  // 1048 bytes of the 2048 left
   EXPECT_EQ(Admission_ClientBusy, guard.AdmitBody("a", true, true, 10, reserved));
   EXPECT_EQ(Admission_ServerBusy, guard.AdmitBody("b", true, true, 1049, reserved));
-  guard.ReleaseBody("a", 1000);
+  guard.ReleaseBody(first);
   EXPECT_EQ(Admission_Allowed, guard.AdmitBody("b", true, true, 1049, reserved));
 
-  guard.RecordRefusal("a", 400, "not-dicom", "PUT ...", true);
+  guard.RecordRefusal("a", 400, "not-dicom", "PUT ...", Offence_Refusal);
   guard.Flush();
   const std::vector<AuditEvent> audit = ledger.ListAudit(0, 10);
   ASSERT_EQ(1u, audit.size());

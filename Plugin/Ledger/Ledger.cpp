@@ -344,6 +344,19 @@ namespace Inbound
                                         const std::vector<std::string>& quotaScopes, int64_t day)
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    // The one write per file is committed without waiting for the disk (WAL, synchronous
+    // NORMAL): a power cut may forget the last few records, never corrupt the ledger, and a
+    // forgotten file is not listed in the upload's status, so the sender sends it again and
+    // it lands on the same archive instance. State changes keep waiting for the disk.
+    db_.Execute("PRAGMA synchronous=NORMAL;");
+    struct RestoreFull
+    {
+      Orthanc::SQLite::Connection& db;
+      ~RestoreFull()
+      {
+        db.Execute("PRAGMA synchronous=FULL;");
+      }
+    } restore{db_};
     Orthanc::SQLite::Transaction t(db_);
     t.Begin();
 

@@ -97,45 +97,53 @@ namespace Inbound
     return result;
   }
 
-  AutoBan::AutoBan(BanList& bans, const IClock& clock, unsigned int threshold,
-                   unsigned int windowSeconds, unsigned int banSeconds) :
+  AutoBan::AutoBan(BanList& bans, const IClock& clock, unsigned int refusalThreshold,
+                   unsigned int limitHitThreshold, unsigned int windowSeconds,
+                   unsigned int banSeconds) :
     bans_(bans),
     clock_(clock),
-    threshold_(threshold),
+    refusalThreshold_(refusalThreshold),
+    limitHitThreshold_(limitHitThreshold),
     windowMs_(int64_t(windowSeconds) * 1000),
     banSeconds_(banSeconds)
   {
   }
 
-  bool AutoBan::RecordRefusal(const std::string& address)
+  bool AutoBan::Record(const std::string& address, Offence offence)
   {
-    if (threshold_ == 0 || address.empty())
+    const unsigned int threshold =
+      (offence == Offence_Refusal ? refusalThreshold_ :
+       offence == Offence_LimitHit ? limitHitThreshold_ : 0);
+    if (threshold == 0 || address.empty())
     {
       return false;
     }
     const int64_t now = clock_.NowMs();
+    std::string reason;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (counts_.size() > 100000)
       {
-        counts_.clear();  // a spoofing-proof bound: addresses come from the TCP peer or proxy
+        counts_.clear();  // bounded: addresses come from the TCP peer or the trusted proxy
       }
-      auto& entry = counts_[address];
-      if (now - entry.first > windowMs_)
+      Counts& counts = counts_[address];
+      if (now - counts.windowStart > windowMs_)
       {
-        entry = std::make_pair(now, 0u);
+        counts = Counts();
+        counts.windowStart = now;
       }
-      if (++entry.second < threshold_)
+      unsigned int& count = (offence == Offence_Refusal ? counts.refusals : counts.limitHits);
+      if (++count < threshold)
       {
         return false;
       }
       counts_.erase(address);
+      reason = "automatic: " + std::to_string(threshold) +
+               (offence == Offence_Refusal ? " refusals" : " rate-limit hits") + " within " +
+               std::to_string(windowMs_ / 1000) + " s";
     }
-    bans_.Ban(address, banSeconds_,
-              "automatic: " + std::to_string(threshold_) + " refusals within " +
-                std::to_string(windowMs_ / 1000) + " s",
-              true, "");
-    LOG(WARNING) << "Inbound: " << address << " banned for " << banSeconds_ << " s";
+    bans_.Ban(address, banSeconds_, reason, true, "");
+    LOG(WARNING) << "Inbound: " << address << " banned for " << banSeconds_ << " s (" << reason << ")";
     return true;
   }
 }

@@ -44,24 +44,40 @@ namespace Inbound
     Json::Value Describe();
   };
 
-  // Counts refusals per client in a sliding window and bans a client that keeps being
-  // refused (floods, scanners, garbage senders) for a while.
+  enum Offence
+  {
+    Offence_None,      // an ordinary refusal of a legitimate sender
+    Offence_Refusal,   // garbage, guessing, scanning
+    Offence_LimitHit   // over a rate limit: a paced browser meets a few, a flood thousands
+  };
+
+  // Counts offences per client in a window and bans a client that keeps offending (floods,
+  // scanners, garbage senders, password guessers) for a while. Rate-limit hits have their
+  // own, much higher threshold, so that a browser that honours Retry-After is never banned.
   class AutoBan : public boost::noncopyable
   {
   private:
+    struct Counts
+    {
+      int64_t windowStart = 0;
+      unsigned int refusals = 0;
+      unsigned int limitHits = 0;
+    };
+
     BanList& bans_;
     const IClock& clock_;
-    unsigned int threshold_;
+    unsigned int refusalThreshold_;
+    unsigned int limitHitThreshold_;
     int64_t windowMs_;
     int64_t banSeconds_;
     std::mutex mutex_;
-    std::map<std::string, std::pair<int64_t, unsigned int>> counts_;  // window start, count
+    std::map<std::string, Counts> counts_;
 
   public:
-    AutoBan(BanList& bans, const IClock& clock, unsigned int threshold, unsigned int windowSeconds,
-            unsigned int banSeconds);
+    AutoBan(BanList& bans, const IClock& clock, unsigned int refusalThreshold,
+            unsigned int limitHitThreshold, unsigned int windowSeconds, unsigned int banSeconds);
 
-    // True if this refusal got the client banned.
-    bool RecordRefusal(const std::string& address);
+    // True if this offence got the client banned.
+    bool Record(const std::string& address, Offence offence);
   };
 }

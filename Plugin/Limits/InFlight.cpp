@@ -8,41 +8,67 @@ namespace Inbound
   {
   }
 
-  InFlight::Result InFlight::Reserve(const std::string& address, uint64_t bytes)
+  InFlight::Result InFlight::Reserve(uint64_t& ticket, const std::string& address,
+                                     uint64_t bytes, int64_t nowMs)
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    unsigned int& count = perClient_[address];
+    ticket = 0;
+    auto found = perClient_.find(address);
+    const unsigned int count = (found == perClient_.end() ? 0 : found->second);
     if (maxPerClient_ > 0 && count >= maxPerClient_)
     {
       refusals_++;
-      if (count == 0)
-        perClient_.erase(address);
       return Result_ClientBusy;
     }
     if (maxBytes_ > 0 && bytes_ + bytes > maxBytes_)
     {
       refusals_++;
-      if (count == 0)
-        perClient_.erase(address);
       return Result_ServerBusy;
     }
-    count++;
+    perClient_[address] = count + 1;
     bytes_ += bytes;
+    ticket = nextTicket_++;
+    reservations_[ticket] = Reservation{address, bytes, nowMs};
     return Result_Reserved;
   }
 
-  void InFlight::Release(const std::string& address, uint64_t bytes)
+  void InFlight::ReleaseInternal(std::map<uint64_t, Reservation>::iterator it)
+  {
+    auto client = perClient_.find(it->second.address);
+    if (client != perClient_.end() && --client->second == 0)
+    {
+      perClient_.erase(client);
+    }
+    bytes_ = (it->second.bytes > bytes_) ? 0 : bytes_ - it->second.bytes;
+    reservations_.erase(it);
+  }
+
+  void InFlight::Release(uint64_t ticket)
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    auto found = perClient_.find(address);
-    if (found != perClient_.end())
+    auto found = reservations_.find(ticket);
+    if (found != reservations_.end())
     {
-      if (--found->second == 0)
-      {
-        perClient_.erase(found);
-      }
+      ReleaseInternal(found);
     }
-    bytes_ = (bytes > bytes_) ? 0 : bytes_ - bytes;
+  }
+
+  size_t InFlight::Expire(int64_t cutoffMs)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    size_t count = 0;
+    for (auto it = reservations_.begin(); it != reservations_.end();)
+    {
+      auto next = std::next(it);
+      if (it->second.since < cutoffMs)
+      {
+        ReleaseInternal(it);
+        count++;
+      }
+      it = next;
+    }
+    lapsed_ += count;
+    return count;
   }
 
   uint64_t InFlight::GetBytes()
@@ -62,5 +88,11 @@ namespace Inbound
   {
     std::lock_guard<std::mutex> lock(mutex_);
     return refusals_;
+  }
+
+  uint64_t InFlight::GetLapsed()
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return lapsed_;
   }
 }

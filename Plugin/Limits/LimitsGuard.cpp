@@ -48,8 +48,8 @@ namespace Inbound
     inFlight_(configuration.limits.maxUploadsInFlightPerClient,
               configuration.limits.maxBytesInFlight),
     bans_(ledger, clock, configuration.bans),
-    autoBan_(bans_, clock, configuration.autoBan.refusals, configuration.autoBan.windowSeconds,
-             configuration.autoBan.banSeconds),
+    autoBan_(bans_, clock, configuration.autoBan.refusals, configuration.autoBan.limitHits,
+             configuration.autoBan.windowSeconds, configuration.autoBan.banSeconds),
     quotas_(configuration.quotas, ledger, clock),
     monitor_(configuration.dataMonitor, watchedPaths, probe,
              [this](const std::string& event, const std::string& detail) {
@@ -59,9 +59,9 @@ namespace Inbound
   }
 
   Admission LimitsGuard::AdmitBody(const std::string& address, bool hasBody, bool isFile,
-                                   int64_t contentLength, uint64_t& reserved)
+                                   int64_t contentLength, uint64_t& ticket)
   {
-    reserved = 0;
+    ticket = 0;
     if (bans_.IsBanned(address))
     {
       return Admission_Banned;
@@ -86,10 +86,9 @@ namespace Inbound
     {
       return Admission_Allowed;
     }
-    switch (inFlight_.Reserve(address, uint64_t(contentLength)))
+    switch (inFlight_.Reserve(ticket, address, uint64_t(contentLength), clock_.NowMs()))
     {
       case InFlight::Result_Reserved:
-        reserved = uint64_t(contentLength);
         return Admission_Allowed;
       case InFlight::Result_ClientBusy:
         return Admission_ClientBusy;
@@ -98,9 +97,9 @@ namespace Inbound
     }
   }
 
-  void LimitsGuard::ReleaseBody(const std::string& address, uint64_t reserved)
+  void LimitsGuard::ReleaseBody(uint64_t ticket)
   {
-    inFlight_.Release(address, reserved);
+    inFlight_.Release(ticket);
   }
 
   void LimitsGuard::CheckRequestRate(const std::string& address)
@@ -136,7 +135,7 @@ namespace Inbound
 
   void LimitsGuard::RecordRefusal(const std::string& address, int status,
                                   const std::string& code, const std::string& what,
-                                  bool countsTowardsBan)
+                                  Offence offence)
   {
     {
       std::lock_guard<std::mutex> lock(refusalsMutex_);
@@ -155,14 +154,13 @@ namespace Inbound
         droppedRefusals_++;  // a flood: counted, itemized no further
       }
     }
-    if (countsTowardsBan)
-    {
-      autoBan_.RecordRefusal(address);
-    }
+    autoBan_.Record(address, offence);
   }
 
   void LimitsGuard::Flush()
   {
+    inFlight_.Expire(clock_.NowMs() - int64_t(configuration_.limits.bodyTimeoutSeconds) * 1000);
+
     std::vector<AuditEvent> events;
     uint64_t dropped = 0;
     {
@@ -198,11 +196,13 @@ namespace Inbound
     json["limits"]["maxBytesInFlight"] = Json::UInt64(l.maxBytesInFlight);
     json["inFlight"]["bytes"] = Json::UInt64(inFlight_.GetBytes());
     json["inFlight"]["refusals"] = Json::UInt64(inFlight_.GetRefusals());
+    json["inFlight"]["lapsed"] = Json::UInt64(inFlight_.GetLapsed());
     json["trackedClients"] = Json::UInt64(rates_.CountTrackedClients());
     json["quotas"] = quotas_.Describe(clientAddress);
     json["dataMonitor"] = monitor_.Describe();
     json["bans"] = bans_.Describe();
     json["autoBan"]["refusals"] = configuration_.autoBan.refusals;
+    json["autoBan"]["limitHits"] = configuration_.autoBan.limitHits;
     json["autoBan"]["windowSeconds"] = configuration_.autoBan.windowSeconds;
     json["autoBan"]["banSeconds"] = configuration_.autoBan.banSeconds;
     std::lock_guard<std::mutex> lock(refusalsMutex_);

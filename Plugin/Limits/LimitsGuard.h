@@ -52,12 +52,12 @@ namespace Inbound
                 const std::vector<std::string>& watchedPaths,
                 const DataMonitor::FreeSpaceProbe& probe = DataMonitor::GetFreeSpace);
 
-    // Before the body is read. "isFile": a file upload (PUT), whose bytes are reserved in
-    // "reserved" until ReleaseBody(); contentLength < 0 when absent.
+    // Before the body is read. "isFile": a file upload (PUT), whose bytes stay reserved under
+    // "ticket" (0: nothing reserved) until ReleaseBody(); contentLength < 0 when absent.
     Admission AdmitBody(const std::string& address, bool hasBody, bool isFile,
-                        int64_t contentLength, uint64_t& reserved);
+                        int64_t contentLength, uint64_t& ticket);
 
-    void ReleaseBody(const std::string& address, uint64_t reserved);
+    void ReleaseBody(uint64_t ticket);
 
     // Every public API call: 503 rate-limited with Retry-After when over the request rate.
     void CheckRequestRate(const std::string& address);
@@ -80,7 +80,7 @@ namespace Inbound
     // An answered refusal: audited (address and reason, never the body) and counted
     // towards an automatic ban.
     void RecordRefusal(const std::string& address, int status, const std::string& code,
-                       const std::string& what, bool countsTowardsBan);
+                       const std::string& what, Offence offence);
 
     // Background work: writes buffered refusals, re-evaluates the data monitor.
     void Flush();

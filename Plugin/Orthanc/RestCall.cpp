@@ -148,7 +148,7 @@ namespace Inbound
   }
 
   void RestCall::AnswerBuffer(const void* data, size_t size, const std::string& mime,
-                              bool isPage)
+                              bool isPage, bool immutable)
   {
     SetCommonHeaders();
     if (isPage)
@@ -160,7 +160,9 @@ namespace Inbound
     }
     else
     {
-      OrthancPluginSetHttpHeader(context_, output_, "Cache-Control", "public, max-age=300");
+      OrthancPluginSetHttpHeader(context_, output_, "Cache-Control",
+                                 immutable ? "public, max-age=31536000, immutable"
+                                           : "public, max-age=300");
     }
     OrthancPluginAnswerBuffer(context_, output_, data, static_cast<uint32_t>(size), mime.c_str());
   }

@@ -63,7 +63,7 @@ namespace Inbound
     void AnswerError(const ApiError& error);
 
     void AnswerBuffer(const void* data, size_t size, const std::string& mime,
-                      bool isPage = false);
+                      bool isPage = false, bool immutable = false);
 
     void Redirect(const std::string& location);
 

@@ -22,32 +22,27 @@ namespace Inbound
     // The body reservation of the request on this HTTP thread (see InFlight). Released when
     // the handler ends, or, if Orthanc never called it (the client went away while sending),
     // by the next request on the same thread.
-    struct Reservation
-    {
-      bool held = false;
-      std::string address;
-      uint64_t bytes = 0;
-    };
-    thread_local Reservation reservation_;
+    thread_local uint64_t reservation_ = 0;
 
     void ReleaseReservation()
     {
-      if (reservation_.held)
+      if (reservation_ != 0)
       {
-        reservation_.held = false;
-        PluginContext::Get().GetLimits().ReleaseBody(reservation_.address, reservation_.bytes);
+        PluginContext::Get().GetLimits().ReleaseBody(reservation_);
+        reservation_ = 0;
       }
     }
 
     // Refusals that say something about the client (garbage, guessing, floods) count
     // towards an automatic ban; the ordinary ones of a legitimate sender do not.
-    bool CountsTowardsBan(int status, const std::string& code)
+    Offence ClassifyRefusal(int status, const std::string& code)
     {
       if (code == "rate-limited")
-        return true;
-      if (status >= 500 || status == 422)
-        return false;  // quota, storage, internal errors; a DICOMDIR on a CD
-      return code != "upload-closed" && code != "empty-upload";
+        return Offence_LimitHit;
+      if (status >= 500 || status == 422 || code == "upload-closed" ||
+          code == "empty-upload" || code == "duplicate-instance")
+        return Offence_None;  // quota, storage, internal errors; a CD's DICOMDIR or duplicates
+      return Offence_Refusal;
     }
 
     template <void (*Handler)(RestCall&)>
@@ -77,7 +72,7 @@ namespace Inbound
         context.GetLimits().RecordRefusal(
           GetCurrentClientAddress(), call.GetRefusalStatus(), call.GetRefusalCode(),
           std::string(url) + ": " + call.GetRefusalMessage(),
-          CountsTowardsBan(call.GetRefusalStatus(), call.GetRefusalCode()));
+          ClassifyRefusal(call.GetRefusalStatus(), call.GetRefusalCode()));
       }
       return OrthancPluginErrorCode_Success;
     }
@@ -111,15 +106,27 @@ namespace Inbound
 
     // "/": Orthanc Explorer's entry. Browsers only send Basic credentials after a 401
     // challenge, which the filter cannot give; this route gives it, for the whole site.
-    void ServeRoot(RestCall& call)
+    // A login that fails is a refusal like any other: audited and counted towards an
+    // automatic ban, so that passwords cannot be guessed at leisure.
+    bool CheckLogin(RestCall& call)
     {
       if (PluginContext::Get().GetAccess().IsAuthorized(call.GetHeader("authorization")))
       {
-        call.Redirect("/app/explorer.html");
+        return true;
       }
-      else
+      const bool attempted = !call.GetHeader("authorization").empty();
+      PluginContext::Get().GetLimits().RecordRefusal(
+        GetCurrentClientAddress(), 401, attempted ? "bad-credentials" : "login-required",
+        "login", attempted ? Offence_Refusal : Offence_None);
+      call.Challenge(kRealm);
+      return false;
+    }
+
+    void ServeRoot(RestCall& call)
+    {
+      if (CheckLogin(call))
       {
-        call.Challenge(kRealm);
+        call.Redirect("/app/explorer.html");
       }
     }
 
@@ -128,15 +135,11 @@ namespace Inbound
     // as the one credential store (the filter itself can only answer 403).
     void ServeAuth(RestCall& call)
     {
-      if (PluginContext::Get().GetAccess().IsAuthorized(call.GetHeader("authorization")))
+      if (CheckLogin(call))
       {
         Json::Value answer(Json::objectValue);
         answer["authorized"] = true;
         call.AnswerJson(200, answer);
-      }
-      else
-      {
-        call.Challenge(kRealm);
       }
     }
 
@@ -144,6 +147,11 @@ namespace Inbound
     {
       if (!call.Expect("GET"))
         return;
+      if (call.GetGroup(0).empty())
+      {
+        call.Redirect("/inbound/");  // the page's relative asset paths need the slash
+        return;
+      }
       const EmbeddedFile* page = LookupWebFile("index.html");
       call.AnswerBuffer(page->data, page->size, GetMime("index.html"), true);
     }
@@ -157,7 +165,9 @@ namespace Inbound
       {
         throw ApiError(404, "not-found", "No such file");
       }
-      call.AnswerBuffer(file->data, file->size, GetMime(file->path));
+      // The page names its assets with a digest ("app.js?v=..."): those never change.
+      call.AnswerBuffer(file->data, file->size, GetMime(file->path), false,
+                        !call.GetArgument("v").empty());
     }
 
     void ApiInfo(RestCall& call)
@@ -338,28 +348,25 @@ namespace Inbound
           // Admins are not subject to the public side's limits, nor to bans.
           if (access.IsAuthorized(authorization))
             return 1;
-          context.GetLimits().RecordRefusal(currentClientAddress_, 403, "unauthorized", uri, true);
+          context.GetLimits().RecordRefusal(currentClientAddress_, 403, "unauthorized", uri,
+                                            Offence_Refusal);
           return 0;
         }
 
         const bool hasBody = (m == Orthanc::HttpMethod_Post || m == Orthanc::HttpMethod_Put ||
                               contentLength > 0 || chunked);
         const bool isFile = (m == Orthanc::HttpMethod_Put && AccessPolicy::IsFileRoute(uri));
-        uint64_t reserved = 0;
         const Admission admission = context.GetLimits().AdmitBody(
-          currentClientAddress_, hasBody, isFile, chunked ? -1 : contentLength, reserved);
+          currentClientAddress_, hasBody, isFile, chunked ? -1 : contentLength, reservation_);
         if (admission == Admission_Allowed)
         {
-          if (isFile)
-          {
-            reservation_.held = true;
-            reservation_.address = currentClientAddress_;
-            reservation_.bytes = reserved;
-          }
           return 1;
         }
-        context.GetLimits().RecordRefusal(currentClientAddress_, 403, EnumerationToString(admission),
-                                          uri, admission != Admission_Banned);
+        context.GetLimits().RecordRefusal(
+          currentClientAddress_, 403, EnumerationToString(admission), uri,
+          admission == Admission_Banned ? Offence_None :
+          (admission == Admission_ClientBusy || admission == Admission_ServerBusy) ? Offence_LimitHit
+                                                                                  : Offence_Refusal);
         return 0;
       }
       catch (...)
@@ -379,7 +386,7 @@ namespace Inbound
     // "NoLock": Orthanc would otherwise run every call of a plugin's routes one at a time;
     // the services here are thread-safe, and parallel uploads need parallel calls.
     OrthancPluginRegisterRestCallbackNoLock(context, "/", Route<ServeRoot>);
-    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/?", PublicRoute<ServePage>);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound(/?)", PublicRoute<ServePage>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/auth", Route<ServeAuth>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/app/(.+)", PublicRoute<ServeAsset>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/api/info", PublicRoute<ApiInfo>);

@@ -66,6 +66,16 @@ namespace Inbound
     info["limits"]["maxFileBytes"] = Json::UInt64(configuration_.upload.maxFileBytes);
     info["limits"]["maxFilesPerUpload"] = Json::UInt64(configuration_.upload.maxFilesPerUpload);
     info["limits"]["maxBytesPerUpload"] = Json::UInt64(configuration_.upload.maxBytesPerUpload);
+    // So that the page can pace itself instead of finding the limits by running into them.
+    info["limits"]["requestsPerSecond"] = configuration_.limits.requestsPerSecond;
+    info["limits"]["requestBurst"] = configuration_.limits.requestBurst;
+    info["limits"]["bytesPerSecond"] = configuration_.limits.bytesPerSecond;
+    info["limits"]["maxUploadsInFlight"] = configuration_.limits.maxUploadsInFlightPerClient;
+    info["limits"]["text"]["name"] = Json::UInt64(configuration_.text.name);
+    info["limits"]["text"]["email"] = Json::UInt64(configuration_.text.email);
+    info["limits"]["text"]["institution"] = Json::UInt64(configuration_.text.institution);
+    info["limits"]["text"]["phone"] = Json::UInt64(configuration_.text.phone);
+    info["limits"]["text"]["message"] = Json::UInt64(configuration_.text.message);
     if (!configuration_.brandingColor.empty())
     {
       info["branding"]["primaryColor"] = configuration_.brandingColor;
@@ -146,17 +156,6 @@ namespace Inbound
     return record;
   }
 
-  UploadRecord UploadService::Reload(const std::string& id) const
-  {
-    // Read again once the upload's lock is held: the state may have changed meanwhile.
-    UploadRecord record;
-    if (!ledger_.LookupUpload(record, id))
-    {
-      throw ApiError::NotFound();
-    }
-    return record;
-  }
-
   Json::Value UploadService::GetStatus(const std::string& id, const std::string& token) const
   {
     const UploadRecord upload = Authenticate(id, token);
@@ -230,12 +229,10 @@ namespace Inbound
       throw ApiError(400, "bad-hash", "The file's name in the route must be its SHA-256 in "
                                       "lower-case hexadecimal (64 characters)");
     }
-    Authenticate(id, token);
-
+    // Authenticated once the lock is held, so that the record read is the current one.
     std::shared_ptr<std::shared_mutex> lock = locks_.Get(id);
     std::shared_lock<std::shared_mutex> shared(*lock);
-
-    UploadRecord upload = Reload(id);
+    const UploadRecord upload = Authenticate(id, token);
     if (!IsOpen(upload.state))
     {
       throw Closed(upload);
@@ -359,11 +356,9 @@ namespace Inbound
   Json::Value UploadService::Complete(const std::string& id, const std::string& token,
                                       const ClientInfo& client)
   {
-    Authenticate(id, token);
     std::shared_ptr<std::shared_mutex> lock = locks_.Get(id);
     std::unique_lock<std::shared_mutex> exclusive(*lock);
-
-    UploadRecord upload = Reload(id);
+    UploadRecord upload = Authenticate(id, token);
     if (upload.state == UploadState_Open)
     {
       if (upload.files == 0)
@@ -395,11 +390,9 @@ namespace Inbound
   Json::Value UploadService::Cancel(const std::string& id, const std::string& token,
                                     const ClientInfo& client)
   {
-    Authenticate(id, token);
     std::shared_ptr<std::shared_mutex> lock = locks_.Get(id);
     std::unique_lock<std::shared_mutex> exclusive(*lock);
-
-    UploadRecord upload = Reload(id);
+    UploadRecord upload = Authenticate(id, token);
     if (upload.state != UploadState_Cancelled)
     {
       if (!ledger_.ChangeState(id, {UploadState_Open}, UploadState_Cancelled, clock_.NowMs(),

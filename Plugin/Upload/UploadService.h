@@ -30,7 +30,6 @@ namespace Inbound
     UploadLocks locks_;
 
     UploadRecord Authenticate(const std::string& id, const std::string& token) const;
-    UploadRecord Reload(const std::string& id) const;
     ItemRecord StoreFile(const UploadRecord& upload, const std::string& sha256, const void* body,
                          size_t size);
     void PurgeLocked(const std::string& id);

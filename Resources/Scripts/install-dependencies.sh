@@ -14,7 +14,7 @@ packages=(
   # web page bundle and browser tests
   nodejs npm chromium
   # integration tests, demonstration and benchmarks
-  dcmtk nginx-light openssl curl python3 python3-pytest python3-pydicom python3-numpy
+  dcmtk nginx-light openssl sslscan curl python3 python3-pytest python3-pydicom python3-numpy
   python3-requests python3-aiosmtpd python3-matplotlib
 )
 

@@ -109,6 +109,7 @@ const en = {
   'skip.zipFailed': 'inside a ZIP archive that could not be opened',
   'skip.duplicate': 'already included (the same file was chosen twice)',
   'skip.missing': 'listed in the index of the CD but not found',
+  'skip.sameImage': 'another version of an image that was already sent (same image identifier)',
   'skip.examples': 'For example: {files}',
 
   'send.title': 'Sending the images',
@@ -134,6 +135,7 @@ const en = {
   'send.retryFailed': 'Try these again',
   'send.finishAnyway': 'Finish without them',
   'send.storageFull': '{site} cannot accept images at the moment. Your upload has been kept: please open this page again later to continue it.',
+  'send.blocked': '{site} is not accepting uploads from your network at the moment. Your upload has been kept: please open this page again later (for example in 15 minutes) to continue it.',
   'send.closed': 'This upload can no longer be continued (it expired or was closed). Please start a new upload.',
   'send.openFailed': 'The upload could not be started: {reason}',
   'send.nothingArrived': 'None of the images could be sent, so nothing was delivered.',
@@ -296,6 +298,7 @@ const de = {
   'skip.zipFailed': 'in einem ZIP-Archiv, das nicht geöffnet werden konnte',
   'skip.duplicate': 'bereits enthalten (dieselbe Datei wurde zweimal gewählt)',
   'skip.missing': 'im Verzeichnis der CD aufgeführt, aber nicht gefunden',
+  'skip.sameImage': 'eine andere Fassung eines bereits gesendeten Bildes (gleiche Bildkennung)',
   'skip.examples': 'Zum Beispiel: {files}',
 
   'send.title': 'Die Bilder werden gesendet',
@@ -321,6 +324,7 @@ const de = {
   'send.retryFailed': 'Erneut versuchen',
   'send.finishAnyway': 'Ohne sie abschließen',
   'send.storageFull': '{site} kann gerade keine Bilder annehmen. Ihr Upload bleibt erhalten: Bitte öffnen Sie diese Seite später erneut, um ihn fortzusetzen.',
+  'send.blocked': '{site} nimmt von Ihrem Netzwerk gerade keine Uploads an. Ihr Upload bleibt erhalten: Bitte öffnen Sie diese Seite später erneut (zum Beispiel in 15 Minuten), um ihn fortzusetzen.',
   'send.closed': 'Dieser Upload kann nicht mehr fortgesetzt werden (er ist abgelaufen oder wurde geschlossen). Bitte beginnen Sie einen neuen Upload.',
   'send.openFailed': 'Der Upload konnte nicht gestartet werden: {reason}',
   'send.nothingArrived': 'Keines der Bilder konnte gesendet werden; es wurde nichts übermittelt.',

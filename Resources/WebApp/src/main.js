@@ -9,7 +9,7 @@ import { dictionaries, language, locale, onLanguageChange, preferredLanguage, se
 import { clearResume, loadResume, saveResume, throttledSaver } from './resume.js';
 import { scan, summarizeSkipped } from './scan.js';
 import { entriesFromFileList, takeDropped } from './sources.js';
-import { FatalUploadError, UploadRun } from './upload.js';
+import { FatalUploadError, Pacer, UploadRun } from './upload.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -861,6 +861,7 @@ async function runUpload(items, received) {
     items,
     received,
     hasher: state.hasher,
+    pacer: state.pacer || (state.pacer = new Pacer(state.info.limits)),
     onProgress: () => {},
     onStatus: (status) => {
       state.sendStatus = status.kind === 'running' ? null : status;
@@ -973,8 +974,8 @@ function handleFatal(error) {
     clearResume();
     state.problem = { kind: 'closed' };
     setSendButtons({ restart: true });
-  } else if (error instanceof FatalUploadError && error.kind === 'storageFull') {
-    state.problem = { kind: 'storageFull' };
+  } else if (error instanceof FatalUploadError && (error.kind === 'storageFull' || error.kind === 'blocked')) {
+    state.problem = { kind: error.kind };
     setSendButtons({ cancel: true });
     $('send-retry').hidden = false;
     $('send-retry').dataset.mode = 'pending';
@@ -999,6 +1000,7 @@ function renderProblem() {
     case 'someFailed': text = t('send.someFailed', { count: tn('count.images', problem.count) }); break;
     case 'closed': text = t('send.closed'); break;
     case 'storageFull': text = tp('send.storageFull'); break;
+    case 'blocked': text = tp('send.blocked'); break;
     case 'cancelled': text = t('send.cancelled'); break;
     case 'nothingArrived': text = t('send.nothingArrived'); break;
     default: text = t('send.error', { reason: problem.reason });
@@ -1052,7 +1054,7 @@ function renderProgress() {
       status = t('send.waitingNetwork');
     } else if (state.sendStatus && state.sendStatus.kind === 'busy') {
       status = t('send.retrying', { seconds: state.sendStatus.seconds });
-    } else if (p.active === 0 && p.doneFiles < p.totalFiles) {
+    } else if (p.active === 0 && p.doneFiles === 0) {
       status = t('send.preparing');
     } else if (p.doneBytes >= p.totalBytes && p.doneFiles < p.totalFiles) {
       status = tp('send.confirming');
@@ -1137,13 +1139,16 @@ function renderReceipt() {
   problems.replaceChildren();
   if (state.scanResult) {
     const groups = skippedGroups();
-    const rejected = state.items.filter((it) => it.state === 'skipped');
-    if (rejected.length) {
-      const dicomdir = groups.find((g) => g.reason === 'dicomdir');
-      if (dicomdir) {
-        dicomdir.count += rejected.length;
-      } else {
-        groups.push({ reason: 'dicomdir', count: rejected.length, examples: [] });
+    // Files the server declined without fault (a DICOMDIR, a second version of an image).
+    for (const item of state.items.filter((it) => it.state === 'skipped')) {
+      let group = groups.find((g) => g.reason === item.reason);
+      if (!group) {
+        group = { reason: item.reason, count: 0, examples: [] };
+        groups.push(group);
+      }
+      group.count++;
+      if (group.examples.length < 3) {
+        group.examples.push(item.entry.name);
       }
     }
     if (groups.length) {

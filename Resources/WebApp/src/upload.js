@@ -8,7 +8,7 @@ import { HashError } from './hash.js';
 export class FatalUploadError extends Error {
   constructor(kind, detail) {
     super(kind);
-    this.kind = kind; // 'closed' | 'storageFull' | 'cancelled'
+    this.kind = kind; // 'closed' | 'storageFull' | 'blocked' | 'cancelled'
     this.detail = detail;
   }
 }
@@ -73,10 +73,83 @@ class Signal {
   }
 }
 
+// Keeps the request rate under the site's limit, so that a large CD does not run into the
+// rate limits (and a client refused too often may be banned for a while). With the limit
+// known from api/info: a token bucket at 80 % of it. Without: no pacing until the first
+// "busy" answer, then additive increase / multiplicative decrease around what gets through.
+// Every "busy" answer also pauses all requests for the Retry-After time.
+class Pacer {
+  constructor(limits) {
+    const rps = limits ? Number(limits.requestsPerSecond) : 0;
+    const burst = limits ? Number(limits.requestBurst) : 0;
+    this.max = rps > 0 ? rps * 0.8 : Infinity;
+    this.rate = this.max;
+    this.capacity = rps > 0 ? Math.max(1, (burst > 0 ? burst : rps) * 0.5) : Infinity;
+    this.tokens = this.capacity;
+    this.refilled = performance.now();
+    this.pausedUntil = 0;
+    this.lastSlowdown = -Infinity;
+    this.starts = [];
+  }
+
+  refill(now) {
+    if (Number.isFinite(this.rate)) {
+      this.tokens = Math.min(this.capacity, this.tokens + ((now - this.refilled) / 1000) * this.rate);
+    }
+    this.refilled = now;
+  }
+
+  async take(signal) {
+    for (;;) {
+      if (signal.aborted) {
+        return;
+      }
+      const now = performance.now();
+      this.refill(now);
+      let wait = this.pausedUntil - now;
+      if (wait <= 0 && Number.isFinite(this.rate) && this.tokens < 1) {
+        wait = ((1 - this.tokens) / this.rate) * 1000;
+      }
+      if (wait <= 0) {
+        break;
+      }
+      await sleep(Math.max(5, wait), signal);
+    }
+    const now = performance.now();
+    if (Number.isFinite(this.rate)) {
+      this.tokens -= 1;
+    }
+    this.starts.push(now);
+    while (this.starts.length && now - this.starts[0] > 2000) {
+      this.starts.shift();
+    }
+  }
+
+  busy(seconds) {
+    const now = performance.now();
+    this.pausedUntil = Math.max(this.pausedUntil, now + seconds * 1000);
+    if (now - this.lastSlowdown > Math.max(1000, seconds * 1000)) {
+      this.refill(now);
+      const observed = this.starts.length / 2;
+      this.rate = Math.max(1, (Number.isFinite(this.rate) ? this.rate : Math.max(2, observed)) / 2);
+      this.capacity = Math.max(1, this.rate);
+      this.tokens = 0;
+      this.lastSlowdown = now;
+    }
+  }
+
+  success() {
+    if (Number.isFinite(this.rate) && this.rate < this.max) {
+      this.rate = Math.min(this.max, this.rate + 1 / this.rate);
+      this.capacity = Math.max(this.capacity, Math.min(this.rate, this.max));
+    }
+  }
+}
+
 // items: [{entry, key, sha256?}] — every file to deliver. received: Set of sha256 the server
 // already holds. Events: onProgress({...}), onStatus({kind, seconds}), onFileDone(item).
 export class UploadRun {
-  constructor({ id, token, items, received, hasher, onProgress, onStatus, onFileDone }) {
+  constructor({ id, token, items, received, hasher, limits, pacer, onProgress, onStatus, onFileDone }) {
     this.id = id;
     this.token = token;
     this.items = items;
@@ -91,6 +164,7 @@ export class UploadRun {
     this.onStatus = onStatus || (() => {});
     this.onFileDone = onFileDone || (() => {});
     this.signal = new Signal();
+    this.pacer = pacer || new Pacer(limits);
     this.inflight = new Map();
     this.aborters = new Set();
     this.totalBytes = this.items.reduce((sum, it) => sum + it.entry.size, 0);
@@ -183,6 +257,10 @@ export class UploadRun {
       if (this.signal.aborted) {
         return;
       }
+      await this.pacer.take(this.signal);
+      if (this.signal.aborted) {
+        return;
+      }
       this.inflight.set(item, 0);
       let aborter = null;
       let counted = 0;
@@ -211,6 +289,7 @@ export class UploadRun {
       const status = result.status;
       const code = result.body && result.body.error;
       if (status === 200 || status === 201) {
+        this.pacer.success();
         this.received.add(sha);
         this.finish(item, 'done');
         return;
@@ -227,6 +306,16 @@ export class UploadRun {
       }
       if (status === 507) {
         this.failFatal('storageFull', code);
+        return;
+      }
+      if (status === 403) {
+        // The site's access filter refuses this client (for example banned for a while).
+        this.failFatal('blocked', code);
+        return;
+      }
+      if (status === 409 && code === 'duplicate-instance') {
+        // another file with the same SOP Instance UID is already in this upload
+        this.finish(item, 'skipped', 'sameImage');
         return;
       }
       if (status === 409 && code === 'hash-mismatch' && !rehashed) {
@@ -268,6 +357,9 @@ export class UploadRun {
         return;
       }
       const seconds = told ? Math.max(1, result.retryAfter) : backoffSeconds(attempt);
+      if (told) {
+        this.pacer.busy(seconds);
+      }
       this.retryWaits++;
       this.onStatus({ kind: status === 0 ? 'network' : 'busy', seconds: Math.ceil(seconds) });
       await sleep(seconds * 1000, this.signal);
@@ -308,4 +400,4 @@ export class UploadRun {
   }
 }
 
-export { HashError };
+export { HashError, Pacer };
