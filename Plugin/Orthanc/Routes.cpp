@@ -147,11 +147,8 @@ namespace Inbound
     {
       if (!call.Expect("GET"))
         return;
-      if (call.GetGroup(0).empty())
-      {
-        call.Redirect("/inbound/");  // the page's relative asset paths need the slash
-        return;
-      }
+      // "/inbound" without the slash cannot be told apart here (Orthanc drops trailing
+      // slashes before routing); the proxy redirects it to "/inbound/".
       const EmbeddedFile* page = LookupWebFile("index.html");
       call.AnswerBuffer(page->data, page->size, GetMime("index.html"), true);
     }
@@ -386,7 +383,7 @@ namespace Inbound
     // "NoLock": Orthanc would otherwise run every call of a plugin's routes one at a time;
     // the services here are thread-safe, and parallel uploads need parallel calls.
     OrthancPluginRegisterRestCallbackNoLock(context, "/", Route<ServeRoot>);
-    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound(/?)", PublicRoute<ServePage>);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/?", PublicRoute<ServePage>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/auth", Route<ServeAuth>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/app/(.+)", PublicRoute<ServeAsset>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/api/info", PublicRoute<ApiInfo>);
