@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# The demonstration: installs and builds what is missing, then starts on loopback
-#   nginx (TLS, self-signed certificate) -> Orthanc with Orthanc Inbound (Standalone role)
+# The demonstration: installs and builds what is missing, then starts on loopback, from the
+# sample configurations that admins copy:
+#   nginx (TLS, self-signed certificate) -> Orthanc + Orthanc Inbound, Standalone role
+#   nginx (TLS, self-signed certificate) -> Orthanc + Orthanc Inbound, Gateway role (DMZ)
 # and prints the addresses to open. Ctrl-C stops everything it started.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 
 "$root/Resources/Scripts/install-dependencies.sh"
-INBOUND_WARNINGS_AS_ERRORS=OFF "$root/Resources/Scripts/build.sh" >/dev/null
+INBOUND_WARNINGS_AS_ERRORS=OFF "$root/Resources/Scripts/build.sh" >/dev/null 2>&1
 
 work=$(mktemp -d /tmp/inbound-demo.XXXXXX)
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-orthanc_port=$(free_port)
-https_port=${INBOUND_DEMO_HTTPS_PORT:-$(free_port)}
 
 pids=()
 cleanup() {
@@ -21,51 +21,68 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# Orthanc with the plugin: the sample configuration of the repository, pointed at
-# temporary folders and a free loopback port.
-"$root/Resources/Scripts/configtool.py" "$root/Configuration.json" "$work/orthanc.json" \
-  "StorageDirectory=\"$work/db\"" "IndexDirectory=\"$work/db\"" "HttpPort=$orthanc_port" \
-  "Plugins=[\"$root/build/libOrthancInbound.so\"]" "DicomServerEnabled=false" \
-  'RegisteredUsers={"admin": "demo"}' "Inbound.DataDirectory=\"$work/inbound\""
-/usr/sbin/Orthanc "$work/orthanc.json" >"$work/orthanc.log" 2>&1 &
-pids+=($!)
-
 openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=localhost" \
   -keyout "$work/tls.key" -out "$work/tls.crt" 2>/dev/null
-"$root/Resources/Scripts/render-nginx-site.sh" "127.0.0.1:$https_port" localhost \
-  "$work/tls.crt" "$work/tls.key" "127.0.0.1:$orthanc_port" 512m "127.0.0.1" "127.0.0.1" \
-  >"$work/site.conf"
-cat >"$work/nginx.conf" <<NGINX
+
+# start NAME SAMPLE ORTHANC_PORT HTTPS_PORT: one Orthanc from SAMPLE, pointed at temporary
+# folders and a free loopback port, behind its own nginx with the shipped site.
+start() {
+  local name=$1 sample=$2 orthanc_port=$3 https_port=$4 dir="$work/$1"
+  mkdir -p "$dir"
+  "$root/Resources/Scripts/configtool.py" "$sample" "$dir/orthanc.json" \
+    "StorageDirectory=\"$dir/db\"" "IndexDirectory=\"$dir/db\"" "HttpPort=$orthanc_port" \
+    "Plugins=[\"$root/build/libOrthancInbound.so\"]" "DicomServerEnabled=false" \
+    'RegisteredUsers={"admin": "demo"}' "Inbound.DataDirectory=\"$dir/inbound\"" \
+    'Inbound.DataMonitor.WarnFreeBytes=0' 'Inbound.DataMonitor.StopFreeBytes=0'
+  /usr/sbin/Orthanc "$dir/orthanc.json" >"$dir/orthanc.log" 2>&1 &
+  pids+=($!)
+  "$root/Resources/Scripts/render-nginx-site.sh" "127.0.0.1:$https_port" localhost \
+    "$work/tls.crt" "$work/tls.key" "127.0.0.1:$orthanc_port" 512m "127.0.0.1" "127.0.0.1" \
+    >"$dir/site.conf"
+  cat >"$dir/nginx.conf" <<NGINX
 worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
+pid $dir/nginx.pid;
+error_log $dir/nginx-error.log;
 daemon off;
 events { worker_connections 256; }
 http {
-  access_log $work/nginx-access.log;
-  client_body_temp_path $work/nginx-body;
-  proxy_temp_path $work/nginx-proxy;
-  include $work/site.conf;
+  access_log $dir/nginx-access.log;
+  client_body_temp_path $dir/nginx-body;
+  proxy_temp_path $dir/nginx-proxy;
+  include $dir/site.conf;
 }
 NGINX
-nginx -c "$work/nginx.conf" &
-pids+=($!)
+  nginx -c "$dir/nginx.conf" &
+  pids+=($!)
+  for _ in $(seq 1 100); do
+    curl -skf "https://127.0.0.1:$https_port/inbound/api/info" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  echo "The $name did not start; see $dir/orthanc.log" >&2
+  return 1
+}
 
-for _ in $(seq 1 50); do
-  curl -skf "https://127.0.0.1:$https_port/inbound/api/info" >/dev/null 2>&1 && break
-  sleep 0.2
-done
+standalone_port=$(free_port); standalone_https=${INBOUND_DEMO_HTTPS_PORT:-$(free_port)}
+gateway_port=$(free_port); gateway_https=$(free_port)
+start standalone "$root/Configuration.json" "$standalone_port" "$standalone_https"
+start gateway "$root/Resources/Configurations/Gateway.json" "$gateway_port" "$gateway_https"
 
 cat <<TXT
 
-Orthanc Inbound demonstration (Standalone role) is running.
+Orthanc Inbound demonstration is running (certificates are self-signed: accept them).
 
-  Upload page (senders):      https://127.0.0.1:$https_port/inbound/
-  Orthanc Explorer (admins):  https://127.0.0.1:$https_port/     user "admin", password "demo"
-  Upload list (admin API):    https://127.0.0.1:$https_port/inbound/admin/uploads
-  Orthanc directly (no TLS):  http://127.0.0.1:$orthanc_port/
+Standalone (one Orthanc receives uploads and stores them, isolated):
+  Upload page (senders):      https://127.0.0.1:$standalone_https/inbound/
+  Orthanc Explorer (admins):  https://127.0.0.1:$standalone_https/     user "admin", password "demo"
+  Uploads (admin API):        https://127.0.0.1:$standalone_https/inbound/admin/uploads
+  Limits and bans:            https://127.0.0.1:$standalone_https/inbound/admin/limits
 
-The certificate is self-signed: accept it in the browser. Logs and data: $work
+Gateway (DMZ: keeps the exact bytes in its staging folder until the inside pulls them):
+  Upload page (senders):      https://127.0.0.1:$gateway_https/inbound/
+  Uploads (admin API):        https://127.0.0.1:$gateway_https/inbound/admin/uploads   user "admin", password "demo"
+  Staging folder:             $work/gateway/inbound/staging
+
+Logs and data: $work
 Press Ctrl-C to stop.
 TXT
 wait -n "${pids[@]}"
