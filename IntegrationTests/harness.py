@@ -34,8 +34,10 @@ def sha256(data):
 
 
 def free_port():
+    """A port that no socket uses on any address: Orthanc listens on all of them (and only
+    answers loopback), so a port taken on 127.0.0.2 by a client would make it fail."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind(("", 0))
         return s.getsockname()[1]
 
 
@@ -131,6 +133,18 @@ class OrthancServer:
         return merge(config, self.orthanc_overrides)
 
     def start(self):
+        # A free port is only free until somebody else takes it: on a first start, another
+        # pair of ports is tried when Orthanc finds its port taken.
+        first_start = self.port is None
+        for attempt in range(3):
+            try:
+                return self._start_once()
+            except ServerError as e:
+                if not (first_start and "already in use" in str(e)) or attempt == 2:
+                    raise
+                self.port = None
+
+    def _start_once(self):
         if self.process is not None:
             raise ServerError("Orthanc is already running (pid %d)" % self.process.pid)
         if self.port is None:

@@ -358,6 +358,38 @@ namespace Inbound
     c.autoBan.banSeconds = static_cast<unsigned int>(GetUnsigned(s, "AutoBan.BanSeconds", 1, 30 * 86400));
     c.bans = GetStringList(s, "Bans");
 
+    const Json::Value& pullers = Member(s, "Pullers");
+    if (!pullers.isArray())
+    {
+      Bad("Pullers", "must be a list of {\"Username\", \"Password\", \"Networks\"}");
+    }
+    for (Json::ArrayIndex i = 0; i < pullers.size(); i++)
+    {
+      const std::string where = "Pullers[" + std::to_string(i) + "]";
+      const Json::Value& p = pullers[i];
+      if (!p.isObject() || !p["Username"].isString() || !p["Password"].isString() ||
+          p["Username"].asString().empty() || p["Username"].asString().find(':') != std::string::npos)
+      {
+        Bad(where, "needs a \"Username\" (without ':') and a \"Password\"");
+      }
+      // A puller's password guards every upload: refuse a short one.
+      if (p["Password"].asString().size() < 16)
+      {
+        Bad(where + ".Password", "must be at least 16 characters long");
+      }
+      Puller puller;
+      puller.username = p["Username"].asString();
+      puller.password = p["Password"].asString();
+      puller.networks = GetStringList(p, "Networks");
+      if (puller.networks.empty())
+      {
+        Bad(where + ".Networks", "must name the networks the puller connects from");
+      }
+      c.pullers.push_back(puller);
+    }
+    c.retentionAlertSeconds =
+      static_cast<unsigned int>(GetUnsigned(s, "RetentionAlert", 0, 365 * 86400));
+
     c.security.sslEnabled = GetBool(s, "Security.AllowSslEnabled");
     c.security.authenticationEnabled = GetBool(s, "Security.AllowAuthenticationEnabled");
     c.security.remoteAccess = GetBool(s, "Security.AllowRemoteAccess");

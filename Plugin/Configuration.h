@@ -93,6 +93,14 @@ namespace Inbound
     unsigned int banSeconds = 0;
   };
 
+  // "Inbound.Pullers" (Gateway): the internal Orthancs allowed on the peer routes.
+  struct Puller
+  {
+    std::string username;
+    std::string password;
+    std::vector<std::string> networks;  // addresses and CIDRs it connects from
+  };
+
   // "Inbound.Security": explicit overrides of the start-up self-check, one per setting.
   struct SecurityOverrides
   {
@@ -129,6 +137,8 @@ namespace Inbound
     DataMonitorLimits dataMonitor;
     AutoBanLimits autoBan;
     std::vector<std::string> bans;  // addresses and CIDRs always refused
+    std::vector<Puller> pullers;
+    unsigned int retentionAlertSeconds = 0;  // (Gateway) complete but not pulled for this long
 
     // Options of the admin's section that the plugin does not know ("Inbound.Foo").
     std::vector<std::string> unknownOptions;

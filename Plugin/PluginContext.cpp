@@ -138,7 +138,16 @@ namespace Inbound
                                       std::string("Configuration option \"Inbound.TrustedProxies\": ") +
                                         e.what());
     }
-    access_.reset(new AccessPolicy(users, trusted));
+    try
+    {
+      access_.reset(new AccessPolicy(users, trusted, configuration_.pullers));
+    }
+    catch (const std::invalid_argument& e)
+    {
+      throw Orthanc::OrthancException(Orthanc::ErrorCode_BadFileFormat,
+                                      std::string("Configuration option \"Inbound.Pullers\": ") +
+                                        e.what());
+    }
 
     const std::string directory =
       ResolveDataDirectory(orthancConfig, configuration_.dataDirectory);
@@ -168,6 +177,15 @@ namespace Inbound
     }
     uploads_.reset(new UploadService(configuration_, *ledger_, *sink_, *limits_, clock_));
     admin_.reset(new AdminViews(*ledger_, *uploads_));
+    if (staging_ != nullptr)
+    {
+      outbox_.reset(new Outbox(configuration_, *ledger_, *staging_, clock_));
+      if (configuration_.pullers.empty())
+      {
+        LOG(WARNING) << "Inbound: no \"Inbound.Pullers\" configured: nothing can pull the "
+                     << "uploads of this gateway";
+      }
+    }
   }
 
   void PluginContext::Create(OrthancPluginContext* orthanc)
@@ -215,6 +233,10 @@ namespace Inbound
         {
           lastExpiry = now;
           uploads_->Sweep();
+          if (outbox_)
+          {
+            outbox_->CheckRetention();
+          }
         }
       }
       catch (...)

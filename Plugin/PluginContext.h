@@ -5,6 +5,7 @@
 #include "Limits/LimitsGuard.h"
 #include "Ledger/Ledger.h"
 #include "Orthanc/OrthancStore.h"
+#include "Peering/Outbox.h"
 #include "Staging/StagingArea.h"
 #include "Upload/ArchiveSink.h"
 #include "Toolbox/Time.h"
@@ -37,6 +38,7 @@ namespace Inbound
     StagingArea* staging_ = nullptr;  // the sink, in the Gateway role
     std::unique_ptr<UploadService> uploads_;
     std::unique_ptr<AdminViews> admin_;
+    std::unique_ptr<Outbox> outbox_;  // Gateway role only
 
     std::mutex stopMutex_;
     std::condition_variable stopSignal_;
@@ -87,6 +89,17 @@ namespace Inbound
     AdminViews& GetAdmin()
     {
       return *admin_;
+    }
+
+    // Null except in the Gateway role.
+    Outbox* GetOutbox()
+    {
+      return outbox_.get();
+    }
+
+    const std::atomic<bool>& GetStopping() const
+    {
+      return stopping_;
     }
   };
 }

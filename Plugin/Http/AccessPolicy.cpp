@@ -9,10 +9,15 @@
 namespace Inbound
 {
   AccessPolicy::AccessPolicy(const std::map<std::string, std::string>& users,
-                             const AddressRules& trustedProxies) :
+                             const AddressRules& trustedProxies,
+                             const std::vector<Puller>& pullers) :
     users_(users),
     trustedProxies_(trustedProxies)
   {
+    for (const Puller& puller : pullers)
+    {
+      pullers_.push_back(PullerRule{puller.username, puller.password, AddressRules(puller.networks)});
+    }
   }
 
   RouteClass AccessPolicy::Classify(Orthanc::HttpMethod method, const std::string& uri)
@@ -31,6 +36,12 @@ namespace Inbound
     {
       return RouteClass_Challenge;
     }
+    static const boost::regex kPeer(
+      "/inbound/peer/outbox(/[A-Za-z0-9]{1,64}(/ack|/items/[A-Za-z0-9]{1,128})?)?");
+    if (boost::regex_match(uri, kPeer))
+    {
+      return RouteClass_Peer;
+    }
     return RouteClass_Admin;
   }
 
@@ -40,7 +51,8 @@ namespace Inbound
     return boost::regex_match(uri, kFile);
   }
 
-  bool AccessPolicy::IsAuthorized(const std::string& authorization) const
+  bool AccessPolicy::DecodeBasic(std::string& user, std::string& password,
+                                 const std::string& authorization)
   {
     static const std::string kBasic = "Basic ";
     if (authorization.size() <= kBasic.size() || authorization.size() > 1024 ||
@@ -63,8 +75,38 @@ namespace Inbound
     {
       return false;
     }
-    const auto user = users_.find(decoded.substr(0, colon));
-    const std::string password = decoded.substr(colon + 1);
+    user = decoded.substr(0, colon);
+    password = decoded.substr(colon + 1);
+    return true;
+  }
+
+  bool AccessPolicy::IsPuller(const std::string& authorization,
+                              const std::string& clientAddress) const
+  {
+    std::string user, password;
+    if (!DecodeBasic(user, password, authorization))
+    {
+      return false;
+    }
+    bool granted = false;
+    for (const PullerRule& puller : pullers_)
+    {
+      // Every entry is compared, so that timing does not tell which user names exist.
+      const bool match = Crypto::ConstantTimeEquals(puller.username, user) &
+                         Crypto::ConstantTimeEquals(puller.password, password);
+      granted = granted || (match && puller.networks.Contains(clientAddress));
+    }
+    return granted;
+  }
+
+  bool AccessPolicy::IsAuthorized(const std::string& authorization) const
+  {
+    std::string name, password;
+    if (!DecodeBasic(name, password, authorization))
+    {
+      return false;
+    }
+    const auto user = users_.find(name);
     if (user == users_.end())
     {
       // Same work as a known user, so response times do not reveal user names.
@@ -75,13 +117,16 @@ namespace Inbound
   }
 
   bool AccessPolicy::IsAllowed(Orthanc::HttpMethod method, const std::string& uri,
-                               const std::string& authorization) const
+                               const std::string& authorization,
+                               const std::string& clientAddress) const
   {
     switch (Classify(method, uri))
     {
       case RouteClass_Public:
       case RouteClass_Challenge:
         return true;
+      case RouteClass_Peer:
+        return IsPuller(authorization, clientAddress);
       default:
         return IsAuthorized(authorization);
     }

@@ -518,6 +518,22 @@ namespace Inbound
     t.Commit();
   }
 
+  std::vector<UploadRecord> Ledger::ListOutbox(unsigned int limit) const
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Orthanc::SQLite::Statement s(db_, SQLITE_FROM_HERE,
+                                 std::string("SELECT ") + kUploadColumns +
+                                   " FROM uploads WHERE state = 'complete'"
+                                   " ORDER BY completed_at, id LIMIT ?");
+    s.BindInt64(0, limit);
+    std::vector<UploadRecord> result;
+    while (s.Step())
+    {
+      result.push_back(ReadUpload(s));
+    }
+    return result;
+  }
+
   std::vector<std::string> Ledger::ListIdleOpenUploads(int64_t cutoffMs) const
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -537,7 +553,7 @@ namespace Inbound
     std::lock_guard<std::mutex> lock(mutex_);
     Orthanc::SQLite::Statement s(
       db_, SQLITE_FROM_HERE,
-      "SELECT id FROM uploads WHERE purged = 0 AND state IN ('cancelled', 'expired', 'deleted')");
+      "SELECT id FROM uploads WHERE purged = 0 AND state IN ('cancelled', 'expired', 'deleted', 'delivered')");
     std::vector<std::string> result;
     while (s.Step())
     {

@@ -89,6 +89,9 @@ namespace Inbound
 
     void MarkPurged(const std::string& id, int64_t now, const std::string& detail);
 
+    // Complete uploads not yet delivered, the oldest first (a gateway's outbox).
+    std::vector<UploadRecord> ListOutbox(unsigned int limit) const;
+
     // Open uploads whose last activity is older than "cutoffMs".
     std::vector<std::string> ListIdleOpenUploads(int64_t cutoffMs) const;
 

@@ -28,11 +28,12 @@ namespace Inbound
     return state == UploadState_Open;
   }
 
-  // Whether the upload's data must be gone (from Orthanc and from staging).
+  // Whether the upload's data must be gone from here (Orthanc or staging); a delivered
+  // upload's data is safe inside the hospital.
   inline bool IsRemoved(UploadState state)
   {
     return state == UploadState_Cancelled || state == UploadState_Expired ||
-           state == UploadState_Deleted;
+           state == UploadState_Deleted || state == UploadState_Delivered;
   }
 
   struct Sender

@@ -292,6 +292,48 @@ namespace Inbound
       call.AnswerJson(200, answer);
     }
 
+    Outbox& GetOutbox()
+    {
+      Outbox* outbox = PluginContext::Get().GetOutbox();
+      if (outbox == nullptr)
+      {
+        throw ApiError(404, "not-found", "Only a gateway has an outbox");
+      }
+      return *outbox;
+    }
+
+    void PeerOutbox(RestCall& call)
+    {
+      if (!call.Expect("GET"))
+        return;
+      const std::string wait = call.GetArgument("wait"), limit = call.GetArgument("limit");
+      call.AnswerJson(200, GetOutbox().List(wait.empty() ? 0 : std::atoi(wait.c_str()),
+                                            limit.empty() ? 100 : std::atoi(limit.c_str()),
+                                            PluginContext::Get().GetStopping()));
+    }
+
+    void PeerManifest(RestCall& call)
+    {
+      if (call.Expect("GET"))
+        call.AnswerJson(200, GetOutbox().GetManifest(call.GetGroup(0)));
+    }
+
+    void PeerItem(RestCall& call)
+    {
+      if (!call.Expect("GET"))
+        return;
+      const std::string data = GetOutbox().ReadItem(call.GetGroup(0), call.GetGroup(1));
+      call.AnswerBuffer(data.data(), data.size(), "application/dicom");
+    }
+
+    void PeerAck(RestCall& call)
+    {
+      if (!call.Expect("POST"))
+        return;
+      call.AnswerJson(200, GetOutbox().Acknowledge(call.GetGroup(0), call.GetBody(),
+                                                   call.GetBodySize(), GetCurrentClientAddress()));
+    }
+
     void AdminAudit(RestCall& call)
     {
       if (!call.Expect("GET"))
@@ -339,6 +381,15 @@ namespace Inbound
         currentClientAddress_ = ResolveClientAddress(access.GetTrustedProxies(), ip, forwardedFor);
         const Orthanc::HttpMethod m = ToHttpMethod(method);
         const RouteClass routeClass = AccessPolicy::Classify(m, uri);
+
+        if (routeClass == RouteClass_Peer)
+        {
+          if (access.IsPuller(authorization, currentClientAddress_))
+            return 1;
+          context.GetLimits().RecordRefusal(currentClientAddress_, 403, "not-a-puller", uri,
+                                            Offence_Refusal);
+          return 0;
+        }
 
         if (routeClass == RouteClass_Admin)
         {
@@ -404,6 +455,13 @@ namespace Inbound
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/limits/lift", Route<AdminLift>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/bans", Route<AdminBans>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/bans/(.+)", Route<AdminBan>);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/peer/outbox", Route<PeerOutbox>);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/peer/outbox/([^/]+)",
+                                            Route<PeerManifest>);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/peer/outbox/([^/]+)/items/([^/]+)",
+                                            Route<PeerItem>);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/peer/outbox/([^/]+)/ack",
+                                            Route<PeerAck>);
     OrthancPluginRegisterIncomingHttpRequestFilter2(context, Filter);
   }
 }

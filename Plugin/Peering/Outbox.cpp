@@ -1,0 +1,193 @@
+#include "Outbox.h"
+
+#include "Http/ApiError.h"
+#include "Toolbox/Crypto.h"
+#include "Toolbox/Json.h"
+
+#include <Logging.h>
+
+#include <thread>
+
+namespace Inbound
+{
+  namespace
+  {
+    const unsigned int kMaxWaitSeconds = 60;
+    const unsigned int kMaxLimit = 1000;
+  }
+
+  Outbox::Outbox(const Configuration& configuration, Ledger& ledger, StagingArea& staging,
+                 const IClock& clock) :
+    configuration_(configuration),
+    ledger_(ledger),
+    staging_(staging),
+    clock_(clock)
+  {
+  }
+
+  Json::Value Outbox::List(unsigned int waitSeconds, unsigned int limit,
+                           const std::atomic<bool>& stopping) const
+  {
+    limit = std::max(1u, std::min(limit, kMaxLimit));
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::seconds(std::min(waitSeconds, kMaxWaitSeconds));
+    std::vector<UploadRecord> waiting = ledger_.ListOutbox(limit);
+    // A long poll: the puller learns of a completed upload within a fraction of a second
+    // instead of at its next polling interval.
+    while (waiting.empty() && !stopping && std::chrono::steady_clock::now() < deadline)
+    {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      waiting = ledger_.ListOutbox(limit);
+    }
+
+    Json::Value result(Json::objectValue);
+    result["uploads"] = Json::arrayValue;
+    for (const UploadRecord& upload : waiting)
+    {
+      Json::Value item(Json::objectValue);
+      item["id"] = upload.id;
+      item["completedAt"] = FormatIso8601(upload.completedAt);
+      item["files"] = Json::Int64(upload.files);
+      item["bytes"] = Json::Int64(upload.bytes);
+      result["uploads"].append(item);
+    }
+    return result;
+  }
+
+  UploadRecord Outbox::GetWaiting(const std::string& id) const
+  {
+    UploadRecord upload;
+    if (!ledger_.LookupUpload(upload, id) || upload.state != UploadState_Complete)
+    {
+      throw ApiError(404, "not-found", "No such upload waiting in the outbox");
+    }
+    return upload;
+  }
+
+  Json::Value Outbox::GetManifest(const std::string& id) const
+  {
+    const UploadRecord upload = GetWaiting(id);
+    Json::Value manifest(Json::objectValue);
+    manifest["id"] = upload.id;
+    manifest["createdAt"] = FormatIso8601(upload.createdAt);
+    manifest["completedAt"] = FormatIso8601(upload.completedAt);
+    manifest["receiptCode"] = upload.receiptCode;
+    manifest["sender"] = upload.sender.ToJson();
+    const Recipient* recipient = configuration_.LookupRecipient(upload.recipientId);
+    if (recipient != nullptr)
+    {
+      // The id only: the internal side has the directory with the addresses.
+      manifest["recipient"]["id"] = recipient->id;
+      manifest["recipient"]["name"] = recipient->name;
+    }
+    else
+    {
+      manifest["recipient"] = Json::nullValue;
+    }
+    manifest["message"] = upload.message;
+    manifest["consent"]["version"] = upload.consentVersion;
+    manifest["consent"]["accepted"] = true;
+    manifest["client"]["ip"] = upload.clientIp;
+    manifest["client"]["userAgent"] = upload.userAgent;
+    manifest["items"] = Json::arrayValue;
+    for (const ItemRecord& item : ledger_.ListItems(id))
+    {
+      Json::Value i(Json::objectValue);
+      i["sha256"] = item.sha256;
+      i["size"] = Json::Int64(item.size);
+      manifest["items"].append(i);
+    }
+    return manifest;
+  }
+
+  std::string Outbox::ReadItem(const std::string& id, const std::string& sha256) const
+  {
+    GetWaiting(id);
+    ItemRecord item;
+    std::string data;
+    if (!Crypto::IsSha256Hex(sha256) || !ledger_.LookupItem(item, id, sha256) ||
+        !staging_.Read(data, id, sha256))
+    {
+      throw ApiError(404, "not-found", "No such item in this upload");
+    }
+    return data;
+  }
+
+  Json::Value Outbox::Acknowledge(const std::string& id, const void* body, size_t size,
+                                  const std::string& puller)
+  {
+    UploadRecord upload;
+    if (!ledger_.LookupUpload(upload, id) ||
+        (upload.state != UploadState_Complete && upload.state != UploadState_Delivered))
+    {
+      throw ApiError(404, "not-found", "No such upload waiting in the outbox");
+    }
+
+    Json::Value json;
+    if (!JsonText::ParseStrict(json, body, size) || !json.isObject() || !json["items"].isArray())
+    {
+      throw ApiError(400, "bad-json", "The body must be {\"items\": [sha256, ...]}");
+    }
+    std::set<std::string> acknowledged;
+    for (const Json::Value& item : json["items"])
+    {
+      if (!item.isString() || !Crypto::IsSha256Hex(item.asString()))
+      {
+        throw ApiError(400, "invalid-field", "\"items\" must list SHA-256 values");
+      }
+      acknowledged.insert(item.asString());
+    }
+    // Nothing is forgotten that the inside has not confirmed, item by item.
+    size_t missing = 0;
+    for (const ItemRecord& item : ledger_.ListItems(id))
+    {
+      missing += acknowledged.count(item.sha256) == 0 ? 1 : 0;
+    }
+    if (missing > 0)
+    {
+      throw ApiError(409, "incomplete-ack", std::to_string(missing) +
+                                              " item(s) of the upload are not acknowledged; "
+                                              "nothing was deleted");
+    }
+
+    if (upload.state == UploadState_Complete)
+    {
+      ledger_.ChangeState(id, {UploadState_Complete}, UploadState_Delivered, clock_.NowMs(),
+                          puller, "pulled and acknowledged by " + puller);
+      LOG(INFO) << "Inbound: upload " << id << " delivered";
+    }
+    if (!upload.purged)
+    {
+      staging_.RemoveUpload(id);
+      ledger_.MarkPurged(id, clock_.NowMs(), "staged data deleted after the acknowledgement");
+    }
+    Json::Value answer(Json::objectValue);
+    answer["id"] = id;
+    answer["state"] = EnumerationToString(UploadState_Delivered);
+    return answer;
+  }
+
+  void Outbox::CheckRetention()
+  {
+    if (configuration_.retentionAlertSeconds == 0)
+    {
+      return;
+    }
+    const int64_t cutoff = clock_.NowMs() - int64_t(configuration_.retentionAlertSeconds) * 1000;
+    for (const UploadRecord& upload : ledger_.ListOutbox(kMaxLimit))
+    {
+      if (upload.completedAt >= cutoff)
+      {
+        break;  // oldest first
+      }
+      std::lock_guard<std::mutex> lock(alertsMutex_);
+      if (alerted_.insert(upload.id).second)
+      {
+        ledger_.AddAudit(clock_.NowMs(), "alert-retention", upload.id, "",
+                         "complete since " + FormatIso8601(upload.completedAt) +
+                           " and not pulled yet; the gateway keeps it");
+        LOG(WARNING) << "Inbound: upload " << upload.id << " has not been pulled";
+      }
+    }
+  }
+}

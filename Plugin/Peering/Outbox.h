@@ -1,0 +1,52 @@
+#pragma once
+
+#include "Configuration.h"
+#include "Ledger/Ledger.h"
+#include "Staging/StagingArea.h"
+#include "Toolbox/Time.h"
+
+#include <json/value.h>
+
+#include <atomic>
+#include <set>
+
+namespace Inbound
+{
+  // A gateway's outbox (API.md, peer routes): the complete uploads waiting to be pulled, each
+  // one's manifest and staged bytes, and the acknowledgement after which, and only after
+  // which, the gateway forgets them. Refusals are ApiErrors.
+  class Outbox : public boost::noncopyable
+  {
+  private:
+    const Configuration& configuration_;
+    Ledger& ledger_;
+    StagingArea& staging_;
+    const IClock& clock_;
+    std::mutex alertsMutex_;
+    std::set<std::string> alerted_;
+
+    UploadRecord GetWaiting(const std::string& id) const;
+
+  public:
+    Outbox(const Configuration& configuration, Ledger& ledger, StagingArea& staging,
+           const IClock& clock);
+
+    // Oldest first; with "waitSeconds" (at most 60), holds the call until an upload is
+    // waiting, the time is up or "stopping" turns true.
+    Json::Value List(unsigned int waitSeconds, unsigned int limit,
+                     const std::atomic<bool>& stopping) const;
+
+    Json::Value GetManifest(const std::string& id) const;
+
+    // The staged bytes, exactly as the sender sent them.
+    std::string ReadItem(const std::string& id, const std::string& sha256) const;
+
+    // Every item of the upload must be named: then its staged data is deleted (durably) and
+    // it becomes "delivered". Acknowledging again is harmless.
+    Json::Value Acknowledge(const std::string& id, const void* body, size_t size,
+                            const std::string& puller);
+
+    // Records an admin alert, once, for each upload waiting longer than the retention.
+    void CheckRetention();
+  };
+}
