@@ -377,7 +377,7 @@ namespace Inbound
       {
         Bad(where + ".Password", "must be at least 16 characters long");
       }
-      Puller puller;
+      PullerAccount puller;
       puller.username = p["Username"].asString();
       puller.password = p["Password"].asString();
       puller.networks = GetStringList(p, "Networks");
@@ -386,6 +386,11 @@ namespace Inbound
         Bad(where + ".Networks", "must name the networks the puller connects from");
       }
       c.pullers.push_back(puller);
+    }
+    c.gateways = GetStringList(s, "Gateways");
+    if (c.role == Role_Internal && c.gateways.empty())
+    {
+      Bad("Gateways", "must name at least one entry of \"OrthancPeers\" in the Internal role");
     }
     c.retentionAlertSeconds =
       static_cast<unsigned int>(GetUnsigned(s, "RetentionAlert", 0, 365 * 86400));

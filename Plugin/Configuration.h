@@ -94,7 +94,7 @@ namespace Inbound
   };
 
   // "Inbound.Pullers" (Gateway): the internal Orthancs allowed on the peer routes.
-  struct Puller
+  struct PullerAccount
   {
     std::string username;
     std::string password;
@@ -137,7 +137,8 @@ namespace Inbound
     DataMonitorLimits dataMonitor;
     AutoBanLimits autoBan;
     std::vector<std::string> bans;  // addresses and CIDRs always refused
-    std::vector<Puller> pullers;
+    std::vector<PullerAccount> pullers;
+    std::vector<std::string> gateways;  // (Internal) "OrthancPeers" entries to pull from
     unsigned int retentionAlertSeconds = 0;  // (Gateway) complete but not pulled for this long
 
     // Options of the admin's section that the plugin does not know ("Inbound.Foo").

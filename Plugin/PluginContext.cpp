@@ -100,13 +100,6 @@ namespace Inbound
     {
       LOG(WARNING) << "Inbound: unknown configuration option \"" << unknown << "\" is ignored";
     }
-    if (configuration_.role == Role_Internal)
-    {
-      throw Orthanc::OrthancException(
-        Orthanc::ErrorCode_ParameterOutOfRange,
-        "Configuration option \"Inbound.Role\": the role \"Internal\" is not available in "
-        "this release; use \"Standalone\" or \"Gateway\"");
-    }
     CheckUserMetadata(orthancConfig, configuration_.metadata);
 
     const std::vector<std::string> unsafe = FindUnsafeSettings(orthancConfig, configuration_);
@@ -177,6 +170,14 @@ namespace Inbound
     }
     uploads_.reset(new UploadService(configuration_, *ledger_, *sink_, *limits_, clock_));
     admin_.reset(new AdminViews(*ledger_, *uploads_));
+    if (configuration_.role == Role_Internal)
+    {
+      for (const std::string& gateway : configuration_.gateways)
+      {
+        peerClients_.emplace_back(new OrthancPeerClient(orthanc, gateway));
+        pullers_.emplace_back(new Puller(*uploads_, *ledger_, *peerClients_.back(), clock_));
+      }
+    }
     if (staging_ != nullptr)
     {
       outbox_.reset(new Outbox(configuration_, *ledger_, *staging_, clock_));
@@ -261,7 +262,24 @@ namespace Inbound
     {
       stopping_ = false;
       sweeper_ = std::thread(&PluginContext::SweepLoop, this);
+      // One thread a gateway: a gateway that is down does not hold up the others.
+      for (auto& puller : pullers_)
+      {
+        Puller* p = puller.get();
+        pullerThreads_.emplace_back([this, p] { p->Loop(stopping_); });
+      }
     }
+  }
+
+  Json::Value PluginContext::DescribeGateways() const
+  {
+    Json::Value result(Json::objectValue);
+    result["gateways"] = Json::arrayValue;
+    for (const auto& puller : pullers_)
+    {
+      result["gateways"].append(puller->Describe());
+    }
+    return result;
   }
 
   void PluginContext::Stop()
@@ -275,5 +293,13 @@ namespace Inbound
     {
       sweeper_.join();
     }
+    for (std::thread& t : pullerThreads_)
+    {
+      if (t.joinable())
+      {
+        t.join();  // a long poll ends within its timeout at the latest
+      }
+    }
+    pullerThreads_.clear();
   }
 }

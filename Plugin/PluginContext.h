@@ -5,7 +5,9 @@
 #include "Limits/LimitsGuard.h"
 #include "Ledger/Ledger.h"
 #include "Orthanc/OrthancStore.h"
+#include "Orthanc/OrthancPeerClient.h"
 #include "Peering/Outbox.h"
+#include "Peering/Puller.h"
 #include "Staging/StagingArea.h"
 #include "Upload/ArchiveSink.h"
 #include "Toolbox/Time.h"
@@ -39,6 +41,9 @@ namespace Inbound
     std::unique_ptr<UploadService> uploads_;
     std::unique_ptr<AdminViews> admin_;
     std::unique_ptr<Outbox> outbox_;  // Gateway role only
+    std::vector<std::unique_ptr<OrthancPeerClient>> peerClients_;  // Internal role only
+    std::vector<std::unique_ptr<Puller>> pullers_;
+    std::vector<std::thread> pullerThreads_;
 
     std::mutex stopMutex_;
     std::condition_variable stopSignal_;
@@ -96,6 +101,8 @@ namespace Inbound
     {
       return outbox_.get();
     }
+
+    Json::Value DescribeGateways() const;
 
     const std::atomic<bool>& GetStopping() const
     {

@@ -182,7 +182,7 @@ TEST_F(OutboxTest, UnpulledUploadsRaiseOneRetentionAlert)
 
 TEST(PullerAccess, CredentialsAndNetworkBothRequired)
 {
-  Puller puller;
+  PullerAccount puller;
   puller.username = "inside";
   puller.password = "a-long-random-secret";
   puller.networks = {"10.1.0.0/16"};

@@ -10,11 +10,11 @@ namespace Inbound
 {
   AccessPolicy::AccessPolicy(const std::map<std::string, std::string>& users,
                              const AddressRules& trustedProxies,
-                             const std::vector<Puller>& pullers) :
+                             const std::vector<PullerAccount>& pullers) :
     users_(users),
     trustedProxies_(trustedProxies)
   {
-    for (const Puller& puller : pullers)
+    for (const PullerAccount& puller : pullers)
     {
       pullers_.push_back(PullerRule{puller.username, puller.password, AddressRules(puller.networks)});
     }

@@ -40,7 +40,7 @@ namespace Inbound
   public:
     // Throws std::invalid_argument for a bad network of a puller.
     AccessPolicy(const std::map<std::string, std::string>& users,
-                 const AddressRules& trustedProxies, const std::vector<Puller>& pullers = {});
+                 const AddressRules& trustedProxies, const std::vector<PullerAccount>& pullers = {});
 
     static RouteClass Classify(Orthanc::HttpMethod method, const std::string& uri);
 

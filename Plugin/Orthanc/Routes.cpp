@@ -334,6 +334,12 @@ namespace Inbound
                                                    call.GetBodySize(), GetCurrentClientAddress()));
     }
 
+    void AdminGateways(RestCall& call)
+    {
+      if (call.Expect("GET"))
+        call.AnswerJson(200, PluginContext::Get().DescribeGateways());
+    }
+
     void AdminAudit(RestCall& call)
     {
       if (!call.Expect("GET"))
@@ -391,7 +397,9 @@ namespace Inbound
           return 0;
         }
 
-        if (routeClass == RouteClass_Admin)
+        // Inside the hospital there is no public side: the upload routes need an admin too.
+        if (routeClass == RouteClass_Admin ||
+            (routeClass == RouteClass_Public && context.GetConfiguration().role == Role_Internal))
         {
           // Admins are not subject to the public side's limits, nor to bans.
           if (access.IsAuthorized(authorization))
@@ -455,6 +463,7 @@ namespace Inbound
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/limits/lift", Route<AdminLift>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/bans", Route<AdminBans>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/bans/(.+)", Route<AdminBan>);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/gateways", Route<AdminGateways>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/peer/outbox", Route<PeerOutbox>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/peer/outbox/([^/]+)",
                                             Route<PeerManifest>);

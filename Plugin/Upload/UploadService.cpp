@@ -380,6 +380,56 @@ namespace Inbound
     return MakeReceipt(upload);  // completing again answers the same receipt
   }
 
+  void UploadService::BeginPulledUpload(const UploadRecord& record)
+  {
+    UploadRecord existing;
+    if (!ledger_.LookupUpload(existing, record.id))
+    {
+      ledger_.CreateUpload(record);
+    }
+  }
+
+  void UploadService::ReceivePulledFile(const std::string& id, const std::string& sha256,
+                                        const void* body, size_t size,
+                                        const std::string& gateway)
+  {
+    std::shared_ptr<std::shared_mutex> lock = locks_.Get(id);
+    std::shared_lock<std::shared_mutex> shared(*lock);
+    UploadRecord upload;
+    ItemRecord existing;
+    if (!ledger_.LookupUpload(upload, id))
+    {
+      throw ApiError::NotFound();
+    }
+    if (ledger_.LookupItem(existing, id, sha256))
+    {
+      return;
+    }
+    if (!IsOpen(upload.state))
+    {
+      throw Closed(upload);
+    }
+    if (Crypto::Sha256Hex(body, size) != sha256)
+    {
+      throw ApiError(409, "hash-mismatch", "The pulled bytes do not have the SHA-256 of the "
+                                           "manifest");
+    }
+    if (ledger_.AddItem(StoreFile(upload, sha256, body, size), gateway) ==
+        Ledger::AddItemResult_UploadClosed)
+    {
+      throw Closed(upload);
+    }
+  }
+
+  void UploadService::CompletePulledUpload(const std::string& id, const std::string& receiptCode,
+                                           const std::string& gateway)
+  {
+    std::shared_ptr<std::shared_mutex> lock = locks_.Get(id);
+    std::unique_lock<std::shared_mutex> exclusive(*lock);
+    ledger_.ChangeState(id, {UploadState_Open}, UploadState_Complete, clock_.NowMs(), gateway,
+                        "pulled from gateway " + gateway, receiptCode);
+  }
+
   void UploadService::PurgeLocked(const std::string& id)
   {
     const std::vector<ItemRecord> items = ledger_.ListItems(id);

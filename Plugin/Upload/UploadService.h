@@ -52,6 +52,19 @@ namespace Inbound
 
     Json::Value Cancel(const std::string& id, const std::string& token, const ClientInfo& client);
 
+    // The Internal role: an upload pulled from a gateway goes through the same checks,
+    // isolation and ledger as one received directly, without the public side's limits.
+    // "record" comes from the gateway's manifest; a known upload is left as it is.
+    void BeginPulledUpload(const UploadRecord& record);
+
+    // Stores one pulled file (idempotent); refusals are ApiErrors as for a sender.
+    void ReceivePulledFile(const std::string& id, const std::string& sha256, const void* body,
+                           size_t size, const std::string& gateway);
+
+    // Every item is stored: the upload becomes complete, with the gateway's receipt code.
+    void CompletePulledUpload(const std::string& id, const std::string& receiptCode,
+                              const std::string& gateway);
+
     // Expires idle open uploads and removes the data of removed uploads whose removal did
     // not finish (crash). Called periodically by a background thread.
     void Sweep();

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace Inbound
+{
+  struct PeerAnswer
+  {
+    uint16_t status = 0;
+    std::string body;
+  };
+
+  // One gateway as the internal side reaches it: an entry of Orthanc's "OrthancPeers" (URL,
+  // credentials, client certificate and timeouts all come from there). Tests use a fake.
+  class IPeerClient
+  {
+  public:
+    virtual ~IPeerClient() = default;
+
+    virtual const std::string& GetName() const = 0;
+
+    // False when the gateway could not be reached at all; otherwise its answer, any status.
+    virtual bool Call(PeerAnswer& answer, bool post, const std::string& uri,
+                      const std::string& body, unsigned int timeoutSeconds) = 0;
+  };
+}
