@@ -170,12 +170,16 @@ namespace Inbound
     }
     uploads_.reset(new UploadService(configuration_, *ledger_, *sink_, *limits_, clock_));
     admin_.reset(new AdminViews(*ledger_, *uploads_));
-    if (configuration_.role == Role_Internal)
+    for (const std::string& gateway : configuration_.gateways)
     {
-      for (const std::string& gateway : configuration_.gateways)
+      // Orthanc hands its peers to plugins only once it has started; check the name now.
+      if (configuration_.role == Role_Internal &&
+          !(orthancConfig["OrthancPeers"].isObject() && orthancConfig["OrthancPeers"].isMember(gateway)))
       {
-        peerClients_.emplace_back(new OrthancPeerClient(orthanc, gateway));
-        pullers_.emplace_back(new Puller(*uploads_, *ledger_, *peerClients_.back(), clock_));
+        throw Orthanc::OrthancException(
+          Orthanc::ErrorCode_BadFileFormat,
+          "Configuration option \"Inbound.Gateways\": \"" + gateway +
+            "\" is not an entry of Orthanc's \"OrthancPeers\"");
       }
     }
     if (staging_ != nullptr)
@@ -262,6 +266,15 @@ namespace Inbound
     {
       stopping_ = false;
       sweeper_ = std::thread(&PluginContext::SweepLoop, this);
+      std::lock_guard<std::mutex> lock(pullersMutex_);
+      if (configuration_.role == Role_Internal && pullers_.empty())
+      {
+        for (const std::string& gateway : configuration_.gateways)
+        {
+          peerClients_.emplace_back(new OrthancPeerClient(orthanc_, gateway));
+          pullers_.emplace_back(new Puller(*uploads_, *ledger_, *peerClients_.back(), clock_));
+        }
+      }
       // One thread a gateway: a gateway that is down does not hold up the others.
       for (auto& puller : pullers_)
       {
@@ -273,6 +286,7 @@ namespace Inbound
 
   Json::Value PluginContext::DescribeGateways() const
   {
+    std::lock_guard<std::mutex> lock(pullersMutex_);
     Json::Value result(Json::objectValue);
     result["gateways"] = Json::arrayValue;
     for (const auto& puller : pullers_)

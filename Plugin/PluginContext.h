@@ -44,6 +44,7 @@ namespace Inbound
     std::vector<std::unique_ptr<OrthancPeerClient>> peerClients_;  // Internal role only
     std::vector<std::unique_ptr<Puller>> pullers_;
     std::vector<std::thread> pullerThreads_;
+    mutable std::mutex pullersMutex_;
 
     std::mutex stopMutex_;
     std::condition_variable stopSignal_;

@@ -1,0 +1,115 @@
+"""DMZ pull: the internal Orthanc pulls what a gateway received, through Orthanc's own
+peers, and the gateway forgets it only once it is safe inside."""
+
+import os
+import time
+
+import pytest
+import requests
+
+import checks
+import data
+import harness
+from harness import Upload, sha256
+
+PULLER = ("inside", "a-long-random-secret-for-tests")
+
+
+@pytest.fixture(scope="module")
+def topology(plugin):
+    gateway = harness.OrthancServer(plugin, inbound={
+        "Role": "Gateway",
+        "Pullers": [{"Username": PULLER[0], "Password": PULLER[1], "Networks": ["127.0.0.1"]}]})
+    gateway.start()
+    internal = harness.OrthancServer(plugin, inbound={"Role": "Internal", "Gateways": ["dmz"]},
+                                     orthanc={"OrthancPeers": {"dmz": {
+                                         "Url": gateway.url + "/", "Username": PULLER[0],
+                                         "Password": PULLER[1]}}})
+    internal.start()
+    yield gateway, internal
+    for s in (internal, gateway):
+        s.stop()
+        s.cleanup()
+
+
+def wait_for_upload(server, upload_id, state, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = server.admin("GET", "/inbound/admin/uploads/%s" % upload_id)
+        if r.status_code == 200 and r.json()["state"] == state:
+            return r.json()
+        time.sleep(0.2)
+    raise AssertionError("upload %s never became %s on %s: %s" % (
+        upload_id, state, server.url, server.admin("GET", "/inbound/admin/gateways").text))
+
+
+def test_the_patient_cd_arrives_inside_byte_for_byte(topology):
+    gateway, internal = topology
+    files = data.cd_images()
+    upload = Upload.open(gateway)
+    originals = {}
+    for path in files:
+        with open(path, "rb") as f:
+            content = f.read()
+        originals[sha256(content)] = path
+        assert upload.put(content).status_code == 201
+    started = time.monotonic()
+    receipt = upload.complete_ok()
+
+    inside = wait_for_upload(internal, upload.id, "complete")
+    latency = time.monotonic() - started
+    assert inside["files"] == len(files)
+    assert inside["sender"]["email"] == harness.sender()["email"]
+    assert inside["receiptCode"] == receipt["receiptCode"]
+
+    stored = internal.instances_of_upload(upload.id)
+    assert len(stored) == len(files)
+    digests = set()
+    for instance in stored.values():
+        digest = internal.metadata("instances", instance["ID"], "InboundSha256")
+        assert digest in originals
+        digests.add(digest)
+        # The stored file is the original but for PatientID and IssuerOfPatientID.
+        checks.assert_same_dicom_but_patient(data.Original(originals[digest]),
+                                             internal.instance_file(instance["ID"]), upload.id)
+    assert digests == set(originals)
+    patients = internal.patients_of_upload(upload.id)
+    assert len(patients) == 2  # one isolated patient per original PatientID
+    study = internal.admin_json("GET", "/studies/%s" % inside["studies"][0]["orthancId"])
+    sender = internal.metadata("studies", study["ID"], "InboundSender")
+    assert harness.sender()["email"] in sender
+
+    delivered = wait_for_upload(gateway, upload.id, "delivered")
+    assert delivered["dataRemoved"] is True
+    staging = os.path.join(gateway.storage, "inbound", "staging", upload.id)
+    assert not os.path.exists(staging) or os.listdir(staging) == []
+    assert gateway.count_instances() == 0
+    gateways = internal.admin_json("GET", "/inbound/admin/gateways")["gateways"]
+    assert gateways[0]["name"] == "dmz" and gateways[0]["delivered"] >= 1
+    assert latency < 30, latency
+
+
+def test_the_internal_role_has_no_public_side(topology):
+    _, internal = topology
+    r = requests.get(internal.url + "/inbound/api/info", timeout=10)
+    assert r.status_code == 403
+
+
+def test_an_internal_orthanc_restarted_mid_stream_loses_nothing(topology):
+    gateway, internal = topology
+    uploads = []
+    for i in range(4):
+        upload = Upload.open(gateway)
+        for path in data.cd_images()[i * 5:(i + 1) * 5]:
+            with open(path, "rb") as f:
+                assert upload.put(f.read()).status_code == 201
+        upload.complete_ok()
+        uploads.append(upload)
+        if i == 1:
+            internal.kill()      # kill -9 in the middle of the stream
+            internal.start()
+    for upload in uploads:
+        inside = wait_for_upload(internal, upload.id, "complete")
+        assert inside["files"] == 5
+        assert len(internal.instances_of_upload(upload.id)) == 5  # each exactly once
+        wait_for_upload(gateway, upload.id, "delivered")
