@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The demonstration: installs and builds what is missing, then starts on loopback, from the
-# sample configurations that admins copy:
-#   nginx (TLS, self-signed certificate) -> Orthanc + Orthanc Inbound, Standalone role
-#   nginx (TLS, self-signed certificate) -> Orthanc + Orthanc Inbound, Gateway role (DMZ)
+# The demonstration: installs and builds what is missing, then starts the DMZ topology on
+# loopback, from the sample configurations that admins copy:
+#   sender's browser -> nginx (TLS, self-signed certificate) -> gateway Orthanc (DMZ)
+#   internal Orthanc -> (HTTPS, through the same nginx) -> gateway: pulls every upload in
 # and prints the addresses to open. Ctrl-C stops everything it started.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,20 +22,29 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=localhost" \
+  -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
   -keyout "$work/tls.key" -out "$work/tls.crt" 2>/dev/null
 
-# start NAME SAMPLE ORTHANC_PORT HTTPS_PORT: one Orthanc from SAMPLE, pointed at temporary
-# folders and a free loopback port, behind its own nginx with the shipped site.
-start() {
-  local name=$1 sample=$2 orthanc_port=$3 https_port=$4 dir="$work/$1"
+# orthanc NAME SAMPLE PORT [KEY=JSON ...]: one Orthanc from SAMPLE, pointed at temporary
+# folders and a free loopback port.
+orthanc() {
+  local name=$1 sample=$2 port=$3 dir="$work/$1"
+  shift 3
   mkdir -p "$dir"
   "$root/Resources/Scripts/configtool.py" "$sample" "$dir/orthanc.json" \
-    "StorageDirectory=\"$dir/db\"" "IndexDirectory=\"$dir/db\"" "HttpPort=$orthanc_port" \
+    "StorageDirectory=\"$dir/db\"" "IndexDirectory=\"$dir/db\"" "HttpPort=$port" \
     "Plugins=[\"$root/build/libOrthancInbound.so\"]" "DicomServerEnabled=false" \
-    'RegisteredUsers={"admin": "demo"}' "Inbound.DataDirectory=\"$dir/inbound\"" \
-    'Inbound.DataMonitor.WarnFreeBytes=0' 'Inbound.DataMonitor.StopFreeBytes=0'
+    'RegisteredUsers={"admin": "demo"}' "Inbound.DataDirectory=\"$dir/inbound\"" "$@"
   /usr/sbin/Orthanc "$dir/orthanc.json" >"$dir/orthanc.log" 2>&1 &
   pids+=($!)
+}
+
+# start NAME SAMPLE ORTHANC_PORT HTTPS_PORT: an Orthanc from SAMPLE behind its own nginx with
+# the shipped site.
+start() {
+  local name=$1 sample=$2 orthanc_port=$3 https_port=$4 dir="$work/$1"
+  orthanc "$name" "$sample" "$orthanc_port" \
+    'Inbound.DataMonitor.WarnFreeBytes=0' 'Inbound.DataMonitor.StopFreeBytes=0'
   "$root/Resources/Scripts/render-nginx-site.sh" "127.0.0.1:$https_port" localhost \
     "$work/tls.crt" "$work/tls.key" "127.0.0.1:$orthanc_port" 512m "127.0.0.1" "127.0.0.1" \
     >"$dir/site.conf"
@@ -62,25 +71,29 @@ NGINX
   return 1
 }
 
-standalone_port=$(free_port); standalone_https=${INBOUND_DEMO_HTTPS_PORT:-$(free_port)}
-gateway_port=$(free_port); gateway_https=$(free_port)
-start standalone "$root/Configuration.json" "$standalone_port" "$standalone_https"
+gateway_port=$(free_port); gateway_https=${INBOUND_DEMO_HTTPS_PORT:-$(free_port)}
+internal_port=$(free_port)
 start gateway "$root/Resources/Configurations/Gateway.json" "$gateway_port" "$gateway_https"
+# The internal Orthanc trusts the demo's self-signed certificate as it would the hospital's CA.
+orthanc internal "$root/Resources/Configurations/Internal.json" "$internal_port" \
+  "OrthancPeers.dmz.Url=\"https://127.0.0.1:$gateway_https/\"" \
+  "HttpsCACertificates=\"$work/tls.crt\"" "RemoteAccessAllowed=false"
+for _ in $(seq 1 100); do
+  curl -sf -u admin:demo "http://127.0.0.1:$internal_port/inbound/admin/gateways" >/dev/null 2>&1 && break
+  sleep 0.2
+done
 
 cat <<TXT
 
-Orthanc Inbound demonstration is running (certificates are self-signed: accept them).
+Orthanc Inbound demonstration is running: a gateway in the "DMZ" behind nginx, and an
+internal Orthanc that pulls every completed upload in (the certificate is self-signed).
 
-Standalone (one Orthanc receives uploads and stores them, isolated):
-  Upload page (senders):      https://127.0.0.1:$standalone_https/inbound/
-  Orthanc Explorer (admins):  https://127.0.0.1:$standalone_https/     user "admin", password "demo"
-  Uploads (admin API):        https://127.0.0.1:$standalone_https/inbound/admin/uploads
-  Limits and bans:            https://127.0.0.1:$standalone_https/inbound/admin/limits
-
-Gateway (DMZ: keeps the exact bytes in its staging folder until the inside pulls them):
-  Upload page (senders):      https://127.0.0.1:$gateway_https/inbound/
-  Uploads (admin API):        https://127.0.0.1:$gateway_https/inbound/admin/uploads   user "admin", password "demo"
-  Staging folder:             $work/gateway/inbound/staging
+  Upload page (senders):        https://127.0.0.1:$gateway_https/inbound/
+  Internal Orthanc Explorer:    http://127.0.0.1:$internal_port/      user "admin", password "demo"
+  Received uploads (inside):    http://127.0.0.1:$internal_port/inbound/admin/uploads
+  Gateways and their backlog:   http://127.0.0.1:$internal_port/inbound/admin/gateways
+  Gateway's uploads (DMZ):      https://127.0.0.1:$gateway_https/inbound/admin/uploads
+  Gateway's staging folder:     $work/gateway/inbound/staging
 
 Logs and data: $work
 Press Ctrl-C to stop.
