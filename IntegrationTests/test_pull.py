@@ -88,6 +88,11 @@ def test_the_patient_cd_arrives_inside_byte_for_byte(topology):
     assert gateways[0]["name"] == "dmz" and gateways[0]["delivered"] >= 1
     assert latency < 30, latency
 
+    metrics = internal.admin("GET", "/tools/metrics-prometheus").text
+    delivered_lines = [l for l in metrics.splitlines() if l.startswith("inbound_gateway_dmz_delivered ")]
+    assert delivered_lines and float(delivered_lines[0].split()[1]) >= 1, metrics[-2000:]
+    assert "inbound_uploads_complete " in metrics
+
 
 def test_the_internal_role_has_no_public_side(topology):
     _, internal = topology

@@ -33,6 +33,27 @@ namespace
   }
 }
 
+namespace
+{
+  void RefreshMetrics()
+  {
+    try
+    {
+      Inbound::PluginContext& context = Inbound::PluginContext::Get();
+      for (const auto& metric : context.CollectMetrics())
+      {
+        OrthancPluginSetMetricsValue(context.GetOrthanc(), metric.first.c_str(),
+                                     static_cast<float>(metric.second),
+                                     OrthancPluginMetricsType_Default);
+      }
+    }
+    catch (...)
+    {
+      LOG(ERROR) << "Inbound: metrics: " << Inbound::DescribeCurrentException();
+    }
+  }
+}
+
 extern "C"
 {
   ORTHANC_PLUGINS_API int32_t OrthancPluginInitialize(OrthancPluginContext* context)
@@ -53,6 +74,7 @@ extern "C"
       Inbound::PluginContext::Create(context);
       Inbound::RegisterRoutes(context);
       OrthancPluginRegisterOnChangeCallback(context, OnChange);
+      OrthancPluginRegisterRefreshMetricsCallback(context, RefreshMetrics);
     }
     catch (...)
     {

@@ -105,6 +105,9 @@ namespace Inbound
 
     Json::Value DescribeGateways() const;
 
+    // The values published to Orthanc's Prometheus metrics (/tools/metrics-prometheus).
+    std::vector<std::pair<std::string, double>> CollectMetrics();
+
     const std::atomic<bool>& GetStopping() const
     {
       return stopping_;

@@ -518,6 +518,19 @@ namespace Inbound
     t.Commit();
   }
 
+  std::map<std::string, int64_t> Ledger::CountByState() const
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Orthanc::SQLite::Statement s(db_, SQLITE_FROM_HERE,
+                                 "SELECT state, COUNT(*) FROM uploads GROUP BY state");
+    std::map<std::string, int64_t> result;
+    while (s.Step())
+    {
+      result[s.ColumnString(0)] = s.ColumnInt64(1);
+    }
+    return result;
+  }
+
   std::vector<UploadRecord> Ledger::ListOutbox(unsigned int limit) const
   {
     std::lock_guard<std::mutex> lock(mutex_);

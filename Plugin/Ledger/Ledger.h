@@ -8,6 +8,7 @@
 
 #include <boost/noncopyable.hpp>
 
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -88,6 +89,9 @@ namespace Inbound
                      const std::string& receiptCode = "");
 
     void MarkPurged(const std::string& id, int64_t now, const std::string& detail);
+
+    // Number of uploads in each state.
+    std::map<std::string, int64_t> CountByState() const;
 
     // Complete uploads not yet delivered, the oldest first (a gateway's outbox).
     std::vector<UploadRecord> ListOutbox(unsigned int limit) const;
