@@ -5,7 +5,23 @@
 #   INBOUND_BENCH_WORK  cache of the generated study and Orthanc's temporary directories
 #                       (default: /var/tmp/orthanc-inbound-bench; put it on the disk to measure)
 # Extra arguments go to ingest.py (--help lists them), e.g.  Benchmarks/run.sh --repeats 5
+#
+# Benchmarks/run.sh flood [ARGS]: the flood benchmark instead (flood.py: the Gateway sample
+# behind the shipped nginx site, a legitimate upload while another address floods; results
+# flood.json, .md, .png). It also needs nginx and openssl.
 set -euo pipefail
+
+SCRIPT=ingest.py
+if [ "${1:-}" = flood ]; then
+    SCRIPT=flood.py
+    shift
+    for tool in /usr/sbin/nginx /usr/bin/openssl; do
+        if [ ! -x "$tool" ]; then
+            echo "run.sh: $tool is missing (Debian packages: nginx, openssl)" >&2
+            exit 2
+        fi
+    done
+fi
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
@@ -34,4 +50,4 @@ fi
 
 export INBOUND_PLUGIN="$(cd "$(dirname "$INBOUND_PLUGIN")" && pwd)/$(basename "$INBOUND_PLUGIN")"
 export PYTHONDONTWRITEBYTECODE=1
-exec "$PYTHON" "$HERE/ingest.py" "$@"
+exec "$PYTHON" "$HERE/$SCRIPT" "$@"
