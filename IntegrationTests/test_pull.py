@@ -118,3 +118,107 @@ def test_an_internal_orthanc_restarted_mid_stream_loses_nothing(topology):
         assert inside["files"] == 5
         assert len(internal.instances_of_upload(upload.id)) == 5  # each exactly once
         wait_for_upload(gateway, upload.id, "delivered")
+
+
+def make_gateway(plugin):
+    gateway = harness.OrthancServer(plugin, inbound={
+        "Role": "Gateway",
+        "Pullers": [{"Username": PULLER[0], "Password": PULLER[1], "Networks": ["127.0.0.1"]}]})
+    return gateway.start()
+
+
+def send(gateway, paths):
+    upload = Upload.open(gateway)
+    for path in paths:
+        with open(path, "rb") as f:
+            assert upload.put(f.read()).status_code == 201
+    upload.complete_ok()
+    return upload
+
+
+def test_two_gateways_one_stopped_for_a_while(plugin):
+    first, second = make_gateway(plugin), make_gateway(plugin)
+    internal = harness.OrthancServer(plugin, inbound={"Role": "Internal", "Gateways": ["a", "b"]},
+                                     orthanc={"OrthancPeers": {
+                                         "a": {"Url": first.url + "/", "Username": PULLER[0], "Password": PULLER[1]},
+                                         "b": {"Url": second.url + "/", "Username": PULLER[0], "Password": PULLER[1]}}})
+    internal.start()
+    try:
+        files = data.cd_images()
+        waiting = send(second, files[:3])
+        second.stop()                       # gateway b goes down with an upload waiting
+        flowing = send(first, files[3:6])
+        wait_for_upload(internal, flowing.id, "complete")   # a keeps flowing meanwhile
+        status = {g["name"]: g for g in internal.admin_json("GET", "/inbound/admin/gateways")["gateways"]}
+        assert status["b"]["failures"] >= 1 and status["a"]["delivered"] >= 1
+        second.start()                      # b comes back: it catches up
+        wait_for_upload(internal, waiting.id, "complete", timeout=120)
+        wait_for_upload(second, waiting.id, "delivered")
+        assert len(internal.instances_of_upload(waiting.id)) == 3
+    finally:
+        for s in (internal, first, second):
+            s.stop()
+            s.cleanup()
+
+
+def test_a_tampered_staged_item_is_never_acknowledged(plugin):
+    gateway = make_gateway(plugin)
+    # Stopped while the upload is received, so that the file can be tampered with before the
+    # pull; started afterwards.
+    internal = harness.OrthancServer(plugin, inbound={"Role": "Internal", "Gateways": ["dmz"]},
+                                     orthanc={"OrthancPeers": {"dmz": {
+                                         "Url": gateway.url + "/", "Username": PULLER[0],
+                                         "Password": PULLER[1]}}})
+    try:
+        upload = send(gateway, data.cd_images()[:2])
+        staging = os.path.join(gateway.storage, "inbound", "staging", upload.id)
+        victim = os.path.join(staging, sorted(os.listdir(staging))[0])
+        with open(victim, "r+b") as f:
+            f.seek(-1, os.SEEK_END)
+            last = f.read(1)
+            f.seek(-1, os.SEEK_END)
+            f.write(bytes([last[0] ^ 0xFF]))
+        internal.start()
+        deadline = time.monotonic() + 30
+        held = []
+        while time.monotonic() < deadline and not held:
+            held = internal.admin_json("GET", "/inbound/admin/gateways")["gateways"][0]["held"]
+            time.sleep(0.3)
+        assert held == [upload.id]
+        assert gateway.admin_json("GET", "/inbound/admin/uploads/%s" % upload.id)["state"] == "complete"
+        assert sorted(os.listdir(staging))  # the originals stay in the DMZ
+        inside = internal.admin("GET", "/inbound/admin/uploads/%s" % upload.id)
+        assert inside.status_code == 404 or inside.json()["state"] == "open"  # never complete
+        audit = internal.admin_json("GET", "/inbound/admin/audit", params={"limit": 1000})
+        assert any(e["event"] == "alert-upload-held" and e["uploadId"] == upload.id
+                   for e in audit["events"])
+    finally:
+        for s in (internal, gateway):
+            s.stop()
+            s.cleanup()
+
+
+def test_a_gateway_killed_mid_stream_loses_nothing(plugin):
+    gateway = make_gateway(plugin)
+    internal = harness.OrthancServer(plugin, inbound={"Role": "Internal", "Gateways": ["dmz"]},
+                                     orthanc={"OrthancPeers": {"dmz": {
+                                         "Url": gateway.url + "/", "Username": PULLER[0],
+                                         "Password": PULLER[1]}}})
+    internal.start()
+    try:
+        files = data.cd_images()
+        uploads = []
+        for i in range(4):
+            uploads.append(send(gateway, files[i * 6:(i + 1) * 6]))
+            if i == 1:
+                gateway.kill()               # kill -9 while the inside is pulling
+                gateway.start()
+        for upload in uploads:
+            inside = wait_for_upload(internal, upload.id, "complete", timeout=120)
+            assert inside["files"] == 6
+            assert len(internal.instances_of_upload(upload.id)) == 6
+            wait_for_upload(gateway, upload.id, "delivered", timeout=60)
+    finally:
+        for s in (internal, gateway):
+            s.stop()
+            s.cleanup()
