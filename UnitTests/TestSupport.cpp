@@ -9,6 +9,7 @@ namespace InboundTests
 {
   Inbound::StoredInstance FakeStore::StoreInstance(const std::string& dicom)
   {
+    std::lock_guard<std::recursive_mutex> lock(mutex);
     stores++;
     Orthanc::ParsedDicomFile parsed(dicom);
     std::string patient, study, series, sop;
@@ -33,6 +34,7 @@ namespace InboundTests
 
   void FakeStore::DeleteResource(Inbound::ResourceLevel level, const std::string& id)
   {
+    std::lock_guard<std::recursive_mutex> lock(mutex);
     deletedPatients.insert(id);
     for (auto it = instances.begin(); it != instances.end();)
     {

@@ -6,6 +6,7 @@
 #include <DicomParsing/ParsedDicomFile.h>
 
 #include <map>
+#include <mutex>
 #include <set>
 #include <string>
 
@@ -39,12 +40,14 @@ namespace InboundTests
     std::map<std::string, std::map<std::string, std::string>> metadata;  // id -> name -> value
     std::set<std::string> deletedPatients;
     int stores = 0;
+    std::recursive_mutex mutex;  // the puller stores several items at once
 
     Inbound::StoredInstance StoreInstance(const std::string& dicom) override;
 
     bool LookupMetadata(std::string& value, Inbound::ResourceLevel level, const std::string& id,
                         const std::string& name) override
     {
+      std::lock_guard<std::recursive_mutex> lock(mutex);
       auto found = metadata.find(id);
       if (found == metadata.end() || found->second.count(name) == 0)
         return false;
@@ -55,6 +58,7 @@ namespace InboundTests
     void SetMetadata(Inbound::ResourceLevel level, const std::string& id,
                      const std::string& name, const std::string& value) override
     {
+      std::lock_guard<std::recursive_mutex> lock(mutex);
       metadata[id][name] = value;
     }
 

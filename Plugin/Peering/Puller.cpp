@@ -36,12 +36,13 @@ namespace Inbound
   }
 
   Puller::Puller(UploadService& uploads, Ledger& ledger, IPeerClient& peer, const IClock& clock,
-                 unsigned int maxAttempts) :
+                 unsigned int maxAttempts, unsigned int parallelItems) :
     uploads_(uploads),
     ledger_(ledger),
     peer_(peer),
     clock_(clock),
-    maxAttempts_(maxAttempts)
+    maxAttempts_(maxAttempts),
+    parallelItems_(std::max(1u, parallelItems))
   {
   }
 
@@ -92,6 +93,35 @@ namespace Inbound
     return true;
   }
 
+  Puller::ItemOutcome Puller::PullItem(const std::string& id, const std::string& sha256)
+  {
+    for (unsigned int attempt = 1; attempt <= maxAttempts_; attempt++)
+    {
+      PeerAnswer answer;
+      if (!peer_.Call(answer, false, "/inbound/peer/outbox/" + id + "/items/" + sha256, "",
+                      kItemTimeoutSeconds) || answer.status != 200)
+      {
+        Fail("item " + sha256 + " of " + id + " could not be fetched");
+        return ItemOutcome_Unreachable;
+      }
+      try
+      {
+        uploads_.ReceivePulledFile(id, sha256, answer.body.data(), answer.body.size(),
+                                   peer_.GetName());
+        return ItemOutcome_Stored;
+      }
+      catch (const ApiError& e)
+      {
+        Fail("item " + sha256 + " of " + id + " refused: " + e.what());
+        if (e.GetCode() != "hash-mismatch")
+        {
+          return ItemOutcome_Refused;  // fetching it again would not change the file
+        }
+      }
+    }
+    return ItemOutcome_Refused;
+  }
+
   bool Puller::Pull(const std::string& id)
   {
     UploadRecord known;
@@ -110,52 +140,69 @@ namespace Inbound
     }
     uploads_.BeginPulledUpload(FromManifest(manifest));
 
+    std::vector<std::string> pending;
     for (const Json::Value& item : manifest["items"])
     {
       const std::string sha256 = item.get("sha256", "").asString();
       ItemRecord stored;
-      if (!Crypto::IsSha256Hex(sha256) || ledger_.LookupItem(stored, id, sha256))
+      if (Crypto::IsSha256Hex(sha256) && !ledger_.LookupItem(stored, id, sha256))
       {
-        continue;
+        pending.push_back(sha256);
       }
-      bool done = false;
-      for (unsigned int attempt = 1; attempt <= maxAttempts_ && !done; attempt++)
+    }
+
+    // A few items at a time: the transfer is bound by round trips more than by bytes.
+    std::atomic<size_t> next(0);
+    std::atomic<bool> unreachable(false);
+    std::mutex refusedMutex;
+    std::string refused;
+    auto worker = [&]() {
+      for (size_t i = next++; i < pending.size() && !unreachable; i = next++)
       {
-        PeerAnswer answer;
-        if (!peer_.Call(answer, false, "/inbound/peer/outbox/" + id + "/items/" + sha256, "",
-                        kItemTimeoutSeconds) || answer.status != 200)
+        switch (PullItem(id, pending[i]))
         {
-          Fail("item " + sha256 + " of " + id + " could not be fetched");
-          return false;  // the next round resumes here
-        }
-        try
-        {
-          uploads_.ReceivePulledFile(id, sha256, answer.body.data(), answer.body.size(),
-                                     peer_.GetName());
-          done = true;
-        }
-        catch (const ApiError& e)
-        {
-          Fail("item " + sha256 + " of " + id + " refused: " + e.what());
-          if (e.GetCode() != "hash-mismatch")
+          case ItemOutcome_Unreachable:
+            unreachable = true;
+            break;
+          case ItemOutcome_Refused:
           {
+            std::lock_guard<std::mutex> lock(refusedMutex);
+            refused = pending[i];
             break;
           }
+          default:
+            break;
         }
       }
-      if (!done)
+    };
+    std::vector<std::thread> workers;
+    const size_t count = std::min<size_t>(parallelItems_, pending.size());
+    for (size_t i = 1; i < count; i++)
+    {
+      workers.emplace_back(worker);
+    }
+    worker();
+    for (std::thread& t : workers)
+    {
+      t.join();
+    }
+
+    if (!refused.empty())
+    {
+      // Never acknowledged: the gateway keeps the original, an admin looks at it.
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (held_.insert(id).second)
       {
-        // Never acknowledged: the gateway keeps the original, an admin looks at it.
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (held_.insert(id).second)
-        {
-          ledger_.AddAudit(clock_.NowMs(), "alert-upload-held", id, "",
-                           "item " + sha256 + " from gateway " + peer_.GetName() +
-                             " failed its checks " + std::to_string(maxAttempts_) +
-                             " times; the upload is held and not acknowledged");
-        }
-        return false;
+        ledger_.AddAudit(clock_.NowMs(), "alert-upload-held", id, "",
+                         "item " + refused + " from gateway " + peer_.GetName() +
+                           " failed its checks " + std::to_string(maxAttempts_) +
+                           " times; the upload is held and not acknowledged");
       }
+      return false;
+    }
+    if (unreachable)
+    {
+      return false;  // the next round resumes with the items still missing
     }
 
     uploads_.CompletePulledUpload(id, manifest.get("receiptCode", "").asString(), peer_.GetName());

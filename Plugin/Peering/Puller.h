@@ -25,6 +25,14 @@ namespace Inbound
     IPeerClient& peer_;
     const IClock& clock_;
     unsigned int maxAttempts_;
+    unsigned int parallelItems_;
+
+    enum ItemOutcome
+    {
+      ItemOutcome_Stored,
+      ItemOutcome_Unreachable,
+      ItemOutcome_Refused
+    };
 
     mutable std::mutex mutex_;
     int64_t lastContact_ = 0;
@@ -37,12 +45,13 @@ namespace Inbound
 
     bool Get(Json::Value& json, const std::string& uri, unsigned int timeoutSeconds);
     bool Acknowledge(const std::string& id);
+    ItemOutcome PullItem(const std::string& id, const std::string& sha256);
     bool Pull(const std::string& id);
     void Fail(const std::string& what);
 
   public:
     Puller(UploadService& uploads, Ledger& ledger, IPeerClient& peer, const IClock& clock,
-           unsigned int maxAttempts = 3);
+           unsigned int maxAttempts = 3, unsigned int parallelItems = 4);
 
     // One round: waits up to "waitSeconds" for the outbox, pulls what it lists. Returns
     // false when the gateway could not be reached (the caller backs off).
