@@ -222,3 +222,41 @@ def test_a_gateway_killed_mid_stream_loses_nothing(plugin):
         for s in (internal, gateway):
             s.stop()
             s.cleanup()
+
+
+def from_sample(name):
+    """A shipped sample configuration, split as the harness takes it: the paths, ports and
+    users of this test machine replace the sample's, everything else stays as shipped."""
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "Resources", "Scripts"))
+    import configtool
+    sample = configtool.load(os.path.join(os.path.dirname(__file__), "..", "Resources",
+                                          "Configurations", name))
+    inbound = sample.pop("Inbound")
+    inbound.pop("DataDirectory", None)
+    for key in ("StorageDirectory", "IndexDirectory", "Plugins", "HttpPort", "DicomPort",
+                "RegisteredUsers", "HttpsCACertificates"):
+        sample.pop(key, None)
+    sample["DicomServerEnabled"] = False
+    sample["RemoteAccessAllowed"] = False
+    return inbound, sample
+
+
+def test_the_shipped_samples_work_together(plugin):
+    gateway_inbound, gateway_orthanc = from_sample("Gateway.json")
+    gateway_inbound["DataMonitor"] = {"WarnFreeBytes": 0, "StopFreeBytes": 0}
+    gateway = harness.OrthancServer(plugin, inbound=gateway_inbound, orthanc=gateway_orthanc)
+    gateway.start()
+    internal_inbound, internal_orthanc = from_sample("Internal.json")
+    internal_orthanc["OrthancPeers"]["dmz"]["Url"] = gateway.url + "/"
+    internal = harness.OrthancServer(plugin, inbound=internal_inbound, orthanc=internal_orthanc)
+    try:
+        internal.start()
+        upload = send(gateway, data.cd_images()[:2])
+        inside = wait_for_upload(internal, upload.id, "complete")
+        assert inside["files"] == 2
+        wait_for_upload(gateway, upload.id, "delivered")
+    finally:
+        for s in (internal, gateway):
+            s.stop()
+            s.cleanup()
