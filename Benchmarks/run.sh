@@ -9,10 +9,17 @@
 # Benchmarks/run.sh flood [ARGS]: the flood benchmark instead (flood.py: the Gateway sample
 # behind the shipped nginx site, a legitimate upload while another address floods; results
 # flood.json, .md, .png). It also needs nginx and openssl.
+#
+# Benchmarks/run.sh pull [ARGS]: the pull benchmark instead (pull.py: a gateway and an internal
+# Orthanc on loopback; the plugin's pull of the study against Orthanc's own peer push, and the
+# latency of a 1-file upload; results pull.json, .md, .png).
 set -euo pipefail
 
 SCRIPT=ingest.py
-if [ "${1:-}" = flood ]; then
+if [ "${1:-}" = pull ]; then
+    SCRIPT=pull.py
+    shift
+elif [ "${1:-}" = flood ]; then
     SCRIPT=flood.py
     shift
     for tool in /usr/sbin/nginx /usr/bin/openssl; do

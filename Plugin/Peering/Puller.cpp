@@ -13,7 +13,9 @@ namespace Inbound
 {
   namespace
   {
-    const unsigned int kLongPollSeconds = 30;
+    // Short enough that stopping Orthanc, which waits for a poll in progress, stays quick;
+    // an upload is still seen at once, as the gateway answers as soon as one completes.
+    const unsigned int kLongPollSeconds = 5;
     const unsigned int kItemTimeoutSeconds = 120;
 
     UploadRecord FromManifest(const Json::Value& manifest)
