@@ -260,3 +260,61 @@ def test_the_shipped_samples_work_together(plugin):
         for s in (internal, gateway):
             s.stop()
             s.cleanup()
+
+
+@pytest.mark.parametrize("victim", ["internal", "gateway"])
+def test_kill_9_at_many_points_of_a_stream(plugin, victim):
+    """A stream of uploads while one side is killed again and again (mid-item, between store
+    and acknowledgement, during the acknowledgement, wherever the moment falls): afterwards
+    every upload is inside exactly once, and delivered on the gateway."""
+    import random
+    import threading
+    gateway = make_gateway(plugin)
+    internal = harness.OrthancServer(plugin, inbound={"Role": "Internal", "Gateways": ["dmz"]},
+                                     orthanc={"OrthancPeers": {"dmz": {
+                                         "Url": gateway.url + "/", "Username": PULLER[0],
+                                         "Password": PULLER[1]}}})
+    internal.start()
+    files = data.cd_images()
+    uploads, errors = [], []
+    sending_done = threading.Event()
+
+    def sender():
+        try:
+            for i in range(12):
+                time.sleep(0.15)
+                for attempt in range(30):       # the gateway may be down for a moment
+                    try:
+                        start = (i * 4) % (len(files) - 4)
+                        uploads.append(send(gateway, files[start:start + 4]))
+                        break
+                    except (requests.RequestException, AssertionError):
+                        time.sleep(0.3)
+                else:
+                    errors.append("upload %d could not be sent" % i)
+        finally:
+            sending_done.set()
+
+    try:
+        server = internal if victim == "internal" else gateway
+        rng = random.Random(20261123)
+        thread = threading.Thread(target=sender)
+        thread.start()
+        kills = 0
+        while kills < 5:  # during the stream, and while the last uploads are being pulled
+            time.sleep(rng.uniform(0.05, 0.5))
+            server.kill()
+            server.start()
+            kills += 1
+        thread.join(120)
+        assert sending_done.is_set() and not errors, errors
+        assert len(uploads) == 12
+        for upload in uploads:
+            inside = wait_for_upload(internal, upload.id, "complete", timeout=120)
+            assert inside["files"] == 4
+            assert len(internal.instances_of_upload(upload.id)) == 4  # exactly once
+            wait_for_upload(gateway, upload.id, "delivered", timeout=60)
+    finally:
+        for s in (internal, gateway):
+            s.stop()
+            s.cleanup()
