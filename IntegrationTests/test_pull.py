@@ -17,14 +17,8 @@ PULLER = ("inside", "a-long-random-secret-for-tests")
 
 @pytest.fixture(scope="module")
 def topology(plugin):
-    gateway = harness.OrthancServer(plugin, inbound={
-        "Role": "Gateway",
-        "Pullers": [{"Username": PULLER[0], "Password": PULLER[1], "Networks": ["127.0.0.1"]}]})
-    gateway.start()
-    internal = harness.OrthancServer(plugin, inbound={"Role": "Internal", "Gateways": ["dmz"]},
-                                     orthanc={"OrthancPeers": {"dmz": {
-                                         "Url": gateway.url + "/", "Username": PULLER[0],
-                                         "Password": PULLER[1]}}})
+    gateway = make_gateway(plugin)
+    internal = make_internal(plugin, {"dmz": gateway})
     internal.start()
     yield gateway, internal
     for s in (internal, gateway):
@@ -127,6 +121,14 @@ def make_gateway(plugin):
     return gateway.start()
 
 
+def make_internal(plugin, gateways):
+    """An internal Orthanc (not started) pulling from the gateways, by OrthancPeers name."""
+    peers = {name: {"Url": g.url + "/", "Username": PULLER[0], "Password": PULLER[1]}
+             for name, g in gateways.items()}
+    return harness.OrthancServer(plugin, inbound={"Role": "Internal", "Gateways": sorted(peers)},
+                                 orthanc={"OrthancPeers": peers})
+
+
 def send(gateway, paths):
     upload = Upload.open(gateway)
     for path in paths:
@@ -138,10 +140,7 @@ def send(gateway, paths):
 
 def test_two_gateways_one_stopped_for_a_while(plugin):
     first, second = make_gateway(plugin), make_gateway(plugin)
-    internal = harness.OrthancServer(plugin, inbound={"Role": "Internal", "Gateways": ["a", "b"]},
-                                     orthanc={"OrthancPeers": {
-                                         "a": {"Url": first.url + "/", "Username": PULLER[0], "Password": PULLER[1]},
-                                         "b": {"Url": second.url + "/", "Username": PULLER[0], "Password": PULLER[1]}}})
+    internal = make_internal(plugin, {"a": first, "b": second})
     internal.start()
     try:
         files = data.cd_images()
@@ -165,10 +164,7 @@ def test_a_tampered_staged_item_is_never_acknowledged(plugin):
     gateway = make_gateway(plugin)
     # Stopped while the upload is received, so that the file can be tampered with before the
     # pull; started afterwards.
-    internal = harness.OrthancServer(plugin, inbound={"Role": "Internal", "Gateways": ["dmz"]},
-                                     orthanc={"OrthancPeers": {"dmz": {
-                                         "Url": gateway.url + "/", "Username": PULLER[0],
-                                         "Password": PULLER[1]}}})
+    internal = make_internal(plugin, {"dmz": gateway})
     try:
         upload = send(gateway, data.cd_images()[:2])
         staging = os.path.join(gateway.storage, "inbound", "staging", upload.id)
@@ -200,10 +196,7 @@ def test_a_tampered_staged_item_is_never_acknowledged(plugin):
 
 def test_a_gateway_killed_mid_stream_loses_nothing(plugin):
     gateway = make_gateway(plugin)
-    internal = harness.OrthancServer(plugin, inbound={"Role": "Internal", "Gateways": ["dmz"]},
-                                     orthanc={"OrthancPeers": {"dmz": {
-                                         "Url": gateway.url + "/", "Username": PULLER[0],
-                                         "Password": PULLER[1]}}})
+    internal = make_internal(plugin, {"dmz": gateway})
     internal.start()
     try:
         files = data.cd_images()
@@ -270,10 +263,7 @@ def test_kill_9_at_many_points_of_a_stream(plugin, victim):
     import random
     import threading
     gateway = make_gateway(plugin)
-    internal = harness.OrthancServer(plugin, inbound={"Role": "Internal", "Gateways": ["dmz"]},
-                                     orthanc={"OrthancPeers": {"dmz": {
-                                         "Url": gateway.url + "/", "Username": PULLER[0],
-                                         "Password": PULLER[1]}}})
+    internal = make_internal(plugin, {"dmz": gateway})
     internal.start()
     files = data.cd_images()
     uploads, errors = [], []
