@@ -5,10 +5,14 @@
 
 #include <OrthancException.h>
 
+#include "Notify/MailMessage.h"
+
+#include <boost/algorithm/string/predicate.hpp>
 #include <boost/filesystem.hpp>
 #include <boost/regex.hpp>
 
 #include <fstream>
+#include <set>
 
 namespace Inbound
 {
@@ -145,6 +149,15 @@ namespace Inbound
         recipient.id = r["Id"].asString();
         recipient.name = r["Name"].asString();
         recipient.email = r["Email"].asString();
+        if (r.isMember("Language"))
+        {
+          if (!r["Language"].isString() ||
+              (r["Language"].asString() != "en" && r["Language"].asString() != "de"))
+          {
+            Bad(where + ".Language", "must be \"en\" or \"de\"");
+          }
+          recipient.language = r["Language"].asString();
+        }
         if (!boost::regex_match(recipient.id, kId))
         {
           Bad(where + ".Id", "must be lower-case letters, digits, '-' or '_' (at most 64)");
@@ -166,12 +179,205 @@ namespace Inbound
         }
         for (const std::string& key : r.getMemberNames())
         {
-          if (key != "Id" && key != "Name" && key != "Email")
+          if (key != "Id" && key != "Name" && key != "Email" && key != "Language")
           {
             Bad(where, "unknown key \"" + key + "\"");
           }
         }
         result.push_back(recipient);
+      }
+      return result;
+    }
+
+    std::string GetLanguage(const Json::Value& section, const std::string& path)
+    {
+      const std::string language = GetString(section, path, false);
+      if (language != "en" && language != "de")
+      {
+        Bad(path, "must be \"en\" or \"de\"");
+      }
+      return language;
+    }
+
+    void CheckReadableFile(const std::string& path, const std::string& option)
+    {
+      if (!path.empty() && !boost::filesystem::is_regular_file(path))
+      {
+        Bad(option, "is not a readable file: " + path);
+      }
+    }
+
+    SmtpSettings GetSmtp(const Json::Value& s)
+    {
+      SmtpSettings smtp;
+      smtp.host = GetString(s, "Smtp.Host", true);
+      smtp.port = static_cast<unsigned int>(GetUnsigned(s, "Smtp.Port", 1, 65535));
+      const std::string security = GetString(s, "Smtp.Security", false);
+      if (security == "None")
+        smtp.security = SmtpSecurity_None;
+      else if (security == "StartTls")
+        smtp.security = SmtpSecurity_StartTls;
+      else if (security == "Tls")
+        smtp.security = SmtpSecurity_Tls;
+      else
+        Bad("Smtp.Security", "must be \"None\", \"StartTls\" or \"Tls\"");
+      smtp.username = GetString(s, "Smtp.Username", true);
+      smtp.password = GetString(s, "Smtp.Password", true);
+      smtp.from = GetString(s, "Smtp.From", true);
+      smtp.caCertificates = GetString(s, "Smtp.CACertificates", true);
+      CheckReadableFile(smtp.caCertificates, "Smtp.CACertificates");
+      smtp.verifyCertificate = GetBool(s, "Smtp.VerifyCertificate");
+      smtp.timeoutSeconds = static_cast<unsigned int>(GetUnsigned(s, "Smtp.Timeout", 1, 600));
+      static const boost::regex kHost("[A-Za-z0-9.:-]{1,253}");
+      if (!smtp.host.empty())
+      {
+        if (!boost::regex_match(smtp.host, kHost))
+        {
+          Bad("Smtp.Host", "must be a host name or address");
+        }
+        MailAddress from;
+        if (!MailAddress::Parse(from, smtp.from))
+        {
+          Bad("Smtp.From", "must be an address like \"Orthanc Inbound <inbound@hospital.example>\"");
+        }
+      }
+      return smtp;
+    }
+
+    std::string GetViewerUrl(const Json::Value& s)
+    {
+      const std::string viewer = GetString(s, "Notifications.Viewer", false);
+      static const std::map<std::string, std::string> kForms = {
+        {"Explorer", "{OrthancUrl}/app/explorer.html#study?uuid={OrthancStudyId}"},
+        {"Stone", "{OrthancUrl}/stone-webviewer/index.html?study={StudyInstanceUID}"},
+        {"OHIF", "{OrthancUrl}/ohif/viewer?StudyInstanceUIDs={StudyInstanceUID}"},
+        {"OsimisViewer", "{OrthancUrl}/osimis-viewer/app/index.html?study={OrthancStudyId}"},
+        {"WebViewer", "{OrthancUrl}/web-viewer/app/viewer.html?series={OrthancSeriesId}"}};
+      const auto found = kForms.find(viewer);
+      if (found != kForms.end())
+      {
+        return found->second;
+      }
+      const bool names = viewer.find("{OrthancStudyId}") != std::string::npos ||
+                         viewer.find("{StudyInstanceUID}") != std::string::npos ||
+                         viewer.find("{OrthancSeriesId}") != std::string::npos;
+      const bool absolute = boost::starts_with(viewer, "{OrthancUrl}") ||
+                            boost::starts_with(viewer, "https://") ||
+                            boost::starts_with(viewer, "http://");
+      if (!names || !absolute)
+      {
+        Bad("Notifications.Viewer",
+            "must be \"Explorer\", \"Stone\", \"OHIF\", \"OsimisViewer\", \"WebViewer\" or a "
+            "URL template starting with {OrthancUrl} or https:// that names {OrthancStudyId}, "
+            "{StudyInstanceUID} or {OrthancSeriesId}");
+      }
+      return viewer;
+    }
+
+    NotificationSettings GetNotifications(const Json::Value& s)
+    {
+      NotificationSettings n;
+      n.mailRecipient = GetBool(s, "Notifications.MailRecipient");
+      n.senderReceipt = GetBool(s, "Notifications.SenderReceipt");
+      n.receiptsPerAddressPerDay = static_cast<unsigned int>(
+        GetUnsigned(s, "Notifications.ReceiptsPerAddressPerDay", 1, 1000));
+      n.adminEmails = GetStringList(s, "Notifications.AdminEmails");
+      for (const std::string& address : n.adminEmails)
+      {
+        MailAddress parsed;
+        if (!MailAddress::Parse(parsed, address))
+        {
+          Bad("Notifications.AdminEmails", "\"" + address + "\" is not an e-mail address");
+        }
+      }
+      n.adminAlertIntervalSeconds = static_cast<unsigned int>(
+        GetUnsigned(s, "Notifications.AdminAlertInterval", 0, 7 * 86400));
+      n.language = GetLanguage(s, "Notifications.Language");
+      n.includePatientData = GetBool(s, "Notifications.IncludePatientData");
+      n.orthancUrl = GetString(s, "Notifications.OrthancUrl", true);
+      while (boost::ends_with(n.orthancUrl, "/"))
+      {
+        n.orthancUrl.pop_back();
+      }
+      if (!n.orthancUrl.empty() && !boost::starts_with(n.orthancUrl, "https://") &&
+          !boost::starts_with(n.orthancUrl, "http://"))
+      {
+        Bad("Notifications.OrthancUrl", "must start with https:// or http://");
+      }
+      n.viewerUrl = GetViewerUrl(s);
+      n.templates = GetString(s, "Notifications.Templates", true);
+      if (!n.templates.empty() && !boost::filesystem::is_directory(n.templates))
+      {
+        Bad("Notifications.Templates", "is not a folder: " + n.templates);
+      }
+      n.retryIntervalSeconds = static_cast<unsigned int>(
+        GetUnsigned(s, "Notifications.RetryInterval", 1, 86400));
+      n.maxRetryIntervalSeconds = static_cast<unsigned int>(
+        GetUnsigned(s, "Notifications.MaxRetryInterval", 1, 7 * 86400));
+      n.giveUpAfterSeconds = static_cast<unsigned int>(
+        GetUnsigned(s, "Notifications.GiveUpAfter", 1, 60 * 86400));
+      if (n.maxRetryIntervalSeconds < n.retryIntervalSeconds)
+      {
+        Bad("Notifications.MaxRetryInterval", "must not be smaller than Notifications.RetryInterval");
+      }
+      return n;
+    }
+
+    std::vector<WebhookSettings> GetWebhooks(const Json::Value& s)
+    {
+      static const std::set<std::string> kEvents = {"upload.completed", "upload.delivered",
+                                                    "upload.forwarded", "alert"};
+      const Json::Value& list = Member(s, "Webhooks");
+      if (!list.isArray())
+      {
+        Bad("Webhooks", "must be a list of {\"Url\", \"Secret\", \"Events\"}");
+      }
+      std::vector<WebhookSettings> result;
+      for (Json::ArrayIndex i = 0; i < list.size(); i++)
+      {
+        const std::string where = "Webhooks[" + std::to_string(i) + "]";
+        const Json::Value& w = list[i];
+        if (!w.isObject() || !w["Url"].isString() || !w["Secret"].isString())
+        {
+          Bad(where, "needs the strings \"Url\" and \"Secret\"");
+        }
+        WebhookSettings hook;
+        hook.url = w["Url"].asString();
+        hook.secret = w["Secret"].asString();
+        static const boost::regex kUrl("https://[^\\s]+");
+        if (!boost::regex_match(hook.url, kUrl))
+        {
+          Bad(where + ".Url", "must be an https:// URL");
+        }
+        if (hook.secret.size() < 16)
+        {
+          Bad(where + ".Secret", "must be at least 16 characters long");
+        }
+        for (const std::string& key : w.getMemberNames())
+        {
+          if (key != "Url" && key != "Secret" && key != "Events" && key != "CACertificates")
+          {
+            Bad(where, "unknown key \"" + key + "\"");
+          }
+        }
+        if (w.isMember("Events"))
+        {
+          hook.events = GetStringList(w, "Events");
+          for (const std::string& e : hook.events)
+          {
+            if (kEvents.count(e) == 0)
+            {
+              Bad(where + ".Events", "unknown event \"" + e + "\" (known: upload.completed, "
+                  "upload.delivered, upload.forwarded, alert)");
+            }
+          }
+        }
+        if (w.isMember("CACertificates"))
+        {
+          hook.caCertificates = GetString(w, "CACertificates", true);
+          CheckReadableFile(hook.caCertificates, where + ".CACertificates");
+        }
+        result.push_back(hook);
       }
       return result;
     }
@@ -394,6 +600,11 @@ namespace Inbound
     }
     c.retentionAlertSeconds =
       static_cast<unsigned int>(GetUnsigned(s, "RetentionAlert", 0, 365 * 86400));
+    c.gatewayAlertSeconds =
+      static_cast<unsigned int>(GetUnsigned(s, "GatewayAlert", 0, 365 * 86400));
+    c.smtp = GetSmtp(s);
+    c.notifications = GetNotifications(s);
+    c.webhooks = GetWebhooks(s);
 
     c.security.sslEnabled = GetBool(s, "Security.AllowSslEnabled");
     c.security.authenticationEnabled = GetBool(s, "Security.AllowAuthenticationEnabled");

@@ -23,6 +23,55 @@ namespace Inbound
     std::string id;
     std::string name;
     std::string email;
+    std::string language;  // of the mails to this recipient; empty: Notifications.Language
+  };
+
+  enum SmtpSecurity
+  {
+    SmtpSecurity_None,
+    SmtpSecurity_StartTls,  // STARTTLS required
+    SmtpSecurity_Tls        // SMTPS: TLS from the first byte
+  };
+
+  // "Inbound.Smtp": the hospital's relay.
+  struct SmtpSettings
+  {
+    std::string host;  // empty: no e-mail
+    unsigned int port = 25;
+    SmtpSecurity security = SmtpSecurity_StartTls;
+    std::string username;
+    std::string password;
+    std::string from;  // "Name <address>" or "address"
+    std::string caCertificates;
+    bool verifyCertificate = true;
+    unsigned int timeoutSeconds = 30;
+  };
+
+  // "Inbound.Notifications": who hears what, and how hard the queue tries.
+  struct NotificationSettings
+  {
+    bool mailRecipient = true;
+    bool senderReceipt = false;
+    unsigned int receiptsPerAddressPerDay = 3;
+    std::vector<std::string> adminEmails;
+    unsigned int adminAlertIntervalSeconds = 900;
+    std::string language = "en";
+    bool includePatientData = false;
+    std::string orthancUrl;  // without trailing slash
+    std::string viewerUrl;   // the link template, named forms expanded
+    std::string templates;   // folder of overriding templates, or empty
+    unsigned int retryIntervalSeconds = 30;
+    unsigned int maxRetryIntervalSeconds = 1800;
+    unsigned int giveUpAfterSeconds = 172800;
+  };
+
+  // One entry of "Inbound.Webhooks".
+  struct WebhookSettings
+  {
+    std::string url;
+    std::string secret;
+    std::vector<std::string> events;  // empty: all
+    std::string caCertificates;
   };
 
   struct UploadLimits
@@ -140,6 +189,10 @@ namespace Inbound
     std::vector<PullerAccount> pullers;
     std::vector<std::string> gateways;  // (Internal) "OrthancPeers" entries to pull from
     unsigned int retentionAlertSeconds = 0;  // (Gateway) complete but not pulled for this long
+    unsigned int gatewayAlertSeconds = 0;  // (Internal) a gateway unreachable for this long
+    SmtpSettings smtp;
+    NotificationSettings notifications;
+    std::vector<WebhookSettings> webhooks;
 
     // Options of the admin's section that the plugin does not know ("Inbound.Foo").
     std::vector<std::string> unknownOptions;

@@ -182,6 +182,7 @@ namespace Inbound
             "\" is not an entry of Orthanc's \"OrthancPeers\"");
       }
     }
+    SetUpNotifications(orthancConfig);
     if (staging_ != nullptr)
     {
       outbox_.reset(new Outbox(configuration_, *ledger_, *staging_, clock_));
@@ -191,6 +192,48 @@ namespace Inbound
                      << "uploads of this gateway";
       }
     }
+  }
+
+  void PluginContext::SetUpNotifications(const Json::Value& orthancConfig)
+  {
+    NotificationSettings& settings = configuration_.notifications;
+    templates_.reset(new MailTemplates(settings.templates));
+    templates_->Check();  // a broken template of the admin's stops Orthanc now, not at 3 a.m.
+
+    if (!configuration_.smtp.host.empty())
+    {
+      mailTransport_.reset(new CurlMailTransport(configuration_.smtp, &stopping_));
+      if (configuration_.smtp.security == SmtpSecurity_None && !configuration_.smtp.password.empty())
+      {
+        LOG(WARNING) << "Inbound: the SMTP password is sent without encryption "
+                     << "(Inbound.Smtp.Security is \"None\")";
+      }
+      if (configuration_.role != Role_Gateway && settings.orthancUrl.empty() &&
+          settings.viewerUrl.find("{OrthancUrl}") != std::string::npos)
+      {
+        // Links need the address radiologists reach this Orthanc at; guess the local one.
+        settings.orthancUrl =
+          "http://localhost:" + std::to_string(orthancConfig.get("HttpPort", 8042).asUInt());
+        LOG(WARNING) << "Inbound: Inbound.Notifications.OrthancUrl is empty: the links in "
+                     << "e-mails point to " << settings.orthancUrl;
+      }
+      if (configuration_.role == Role_Gateway && settings.mailRecipient)
+      {
+        LOG(WARNING) << "Inbound: a gateway never mails recipients (no viewer here); the "
+                     << "internal Orthanc does once it has pulled the upload";
+      }
+    }
+    else if (!settings.adminEmails.empty() || settings.senderReceipt)
+    {
+      LOG(WARNING) << "Inbound: Inbound.Smtp.Host is empty: no e-mail is sent";
+    }
+    if (!configuration_.webhooks.empty())
+    {
+      webhookTransport_.reset(
+        new CurlWebhookTransport(configuration_.smtp.timeoutSeconds, &stopping_));
+    }
+    notifier_.reset(new Notifier(configuration_, *ledger_, clock_, *templates_,
+                                 mailTransport_.get(), webhookTransport_.get()));
   }
 
   void PluginContext::Create(OrthancPluginContext* orthanc)
@@ -266,6 +309,7 @@ namespace Inbound
     {
       stopping_ = false;
       sweeper_ = std::thread(&PluginContext::SweepLoop, this);
+      notifierThread_ = std::thread([this] { notifier_->Loop(stopping_); });
       std::lock_guard<std::mutex> lock(pullersMutex_);
       if (configuration_.role == Role_Internal && pullers_.empty())
       {
@@ -273,6 +317,7 @@ namespace Inbound
         {
           peerClients_.emplace_back(new OrthancPeerClient(orthanc_, gateway));
           pullers_.emplace_back(new Puller(*uploads_, *ledger_, *peerClients_.back(), clock_));
+          pullers_.back()->SetAlertAfter(configuration_.gatewayAlertSeconds);
         }
       }
       // One thread a gateway: a gateway that is down does not hold up the others.
@@ -312,6 +357,10 @@ namespace Inbound
     }
     metrics.emplace_back("inbound_bans_active", bans);
     metrics.emplace_back("inbound_data_monitor_state", double(limits_->GetMonitor().GetState()));
+    for (const auto& count : ledger_->CountNotifications())
+    {
+      metrics.emplace_back("inbound_notifications_" + count.first, double(count.second));
+    }
 
     const Json::Value gateways = DescribeGateways();
     for (const Json::Value& gateway : gateways["gateways"])
@@ -356,6 +405,11 @@ namespace Inbound
     if (sweeper_.joinable())
     {
       sweeper_.join();
+    }
+    if (notifierThread_.joinable())
+    {
+      notifier_->Wake();
+      notifierThread_.join();  // a transfer in progress is interrupted (stopping_)
     }
     for (std::thread& t : pullerThreads_)
     {

@@ -6,6 +6,9 @@
 #include "Ledger/Ledger.h"
 #include "Orthanc/OrthancStore.h"
 #include "Orthanc/OrthancPeerClient.h"
+#include "Notify/MailTemplates.h"
+#include "Notify/Notifier.h"
+#include "Notify/Transports.h"
 #include "Peering/Outbox.h"
 #include "Peering/Puller.h"
 #include "Staging/StagingArea.h"
@@ -44,6 +47,11 @@ namespace Inbound
     std::vector<std::unique_ptr<OrthancPeerClient>> peerClients_;  // Internal role only
     std::vector<std::unique_ptr<Puller>> pullers_;
     std::vector<std::thread> pullerThreads_;
+    std::unique_ptr<MailTemplates> templates_;
+    std::unique_ptr<IMailTransport> mailTransport_;        // null without Inbound.Smtp.Host
+    std::unique_ptr<IWebhookTransport> webhookTransport_;  // null without Inbound.Webhooks
+    std::unique_ptr<Notifier> notifier_;
+    std::thread notifierThread_;
     mutable std::mutex pullersMutex_;
 
     std::mutex stopMutex_;
@@ -54,6 +62,8 @@ namespace Inbound
     PluginContext(OrthancPluginContext* orthanc, const Json::Value& orthancConfiguration);
 
     void SweepLoop();
+
+    void SetUpNotifications(const Json::Value& orthancConfig);
 
   public:
     // Reads, validates and applies the configuration; throws with a message for the admin.
@@ -104,6 +114,11 @@ namespace Inbound
     }
 
     Json::Value DescribeGateways() const;
+
+    Notifier& GetNotifier()
+    {
+      return *notifier_;
+    }
 
     // The values published to Orthanc's Prometheus metrics (/tools/metrics-prometheus).
     std::vector<std::pair<std::string, double>> CollectMetrics();

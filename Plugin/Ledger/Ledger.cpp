@@ -43,7 +43,8 @@ namespace Inbound
     const char* const kItemColumns =
       "upload_id, sha256, size, sop_uid, series_uid, study_uid, modality, study_date, "
       "study_description, original_patient_id, isolated_patient_id, orthanc_instance, "
-      "orthanc_series, orthanc_study, orthanc_patient, stored_at";
+      "orthanc_series, orthanc_study, orthanc_patient, stored_at, patient_name, "
+      "patient_birth_date";
 
     ItemRecord ReadItem(const Orthanc::SQLite::Statement& s)
     {
@@ -64,6 +65,8 @@ namespace Inbound
       r.orthancStudyId = s.ColumnString(13);
       r.orthancPatientId = s.ColumnString(14);
       r.storedAt = s.ColumnInt64(15);
+      r.patientName = s.ColumnString(16);
+      r.patientBirthDate = s.ColumnString(17);
       return r;
     }
 
@@ -122,6 +125,7 @@ namespace Inbound
       " isolated_patient_id TEXT NOT NULL, orthanc_instance TEXT NOT NULL,"
       " orthanc_series TEXT NOT NULL, orthanc_study TEXT NOT NULL,"
       " orthanc_patient TEXT NOT NULL, stored_at INTEGER NOT NULL,"
+      " patient_name TEXT NOT NULL DEFAULT '', patient_birth_date TEXT NOT NULL DEFAULT '',"
       " PRIMARY KEY (upload_id, sha256));"
       "CREATE INDEX IF NOT EXISTS items_study ON items(upload_id, study_uid);"
       "CREATE INDEX IF NOT EXISTS items_sop ON items(upload_id, sop_uid);"
@@ -135,7 +139,29 @@ namespace Inbound
       " bytes INTEGER NOT NULL, PRIMARY KEY (scope, day));"
       "CREATE TABLE IF NOT EXISTS bans ("
       " entry TEXT PRIMARY KEY, created_at INTEGER NOT NULL, until INTEGER NOT NULL,"
-      " reason TEXT NOT NULL, automatic INTEGER NOT NULL);");
+      " reason TEXT NOT NULL, automatic INTEGER NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS notifications ("
+      " id INTEGER PRIMARY KEY AUTOINCREMENT, dedup_key TEXT NOT NULL UNIQUE,"
+      " created_at INTEGER NOT NULL, channel TEXT NOT NULL, kind TEXT NOT NULL,"
+      " event TEXT NOT NULL, upload_id TEXT NOT NULL, target TEXT NOT NULL,"
+      " subject TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL,"
+      " attempts INTEGER NOT NULL, next_attempt INTEGER NOT NULL, last_error TEXT NOT NULL,"
+      " delivered_at INTEGER NOT NULL);"
+      "CREATE INDEX IF NOT EXISTS notifications_due ON notifications(state, next_attempt);"
+      "CREATE INDEX IF NOT EXISTS notifications_target ON notifications(kind, target, created_at);"
+      "CREATE INDEX IF NOT EXISTS notifications_event ON notifications(event, created_at);"
+      "CREATE TABLE IF NOT EXISTS notify_cursor (id INTEGER PRIMARY KEY CHECK (id = 1),"
+      " seq INTEGER NOT NULL);");
+
+    // Ledgers written before patient names were recorded (for mails, when allowed).
+    Orthanc::SQLite::Statement column(
+      db_, SQLITE_FROM_HERE,
+      "SELECT COUNT(*) FROM pragma_table_info('items') WHERE name = 'patient_name'");
+    if (column.Step() && column.ColumnInt(0) == 0)
+    {
+      db_.Execute("ALTER TABLE items ADD COLUMN patient_name TEXT NOT NULL DEFAULT '';"
+                  "ALTER TABLE items ADD COLUMN patient_birth_date TEXT NOT NULL DEFAULT '';");
+    }
     t.Commit();
   }
 
@@ -380,7 +406,7 @@ namespace Inbound
     Orthanc::SQLite::Statement s(
       db_, SQLITE_FROM_HERE,
       std::string("INSERT INTO items (") + kItemColumns +
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.BindString(0, item.uploadId);
     s.BindString(1, item.sha256);
     s.BindInt64(2, item.size);
@@ -397,6 +423,8 @@ namespace Inbound
     s.BindString(13, item.orthancStudyId);
     s.BindString(14, item.orthancPatientId);
     s.BindInt64(15, item.storedAt);
+    s.BindString(16, item.patientName);
+    s.BindString(17, item.patientBirthDate);
     s.Run();
 
     Orthanc::SQLite::Statement u(

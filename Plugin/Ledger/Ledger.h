@@ -109,5 +109,54 @@ namespace Inbound
     std::vector<AuditEvent> ListAudit(int64_t sinceMs, unsigned int limit) const;
 
     std::vector<AuditEvent> ListHistory(const std::string& uploadId) const;
+  
+    // --- The notification queue ------------------------------------------------------------
+
+    // The last audit event already turned into notifications. The first call on a ledger
+    // starts at its newest event, so that switching notifications on never announces the past.
+    int64_t GetNotifyCursor();
+
+    // Audit events after "seq" that may call for a notification (uploads completed,
+    // delivered, forwarded; bans; alerts), oldest first. "scannedUpTo" is the sequence
+    // number up to which the audit was read, to become the next cursor.
+    std::vector<AuditEvent> ListNotifiableEvents(int64_t seq, unsigned int limit,
+                                                 int64_t& scannedUpTo) const;
+
+    // Queues notifications (ignoring any whose dedup key exists) and moves the cursor, in
+    // one transaction: each event is announced exactly once, even across a crash.
+    void EnqueueNotifications(const std::vector<NotificationRecord>& notifications,
+                              int64_t cursor);
+
+    // Pending notifications due at "now", the most overdue first, with their payloads.
+    std::vector<NotificationRecord> ListDueNotifications(int64_t now, unsigned int limit) const;
+
+    void MarkNotificationDelivered(int64_t id, int64_t now);
+
+    void MarkNotificationRetry(int64_t id, int64_t nextAttemptAt, const std::string& error);
+
+    // Dead-letters it and records "auditEvent" in the same transaction.
+    void MarkNotificationFailed(int64_t id, int64_t now, const std::string& error,
+                                const std::string& auditEvent, const std::string& auditDetail);
+
+    // Makes a pending or failed notification due now; false when "id" is unknown or delivered.
+    bool RetryNotification(int64_t id, int64_t now, const std::string& by);
+
+    // Newest first, without payloads. "state" empty: any state.
+    std::vector<NotificationRecord> ListNotifications(const std::string& state,
+                                                      unsigned int limit) const;
+
+    bool LookupNotification(NotificationRecord& record, int64_t id) const;
+
+    std::map<std::string, int64_t> CountNotifications() const;
+
+    // Notifications of "kind" to "target" queued at or after "sinceMs".
+    int64_t CountNotificationsTo(const std::string& kind, const std::string& target,
+                                 int64_t sinceMs) const;
+
+    // When a notification announcing "event" was last queued (0: never).
+    int64_t GetLastNotificationTime(const std::string& event) const;
+
+    // Forgets delivered and failed notifications queued before "cutoffMs"; returns how many.
+    int64_t PurgeNotifications(int64_t cutoffMs);
   };
 }

@@ -61,4 +61,33 @@ namespace Inbound
     }
     return s;
   }
+
+  const char* EnumerationToString(NotificationState state)
+  {
+    switch (state)
+    {
+      case NotificationState_Pending:
+        return "pending";
+      case NotificationState_Delivered:
+        return "delivered";
+      case NotificationState_Failed:
+        return "failed";
+      default:
+        throw Orthanc::OrthancException(Orthanc::ErrorCode_ParameterOutOfRange);
+    }
+  }
+
+  NotificationState StringToNotificationState(const std::string& name)
+  {
+    for (NotificationState s :
+         {NotificationState_Pending, NotificationState_Delivered, NotificationState_Failed})
+    {
+      if (name == EnumerationToString(s))
+      {
+        return s;
+      }
+    }
+    throw Orthanc::OrthancException(Orthanc::ErrorCode_ParameterOutOfRange,
+                                    "Unknown notification state: " + name);
+  }
 }

@@ -81,6 +81,8 @@ namespace Inbound
     std::string studyDate;
     std::string studyDescription;
     std::string originalPatientId;
+    std::string patientName;       // as sent; only for mails when an admin allows patient data
+    std::string patientBirthDate;
     std::string isolatedPatientId;
     std::string orthancInstanceId;
     std::string orthancSeriesId;
@@ -114,5 +116,38 @@ namespace Inbound
     std::string uploadId;
     std::string ip;
     std::string detail;
+  };
+
+  enum NotificationState
+  {
+    NotificationState_Pending,
+    NotificationState_Delivered,
+    NotificationState_Failed  // dead-lettered: given up after Notifications.GiveUpAfter
+  };
+
+  const char* EnumerationToString(NotificationState state);
+
+  // Throws on an unknown name.
+  NotificationState StringToNotificationState(const std::string& name);
+
+  // One e-mail or webhook call of the persistent queue, rendered once when it is queued so
+  // that every attempt sends the same bytes (and the same Message-ID).
+  struct NotificationRecord
+  {
+    int64_t id = 0;
+    std::string dedupKey;  // unique: "<audit seq>:<kind>:<target>"
+    int64_t createdAt = 0;
+    std::string channel;   // "mail" or "webhook"
+    std::string kind;      // "recipient", "receipt", "alert" or "webhook"
+    std::string event;     // the audit event it announces ("upload-complete", "alert-…")
+    std::string uploadId;
+    std::string target;    // e-mail address or webhook URL
+    std::string subject;   // the mail's subject, or the webhook's event name
+    std::string payload;   // the whole mail (RFC 5322), or the webhook's JSON body
+    NotificationState state = NotificationState_Pending;
+    int64_t attempts = 0;
+    int64_t nextAttemptAt = 0;
+    std::string lastError;
+    int64_t deliveredAt = 0;
   };
 }

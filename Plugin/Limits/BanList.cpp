@@ -4,6 +4,8 @@
 
 namespace Inbound
 {
+  const char* const BanList::kAutomaticPrefix = "automatic: ";
+
   BanList::BanList(Ledger& ledger, const IClock& clock, const std::vector<std::string>& configured) :
     ledger_(ledger),
     clock_(clock),
@@ -138,7 +140,7 @@ namespace Inbound
         return false;
       }
       counts_.erase(address);
-      reason = "automatic: " + std::to_string(threshold) +
+      reason = std::string(BanList::kAutomaticPrefix) + std::to_string(threshold) +
                (offence == Offence_Refusal ? " refusals" : " rate-limit hits") + " within " +
                std::to_string(windowMs_ / 1000) + " s";
     }

@@ -30,6 +30,9 @@ namespace Inbound
     void ReloadInternal();
 
   public:
+    // How the reason of an automatic ban starts (in the ledger and audit trail).
+    static const char* const kAutomaticPrefix;
+
     BanList(Ledger& ledger, const IClock& clock, const std::vector<std::string>& configured);
 
     bool IsBanned(const std::string& address);

@@ -7,6 +7,8 @@
 
 #include <Logging.h>
 
+#include <boost/lexical_cast.hpp>
+
 #include <strings.h>
 
 #include <cerrno>
@@ -292,6 +294,43 @@ namespace Inbound
       call.AnswerJson(200, answer);
     }
 
+    void AdminNotifications(RestCall& call)
+    {
+      if (!call.Expect("GET"))
+        return;
+      const std::string state = call.GetArgument("state");
+      if (!state.empty() && state != "pending" && state != "delivered" && state != "failed")
+      {
+        throw ApiError(400, "invalid-argument",
+                       "\"state\" must be \"pending\", \"delivered\" or \"failed\"");
+      }
+      call.AnswerJson(200, PluginContext::Get().GetNotifier().Describe(
+                             state, AdminViews::ParseLimitArgument(call.GetArgument("limit"))));
+    }
+
+    void AdminNotificationRetry(RestCall& call)
+    {
+      if (!call.Expect("POST"))
+        return;
+      int64_t id = 0;
+      try
+      {
+        id = boost::lexical_cast<int64_t>(call.GetGroup(0));
+      }
+      catch (const boost::bad_lexical_cast&)
+      {
+        throw ApiError(404, "not-found", "No such notification");
+      }
+      if (!PluginContext::Get().GetNotifier().Retry(id, "admin"))
+      {
+        throw ApiError(404, "not-found", "No such notification waiting or failed");
+      }
+      Json::Value answer(Json::objectValue);
+      answer["id"] = Json::Int64(id);
+      answer["state"] = "pending";
+      call.AnswerJson(200, answer);
+    }
+
     Outbox& GetOutbox()
     {
       Outbox* outbox = PluginContext::Get().GetOutbox();
@@ -464,6 +503,10 @@ namespace Inbound
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/bans", Route<AdminBans>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/bans/(.+)", Route<AdminBan>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/gateways", Route<AdminGateways>);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/notifications",
+                                            Route<AdminNotifications>);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/notifications/([^/]+)/retry",
+                                            Route<AdminNotificationRetry>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/peer/outbox", Route<PeerOutbox>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/peer/outbox/([^/]+)",
                                             Route<PeerManifest>);

@@ -44,17 +44,50 @@ namespace Inbound
     peer_(peer),
     clock_(clock),
     maxAttempts_(maxAttempts),
-    parallelItems_(std::max(1u, parallelItems))
+    parallelItems_(std::max(1u, parallelItems)),
+    started_(clock.NowMs())
   {
   }
 
   void Puller::Fail(const std::string& what)
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    failures_++;
-    lastFailure_ = clock_.NowMs();
-    lastError_ = what;
+    bool alert = false;
+    int64_t silentFor = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      failures_++;
+      lastFailure_ = clock_.NowMs();
+      lastError_ = what;
+      silentFor = lastFailure_ - std::max(lastContact_, started_);
+      if (alertAfterSeconds_ != 0 && !alerted_ &&
+          silentFor >= static_cast<int64_t>(alertAfterSeconds_) * 1000)
+      {
+        alert = alerted_ = true;
+      }
+    }
     LOG(WARNING) << "Inbound: gateway " << peer_.GetName() << ": " << what;
+    if (alert)
+    {
+      ledger_.AddAudit(clock_.NowMs(), "alert-gateway-unreachable", "", peer_.GetName(),
+                       "gateway \"" + peer_.GetName() + "\" not reached for " +
+                         std::to_string(silentFor / 1000) + " s: " + what);
+    }
+  }
+
+  void Puller::Contact()
+  {
+    bool recovered = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      lastContact_ = clock_.NowMs();
+      recovered = alerted_;
+      alerted_ = false;
+    }
+    if (recovered)
+    {
+      ledger_.AddAudit(clock_.NowMs(), "gateway-reachable", "", peer_.GetName(),
+                       "gateway \"" + peer_.GetName() + "\" reached again");
+    }
   }
 
   bool Puller::Get(Json::Value& json, const std::string& uri, unsigned int timeoutSeconds)
@@ -70,8 +103,7 @@ namespace Inbound
       Fail("HTTP " + std::to_string(answer.status) + " for " + uri);
       return false;
     }
-    std::lock_guard<std::mutex> lock(mutex_);
-    lastContact_ = clock_.NowMs();
+    Contact();
     return true;
   }
 

@@ -42,12 +42,16 @@ namespace Inbound
     uint64_t delivered_ = 0;
     unsigned int backlog_ = 0;
     std::set<std::string> held_;
+    int64_t started_ = 0;
+    unsigned int alertAfterSeconds_ = 0;
+    bool alerted_ = false;  // an unreachable alert was raised for the current outage
 
     bool Get(Json::Value& json, const std::string& uri, unsigned int timeoutSeconds);
     bool Acknowledge(const std::string& id);
     ItemOutcome PullItem(const std::string& id, const std::string& sha256);
     bool Pull(const std::string& id);
     void Fail(const std::string& what);
+    void Contact();
 
   public:
     Puller(UploadService& uploads, Ledger& ledger, IPeerClient& peer, const IClock& clock,
@@ -61,5 +65,11 @@ namespace Inbound
     void Loop(const std::atomic<bool>& stopping);
 
     Json::Value Describe() const;
+
+    // Raises "alert-gateway-unreachable" once per outage longer than this (0: never).
+    void SetAlertAfter(unsigned int seconds)
+    {
+      alertAfterSeconds_ = seconds;
+    }
   };
 }

@@ -4,12 +4,29 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <memory>
 
 namespace Inbound
 {
+  namespace
+  {
+    std::string ToHex(const unsigned char* digest, unsigned int length)
+    {
+      static const char kHex[] = "0123456789abcdef";
+      std::string result;
+      result.reserve(2 * length);
+      for (unsigned int i = 0; i < length; i++)
+      {
+        result.push_back(kHex[digest[i] >> 4]);
+        result.push_back(kHex[digest[i] & 0x0f]);
+      }
+      return result;
+    }
+  }
+
   namespace Crypto
   {
     std::string Sha256Hex(const void* data, size_t size)
@@ -20,16 +37,20 @@ namespace Inbound
       {
         throw Orthanc::OrthancException(Orthanc::ErrorCode_InternalError, "SHA-256 failed");
       }
+      return ToHex(digest, length);
+    }
 
-      static const char kHex[] = "0123456789abcdef";
-      std::string result;
-      result.reserve(2 * length);
-      for (unsigned int i = 0; i < length; i++)
+    std::string HmacSha256Hex(const std::string& key, const std::string& data)
+    {
+      unsigned char digest[EVP_MAX_MD_SIZE];
+      unsigned int length = 0;
+      if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+               reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest,
+               &length) == nullptr)
       {
-        result.push_back(kHex[digest[i] >> 4]);
-        result.push_back(kHex[digest[i] & 0x0f]);
+        throw Orthanc::OrthancException(Orthanc::ErrorCode_InternalError, "HMAC-SHA256 failed");
       }
-      return result;
+      return ToHex(digest, length);
     }
 
     std::string RandomBytes(size_t count)

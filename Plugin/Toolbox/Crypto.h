@@ -15,6 +15,9 @@ namespace Inbound
       return Sha256Hex(data.data(), data.size());
     }
 
+    // Lower-case hex HMAC-SHA256 of "data" under "key" (OpenSSL).
+    std::string HmacSha256Hex(const std::string& key, const std::string& data);
+
     // Bytes from OpenSSL's CSPRNG; throws if it is not seeded.
     std::string RandomBytes(size_t count);
 

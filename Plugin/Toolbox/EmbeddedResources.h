@@ -12,9 +12,12 @@ namespace Inbound
     size_t size;
   };
 
-  // Both are generated at build time (Resources/CMake/EmbedResources.cmake).
+  // All are generated at build time (Resources/CMake/EmbedResources.cmake).
   const std::string& GetDefaultConfiguration();
 
   // A file of the web page bundle by its path relative to the bundle ("index.html"), or null.
   const EmbeddedFile* LookupWebFile(const std::string& path);
+
+  // A built-in e-mail template ("en/recipient.txt", from Resources/Notifications), or null.
+  const EmbeddedFile* LookupTemplateFile(const std::string& path);
 }

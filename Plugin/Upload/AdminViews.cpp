@@ -44,6 +44,11 @@ namespace Inbound
     }
   }
 
+  unsigned int AdminViews::ParseLimitArgument(const std::string& limit)
+  {
+    return ParseLimit(limit);
+  }
+
   AdminViews::AdminViews(const Ledger& ledger, UploadService& uploads) :
     ledger_(ledger),
     uploads_(uploads)

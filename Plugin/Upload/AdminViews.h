@@ -18,6 +18,9 @@ namespace Inbound
   public:
     AdminViews(const Ledger& ledger, UploadService& uploads);
 
+    // The "limit" argument of the admin lists: empty (100) or 1 to 10000; else an ApiError.
+    static unsigned int ParseLimitArgument(const std::string& limit);
+
     // "state" empty: all; "since" an ISO 8601 time or empty. Bad arguments are ApiErrors.
     Json::Value ListUploads(const std::string& state, const std::string& since,
                             const std::string& limit) const;

@@ -71,6 +71,8 @@ namespace Inbound
     }
 
     summary.patientId = Get(*dicom, Orthanc::DICOM_TAG_PATIENT_ID);
+    summary.patientName = Get(*dicom, Orthanc::DICOM_TAG_PATIENT_NAME);
+    summary.patientBirthDate = Get(*dicom, Orthanc::DICOM_TAG_PATIENT_BIRTH_DATE);
     summary.modality = Get(*dicom, Orthanc::DICOM_TAG_MODALITY);
     summary.studyDate = Get(*dicom, Orthanc::DICOM_TAG_STUDY_DATE);
     summary.studyDescription = Get(*dicom, Orthanc::DICOM_TAG_STUDY_DESCRIPTION);

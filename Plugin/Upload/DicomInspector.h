@@ -16,6 +16,8 @@ namespace Inbound
     std::string seriesInstanceUid;
     std::string studyInstanceUid;
     std::string patientId;  // as sent (UTF-8), possibly empty
+    std::string patientName;
+    std::string patientBirthDate;
     std::string modality;
     std::string studyDate;
     std::string studyDescription;

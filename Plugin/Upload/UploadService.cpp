@@ -215,6 +215,8 @@ namespace Inbound
     item.studyDate = summary.studyDate;
     item.studyDescription = summary.studyDescription;
     item.originalPatientId = summary.patientId;
+    item.patientName = summary.patientName;
+    item.patientBirthDate = summary.patientBirthDate;
     item.storedAt = clock_.NowMs();
     sink_.Keep(upload, item, *dicom, body, size);
     return item;

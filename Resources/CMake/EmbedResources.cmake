@@ -1,6 +1,6 @@
-# Writes a C++ source holding the default configuration and every file of the web page
-# bundle, so that the plugin is one self-contained library.
-# Input variables: OUTPUT, DEFAULT_CONFIGURATION, WEBAPP_DIR.
+# Writes a C++ source holding the default configuration, every file of the web page bundle
+# and the e-mail templates, so that the plugin is one self-contained library.
+# Input variables: OUTPUT, DEFAULT_CONFIGURATION, WEBAPP_DIR, TEMPLATES_DIR.
 
 function(append_bytes var file)
   file(READ ${file} hex HEX)
@@ -20,19 +20,27 @@ string(APPEND out "static const unsigned char kDefaultConfiguration[] = {\n${con
 string(APPEND out "const std::string& GetDefaultConfiguration()\n{\n")
 string(APPEND out "  static const std::string s(reinterpret_cast<const char*>(kDefaultConfiguration), ${config_SIZE});\n  return s;\n}\n\n")
 
-file(GLOB_RECURSE files RELATIVE ${WEBAPP_DIR} ${WEBAPP_DIR}/*)
-list(SORT files)
+# embed_folder(DIR PREFIX FUNCTION): every file of DIR, and FUNCTION(path) finding one by its
+# path relative to DIR.
 set(index 0)
-set(table "")
-foreach(f ${files})
-  append_bytes(data ${WEBAPP_DIR}/${f})
-  string(APPEND out "static const unsigned char kFile${index}[] = {\n${data}0x00};\n")
-  string(APPEND table "    { \"${f}\", kFile${index}, ${data_SIZE} },\n")
-  math(EXPR index "${index} + 1")
-endforeach()
-string(APPEND out "\nstatic const EmbeddedFile kFiles[] = {\n${table}    { nullptr, nullptr, 0 }\n};\n\n")
-string(APPEND out "const EmbeddedFile* LookupWebFile(const std::string& path)\n{\n")
-string(APPEND out "  for (const EmbeddedFile* f = kFiles; f->path != nullptr; ++f)\n  {\n")
-string(APPEND out "    if (path == f->path)\n    {\n      return f;\n    }\n  }\n  return nullptr;\n}\n}\n")
+macro(embed_folder dir prefix function)
+  file(GLOB_RECURSE files RELATIVE ${dir} ${dir}/*)
+  list(SORT files)
+  set(table "")
+  foreach(f ${files})
+    append_bytes(data ${dir}/${f})
+    string(APPEND out "static const unsigned char kFile${index}[] = {\n${data}0x00};\n")
+    string(APPEND table "    { \"${f}\", kFile${index}, ${data_SIZE} },\n")
+    math(EXPR index "${index} + 1")
+  endforeach()
+  string(APPEND out "\nstatic const EmbeddedFile k${prefix}Files[] = {\n${table}    { nullptr, nullptr, 0 }\n};\n\n")
+  string(APPEND out "const EmbeddedFile* ${function}(const std::string& path)\n{\n")
+  string(APPEND out "  for (const EmbeddedFile* f = k${prefix}Files; f->path != nullptr; ++f)\n  {\n")
+  string(APPEND out "    if (path == f->path)\n    {\n      return f;\n    }\n  }\n  return nullptr;\n}\n\n")
+endmacro()
+
+embed_folder(${WEBAPP_DIR} Web LookupWebFile)
+embed_folder(${TEMPLATES_DIR} Template LookupTemplateFile)
+string(APPEND out "}\n")
 file(WRITE ${OUTPUT}.tmp "${out}")
 file(COPY_FILE ${OUTPUT}.tmp ${OUTPUT} ONLY_IF_DIFFERENT)

@@ -8,7 +8,7 @@ packages=(
   cmake g++ make pkg-config
   orthanc orthanc-dev liborthancframework-dev libdcmtk-dev libjsoncpp-dev libboost-all-dev
   libcurl4-openssl-dev libssl-dev libsqlite3-dev libgtest-dev libpugixml-dev uuid-dev
-  libjpeg-dev libpng-dev zlib1g-dev libcivetweb-dev liblua5.3-dev
+  libjpeg-dev libpng-dev zlib1g-dev libcivetweb-dev liblua5.3-dev libkainjow-mustache-dev
   # fuzz targets
   clang libclang-rt-14-dev
   # web page bundle and browser tests
