@@ -123,8 +123,7 @@ namespace Inbound
     const size_t open = text.rfind('<');
     if (open == std::string::npos)
     {
-      std::string address = text;
-      Orthanc::Toolbox::StripSpaces(address);
+      const std::string address = Orthanc::Toolbox::StripSpaces(text);
       if (!IsValidAddress(address))
       {
         return false;
@@ -137,9 +136,8 @@ namespace Inbound
     {
       return false;
     }
-    std::string address = text.substr(open + 1, text.size() - open - 2);
-    std::string name = text.substr(0, open);
-    Orthanc::Toolbox::StripSpaces(name);
+    const std::string address = text.substr(open + 1, text.size() - open - 2);
+    std::string name = Orthanc::Toolbox::StripSpaces(text.substr(0, open));
     if (name.size() >= 2 && name.front() == '"' && name.back() == '"')
     {
       name = name.substr(1, name.size() - 2);

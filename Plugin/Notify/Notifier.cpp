@@ -24,6 +24,12 @@ namespace Inbound
     const int64_t kDayMs = 86400 * 1000;
     const int64_t kKeepNotificationsMs = 90 * kDayMs;
 
+    // An audit event, also across a ledger that was started afresh (its sequence restarts).
+    std::string EventKey(const AuditEvent& event)
+    {
+      return std::to_string(event.seq) + "@" + std::to_string(event.time);
+    }
+
     // Stable per notification: the X-Inbound-Delivery of a webhook and the heart of a
     // mail's Message-ID, the same on every attempt.
     std::string DeliveryId(const std::string& dedupKey)
@@ -215,7 +221,7 @@ namespace Inbound
                                         const Json::Value& data, const std::string& replyTo)
   {
     NotificationRecord n;
-    n.dedupKey = std::to_string(event.seq) + ":" + kind + ":" + to.address;
+    n.dedupKey = EventKey(event) + ":" + kind + ":" + to.address;
     n.createdAt = clock_.NowMs();
     n.channel = "mail";
     n.kind = kind;
@@ -260,7 +266,7 @@ namespace Inbound
         continue;
       }
       NotificationRecord n;
-      n.dedupKey = std::to_string(event.seq) + ":webhook:" + hook.url;
+      n.dedupKey = EventKey(event) + ":webhook:" + hook.url;
       n.createdAt = clock_.NowMs();
       n.channel = "webhook";
       n.kind = "webhook";
@@ -683,6 +689,7 @@ namespace Inbound
     {
       Json::Value item(Json::objectValue);
       item["id"] = Json::Int64(n.id);
+      item["delivery"] = DeliveryId(n.dedupKey);
       item["createdAt"] = FormatIso8601(n.createdAt);
       item["channel"] = n.channel;
       item["kind"] = n.kind;

@@ -3,6 +3,8 @@
 # loopback, from the sample configurations that admins copy:
 #   sender's browser -> nginx (TLS, self-signed certificate) -> gateway Orthanc (DMZ)
 #   internal Orthanc -> (HTTPS, through the same nginx) -> gateway: pulls every upload in
+#   internal Orthanc -> SMTP (a local sink that keeps every mail in a folder): the recipient's
+#   notification with the link to the study, and the admins' alerts
 # and prints the addresses to open. Ctrl-C stops everything it started.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -72,12 +74,28 @@ NGINX
 }
 
 gateway_port=$(free_port); gateway_https=${INBOUND_DEMO_HTTPS_PORT:-$(free_port)}
-internal_port=$(free_port)
+internal_port=$(free_port); smtp_port=$(free_port)
+
+# The hospital's mail relay, played by a real SMTP server on loopback that writes each
+# message it receives to $work/mail (<n>.eml as received, <n>.json with the envelope).
+/usr/bin/python3 "$root/Resources/Scripts/smtp-sink.py" --host 127.0.0.1 --port "$smtp_port" \
+  --dir "$work/mail" >"$work/smtp-sink.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do
+  grep -q "smtp-sink ready" "$work/smtp-sink.log" 2>/dev/null && break
+  sleep 0.1
+done
+grep -q "smtp-sink ready" "$work/smtp-sink.log" || { echo "The SMTP sink did not start; see $work/smtp-sink.log" >&2; exit 1; }
+
 start gateway "$root/Resources/Configurations/Gateway.json" "$gateway_port" "$gateway_https"
 # The internal Orthanc trusts the demo's self-signed certificate as it would the hospital's CA.
 orthanc internal "$root/Resources/Configurations/Internal.json" "$internal_port" \
   "OrthancPeers.dmz.Url=\"https://127.0.0.1:$gateway_https/\"" \
-  "HttpsCACertificates=\"$work/tls.crt\"" "RemoteAccessAllowed=false"
+  "HttpsCACertificates=\"$work/tls.crt\"" "RemoteAccessAllowed=false" \
+  'Inbound.Smtp.Host="127.0.0.1"' "Inbound.Smtp.Port=$smtp_port" 'Inbound.Smtp.Security="None"' \
+  'Inbound.Smtp.From="Orthanc Inbound demo <inbound@hospital.example>"' \
+  "Inbound.Notifications.OrthancUrl=\"http://127.0.0.1:$internal_port\"" \
+  'Inbound.Notifications.AdminEmails=["pacs-admin@hospital.example"]'
 for _ in $(seq 1 100); do
   curl -sf -u admin:demo "http://127.0.0.1:$internal_port/inbound/admin/gateways" >/dev/null 2>&1 && break
   sleep 0.2
@@ -94,6 +112,8 @@ internal Orthanc that pulls every completed upload in (the certificate is self-s
   Gateways and their backlog:   http://127.0.0.1:$internal_port/inbound/admin/gateways
   Gateway's uploads (DMZ):      https://127.0.0.1:$gateway_https/inbound/admin/uploads
   Gateway's staging folder:     $work/gateway/inbound/staging
+  E-mails (recipient, alerts):  $work/mail/   (one .eml per message; SMTP sink on 127.0.0.1:$smtp_port)
+  Notification queue (inside):  http://127.0.0.1:$internal_port/inbound/admin/notifications
 
 Logs and data: $work
 Press Ctrl-C to stop.
