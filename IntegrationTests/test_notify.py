@@ -734,3 +734,27 @@ def test_the_from_address_in_its_usual_forms(plugin, sinks):
         finally:
             server.cleanup()
     assert results == {written: ("Orthanc Inbound", FROM_ADDRESS) for written in results}, results
+
+
+# ---------------------------------------------------------------------------- gateways
+
+
+def test_an_unreachable_gateway_alerts_the_admins_once(start_server, sinks):
+    """The inside cannot reach its gateway for longer than GatewayAlert: one admin mail per
+    outage, naming the gateway, and the audit trail has the alert."""
+    sink = sinks().start()
+    nobody = harness.free_port()
+    server = start_server(
+        inbound={"Role": "Internal", "Gateways": ["dmz"], "GatewayAlert": 2,
+                 "Smtp": smtp(sink), "Notifications": notify(AdminEmails=[ADMIN_MAIL])},
+        orthanc={"OrthancPeers": {"dmz": {"Url": "http://127.0.0.1:%d/" % nobody,
+                                          "Username": PULLER[0], "Password": PULLER[1]}}})
+    [mail] = sink.wait_for(1, timeout=30)
+    assert mail.rcpt_tos == [ADMIN_MAIL], mail.envelope
+    assert_well_formed(mail)
+    assert "gateway" in mail.subject.lower(), mail.subject
+    assert '"dmz"' in mail.text, mail.text
+    sink.assert_stays(1, 4)
+    alerts = [e for e in server.admin_json("GET", "/inbound/admin/audit")["events"]
+              if e["event"] == "alert-gateway-unreachable"]
+    assert len(alerts) == 1 and alerts[0]["ip"] == "dmz", alerts
