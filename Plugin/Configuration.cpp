@@ -383,6 +383,56 @@ namespace Inbound
     }
   }
 
+  namespace
+  {
+    std::vector<ForwardRule> GetAutoForward(const Json::Value& s,
+                                            const std::vector<Recipient>& recipients)
+    {
+      const Json::Value& list = Member(s, "AutoForward");
+      if (!list.isArray())
+      {
+        Bad("AutoForward", "must be a list of {\"Recipient\", \"Modality\", \"PatientID\"}");
+      }
+      std::vector<ForwardRule> result;
+      for (Json::ArrayIndex i = 0; i < list.size(); i++)
+      {
+        const std::string where = "AutoForward[" + std::to_string(i) + "]";
+        const Json::Value& r = list[i];
+        if (!r.isObject() || !r["Recipient"].isString() || !r["Modality"].isString() ||
+            !r["PatientID"].isString() || r["Modality"].asString().empty())
+        {
+          Bad(where, "needs the strings \"Recipient\", \"Modality\" and \"PatientID\"");
+        }
+        for (const std::string& key : r.getMemberNames())
+        {
+          if (key != "Recipient" && key != "Modality" && key != "PatientID")
+          {
+            Bad(where, "unknown key \"" + key + "\"");
+          }
+        }
+        ForwardRule rule;
+        rule.recipient = r["Recipient"].asString();
+        rule.modality = r["Modality"].asString();
+        const std::string patientId = r["PatientID"].asString();
+        if (patientId == "AsSent")
+          rule.asSent = true;
+        else if (patientId != "Namespaced")
+          Bad(where + ".PatientID", "must be \"Namespaced\" (foreign exams area) or \"AsSent\"");
+        bool known = rule.recipient == "*";
+        for (const Recipient& recipient : recipients)
+        {
+          known = known || recipient.id == rule.recipient;
+        }
+        if (!known)
+        {
+          Bad(where + ".Recipient", "\"" + rule.recipient + "\" is not in Inbound.Recipients (or \"*\")");
+        }
+        result.push_back(rule);
+      }
+      return result;
+    }
+  }
+
   const char* EnumerationToString(Role role)
   {
     switch (role)
@@ -605,6 +655,25 @@ namespace Inbound
     c.smtp = GetSmtp(s);
     c.notifications = GetNotifications(s);
     c.webhooks = GetWebhooks(s);
+    c.autoForward = GetAutoForward(s, c.recipients);
+    c.forwarding.retryIntervalSeconds = static_cast<unsigned int>(
+      GetUnsigned(s, "Forwarding.RetryInterval", 1, 86400));
+    c.forwarding.maxRetryIntervalSeconds = static_cast<unsigned int>(
+      GetUnsigned(s, "Forwarding.MaxRetryInterval", 1, 7 * 86400));
+    c.forwarding.giveUpAfterSeconds = static_cast<unsigned int>(
+      GetUnsigned(s, "Forwarding.GiveUpAfter", 1, 60 * 86400));
+    c.forwarding.keepReconciledCopy = GetBool(s, "Forwarding.KeepReconciledCopy");
+    if (c.forwarding.maxRetryIntervalSeconds < c.forwarding.retryIntervalSeconds)
+    {
+      Bad("Forwarding.MaxRetryInterval", "must not be smaller than Forwarding.RetryInterval");
+    }
+    c.retention.days = static_cast<unsigned int>(GetUnsigned(s, "Retention.Days", 0, 36500));
+    c.retention.onlyForwarded = GetBool(s, "Retention.OnlyForwarded");
+    if (c.role == Role_Gateway && (!c.autoForward.empty() || c.retention.days != 0))
+    {
+      Bad(c.autoForward.empty() ? "Retention.Days" : "AutoForward",
+          "has no effect on a gateway, which keeps no studies");
+    }
 
     c.security.sslEnabled = GetBool(s, "Security.AllowSslEnabled");
     c.security.authenticationEnabled = GetBool(s, "Security.AllowAuthenticationEnabled");

@@ -161,6 +161,30 @@ namespace Inbound
     bool httpDescribeErrors = false;
   };
 
+  // One entry of "Inbound.AutoForward": what is sent to a modality without a click.
+  struct ForwardRule
+  {
+    std::string recipient;  // a recipient id, or "*" for every upload
+    std::string modality;   // an entry of Orthanc's DicomModalities
+    bool asSent = false;    // PatientID as the sender sent it; else the namespaced one
+  };
+
+  // "Inbound.Forwarding": how hard a release or auto-forward is tried.
+  struct ForwardingSettings
+  {
+    unsigned int retryIntervalSeconds = 30;
+    unsigned int maxRetryIntervalSeconds = 600;
+    unsigned int giveUpAfterSeconds = 86400;
+    bool keepReconciledCopy = false;
+  };
+
+  // "Inbound.Retention": the temporary store inside the hospital.
+  struct RetentionSettings
+  {
+    unsigned int days = 0;       // 0: uploads are kept until an admin deletes them
+    bool onlyForwarded = true;   // remove only uploads all of whose studies were sent on
+  };
+
   // The "Inbound" section, typed and validated. Built from the embedded defaults with the
   // admin's section merged over them; a bad value throws, naming the option.
   struct Configuration
@@ -193,6 +217,9 @@ namespace Inbound
     SmtpSettings smtp;
     NotificationSettings notifications;
     std::vector<WebhookSettings> webhooks;
+    std::vector<ForwardRule> autoForward;
+    ForwardingSettings forwarding;
+    RetentionSettings retention;
 
     // Options of the admin's section that the plugin does not know ("Inbound.Foo").
     std::vector<std::string> unknownOptions;

@@ -2,6 +2,7 @@
 
 #include "Orthanc/Routes.h"
 #include "PluginContext.h"
+#include "Toolbox/EmbeddedResources.h"
 #include "Toolbox/Errors.h"
 
 #include <Logging.h>
@@ -75,6 +76,14 @@ extern "C"
       Inbound::RegisterRoutes(context);
       OrthancPluginRegisterOnChangeCallback(context, OnChange);
       OrthancPluginRegisterRefreshMetricsCallback(context, RefreshMetrics);
+      const Inbound::EmbeddedFile* explorer = Inbound::LookupExplorerFile("inbound-explorer.js");
+      if (explorer != nullptr &&
+          Inbound::PluginContext::Get().GetConfiguration().role != Inbound::Role_Gateway)
+      {
+        // The inbox in Orthanc Explorer: the sender panel on received studies, the admin page.
+        const std::string script(reinterpret_cast<const char*>(explorer->data), explorer->size);
+        OrthancPluginExtendOrthancExplorer(context, script.c_str());
+      }
     }
     catch (...)
     {

@@ -183,6 +183,20 @@ namespace Inbound
       }
     }
     SetUpNotifications(orthancConfig);
+    if (configuration_.role != Role_Gateway)
+    {
+      rest_.reset(new OrthancRest(orthanc));
+      forwarder_.reset(new Forwarder(configuration_, *ledger_, *rest_, clock_));
+      const Json::Value& modalities = orthancConfig["DicomModalities"];
+      for (const ForwardRule& rule : configuration_.autoForward)
+      {
+        if (!modalities.isObject() || !modalities.isMember(rule.modality))
+        {
+          LOG(WARNING) << "Inbound: Inbound.AutoForward names \"" << rule.modality
+                       << "\", which is not in DicomModalities (unless it is in the database)";
+        }
+      }
+    }
     if (staging_ != nullptr)
     {
       outbox_.reset(new Outbox(configuration_, *ledger_, *staging_, clock_));
@@ -281,6 +295,15 @@ namespace Inbound
         {
           lastExpiry = now;
           uploads_->Sweep();
+          if (forwarder_)
+          {
+            for (const std::string& id : forwarder_->ListUploadsPastRetention())
+            {
+              uploads_->Delete(id, ClientInfo(), "retention: completed more than " +
+                                 std::to_string(configuration_.retention.days) + " days ago");
+              LOG(INFO) << "Inbound: upload " << id << " removed (retention)";
+            }
+          }
           if (outbox_)
           {
             outbox_->CheckRetention();
@@ -310,6 +333,10 @@ namespace Inbound
       stopping_ = false;
       sweeper_ = std::thread(&PluginContext::SweepLoop, this);
       notifierThread_ = std::thread([this] { notifier_->Loop(stopping_); });
+      if (forwarder_)
+      {
+        forwarderThread_ = std::thread([this] { forwarder_->Loop(stopping_); });
+      }
       std::lock_guard<std::mutex> lock(pullersMutex_);
       if (configuration_.role == Role_Internal && pullers_.empty())
       {
@@ -361,6 +388,13 @@ namespace Inbound
     {
       metrics.emplace_back("inbound_notifications_" + count.first, double(count.second));
     }
+    if (forwarder_)
+    {
+      for (const auto& count : ledger_->CountForwards())
+      {
+        metrics.emplace_back("inbound_forwards_" + count.first, double(count.second));
+      }
+    }
 
     const Json::Value gateways = DescribeGateways();
     for (const Json::Value& gateway : gateways["gateways"])
@@ -405,6 +439,11 @@ namespace Inbound
     if (sweeper_.joinable())
     {
       sweeper_.join();
+    }
+    if (forwarderThread_.joinable())
+    {
+      forwarder_->Wake();
+      forwarderThread_.join();
     }
     if (notifierThread_.joinable())
     {

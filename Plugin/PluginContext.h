@@ -6,6 +6,8 @@
 #include "Ledger/Ledger.h"
 #include "Orthanc/OrthancStore.h"
 #include "Orthanc/OrthancPeerClient.h"
+#include "Orthanc/OrthancRest.h"
+#include "Forward/Forwarder.h"
 #include "Notify/MailTemplates.h"
 #include "Notify/Notifier.h"
 #include "Notify/Transports.h"
@@ -52,6 +54,9 @@ namespace Inbound
     std::unique_ptr<IWebhookTransport> webhookTransport_;  // null without Inbound.Webhooks
     std::unique_ptr<Notifier> notifier_;
     std::thread notifierThread_;
+    std::unique_ptr<OrthancRest> rest_;
+    std::unique_ptr<Forwarder> forwarder_;  // null in the Gateway role
+    std::thread forwarderThread_;
     mutable std::mutex pullersMutex_;
 
     std::mutex stopMutex_;
@@ -118,6 +123,12 @@ namespace Inbound
     Notifier& GetNotifier()
     {
       return *notifier_;
+    }
+
+    // Null in the Gateway role, which keeps no studies.
+    Forwarder* GetForwarder()
+    {
+      return forwarder_.get();
     }
 
     // The values published to Orthanc's Prometheus metrics (/tools/metrics-prometheus).

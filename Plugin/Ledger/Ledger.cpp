@@ -150,8 +150,18 @@ namespace Inbound
       "CREATE INDEX IF NOT EXISTS notifications_due ON notifications(state, next_attempt);"
       "CREATE INDEX IF NOT EXISTS notifications_target ON notifications(kind, target, created_at);"
       "CREATE INDEX IF NOT EXISTS notifications_event ON notifications(event, created_at);"
-      "CREATE TABLE IF NOT EXISTS notify_cursor (id INTEGER PRIMARY KEY CHECK (id = 1),"
-      " seq INTEGER NOT NULL);");
+      "CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS forwards ("
+      " id INTEGER PRIMARY KEY AUTOINCREMENT, upload_id TEXT NOT NULL, study TEXT NOT NULL,"
+      " modality TEXT NOT NULL, origin TEXT NOT NULL, patient_id TEXT NOT NULL,"
+      " patient_name TEXT NOT NULL, patient_birth_date TEXT NOT NULL, keep_namespace INTEGER NOT NULL,"
+      " new_uids INTEGER NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL,"
+      " next_attempt INTEGER NOT NULL, job_id TEXT NOT NULL, sent_study TEXT NOT NULL,"
+      " last_error TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+      " requested_by TEXT NOT NULL);"
+      "CREATE INDEX IF NOT EXISTS forwards_due ON forwards(state, next_attempt);"
+      "CREATE INDEX IF NOT EXISTS forwards_upload ON forwards(upload_id);"
+      "CREATE INDEX IF NOT EXISTS items_orthanc_study ON items(orthanc_study);");
 
     // Ledgers written before patient names were recorded (for mails, when allowed).
     Orthanc::SQLite::Statement column(

@@ -37,6 +37,7 @@ namespace Inbound
     void AddAuditInternal(int64_t time, const std::string& event, const std::string& uploadId,
                           const std::string& ip, const std::string& detail);
     bool LookupUploadInternal(UploadRecord& record, const std::string& id) const;
+    void SetCursorInternal(const std::string& name, int64_t seq);
     void AddUsageInternal(const std::vector<std::string>& scopes, int64_t day, int64_t uploads,
                           int64_t bytes);
 
@@ -110,6 +111,10 @@ namespace Inbound
 
     std::vector<AuditEvent> ListHistory(const std::string& uploadId) const;
   
+    // How far a reader of the audit trail ("notify", "forward") has read. The first call for
+    // a name starts it at the newest event, so that a new reader never acts on the past.
+    int64_t GetCursor(const std::string& name);
+
     // --- The notification queue ------------------------------------------------------------
 
     // The last audit event already turned into notifications. The first call on a ledger
@@ -158,5 +163,35 @@ namespace Inbound
 
     // Forgets delivered and failed notifications queued before "cutoffMs"; returns how many.
     int64_t PurgeNotifications(int64_t cutoffMs);
+  
+    // --- Forwards to DICOM modalities ------------------------------------------------------
+
+    // "upload-complete" events after "seq", oldest first (see ListNotifiableEvents).
+    std::vector<AuditEvent> ListCompletedUploads(int64_t seq, unsigned int limit,
+                                                 int64_t& scannedUpTo) const;
+
+    // Records forwards (ids set in "forwards") with one audit entry, in one transaction;
+    // with a "cursor", also moves the "forward" cursor (auto-forward rules).
+    void AddForwards(std::vector<ForwardRecord>& forwards, int64_t now, const std::string& ip,
+                     const std::string& auditEvent, const std::string& auditDetail,
+                     int64_t cursor = -1);
+
+    std::vector<ForwardRecord> ListDueForwards(int64_t now, unsigned int limit) const;
+
+    // Writes the progress of a forward; with an "auditEvent", records it in the same
+    // transaction.
+    void UpdateForward(const ForwardRecord& forward, const std::string& auditEvent = "",
+                       const std::string& auditDetail = "");
+
+    bool LookupForward(ForwardRecord& forward, int64_t id) const;
+
+    // Newest first; empty "uploadId" or "state": any.
+    std::vector<ForwardRecord> ListForwards(const std::string& uploadId, const std::string& state,
+                                            unsigned int limit) const;
+
+    std::map<std::string, int64_t> CountForwards() const;
+
+    // The upload whose files make up this Orthanc study, if any.
+    bool LookupUploadOfStudy(std::string& uploadId, const std::string& orthancStudyId) const;
   };
 }

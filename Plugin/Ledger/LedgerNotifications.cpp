@@ -40,25 +40,32 @@ namespace Inbound
     }
   }
 
-  int64_t Ledger::GetNotifyCursor()
+  int64_t Ledger::GetCursor(const std::string& name)
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    {
-      Orthanc::SQLite::Statement s(db_, SQLITE_FROM_HERE,
-                                   "SELECT seq FROM notify_cursor WHERE id = 1");
-      if (s.Step())
-      {
-        return s.ColumnInt64(0);
-      }
-    }
-    Orthanc::SQLite::Statement s(
+    Orthanc::SQLite::Statement insert(
       db_, SQLITE_FROM_HERE,
-      "INSERT INTO notify_cursor (id, seq) SELECT 1, IFNULL(MAX(seq), 0) FROM audit");
-    s.Run();
-    Orthanc::SQLite::Statement again(db_, SQLITE_FROM_HERE,
-                                     "SELECT seq FROM notify_cursor WHERE id = 1");
-    again.Step();
-    return again.ColumnInt64(0);
+      "INSERT OR IGNORE INTO cursors (name, seq) SELECT ?, IFNULL(MAX(seq), 0) FROM audit");
+    insert.BindString(0, name);
+    insert.Run();
+    Orthanc::SQLite::Statement s(db_, SQLITE_FROM_HERE, "SELECT seq FROM cursors WHERE name = ?");
+    s.BindString(0, name);
+    s.Step();
+    return s.ColumnInt64(0);
+  }
+
+  void Ledger::SetCursorInternal(const std::string& name, int64_t seq)
+  {
+    Orthanc::SQLite::Statement c(db_, SQLITE_FROM_HERE,
+                                 "INSERT OR REPLACE INTO cursors (name, seq) VALUES (?, ?)");
+    c.BindString(0, name);
+    c.BindInt64(1, seq);
+    c.Run();
+  }
+
+  int64_t Ledger::GetNotifyCursor()
+  {
+    return GetCursor("notify");
   }
 
   std::vector<AuditEvent> Ledger::ListNotifiableEvents(int64_t seq, unsigned int limit,
@@ -124,10 +131,7 @@ namespace Inbound
       s.BindInt64(9, n.nextAttemptAt);
       s.Run();
     }
-    Orthanc::SQLite::Statement c(db_, SQLITE_FROM_HERE,
-                                 "INSERT OR REPLACE INTO notify_cursor (id, seq) VALUES (1, ?)");
-    c.BindInt64(0, cursor);
-    c.Run();
+    SetCursorInternal("notify", cursor);
     t.Commit();
   }
 

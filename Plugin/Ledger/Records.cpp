@@ -90,4 +90,35 @@ namespace Inbound
     throw Orthanc::OrthancException(Orthanc::ErrorCode_ParameterOutOfRange,
                                     "Unknown notification state: " + name);
   }
+
+  const char* EnumerationToString(ForwardState state)
+  {
+    switch (state)
+    {
+      case ForwardState_Pending:
+        return "pending";
+      case ForwardState_Sending:
+        return "sending";
+      case ForwardState_Done:
+        return "done";
+      case ForwardState_Failed:
+        return "failed";
+      default:
+        throw Orthanc::OrthancException(Orthanc::ErrorCode_ParameterOutOfRange);
+    }
+  }
+
+  ForwardState StringToForwardState(const std::string& name)
+  {
+    for (ForwardState s : {ForwardState_Pending, ForwardState_Sending, ForwardState_Done,
+                           ForwardState_Failed})
+    {
+      if (name == EnumerationToString(s))
+      {
+        return s;
+      }
+    }
+    throw Orthanc::OrthancException(Orthanc::ErrorCode_ParameterOutOfRange,
+                                    "Unknown forward state: " + name);
+  }
 }

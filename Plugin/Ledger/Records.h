@@ -150,4 +150,42 @@ namespace Inbound
     std::string lastError;
     int64_t deliveredAt = 0;
   };
+
+  enum ForwardState
+  {
+    ForwardState_Pending,  // waiting for its (next) attempt
+    ForwardState_Sending,  // Orthanc's store job is running
+    ForwardState_Done,
+    ForwardState_Failed    // given up after Forwarding.GiveUpAfter
+  };
+
+  const char* EnumerationToString(ForwardState state);
+
+  // Throws on an unknown name.
+  ForwardState StringToForwardState(const std::string& name);
+
+  // One study of an upload on its way to a DICOM modality (release by an admin, or an
+  // auto-forward rule), reconciled to the hospital's patient or with its namespaced PatientID.
+  struct ForwardRecord
+  {
+    int64_t id = 0;
+    std::string uploadId;
+    std::string study;            // the isolated study's Orthanc id
+    std::string modality;         // an entry of Orthanc's DicomModalities
+    std::string origin;           // "admin" or "rule"
+    std::string patientId;        // the hospital's PatientID (empty with keepNamespace)
+    std::string patientName;
+    std::string patientBirthDate;
+    bool keepNamespace = false;   // sent with the namespaced PatientID, as stored
+    bool newUids = false;
+    ForwardState state = ForwardState_Pending;
+    int64_t attempts = 0;
+    int64_t nextAttemptAt = 0;
+    std::string jobId;            // Orthanc's store job of the current attempt
+    std::string sentStudy;        // the study sent: the reconciled copy, or the isolated one
+    std::string lastError;
+    int64_t createdAt = 0;
+    int64_t updatedAt = 0;
+    std::string requestedBy;
+  };
 }

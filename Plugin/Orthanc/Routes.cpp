@@ -294,6 +294,18 @@ namespace Inbound
       call.AnswerJson(200, answer);
     }
 
+    int64_t ParseId(const std::string& text, const char* what)
+    {
+      try
+      {
+        return boost::lexical_cast<int64_t>(text);
+      }
+      catch (const boost::bad_lexical_cast&)
+      {
+        throw ApiError(404, "not-found", std::string("No such ") + what);
+      }
+    }
+
     void AdminNotifications(RestCall& call)
     {
       if (!call.Expect("GET"))
@@ -312,15 +324,7 @@ namespace Inbound
     {
       if (!call.Expect("POST"))
         return;
-      int64_t id = 0;
-      try
-      {
-        id = boost::lexical_cast<int64_t>(call.GetGroup(0));
-      }
-      catch (const boost::bad_lexical_cast&)
-      {
-        throw ApiError(404, "not-found", "No such notification");
-      }
+      const int64_t id = ParseId(call.GetGroup(0), "notification");
       if (!PluginContext::Get().GetNotifier().Retry(id, "admin"))
       {
         throw ApiError(404, "not-found", "No such notification waiting or failed");
@@ -329,6 +333,92 @@ namespace Inbound
       answer["id"] = Json::Int64(id);
       answer["state"] = "pending";
       call.AnswerJson(200, answer);
+    }
+
+    Forwarder& GetForwarder()
+    {
+      Forwarder* forwarder = PluginContext::Get().GetForwarder();
+      if (forwarder == nullptr)
+      {
+        throw ApiError(404, "not-found", "A gateway keeps no studies to forward");
+      }
+      return *forwarder;
+    }
+
+    void AdminModalities(RestCall& call)
+    {
+      if (!call.Expect("GET"))
+        return;
+      Json::Value answer(Json::objectValue);
+      answer["modalities"] = Json::arrayValue;
+      for (const std::string& name : GetForwarder().ListModalities())
+      {
+        answer["modalities"].append(name);
+      }
+      call.AnswerJson(200, answer);
+    }
+
+    void AdminStudy(RestCall& call)
+    {
+      if (!call.Expect("GET"))
+        return;
+      Json::Value answer = PluginContext::Get().GetAdmin().DescribeStudy(call.GetGroup(0));
+      answer["forwards"] =
+        GetForwarder().Describe(answer["uploadId"].asString(), "", 1000)["forwards"];
+      call.AnswerJson(200, answer);
+    }
+
+    void AdminRelease(RestCall& call)
+    {
+      if (!call.Expect("POST"))
+        return;
+      const ReleaseRequest request = ReleaseRequest::Parse(call.GetBody(), call.GetBodySize());
+      call.AnswerJson(202, GetForwarder().Release(call.GetGroup(0), request, "admin"));
+    }
+
+    void AdminForwards(RestCall& call)
+    {
+      if (!call.Expect("GET"))
+        return;
+      const std::string state = call.GetArgument("state");
+      if (!state.empty() && state != "pending" && state != "sending" && state != "done" &&
+          state != "failed")
+      {
+        throw ApiError(400, "invalid-argument",
+                       "\"state\" must be \"pending\", \"sending\", \"done\" or \"failed\"");
+      }
+      call.AnswerJson(200, GetForwarder().Describe(
+                             call.GetArgument("upload"), state,
+                             AdminViews::ParseLimitArgument(call.GetArgument("limit"))));
+    }
+
+    void AdminForwardRetry(RestCall& call)
+    {
+      if (!call.Expect("POST"))
+        return;
+      call.AnswerJson(200, GetForwarder().Retry(ParseId(call.GetGroup(0), "forward"), "admin"));
+    }
+
+    void AnswerAdminFile(RestCall& call, const std::string& path)
+    {
+      if (!call.Expect("GET"))
+        return;
+      const EmbeddedFile* file = LookupAdminFile(path);
+      if (file == nullptr)
+      {
+        throw ApiError(404, "not-found", "No such file");
+      }
+      call.AnswerBuffer(file->data, file->size, GetMime(file->path), path == "index.html");
+    }
+
+    void ServeAdminPage(RestCall& call)
+    {
+      AnswerAdminFile(call, "index.html");
+    }
+
+    void ServeAdminFile(RestCall& call)
+    {
+      AnswerAdminFile(call, call.GetGroup(0));
     }
 
     Outbox& GetOutbox()
@@ -507,6 +597,19 @@ namespace Inbound
                                             Route<AdminNotifications>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/notifications/([^/]+)/retry",
                                             Route<AdminNotificationRetry>);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/modalities",
+                                            Route<AdminModalities>);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/studies/([^/]+)",
+                                            Route<AdminStudy>);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/uploads/([^/]+)/release",
+                                            Route<AdminRelease>);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/forwards",
+                                            Route<AdminForwards>);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/forwards/([^/]+)/retry",
+                                            Route<AdminForwardRetry>);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/ui", Route<ServeAdminPage>);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/ui/(.+)",
+                                            Route<ServeAdminFile>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/peer/outbox", Route<PeerOutbox>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/peer/outbox/([^/]+)",
                                             Route<PeerManifest>);

@@ -20,4 +20,10 @@ namespace Inbound
 
   // A built-in e-mail template ("en/recipient.txt", from Resources/Notifications), or null.
   const EmbeddedFile* LookupTemplateFile(const std::string& path);
+
+  // A file of the admin page (Resources/AdminApp), or null.
+  const EmbeddedFile* LookupAdminFile(const std::string& path);
+
+  // The Orthanc Explorer extension ("inbound-explorer.js", from Resources/Explorer), or null.
+  const EmbeddedFile* LookupExplorerFile(const std::string& path);
 }

@@ -157,6 +157,43 @@ namespace Inbound
     return json;
   }
 
+  Json::Value AdminViews::DescribeStudy(const std::string& orthancStudyId) const
+  {
+    std::string id;
+    UploadRecord upload;
+    if (!ledger_.LookupUploadOfStudy(id, orthancStudyId) || !ledger_.LookupUpload(upload, id))
+    {
+      throw ApiError(404, "not-found", "This study did not come through Orthanc Inbound");
+    }
+    const std::vector<ItemRecord> items = ledger_.ListItems(id);
+    Json::Value json = DescribeUpload(upload, items);
+    json["uploadId"] = id;
+    json["clientIp"] = upload.clientIp;
+    json["receivedAt"] = FormatIso8601(upload.createdAt);
+    int64_t instances = 0;
+    for (const ItemRecord& item : items)
+    {
+      if (item.orthancStudyId == orthancStudyId)
+      {
+        instances++;
+        json["originalPatientId"] = item.originalPatientId;
+        json["studyInstanceUid"] = item.studyInstanceUid;
+      }
+    }
+    // A file is recorded only once its SHA-256 matched the sender's: all of them are checked.
+    json["instances"] = Json::Int64(instances);
+    json["verifiedInstances"] = Json::Int64(instances);
+    json["viaGateway"] = Json::nullValue;
+    for (const AuditEvent& event : ledger_.ListHistory(id))
+    {
+      if (event.event == "upload-complete" && event.ip != upload.clientIp)
+      {
+        json["viaGateway"] = event.ip;  // the Internal role completes pulled uploads by gateway
+      }
+    }
+    return json;
+  }
+
   Json::Value AdminViews::DeleteUpload(const std::string& id, const ClientInfo& client)
   {
     if (!uploads_.Delete(id, client))

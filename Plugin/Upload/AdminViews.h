@@ -21,6 +21,9 @@ namespace Inbound
     // The "limit" argument of the admin lists: empty (100) or 1 to 10000; else an ApiError.
     static unsigned int ParseLimitArgument(const std::string& limit);
 
+    // The sender panel of a study in Orthanc Explorer; 404 for studies not received here.
+    Json::Value DescribeStudy(const std::string& orthancStudyId) const;
+
     // "state" empty: all; "since" an ISO 8601 time or empty. Bad arguments are ApiErrors.
     Json::Value ListUploads(const std::string& state, const std::string& since,
                             const std::string& limit) const;

@@ -460,7 +460,8 @@ namespace Inbound
     return answer;
   }
 
-  bool UploadService::Delete(const std::string& id, const ClientInfo& client)
+  bool UploadService::Delete(const std::string& id, const ClientInfo& client,
+                             const std::string& reason)
   {
     std::shared_ptr<std::shared_mutex> lock = locks_.Get(id);
     std::unique_lock<std::shared_mutex> exclusive(*lock);
@@ -473,7 +474,7 @@ namespace Inbound
     {
       ledger_.ChangeState(id, {UploadState_Open, UploadState_Complete, UploadState_Delivered,
                                UploadState_Cancelled, UploadState_Expired},
-                          UploadState_Deleted, clock_.NowMs(), client.ip, "deleted by an admin");
+                          UploadState_Deleted, clock_.NowMs(), client.ip, reason);
     }
     PurgeLocked(id);
     return true;

@@ -70,7 +70,8 @@ namespace Inbound
     void Sweep();
 
     // Removes an upload and everything it stored (admin). False if there is no such upload.
-    bool Delete(const std::string& id, const ClientInfo& client);
+    bool Delete(const std::string& id, const ClientInfo& client,
+                const std::string& reason = "deleted by an admin");
 
     Json::Value MakeReceipt(const UploadRecord& upload) const;
 

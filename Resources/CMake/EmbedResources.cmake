@@ -1,6 +1,7 @@
 # Writes a C++ source holding the default configuration, every file of the web page bundle
 # and the e-mail templates, so that the plugin is one self-contained library.
-# Input variables: OUTPUT, DEFAULT_CONFIGURATION, WEBAPP_DIR, TEMPLATES_DIR.
+# Input variables: OUTPUT, DEFAULT_CONFIGURATION, WEBAPP_DIR, TEMPLATES_DIR, ADMIN_DIR,
+# EXPLORER_DIR.
 
 function(append_bytes var file)
   file(READ ${file} hex HEX)
@@ -41,6 +42,8 @@ endmacro()
 
 embed_folder(${WEBAPP_DIR} Web LookupWebFile)
 embed_folder(${TEMPLATES_DIR} Template LookupTemplateFile)
+embed_folder(${ADMIN_DIR} Admin LookupAdminFile)
+embed_folder(${EXPLORER_DIR} Explorer LookupExplorerFile)
 string(APPEND out "}\n")
 file(WRITE ${OUTPUT}.tmp "${out}")
 file(COPY_FILE ${OUTPUT}.tmp ${OUTPUT} ONLY_IF_DIFFERENT)

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <json/value.h>
+
+#include <string>
+
+namespace Inbound
+{
+  // Orthanc's own REST API as the forwarder uses it (modification, store jobs, modalities).
+  // The plugin calls Orthanc in-process (Plugin/Orthanc/OrthancRest); unit tests use a fake.
+  class IOrthancRest
+  {
+  public:
+    virtual ~IOrthancRest() = default;
+
+    // False when the resource does not exist (or cannot be read).
+    virtual bool Get(Json::Value& answer, const std::string& uri) = 0;
+
+    // Throws std::runtime_error, with Orthanc's description, when Orthanc refuses.
+    virtual Json::Value Post(const std::string& uri, const Json::Value& body) = 0;
+
+    // A POST whose answer is not JSON but bytes (e.g. "/instances/{id}/modify": the file).
+    virtual std::string PostForBytes(const std::string& uri, const Json::Value& body) = 0;
+
+    // A POST of bytes (e.g. a DICOM file to "/instances"), answering JSON.
+    virtual Json::Value PostBytes(const std::string& uri, const std::string& body) = 0;
+
+    // A missing resource is not an error.
+    virtual void Delete(const std::string& uri) = 0;
+  };
+}
