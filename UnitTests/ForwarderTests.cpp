@@ -1,0 +1,332 @@
+#include "Forward/Forwarder.h"
+#include "Http/ApiError.h"
+#include "TestSupport.h"
+#include "Toolbox/Json.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+using namespace Inbound;
+
+namespace
+{
+  // Orthanc's REST API as far as the forwarder uses it: modalities, a study's instances,
+  // instance modification, storing, store jobs that succeed or fail, deletion.
+  class FakeRest : public IOrthancRest
+  {
+  public:
+    std::vector<std::string> modalities = {"pacs"};
+    std::map<std::string, std::vector<std::string>> studies;  // study -> instances
+    std::map<std::string, std::string> jobs;                   // id -> state
+    std::vector<std::string> stores;                           // resources sent, in order
+    std::vector<Json::Value> modifications;
+    std::vector<std::string> deleted;
+    bool pacsUp = true;
+    int copies = 0;
+
+    bool Get(Json::Value& answer, const std::string& uri) override
+    {
+      if (uri == "/modalities")
+      {
+        answer = Json::arrayValue;
+        for (const std::string& m : modalities)
+          answer.append(m);
+        return true;
+      }
+      if (uri.rfind("/jobs/", 0) == 0)
+      {
+        const auto job = jobs.find(uri.substr(6));
+        if (job == jobs.end())
+          return false;
+        answer = Json::objectValue;
+        answer["State"] = job->second;
+        answer["ErrorDescription"] = "DICOM network error";
+        return true;
+      }
+      const std::string prefix = "/studies/";
+      if (uri.rfind(prefix, 0) == 0)
+      {
+        const std::string study = uri.substr(prefix.size(), uri.find("/instances") - prefix.size());
+        if (studies.count(study) == 0)
+          return false;
+        answer = Json::arrayValue;
+        for (const std::string& i : studies[study])
+        {
+          Json::Value instance(Json::objectValue);
+          instance["ID"] = i;
+          instance["ParentSeries"] = "series-of-" + i;
+          answer.append(instance);
+        }
+        return true;
+      }
+      return false;
+    }
+
+    Json::Value Post(const std::string& uri, const Json::Value& body) override
+    {
+      Json::Value answer(Json::objectValue);
+      if (uri == "/modalities/pacs/store")
+      {
+        const std::string id = "job-" + std::to_string(jobs.size() + 1);
+        jobs[id] = pacsUp ? "Success" : "Failure";
+        stores.push_back(body["Resources"][0].asString());
+        answer["ID"] = id;
+        return answer;
+      }
+      throw std::runtime_error("unexpected POST " + uri);
+    }
+
+    std::string PostForBytes(const std::string& uri, const Json::Value& body) override
+    {
+      modifications.push_back(body);
+      return "modified " + uri;
+    }
+
+    Json::Value PostBytes(const std::string& uri, const std::string& body) override
+    {
+      copies++;
+      Json::Value answer(Json::objectValue);
+      answer["ParentStudy"] = "copy-study";
+      return answer;
+    }
+
+    void Delete(const std::string& uri) override
+    {
+      deleted.push_back(uri);
+    }
+  };
+
+  Json::Value Section(const std::string& text)
+  {
+    Json::Value v;
+    std::string errors;
+    EXPECT_TRUE(JsonText::ParseConfiguration(v, text, errors)) << errors;
+    return v;
+  }
+
+  struct Fixture
+  {
+    Configuration configuration;
+    Ledger ledger{""};
+    InboundTests::FakeClock clock;
+    FakeRest rest;
+    std::atomic<bool> stopping{false};
+    std::unique_ptr<Forwarder> forwarder;
+
+    explicit Fixture(const std::string& extra = "")
+    {
+      configuration = Configuration::Parse(Section(
+        R"({"Recipients": [{"Id": "neuro", "Name": "Neuro", "Email": "neuro@hospital.example"},
+                           {"Id": "trauma", "Name": "Trauma", "Email": "trauma@hospital.example"}],
+            "Forwarding": {"RetryInterval": 10, "MaxRetryInterval": 40, "GiveUpAfter": 100})" +
+        extra + "}"));
+      ledger.GetCursor("forward");  // before any upload, as in a running plugin
+      forwarder.reset(new Forwarder(configuration, ledger, rest, clock));
+    }
+
+    // A complete upload of one study with two instances, as the upload service leaves it.
+    std::string AddUpload(const std::string& id, const std::string& recipient)
+    {
+      UploadRecord u;
+      u.id = id;
+      u.tokenHash = "h";
+      u.createdAt = u.updatedAt = clock.now;
+      u.recipientId = recipient;
+      ledger.CreateUpload(u);
+      const std::string study = "study-" + id;
+      for (const char* sha : {"a1", "b2"})
+      {
+        ItemRecord item;
+        item.uploadId = id;
+        item.sha256 = std::string(sha) + id;
+        item.studyInstanceUid = "1.2." + id;
+        item.orthancStudyId = study;
+        item.originalPatientId = "P-" + id;
+        item.storedAt = clock.now;
+        ledger.AddItem(item, "");
+        rest.studies[study].push_back(item.sha256);
+      }
+      ledger.ChangeState(id, {UploadState_Open}, UploadState_Complete, clock.now, "", "");
+      return study;
+    }
+
+    ReleaseRequest Reconciled()
+    {
+      const std::string body = R"({"modality": "pacs", "patient": {"id": "H-1", "name": "Doe^Jane", "birthDate": "19700131"}})";
+      return ReleaseRequest::Parse(body.data(), body.size());
+    }
+
+    ForwardRecord Only(const std::string& upload)
+    {
+      const std::vector<ForwardRecord> all = ledger.ListForwards(upload, "", 100);
+      EXPECT_EQ(1u, all.size());
+      return all.empty() ? ForwardRecord() : all.front();
+    }
+  };
+
+  std::string ErrorCode(const std::string& body)
+  {
+    try
+    {
+      ReleaseRequest::Parse(body.data(), body.size());
+    }
+    catch (const ApiError& e)
+    {
+      return e.GetCode();
+    }
+    return "";
+  }
+}
+
+TEST(Forwarder, ReleaseRequestNeedsTheHospitalsIdentityOrAnExplicitChoice)
+{
+  EXPECT_EQ("reconciliation-required", ErrorCode(R"({"modality": "pacs"})"));
+  EXPECT_EQ("reconciliation-required", ErrorCode(R"({"modality": "pacs", "patient": {"name": "X"}})"));
+  EXPECT_EQ("", ErrorCode(R"({"modality": "pacs", "keepNamespacedPatientId": true})"));
+  EXPECT_EQ("invalid-field", ErrorCode(R"({"modality": "pacs", "keepNamespacedPatientId": true, "patient": {"id": "H"}})"));
+  EXPECT_EQ("invalid-field", ErrorCode(R"({"modality": "pacs", "patient": {"id": "H", "birthDate": "1970-01-31"}})"));
+  EXPECT_EQ("invalid-field", ErrorCode(R"({"modality": "pacs", "patient": {"id": "A\\B"}})"));
+  EXPECT_EQ("invalid-field", ErrorCode(R"({"modality": "pacs", "patient": {"id": "H"}, "extra": 1})"));
+  EXPECT_EQ("invalid-field", ErrorCode(R"({"patient": {"id": "H"}})"));
+  EXPECT_EQ("bad-json", ErrorCode("[1]"));
+}
+
+TEST(Forwarder, ReleaseCopiesWithTheHospitalsIdentitySendsAndRemovesTheCopy)
+{
+  Fixture f;
+  const std::string study = f.AddUpload("U1", "neuro");
+  Json::Value answer = f.forwarder->Release("U1", f.Reconciled(), "admin");
+  ASSERT_EQ(1u, answer["forwards"].size());
+
+  f.forwarder->Step(f.stopping);  // copy and start the job
+  ASSERT_EQ(2u, f.rest.modifications.size());
+  const Json::Value& m = f.rest.modifications[0];
+  EXPECT_EQ("H-1", m["Replace"]["PatientID"].asString());
+  EXPECT_EQ("Doe^Jane", m["Replace"]["PatientName"].asString());
+  EXPECT_EQ("19700131", m["Replace"]["PatientBirthDate"].asString());
+  EXPECT_EQ("IssuerOfPatientID", m["Remove"][0].asString());
+  EXPECT_EQ(3u, m["Keep"].size());  // the UIDs are kept
+  EXPECT_EQ(std::vector<std::string>{"copy-study"}, f.rest.stores);
+  EXPECT_EQ(ForwardState_Sending, f.Only("U1").state);
+
+  f.clock.now += 1000;
+  f.forwarder->Step(f.stopping);  // the job succeeded
+  const ForwardRecord done = f.Only("U1");
+  EXPECT_EQ(ForwardState_Done, done.state);
+  EXPECT_EQ(study, done.study);
+  EXPECT_EQ(std::vector<std::string>{"/studies/copy-study"}, f.rest.deleted);
+}
+
+TEST(Forwarder, ReleaseRefusesUnknownModalitiesStudiesAndOpenUploads)
+{
+  Fixture f;
+  f.AddUpload("U1", "neuro");
+  std::string body = R"({"modality": "elsewhere", "patient": {"id": "H"}})";
+  EXPECT_THROW(f.forwarder->Release("U1", ReleaseRequest::Parse(body.data(), body.size()), "a"),
+               ApiError);
+  body = R"({"modality": "pacs", "studies": ["not-this-one"], "patient": {"id": "H"}})";
+  EXPECT_THROW(f.forwarder->Release("U1", ReleaseRequest::Parse(body.data(), body.size()), "a"),
+               ApiError);
+  EXPECT_THROW(f.forwarder->Release("NOPE", f.Reconciled(), "a"), ApiError);
+  UploadRecord open;
+  open.id = "OPEN";
+  open.tokenHash = "h";
+  f.ledger.CreateUpload(open);
+  EXPECT_THROW(f.forwarder->Release("OPEN", f.Reconciled(), "a"), ApiError);
+  EXPECT_TRUE(f.ledger.ListForwards("", "", 100).empty());
+}
+
+TEST(Forwarder, FailedJobsAreRetriedWithBackOffThenGivenUpWithAnAlert)
+{
+  Fixture f;
+  f.AddUpload("U1", "neuro");
+  f.rest.pacsUp = false;
+  f.forwarder->Release("U1", f.Reconciled(), "admin");
+  f.forwarder->Step(f.stopping);
+  f.clock.now += 1000;
+  f.forwarder->Step(f.stopping);  // the job failed: retry in 10 s
+  ForwardRecord r = f.Only("U1");
+  EXPECT_EQ(ForwardState_Pending, r.state);
+  EXPECT_NE(std::string::npos, r.lastError.find("DICOM network error"));
+  EXPECT_EQ(f.clock.now + 10000, r.nextAttemptAt);
+  EXPECT_EQ(2u, f.rest.modifications.size());
+
+  f.clock.now += 10000;
+  f.forwarder->Step(f.stopping);  // second attempt reuses the copy
+  EXPECT_EQ(2u, f.rest.modifications.size());
+  EXPECT_EQ(2u, f.rest.stores.size());
+
+  f.clock.now += 200000;  // past GiveUpAfter
+  f.forwarder->Step(f.stopping);
+  r = f.Only("U1");
+  EXPECT_EQ(ForwardState_Failed, r.state);
+  bool alerted = false;
+  for (const AuditEvent& e : f.ledger.ListAudit(0, 100))
+    alerted = alerted || e.event == "alert-forward-failed";
+  EXPECT_TRUE(alerted);
+
+  f.rest.pacsUp = true;
+  f.forwarder->Retry(r.id, "admin");
+  f.forwarder->Step(f.stopping);
+  f.clock.now += 1000;
+  f.forwarder->Step(f.stopping);
+  EXPECT_EQ(ForwardState_Done, f.Only("U1").state);
+  EXPECT_THROW(f.forwarder->Retry(r.id, "admin"), ApiError);
+}
+
+TEST(Forwarder, RulesForwardEachCompletedUploadOnceAndOnlyTheirRecipients)
+{
+  Fixture f(R"(, "AutoForward": [{"Recipient": "neuro", "Modality": "pacs", "PatientID": "Namespaced"},
+                                 {"Recipient": "trauma", "Modality": "pacs", "PatientID": "AsSent"}])");
+  f.AddUpload("U1", "neuro");
+  f.AddUpload("U2", "trauma");
+  f.forwarder->CollectRules();
+  f.forwarder->CollectRules();  // nothing twice
+  const ForwardRecord neuro = f.Only("U1");
+  EXPECT_TRUE(neuro.keepNamespace);
+  EXPECT_EQ("rule", neuro.origin);
+  const ForwardRecord trauma = f.Only("U2");
+  EXPECT_FALSE(trauma.keepNamespace);
+  EXPECT_EQ("P-U2", trauma.patientId);
+
+  f.forwarder->Step(f.stopping);
+  // The namespaced study is sent as stored, without a copy; the other one is copied.
+  EXPECT_EQ(2u, f.rest.stores.size());
+  EXPECT_EQ("study-U1", f.rest.stores[0]);
+  EXPECT_EQ(2u, f.rest.modifications.size());
+  EXPECT_EQ("P-U2", f.rest.modifications[0]["Replace"]["PatientID"].asString());
+}
+
+TEST(Forwarder, UploadsBeforeTheFirstStartAreNotForwardedByRules)
+{
+  Configuration c = Configuration::Parse(Section(
+    R"({"Recipients": [{"Id": "neuro", "Name": "N", "Email": "n@hospital.example"}],
+        "AutoForward": [{"Recipient": "*", "Modality": "pacs", "PatientID": "Namespaced"}]})"));
+  Ledger ledger("");
+  UploadRecord u;
+  u.id = "OLD";
+  u.tokenHash = "h";
+  u.recipientId = "neuro";
+  ledger.CreateUpload(u);
+  ledger.ChangeState("OLD", {UploadState_Open}, UploadState_Complete, 1, "", "");
+  InboundTests::FakeClock clock;
+  FakeRest rest;
+  Forwarder forwarder(c, ledger, rest, clock);
+  forwarder.CollectRules();
+  EXPECT_TRUE(ledger.ListForwards("", "", 10).empty());
+}
+
+TEST(Forwarder, RetentionListsOnlyOldUploadsWhoseStudiesWereAllSent)
+{
+  Fixture f(R"(, "Retention": {"Days": 2, "OnlyForwarded": true})");
+  f.AddUpload("SENT", "neuro");
+  f.AddUpload("KEPT", "neuro");
+  f.forwarder->Release("SENT", f.Reconciled(), "admin");
+  f.forwarder->Step(f.stopping);
+  f.clock.now += 1000;
+  f.forwarder->Step(f.stopping);
+  EXPECT_TRUE(f.forwarder->ListUploadsPastRetention().empty());  // not old enough yet
+  f.clock.now += 3 * 86400 * 1000;
+  EXPECT_EQ(std::vector<std::string>{"SENT"}, f.forwarder->ListUploadsPastRetention());
+}
