@@ -5,6 +5,7 @@
 #   internal Orthanc -> (HTTPS, through the same nginx) -> gateway: pulls every upload in
 #   internal Orthanc -> SMTP (a local sink that keeps every mail in a folder): the recipient's
 #   notification with the link to the study, and the admins' alerts
+#   internal Orthanc -> DICOM (DCMTK's storescp as the PACS): released studies
 # and prints the addresses to open. Ctrl-C stops everything it started.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -74,7 +75,12 @@ NGINX
 }
 
 gateway_port=$(free_port); gateway_https=${INBOUND_DEMO_HTTPS_PORT:-$(free_port)}
-internal_port=$(free_port); smtp_port=$(free_port)
+internal_port=$(free_port); smtp_port=$(free_port); pacs_port=$(free_port)
+
+# The hospital's PACS, played by DCMTK's storescp: every released study lands in $work/pacs.
+mkdir -p "$work/pacs"
+storescp --aetitle PACS --output-directory "$work/pacs" +xa "$pacs_port" >"$work/pacs.log" 2>&1 &
+pids+=($!)
 
 # The hospital's mail relay, played by a real SMTP server on loopback that writes each
 # message it receives to $work/mail (<n>.eml as received, <n>.json with the envelope).
@@ -95,7 +101,8 @@ orthanc internal "$root/Resources/Configurations/Internal.json" "$internal_port"
   'Inbound.Smtp.Host="127.0.0.1"' "Inbound.Smtp.Port=$smtp_port" 'Inbound.Smtp.Security="None"' \
   'Inbound.Smtp.From="Orthanc Inbound demo <inbound@hospital.example>"' \
   "Inbound.Notifications.OrthancUrl=\"http://127.0.0.1:$internal_port\"" \
-  'Inbound.Notifications.AdminEmails=["pacs-admin@hospital.example"]'
+  'Inbound.Notifications.AdminEmails=["pacs-admin@hospital.example"]' \
+  "DicomModalities={\"pacs\": [\"PACS\", \"127.0.0.1\", $pacs_port]}"
 for _ in $(seq 1 100); do
   curl -sf -u admin:demo "http://127.0.0.1:$internal_port/inbound/admin/gateways" >/dev/null 2>&1 && break
   sleep 0.2
@@ -114,6 +121,8 @@ internal Orthanc that pulls every completed upload in (the certificate is self-s
   Gateway's staging folder:     $work/gateway/inbound/staging
   E-mails (recipient, alerts):  $work/mail/   (one .eml per message; SMTP sink on 127.0.0.1:$smtp_port)
   Notification queue (inside):  http://127.0.0.1:$internal_port/inbound/admin/notifications
+  Inbox and release (inside):   http://127.0.0.1:$internal_port/inbound/admin/ui/
+  PACS (storescp, AET PACS):    $work/pacs/   (released studies; 127.0.0.1:$pacs_port)
 
 Logs and data: $work
 Press Ctrl-C to stop.
