@@ -56,6 +56,8 @@ CASES = [
     ("wrong consent version", body_with(consent={"version": "2025-01", "accepted": True}),
      "consent-required", None),
     ("missing consent", body_with(consent=OMIT), "consent-required", None),
+    ("expected bytes beyond 64 bits", body_with(expected={"bytes": 12297829382473033845}),
+     "invalid-field", "expected"),
     ("unknown recipient", body_with(recipient="cardiology"), "unknown-recipient", None),
     ("recipient given as an e-mail address",
      body_with(recipient="neuro@hospital.example"), "unknown-recipient", None),

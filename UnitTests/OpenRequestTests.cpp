@@ -75,6 +75,9 @@ TEST(OpenRequest, Refusals)
                                     R"(", "email": "a@example.org"}, )" + kConsent + "}"));
   EXPECT_EQ("invalid-field", CodeOf(R"({"sender": {"name": "A", "email": "a@example.org"},
     "expected": {"files": -1}, )" + kConsent + "}"));
+  // A number beyond int64 (found by the fuzz target): a 400, not a JsonCpp error (500).
+  EXPECT_EQ("invalid-field", CodeOf(R"({"sender": {"name": "A", "email": "a@example.org"},
+    "expected": {"bytes": 12297829382473033845}, )" + kConsent + "}"));
   EXPECT_EQ("consent-required", CodeOf(R"({"sender": {"name": "A", "email": "a@example.org"}})"));
   EXPECT_EQ("consent-required", CodeOf(R"({"sender": {"name": "A", "email": "a@example.org"},
     "consent": {"version": "2026-01", "accepted": false}})"));

@@ -52,7 +52,9 @@ namespace Inbound
       {
         return -1;
       }
-      if (!parent[key].isIntegral() || parent[key].asInt64() < 0)
+      // isInt64() first: an integer beyond int64 (a JSON number can be any size) would make
+      // asInt64() throw a JsonCpp error, which is a 500, not the sender's 400.
+      if (!parent[key].isIntegral() || !parent[key].isInt64() || parent[key].asInt64() < 0)
       {
         throw Invalid(field, "must be a non-negative integer");
       }
