@@ -166,7 +166,7 @@ namespace Inbound
         {
           Bad(where + ".Name", "must not be empty");
         }
-        if (!boost::regex_match(recipient.email, kEmail))
+        if (!boost::regex_match(recipient.email, kEmail) || !MailAddress::IsValidAddress(recipient.email))
         {
           Bad(where + ".Email", "is not an e-mail address");
         }
@@ -362,7 +362,18 @@ namespace Inbound
         }
         if (w.isMember("Events"))
         {
-          hook.events = GetStringList(w, "Events");
+          if (!w["Events"].isArray())
+          {
+            Bad(where + ".Events", "must be a list of event names");
+          }
+          for (const Json::Value& e : w["Events"])
+          {
+            if (!e.isString())
+            {
+              Bad(where + ".Events", "must be a list of event names");
+            }
+            hook.events.push_back(e.asString());
+          }
           for (const std::string& e : hook.events)
           {
             if (kEvents.count(e) == 0)
@@ -374,7 +385,11 @@ namespace Inbound
         }
         if (w.isMember("CACertificates"))
         {
-          hook.caCertificates = GetString(w, "CACertificates", true);
+          if (!w["CACertificates"].isString())
+          {
+            Bad(where + ".CACertificates", "must be a string");
+          }
+          hook.caCertificates = w["CACertificates"].asString();
           CheckReadableFile(hook.caCertificates, where + ".CACertificates");
         }
         result.push_back(hook);

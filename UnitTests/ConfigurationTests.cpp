@@ -116,3 +116,136 @@ TEST(Configuration, BrandingIsCheckedAndTheLogoReadAtStartUp)
   EXPECT_EQ("<svg xmlns=\"http://www.w3.org/2000/svg\"/>", c.brandingLogo);
   std::remove(path.c_str());
 }
+
+TEST(Configuration, NotificationDefaults)
+{
+  const Configuration c = Configuration::Parse(Json::nullValue);
+  EXPECT_EQ("", c.smtp.host);
+  EXPECT_EQ(25u, c.smtp.port);
+  EXPECT_EQ(SmtpSecurity_StartTls, c.smtp.security);
+  EXPECT_TRUE(c.smtp.verifyCertificate);
+  EXPECT_EQ(30u, c.smtp.timeoutSeconds);
+  EXPECT_TRUE(c.notifications.mailRecipient);
+  EXPECT_FALSE(c.notifications.senderReceipt);
+  EXPECT_EQ(3u, c.notifications.receiptsPerAddressPerDay);
+  EXPECT_TRUE(c.notifications.adminEmails.empty());
+  EXPECT_EQ(900u, c.notifications.adminAlertIntervalSeconds);
+  EXPECT_EQ("en", c.notifications.language);
+  EXPECT_FALSE(c.notifications.includePatientData);
+  EXPECT_EQ("", c.notifications.orthancUrl);
+  EXPECT_EQ("{OrthancUrl}/app/explorer.html#study?uuid={OrthancStudyId}", c.notifications.viewerUrl);
+  EXPECT_EQ(30u, c.notifications.retryIntervalSeconds);
+  EXPECT_EQ(1800u, c.notifications.maxRetryIntervalSeconds);
+  EXPECT_EQ(172800u, c.notifications.giveUpAfterSeconds);
+  EXPECT_TRUE(c.webhooks.empty());
+  EXPECT_EQ(600u, c.gatewayAlertSeconds);
+}
+
+TEST(Configuration, NotificationOptionsAreRead)
+{
+  const Configuration c = Configuration::Parse(Section(R"({
+    "Recipients": [{"Id": "neuro", "Name": "Neuro", "Email": "neuro@hospital.example", "Language": "de"}],
+    "GatewayAlert": 0,
+    "Smtp": {"Host": "smtp.hospital.example", "Port": 465, "Security": "Tls", "Username": "u",
+             "Password": "p", "From": "Orthanc Inbound <inbound@hospital.example>",
+             "VerifyCertificate": false, "Timeout": 10},
+    "Notifications": {"SenderReceipt": true, "ReceiptsPerAddressPerDay": 5,
+                      "AdminEmails": ["admin@hospital.example", "Ops <ops@hospital.example>"],
+                      "AdminAlertInterval": 0, "Language": "de", "IncludePatientData": true,
+                      "OrthancUrl": "https://orthanc.hospital.example//", "Viewer": "OHIF",
+                      "RetryInterval": 5, "MaxRetryInterval": 5, "GiveUpAfter": 60},
+    "Webhooks": [{"Url": "https://hooks.hospital.example/x", "Secret": "0123456789abcdef",
+                  "Events": ["alert", "upload.delivered"]},
+                 {"Url": "https://other.example/", "Secret": "fedcba9876543210fedcba"}]})"));
+  EXPECT_EQ("de", c.recipients[0].language);
+  EXPECT_EQ(0u, c.gatewayAlertSeconds);
+  EXPECT_EQ("smtp.hospital.example", c.smtp.host);
+  EXPECT_EQ(465u, c.smtp.port);
+  EXPECT_EQ(SmtpSecurity_Tls, c.smtp.security);
+  EXPECT_EQ("Orthanc Inbound <inbound@hospital.example>", c.smtp.from);
+  EXPECT_FALSE(c.smtp.verifyCertificate);
+  EXPECT_EQ(10u, c.smtp.timeoutSeconds);
+  EXPECT_TRUE(c.notifications.senderReceipt);
+  EXPECT_EQ(5u, c.notifications.receiptsPerAddressPerDay);
+  ASSERT_EQ(2u, c.notifications.adminEmails.size());
+  EXPECT_EQ(0u, c.notifications.adminAlertIntervalSeconds);
+  EXPECT_EQ("de", c.notifications.language);
+  EXPECT_TRUE(c.notifications.includePatientData);
+  EXPECT_EQ("https://orthanc.hospital.example", c.notifications.orthancUrl);
+  EXPECT_EQ("{OrthancUrl}/ohif/viewer?StudyInstanceUIDs={StudyInstanceUID}",
+            c.notifications.viewerUrl);
+  EXPECT_EQ(60u, c.notifications.giveUpAfterSeconds);
+  ASSERT_EQ(2u, c.webhooks.size());
+  EXPECT_EQ((std::vector<std::string>{"alert", "upload.delivered"}), c.webhooks[0].events);
+  EXPECT_TRUE(c.webhooks[1].events.empty());
+  EXPECT_EQ("fedcba9876543210fedcba", c.webhooks[1].secret);
+}
+
+TEST(Configuration, BadNotificationOptionsNameTheOption)
+{
+  const std::pair<const char*, const char*> cases[] = {
+    {R"({"Smtp": {"Host": "smtp.example"}})", "Inbound.Smtp.From"},
+    {R"({"Smtp": {"Host": "smtp.example", "From": "not an address"}})", "Inbound.Smtp.From"},
+    {R"({"Smtp": {"Host": "smtp.example;rm", "From": "a@b.example"}})", "Inbound.Smtp.Host"},
+    {R"({"Smtp": {"Security": "Ssl"}})", "Inbound.Smtp.Security"},
+    {R"({"Smtp": {"Port": 0}})", "Inbound.Smtp.Port"},
+    {R"({"Smtp": {"CACertificates": "/no/such/ca.pem"}})", "Inbound.Smtp.CACertificates"},
+    {R"({"Notifications": {"Language": "fr"}})", "Inbound.Notifications.Language"},
+    {R"({"Recipients": [{"Id": "x", "Name": "X", "Email": "x@b.example", "Language": "fr"}]})",
+     "Inbound.Recipients[0].Language"},
+    {R"({"Notifications": {"AdminEmails": ["nope"]}})", "Inbound.Notifications.AdminEmails"},
+    {R"({"Notifications": {"AdminEmails": "admin@b.example"}})", "Inbound.Notifications.AdminEmails"},
+    {R"({"Notifications": {"Viewer": "Nope"}})", "Inbound.Notifications.Viewer"},
+    {R"({"Notifications": {"Viewer": "ftp://x/{OrthancStudyId}"}})", "Inbound.Notifications.Viewer"},
+    {R"({"Notifications": {"Viewer": "{OrthancUrl}/no-id"}})", "Inbound.Notifications.Viewer"},
+    {R"({"Notifications": {"OrthancUrl": "orthanc.example"}})", "Inbound.Notifications.OrthancUrl"},
+    {R"({"Notifications": {"Templates": "/no/such/folder"}})", "Inbound.Notifications.Templates"},
+    {R"({"Notifications": {"RetryInterval": 60, "MaxRetryInterval": 30}})",
+     "Inbound.Notifications.MaxRetryInterval"},
+    {R"({"Notifications": {"GiveUpAfter": 0}})", "Inbound.Notifications.GiveUpAfter"},
+    {R"({"Notifications": {"ReceiptsPerAddressPerDay": 0}})",
+     "Inbound.Notifications.ReceiptsPerAddressPerDay"},
+    {R"({"Webhooks": {"Url": "https://a.example", "Secret": "0123456789abcdef"}})", "Inbound.Webhooks"},
+    {R"({"Webhooks": [{"Url": "http://a.example/hook", "Secret": "0123456789abcdef"}]})",
+     "Inbound.Webhooks[0].Url"},
+    {R"({"Webhooks": [{"Url": "https://a.example/ hook", "Secret": "0123456789abcdef"}]})",
+     "Inbound.Webhooks[0].Url"},
+    {R"({"Webhooks": [{"Url": "https://a.example/hook", "Secret": "short"}]})",
+     "Inbound.Webhooks[0].Secret"},
+    {R"({"Webhooks": [{"Url": "https://a.example/hook", "Secret": "0123456789abcdef",
+                       "Events": ["upload.deleted"]}]})", "Inbound.Webhooks[0].Events"},
+    {R"({"Webhooks": [{"Url": "https://a.example/hook", "Secret": "0123456789abcdef", "Foo": 1}]})",
+     "Inbound.Webhooks[0]"},
+    {R"({"Webhooks": [{"Url": "https://a.example/hook"}]})", "Inbound.Webhooks[0]"},
+    {R"({"GatewayAlert": -1})", "Inbound.GatewayAlert"}};
+  for (const auto& c : cases)
+  {
+    EXPECT_NE(std::string::npos, ErrorOf(c.first).find(c.second)) << c.first << "\n" << ErrorOf(c.first);
+  }
+}
+
+TEST(Configuration, BadWebhookValuesNameTheirEntry)
+{
+  // "Inbound.Events" alone does not tell an admin with several hooks which one is wrong.
+  EXPECT_NE(std::string::npos,
+            ErrorOf(R"({"Webhooks": [{"Url": "https://a.example/hook", "Secret": "0123456789abcdef",
+                                      "Events": "alert"}]})").find("Inbound.Webhooks[0].Events"));
+  EXPECT_NE(std::string::npos,
+            ErrorOf(R"({"Webhooks": [{"Url": "https://a.example/hook", "Secret": "0123456789abcdef",
+                                      "CACertificates": 5}]})")
+              .find("Inbound.Webhooks[0].CACertificates"));
+}
+
+TEST(Configuration, RecipientEmailsMustBeAddressesTheMailerAccepts)
+{
+  // Accepted here but refused by MailAddress::IsValidAddress when the mail is composed: the
+  // recipient would never be mailed, and only a log line would say so.
+  for (const char* email : {"neuro.@hospital.example", "neuro..x@hospital.example",
+                            ".neuro@hospital.example", "neuro@hospital..example",
+                            "neuro@-hospital.example"})
+  {
+    EXPECT_NE(std::string::npos,
+              ErrorOf(std::string(R"({"Recipients": [{"Id": "x", "Name": "X", "Email": ")") + email +
+                      "\"}]}").find("Inbound.Recipients[0].Email")) << email;
+  }
+}

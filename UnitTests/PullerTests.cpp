@@ -39,6 +39,8 @@ namespace
     bool down = false;
     int failAcks = 0;
     int acks = 0;
+    int64_t* clockNow = nullptr;  // moved by "itemDelayMs" on every item fetched
+    int64_t itemDelayMs = 0;
 
     explicit FakePeer(Outbox& o) : outbox(o)
     {
@@ -77,6 +79,10 @@ namespace
         else if (rest.find("/items/") != std::string::npos)
         {
           const size_t items = rest.find("/items/");
+          if (clockNow != nullptr)
+          {
+            *clockNow += itemDelayMs;  // a large file over a slow link
+          }
           answer.body = outbox.ReadItem(rest.substr(1, items - 1), rest.substr(items + 7));
         }
         else
@@ -239,4 +245,80 @@ TEST_F(PullerTest, AnUnreachableGatewayIsReported)
   peer_.down = false;
   EXPECT_TRUE(puller_.RunOnce(0));
   EXPECT_FALSE(puller_.Describe()["lastContact"].isNull());
+}
+
+namespace
+{
+  size_t CountEvents(const Ledger& ledger, const std::string& event)
+  {
+    size_t count = 0;
+    for (const AuditEvent& e : ledger.ListAudit(0, 100000))
+    {
+      count += e.event == event ? 1 : 0;
+    }
+    return count;
+  }
+}
+
+TEST_F(PullerTest, AnUnreachableGatewayRaisesOneAlertPerOutage)
+{
+  puller_.SetAlertAfter(600);
+  peer_.down = true;
+  EXPECT_FALSE(puller_.RunOnce(0));
+  clock_.now += 599 * 1000;
+  EXPECT_FALSE(puller_.RunOnce(0));
+  EXPECT_EQ(0u, CountEvents(internalLedger_, "alert-gateway-unreachable"));
+
+  clock_.now += 1000;
+  EXPECT_FALSE(puller_.RunOnce(0));
+  ASSERT_EQ(1u, CountEvents(internalLedger_, "alert-gateway-unreachable"));
+  const std::vector<AuditEvent> audit = internalLedger_.ListAudit(0, 100000);
+  const AuditEvent& alert = audit.back();
+  EXPECT_EQ("alert-gateway-unreachable", alert.event);
+  EXPECT_EQ("dmz", alert.ip);
+  EXPECT_NE(std::string::npos, alert.detail.find("600 s"));
+
+  clock_.now += 3600 * 1000;
+  EXPECT_FALSE(puller_.RunOnce(0));
+  EXPECT_EQ(1u, CountEvents(internalLedger_, "alert-gateway-unreachable"));  // same outage
+
+  peer_.down = false;
+  EXPECT_TRUE(puller_.RunOnce(0));
+  EXPECT_EQ(1u, CountEvents(internalLedger_, "gateway-reachable"));
+  EXPECT_TRUE(puller_.RunOnce(0));
+  EXPECT_EQ(1u, CountEvents(internalLedger_, "gateway-reachable"));
+
+  peer_.down = true;  // a new outage, counted from the last contact
+  clock_.now += 1000;
+  EXPECT_FALSE(puller_.RunOnce(0));
+  EXPECT_EQ(1u, CountEvents(internalLedger_, "alert-gateway-unreachable"));
+  clock_.now += 600 * 1000;
+  EXPECT_FALSE(puller_.RunOnce(0));
+  EXPECT_EQ(2u, CountEvents(internalLedger_, "alert-gateway-unreachable"));
+}
+
+TEST_F(PullerTest, NoUnreachableAlertWithoutAlertAfter)
+{
+  peer_.down = true;
+  for (int i = 0; i < 5; i++)
+  {
+    clock_.now += 86400 * 1000;
+    EXPECT_FALSE(puller_.RunOnce(0));
+  }
+  EXPECT_EQ(0u, CountEvents(internalLedger_, "alert-gateway-unreachable"));
+}
+
+TEST_F(PullerTest, ALongPullIsNoOutage)
+{
+  // The gateway answers every call, but fetching the item takes 700 s; the acknowledgement
+  // right after is cut once. The gateway was reached a moment ago: no "unreachable" alert.
+  puller_.SetAlertAfter(600);
+  std::vector<std::string> hashes;
+  const std::string id = Send(1, hashes);
+  peer_.clockNow = &clock_.now;
+  peer_.itemDelayMs = 700 * 1000;
+  peer_.failAcks = 1;
+  puller_.RunOnce(0);
+  EXPECT_EQ(UploadState_Complete, GatewayState(id));  // not acknowledged yet
+  EXPECT_EQ(0u, CountEvents(internalLedger_, "alert-gateway-unreachable"));
 }

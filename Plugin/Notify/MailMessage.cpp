@@ -39,13 +39,15 @@ namespace Inbound
     }
 
     // The encoded words of "text", each a whole number of UTF-8 characters.
-    std::vector<std::string> EncodedWords(const std::string& text)
+    // "firstBytes": what fits on the first line, after the header's name.
+    std::vector<std::string> EncodedWords(const std::string& text, size_t firstBytes = kWordBytes)
     {
       std::vector<std::string> words;
       size_t start = 0;
       while (start < text.size())
       {
-        size_t end = std::min(start + kWordBytes, text.size());
+        const size_t limit = words.empty() ? std::max<size_t>(firstBytes, 3) : kWordBytes;
+        size_t end = std::min(start + limit, text.size());
         while (end < text.size() && end > start + 1 &&
                (static_cast<unsigned char>(text[end]) & 0xc0) == 0x80)
         {
@@ -163,15 +165,30 @@ namespace Inbound
     {
       std::string valid = boost::locale::conv::utf_to_utf<char>(
         text.data(), text.data() + text.size(), boost::locale::conv::skip);
-      for (char& c : valid)
+      std::string result;
+      result.reserve(valid.size());
+      for (size_t i = 0; i < valid.size(); i++)
       {
-        const unsigned char u = static_cast<unsigned char>(c);
-        if ((u < 0x20 || u == 0x7f) && !(keepLines && (c == '\n' || c == '\t')))
+        const unsigned char u = static_cast<unsigned char>(valid[i]);
+        if (u == 0xc2 && i + 1 < valid.size() &&
+            static_cast<unsigned char>(valid[i + 1]) >= 0x80 &&
+            static_cast<unsigned char>(valid[i + 1]) <= 0x9f)
         {
-          c = ' ';
+          result += ' ';  // a C1 control character (U+0080 to U+009F), e.g. NEL
+          i++;
+        }
+        else if ((u < 0x20 || u == 0x7f) &&
+                 !(keepLines && (u == '\n' || u == '\t' ||
+                                 (u == '\r' && i + 1 < valid.size() && valid[i + 1] == '\n'))))
+        {
+          result += ' ';
+        }
+        else
+        {
+          result += valid[i];
         }
       }
-      return valid;
+      return result;
     }
 
     std::string EncodeUnstructuredHeader(const std::string& name, const std::string& value)
@@ -186,9 +203,12 @@ namespace Inbound
       // Encoded words, one per line after the first: every line stays under 78 columns and
       // a decoder joins adjacent words without the folding white space.
       std::string result = name + ":";
-      for (const std::string& word : EncodedWords(clean))
+      // The first line holds "Name: " and "=?UTF-8?B?" "?=" besides the base64 text.
+      const size_t room = kMaxLine > name.size() + 2 + 12 ? kMaxLine - name.size() - 2 - 12 : 4;
+      const std::vector<std::string> words = EncodedWords(clean, std::min(kWordBytes, room / 4 * 3));
+      for (size_t i = 0; i < words.size(); i++)
       {
-        result += (result.size() == name.size() + 1 ? " " : "\r\n ") + word;
+        result += (i == 0 ? " " : "\r\n ") + words[i];
       }
       return result;
     }

@@ -41,8 +41,8 @@ namespace Inbound
 
   namespace Mail
   {
-    // Replaces invalid UTF-8 sequences and control characters (except, when "keepLines",
-    // line feeds and tabs) by spaces.
+    // Drops invalid UTF-8 sequences and replaces control characters, C1 ones included, by
+    // spaces (except, when "keepLines", line feeds, CR LF pairs and tabs).
     std::string CleanText(const std::string& text, bool keepLines);
 
     // "Name: value" folded at 78 columns, with RFC 2047 encoded words ("=?UTF-8?B?...?=")

@@ -161,7 +161,22 @@ namespace Inbound
         {
           return "";  // not stored here (a gateway): no link
         }
-        boost::replace_all(link, v.first, *v.second);
+        // The StudyInstanceUID comes from the sender's file: nothing of it may change the URL.
+        std::string encoded;
+        for (unsigned char c : *v.second)
+        {
+          if (isalnum(c) || c == '.' || c == '-' || c == '_' || c == '~')
+          {
+            encoded += static_cast<char>(c);
+          }
+          else
+          {
+            char hex[4];
+            snprintf(hex, sizeof(hex), "%%%02X", c);
+            encoded += hex;
+          }
+        }
+        boost::replace_all(link, v.first, encoded);
       }
     }
     if (link.find("{OrthancUrl}") != std::string::npos)
@@ -197,6 +212,11 @@ namespace Inbound
     while (value >= 1000 && unit < 4)
     {
       value /= 1000;
+      unit++;
+    }
+    if (unit > 0 && unit < 4 && value >= 999.95)
+    {
+      value /= 1000;  // "1.0 MB", never "1000.0 kB"
       unit++;
     }
     char buffer[32];
@@ -441,7 +461,8 @@ namespace Inbound
         {
           const Json::Value data = DescribeForMail(configuration_, upload, items,
                                                    settings.language, false, false, via);
-          queue.push_back(MakeMail(event, "receipt", MailAddress{upload.sender.name, address},
+          // No display name: the sender typed it, and a receipt may reach anybody's address.
+          queue.push_back(MakeMail(event, "receipt", MailAddress{"", address},
                                    settings.language, data, ""));
           receiptsInBatch[address]++;
         }

@@ -132,8 +132,13 @@ namespace Inbound
     for (unsigned int attempt = 1; attempt <= maxAttempts_; attempt++)
     {
       PeerAnswer answer;
-      if (!peer_.Call(answer, false, "/inbound/peer/outbox/" + id + "/items/" + sha256, "",
-                      kItemTimeoutSeconds) || answer.status != 200)
+      const bool reached = peer_.Call(answer, false, "/inbound/peer/outbox/" + id + "/items/" + sha256, "",
+                                      kItemTimeoutSeconds);
+      if (reached)
+      {
+        Contact();  // a long pull is contact all along, not an outage
+      }
+      if (!reached || answer.status != 200)
       {
         Fail("item " + sha256 + " of " + id + " could not be fetched");
         return ItemOutcome_Unreachable;

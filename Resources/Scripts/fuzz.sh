@@ -8,19 +8,22 @@ seconds=${1:-20}
 
 CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DINBOUND_BUILD_FUZZERS=ON -DINBOUND_BUILD_TESTS=OFF -DINBOUND_BUILD_WEBAPP=OFF >/dev/null
-cmake --build "$build" -j"${INBOUND_JOBS:-2}" --target OpenRequestFuzzer DicomInspectorFuzzer ForwardedForFuzzer
+cmake --build "$build" -j"${INBOUND_JOBS:-2}" --target OpenRequestFuzzer DicomInspectorFuzzer ForwardedForFuzzer \
+  MailComposeFuzzer
 
 pydicom=/usr/lib/python3/dist-packages/pydicom/data/test_files
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
-mkdir -p "$corpus/OpenRequestFuzzer" "$corpus/DicomInspectorFuzzer" "$corpus/ForwardedForFuzzer"
+mkdir -p "$corpus/OpenRequestFuzzer" "$corpus/DicomInspectorFuzzer" "$corpus/ForwardedForFuzzer" \
+  "$corpus/MailComposeFuzzer"
 cp "$root"/UnitTests/Fuzzing/Corpus/OpenRequest/* "$corpus/OpenRequestFuzzer/"
 cp "$root"/UnitTests/Fuzzing/Corpus/ForwardedFor/* "$corpus/ForwardedForFuzzer/"
+cp "$root"/UnitTests/Fuzzing/Corpus/MailCompose/* "$corpus/MailComposeFuzzer/"
 for f in MR_small.dcm CT_small.dcm MR_truncated.dcm rtplan.dcm JPEG2000.dcm; do
   [[ -f "$pydicom/$f" ]] && cp "$pydicom/$f" "$corpus/DicomInspectorFuzzer/"
 done
 
-for target in OpenRequestFuzzer DicomInspectorFuzzer ForwardedForFuzzer; do
+for target in OpenRequestFuzzer DicomInspectorFuzzer ForwardedForFuzzer MailComposeFuzzer; do
   echo "== $target (${seconds}s)"
   if ! ASAN_OPTIONS=detect_leaks=0 "$build/$target" -max_total_time="$seconds" -rss_limit_mb=4096 \
        -max_len=1048576 -print_final_stats=1 "$corpus/$target" >"$corpus/$target.log" 2>&1; then
