@@ -480,9 +480,7 @@ namespace Inbound
 
   void Forwarder::Wake()
   {
-    std::lock_guard<std::mutex> lock(wakeMutex_);
-    woken_ = true;
-    wake_.notify_all();
+    wake_.Wake();
   }
 
   void Forwarder::Loop(const std::atomic<bool>& stopping)
@@ -498,9 +496,7 @@ namespace Inbound
       {
         LOG(ERROR) << "Inbound: forwarding: " << DescribeCurrentException();
       }
-      std::unique_lock<std::mutex> lock(wakeMutex_);
-      wake_.wait_for(lock, std::chrono::milliseconds(500), [&] { return woken_ || stopping; });
-      woken_ = false;
+      wake_.Wait(std::chrono::milliseconds(500), stopping);
     }
   }
 

@@ -4,12 +4,11 @@
 #include "Forward/IOrthancRest.h"
 #include "Ledger/Ledger.h"
 #include "Toolbox/Time.h"
+#include "Toolbox/WakeSignal.h"
 
 #include <json/value.h>
 
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
 
 namespace Inbound
 {
@@ -45,9 +44,7 @@ namespace Inbound
     IOrthancRest& orthanc_;
     const IClock& clock_;
 
-    std::mutex wakeMutex_;
-    std::condition_variable wake_;
-    bool woken_ = false;
+    WakeSignal wake_;
 
     std::vector<std::string> StudiesOf(const std::string& uploadId) const;
     std::string MakeReconciledCopy(const ForwardRecord& forward);

@@ -613,6 +613,29 @@ namespace Inbound
     return result;
   }
 
+  std::vector<AuditEvent> Ledger::ReadEventsAfterInternal(Orthanc::SQLite::Statement& s,
+                                                         int64_t seq, unsigned int limit,
+                                                         int64_t& scannedUpTo) const
+  {
+    std::vector<AuditEvent> result;
+    while (s.Step())
+    {
+      result.push_back(ReadAudit(s));
+    }
+    if (result.size() == limit && limit > 0)
+    {
+      scannedUpTo = result.back().seq;
+    }
+    else
+    {
+      // Under the caller's lock: nothing was added in between.
+      Orthanc::SQLite::Statement max(db_, SQLITE_FROM_HERE, "SELECT IFNULL(MAX(seq), 0) FROM audit");
+      max.Step();
+      scannedUpTo = std::max(seq, max.ColumnInt64(0));
+    }
+    return result;
+  }
+
   void Ledger::AddAudit(int64_t time, const std::string& event, const std::string& uploadId,
                         const std::string& ip, const std::string& detail)
   {

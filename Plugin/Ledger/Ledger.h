@@ -5,6 +5,7 @@
 #include "Ledger/Records.h"
 
 #include <SQLite/Connection.h>
+#include <SQLite/Statement.h>
 
 #include <boost/noncopyable.hpp>
 
@@ -38,6 +39,11 @@ namespace Inbound
                           const std::string& ip, const std::string& detail);
     bool LookupUploadInternal(UploadRecord& record, const std::string& id) const;
     void SetCursorInternal(const std::string& name, int64_t seq);
+    // Steps "s" (audit rows after "seq", at most "limit") and tells how far the audit was read.
+    std::vector<AuditEvent> ReadEventsAfterInternal(Orthanc::SQLite::Statement& s, int64_t seq,
+                                                    unsigned int limit,
+                                                    int64_t& scannedUpTo) const;
+    std::string GetNotificationUploadInternal(int64_t id) const;
     void AddUsageInternal(const std::vector<std::string>& scopes, int64_t day, int64_t uploads,
                           int64_t bytes);
 

@@ -50,30 +50,7 @@ namespace Inbound
       " event = 'upload-complete' ORDER BY seq LIMIT ?");
     s.BindInt64(0, seq);
     s.BindInt64(1, limit);
-    std::vector<AuditEvent> result;
-    while (s.Step())
-    {
-      AuditEvent e;
-      e.seq = s.ColumnInt64(0);
-      e.time = s.ColumnInt64(1);
-      e.event = s.ColumnString(2);
-      e.uploadId = s.ColumnString(3);
-      e.ip = s.ColumnString(4);
-      e.detail = s.ColumnString(5);
-      result.push_back(e);
-    }
-    if (result.size() == limit && limit > 0)
-    {
-      scannedUpTo = result.back().seq;
-    }
-    else
-    {
-      Orthanc::SQLite::Statement max(db_, SQLITE_FROM_HERE,
-                                     "SELECT IFNULL(MAX(seq), 0) FROM audit");
-      max.Step();
-      scannedUpTo = std::max(seq, max.ColumnInt64(0));
-    }
-    return result;
+    return ReadEventsAfterInternal(s, seq, limit, scannedUpTo);
   }
 
   void Ledger::AddForwards(std::vector<ForwardRecord>& forwards, int64_t now,

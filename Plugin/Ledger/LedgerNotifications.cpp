@@ -63,6 +63,14 @@ namespace Inbound
     c.Run();
   }
 
+  std::string Ledger::GetNotificationUploadInternal(int64_t id) const
+  {
+    Orthanc::SQLite::Statement s(db_, SQLITE_FROM_HERE,
+                                 "SELECT upload_id FROM notifications WHERE id = ?");
+    s.BindInt64(0, id);
+    return s.Step() ? s.ColumnString(0) : "";
+  }
+
   int64_t Ledger::GetNotifyCursor()
   {
     return GetCursor("notify");
@@ -79,31 +87,7 @@ namespace Inbound
       "  OR event LIKE 'alert-%') ORDER BY seq LIMIT ?");
     s.BindInt64(0, seq);
     s.BindInt64(1, limit);
-    std::vector<AuditEvent> result;
-    while (s.Step())
-    {
-      AuditEvent e;
-      e.seq = s.ColumnInt64(0);
-      e.time = s.ColumnInt64(1);
-      e.event = s.ColumnString(2);
-      e.uploadId = s.ColumnString(3);
-      e.ip = s.ColumnString(4);
-      e.detail = s.ColumnString(5);
-      result.push_back(e);
-    }
-    if (result.size() == limit && limit > 0)
-    {
-      scannedUpTo = result.back().seq;
-    }
-    else
-    {
-      // Under the same lock: nothing was added in between.
-      Orthanc::SQLite::Statement max(db_, SQLITE_FROM_HERE,
-                                     "SELECT IFNULL(MAX(seq), 0) FROM audit");
-      max.Step();
-      scannedUpTo = std::max(seq, max.ColumnInt64(0));
-    }
-    return result;
+    return ReadEventsAfterInternal(s, seq, limit, scannedUpTo);
   }
 
   void Ledger::EnqueueNotifications(const std::vector<NotificationRecord>& notifications,
@@ -194,11 +178,7 @@ namespace Inbound
     s.BindInt64(1, now);
     s.BindInt64(2, id);
     s.Run();
-    Orthanc::SQLite::Statement u(db_, SQLITE_FROM_HERE,
-                                 "SELECT upload_id FROM notifications WHERE id = ?");
-    u.BindInt64(0, id);
-    const std::string uploadId = u.Step() ? u.ColumnString(0) : "";
-    AddAuditInternal(now, auditEvent, uploadId, "", auditDetail);
+    AddAuditInternal(now, auditEvent, GetNotificationUploadInternal(id), "", auditDetail);
     t.Commit();
   }
 
@@ -217,11 +197,7 @@ namespace Inbound
     const bool changed = db_.GetLastChangeCount() > 0;
     if (changed)
     {
-      Orthanc::SQLite::Statement u(db_, SQLITE_FROM_HERE,
-                                   "SELECT upload_id FROM notifications WHERE id = ?");
-      u.BindInt64(0, id);
-      const std::string uploadId = u.Step() ? u.ColumnString(0) : "";
-      AddAuditInternal(now, "notification-retry", uploadId, "",
+      AddAuditInternal(now, "notification-retry", GetNotificationUploadInternal(id), "",
                        "notification " + std::to_string(id) + (by.empty() ? "" : " by " + by));
     }
     t.Commit();

@@ -666,9 +666,7 @@ namespace Inbound
 
   void Notifier::Wake()
   {
-    std::lock_guard<std::mutex> lock(wakeMutex_);
-    woken_ = true;
-    wake_.notify_all();
+    wake_.Wake();
   }
 
   void Notifier::Loop(const std::atomic<bool>& stopping)
@@ -690,9 +688,7 @@ namespace Inbound
       {
         LOG(ERROR) << "Inbound: notifications: " << DescribeCurrentException();
       }
-      std::unique_lock<std::mutex> lock(wakeMutex_);
-      wake_.wait_for(lock, std::chrono::milliseconds(500), [&] { return woken_ || stopping; });
-      woken_ = false;
+      wake_.Wait(std::chrono::milliseconds(500), stopping);
     }
   }
 

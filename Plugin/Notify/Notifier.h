@@ -6,13 +6,12 @@
 #include "Notify/MailTemplates.h"
 #include "Notify/Transports.h"
 #include "Toolbox/Time.h"
+#include "Toolbox/WakeSignal.h"
 
 #include <json/value.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <map>
-#include <mutex>
 
 namespace Inbound
 {
@@ -33,9 +32,7 @@ namespace Inbound
     IWebhookTransport* webhooks_;   // null: no webhooks
     MailAddress from_;
 
-    std::mutex wakeMutex_;
-    std::condition_variable wake_;
-    bool woken_ = false;
+    WakeSignal wake_;
     int64_t lastPurge_ = 0;
 
     void AddUploadNotifications(std::vector<NotificationRecord>& queue, const AuditEvent& event,
