@@ -15,7 +15,9 @@ packages=(
   nodejs npm chromium
   # integration tests, demonstration and benchmarks
   dcmtk nginx-light openssl sslscan curl python3 python3-pytest python3-pydicom python3-numpy
-  python3-requests python3-aiosmtpd python3-matplotlib
+  python3-requests python3-aiosmtpd python3-matplotlib python3-yaml
+  # the internal archive on PostgreSQL (integration test)
+  postgresql orthanc-postgresql
 )
 
 missing=()
