@@ -131,7 +131,8 @@ def plugin_private_routes(ids):
         ("POST", "/inbound/admin/limits/lift", ""), ("GET", "/inbound/admin/bans", None),
         ("POST", "/inbound/admin/bans", json.dumps({"entry": "0.0.0.0/0"})),
         ("DELETE", "/inbound/admin/bans/198.51.100.1", None),
-        ("GET", "/inbound/admin/audit", None), ("GET", "/inbound/admin/ui/", None),
+        ("GET", "/inbound/admin/audit", None), ("GET", "/inbound/admin/ui/admin.js", None),
+        ("GET", "/inbound/admin/ui/index.html", None), ("POST", "/inbound/admin/ui/", ""),
         ("GET", "/inbound/admin/", None), ("GET", "/inbound/admin", None),
         ("GET", "/inbound/peer/outbox", None), ("GET", "/inbound/peer/outbox?wait=1", None),
         ("GET", "/inbound/peer/outbox/%s" % u, None),
@@ -203,6 +204,31 @@ def test_private_routes_answer_with_credentials(surface):
                          ("GET", "/inbound/admin/uploads/%s" % surface.ids["upload"])]:
         r = surface.admin(method, path)
         assert r.status_code == 200, (method, path, r.status_code)
+
+
+def test_admin_page_opened_directly_leads_to_the_login_prompt(surface):
+    """Without a proxy in front (an internal Orthanc), the admin page's address gives the
+    browser's login prompt, then the page; nothing of the page without the password."""
+    page = "/inbound/admin/ui/"
+    for kwargs in ({}, {"auth": WRONG}):
+        r = surface.request("GET", page, allow_redirects=False, **kwargs)
+        assert r.status_code == 302, r.status_code
+        assert r.headers["Location"] == "/inbound/auth?next=admin"
+        assert b"<html" not in r.content.lower()
+        r = surface.request("GET", r.headers["Location"], allow_redirects=False, **kwargs)
+        assert r.status_code == 401, r.status_code
+        assert r.headers.get("WWW-Authenticate", "").lower().startswith("basic")
+    r = surface.request("GET", "/inbound/auth?next=admin", auth=ADMIN, allow_redirects=False)
+    assert r.status_code == 302 and r.headers["Location"] == "/inbound/admin/ui/"
+    r = surface.request("GET", page, auth=ADMIN, allow_redirects=False)
+    assert r.status_code == 200 and b"admin.js" in r.content
+    assert r.headers["Cache-Control"] == "no-cache"
+    r = surface.request("GET", page + "admin.js", auth=ADMIN)
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "no-cache"
+    # Any other target after the login is ignored: no open redirect.
+    r = surface.request("GET", "/inbound/auth?next=https://evil.example/", auth=ADMIN,
+                        allow_redirects=False)
+    assert r.status_code == 200 and "Location" not in r.headers
 
 
 def test_refusals_are_audited_without_bodies(surface):

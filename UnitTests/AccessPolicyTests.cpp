@@ -41,6 +41,11 @@ TEST(AccessPolicy, EverythingElseIsAdmin)
   EXPECT_EQ(RouteClass_Challenge, AccessPolicy::Classify(Orthanc::HttpMethod_Get, "/"));
   EXPECT_EQ(RouteClass_Admin, AccessPolicy::Classify(Orthanc::HttpMethod_Post, "/"));
   EXPECT_EQ(RouteClass_Challenge, AccessPolicy::Classify(Orthanc::HttpMethod_Get, "/inbound/auth"));
+  EXPECT_EQ(RouteClass_Challenge, AccessPolicy::Classify(Orthanc::HttpMethod_Get, "/inbound/admin/ui"));
+  EXPECT_EQ(RouteClass_Challenge, AccessPolicy::Classify(Orthanc::HttpMethod_Get, "/inbound/admin/ui/"));
+  EXPECT_EQ(RouteClass_Admin, AccessPolicy::Classify(Orthanc::HttpMethod_Post, "/inbound/admin/ui"));
+  EXPECT_EQ(RouteClass_Admin, AccessPolicy::Classify(Orthanc::HttpMethod_Get, "/inbound/admin/ui//"));
+  EXPECT_EQ(RouteClass_Admin, AccessPolicy::Classify(Orthanc::HttpMethod_Get, "/inbound/admin/ui/admin.js"));
 }
 
 TEST(AccessPolicy, CredentialsOfRegisteredUsersOnly)

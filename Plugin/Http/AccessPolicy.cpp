@@ -32,7 +32,11 @@ namespace Inbound
     {
       return RouteClass_Public;
     }
-    if ((uri == "/" && method == Orthanc::HttpMethod_Get) || uri == "/inbound/auth")
+    // The admin page's entry lets the plugin send a browser without credentials to the
+    // login prompt (ServeAdminPage); its files and every admin route stay closed.
+    if (((uri == "/" || uri == "/inbound/admin/ui" || uri == "/inbound/admin/ui/") &&
+         method == Orthanc::HttpMethod_Get) ||
+        uri == "/inbound/auth")
     {
       return RouteClass_Challenge;
     }

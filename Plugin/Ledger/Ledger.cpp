@@ -1,8 +1,11 @@
 #include "Ledger.h"
 
+#include <Logging.h>
 #include <OrthancException.h>
 #include <SQLite/Statement.h>
 #include <SQLite/Transaction.h>
+
+#include <boost/algorithm/string/predicate.hpp>
 
 namespace Inbound
 {
@@ -639,8 +642,16 @@ namespace Inbound
   void Ledger::AddAudit(int64_t time, const std::string& event, const std::string& uploadId,
                         const std::string& ip, const std::string& detail)
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    AddAuditInternal(time, event, uploadId, ip, detail);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      AddAuditInternal(time, event, uploadId, ip, detail);
+    }
+    if (boost::starts_with(event, "alert-"))
+    {
+      // Every alert also reaches Orthanc's log, whether or not anybody is mailed about it.
+      LOG(WARNING) << "Inbound: " << event << (uploadId.empty() ? "" : " (upload " + uploadId + ")")
+                   << ": " << detail;
+    }
   }
 
   std::vector<AuditEvent> Ledger::ListAudit(int64_t sinceMs, unsigned int limit) const

@@ -162,14 +162,18 @@ namespace Inbound
     {
       OrthancPluginSetHttpHeader(context_, output_, "Cache-Control",
                                  immutable ? "public, max-age=31536000, immutable"
-                                           : "public, max-age=300");
+                                           : "no-cache");
     }
     OrthancPluginAnswerBuffer(context_, output_, data, static_cast<uint32_t>(size), mime.c_str());
   }
 
   void RestCall::Redirect(const std::string& location)
   {
-    OrthancPluginRedirect(context_, output_, location.c_str());
+    // 302, never cached: OrthancPluginRedirect answers 301, which browsers keep, so that a
+    // redirect that depends on the login (the admin page, "/") would outlive it.
+    OrthancPluginSetHttpHeader(context_, output_, "Location", location.c_str());
+    OrthancPluginSetHttpHeader(context_, output_, "Cache-Control", "no-store");
+    OrthancPluginSendHttpStatus(context_, output_, 302, nullptr, 0);
   }
 
   void RestCall::Challenge(const std::string& realm)

@@ -139,6 +139,11 @@ namespace Inbound
     {
       if (CheckLogin(call))
       {
+        if (call.GetArgument("next") == "admin")
+        {
+          call.Redirect("/inbound/admin/ui/");
+          return;
+        }
         Json::Value answer(Json::objectValue);
         answer["authorized"] = true;
         call.AnswerJson(200, answer);
@@ -411,8 +416,18 @@ namespace Inbound
       call.AnswerBuffer(file->data, file->size, GetMime(file->path), path == "index.html");
     }
 
+    // Opened without credentials (an internal Orthanc without a proxy in front), the admin
+    // page sends the browser to the login prompt of "/inbound/auth": credentials given there
+    // are sent with every later request under "/inbound/", the page's API calls included.
     void ServeAdminPage(RestCall& call)
     {
+      if (!call.Expect("GET"))
+        return;
+      if (!PluginContext::Get().GetAccess().IsAuthorized(call.GetHeader("authorization")))
+      {
+        call.Redirect("/inbound/auth?next=admin");
+        return;
+      }
       AnswerAdminFile(call, "index.html");
     }
 

@@ -186,7 +186,6 @@ namespace Inbound
         ledger_.AddAudit(clock_.NowMs(), "alert-retention", upload.id, "",
                          "complete since " + FormatIso8601(upload.completedAt) +
                            " and not pulled yet; the gateway keeps it");
-        LOG(WARNING) << "Inbound: upload " << upload.id << " has not been pulled";
       }
     }
   }
