@@ -1,5 +1,9 @@
 #include "Ledger/Ledger.h"
 
+#include <OrthancException.h>
+#include <SQLite/Connection.h>
+#include <SQLite/Statement.h>
+
 #include <boost/filesystem.hpp>
 
 #include <gtest/gtest.h>
@@ -122,6 +126,44 @@ TEST(Ledger, SurvivesReopening)
     ASSERT_TRUE(ledger.LookupUpload(r, "U1"));
     EXPECT_EQ(1, r.files);
     EXPECT_EQ(1u, ledger.ListItems("U1").size());
+  }
+  boost::filesystem::remove(path);
+  boost::filesystem::remove(path.string() + "-wal");
+  boost::filesystem::remove(path.string() + "-shm");
+}
+
+TEST(Ledger, RefusesALedgerOfANewerVersion)
+{
+  const boost::filesystem::path path =
+    boost::filesystem::temp_directory_path() / boost::filesystem::unique_path("ledger-%%%%%%.sqlite");
+  {
+    Ledger ledger(path.string());
+    ledger.CreateUpload(MakeUpload("U1", 1000));
+  }
+  {
+    Orthanc::SQLite::Connection db;
+    db.Open(path.string());
+    Orthanc::SQLite::Statement s(db, SQLITE_FROM_HERE, "PRAGMA user_version");
+    ASSERT_TRUE(s.Step());
+    EXPECT_EQ(1, s.ColumnInt(0));  // written by this version
+    db.Execute("PRAGMA user_version = 99;");
+  }
+  try
+  {
+    Ledger ledger(path.string());
+    FAIL() << "a ledger of schema 99 was opened";
+  }
+  catch (const Orthanc::OrthancException& e)
+  {
+    EXPECT_NE(std::string::npos, std::string(e.GetDetails()).find("newer version"));
+  }
+  {
+    // Left as it was: the newer version can still use it.
+    Orthanc::SQLite::Connection db;
+    db.Open(path.string());
+    Orthanc::SQLite::Statement s(db, SQLITE_FROM_HERE, "SELECT COUNT(*) FROM uploads");
+    ASSERT_TRUE(s.Step());
+    EXPECT_EQ(1, s.ColumnInt(0));
   }
   boost::filesystem::remove(path);
   boost::filesystem::remove(path.string() + "-wal");

@@ -86,7 +86,8 @@ namespace Inbound
     }
   }
 
-  Ledger::Ledger(const std::string& path)
+  Ledger::Ledger(const std::string& path) :
+    path_(path.empty() ? std::string("in memory") : path)
   {
     if (path.empty())
     {
@@ -109,6 +110,27 @@ namespace Inbound
     std::lock_guard<std::mutex> lock(mutex_);
     Orthanc::SQLite::Transaction t(db_);
     t.Begin();
+
+    // The schema's version, kept in SQLite's user_version: an older plugin never writes to a
+    // ledger that a newer one has changed (a downgrade after an upgrade is refused, the
+    // ledger stays as it is); a newer plugin upgrades an older ledger in place below.
+    int version = 0;
+    {
+      Orthanc::SQLite::Statement s(db_, SQLITE_FROM_HERE, "PRAGMA user_version");
+      if (s.Step())
+      {
+        version = s.ColumnInt(0);
+      }
+    }
+    if (version > kSchemaVersion)
+    {
+      throw Orthanc::OrthancException(
+        Orthanc::ErrorCode_IncompatibleDatabaseVersion,
+        "The ledger " + path_ + " was written by a newer version of Orthanc Inbound (schema " +
+          std::to_string(version) + ", this version knows " + std::to_string(kSchemaVersion) +
+          "): install that version again", true);
+    }
+
     db_.Execute(
       "CREATE TABLE IF NOT EXISTS uploads ("
       " id TEXT PRIMARY KEY, token_hash TEXT NOT NULL, state TEXT NOT NULL,"
@@ -175,6 +197,7 @@ namespace Inbound
       db_.Execute("ALTER TABLE items ADD COLUMN patient_name TEXT NOT NULL DEFAULT '';"
                   "ALTER TABLE items ADD COLUMN patient_birth_date TEXT NOT NULL DEFAULT '';");
     }
+    db_.Execute("PRAGMA user_version = " + std::to_string(kSchemaVersion) + ";");
     t.Commit();
   }
 

@@ -31,8 +31,14 @@ namespace Inbound
     };
 
   private:
+    // 1: the ledger of release 0.1.0 (uploads, items, audit, quotas, bans, notifications,
+    // cursors, forwards). Raise it with every change of the schema, and upgrade older ledgers
+    // in CreateSchemaInternal().
+    static const int kSchemaVersion = 1;
+
     mutable std::mutex mutex_;
     mutable Orthanc::SQLite::Connection db_;
+    std::string path_;
 
     void CreateSchemaInternal();
     void AddAuditInternal(int64_t time, const std::string& event, const std::string& uploadId,
