@@ -4,6 +4,7 @@
 #include "TestSupport.h"
 #include "Toolbox/Crypto.h"
 #include "Toolbox/Json.h"
+#include "Toolbox/Time.h"
 #include "Upload/ArchiveSink.h"
 
 #include <boost/filesystem.hpp>
@@ -41,6 +42,7 @@ namespace
     int acks = 0;
     int64_t* clockNow = nullptr;  // moved by "itemDelayMs" on every item fetched
     int64_t itemDelayMs = 0;
+    int64_t ackDelayMs = 0;    // and by "ackDelayMs" on every acknowledgement
 
     explicit FakePeer(Outbox& o) : outbox(o)
     {
@@ -74,6 +76,10 @@ namespace
             return false;  // the link is cut during the acknowledgement
           }
           acks++;
+          if (clockNow != nullptr)
+          {
+            *clockNow += ackDelayMs;  // a slow answer to the acknowledgement
+          }
           answer.body = JsonText::Compact(outbox.Acknowledge(id, body.data(), body.size(), "10.0.0.5"));
         }
         else if (rest.find("/items/") != std::string::npos)
@@ -321,4 +327,18 @@ TEST_F(PullerTest, ALongPullIsNoOutage)
   puller_.RunOnce(0);
   EXPECT_EQ(UploadState_Complete, GatewayState(id));  // not acknowledged yet
   EXPECT_EQ(0u, CountEvents(internalLedger_, "alert-gateway-unreachable"));
+}
+
+TEST_F(PullerTest, AnAcknowledgementIsContactWithTheGateway)
+{
+  std::vector<std::string> hashes;
+  const std::string id = Send(1, hashes);
+  peer_.clockNow = &clock_.now;
+  peer_.ackDelayMs = 300 * 1000;  // the gateway takes 5 minutes to answer the acknowledgement
+  ASSERT_TRUE(puller_.RunOnce(0));
+  EXPECT_EQ(UploadState_Delivered, GatewayState(id));
+  // The last contact is the acknowledgement's answer, not the item's 5 minutes earlier.
+  int64_t last = 0;
+  ASSERT_TRUE(ParseIso8601(last, puller_.Describe()["lastContact"].asString()));
+  EXPECT_EQ(clock_.now, last);
 }

@@ -122,6 +122,7 @@ namespace Inbound
       Fail("acknowledgement of " + id + " failed (HTTP " + std::to_string(answer.status) + ")");
       return false;
     }
+    Contact();
     std::lock_guard<std::mutex> lock(mutex_);
     delivered_++;
     return true;
