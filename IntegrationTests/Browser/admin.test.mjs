@@ -119,6 +119,49 @@ function uploadRow(page, uploadId) {
   return page.locator(`#inbox-list li.upload[data-upload-id="${uploadId}"]`);
 }
 
+test('the admin page opened first, in a fresh browser: the login prompt, then the inbox with its data', async () => {
+  // An internal Orthanc has no proxy in front: the address in the README is typed in directly.
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM, headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  try {
+    const fresh = await browser.newContext({ httpCredentials: { username: USERNAME, password: PASSWORD } });
+    const page = await fresh.newPage();
+    const refused = [];
+    page.on('response', (response) => {
+      if (response.status() === 403) refused.push(response.url());
+    });
+    // The prompt itself is answered inside the browser (no response event for the 401):
+    // the way through "/inbound/auth" is what shows it was asked.
+    const visited = [];
+    page.on('request', (request) => {
+      const url = new URL(request.url());
+      visited.push(url.pathname + url.search);
+    });
+    await page.goto(ADMIN_PAGE);
+    await page.waitForURL(ADMIN_PAGE);
+    await page.getByRole('heading', { name: 'Inbox', level: 1 }).waitFor();
+    // The page's own API calls carry the credentials given at the prompt.
+    await uploadRow(page, EVIL.upload).waitFor();
+    assert.deepEqual(visited.slice(0, 3), ['/inbound/admin/ui/', '/inbound/auth?next=admin', '/inbound/admin/ui/']);
+    assert.deepEqual(refused, []);
+    await fresh.close();
+
+    // Without the password: the prompt stays, nothing of the page or its data.
+    const stranger = await browser.newContext({ httpCredentials: { username: USERNAME, password: 'wrong' } });
+    const other = await stranger.newPage();
+    // Chromium gives up after the wrong password was refused again: an error page, or the 401.
+    const answer = await other.goto(ADMIN_PAGE).catch((error) => error);
+    assert.ok(answer instanceof Error ? /ERR_HTTP_RESPONSE_CODE_FAILURE|ERR_INVALID_AUTH/.test(answer.message)
+      : answer.status() === 401, String(answer));
+    assert.equal(await other.locator('#inbox-list').count(), 0);
+    await stranger.close();
+  } finally {
+    await browser.close();
+  }
+});
+
 test('Orthanc Explorer: the Inbound button, the sender panel of a received study, no panel elsewhere', async () => {
   // The study page of a study that is not the plugin's asks the plugin and gets a 404.
   const { page, problems } = await newPage(/status of 404/);
