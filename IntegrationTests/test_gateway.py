@@ -4,52 +4,22 @@ nginx site; and the start-up self-check that refuses unsafe Orthanc settings."""
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 
 import data
 import harness
-from gateway_support import audit, finish, staged_files, start
-from harness import ADMIN, OrthancServer, Upload
+import samples
+from gateway_support import audit, staged_files
+from harness import OrthancServer, Upload
 from proxy import NginxProxy
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(REPO, "Resources", "Scripts"))
-import configtool  # noqa: E402
-
-SAMPLE = os.path.join(REPO, "Resources", "Configurations", "Gateway.json")
-
-
-class SampleServer(OrthancServer):
-    """Orthanc started from a sample configuration: only what a test machine needs changes
-    (ports, folders, the plugin's path, the admin's password)."""
-
-    def __init__(self, plugin, sample):
-        super().__init__(plugin)
-        self.sample = sample
-        self.data_directory = os.path.join(self.workdir, "inbound")
-
-    def configuration(self):
-        config = configtool.load(self.sample)
-        config.update({"StorageDirectory": self.storage, "IndexDirectory": self.storage,
-                       "HttpPort": self.port, "DicomPort": self.dicom_port,
-                       "Plugins": [self.plugin], "RegisteredUsers": {ADMIN[0]: ADMIN[1]}})
-        config["Inbound"]["DataDirectory"] = self.data_directory
-        return config
+SAMPLE = "Gateway.json"
 
 
 @pytest.fixture(scope="module")
 def sample_gateway(plugin):
-    s = SampleServer(plugin, SAMPLE)
-    import conftest
-    conftest.LIVE_SERVERS.append(s)
-    try:
-        s.start()
-        yield s
-    finally:
-        finish(s)
+    yield from samples.running(plugin, SAMPLE)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +30,7 @@ def sample_proxy(sample_gateway):
 
 
 def test_the_sample_keeps_its_limits_and_safe_settings(sample_gateway):
-    sample = configtool.load(SAMPLE)
+    sample = samples.load(SAMPLE)
     written = json.load(open(sample_gateway.config_path))
     for key in ("RemoteAccessAllowed", "SslEnabled", "AuthenticationEnabled",
                 "DicomServerEnabled", "WebDavEnabled", "HttpDescribeErrors"):

@@ -11,6 +11,7 @@ import checks
 import data
 import harness
 from harness import Upload, sha256
+from samples import SampleServer
 
 PULLER = ("inside", "a-long-random-secret-for-tests")
 
@@ -217,32 +218,14 @@ def test_a_gateway_killed_mid_stream_loses_nothing(plugin):
             s.cleanup()
 
 
-def from_sample(name):
-    """A shipped sample configuration, split as the harness takes it: the paths, ports and
-    users of this test machine replace the sample's, everything else stays as shipped."""
-    import sys
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "Resources", "Scripts"))
-    import configtool
-    sample = configtool.load(os.path.join(os.path.dirname(__file__), "..", "Resources",
-                                          "Configurations", name))
-    inbound = sample.pop("Inbound")
-    inbound.pop("DataDirectory", None)
-    for key in ("StorageDirectory", "IndexDirectory", "Plugins", "HttpPort", "DicomPort",
-                "RegisteredUsers", "HttpsCACertificates"):
-        sample.pop(key, None)
-    sample["DicomServerEnabled"] = False
-    sample["RemoteAccessAllowed"] = False
-    return inbound, sample
-
-
 def test_the_shipped_samples_work_together(plugin):
-    gateway_inbound, gateway_orthanc = from_sample("Gateway.json")
-    gateway_inbound["DataMonitor"] = {"WarnFreeBytes": 0, "StopFreeBytes": 0}
-    gateway = harness.OrthancServer(plugin, inbound=gateway_inbound, orthanc=gateway_orthanc)
+    gateway = SampleServer(plugin, "Gateway.json")
     gateway.start()
-    internal_inbound, internal_orthanc = from_sample("Internal.json")
-    internal_orthanc["OrthancPeers"]["dmz"]["Url"] = gateway.url + "/"
-    internal = harness.OrthancServer(plugin, inbound=internal_inbound, orthanc=internal_orthanc)
+    # The test machine is not the hospital: the gateway is reached without nginx (plain
+    # HTTP on loopback), and the inside's Orthanc answers loopback only and has no DICOM port.
+    internal = SampleServer(plugin, "Internal.json", settings={
+        "OrthancPeers.dmz.Url": gateway.url + "/", "RemoteAccessAllowed": False,
+        "DicomServerEnabled": False})
     try:
         internal.start()
         upload = send(gateway, data.cd_images()[:2])

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """Reads Orthanc configuration files with comments (as Orthanc does) and writes variants.
 
-The demonstration, the tests and the Docker files start Orthanc from the very samples that
-admins copy (Configuration.json, Resources/Configurations/*.json), changing only what a
-test machine needs (ports, folders, plugin path). Usage:
+The demonstration, the tests and the Docker image start Orthanc from the very samples that
+admins copy (Resources/Configurations/*.json, installed in share/orthanc-inbound/configurations),
+changing only what a machine needs (ports, folders, plugin path, secrets). Usage:
 
     configtool.py SOURCE DEST KEY=JSON [KEY=JSON ...]
 

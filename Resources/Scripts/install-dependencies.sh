@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Orthanc Inbound needs to build, test and run its demonstration on a
 # fresh Debian 12 machine (as root). Safe to run again.
+#   --build-only   only what building the plugin and its web page needs (Docker/Dockerfile)
 set -euo pipefail
 
 packages=(
@@ -9,10 +10,14 @@ packages=(
   orthanc orthanc-dev liborthancframework-dev libdcmtk-dev libjsoncpp-dev libboost-all-dev
   libcurl4-openssl-dev libssl-dev libsqlite3-dev libgtest-dev libpugixml-dev uuid-dev
   libjpeg-dev libpng-dev zlib1g-dev libcivetweb-dev liblua5.3-dev libkainjow-mustache-dev
+  # web page bundle
+  nodejs npm
+)
+[[ "${1:-}" == --build-only ]] || packages+=(
   # fuzz targets
   clang libclang-rt-14-dev
-  # web page bundle and browser tests
-  nodejs npm chromium
+  # browser tests
+  chromium
   # integration tests, demonstration and benchmarks
   dcmtk nginx-light openssl sslscan curl python3 python3-pytest python3-pydicom python3-numpy
   python3-requests python3-aiosmtpd python3-matplotlib python3-yaml
