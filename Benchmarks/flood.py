@@ -21,6 +21,12 @@ Set-up, all on loopback:
     answers come back, plus one thread per process that opens a new TLS connection for every
     request; bounded in time.
 
+Scenario "native": Orthanc without the plugin behind the same nginx site, its locations replaced
+by one proxying every path (same TLS, limits, timeouts; Orthanc's own authentication); the
+legitimate client POSTs /instances with credentials, the flooder sends GET /system without and
+bogus POST /instances with wrong ones. The flood starts --lead s before the legitimate upload and
+ends --flood-tail s after it.
+
 Every scenario runs "unloaded" and "flood" uploads alternately (3 of each by default) in one
 gateway; the ratio of the medians is reported. This is a measurement, not a test: nothing is
 asserted about the timings. The script exits non-zero only if something went wrong (an answer to
@@ -30,6 +36,7 @@ Outputs: results/flood.json, results/flood.md, results/flood.png (beside this sc
 """
 
 import argparse
+import base64
 import collections
 import datetime
 import json
@@ -68,7 +75,15 @@ SCENARIOS = {
     "shipped": None,
     # Never banned: the flooder keeps meeting the rate limits for the whole flood.
     "no-autoban": {"Refusals": 0, "LimitHits": 0},
+    # Native Orthanc without the plugin behind the same nginx (same TLS, same per-address
+    # limit_req and limit_conn; every path proxied, Orthanc's own authentication): the
+    # legitimate client POSTs /instances with credentials; the flooder sends GET /system without
+    # and bogus POST /instances with wrong ones.
+    "native": None,
 }
+NATIVE = "native"
+SCENARIO_NAMES = {"shipped": "plugin, AutoBan as shipped", "no-autoban": "plugin, AutoBan off",
+                  "native": "native Orthanc"}
 
 
 def log(message):
@@ -119,6 +134,8 @@ def _label(status, body):
         return "503 rate-limited" if b"rate-limited" in body else "503 other"
     if status == 403:
         return "403 filter"
+    if status == 401:
+        return "401 Orthanc"
     if status == 404:
         return "404 not-found"
     if status == 400:
@@ -141,6 +158,14 @@ def flooder_worker(spec):
     body = os.urandom(16384)
 
     def make_request(kind, rng):
+        if spec.get("native"):
+            if kind == "info":
+                return (b"GET /system HTTP/1.1\r\nHost: localhost\r\nUser-Agent: flood\r\n\r\n")
+            return (("POST /instances HTTP/1.1\r\nHost: localhost\r\n"
+                     "Authorization: Basic %s\r\nContent-Type: application/dicom\r\n"
+                     "Content-Length: %d\r\n\r\n"
+                     % (base64.b64encode(b"admin:%032x" % rng.getrandbits(128)).decode(), len(body)))
+                    .encode() + body)
         if kind == "info":
             return (b"GET /inbound/api/info HTTP/1.1\r\nHost: localhost\r\n"
                     b"User-Agent: flood\r\n\r\n")
@@ -177,7 +202,15 @@ def flooder_worker(spec):
         context = ssl.create_default_context(cafile=spec["cert"])
         rng = random.Random(index * 7919 + os.getpid())
         sock, buffer, n = None, b"", 0
-        while time.time() < until:
+        next_check = 0.0
+        while True:
+            now = time.time()
+            if now >= until:
+                break
+            if now >= next_check:  # the run asks the flood to end once the upload is done
+                if os.path.exists(spec["stopFile"]):
+                    break
+                next_check = now + 0.1
             kind = "info" if n % 2 == 0 else "put"
             n += 1
             try:
@@ -212,7 +245,8 @@ def flooder_worker(spec):
         t.join()
     cpu = os.times()
     with open(spec["output"], "w") as f:
-        json.dump({"counts": [[s, k, l, c] for (s, k, l), c in sorted(counts.items())],
+        json.dump({"stoppedAt": time.time(),
+                   "counts": [[s, k, l, c] for (s, k, l), c in sorted(counts.items())],
                    "handshakes": sorted(handshakes.items()), "errors": dict(errors),
                    "closedByServer": dict(closed),
                    "cpuSeconds": cpu.user + cpu.system}, f)
@@ -221,22 +255,29 @@ def flooder_worker(spec):
 class Flood:
     """The flooder processes of one loaded run."""
 
-    def __init__(self, proxy, workdir, processes, threads, handshake_threads, seconds):
+    def __init__(self, proxy, workdir, processes, threads, handshake_threads, seconds, native):
         self.t0 = time.time()
         self.until = self.t0 + seconds
         self.seconds = seconds
         self.outputs = []
         self.processes = []
+        self.stop_file = os.path.join(workdir, "flood-stop-%d" % int(self.t0 * 1000))
         for i in range(processes):
             output = os.path.join(workdir, "flooder-%d-%d.json" % (int(self.t0), i))
             spec = {"port": proxy.port, "cert": proxy.cert, "source": FLOOD_ADDRESS,
                     "threads": threads, "handshakeThreads": handshake_threads,
-                    "t0": self.t0, "until": self.until, "output": output}
+                    "t0": self.t0, "until": self.until, "output": output,
+                    "stopFile": self.stop_file, "native": native}
             self.outputs.append(output)
             self.processes.append(subprocess.Popen(
                 [sys.executable, os.path.abspath(__file__), "--flooder-worker", json.dumps(spec)],
                 stdin=subprocess.DEVNULL))
         self.pids = [p.pid for p in self.processes]
+
+    def end(self):
+        """Asks the flooders to stop (they look every 0.1 s)."""
+        with open(self.stop_file, "w"):
+            pass
 
     def wait(self):
         deadline = self.until + 30
@@ -255,10 +296,12 @@ class Flood:
         errors = collections.Counter()
         closed = collections.Counter()
         cpu = 0.0
+        stopped = self.t0
         for output in self.outputs:
             with open(output) as f:
                 r = json.load(f)
             os.unlink(output)
+            stopped = max(stopped, r["stoppedAt"])
             for s, k, l, c in r["counts"]:
                 counts[(s, k, l)] += c
             for s, c in r["handshakes"]:
@@ -266,7 +309,12 @@ class Flood:
             errors.update(r["errors"])
             closed.update(r["closedByServer"])
             cpu += r["cpuSeconds"]
-        result = summarize_flood(counts, handshakes, errors, cpu, self.seconds)
+        if os.path.exists(self.stop_file):
+            os.unlink(self.stop_file)
+        # Whole seconds of flood only: the last, partial one is left out of the rates.
+        seconds = max(1, min(self.seconds, int(stopped - self.t0)))
+        result = summarize_flood(counts, handshakes, errors, cpu, seconds)
+        result["durationSeconds"] = stopped - self.t0
         result["closedByServer"] = dict(closed)
         return result
 
@@ -339,6 +387,29 @@ class Gateway(harness.OrthancServer):
     def alive(self):
         if not self.running():
             raise BenchmarkError("Orthanc died:\n%s" % self.log_tail(40))
+
+
+class NativeOrthanc(Gateway):
+    """Orthanc without the plugin, as a hospital runs it to receive files over HTTPS: Orthanc's
+    own authentication on, loopback only (nginx in front)."""
+
+    def __init__(self, workdir):
+        super().__init__(None, workdir)
+
+    def configuration(self):
+        return {"Name": "NativeBench", "StorageDirectory": self.storage,
+                "IndexDirectory": self.storage, "HttpPort": self.port, "DicomServerEnabled": False,
+                "RemoteAccessAllowed": False, "AuthenticationEnabled": True,
+                "RegisteredUsers": {harness.ADMIN[0]: harness.ADMIN[1]},
+                "HttpDescribeErrors": False, "WebDavEnabled": False, "Plugins": []}
+
+
+def native_site(site):
+    """The shipped site with its locations replaced by one that proxies everything to Orthanc:
+    the same TLS settings, body cap, timeouts and per-address limits (limit_req 50 r/s, burst
+    200; limit_conn 16), without the plugin's routes and login check."""
+    start = site.index("    # The public upload page and API")
+    return site[:start] + "    location / {\n        proxy_pass http://inbound_orthanc;\n    }\n}\n"
 
 
 def children(pid):
@@ -418,9 +489,10 @@ class Sampler:
 
 # --------------------------------------------------------------------------- the legitimate client
 
-def legit_upload(gateway, proxy, files, clients, consent_version):
+def legit_upload(gateway, proxy, files, clients, consent_version, native=False):
     """The study through nginx from LEGIT_ADDRESS, as the upload page sends it: a 503/429 is
-    retried after Retry-After. Returns timings, retries and the upload's id."""
+    retried after Retry-After. Returns timings, retries and the upload's id. native: POST
+    /instances of every file with credentials instead (no upload to open or complete)."""
     url = proxy.url + API
     retries = collections.Counter()
     slept = [0.0]  # summed over the sessions, which wait in parallel
@@ -444,6 +516,31 @@ def legit_upload(gateway, proxy, files, clients, consent_version):
                 continue
             return r
         raise BenchmarkError("%s %s: still refused after %d attempts" % (method, target, max_attempts))
+
+    if native:
+        start = time.perf_counter()
+
+        def make_native_session():
+            s = proxy.session(LEGIT_ADDRESS)
+            s.auth = harness.ADMIN
+            s.headers["Content-Type"] = "application/dicom"
+            return s
+
+        def post_one(session, f):
+            r = ingest.check(send(session, "POST", proxy.url + "/instances", data=f["body"]),
+                             "POST /instances (%s)" % f["name"])
+            if r.json().get("Status") != "Success":
+                raise BenchmarkError("POST /instances (%s): %s" % (f["name"], r.text[:300]))
+            with lock:
+                done.append(time.perf_counter())
+
+        latencies = ingest.run_clients(files, clients, post_one, make_native_session)
+        wall = time.perf_counter() - start
+        burst_end = first_refusal[0] if first_refusal else time.perf_counter()
+        return {"seconds": wall, "latencies": latencies, "retries": dict(retries),
+                "retryWaitSessionSeconds": slept[0], "uploadId": None,
+                "burstFiles": sum(1 for t in done if t <= burst_end),
+                "burstSeconds": burst_end - start}
 
     body = harness.open_body(consent={"version": consent_version, "accepted": True},
                              sender=harness.sender(email="bench.flood@clinic.example"))
@@ -501,13 +598,16 @@ def ban_list(answer):
 
 
 def measure(gateway, proxy, files, args, scenario, loaded, label, workdir):
+    native = scenario == NATIVE
     gateway.alive()
     ingest.settle()
     # Each run starts alike: the flooder not banned (a ban lasts 900 s), every bucket refilled.
-    for ban in ban_list(gateway.admin_json("GET", "/inbound/admin/bans")):
-        if ban.get("active") and ban.get("entry") in (FLOOD_ADDRESS, LEGIT_ADDRESS):
-            gateway.admin_json("DELETE", "/inbound/admin/bans/" + ban["entry"])
-    limits_before = gateway.admin_json("GET", "/inbound/admin/limits")
+    limits_before = {}
+    if not native:
+        for ban in ban_list(gateway.admin_json("GET", "/inbound/admin/bans")):
+            if ban.get("active") and ban.get("entry") in (FLOOD_ADDRESS, LEGIT_ADDRESS):
+                gateway.admin_json("DELETE", "/inbound/admin/bans/" + ban["entry"])
+        limits_before = gateway.admin_json("GET", "/inbound/admin/limits")
     pid = gateway.process.pid
     npids = nginx_pids(proxy)
     hwm_before = ingest.proc_status(pid)["VmHWM"]
@@ -521,11 +621,18 @@ def measure(gateway, proxy, files, args, scenario, loaded, label, workdir):
         with Sampler(pid, proxy) as sampler:
             if loaded:
                 flood = Flood(proxy, workdir, args.flood_processes, args.flood_threads,
-                              args.handshake_threads, args.flood_seconds)
+                              args.handshake_threads, args.flood_seconds, native)
                 time.sleep(args.lead)
             upload_start = time.time()
-            outcome = legit_upload(gateway, proxy, files, args.clients, args.consent_version)
+            outcome = legit_upload(gateway, proxy, files, args.clients, args.consent_version,
+                                   native)
             upload_end = time.time()
+            if flood:
+                if upload_end > flood.until:
+                    raise BenchmarkError("%s: the upload outlasted the flood (--flood-seconds %d)"
+                                         % (label, args.flood_seconds))
+                time.sleep(args.flood_tail)
+                flood.end()
             flood_result = flood.wait() if flood else None
     finally:
         if flood:
@@ -536,15 +643,26 @@ def measure(gateway, proxy, files, args, scenario, loaded, label, workdir):
     nginx_cpu = cpu_seconds(npids) - nginx_cpu_before
     hwm_after = ingest.proc_status(pid)["VmHWM"]
     gateway.alive()
-    limits_after = gateway.admin_json("GET", "/inbound/admin/limits")
-    bans = limits_after.get("bans")
-
-    staged = gateway.admin_json("GET", "/inbound/admin/uploads/" + outcome["uploadId"])
-    staged_files = staged.get("files") if isinstance(staged.get("files"), int) else \
-        staged.get("upload", {}).get("files", staged.get("fileCount"))
-    # Keeps the disk from filling over the runs; the study was received whole (the receipt).
-    r = gateway.admin("DELETE", "/inbound/admin/uploads/" + outcome["uploadId"])
-    deleted = 200 <= r.status_code < 300
+    if native:
+        limits_after, bans = {}, None
+        staged_files = gateway.admin_json("GET", "/statistics")["CountInstances"]
+        if staged_files != len(files):
+            raise BenchmarkError("%s: native Orthanc holds %d instances, not %d"
+                                 % (label, staged_files, len(files)))
+        ingest.delete_everything(gateway)
+        deleted = True
+    else:
+        limits_after = gateway.admin_json("GET", "/inbound/admin/limits")
+        bans = limits_after.get("bans")
+        staged = gateway.admin_json("GET", "/inbound/admin/uploads/" + outcome["uploadId"])
+        staged_files = staged.get("files") if isinstance(staged.get("files"), int) else \
+            staged.get("upload", {}).get("files", staged.get("fileCount"))
+        if staged_files != len(files):
+            raise BenchmarkError("%s: the gateway staged %s files, not %d"
+                                 % (label, staged_files, len(files)))
+        # Keeps the disk from filling over the runs; the study was received whole (the receipt).
+        r = gateway.admin("DELETE", "/inbound/admin/uploads/" + outcome["uploadId"])
+        deleted = 200 <= r.status_code < 300
 
     total = sum(len(f["body"]) for f in files)
     wall = outcome["seconds"]
@@ -632,7 +750,7 @@ def summarize(runs):
                 v["bannedAfterSeconds"] = [f.get("bannedAfterSeconds") for f in floods]
                 v["first403Second"] = [f.get("first403Second") for f in floods]
                 v["flooderCpuSecondsPerSecond"] = statistics.median(
-                    f["cpuSeconds"] / f["seconds"] for f in floods)
+                    f["cpuSeconds"] / f.get("durationSeconds", f["seconds"]) for f in floods)
                 v["nginxCpuSecondsPerSecond"] = statistics.median(
                     r["nginxCpuSeconds"] / r["intervalSeconds"] for r in chosen)
                 v["orthancCpuSecondsPerSecond"] = statistics.median(
@@ -641,8 +759,27 @@ def summarize(runs):
         if "loaded" in entry and "unloaded" in entry:
             entry["ratio"] = entry["loaded"]["mbPerSecond"] / entry["unloaded"]["mbPerSecond"]
             entry["burstRatio"] = (entry["loaded"]["burstMbPerSecond"]
-                                   / entry["unloaded"]["burstMbPerSecond"])
+                                   / entry["unloaded"]["burstMbPerSecond"]
+                                   if entry["unloaded"]["burstMbPerSecond"] else None)
         summary[scenario] = entry
+    # Each plugin scenario against native Orthanc behind the same nginx, in the same run.
+    native = summary.get(NATIVE, {})
+    if "ratio" in native:
+        for scenario, entry in summary.items():
+            if scenario == NATIVE or "ratio" not in entry:
+                continue
+            entry["versusNative"] = {
+                "floodMbPerSecond": entry["loaded"]["mbPerSecond"] / native["loaded"]["mbPerSecond"],
+                "unloadedMbPerSecond": (entry["unloaded"]["mbPerSecond"]
+                                        / native["unloaded"]["mbPerSecond"]),
+                "retention": entry["ratio"] / native["ratio"],
+                "burstRetention": (entry["burstRatio"] / native["burstRatio"]
+                                   if entry.get("burstRatio") and native.get("burstRatio") else None),
+                "orthancRssPeakFlood": (entry["loaded"]["orthancRssKbPeakSampled"]
+                                        / native["loaded"]["orthancRssKbPeakSampled"]),
+                "orthancHwm": (max(entry[k]["orthancHwmKbAfter"] for k in ("loaded", "unloaded"))
+                               / max(native[k]["orthancHwmKbAfter"] for k in ("loaded", "unloaded"))),
+            }
     return summary
 
 
@@ -650,7 +787,7 @@ def fmt_rate(x):
     return "%.0f" % x if x >= 10 else "%.1f" % x
 
 
-LABEL_ORDER = ["429 nginx", "503 rate-limited", "403 filter", "404 not-found", "400", "2xx",
+LABEL_ORDER = ["429 nginx", "503 rate-limited", "403 filter", "401 Orthanc", "404 not-found", "400", "2xx",
                "503 other", "connection error"]
 
 
@@ -670,12 +807,16 @@ def write_markdown(path, report):
         "nginx site (one worker). Legitimate client from %s: %d CT files, %.1f MB, through nginx "
         "over HTTPS, %d keep-alive sessions, retrying 503/429 after `Retry-After`. Flooder from "
         "%s: %d processes × (%d keep-alive + %d new-connection-per-request threads), GET "
-        "`/inbound/api/info` and bogus PUTs (16 KiB), %d s per loaded run; the legitimate upload "
-        "starts %.0f s into the flood. Unloaded and flood runs alternate, %d of each per scenario; "
-        "medians. MB = 10^6 bytes."
+        "`/inbound/api/info` and bogus PUTs (16 KiB); the legitimate upload "
+        "starts %.0f s into the flood, which ends %.0f s after the upload. Unloaded and flood runs "
+        "alternate, %d of each per scenario; medians. MB = 10^6 bytes. Scenario `native`: Orthanc "
+        "without the plugin behind the same nginx (same TLS, body cap, timeouts and per-address "
+        "limits; every path proxied, Orthanc's own authentication): the legitimate client POSTs "
+        "`/instances` with credentials, the flooder sends `GET /system` without and bogus "
+        "`POST /instances` (16 KiB) with wrong credentials (Orthanc answers 401)."
         % (report["finishedAt"], LEGIT_ADDRESS, d["files"], d["bytes"] / MB, a["clients"],
            FLOOD_ADDRESS, a["flood_processes"], a["flood_threads"], a["handshake_threads"],
-           a["flood_seconds"], a["lead"], a["repeats"]),
+           a["lead"], a["flood_tail"], a["repeats"]),
         "",
         "## The legitimate client",
         "",
@@ -693,7 +834,7 @@ def write_markdown(path, report):
                 v["rateLimitRetries"], v["latencyMsMedian"],
                 "**%.2f**" % e["ratio"] if key == "loaded" and "ratio" in e else "",
                 v["burstFiles"], v["burstMbPerSecond"],
-                "%.2f" % e["burstRatio"] if key == "loaded" and "burstRatio" in e else ""))
+                "%.2f" % e["burstRatio"] if key == "loaded" and e.get("burstRatio") else ""))
     lines += [
         "",
         "The legitimate client has its own per-address limits (plugin: 20 requests/s after a burst "
@@ -702,6 +843,31 @@ def write_markdown(path, report):
         "would be. The whole upload's MB/s is therefore mostly the limit; the MB/s before the "
         "first 503 (the burst phase) is where the flood's cost to the gateway would show.",
     ]
+    versus = [(sc, e["versusNative"]) for sc, e in s.items() if "versusNative" in e]
+    if versus:
+        lines += [
+            "",
+            "## Against native Orthanc behind the same nginx (plugin / native)",
+            "",
+            "| scenario | legitimate MB/s during the flood | unloaded | flood / unloaded kept "
+            "| … before the first 503/429 | Orthanc peak VmRSS during the floods "
+            "| Orthanc VmHWM at the end |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for sc, v in versus:
+            lines.append("| %s | **%.2f** | %.2f | %.2f | %s | %.2f | %.2f |" % (
+                sc, v["floodMbPerSecond"], v["unloadedMbPerSecond"], v["retention"],
+                "%.2f" % v["burstRetention"] if v.get("burstRetention") else "—",
+                v["orthancRssPeakFlood"], v["orthancHwm"]))
+        lines += [
+            "",
+            "The plugin's sender is paced by the plugin's own per-address limit (20 requests/s "
+            "after a burst of 200), native Orthanc's only by nginx's (50 r/s after 200): the "
+            "absolute ratio is mostly the difference between the two limits, the ratio of what "
+            "each keeps under the flood is the flood's own effect. Native Orthanc stores the "
+            "study in its own storage and index (its memory grows with that); the plugin's "
+            "gateway only stages the files.",
+        ]
     lines += ["", "## What the flooder got, per second (median over the flood runs)", ""]
     labels = ordered_labels({l for e in s.values() for l in e.get("loaded", {}).get("flooderPerSecondByLabel", {})})
     lines += ["| scenario | answers/s in all | " + " | ".join(labels) + " | new TLS connections/s | banned after (s) |",
@@ -710,14 +876,16 @@ def write_markdown(path, report):
         v = e.get("loaded")
         if not v:
             continue
-        banned = ", ".join("%.2f" % b if b is not None else "never" for b in v["bannedAfterSeconds"])
+        banned = "— (no bans)" if scenario == NATIVE else ", ".join(
+            "%.2f" % b if b is not None else "never" for b in v["bannedAfterSeconds"])
         lines.append("| %s | %s | %s | %s | %s |" % (
             scenario, fmt_rate(v["flooderAnswersPerSecond"]),
             " | ".join(fmt_rate(v["flooderPerSecondByLabel"].get(l, 0)) for l in labels),
             fmt_rate(v["handshakesPerSecond"]), banned))
     lines += [
         "",
-        "429 comes from nginx (`limit_req` 50 r/s, burst 200, per address), 503 `rate-limited` "
+        "429 comes from nginx (`limit_req` 50 r/s, burst 200, per address), 401 from native "
+        "Orthanc (no or wrong credentials), 503 `rate-limited` "
         "from the plugin's handler (20 requests/s, burst 200), 403 from the plugin's filter before "
         "the body is read (the ban), 404 `not-found` from the handler (the bogus PUT's upload). "
         "\"banned after\": seconds from the start of the flood to the automatic ban, per run "
@@ -771,7 +939,7 @@ def write_markdown(path, report):
         fh.write("\n".join(lines))
 
 
-COLORS = {"429 nginx": "#4c72b0", "503 rate-limited": "#dd8452", "403 filter": "#c44e52",
+COLORS = {"429 nginx": "#4c72b0", "401 Orthanc": "#ccb974", "503 rate-limited": "#dd8452", "403 filter": "#c44e52",
           "404 not-found": "#8172b3", "400": "#937860", "2xx": "#55a868", "503 other": "#da8bc3",
           "connection error": "#8c8c8c"}
 
@@ -806,9 +974,9 @@ def write_plot(path, report):
             ax.text(bar.get_x() + bar.get_width() / 2, y * 0.5, "%.1f\nMB/s" % y, ha="center",
                     va="center", fontsize=8, color="white")
     ax.set_xticks(range(len(scenarios)))
-    ax.set_xticklabels(["AutoBan %s\nflood/unloaded = %s" % (
-        "as shipped" if sc == "shipped" else "off",
-        "%.2f" % s[sc]["ratio"] if "ratio" in s[sc] else "?") for sc in scenarios], fontsize=9)
+    ax.set_xticklabels(["%s\nflood/unloaded = %s" % (
+        SCENARIO_NAMES.get(sc, sc).replace(", ", "\n"),
+        "%.2f" % s[sc]["ratio"] if "ratio" in s[sc] else "?") for sc in scenarios], fontsize=8)
     ax.set_ylabel("legitimate upload, MB/s\n(median; bars: min–max)")
     ax.set_title("%d-file study through nginx from %s (%d sessions)" % (
         report["dataset"]["files"], LEGIT_ADDRESS, report["arguments"]["clients"]), fontsize=10)
@@ -821,8 +989,8 @@ def write_plot(path, report):
         for key in ("unloaded", "loaded"):
             v = s[scenario].get(key)
             if v:
-                labels.append("%s\n%s" % ("shipped" if scenario == "shipped" else "no ban",
-                                         "flood" if key == "loaded" else "unloaded"))
+                labels.append("%s\n%s" % ({"shipped": "shipped", "no-autoban": "no ban"}.get(
+                    scenario, scenario), "flood" if key == "loaded" else "unloaded"))
                 orth.append(v["orthancRssKbPeakSampled"] / 1024)
                 ngx.append(v["nginxRssKbPeakSampled"] / 1024)
     xs = range(len(labels))
@@ -865,9 +1033,9 @@ def write_plot(path, report):
         axf.set_xlim(0, f["seconds"])
         axf.set_xlabel("seconds since the flood started (run: %s)" % r["label"])
         axf.set_ylabel("flooder's answers per second")
-        axf.set_title("Flood from %s, AutoBan %s: %s answers/s" % (
-            FLOOD_ADDRESS, "as shipped" if scenario == "shipped" else "off",
-            fmt_rate(f["answersPerSecond"])), fontsize=10)
+        axf.set_title("Flood from %s, %s: %s answers/s" % (
+            FLOOD_ADDRESS, SCENARIO_NAMES.get(scenario, scenario),
+            fmt_rate(f["answersPerSecond"])), fontsize=9)
         axf.legend(fontsize=7, loc="center right", framealpha=0.85)
     m = report["machine"]
     fig.text(0.01, 0.005, "%s, %s CPUs, %s GiB RAM; load average at start %s; flooder on the same machine" % (
@@ -882,7 +1050,8 @@ def write_plot(path, report):
 
 def run_scenario(scenario, files, args, runs, machine):
     workdir = tempfile.mkdtemp(prefix="flood-%s-" % scenario, dir=ingest.WORK)
-    gateway = Gateway(ingest.PLUGIN, workdir, SCENARIOS[scenario])
+    native = scenario == NATIVE
+    gateway = NativeOrthanc(workdir) if native else Gateway(args.plugin, workdir, SCENARIOS[scenario])
     proxy = None
     try:
         for attempt in range(4):  # a free port can be taken by someone else before Orthanc binds it
@@ -895,17 +1064,23 @@ def run_scenario(scenario, files, args, runs, machine):
                 log("Orthanc did not start (port %d taken?): again on another port" % gateway.port)
                 gateway.port = None
                 time.sleep(5)
-        proxy = NginxProxy(gateway.port).start()
+        proxy = NginxProxy(gateway.port, edit_site=native_site if native else None).start()
         system = gateway.admin_json("GET", "/system")
         machine.setdefault("orthancVersion", system.get("Version"))
-        described = gateway.admin_json("GET", "/inbound/admin/limits")
-        machine.setdefault("effectiveLimits", {})[scenario] = {
-            "limits": described.get("limits"), "autoBan": described.get("autoBan")}
-        log("%s: gateway pid %d port %d, nginx pid %d port %d; limits %s; autoBan %s" % (
-            scenario, gateway.process.pid, gateway.port, proxy.process.pid, proxy.port,
-            json.dumps(described.get("limits")), json.dumps(described.get("autoBan"))))
-        # Warm-up: one request each way, unreported.
-        proxy.request("GET", "/inbound/api/info", source=LEGIT_ADDRESS)
+        if native:
+            log("%s: Orthanc without the plugin pid %d port %d, nginx pid %d port %d" % (
+                scenario, gateway.process.pid, gateway.port, proxy.process.pid, proxy.port))
+            # Warm-up: one request, unreported.
+            proxy.request("GET", "/system", source=LEGIT_ADDRESS, auth=harness.ADMIN)
+        else:
+            described = gateway.admin_json("GET", "/inbound/admin/limits")
+            machine.setdefault("effectiveLimits", {})[scenario] = {
+                "limits": described.get("limits"), "autoBan": described.get("autoBan")}
+            log("%s: gateway pid %d port %d, nginx pid %d port %d; limits %s; autoBan %s" % (
+                scenario, gateway.process.pid, gateway.port, proxy.process.pid, proxy.port,
+                json.dumps(described.get("limits")), json.dumps(described.get("autoBan"))))
+            # Warm-up: one request, unreported.
+            proxy.request("GET", "/inbound/api/info", source=LEGIT_ADDRESS)
         for repeat in range(args.repeats):
             for loaded in (False, True):
                 label = "%s, %s, #%d" % (scenario, "flood" if loaded else "unloaded", repeat + 1)
@@ -924,8 +1099,9 @@ def run_scenario(scenario, files, args, runs, machine):
                             if f.get("bannedAfterSeconds") is not None else "never")) if f else "",
                         r["orthancRssKbPeakSampled"] / 1024, r["nginxRssKbPeakSampled"] / 1024,
                         r["loadAverageBefore"][0]))
-                # Let the legitimate client's buckets (200 requests, 20/s) and nginx's refill.
-                time.sleep(args.pause)
+                # Let the legitimate client's buckets (200 requests, 20/s) and nginx's refill
+                # (nginx's alone for native Orthanc: 200 requests at 50/s).
+                time.sleep(args.pause_native if native else args.pause)
         machine.setdefault("orthancHwmKbAtEnd", {})[scenario] = ingest.proc_status(gateway.process.pid)["VmHWM"]
         gateway.alive()
     finally:
@@ -950,7 +1126,10 @@ def main():
                         help="parallel sessions of the legitimate client (4)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS),
                         help="comma-separated, of: %s (all)" % ", ".join(SCENARIOS))
-    parser.add_argument("--flood-seconds", type=int, default=30, help="length of each flood (30)")
+    parser.add_argument("--flood-seconds", type=int, default=60,
+                        help="longest flood; it ends --flood-tail s after the upload (60)")
+    parser.add_argument("--flood-tail", type=float, default=1.0,
+                        help="seconds of flood after the legitimate upload has finished (1)")
     parser.add_argument("--flood-processes", type=int, default=2, help="flooder processes (2)")
     parser.add_argument("--flood-threads", type=int, default=3,
                         help="keep-alive connections per flooder process (3)")
@@ -960,6 +1139,8 @@ def main():
                         help="seconds of flood before the legitimate upload starts (3)")
     parser.add_argument("--pause", type=float, default=12.0,
                         help="seconds between runs, for the rate-limit buckets to refill (12)")
+    parser.add_argument("--pause-native", type=float, default=5.0,
+                        help="the same for native Orthanc: only nginx's bucket (5)")
     parser.add_argument("--output", default=os.path.join(HERE, "results"),
                         help="directory of flood.json/.md/.png")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directories")
@@ -988,7 +1169,6 @@ def main():
     log("%d files, %.1f MB; legitimate client %s, flooder %s" % (len(files), total / MB,
                                                                  LEGIT_ADDRESS, FLOOD_ADDRESS))
     machine = ingest.describe_machine(ingest.WORK)
-    machine["plugin"] = ingest.describe_plugin()
     machine["loadAverageAtStart"] = [round(v, 2) for v in os.getloadavg()]
     try:
         machine["nginxVersion"] = subprocess.run(["/usr/sbin/nginx", "-v"], capture_output=True,
@@ -998,17 +1178,24 @@ def main():
     log("load average at start: %s" % machine["loadAverageAtStart"])
 
     runs = []
-    for scenario in scenarios:
-        run_scenario(scenario, files, args, runs, machine)
+    snapshot = tempfile.mkdtemp(prefix="flood-plugin-", dir=ingest.WORK)
+    try:
+        args.plugin, machine["plugin"] = ingest.snapshot_plugin(snapshot)
+        for scenario in scenarios:
+            run_scenario(scenario, files, args, runs, machine)
+    finally:
+        shutil.rmtree(snapshot, ignore_errors=True)
     machine["loadAverageAtEnd"] = [round(v, 2) for v in os.getloadavg()]
 
     summary = summarize(runs)
     report = {
         "benchmark": "Orthanc Inbound flood",
+        "runId": ingest.RUN_ID,
         "finishedAt": datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M:%S"),
         "durationSeconds": round(time.time() - started, 1),
         "dataset": {"files": len(files), "bytes": total},
-        "arguments": {k: v for k, v in vars(args).items() if k not in ("flooder_worker", "output")},
+        "arguments": {k: v for k, v in vars(args).items()
+                      if k not in ("flooder_worker", "output", "plugin")},
         "addresses": {"legitimate": LEGIT_ADDRESS, "flooder": FLOOD_ADDRESS},
         "scenarios": {k: SCENARIOS[k] for k in scenarios},
         "units": {"mbPerSecond": "10^6 bytes of DICOM files per second of wall time (open to receipt)",

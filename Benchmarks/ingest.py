@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """Ingest benchmark of Orthanc Inbound.
 
-Compares, on one real Orthanc 1.10.1 with the plugin loaded, how fast a 300-instance CT study
-is stored
-  native  - POST /instances with the admin's credentials (Orthanc's own REST API), and
-  plugin  - the public upload API: POST /inbound/api/uploads, PUT .../files/{sha256} per file,
-            POST .../complete,
+Compares how fast a 300-instance CT study is stored by two real Orthanc 1.10.1 processes running
+side by side, each serving only its own mode (so that its VmHWM is that mode's peak memory):
+  native  - Orthanc without the plugin (its own authentication on): POST /instances with the
+            admin's credentials, and
+  plugin  - Orthanc with the plugin (Standalone): the public upload API, POST
+            /inbound/api/uploads, PUT .../files/{sha256} per file, POST .../complete,
 each with 1 client (sequential) and with 4 parallel clients (threads, each with its own
-keep-alive HTTP session). Every measurement is repeated (default 3 times, alternating which mode
+keep-alive HTTP session). Every measurement is repeated (default 5 times, alternating which mode
 goes first) and the median is reported. Between runs every patient is deleted, so that each run
 stores into a similar state.
 
@@ -46,6 +47,9 @@ REPO = os.path.dirname(HERE)
 ORTHANC = os.environ.get("INBOUND_ORTHANC", "/usr/sbin/Orthanc")
 PLUGIN = os.environ.get("INBOUND_PLUGIN", os.path.join(REPO, "build", "libOrthancInbound.so"))
 WORK = os.environ.get("INBOUND_BENCH_WORK", "/var/tmp/orthanc-inbound-bench")
+# Set by "run.sh all" for every benchmark of one invocation: the summary checks that every
+# result it reads comes from the same invocation.
+RUN_ID = os.environ.get("INBOUND_BENCH_RUN_ID")
 
 ADMIN = ("admin", "admin-secret")
 MB = 1e6  # throughputs are in MB = 10^6 bytes
@@ -255,8 +259,13 @@ def proc_cpu_seconds(pid):
 
 
 class Orthanc:
-    def __init__(self, root):
+    """One Orthanc 1.10.1 process: with the plugin (plugin=True), or native — no plugin at all,
+    Orthanc's own authentication on, as a hospital's Orthanc without the plugin runs."""
+
+    def __init__(self, root, plugin=True):
+        self.plugin = plugin
         self.root = root
+        os.makedirs(root, exist_ok=True)
         self.storage = os.path.join(root, "storage")
         os.makedirs(self.storage)
         self.port = free_port()
@@ -266,6 +275,19 @@ class Orthanc:
         self.process = None
 
     def configuration(self):
+        if not self.plugin:
+            return {
+                "HttpPort": self.port,
+                "StorageDirectory": self.storage,
+                "IndexDirectory": self.storage,
+                "RemoteAccessAllowed": False,
+                "AuthenticationEnabled": True,
+                "RegisteredUsers": {ADMIN[0]: ADMIN[1]},
+                "DicomServerEnabled": False,
+                "WebDavEnabled": False,
+                "HttpDescribeErrors": False,
+                "Plugins": [],
+            }
         return {
             "HttpPort": self.port,
             "StorageDirectory": self.storage,
@@ -276,7 +298,7 @@ class Orthanc:
             "DicomServerEnabled": False,
             "WebDavEnabled": False,
             "HttpDescribeErrors": False,
-            "Plugins": [PLUGIN],
+            "Plugins": [getattr(self, "plugin_path", PLUGIN)],
             "UserMetadata": {"InboundUpload": 4201, "InboundSender": 4202,
                              "InboundOriginalPatientID": 4203, "InboundSha256": 4204},
             "Inbound": {"Role": "Standalone", "Privacy": {"Version": "1", "Text": "x"},
@@ -586,6 +608,38 @@ def describe_plugin():
                      .strftime("%Y-%m-%d %H:%M:%S UTC")}
 
 
+def snapshot_plugin(workdir):
+    """Copies the plugin into the run's directory and loads that copy: the build may be
+    rewritten while the benchmark runs (a half-written library makes Orthanc refuse to start,
+    a replaced one would mix two builds in one report). Waits until the file has not changed for
+    3 s; returns (path of the copy, its description)."""
+    copy = os.path.join(workdir, os.path.basename(PLUGIN))
+    deadline = time.time() + 120
+    while True:
+        before = os.stat(PLUGIN)
+        if time.time() - before.st_mtime >= 3:
+            shutil.copy2(PLUGIN, copy)
+            after = os.stat(PLUGIN)
+            if (after.st_mtime_ns, after.st_size) == (before.st_mtime_ns, before.st_size):
+                break
+        if time.time() > deadline:
+            raise BenchmarkError("%s keeps changing (being rebuilt?)" % PLUGIN)
+        time.sleep(1)
+    described = describe_plugin()
+    with open(copy, "rb") as f:
+        if hashlib.sha256(f.read()).hexdigest()[:16] != described["sha256"]:
+            raise BenchmarkError("%s changed while it was copied" % PLUGIN)
+    described["loadedFrom"] = copy
+    try:
+        described["workingTreeChanges"] = subprocess.run(
+            ["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no", "--", "Plugin"],
+            capture_output=True, text=True, check=True).stdout.split("\n")
+        described["workingTreeChanges"] = [l.strip() for l in described["workingTreeChanges"] if l.strip()]
+    except (subprocess.CalledProcessError, OSError):
+        pass
+    return copy, described
+
+
 def fsync_latency_ms(directory, rounds=50):
     """Median time of one small write + fsync in the storage directory's file system: the price
     of one durable SQLite commit, roughly."""
@@ -663,8 +717,10 @@ def write_markdown(path, report):
     lines = [
         "# Ingest benchmark — results",
         "",
-        "Generated by `Benchmarks/run.sh` on %s (UTC). %d CT instances, %dx%d, 16 bits, explicit VR "
-        "little endian, %.1f MB in all (%.3f MB per file). Median of %d runs each; MB = 10^6 bytes."
+        "Generated by `Benchmarks/run.sh ingest` on %s (UTC). %d CT instances, %dx%d, 16 bits, "
+        "explicit VR little endian, %.1f MB in all (%.3f MB per file). Two Orthanc processes side "
+        "by side: native (no plugin, Orthanc's authentication on) and one with the plugin "
+        "(Standalone). Median of %d runs each; MB = 10^6 bytes."
         % (report["finishedAt"], d["files"], 512, 512, d["bytes"] / MB, d["bytes"] / MB / d["files"],
            report["repeats"]),
         "",
@@ -681,9 +737,26 @@ def write_markdown(path, report):
         lines.append("- %s: **%.2f**" % (describe_clients(int(clients)), ratio))
     lines += [
         "",
-        "## Every run, in order, and the memory of the Orthanc process",
+        "## Peak memory",
         "",
-        "The same Orthanc process serves every run. RSS: VmRSS before and after the run, the "
+        "| | native | plugin | plugin / native |",
+        "| --- | ---: | ---: | ---: |",
+        "| VmHWM at the end (peak since start-up), MiB | %.0f | %.0f | **%.2f** |" % (
+            report["memory"]["native"]["hwmKb"] / 1024, report["memory"]["plugin"]["hwmKb"] / 1024,
+            report["memory"]["ratio"]),
+        "| highest VmRSS sampled during a run, MiB | %.0f | %.0f | %.2f |" % (
+            report["memory"]["native"]["peakSampledKb"] / 1024,
+            report["memory"]["plugin"]["peakSampledKb"] / 1024,
+            report["memory"]["plugin"]["peakSampledKb"] / report["memory"]["native"]["peakSampledKb"]),
+        "| VmRSS after start-up, MiB | %.0f | %.0f | |" % (
+            report["rss"]["native"]["startKb"] / 1024, report["rss"]["plugin"]["startKb"] / 1024),
+        "",
+        "Each process serves only its own mode (1 and %d clients, warm-up included), so its VmHWM "
+        "is that mode's peak." % report["concurrency"][-1],
+        "",
+        "## Every run, in order",
+        "",
+        "RSS of the run's Orthanc process: VmRSS before and after the run, the "
         "highest VmRSS sampled every 20 ms during it, and VmHWM (the process's peak since "
         "start-up, so it never decreases), in MiB. \"Other CPU\" is the CPU time the rest of "
         "the machine used during the run (neither Orthanc nor the benchmark's client): "
@@ -699,9 +772,7 @@ def write_markdown(path, report):
             r["clientCpuSeconds"], r["otherCpuSeconds"], r["rssKbBefore"] / 1024,
             r["rssKbAfter"] / 1024, r["rssKbPeakSampled"] / 1024, r["hwmKbBefore"] / 1024,
             r["hwmKbAfter"] / 1024))
-    lines += ["", "RSS after start-up: %.0f MiB; at the end: %.0f MiB (VmHWM %.0f MiB)." % (
-        report["rss"]["startKb"] / 1024, report["rss"]["endKb"] / 1024, report["rss"]["endHwmKb"] / 1024),
-        "", "## Machine", ""] + machine_lines(report["machine"]) + [""]
+    lines += ["", "## Machine", ""] + machine_lines(report["machine"]) + [""]
     with open(path, "w") as f:
         f.write("\n".join(lines))
 
@@ -766,7 +837,7 @@ def write_plot(path, report):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=300, help="instances in the study (300)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per measurement (3)")
+    parser.add_argument("--repeats", type=int, default=5, help="runs per measurement (5)")
     parser.add_argument("--clients", type=int, default=4, help="parallel clients (4)")
     parser.add_argument("--warmup", type=int, default=20,
                         help="files sent once per mode before measuring, not reported (20)")
@@ -789,21 +860,30 @@ def main():
         % (len(files), total / MB, total / MB / len(files)))
 
     root = tempfile.mkdtemp(prefix="run-", dir=WORK)
-    orthanc = Orthanc(root)
+    # One Orthanc per mode, side by side: the native one without the plugin, the other with it.
+    # Each process serves only its own mode, so that its VmHWM at the end is that mode's peak.
+    servers = {}
     runs = []
+    rss = {}
     try:
-        system = orthanc.start()
-        machine = describe_machine(orthanc.storage)
-        machine["orthancVersion"] = system.get("Version")
-        machine["plugin"] = describe_plugin()
+        plugin, described = snapshot_plugin(root)
+        servers = {"native": Orthanc(os.path.join(root, "native"), plugin=False),
+                   "plugin": Orthanc(os.path.join(root, "plugin"))}
+        servers["plugin"].plugin_path = plugin
+        versions = {}
+        for mode, orthanc in servers.items():
+            versions[mode] = orthanc.start().get("Version")
+            rss[mode] = {"startKb": proc_status(orthanc.process.pid)["VmRSS"]}
+            log("%s Orthanc %s, pid %d, port %d, storage %s" % (
+                mode, versions[mode], orthanc.process.pid, orthanc.port, orthanc.storage))
+        machine = describe_machine(servers["plugin"].storage)
+        machine["orthancVersion"] = versions["plugin"]
+        machine["plugin"] = described
         machine["loadAverageAtStart"] = [round(v, 2) for v in os.getloadavg()]
-        log("Orthanc %s, pid %d, port %d, storage %s" % (
-            system.get("Version"), orthanc.process.pid, orthanc.port, orthanc.storage))
-        rss_start = proc_status(orthanc.process.pid)
 
         if args.warmup > 0:
             for mode in MODES:
-                measure(orthanc, files[:args.warmup], mode, 1, "warm-up " + mode)
+                measure(servers[mode], files[:args.warmup], mode, 1, "warm-up " + mode)
             log("warm-up done (%d files per mode, not reported)" % args.warmup)
 
         concurrency = [1, args.clients]
@@ -813,7 +893,7 @@ def main():
                 for mode in order:
                     label = "%s, %d client%s, #%d" % (mode, clients, "s" if clients > 1 else "",
                                                        repeat + 1)
-                    r = measure(orthanc, files, mode, clients, label)
+                    r = measure(servers[mode], files, mode, clients, label)
                     r["repeat"] = repeat + 1
                     runs.append(r)
                     log("%-24s %5.2f s %6.1f MB/s %6.1f files/s  Orthanc CPU %4.1f ms/file  "
@@ -821,17 +901,26 @@ def main():
                             label, r["seconds"], r["mbPerSecond"], r["filesPerSecond"],
                             r["orthancCpuMsPerFile"], r["otherCpuSeconds"], r["rssKbBefore"] / 1024,
                             r["rssKbAfter"] / 1024, r["rssKbPeakSampled"] / 1024))
-        rss_end = proc_status(orthanc.process.pid)
+        for mode, orthanc in servers.items():
+            orthanc.alive()
+            end = proc_status(orthanc.process.pid)
+            rss[mode].update({"endKb": end["VmRSS"], "endHwmKb": end["VmHWM"]})
     finally:
-        orthanc.stop()
+        for orthanc in servers.values():
+            orthanc.stop()
         if args.keep:
             log("kept %s" % root)
         else:
             shutil.rmtree(root, ignore_errors=True)
 
     summary, ratios = summarize(runs, list(MODES), concurrency)
+    memory = {mode: {"hwmKb": rss[mode]["endHwmKb"],
+                     "peakSampledKb": max(r["rssKbPeakSampled"] for r in runs if r["mode"] == mode)}
+              for mode in MODES}
+    memory["ratio"] = memory["plugin"]["hwmKb"] / memory["native"]["hwmKb"]
     report = {
         "benchmark": "Orthanc Inbound ingest",
+        "runId": RUN_ID,
         "finishedAt": datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M:%S"),
         "durationSeconds": round(time.time() - started, 1),
         "dataset": {"files": len(files), "bytes": total, "rows": 512, "columns": 512,
@@ -842,13 +931,15 @@ def main():
         "units": {"mbPerSecond": "10^6 bytes of DICOM files per second of wall time",
                   "rss": "kB from /proc/PID/status"},
         "machine": machine,
-        "orthancConfiguration": orthanc.configuration(),
+        "orthancConfiguration": {mode: o.configuration() for mode, o in servers.items()},
         "summary": summary,
         "ratios": ratios,
-        "rss": {"startKb": rss_start["VmRSS"], "endKb": rss_end["VmRSS"],
-                "endHwmKb": rss_end["VmHWM"]},
+        "memory": memory,
+        "rss": rss,
         "runs": runs,
     }
+    for c in report["orthancConfiguration"].values():  # no secrets in the results
+        c["RegisteredUsers"] = {u: "***" for u in c.get("RegisteredUsers", {})}
     with open(os.path.join(args.output, "ingest.json"), "w") as f:
         json.dump(report, f, indent=2)
     write_markdown(os.path.join(args.output, "ingest.md"), report)
@@ -858,6 +949,8 @@ def main():
         log("median %-9s %6.1f MB/s  %6.1f files/s" % (key, v["mbPerSecond"], v["filesPerSecond"]))
     for clients, ratio in ratios.items():
         log("plugin/native, %s: %.2f" % (describe_clients(int(clients)), ratio))
+    log("peak memory (VmHWM) native %.0f MiB, plugin %.0f MiB: ratio %.2f" % (
+        memory["native"]["hwmKb"] / 1024, memory["plugin"]["hwmKb"] / 1024, memory["ratio"]))
     log("results in %s (%.0f s in all)" % (args.output, report["durationSeconds"]))
     return 0
 

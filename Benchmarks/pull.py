@@ -2,17 +2,18 @@
 """Pull benchmark of Orthanc Inbound.
 
 How fast does a study cross from the DMZ to the internal Orthanc through the plugin's pull,
-compared with Orthanc's own peer push between the same two Orthancs? And how long after a
+compared with Orthanc's own peer push between two native Orthancs? And how long after a
 sender's "complete" is a small upload stored inside?
 
-Set-up, all on loopback: two Orthanc 1.10.1 processes with the plugin, configured as
-IntegrationTests/test_pull.py configures them —
-  - the gateway: Inbound {"Role": "Gateway", "Pullers": [the internal Orthanc's account, from
-    127.0.0.1]}, plus an "OrthancPeers" entry "inside" pointing to the internal Orthanc with the
-    admin's credentials (only for the native push);
-  - the internal Orthanc: Inbound {"Role": "Internal", "Gateways": ["dmz"]}, "OrthancPeers"
-    {"dmz": the gateway, with the puller's account}.
-The plugin's rate limits, quotas and automatic bans are off (the harness's defaults).
+Set-up, all on loopback: four Orthanc 1.10.1 processes —
+  - the plugin's pair, configured as IntegrationTests/test_pull.py configures them: the gateway,
+    Inbound {"Role": "Gateway", "Pullers": [the internal Orthanc's account, from 127.0.0.1]},
+    and the internal Orthanc, Inbound {"Role": "Internal", "Gateways": ["dmz"]}, "OrthancPeers"
+    {"dmz": the gateway, with the puller's account}; the plugin's rate limits, quotas and
+    automatic bans are off (the harness's defaults);
+  - native Orthanc's pair, without the plugin (Orthanc's authentication on): a gateway whose
+    "OrthancPeers" entry "inside" is the native internal Orthanc, for the push.
+Each pair serves only its own mode, so that its VmHWM is that mode's peak memory.
 
 Measured in one run:
   pull     the 300-instance CT study of the ingest benchmark is uploaded to the gateway through
@@ -20,11 +21,11 @@ Measured in one run:
            POST .../complete until GET /inbound/admin/uploads/{id} on the internal Orthanc says
            "complete" with every file — the long poll waking up, the manifest, one GET per item,
            SHA-256 check, isolation, store, and (just after) the acknowledgement;
-  push     the same study stored natively in the gateway (POST /instances as admin; not timed);
+  push     the same study stored in the native gateway (POST /instances as admin; not timed);
            timed: POST /peers/inside/store {"Resources": [study], "Synchronous": true} until it
            answers (Orthanc's peer job sends every instance with POST /instances);
   latency  a 1-file upload: from POST .../complete until the internal Orthanc reports it stored.
-Pull and push alternate (3 each by default; medians); what arrived inside is deleted after every
+Pull and push alternate (5 each by default; medians); what arrived inside is deleted after every
 run. CPU time of both Orthanc processes, their VmRSS sampled every 20 ms and VmHWM.
 
 This is a measurement, not a test: nothing is asserted about the timings. The script exits
@@ -36,12 +37,10 @@ Outputs: results/pull.json, results/pull.md, results/pull.png (beside this scrip
 
 import argparse
 import datetime
-import hashlib
 import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -100,48 +99,54 @@ class Server(harness.OrthancServer):
         return self.json("GET", "/statistics")["CountInstances"]
 
 
-def snapshot_plugin(workdir):
-    """Copies the plugin into the run's directory and loads that copy: the build may be
-    rewritten while the benchmark runs (a half-written library makes Orthanc refuse to start,
-    a replaced one would mix two builds in one report). Waits until the file has not changed for
-    3 s; returns (path of the copy, its description)."""
-    copy = os.path.join(workdir, os.path.basename(ingest.PLUGIN))
-    deadline = time.time() + 120
-    while True:
-        before = os.stat(ingest.PLUGIN)
-        if time.time() - before.st_mtime >= 3:
-            shutil.copy2(ingest.PLUGIN, copy)
-            after = os.stat(ingest.PLUGIN)
-            if (after.st_mtime_ns, after.st_size) == (before.st_mtime_ns, before.st_size):
-                break
-        if time.time() > deadline:
-            raise BenchmarkError("%s keeps changing (being rebuilt?)" % ingest.PLUGIN)
-        time.sleep(1)
-    described = ingest.describe_plugin()
-    with open(copy, "rb") as f:
-        if hashlib.sha256(f.read()).hexdigest()[:16] != described["sha256"]:
-            raise BenchmarkError("%s changed while it was copied" % ingest.PLUGIN)
-    described["loadedFrom"] = copy
-    try:
-        described["workingTreeChanges"] = subprocess.run(
-            ["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no", "--", "Plugin"],
-            capture_output=True, text=True, check=True).stdout.split("\n")
-        described["workingTreeChanges"] = [l.strip() for l in described["workingTreeChanges"] if l.strip()]
-    except (subprocess.CalledProcessError, OSError):
-        pass
-    return copy, described
+snapshot_plugin = ingest.snapshot_plugin
 
 
-def topology(workdir, plugin):
+def topology(workdir, plugin, internal_extra=None):
+    """The plugin's pair: a gateway (Role Gateway) and an internal Orthanc pulling from it."""
     gateway = Server("gateway", workdir, plugin, {
         "Role": "Gateway",
         "Pullers": [{"Username": PULLER[0], "Password": PULLER[1], "Networks": ["127.0.0.1"]}]})
-    internal = Server("internal", workdir, plugin, {"Role": "Internal", "Gateways": [GATEWAY_PEER]})
+    internal = Server("internal", workdir, plugin,
+                      harness.merge({"Role": "Internal", "Gateways": [GATEWAY_PEER]}, internal_extra))
     internal.orthanc_overrides = {"OrthancPeers": {GATEWAY_PEER: {
         "Url": gateway.url + "/", "Username": PULLER[0], "Password": PULLER[1]}}}
-    gateway.orthanc_overrides = {"OrthancPeers": {INTERNAL_PEER: {
-        "Url": internal.url + "/", "Username": ADMIN[0], "Password": ADMIN[1]}}}
     return gateway, internal
+
+
+def native_topology(workdir):
+    """Native Orthanc's pair, without the plugin (Orthanc's own authentication on): a gateway
+    whose OrthancPeers entry "inside" is the internal Orthanc, for POST /peers/inside/store."""
+    auth = {"AuthenticationEnabled": True}
+    gateway = Server("native-gateway", workdir, None, None, dict(auth))
+    internal = Server("native-internal", workdir, None, None, dict(auth))
+    gateway.orthanc_overrides = dict(auth, OrthancPeers={INTERNAL_PEER: {
+        "Url": internal.url + "/", "Username": ADMIN[0], "Password": ADMIN[1]}})
+    return gateway, internal
+
+
+def start_all(servers):
+    for srv in servers:
+        srv.start()
+
+
+def stop_all(servers, log):
+    # Gateways first: an internal Orthanc's long poll then ends at once, and its stop does not
+    # wait for the poll to time out.
+    for srv in sorted(servers, key=lambda s: "internal" in s.name):
+        srv.stop()
+        if srv.killed:
+            log("the %s Orthanc did not stop on SIGTERM within 20 s: killed" % srv.name)
+
+
+def memory_of(pair):
+    """VmRSS and VmHWM (kB) of the processes of a pair, by role."""
+    result = {}
+    for role, srv in zip(("gateway", "internal"), pair):
+        srv.alive()
+        status = ingest.proc_status(srv.process.pid)
+        result[role] = {"endKb": status["VmRSS"], "endHwmKb": status["VmHWM"]}
+    return result
 
 
 # --------------------------------------------------------------------------- the sender
@@ -300,6 +305,9 @@ def run_push(gateway, internal, files, args, label):
                          "POST /peers/%s/store" % INTERNAL_PEER)
         seconds = time.perf_counter() - start
     answer = r.json() if r.content else None
+    if isinstance(answer, dict) and answer.get("FailedInstancesCount"):
+        raise BenchmarkError("%s: the push failed for %s instances: %s"
+                             % (label, answer["FailedInstancesCount"], r.text[:300]))
     stored = internal.instances()
     if stored != len(files):
         raise BenchmarkError("%s: %d instances inside after the push, not %d (answer %s)"
@@ -358,6 +366,17 @@ def summarize(runs):
     return summary, ratio
 
 
+def memory_summary(rss):
+    """Peak memory of each pair: VmHWM at the end, per process and summed over the pair (each
+    pair serves only its own mode: the plugin's pull, or the native push)."""
+    result = {}
+    for mode in ("pull", "push"):
+        result[mode] = {role: rss[mode][role]["endHwmKb"] for role in ("gateway", "internal")}
+        result[mode]["sum"] = result[mode]["gateway"] + result[mode]["internal"]
+    result["ratio"] = result["pull"]["sum"] / result["push"]["sum"]
+    return result
+
+
 def mib(kb):
     return kb / 1024
 
@@ -368,10 +387,12 @@ def write_markdown(path, report):
     lines = [
         "# Pull benchmark — results",
         "",
-        "Generated by `Benchmarks/run.sh pull` on %s (UTC). Two Orthanc %s processes with the "
-        "plugin on loopback: a gateway (Role `Gateway`) and an internal Orthanc (Role `Internal`, "
-        "pulling through its `OrthancPeers` entry `%s`). %d CT files, %.1f MB (%.3f MB per file). "
-        "The study reaches the gateway through the upload API directly (no nginx), untimed. "
+        "Generated by `Benchmarks/run.sh pull` on %s (UTC). Four Orthanc %s processes on "
+        "loopback: the plugin's pair — a gateway (Role `Gateway`) and an internal Orthanc (Role "
+        "`Internal`, pulling through its `OrthancPeers` entry `%s`) — and native Orthanc's pair "
+        "without the plugin (the gateway pushes with `POST /peers/inside/store`). %d CT files, "
+        "%.1f MB (%.3f MB per file). The study reaches the plugin's gateway through the upload "
+        "API directly (no nginx), the native gateway with `POST /instances`, untimed. "
         "Pull and push alternate, %d of each; medians. MB = 10^6 bytes."
         % (report["finishedAt"], m.get("orthancVersion", "?"), GATEWAY_PEER, d["files"],
            d["bytes"] / MB, d["bytes"] / MB / d["files"], report["repeats"]),
@@ -429,12 +450,28 @@ def write_markdown(path, report):
             r["loadAverageBefore"], mib(r["gateway"]["rssKbPeakSampled"]),
             mib(r["internal"]["rssKbPeakSampled"]), mib(r["gateway"]["hwmKbAfter"]),
             mib(r["internal"]["hwmKbAfter"])))
-    rss = report["rss"]
+    rss, mem = report["rss"], report["memory"]
     lines += [
         "",
-        "VmRSS after start-up, gateway / internal: %.0f / %.0f MiB; VmHWM at the end: %.0f / %.0f MiB."
-        % (mib(rss["gateway"]["startKb"]), mib(rss["internal"]["startKb"]),
-           mib(rss["gateway"]["endHwmKb"]), mib(rss["internal"]["endHwmKb"])),
+        "## Peak memory",
+        "",
+        "| | plugin's pair (pull) | native pair (push) | plugin / native |",
+        "| --- | ---: | ---: | ---: |",
+        "| VmHWM at the end, gateway, MiB | %.0f | %.0f | %.2f |" % (
+            mib(mem["pull"]["gateway"]), mib(mem["push"]["gateway"]),
+            mem["pull"]["gateway"] / mem["push"]["gateway"]),
+        "| VmHWM at the end, internal, MiB | %.0f | %.0f | %.2f |" % (
+            mib(mem["pull"]["internal"]), mib(mem["push"]["internal"]),
+            mem["pull"]["internal"] / mem["push"]["internal"]),
+        "| both processes, MiB | %.0f | %.0f | **%.2f** |" % (
+            mib(mem["pull"]["sum"]), mib(mem["push"]["sum"]), mem["ratio"]),
+        "| VmRSS after start-up, gateway / internal, MiB | %.0f / %.0f | %.0f / %.0f | |" % (
+            mib(rss["pull"]["gateway"]["startKb"]), mib(rss["pull"]["internal"]["startKb"]),
+            mib(rss["push"]["gateway"]["startKb"]), mib(rss["push"]["internal"]["startKb"])),
+        "",
+        "Each pair serves only its own mode (the plugin's pair also the 1-file uploads), so its "
+        "VmHWM is that mode's peak. The native gateway holds the study in its own storage and "
+        "index for the push; the plugin's gateway keeps only the staged files.",
         "",
         "## Machine",
         "",
@@ -524,7 +561,7 @@ def write_plot(path, report):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=300, help="instances in the study (300)")
-    parser.add_argument("--repeats", type=int, default=3, help="pull and push runs each (3)")
+    parser.add_argument("--repeats", type=int, default=5, help="pull and push runs each (5)")
     parser.add_argument("--latency-repeats", type=int, default=5, help="1-file uploads (5)")
     parser.add_argument("--clients", type=int, default=4,
                         help="parallel sessions staging the study / storing it natively, untimed (4)")
@@ -560,21 +597,24 @@ def main():
     log("plugin %s built %s, SHA-256 %s…, loaded from a copy" % (
         ingest.PLUGIN, machine["plugin"]["built"], machine["plugin"]["sha256"]))
     gateway, internal = topology(workdir, plugin)
+    native = native_topology(workdir)
+    servers = [gateway, internal] + list(native)
     runs = []
     rss = {}
     try:
-        gateway.start()
-        internal.start()
+        start_all(servers)
         machine["orthancVersion"] = gateway.json("GET", "/system").get("Version")
-        for k, srv in (("gateway", gateway), ("internal", internal)):
-            rss[k] = {"startKb": ingest.proc_status(srv.process.pid)["VmRSS"]}
-        log("gateway pid %d port %d; internal pid %d port %d; %s" % (
-            gateway.process.pid, gateway.port, internal.process.pid, internal.port, workdir))
+        start = {srv.name: ingest.proc_status(srv.process.pid)["VmRSS"] for srv in servers}
+        log("plugin: gateway pid %d port %d, internal pid %d port %d; native: gateway pid %d "
+            "port %d, internal pid %d port %d; %s" % (
+                gateway.process.pid, gateway.port, internal.process.pid, internal.port,
+                native[0].process.pid, native[0].port, native[1].process.pid, native[1].port,
+                workdir))
 
         if args.warmup > 0:
             w = run_pull(gateway, internal, files[:args.warmup], args, "warm-up pull",
                          intervals["transfer"])
-            run_push(gateway, internal, files[:args.warmup], args, "warm-up push")
+            run_push(native[0], native[1], files[:args.warmup], args, "warm-up push")
             log("warm-up done (%d files each way, not reported)" % args.warmup)
             pull_cost = poll_cost(internal, w["uploadId"])
 
@@ -585,7 +625,7 @@ def main():
                 if mode == "pull":
                     r = run_pull(gateway, internal, files, args, label, intervals["transfer"])
                 else:
-                    r = run_push(gateway, internal, files, args, label)
+                    r = run_push(native[0], native[1], files, args, label)
                 r["repeat"] = repeat + 1
                 runs.append(r)
                 log("%-8s %6.2f s %6.1f MB/s %5.0f files/s  CPU ms/file gateway %5.2f internal "
@@ -607,18 +647,13 @@ def main():
                 "%.3f s)  load %.2f" % (label, r["seconds"], r["deliveredSeconds"],
                                         r["completeAnswerSeconds"], r["loadAverageBefore"]))
 
-        for k, srv in (("gateway", gateway), ("internal", internal)):
-            srv.alive()
-            status = ingest.proc_status(srv.process.pid)
-            rss[k].update({"endKb": status["VmRSS"], "endHwmKb": status["VmHWM"]})
+        rss = {"pull": memory_of((gateway, internal)), "push": memory_of(native)}
+        for mode, pair in (("pull", (gateway, internal)), ("push", native)):
+            for role, srv in zip(("gateway", "internal"), pair):
+                rss[mode][role]["startKb"] = start[srv.name]
         machine["gateways"] = internal.json("GET", "/inbound/admin/gateways")
     finally:
-        # The gateway first: the internal Orthanc's long poll then ends at once, and its stop
-        # does not wait for the poll to time out.
-        for srv in (gateway, internal):
-            srv.stop()
-            if srv.killed:
-                log("the %s Orthanc did not stop on SIGTERM within 20 s: killed" % srv.name)
+        stop_all(servers, log)
         if args.keep:
             log("kept %s" % workdir)
         else:
@@ -629,6 +664,7 @@ def main():
     pulls = sorted((r for r in runs if r["mode"] == "pull"), key=lambda r: r["seconds"])
     report = {
         "benchmark": "Orthanc Inbound pull",
+        "runId": ingest.RUN_ID,
         "finishedAt": datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M:%S"),
         "durationSeconds": round(time.time() - started, 1),
         "dataset": {"files": len(files), "bytes": total, "rows": 512, "columns": 512,
@@ -638,13 +674,14 @@ def main():
         "units": {"mbPerSecond": "10^6 bytes of DICOM files per second of wall time",
                   "rss": "kB from /proc/PID/status", "cpu": "seconds (user + system)"},
         "machine": machine,
-        "configurations": {"gateway": gateway.configuration(), "internal": internal.configuration()},
+        "configurations": {srv.name: srv.configuration() for srv in servers},
         "pollInterval": intervals,
         "pollCostMs": pull_cost if args.warmup > 0 else None,
         "medianPullPolls": pulls[len(pulls) // 2]["polls"] if pulls else 0,
         "summary": summary,
         "ratio": ratio,
         "rss": rss,
+        "memory": memory_summary(rss),
         "runs": runs,
     }
     for c in report["configurations"].values():  # no secrets in the results

@@ -1,39 +1,38 @@
 #!/bin/bash
-# Ingest benchmark: native POST /instances versus the upload API of Orthanc Inbound, on one real
-# Orthanc with the built plugin. Results go to Benchmarks/results/ (ingest.json, .md, .png).
+# The benchmarks of Orthanc Inbound against native Orthanc 1.10.1, on real Orthanc processes
+# with the built plugin. Results go to Benchmarks/results/.
+#
+#   Benchmarks/run.sh [all]          every benchmark in sequence (about 5 minutes), then the
+#                                    summary: results/summary.{json,md,png} and the machine
+#   Benchmarks/run.sh ingest [ARGS]  the upload API against POST /instances       (ingest.py)
+#   Benchmarks/run.sh pull [ARGS]    the pull from the DMZ against a peer push     (pull.py)
+#   Benchmarks/run.sh inbox [ARGS]   latency to the recipient's mail, DMZ path     (inbox.py)
+#   Benchmarks/run.sh flood [ARGS]   a legitimate upload through nginx under a flood (flood.py)
+#   Benchmarks/run.sh summary        the summary again, from the results of the last "all"
+#
+# ARGS go to the script (--help lists them), e.g.  Benchmarks/run.sh ingest --repeats 5
 #   INBOUND_PLUGIN      the plugin (default: <repository>/build/libOrthancInbound.so)
-#   INBOUND_BENCH_WORK  cache of the generated study and Orthanc's temporary directories
+#   INBOUND_BENCH_WORK  cache of the generated study and the servers' temporary directories
 #                       (default: /var/tmp/orthanc-inbound-bench; put it on the disk to measure)
-# Extra arguments go to ingest.py (--help lists them), e.g.  Benchmarks/run.sh --repeats 5
-#
-# Benchmarks/run.sh flood [ARGS]: the flood benchmark instead (flood.py: the Gateway sample
-# behind the shipped nginx site, a legitimate upload while another address floods; results
-# flood.json, .md, .png). It also needs nginx and openssl.
-#
-# Benchmarks/run.sh pull [ARGS]: the pull benchmark instead (pull.py: a gateway and an internal
-# Orthanc on loopback; the plugin's pull of the study against Orthanc's own peer push, and the
-# latency of a 1-file upload; results pull.json, .md, .png).
+# Exits non-zero when something went wrong (an answer that is not 2xx, an instance missing, a
+# server dying, no mail within the timeout); timings are never asserted.
 set -euo pipefail
-
-SCRIPT=ingest.py
-if [ "${1:-}" = pull ]; then
-    SCRIPT=pull.py
-    shift
-elif [ "${1:-}" = flood ]; then
-    SCRIPT=flood.py
-    shift
-    for tool in /usr/sbin/nginx /usr/bin/openssl; do
-        if [ ! -x "$tool" ]; then
-            echo "run.sh: $tool is missing (Debian packages: nginx, openssl)" >&2
-            exit 2
-        fi
-    done
-fi
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
 export INBOUND_PLUGIN="${INBOUND_PLUGIN:-$REPO/build/libOrthancInbound.so}"
 PYTHON=/usr/bin/python3
+
+WHAT="${1:-all}"
+case "$WHAT" in
+    all|ingest|pull|inbox|flood|summary) if [ $# -gt 0 ]; then shift; fi ;;
+    -*) WHAT=all ;;
+    *) echo "usage: $0 [all|ingest|pull|inbox|flood|summary] [ARGS]" >&2; exit 2 ;;
+esac
+if [ "$WHAT" = all ] && [ $# -gt 0 ]; then
+    echo "run.sh all takes no arguments (each benchmark alone does: run.sh ingest --help)" >&2
+    exit 2
+fi
 
 if [ ! -f "$INBOUND_PLUGIN" ]; then
     echo "run.sh: no plugin at $INBOUND_PLUGIN (build it first: cmake --build build, or set INBOUND_PLUGIN)" >&2
@@ -43,18 +42,45 @@ if [ ! -x /usr/sbin/Orthanc ]; then
     echo "run.sh: /usr/sbin/Orthanc is missing (Debian package: orthanc)" >&2
     exit 2
 fi
+if [ "$WHAT" = flood ] || [ "$WHAT" = all ]; then
+    for tool in /usr/sbin/nginx /usr/bin/openssl; do
+        if [ ! -x "$tool" ]; then
+            echo "run.sh: $tool is missing (Debian packages: nginx, openssl)" >&2
+            exit 2
+        fi
+    done
+fi
 
 # Debian's Python packages only.
-if ! "$PYTHON" -c 'import pydicom, numpy, matplotlib, requests' 2>/dev/null; then
+if ! "$PYTHON" -c 'import pydicom, numpy, matplotlib, requests, aiosmtpd' 2>/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         apt-get install -y --no-install-recommends \
-            python3-pydicom python3-numpy python3-matplotlib python3-requests
+            python3-pydicom python3-numpy python3-matplotlib python3-requests python3-aiosmtpd
     else
-        echo "run.sh: install the Debian packages python3-pydicom python3-numpy python3-matplotlib python3-requests" >&2
+        echo "run.sh: install the Debian packages python3-pydicom python3-numpy python3-matplotlib python3-requests python3-aiosmtpd" >&2
         exit 2
     fi
 fi
 
 export INBOUND_PLUGIN="$(cd "$(dirname "$INBOUND_PLUGIN")" && pwd)/$(basename "$INBOUND_PLUGIN")"
 export PYTHONDONTWRITEBYTECODE=1
-exec "$PYTHON" "$HERE/$SCRIPT" "$@"
+
+case "$WHAT" in
+    ingest|pull|inbox|flood) exec "$PYTHON" "$HERE/$WHAT.py" "$@" ;;
+    summary) exec "$PYTHON" "$HERE/summary.py" report --machine "$HERE/results/machine.json" --readme "$HERE/README.md" ;;
+esac
+
+# all: one invocation, one run id in every result; the summary refuses results of another one.
+export INBOUND_BENCH_RUN_ID="$(date -u +%Y%m%dT%H%M%SZ)-$$"
+mkdir -p "$HERE/results"
+started=$(date +%s)
+"$PYTHON" "$HERE/summary.py" machine "$HERE/results/machine.json"
+"$PYTHON" "$HERE/ingest.py"
+"$PYTHON" "$HERE/pull.py"
+"$PYTHON" "$HERE/inbox.py"
+# The flood with AutoBan as shipped and native Orthanc behind the same nginx, 2 runs of each
+# kind: the longest part (run.sh flood alone: also AutoBan off, 3 runs each).
+"$PYTHON" "$HERE/flood.py" --scenarios shipped,native --repeats 2
+"$PYTHON" "$HERE/summary.py" report --machine "$HERE/results/machine.json" --readme "$HERE/README.md" \
+    --seconds "$(( $(date +%s) - started ))"
+echo "run.sh all: $(( $(date +%s) - started )) s; results in $HERE/results/summary.md"
