@@ -206,6 +206,14 @@ namespace Inbound
                      << "uploads of this gateway";
       }
     }
+    uploads_->AddCompletionListener([this] {
+      if (notifier_)
+        notifier_->Wake();
+      if (forwarder_)
+        forwarder_->Wake();
+      if (outbox_)
+        outbox_->Wake();
+    });
   }
 
   void PluginContext::SetUpNotifications(const Json::Value& orthancConfig)

@@ -175,9 +175,15 @@ namespace
 
 TEST_F(PullerTest, PullsVerifiesIsolatesStoresThenAcknowledges)
 {
+  int completedInside = 0, completedAtGateway = 0;
+  internal_.AddCompletionListener([&] { completedInside++; });
+  gateway_.AddCompletionListener([&] { completedAtGateway++; });
   std::vector<std::string> hashes;
   const std::string id = Send(3, hashes);
+  EXPECT_EQ(1, completedAtGateway);  // a long poll answers at once
+  EXPECT_EQ(0, completedInside);
   EXPECT_TRUE(puller_.RunOnce(0));
+  EXPECT_EQ(1, completedInside);  // the notifier and the forwarder start at once
 
   UploadRecord inside;
   ASSERT_TRUE(internalLedger_.LookupUpload(inside, id));
@@ -198,6 +204,7 @@ TEST_F(PullerTest, PullsVerifiesIsolatesStoresThenAcknowledges)
   EXPECT_EQ(1u, puller_.Describe()["delivered"].asUInt());
 
   EXPECT_TRUE(puller_.RunOnce(0));  // nothing more
+  EXPECT_EQ(1, completedInside);
   EXPECT_EQ(3u, store_.instances.size());
 }
 

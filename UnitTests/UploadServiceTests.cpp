@@ -199,9 +199,12 @@ TEST_F(UploadServiceTest, PerUploadFileLimit)
 
 TEST_F(UploadServiceTest, CompleteGivesReceiptAndClosesTheUpload)
 {
+  int completions = 0;
+  service_.AddCompletionListener([&] { completions++; });
   const ApiAnswer u = Open();
   const std::string id = u.body["id"].asString(), token = u.body["token"].asString();
   EXPECT_EQ("empty-upload", ErrorCode([&] { service_.Complete(id, token, client_); }, 409));
+  EXPECT_EQ(0, completions);
 
   Put(u, MakeDicom("1", "1.2", "1.2.3", "1.2.3.1", "CT"));
   Put(u, MakeDicom("1", "1.2", "1.2.4", "1.2.4.1", "SR"));
@@ -217,8 +220,10 @@ TEST_F(UploadServiceTest, CompleteGivesReceiptAndClosesTheUpload)
   EXPECT_EQ("Neuroradiology", receipt["recipient"]["name"].asString());
   EXPECT_EQ(9u, receipt["receiptCode"].asString().size());
 
+  EXPECT_EQ(1, completions);  // the background work is woken
   EXPECT_EQ(JsonText::Compact(receipt),
             JsonText::Compact(service_.Complete(id, token, client_)));  // same receipt again
+  EXPECT_EQ(1, completions);
   EXPECT_EQ("upload-closed",
             ErrorCode([&] { Put(u, MakeDicom("1", "1.2", "1.2.3", "1.2.3.7")); }, 409));
   EXPECT_EQ("upload-closed", ErrorCode([&] { service_.Cancel(id, token, client_); }, 409));

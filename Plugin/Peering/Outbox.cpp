@@ -36,7 +36,7 @@ namespace Inbound
     // instead of at its next polling interval.
     while (waiting.empty() && !stopping && std::chrono::steady_clock::now() < deadline)
     {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      completed_.Wait(std::chrono::milliseconds(100), stopping);
       waiting = ledger_.ListOutbox(limit);
     }
 
@@ -188,5 +188,10 @@ namespace Inbound
                            " and not pulled yet; the gateway keeps it");
       }
     }
+  }
+
+  void Outbox::Wake()
+  {
+    completed_.Wake();
   }
 }

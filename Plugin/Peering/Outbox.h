@@ -4,6 +4,7 @@
 #include "Ledger/Ledger.h"
 #include "Staging/StagingArea.h"
 #include "Toolbox/Time.h"
+#include "Toolbox/WakeSignal.h"
 
 #include <json/value.h>
 
@@ -24,6 +25,7 @@ namespace Inbound
     const IClock& clock_;
     std::mutex alertsMutex_;
     std::set<std::string> alerted_;
+    mutable WakeSignal completed_;
 
     UploadRecord GetWaiting(const std::string& id) const;
 
@@ -48,5 +50,8 @@ namespace Inbound
 
     // Records an admin alert, once, for each upload waiting longer than the retention.
     void CheckRetention();
+
+    // An upload was completed: a long poll in progress answers at once.
+    void Wake();
   };
 }

@@ -374,6 +374,7 @@ namespace Inbound
                           code);
       ledger_.LookupUpload(upload, id);
       LOG(INFO) << "Inbound: upload " << id << " complete (" << upload.files << " files)";
+      Completed();
     }
     if (upload.state != UploadState_Complete && upload.state != UploadState_Delivered)
     {
@@ -428,8 +429,24 @@ namespace Inbound
   {
     std::shared_ptr<std::shared_mutex> lock = locks_.Get(id);
     std::unique_lock<std::shared_mutex> exclusive(*lock);
-    ledger_.ChangeState(id, {UploadState_Open}, UploadState_Complete, clock_.NowMs(), gateway,
-                        "pulled from gateway " + gateway, receiptCode);
+    if (ledger_.ChangeState(id, {UploadState_Open}, UploadState_Complete, clock_.NowMs(), gateway,
+                            "pulled from gateway " + gateway, receiptCode))
+    {
+      Completed();
+    }
+  }
+
+  void UploadService::AddCompletionListener(const std::function<void()>& listener)
+  {
+    completionListeners_.push_back(listener);
+  }
+
+  void UploadService::Completed() const
+  {
+    for (const std::function<void()>& listener : completionListeners_)
+    {
+      listener();
+    }
   }
 
   void UploadService::PurgeLocked(const std::string& id)

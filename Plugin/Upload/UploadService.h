@@ -9,6 +9,9 @@
 
 #include <json/value.h>
 
+#include <functional>
+#include <vector>
+
 namespace Inbound
 {
   struct ApiAnswer
@@ -28,6 +31,9 @@ namespace Inbound
     IUploadPolicy& policy_;
     const IClock& clock_;
     UploadLocks locks_;
+    std::vector<std::function<void()>> completionListeners_;
+
+    void Completed() const;
 
     UploadRecord Authenticate(const std::string& id, const std::string& token) const;
     ItemRecord StoreFile(const UploadRecord& upload, const std::string& sha256, const void* body,
@@ -37,6 +43,11 @@ namespace Inbound
   public:
     UploadService(const Configuration& configuration, Ledger& ledger, IUploadSink& sink,
                   IUploadPolicy& policy, const IClock& clock);
+
+    // Called, in the calling thread, each time an upload becomes complete (directly or
+    // pulled): the background work that follows (notifications, forwards, a gateway's long
+    // poll) starts at once instead of at its next round. Set up before any request.
+    void AddCompletionListener(const std::function<void()>& listener);
 
     Json::Value GetInfo() const;
 
