@@ -319,6 +319,39 @@ def test_sender_receipt_at_most_n_per_address_and_day(start_server, sinks):
     assert len(receipt_mail(mails, SENDER["email"])) == 1, mails
 
 
+def test_the_receipt_speaks_the_language_of_the_senders_page(start_server, sinks):
+    """The page sends its language with the upload; the receipt follows it, the recipient's
+    mail stays in the site's language; without one (or with one the site has not) it is
+    the site's; one the site does not offer is refused."""
+    sink = sinks().start()
+    server = start_server(inbound={"Smtp": smtp(sink), "Notifications": notify(
+        SenderReceipt=True, Language="en")})
+    german, receipt = send(server, small_files()[:1], language="de")
+    assert server.admin_upload(german.id)["language"] == "de"
+    mails = sink.wait_for(2)
+    assert recipient_mail(mails, german.id).subject.startswith("[%s] New images from " % SITE)
+    [mail] = receipt_mail(mails, SENDER["email"])
+    assert mail.subject == "[%s] Ihre Bilder sind eingegangen \u2013 Best\u00e4tigungscode %s" % (
+        SITE, receipt["receiptCode"])
+    assert_well_formed(mail)
+
+    other = harness.sender(email="b.example@practice.example")
+    english, receipt = send(server, small_files()[1:], sender=other)
+    mails = sink.wait_for(4)
+    [mail] = receipt_mail(mails, other["email"])
+    assert mail.subject == "[%s] Your images were received \u2013 receipt %s" % (
+        SITE, receipt["receiptCode"])
+    assert server.admin_upload(english.id)["language"] == ""
+
+    # A language the site does not offer is refused before anything is created.
+    before = len(server.admin_uploads())
+    answer = server.request("POST", "/inbound/api/uploads",
+                            json=harness.open_body(language="fr"))
+    harness.assert_error(answer, 400, "invalid-field")
+    assert "language" in answer.json()["message"]
+    assert len(server.admin_uploads()) == before
+
+
 # ---------------------------------------------------------------------------- gateway → inside
 
 
@@ -330,11 +363,16 @@ def test_the_mail_leaves_from_the_internal_orthanc_after_the_pull(start_server, 
     peers = {"dmz": {"Url": gateway.url + "/", "Username": PULLER[0], "Password": PULLER[1]}}
     internal = start_server(
         inbound={"Role": "Internal", "Gateways": ["dmz"], "Smtp": smtp(inside_sink),
-                 "Notifications": notify()},
+                 "Notifications": notify(SenderReceipt=True)},
         orthanc={"OrthancPeers": peers})
 
-    upload, receipt = send(gateway, small_files())
-    mail = inside_sink.wait_for(1, timeout=30)[0]
+    upload, receipt = send(gateway, small_files(), language="de")
+    mails = inside_sink.wait_for(2, timeout=30)
+    # The sender's receipt, from inside, in the language of the page at the gateway.
+    [sent] = receipt_mail(mails, SENDER["email"])
+    assert "Ihre Bilder sind eingegangen" in sent.subject, sent.subject
+    assert internal.admin_upload(upload.id)["language"] == "de"
+    mail = recipient_mail(mails, upload.id)
     assert mail.rcpt_tos == [NEURO] and mail.header("X-Inbound-Upload") == upload.id
     assert_well_formed(mail)
     assert receipt["receiptCode"] in mail.text
@@ -348,7 +386,7 @@ def test_the_mail_leaves_from_the_internal_orthanc_after_the_pull(start_server, 
         assert study["PatientMainDicomTags"]["PatientID"].startswith("INB-%s-" % upload.id)
         assert gateway.admin("GET", "/studies/%s" % study_id).status_code == 404
 
-    inside_sink.assert_stays(1, 2.0)
+    inside_sink.assert_stays(2, 2.0)
     assert outside_sink.mails() == [], "the gateway mailed: %s" % outside_sink.mails()
     answer = notifications(gateway)
     assert [n for n in answer["notifications"] if n["channel"] == "mail"] == [], answer

@@ -145,7 +145,7 @@ TEST(Ledger, RefusesALedgerOfANewerVersion)
     db.Open(path.string());
     Orthanc::SQLite::Statement s(db, SQLITE_FROM_HERE, "PRAGMA user_version");
     ASSERT_TRUE(s.Step());
-    EXPECT_EQ(1, s.ColumnInt(0));  // written by this version
+    EXPECT_EQ(2, s.ColumnInt(0));  // written by this version
     db.Execute("PRAGMA user_version = 99;");
   }
   try
@@ -164,6 +164,43 @@ TEST(Ledger, RefusesALedgerOfANewerVersion)
     Orthanc::SQLite::Statement s(db, SQLITE_FROM_HERE, "SELECT COUNT(*) FROM uploads");
     ASSERT_TRUE(s.Step());
     EXPECT_EQ(1, s.ColumnInt(0));
+  }
+  boost::filesystem::remove(path);
+  boost::filesystem::remove(path.string() + "-wal");
+  boost::filesystem::remove(path.string() + "-shm");
+}
+
+TEST(Ledger, UpgradesALedgerOfSchema1)
+{
+  const boost::filesystem::path path =
+    boost::filesystem::temp_directory_path() / boost::filesystem::unique_path("ledger-%%%%%%.sqlite");
+  {
+    Ledger ledger(path.string());
+    ledger.CreateUpload(MakeUpload("U1", 1000));
+  }
+  {
+    // As release 0.1.0 left it: no language column, schema 1.
+    Orthanc::SQLite::Connection db;
+    db.Open(path.string());
+    db.Execute("ALTER TABLE uploads DROP COLUMN language; PRAGMA user_version = 1;");
+  }
+  {
+    Ledger ledger(path.string());
+    UploadRecord r;
+    ASSERT_TRUE(ledger.LookupUpload(r, "U1"));
+    EXPECT_EQ("", r.language);
+    UploadRecord next = MakeUpload("U2", 2000);
+    next.language = "de";
+    ledger.CreateUpload(next);
+    ASSERT_TRUE(ledger.LookupUpload(r, "U2"));
+    EXPECT_EQ("de", r.language);
+  }
+  {
+    Orthanc::SQLite::Connection db;
+    db.Open(path.string());
+    Orthanc::SQLite::Statement s(db, SQLITE_FROM_HERE, "PRAGMA user_version");
+    ASSERT_TRUE(s.Step());
+    EXPECT_EQ(2, s.ColumnInt(0));
   }
   boost::filesystem::remove(path);
   boost::filesystem::remove(path.string() + "-wal");

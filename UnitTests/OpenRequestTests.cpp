@@ -88,3 +88,17 @@ TEST(OpenRequest, Refusals)
   EXPECT_EQ("unknown-recipient", CodeOf(R"({"sender": {"name": "A", "email": "a@example.org"},
     "recipient": 3, )" + kConsent + "}"));
 }
+
+TEST(OpenRequest, TheLanguageOfThePageIsOneOfTheSites)
+{
+  const std::string sender = R"({"sender": {"name": "A", "email": "a@example.org"}, )" + kConsent;
+  const std::string de = sender + R"(, "language": "de"})";
+  EXPECT_EQ("de", OpenRequest::Parse(de.data(), de.size(), MakeConfiguration()).language);
+  const std::string none = sender + "}";
+  EXPECT_EQ("", OpenRequest::Parse(none.data(), none.size(), MakeConfiguration()).language);
+  EXPECT_EQ("accepted", CodeOf(sender + R"(, "language": null})"));
+  for (const char* bad : {R"("fr")", R"("DE")", R"("")", R"("de ")", "7", "[\"de\"]", R"("../en")"})
+  {
+    EXPECT_EQ("invalid-field", CodeOf(sender + R"(, "language": )" + bad + "}")) << bad;
+  }
+}

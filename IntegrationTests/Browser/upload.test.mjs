@@ -180,7 +180,13 @@ test('a patient CD is sent from the browser and a receipt is shown', async () =>
 
 test('the page makes no request outside its own origin and breaks no CSP rule', async () => {
   const requests = [];
-  const onRequest = (request) => requests.push(request.url());
+  const opened = [];
+  const onRequest = (request) => {
+    requests.push(request.url());
+    if (request.method() === 'POST' && new URL(request.url()).pathname.endsWith('/api/uploads')) {
+      opened.push(request.postDataJSON());
+    }
+  };
   context.on('request', onRequest);
   const { page, problems } = await openPage();
   await page.getByRole('button', { name: 'Deutsch' }).click();
@@ -196,6 +202,8 @@ test('the page makes no request outside its own origin and breaks no CSP rule', 
   const foreign = requests.filter((url) => !url.startsWith(`${ORIGIN}/`) && !url.startsWith('data:') && !url.startsWith('blob:'));
   assert.deepEqual(foreign, [], 'requests outside the page origin');
   assert.ok(requests.some((url) => new URL(url).pathname.endsWith('/app/worker.js')), 'the hashing worker was loaded');
+  // The upload names the page's language at the moment of sending (German, then English again).
+  assert.deepEqual(opened.map((body) => body.language), ['en']);
   assert.deepEqual(problems, [], 'script errors or CSP violations');
   await page.close();
 });

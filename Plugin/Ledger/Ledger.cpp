@@ -14,7 +14,7 @@ namespace Inbound
     const char* const kUploadColumns =
       "id, token_hash, state, created_at, updated_at, completed_at, sender_name, sender_email, "
       "sender_institution, sender_phone, recipient, message, consent_version, client_ip, "
-      "user_agent, expected_files, expected_bytes, receipt_code, files, bytes, purged";
+      "user_agent, expected_files, expected_bytes, receipt_code, files, bytes, purged, language";
 
     UploadRecord ReadUpload(const Orthanc::SQLite::Statement& s)
     {
@@ -40,6 +40,7 @@ namespace Inbound
       r.files = s.ColumnInt64(18);
       r.bytes = s.ColumnInt64(19);
       r.purged = s.ColumnInt(20) != 0;
+      r.language = s.ColumnString(21);
       return r;
     }
 
@@ -140,7 +141,7 @@ namespace Inbound
       " consent_version TEXT NOT NULL, client_ip TEXT NOT NULL, user_agent TEXT NOT NULL,"
       " expected_files INTEGER NOT NULL, expected_bytes INTEGER NOT NULL,"
       " receipt_code TEXT NOT NULL, files INTEGER NOT NULL, bytes INTEGER NOT NULL,"
-      " purged INTEGER NOT NULL);"
+      " purged INTEGER NOT NULL, language TEXT NOT NULL DEFAULT '');"
       "CREATE INDEX IF NOT EXISTS uploads_state ON uploads(state, updated_at);"
       "CREATE TABLE IF NOT EXISTS items ("
       " upload_id TEXT NOT NULL REFERENCES uploads(id), sha256 TEXT NOT NULL,"
@@ -196,6 +197,14 @@ namespace Inbound
     {
       db_.Execute("ALTER TABLE items ADD COLUMN patient_name TEXT NOT NULL DEFAULT '';"
                   "ALTER TABLE items ADD COLUMN patient_birth_date TEXT NOT NULL DEFAULT '';");
+    }
+    // Schema 2: the language of the sender's page, for the receipt.
+    Orthanc::SQLite::Statement language(
+      db_, SQLITE_FROM_HERE,
+      "SELECT COUNT(*) FROM pragma_table_info('uploads') WHERE name = 'language'");
+    if (language.Step() && language.ColumnInt(0) == 0)
+    {
+      db_.Execute("ALTER TABLE uploads ADD COLUMN language TEXT NOT NULL DEFAULT '';");
     }
     db_.Execute("PRAGMA user_version = " + std::to_string(kSchemaVersion) + ";");
     t.Commit();
@@ -332,7 +341,7 @@ namespace Inbound
     Orthanc::SQLite::Statement s(
       db_, SQLITE_FROM_HERE,
       std::string("INSERT INTO uploads (") + kUploadColumns +
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.BindString(0, r.id);
     s.BindString(1, r.tokenHash);
     s.BindString(2, EnumerationToString(r.state));
@@ -354,6 +363,7 @@ namespace Inbound
     s.BindInt64(18, r.files);
     s.BindInt64(19, r.bytes);
     s.BindInt(20, r.purged ? 1 : 0);
+    s.BindString(21, r.language);
     s.Run();
     AddAuditInternal(r.createdAt, "upload-opened", r.id, r.clientIp,
                      "sender " + r.sender.email + (r.recipientId.empty() ? "" : ", recipient " +

@@ -31,10 +31,10 @@ namespace Inbound
     };
 
   private:
-    // 1: the ledger of release 0.1.0 (uploads, items, audit, quotas, bans, notifications,
-    // cursors, forwards). Raise it with every change of the schema, and upgrade older ledgers
-    // in CreateSchemaInternal().
-    static const int kSchemaVersion = 1;
+    // 1: uploads, items, audit, quotas, bans, notifications, cursors, forwards; 2: the
+    // language of each upload. Raise it with every change of the schema, and upgrade older
+    // ledgers in CreateSchemaInternal().
+    static const int kSchemaVersion = 2;
 
     mutable std::mutex mutex_;
     mutable Orthanc::SQLite::Connection db_;

@@ -67,6 +67,7 @@ namespace Inbound
     int64_t files = 0;
     int64_t bytes = 0;
     bool purged = false;  // the data of a removed upload is gone
+    std::string language;  // of the sender's page ("en", "de"), for the receipt; "" unknown
   };
 
   struct ItemRecord

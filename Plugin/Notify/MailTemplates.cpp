@@ -15,6 +15,18 @@ namespace Inbound
 {
   const char* const MailTemplates::kLanguages[] = {"en", "de", nullptr};
 
+  bool MailTemplates::IsLanguage(const std::string& language)
+  {
+    for (const char* const* l = kLanguages; *l != nullptr; l++)
+    {
+      if (language == *l)
+      {
+        return true;
+      }
+    }
+    return false;
+  }
+
   const char* const MailTemplates::kNames[] = {
     "recipient-subject.txt", "recipient.txt", "recipient.html",
     "receipt-subject.txt",   "receipt.txt",   "receipt.html",

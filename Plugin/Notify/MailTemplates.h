@@ -33,5 +33,8 @@ namespace Inbound
 
     static const char* const kLanguages[];
     static const char* const kNames[];
+
+    // Whether "language" is one of kLanguages (mails can be written in it).
+    static bool IsLanguage(const std::string& language);
   };
 }

@@ -459,11 +459,15 @@ namespace Inbound
                              receiptsInBatch[address];
         if (sent < static_cast<int64_t>(settings.receiptsPerAddressPerDay))
         {
-          const Json::Value data = DescribeForMail(configuration_, upload, items,
-                                                   settings.language, false, false, via);
+          // In the language of the sender's page (from a gateway's manifest: only if mails
+          // can be written in it), else the site's.
+          const std::string language = MailTemplates::IsLanguage(upload.language)
+                                         ? upload.language : settings.language;
+          const Json::Value data = DescribeForMail(configuration_, upload, items, language,
+                                                   false, false, via);
           // No display name: the sender typed it, and a receipt may reach anybody's address.
-          queue.push_back(MakeMail(event, "receipt", MailAddress{"", address},
-                                   settings.language, data, ""));
+          queue.push_back(MakeMail(event, "receipt", MailAddress{"", address}, language, data,
+                                   ""));
           receiptsInBatch[address]++;
         }
         else

@@ -87,6 +87,7 @@ namespace Inbound
     manifest["message"] = upload.message;
     manifest["consent"]["version"] = upload.consentVersion;
     manifest["consent"]["accepted"] = true;
+    manifest["language"] = upload.language;
     manifest["client"]["ip"] = upload.clientIp;
     manifest["client"]["userAgent"] = upload.userAgent;
     manifest["items"] = Json::arrayValue;

@@ -31,6 +31,7 @@ namespace Inbound
                              ? manifest["recipient"].get("id", "").asString() : "";
       record.message = manifest.get("message", "").asString();
       record.consentVersion = manifest["consent"].get("version", "").asString();
+      record.language = manifest["language"].isString() ? manifest["language"].asString() : "";
       record.clientIp = manifest["client"].get("ip", "").asString();
       record.userAgent = manifest["client"].get("userAgent", "").asString();
       return record;

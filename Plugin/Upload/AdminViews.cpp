@@ -81,6 +81,7 @@ namespace Inbound
     json["recipient"] = uploads_.DescribeRecipient(upload.recipientId);
     json["message"] = upload.message;
     json["consentVersion"] = upload.consentVersion;
+    json["language"] = upload.language;
     json["client"]["ip"] = upload.clientIp;
     json["client"]["userAgent"] = upload.userAgent;
     json["files"] = Json::Int64(upload.files);

@@ -4,6 +4,8 @@
 #include "Toolbox/Json.h"
 #include "Upload/TextRules.h"
 
+#include <algorithm>
+
 namespace Inbound
 {
   namespace
@@ -117,6 +119,18 @@ namespace Inbound
                        "The recipient must be one of the ids listed by /inbound/api/info");
       }
       r.recipientId = json["recipient"].asString();
+    }
+
+    if (json.isMember("language") && !json["language"].isNull())
+    {
+      const Json::Value& language = json["language"];
+      if (!language.isString() ||
+          std::find(configuration.languages.begin(), configuration.languages.end(),
+                    language.asString()) == configuration.languages.end())
+      {
+        throw Invalid("language", "must be one of the languages listed by /inbound/api/info");
+      }
+      r.language = language.asString();
     }
 
     const Json::Value& expected = json["expected"];

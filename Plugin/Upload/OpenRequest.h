@@ -15,6 +15,7 @@ namespace Inbound
     std::string recipientId;
     std::string message;
     std::string consentVersion;
+    std::string language;  // of the sender's page, one of Inbound.Languages; "" not given
     int64_t expectedFiles = -1;
     int64_t expectedBytes = -1;
 

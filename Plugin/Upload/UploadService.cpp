@@ -127,6 +127,7 @@ namespace Inbound
     record.recipientId = request.recipientId;
     record.message = request.message;
     record.consentVersion = request.consentVersion;
+    record.language = request.language;
     record.clientIp = client.ip;
     record.userAgent = client.userAgent.substr(0, 256);
     record.expectedFiles = request.expectedFiles;

@@ -797,6 +797,7 @@ async function onSend() {
       sender: state.sender,
       consent: { version: state.consentVersion, accepted: true },
       expected: { files: items.length, bytes },
+      language: language(), // the receipt comes in the language of this page
     };
     if (state.recipient) {
       request.recipient = state.recipient;
