@@ -4,6 +4,10 @@
 
 #include <Toolbox.h>
 
+#include <boost/algorithm/string/find_iterator.hpp>
+#include <boost/algorithm/string/finder.hpp>
+#include <boost/algorithm/string/split.hpp>
+
 #include <gtest/gtest.h>
 
 #include <stdexcept>
@@ -74,18 +78,8 @@ namespace
   std::vector<std::string> SplitCrLf(const std::string& text)
   {
     std::vector<std::string> lines;
-    size_t start = 0;
-    while (true)
-    {
-      const size_t end = text.find("\r\n", start);
-      if (end == std::string::npos)
-      {
-        lines.push_back(text.substr(start));
-        return lines;
-      }
-      lines.push_back(text.substr(start, end - start));
-      start = end + 2;
-    }
+    boost::algorithm::iter_split(lines, text, boost::algorithm::first_finder("\r\n"));
+    return lines;
   }
 
   bool HasBareLineBreak(const std::string& text)

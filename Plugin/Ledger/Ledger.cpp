@@ -592,17 +592,28 @@ namespace Inbound
     t.Commit();
   }
 
-  std::map<std::string, int64_t> Ledger::CountByState() const
+  std::map<std::string, int64_t> Ledger::CountStates(
+    const char* table, std::initializer_list<const char*> states) const
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    Orthanc::SQLite::Statement s(db_, SQLITE_FROM_HERE,
-                                 "SELECT state, COUNT(*) FROM uploads GROUP BY state");
     std::map<std::string, int64_t> result;
+    for (const char* state : states)
+    {
+      result[state] = 0;
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    // Not a cached statement: its text depends on the table.
+    Orthanc::SQLite::Statement s(db_, std::string("SELECT state, COUNT(*) FROM ") + table +
+                                        " GROUP BY state");
     while (s.Step())
     {
       result[s.ColumnString(0)] = s.ColumnInt64(1);
     }
     return result;
+  }
+
+  std::map<std::string, int64_t> Ledger::CountByState() const
+  {
+    return CountStates("uploads", {});
   }
 
   std::vector<UploadRecord> Ledger::ListOutbox(unsigned int limit) const

@@ -9,6 +9,7 @@
 
 #include <boost/noncopyable.hpp>
 
+#include <initializer_list>
 #include <map>
 #include <mutex>
 #include <set>
@@ -50,6 +51,9 @@ namespace Inbound
                                                     unsigned int limit,
                                                     int64_t& scannedUpTo) const;
     std::string GetNotificationUploadInternal(int64_t id) const;
+    // The rows of "table" in each state; "states" are listed even when none is in them.
+    std::map<std::string, int64_t> CountStates(const char* table,
+                                               std::initializer_list<const char*> states) const;
     void AddUsageInternal(const std::vector<std::string>& scopes, int64_t day, int64_t uploads,
                           int64_t bytes);
 

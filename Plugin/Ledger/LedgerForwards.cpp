@@ -180,16 +180,7 @@ namespace Inbound
 
   std::map<std::string, int64_t> Ledger::CountForwards() const
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    std::map<std::string, int64_t> result = {
-      {"pending", 0}, {"sending", 0}, {"done", 0}, {"failed", 0}};
-    Orthanc::SQLite::Statement s(db_, SQLITE_FROM_HERE,
-                                 "SELECT state, COUNT(*) FROM forwards GROUP BY state");
-    while (s.Step())
-    {
-      result[s.ColumnString(0)] = s.ColumnInt64(1);
-    }
-    return result;
+    return CountStates("forwards", {"pending", "sending", "done", "failed"});
   }
 
   bool Ledger::LookupUploadOfStudy(std::string& uploadId, const std::string& orthancStudyId) const

@@ -240,15 +240,7 @@ namespace Inbound
 
   std::map<std::string, int64_t> Ledger::CountNotifications() const
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    std::map<std::string, int64_t> result = {{"pending", 0}, {"delivered", 0}, {"failed", 0}};
-    Orthanc::SQLite::Statement s(db_, SQLITE_FROM_HERE,
-                                 "SELECT state, COUNT(*) FROM notifications GROUP BY state");
-    while (s.Step())
-    {
-      result[s.ColumnString(0)] = s.ColumnInt64(1);
-    }
-    return result;
+    return CountStates("notifications", {"pending", "delivered", "failed"});
   }
 
   int64_t Ledger::CountNotificationsTo(const std::string& kind, const std::string& target,

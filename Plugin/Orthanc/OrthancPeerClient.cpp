@@ -1,5 +1,7 @@
 #include "OrthancPeerClient.h"
 
+#include "Orthanc/PluginBuffer.h"
+
 #include <OrthancException.h>
 
 namespace Inbound
@@ -38,28 +40,17 @@ namespace Inbound
   bool OrthancPeerClient::Call(PeerAnswer& answer, bool post, const std::string& uri,
                                const std::string& body, unsigned int timeoutSeconds)
   {
-    OrthancPluginMemoryBuffer content, headers;
-    content.data = headers.data = nullptr;
-    content.size = headers.size = 0;
+    PluginBuffer content(context_), headers(context_);
     uint16_t status = 0;
     const char* keys[] = {"Content-Type"};
     const char* values[] = {"application/json"};
     const OrthancPluginErrorCode code = OrthancPluginCallPeerApi(
-      context_, &content, &headers, &status, peers_, index_,
+      context_, &content.buffer, &headers.buffer, &status, peers_, index_,
       post ? OrthancPluginHttpMethod_Post : OrthancPluginHttpMethod_Get, uri.c_str(),
       post ? 1 : 0, keys, values, body.data(), static_cast<uint32_t>(body.size()),
       timeoutSeconds);
     answer.status = status;
-    answer.body.clear();
-    if (content.data != nullptr)
-    {
-      answer.body.assign(static_cast<const char*>(content.data), content.size);
-      OrthancPluginFreeMemoryBuffer(context_, &content);
-    }
-    if (headers.data != nullptr)
-    {
-      OrthancPluginFreeMemoryBuffer(context_, &headers);
-    }
+    answer.body = content.ToString();
     // An HTTP error status is an answer; only a failed exchange is "unreachable".
     return code == OrthancPluginErrorCode_Success || status != 0;
   }

@@ -1,51 +1,22 @@
 #include "OrthancRest.h"
 
+#include "Orthanc/PluginBuffer.h"
 #include "Toolbox/Json.h"
 
 #include <stdexcept>
 
 namespace Inbound
 {
-  namespace
-  {
-    struct Buffer
-    {
-      OrthancPluginContext* context;
-      OrthancPluginMemoryBuffer buffer;
-
-      explicit Buffer(OrthancPluginContext* c) :
-        context(c)
-      {
-        buffer.data = nullptr;
-        buffer.size = 0;
-      }
-
-      ~Buffer()
-      {
-        if (buffer.data != nullptr)
-        {
-          OrthancPluginFreeMemoryBuffer(context, &buffer);
-        }
-      }
-
-      bool Parse(Json::Value& json) const
-      {
-        return buffer.data != nullptr &&
-               JsonText::ParseStrict(json, buffer.data, buffer.size);
-      }
-    };
-  }
-
   bool OrthancRest::Get(Json::Value& answer, const std::string& uri)
   {
-    Buffer b(context_);
+    PluginBuffer b(context_);
     return OrthancPluginRestApiGet(context_, &b.buffer, uri.c_str()) ==
-             OrthancPluginErrorCode_Success && b.Parse(answer);
+             OrthancPluginErrorCode_Success && b.ParseJson(answer);
   }
 
   namespace
   {
-    void CallPost(OrthancPluginContext* context, Buffer& answer, const std::string& uri,
+    void CallPost(OrthancPluginContext* context, PluginBuffer& answer, const std::string& uri,
                   const std::string& body)
     {
       const OrthancPluginErrorCode code = OrthancPluginRestApiPost(
@@ -66,18 +37,17 @@ namespace Inbound
 
   std::string OrthancRest::PostForBytes(const std::string& uri, const Json::Value& body)
   {
-    Buffer b(context_);
+    PluginBuffer b(context_);
     CallPost(context_, b, uri, JsonText::Compact(body));
-    return b.buffer.data == nullptr ? std::string()
-                                    : std::string(static_cast<const char*>(b.buffer.data), b.buffer.size);
+    return b.ToString();
   }
 
   Json::Value OrthancRest::PostBytes(const std::string& uri, const std::string& body)
   {
-    Buffer b(context_);
+    PluginBuffer b(context_);
     CallPost(context_, b, uri, body);
     Json::Value answer;
-    if (!b.Parse(answer))
+    if (!b.ParseJson(answer))
     {
       answer = Json::objectValue;
     }

@@ -1,6 +1,7 @@
 #include "OrthancStore.h"
 
 #include "Http/ApiError.h"
+#include "Orthanc/PluginBuffer.h"
 #include "Toolbox/Json.h"
 
 #include <Logging.h>
@@ -24,36 +25,11 @@ namespace Inbound
           return "/instances/";
       }
     }
-
-    // Owns an answer of Orthanc's in-process REST API.
-    class Answer
-    {
-    private:
-      OrthancPluginContext* context_;
-
-    public:
-      OrthancPluginMemoryBuffer buffer;
-
-      explicit Answer(OrthancPluginContext* context) :
-        context_(context)
-      {
-        buffer.data = nullptr;
-        buffer.size = 0;
-      }
-
-      ~Answer()
-      {
-        if (buffer.data != nullptr)
-        {
-          OrthancPluginFreeMemoryBuffer(context_, &buffer);
-        }
-      }
-    };
   }
 
   StoredInstance OrthancStore::StoreInstance(const std::string& dicom)
   {
-    Answer answer(context_);
+    PluginBuffer answer(context_);
     const OrthancPluginErrorCode code = OrthancPluginRestApiPost(
       context_, &answer.buffer, "/instances", dicom.data(), static_cast<uint32_t>(dicom.size()));
     if (code == OrthancPluginErrorCode_FullStorage)
@@ -68,7 +44,7 @@ namespace Inbound
     }
 
     Json::Value json;
-    if (!JsonText::ParseStrict(json, answer.buffer.data, answer.buffer.size) || !json.isObject() ||
+    if (!answer.ParseJson(json) || !json.isObject() ||
         !json["ID"].isString())
     {
       throw Orthanc::OrthancException(Orthanc::ErrorCode_InternalError,
@@ -86,21 +62,21 @@ namespace Inbound
   bool OrthancStore::LookupMetadata(std::string& value, ResourceLevel level,
                                     const std::string& id, const std::string& name)
   {
-    Answer answer(context_);
+    PluginBuffer answer(context_);
     const std::string uri = LevelToUri(level) + id + "/metadata/" + name;
     if (OrthancPluginRestApiGet(context_, &answer.buffer, uri.c_str()) !=
         OrthancPluginErrorCode_Success)
     {
       return false;
     }
-    value.assign(static_cast<const char*>(answer.buffer.data), answer.buffer.size);
+    value = answer.ToString();
     return true;
   }
 
   void OrthancStore::SetMetadata(ResourceLevel level, const std::string& id,
                                  const std::string& name, const std::string& value)
   {
-    Answer answer(context_);
+    PluginBuffer answer(context_);
     const std::string uri = LevelToUri(level) + id + "/metadata/" + name;
     const OrthancPluginErrorCode code = OrthancPluginRestApiPut(
       context_, &answer.buffer, uri.c_str(), value.data(), static_cast<uint32_t>(value.size()));

@@ -9,6 +9,10 @@
 
 #include <Toolbox.h>
 
+#include <boost/algorithm/string/find_iterator.hpp>
+#include <boost/algorithm/string/finder.hpp>
+#include <boost/algorithm/string/split.hpp>
+
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -27,18 +31,8 @@ namespace
   std::vector<std::string> SplitCrLf(const std::string& text)
   {
     std::vector<std::string> lines;
-    size_t start = 0;
-    while (true)
-    {
-      const size_t end = text.find("\r\n", start);
-      if (end == std::string::npos)
-      {
-        lines.push_back(text.substr(start));
-        return lines;
-      }
-      lines.push_back(text.substr(start, end - start));
-      start = end + 2;
-    }
+    boost::algorithm::iter_split(lines, text, boost::algorithm::first_finder("\r\n"));
+    return lines;
   }
 
   // Every CR is followed by LF and every LF preceded by CR.
