@@ -51,7 +51,7 @@ WORK = os.environ.get("INBOUND_BENCH_WORK", "/var/tmp/orthanc-inbound-bench")
 # result it reads comes from the same invocation.
 RUN_ID = os.environ.get("INBOUND_BENCH_RUN_ID")
 
-ADMIN = ("admin", "admin-secret")
+ADMIN = ("admin", "admin-secret-4bX9qL2mT7vR")
 MB = 1e6  # throughputs are in MB = 10^6 bytes
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 DATASET_VERSION = 2  # bump when the generated files change, to invalidate the cache

@@ -18,7 +18,7 @@ import time
 import requests
 
 ORTHANC = os.environ.get("INBOUND_ORTHANC", "/usr/sbin/Orthanc")
-ADMIN = ("admin", "admin-secret")
+ADMIN = ("admin", "admin-secret-4bX9qL2mT7vR")
 REQUEST_TIMEOUT = 60
 
 PRIVACY_VERSION = "2026-01"
