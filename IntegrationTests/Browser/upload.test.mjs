@@ -84,6 +84,39 @@ async function openPage() {
   return { page, problems };
 }
 
+// The token of the upload this page opened (from the answer to POST api/uploads).
+function watchToken(page) {
+  const seen = { token: null };
+  page.on('response', async (response) => {
+    if (response.request().method() === 'POST' && /\/api\/uploads$/.test(new URL(response.url()).pathname)) {
+      seen.token = (await response.json().catch(() => ({}))).token || seen.token;
+    }
+  });
+  return seen;
+}
+
+// What the browser keeps of uploads: localStorage and sessionStorage entries, keys and values.
+async function storedTexts(page) {
+  return page.evaluate(() => [localStorage, sessionStorage].flatMap((store) =>
+    Object.keys(store).map((key) => `${key}=${store.getItem(key)}`)));
+}
+
+// Once an upload is complete or cancelled, its token is nowhere in the browser's storage: not
+// now, not after the page's 2-second save throttle, not when the page is opened again.
+async function assertForgotten(page, token, when) {
+  assert.ok(token, 'the page opened an upload');
+  for (let round = 0; round < 2; round++) {
+    const texts = await storedTexts(page);
+    assert.deepEqual(texts.filter((t) => t.includes(':upload:') || t.includes(token)), [],
+      `the upload's token is still stored ${when}`);
+    await page.waitForTimeout(2500);
+  }
+  await page.reload();
+  await page.getByRole('heading', { name: 'Privacy statement' }).waitFor();
+  assert.equal(await page.getByRole('heading', { name: 'Continue your interrupted upload?' }).count(), 0);
+  assert.deepEqual((await storedTexts(page)).filter((t) => t.includes(token)), []);
+}
+
 async function acceptPrivacy(page) {
   await page.getByLabel('I have read the privacy statement and I agree to it.').check();
   await page.getByRole('button', { name: 'Continue' }).click();
@@ -121,6 +154,7 @@ async function sendAndWaitForReceipt(page) {
 
 test('a patient CD is sent from the browser and a receipt is shown', async () => {
   const { page, problems } = await openPage();
+  const opened = watchToken(page);
   await shot(page, '01-privacy');
 
   // Nothing proceeds until the privacy statement is accepted.
@@ -175,6 +209,7 @@ test('a patient CD is sent from the browser and a receipt is shown', async () =>
   await shot(page, '07-receipt-print');
   await page.emulateMedia({ media: 'screen' });
   assert.deepEqual(problems, []);
+  await assertForgotten(page, opened.token, 'after completion');
   await page.close();
 });
 
@@ -477,6 +512,7 @@ test('cancelling an upload removes it', async () => {
   await fillDetails(page);
   await page.getByRole('button', { name: 'Continue' }).click();
   await pickCd(page);
+  const opened = watchToken(page);
   let allowed = 3;
   await page.route('**/files/*', (route) => {
     if (allowed > 0) {
@@ -500,5 +536,37 @@ test('cancelling an upload removes it', async () => {
   }, stored);
   assert.ok(status.code === 404 || status.body.state === 'cancelled', `after cancelling: ${JSON.stringify(status)}`);
   assert.equal(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.includes(':upload:')).length), 0);
+  assert.equal(opened.token, stored.token);
+  await assertForgotten(page, stored.token, 'after cancelling');
+  await page.close();
+});
+
+test('a remembered upload that is unknown to the server or expired is forgotten when the page opens', async () => {
+  const { page } = await openPage();
+  const remember = (entry) => page.evaluate((state) => {
+    localStorage.setItem(`orthanc-inbound:upload:${location.pathname}`, JSON.stringify(state));
+  }, { v: 1, createdAt: new Date().toISOString(), totalFiles: 3, keys: [], hashes: {}, studies: [], ...entry });
+  const token = 'f'.repeat(43);
+
+  // The server does not know it (404: removed, expired, or never was).
+  await remember({ id: 'NoSuchUpload0000', token, expiresAt: new Date(Date.now() + 86400000).toISOString() });
+  await page.reload();
+  await page.getByText('The interrupted upload can no longer be continued').waitFor();
+  assert.deepEqual((await storedTexts(page)).filter((t) => t.includes(token)), []);
+
+  // Past its expiry by the browser's clock, and the server cannot be asked (offline).
+  await remember({ id: 'ExpiredUpload000', token, expiresAt: new Date(Date.now() - 60000).toISOString() });
+  await page.route('**/api/uploads/**', (route) => route.abort('internetdisconnected'));
+  await page.reload();
+  await page.getByText('The interrupted upload can no longer be continued').waitFor();
+  assert.deepEqual((await storedTexts(page)).filter((t) => t.includes(token)), []);
+
+  // Not expired, but the server cannot be asked: kept, to be continued later.
+  await remember({ id: 'LaterUpload00000', token, expiresAt: new Date(Date.now() + 86400000).toISOString() });
+  await page.reload();
+  await page.getByRole('heading', { name: 'Privacy statement' }).waitFor();
+  assert.equal((await storedTexts(page)).filter((t) => t.includes(token)).length, 1);
+  await page.unroute('**/api/uploads/**');
+  await page.evaluate(() => localStorage.clear());
   await page.close();
 });

@@ -841,6 +841,20 @@ async function onSend() {
 
 const saver = throttledSaver(2000);
 
+// The upload's token is a key to it: once the upload is complete, cancelled, expired or
+// unknown to the server (404), nothing of it may stay in this browser (a shared computer, a
+// later visitor). A save still scheduled by the throttle is dropped too, so that it cannot
+// write the token back after it was forgotten.
+function forgetUpload() {
+  saver.cancel();
+  clearResume();
+}
+
+function expired(stored) {
+  const end = Date.parse(stored.expiresAt || '');
+  return Number.isFinite(end) && end <= Date.now();
+}
+
 function setSendButtons({ retry = false, finish = false, restart = false, cancel = false }) {
   $('send-retry').hidden = !retry;
   $('send-finish').hidden = !finish;
@@ -868,6 +882,9 @@ async function runUpload(items, received) {
       state.sendStatus = status.kind === 'running' ? null : status;
     },
     onFileDone: (item) => {
+      if (state.run !== run || run.fatal) {
+        return; // cancelled or closed: the upload was forgotten, nothing is saved again
+      }
       state.resumeBase.hashes[item.key] = item.sha256;
       saver.schedule(() => state.resumeBase);
     },
@@ -883,7 +900,12 @@ async function runUpload(items, received) {
   } catch (e) {
     clearInterval(timer);
     state.sending = false;
-    saver.flush();
+    const over = e instanceof FatalUploadError && (e.kind === 'cancelled' || e.kind === 'closed');
+    if (over) {
+      saver.cancel(); // the upload is gone: its progress is not written back
+    } else {
+      saver.flush();
+    }
     if (!(e instanceof FatalUploadError && e.kind === 'cancelled')) {
       handleFatal(e);
     }
@@ -930,7 +952,7 @@ async function finishUpload() {
     } catch (e) {
       // it expires by itself
     }
-    clearResume();
+    forgetUpload();
     state.problem = { kind: 'nothingArrived' };
     renderProblem();
     setSendButtons({ restart: true });
@@ -946,7 +968,7 @@ async function finishUpload() {
         return;
       }
       if (e.status === 409 && e.code === 'empty-upload') {
-        clearResume();
+        forgetUpload();
         state.problem = { kind: 'nothingArrived' };
         renderProblem();
         setSendButtons({ restart: true });
@@ -962,8 +984,7 @@ async function finishUpload() {
       await new Promise((resolve) => setTimeout(resolve, 1000 * (e.retryAfter || Math.min(30, 2 ** attempt))));
     }
   }
-  saver.cancel();
-  clearResume();
+  forgetUpload();
   state.receipt = receipt;
   renderReceipt();
   showView('receipt');
@@ -972,7 +993,7 @@ async function finishUpload() {
 function handleFatal(error) {
   state.sending = false;
   if (error instanceof FatalUploadError && error.kind === 'closed') {
-    clearResume();
+    forgetUpload();
     state.problem = { kind: 'closed' };
     setSendButtons({ restart: true });
   } else if (error instanceof FatalUploadError && (error.kind === 'storageFull' || error.kind === 'blocked')) {
@@ -1084,7 +1105,7 @@ async function onCancelConfirmed() {
     state.run.abort();
   }
   state.sending = false;
-  saver.cancel();
+  forgetUpload();
   if (state.upload) {
     try {
       await api.cancel(state.upload.id, state.upload.token);
@@ -1092,7 +1113,7 @@ async function onCancelConfirmed() {
       // an open upload also expires by itself
     }
   }
-  clearResume();
+  forgetUpload();
   state.problem = { kind: 'cancelled' };
   renderProblem();
   setSendButtons({ restart: true });
@@ -1184,8 +1205,10 @@ async function offerResume(stored) {
   try {
     status = await api.status(stored.id, stored.token);
   } catch (e) {
-    if (e.status === 404) {
-      clearResume();
+    // 404: unknown or expired on the server. Without an answer (offline, busy) the browser's
+    // own clock decides: past its expiry the upload cannot be continued either.
+    if (e.status === 404 || expired(stored)) {
+      forgetUpload();
       showNotice(t('resume.gone'));
     }
     showView('privacy', { focus: false });
@@ -1197,18 +1220,18 @@ async function offerResume(stored) {
     state.resumeBase = stored;
     try {
       state.receipt = await api.complete(stored.id, stored.token);
-      clearResume();
+      forgetUpload();
       renderReceipt();
       showView('receipt', { focus: false });
       return;
     } catch (e) {
-      clearResume();
+      forgetUpload();
       showView('privacy', { focus: false });
       return;
     }
   }
   if (status.state !== 'open') {
-    clearResume();
+    forgetUpload();
     showNotice(t('resume.gone'));
     showView('privacy', { focus: false });
     return;
@@ -1242,7 +1265,7 @@ async function onResumeDiscard() {
   } catch (e) {
     // expires by itself
   }
-  clearResume();
+  forgetUpload();
   showNotice(t('resume.discarded'));
   showView('privacy');
 }
