@@ -147,6 +147,11 @@ namespace Inbound
     AnswerError(ApiError(500, "internal-error", "The server could not handle the request"));
   }
 
+  void RestCall::SetHeader(const char* name, const std::string& value)
+  {
+    OrthancPluginSetHttpHeader(context_, output_, name, value.c_str());
+  }
+
   void RestCall::AnswerBuffer(const void* data, size_t size, const std::string& mime,
                               bool isPage, bool immutable)
   {

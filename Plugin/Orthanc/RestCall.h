@@ -62,6 +62,9 @@ namespace Inbound
 
     void AnswerError(const ApiError& error);
 
+    // An extra header of the answer; call before AnswerBuffer or AnswerJson.
+    void SetHeader(const char* name, const std::string& value);
+
     void AnswerBuffer(const void* data, size_t size, const std::string& mime,
                       bool isPage = false, bool immutable = false);
 

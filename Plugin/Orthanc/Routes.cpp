@@ -189,6 +189,15 @@ namespace Inbound
       {
         throw ApiError(404, "not-found", "No logo is configured");
       }
+      // An SVG may hold scripts, and opened directly (not as an <img>) it is a document of
+      // this site's origin, next to the admin routes and cached credentials. The sandbox gives
+      // it an opaque origin and runs no script, default-src 'none' loads nothing; inline
+      // styles stay so that it still draws. nosniff comes with every answer (SetCommonHeaders).
+      call.SetHeader("Content-Security-Policy",
+                     "default-src 'none'; style-src 'unsafe-inline'; sandbox");
+      const bool svg = configuration.brandingLogoMime == "image/svg+xml";
+      call.SetHeader("Content-Disposition",
+                     svg ? "inline; filename=\"logo.svg\"" : "inline; filename=\"logo.png\"");
       call.AnswerBuffer(configuration.brandingLogo.data(), configuration.brandingLogo.size(),
                         configuration.brandingLogoMime);
     }
