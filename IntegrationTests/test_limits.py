@@ -94,7 +94,7 @@ def test_forwarded_for_from_an_untrusted_peer_is_ignored_by_the_limits(plugin):
 def busy(plugin):
     s = start(plugin, inbound=harness.merge(TRUSTED, {
         "Upload": {"MaxFileBytes": 100000},
-        "Limits": {"MaxUploadsInFlightPerClient": 1, "MaxBytesInFlight": 150000,
+        "Limits": {"MaxUploadsInFlightPerClient": 1, "MaxBytesInFlight": 750000,
                    "BodyTimeout": 2}}))
     yield s
     finish(s)
@@ -110,7 +110,8 @@ def test_bodies_in_flight_are_limited_per_client_and_per_server(busy):
         # The same client: its one slot is taken; refused before any byte of the body is read.
         r = put(upload, payload, slow_client)
         assert r.status_code == 403 and r.content == b"", (r.status_code, r.text[:200])
-        # Another client, but 90000 + 70000 bytes would exceed the server's 150000.
+        # Another client, but (90000 + 70000) x 5 bytes (a Standalone's measured memory per
+        # body byte) would exceed the server's 750000.
         other_upload = upload_of(busy, open_upload(busy, other))
         big = payload + b"\0" * (70000 - len(payload))
         r = put(other_upload, big, other)
@@ -118,7 +119,8 @@ def test_bodies_in_flight_are_limited_per_client_and_per_server(busy):
         # A body that fits the remaining budget goes through.
         assert put(other_upload, payload, other).status_code == 201
         described = limits(busy)
-        assert described["inFlight"]["bytes"] == 90000, described["inFlight"]
+        assert described["inFlight"]["bytes"] == 450000, described["inFlight"]
+        assert described["inFlight"]["bytesPerBodyByte"] == 5, described["inFlight"]
         assert described["refusals"].get("client-busy", 0) >= 1, described["refusals"]
         assert described["refusals"].get("server-busy", 0) >= 1, described["refusals"]
     finally:

@@ -599,6 +599,11 @@ namespace Inbound
     if (c.limits.maxBytesInFlight != 0 && c.limits.maxBytesInFlight < c.upload.maxFileBytes)
     {
       Bad("Limits.MaxBytesInFlight", "must be 0 or at least Upload.MaxFileBytes");
+    c.limits.ipv6PrefixLength =
+      static_cast<unsigned int>(GetUnsigned(s, "Limits.IPv6PrefixLength", 48, 128));
+    c.audit.refusalIntervalSeconds =
+      static_cast<unsigned int>(GetUnsigned(s, "Audit.RefusalInterval", 1, 86400));
+    c.audit.retentionDays = static_cast<unsigned int>(GetUnsigned(s, "Audit.RetentionDays", 0, 36500));
     }
 
     c.quotas.bytesPerClient = GetUnsigned(s, "Quotas.BytesPerClientPerDay", 0, kMax);

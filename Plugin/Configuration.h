@@ -111,6 +111,14 @@ namespace Inbound
     uint64_t maxBytesInFlight = 0;
     unsigned int bodyTimeoutSeconds = 0;
   };
+    unsigned int ipv6PrefixLength = 64;  // IPv6 clients are counted and banned per prefix
+  };
+
+  // "Inbound.Audit": how the audit trail is kept.
+  struct AuditSettings
+  {
+    unsigned int refusalIntervalSeconds = 60;  // refusals: one entry per client, code, interval
+    unsigned int retentionDays = 90;           // 0: kept for ever
 
   // "Inbound.Quotas": per UTC day (0: no quota).
   struct QuotaLimits
@@ -218,6 +226,7 @@ namespace Inbound
     NotificationSettings notifications;
     std::vector<WebhookSettings> webhooks;
     std::vector<ForwardRule> autoForward;
+    AuditSettings audit;
     ForwardingSettings forwarding;
     RetentionSettings retention;
 

@@ -260,7 +260,7 @@ TEST(LimitsGuard, AdmissionBeforeTheBody)
   Json::Value section;
   std::string errors;
   JsonText::ParseConfiguration(section, R"({"Upload": {"MaxFileBytes": 1024, "MaxBytesPerUpload": 100000},
-    "Limits": {"MaxUploadsInFlightPerClient": 1, "MaxBytesInFlight": 2048},
+    "Limits": {"MaxUploadsInFlightPerClient": 1, "MaxBytesInFlight": 9000},
     "Bans": ["192.0.2.1"], "DataMonitor": {"WarnFreeBytes": 0, "StopFreeBytes": 0}})", errors);
   const Configuration configuration = Configuration::Parse(section);
   InboundTests::FakeClock clock;
@@ -273,11 +273,13 @@ TEST(LimitsGuard, AdmissionBeforeTheBody)
   EXPECT_EQ(Admission_TooLarge, guard.AdmitBody("a", true, true, 2049, reserved));
   EXPECT_EQ(Admission_TooLarge, guard.AdmitBody("a", true, false, 131073, reserved));
   EXPECT_EQ(Admission_Allowed, guard.AdmitBody("a", true, true, 1000, first));
-  EXPECT_NE(0u, first);  // 1048 bytes of the 2048 left
+  EXPECT_NE(0u, first);  // a Standalone counts 5 bytes per body byte: 4000 of 9000 left
+  EXPECT_EQ(5000u, guard.Describe("")["inFlight"]["bytes"].asUInt64());
+  EXPECT_EQ(5u, guard.Describe("")["inFlight"]["bytesPerBodyByte"].asUInt());
   EXPECT_EQ(Admission_ClientBusy, guard.AdmitBody("a", true, true, 10, reserved));
-  EXPECT_EQ(Admission_ServerBusy, guard.AdmitBody("b", true, true, 1049, reserved));
+  EXPECT_EQ(Admission_ServerBusy, guard.AdmitBody("b", true, true, 801, reserved));
   guard.ReleaseBody(first);
-  EXPECT_EQ(Admission_Allowed, guard.AdmitBody("b", true, true, 1049, reserved));
+  EXPECT_EQ(Admission_Allowed, guard.AdmitBody("b", true, true, 801, reserved));
 
   guard.RecordRefusal("a", 400, "not-dicom", "PUT ...", Offence_Refusal);
   guard.Flush();
@@ -285,5 +287,6 @@ TEST(LimitsGuard, AdmissionBeforeTheBody)
   ASSERT_EQ(1u, audit.size());
   EXPECT_EQ("refused", audit[0].event);
   EXPECT_EQ("a", audit[0].ip);
+  EXPECT_EQ("400 not-dicom: PUT ...", audit[0].detail);
   EXPECT_EQ(1u, guard.Describe("")["refusals"]["not-dicom"].asUInt());
 }

@@ -1,5 +1,7 @@
 #include "Ledger.h"
 
+#include "Upload/TextRules.h"
+
 #include <Logging.h>
 #include <OrthancException.h>
 #include <SQLite/Statement.h>
@@ -11,6 +13,11 @@ namespace Inbound
 {
   namespace
   {
+    // Longest texts of an audit entry, in characters: the trail must not become a store of
+    // whatever a client sends (paths, user agents), and each entry stays one readable line.
+    const size_t kMaxAuditName = 200;     // event, upload id, client address
+    const size_t kMaxAuditDetail = 1000;
+
     const char* const kUploadColumns =
       "id, token_hash, state, created_at, updated_at, completed_at, sender_name, sender_email, "
       "sender_institution, sender_phone, recipient, message, consent_version, client_ip, "
@@ -218,10 +225,10 @@ namespace Inbound
       db_, SQLITE_FROM_HERE,
       "INSERT INTO audit (time, event, upload_id, ip, detail) VALUES (?, ?, ?, ?, ?)");
     s.BindInt64(0, time);
-    s.BindString(1, event);
-    s.BindString(2, uploadId);
-    s.BindString(3, ip);
-    s.BindString(4, detail);
+    s.BindString(1, TextRules::MakeSafe(event, kMaxAuditName));
+    s.BindString(2, TextRules::MakeSafe(uploadId, kMaxAuditName));
+    s.BindString(3, TextRules::MakeSafe(ip, kMaxAuditName));
+    s.BindString(4, TextRules::MakeSafe(detail, kMaxAuditDetail));
     s.Run();
   }
 
@@ -331,6 +338,51 @@ namespace Inbound
     t.Commit();
   }
 
+  void Ledger::WriteRefusals(std::vector<AuditEvent>& events)
+  {
+    if (events.empty())
+    {
+      return;
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    Orthanc::SQLite::Transaction t(db_);
+    t.Begin();
+    for (AuditEvent& e : events)
+    {
+      if (e.seq == 0)
+      {
+        AddAuditInternal(e.time, e.event, e.uploadId, e.ip, e.detail);
+        e.seq = db_.GetLastInsertRowId();
+      }
+      else
+      {
+        Orthanc::SQLite::Statement s(db_, SQLITE_FROM_HERE,
+                                     "UPDATE audit SET detail = ? WHERE seq = ? AND event = 'refused'");
+        s.BindString(0, TextRules::MakeSafe(e.detail, kMaxAuditDetail));
+        s.BindInt64(1, e.seq);
+        s.Run();
+      }
+    }
+    t.Commit();
+  }
+
+  int64_t Ledger::PruneAudit(int64_t cutoffMs, unsigned int limit)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    // "seq <= MIN(cursors)": a reader's cursor is the last entry it has read, so everything
+    // after the slowest reader stays, however old (a notifier that has been down for a while
+    // must still find the events it missed).
+    Orthanc::SQLite::Statement s(
+      db_, SQLITE_FROM_HERE,
+      "DELETE FROM audit WHERE seq IN (SELECT seq FROM audit WHERE time < ? AND"
+      " seq <= (SELECT IFNULL(MIN(seq), 9223372036854775807) FROM cursors)"
+      " ORDER BY seq LIMIT ?)");
+    s.BindInt64(0, cutoffMs);
+    s.BindInt64(1, limit);
+    s.Run();
+    return db_.GetLastChangeCount();
+  }
+
   void Ledger::CreateUpload(const UploadRecord& r, const std::vector<std::string>& quotaScopes,
                             int64_t day)
   {
@@ -356,7 +408,7 @@ namespace Inbound
     s.BindString(11, r.message);
     s.BindString(12, r.consentVersion);
     s.BindString(13, r.clientIp);
-    s.BindString(14, r.userAgent);
+    s.BindString(14, TextRules::MakeSafe(r.userAgent, kMaxAuditDetail));
     s.BindInt64(15, r.expectedFiles);
     s.BindInt64(16, r.expectedBytes);
     s.BindString(17, r.receiptCode);

@@ -88,6 +88,16 @@ namespace Inbound
     // Many audit entries in one transaction (refusals are buffered, see AuditBuffer).
     void AddAuditBatch(const std::vector<AuditEvent>& events);
 
+    // Refusals counted per client and interval (see RefusalAudit), in one transaction: an
+    // entry without "seq" is added (and gets its "seq"), one with a "seq" gets its new detail
+    // (the count so far). Only "refused" entries are ever changed.
+    void WriteRefusals(std::vector<AuditEvent>& events);
+
+    // Deletes at most "limit" audit entries older than "cutoffMs", the oldest first, but none
+    // that a reader of the audit trail (the "cursors": notifications, forwards) has yet to
+    // read. Returns how many.
+    int64_t PruneAudit(int64_t cutoffMs, unsigned int limit);
+
     bool LookupItem(ItemRecord& item, const std::string& uploadId,
                     const std::string& sha256) const;
 

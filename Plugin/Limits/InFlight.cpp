@@ -28,7 +28,7 @@ namespace Inbound
     perClient_[address] = count + 1;
     bytes_ += bytes;
     ticket = nextTicket_++;
-    reservations_[ticket] = Reservation{address, bytes, nowMs};
+    reservations_[ticket] = Reservation{address, bytes, nowMs, false};
     return Result_Reserved;
   }
 
@@ -41,6 +41,29 @@ namespace Inbound
     }
     bytes_ = (it->second.bytes > bytes_) ? 0 : bytes_ - it->second.bytes;
     reservations_.erase(it);
+  }
+
+  bool InFlight::MarkInUse(uint64_t ticket)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto found = reservations_.find(ticket);
+    if (found == reservations_.end())
+    {
+      return false;
+    }
+    found->second.inUse = true;
+    return true;
+  }
+
+  size_t InFlight::CountInUse()
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    size_t count = 0;
+    for (const auto& reservation : reservations_)
+    {
+      count += reservation.second.inUse ? 1 : 0;
+    }
+    return count;
   }
 
   void InFlight::Release(uint64_t ticket)
@@ -60,7 +83,7 @@ namespace Inbound
     for (auto it = reservations_.begin(); it != reservations_.end();)
     {
       auto next = std::next(it);
-      if (it->second.since < cutoffMs)
+      if (!it->second.inUse && it->second.since < cutoffMs)
       {
         ReleaseInternal(it);
         count++;

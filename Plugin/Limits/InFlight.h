@@ -9,11 +9,13 @@
 
 namespace Inbound
 {
-  // Bodies being received right now (ARCHITECTURE, fact 3: Orthanc holds each one whole in
-  // memory before the plugin sees it). Reserved by the access filter from the Content-Length
-  // before the body is read, released when the request ends. A body whose request never
-  // reaches the plugin (the client went away while sending) is not announced by Orthanc: its
-  // reservation lapses after a timeout instead.
+  // Bodies being received or handled right now (ARCHITECTURE, fact 3: Orthanc holds each one
+  // whole in memory before the plugin sees it). Reserved by the access filter before the body
+  // is read (the bytes it will take in memory, see LimitsGuard::AdmitBody), marked in use when
+  // the plugin's handler starts, and released by that handler when it ends. A body whose
+  // handler never starts (the client went away while sending: Orthanc does not tell the
+  // plugin) lapses after a timeout instead; one in use never lapses, however long its handler
+  // runs, since its memory is still held.
   class InFlight : public boost::noncopyable
   {
   public:
@@ -30,6 +32,7 @@ namespace Inbound
       std::string address;
       uint64_t bytes;
       int64_t since;
+      bool inUse;
     };
 
     unsigned int maxPerClient_;
@@ -50,11 +53,18 @@ namespace Inbound
     // "ticket" identifies the reservation for Release().
     Result Reserve(uint64_t& ticket, const std::string& address, uint64_t bytes, int64_t nowMs);
 
+    // The handler of the request has started: the reservation no longer lapses. False for an
+    // unknown or lapsed ticket.
+    bool MarkInUse(uint64_t ticket);
+
     // Releasing an unknown or lapsed ticket does nothing.
     void Release(uint64_t ticket);
 
-    // Releases the reservations older than "cutoffMs"; returns how many.
+    // Releases the reservations not in use and made before "cutoffMs"; returns how many.
     size_t Expire(int64_t cutoffMs);
+
+    // Reservations whose handler runs.
+    size_t CountInUse();
 
     uint64_t GetBytes();
 

@@ -7,6 +7,7 @@
 #include "Limits/InFlight.h"
 #include "Limits/Quotas.h"
 #include "Limits/RateLimiter.h"
+#include "Limits/RefusalAudit.h"
 #include "Upload/IUploadPolicy.h"
 
 #include <map>
@@ -25,10 +26,15 @@ namespace Inbound
 
   const char* EnumerationToString(Admission admission);
 
+  // Bytes of memory that Orthanc and the plugin take, at their peak, per byte of a file body
+  // on this role (measured: see LimitsGuard.cpp). The in-flight budget counts this many.
+  unsigned int GetBodyMemoryMultiple(Role role);
+
   // Every limit of the public side in one place: what the access filter checks before a body
   // is read (bans, body caps, bodies in flight), and what the upload service checks before
   // data is kept (rates, quotas, data monitor). Refusals are audited, in batches, and feed
-  // the automatic bans.
+  // the automatic bans. Every per-client count is kept per client key (GetClientKey: IPv6
+  // clients by their network prefix); bans are checked against the address itself.
   class LimitsGuard : public IUploadPolicy
   {
   private:
@@ -41,21 +47,29 @@ namespace Inbound
     AutoBan autoBan_;
     Quotas quotas_;
     DataMonitor monitor_;
+    RefusalAudit refusalAudit_;
+    AuditPruner auditPruner_;
+    const unsigned int bodyMultiple_;
 
     std::mutex refusalsMutex_;
-    std::vector<AuditEvent> pendingRefusals_;
-    uint64_t droppedRefusals_ = 0;
     std::map<std::string, uint64_t> refusalCounts_;  // by code, since start
+
+    std::string GetKey(const std::string& address) const;
 
   public:
     LimitsGuard(const Configuration& configuration, Ledger& ledger, const IClock& clock,
                 const std::vector<std::string>& watchedPaths,
                 const DataMonitor::FreeSpaceProbe& probe = DataMonitor::GetFreeSpace);
 
-    // Before the body is read. "isFile": a file upload (PUT), whose bytes stay reserved under
-    // "ticket" (0: nothing reserved) until ReleaseBody(); contentLength < 0 when absent.
+    // Before the body is read. "isFile": a file upload (PUT), whose memory (Content-Length
+    // times GetBodyMemoryMultiple) stays reserved under "ticket" (0: nothing reserved) until
+    // ReleaseBody(); contentLength < 0 when absent.
     Admission AdmitBody(const std::string& address, bool hasBody, bool isFile,
                         int64_t contentLength, uint64_t& ticket);
+
+    // The handler of the request has started: its reservation no longer lapses after
+    // Limits.BodyTimeout; the handler releases it when it ends.
+    void StartBody(uint64_t ticket);
 
     void ReleaseBody(uint64_t ticket);
 
@@ -69,7 +83,7 @@ namespace Inbound
     std::vector<std::string> GetQuotaScopes(const std::string& clientIp,
                                             const std::string& senderEmail) const override
     {
-      return Quotas::GetScopes(clientIp, senderEmail);
+      return Quotas::GetScopes(GetKey(clientIp), senderEmail);
     }
 
     int64_t GetDay() const override
@@ -77,12 +91,13 @@ namespace Inbound
       return quotas_.GetDay();
     }
 
-    // An answered refusal: audited (address and reason, never the body) and counted
-    // towards an automatic ban.
+    // An answered refusal: audited (client key and reason, never the body; one entry per
+    // client, code and Audit.RefusalInterval) and counted towards an automatic ban.
     void RecordRefusal(const std::string& address, int status, const std::string& code,
                        const std::string& what, Offence offence);
 
-    // Background work: writes buffered refusals, re-evaluates the data monitor.
+    // Background work (once a second): lapses reservations whose handler never started,
+    // writes the refusals' audit entries, prunes the audit trail.
     void Flush();
 
     void UpdateMonitor();

@@ -35,6 +35,16 @@ namespace Inbound
       }
     }
 
+    // The handler runs: the body's memory is held until it ends, however long that takes,
+    // so its reservation must not lapse after Limits.BodyTimeout.
+    void StartReservation()
+    {
+      if (reservation_ != 0)
+      {
+        PluginContext::Get().GetLimits().StartBody(reservation_);
+      }
+    }
+
     // Refusals that say something about the client (garbage, guessing, floods) count
     // towards an automatic ban; the ordinary ones of a legitimate sender do not.
     Offence ClassifyRefusal(int status, const std::string& code)
@@ -59,6 +69,7 @@ namespace Inbound
 
     // A public route: rate-limited per client, every refusal audited.
     template <void (*Handler)(RestCall&)>
+      StartReservation();
     OrthancPluginErrorCode PublicRoute(OrthancPluginRestOutput* output, const char* url,
                                        const OrthancPluginHttpRequest* request)
     {
@@ -73,6 +84,7 @@ namespace Inbound
       {
         context.GetLimits().RecordRefusal(
           GetCurrentClientAddress(), call.GetRefusalStatus(), call.GetRefusalCode(),
+      StartReservation();
           std::string(url) + ": " + call.GetRefusalMessage(),
           ClassifyRefusal(call.GetRefusalStatus(), call.GetRefusalCode()));
       }

@@ -1,7 +1,11 @@
 #include "TextRules.h"
 
 #include <boost/locale/encoding_utf.hpp>
+#include <boost/locale/utf.hpp>
 #include <boost/regex.hpp>
+
+#include <algorithm>
+#include <iterator>
 
 namespace Inbound
 {
@@ -79,6 +83,33 @@ namespace Inbound
         }
       }
       return utf8;
+    }
+
+    std::string MakeSafe(const std::string& bytes, size_t maxCharacters)
+    {
+      typedef boost::locale::utf::utf_traits<char> Utf8;
+      std::string result;
+      result.reserve(std::min(bytes.size(), maxCharacters * 4));
+      size_t count = 0;
+      std::string::const_iterator p = bytes.begin();
+      while (p != bytes.end() && count < maxCharacters)
+      {
+        const std::string::const_iterator start = p;
+        boost::locale::utf::code_point c = Utf8::decode(p, bytes.end());
+        if (c == boost::locale::utf::illegal || c == boost::locale::utf::incomplete)
+        {
+          p = start + 1;  // one replacement per bad byte; the next byte starts afresh
+          c = 0xfffd;
+        }
+        else if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) || c == 0x2028 ||
+                 c == 0x2029 || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069))
+        {
+          c = 0xfffd;
+        }
+        Utf8::encode(c, std::back_inserter(result));
+        count++;
+      }
+      return result;
     }
   }
 }

@@ -18,5 +18,11 @@ namespace Inbound
 
     // At most "maxCharacters" code points of a valid UTF-8 string, never cutting a character.
     std::string Truncate(const std::string& utf8, size_t maxCharacters);
+
+    // Any bytes made safe to store and show (the audit trail, logs): invalid UTF-8, control
+    // characters (C0 with TAB, CR, LF and ESC; DEL; C1), line separators and bidirectional
+    // overrides each become U+FFFD, and the result is cut to "maxCharacters" code points.
+    // What a client sends cannot forge a line, a terminal escape or reordered text.
+    std::string MakeSafe(const std::string& bytes, size_t maxCharacters);
   }
 }
