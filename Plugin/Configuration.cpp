@@ -521,6 +521,7 @@ namespace Inbound
     c.privacyText = GetString(s, "Privacy.Text", false);
     c.recipients = GetRecipients(s);
     c.trustedProxies = GetStringList(s, "TrustedProxies");
+    c.adminNetworks = GetStringList(s, "AdminNetworks");
     c.languages = GetStringList(s, "Languages");
     if (c.languages.empty())
     {
@@ -564,6 +565,8 @@ namespace Inbound
 
     const uint64_t kTiB = uint64_t(1) << 40;
     c.upload.maxFileBytes = GetUnsigned(s, "Upload.MaxFileBytes", 1024, 4 * (uint64_t(1) << 30));
+    c.upload.maxSequenceDepth =
+      static_cast<unsigned int>(GetUnsigned(s, "Upload.MaxSequenceDepth", 1, 100000));
     c.upload.maxFilesPerUpload = GetUnsigned(s, "Upload.MaxFilesPerUpload", 1, 10000000);
     c.upload.maxBytesPerUpload = GetUnsigned(s, "Upload.MaxBytesPerUpload", 1024, kTiB);
     c.upload.openTimeoutSeconds =
@@ -596,14 +599,14 @@ namespace Inbound
     c.limits.maxBytesInFlight = GetUnsigned(s, "Limits.MaxBytesInFlight", 0, kMax);
     c.limits.bodyTimeoutSeconds =
       static_cast<unsigned int>(GetUnsigned(s, "Limits.BodyTimeout", 1, 86400));
-    if (c.limits.maxBytesInFlight != 0 && c.limits.maxBytesInFlight < c.upload.maxFileBytes)
-    {
-      Bad("Limits.MaxBytesInFlight", "must be 0 or at least Upload.MaxFileBytes");
     c.limits.ipv6PrefixLength =
       static_cast<unsigned int>(GetUnsigned(s, "Limits.IPv6PrefixLength", 48, 128));
     c.audit.refusalIntervalSeconds =
       static_cast<unsigned int>(GetUnsigned(s, "Audit.RefusalInterval", 1, 86400));
     c.audit.retentionDays = static_cast<unsigned int>(GetUnsigned(s, "Audit.RetentionDays", 0, 36500));
+    if (c.limits.maxBytesInFlight != 0 && c.limits.maxBytesInFlight < c.upload.maxFileBytes)
+    {
+      Bad("Limits.MaxBytesInFlight", "must be 0 or at least Upload.MaxFileBytes");
     }
 
     c.quotas.bytesPerClient = GetUnsigned(s, "Quotas.BytesPerClientPerDay", 0, kMax);
@@ -631,6 +634,9 @@ namespace Inbound
     c.autoBan.refusals = static_cast<unsigned int>(GetUnsigned(s, "AutoBan.Refusals", 0, 1000000));
     c.autoBan.limitHits = static_cast<unsigned int>(GetUnsigned(s, "AutoBan.LimitHits", 0, 10000000));
     c.autoBan.windowSeconds = static_cast<unsigned int>(GetUnsigned(s, "AutoBan.WindowSeconds", 1, 86400));
+    c.autoBan.failedLogins = static_cast<unsigned int>(GetUnsigned(s, "AutoBan.FailedLogins", 0, 1000000));
+    c.autoBan.failedLoginWindowSeconds =
+      static_cast<unsigned int>(GetUnsigned(s, "AutoBan.FailedLoginWindow", 1, 7 * 86400));
     c.autoBan.banSeconds = static_cast<unsigned int>(GetUnsigned(s, "AutoBan.BanSeconds", 1, 30 * 86400));
     c.bans = GetStringList(s, "Bans");
 
@@ -701,6 +707,11 @@ namespace Inbound
     c.security.webDav = GetBool(s, "Security.AllowWebDav");
     c.security.dicomServer = GetBool(s, "Security.AllowDicomServer");
     c.security.httpDescribeErrors = GetBool(s, "Security.AllowHttpDescribeErrors");
+    c.security.weakPasswords = GetBool(s, "Security.AllowWeakPasswords");
+    c.security.lua = GetBool(s, "Security.AllowLua");
+    c.security.restApiWriteToFileSystem = GetBool(s, "Security.AllowRestApiWriteToFileSystem");
+    c.security.httpsNoVerify = GetBool(s, "Security.AllowHttpsNoVerify");
+    c.security.otherPlugins = GetBool(s, "Security.AllowOtherPlugins");
     return c;
   }
 }

@@ -77,6 +77,7 @@ namespace Inbound
   struct UploadLimits
   {
     uint64_t maxFileBytes = 0;
+    unsigned int maxSequenceDepth = 0;
     uint64_t maxFilesPerUpload = 0;
     uint64_t maxBytesPerUpload = 0;
     unsigned int openTimeoutSeconds = 0;
@@ -110,7 +111,6 @@ namespace Inbound
     unsigned int maxUploadsInFlightPerClient = 0;
     uint64_t maxBytesInFlight = 0;
     unsigned int bodyTimeoutSeconds = 0;
-  };
     unsigned int ipv6PrefixLength = 64;  // IPv6 clients are counted and banned per prefix
   };
 
@@ -119,6 +119,7 @@ namespace Inbound
   {
     unsigned int refusalIntervalSeconds = 60;  // refusals: one entry per client, code, interval
     unsigned int retentionDays = 90;           // 0: kept for ever
+  };
 
   // "Inbound.Quotas": per UTC day (0: no quota).
   struct QuotaLimits
@@ -146,6 +147,8 @@ namespace Inbound
   {
     unsigned int refusals = 0;  // 0: off
     unsigned int limitHits = 0;  // 0: off
+    unsigned int failedLogins = 0;  // wrong passwords; 0: no lockout
+    unsigned int failedLoginWindowSeconds = 3600;
     unsigned int windowSeconds = 0;
     unsigned int banSeconds = 0;
   };
@@ -167,6 +170,11 @@ namespace Inbound
     bool webDav = false;
     bool dicomServer = false;
     bool httpDescribeErrors = false;
+    bool weakPasswords = false;
+    bool lua = false;
+    bool restApiWriteToFileSystem = false;
+    bool httpsNoVerify = false;
+    bool otherPlugins = false;
   };
 
   // One entry of "Inbound.AutoForward": what is sent to a modality without a click.
@@ -204,6 +212,7 @@ namespace Inbound
     std::string privacyText;
     std::vector<Recipient> recipients;
     std::vector<std::string> trustedProxies;
+    std::vector<std::string> adminNetworks;  // where admin-class routes answer
     std::vector<std::string> languages;
     std::string patientIdPrefix;
     std::string brandingColor;  // "#RRGGBB" or empty
@@ -217,6 +226,7 @@ namespace Inbound
     QuotaLimits quotas;
     DataMonitorLimits dataMonitor;
     AutoBanLimits autoBan;
+    AuditSettings audit;
     std::vector<std::string> bans;  // addresses and CIDRs always refused
     std::vector<PullerAccount> pullers;
     std::vector<std::string> gateways;  // (Internal) "OrthancPeers" entries to pull from
@@ -226,7 +236,6 @@ namespace Inbound
     NotificationSettings notifications;
     std::vector<WebhookSettings> webhooks;
     std::vector<ForwardRule> autoForward;
-    AuditSettings audit;
     ForwardingSettings forwarding;
     RetentionSettings retention;
 

@@ -9,6 +9,8 @@
 
 #include <boost/filesystem.hpp>
 
+#include <dlfcn.h>
+
 namespace Inbound
 {
   namespace
@@ -74,6 +76,32 @@ namespace Inbound
       }
     }
 
+    // The file this plugin was loaded from, to tell it apart from the other plugins.
+    std::string GetOwnLibraryPath()
+    {
+      Dl_info info;
+      if (dladdr(reinterpret_cast<void*>(&GetOwnLibraryPath), &info) != 0 && info.dli_fname != nullptr)
+      {
+        return info.dli_fname;
+      }
+      return "";
+    }
+
+    // Where Orthanc reads relative paths of its configuration from.
+    std::string GetConfigurationDirectory(OrthancPluginContext* orthanc)
+    {
+      char* path = OrthancPluginGetConfigurationPath(orthanc);
+      if (path == nullptr)
+      {
+        return "";
+      }
+      boost::filesystem::path result(path);
+      OrthancPluginFreeString(orthanc, path);
+      boost::system::error_code ec;
+      return boost::filesystem::is_directory(result, ec) ? result.string()
+                                                         : result.parent_path().string();
+    }
+
     std::string ResolveDataDirectory(const Json::Value& orthancConfiguration,
                                      const std::string& configured)
     {
@@ -102,7 +130,14 @@ namespace Inbound
     }
     CheckUserMetadata(orthancConfig, configuration_.metadata);
 
-    const std::vector<std::string> unsafe = FindUnsafeSettings(orthancConfig, configuration_);
+    std::vector<std::string> otherPlugins;
+    if (configuration_.role == Role_Gateway)
+    {
+      otherPlugins = ListOtherPlugins(orthancConfig, GetOwnLibraryPath(),
+                                      GetConfigurationDirectory(orthanc));
+    }
+    const std::vector<std::string> unsafe =
+      FindUnsafeSettings(orthancConfig, configuration_, otherPlugins);
     if (!unsafe.empty())
     {
       for (const std::string& finding : unsafe)
@@ -131,9 +166,21 @@ namespace Inbound
                                       std::string("Configuration option \"Inbound.TrustedProxies\": ") +
                                         e.what());
     }
+    AddressRules adminNetworks;
     try
     {
-      access_.reset(new AccessPolicy(users, trusted, configuration_.pullers));
+      adminNetworks = AddressRules(configuration_.adminNetworks);
+    }
+    catch (const std::invalid_argument& e)
+    {
+      throw Orthanc::OrthancException(Orthanc::ErrorCode_BadFileFormat,
+                                      std::string("Configuration option \"Inbound.AdminNetworks\": ") +
+                                        e.what());
+    }
+    try
+    {
+      access_.reset(new AccessPolicy(users, trusted, configuration_.pullers, adminNetworks,
+                                     configuration_.role));
     }
     catch (const std::invalid_argument& e)
     {
@@ -156,6 +203,9 @@ namespace Inbound
     }
     limits_.reset(new LimitsGuard(configuration_, *ledger_, clock_, watched));
     limits_->UpdateMonitor();  // a full disk refuses data from the first request on
+    lockout_.reset(new LoginLockout(limits_->GetBans(), clock_, configuration_.autoBan.failedLogins,
+                                    configuration_.autoBan.failedLoginWindowSeconds,
+                                    configuration_.autoBan.banSeconds));
 
     store_.reset(new OrthancStore(orthanc));
     if (configuration_.role == Role_Gateway)

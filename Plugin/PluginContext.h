@@ -2,6 +2,7 @@
 
 #include "Configuration.h"
 #include "Http/AccessPolicy.h"
+#include "Http/LoginLockout.h"
 #include "Limits/LimitsGuard.h"
 #include "Ledger/Ledger.h"
 #include "Orthanc/OrthancStore.h"
@@ -40,6 +41,7 @@ namespace Inbound
     std::unique_ptr<AccessPolicy> access_;
     std::unique_ptr<Ledger> ledger_;
     std::unique_ptr<LimitsGuard> limits_;
+    std::unique_ptr<LoginLockout> lockout_;
     std::unique_ptr<OrthancStore> store_;
     std::unique_ptr<IUploadSink> sink_;
     StagingArea* staging_ = nullptr;  // the sink, in the Gateway role
@@ -95,6 +97,11 @@ namespace Inbound
     const AccessPolicy& GetAccess() const
     {
       return *access_;
+    }
+
+    LoginLockout& GetLockout()
+    {
+      return *lockout_;
     }
 
     LimitsGuard& GetLimits()

@@ -1,5 +1,6 @@
 #include "AccessPolicy.h"
 
+#include "Http/ApiError.h"
 #include "Toolbox/Crypto.h"
 
 #include <Toolbox.h>
@@ -10,9 +11,12 @@ namespace Inbound
 {
   AccessPolicy::AccessPolicy(const std::map<std::string, std::string>& users,
                              const AddressRules& trustedProxies,
-                             const std::vector<PullerAccount>& pullers) :
+                             const std::vector<PullerAccount>& pullers,
+                             const AddressRules& adminNetworks, Role role) :
     users_(users),
-    trustedProxies_(trustedProxies)
+    trustedProxies_(trustedProxies),
+    adminNetworks_(adminNetworks),
+    role_(role)
   {
     for (const PullerAccount& puller : pullers)
     {
@@ -47,6 +51,125 @@ namespace Inbound
       return RouteClass_Peer;
     }
     return RouteClass_Admin;
+  }
+
+  bool AccessPolicy::IsPluginRoute(const std::string& uri)
+  {
+    return uri == "/" || uri == "/inbound" || uri.compare(0, 9, "/inbound/") == 0;
+  }
+
+  bool AccessPolicy::NeedsAdmin(RouteClass routeClass) const
+  {
+    return routeClass == RouteClass_Admin ||
+           (routeClass == RouteClass_Public && role_ == Role_Internal);
+  }
+
+  AccessDecision AccessPolicy::Decide(const AccessRequest& request) const
+  {
+    AccessDecision decision{AccessVerdict_Public, Classify(request.method, request.uri), false};
+    const RouteClass routeClass = decision.routeClass;
+    const bool needsAdmin = NeedsAdmin(routeClass);
+
+    if (request.banned)
+    {
+      decision.verdict = AccessVerdict_Banned;
+    }
+    else if (request.facts.methodOverride)
+    {
+      // Orthanc has already turned "GET ...?_method=DELETE" into a DELETE: a link in a
+      // sender's message would be enough. The plugin's handlers refuse it with a JSON answer;
+      // Orthanc's own routes, and bodies, are refused here.
+      decision.verdict = (IsPluginRoute(request.uri) && !request.hasBody)
+                           ? AccessVerdict_Handler : AccessVerdict_MethodOverride;
+    }
+    else if (!needsAdmin && request.facts.multipartForm)
+    {
+      decision.verdict = AccessVerdict_Multipart;
+    }
+    else if (routeClass == RouteClass_Peer)
+    {
+      if (IsPuller(request.authorization, request.client))
+      {
+        decision.verdict = AccessVerdict_Puller;
+      }
+      else
+      {
+        decision.verdict = AccessVerdict_Unauthorized;
+        decision.failedLogin = !request.authorization.empty();
+      }
+    }
+    else if (routeClass == RouteClass_Challenge || needsAdmin)
+    {
+      if (!adminNetworks_.Contains(request.client))
+      {
+        decision.verdict = AccessVerdict_NotAdminNetwork;
+      }
+      else if (routeClass == RouteClass_Challenge)
+      {
+        decision.verdict = AccessVerdict_Public;  // the handler asks for the credentials
+      }
+      else if (!IsAuthorized(request.authorization))
+      {
+        decision.verdict = AccessVerdict_Unauthorized;
+        decision.failedLogin = !request.authorization.empty();
+      }
+      else if (IsWrite(request.method) && !IsSameOriginWrite(request.facts))
+      {
+        decision.verdict = IsPluginRoute(request.uri) ? AccessVerdict_Handler
+                                                      : AccessVerdict_CrossSite;
+      }
+      else
+      {
+        decision.verdict = AccessVerdict_Admin;
+      }
+    }
+    return decision;
+  }
+
+  void AccessPolicy::CheckInHandler(Orthanc::HttpMethod method, const std::string& uri,
+                                    const RequestFacts& facts) const
+  {
+    if (facts.methodOverride)
+    {
+      throw ApiError(400, "method-override",
+                     "The \"_method\" argument and X-HTTP-Method-Override are not accepted; "
+                     "send the request with its own method");
+    }
+    if (NeedsAdmin(Classify(method, uri)) && IsWrite(method) && !IsSameOriginWrite(facts))
+    {
+      throw ApiError(403, "cross-site",
+                     "Admin changes are accepted from this site's own pages only; scripts "
+                     "send the header \"X-Requested-With: XMLHttpRequest\"");
+    }
+  }
+
+  const char* EnumerationToString(AccessVerdict verdict)
+  {
+    switch (verdict)
+    {
+      case AccessVerdict_Public:
+        return "public";
+      case AccessVerdict_Admin:
+        return "admin";
+      case AccessVerdict_Puller:
+        return "puller";
+      case AccessVerdict_Handler:
+        return "handler";
+      case AccessVerdict_Banned:
+        return "banned";
+      case AccessVerdict_MethodOverride:
+        return "method-override";
+      case AccessVerdict_Multipart:
+        return "multipart-refused";
+      case AccessVerdict_NotAdminNetwork:
+        return "not-admin-network";
+      case AccessVerdict_Unauthorized:
+        return "unauthorized";
+      case AccessVerdict_CrossSite:
+        return "cross-site";
+      default:
+        return "unknown";
+    }
   }
 
   bool AccessPolicy::IsFileRoute(const std::string& uri)
@@ -124,15 +247,12 @@ namespace Inbound
                                const std::string& authorization,
                                const std::string& clientAddress) const
   {
-    switch (Classify(method, uri))
-    {
-      case RouteClass_Public:
-      case RouteClass_Challenge:
-        return true;
-      case RouteClass_Peer:
-        return IsPuller(authorization, clientAddress);
-      default:
-        return IsAuthorized(authorization);
-    }
+    AccessRequest request;
+    request.method = method;
+    request.uri = uri;
+    request.authorization = authorization;
+    request.client = clientAddress.empty() ? "127.0.0.1" : clientAddress;
+    request.facts.requestedWith = "XMLHttpRequest";
+    return Decide(request).IsAllowed();
   }
 }

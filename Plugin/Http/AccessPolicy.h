@@ -2,6 +2,7 @@
 
 #include "Configuration.h"
 #include "Http/AddressRules.h"
+#include "Http/RequestSafety.h"
 
 #include <Enumerations.h>
 
@@ -18,6 +19,48 @@ namespace Inbound
     RouteClass_Admin       // everything else: the plugin's admin routes and all of Orthanc
   };
 
+  // What the access filter knows of a request before Orthanc reads its body.
+  struct AccessRequest
+  {
+    Orthanc::HttpMethod method = Orthanc::HttpMethod_Get;
+    std::string uri;            // as Orthanc routes it (decoded, dot segments removed)
+    std::string authorization;  // the raw Authorization header
+    std::string client;         // the client's address (after TrustedProxies)
+    RequestFacts facts;
+    bool hasBody = false;
+    bool banned = false;        // the client's address is banned
+  };
+
+  enum AccessVerdict
+  {
+    AccessVerdict_Public,          // no account needed: the public limits decide next
+    AccessVerdict_Admin,           // an admin from an admin network: no public limits
+    AccessVerdict_Puller,          // a configured puller from its network
+    AccessVerdict_Handler,         // refused by the plugin's route handler with its JSON error
+                                   // (method override, cross-site write) before it acts
+    AccessVerdict_Banned,
+    AccessVerdict_MethodOverride,  // on a route of Orthanc itself, or with a body
+    AccessVerdict_Multipart,       // a multipart form or X-File-* header without an account
+    AccessVerdict_NotAdminNetwork,
+    AccessVerdict_Unauthorized,    // no or wrong credentials
+    AccessVerdict_CrossSite        // an admin write that another site's page could have sent
+  };
+
+  struct AccessDecision
+  {
+    AccessVerdict verdict;
+    RouteClass routeClass;
+    bool failedLogin;  // credentials were given and were wrong
+
+    bool IsAllowed() const
+    {
+      return verdict == AccessVerdict_Public || verdict == AccessVerdict_Admin ||
+             verdict == AccessVerdict_Puller || verdict == AccessVerdict_Handler;
+    }
+  };
+
+  const char* EnumerationToString(AccessVerdict verdict);
+
   // The plugin's door (ARCHITECTURE, fact 2): Orthanc's own authentication is off, so this
   // policy decides every request before Orthanc reads its body. Default deny: a route that is
   // not known to be public needs the credentials of one of Orthanc's "RegisteredUsers".
@@ -33,6 +76,8 @@ namespace Inbound
       AddressRules networks;
     };
     std::vector<PullerRule> pullers_;
+    AddressRules adminNetworks_;
+    Role role_;
 
     static bool DecodeBasic(std::string& user, std::string& password,
                             const std::string& authorization);
@@ -40,9 +85,34 @@ namespace Inbound
   public:
     // Throws std::invalid_argument for a bad network of a puller.
     AccessPolicy(const std::map<std::string, std::string>& users,
-                 const AddressRules& trustedProxies, const std::vector<PullerAccount>& pullers = {});
+                 const AddressRules& trustedProxies, const std::vector<PullerAccount>& pullers = {},
+                 const AddressRules& adminNetworks = AddressRules({"127.0.0.0/8", "::1"}),
+                 Role role = Role_Standalone);
 
     static RouteClass Classify(Orthanc::HttpMethod method, const std::string& uri);
+
+    // The plugin's own routes ("/" and everything under "/inbound/"): their handlers can answer
+    // a refusal with a JSON body, which the filter cannot.
+    static bool IsPluginRoute(const std::string& uri);
+
+    // Routes that need an admin: the admin class, and the upload routes of an Internal
+    // Orthanc, which has no public side.
+    bool NeedsAdmin(RouteClass routeClass) const;
+
+    // The whole decision, in this order: bans (before credentials, on every route class),
+    // method overrides, multipart forms on routes open without an account, then per route
+    // class: puller credentials and networks; admin networks, credentials, same-origin writes.
+    AccessDecision Decide(const AccessRequest& request) const;
+
+    // For a route handler of the plugin: the refusal that Decide() left to it, if any
+    // (ApiError 400 method-override, 403 cross-site); does nothing otherwise.
+    void CheckInHandler(Orthanc::HttpMethod method, const std::string& uri,
+                        const RequestFacts& facts) const;
+
+    bool IsAdminNetwork(const std::string& address) const
+    {
+      return adminNetworks_.Contains(address);
+    }
 
     // "PUT /inbound/api/uploads/{id}/files/{sha256}": the only route that takes big bodies.
     static bool IsFileRoute(const std::string& uri);

@@ -67,6 +67,20 @@ namespace Inbound
     return index < request_->groupsCount ? request_->groups[index] : "";
   }
 
+  RequestFacts RestCall::GetRequestFacts() const
+  {
+    RequestFacts facts;
+    for (uint32_t i = 0; i < request_->headersCount; i++)
+    {
+      facts.AddHeader(request_->headersKeys[i], request_->headersValues[i]);
+    }
+    for (uint32_t i = 0; i < request_->getCount; i++)
+    {
+      facts.AddArgument(request_->getKeys[i]);
+    }
+    return facts;
+  }
+
   std::string RestCall::GetHeader(const std::string& lowerCaseName) const
   {
     for (uint32_t i = 0; i < request_->headersCount; i++)

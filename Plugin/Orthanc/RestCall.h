@@ -1,6 +1,7 @@
 #pragma once
 
 #include "Http/ApiError.h"
+#include "Http/RequestSafety.h"
 
 #include <orthanc/OrthancCPlugin.h>
 
@@ -47,6 +48,9 @@ namespace Inbound
     std::string GetHeader(const std::string& lowerCaseName) const;
 
     std::string GetArgument(const std::string& name) const;
+
+    // What the request says about where it comes from (Origin, X-Requested-With, overrides).
+    RequestFacts GetRequestFacts() const;
 
     const void* GetBody() const
     {

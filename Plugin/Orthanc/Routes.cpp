@@ -57,25 +57,38 @@ namespace Inbound
       return Offence_Refusal;
     }
 
+    // The refusals that the filter leaves to the handler so that they get a JSON answer:
+    // a method override, an admin write without the site's own origin.
+    void CheckRequest(const RestCall& call, const char* url)
+    {
+      PluginContext::Get().GetAccess().CheckInHandler(call.GetMethod(), url,
+                                                      call.GetRequestFacts());
+    }
+
     template <void (*Handler)(RestCall&)>
     OrthancPluginErrorCode Route(OrthancPluginRestOutput* output, const char* url,
                                  const OrthancPluginHttpRequest* request)
     {
+      StartReservation();
       RestCall call(PluginContext::Get().GetOrthanc(), output, request);
-      call.Run(Handler);
+      call.Run([url](RestCall& c) {
+        CheckRequest(c, url);
+        Handler(c);
+      });
       ReleaseReservation();
       return OrthancPluginErrorCode_Success;
     }
 
     // A public route: rate-limited per client, every refusal audited.
     template <void (*Handler)(RestCall&)>
-      StartReservation();
     OrthancPluginErrorCode PublicRoute(OrthancPluginRestOutput* output, const char* url,
                                        const OrthancPluginHttpRequest* request)
     {
+      StartReservation();
       PluginContext& context = PluginContext::Get();
       RestCall call(context.GetOrthanc(), output, request);
-      call.Run([](RestCall& c) {
+      call.Run([url](RestCall& c) {
+        CheckRequest(c, url);
         PluginContext::Get().GetLimits().CheckRequestRate(GetCurrentClientAddress());
         Handler(c);
       });
@@ -84,7 +97,6 @@ namespace Inbound
       {
         context.GetLimits().RecordRefusal(
           GetCurrentClientAddress(), call.GetRefusalStatus(), call.GetRefusalCode(),
-      StartReservation();
           std::string(url) + ": " + call.GetRefusalMessage(),
           ClassifyRefusal(call.GetRefusalStatus(), call.GetRefusalCode()));
       }
@@ -132,6 +144,10 @@ namespace Inbound
       PluginContext::Get().GetLimits().RecordRefusal(
         GetCurrentClientAddress(), 401, attempted ? "bad-credentials" : "login-required",
         "login", attempted ? Offence_Refusal : Offence_None);
+      if (attempted)
+      {
+        PluginContext::Get().GetLockout().RecordFailure(GetCurrentClientAddress());
+      }
       call.Challenge(kRealm);
       return false;
     }
@@ -525,6 +541,18 @@ namespace Inbound
       return parsed;
     }
 
+    Offence OffenceOf(AccessVerdict verdict)
+    {
+      switch (verdict)
+      {
+        case AccessVerdict_Banned:
+        case AccessVerdict_Handler:
+          return Offence_None;  // a banned client is refused, not counted again
+        default:
+          return Offence_Refusal;
+      }
+    }
+
     int32_t Filter(OrthancPluginHttpMethod method, const char* uri, const char* ip,
                    uint32_t headersCount, const char* const* headersKeys,
                    const char* const* headersValues, uint32_t getArgumentsCount,
@@ -533,57 +561,65 @@ namespace Inbound
       try
       {
         ReleaseReservation();
-        std::string authorization, forwardedFor;
+        AccessRequest request;
+        request.method = ToHttpMethod(method);
+        request.uri = uri;
+        std::string forwardedFor;
         int64_t contentLength = -1;
         bool chunked = false;
         for (uint32_t i = 0; i < headersCount; i++)
         {
           if (strcasecmp(headersKeys[i], "authorization") == 0)
-            authorization = headersValues[i];
+            request.authorization = headersValues[i];
           else if (strcasecmp(headersKeys[i], "x-forwarded-for") == 0)
             forwardedFor = headersValues[i];
           else if (strcasecmp(headersKeys[i], "content-length") == 0)
             contentLength = ParseContentLength(headersValues[i]);
           else if (strcasecmp(headersKeys[i], "transfer-encoding") == 0)
             chunked = true;
+          else
+            request.facts.AddHeader(headersKeys[i], headersValues[i]);
+        }
+        for (uint32_t i = 0; i < getArgumentsCount; i++)
+        {
+          request.facts.AddArgument(getArgumentsKeys[i]);
         }
         PluginContext& context = PluginContext::Get();
         const AccessPolicy& access = context.GetAccess();
+        LimitsGuard& limits = context.GetLimits();
         currentClientAddress_ = ResolveClientAddress(access.GetTrustedProxies(), ip, forwardedFor);
-        const Orthanc::HttpMethod m = ToHttpMethod(method);
-        const RouteClass routeClass = AccessPolicy::Classify(m, uri);
+        request.client = currentClientAddress_;
+        request.hasBody = (request.method == Orthanc::HttpMethod_Post ||
+                           request.method == Orthanc::HttpMethod_Put || contentLength > 0 || chunked);
+        request.banned = limits.GetBans().IsBanned(currentClientAddress_);
 
-        if (routeClass == RouteClass_Peer)
+        const AccessDecision decision = access.Decide(request);
+        switch (decision.verdict)
         {
-          if (access.IsPuller(authorization, currentClientAddress_))
-            return 1;
-          context.GetLimits().RecordRefusal(currentClientAddress_, 403, "not-a-puller", uri,
-                                            Offence_Refusal);
-          return 0;
+          case AccessVerdict_Admin:
+          case AccessVerdict_Puller:
+          case AccessVerdict_Handler:
+            return 1;  // admins and pullers are not subject to the public side's limits
+          case AccessVerdict_Public:
+            break;
+          default:
+            limits.RecordRefusal(currentClientAddress_, 403, EnumerationToString(decision.verdict),
+                                 uri, OffenceOf(decision.verdict));
+            if (decision.failedLogin)
+            {
+              context.GetLockout().RecordFailure(currentClientAddress_);
+            }
+            return 0;
         }
 
-        // Inside the hospital there is no public side: the upload routes need an admin too.
-        if (routeClass == RouteClass_Admin ||
-            (routeClass == RouteClass_Public && context.GetConfiguration().role == Role_Internal))
-        {
-          // Admins are not subject to the public side's limits, nor to bans.
-          if (access.IsAuthorized(authorization))
-            return 1;
-          context.GetLimits().RecordRefusal(currentClientAddress_, 403, "unauthorized", uri,
-                                            Offence_Refusal);
-          return 0;
-        }
-
-        const bool hasBody = (m == Orthanc::HttpMethod_Post || m == Orthanc::HttpMethod_Put ||
-                              contentLength > 0 || chunked);
-        const bool isFile = (m == Orthanc::HttpMethod_Put && AccessPolicy::IsFileRoute(uri));
-        const Admission admission = context.GetLimits().AdmitBody(
-          currentClientAddress_, hasBody, isFile, chunked ? -1 : contentLength, reservation_);
+        const bool isFile = (request.method == Orthanc::HttpMethod_Put && AccessPolicy::IsFileRoute(uri));
+        const Admission admission = limits.AdmitBody(
+          currentClientAddress_, request.hasBody, isFile, chunked ? -1 : contentLength, reservation_);
         if (admission == Admission_Allowed)
         {
           return 1;
         }
-        context.GetLimits().RecordRefusal(
+        limits.RecordRefusal(
           currentClientAddress_, 403, EnumerationToString(admission), uri,
           admission == Admission_Banned ? Offence_None :
           (admission == Admission_ClientBusy || admission == Admission_ServerBusy) ? Offence_LimitHit

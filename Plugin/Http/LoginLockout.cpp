@@ -1,0 +1,50 @@
+#include "LoginLockout.h"
+
+#include <Logging.h>
+
+namespace Inbound
+{
+  LoginLockout::LoginLockout(BanList& bans, const IClock& clock, unsigned int threshold,
+                             unsigned int windowSeconds, unsigned int banSeconds) :
+    bans_(bans),
+    clock_(clock),
+    threshold_(threshold),
+    windowMs_(int64_t(windowSeconds) * 1000),
+    banSeconds_(banSeconds)
+  {
+  }
+
+  bool LoginLockout::RecordFailure(const std::string& address)
+  {
+    if (threshold_ == 0 || address.empty())
+    {
+      return false;
+    }
+    const int64_t now = clock_.NowMs();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (failures_.size() > 100000)
+      {
+        failures_.clear();  // bounded: addresses come from the TCP peer or a trusted proxy
+      }
+      Failures& failures = failures_[address];
+      if (failures.count == 0 || now - failures.windowStart > windowMs_)
+      {
+        failures = Failures();
+        failures.windowStart = now;
+      }
+      if (++failures.count < threshold_)
+      {
+        return false;
+      }
+      failures_.erase(address);
+    }
+    const std::string reason = std::string(BanList::kAutomaticPrefix) +
+                               std::to_string(threshold_) + " failed logins within " +
+                               std::to_string(windowMs_ / 1000) + " s";
+    bans_.Ban(address, banSeconds_, reason, true, "");
+    LOG(WARNING) << "Inbound: " << address << " locked out for " << banSeconds_ << " s ("
+                 << reason << ")";
+    return true;
+  }
+}

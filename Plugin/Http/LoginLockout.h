@@ -1,0 +1,43 @@
+#pragma once
+
+#include "Limits/BanList.h"
+#include "Toolbox/Time.h"
+
+#include <boost/noncopyable.hpp>
+
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace Inbound
+{
+  // Wrong passwords per client address (admins' and pullers' Basic credentials, the login
+  // prompt): a client that gives "threshold" wrong passwords within the window is banned for
+  // a while, and since bans come before credentials, the right password does not open the
+  // door to it either until the ban lapses or an admin lifts it.
+  class LoginLockout : public boost::noncopyable
+  {
+  private:
+    struct Failures
+    {
+      int64_t windowStart = 0;
+      unsigned int count = 0;
+    };
+
+    BanList& bans_;
+    const IClock& clock_;
+    unsigned int threshold_;
+    int64_t windowMs_;
+    int64_t banSeconds_;
+    std::mutex mutex_;
+    std::map<std::string, Failures> failures_;
+
+  public:
+    // "threshold" 0: no lockout.
+    LoginLockout(BanList& bans, const IClock& clock, unsigned int threshold,
+                 unsigned int windowSeconds, unsigned int banSeconds);
+
+    // One wrong password from "address"; true if this locked the address out.
+    bool RecordFailure(const std::string& address);
+  };
+}
