@@ -1,6 +1,10 @@
 #include "Http/SelfCheck.h"
 #include "Toolbox/Json.h"
 
+#include <boost/filesystem.hpp>
+
+#include <fstream>
+
 #include <gtest/gtest.h>
 
 using namespace Inbound;
@@ -19,9 +23,10 @@ namespace
     "RemoteAccessAllowed": false, "WebDavEnabled": false, "DicomServerEnabled": false,
     "HttpDescribeErrors": false})";
 
-  std::vector<std::string> Findings(const std::string& orthanc, const std::string& inbound)
+  std::vector<std::string> Findings(const std::string& orthanc, const std::string& inbound,
+                                    const std::vector<std::string>& otherPlugins = {})
   {
-    return FindUnsafeSettings(Parse(orthanc), Configuration::Parse(Parse(inbound)));
+    return FindUnsafeSettings(Parse(orthanc), Configuration::Parse(Parse(inbound)), otherPlugins);
   }
 
   bool Mentions(const std::vector<std::string>& findings, const std::string& word)
@@ -46,7 +51,7 @@ TEST(SelfCheck, OrthancDefaultsAreUnsafe)
   const std::vector<std::string> f = Findings("{}", "{}");
   EXPECT_TRUE(Mentions(f, "\"WebDavEnabled\""));
   EXPECT_TRUE(Mentions(f, "\"HttpDescribeErrors\""));
-  EXPECT_FALSE(Mentions(f, "\"DicomServerEnabled\""));  // allowed in Standalone
+  EXPECT_TRUE(Mentions(f, "\"DicomServerEnabled\""));  // stores from anyone on a Standalone
   EXPECT_TRUE(Mentions(Findings("{}", R"({"Role": "Gateway"})"), "\"DicomServerEnabled\""));
 }
 
@@ -72,8 +77,102 @@ TEST(SelfCheck, EachUnsafeSettingIsNamedWithItsOverride)
 TEST(SelfCheck, RemoteAccessTurnsOrthancAuthenticationOnByDefault)
 {
   const std::vector<std::string> f =
-    Findings(R"({"RemoteAccessAllowed": true, "WebDavEnabled": false, "HttpDescribeErrors": false})",
+    Findings(R"({"RemoteAccessAllowed": true, "WebDavEnabled": false, "HttpDescribeErrors": false,
+                "DicomServerEnabled": false})",
              R"({"TrustedProxies": ["127.0.0.1"]})");
   ASSERT_EQ(1u, f.size());
   EXPECT_TRUE(Mentions(f, "AuthenticationEnabled"));
+}
+
+TEST(SelfCheck, EveryRoleIsChecked)
+{
+  for (const char* role : {"Standalone", "Gateway", "Internal"})
+  {
+    const std::string inbound = std::string(R"({"Role": ")") + role +
+                                R"(", "Gateways": ["dmz"]})";
+    auto with = [](const std::string& extra) {
+      Json::Value v = Parse(kSafe);
+      const Json::Value e = Parse(extra);
+      for (const std::string& key : e.getMemberNames())
+        v[key] = e[key];
+      return JsonText::Compact(v);
+    };
+    EXPECT_TRUE(Mentions(Findings(with(R"({"SslEnabled": true})"), inbound), "AllowSslEnabled")) << role;
+    EXPECT_TRUE(Mentions(Findings(with(R"({"ExecuteLuaEnabled": true})"), inbound), "AllowLua")) << role;
+    EXPECT_TRUE(Mentions(Findings(with(R"({"LuaScripts": ["x.lua"]})"), inbound), "AllowLua")) << role;
+    EXPECT_TRUE(Mentions(Findings(with(R"({"RestApiWriteToFileSystemEnabled": true})"), inbound),
+                         "AllowRestApiWriteToFileSystem")) << role;
+    EXPECT_TRUE(Mentions(Findings(with(R"({"HttpsVerifyPeers": false})"), inbound), "AllowHttpsNoVerify")) << role;
+    EXPECT_TRUE(Mentions(Findings(with(R"({"RegisteredUsers": {"admin": "short"}})"), inbound),
+                         "AllowWeakPasswords")) << role;
+    EXPECT_TRUE(Mentions(Findings(with(R"({"RegisteredUsers": {"admin": "change-me-to-a-long-random-secret"}})"),
+                                  inbound), "AllowWeakPasswords")) << role;
+    EXPECT_TRUE(Findings(with(R"({"RegisteredUsers": {"admin": "a-long-random-password-here"}})"), inbound).empty()) << role;
+    const std::string allowed = std::string(R"({"Role": ")") + role + R"(", "Gateways": ["dmz"],
+      "Security": {"AllowLua": true, "AllowWeakPasswords": true}})";
+    EXPECT_TRUE(Findings(with(R"({"ExecuteLuaEnabled": true, "RegisteredUsers": {"a": "b"}})"), allowed).empty()) << role;
+  }
+}
+
+TEST(SelfCheck, InsideTheHospitalRemoteAccessAndDicomAreNormal)
+{
+  EXPECT_TRUE(Findings(R"({"RemoteAccessAllowed": true, "DicomServerEnabled": true})",
+                       R"({"Role": "Internal", "Gateways": ["dmz"]})").empty());
+}
+
+TEST(SelfCheck, AStandaloneDicomPortMustRestrictStores)
+{
+  auto with = [](const std::string& extra) {
+    Json::Value v = Parse(kSafe);
+    const Json::Value e = Parse(extra);
+    for (const std::string& key : e.getMemberNames())
+      v[key] = e[key];
+    return JsonText::Compact(v);
+  };
+  EXPECT_TRUE(Mentions(Findings(with(R"({"DicomServerEnabled": true})"), "{}"), "DicomAlwaysAllowStore"));
+  EXPECT_TRUE(Mentions(Findings(with(R"({"DicomServerEnabled": true, "DicomAlwaysAllowStore": false})"), "{}"),
+                       "AllowDicomServer"));
+  EXPECT_TRUE(Findings(with(R"({"DicomServerEnabled": true, "DicomAlwaysAllowStore": false,
+                                "DicomCheckModalityHost": true})"), "{}").empty());
+  EXPECT_TRUE(Findings(with(R"({"DicomServerEnabled": true})"), R"({"Security": {"AllowDicomServer": true}})").empty());
+}
+
+TEST(SelfCheck, AGatewayLoadsNoOtherPlugin)
+{
+  const std::string gateway = R"({"Role": "Gateway"})";
+  EXPECT_TRUE(Findings(kSafe, gateway, {}).empty());
+  EXPECT_TRUE(Mentions(Findings(kSafe, gateway, {"/usr/share/orthanc/plugins/libOrthancAuthorization.so"}),
+                       "AllowOtherPlugins"));
+  EXPECT_TRUE(Findings(kSafe, R"({"Role": "Gateway", "Security": {"AllowOtherPlugins": true}})",
+                       {"/x/libOther.so"}).empty());
+  EXPECT_TRUE(Findings(kSafe, "{}", {"/x/libOther.so"}).empty());  // a Standalone may
+}
+
+TEST(SelfCheck, OtherPluginsAreFoundInFilesAndFolders)
+{
+  namespace fs = boost::filesystem;
+  const fs::path dir = fs::temp_directory_path() / fs::unique_path("selfcheck-%%%%%%%%");
+  fs::create_directories(dir / "plugins");
+  for (const char* name : {"plugins/libOrthancInbound.so", "plugins/libOther.so", "plugins/readme.txt", "libThird.so"})
+  {
+    std::ofstream((dir / name).string()) << "x";
+  }
+  Json::Value config;
+  config["Plugins"].append((dir / "plugins").string());
+  config["Plugins"].append("libThird.so");  // relative to the configuration's folder
+  const std::vector<std::string> others =
+    ListOtherPlugins(config, (dir / "plugins/libOrthancInbound.so").string(), dir.string());
+  ASSERT_EQ(2u, others.size());
+  EXPECT_TRUE(others[0].find("libOther.so") != std::string::npos || others[1].find("libOther.so") != std::string::npos);
+  EXPECT_TRUE(others[0].find("libThird.so") != std::string::npos || others[1].find("libThird.so") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST(SelfCheck, WeakPasswords)
+{
+  EXPECT_TRUE(IsWeakPassword(""));
+  EXPECT_TRUE(IsWeakPassword("fifteen-chars!!"));
+  EXPECT_FALSE(IsWeakPassword("sixteen-chars!!!"));
+  EXPECT_TRUE(IsWeakPassword("please-CHANGE-ME-now-1234"));
+  EXPECT_TRUE(IsWeakPassword("changeme-changeme-changeme"));
 }
