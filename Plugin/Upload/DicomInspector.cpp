@@ -10,13 +10,15 @@
 #include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcuid.h>
 
-#include <cstring>
-
 namespace Inbound
 {
   namespace
   {
-    const size_t kPreamble = 128;
+    ApiError Dicomdir()
+    {
+      return ApiError(422, "dicomdir",
+                      "This is a DICOMDIR (the index of a CD), not an image; it is skipped");
+    }
 
     std::string Get(const Orthanc::ParsedDicomFile& dicom, const Orthanc::DicomTag& tag)
     {
@@ -32,14 +34,21 @@ namespace Inbound
   }
 
   std::unique_ptr<Orthanc::ParsedDicomFile> DicomInspector::Parse(DicomSummary& summary,
-                                                                  const void* data, size_t size)
+                                                                  const void* data, size_t size,
+                                                                  const DicomGuardLimits& limits)
   {
-    // Part 10 only: a 128-byte preamble and the "DICM" prefix. Raw datasets without a file
-    // meta header carry no transfer syntax and cannot be kept "exactly as sent".
-    if (size < kPreamble + 4 || memcmp(static_cast<const char*>(data) + kPreamble, "DICM", 4) != 0)
+    // Part 10 only: a 128-byte preamble and the "DICM" prefix (400 not-dicom). Raw datasets
+    // without a file meta header carry no transfer syntax and cannot be kept "exactly as sent".
+    const DicomFileMeta fileMeta = DicomGuard::ReadMeta(data, size);
+    if (fileMeta.mediaStorageSopClass == UID_MediaStorageDirectoryStorage)
     {
-      throw ApiError(400, "not-dicom", "The file is not a DICOM file (no DICM prefix at byte 128)");
+      throw Dicomdir();  // before its dataset is even walked: it is never stored
     }
+
+    // Before anything parses the bytes, here and in Orthanc when they are stored: DCMTK
+    // recurses per nested sequence on this (civetweb's 100 KiB) stack and inflates deflated
+    // datasets without a cap.
+    DicomGuard::CheckDataset(fileMeta, data, size, limits);
 
     std::unique_ptr<Orthanc::ParsedDicomFile> dicom;
     try
@@ -56,8 +65,7 @@ namespace Inbound
     if (meta != nullptr && meta->findAndGetOFString(DCM_MediaStorageSOPClassUID, mediaClass).good() &&
         mediaClass == UID_MediaStorageDirectoryStorage)
     {
-      throw ApiError(422, "dicomdir",
-                     "This is a DICOMDIR (the index of a CD), not an image; it is skipped");
+      throw Dicomdir();
     }
 
     summary.sopInstanceUid = Get(*dicom, Orthanc::DICOM_TAG_SOP_INSTANCE_UID);

@@ -4,6 +4,8 @@
 
 #include <DicomParsing/ParsedDicomFile.h>
 
+#include "Upload/DicomGuard.h"
+
 #include <memory>
 #include <string>
 
@@ -25,12 +27,13 @@ namespace Inbound
   };
 
   // Validates untrusted bytes as a DICOM Part 10 file and parses them (DCMTK through the
-  // Orthanc framework). Refusals are ApiErrors: 400 not-dicom, 400 invalid-dicom,
-  // 422 dicomdir.
+  // Orthanc framework), after DicomGuard has walked their structure within `limits`.
+  // Refusals are ApiErrors: 400 not-dicom, 400 invalid-dicom, 413 too-large, 422 dicomdir.
   class DicomInspector
   {
   public:
     static std::unique_ptr<Orthanc::ParsedDicomFile> Parse(DicomSummary& summary,
-                                                           const void* data, size_t size);
+                                                           const void* data, size_t size,
+                                                           const DicomGuardLimits& limits);
   };
 }

@@ -192,7 +192,11 @@ namespace Inbound
                                       const void* body, size_t size)
   {
     DicomSummary summary;
-    std::unique_ptr<Orthanc::ParsedDicomFile> dicom = DicomInspector::Parse(summary, body, size);
+    DicomGuardLimits guard;
+    guard.maxSequenceDepth = configuration_.upload.maxSequenceDepth;
+    guard.maxInflatedBytes = configuration_.upload.maxFileBytes;
+    std::unique_ptr<Orthanc::ParsedDicomFile> dicom =
+      DicomInspector::Parse(summary, body, size, guard);
 
     // One upload, one file per instance: a second, different file with the same SOP Instance
     // UID would land on the same archive instance, which could then not match the hash that

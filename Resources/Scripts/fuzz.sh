@@ -8,22 +8,28 @@ seconds=${1:-20}
 
 CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DINBOUND_BUILD_FUZZERS=ON -DINBOUND_BUILD_TESTS=OFF -DINBOUND_BUILD_WEBAPP=OFF >/dev/null
-cmake --build "$build" -j"${INBOUND_JOBS:-2}" --target OpenRequestFuzzer DicomInspectorFuzzer ForwardedForFuzzer \
-  MailComposeFuzzer
+targets=${INBOUND_FUZZ_TARGETS:-OpenRequestFuzzer DicomInspectorFuzzer DicomGuardFuzzer ForwardedForFuzzer MailComposeFuzzer}
+# shellcheck disable=SC2086
+cmake --build "$build" -j"${INBOUND_JOBS:-2}" --target $targets
 
 pydicom=/usr/lib/python3/dist-packages/pydicom/data/test_files
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
-mkdir -p "$corpus/OpenRequestFuzzer" "$corpus/DicomInspectorFuzzer" "$corpus/ForwardedForFuzzer" \
-  "$corpus/MailComposeFuzzer"
+mkdir -p "$corpus/OpenRequestFuzzer" "$corpus/DicomInspectorFuzzer" "$corpus/DicomGuardFuzzer" \
+  "$corpus/ForwardedForFuzzer" "$corpus/MailComposeFuzzer"
 cp "$root"/UnitTests/Fuzzing/Corpus/OpenRequest/* "$corpus/OpenRequestFuzzer/"
 cp "$root"/UnitTests/Fuzzing/Corpus/ForwardedFor/* "$corpus/ForwardedForFuzzer/"
 cp "$root"/UnitTests/Fuzzing/Corpus/MailCompose/* "$corpus/MailComposeFuzzer/"
-for f in MR_small.dcm CT_small.dcm MR_truncated.dcm rtplan.dcm JPEG2000.dcm; do
-  [[ -f "$pydicom/$f" ]] && cp "$pydicom/$f" "$corpus/DicomInspectorFuzzer/"
+# Hostile files (nested 30/50/200 deep in each encoding, a deflate bomb, lying lengths: made by
+# IntegrationTests/hostile_dicom.py) and real ones, for both DICOM targets.
+cp "$root"/UnitTests/Fuzzing/Corpus/DicomInspector/* "$corpus/DicomInspectorFuzzer/"
+for f in MR_small.dcm CT_small.dcm MR_truncated.dcm rtplan.dcm JPEG2000.dcm MR_small_implicit.dcm \
+         MR_small_bigendian.dcm emri_small_jpeg_2k_lossless.dcm image_dfl.dcm; do
+  if [[ -f "$pydicom/$f" ]]; then cp "$pydicom/$f" "$corpus/DicomInspectorFuzzer/"; fi
 done
+cp "$corpus/DicomInspectorFuzzer/"* "$corpus/DicomGuardFuzzer/"
 
-for target in OpenRequestFuzzer DicomInspectorFuzzer ForwardedForFuzzer MailComposeFuzzer; do
+for target in $targets; do
   echo "== $target (${seconds}s)"
   if ! ASAN_OPTIONS=detect_leaks=0 "$build/$target" -max_total_time="$seconds" -rss_limit_mb=4096 \
        -max_len=1048576 -print_final_stats=1 "$corpus/$target" >"$corpus/$target.log" 2>&1; then
