@@ -120,14 +120,17 @@ def nested(depth, transfer_syntax=EXPLICIT_LE, defined=False, vr="SQ", patient_i
     return part10(transfer_syntax, dataset, BASIC_TEXT_SR, uid)
 
 
-def with_pixels(pixel_bytes, transfer_syntax=EXPLICIT_LE, patient_id="PIXELS", rows=None):
-    """A secondary capture of 8-bit grey pixels; "rows" x 1024 columns."""
+def with_pixels(pixel_bytes, transfer_syntax=EXPLICIT_LE, patient_id="PIXELS"):
+    """A secondary capture of 8-bit grey pixels, 1024 columns wide; frames of 1024 rows once
+    there is a megabyte of them."""
     uid = generate_uid()
     e = encoder_for(transfer_syntax)
-    rows = rows or max(1, len(pixel_bytes) // 1024)
+    rows = min(1024, max(1, len(pixel_bytes) // 1024))
+    frames = max(1, len(pixel_bytes) // (1024 * rows))
     dataset = (header(e, SECONDARY_CAPTURE, uid, patient_id) +
                e.element((0x0028, 0x0002), "US", struct.pack(e.order + "H", 1)) +
                e.element((0x0028, 0x0004), "CS", "MONOCHROME2") +
+               e.element((0x0028, 0x0008), "IS", str(frames)) +
                e.element((0x0028, 0x0010), "US", struct.pack(e.order + "H", rows)) +
                e.element((0x0028, 0x0011), "US", struct.pack(e.order + "H", 1024)) +
                e.element((0x0028, 0x0100), "US", struct.pack(e.order + "H", 8)) +

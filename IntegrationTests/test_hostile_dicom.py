@@ -1,0 +1,296 @@
+"""Hostile DICOM against every role: files nested deeper than Orthanc's 100 KiB civetweb stack
+survives (a 2.3 KB file 50 sequences deep killed Orthanc 1.10.1), Deflated bombs, lengths that
+lie. Each is refused before anything parses it (400 invalid-dicom, 413 too-large), Orthanc
+lives on, nothing is stored or staged, the refusal is audited; a malicious gateway's items
+are held by the Internal, which keeps pulling the others."""
+
+import io
+import json
+import os
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pydicom
+import pytest
+
+import data
+import harness
+import hostile_dicom as h
+from gateway_support import audit, finish, refused, staged_files, start, wait_for_audit
+from harness import Upload
+
+CAP = 24                      # the default of Inbound.Upload.MaxSequenceDepth
+MAX_FILE = 64 * 1024 * 1024   # Inbound.Upload.MaxFileBytes of these servers
+
+
+@pytest.fixture(scope="module", params=["Standalone", "Gateway"])
+def target(request, plugin):
+    s = start(plugin, inbound={"Role": request.param, "Upload": {"MaxFileBytes": MAX_FILE}})
+    s.role = request.param
+    yield s
+    finish(s)
+
+
+def stored_or_staged(server):
+    return server.count_instances() + len(staged_files(server))
+
+
+def assert_refused(server, upload, body, status, code):
+    before = stored_or_staged(server)
+    r = upload.put(body)
+    harness.assert_error(r, status, code)
+    assert server.request("GET", "/system", auth=harness.ADMIN).status_code == 200, \
+        "Orthanc died"
+    assert server.running(), "Orthanc died"
+    assert stored_or_staged(server) == before, "something was stored or staged"
+    assert upload.status_json()["receivedFiles"] == 0
+    return r
+
+
+def depth_of(dicom):
+    """How deep the content tree of a file made by hostile_dicom goes, and its innermost text."""
+    node, depth = pydicom.dcmread(io.BytesIO(dicom)), 0
+    while "ContentSequence" in node:
+        node, depth = node.ContentSequence[0], depth + 1
+    return depth, str(node.TextValue)
+
+
+VARIANTS = {
+    "explicit VR LE": lambda d: h.nested(d),
+    "explicit VR LE, defined lengths": lambda d: h.nested(d, defined=True),
+    "implicit VR LE": lambda d: h.nested(d, h.IMPLICIT_LE),
+    "explicit VR BE, defined lengths": lambda d: h.nested(d, h.EXPLICIT_BE, defined=True),
+    "UN of undefined length": lambda d: h.nested(d, vr="UN"),
+    "deflated": lambda d: h.nested(d, h.DEFLATED),
+}
+
+
+def test_deep_files_are_refused_and_orthanc_lives(target):
+    upload = Upload.open(target)
+    deep50 = h.nested(50)
+    assert len(deep50) < 3000
+    for body in (deep50, h.nested(500), deep50, h.nested(CAP + 1)):
+        r = assert_refused(target, upload, body, 400, "invalid-dicom")
+        assert "nested deeper than %d levels" % CAP in r.json()["message"], r.text
+    wait_for_audit(target, refused("127.0.0.1", 400, "invalid-dicom"), timeout=10)
+    # The upload is still usable: a real file after the hostile ones is stored.
+    assert upload.put(harness.read(data.CT_SMALL)).status_code == 201
+    assert upload.complete_ok()["state"] == "complete"
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_encoding_is_walked(target, variant):
+    upload = Upload.open(target)
+    assert_refused(target, upload, VARIANTS[variant](50), 400, "invalid-dicom")
+    body = VARIANTS[variant](CAP)
+    r = upload.put(body)
+    assert r.status_code == 201, r.text
+    if target.role == "Gateway":
+        staged = staged_files(target)
+        assert body in staged.values(), "the staged file is not the sent one, byte for byte"
+    else:
+        (instance,) = target.instances_of_upload(upload.id).values()
+        assert target.metadata("instances", instance["ID"], "InboundSha256") == \
+            harness.sha256(body)
+        # The stored copy is the original but for the isolation elements: the same tree.
+        assert depth_of(target.instance_file(instance["ID"])) == (CAP, "the deepest item")
+
+
+@pytest.mark.parametrize("kind", ["element", "item", "sequence", "fragment", "unclosed"])
+def test_lying_lengths_are_refused(target, kind):
+    upload = Upload.open(target)
+    assert_refused(target, upload, h.lying_length(kind), 400, "invalid-dicom")
+
+
+def test_a_legitimate_deflated_file_is_accepted(target):
+    upload = Upload.open(target)
+    for body in (h.with_pixels(bytes(range(256)) * 256, h.DEFLATED),
+                 harness.read(data.test_file("image_dfl.dcm"))):
+        r = upload.put(body)
+        assert r.status_code == 201, r.text
+
+
+def vm_hwm_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM for %d" % pid)
+
+
+@pytest.mark.parametrize("role", ["Standalone", "Gateway"])
+def test_a_deflate_bomb_is_refused_without_inflating_it(plugin, role):
+    bomb = h.deflate_bomb(300 * 1024 * 1024)
+    assert len(bomb) < 400 * 1024
+    server = start(plugin, inbound={"Role": role, "Upload": {"MaxFileBytes": MAX_FILE}})
+    try:
+        upload = Upload.open(server)
+        before = vm_hwm_kib(server.process.pid)
+        started = time.monotonic()
+        r = assert_refused(server, upload, bomb, 413, "too-large")
+        assert time.monotonic() - started < 5
+        assert "inflates to more than %d bytes" % MAX_FILE in r.json()["message"], r.text
+        grown = vm_hwm_kib(server.process.pid) - before
+        # 300 MB inflated, 64 MB allowed: the walk inflates through a 64 KiB window.
+        assert grown < 20 * 1024, "peak memory grew by %d KiB" % grown
+        wait_for_audit(server, refused("127.0.0.1", 413, "too-large"), timeout=10)
+    finally:
+        finish(server)
+
+
+def test_the_largest_setting_is_safe_end_to_end(plugin):
+    """Upload.MaxSequenceDepth at its maximum (32): the deepest admitted files are stored by
+    the real Orthanc, in every encoding (43 levels kill Orthanc 1.10.1)."""
+    server = start(plugin, inbound={"Upload": {"MaxSequenceDepth": 32}})
+    try:
+        upload = Upload.open(server)
+        for variant in sorted(VARIANTS):
+            r = upload.put(VARIANTS[variant](32))
+            assert r.status_code == 201, "%s: %s" % (variant, r.text)
+            harness.assert_error(upload.put(VARIANTS[variant](33)), 400, "invalid-dicom")
+        assert server.count_instances() == len(VARIANTS)
+    finally:
+        finish(server)
+
+
+# ------------------------------------------------------------------------- a malicious gateway
+
+
+class FakeGateway:
+    """The peer routes of a gateway (API.md "Peer"), serving uploads made up by the test."""
+
+    def __init__(self):
+        self.uploads = {}     # id -> (manifest, {sha256: bytes})
+        self.acknowledged = []
+        self.lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def answer(self, status, body, content_type="application/json"):
+                if isinstance(body, (dict, list)):
+                    body = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                path = self.path.split("?")[0].rstrip("/")
+                parts = path.split("/")
+                with fake.lock:
+                    pending = [i for i in fake.uploads if i not in fake.acknowledged]
+                if path == "/inbound/peer/outbox":
+                    if not pending:
+                        time.sleep(0.5)
+                    return self.answer(200, {"uploads": [
+                        {"id": i, "completedAt": fake.uploads[i][0]["completedAt"],
+                         "files": len(fake.uploads[i][1]),
+                         "bytes": sum(len(b) for b in fake.uploads[i][1].values())}
+                        for i in pending]})
+                if len(parts) == 5 and parts[4] in fake.uploads:
+                    return self.answer(200, fake.uploads[parts[4]][0])
+                if len(parts) == 7 and parts[4] in fake.uploads and parts[5] == "items" and \
+                        parts[6] in fake.uploads[parts[4]][1]:
+                    return self.answer(200, fake.uploads[parts[4]][1][parts[6]],
+                                       "application/octet-stream")
+                return self.answer(404, {"error": "not-found"})
+
+            def do_POST(self):
+                parts = self.path.split("?")[0].split("/")
+                length = int(self.headers.get("Content-Length", 0))
+                self.rfile.read(length)
+                if len(parts) == 6 and parts[5] == "ack" and parts[4] in fake.uploads:
+                    with fake.lock:
+                        fake.acknowledged.append(parts[4])
+                    return self.answer(200, {})
+                return self.answer(404, {"error": "not-found"})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def add(self, files):
+        upload_id = "".join(
+            "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"[b % 32] for b in os.urandom(12))
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        items = {harness.sha256(f): f for f in files}
+        manifest = {
+            "id": upload_id, "createdAt": now, "completedAt": now, "receiptCode": "ABCD-EFGH",
+            "sender": harness.sender(), "recipient": {"id": harness.RECIPIENTS[0]["Id"],
+                                                      "name": harness.RECIPIENTS[0]["Name"]},
+            "message": "", "consent": {"version": harness.PRIVACY_VERSION, "accepted": True},
+            "language": "en", "client": {"ip": "203.0.113.7", "userAgent": "test"},
+            "items": [{"sha256": s, "size": len(f)} for s, f in items.items()]}
+        with self.lock:
+            self.uploads[upload_id] = (manifest, items)
+        return upload_id
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def test_a_malicious_gateway_cannot_crash_or_exhaust_the_internal(plugin):
+    gateway = FakeGateway()
+    password = "a-long-random-secret-for-tests"
+    internal = harness.OrthancServer(
+        plugin, inbound={"Role": "Internal", "Gateways": ["dmz"],
+                         "Upload": {"MaxFileBytes": MAX_FILE}},
+        orthanc={"OrthancPeers": {"dmz": {"Url": "http://127.0.0.1:%d/" % gateway.port,
+                                          "Username": "inside", "Password": password}}})
+    ct = harness.read(data.CT_SMALL)
+    hostile = {
+        "deep": gateway.add([h.nested(50), ct]),
+        "very deep": gateway.add([h.nested(500, h.IMPLICIT_LE)]),
+        "bomb": gateway.add([h.deflate_bomb(300 * 1024 * 1024)]),
+        "lying": gateway.add([h.lying_length("element")]),
+    }
+    clean = gateway.add([harness.read(data.MR_SMALL)])
+    try:
+        internal.start()
+        before = vm_hwm_kib(internal.process.pid)
+
+        def held():
+            gateways = internal.admin_json("GET", "/inbound/admin/gateways")["gateways"]
+            return set(gateways[0]["held"]) >= set(hostile.values())
+
+        wait_until(held, 60, "the hostile uploads to be held")
+        # The clean upload behind them is pulled, stored and acknowledged.
+        wait_until(lambda: clean in gateway.acknowledged, 60, "the clean upload")
+        assert internal.admin_json("GET", "/inbound/admin/uploads/%s" % clean)["state"] == \
+            "complete"
+        assert len(internal.instances_of_upload(clean)) == 1
+        # Orthanc lives, nothing hostile is stored or acknowledged, each is audited.
+        assert internal.running()
+        assert internal.request("GET", "/system", auth=harness.ADMIN).status_code == 200
+        assert not set(hostile.values()) & set(gateway.acknowledged)
+        assert internal.count_instances() <= 2   # the clean MR, maybe the deep upload's CT
+        for upload_id in hostile.values():
+            inside = internal.admin("GET", "/inbound/admin/uploads/%s" % upload_id)
+            assert inside.status_code == 404 or inside.json()["state"] == "open"
+        events = audit(internal)
+        for name, upload_id in hostile.items():
+            assert any(e["event"] == "alert-upload-held" and e["uploadId"] == upload_id
+                       for e in events), name
+        grown = vm_hwm_kib(internal.process.pid) - before
+        assert grown < 100 * 1024, "peak memory grew by %d KiB" % grown
+    finally:
+        internal.stop()
+        internal.cleanup()
+        gateway.stop()
