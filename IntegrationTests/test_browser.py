@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -117,5 +118,102 @@ def test_the_admin_page_and_explorer_in_chromium(node_packages, start_server, tm
         assert {str(ds.PatientID) for ds in received} == {HOSPITAL_PATIENT_ID}
         assert {str(ds.PatientName) for ds in received} == {"Doe^Jane"}
         assert {str(ds.PatientBirthDate) for ds in received} == {"19700131"}
+    finally:
+        pacs.stop()
+
+
+# A logo whose script, if it ever ran in the site's origin, would mark the document and ban an
+# address with the admin's cached credentials and the header of the site's own scripts.
+SCRIPTED_LOGO = """<svg xmlns="http://www.w3.org/2000/svg" width="160" height="40">
+<style>rect { fill: #1f5c99; }</style><rect width="160" height="40"/>
+<script>document.documentElement.setAttribute("data-script-ran", "1");
+fetch("/inbound/admin/bans", {method: "POST", credentials: "include",
+  headers: {"Content-Type": "application/json", "X-Requested-With": "XMLHttpRequest"},
+  body: JSON.stringify({entry: "198.51.100.7", reason: "from the logo"})});</script></svg>"""
+
+
+def test_cross_site_requests_change_nothing_in_chromium(node_packages, start_server, tmp_path):
+    """Cross-site request forgery (Browser/csrf.test.mjs): the admin is logged in, a page of
+    another site (another loopback address) tries forged GETs with _method, form POSTs in the
+    three encodings, no-cors fetches, overrides, against the plugin's admin routes and Orthanc's
+    own API; the SVG logo is opened directly. Nothing changes on the server: the upload is
+    there and not released, no ban, the patients are there, no script ran. Then the admin page
+    (ban, lift, delete an upload) and Orthanc Explorer (anonymize, delete, upload) still work."""
+    pacs = Pacs(str(tmp_path / "pacs")).start()
+    try:
+        logo = tmp_path / "logo.svg"
+        logo.write_text(SCRIPTED_LOGO)
+        server = start_server(inbound={"Branding": {"Logo": str(logo)}},
+                              orthanc={"DicomModalities": {"pacs": pacs.modality()}})
+        victim, _ = send(server, [data.Original(data.CT_SMALL)])
+        released, _ = send(server, [data.Original(data.CT_SMALL)])
+        doomed, _ = send(server, [data.Original(data.MR_SMALL)], recipient="trauma")
+        victim_patient = server.admin_json("POST", "/instances", data=data.make_dicom("HOSP-KEEP"),
+                                           headers={"Content-Type": "application/dicom"})["ParentPatient"]
+        explorer_patient = server.admin_json(
+            "POST", "/instances", data=data.make_dicom("HOSP-EXPLORER"),
+            headers={"Content-Type": "application/dicom"})["ParentPatient"]
+        explorer_file = tmp_path / "explorer-upload.dcm"
+        explorer_file.write_bytes(data.make_dicom("OE-UPLOAD"))
+        victim_studies = [s["orthancId"] for s in server.admin_upload(victim.id)["studies"]]
+        fixture = {
+            "admin": "%s:%s" % harness.ADMIN,
+            "victimUpload": victim.id,
+            "releaseUpload": released.id,
+            "deleteUpload": doomed.id,
+            "victimPatient": victim_patient,
+            "explorerPatient": explorer_patient,
+            "explorerFile": str(explorer_file),
+            "modality": "pacs",
+            "attackerHost": "127.0.0.2",
+            "luaMarker": str(tmp_path / "lua-ran"),
+        }
+        env = dict(os.environ)
+        env["INBOUND_URL"] = server.url + "/inbound/"
+        env["INBOUND_CSRF_FIXTURE"] = json.dumps(fixture)
+        env["CHROMIUM"] = CHROMIUM
+        code, output = run(["node", "--test", "--test-concurrency=1", "csrf.test.mjs"],
+                           env=env, timeout=900)
+        print(output)
+
+        # On the server: the forgeries changed nothing (checked before the browser's verdict,
+        # so that a failure names what an attacker achieved).
+        harmed = []
+        upload = server.admin_upload(victim.id)
+        if upload["state"] != "complete":
+            harmed.append("the victim upload is %s" % upload["state"])
+        for study in victim_studies:
+            if server.admin("GET", "/studies/%s" % study).status_code != 200:
+                harmed.append("the victim upload's study %s is gone" % study)
+        for upload_id in (victim.id, released.id):
+            forwards = server.admin_json("GET", "/inbound/admin/forwards",
+                                         params={"upload": upload_id})["forwards"]
+            if forwards:
+                harmed.append("upload %s was released: %s" % (upload_id, forwards))
+        time.sleep(2)
+        if pacs.received():
+            harmed.append("the PACS received %d files" % len(pacs.received()))
+        bans = [b["entry"] for b in server.admin_json("GET", "/inbound/admin/limits")["bans"]]
+        if bans:
+            harmed.append("bans: %s" % bans)
+        if server.admin("GET", "/patients/%s" % victim_patient).status_code != 200:
+            harmed.append("the victim patient was deleted")
+        if server.find("Patient", {"PatientID": "CSRF-CREATED"}):
+            harmed.append("a forged POST /tools/create-dicom created a patient")
+        if os.path.exists(fixture["luaMarker"]):
+            harmed.append("a forged Lua script ran")
+        # What the admin did in the same browser did happen.
+        done = []
+        if server.admin_upload(doomed.id)["state"] != "deleted":
+            done.append("the admin page did not delete upload %s" % doomed.id)
+        if server.admin("GET", "/patients/%s" % explorer_patient).status_code != 404:
+            done.append("Orthanc Explorer did not delete its patient")
+        if not server.find("Patient", {"PatientID": "OE-UPLOAD"}):
+            done.append("Orthanc Explorer's upload did not store the file")
+        assert not harmed, "cross-site requests changed the server: %s\n%s" % (
+            harmed, output[-6000:])
+        assert not done, "%s\n%s" % (done, output[-6000:])
+        assert code == 0, output[-6000:]
+        assert "# fail 0" in output and "# pass" in output, output[-3000:]
     finally:
         pacs.stop()

@@ -631,8 +631,17 @@ class ApiError extends Error {
   }
 }
 
+// Every call says it comes from this page's own script: the plugin refuses admin writes
+// (POST, PUT, DELETE) without X-Requested-With or the site's own Origin (403 cross-site), so
+// that a page on another site cannot use the browser's cached credentials (CSRF). Another
+// site cannot add this header without a CORS preflight, which Orthanc never grants.
 async function api(method, path, body) {
-  const init = { method, headers: { Accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' };
+  const init = {
+    method,
+    headers: { Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest' },
+    credentials: 'same-origin',
+    cache: 'no-store',
+  };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);

@@ -22,6 +22,15 @@
   var requestSerial = 0;
   var panelStudy = null;  // the study whose panel is shown or on its way
 
+  // Every call to the plugin says it comes from a script of this site: admin writes without
+  // X-Requested-With (or the site's own Origin) are refused (403 cross-site) against
+  // cross-site request forgery. jQuery 1.7 adds it to same-origin requests by itself; it is
+  // set here anyway, so that a change of Explorer's jQuery cannot break the actions.
+  function adminAjax(options) {
+    options.headers = $.extend({ 'X-Requested-With': 'XMLHttpRequest' }, options.headers || {});
+    return $.ajax(options);
+  }
+
   function addStyles() {
     if (document.getElementById('inbound-explorer-style')) {
       return;
@@ -214,7 +223,7 @@
         'Every study of this upload is removed from Orthanc. The record and its history are kept.',
         'Delete', function () {
           alert.text('');
-          $.ajax({
+          adminAjax({
             url: ADMIN_API + 'uploads/' + encodeURIComponent(uploadId),
             type: 'DELETE',
             dataType: 'json',
@@ -236,7 +245,7 @@
       confirmThen('Ban the sender\'s address?',
         'The client address of this upload cannot send anything for 1 day.', 'Ban for 1 day', function () {
           alert.text('');
-          $.ajax({
+          adminAjax({
             url: ADMIN_API + 'bans',
             type: 'POST',
             contentType: 'application/json',
@@ -263,7 +272,7 @@
     }
     var serial = requestSerial;
     panelStudy = studyId;
-    $.ajax({
+    adminAjax({
       url: ADMIN_API + 'studies/' + encodeURIComponent(studyId),
       dataType: 'json',
       cache: false,
