@@ -24,6 +24,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# The samples ship no working password: the demonstration makes its own.
+admin_password=$(openssl rand -hex 12)
+puller_password=$(openssl rand -hex 16)
+
 openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=localhost" \
   -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
   -keyout "$work/tls.key" -out "$work/tls.crt" 2>/dev/null
@@ -37,7 +41,7 @@ orthanc() {
   "$root/Resources/Scripts/configtool.py" "$sample" "$dir/orthanc.json" \
     "StorageDirectory=\"$dir/db\"" "IndexDirectory=\"$dir/db\"" "HttpPort=$port" \
     "Plugins=[\"$root/build/libOrthancInbound.so\"]" "DicomServerEnabled=false" \
-    'RegisteredUsers={"admin": "demo"}' "Inbound.DataDirectory=\"$dir/inbound\"" "$@"
+    "RegisteredUsers={\"admin\": \"$admin_password\"}" "Inbound.DataDirectory=\"$dir/inbound\"" "$@"
   /usr/sbin/Orthanc "$dir/orthanc.json" >"$dir/orthanc.log" 2>&1 &
   pids+=($!)
 }
@@ -47,7 +51,8 @@ orthanc() {
 start() {
   local name=$1 sample=$2 orthanc_port=$3 https_port=$4 dir="$work/$1"
   orthanc "$name" "$sample" "$orthanc_port" \
-    'Inbound.DataMonitor.WarnFreeBytes=0' 'Inbound.DataMonitor.StopFreeBytes=0'
+    'Inbound.DataMonitor.WarnFreeBytes=0' 'Inbound.DataMonitor.StopFreeBytes=0' \
+    "Inbound.Pullers=[{\"Username\": \"inside\", \"Password\": \"$puller_password\", \"Networks\": [\"127.0.0.1\"]}]"
   "$root/Resources/Scripts/render-nginx-site.sh" "127.0.0.1:$https_port" localhost \
     "$work/tls.crt" "$work/tls.key" "127.0.0.1:$orthanc_port" 512m "127.0.0.1" "127.0.0.1" \
     >"$dir/site.conf"
@@ -97,6 +102,7 @@ start gateway "$root/Resources/Configurations/Gateway.json" "$gateway_port" "$ga
 # The internal Orthanc trusts the demo's self-signed certificate as it would the hospital's CA.
 orthanc internal "$root/Resources/Configurations/Internal.json" "$internal_port" \
   "OrthancPeers.dmz.Url=\"https://127.0.0.1:$gateway_https/\"" \
+  "OrthancPeers.dmz.Password=\"$puller_password\"" \
   "HttpsCACertificates=\"$work/tls.crt\"" "RemoteAccessAllowed=false" \
   'Inbound.Smtp.Host="127.0.0.1"' "Inbound.Smtp.Port=$smtp_port" 'Inbound.Smtp.Security="None"' \
   'Inbound.Smtp.From="Orthanc Inbound demo <inbound@hospital.example>"' \
@@ -104,7 +110,7 @@ orthanc internal "$root/Resources/Configurations/Internal.json" "$internal_port"
   'Inbound.Notifications.AdminEmails=["pacs-admin@hospital.example"]' \
   "DicomModalities={\"pacs\": [\"PACS\", \"127.0.0.1\", $pacs_port]}"
 for _ in $(seq 1 100); do
-  curl -sf -u admin:demo "http://127.0.0.1:$internal_port/inbound/admin/gateways" >/dev/null 2>&1 && break
+  curl -sf -u "admin:$admin_password" "http://127.0.0.1:$internal_port/inbound/admin/gateways" >/dev/null 2>&1 && break
   sleep 0.2
 done
 
@@ -114,7 +120,7 @@ Orthanc Inbound demonstration is running: a gateway in the "DMZ" behind nginx, a
 internal Orthanc that pulls every completed upload in (the certificate is self-signed).
 
   Upload page (senders):        https://127.0.0.1:$gateway_https/inbound/
-  Internal Orthanc Explorer:    http://127.0.0.1:$internal_port/      user "admin", password "demo"
+  Internal Orthanc Explorer:    http://127.0.0.1:$internal_port/      user "admin", password "$admin_password"
   Received uploads (inside):    http://127.0.0.1:$internal_port/inbound/admin/uploads
   Gateways and their backlog:   http://127.0.0.1:$internal_port/inbound/admin/gateways
   Gateway's uploads (DMZ):      https://127.0.0.1:$gateway_https/inbound/admin/uploads
