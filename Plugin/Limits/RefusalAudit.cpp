@@ -9,7 +9,7 @@ namespace Inbound
   namespace
   {
     const size_t kMaxWhat = 200;
-    const int64_t kPruneIntervalMs = 60 * 1000;
+    const int64_t kPruneIntervalMs = 10 * 1000;
   }
 
   const char* const RefusalAudit::kOverflowCode = "further-clients";

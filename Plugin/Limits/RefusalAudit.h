@@ -67,7 +67,7 @@ namespace Inbound
 
   // Deletes audit entries older than the retention, a small batch at a time, so that the
   // ledger's lock is never held long: while there is a backlog on every call (once a second
-  // from the background thread), then once a minute.
+  // from the background thread), then every 10 seconds.
   class AuditPruner : public boost::noncopyable
   {
   private:
