@@ -193,6 +193,10 @@ def test_another_site_cannot_ban_everybody(door, headers):
         r = raw(door, "POST", "/inbound/admin/bans", data='{"entry": "0.0.0.0/0"}',
                 headers=dict(headers, **{"Content-Type": content_type}))
         json_error(r, 403, "cross-site")
+    # A multipart form, which Orthanc would answer itself without the plugin's handler.
+    r = raw(door, "POST", "/inbound/admin/bans", headers=headers,
+            files={"entry": (None, "0.0.0.0/0"), "json": ("b.json", '{"entry": "0.0.0.0/0"}')})
+    assert r.status_code == 403, (r.status_code, r.text[:200])
     assert not [b for b in door.admin_json("GET", "/inbound/admin/bans")["bans"]
                 if b["entry"] == "0.0.0.0/0"]
     assert door.request("GET", "/inbound/api/info").status_code == 200

@@ -177,6 +177,9 @@ TEST(AccessPolicy, AdminWritesAreSameOriginOnly)
     orthanc.facts.requestedWith = "XMLHttpRequest";
     EXPECT_EQ(AccessVerdict_Admin, Verdict(Policy(), orthanc));
     EXPECT_THROW(Policy().CheckInHandler(method, "/inbound/admin/bans", plugin.facts), ApiError);
+    AccessRequest form = plugin;  // Orthanc answers a multipart form itself: refused here
+    form.facts.AddHeader("Content-Type", "multipart/form-data; boundary=x");
+    EXPECT_EQ(AccessVerdict_CrossSite, Verdict(Policy(), form));
     plugin.facts.requestedWith = "XMLHttpRequest";
     EXPECT_NO_THROW(Policy().CheckInHandler(method, "/inbound/admin/bans", plugin.facts));
   }

@@ -115,8 +115,9 @@ namespace Inbound
       }
       else if (IsWrite(request.method) && !IsSameOriginWrite(request.facts))
       {
-        decision.verdict = IsPluginRoute(request.uri) ? AccessVerdict_Handler
-                                                      : AccessVerdict_CrossSite;
+        // A multipart form never reaches a handler: Orthanc answers it itself.
+        decision.verdict = (IsPluginRoute(request.uri) && !request.facts.multipartForm)
+                             ? AccessVerdict_Handler : AccessVerdict_CrossSite;
       }
       else
       {
