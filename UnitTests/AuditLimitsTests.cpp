@@ -12,6 +12,9 @@
 #include "Upload/TextRules.h"
 
 #include <OrthancException.h>
+#include <SQLite/Connection.h>
+
+#include <boost/filesystem.hpp>
 
 #include <gtest/gtest.h>
 
@@ -109,6 +112,29 @@ TEST(Ledger, AuditStoresNoControlCharactersAndIsCapped)
   }
   EXPECT_EQ(1000u, TextRules::CountCharacters(e.detail));
   EXPECT_EQ(0u, e.detail.find("GET /x"));
+}
+
+TEST(Ledger, AuditWrittenByAnEarlierVersionIsReadSafe)
+{
+  const boost::filesystem::path path =
+    boost::filesystem::temp_directory_path() / boost::filesystem::unique_path("ledger-%%%%%%.sqlite");
+  {
+    Ledger ledger(path.string());
+  }
+  {
+    Orthanc::SQLite::Connection db;
+    db.Open(path.string());
+    db.Execute("INSERT INTO audit (time, event, upload_id, ip, detail) VALUES"
+               " (1, 'refused', '', '1.2.3.4', '400 bad: /x' || char(13, 10, 27) || '[2J')");
+  }
+  {
+    Ledger ledger(path.string());
+    const AuditEvent e = ledger.ListAudit(0, 10).at(0);
+    EXPECT_EQ("400 bad: /x\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd[2J", e.detail);
+  }
+  boost::filesystem::remove(path);
+  boost::filesystem::remove(path.string() + "-wal");
+  boost::filesystem::remove(path.string() + "-shm");
 }
 
 TEST(Ledger, WriteRefusalsAddsThenUpdatesOnlyRefusals)

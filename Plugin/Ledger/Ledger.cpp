@@ -86,10 +86,12 @@ namespace Inbound
       AuditEvent e;
       e.seq = s.ColumnInt64(0);
       e.time = s.ColumnInt64(1);
-      e.event = s.ColumnString(2);
-      e.uploadId = s.ColumnString(3);
-      e.ip = s.ColumnString(4);
-      e.detail = s.ColumnString(5);
+      // Made safe on reading too: a ledger written by an earlier version may hold raw
+      // control characters from clients.
+      e.event = TextRules::MakeSafe(s.ColumnString(2), kMaxAuditName);
+      e.uploadId = TextRules::MakeSafe(s.ColumnString(3), kMaxAuditName);
+      e.ip = TextRules::MakeSafe(s.ColumnString(4), kMaxAuditName);
+      e.detail = TextRules::MakeSafe(s.ColumnString(5), kMaxAuditDetail);
       return e;
     }
   }
