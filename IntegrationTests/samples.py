@@ -1,6 +1,6 @@
 """Orthanc started from a shipped sample configuration (Resources/Configurations/*.json), so
 that the samples admins copy cannot rot: only what a test machine needs is replaced (ports,
-folders, the plugin's path, the admin's password, the free-space levels of the data monitor,
+folders, the plugin's path, the admin's and the puller's passwords, the free-space levels of the data monitor,
 which depend on this machine's disk), everything else stays as shipped."""
 
 import os
@@ -13,6 +13,10 @@ REPO = os.path.dirname(HERE)
 SAMPLES = os.path.join(REPO, "Resources", "Configurations")
 sys.path.insert(0, os.path.join(REPO, "Resources", "Scripts"))
 import configtool  # noqa: E402
+
+
+# The puller's secret on the test machine, in place of the samples' placeholder.
+PULLER_PASSWORD = "a-long-random-secret-for-tests"
 
 
 def path(name):
@@ -42,6 +46,12 @@ class SampleServer(OrthancServer):
                        "HttpPort": self.port, "DicomPort": self.dicom_port,
                        "Plugins": [self.plugin], "RegisteredUsers": {ADMIN[0]: ADMIN[1]}})
         config["Inbound"]["DataDirectory"] = self.data_directory
+        # The samples ship placeholders that the plugin refuses: a machine sets its secrets.
+        for puller in config["Inbound"].get("Pullers", []):
+            puller["Password"] = PULLER_PASSWORD
+        for peer in config.get("OrthancPeers", {}).values():
+            if isinstance(peer, dict) and "Password" in peer:
+                peer["Password"] = PULLER_PASSWORD
         if not self.free_space_levels:
             monitor = config["Inbound"].setdefault("DataMonitor", {})
             monitor.update({"WarnFreeBytes": 0, "StopFreeBytes": 0})

@@ -205,7 +205,8 @@ namespace Inbound
     limits_->UpdateMonitor();  // a full disk refuses data from the first request on
     lockout_.reset(new LoginLockout(limits_->GetBans(), clock_, configuration_.autoBan.failedLogins,
                                     configuration_.autoBan.failedLoginWindowSeconds,
-                                    configuration_.autoBan.banSeconds));
+                                    configuration_.autoBan.banSeconds,
+                                    configuration_.limits.ipv6PrefixLength));
 
     store_.reset(new OrthancStore(orthanc));
     if (configuration_.role == Role_Gateway)

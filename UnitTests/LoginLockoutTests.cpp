@@ -42,3 +42,17 @@ TEST(LoginLockout, TheWindowMovesOnAndZeroTurnsItOff)
   }
   EXPECT_FALSE(bans.IsBanned("192.0.2.1"));
 }
+
+TEST(LoginLockout, AnIpv6ClientIsLockedOutWithItsNetwork)
+{
+  InboundTests::FakeClock clock;
+  Ledger ledger("");
+  BanList bans(ledger, clock, {});
+  LoginLockout lockout(bans, clock, 3, 600, 900, 64);
+  // Three addresses of one /64: one client, however it rotates its address.
+  EXPECT_FALSE(lockout.RecordFailure("2001:db8:1:2::1"));
+  EXPECT_FALSE(lockout.RecordFailure("2001:db8:1:2::2"));
+  EXPECT_TRUE(lockout.RecordFailure("2001:db8:1:2:ffff::3"));
+  EXPECT_TRUE(bans.IsBanned("2001:db8:1:2::99"));
+  EXPECT_FALSE(bans.IsBanned("2001:db8:1:3::1"));
+}

@@ -1,25 +1,30 @@
 #include "LoginLockout.h"
 
+#include "Limits/ClientKey.h"
+
 #include <Logging.h>
 
 namespace Inbound
 {
   LoginLockout::LoginLockout(BanList& bans, const IClock& clock, unsigned int threshold,
-                             unsigned int windowSeconds, unsigned int banSeconds) :
+                             unsigned int windowSeconds, unsigned int banSeconds,
+                             unsigned int ipv6PrefixLength) :
     bans_(bans),
     clock_(clock),
     threshold_(threshold),
     windowMs_(int64_t(windowSeconds) * 1000),
-    banSeconds_(banSeconds)
+    banSeconds_(banSeconds),
+    ipv6PrefixLength_(ipv6PrefixLength)
   {
   }
 
-  bool LoginLockout::RecordFailure(const std::string& address)
+  bool LoginLockout::RecordFailure(const std::string& clientAddress)
   {
-    if (threshold_ == 0 || address.empty())
+    if (threshold_ == 0 || clientAddress.empty())
     {
       return false;
     }
+    const std::string address = GetClientKey(clientAddress, ipv6PrefixLength_);
     const int64_t now = clock_.NowMs();
     {
       std::lock_guard<std::mutex> lock(mutex_);

@@ -29,15 +29,18 @@ namespace Inbound
     unsigned int threshold_;
     int64_t windowMs_;
     int64_t banSeconds_;
+    unsigned int ipv6PrefixLength_;
     std::mutex mutex_;
     std::map<std::string, Failures> failures_;
 
   public:
-    // "threshold" 0: no lockout.
+    // "threshold" 0: no lockout. IPv6 clients count, and are locked out, per network of
+    // "ipv6PrefixLength" bits, like every other limit (GetClientKey).
     LoginLockout(BanList& bans, const IClock& clock, unsigned int threshold,
-                 unsigned int windowSeconds, unsigned int banSeconds);
+                 unsigned int windowSeconds, unsigned int banSeconds,
+                 unsigned int ipv6PrefixLength = 64);
 
-    // One wrong password from "address"; true if this locked the address out.
+    // One wrong password from "address"; true if this locked the client out.
     bool RecordFailure(const std::string& address);
   };
 }

@@ -1520,7 +1520,9 @@ function renderBans(bans) {
 
 async function liftBan(entry, button) {
   await act(button, async () => {
-    await api('DELETE', `bans/${encodeURIComponent(entry)}`);
+    // The entry's "/" and ":" stay as they are: the proxy refuses escaped slashes (path
+    // tricks), and the route takes the rest of the path as the entry.
+    await api('DELETE', `bans/${encodeURIComponent(entry).replace(/%2F/gi, '/').replace(/%3A/gi, ':')}`);
     announce(t('bans.lifted', { entry }));
     await loadLimits();
     $('limits-heading').focus();
