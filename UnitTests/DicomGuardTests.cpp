@@ -266,7 +266,7 @@ TEST(DicomGuard, PydicomFilesThatDcmtkReadsPass)
       DicomSummary summary;
       try
       {
-        DicomInspector::Parse(summary, file.data(), file.size(), Limits());
+        DicomInspector::Check(file.data(), file.size(), Limits());
         ADD_FAILURE() << "a DICOMDIR was accepted";
       }
       catch (const ApiError& e)
@@ -433,6 +433,20 @@ TEST(DicomGuard, DeflatedDatasetsInflateWithinTheFileCap)
   EXPECT_EQ("413 too-large", Outcome(Part10(kDeflated, e.Header("1.2.3") + e.Element(0x0040, 0xa160, "UT", "x", 0xfffffff0u, true))));
   EXPECT_EQ("400 invalid-dicom", Outcome(Part10(kDeflated, e.Header("1.2.3") + e.Element(0x0040, 0xa160, "UT", "x", 1000, true))));
 
+  // The size as parsed, which memory is reserved for: a deflated file's meta group and its
+  // inflated dataset; any other file's own size.
+  const std::string deflated = Part10(kDeflated, small);
+  ASSERT_LT(deflated.size(), small.size() / 10);
+  const size_t offset = DicomGuard::ReadMeta(deflated.data(), deflated.size()).datasetOffset;
+  EXPECT_EQ(offset + small.size(), DicomGuard::Check(deflated.data(), deflated.size(), Limits()));
+  const CheckedDicom checked = DicomInspector::Check(deflated.data(), deflated.size(), Limits());
+  EXPECT_EQ(offset + small.size(), checked.GetParsedBytes());
+  EXPECT_EQ(deflated.size(), checked.GetSize());
+  const std::string plain = Part10(kExplicitLittle, small);
+  EXPECT_EQ(plain.size(), DicomGuard::Check(plain.data(), plain.size(), Limits()));
+  const std::string guessed = Part10("", small);
+  EXPECT_EQ(guessed.size(), DicomGuard::Check(guessed.data(), guessed.size(), Limits()));
+
   // A damaged or cut deflate stream.
   const std::string whole = Part10(kDeflated, small);
   EXPECT_EQ("400 invalid-dicom", Outcome(whole.substr(0, whole.size() - 20)));
@@ -495,8 +509,8 @@ namespace
       try
       {
         DicomSummary summary;
-        std::unique_ptr<Orthanc::ParsedDicomFile> dicom =
-          DicomInspector::Parse(summary, file.data(), file.size(), Limits(cap));
+        std::unique_ptr<Orthanc::ParsedDicomFile> dicom = DicomInspector::Parse(
+          summary, DicomInspector::Check(file.data(), file.size(), Limits(cap)));
         Isolation::Apply(*dicom, "INB-ABCDEFGHJKLM-DEEP", "ABCDEFGHJKLM");
         std::string written;
         dicom->SaveToMemoryBuffer(written);

@@ -99,6 +99,38 @@ TEST(InFlight, AbandonedReservationsLapse)
   EXPECT_EQ(1u, inFlight.GetLapsed());
 }
 
+TEST(InFlight, BytesOnlyReservationsCountInTheBudgetNotPerClient)
+{
+  InFlight inFlight(1, 1000);
+  uint64_t body, extra, more, t;
+  EXPECT_EQ(InFlight::Result_Reserved, inFlight.Reserve(body, "a", 300, 0));
+  EXPECT_EQ(InFlight::Result_Reserved, inFlight.ReserveBytes(extra, 500, 0));
+  EXPECT_NE(0u, extra);
+  EXPECT_EQ(800u, inFlight.GetBytes());
+  EXPECT_EQ(500u, inFlight.GetExtraBytes());
+  EXPECT_EQ(1u, inFlight.GetCount("a"));   // not another body of the client
+  EXPECT_EQ(0u, inFlight.GetCount(""));
+  EXPECT_EQ(0u, inFlight.CountInUse());    // nor a body whose handler runs
+  EXPECT_EQ(InFlight::Result_ServerBusy, inFlight.ReserveBytes(more, 201, 0));
+  EXPECT_EQ(0u, more);
+  EXPECT_EQ(InFlight::Result_ServerBusy, inFlight.Reserve(t, "b", 201, 0));
+  EXPECT_EQ(2u, inFlight.GetRefusals());
+  // Never lapses: its handler runs, however long.
+  EXPECT_EQ(1u, inFlight.Expire(1000000));  // the body not marked in use, only
+  EXPECT_EQ(500u, inFlight.GetBytes());
+  EXPECT_EQ(InFlight::Result_Reserved, inFlight.Reserve(t, "a", 500, 0));
+  EXPECT_EQ(InFlight::Result_ServerBusy, inFlight.ReserveBytes(more, uint64_t(1) << 63, 0));
+  inFlight.Release(extra);
+  EXPECT_EQ(500u, inFlight.GetBytes());
+  EXPECT_EQ(0u, inFlight.GetExtraBytes());
+  EXPECT_EQ(1u, inFlight.GetCount("a"));  // releasing it leaves the client's body counted
+  inFlight.Release(extra);
+  EXPECT_EQ(500u, inFlight.GetBytes());
+
+  InFlight unlimited(1, 0);
+  EXPECT_EQ(InFlight::Result_Reserved, unlimited.ReserveBytes(more, uint64_t(1) << 40, 0));
+}
+
 TEST(Quotas, DailyCountersAndRetryAfterUntilMidnight)
 {
   InboundTests::FakeClock clock;
@@ -280,6 +312,32 @@ TEST(LimitsGuard, AdmissionBeforeTheBody)
   EXPECT_EQ(Admission_ServerBusy, guard.AdmitBody("b", true, true, 801, reserved));
   guard.ReleaseBody(first);
   EXPECT_EQ(Admission_Allowed, guard.AdmitBody("b", true, true, 801, reserved));
+
+  // A file that parses bigger than its body: the growth times 5, in the same budget (4995
+  // used by b's body), not as another body of the client; 503 with Retry-After when it does
+  // not fit; released with its holder.
+  std::unique_ptr<MemoryHold> growth = guard.ReserveParsingGrowth(800);
+  EXPECT_EQ(4005u + 4000u, guard.Describe("")["inFlight"]["bytes"].asUInt64());
+  EXPECT_EQ(4000u, guard.Describe("")["inFlight"]["growthBytes"].asUInt64());
+  try
+  {
+    guard.ReserveParsingGrowth(200);
+    ADD_FAILURE() << "reserved beyond the budget";
+  }
+  catch (const ApiError& e)
+  {
+    EXPECT_EQ(503, e.GetStatus());
+    EXPECT_EQ("server-busy", e.GetCode());
+    ASSERT_EQ(1u, e.GetHeaders().count("Retry-After"));
+    EXPECT_GE(std::stoi(e.GetHeaders().at("Retry-After")), 1);
+  }
+  EXPECT_EQ(Admission_Allowed, guard.AdmitBody("c", true, true, 100, first));  // 500 more
+  guard.ReleaseBody(first);
+  growth.reset();
+  EXPECT_EQ(4005u, guard.Describe("")["inFlight"]["bytes"].asUInt64());
+  EXPECT_EQ(0u, guard.Describe("")["inFlight"]["growthBytes"].asUInt64());
+  EXPECT_NE(nullptr, guard.ReserveParsingGrowth(0));  // nothing to hold, never refused
+  EXPECT_NE(nullptr, guard.ReserveParsingGrowth(999));  // 4995 fits again
 
   guard.RecordRefusal("a", 400, "not-dicom", "PUT ...", Offence_Refusal);
   guard.Flush();

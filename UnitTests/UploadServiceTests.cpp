@@ -7,22 +7,85 @@
 
 #include <DicomFormat/DicomTag.h>
 
+#include <boost/filesystem.hpp>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+
 #include <gtest/gtest.h>
+
+#include <fstream>
 
 using namespace Inbound;
 using InboundTests::MakeDicom;
 
 namespace
 {
+  // Records the memory that the service asks for before parsing a file, and what it still
+  // holds; refuses it as LimitsGuard does when "busy".
+  class RecordingPolicy : public NoUploadPolicy
+  {
+  public:
+    std::vector<uint64_t> asked;
+    uint64_t held = 0;
+    bool busy = false;
+
+    std::unique_ptr<MemoryHold> ReserveParsingGrowth(uint64_t extraBytes) override
+    {
+      asked.push_back(extraBytes);
+      if (busy)
+      {
+        throw ApiError(503, "server-busy", "busy").WithHeader("Retry-After", "5");
+      }
+      held += extraBytes;
+      return std::unique_ptr<MemoryHold>(
+        new MemoryHold([this, extraBytes]() { held -= extraBytes; }));
+    }
+  };
+
+  // A file in the Deflated transfer syntax whose dataset inflates to more than "padding"
+  // bytes (a long image comment of one letter, which deflates to almost nothing).
+  std::string MakeDeflatedDicom(const std::string& sopUid, size_t padding, bool withSeries = true)
+  {
+    Orthanc::ParsedDicomFile dicom(MakeDicom("1", "1.2", "1.2.3", sopUid));
+    if (!withSeries)
+    {
+      dicom.Remove(Orthanc::DICOM_TAG_SERIES_INSTANCE_UID);
+    }
+    DcmFileFormat& file = dicom.GetDcmtkObject();
+    EXPECT_TRUE(file.getDataset()->putAndInsertString(DCM_ImageComments,
+                                                      std::string(padding, 'a').c_str()).good());
+    const boost::filesystem::path path =
+      boost::filesystem::temp_directory_path() / boost::filesystem::unique_path("deflated-%%%%%%%%.dcm");
+    EXPECT_TRUE(file.saveFile(path.string().c_str(), EXS_DeflatedLittleEndianExplicit).good());
+    std::ifstream in(path.string(), std::ios::binary);
+    const std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    boost::filesystem::remove(path);
+    return content;
+  }
+
+  // Notes what the policy holds while Orthanc stores a file (and parses it again).
+  class WatchedStore : public InboundTests::FakeStore
+  {
+  public:
+    const RecordingPolicy* policy = nullptr;
+    std::vector<uint64_t> heldWhileStoring;
+
+    Inbound::StoredInstance StoreInstance(const std::string& dicom) override
+    {
+      heldWhileStoring.push_back(policy->held);
+      return FakeStore::StoreInstance(dicom);
+    }
+  };
+
   class UploadServiceTest : public ::testing::Test
   {
   protected:
     Configuration configuration_;
     Ledger ledger_;
-    InboundTests::FakeStore store_;
+    WatchedStore store_;
     InboundTests::FakeClock clock_;
     ArchiveSink sink_;
-    NoUploadPolicy policy_;
+    RecordingPolicy policy_;
     UploadService service_;
     ClientInfo client_;
 
@@ -41,6 +104,7 @@ namespace
       sink_(configuration_, ledger_, store_),
       service_(configuration_, ledger_, sink_, policy_, clock_)
     {
+      store_.policy = &policy_;
       client_.ip = "203.0.113.9";
       client_.userAgent = "test";
     }
@@ -296,4 +360,91 @@ TEST_F(UploadServiceTest, LongPatientIdsAreCutTo64Characters)
   const ApiAnswer u = Open();
   const ApiAnswer a = Put(u, MakeDicom(std::string(64, '7'), "1.2", "1.2.3", "1.2.3.1"));
   EXPECT_EQ(64u, a.body["patientId"].asString().size());
+}
+
+TEST_F(UploadServiceTest, ADeflatedFileHoldsItsInflatedSizeWhileItIsStored)
+{
+  const ApiAnswer u = Open();
+  const std::string plain = MakeDicom("1", "1.2", "1.2.3", "1.2.3.4.1");
+  EXPECT_EQ(201, Put(u, plain).status);
+  ASSERT_EQ(1u, policy_.asked.size());
+  EXPECT_EQ(0u, policy_.asked[0]);  // parsed as big as it is: nothing more
+
+  // 60 KB of dataset in about 1 KB: the difference is reserved before DCMTK inflates it, and
+  // released once the file is stored.
+  const std::string deflated = MakeDeflatedDicom("1.2.3.4.2", 60000);
+  ASSERT_LT(deflated.size(), 2000u);
+  EXPECT_EQ(201, Put(u, deflated).status);
+  ASSERT_EQ(2u, policy_.asked.size());
+  EXPECT_GT(policy_.asked[1], 60000u - deflated.size());
+  EXPECT_LT(policy_.asked[1], 60000u + 1000u);
+  ASSERT_EQ(2u, store_.heldWhileStoring.size());
+  EXPECT_EQ(0u, store_.heldWhileStoring[0]);
+  EXPECT_EQ(policy_.asked[1], store_.heldWhileStoring[1]);  // held until Orthanc has it
+  EXPECT_EQ(0u, policy_.held);
+  EXPECT_EQ(2u, store_.instances.size());
+
+  // Busy: 503 server-busy with Retry-After, nothing stored; the same file later is stored.
+  const std::string other = MakeDeflatedDicom("1.2.3.4.3", 60000);
+  policy_.busy = true;
+  try
+  {
+    Put(u, other);
+    ADD_FAILURE() << "stored while the server was busy";
+  }
+  catch (const ApiError& e)
+  {
+    EXPECT_EQ(503, e.GetStatus());
+    EXPECT_EQ("server-busy", e.GetCode());
+    EXPECT_EQ(1u, e.GetHeaders().count("Retry-After"));
+  }
+  EXPECT_EQ(2u, store_.instances.size());
+  EXPECT_EQ(2u, service_.GetStatus(u.body["id"].asString(), u.body["token"].asString())["files"].size());
+  policy_.busy = false;
+  EXPECT_EQ(201, Put(u, other).status);
+  EXPECT_EQ(0u, policy_.held);
+}
+
+TEST_F(UploadServiceTest, TheHoldIsReleasedWhenParsingOrStoringFails)
+{
+  const ApiAnswer u = Open();
+  // Walked, reserved, then refused by the parse (no Series Instance UID).
+  const std::string invalid = MakeDeflatedDicom("1.2.3.4.1", 60000, false);
+  EXPECT_EQ("invalid-dicom", ErrorCode([&] { Put(u, invalid); }, 400));
+  ASSERT_EQ(1u, policy_.asked.size());
+  EXPECT_GT(policy_.asked[0], 50000u);
+  EXPECT_EQ(0u, policy_.held);
+
+  // Inflating beyond Upload.MaxFileBytes (100000): refused by the walk, nothing reserved.
+  EXPECT_EQ("too-large", ErrorCode([&] { Put(u, MakeDeflatedDicom("1.2.3.4.2", 120000)); }, 413));
+  EXPECT_EQ(1u, policy_.asked.size());
+
+  // A second file with the same SOP Instance UID is refused after the parse: released too.
+  EXPECT_EQ(201, Put(u, MakeDeflatedDicom("1.2.3.4.3", 1000)).status);
+  EXPECT_EQ("duplicate-instance",
+            ErrorCode([&] { Put(u, MakeDeflatedDicom("1.2.3.4.3", 2000)); }, 409));
+  EXPECT_EQ(0u, policy_.held);
+  EXPECT_EQ(1u, store_.instances.size());
+}
+
+TEST_F(UploadServiceTest, PulledDeflatedFilesAreReservedToo)
+{
+  // The Internal stores files pulled from a gateway through the same path: a compromised
+  // gateway serving deflate bombs meets the same reservation and refusal.
+  const ApiAnswer u = Open();
+  const std::string id = u.body["id"].asString();
+  const std::string deflated = MakeDeflatedDicom("1.2.3.4.1", 60000);
+  policy_.busy = true;
+  EXPECT_EQ("server-busy", ErrorCode([&] {
+              service_.ReceivePulledFile(id, Crypto::Sha256Hex(deflated), deflated.data(),
+                                         deflated.size(), "gw");
+            }, 503));
+  EXPECT_TRUE(store_.instances.empty());
+  policy_.busy = false;
+  service_.ReceivePulledFile(id, Crypto::Sha256Hex(deflated), deflated.data(), deflated.size(),
+                             "gw");
+  ASSERT_EQ(2u, policy_.asked.size());
+  EXPECT_GT(policy_.asked[1], 50000u);
+  EXPECT_EQ(0u, policy_.held);
+  EXPECT_EQ(1u, store_.instances.size());
 }

@@ -28,16 +28,39 @@ namespace Inbound
     perClient_[address] = count + 1;
     bytes_ += bytes;
     ticket = nextTicket_++;
-    reservations_[ticket] = Reservation{address, bytes, nowMs, false};
+    reservations_[ticket] = Reservation{address, bytes, nowMs, false, true};
+    return Result_Reserved;
+  }
+
+  InFlight::Result InFlight::ReserveBytes(uint64_t& ticket, uint64_t bytes, int64_t nowMs)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ticket = 0;
+    if (maxBytes_ > 0 && (bytes > maxBytes_ || bytes_ + bytes > maxBytes_))
+    {
+      refusals_++;
+      return Result_ServerBusy;
+    }
+    bytes_ += bytes;
+    extraBytes_ += bytes;
+    ticket = nextTicket_++;
+    reservations_[ticket] = Reservation{"", bytes, nowMs, true, false};
     return Result_Reserved;
   }
 
   void InFlight::ReleaseInternal(std::map<uint64_t, Reservation>::iterator it)
   {
-    auto client = perClient_.find(it->second.address);
-    if (client != perClient_.end() && --client->second == 0)
+    if (it->second.isBody)
     {
-      perClient_.erase(client);
+      auto client = perClient_.find(it->second.address);
+      if (client != perClient_.end() && --client->second == 0)
+      {
+        perClient_.erase(client);
+      }
+    }
+    else
+    {
+      extraBytes_ -= it->second.bytes;
     }
     bytes_ = (it->second.bytes > bytes_) ? 0 : bytes_ - it->second.bytes;
     reservations_.erase(it);
@@ -61,7 +84,7 @@ namespace Inbound
     size_t count = 0;
     for (const auto& reservation : reservations_)
     {
-      count += reservation.second.inUse ? 1 : 0;
+      count += (reservation.second.inUse && reservation.second.isBody) ? 1 : 0;
     }
     return count;
   }
@@ -98,6 +121,12 @@ namespace Inbound
   {
     std::lock_guard<std::mutex> lock(mutex_);
     return bytes_;
+  }
+
+  uint64_t InFlight::GetExtraBytes()
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return extraBytes_;
   }
 
   unsigned int InFlight::GetCount(const std::string& address)

@@ -33,6 +33,7 @@ namespace Inbound
       uint64_t bytes;
       int64_t since;
       bool inUse;
+      bool isBody;  // false: bytes only (ReserveBytes), not one of the client's bodies
     };
 
     unsigned int maxPerClient_;
@@ -42,6 +43,7 @@ namespace Inbound
     std::map<uint64_t, Reservation> reservations_;
     uint64_t nextTicket_ = 1;
     uint64_t bytes_ = 0;
+    uint64_t extraBytes_ = 0;  // of bytes_, those of ReserveBytes
     uint64_t refusals_ = 0;
     uint64_t lapsed_ = 0;
 
@@ -53,6 +55,11 @@ namespace Inbound
     // "ticket" identifies the reservation for Release().
     Result Reserve(uint64_t& ticket, const std::string& address, uint64_t bytes, int64_t nowMs);
 
+    // Memory beyond a body's own, for a handler that runs (a file that parses bigger than it
+    // is): counted in the byte budget, not as a body of any client; in use from the start, so
+    // it never lapses. Result_ServerBusy when the budget cannot hold it.
+    Result ReserveBytes(uint64_t& ticket, uint64_t bytes, int64_t nowMs);
+
     // The handler of the request has started: the reservation no longer lapses. False for an
     // unknown or lapsed ticket.
     bool MarkInUse(uint64_t ticket);
@@ -63,10 +70,13 @@ namespace Inbound
     // Releases the reservations not in use and made before "cutoffMs"; returns how many.
     size_t Expire(int64_t cutoffMs);
 
-    // Reservations whose handler runs.
+    // Body reservations whose handler runs.
     size_t CountInUse();
 
     uint64_t GetBytes();
+
+    // The part of GetBytes() reserved by ReserveBytes.
+    uint64_t GetExtraBytes();
 
     unsigned int GetCount(const std::string& address);
 

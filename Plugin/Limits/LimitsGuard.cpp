@@ -23,6 +23,10 @@ namespace Inbound
     const unsigned int kStandaloneBodyMultiple = 5;
     const unsigned int kGatewayBodyMultiple = 2;
 
+    // A file refused for want of memory can come back once the files being stored now are
+    // done: they take seconds, not minutes.
+    const unsigned int kServerBusyRetrySeconds = 5;
+
     std::string RetryAfter(double seconds)
     {
       return std::to_string(std::max<int64_t>(1, static_cast<int64_t>(std::ceil(seconds))));
@@ -50,7 +54,8 @@ namespace Inbound
 
   unsigned int GetBodyMemoryMultiple(Role role)
   {
-    // An Internal has no public routes: its bodies come from admins, who are not limited.
+    // An Internal has no public routes: its bodies come from admins, who are not limited; it
+    // stores pulled files as a Standalone does (ReserveParsingGrowth).
     return role == Role_Gateway ? kGatewayBodyMultiple : kStandaloneBodyMultiple;
   }
 
@@ -148,6 +153,26 @@ namespace Inbound
     inFlight_.Release(ticket);
   }
 
+  std::unique_ptr<MemoryHold> LimitsGuard::ReserveParsingGrowth(uint64_t extraBytes)
+  {
+    if (extraBytes == 0)
+    {
+      return std::unique_ptr<MemoryHold>(new MemoryHold(nullptr));
+    }
+    uint64_t ticket = 0;
+    // Bounded by Upload.MaxFileBytes (the inflated cap): no overflow.
+    if (inFlight_.ReserveBytes(ticket, extraBytes * bodyMultiple_, clock_.NowMs()) !=
+        InFlight::Result_Reserved)
+    {
+      throw ApiError(503, "server-busy", "The server is storing too much at once to take this "
+                                         "file (it grows when unpacked); the file will be retried")
+        .WithHeader("Retry-After", std::to_string(kServerBusyRetrySeconds));
+    }
+    return std::unique_ptr<MemoryHold>(new MemoryHold([this, ticket]() {
+      inFlight_.Release(ticket);
+    }));
+  }
+
   void LimitsGuard::CheckRequestRate(const std::string& address)
   {
     double wait = 0;
@@ -221,6 +246,8 @@ namespace Inbound
     // Content-Length (see AdmitBody).
     json["inFlight"]["bytes"] = Json::UInt64(inFlight_.GetBytes());
     json["inFlight"]["bytesPerBodyByte"] = bodyMultiple_;
+    // Of "bytes", those held for files that parse bigger than their body (deflated).
+    json["inFlight"]["growthBytes"] = Json::UInt64(inFlight_.GetExtraBytes());
     json["inFlight"]["inUse"] = Json::UInt64(inFlight_.CountInUse());
     json["inFlight"]["refusals"] = Json::UInt64(inFlight_.GetRefusals());
     json["inFlight"]["lapsed"] = Json::UInt64(inFlight_.GetLapsed());

@@ -91,6 +91,10 @@ namespace Inbound
       return quotas_.GetDay();
     }
 
+    // "extraBytes" times GetBodyMemoryMultiple, held in the in-flight budget (not as a body of
+    // the client: the file's body holds that place already); 503 server-busy otherwise.
+    std::unique_ptr<MemoryHold> ReserveParsingGrowth(uint64_t extraBytes) override;
+
     // An answered refusal: audited (client key and reason, never the body; one entry per
     // client, code and Audit.RefusalInterval) and counted towards an automatic ban.
     void RecordRefusal(const std::string& address, int status, const std::string& code,

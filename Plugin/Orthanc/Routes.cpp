@@ -49,7 +49,7 @@ namespace Inbound
     // towards an automatic ban; the ordinary ones of a legitimate sender do not.
     Offence ClassifyRefusal(int status, const std::string& code)
     {
-      if (code == "rate-limited")
+      if (code == "rate-limited" || code == "server-busy")
         return Offence_LimitHit;
       if (status >= 500 || status == 422 || code == "upload-closed" ||
           code == "empty-upload" || code == "duplicate-instance")

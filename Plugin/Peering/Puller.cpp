@@ -154,6 +154,12 @@ namespace Inbound
       catch (const ApiError& e)
       {
         Fail("item " + sha256 + " of " + id + " refused: " + e.what());
+        if (e.GetStatus() == 503)
+        {
+          // Busy (server-busy: the in-flight budget is used up for now): the file is not at
+          // fault; the next round fetches it again instead of holding the upload.
+          return ItemOutcome_Unreachable;
+        }
         if (e.GetCode() != "hash-mismatch")
         {
           return ItemOutcome_Refused;  // fetching it again would not change the file

@@ -657,8 +657,8 @@ namespace Inbound
     return meta;
   }
 
-  void DicomGuard::CheckDataset(const DicomFileMeta& meta, const void* data, size_t size,
-                                const DicomGuardLimits& limits)
+  uint64_t DicomGuard::CheckDataset(const DicomFileMeta& meta, const void* data, size_t size,
+                                    const DicomGuardLimits& limits)
   {
     const uint8_t* dataset = static_cast<const uint8_t*>(data) + meta.datasetOffset;
     const size_t length = size - meta.datasetOffset;
@@ -670,7 +670,7 @@ namespace Inbound
       // Also for an empty UID, which DCMTK's table gives to its internal "big endian implicit".
       MemoryStream stream(dataset, length);
       Walker(stream, limits, GuessEncoding(dataset, length), length, kNoEnd).Run();
-      return;
+      return size;
     }
     const Encoding encoding = {syntax.isExplicitVR() != OFFalse,
                                syntax.getByteOrder() == EBO_BigEndian};
@@ -678,11 +678,14 @@ namespace Inbound
     {
       InflateStream stream(dataset, length, limits.maxInflatedBytes);
       Walker(stream, limits, encoding, kNoEnd, limits.maxInflatedBytes).Run();
+      // Walked to its end: the position is the inflated size.
+      return meta.datasetOffset + stream.Position();
     }
     else if (syntax.getStreamCompression() == ESC_none)
     {
       MemoryStream stream(dataset, length);
       Walker(stream, limits, encoding, length, kNoEnd).Run();
+      return size;
     }
     else
     {
@@ -691,8 +694,8 @@ namespace Inbound
     }
   }
 
-  void DicomGuard::Check(const void* data, size_t size, const DicomGuardLimits& limits)
+  uint64_t DicomGuard::Check(const void* data, size_t size, const DicomGuardLimits& limits)
   {
-    CheckDataset(ReadMeta(data, size), data, size, limits);
+    return CheckDataset(ReadMeta(data, size), data, size, limits);
   }
 }

@@ -50,9 +50,12 @@ namespace Inbound
     // The file meta group only (400 not-dicom, 400 invalid-dicom).
     static DicomFileMeta ReadMeta(const void* data, size_t size);
 
-    static void CheckDataset(const DicomFileMeta& meta, const void* data, size_t size,
-                             const DicomGuardLimits& limits);
+    // Both return the bytes that the file takes once parsed: its size, or for a deflated
+    // dataset the file meta group plus the dataset inflated (at most maxInflatedBytes). A parser
+    // holds that much, not the body's size: memory is reserved for the difference.
+    static uint64_t CheckDataset(const DicomFileMeta& meta, const void* data, size_t size,
+                                 const DicomGuardLimits& limits);
 
-    static void Check(const void* data, size_t size, const DicomGuardLimits& limits);
+    static uint64_t Check(const void* data, size_t size, const DicomGuardLimits& limits);
   };
 }

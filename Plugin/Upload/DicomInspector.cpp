@@ -33,9 +33,7 @@ namespace Inbound
     }
   }
 
-  std::unique_ptr<Orthanc::ParsedDicomFile> DicomInspector::Parse(DicomSummary& summary,
-                                                                  const void* data, size_t size,
-                                                                  const DicomGuardLimits& limits)
+  CheckedDicom DicomInspector::Check(const void* data, size_t size, const DicomGuardLimits& limits)
   {
     // Part 10 only: a 128-byte preamble and the "DICM" prefix (400 not-dicom). Raw datasets
     // without a file meta header carry no transfer syntax and cannot be kept "exactly as sent".
@@ -48,12 +46,16 @@ namespace Inbound
     // Before anything parses the bytes, here and in Orthanc when they are stored: DCMTK
     // recurses per nested sequence on this (civetweb's 100 KiB) stack and inflates deflated
     // datasets without a cap.
-    DicomGuard::CheckDataset(fileMeta, data, size, limits);
+    return CheckedDicom(data, size, DicomGuard::CheckDataset(fileMeta, data, size, limits));
+  }
 
+  std::unique_ptr<Orthanc::ParsedDicomFile> DicomInspector::Parse(DicomSummary& summary,
+                                                                  const CheckedDicom& file)
+  {
     std::unique_ptr<Orthanc::ParsedDicomFile> dicom;
     try
     {
-      dicom.reset(new Orthanc::ParsedDicomFile(data, size));
+      dicom.reset(new Orthanc::ParsedDicomFile(file.data_, file.size_));
     }
     catch (const Orthanc::OrthancException& e)
     {

@@ -26,14 +26,48 @@ namespace Inbound
     std::string transferSyntax;
   };
 
+  // Untrusted bytes that DicomGuard has walked: only DicomInspector::Check makes one, so that
+  // nothing reaches Parse unchecked. Refers to the bytes, does not copy them.
+  class CheckedDicom
+  {
+  private:
+    const void* data_;
+    size_t size_;
+    uint64_t parsedBytes_;
+
+    CheckedDicom(const void* data, size_t size, uint64_t parsedBytes) :
+      data_(data),
+      size_(size),
+      parsedBytes_(parsedBytes)
+    {
+    }
+
+    friend class DicomInspector;
+
+  public:
+    size_t GetSize() const
+    {
+      return size_;
+    }
+
+    // What the file takes once parsed (DicomGuard::Check): more than its size when deflated.
+    uint64_t GetParsedBytes() const
+    {
+      return parsedBytes_;
+    }
+  };
+
   // Validates untrusted bytes as a DICOM Part 10 file and parses them (DCMTK through the
-  // Orthanc framework), after DicomGuard has walked their structure within `limits`.
-  // Refusals are ApiErrors: 400 not-dicom, 400 invalid-dicom, 413 too-large, 422 dicomdir.
+  // Orthanc framework), after DicomGuard has walked their structure within `limits`. Two
+  // steps, so that the caller can reserve the memory of a file that parses bigger than it is
+  // (a deflated one) before DCMTK takes it. Refusals are ApiErrors: 400 not-dicom,
+  // 400 invalid-dicom, 413 too-large, 422 dicomdir.
   class DicomInspector
   {
   public:
+    static CheckedDicom Check(const void* data, size_t size, const DicomGuardLimits& limits);
+
     static std::unique_ptr<Orthanc::ParsedDicomFile> Parse(DicomSummary& summary,
-                                                           const void* data, size_t size,
-                                                           const DicomGuardLimits& limits);
+                                                           const CheckedDicom& file);
   };
 }

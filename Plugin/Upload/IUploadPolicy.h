@@ -2,7 +2,11 @@
 
 #include "Ledger/Records.h"
 
+#include <boost/noncopyable.hpp>
+
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,6 +16,28 @@ namespace Inbound
   {
     std::string ip;
     std::string userAgent;
+  };
+
+  // Memory reserved for its holder, released when it is destroyed: on every path, exceptions
+  // included.
+  class MemoryHold : public boost::noncopyable
+  {
+  private:
+    std::function<void()> release_;
+
+  public:
+    explicit MemoryHold(const std::function<void()>& release) :
+      release_(release)
+    {
+    }
+
+    ~MemoryHold()
+    {
+      if (release_)
+      {
+        release_();
+      }
+    }
   };
 
   // The limits that the upload service consults (rates, quotas, data monitor). Refusals are
@@ -31,6 +57,12 @@ namespace Inbound
                                                     const std::string& senderEmail) const = 0;
 
     virtual int64_t GetDay() const = 0;
+
+    // A file that takes more memory parsed than its body was counted for when it was admitted
+    // (a deflated dataset is parsed inflated: 300 KB can become 512 MB): "extraBytes" more of
+    // it, before it is parsed. Held until the returned object is destroyed; 503 server-busy
+    // with Retry-After when the server's in-flight budget cannot hold it.
+    virtual std::unique_ptr<MemoryHold> ReserveParsingGrowth(uint64_t extraBytes) = 0;
   };
 
   // No limits at all (unit tests of the upload logic).
@@ -53,6 +85,11 @@ namespace Inbound
     int64_t GetDay() const override
     {
       return 0;
+    }
+
+    std::unique_ptr<MemoryHold> ReserveParsingGrowth(uint64_t) override
+    {
+      return std::unique_ptr<MemoryHold>(new MemoryHold(nullptr));
     }
   };
 }

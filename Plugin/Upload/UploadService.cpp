@@ -8,6 +8,7 @@
 
 #include <Logging.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -195,8 +196,17 @@ namespace Inbound
     DicomGuardLimits guard;
     guard.maxSequenceDepth = configuration_.upload.maxSequenceDepth;
     guard.maxInflatedBytes = configuration_.upload.maxFileBytes;
-    std::unique_ptr<Orthanc::ParsedDicomFile> dicom =
-      DicomInspector::Parse(summary, body, size, guard);
+    const CheckedDicom checked = DicomInspector::Check(body, size, guard);
+    // The body's memory was reserved when it was admitted, as a multiple of its size; a file
+    // that parses bigger (deflated: DCMTK here and Orthanc's store inflate it) holds the
+    // difference until it is stored, or is refused 503 server-busy before DCMTK takes it.
+    // Pulled files too: a compromised gateway can serve deflate bombs. Counted up to
+    // Upload.MaxFileBytes, the largest file that the budget is sure to hold (its meta group,
+    // not deflated, is counted in the body already).
+    const uint64_t parsed = std::min<uint64_t>(checked.GetParsedBytes(), guard.maxInflatedBytes);
+    const std::unique_ptr<MemoryHold> growth =
+      policy_.ReserveParsingGrowth(parsed > size ? parsed - size : 0);
+    std::unique_ptr<Orthanc::ParsedDicomFile> dicom = DicomInspector::Parse(summary, checked);
 
     // One upload, one file per instance: a second, different file with the same SOP Instance
     // UID would land on the same archive instance, which could then not match the hash that

@@ -26,7 +26,13 @@ namespace
     limits.maxInflatedBytes = 2 * 1024 * 1024;
     try
     {
-      Inbound::DicomGuard::Check(data, size, limits);
+      const uint64_t parsed = Inbound::DicomGuard::Check(data, size, limits);
+      // The size as parsed is the file's, or its meta group (part of the file) plus at most
+      // the inflated cap: what the memory reservation is based on must stay within these.
+      if (parsed < 132 || parsed > size + limits.maxInflatedBytes)
+      {
+        abort();
+      }
       return "";
     }
     catch (const Inbound::ApiError& e)

@@ -31,8 +31,14 @@ namespace
       Inbound::DicomGuardLimits limits;  // the defaults: 24 levels
       limits.maxInflatedBytes = 2 * 1024 * 1024;  // below the 4 MB bomb seed
       Inbound::DicomSummary summary;
+      const Inbound::CheckedDicom checked =
+        Inbound::DicomInspector::Check(input.data, input.size, limits);
+      if (checked.GetParsedBytes() > input.size + limits.maxInflatedBytes)
+      {
+        abort();  // the memory reserved before parsing would be wrong
+      }
       std::unique_ptr<Orthanc::ParsedDicomFile> dicom =
-        Inbound::DicomInspector::Parse(summary, input.data, input.size, limits);
+        Inbound::DicomInspector::Parse(summary, checked);
       const std::string patientId =
         Inbound::Isolation::MakePatientId("INB-", "ABCDEFGHJKLM", summary.patientId);
       Inbound::Isolation::Apply(*dicom, patientId, "ABCDEFGHJKLM");
