@@ -372,3 +372,51 @@ def test_a_gateway_loads_no_other_plugin(plugin):
         assert "AllowOtherPlugins" in str(e.value), str(e.value)[-2000:]
     finally:
         server.cleanup()
+
+
+def meta_confused(variant, depth=300):
+    """A Basic Text SR whose file meta names its transfer syntax so that a reader that keeps
+    the last (0002,0010), or takes one that is not a plain UI, walks implicit VR while DCMTK
+    parses explicit VR (or the reverse, "nul"). Either way the walk sees one flat element and
+    DCMTK "depth" nested sequences: before the fix, one PUT was a SIGSEGV of Orthanc."""
+    import struct
+    from pydicom.uid import generate_uid
+    from hostile_dicom import (BASIC_TEXT_SR, CONTENT_SEQUENCE, EXPLICIT_LE, IMPLICIT_LE,
+                               TEXT_VALUE, Encoder, chain, header)
+    uid, e, i = generate_uid(), Encoder(), Encoder(explicit=False)
+    syntax = {"twice": e.element((2, 0x10), "UI", EXPLICIT_LE) + e.element((2, 0x10), "UI", IMPLICIT_LE),
+              "ob": e.element((2, 0x10), "OB", IMPLICIT_LE),
+              "nul": e.tag(2, 0x10) + b"UI" + struct.pack("<H", 20) + IMPLICIT_LE.encode() + b"\0XY"}[variant]
+    meta = (e.element((2, 1), "OB", b"\0\1") + e.element((2, 2), "UI", BASIC_TEXT_SR) +
+            e.element((2, 3), "UI", uid) + syntax + e.element((2, 0x12), "UI", "1.2.3.4"))
+    meta = e.element((2, 0), "UL", struct.pack("<I", len(meta))) + meta
+    if variant == "nul":
+        # DCMTK reads implicit VR; the first element, read as explicit, is an OB whose length
+        # covers everything else.
+        rest = header(i, BASIC_TEXT_SR, uid, "CONFUSED") + chain(i, depth, False)
+        dataset = (i.tag(0x0008, 0x0001) + b"OB\0\0" + struct.pack("<I", 0x424F - 4 + len(rest)) +
+                   b"\0" * (0x424F - 4) + rest)
+    else:
+        # DCMTK reads explicit VR; read as implicit, the first element's length is "SQ\0\0".
+        def dataset_with(pad):
+            content = e.tag(*TEXT_VALUE) + b"UT\0\0" + struct.pack("<I", pad) + b"x" * pad
+            for _ in range(depth):
+                it = e.tag(0xFFFE, 0xE000) + struct.pack("<I", len(content)) + content
+                content = e.tag(*CONTENT_SEQUENCE) + b"SQ\0\0" + struct.pack("<I", len(it)) + it
+            content = header(e, BASIC_TEXT_SR, uid, "CONFUSED") + content
+            it = e.tag(0xFFFE, 0xE000) + struct.pack("<I", len(content)) + content
+            return e.tag(0x0008, 0x0006) + b"SQ\0\0" + struct.pack("<I", len(it)) + it
+        dataset = dataset_with(8 + 0x5153 - len(dataset_with(0)))
+        assert len(dataset) == 8 + 0x5153
+    return b"\0" * 128 + b"DICM" + meta + dataset
+
+
+@pytest.mark.parametrize("variant", ["twice", "ob", "nul"])
+def test_a_transfer_syntax_read_otherwise_than_dcmtk_reads_it_is_refused(door, variant):
+    before = door.count_instances()
+    upload = Upload.open(door)
+    harness.assert_error(upload.put(meta_confused(variant)), 400, "invalid-dicom")
+    assert door.request("GET", "/inbound/api/info").status_code == 200  # still alive
+    assert door.process.poll() is None
+    assert door.count_instances() == before
+    upload.put_ok(make_dicom(patient_id="AFTER-CONFUSION"))  # the same upload still works

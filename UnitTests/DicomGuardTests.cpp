@@ -413,6 +413,33 @@ TEST(DicomGuard, FileMetaInformation)
   }
 }
 
+// The transfer syntax must be read as DCMTK reads it: DCMTK keeps the first of two equal
+// elements, ignores one that is not a UI and stops at a NUL. Each difference let a file whose
+// meta named implicit VR for this walk, explicit VR for DCMTK, hide 300 nested sequences
+// (SIGSEGV of Orthanc on a civetweb thread).
+TEST(DicomGuard, TransferSyntaxReadAsDcmtkReadsIt)
+{
+  Encoder e;
+  const auto file = [&](const std::string& syntaxElements) {
+    const std::string body = e.Element(0x0002, 0x0001, "OB", std::string("\0\1", 2)) +
+                             e.Element(0x0002, 0x0002, "UI", kTextSr) +
+                             e.Element(0x0002, 0x0003, "UI", "1.2.3") + syntaxElements;
+    return std::string(128, '\0') + "DICM" +
+           e.Element(0x0002, 0x0000, "UL", e.U32(uint32_t(body.size()))) + body +
+           e.Header("1.2.3");
+  };
+  EXPECT_EQ("", Outcome(file(e.Element(0x0002, 0x0010, "UI", kExplicitLittle))));
+  EXPECT_EQ("", Outcome(file(e.Element(0x0002, 0x0010, "UI", kExplicitLittle + std::string(1, '\0')))));
+  EXPECT_EQ("400 invalid-dicom", Outcome(file(e.Element(0x0002, 0x0010, "UI", kExplicitLittle) +
+                                              e.Element(0x0002, 0x0010, "UI", kImplicitLittle))));
+  EXPECT_EQ("400 invalid-dicom", Outcome(file(e.Element(0x0002, 0x0010, "UI", kExplicitLittle) +
+                                              e.Element(0x0002, 0x0010, "UI", kExplicitLittle))));
+  EXPECT_EQ("400 invalid-dicom", Outcome(file(e.Element(0x0002, 0x0010, "OB", kImplicitLittle))));
+  EXPECT_EQ("400 invalid-dicom", Outcome(file(e.Element(0x0002, 0x0010, "LO", kImplicitLittle))));
+  EXPECT_EQ("400 invalid-dicom",
+            Outcome(file(e.Element(0x0002, 0x0010, "UI", kImplicitLittle + std::string("\0X", 2)))));
+}
+
 TEST(DicomGuard, DeflatedDatasetsInflateWithinTheFileCap)
 {
   Encoder e;

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -590,6 +591,7 @@ namespace Inbound
       uint32_t groupLength = 0;
       bool hasGroupLength = false;
       bool any = false;
+      std::set<uint32_t> seen;
       while (size - position >= 8 && Read16(data + position, false) == 0x0002)
       {
         const uint32_t tag = ReadTag(data + position, false);
@@ -597,6 +599,12 @@ namespace Inbound
         if (!IsKnownVr(data + position + 4, longLength) || memcmp(data + position + 4, "SQ", 2) == 0)
         {
           throw Invalid("its file meta information is not in explicit VR little endian");
+        }
+        if (!seen.insert(tag).second)
+        {
+          // DCMTK keeps the first of two equal elements, this walk would keep the last: two
+          // transfer syntaxes would let it walk another encoding than DCMTK parses.
+          throw Invalid("its file meta information holds an element twice");
         }
         size_t header = 8;
         uint32_t length = Read16(data + position + 6, false);
@@ -627,6 +635,13 @@ namespace Inbound
           while (!uid.empty() && (uid.back() == '\0' || uid.back() == ' '))
           {
             uid.pop_back();
+          }
+          // DCMTK ignores a transfer syntax that is not a UI, and reads one up to a NUL: it
+          // would guess the encoding while this walk took the one named here.
+          if (tag == 0x00020010u && (memcmp(data + position + 4, "UI", 2) != 0 ||
+                                     uid.find_first_not_of("0123456789.") != std::string::npos))
+          {
+            throw Invalid("the transfer syntax of its file meta information is not a plain UID");
           }
         }
         position += header + length;
