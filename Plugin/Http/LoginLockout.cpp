@@ -47,7 +47,10 @@ namespace Inbound
     const std::string reason = std::string(BanList::kAutomaticPrefix) +
                                std::to_string(threshold_) + " failed logins within " +
                                std::to_string(windowMs_ / 1000) + " s";
-    bans_.Ban(address, banSeconds_, reason, true, "");
+    if (!bans_.Ban(address, banSeconds_, reason, true, ""))
+    {
+      return false;  // over the cap of automatic bans: alerted
+    }
     LOG(WARNING) << "Inbound: " << address << " locked out for " << banSeconds_ << " s ("
                  << reason << ")";
     return true;

@@ -305,6 +305,29 @@ namespace Inbound
     return removed;
   }
 
+  size_t Ledger::DeleteExpiredBans(const std::vector<BanRecord>& bans)
+  {
+    if (bans.empty())
+    {
+      return 0;
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    Orthanc::SQLite::Transaction t(db_);
+    t.Begin();
+    size_t deleted = 0;
+    for (const BanRecord& ban : bans)
+    {
+      Orthanc::SQLite::Statement s(db_, SQLITE_FROM_HERE,
+                                   "DELETE FROM bans WHERE entry = ? AND until = ? AND until != 0");
+      s.BindString(0, ban.entry);
+      s.BindInt64(1, ban.until);
+      s.Run();
+      deleted += static_cast<size_t>(db_.GetLastChangeCount());
+    }
+    t.Commit();
+    return deleted;
+  }
+
   std::vector<BanRecord> Ledger::ListBans() const
   {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -85,6 +85,11 @@ namespace Inbound
 
     std::vector<BanRecord> ListBans() const;
 
+    // Deletes these expired bans, each only if its "until" is still the one given (a ban renewed
+    // meanwhile stays), in one transaction and without audit entries: the audit trail has the
+    // ban with its duration already. Returns how many rows went.
+    size_t DeleteExpiredBans(const std::vector<BanRecord>& bans);
+
     // Many audit entries in one transaction (refusals are buffered, see AuditBuffer).
     void AddAuditBatch(const std::vector<AuditEvent>& events);
 

@@ -6,57 +6,257 @@ namespace Inbound
 {
   const char* const BanList::kAutomaticPrefix = "automatic: ";
 
-  BanList::BanList(Ledger& ledger, const IClock& clock, const std::vector<std::string>& configured) :
-    ledger_(ledger),
-    clock_(clock),
-    configured_(configured)
+  namespace
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    ReloadInternal();
+    // At most this many expired bans are forgotten per Prune(), to bound the time the
+    // exclusive lock is held.
+    const size_t kForgetBatch = 10000;
+
+    // The network of a valid entry ("192.0.2.1", "2001:db8::/64") and its prefix length.
+    void ParseEntry(boost::asio::ip::address& network, unsigned int& prefix, const std::string& entry)
+    {
+      AddressRules check({entry});  // throws std::invalid_argument for a bad entry
+      const size_t slash = entry.find('/');
+      AddressRules::ParseAddress(network, entry.substr(0, slash));
+      prefix = (slash == std::string::npos ? (network.is_v4() ? 32 : 128)
+                                           : static_cast<unsigned int>(std::stoul(entry.substr(slash + 1))));
+    }
+
+    // Family, prefix length and the address masked to it: equal for every address of the block.
+    std::string MakeKey(const boost::asio::ip::address& address, unsigned int prefix)
+    {
+      std::string bytes;
+      if (address.is_v4())
+      {
+        const auto b = address.to_v4().to_bytes();
+        bytes.assign(b.begin(), b.end());
+      }
+      else
+      {
+        const auto b = address.to_v6().to_bytes();
+        bytes.assign(b.begin(), b.end());
+      }
+      for (size_t i = 0; i < bytes.size(); i++)
+      {
+        const unsigned int first = static_cast<unsigned int>(i) * 8;
+        if (first >= prefix)
+        {
+          bytes[i] = 0;
+        }
+        else if (first + 8 > prefix)
+        {
+          bytes[i] = static_cast<char>(static_cast<unsigned char>(bytes[i]) &
+                                       static_cast<unsigned char>(0xff << (8 - (prefix - first))));
+        }
+      }
+      return std::string(1, address.is_v4() ? '4' : '6') + std::string(1, static_cast<char>(prefix)) + bytes;
+    }
+
+    bool IsActive(const BanRecord& ban, int64_t now)
+    {
+      return ban.until == 0 || ban.until > now;
+    }
   }
 
-  void BanList::ReloadInternal()
+  void BanList::Index::Add(const std::string& key, const std::string& entry)
   {
-    bans_.clear();
-    rules_.clear();
-    for (const BanRecord& ban : ledger_.ListBans())
+    std::vector<std::string>& entries = entries_[key];
+    entries.push_back(entry);
+    prefixes_[std::make_pair(key[0] == '4', static_cast<unsigned char>(key[1]))]++;
+  }
+
+  void BanList::Index::Remove(const std::string& key, const std::string& entry)
+  {
+    auto found = entries_.find(key);
+    if (found == entries_.end())
     {
-      bans_[ban.entry] = ban;
-      try
+      return;
+    }
+    std::vector<std::string>& entries = found->second;
+    for (auto it = entries.begin(); it != entries.end(); ++it)
+    {
+      if (*it == entry)
       {
-        rules_[ban.entry] = AddressRules({ban.entry});
+        entries.erase(it);
+        const auto prefix = std::make_pair(key[0] == '4', static_cast<unsigned int>(static_cast<unsigned char>(key[1])));
+        if (--prefixes_[prefix] == 0)
+        {
+          prefixes_.erase(prefix);
+        }
+        break;
       }
-      catch (const std::invalid_argument&)
-      {
-        LOG(WARNING) << "Inbound: ignoring bad ban entry " << ban.entry;
-      }
+    }
+    if (entries.empty())
+    {
+      entries_.erase(found);
     }
   }
 
-  bool BanList::IsBanned(const std::string& address)
+  template <typename Match>
+  bool BanList::Index::Find(const boost::asio::ip::address& address, Match match) const
   {
-    if (configured_.Contains(address))
+    for (const auto& prefix : prefixes_)
     {
-      return true;
-    }
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (bans_.empty())
-    {
-      return false;
-    }
-    const int64_t now = clock_.NowMs();
-    for (const auto& rule : rules_)
-    {
-      const BanRecord& ban = bans_[rule.first];
-      if ((ban.until == 0 || ban.until > now) && rule.second.Contains(address))
+      if (prefix.first.first != address.is_v4())
       {
-        return true;
+        continue;
+      }
+      const auto found = entries_.find(MakeKey(address, prefix.first.second));
+      if (found != entries_.end())
+      {
+        for (const std::string& entry : found->second)
+        {
+          if (match(entry))
+          {
+            return true;
+          }
+        }
       }
     }
     return false;
   }
 
-  void BanList::Ban(const std::string& entry, int64_t seconds, const std::string& reason,
+  BanList::BanList(Ledger& ledger, const IClock& clock, const std::vector<std::string>& configured,
+                   size_t maxAutomatic) :
+    ledger_(ledger),
+    clock_(clock),
+    maxAutomatic_(maxAutomatic)
+  {
+    for (const std::string& entry : configured)
+    {
+      boost::asio::ip::address network;
+      unsigned int prefix = 0;
+      ParseEntry(network, prefix, entry);  // throws for a bad entry, as before
+      configured_.Add(MakeKey(network, prefix), entry);
+    }
+    const int64_t now = clock_.NowMs();
+    std::unique_lock<std::shared_mutex> lock(mutex_);
+    for (const BanRecord& ban : ledger_.ListBans())
+    {
+      const int64_t pruneAt = (ban.until == 0 ? 0 : ban.until + (ban.automatic ? 0 : kExpiredAdminBanListedMs));
+      if (pruneAt != 0 && pruneAt <= now)
+      {
+        toDelete_.push_back(ban);  // expired while the plugin was down
+      }
+      else
+      {
+        HoldInternal(ban);
+      }
+    }
+  }
+
+  void BanList::HoldInternal(const BanRecord& ban)
+  {
+    Held held;
+    try
+    {
+      boost::asio::ip::address network;
+      unsigned int prefix = 0;
+      ParseEntry(network, prefix, ban.entry);
+      held.key = MakeKey(network, prefix);
+    }
+    catch (const std::exception&)
+    {
+      LOG(WARNING) << "Inbound: ignoring bad ban entry " << ban.entry;
+      return;
+    }
+    auto existing = bans_.find(ban.entry);
+    if (existing != bans_.end())
+    {
+      RemoveInternal(existing);
+    }
+    held.record = ban;
+    held.pruneAt = (ban.until == 0 ? 0 : ban.until + (ban.automatic ? 0 : kExpiredAdminBanListedMs));
+    held.indexed = IsActive(ban, clock_.NowMs());
+    if (held.indexed)
+    {
+      index_.Add(held.key, ban.entry);
+    }
+    if (held.pruneAt != 0)
+    {
+      queue_.insert(std::make_pair(held.pruneAt, ban.entry));
+    }
+    if (ban.automatic)
+    {
+      automatic_++;
+    }
+    bans_[ban.entry] = held;
+  }
+
+  void BanList::RemoveInternal(std::map<std::string, Held>::iterator it)
+  {
+    const Held& held = it->second;
+    if (held.indexed)
+    {
+      index_.Remove(held.key, it->first);
+    }
+    if (held.pruneAt != 0)
+    {
+      queue_.erase(std::make_pair(held.pruneAt, it->first));
+    }
+    if (held.record.automatic)
+    {
+      automatic_--;
+    }
+    bans_.erase(it);
+  }
+
+  bool BanList::IsBanned(const std::string& address)
+  {
+    boost::asio::ip::address parsed;
+    if (!AddressRules::ParseAddress(parsed, address))
+    {
+      return false;
+    }
+    if (configured_.Find(parsed, [](const std::string&) { return true; }))
+    {
+      return true;
+    }
+    const int64_t now = clock_.NowMs();
+    bool expiredSeen = false;
+    {
+      std::shared_lock<std::shared_mutex> lock(mutex_);
+      if (index_.Find(parsed, [&](const std::string& entry) {
+            const auto held = bans_.find(entry);
+            if (held == bans_.end())
+            {
+              return false;
+            }
+            if (IsActive(held->second.record, now))
+            {
+              return true;
+            }
+            expiredSeen = true;
+            return false;
+          }))
+      {
+        return true;
+      }
+    }
+    if (expiredSeen)
+    {
+      // Expired bans of this address leave the lookup at once (they stay listed until Prune).
+      std::unique_lock<std::shared_mutex> lock(mutex_);
+      std::vector<std::string> expired;
+      index_.Find(parsed, [&](const std::string& entry) {
+        const auto held = bans_.find(entry);
+        if (held != bans_.end() && !IsActive(held->second.record, now))
+        {
+          expired.push_back(entry);
+        }
+        return false;
+      });
+      for (const std::string& entry : expired)
+      {
+        Held& held = bans_[entry];
+        index_.Remove(held.key, entry);
+        held.indexed = false;
+      }
+    }
+    return false;
+  }
+
+  bool BanList::Ban(const std::string& entry, int64_t seconds, const std::string& reason,
                     bool automatic, const std::string& by)
   {
     AddressRules check({entry});  // throws for a bad entry
@@ -66,34 +266,122 @@ namespace Inbound
     ban.until = seconds > 0 ? ban.createdAt + seconds * 1000 : 0;
     ban.reason = reason;
     ban.automatic = automatic;
-    std::lock_guard<std::mutex> lock(mutex_);
+    if (automatic)
+    {
+      bool alert = false;
+      {
+        std::unique_lock<std::shared_mutex> lock(mutex_);
+        const auto existing = bans_.find(entry);
+        if (automatic_ >= maxAutomatic_ &&
+            (existing == bans_.end() || !existing->second.record.automatic))
+        {
+          alert = !capAlerted_;
+          capAlerted_ = true;
+          if (!alert)
+          {
+            return false;
+          }
+        }
+      }
+      if (alert)
+      {
+        ledger_.AddAudit(ban.createdAt, "alert-ban-cap", "", entry,
+                         std::to_string(maxAutomatic_) + " automatic bans are in force: no "
+                         "more are added until some expire (rate limits still apply); "
+                         "consider banning the attacking networks by hand");
+        return false;
+      }
+    }
+    // The ledger is written outside the lock that every request takes.
     ledger_.PutBan(ban, by);
-    ReloadInternal();
+    std::unique_lock<std::shared_mutex> lock(mutex_);
+    HoldInternal(ban);
+    return true;
   }
 
   bool BanList::Unban(const std::string& entry, const std::string& by)
   {
-    std::lock_guard<std::mutex> lock(mutex_);
     const bool removed = ledger_.RemoveBan(entry, clock_.NowMs(), by);
-    ReloadInternal();
+    std::unique_lock<std::shared_mutex> lock(mutex_);
+    const auto held = bans_.find(entry);
+    if (held != bans_.end())
+    {
+      RemoveInternal(held);
+    }
     return removed;
+  }
+
+  size_t BanList::Prune()
+  {
+    const int64_t now = clock_.NowMs();
+    std::vector<BanRecord> batch;
+    {
+      std::unique_lock<std::shared_mutex> lock(mutex_);
+      for (size_t i = 0; i < kForgetBatch && !queue_.empty() && queue_.begin()->first <= now; i++)
+      {
+        const auto held = bans_.find(queue_.begin()->second);
+        if (held == bans_.end())
+        {
+          queue_.erase(queue_.begin());  // cannot happen: the queue follows bans_
+          continue;
+        }
+        toDelete_.push_back(held->second.record);
+        RemoveInternal(held);
+      }
+      if (automatic_ < maxAutomatic_ - maxAutomatic_ / 10)
+      {
+        capAlerted_ = false;  // the next time the cap is reached is alerted again
+      }
+      while (!toDelete_.empty() && batch.size() < kPruneBatch)
+      {
+        batch.push_back(toDelete_.back());
+        toDelete_.pop_back();
+      }
+    }
+    try
+    {
+      return ledger_.DeleteExpiredBans(batch);
+    }
+    catch (const std::exception& e)
+    {
+      LOG(WARNING) << "Inbound: cannot prune expired bans from the ledger, will retry: " << e.what();
+    }
+    catch (...)
+    {
+      LOG(WARNING) << "Inbound: cannot prune expired bans from the ledger, will retry";
+    }
+    std::unique_lock<std::shared_mutex> lock(mutex_);
+    toDelete_.insert(toDelete_.end(), batch.begin(), batch.end());
+    return 0;
+  }
+
+  size_t BanList::CountHeld()
+  {
+    std::shared_lock<std::shared_mutex> lock(mutex_);
+    return bans_.size();
+  }
+
+  size_t BanList::CountIndexed()
+  {
+    std::shared_lock<std::shared_mutex> lock(mutex_);
+    return index_.CountKeys();
   }
 
   Json::Value BanList::Describe()
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::shared_lock<std::shared_mutex> lock(mutex_);
     const int64_t now = clock_.NowMs();
     Json::Value result(Json::arrayValue);
     for (const auto& item : bans_)
     {
-      const BanRecord& ban = item.second;
+      const BanRecord& ban = item.second.record;
       Json::Value json(Json::objectValue);
       json["entry"] = ban.entry;
       json["reason"] = ban.reason;
       json["automatic"] = ban.automatic;
       json["createdAt"] = FormatIso8601(ban.createdAt);
       json["until"] = ban.until == 0 ? Json::Value(Json::nullValue) : Json::Value(FormatIso8601(ban.until));
-      json["active"] = (ban.until == 0 || ban.until > now);
+      json["active"] = IsActive(ban, now);
       result.append(json);
     }
     return result;
@@ -144,7 +432,10 @@ namespace Inbound
                (offence == Offence_Refusal ? " refusals" : " rate-limit hits") + " within " +
                std::to_string(windowMs_ / 1000) + " s";
     }
-    bans_.Ban(address, banSeconds_, reason, true, "");
+    if (!bans_.Ban(address, banSeconds_, reason, true, ""))
+    {
+      return false;  // over the cap of automatic bans: alerted
+    }
     LOG(WARNING) << "Inbound: " << address << " banned for " << banSeconds_ << " s (" << reason << ")";
     return true;
   }

@@ -10,39 +10,104 @@
 
 #include <map>
 #include <mutex>
+#include <set>
+#include <shared_mutex>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 namespace Inbound
 {
   // Addresses and CIDR blocks refused before anything else: the configured ones (permanent)
   // and the ones banned by an admin or automatically (persisted in the ledger, so a restart
-  // does not lift them). Checked by the access filter on every request, hence the cache.
+  // does not lift them). Checked by the access filter on every request: every entry is held
+  // under a hash key (its family, prefix length and masked network), so that a lookup costs
+  // one hash probe per prefix length in use (typically 2 or 3), whatever the number of bans.
+  // Expired bans leave the lookup at once; Prune() drops them from memory and the ledger.
   class BanList : public boost::noncopyable
   {
   private:
+    struct Held
+    {
+      BanRecord record;
+      std::string key;
+      int64_t pruneAt = 0;  // 0: never (permanent)
+      bool indexed = false;
+    };
+
+    // Entries by hash key, and how many entries use each (family, prefix length).
+    class Index
+    {
+    private:
+      std::unordered_map<std::string, std::vector<std::string> > entries_;
+      std::map<std::pair<bool, unsigned int>, size_t> prefixes_;  // (IPv4?, prefix length)
+
+    public:
+      void Add(const std::string& key, const std::string& entry);
+      void Remove(const std::string& key, const std::string& entry);
+      size_t CountKeys() const
+      {
+        return entries_.size();
+      }
+      // Calls "match" with each entry whose network contains "address" until it returns true.
+      template <typename Match>
+      bool Find(const boost::asio::ip::address& address, Match match) const;
+    };
+
     Ledger& ledger_;
     const IClock& clock_;
-    AddressRules configured_;
-    std::mutex mutex_;
-    std::map<std::string, BanRecord> bans_;  // by entry
-    std::map<std::string, AddressRules> rules_;
+    const size_t maxAutomatic_;
+    Index configured_;
+    std::shared_mutex mutex_;
+    std::map<std::string, Held> bans_;                    // by entry (listed in this order)
+    Index index_;                                         // the bans not yet seen expired
+    std::set<std::pair<int64_t, std::string> > queue_;    // (pruneAt, entry)
+    std::vector<BanRecord> toDelete_;                     // pruned, still in the ledger
+    size_t automatic_ = 0;
+    bool capAlerted_ = false;
 
-    void ReloadInternal();
+    // Under the exclusive lock.
+    void HoldInternal(const BanRecord& ban);
+    void RemoveInternal(std::map<std::string, Held>::iterator it);
 
   public:
     // How the reason of an automatic ban starts (in the ledger and audit trail).
     static const char* const kAutomaticPrefix;
 
-    BanList(Ledger& ledger, const IClock& clock, const std::vector<std::string>& configured);
+    // At most this many automatic bans at once (Inbound.AutoBan): a flood from a large IPv6
+    // network cannot grow the list without bound; beyond it, no new automatic ban is added
+    // (rate limits still hold) and an "alert-ban-cap" is audited once.
+    static constexpr size_t kMaxAutomaticBans = 100000;
+
+    // How long an expired ban of an admin stays listed (as inactive) before it is pruned; an
+    // automatic one is pruned at the next Prune().
+    static constexpr int64_t kExpiredAdminBanListedMs = int64_t(24) * 3600 * 1000;
+
+    // At most this many rows are deleted from the ledger per Prune().
+    static constexpr size_t kPruneBatch = 500;
+
+    BanList(Ledger& ledger, const IClock& clock, const std::vector<std::string>& configured,
+            size_t maxAutomatic = kMaxAutomaticBans);
 
     bool IsBanned(const std::string& address);
 
-    // "seconds" 0: until lifted. Throws std::invalid_argument for a bad entry.
-    void Ban(const std::string& entry, int64_t seconds, const std::string& reason, bool automatic,
+    // "seconds" 0: until lifted. Throws std::invalid_argument for a bad entry. False if an
+    // automatic ban was not added because of the cap.
+    bool Ban(const std::string& entry, int64_t seconds, const std::string& reason, bool automatic,
              const std::string& by);
 
     // False if the entry was not banned (configured entries cannot be lifted here).
     bool Unban(const std::string& entry, const std::string& by);
+
+    // Background work: forgets the expired bans that are due and deletes up to kPruneBatch of
+    // them from the ledger. Returns the number of ledger rows deleted.
+    size_t Prune();
+
+    // The held bans (active, and expired ones not yet pruned).
+    size_t CountHeld();
+
+    // The keys in the lookup index (the bans not yet seen expired).
+    size_t CountIndexed();
 
     Json::Value Describe();
   };

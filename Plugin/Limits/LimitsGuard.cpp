@@ -224,6 +224,7 @@ namespace Inbound
     inFlight_.Expire(clock_.NowMs() - int64_t(configuration_.limits.bodyTimeoutSeconds) * 1000);
     refusalAudit_.Flush();
     auditPruner_.Run();
+    bans_.Prune();
   }
 
   void LimitsGuard::UpdateMonitor()

@@ -101,7 +101,7 @@ namespace Inbound
                        const std::string& what, Offence offence);
 
     // Background work (once a second): lapses reservations whose handler never started,
-    // writes the refusals' audit entries, prunes the audit trail.
+    // writes the refusals' audit entries, prunes the audit trail and the expired bans.
     void Flush();
 
     void UpdateMonitor();
