@@ -93,7 +93,7 @@ namespace Inbound
         Handler(c);
       });
       ReleaseReservation();
-      if (call.GetRefusalStatus() != 0)
+      if (call.GetRefusalStatus() != 0 && call.GetRefusalCode() != "method-override")  // the filter's
       {
         context.GetLimits().RecordRefusal(
           GetCurrentClientAddress(), call.GetRefusalStatus(), call.GetRefusalCode(),
@@ -596,9 +596,16 @@ namespace Inbound
         const AccessDecision decision = access.Decide(request);
         switch (decision.verdict)
         {
+          case AccessVerdict_Handler:
+            if (request.facts.methodOverride)
+            {
+              // The handler answers 400 (JSON); audited and counted here, for every route.
+              limits.RecordRefusal(currentClientAddress_, 400, "method-override", uri,
+                                   Offence_Refusal);
+            }
+            return 1;
           case AccessVerdict_Admin:
           case AccessVerdict_Puller:
-          case AccessVerdict_Handler:
             return 1;  // admins and pullers are not subject to the public side's limits
           case AccessVerdict_Public:
             break;
