@@ -6,6 +6,9 @@
 #include <OrthancException.h>
 
 #include <boost/filesystem.hpp>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcistrmb.h>
+#include <dcmtk/dcmdata/dcsequen.h>
 #include <gtest/gtest.h>
 #include <pthread.h>
 #include <zlib.h>
@@ -438,6 +441,166 @@ TEST(DicomGuard, TransferSyntaxReadAsDcmtkReadsIt)
   EXPECT_EQ("400 invalid-dicom", Outcome(file(e.Element(0x0002, 0x0010, "LO", kImplicitLittle))));
   EXPECT_EQ("400 invalid-dicom",
             Outcome(file(e.Element(0x0002, 0x0010, "UI", kImplicitLittle + std::string("\0X", 2)))));
+}
+
+namespace
+{
+  // A dataset that DCMTK, reading explicit VR LE, finds "depth" (> 0) sequences deep; read as
+  // implicit VR, its first element's length is its VR bytes "SQ\0\0" and holds all the rest
+  // (as IntegrationTests/hostile_dicom.py's hidden_in_explicit).
+  std::string HiddenInExplicit(unsigned int depth)
+  {
+    const Encoder e;
+    const std::string sq = "SQ" + std::string(2, '\0');
+    const auto with = [&](uint32_t pad) {
+      std::string content = e.Tag(0x0040, 0xa160) + "UT" + std::string(2, '\0') + e.U32(pad) +
+                            std::string(pad, 'x');
+      for (unsigned int i = 1; i < depth; i++)  // the outermost sequence is the last one
+      {
+        const std::string item = e.Tag(0xfffe, 0xe000) + e.U32(uint32_t(content.size())) + content;
+        content = e.Tag(0x0040, 0xa730) + sq + e.U32(uint32_t(item.size())) + item;
+      }
+      content = e.Header("1.2.3") + content;
+      const std::string item = e.Tag(0xfffe, 0xe000) + e.U32(uint32_t(content.size())) + content;
+      return e.Tag(0x0008, 0x0006) + sq + e.U32(uint32_t(item.size())) + item;
+    };
+    return with(uint32_t(8 + 0x5153 - with(0).size()));
+  }
+
+  // The reverse: DCMTK reads implicit VR and "depth" sequences; read as explicit VR, the first
+  // element is an OB whose length covers the rest.
+  std::string HiddenInImplicit(unsigned int depth)
+  {
+    Encoder i;
+    i.explicitVr = false;
+    const std::string rest = i.Header("1.2.3") + i.Chain(depth, false);
+    return i.Tag(0x0008, 0x0001) + "OB" + std::string(2, '\0') +
+           i.U32(uint32_t(0x424f - 4 + rest.size())) + std::string(0x424f - 4, '\0') + rest;
+  }
+
+  unsigned int DepthOf(DcmItem& item)
+  {
+    unsigned int depth = 0;
+    for (unsigned long i = 0; i < item.card(); i++)
+    {
+      DcmElement* element = item.getElement(i);
+      if (element->ident() == EVR_SQ)
+      {
+        DcmSequenceOfItems& sequence = dynamic_cast<DcmSequenceOfItems&>(*element);
+        for (unsigned long j = 0; j < sequence.card(); j++)
+        {
+          depth = std::max(depth, 1 + DepthOf(*sequence.getItem(j)));
+        }
+      }
+    }
+    return depth;
+  }
+
+  // How deep DCMTK nests what it reads of the file as Orthanc reads it (from memory, the
+  // transfer syntax left to the file), complete or not: its recursion is what crashes.
+  unsigned int DcmtkDepth(const std::string& file)
+  {
+    DcmInputBufferStream stream;
+    stream.setBuffer(file.data(), offile_off_t(file.size()));
+    stream.setEos();
+    DcmFileFormat dicom;
+    dicom.transferInit();
+    dicom.read(stream, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
+    dicom.transferEnd();
+    return DepthOf(*dicom.getDataset());
+  }
+}
+
+// The file meta group in every form seen to be read otherwise by DCMTK than by a naive
+// reader (issue 13): each is either read as DCMTK reads it (nesting refused in the encoding
+// DCMTK parses, accepted up to the cap) or refused. One divergence let 300 nested sequences
+// through: a group length UL of 8 bytes, whose first value DCMTK takes as the group's end.
+TEST(DicomGuard, FileMetaGroupVariantsAreReadAsDcmtkReadsThem)
+{
+  const Encoder e;
+  const std::string exp = kExplicitLittle + std::string(1, '\0');
+  const std::string imp = kImplicitLittle + std::string(1, '\0');
+  const auto syntax = [&](const std::string& value) {  // exactly these bytes, odd or not
+    return e.Tag(0x0002, 0x0010) + "UI" + e.U16(uint16_t(value.size())) + value;
+  };
+  const std::string start = e.Element(0x0002, 0x0001, "OB", std::string("\0\1", 2)) +
+                            e.Element(0x0002, 0x0002, "UI", kTextSr) +
+                            e.Element(0x0002, 0x0003, "UI", "1.2.3");
+  const std::string ul = "UL" + e.U16(4);
+  struct Variant
+  {
+    const char* name;
+    std::string meta;     // all of the group after the preamble
+    bool readAsDcmtk;     // else refused whatever the dataset
+    bool deflate = false;
+    std::string datasetEnd = "";
+    bool wellFormed = true;  // the dataset is in the encoding named
+  };
+  const auto group = [&](const std::string& elements, int64_t lie = 0) {
+    return e.Tag(0x0002, 0x0000) + ul + e.U32(uint32_t(int64_t(elements.size()) + lie)) + elements;
+  };
+  const std::vector<Variant> variants = {
+    {"explicit", group(start + syntax(exp)), true},
+    {"implicit", group(start + syntax(imp)), true},
+    {"no group length", start + syntax(imp), true},
+    {"syntax of odd length", group(start + syntax(kImplicitLittle)), true},
+    {"syntax of zero length", group(start + syntax("")), true},
+    {"syntax unknown to DCMTK", group(start + syntax("1.2.840.10008.1.2.1.99.1")), true},
+    {"big endian named, little endian written", group(start + syntax(kExplicitBig)), true, false, "",
+     false},
+    {"group 0002 in the dataset", group(start + syntax(exp)), true, false,
+     e.Element(0x0002, 0x0010, "UI", kImplicitLittle)},
+    {"deflated", group(start + syntax(kDeflated)), true, true},
+    {"deflated, junk after a NUL", group(start + syntax(kDeflated + std::string("\0X", 2))), false, true},
+    {"syntax twice", group(start + syntax(exp) + syntax(imp)), false},
+    {"syntax as OB", group(start + e.Element(0x0002, 0x0010, "OB", imp)), false},
+    {"syntax with a leading space", group(start + syntax(" " + std::string(kImplicitLittle))), false},
+    {"syntax, NUL, junk", group(start + syntax(kImplicitLittle + std::string("\0XY", 3))), false},
+    {"media storage class twice", group(start + e.Element(0x0002, 0x0002, "UI", "1.2.840.10008.1.3.10") +
+                                        syntax(exp)), false},
+    {"group length short of the syntax", group(start + syntax(imp), -int64_t(syntax(imp).size())), false},
+    {"group length into the dataset", group(start + syntax(exp), 12), false},
+    {"syntax after the group length's end", group(start) + syntax(imp), false},
+    {"group length UL of 8 bytes", e.Tag(0x0002, 0x0000) + "UL" + e.U16(8) + e.U32(uint32_t(start.size())) +
+                                   e.U32(0) + start + syntax(imp), false},
+    {"group length UL of 0 bytes", e.Tag(0x0002, 0x0000) + "UL" + e.U16(0) + start + syntax(imp), false},
+    {"group length as OB", e.Tag(0x0002, 0x0000) + "OB" + std::string(2, '\0') + e.U32(4) +
+                           e.U32(uint32_t(start.size())) + start + syntax(imp), false},
+    {"group length not first", start + e.Tag(0x0002, 0x0000) + ul + e.U32(uint32_t(syntax(imp).size())) +
+                               syntax(imp), false},
+  };
+  for (const Variant& variant : variants)
+  {
+    int nesting = 0;
+    for (const bool explicitHides : {true, false})
+    {
+      SCOPED_TRACE(std::string(variant.name) + (explicitHides ? ", nesting in explicit VR" : ", nesting in implicit VR"));
+      const auto file = [&](unsigned int depth) {
+        const std::string dataset =
+          (explicitHides ? HiddenInExplicit(depth) : HiddenInImplicit(depth)) + variant.datasetEnd;
+        return std::string(128, '\0') + "DICM" + variant.meta +
+               (variant.deflate ? RawDeflate(dataset) : dataset);
+      };
+      // Whatever is accepted, DCMTK nests no deeper than the cap.
+      for (const unsigned int depth : {kCap, kCap + 1, 300u})
+      {
+        const std::string hostile = file(depth);
+        EXPECT_TRUE(Outcome(hostile) != "" || DcmtkDepth(hostile) <= kCap) << depth;
+        if (!variant.readAsDcmtk)
+        {
+          EXPECT_EQ("400 invalid-dicom", Outcome(hostile));
+        }
+      }
+      // Read as DCMTK reads it, not merely refused: what DCMTK nests to the cap passes.
+      if (variant.readAsDcmtk && DcmtkDepth(file(kCap + 1)) > kCap)
+      {
+        EXPECT_EQ("", Outcome(file(kCap)));
+        nesting++;
+      }
+    }
+    // DCMTK parsed the nesting in one of the two encodings (none: a malformed dataset).
+    EXPECT_EQ(variant.readAsDcmtk && variant.wellFormed ? 1 : 0, nesting) << variant.name;
+  }
 }
 
 TEST(DicomGuard, DeflatedDatasetsInflateWithinTheFileCap)

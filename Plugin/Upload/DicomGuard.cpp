@@ -622,7 +622,15 @@ namespace Inbound
           throw Invalid("an element of its file meta information runs past the end of the file");
         }
         const uint8_t* value = data + position + header;
-        if (tag == 0x00020000u && length == 4)
+        if (tag == 0x00020000u &&
+            (any || length != 4 || memcmp(data + position + 4, "UL", 2) != 0))
+        {
+          // DCMTK takes the first value of a longer group length as the group's end and reads
+          // the elements after it into the dataset: a (0002,0010) there names no transfer
+          // syntax for DCMTK (it guesses) while this walk would take it.
+          throw Invalid("its file meta information group length is not one UL at its start");
+        }
+        if (tag == 0x00020000u)
         {
           hasGroupLength = true;
           groupLength = Read32(value, false);
