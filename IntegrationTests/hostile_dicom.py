@@ -1,6 +1,7 @@
 """DICOM Part 10 files written byte by byte, to say exactly what a hostile file holds: sequences
 nested N deep (explicit or implicit VR, little or big endian, defined or undefined lengths, UN),
-deflate bombs, lengths that lie. `python3 hostile_dicom.py DIR` writes the fuzzing seeds."""
+deflate bombs, lengths that lie, file meta groups that DCMTK reads otherwise than a naive reader.
+`python3 hostile_dicom.py DIR` writes the fuzzing seeds."""
 
 import os
 import struct
@@ -174,6 +175,105 @@ def lying_length(kind="element"):
     return part10(EXPLICIT_LE, dataset, BASIC_TEXT_SR, uid)
 
 
+def hidden_in_explicit(sop_instance, depth):
+    """A dataset that DCMTK, reading explicit VR LE, finds "depth" sequences deep; read as
+    implicit VR, its first element's length is its VR bytes "SQ\\0\\0" and holds the rest:
+    one flat element."""
+    e = Encoder()
+
+    def dataset_with(pad):
+        content = e.tag(*TEXT_VALUE) + b"UT\0\0" + struct.pack("<I", pad) + b"x" * pad
+        for _ in range(depth):
+            it = e.tag(0xFFFE, 0xE000) + struct.pack("<I", len(content)) + content
+            content = e.tag(*CONTENT_SEQUENCE) + b"SQ\0\0" + struct.pack("<I", len(it)) + it
+        content = header(e, BASIC_TEXT_SR, sop_instance, "CONFUSED") + content
+        it = e.tag(0xFFFE, 0xE000) + struct.pack("<I", len(content)) + content
+        return e.tag(0x0008, 0x0006) + b"SQ\0\0" + struct.pack("<I", len(it)) + it
+    dataset = dataset_with(8 + 0x5153 - len(dataset_with(0)))
+    assert len(dataset) == 8 + 0x5153
+    return dataset
+
+
+def hidden_in_implicit(sop_instance, depth):
+    """A dataset that DCMTK, reading implicit VR LE, finds "depth" sequences deep; read as
+    explicit VR, its first element is an OB whose length covers the rest."""
+    i = Encoder(explicit=False)
+    rest = header(i, BASIC_TEXT_SR, sop_instance, "CONFUSED") + chain(i, depth, False)
+    return (i.tag(0x0008, 0x0001) + b"OB\0\0" + struct.pack("<I", 0x424F - 4 + len(rest)) +
+            b"\0" * (0x424F - 4) + rest)
+
+
+def _syntax(value):
+    """(0002,0010) with exactly these value bytes: no padding added, odd lengths kept."""
+    return Encoder().tag(0x0002, 0x0010) + b"UI" + struct.pack("<H", len(value)) + value
+
+
+def _deflated(dataset):
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return packer.compress(dataset) + packer.flush()
+
+
+# The file meta group written so that a reader that takes another transfer syntax (or another
+# end of the group) than DCMTK would walk one flat element where DCMTK parses "depth" nested
+# sequences: before the fixes, one PUT was a SIGSEGV of Orthanc (issue 13). For each: the
+# elements after (0002,0003), the dataset (how DCMTK reads it), and the group length if it
+# lies: ending before (0002,0010), 12 bytes into the dataset, or a UL of 8 bytes whose first
+# value (which DCMTK takes) ends before (0002,0010).
+_IMP, _EXP = IMPLICIT_LE.encode(), EXPLICIT_LE.encode()
+META_CONFUSIONS = {
+    # DCMTK keeps the first of two (0002,0010), a naive reader the last.
+    "twice": (_syntax(_EXP + b"\0") + _syntax(_IMP + b"\0"), hidden_in_explicit, None),
+    # DCMTK ignores a transfer syntax that is not a UI and guesses explicit VR.
+    "ob": (Encoder().element((0x0002, 0x0010), "OB", _IMP), hidden_in_explicit, None),
+    # DCMTK stops at the NUL: implicit VR; "1.2.840.10008.1.2\0XY" is no UID to others.
+    "nul": (_syntax(_IMP + b"\0XY"), hidden_in_implicit, None),
+    # The group length ends before (0002,0010), or runs into the dataset.
+    "group-length-short": (_syntax(_IMP + b"\0"), hidden_in_implicit, "before-syntax"),
+    "group-length-long": (_syntax(_EXP + b"\0"), hidden_in_explicit, "into-dataset"),
+    "group-length-ul8": (_syntax(_IMP + b"\0"), hidden_in_explicit, "ul8"),
+    # A second transfer syntax right after the end the group length gives, or in the dataset.
+    "syntax-after-group": (_syntax(_EXP + b"\0"), hidden_in_explicit, None),
+    "syntax-in-dataset": (_syntax(_EXP + b"\0"), lambda uid, depth: hidden_in_explicit(uid, depth) +
+                          Encoder().element((0x0002, 0x0010), "UI", IMPLICIT_LE), None),
+    # (0002,0010) of odd length (the next element starts at an odd offset), of zero length
+    # (DCMTK guesses explicit VR from the dataset), or with a leading space (DCMTK strips it).
+    "syntax-odd": (_syntax(_IMP), hidden_in_implicit, None),
+    "syntax-empty": (_syntax(b""), hidden_in_explicit, None),
+    "syntax-leading-space": (_syntax(b" " + _IMP), hidden_in_implicit, None),
+    # Deflated with junk after a NUL (DCMTK inflates) or after a dot (DCMTK does not know it).
+    "deflated-junk": (_syntax(DEFLATED.encode() + b"\0X"), hidden_in_explicit, None),
+    "deflated-suffix": (_syntax(DEFLATED.encode() + b".1"), hidden_in_explicit, None),
+    # MediaStorageSOPClassUID twice: DCMTK keeps the first (the SR), a reader that keeps the
+    # last sees a DICOMDIR (skipped unparsed).
+    "media-twice": (Encoder().element((0x0002, 0x0002), "UI", "1.2.840.10008.1.3.10") +
+                    _syntax(_EXP + b"\0"), hidden_in_explicit, None),
+    # Big endian named, a little endian dataset: malformed read either way.
+    "big-endian-malformed": (_syntax(EXPLICIT_BE.encode()), hidden_in_explicit, None),
+}
+
+
+def meta_confused(variant, depth=300):
+    """A Basic Text SR whose file meta group is read by DCMTK otherwise than a naive reader
+    would read it (META_CONFUSIONS); "depth" nested sequences in the encoding DCMTK reads."""
+    e = Encoder()
+    uid = generate_uid()
+    after, dataset_for, end = META_CONFUSIONS[variant]
+    elements = (e.element((0x0002, 0x0001), "OB", b"\0\1") +
+                e.element((0x0002, 0x0002), "UI", BASIC_TEXT_SR) +
+                e.element((0x0002, 0x0003), "UI", uid) + after)
+    tail = e.element((0x0002, 0x0012), "UI", "1.2.826.0.1.3680043.8.498.1")
+    dataset = dataset_for(uid, depth)
+    length = {None: len(elements + tail), "into-dataset": len(elements + tail) + 12,
+              "before-syntax": len(elements) - len(after), "ul8": len(elements) - len(after)}[end]
+    value = struct.pack("<I", length) + (b"\0" * 4 if end == "ul8" else b"")
+    group_length = e.element((0x0002, 0x0000), "UL", value)
+    if variant == "syntax-after-group":
+        tail += _syntax(_IMP + b"\0")  # past the group's end: DCMTK reads it into the dataset
+    if variant == "deflated-junk":
+        dataset = _deflated(dataset)
+    return b"\0" * 128 + b"DICM" + group_length + elements + tail + dataset
+
+
 def seeds():
     """The fuzzing seeds: {file name: bytes}."""
     result = {}
@@ -189,6 +289,8 @@ def seeds():
     result["deflated-1m.dcm"] = deflate_bomb(1024 * 1024)
     for kind in ("element", "item", "sequence", "fragment", "unclosed"):
         result["lying-%s.dcm" % kind] = lying_length(kind)
+    for variant in META_CONFUSIONS:
+        result["meta-%s.dcm" % variant] = meta_confused(variant)
     return result
 
 

@@ -103,6 +103,16 @@ def test_lying_lengths_are_refused(target, kind):
     assert_refused(target, upload, h.lying_length(kind), 400, "invalid-dicom")
 
 
+@pytest.mark.parametrize("variant", sorted(h.META_CONFUSIONS))
+def test_a_file_meta_group_read_otherwise_than_dcmtk_reads_it_is_refused(target, variant):
+    """300 sequences nested in the encoding DCMTK reads, flat in the one a reader that took
+    another transfer syntax (or group end) would walk: was a SIGSEGV of Orthanc for "twice",
+    "ob", "nul" and "group-length-ul8"."""
+    upload = Upload.open(target)
+    assert_refused(target, upload, h.meta_confused(variant), 400, "invalid-dicom")
+    assert upload.put(harness.read(data.CT_SMALL)).status_code == 201  # the upload still works
+
+
 def test_a_legitimate_deflated_file_is_accepted(target):
     upload = Upload.open(target)
     for body in (h.with_pixels(bytes(range(256)) * 256, h.DEFLATED),

@@ -20,8 +20,9 @@ mkdir -p "$corpus/OpenRequestFuzzer" "$corpus/DicomInspectorFuzzer" "$corpus/Dic
 cp "$root"/UnitTests/Fuzzing/Corpus/OpenRequest/* "$corpus/OpenRequestFuzzer/"
 cp "$root"/UnitTests/Fuzzing/Corpus/ForwardedFor/* "$corpus/ForwardedForFuzzer/"
 cp "$root"/UnitTests/Fuzzing/Corpus/MailCompose/* "$corpus/MailComposeFuzzer/"
-# Hostile files (nested 30/50/200 deep in each encoding, a deflate bomb, lying lengths: made by
-# IntegrationTests/hostile_dicom.py) and real ones, for both DICOM targets.
+# Hostile files (nested 30/50/200 deep in each encoding, a deflate bomb, lying lengths, file meta
+# groups that DCMTK reads otherwise than a naive reader: made by IntegrationTests/hostile_dicom.py)
+# and real ones, for both DICOM targets.
 cp "$root"/UnitTests/Fuzzing/Corpus/DicomInspector/* "$corpus/DicomInspectorFuzzer/"
 for f in MR_small.dcm CT_small.dcm MR_truncated.dcm rtplan.dcm JPEG2000.dcm MR_small_implicit.dcm \
          MR_small_bigendian.dcm emri_small_jpeg_2k_lossless.dcm image_dfl.dcm; do
