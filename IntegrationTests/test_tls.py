@@ -134,14 +134,16 @@ def test_plugin_limits_apply_per_real_client_through_the_proxy(backend, tls_prox
 
 
 def test_proxy_answers_429_past_its_request_rate(tls_proxy):
+    # 50 requests per second with a burst of 200: the first 429 comes after about 200
+    # requests, later on a loaded machine (the bucket refills while the requests are slow).
     statuses = []
     with tls_proxy.session("127.0.0.6") as s:
-        for _ in range(300):
+        while len(statuses) < 3000 and 429 not in statuses[-20:]:
             statuses.append(s.get(tls_proxy.url + "/system", verify=tls_proxy.cert,
                                   timeout=10).status_code)
     assert set(statuses) == {403, 429}, set(statuses)
     assert statuses[0] == 403 and statuses[-1] == 429
-    assert 150 <= statuses.index(429) <= 280, statuses.index(429)
+    assert statuses.index(429) >= 150, statuses.index(429)
     assert tls_proxy.request("GET", "/system", source="127.0.0.7").status_code == 403
 
 

@@ -1632,7 +1632,10 @@ async function loadAudit() {
   await act($('audit-refresh'), async () => {
     const answer = await api('GET', `audit${query({ limit: AUDIT_LIMIT })}`);
     auditEvents = Array.isArray(answer && answer.events) ? answer.events.slice() : [];
-    auditEvents.sort((a, b) => (Number(b.id) || 0) - (Number(a.id) || 0));
+    // Newest first by time: refusals are written in batches, one entry per client and
+    // interval, so an entry's place in the ledger can come after later events.
+    const when = (e) => Date.parse(e.time) || 0;
+    auditEvents.sort((a, b) => (when(b) - when(a)) || ((Number(b.id) || 0) - (Number(a.id) || 0)));
     renderAudit();
   });
 }
