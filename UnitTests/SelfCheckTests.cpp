@@ -40,6 +40,19 @@ namespace
   }
 }
 
+namespace
+{
+  // The safe settings with "extra" (a JSON object) merged over them.
+  std::string SafeWith(const std::string& extra)
+  {
+    Json::Value v = Parse(kSafe);
+    const Json::Value e = Parse(extra);
+    for (const std::string& key : e.getMemberNames())
+      v[key] = e[key];
+    return JsonText::Compact(v);
+  }
+}
+
 TEST(SelfCheck, SafeSettingsPass)
 {
   EXPECT_TRUE(Findings(kSafe, "{}").empty());
@@ -90,27 +103,20 @@ TEST(SelfCheck, EveryRoleIsChecked)
   {
     const std::string inbound = std::string(R"({"Role": ")") + role +
                                 R"(", "Gateways": ["dmz"]})";
-    auto with = [](const std::string& extra) {
-      Json::Value v = Parse(kSafe);
-      const Json::Value e = Parse(extra);
-      for (const std::string& key : e.getMemberNames())
-        v[key] = e[key];
-      return JsonText::Compact(v);
-    };
-    EXPECT_TRUE(Mentions(Findings(with(R"({"SslEnabled": true})"), inbound), "AllowSslEnabled")) << role;
-    EXPECT_TRUE(Mentions(Findings(with(R"({"ExecuteLuaEnabled": true})"), inbound), "AllowLua")) << role;
-    EXPECT_TRUE(Mentions(Findings(with(R"({"LuaScripts": ["x.lua"]})"), inbound), "AllowLua")) << role;
-    EXPECT_TRUE(Mentions(Findings(with(R"({"RestApiWriteToFileSystemEnabled": true})"), inbound),
+    EXPECT_TRUE(Mentions(Findings(SafeWith(R"({"SslEnabled": true})"), inbound), "AllowSslEnabled")) << role;
+    EXPECT_TRUE(Mentions(Findings(SafeWith(R"({"ExecuteLuaEnabled": true})"), inbound), "AllowLua")) << role;
+    EXPECT_TRUE(Mentions(Findings(SafeWith(R"({"LuaScripts": ["x.lua"]})"), inbound), "AllowLua")) << role;
+    EXPECT_TRUE(Mentions(Findings(SafeWith(R"({"RestApiWriteToFileSystemEnabled": true})"), inbound),
                          "AllowRestApiWriteToFileSystem")) << role;
-    EXPECT_TRUE(Mentions(Findings(with(R"({"HttpsVerifyPeers": false})"), inbound), "AllowHttpsNoVerify")) << role;
-    EXPECT_TRUE(Mentions(Findings(with(R"({"RegisteredUsers": {"admin": "short"}})"), inbound),
+    EXPECT_TRUE(Mentions(Findings(SafeWith(R"({"HttpsVerifyPeers": false})"), inbound), "AllowHttpsNoVerify")) << role;
+    EXPECT_TRUE(Mentions(Findings(SafeWith(R"({"RegisteredUsers": {"admin": "short"}})"), inbound),
                          "AllowWeakPasswords")) << role;
-    EXPECT_TRUE(Mentions(Findings(with(R"({"RegisteredUsers": {"admin": "change-me-to-a-long-random-secret"}})"),
+    EXPECT_TRUE(Mentions(Findings(SafeWith(R"({"RegisteredUsers": {"admin": "change-me-to-a-long-random-secret"}})"),
                                   inbound), "AllowWeakPasswords")) << role;
-    EXPECT_TRUE(Findings(with(R"({"RegisteredUsers": {"admin": "a-long-random-password-here"}})"), inbound).empty()) << role;
+    EXPECT_TRUE(Findings(SafeWith(R"({"RegisteredUsers": {"admin": "a-long-random-password-here"}})"), inbound).empty()) << role;
     const std::string allowed = std::string(R"({"Role": ")") + role + R"(", "Gateways": ["dmz"],
       "Security": {"AllowLua": true, "AllowWeakPasswords": true}})";
-    EXPECT_TRUE(Findings(with(R"({"ExecuteLuaEnabled": true, "RegisteredUsers": {"a": "b"}})"), allowed).empty()) << role;
+    EXPECT_TRUE(Findings(SafeWith(R"({"ExecuteLuaEnabled": true, "RegisteredUsers": {"a": "b"}})"), allowed).empty()) << role;
   }
 }
 
@@ -122,19 +128,12 @@ TEST(SelfCheck, InsideTheHospitalRemoteAccessAndDicomAreNormal)
 
 TEST(SelfCheck, AStandaloneDicomPortMustRestrictStores)
 {
-  auto with = [](const std::string& extra) {
-    Json::Value v = Parse(kSafe);
-    const Json::Value e = Parse(extra);
-    for (const std::string& key : e.getMemberNames())
-      v[key] = e[key];
-    return JsonText::Compact(v);
-  };
-  EXPECT_TRUE(Mentions(Findings(with(R"({"DicomServerEnabled": true})"), "{}"), "DicomAlwaysAllowStore"));
-  EXPECT_TRUE(Mentions(Findings(with(R"({"DicomServerEnabled": true, "DicomAlwaysAllowStore": false})"), "{}"),
+  EXPECT_TRUE(Mentions(Findings(SafeWith(R"({"DicomServerEnabled": true})"), "{}"), "DicomAlwaysAllowStore"));
+  EXPECT_TRUE(Mentions(Findings(SafeWith(R"({"DicomServerEnabled": true, "DicomAlwaysAllowStore": false})"), "{}"),
                        "AllowDicomServer"));
-  EXPECT_TRUE(Findings(with(R"({"DicomServerEnabled": true, "DicomAlwaysAllowStore": false,
+  EXPECT_TRUE(Findings(SafeWith(R"({"DicomServerEnabled": true, "DicomAlwaysAllowStore": false,
                                 "DicomCheckModalityHost": true})"), "{}").empty());
-  EXPECT_TRUE(Findings(with(R"({"DicomServerEnabled": true})"), R"({"Security": {"AllowDicomServer": true}})").empty());
+  EXPECT_TRUE(Findings(SafeWith(R"({"DicomServerEnabled": true})"), R"({"Security": {"AllowDicomServer": true}})").empty());
 }
 
 TEST(SelfCheck, AGatewayLoadsNoOtherPlugin)
