@@ -8,6 +8,8 @@
 - IPv6 clients are one client per /64 (Inbound.Limits.IPv6PrefixLength): one rate bucket, one
   ban. Orthanc listens on IPv4 here, so the clients come through the trusted proxy
   (127.0.0.1) with X-Forwarded-For, as behind nginx.
+- Hundreds of automatic bans expire and are pruned from the list and the ledger; a method
+  override left to the handler is audited and counted as a refusal.
 """
 
 import os
@@ -255,3 +257,89 @@ def test_prefix_length_128_counts_each_address(plugin):
         assert limits(server)["limits"]["ipv6PrefixLength"] == 128
     finally:
         finish(server)
+
+
+# ---------------------------------------------------------------------------- many bans
+
+
+@pytest.fixture(scope="module")
+def banned_often(plugin):
+    s = start(plugin, inbound=harness.merge(TRUSTED, {
+        "AutoBan": {"Refusals": 1, "WindowSeconds": 60, "BanSeconds": 10}}))
+    yield s
+    finish(s)
+
+
+def ledger_bans(server, prefix):
+    ledger = os.path.join(server.storage, "inbound", "ledger.sqlite")
+    with sqlite3.connect(ledger) as db:
+        return db.execute("SELECT COUNT(*) FROM bans WHERE entry LIKE ?",
+                          (prefix + "%",)).fetchone()[0]
+
+
+def listed_bans(server, prefix):
+    return [b for b in server.admin_json("GET", "/inbound/admin/bans")["bans"]
+            if b["entry"].startswith(prefix)]
+
+
+def test_expired_automatic_bans_are_pruned_from_the_list_and_the_ledger(banned_often):
+    # 300 /64s of one /48 refused once each: 300 automatic bans.
+    session = requests.Session()
+    for i in range(300):
+        r = session.get(banned_often.url + "/inbound/api/uploads/NOSUCHUPLOAD1",
+                        headers=dict(xff("2001:db8:300:%x::1" % i), **{"X-Inbound-Token": "x" * 43}),
+                        timeout=30)
+        assert 400 <= r.status_code < 500, r.status_code
+    listed = listed_bans(banned_often, "2001:db8:300:")
+    assert len(listed) == 300 and all(b["automatic"] and b["active"] for b in listed), listed[:3]
+    assert ledger_bans(banned_often, "2001:db8:300:") == 300
+    r = info(banned_often, "2001:db8:300:12b::99")
+    assert r.status_code == 403 and r.content == b""
+    assert info(banned_often, "2001:db8:301::1").status_code == 200    # another /48
+
+    # Expired after 10 s, pruned by the background work (once a second, 500 rows at a time).
+    deadline = time.monotonic() + 25
+    while time.monotonic() < deadline and (listed_bans(banned_often, "2001:db8:300:") or
+                                           ledger_bans(banned_often, "2001:db8:300:")):
+        time.sleep(0.5)
+    assert listed_bans(banned_often, "2001:db8:300:") == []
+    assert ledger_bans(banned_often, "2001:db8:300:") == 0
+    assert info(banned_often, "2001:db8:300:12b::99").status_code == 200
+    # The audit trail keeps the history.
+    bans = [e for e in audit(banned_often, limit=10000)
+            if e["event"] == "ban" and e["ip"].startswith("2001:db8:300:")]
+    assert len(bans) == 300, len(bans)
+
+    # A client banned again after the expiry is banned at once, and listed again.
+    r = session.get(banned_often.url + "/inbound/api/uploads/NOSUCHUPLOAD1",
+                    headers=dict(xff("2001:db8:300:12b::5"), **{"X-Inbound-Token": "x" * 43}),
+                    timeout=30)
+    assert 400 <= r.status_code < 500, r.status_code
+    deadline = time.monotonic() + 3  # the refusal is recorded once the answer is sent
+    while info(banned_often, "2001:db8:300:12b::99").status_code == 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    r = info(banned_often, "2001:db8:300:12b::99")
+    assert r.status_code == 403 and r.content == b""
+    listed = listed_bans(banned_often, "2001:db8:300:")
+    assert [b["entry"] for b in listed] == ["2001:db8:300:12b::/64"] and listed[0]["active"], listed
+    assert ledger_bans(banned_often, "2001:db8:300:") == 1
+
+
+def test_a_method_override_left_to_the_handler_is_a_refusal(banned_often):
+    # An admin route from an admin network, with the right password: the handler answers 400,
+    # and the refusal is audited and counts towards an automatic ban (Refusals: 1 here).
+    client = "10.13.0.7"
+    r = banned_often.request("GET", "/inbound/admin/limits?_method=DELETE", auth=harness.ADMIN,
+                             headers=xff(client))
+    assert_error(r, 400, "method-override")
+    wait_for_audit(banned_often, lambda e: e["event"] == "refused" and e["ip"] == client and
+                   e["detail"].startswith("400 method-override"))
+    r = banned_often.request("GET", "/inbound/admin/limits", auth=harness.ADMIN, headers=xff(client))
+    assert r.status_code == 403 and r.content == b"", "not banned after the override"
+    # On a public route it is one refusal, not two.
+    other = "203.0.113.201"
+    r = banned_often.request("GET", "/inbound/api/info?_method=DELETE", headers=xff(other))
+    assert_error(r, 400, "method-override")
+    events = wait_for_audit(banned_often, lambda e: e["event"] == "refused" and e["ip"] == other)
+    assert len(events) == 1 and events[0]["detail"].startswith("400 method-override"), events
+    assert not COUNT.search(events[0]["detail"]), events

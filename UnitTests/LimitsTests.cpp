@@ -324,6 +324,15 @@ TEST(BanList, AddsIncrementallyAndDropsExpiredBansFromTheLookupAtOnce)
   EXPECT_EQ(0u, bans.Prune());  // nothing due: the renewed ban stays
   EXPECT_EQ(2u, ledger.ListBans().size());
   EXPECT_TRUE(bans.IsBanned("2001:db8:5:1::9"));
+  // Pruned, then banned again.
+  clock.now += 101000;
+  EXPECT_EQ(2u, bans.Prune());
+  EXPECT_EQ(0u, bans.CountHeld());
+  EXPECT_EQ(0u, bans.CountIndexed());
+  EXPECT_FALSE(bans.IsBanned("2001:db8:5:1::9"));
+  EXPECT_TRUE(bans.Ban("2001:db8:5:1::/64", 10, "automatic: x", true, ""));
+  EXPECT_TRUE(bans.IsBanned("2001:db8:5:1::9"));
+  EXPECT_EQ(1u, bans.CountIndexed());
 }
 
 TEST(BanList, PrunesExpiredBansFromMemoryAndTheLedgerInBatches)
