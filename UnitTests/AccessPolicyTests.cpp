@@ -87,6 +87,7 @@ namespace
     request.authorization = authorization;
     request.client = client;
     request.hasBody = (method == Orthanc::HttpMethod_Post || method == Orthanc::HttpMethod_Put);
+    request.bodyBytes = request.hasBody ? 20 : -1;  // a small JSON body
     return request;
   }
 
@@ -177,6 +178,14 @@ TEST(AccessPolicy, AdminWritesAreSameOriginOnly)
     orthanc.facts.requestedWith = "XMLHttpRequest";
     EXPECT_EQ(AccessVerdict_Admin, Verdict(Policy(), orthanc));
     EXPECT_THROW(Policy().CheckInHandler(method, "/inbound/admin/bans", plugin.facts), ApiError);
+    AccessRequest big = plugin;  // a big cross-site body is refused before Orthanc reads it
+    big.hasBody = true;
+    big.bodyBytes = 10 * 1024 * 1024;
+    EXPECT_EQ(AccessVerdict_CrossSite, Verdict(Policy(), big));
+    big.bodyBytes = -1;  // chunked: length unknown
+    EXPECT_EQ(AccessVerdict_CrossSite, Verdict(Policy(), big));
+    big.bodyBytes = 100;
+    EXPECT_EQ(AccessVerdict_Handler, Verdict(Policy(), big));
     AccessRequest form = plugin;  // Orthanc answers a multipart form itself: refused here
     form.facts.AddHeader("Content-Type", "multipart/form-data; boundary=x");
     EXPECT_EQ(AccessVerdict_CrossSite, Verdict(Policy(), form));

@@ -115,8 +115,13 @@ namespace Inbound
       }
       else if (IsWrite(request.method) && !IsSameOriginWrite(request.facts))
       {
-        // A multipart form never reaches a handler: Orthanc answers it itself.
-        decision.verdict = (IsPluginRoute(request.uri) && !request.facts.multipartForm)
+        // Left to the plugin's handler for its JSON answer only when Orthanc will call it
+        // (a multipart form it answers itself) and the body is small: a page of another
+        // site must not make an admin's browser fill Orthanc's memory with a big body.
+        static const int64_t kMaxRefusedBody = 64 * 1024;
+        const bool smallBody = !request.hasBody ||
+                               (request.bodyBytes >= 0 && request.bodyBytes <= kMaxRefusedBody);
+        decision.verdict = (IsPluginRoute(request.uri) && !request.facts.multipartForm && smallBody)
                              ? AccessVerdict_Handler : AccessVerdict_CrossSite;
       }
       else

@@ -28,6 +28,7 @@ namespace Inbound
     std::string client;         // the client's address (after TrustedProxies)
     RequestFacts facts;
     bool hasBody = false;
+    int64_t bodyBytes = -1;     // Content-Length; -1 when absent (chunked)
     bool banned = false;        // the client's address is banned
   };
 

@@ -591,6 +591,7 @@ namespace Inbound
         request.client = currentClientAddress_;
         request.hasBody = (request.method == Orthanc::HttpMethod_Post ||
                            request.method == Orthanc::HttpMethod_Put || contentLength > 0 || chunked);
+        request.bodyBytes = chunked ? -1 : contentLength;
         request.banned = limits.GetBans().IsBanned(currentClientAddress_);
 
         const AccessDecision decision = access.Decide(request);
