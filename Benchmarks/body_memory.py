@@ -11,48 +11,20 @@ access filter reserves per byte of Content-Length (Plugin/Limits/LimitsGuard.cpp
 """
 
 import argparse
-import io
 import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "IntegrationTests"))
 
-import pydicom  # noqa: E402
-from pydicom.dataset import Dataset, FileMetaDataset  # noqa: E402
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid  # noqa: E402
 
 import harness  # noqa: E402
+from data import make_dicom  # noqa: E402
 
 
 def big_dicom(megabytes):
     side = int((megabytes * 1024 * 1024 / 2) ** 0.5)
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.StudyInstanceUID = generate_uid()
-    ds.SeriesInstanceUID = generate_uid()
-    ds.PatientID = "MEM-1"
-    ds.PatientName = "Memory^Test"
-    ds.Modality = "OT"
-    ds.StudyDate = "20260101"
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows = side
-    ds.Columns = side
-    ds.BitsAllocated = 16
-    ds.BitsStored = 16
-    ds.HighBit = 15
-    ds.PixelRepresentation = 0
-    ds.PixelData = (bytes(range(256)) * (side * side * 2 // 256 + 1))[:side * side * 2]
-    out = io.BytesIO()
-    ds.save_as(out, write_like_original=False)
-    return out.getvalue()
+    return make_dicom(patient_id="MEM-1", rows=side, columns=side)
 
 
 def status(pid, field):

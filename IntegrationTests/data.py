@@ -107,7 +107,9 @@ def make_dicom(patient_id="GEN-1", rows=16, columns=16, omit=(), study_uid=None,
     ds.BitsStored = 16
     ds.HighBit = 15
     ds.PixelRepresentation = 0
-    ds.PixelData = bytes((i * 7) % 256 for i in range(rows * columns * 2))
+    # (i * 7) % 256 for every byte i: a pattern of period 256, repeated (fast for big files).
+    size = rows * columns * 2
+    ds.PixelData = (bytes((i * 7) % 256 for i in range(256)) * (size // 256 + 1))[:size]
     for name in omit:
         if name in ds:
             delattr(ds, name)
