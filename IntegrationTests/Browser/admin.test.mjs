@@ -18,17 +18,17 @@
 // Nothing is mocked: the pages talk to the plugin's admin API.
 
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
 
+import { CHROMIUM, CHROMIUM_ARGS, launchChromium } from './chromium.mjs';
+
 const PAGE_URL = process.env.INBOUND_URL;
 const FIXTURE = JSON.parse(process.env.INBOUND_ADMIN_FIXTURE || 'null');
 const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || '';
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
 if (!PAGE_URL || !FIXTURE) {
   throw new Error('INBOUND_URL and INBOUND_ADMIN_FIXTURE must be set (see the head of admin.test.mjs)');
@@ -48,17 +48,10 @@ before(async () => {
   if (SCREENSHOT_DIR) {
     await mkdir(SCREENSHOT_DIR, { recursive: true });
   }
-  userDataDir = await mkdtemp(path.join(os.tmpdir(), 'inbound-admin-browser-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    locale: 'en-GB',
-    viewport: { width: 1280, height: 900 },
-    // The browser's login prompt, answered: Orthanc's RegisteredUsers.
+  // The browser's login prompt, answered: Orthanc's RegisteredUsers.
+  ({ context, userDataDir } = await launchChromium('inbound-admin-browser-', {
     httpCredentials: { username: USERNAME, password: PASSWORD },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+  }));
   context.on('request', (request) => requests.push(request.url()));
 });
 
@@ -122,8 +115,7 @@ function uploadRow(page, uploadId) {
 test('the admin page opened first, in a fresh browser: the login prompt, then the inbox with its data', async () => {
   // An internal Orthanc has no proxy in front: the address in the README is typed in directly.
   const browser = await chromium.launch({
-    executablePath: CHROMIUM, headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS,
   });
   try {
     const fresh = await browser.newContext({ httpCredentials: { username: USERNAME, password: PASSWORD } });

@@ -22,16 +22,14 @@
 // the same browser. test_browser.py checks on the server that the forgeries changed nothing.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium } from 'playwright-core';
+
+import { launchChromium } from './chromium.mjs';
 
 const PAGE_URL = process.env.INBOUND_URL;
 const FIXTURE = JSON.parse(process.env.INBOUND_CSRF_FIXTURE || 'null');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
 if (!PAGE_URL || !FIXTURE) {
   throw new Error('INBOUND_URL and INBOUND_CSRF_FIXTURE must be set (see the head of csrf.test.mjs)');
@@ -65,18 +63,11 @@ before(async () => {
     assert.notEqual(attacker.origin, ORIGIN);
   }
 
-  userDataDir = await mkdtemp(path.join(os.tmpdir(), 'inbound-csrf-browser-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    locale: 'en-GB',
-    viewport: { width: 1280, height: 900 },
-    // The login prompt, answered for the site: the browser then keeps the credentials and
-    // sends them with every later request to the site, whoever's page makes it.
+  // The login prompt, answered for the site: the browser then keeps the credentials and
+  // sends them with every later request to the site, whoever's page makes it.
+  ({ context, userDataDir } = await launchChromium('inbound-csrf-browser-', {
     httpCredentials: { username: USERNAME, password: PASSWORD },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+  }));
 });
 
 // Everything the site answers to an attacker's page (its frames included), noted as the

@@ -14,13 +14,12 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const PAGE_URL = process.env.INBOUND_URL;
 const DEFAULT_CD = '/usr/lib/python3/dist-packages/pydicom/data/test_files/dicomdirtests';
 const CD = process.env.INBOUND_CD || DEFAULT_CD;
 const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || '';
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 // pydicom's patient CD: a DICOMDIR for three patients (6 studies, 31 images) and a second
 // file-set with its own DICOMDIR (1 study, 50 images); the rest must be skipped.
 const DEFAULT_CD_STUDIES = 7;
@@ -39,15 +38,7 @@ before(async () => {
   if (SCREENSHOT_DIR) {
     await mkdir(SCREENSHOT_DIR, { recursive: true });
   }
-  userDataDir = await mkdtemp(path.join(os.tmpdir(), 'inbound-browser-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    locale: 'en-GB',
-    viewport: { width: 1280, height: 900 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+  ({ context, userDataDir } = await launchChromium('inbound-browser-'));
 });
 
 after(async () => {
