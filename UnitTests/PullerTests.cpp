@@ -54,7 +54,7 @@ namespace
     }
 
     bool Call(PeerAnswer& answer, bool post, const std::string& uri, const std::string& body,
-              unsigned int timeoutSeconds) override
+              unsigned int timeoutSeconds, uint64_t) override
     {
       if (down)
       {

@@ -38,7 +38,8 @@ namespace Inbound
   }
 
   bool OrthancPeerClient::Call(PeerAnswer& answer, bool post, const std::string& uri,
-                               const std::string& body, unsigned int timeoutSeconds)
+                               const std::string& body, unsigned int timeoutSeconds,
+                               uint64_t maxAnswerBytes)
   {
     PluginBuffer content(context_), headers(context_);
     uint16_t status = 0;
@@ -51,6 +52,11 @@ namespace Inbound
       timeoutSeconds);
     answer.status = status;
     answer.body = content.ToString();
+    if (answer.body.size() > maxAnswerBytes)
+    {
+      answer.body.resize(maxAnswerBytes);
+      answer.truncated = true;
+    }
     // An HTTP error status is an answer; only a failed exchange is "unreachable".
     return code == OrthancPluginErrorCode_Success || status != 0;
   }

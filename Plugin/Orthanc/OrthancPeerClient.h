@@ -30,6 +30,6 @@ namespace Inbound
     }
 
     bool Call(PeerAnswer& answer, bool post, const std::string& uri, const std::string& body,
-              unsigned int timeoutSeconds) override;
+              unsigned int timeoutSeconds, uint64_t maxAnswerBytes) override;
   };
 }

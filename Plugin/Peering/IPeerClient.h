@@ -9,6 +9,7 @@ namespace Inbound
   {
     uint16_t status = 0;
     std::string body;
+    bool truncated = false;  // more than the caller's maxAnswerBytes came: body is incomplete
   };
 
   // One gateway as the internal side reaches it: an entry of Orthanc's "OrthancPeers" (URL,
@@ -20,8 +21,11 @@ namespace Inbound
 
     virtual const std::string& GetName() const = 0;
 
-    // False when the gateway could not be reached at all; otherwise its answer, any status.
+    // False when the gateway could not be reached at all; otherwise its answer, any status. A
+    // redirect is never followed: it is an answer like any other (3xx). An answer body longer
+    // than "maxAnswerBytes" is cut off there, the transfer aborted and "truncated" set.
     virtual bool Call(PeerAnswer& answer, bool post, const std::string& uri,
-                      const std::string& body, unsigned int timeoutSeconds) = 0;
+                      const std::string& body, unsigned int timeoutSeconds,
+                      uint64_t maxAnswerBytes) = 0;
   };
 }

@@ -7,6 +7,7 @@
 
 #include <Logging.h>
 
+#include <limits>
 #include <thread>
 
 namespace Inbound
@@ -17,6 +18,9 @@ namespace Inbound
     // an upload is still seen at once, as the gateway answers as soon as one completes.
     const unsigned int kLongPollSeconds = 5;
     const unsigned int kItemTimeoutSeconds = 120;
+    // Outbox listings, manifests and acknowledgements are small; a manifest of the largest
+    // upload (100,000 items of about 100 bytes) stays well below.
+    const uint64_t kMaxJsonAnswerBytes = 32 * 1024 * 1024;
 
     UploadRecord FromManifest(const Json::Value& manifest)
     {
@@ -94,7 +98,7 @@ namespace Inbound
   bool Puller::Get(Json::Value& json, const std::string& uri, unsigned int timeoutSeconds)
   {
     PeerAnswer answer;
-    if (!peer_.Call(answer, false, uri, "", timeoutSeconds))
+    if (!peer_.Call(answer, false, uri, "", timeoutSeconds, kMaxJsonAnswerBytes))
     {
       Fail("unreachable (" + uri + ")");
       return false;
@@ -118,7 +122,7 @@ namespace Inbound
     }
     PeerAnswer answer;
     if (!peer_.Call(answer, true, "/inbound/peer/outbox/" + id + "/ack", JsonText::Compact(body),
-                    kItemTimeoutSeconds) || answer.status != 200)
+                    kItemTimeoutSeconds, kMaxJsonAnswerBytes) || answer.status != 200)
     {
       Fail("acknowledgement of " + id + " failed (HTTP " + std::to_string(answer.status) + ")");
       return false;
@@ -135,7 +139,7 @@ namespace Inbound
     {
       PeerAnswer answer;
       const bool reached = peer_.Call(answer, false, "/inbound/peer/outbox/" + id + "/items/" + sha256, "",
-                                      kItemTimeoutSeconds);
+                                      kItemTimeoutSeconds, std::numeric_limits<uint64_t>::max());
       if (reached)
       {
         Contact();  // a long pull is contact all along, not an outage
