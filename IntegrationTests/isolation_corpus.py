@@ -214,11 +214,15 @@ def make(label, pid, text=None, charset=None, syntax=ExplicitVRLittleEndian, iss
 
 
 def long_ids():
-    """Pairs of OID PatientIDs of 48, 52, 57, 63 and 64 characters differing in the last one."""
+    """Pairs of OID PatientIDs of 48, 52, 57, 63 and 64 characters differing in the last one,
+    and a pair of 64 UTF-8 characters (128 bytes) differing in the last one."""
     cases = []
     for length in (48, 52, 57, 63, 64):
         for pid in oid_pair(length):
             cases.append(make("oid-%d" % length, pid))
+    for last in "12":
+        text = "\u00c4" * 63 + last
+        cases.append(make("utf8-64", text.encode("utf-8"), text=text, charset="ISO_IR 192"))
     return cases
 
 
