@@ -223,14 +223,13 @@ namespace Inbound
     admin_.reset(new AdminViews(*ledger_, *uploads_));
     for (const std::string& gateway : configuration_.gateways)
     {
-      // Orthanc hands its peers to plugins only once it has started; check the name now.
-      if (configuration_.role == Role_Internal &&
-          !(orthancConfig["OrthancPeers"].isObject() && orthancConfig["OrthancPeers"].isMember(gateway)))
+      // The Internal's own client, configured from "OrthancPeers" (README, "Internal role"):
+      // a missing or malformed entry stops the start-up here, naming "Inbound.Gateways".
+      if (configuration_.role == Role_Internal)
       {
-        throw Orthanc::OrthancException(
-          Orthanc::ErrorCode_BadFileFormat,
-          "Configuration option \"Inbound.Gateways\": \"" + gateway +
-            "\" is not an entry of Orthanc's \"OrthancPeers\"");
+        peerClients_.emplace_back(new CurlPeerClient(
+          PeerSettings::Parse(orthancConfig, gateway, GetConfigurationDirectory(orthanc)),
+          &stopping_));
       }
     }
     SetUpNotifications(orthancConfig);
@@ -399,10 +398,9 @@ namespace Inbound
       std::lock_guard<std::mutex> lock(pullersMutex_);
       if (configuration_.role == Role_Internal && pullers_.empty())
       {
-        for (const std::string& gateway : configuration_.gateways)
+        for (auto& peer : peerClients_)
         {
-          peerClients_.emplace_back(new OrthancPeerClient(orthanc_, gateway));
-          pullers_.emplace_back(new Puller(*uploads_, *ledger_, *peerClients_.back(), clock_));
+          pullers_.emplace_back(new Puller(*uploads_, *ledger_, *peer, clock_));
           pullers_.back()->SetAlertAfter(configuration_.gatewayAlertSeconds);
         }
       }
@@ -486,6 +484,20 @@ namespace Inbound
       result["gateways"].append(puller->Describe());
     }
     return result;
+  }
+
+  bool PluginContext::ReleaseHeldPull(const std::string& gateway, const std::string& uploadId,
+                                      const std::string& by)
+  {
+    std::lock_guard<std::mutex> lock(pullersMutex_);
+    for (const auto& puller : pullers_)
+    {
+      if (puller->GetName() == gateway)
+      {
+        return puller->Release(uploadId, by);
+      }
+    }
+    return false;
   }
 
   void PluginContext::Stop()

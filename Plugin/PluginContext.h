@@ -6,12 +6,12 @@
 #include "Limits/LimitsGuard.h"
 #include "Ledger/Ledger.h"
 #include "Orthanc/OrthancStore.h"
-#include "Orthanc/OrthancPeerClient.h"
 #include "Orthanc/OrthancRest.h"
 #include "Forward/Forwarder.h"
 #include "Notify/MailTemplates.h"
 #include "Notify/Notifier.h"
 #include "Notify/Transports.h"
+#include "Peering/CurlPeerClient.h"
 #include "Peering/Outbox.h"
 #include "Peering/Puller.h"
 #include "Staging/StagingArea.h"
@@ -48,7 +48,7 @@ namespace Inbound
     std::unique_ptr<UploadService> uploads_;
     std::unique_ptr<AdminViews> admin_;
     std::unique_ptr<Outbox> outbox_;  // Gateway role only
-    std::vector<std::unique_ptr<OrthancPeerClient>> peerClients_;  // Internal role only
+    std::vector<std::unique_ptr<CurlPeerClient>> peerClients_;  // Internal role only
     std::vector<std::unique_ptr<Puller>> pullers_;
     std::vector<std::thread> pullerThreads_;
     std::unique_ptr<MailTemplates> templates_;
@@ -126,6 +126,10 @@ namespace Inbound
     }
 
     Json::Value DescribeGateways() const;
+
+    // An admin releases an upload that the puller of "gateway" holds; false if not held.
+    bool ReleaseHeldPull(const std::string& gateway, const std::string& uploadId,
+                         const std::string& by);
 
     Notifier& GetNotifier()
     {

@@ -1,0 +1,44 @@
+#pragma once
+
+#include "Peering/IPeerClient.h"
+#include "Peering/PeerSettings.h"
+
+#include <boost/noncopyable.hpp>
+
+#include <atomic>
+
+namespace Inbound
+{
+  // The Internal's own HTTP client to one gateway, on libcurl. It reaches the gateway as
+  // Orthanc's peer client would (same URL, credentials, headers, client certificate, CA,
+  // proxy), but trusts it no more than the Internet (issue 14): it never follows a redirect
+  // (a gateway's 302 must not make the inside call an address of the gateway's choosing),
+  // speaks only http and https, stops reading an answer at the caller's cap instead of
+  // buffering it whole, gives up on a gateway that trickles bytes, and asks for no
+  // compressed answers (no decompression bomb). One call at a time per object is not required:
+  // each call has its own curl handle.
+  class CurlPeerClient : public IPeerClient, public boost::noncopyable
+  {
+  private:
+    PeerSettings settings_;
+    const std::atomic<bool>* abort_;
+
+  public:
+    // "abort" (may be null) interrupts a call in progress when it turns true, so that
+    // stopping Orthanc does not wait for a slow gateway.
+    CurlPeerClient(const PeerSettings& settings, const std::atomic<bool>* abort);
+
+    const std::string& GetName() const override
+    {
+      return settings_.name;
+    }
+
+    const PeerSettings& GetSettings() const
+    {
+      return settings_;
+    }
+
+    bool Call(PeerAnswer& answer, bool post, const std::string& uri, const std::string& body,
+              unsigned int timeoutSeconds, uint64_t maxAnswerBytes) override;
+  };
+}
