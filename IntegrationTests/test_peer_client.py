@@ -3,6 +3,7 @@ would (credentials, HttpHeaders, CA) but follows no redirect, cuts off oversize 
 refuses an untrusted certificate (issue 14)."""
 
 import base64
+import gzip
 import json
 import ssl
 import subprocess
@@ -330,6 +331,107 @@ def test_an_oversize_answer_is_cut_off_without_being_buffered(plugin, route, ann
         if internal is not None:
             gateway_support.finish(internal)
         flood.recorder.stop()
+
+
+class Trickle:
+    """A relay to a real gateway whose item answers come at "rate" bytes a second."""
+
+    def __init__(self, real, rate):
+        self.started = []  # monotonic times at which an item answer began
+        self.ended = []    # ... and at which the client hung up
+        trickle = self
+
+        def handle(request, path, body):
+            forwarded = {k: v for k, v in request.headers.items()
+                         if k.lower() in ("authorization", "content-type")}
+            r = requests.request(request.command, real.url + path, headers=forwarded, data=body,
+                                 timeout=90)
+            if route_of(path) != "item" or r.status_code != 200:
+                return answer(request, r.status_code, r.content,
+                              [("Content-Type", r.headers.get("Content-Type", "application/json"))])
+            request.send_response(200)
+            request.send_header("Content-Length", str(len(r.content)))
+            request.end_headers()
+            trickle.started.append(time.monotonic())
+            try:
+                for i in range(0, len(r.content), rate):
+                    request.wfile.write(r.content[i:i + rate])
+                    request.wfile.flush()
+                    time.sleep(1)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            trickle.ended.append(time.monotonic())
+
+        self.recorder = Recorder(handle)
+
+
+def test_a_gateway_trickling_an_item_is_dropped_long_before_the_timeout(plugin):
+    """100 bytes a second would hold the puller's thread for the item's whole timeout (120 s)
+    and, for a bigger file, for ever; under 1 KiB/s for 30 s the client hangs up."""
+    real = make_real_gateway(plugin)
+    trickle = Trickle(real, 100)
+    internal = None
+    try:
+        upload = send_upload(real)
+        internal = make_internal(plugin, {"dmz": peer_entry(trickle.recorder.url())})
+        wait_until(lambda: trickle.ended, 75, "the client to hang up on the trickle")
+        assert trickle.ended[0] - trickle.started[0] < 45, (trickle.started, trickle.ended)
+        assert internal.running()
+        assert internal.count_instances() == 0
+        assert real.admin_upload(upload.id)["state"] == "complete"
+    finally:
+        if internal is not None:
+            gateway_support.finish(internal)
+        trickle.recorder.stop()
+        gateway_support.finish(real)
+
+
+def test_stopping_the_internal_interrupts_a_pull_in_progress(plugin):
+    real = make_real_gateway(plugin)
+    trickle = Trickle(real, 100)
+    internal = None
+    try:
+        send_upload(real)
+        internal = make_internal(plugin, {"dmz": peer_entry(trickle.recorder.url())})
+        wait_until(lambda: trickle.started, 30, "an item answer to begin")
+        time.sleep(1)
+        started = time.monotonic()
+        stopping, internal = internal, None
+        gateway_support.finish(stopping)  # SIGTERM; fails if Orthanc had to be killed
+        assert time.monotonic() - started < 10
+        wait_until(lambda: trickle.ended, 5, "the connection to close")
+    finally:
+        if internal is not None:
+            internal.cleanup()
+        trickle.recorder.stop()
+        gateway_support.finish(real)
+
+
+def test_a_compressed_answer_is_not_inflated(plugin):
+    """No Accept-Encoding is sent and a gzip answer is not decoded: a small compressed body
+    cannot inflate past the cap. The listing is not understood, so no manifest is asked for."""
+    listing = json.dumps({"uploads": [{"id": Flood.UPLOAD_ID, "completedAt":
+                                       "2026-01-01T00:00:00Z", "files": 1, "bytes": 10}]})
+
+    def handle(request, path, body):
+        if route_of(path) == "outbox":
+            return answer(request, 200, gzip.compress(listing.encode()),
+                          [("Content-Type", "application/json"), ("Content-Encoding", "gzip")])
+        return answer(request, 404, b'{"error": "not-found"}')
+
+    fake = Recorder(handle)
+    internal = None
+    try:
+        internal = make_internal(plugin, {"dmz": peer_entry(fake.url())})
+        wait_until(lambda: troubles(gateway_status(internal, "dmz")) >= 1, 30,
+                   "the listing to be refused")
+        assert [route_of(r["path"]) for r in fake.seen()] == ["outbox"] * len(fake.seen())
+        assert all("Accept-Encoding" not in r["headers"] for r in fake.seen())
+        assert internal.running()
+    finally:
+        if internal is not None:
+            gateway_support.finish(internal)
+        fake.stop()
 
 
 # ------------------------------------------------------------------------- TLS
