@@ -230,7 +230,7 @@ def test_long_patient_id_is_cut_to_64_characters(server):
     assert r.status_code == 201, r.text
     isolated = r.json()["patientId"]
     assert len(isolated) == 64
-    assert isolated == ("INB-%s-%s" % (upload.id, original_id))[:64]
+    assert isolated == ("INB-%s-1-%s" % (upload.id, original_id))[:64]
     (instance,) = server.instances_of_upload(upload.id).values()
     assert server.admin_json("GET", "/instances/%s/simplified-tags" % instance["ID"])[
         "PatientID"] == isolated

@@ -46,9 +46,20 @@ def test_dicom_comparison_detects_changes():
     original = Original(data=make_dicom(patient_id="ORIG"))
 
     def stored(change):
+        # What the plugin writes: the isolated ID, its issuer, and the record of the change.
         ds = pydicom.dcmread(io.BytesIO(original.data))
+        previous = pydicom.Dataset()
+        previous.PatientID = ds.PatientID
+        previous.IssuerOfPatientID = ds.get("IssuerOfPatientID", "")
+        record = pydicom.Dataset()
+        record.ModifiedAttributesSequence = [previous]
+        record.AttributeModificationDateTime = "20261204203512.000000+0000"
+        record.ModifyingSystem = "ORTHANC-INBOUND"
+        record.SourceOfPreviousValues = ""
+        record.ReasonForTheAttributeModification = "COERCE"
+        ds.OriginalAttributesSequence = [record]
         ds.PatientID = checks.isolated_patient_id("UPLOAD1", "ORIG")
-        ds.IssuerOfPatientID = "Inbound upload UPLOAD1"
+        ds.IssuerOfPatientID = "ORTHANC-INBOUND UPLOAD1"
         change(ds)
         out = io.BytesIO()
         ds.save_as(out, write_like_original=False)
@@ -58,7 +69,12 @@ def test_dicom_comparison_detects_changes():
     for change in (lambda ds: setattr(ds, "PatientName", "Other^Name"),
                    lambda ds: delattr(ds, "StudyDate"),
                    lambda ds: setattr(ds, "AccessionNumber", "A1"),
-                   lambda ds: setattr(ds, "PixelData", bytes(len(ds.PixelData)))):
+                   lambda ds: setattr(ds, "PixelData", bytes(len(ds.PixelData))),
+                   lambda ds: delattr(ds, "OriginalAttributesSequence"),
+                   lambda ds: setattr(ds.OriginalAttributesSequence[0]
+                                      .ModifiedAttributesSequence[0], "PatientID", "OTHER"),
+                   lambda ds: setattr(ds, "PatientID",
+                                      checks.isolated_patient_id("UPLOAD1", "ORIGX"))):
         with pytest.raises(AssertionError):
             checks.assert_same_dicom_but_patient(original, stored(change), "UPLOAD1")
     with pytest.raises(AssertionError):

@@ -56,8 +56,9 @@ def test_patient_cd_upload(server, cd):
     # One isolated patient per original PatientID, holding exactly the new instances.
     patients = server.patients_of_upload(upload.id)
     by_patient_id = {p["MainDicomTags"]["PatientID"]: p for p in patients}
-    assert set(by_patient_id) == {checks.isolated_patient_id(upload.id, pid)
+    assert set(by_patient_id) == {checks.seen_isolated_patient_id(upload.id, pid)
                                   for pid in ("77654033", "98890234")}
+    assert len(by_patient_id) == 2
     stored = server.instances_of_upload(upload.id)
     assert {i["ID"] for i in stored.values()} == new
     assert set(stored) == {o.sop_instance_uid for o in cd}
@@ -76,7 +77,7 @@ def test_patient_cd_upload(server, cd):
     expected_studies = data.studies_of(cd)
     for uid, expected in expected_studies.items():
         found = server.find("Study", {"StudyInstanceUID": uid,
-                                      "PatientID": checks.isolated_patient_id(
+                                      "PatientID": checks.seen_isolated_patient_id(
                                           upload.id, expected["patientId"])})
         assert len(found) == 1, uid
         checks.assert_study_metadata(server, found[0], upload, expected["patientId"])

@@ -172,7 +172,7 @@ def assert_stored(internal, upload, originals):
 def studies_of(internal, upload):
     """Orthanc study id -> original PatientID, for every study of the upload."""
     studies = {}
-    prefix = checks.isolated_patient_id(upload.id, "")
+    prefix = "INB-%s-" % upload.id
     for patient in internal.patients_of_upload(upload.id):
         isolated = patient["MainDicomTags"]["PatientID"]
         assert isolated.startswith(prefix), isolated
@@ -205,7 +205,7 @@ def assert_in_postgresql(database, internal, upload, originals, stored, in_datab
         "SELECT d.value FROM dicomidentifiers d JOIN resources r ON r.internalid = d.id "
         "WHERE r.resourcetype = %d AND d.taggroup = %d AND d.tagelement = %d"
         % (postgres.PATIENT, PATIENT_ID.group, PATIENT_ID.element))}
-    assert patient_ids == {checks.isolated_patient_id(upload.id, o.patient_id)
+    assert patient_ids == {checks.seen_isolated_patient_id(upload.id, o.patient_id)
                            for o in originals.values()}
 
     # The plugin's metadata (4201..4204) are rows of Orthanc's metadata table.

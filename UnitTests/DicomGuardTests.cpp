@@ -701,7 +701,8 @@ namespace
         DicomSummary summary;
         std::unique_ptr<Orthanc::ParsedDicomFile> dicom = DicomInspector::Parse(
           summary, DicomInspector::Check(file.data(), file.size(), Limits(cap)));
-        Isolation::Apply(*dicom, "INB-ABCDEFGHJKLM-DEEP", "ABCDEFGHJKLM");
+        Isolation::Apply(*dicom->GetDcmtkObject().getDataset(), "INB-ABCDEFGHJKLM-1-DEEP",
+                         "ABCDEFGHJKLM", "", Isolation::Now());
         std::string written;
         dicom->SaveToMemoryBuffer(written);
         outcome = written.size() > file.size() / 2 ? "" : "short";

@@ -195,7 +195,7 @@ TEST_F(PullerTest, PullsVerifiesIsolatesStoresThenAcknowledges)
   ASSERT_EQ(3u, store_.instances.size());
   for (const auto& instance : store_.instances)
   {
-    EXPECT_EQ("INB-" + id + "-777", instance.second.patientId);
+    EXPECT_EQ("INB-" + id + "-1-777", instance.second.patientId);
     const std::string sha = store_.metadata[instance.first]["InboundSha256"];
     EXPECT_NE(hashes.end(), std::find(hashes.begin(), hashes.end(), sha));
   }

@@ -35,6 +35,12 @@ namespace InboundTests
   void FakeStore::DeleteResource(Inbound::ResourceLevel level, const std::string& id)
   {
     std::lock_guard<std::recursive_mutex> lock(mutex);
+    if (level == Inbound::ResourceLevel_Instance)
+    {
+      deletedInstances.insert(id);
+      instances.erase(id);
+      return;
+    }
     deletedPatients.insert(id);
     for (auto it = instances.begin(); it != instances.end();)
     {

@@ -38,7 +38,8 @@ namespace InboundTests
 
     std::map<std::string, Instance> instances;  // by Orthanc instance id
     std::map<std::string, std::map<std::string, std::string>> metadata;  // id -> name -> value
-    std::set<std::string> deletedPatients;
+    std::set<std::string> deletedPatients;   // ids deleted at the patient level
+    std::set<std::string> deletedInstances;  // ids deleted at the instance level
     int stores = 0;
     std::recursive_mutex mutex;  // the puller stores several items at once
 

@@ -169,12 +169,12 @@ TEST_F(UploadServiceTest, StoresIsolatedWithMetadataAndIsIdempotent)
 
   const ApiAnswer first = Put(u, file);
   EXPECT_EQ(201, first.status);
-  EXPECT_EQ("INB-" + id + "-12345", first.body["patientId"].asString());
+  EXPECT_EQ("INB-" + id + "-1-12345", first.body["patientId"].asString());
   EXPECT_EQ("1.2.3.4.5", first.body["sopInstanceUid"].asString());
 
   ASSERT_EQ(1u, store_.instances.size());
   const auto& stored = store_.instances.begin()->second;
-  EXPECT_EQ("INB-" + id + "-12345", stored.patientId);
+  EXPECT_EQ("INB-" + id + "-1-12345", stored.patientId);
   Orthanc::ParsedDicomFile parsed(stored.dicom);
   std::string issuer, name;
   ASSERT_TRUE(parsed.GetTagValue(issuer, Orthanc::DicomTag(0x0010, 0x0021)));
@@ -304,7 +304,8 @@ TEST_F(UploadServiceTest, CancelRemovesWhatWasStored)
 
   EXPECT_EQ("cancelled", service_.Cancel(id, token, client_)["state"].asString());
   EXPECT_TRUE(store_.instances.empty());
-  EXPECT_EQ(2u, store_.deletedPatients.size());
+  EXPECT_EQ(2u, store_.deletedInstances.size());  // the upload's instances, not patients
+  EXPECT_TRUE(store_.deletedPatients.empty());
   EXPECT_EQ("cancelled", service_.GetStatus(id, token)["state"].asString());
   EXPECT_EQ("upload-closed", ErrorCode([&] { Put(u, MakeDicom("1", "1.2", "1.2.3", "1.2.3.1")); }, 409));
 }

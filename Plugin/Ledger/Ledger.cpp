@@ -55,7 +55,7 @@ namespace Inbound
       "upload_id, sha256, size, sop_uid, series_uid, study_uid, modality, study_date, "
       "study_description, original_patient_id, isolated_patient_id, orthanc_instance, "
       "orthanc_series, orthanc_study, orthanc_patient, stored_at, patient_name, "
-      "patient_birth_date";
+      "patient_birth_date, original_patient_id_bytes";
 
     ItemRecord ReadItem(const Orthanc::SQLite::Statement& s)
     {
@@ -78,6 +78,7 @@ namespace Inbound
       r.storedAt = s.ColumnInt64(15);
       r.patientName = s.ColumnString(16);
       r.patientBirthDate = s.ColumnString(17);
+      r.originalPatientIdBytes = s.ColumnString(18);
       return r;
     }
 
@@ -161,7 +162,13 @@ namespace Inbound
       " orthanc_series TEXT NOT NULL, orthanc_study TEXT NOT NULL,"
       " orthanc_patient TEXT NOT NULL, stored_at INTEGER NOT NULL,"
       " patient_name TEXT NOT NULL DEFAULT '', patient_birth_date TEXT NOT NULL DEFAULT '',"
+      " original_patient_id_bytes TEXT NOT NULL DEFAULT '',"
       " PRIMARY KEY (upload_id, sha256));"
+      // The ordinal of each distinct PatientID (raw bytes) of an upload, for Isolation: the
+      // two unique keys make bytes and ordinals one to one within an upload.
+      "CREATE TABLE IF NOT EXISTS patients ("
+      " upload_id TEXT NOT NULL, original BLOB NOT NULL, ordinal INTEGER NOT NULL,"
+      " PRIMARY KEY (upload_id, original), UNIQUE (upload_id, ordinal));"
       "CREATE INDEX IF NOT EXISTS items_study ON items(upload_id, study_uid);"
       "CREATE INDEX IF NOT EXISTS items_sop ON items(upload_id, sop_uid);"
       "CREATE TABLE IF NOT EXISTS audit ("
@@ -214,6 +221,14 @@ namespace Inbound
     if (language.Step() && language.ColumnInt(0) == 0)
     {
       db_.Execute("ALTER TABLE uploads ADD COLUMN language TEXT NOT NULL DEFAULT '';");
+    }
+    // The raw bytes of a PatientID that its text does not decode exactly (issue 14).
+    Orthanc::SQLite::Statement bytes(
+      db_, SQLITE_FROM_HERE,
+      "SELECT COUNT(*) FROM pragma_table_info('items') WHERE name = 'original_patient_id_bytes'");
+    if (bytes.Step() && bytes.ColumnInt(0) == 0)
+    {
+      db_.Execute("ALTER TABLE items ADD COLUMN original_patient_id_bytes TEXT NOT NULL DEFAULT '';");
     }
     db_.Execute("PRAGMA user_version = " + std::to_string(kSchemaVersion) + ";");
     t.Commit();
@@ -529,7 +544,7 @@ namespace Inbound
     Orthanc::SQLite::Statement s(
       db_, SQLITE_FROM_HERE,
       std::string("INSERT INTO items (") + kItemColumns +
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.BindString(0, item.uploadId);
     s.BindString(1, item.sha256);
     s.BindInt64(2, item.size);
@@ -548,6 +563,7 @@ namespace Inbound
     s.BindInt64(15, item.storedAt);
     s.BindString(16, item.patientName);
     s.BindString(17, item.patientBirthDate);
+    s.BindString(18, item.originalPatientIdBytes);
     s.Run();
 
     Orthanc::SQLite::Statement u(
@@ -665,6 +681,10 @@ namespace Inbound
                                  "UPDATE uploads SET purged = 1 WHERE id = ?");
     s.BindString(0, id);
     s.Run();
+    Orthanc::SQLite::Statement patients(db_, SQLITE_FROM_HERE,
+                                        "DELETE FROM patients WHERE upload_id = ?");
+    patients.BindString(0, id);
+    patients.Run();
     AddAuditInternal(now, "data-removed", id, "", detail);
     t.Commit();
   }

@@ -120,7 +120,13 @@ namespace Inbound
                      int64_t now, const std::string& ip, const std::string& detail,
                      const std::string& receiptCode = "");
 
+    // Also forgets the upload's patient ordinals.
     void MarkPurged(const std::string& id, int64_t now, const std::string& detail);
+
+    // The ordinal (1, 2, ...) of a PatientID, compared as its raw bytes, among the distinct
+    // PatientIDs of an upload (Isolation): the one recorded, or the next free one, in one
+    // transaction, so that files of one upload stored at once agree (LedgerPatients.cpp).
+    int64_t GetPatientOrdinal(const std::string& uploadId, const std::string& rawPatientId);
 
     // Number of uploads in each state.
     std::map<std::string, int64_t> CountByState() const;

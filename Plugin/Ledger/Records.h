@@ -81,7 +81,9 @@ namespace Inbound
     std::string modality;
     std::string studyDate;
     std::string studyDescription;
-    std::string originalPatientId;
+    std::string originalPatientId;       // decoded without losing a character (DicomText)
+    std::string originalPatientIdBytes;  // lower-case hex of the bytes sent, when the text above
+                                         // is not their exact decoding; else empty
     std::string patientName;       // as sent; only for mails when an admin allows patient data
     std::string patientBirthDate;
     std::string isolatedPatientId;

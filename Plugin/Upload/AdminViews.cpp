@@ -144,6 +144,11 @@ namespace Inbound
       i["studyInstanceUid"] = item.studyInstanceUid;
       i["modality"] = item.modality;
       i["originalPatientId"] = item.originalPatientId;
+      if (!item.originalPatientIdBytes.empty())
+      {
+        // The bytes as sent, when the text above is not their exact decoding.
+        i["originalPatientIdBytes"] = item.originalPatientIdBytes;
+      }
       i["patientId"] = item.isolatedPatientId;
       i["orthancId"] = IsRemoved(upload.state) ? "" : item.orthancInstanceId;
       i["staged"] = !uploads_.StoresInOrthanc() && !IsRemoved(upload.state);

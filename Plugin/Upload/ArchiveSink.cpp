@@ -3,13 +3,15 @@
 #include "Http/ApiError.h"
 #include "Toolbox/Json.h"
 #include "Toolbox/Time.h"
+#include "Upload/DicomText.h"
 #include "Upload/Isolation.h"
 
-#include <set>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
 
 namespace Inbound
 {
-  ArchiveSink::ArchiveSink(const Configuration& configuration, const Ledger& ledger,
+  ArchiveSink::ArchiveSink(const Configuration& configuration, Ledger& ledger,
                            IOrthancStore& store) :
     configuration_(configuration),
     ledger_(ledger),
@@ -56,9 +58,16 @@ namespace Inbound
   void ArchiveSink::Keep(const UploadRecord& upload, ItemRecord& item,
                          Orthanc::ParsedDicomFile& dicom, const void* body, size_t size)
   {
-    item.isolatedPatientId =
-      Isolation::MakePatientId(configuration_.patientIdPrefix, upload.id, item.originalPatientId);
-    Isolation::Apply(dicom, item.isolatedPatientId, upload.id);
+    // The PatientID as sent, by its bytes: its ordinal in this upload makes the isolated ID
+    // unique (see Isolation.h); its decoded text only makes it readable.
+    DcmDataset& dataset = *dicom.GetDcmtkObject().getDataset();
+    std::string raw;
+    DicomText::ReadRaw(raw, dataset, DCM_PatientID);
+    const int64_t ordinal = ledger_.GetPatientOrdinal(upload.id, raw);
+    item.isolatedPatientId = Isolation::MakePatientId(configuration_.patientIdPrefix, upload.id,
+                                                      ordinal, item.originalPatientId);
+    Isolation::Apply(dataset, item.isolatedPatientId, upload.id, upload.sender.institution,
+                     Isolation::Now());
     std::string rewritten;
     dicom.SaveToMemoryBuffer(rewritten);
 
@@ -93,16 +102,10 @@ namespace Inbound
 
   void ArchiveSink::Remove(const std::string& uploadId, const std::vector<ItemRecord>& items)
   {
-    std::set<std::string> patients;
+    // An instance already gone (deleted by an admin) is no error.
     for (const ItemRecord& item : items)
     {
-      patients.insert(item.orthancPatientId);
-    }
-    // Each isolated patient belongs to this upload alone (its PatientID holds the upload id),
-    // so removing the patient removes exactly what the upload stored.
-    for (const std::string& patient : patients)
-    {
-      store_.DeleteResource(ResourceLevel_Patient, patient);
+      store_.DeleteResource(ResourceLevel_Instance, item.orthancInstanceId);
     }
   }
 }

@@ -13,17 +13,19 @@ namespace Inbound
   {
   private:
     const Configuration& configuration_;
-    const Ledger& ledger_;
+    Ledger& ledger_;
     IOrthancStore& store_;
 
     void WriteStudyMetadata(const UploadRecord& upload, const ItemRecord& item);
 
   public:
-    ArchiveSink(const Configuration& configuration, const Ledger& ledger, IOrthancStore& store);
+    ArchiveSink(const Configuration& configuration, Ledger& ledger, IOrthancStore& store);
 
     void Keep(const UploadRecord& upload, ItemRecord& item, Orthanc::ParsedDicomFile& dicom,
               const void* body, size_t size) override;
 
+    // Deletes exactly the instances that the upload stored (Orthanc drops parents left
+    // empty), never a whole patient or study: nothing of another upload or of the hospital.
     void Remove(const std::string& uploadId, const std::vector<ItemRecord>& items) override;
 
     bool StoresInOrthanc() const override

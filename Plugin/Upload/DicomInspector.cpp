@@ -1,10 +1,12 @@
 #include "DicomInspector.h"
 
 #include "Http/ApiError.h"
+#include "Upload/DicomText.h"
 
 #include <DicomFormat/DicomTag.h>
 #include <OrthancException.h>
 
+#include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcmetinf.h>
@@ -80,8 +82,18 @@ namespace Inbound
                      "The DICOM file lacks its SOP Instance, Series or Study Instance UID");
     }
 
-    summary.patientId = Get(*dicom, Orthanc::DICOM_TAG_PATIENT_ID);
-    summary.patientName = Get(*dicom, Orthanc::DICOM_TAG_PATIENT_NAME);
+    // Not Orthanc's decoding, which drops what it cannot convert (two PatientIDs could read
+    // the same): the bytes as sent, and a decoding that keeps every one of them.
+    DcmDataset& dataset = *dicom->GetDcmtkObject().getDataset();
+    std::string charset;
+    DicomText::ReadRaw(charset, dataset, DCM_SpecificCharacterSet);
+    DicomText::ReadRaw(summary.patientIdBytes, dataset, DCM_PatientID);
+    const DicomText::Decoded patientId = DicomText::Decode(summary.patientIdBytes, charset);
+    summary.patientId = patientId.text;
+    summary.patientIdExact = patientId.exact;
+    std::string patientName;
+    DicomText::ReadRaw(patientName, dataset, DCM_PatientName);
+    summary.patientName = DicomText::Decode(patientName, charset).text;
     summary.patientBirthDate = Get(*dicom, Orthanc::DICOM_TAG_PATIENT_BIRTH_DATE);
     summary.modality = Get(*dicom, Orthanc::DICOM_TAG_MODALITY);
     summary.studyDate = Get(*dicom, Orthanc::DICOM_TAG_STUDY_DATE);

@@ -17,8 +17,10 @@ namespace Inbound
     std::string sopInstanceUid;
     std::string seriesInstanceUid;
     std::string studyInstanceUid;
-    std::string patientId;  // as sent (UTF-8), possibly empty
-    std::string patientName;
+    std::string patientId;       // as sent, decoded to UTF-8 losing no character (DicomText)
+    std::string patientIdBytes;  // the element's raw bytes, padding stripped; "" when absent
+    bool patientIdExact = true;  // "patientId" is the decoding under the declared charset
+    std::string patientName;     // decoded the same way
     std::string patientBirthDate;
     std::string modality;
     std::string studyDate;

@@ -4,6 +4,7 @@
 #include "Toolbox/Crypto.h"
 #include "Toolbox/Json.h"
 #include "Upload/DicomInspector.h"
+#include "Upload/DicomText.h"
 #include "Upload/OpenRequest.h"
 
 #include <Logging.h>
@@ -230,6 +231,8 @@ namespace Inbound
     item.studyDate = summary.studyDate;
     item.studyDescription = summary.studyDescription;
     item.originalPatientId = summary.patientId;
+    item.originalPatientIdBytes =
+      summary.patientIdExact ? "" : DicomText::ToHex(summary.patientIdBytes);
     item.patientName = summary.patientName;
     item.patientBirthDate = summary.patientBirthDate;
     item.storedAt = clock_.NowMs();

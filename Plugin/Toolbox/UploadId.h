@@ -1,0 +1,16 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace Inbound
+{
+  // The public form of an upload id: exactly kUploadIdLength characters of kUploadIdAlphabet
+  // (Crypto::RandomCode). One rule for every place that takes an id from outside (routes, a
+  // gateway's manifest) and for Isolation, whose PatientIDs are unambiguous only because the
+  // id has this fixed length and no '-'.
+  const size_t kUploadIdLength = 12;
+  extern const char* const kUploadIdAlphabet;
+
+  bool IsUploadId(const std::string& id);
+}
