@@ -19,7 +19,7 @@ namespace
     std::vector<std::string> modalities = {"pacs"};
     std::map<std::string, std::vector<std::string>> studies;  // study -> instances
     std::map<std::string, std::string> jobs;                   // id -> state
-    std::vector<std::string> stores;                           // resources sent, in order
+    std::vector<std::string> stores;  // resources sent, in order (one store: comma-separated)
     std::vector<Json::Value> modifications;
     std::vector<std::string> deleted;
     bool pacsUp = true;
@@ -70,7 +70,12 @@ namespace
       {
         const std::string id = "job-" + std::to_string(jobs.size() + 1);
         jobs[id] = pacsUp ? "Success" : "Failure";
-        stores.push_back(body["Resources"][0].asString());
+        std::string resources;
+        for (const Json::Value& resource : body["Resources"])
+        {
+          resources += (resources.empty() ? "" : ",") + resource.asString();
+        }
+        stores.push_back(resources);
         answer["ID"] = id;
         return answer;
       }
@@ -88,6 +93,12 @@ namespace
       copies++;
       Json::Value answer(Json::objectValue);
       answer["ParentStudy"] = "copy-study";
+      answer["ID"] = "copy-" + std::to_string(copies);
+      answer["Status"] = "Success";
+      if (studies.count("copy-study") > 0)
+      {
+        studies["copy-study"].push_back(answer["ID"].asString());
+      }
       return answer;
     }
 
@@ -142,6 +153,8 @@ namespace
         item.sha256 = std::string(sha) + id;
         item.studyInstanceUid = "1.2." + id;
         item.orthancStudyId = study;
+        item.orthancInstanceId = item.sha256;
+        item.orthancSeriesId = "series-of-" + item.sha256;
         item.originalPatientId = "P-" + id;
         item.storedAt = clock.now;
         ledger.AddItem(item, "");
@@ -291,9 +304,10 @@ TEST(Forwarder, RulesForwardEachCompletedUploadOnceAndOnlyTheirRecipients)
   EXPECT_EQ("P-U2", trauma.patientId);
 
   f.forwarder->Step(f.stopping);
-  // The namespaced study is sent as stored, without a copy; the other one is copied.
+  // The namespaced study's instances are sent as stored, without a copy; the other one is
+  // copied.
   EXPECT_EQ(2u, f.rest.stores.size());
-  EXPECT_EQ("study-U1", f.rest.stores[0]);
+  EXPECT_EQ("a1U1,b2U1", f.rest.stores[0]);
   EXPECT_EQ(2u, f.rest.modifications.size());
   EXPECT_EQ("P-U2", f.rest.modifications[0]["Replace"]["PatientID"].asString());
 }
@@ -329,4 +343,40 @@ TEST(Forwarder, RetentionListsOnlyOldUploadsWhoseStudiesWereAllSent)
   EXPECT_TRUE(f.forwarder->ListUploadsPastRetention().empty());  // not old enough yet
   f.clock.now += 3 * 86400 * 1000;
   EXPECT_EQ(std::vector<std::string>{"SENT"}, f.forwarder->ListUploadsPastRetention());
+}
+
+TEST(Forwarder, ReleaseSendsOnlyTheInstancesOfTheUpload)
+{
+  // An Orthanc study that also holds an instance that the upload did not store (put there by
+  // someone else): neither the namespaced send nor the reconciled copy takes it.
+  Fixture f;
+  const std::string study = f.AddUpload("U1", "neuro");
+  f.rest.studies[study].push_back("foreign-instance");
+  std::string body = R"({"modality": "pacs", "keepNamespacedPatientId": true})";
+  f.forwarder->Release("U1", ReleaseRequest::Parse(body.data(), body.size()), "admin");
+  f.forwarder->Step(f.stopping);
+  ASSERT_EQ(1u, f.rest.stores.size());
+  EXPECT_EQ("a1U1,b2U1", f.rest.stores[0]);
+
+  f.forwarder->Release("U1", f.Reconciled(), "admin");
+  f.forwarder->Step(f.stopping);
+  EXPECT_EQ(2u, f.rest.modifications.size());  // two instances copied, not three
+  ASSERT_EQ(2u, f.rest.stores.size());
+  EXPECT_EQ("copy-study", f.rest.stores[1]);
+}
+
+TEST(Forwarder, ACopyLandingInAnExistingStudyIsNotSent)
+{
+  // Without new UIDs, the hospital's PatientID and the sender's StudyInstanceUID can name a
+  // study that this Orthanc holds already: sending (and later deleting) that study would
+  // touch the hospital's instances. The copies made are removed, nothing is sent.
+  Fixture f;
+  f.AddUpload("U1", "neuro");
+  f.rest.studies["copy-study"] = {"hospital-instance"};
+  f.forwarder->Release("U1", f.Reconciled(), "admin");
+  f.forwarder->Step(f.stopping);
+  EXPECT_TRUE(f.rest.stores.empty());
+  EXPECT_EQ((std::vector<std::string>{"/instances/copy-1", "/instances/copy-2"}),
+            f.rest.deleted);
+  EXPECT_NE(std::string::npos, f.Only("U1").lastError.find("new UIDs"));
 }

@@ -176,6 +176,24 @@ namespace Inbound
     return studies;
   }
 
+  std::vector<ItemRecord> Forwarder::InstancesOf(const ForwardRecord& forward) const
+  {
+    std::vector<ItemRecord> instances;
+    for (const ItemRecord& item : ledger_.ListItems(forward.uploadId))
+    {
+      if (item.orthancStudyId == forward.study && !item.orthancInstanceId.empty())
+      {
+        instances.push_back(item);
+      }
+    }
+    if (instances.empty())
+    {
+      throw std::runtime_error("study " + forward.study + " has no instance of upload " +
+                               forward.uploadId);
+    }
+    return instances;
+  }
+
   Json::Value Forwarder::Release(const std::string& uploadId, const ReleaseRequest& request,
                                  const std::string& by)
   {
@@ -325,21 +343,19 @@ namespace Inbound
 
   std::string Forwarder::MakeReconciledCopy(const ForwardRecord& f)
   {
-    // A copy of every instance with the hospital's identity, made by Orthanc's own
-    // modification. Orthanc cannot change the PatientID of a study as a whole (its parent
-    // patient), hence instance by instance; new UIDs, when asked for, are drawn once per
-    // study and series so that the copy stays one study.
-    Json::Value instances;
-    if (!orthanc_.Get(instances, "/studies/" + f.study + "/instances") || !instances.isArray() ||
-        instances.empty())
-    {
-      throw std::runtime_error("study " + f.study + " is no longer in Orthanc");
-    }
+    // A copy of every instance that the upload stored in the study, with the hospital's
+    // identity, made by Orthanc's own modification. Orthanc cannot change the PatientID of a
+    // study as a whole (its parent patient), hence instance by instance; new UIDs, when asked
+    // for, are drawn once per study and series so that the copy stays one study. Instances
+    // of the Orthanc study that the upload did not store are not the sender's: never sent.
+    const std::vector<ItemRecord> instances = InstancesOf(f);
     std::string studyUid;
     std::map<std::string, std::string> seriesUids;
+    std::set<std::string> copied;  // the copy's instances
+    std::set<std::string> made;    // of those, the ones this call stored (not there before)
     using Orthanc::FromDcmtkBridge;
     std::string copy;
-    for (const Json::Value& instance : instances)
+    for (const ItemRecord& instance : instances)
     {
       Json::Value body(Json::objectValue);
       body["Replace"]["PatientID"] = f.patientId;
@@ -353,7 +369,7 @@ namespace Inbound
       }
       if (f.newUids)
       {
-        const std::string series = instance.get("ParentSeries", "").asString();
+        const std::string& series = instance.orthancSeriesId;
         if (studyUid.empty())
         {
           studyUid = FromDcmtkBridge::GenerateUniqueIdentifier(Orthanc::ResourceType_Study);
@@ -378,7 +394,7 @@ namespace Inbound
       body["Remove"].append("IssuerOfPatientID");
       body["Force"] = true;
       const std::string dicom =
-        orthanc_.PostForBytes("/instances/" + instance["ID"].asString() + "/modify", body);
+        orthanc_.PostForBytes("/instances/" + instance.orthancInstanceId + "/modify", body);
       const Json::Value stored = orthanc_.PostBytes("/instances", dicom);
       const std::string parent = stored.get("ParentStudy", "").asString();
       if (parent.empty() || (!copy.empty() && parent != copy))
@@ -386,6 +402,26 @@ namespace Inbound
         throw std::runtime_error("Orthanc did not store the reconciled copy as one study");
       }
       copy = parent;
+      copied.insert(stored.get("ID", "").asString());
+      if (stored.get("Status", "Success").asString() == "Success")
+      {
+        made.insert(stored.get("ID", "").asString());
+      }
+    }
+
+    // The copy's study is sent, and later deleted, as a whole: it must hold nothing else.
+    // With the hospital's PatientID and the sender's StudyInstanceUID it can be a study the
+    // hospital already has in this Orthanc; then only new UIDs keep the two apart.
+    Json::Value held;
+    if (orthanc_.Get(held, "/studies/" + copy + "/instances") && held.isArray() &&
+        held.size() > copied.size())
+    {
+      for (const std::string& id : made)
+      {
+        orthanc_.Delete("/instances/" + id);
+      }
+      throw std::runtime_error("Orthanc already holds a study with this PatientID and "
+                               "StudyInstanceUID; release with new UIDs");
     }
     return copy;
   }
@@ -405,7 +441,18 @@ namespace Inbound
         f.sentStudy = MakeReconciledCopy(f);
       }
       Json::Value store(Json::objectValue);
-      store["Resources"].append(f.sentStudy);
+      if (f.keepNamespace)
+      {
+        // The upload's own instances of the study, not whatever else the study holds.
+        for (const ItemRecord& instance : InstancesOf(f))
+        {
+          store["Resources"].append(instance.orthancInstanceId);
+        }
+      }
+      else
+      {
+        store["Resources"].append(f.sentStudy);  // the reconciled copy, made of those alone
+      }
       store["Synchronous"] = false;
       const Json::Value job = orthanc_.Post("/modalities/" + f.modality + "/store", store);
       f.jobId = job.get("ID", "").asString();

@@ -47,6 +47,9 @@ namespace Inbound
     WakeSignal wake_;
 
     std::vector<std::string> StudiesOf(const std::string& uploadId) const;
+    // The Orthanc instances that this forward's upload stored in its study (the ledger's
+    // items): what a release sends, never the other instances an Orthanc study may hold.
+    std::vector<ItemRecord> InstancesOf(const ForwardRecord& forward) const;
     std::string MakeReconciledCopy(const ForwardRecord& forward);
     void Advance(ForwardRecord& forward);
     void Fail(ForwardRecord& forward, const std::string& error);
