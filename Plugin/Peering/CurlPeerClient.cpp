@@ -158,7 +158,8 @@ namespace Inbound
 
     const unsigned int total = settings_.GetTimeoutSeconds(timeoutSeconds);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, static_cast<long>(total));
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, static_cast<long>(std::min(total, kMaxConnectSeconds)));
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT,
+                     static_cast<long>(std::min(total, kMaxConnectSeconds)));
     curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, kLowSpeedBytesPerSecond);
     curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, kLowSpeedSeconds);
 

@@ -15,8 +15,8 @@ namespace Inbound
   // (a gateway's 302 must not make the inside call an address of the gateway's choosing),
   // speaks only http and https, stops reading an answer at the caller's cap instead of
   // buffering it whole, gives up on a gateway that trickles bytes, and asks for no
-  // compressed answers (no decompression bomb). One call at a time per object is not required:
-  // each call has its own curl handle.
+  // compressed answers (no decompression bomb). Calls may run in parallel: each has its own
+  // curl handle.
   class CurlPeerClient : public IPeerClient, public boost::noncopyable
   {
   private:
