@@ -486,6 +486,20 @@ namespace Inbound
     return result;
   }
 
+  bool PluginContext::ReleaseHeldPull(const std::string& gateway, const std::string& uploadId,
+                                      const std::string& by)
+  {
+    std::lock_guard<std::mutex> lock(pullersMutex_);
+    for (const auto& puller : pullers_)
+    {
+      if (puller->GetName() == gateway)
+      {
+        return puller->Release(uploadId, by);
+      }
+    }
+    return false;
+  }
+
   void PluginContext::Stop()
   {
     {

@@ -127,6 +127,10 @@ namespace Inbound
 
     Json::Value DescribeGateways() const;
 
+    // An admin releases an upload that the puller of "gateway" holds; false if not held.
+    bool ReleaseHeldPull(const std::string& gateway, const std::string& uploadId,
+                         const std::string& by);
+
     Notifier& GetNotifier()
     {
       return *notifier_;

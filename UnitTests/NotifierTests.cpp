@@ -780,6 +780,18 @@ TEST_F(NotifierTest, AlertsMailEachAdminOnceAndAreThrottled)
   EXPECT_EQ(6u, mail_.delivered.size());
 }
 
+TEST_F(NotifierTest, AMisbehavingGatewayIsMailedToTheAdmins)
+{
+  Start(R"({"Webhooks": []})");
+  ledger_.AddAudit(clock_.now, "alert-gateway-misbehaving", "", "dmz",
+                   "gateway \"dmz\" sent data that breaks the rules (manifest field \"client.ip\")");
+  Run();
+  ASSERT_EQ(1u, mail_.To("admin@hospital.example").size());
+  const ParsedMail m = ParseMail(mail_.To("admin@hospital.example")[0].message);
+  EXPECT_EQ("[Test Hospital] Alert: A gateway sent data that breaks the rules", m.subject);
+  EXPECT_NE(std::string::npos, m.text.find("client.ip"));
+}
+
 TEST_F(NotifierTest, AlertWebhookCarriesTheAlert)
 {
   Start(R"({"Notifications": {"AdminEmails": []}})");

@@ -1,5 +1,6 @@
 #include "Http/ApiError.h"
 #include "Peering/Outbox.h"
+#include "Peering/PulledManifest.h"
 #include "Peering/Puller.h"
 #include "TestSupport.h"
 #include "Toolbox/Crypto.h"
@@ -43,9 +44,48 @@ namespace
     int64_t* clockNow = nullptr;  // moved by "itemDelayMs" on every item fetched
     int64_t itemDelayMs = 0;
     int64_t ackDelayMs = 0;    // and by "ackDelayMs" on every acknowledgement
+    // A malicious gateway: changes an answer ("kind": outbox, manifest, item, ack) before it
+    // is sent.
+    std::function<void(const std::string& kind, PeerAnswer& answer)> forge;
+    std::map<std::string, int> calls;                 // by kind
+    std::map<std::string, uint64_t> maxAnswerBytes;   // the last cap, by kind
+    std::function<void()> onItem;                     // while an item is fetched
 
     explicit FakePeer(Outbox& o) : outbox(o)
     {
+    }
+
+    // Whatever the gateway answered, as the real client hands it over: cut at the cap.
+    static void Cap(PeerAnswer& answer, uint64_t cap)
+    {
+      if (answer.body.size() > cap)
+      {
+        answer.body.resize(cap);
+        answer.truncated = true;
+      }
+    }
+
+    bool Call(PeerAnswer& answer, bool post, const std::string& uri, const std::string& body,
+              unsigned int timeoutSeconds, uint64_t cap) override
+    {
+      const std::string kind = post ? "ack" : uri.find("/items/") != std::string::npos ? "item"
+                               : uri.find('?') != std::string::npos ? "outbox" : "manifest";
+      calls[kind]++;
+      maxAnswerBytes[kind] = cap;
+      if (kind == "item" && onItem)
+      {
+        onItem();
+      }
+      if (!Serve(answer, post, uri, body, timeoutSeconds))
+      {
+        return false;
+      }
+      if (forge)
+      {
+        forge(kind, answer);
+      }
+      Cap(answer, cap);
+      return true;
     }
 
     const std::string& GetName() const override
@@ -53,8 +93,8 @@ namespace
       return name;
     }
 
-    bool Call(PeerAnswer& answer, bool post, const std::string& uri, const std::string& body,
-              unsigned int timeoutSeconds, uint64_t) override
+    bool Serve(PeerAnswer& answer, bool post, const std::string& uri, const std::string& body,
+               unsigned int)
     {
       if (down)
       {
@@ -103,6 +143,35 @@ namespace
     }
   };
 
+  // The inside's limits, as seen by the upload service: who is checked, with which scopes.
+  class RecordingPolicy : public NoUploadPolicy
+  {
+  public:
+    std::vector<std::string> opens;   // "ip email"
+    std::vector<std::string> files;   // "ip email size"
+    std::unique_ptr<ApiError> refuseFiles;
+
+    void CheckOpen(const ClientInfo& client, const std::string& email) override
+    {
+      opens.push_back(client.ip + " " + email);
+    }
+
+    void CheckFile(const ClientInfo& client, const UploadRecord& upload, uint64_t size) override
+    {
+      files.push_back(client.ip + " " + upload.sender.email + " " + std::to_string(size));
+      if (refuseFiles)
+      {
+        throw *refuseFiles;
+      }
+    }
+
+    std::vector<std::string> GetQuotaScopes(const std::string& ip,
+                                            const std::string& email) const override
+    {
+      return {"ip:" + ip, "email:" + email};
+    }
+  };
+
   class PullerTest : public ::testing::Test
   {
   protected:
@@ -120,6 +189,7 @@ namespace
     Ledger internalLedger_;
     InboundTests::FakeStore store_;
     ArchiveSink archive_;
+    RecordingPolicy insidePolicy_;
     UploadService internal_;
     FakePeer peer_;
     Puller puller_;
@@ -135,7 +205,7 @@ namespace
       internalConfiguration_(Load("Internal")),
       internalLedger_(""),
       archive_(internalConfiguration_, internalLedger_, store_),
-      internal_(internalConfiguration_, internalLedger_, archive_, policy_, clock_),
+      internal_(internalConfiguration_, internalLedger_, archive_, insidePolicy_, clock_),
       peer_(outbox_),
       puller_(internal_, internalLedger_, peer_, clock_)
     {
@@ -348,4 +418,366 @@ TEST_F(PullerTest, AnAcknowledgementIsContactWithTheGateway)
   int64_t last = 0;
   ASSERT_TRUE(ParseIso8601(last, puller_.Describe()["lastContact"].asString()));
   EXPECT_EQ(clock_.now, last);
+}
+
+// --- A gateway trusted no more than the Internet ------------------------------------------
+
+namespace
+{
+  bool HasEvent(const Ledger& ledger, const std::string& event, const std::string& text)
+  {
+    for (const AuditEvent& e : ledger.ListAudit(0, 100000))
+    {
+      if (e.event == event && e.detail.find(text) != std::string::npos)
+      {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  Json::Value Parsed(const std::string& text)
+  {
+    Json::Value v;
+    EXPECT_TRUE(JsonText::ParseStrict(v, text.data(), text.size())) << text;
+    return v;
+  }
+
+  Json::Value ValidListing()
+  {
+    return Parsed(R"({"id": "ABCDEFGHJKLM", "files": 2, "bytes": 3000})");
+  }
+}
+
+TEST(PulledManifest, EveryFieldIsCheckedWithThePublicRules)
+{
+  const Configuration configuration = Load("Internal");
+  const int64_t now = 1770000000000;  // 2026-02-02T02:40Z
+  const Json::Value valid = Parsed(R"({"id": "ABCDEFGHJKLM",
+      "createdAt": "2026-02-02T01:00:00.000Z", "completedAt": "2026-02-02T01:10:00.000Z",
+      "receiptCode": "K7QZ-2M9X",
+      "sender": {"name": "Dr. A", "email": "a@example.org", "institution": "", "phone": ""},
+      "recipient": {"id": "neuro", "name": "Neuroradiology"}, "message": "stroke",
+      "consent": {"version": "2025-07", "accepted": true}, "language": "",
+      "client": {"ip": "::ffff:203.0.113.9", "userAgent": "Firefox\u001b[31m"},
+      "items": [{"sha256": ")" + std::string(64, 'a') + R"(", "size": 1000},
+                {"sha256": ")" + std::string(64, 'b') + R"(", "size": 2000}]})");
+  const PulledManifest ok = PulledManifest::Parse(valid, ValidListing(), configuration, now);
+  EXPECT_EQ("ABCDEFGHJKLM", ok.record.id);
+  EXPECT_EQ("203.0.113.9", ok.record.clientIp);  // as the public side records it
+  EXPECT_EQ("2025-07", ok.record.consentVersion);  // the version the sender accepted
+  EXPECT_EQ(std::string::npos, ok.record.userAgent.find('\x1b'));  // made safe
+  EXPECT_EQ("neuro", ok.record.recipientId);
+  EXPECT_EQ("K7QZ-2M9X", ok.receiptCode);
+  EXPECT_EQ(3000u, ok.bytes);
+  ASSERT_EQ(2u, ok.items.size());
+
+  struct Case
+  {
+    const char* name;
+    std::function<void(Json::Value& manifest, Json::Value& listing)> forge;
+    const char* rule;
+  };
+  const std::string a(64, 'a');
+  const std::vector<Case> cases = {
+    {"id not in the public format", [](Json::Value& m, Json::Value& l) { m["id"] = l["id"] = "abc/../x"; }, "not an upload id"},
+    {"id with 0 and O", [](Json::Value& m, Json::Value& l) { m["id"] = l["id"] = "ABCDEFGHJK0O"; }, "not an upload id"},
+    {"id mismatch", [](Json::Value& m, Json::Value&) { m["id"] = "ABCDEFGHJKLN"; }, "not the id listed"},
+    {"not an object", [](Json::Value& m, Json::Value&) { m = Json::arrayValue; }, "not a JSON object"},
+    {"client ip", [](Json::Value& m, Json::Value&) { m["client"]["ip"] = "not-an-ip"; }, "client.ip"},
+    {"client ip with zone", [](Json::Value& m, Json::Value&) { m["client"]["ip"] = "fe80::1%eth0"; }, "client.ip"},
+    {"client missing", [](Json::Value& m, Json::Value&) { m.removeMember("client"); }, "client.ip"},
+    {"user agent not text", [](Json::Value& m, Json::Value&) { m["client"]["userAgent"] = 5; }, "userAgent"},
+    {"made-up receipt code", [](Json::Value& m, Json::Value&) { m["receiptCode"] = "ABCD-1234"; }, "receiptCode"},
+    {"receipt code format", [](Json::Value& m, Json::Value&) { m["receiptCode"] = "whatever"; }, "receiptCode"},
+    {"control character in the name", [](Json::Value& m, Json::Value&) { m["sender"]["name"] = "Dr.\nBcc: x@y"; }, "sender.name"},
+    {"name too long", [](Json::Value& m, Json::Value&) { m["sender"]["name"] = std::string(5000, 'x'); }, "sender.name"},
+    {"bad e-mail", [](Json::Value& m, Json::Value&) { m["sender"]["email"] = "a@b"; }, "sender.email"},
+    {"no sender", [](Json::Value& m, Json::Value&) { m.removeMember("sender"); }, "sender"},
+    {"unknown recipient", [](Json::Value& m, Json::Value&) { m["recipient"]["id"] = "cardio"; }, "unknown-recipient"},
+    {"recipient as text", [](Json::Value& m, Json::Value&) { m["recipient"] = "neuro"; }, "recipient"},
+    {"message with bidi override", [](Json::Value& m, Json::Value&) { m["message"] = "a\x7f"; }, "message"},
+    {"consent not accepted", [](Json::Value& m, Json::Value&) { m["consent"]["accepted"] = false; }, "consent-required"},
+    {"consent version empty", [](Json::Value& m, Json::Value&) { m["consent"]["version"] = ""; }, "consent.version"},
+    {"unknown language", [](Json::Value& m, Json::Value&) { m["language"] = "xx"; }, "language"},
+    {"createdAt not a time", [](Json::Value& m, Json::Value&) { m["createdAt"] = "yesterday"; }, "createdAt"},
+    {"createdAt in the future", [](Json::Value& m, Json::Value&) { m["createdAt"] = m["completedAt"] = "2026-02-02T03:00:00.000Z"; }, "future"},
+    {"completedAt before createdAt", [](Json::Value& m, Json::Value&) { m["completedAt"] = "2026-02-01T00:00:00.000Z"; }, "before createdAt"},
+    {"items not an array", [](Json::Value& m, Json::Value&) { m["items"] = Json::objectValue; }, "items"},
+    {"no items", [](Json::Value& m, Json::Value& l) { m["items"] = Json::arrayValue; l["files"] = l["bytes"] = 0; }, "non-empty"},
+    {"upper-case hash", [](Json::Value& m, Json::Value&) { m["items"][0]["sha256"] = std::string(64, 'A'); }, "sha256"},
+    {"duplicate item", [a](Json::Value& m, Json::Value& l) { m["items"][1]["sha256"] = a; m["items"][1]["size"] = 1000; l["bytes"] = 2000; }, "twice"},
+    {"size zero", [](Json::Value& m, Json::Value& l) { m["items"][0]["size"] = 0; l["bytes"] = 2000; }, "size"},
+    {"size negative", [](Json::Value& m, Json::Value&) { m["items"][0]["size"] = -1; }, "size"},
+    {"size not integral", [](Json::Value& m, Json::Value&) { m["items"][0]["size"] = 1.5; }, "size"},
+    {"size over MaxFileBytes", [](Json::Value& m, Json::Value& l) { m["items"][0]["size"] = 100001; l["bytes"] = 102001; }, "MaxFileBytes"},
+    {"count over MaxFilesPerUpload", [](Json::Value& m, Json::Value& l) {
+       m["items"] = Json::arrayValue;
+       for (char c : std::string("abcdef")) { Json::Value i; i["sha256"] = std::string(64, c); i["size"] = 10; m["items"].append(i); }
+       l["files"] = 6; l["bytes"] = 60; }, "MaxFilesPerUpload"},
+    {"sum over MaxBytesPerUpload", [](Json::Value& m, Json::Value& l) {
+       m["items"] = Json::arrayValue;
+       for (char c : std::string("abc")) { Json::Value i; i["sha256"] = std::string(64, c); i["size"] = 90000; m["items"].append(i); }
+       l["files"] = 3; l["bytes"] = 270000; }, "MaxBytesPerUpload"},
+    {"listing announces other files", [](Json::Value&, Json::Value& l) { l["files"] = 3; }, "announced"},
+    {"listing announces other bytes", [](Json::Value&, Json::Value& l) { l["bytes"] = 1; }, "announced"},
+    {"listing without counts", [](Json::Value&, Json::Value& l) { l.removeMember("files"); }, "files of the outbox"},
+  };
+  for (const Case& c : cases)
+  {
+    Json::Value m = valid, l = ValidListing();
+    c.forge(m, l);
+    try
+    {
+      PulledManifest::Parse(m, l, configuration, now);
+      ADD_FAILURE() << c.name << ": accepted";
+    }
+    catch (const GatewayDataError& e)
+    {
+      EXPECT_NE(std::string::npos, std::string(e.what()).find(c.rule)) << c.name << ": " << e.what();
+    }
+  }
+}
+
+TEST(PulledManifest, ManifestAnswersAreCappedFromTheFileLimit)
+{
+  Configuration configuration = Load("Internal");
+  const uint64_t small = PulledManifest::GetMaxManifestBytes(configuration);
+  EXPECT_GE(small, 64u * 1024);
+  EXPECT_LT(small, 1024u * 1024);
+  configuration.upload.maxFilesPerUpload = 100000;
+  EXPECT_GE(PulledManifest::GetMaxManifestBytes(configuration), 100000u * 100);
+  configuration.upload.maxFilesPerUpload = 1000000000;
+  EXPECT_EQ(256u * 1024 * 1024, PulledManifest::GetMaxManifestBytes(configuration));
+  EXPECT_TRUE(IsReceiptCode("K7QZ-2M9X"));
+  EXPECT_FALSE(IsReceiptCode("K7QZ2M9XA"));
+  EXPECT_FALSE(IsReceiptCode("k7qz-2m9x"));
+  EXPECT_FALSE(IsReceiptCode(std::string("K7QZ-2M9\0", 9)));
+}
+
+TEST_F(PullerTest, AForgedManifestIsHeldWithNothingRecorded)
+{
+  std::vector<std::string> hashes;
+  const std::string id = Send(2, hashes);
+  peer_.forge = [](const std::string& kind, PeerAnswer& answer) {
+    if (kind == "manifest")
+    {
+      Json::Value m = Parsed(answer.body);
+      m["client"]["ip"] = "not-an-ip";
+      answer.body = JsonText::Compact(m);
+    }
+  };
+  EXPECT_TRUE(puller_.RunOnce(0));
+  UploadRecord inside;
+  EXPECT_FALSE(internalLedger_.LookupUpload(inside, id));  // no row half-made
+  EXPECT_EQ(0u, store_.instances.size());
+  EXPECT_EQ(0, peer_.calls["item"]);
+  EXPECT_EQ(0, peer_.acks);
+  EXPECT_EQ(UploadState_Complete, GatewayState(id));
+  EXPECT_TRUE(insidePolicy_.opens.empty());
+  EXPECT_TRUE(HasEvent(internalLedger_, "alert-upload-held", "gateway \"dmz\""));
+  EXPECT_TRUE(HasEvent(internalLedger_, "alert-upload-held", "client.ip"));
+  EXPECT_TRUE(HasEvent(internalLedger_, "alert-upload-held", "/inbound/admin/gateways/dmz/held/" + id + "/retry"));
+  EXPECT_EQ(1u, CountEvents(internalLedger_, "alert-gateway-misbehaving"));
+  const Json::Value state = puller_.Describe();
+  ASSERT_EQ(1u, state["held"].size());
+  EXPECT_EQ(id, state["held"][0].asString());
+  EXPECT_NE(std::string::npos, state["heldUploads"][0]["reason"].asString().find("client.ip"));
+  EXPECT_EQ(1u, state["badData"]["count"].asUInt());
+
+  // Held: not asked for again, not alerted again, and so after a restart too.
+  EXPECT_TRUE(puller_.RunOnce(0));
+  EXPECT_EQ(1, peer_.calls["manifest"]);
+  Puller restarted(internal_, internalLedger_, peer_, clock_);
+  EXPECT_TRUE(restarted.RunOnce(0));
+  EXPECT_EQ(1, peer_.calls["manifest"]);
+  EXPECT_EQ(id, restarted.Describe()["held"][0].asString());
+  EXPECT_EQ(1u, CountEvents(internalLedger_, "alert-upload-held"));
+
+  // An admin releases it: pulled again (the gateway behaves now), delivered.
+  peer_.forge = nullptr;
+  EXPECT_FALSE(restarted.Release("ZZZZZZZZZZZZ", "admin"));
+  EXPECT_TRUE(restarted.Release(id, "admin"));
+  EXPECT_EQ(1u, CountEvents(internalLedger_, "pull-released"));
+  EXPECT_TRUE(restarted.RunOnce(0));
+  EXPECT_EQ(UploadState_Delivered, GatewayState(id));
+  EXPECT_EQ(0u, restarted.Describe()["held"].size());
+}
+
+TEST_F(PullerTest, AnOutboxEntryWithABadIdIsHeldAndNeverRequested)
+{
+  peer_.forge = [](const std::string& kind, PeerAnswer& answer) {
+    if (kind == "outbox")
+    {
+      answer.body = R"({"uploads": [{"id": "../../tools/reset", "files": 1, "bytes": 1}]})";
+    }
+  };
+  EXPECT_TRUE(puller_.RunOnce(0));
+  EXPECT_EQ(0, peer_.calls["manifest"]);
+  ASSERT_EQ(1u, puller_.Describe()["held"].size());
+  const std::string key = puller_.Describe()["held"][0].asString();
+  EXPECT_EQ(0u, key.find("invalid-"));
+  EXPECT_EQ(std::string::npos, key.find('/'));  // an admin can release it by a route
+  EXPECT_TRUE(HasEvent(internalLedger_, "alert-upload-held", "not an upload id"));
+  EXPECT_TRUE(puller_.RunOnce(0));
+  EXPECT_EQ(1u, CountEvents(internalLedger_, "alert-upload-held"));
+}
+
+TEST_F(PullerTest, AnswersOfTheWrongStatusOrSyntaxAreBadData)
+{
+  std::vector<std::string> hashes;
+  const std::string id = Send(1, hashes);
+  // A redirect for the outbox: not followed, the gateway is backed off.
+  peer_.forge = [](const std::string& kind, PeerAnswer& answer) {
+    if (kind == "outbox")
+    {
+      answer.status = 302;
+    }
+  };
+  EXPECT_TRUE(puller_.RunOnce(0));
+  EXPECT_EQ(0, peer_.calls["manifest"]);
+  EXPECT_EQ(1u, CountEvents(internalLedger_, "alert-gateway-misbehaving"));
+  EXPECT_EQ(2000u, puller_.GetPauseMs(clock_.now));
+
+  // A manifest that is not JSON: held.
+  peer_.forge = [](const std::string& kind, PeerAnswer& answer) {
+    if (kind == "manifest")
+    {
+      answer.body = "<html>hello</html>";
+    }
+  };
+  EXPECT_TRUE(puller_.RunOnce(0));
+  EXPECT_EQ(id, puller_.Describe()["held"][0].asString());
+  EXPECT_TRUE(HasEvent(internalLedger_, "alert-upload-held", "not a JSON object"));
+  EXPECT_EQ(4000u, puller_.GetPauseMs(clock_.now));  // growing
+  EXPECT_EQ(1u, CountEvents(internalLedger_, "alert-gateway-misbehaving"));  // once
+  EXPECT_EQ(0, peer_.acks);
+  EXPECT_EQ(0u, store_.instances.size());
+}
+
+TEST_F(PullerTest, AnswersAreCappedAndItemsMustHaveTheirManifestSize)
+{
+  std::vector<std::string> hashes;
+  const std::string id = Send(1, hashes);
+  ItemRecord item;
+  ASSERT_TRUE(gatewayLedger_.LookupItem(item, id, hashes[0]));
+  peer_.forge = [](const std::string& kind, PeerAnswer& answer) {
+    if (kind == "item")
+    {
+      answer.body += std::string(1000000, 'x');  // more than the manifest says
+    }
+  };
+  EXPECT_TRUE(puller_.RunOnce(0));
+  EXPECT_EQ(uint64_t(item.size), peer_.maxAnswerBytes["item"]);
+  EXPECT_EQ(64u * 1024, peer_.maxAnswerBytes["outbox"]);
+  EXPECT_EQ(PulledManifest::GetMaxManifestBytes(internalConfiguration_),
+            peer_.maxAnswerBytes["manifest"]);
+  EXPECT_EQ(1, peer_.calls["item"]);  // bad data: not fetched again
+  EXPECT_EQ(0u, store_.instances.size());
+  EXPECT_EQ(0, peer_.acks);
+  EXPECT_TRUE(HasEvent(internalLedger_, "alert-upload-held", "larger than"));
+  EXPECT_EQ(0u, internalLedger_.ListPulling("dmz").size());
+}
+
+TEST_F(PullerTest, AShorterItemIsRefused)
+{
+  std::vector<std::string> hashes;
+  const std::string id = Send(1, hashes);
+  peer_.forge = [](const std::string& kind, PeerAnswer& answer) {
+    if (kind == "item")
+    {
+      answer.body.resize(answer.body.size() - 1);
+    }
+  };
+  EXPECT_TRUE(puller_.RunOnce(0));
+  EXPECT_EQ(0u, store_.instances.size());
+  EXPECT_EQ(0, peer_.acks);
+  EXPECT_TRUE(HasEvent(internalLedger_, "alert-upload-held", "size-mismatch"));
+  EXPECT_EQ(1u, CountEvents(internalLedger_, "alert-gateway-misbehaving"));
+}
+
+TEST_F(PullerTest, PulledFilesPassTheLimitsOfAPublicUpload)
+{
+  std::vector<std::string> hashes;
+  const std::string id = Send(2, hashes);
+  insidePolicy_.refuseFiles.reset(new ApiError(507, "storage-full", "stopped"));
+  EXPECT_FALSE(puller_.RunOnce(0));  // the caller backs off
+  ASSERT_EQ(1u, insidePolicy_.opens.size());
+  EXPECT_EQ("203.0.113.9 a@example.org", insidePolicy_.opens[0]);
+  ASSERT_FALSE(insidePolicy_.files.empty());
+  EXPECT_EQ(0u, insidePolicy_.files[0].find("203.0.113.9 a@example.org "));
+  EXPECT_EQ(0u, store_.instances.size());
+  EXPECT_EQ(0, peer_.acks);
+  EXPECT_EQ(0u, puller_.Describe()["held"].size());  // refused for now, not held
+  EXPECT_EQ(0u, CountEvents(internalLedger_, "alert-gateway-misbehaving"));
+
+  insidePolicy_.refuseFiles.reset();
+  EXPECT_TRUE(puller_.RunOnce(0));
+  EXPECT_EQ(UploadState_Delivered, GatewayState(id));
+  EXPECT_EQ(2u, store_.instances.size());
+  // Quotas counted against the sender's address and e-mail.
+  EXPECT_EQ(1, internalLedger_.GetUsage("ip:203.0.113.9", 0).uploads);
+  EXPECT_GT(internalLedger_.GetUsage("email:a@example.org", 0).bytes, 0);
+}
+
+TEST_F(PullerTest, RoundsHaveAMinimumInterval)
+{
+  const int64_t started = clock_.now;
+  EXPECT_TRUE(puller_.RunOnce(0));  // an empty outbox, answered at once
+  EXPECT_EQ(1000u, puller_.GetPauseMs(started));
+  clock_.now += 400;
+  EXPECT_EQ(600u, puller_.GetPauseMs(started));
+  clock_.now += 5000;  // a long poll of 5 s: the next round at once
+  EXPECT_EQ(0u, puller_.GetPauseMs(started));
+}
+
+TEST_F(PullerTest, BadDataPausesGrowUpToACap)
+{
+  peer_.forge = [](const std::string& kind, PeerAnswer& answer) {
+    if (kind == "outbox")
+    {
+      answer.body = "not json";
+    }
+  };
+  unsigned int last = 0;
+  for (int i = 0; i < 12; i++)
+  {
+    EXPECT_TRUE(puller_.RunOnce(0));
+    const unsigned int pause = puller_.GetPauseMs(clock_.now);
+    EXPECT_GE(pause, last);
+    last = pause;
+  }
+  EXPECT_EQ(300000u, last);
+  EXPECT_EQ(1u, CountEvents(internalLedger_, "alert-gateway-misbehaving"));
+  EXPECT_EQ(300u, puller_.Describe()["badData"]["pauseSeconds"].asUInt());
+}
+
+TEST_F(PullerTest, AnItemInProgressIsRecordedAndAfterACrashHeld)
+{
+  std::vector<std::string> hashes;
+  const std::string id = Send(1, hashes);
+  size_t markers = 0;
+  peer_.onItem = [&] { markers = internalLedger_.ListPulling("dmz").size(); };
+  EXPECT_TRUE(puller_.RunOnce(0));
+  EXPECT_EQ(1u, markers);  // recorded before the fetch and the parse
+  EXPECT_EQ(0u, internalLedger_.ListPulling("dmz").size());  // and cleared after
+  EXPECT_EQ(UploadState_Delivered, GatewayState(id));
+
+  // The process dies while parsing the next upload's item: the marker stays.
+  std::vector<std::string> second;
+  const std::string crashed = Send(1, second);
+  internalLedger_.MarkPulling("dmz", crashed, second[0], clock_.now);
+  Puller restarted(internal_, internalLedger_, peer_, clock_);
+  EXPECT_EQ(crashed, restarted.Describe()["held"][0].asString());
+  EXPECT_TRUE(HasEvent(internalLedger_, "alert-upload-held", "stopped while processing item " + second[0]));
+  EXPECT_EQ(0u, internalLedger_.ListPulling("dmz").size());
+  const int items = peer_.calls["item"];
+  EXPECT_TRUE(restarted.RunOnce(0));
+  EXPECT_EQ(items, peer_.calls["item"]);  // not parsed again
+  EXPECT_EQ(UploadState_Complete, GatewayState(crashed));
+
+  // A marker of another gateway is that gateway's business.
+  internalLedger_.MarkPulling("other", crashed, second[0], clock_.now);
+  Puller again(internal_, internalLedger_, peer_, clock_);
+  EXPECT_EQ(1u, internalLedger_.ListPulling("other").size());
 }

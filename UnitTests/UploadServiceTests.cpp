@@ -210,6 +210,29 @@ TEST_F(UploadServiceTest, TwoUploadsOfTheSameFileAreTwoPatients)
   EXPECT_EQ(2u, store_.instances.size());
 }
 
+TEST_F(UploadServiceTest, PatientIdsOfOneUploadAreNumberedByTheirBytes)
+{
+  // Issue 14: IDs that the old rule cut or decoded into one patient stay apart; one study
+  // sent under two PatientIDs is two isolated studies, each with the upload's metadata.
+  const ApiAnswer u = Open();
+  const std::string id = u.body["id"].asString();
+  const std::string oid = "1.2.826.0.1.3680043.8.498.1234567890123456789012345";  // 52
+  const ApiAnswer a = Put(u, MakeDicom(oid + "1", "1.2", "1.2.1", "1.2.1.1"));
+  const ApiAnswer b = Put(u, MakeDicom(oid + "2", "1.2", "1.2.2", "1.2.2.1"));
+  const ApiAnswer c = Put(u, MakeDicom(oid + "1", "1.2", "1.2.1", "1.2.1.2"));
+  EXPECT_EQ(("INB-" + id + "-1-" + oid + "1").substr(0, 64), a.body["patientId"].asString());
+  EXPECT_EQ(("INB-" + id + "-2-" + oid + "2").substr(0, 64), b.body["patientId"].asString());
+  EXPECT_EQ(a.body["patientId"], c.body["patientId"]);
+  ASSERT_EQ(3u, store_.instances.size());
+  std::set<std::string> studies;
+  for (const auto& instance : store_.instances)
+  {
+    studies.insert(instance.second.orthancStudy);
+    EXPECT_EQ(id, store_.metadata[instance.second.orthancStudy].at("InboundUpload"));
+  }
+  EXPECT_EQ(2u, studies.size());
+}
+
 TEST_F(UploadServiceTest, RefusesBadFilesAndStoresNothing)
 {
   const ApiAnswer u = Open();
@@ -437,13 +460,13 @@ TEST_F(UploadServiceTest, PulledDeflatedFilesAreReservedToo)
   const std::string deflated = MakeDeflatedDicom("1.2.3.4.1", 60000);
   policy_.busy = true;
   EXPECT_EQ("server-busy", ErrorCode([&] {
-              service_.ReceivePulledFile(id, Crypto::Sha256Hex(deflated), deflated.data(),
-                                         deflated.size(), "gw");
+              service_.ReceivePulledFile(id, Crypto::Sha256Hex(deflated), deflated.size(),
+                                         deflated.data(), deflated.size(), "gw");
             }, 503));
   EXPECT_TRUE(store_.instances.empty());
   policy_.busy = false;
-  service_.ReceivePulledFile(id, Crypto::Sha256Hex(deflated), deflated.data(), deflated.size(),
-                             "gw");
+  service_.ReceivePulledFile(id, Crypto::Sha256Hex(deflated), deflated.size(), deflated.data(),
+                             deflated.size(), "gw");
   ASSERT_EQ(2u, policy_.asked.size());
   EXPECT_GT(policy_.asked[1], 50000u);
   EXPECT_EQ(0u, policy_.held);

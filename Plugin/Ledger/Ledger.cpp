@@ -203,7 +203,14 @@ namespace Inbound
       " requested_by TEXT NOT NULL);"
       "CREATE INDEX IF NOT EXISTS forwards_due ON forwards(state, next_attempt);"
       "CREATE INDEX IF NOT EXISTS forwards_upload ON forwards(upload_id);"
-      "CREATE INDEX IF NOT EXISTS items_orthanc_study ON items(orthanc_study);");
+      "CREATE INDEX IF NOT EXISTS items_orthanc_study ON items(orthanc_study);"
+      // Schema 3 (Internal): items being pulled (crash-loop guard) and held pulled uploads.
+      "CREATE TABLE IF NOT EXISTS pulling ("
+      " gateway TEXT NOT NULL, upload_id TEXT NOT NULL, sha256 TEXT NOT NULL,"
+      " since INTEGER NOT NULL, PRIMARY KEY (gateway, upload_id, sha256));"
+      "CREATE TABLE IF NOT EXISTS held_pulls ("
+      " gateway TEXT NOT NULL, upload_id TEXT NOT NULL, reason TEXT NOT NULL,"
+      " since INTEGER NOT NULL, PRIMARY KEY (gateway, upload_id));");
 
     // Ledgers written before patient names were recorded (for mails, when allowed).
     Orthanc::SQLite::Statement column(

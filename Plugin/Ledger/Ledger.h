@@ -33,9 +33,9 @@ namespace Inbound
 
   private:
     // 1: uploads, items, audit, quotas, bans, notifications, cursors, forwards; 2: the
-    // language of each upload. Raise it with every change of the schema, and upgrade older
-    // ledgers in CreateSchemaInternal().
-    static const int kSchemaVersion = 2;
+    // language of each upload; 3: pulls in progress and held pulls. Raise it with every
+    // change of the schema, and upgrade older ledgers in CreateSchemaInternal().
+    static const int kSchemaVersion = 3;
 
     mutable std::mutex mutex_;
     mutable Orthanc::SQLite::Connection db_;
@@ -230,5 +230,29 @@ namespace Inbound
 
     // The upload whose files make up this Orthanc study, if any.
     bool LookupUploadOfStudy(std::string& uploadId, const std::string& orthancStudyId) const;
+
+    // --- Pulls from gateways (Internal; LedgerPulls.cpp) -------------------------------------
+
+    // The item of a pulled upload being fetched and parsed, recorded (durably) before, cleared
+    // after: one left at start-up means the process died on it (crash-loop guard).
+    void MarkPulling(const std::string& gateway, const std::string& uploadId,
+                     const std::string& sha256, int64_t now);
+
+    void ClearPulling(const std::string& gateway, const std::string& uploadId,
+                      const std::string& sha256);
+
+    std::vector<PullingRecord> ListPulling(const std::string& gateway) const;
+
+    // Uploads of a gateway that the puller holds: never pulled again nor acknowledged until an
+    // admin releases them. A held upload may have no row in "uploads" (a forged manifest).
+    // Holding one that is held already keeps its first reason; false then.
+    bool HoldPulled(const PullingRecord& held);
+
+    // Forgets the hold and any item in progress of that upload, audited "pull-released" by
+    // "by"; false when it was not held.
+    bool ReleasePulled(const std::string& gateway, const std::string& uploadId, int64_t now,
+                       const std::string& by);
+
+    std::vector<PullingRecord> ListHeldPulls(const std::string& gateway) const;
   };
 }

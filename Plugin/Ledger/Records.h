@@ -191,4 +191,14 @@ namespace Inbound
     int64_t updatedAt = 0;
     std::string requestedBy;
   };
+
+  // A pulled item being processed, or a held pulled upload (sha256 and reason then optional).
+  struct PullingRecord
+  {
+    std::string gateway;
+    std::string uploadId;
+    std::string sha256;
+    std::string reason;
+    int64_t since = 0;
+  };
 }

@@ -64,6 +64,8 @@ namespace Inbound
         {"upload-held", "An upload was held: its integrity check failed",
          "Eine Sendung wurde zurückgehalten: Integritätsprüfung fehlgeschlagen"},
         {"gateway-unreachable", "A gateway cannot be reached", "Ein Gateway ist nicht erreichbar"},
+        {"gateway-misbehaving", "A gateway sent data that breaks the rules",
+         "Ein Gateway hat regelwidrige Daten gesendet"},
         {"forward-failed", "Forwarding to the PACS failed",
          "Die Weiterleitung an das PACS ist fehlgeschlagen"},
         {"notification-failed", "A notification could not be delivered",

@@ -521,6 +521,22 @@ namespace Inbound
         call.AnswerJson(200, PluginContext::Get().DescribeGateways());
     }
 
+    // POST /inbound/admin/gateways/{name}/held/{id}/retry: the upload is pulled again.
+    void AdminReleaseHeldPull(RestCall& call)
+    {
+      if (!call.Expect("POST"))
+        return;
+      if (!PluginContext::Get().ReleaseHeldPull(call.GetGroup(0), call.GetGroup(1), "admin"))
+      {
+        throw ApiError(404, "not-found", "No such upload held by this gateway's puller");
+      }
+      Json::Value answer(Json::objectValue);
+      answer["gateway"] = call.GetGroup(0);
+      answer["id"] = call.GetGroup(1);
+      answer["state"] = "released";
+      call.AnswerJson(200, answer);
+    }
+
     void AdminAudit(RestCall& call)
     {
       if (!call.Expect("GET"))
@@ -673,6 +689,8 @@ namespace Inbound
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/bans", Route<AdminBans>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/bans/(.+)", Route<AdminBan>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/gateways", Route<AdminGateways>);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/gateways/([^/]+)/held/([^/]+)/retry",
+                                            Route<AdminReleaseHeldPull>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/notifications",
                                             Route<AdminNotifications>);
     OrthancPluginRegisterRestCallbackNoLock(context, "/inbound/admin/notifications/([^/]+)/retry",

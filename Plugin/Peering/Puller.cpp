@@ -1,13 +1,15 @@
 #include "Puller.h"
 
 #include "Http/ApiError.h"
+#include "Peering/PulledManifest.h"
 #include "Toolbox/Crypto.h"
 #include "Toolbox/Errors.h"
 #include "Toolbox/Json.h"
+#include "Toolbox/UploadId.h"
+#include "Upload/TextRules.h"
 
 #include <Logging.h>
 
-#include <limits>
 #include <thread>
 
 namespace Inbound
@@ -18,28 +20,58 @@ namespace Inbound
     // an upload is still seen at once, as the gateway answers as soon as one completes.
     const unsigned int kLongPollSeconds = 5;
     const unsigned int kItemTimeoutSeconds = 120;
-    // Outbox listings, manifests and acknowledgements are small; a manifest of the largest
-    // upload (100,000 items of about 100 bytes) stays well below.
-    const uint64_t kMaxJsonAnswerBytes = 32 * 1024 * 1024;
+    // Outbox listings (20 entries) and acknowledgements are small; manifests are capped by
+    // PulledManifest::GetMaxManifestBytes, items by their size in the manifest.
+    const uint64_t kMaxListingBytes = 64 * 1024;
+    const unsigned int kOutboxLimit = 20;
+    // A gateway answering at once (nothing waiting, or only held uploads) is asked at most
+    // once a second; long polls (wait=5) still bring new uploads at once.
+    const int64_t kMinRoundIntervalMs = 1000;
+    // After a round with bad data: 2 s, 4 s, ... up to 5 minutes.
+    const int64_t kFirstBadDataPauseMs = 2000;
+    const int64_t kMaxBadDataPauseMs = 300 * 1000;
+    const int64_t kBadDataEpisodeMs = 3600 * 1000;
 
-    UploadRecord FromManifest(const Json::Value& manifest)
+    int64_t BadDataPauseMs(unsigned int strikes)
     {
-      UploadRecord record;
-      record.id = manifest["id"].asString();
-      record.state = UploadState_Open;
-      int64_t created = 0;
-      ParseIso8601(created, manifest.get("createdAt", "").asString());
-      record.createdAt = record.updatedAt = created;
-      record.sender = Sender::FromJson(manifest["sender"]);
-      record.recipientId = manifest["recipient"].isObject()
-                             ? manifest["recipient"].get("id", "").asString() : "";
-      record.message = manifest.get("message", "").asString();
-      record.consentVersion = manifest["consent"].get("version", "").asString();
-      record.language = manifest["language"].isString() ? manifest["language"].asString() : "";
-      record.clientIp = manifest["client"].get("ip", "").asString();
-      record.userAgent = manifest["client"].get("userAgent", "").asString();
-      return record;
+      const unsigned int doublings = std::min(strikes == 0 ? 0u : strikes - 1, 16u);
+      return std::min(kMaxBadDataPauseMs, kFirstBadDataPauseMs << doublings);
     }
+
+    std::string ReleaseRoute(const std::string& gateway, const std::string& id)
+    {
+      return "POST /inbound/admin/gateways/" + gateway + "/held/" + id + "/retry";
+    }
+
+    // Ends the record of an item in progress on every path but the death of the process.
+    class PullingMark : public boost::noncopyable
+    {
+    private:
+      Ledger& ledger_;
+      std::string gateway_;
+      std::string id_;
+      std::string sha256_;
+
+    public:
+      PullingMark(Ledger& ledger, const std::string& gateway, const std::string& id,
+                  const std::string& sha256, int64_t now) :
+        ledger_(ledger), gateway_(gateway), id_(id), sha256_(sha256)
+      {
+        ledger_.MarkPulling(gateway, id, sha256, now);
+      }
+
+      ~PullingMark()
+      {
+        try
+        {
+          ledger_.ClearPulling(gateway_, id_, sha256_);
+        }
+        catch (...)
+        {
+          // At worst the upload is held at the next start: safe.
+        }
+      }
+    };
   }
 
   Puller::Puller(UploadService& uploads, Ledger& ledger, IPeerClient& peer, const IClock& clock,
@@ -52,6 +84,25 @@ namespace Inbound
     parallelItems_(std::max(1u, parallelItems)),
     started_(clock.NowMs())
   {
+    Recover();
+  }
+
+  void Puller::Recover()
+  {
+    // An item still recorded as in progress: the process died while fetching or parsing it
+    // (a file that crashes the parser would crash it again at every start). Held, not retried.
+    for (const PullingRecord& marker : ledger_.ListPulling(peer_.GetName()))
+    {
+      Hold(marker.uploadId, "the Internal stopped while processing item " + marker.sha256 +
+                              " (since " + FormatIso8601(marker.since) + "); a file that crashes "
+                              "the server is not processed again");
+      ledger_.ClearPulling(peer_.GetName(), marker.uploadId, marker.sha256);
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const PullingRecord& held : ledger_.ListHeldPulls(peer_.GetName()))
+    {
+      held_[held.uploadId] = held;
+    }
   }
 
   void Puller::Fail(const std::string& what)
@@ -60,6 +111,7 @@ namespace Inbound
     int64_t silentFor = 0;
     {
       std::lock_guard<std::mutex> lock(mutex_);
+      roundFailed_ = true;
       failures_++;
       lastFailure_ = clock_.NowMs();
       lastError_ = what;
@@ -95,21 +147,117 @@ namespace Inbound
     }
   }
 
-  bool Puller::Get(Json::Value& json, const std::string& uri, unsigned int timeoutSeconds)
+  void Puller::Hold(const std::string& id, const std::string& reason)
   {
-    PeerAnswer answer;
-    if (!peer_.Call(answer, false, uri, "", timeoutSeconds, kMaxJsonAnswerBytes))
+    PullingRecord held;
+    held.gateway = peer_.GetName();
+    held.uploadId = TextRules::MakeSafe(id, 64);
+    held.reason = reason;
+    held.since = clock_.NowMs();
+    if (ledger_.HoldPulled(held))
+    {
+      ledger_.AddAudit(held.since, "alert-upload-held", IsUploadId(id) ? id : "", peer_.GetName(),
+                       "upload " + held.uploadId + " from gateway \"" + peer_.GetName() +
+                         "\" held, not acknowledged: " + reason + "; once understood: " +
+                         ReleaseRoute(peer_.GetName(), held.uploadId));
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    held_.emplace(held.uploadId, held);
+  }
+
+  void Puller::BadData(const std::string& id, const std::string& rule)
+  {
+    LOG(WARNING) << "Inbound: gateway " << peer_.GetName() << " sent bad data: " << rule;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      roundBadData_ = true;
+      badData_++;
+      lastBadDataRule_ = rule;
+    }
+    if (!id.empty())
+    {
+      Hold(id, rule);
+    }
+  }
+
+  void Puller::EndRound()
+  {
+    bool alert = false;
+    std::string rule;
+    unsigned int strikes = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      lastRoundBadData_ = roundBadData_;
+      roundBadData_ = false;
+      if (!lastRoundBadData_)
+      {
+        return;
+      }
+      const int64_t now = clock_.NowMs();
+      if (lastBadData_ != 0 && now - lastBadData_ > kBadDataEpisodeMs)
+      {
+        strikes_ = 0;
+        misbehaviourAlerted_ = false;
+      }
+      lastBadData_ = now;
+      strikes_++;
+      strikes = strikes_;
+      rule = lastBadDataRule_;
+      alert = !misbehaviourAlerted_;
+      misbehaviourAlerted_ = true;
+    }
+    if (alert)
+    {
+      ledger_.AddAudit(clock_.NowMs(), "alert-gateway-misbehaving", "", peer_.GetName(),
+                       "gateway \"" + peer_.GetName() + "\" sent data that breaks the rules (" +
+                         rule + "); its uploads concerned are held and it is asked less often, "
+                         "up to every " + std::to_string(kMaxBadDataPauseMs / 1000) +
+                         " s, while this goes on (" + std::to_string(strikes) + " round(s))");
+    }
+  }
+
+  Puller::CallResult Puller::Call(PeerAnswer& answer, bool post, const std::string& uri,
+                                  const std::string& body, unsigned int timeoutSeconds,
+                                  uint64_t maxBytes, std::string& problem)
+  {
+    if (!peer_.Call(answer, post, uri, body, timeoutSeconds, maxBytes))
     {
       Fail("unreachable (" + uri + ")");
-      return false;
+      return CallResult_Failed;
     }
-    if (answer.status != 200 || !JsonText::ParseStrict(json, answer.body.data(), answer.body.size()))
+    Contact();  // a long pull is contact all along, not an outage
+    if (answer.truncated)
+    {
+      problem = "the answer to " + uri + " is larger than " + std::to_string(maxBytes) + " bytes";
+      return CallResult_BadData;
+    }
+    if (answer.status >= 400)
     {
       Fail("HTTP " + std::to_string(answer.status) + " for " + uri);
-      return false;
+      return CallResult_Failed;
     }
-    Contact();
-    return true;
+    if (answer.status != 200)
+    {
+      // A redirect, or a success that is not the one asked for: never followed.
+      problem = "HTTP status " + std::to_string(answer.status) + " for " + uri;
+      return CallResult_BadData;
+    }
+    return CallResult_Ok;
+  }
+
+  Puller::CallResult Puller::GetJson(Json::Value& json, const std::string& uri,
+                                     unsigned int timeoutSeconds, uint64_t maxBytes,
+                                     std::string& problem)
+  {
+    PeerAnswer answer;
+    const CallResult result = Call(answer, false, uri, "", timeoutSeconds, maxBytes, problem);
+    if (result == CallResult_Ok &&
+        (!JsonText::ParseStrict(json, answer.body.data(), answer.body.size()) || !json.isObject()))
+    {
+      problem = "the answer to " + uri + " is not a JSON object";
+      return CallResult_BadData;
+    }
+    return result;
   }
 
   bool Puller::Acknowledge(const std::string& id)
@@ -121,60 +269,87 @@ namespace Inbound
       body["items"].append(item.sha256);
     }
     PeerAnswer answer;
-    if (!peer_.Call(answer, true, "/inbound/peer/outbox/" + id + "/ack", JsonText::Compact(body),
-                    kItemTimeoutSeconds, kMaxJsonAnswerBytes) || answer.status != 200)
+    std::string problem;
+    switch (Call(answer, true, "/inbound/peer/outbox/" + id + "/ack", JsonText::Compact(body),
+                 kItemTimeoutSeconds, kMaxListingBytes, problem))
     {
-      Fail("acknowledgement of " + id + " failed (HTTP " + std::to_string(answer.status) + ")");
-      return false;
+      case CallResult_Ok:
+        break;
+      case CallResult_BadData:
+        BadData("", "acknowledgement of " + id + ": " + problem);
+        return false;
+      default:
+        return false;
     }
-    Contact();
     std::lock_guard<std::mutex> lock(mutex_);
     delivered_++;
+    if (!roundBadData_)
+    {
+      strikes_ = 0;  // a clean delivery ends an episode of bad data
+      misbehaviourAlerted_ = false;
+    }
     return true;
   }
 
-  Puller::ItemOutcome Puller::PullItem(const std::string& id, const std::string& sha256)
+  Puller::ItemOutcome Puller::PullItem(const std::string& id, const std::string& sha256,
+                                       uint64_t size, std::string& problem)
   {
+    const std::string what = "item " + sha256 + " of " + id;
     for (unsigned int attempt = 1; attempt <= maxAttempts_; attempt++)
     {
+      // Recorded durably before the item is fetched and parsed (crash-loop guard, Recover).
+      PullingMark mark(ledger_, peer_.GetName(), id, sha256, clock_.NowMs());
       PeerAnswer answer;
-      const bool reached = peer_.Call(answer, false, "/inbound/peer/outbox/" + id + "/items/" + sha256, "",
-                                      kItemTimeoutSeconds, std::numeric_limits<uint64_t>::max());
-      if (reached)
+      // Capped at its size in the manifest: a longer answer is cut off, never buffered.
+      switch (Call(answer, false, "/inbound/peer/outbox/" + id + "/items/" + sha256, "",
+                   kItemTimeoutSeconds, size, problem))
       {
-        Contact();  // a long pull is contact all along, not an outage
-      }
-      if (!reached || answer.status != 200)
-      {
-        Fail("item " + sha256 + " of " + id + " could not be fetched");
-        return ItemOutcome_Unreachable;
+        case CallResult_Ok:
+          break;
+        case CallResult_BadData:
+          return ItemOutcome_BadData;
+        default:
+          return ItemOutcome_Unreachable;
       }
       try
       {
-        uploads_.ReceivePulledFile(id, sha256, answer.body.data(), answer.body.size(),
+        uploads_.ReceivePulledFile(id, sha256, size, answer.body.data(), answer.body.size(),
                                    peer_.GetName());
         return ItemOutcome_Stored;
       }
       catch (const ApiError& e)
       {
-        Fail("item " + sha256 + " of " + id + " refused: " + e.what());
-        if (e.GetStatus() == 503)
+        problem = what + " refused: " + e.GetCode() + ": " + e.what();
+        if (e.GetStatus() == 503 || e.GetStatus() == 507)
         {
-          // Busy (server-busy: the in-flight budget is used up for now): the file is not at
-          // fault; the next round fetches it again instead of holding the upload.
+          // Busy, rate-limited, over a quota, or the data monitor stopped intake: the file is
+          // not at fault; a later round fetches it again instead of holding the upload.
+          Fail(problem);
           return ItemOutcome_Unreachable;
+        }
+        if (e.GetCode() == "size-mismatch")
+        {
+          return ItemOutcome_BadData;
         }
         if (e.GetCode() != "hash-mismatch")
         {
           return ItemOutcome_Refused;  // fetching it again would not change the file
         }
+        problem = what + ": its SHA-256 differed from the manifest " + std::to_string(attempt) +
+                  " time(s)";
+      }
+      catch (...)
+      {
+        problem = what + " refused: " + DescribeCurrentException();
+        return ItemOutcome_Refused;
       }
     }
-    return ItemOutcome_Refused;
+    return ItemOutcome_BadData;
   }
 
-  bool Puller::Pull(const std::string& id)
+  bool Puller::Pull(const Json::Value& listing)
   {
+    const std::string id = listing["id"].asString();
     UploadRecord known;
     if (ledger_.LookupUpload(known, id) && known.state != UploadState_Open)
     {
@@ -183,42 +358,78 @@ namespace Inbound
       return Acknowledge(id);
     }
 
-    Json::Value manifest;
-    if (!Get(manifest, "/inbound/peer/outbox/" + id, kItemTimeoutSeconds) ||
-        manifest.get("id", "").asString() != id || !manifest["items"].isArray())
+    Json::Value json;
+    std::string problem;
+    switch (GetJson(json, "/inbound/peer/outbox/" + id, kItemTimeoutSeconds,
+                    PulledManifest::GetMaxManifestBytes(uploads_.GetConfiguration()), problem))
     {
+      case CallResult_Ok:
+        break;
+      case CallResult_BadData:
+        BadData(id, "manifest: " + problem);
+        return false;
+      default:
+        return false;
+    }
+
+    // Every field with the public rules, before anything is recorded.
+    PulledManifest manifest;
+    try
+    {
+      manifest = PulledManifest::Parse(json, listing, uploads_.GetConfiguration(), clock_.NowMs());
+    }
+    catch (const GatewayDataError& e)
+    {
+      BadData(id, e.what());
       return false;
     }
-    uploads_.BeginPulledUpload(FromManifest(manifest));
 
-    std::vector<std::string> pending;
-    for (const Json::Value& item : manifest["items"])
+    try
     {
-      const std::string sha256 = item.get("sha256", "").asString();
+      uploads_.BeginPulledUpload(manifest.record);
+    }
+    catch (const ApiError& e)
+    {
+      Fail("upload " + id + " waits: " + e.GetCode() + ": " + e.what());  // quota, disk
+      return false;
+    }
+
+    std::vector<const PulledItem*> pending;
+    for (const PulledItem& item : manifest.items)
+    {
       ItemRecord stored;
-      if (Crypto::IsSha256Hex(sha256) && !ledger_.LookupItem(stored, id, sha256))
+      if (!ledger_.LookupItem(stored, id, item.sha256))
       {
-        pending.push_back(sha256);
+        pending.push_back(&item);
       }
     }
 
     // A few items at a time: the transfer is bound by round trips more than by bytes.
     std::atomic<size_t> next(0);
+    std::atomic<bool> stop(false);
     std::atomic<bool> unreachable(false);
-    std::mutex refusedMutex;
-    std::string refused;
+    std::mutex outcomeMutex;
+    std::string refused, bad;
     auto worker = [&]() {
-      for (size_t i = next++; i < pending.size() && !unreachable; i = next++)
+      for (size_t i = next++; i < pending.size() && !stop; i = next++)
       {
-        switch (PullItem(id, pending[i]))
+        std::string why;
+        switch (PullItem(id, pending[i]->sha256, pending[i]->size, why))
         {
           case ItemOutcome_Unreachable:
-            unreachable = true;
+            unreachable = stop = true;
             break;
           case ItemOutcome_Refused:
           {
-            std::lock_guard<std::mutex> lock(refusedMutex);
-            refused = pending[i];
+            std::lock_guard<std::mutex> lock(outcomeMutex);
+            refused = why;
+            break;
+          }
+          case ItemOutcome_BadData:
+          {
+            std::lock_guard<std::mutex> lock(outcomeMutex);
+            bad = why;
+            stop = true;  // no more of this gateway's data for this upload
             break;
           }
           default:
@@ -238,17 +449,15 @@ namespace Inbound
       t.join();
     }
 
+    if (!bad.empty())
+    {
+      BadData(id, bad);
+      return false;
+    }
     if (!refused.empty())
     {
       // Never acknowledged: the gateway keeps the original, an admin looks at it.
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (held_.insert(id).second)
-      {
-        ledger_.AddAudit(clock_.NowMs(), "alert-upload-held", id, "",
-                         "item " + refused + " from gateway " + peer_.GetName() +
-                           " failed its checks " + std::to_string(maxAttempts_) +
-                           " times; the upload is held and not acknowledged");
-      }
+      Hold(id, refused);
       return false;
     }
     if (unreachable)
@@ -256,44 +465,92 @@ namespace Inbound
       return false;  // the next round resumes with the items still missing
     }
 
-    uploads_.CompletePulledUpload(id, manifest.get("receiptCode", "").asString(), peer_.GetName());
+    uploads_.CompletePulledUpload(id, manifest.receiptCode, peer_.GetName());
     return Acknowledge(id);
   }
 
   bool Puller::RunOnce(unsigned int waitSeconds)
   {
-    Json::Value outbox;
-    if (!Get(outbox, "/inbound/peer/outbox?limit=20&wait=" + std::to_string(waitSeconds),
-             waitSeconds + 30) ||
-        !outbox["uploads"].isArray())
     {
+      std::lock_guard<std::mutex> lock(mutex_);
+      roundFailed_ = false;
+    }
+    Json::Value outbox;
+    std::string problem;
+    const CallResult result =
+      GetJson(outbox, "/inbound/peer/outbox?limit=" + std::to_string(kOutboxLimit) +
+                        "&wait=" + std::to_string(waitSeconds),
+              waitSeconds + 30, kMaxListingBytes, problem);
+    if (result == CallResult_Ok && !outbox["uploads"].isArray())
+    {
+      problem = "the outbox has no \"uploads\" array";
+    }
+    if (result == CallResult_Failed)
+    {
+      EndRound();
       return false;
+    }
+    if (!problem.empty())
+    {
+      BadData("", "outbox: " + problem);
+      EndRound();
+      return true;
     }
     {
       std::lock_guard<std::mutex> lock(mutex_);
       backlog_ = outbox["uploads"].size();
     }
-    for (const Json::Value& upload : outbox["uploads"])
+    unsigned int seen = 0;
+    for (const Json::Value& listing : outbox["uploads"])
     {
-      const std::string id = upload.get("id", "").asString();
+      if (seen++ == kOutboxLimit)
+      {
+        BadData("", "outbox: more entries than the " + std::to_string(kOutboxLimit) + " asked for");
+        break;
+      }
+      const Json::Value& rawId = listing.isObject() ? listing["id"] : listing;
+      const std::string raw = rawId.isString() ? rawId.asString() : JsonText::Compact(rawId);
+      // Not an id: held under a name that an admin can put in a route.
+      const std::string key = IsUploadId(raw) ? raw : "invalid-" + Crypto::Sha256Hex(raw).substr(0, 16);
       bool held;
       {
         std::lock_guard<std::mutex> lock(mutex_);
-        held = held_.count(id) > 0;
+        held = held_.count(key) > 0;
       }
-      if (!id.empty() && !held)
+      if (held)
       {
-        try
-        {
-          Pull(id);
-        }
-        catch (...)
-        {
-          Fail("pulling " + id + ": " + DescribeCurrentException());
-        }
+        continue;
+      }
+      if (!listing.isObject() || !rawId.isString() || !IsUploadId(rawId.asString()))
+      {
+        BadData(key, "outbox entry id \"" + TextRules::MakeSafe(raw, 64) +
+                       "\" is not an upload id (12 characters of " + kUploadIdAlphabet + ")");
+        continue;
+      }
+      try
+      {
+        Pull(listing);
+      }
+      catch (...)
+      {
+        Fail("pulling " + key + ": " + DescribeCurrentException());
       }
     }
-    return true;
+    EndRound();
+    std::lock_guard<std::mutex> lock(mutex_);
+    return !roundFailed_;
+  }
+
+  unsigned int Puller::GetPauseMs(int64_t roundStartedMs) const
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (lastRoundBadData_)
+    {
+      return static_cast<unsigned int>(BadDataPauseMs(strikes_));
+    }
+    const int64_t elapsed = clock_.NowMs() - roundStartedMs;
+    return elapsed >= kMinRoundIntervalMs || elapsed < 0
+             ? 0 : static_cast<unsigned int>(kMinRoundIntervalMs - elapsed);
   }
 
   void Puller::Loop(const std::atomic<bool>& stopping)
@@ -301,6 +558,7 @@ namespace Inbound
     unsigned int pause = 1;
     while (!stopping)
     {
+      const int64_t started = clock_.NowMs();
       bool reached = false;
       try
       {
@@ -310,22 +568,38 @@ namespace Inbound
       {
         Fail(DescribeCurrentException());
       }
+      unsigned int waitMs = 0;
       if (reached)
       {
         pause = 1;
-        continue;
+        waitMs = GetPauseMs(started);
       }
-      // The gateway is down or failing: back off, up to a minute, without blocking the stop.
-      for (unsigned int i = 0; i < pause * 10 && !stopping; i++)
+      else
       {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        // The gateway is down or failing, or its uploads are refused for now (quotas, data
+        // monitor): back off, up to a minute.
+        waitMs = std::max(pause * 1000, GetPauseMs(started));
+        pause = std::min(60u, pause * 2);
       }
-      pause = std::min(60u, pause * 2);
+      // Without blocking the stop.
+      for (unsigned int i = 0; i < waitMs && !stopping; i += 100)
+      {
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(100u, waitMs - i)));
+      }
     }
+  }
+
+  bool Puller::Release(const std::string& id, const std::string& by)
+  {
+    const bool released = ledger_.ReleasePulled(peer_.GetName(), id, clock_.NowMs(), by);
+    std::lock_guard<std::mutex> lock(mutex_);
+    held_.erase(id);
+    return released;
   }
 
   Json::Value Puller::Describe() const
   {
+    const std::vector<PullingRecord> pulling = ledger_.ListPulling(peer_.GetName());
     std::lock_guard<std::mutex> lock(mutex_);
     Json::Value json(Json::objectValue);
     json["name"] = peer_.GetName();
@@ -335,11 +609,34 @@ namespace Inbound
     json["failures"] = Json::UInt64(failures_);
     json["delivered"] = Json::UInt64(delivered_);
     json["backlog"] = backlog_;
+    json["minRoundIntervalMs"] = Json::Int64(kMinRoundIntervalMs);
     json["held"] = Json::arrayValue;
-    for (const std::string& id : held_)
+    json["heldUploads"] = Json::arrayValue;
+    for (const auto& held : held_)
     {
-      json["held"].append(id);
+      json["held"].append(held.first);
+      Json::Value h(Json::objectValue);
+      h["id"] = held.first;
+      h["reason"] = held.second.reason;
+      h["since"] = FormatIso8601(held.second.since);
+      h["release"] = ReleaseRoute(peer_.GetName(), held.first);
+      json["heldUploads"].append(h);
     }
+    json["processing"] = Json::arrayValue;
+    for (const PullingRecord& p : pulling)
+    {
+      Json::Value item(Json::objectValue);
+      item["uploadId"] = p.uploadId;
+      item["sha256"] = p.sha256;
+      item["since"] = FormatIso8601(p.since);
+      json["processing"].append(item);
+    }
+    json["badData"]["count"] = Json::UInt64(badData_);
+    json["badData"]["last"] = lastBadData_ > 0 ? Json::Value(FormatIso8601(lastBadData_)) : Json::Value();
+    json["badData"]["lastRule"] = lastBadDataRule_;
+    json["badData"]["rounds"] = strikes_;
+    json["badData"]["pauseSeconds"] =
+      lastRoundBadData_ ? Json::Int64(BadDataPauseMs(strikes_) / 1000) : Json::Int64(0);
     return json;
   }
 }

@@ -8,15 +8,20 @@
 
 #include <atomic>
 #include <mutex>
-#include <set>
+#include <map>
 
 namespace Inbound
 {
-  // The Internal role's side of one gateway: long-polls its outbox, pulls each upload's
-  // items, checks every SHA-256 against the manifest, isolates and stores them exactly as a
-  // Standalone server does, and only then acknowledges. Every step is recorded in the
-  // ledger first, so a crash on either side resumes without loss or duplication; a mismatch
-  // is never acknowledged.
+  // The Internal role's side of one gateway: long-polls its outbox, checks each manifest with
+  // the rules of a public upload, pulls each upload's items through the limits, quotas and
+  // data monitor of a public upload, checks every SHA-256 and size against the manifest,
+  // isolates and stores them exactly as a Standalone server does, and only then acknowledges.
+  // Every step is recorded in the ledger first, so a crash on either side resumes without loss
+  // or duplication; bad data is never acknowledged. The inside trusts a gateway no more than
+  // the Internet: an upload with bad data (a manifest breaking a rule, an answer of the wrong
+  // size, status or syntax, a hash mismatch) is held durably, the gateway is backed off and an
+  // admin alerted; an item being processed is recorded first, so an item on which the process
+  // died is held at the next start instead of being parsed again.
   class Puller : public boost::noncopyable
   {
   private:
@@ -30,8 +35,16 @@ namespace Inbound
     enum ItemOutcome
     {
       ItemOutcome_Stored,
-      ItemOutcome_Unreachable,
-      ItemOutcome_Refused
+      ItemOutcome_Unreachable,  // or refused for now (503, 507): the next round tries again
+      ItemOutcome_Refused,      // the file failed the checks of a public upload: held
+      ItemOutcome_BadData       // the gateway sent what no honest gateway sends: held, backed off
+    };
+
+    enum CallResult
+    {
+      CallResult_Ok,
+      CallResult_Failed,   // unreachable, or an error status: an outage
+      CallResult_BadData   // a wrong status (redirect...), an oversize or malformed answer
     };
 
     mutable std::mutex mutex_;
@@ -41,30 +54,63 @@ namespace Inbound
     uint64_t failures_ = 0;
     uint64_t delivered_ = 0;
     unsigned int backlog_ = 0;
-    std::set<std::string> held_;
+    std::map<std::string, PullingRecord> held_;  // a copy of the ledger's, by upload id
     int64_t started_ = 0;
     unsigned int alertAfterSeconds_ = 0;
     bool alerted_ = false;  // an unreachable alert was raised for the current outage
+    // Bad data: rounds with some, in the current episode (ended by a clean delivery or an
+    // hour without any), whether the episode was alerted, and the last round's.
+    bool roundFailed_ = false;
+    bool roundBadData_ = false;
+    bool lastRoundBadData_ = false;
+    unsigned int strikes_ = 0;
+    bool misbehaviourAlerted_ = false;
+    int64_t lastBadData_ = 0;
+    std::string lastBadDataRule_;
+    uint64_t badData_ = 0;
 
-    bool Get(Json::Value& json, const std::string& uri, unsigned int timeoutSeconds);
+    CallResult Call(PeerAnswer& answer, bool post, const std::string& uri,
+                    const std::string& body, unsigned int timeoutSeconds, uint64_t maxBytes,
+                    std::string& problem);
+    CallResult GetJson(Json::Value& json, const std::string& uri, unsigned int timeoutSeconds,
+                       uint64_t maxBytes, std::string& problem);
     bool Acknowledge(const std::string& id);
-    ItemOutcome PullItem(const std::string& id, const std::string& sha256);
-    bool Pull(const std::string& id);
+    ItemOutcome PullItem(const std::string& id, const std::string& sha256, uint64_t size,
+                         std::string& problem);
+    bool Pull(const Json::Value& listing);
     void Fail(const std::string& what);
     void Contact();
+    void BadData(const std::string& id, const std::string& rule);
+    void Hold(const std::string& id, const std::string& reason);
+    void EndRound();
+    void Recover();
 
   public:
     Puller(UploadService& uploads, Ledger& ledger, IPeerClient& peer, const IClock& clock,
            unsigned int maxAttempts = 3, unsigned int parallelItems = 4);
 
     // One round: waits up to "waitSeconds" for the outbox, pulls what it lists. Returns
-    // false when the gateway could not be reached (the caller backs off).
+    // false when the gateway could not be reached, or an upload was refused for now (quotas,
+    // data monitor): the caller backs off.
     bool RunOnce(unsigned int waitSeconds);
+
+    // How long to wait after a round that started at "roundStartedMs" and reached the
+    // gateway: at least a second between outbox requests, growing pauses after bad data.
+    unsigned int GetPauseMs(int64_t roundStartedMs) const;
 
     // Until "stopping": rounds of long polls, with a growing pause while the gateway is down.
     void Loop(const std::atomic<bool>& stopping);
 
     Json::Value Describe() const;
+
+    // An admin releases a held upload: it is pulled (and its items parsed) again at the next
+    // round. False when it is not held.
+    bool Release(const std::string& id, const std::string& by);
+
+    const std::string& GetName() const
+    {
+      return peer_.GetName();
+    }
 
     // Raises "alert-gateway-unreachable" once per outage longer than this (0: never).
     void SetAlertAfter(unsigned int seconds)

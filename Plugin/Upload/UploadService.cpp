@@ -406,12 +406,19 @@ namespace Inbound
     UploadRecord existing;
     if (!ledger_.LookupUpload(existing, record.id))
     {
-      ledger_.CreateUpload(record);
+      // As a public open: the data monitor and the quotas of the sender's address and e-mail
+      // (503 / 507: the puller tries again later), counted in the same transaction.
+      ClientInfo client;
+      client.ip = record.clientIp;
+      client.userAgent = record.userAgent;
+      policy_.CheckOpen(client, record.sender.email);
+      ledger_.CreateUpload(record, policy_.GetQuotaScopes(record.clientIp, record.sender.email),
+                           policy_.GetDay());
     }
   }
 
   void UploadService::ReceivePulledFile(const std::string& id, const std::string& sha256,
-                                        const void* body, size_t size,
+                                        uint64_t expectedSize, const void* body, size_t size,
                                         const std::string& gateway)
   {
     std::shared_ptr<std::shared_mutex> lock = locks_.Get(id);
@@ -430,13 +437,35 @@ namespace Inbound
     {
       throw Closed(upload);
     }
+    if (size != expectedSize)
+    {
+      throw ApiError(502, "size-mismatch", "The pulled file has " + std::to_string(size) +
+                                             " bytes, the manifest says " +
+                                             std::to_string(expectedSize));
+    }
     if (Crypto::Sha256Hex(body, size) != sha256)
     {
       throw ApiError(409, "hash-mismatch", "The pulled bytes do not have the SHA-256 of the "
                                            "manifest");
     }
-    if (ledger_.AddItem(StoreFile(upload, sha256, body, size), gateway) ==
-        Ledger::AddItemResult_UploadClosed)
+    // The limits of a public upload, with the sender's address and e-mail as the scopes.
+    const UploadLimits& limits = configuration_.upload;
+    if (size > limits.maxFileBytes || uint64_t(upload.files) + 1 > limits.maxFilesPerUpload ||
+        uint64_t(upload.bytes) + size > limits.maxBytesPerUpload)
+    {
+      throw ApiError(413, "too-large", "The pulled file is larger than " +
+                                         std::to_string(limits.maxFileBytes) +
+                                         " bytes or the upload would exceed " +
+                                         std::to_string(limits.maxFilesPerUpload) + " files or " +
+                                         std::to_string(limits.maxBytesPerUpload) + " bytes");
+    }
+    ClientInfo client;
+    client.ip = upload.clientIp;
+    client.userAgent = upload.userAgent;
+    policy_.CheckFile(client, upload, size);
+    if (ledger_.AddItem(StoreFile(upload, sha256, body, size), gateway,
+                        policy_.GetQuotaScopes(upload.clientIp, upload.sender.email),
+                        policy_.GetDay()) == Ledger::AddItemResult_UploadClosed)
     {
       throw Closed(upload);
     }

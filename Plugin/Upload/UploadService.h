@@ -64,13 +64,17 @@ namespace Inbound
     Json::Value Cancel(const std::string& id, const std::string& token, const ClientInfo& client);
 
     // The Internal role: an upload pulled from a gateway goes through the same checks,
-    // isolation and ledger as one received directly, without the public side's limits.
-    // "record" comes from the gateway's manifest; a known upload is left as it is.
+    // limits, quotas, data monitor, isolation and ledger as one received directly, with the
+    // sender's address and e-mail of the manifest as the quota scopes. "record" comes from
+    // the gateway's manifest, checked already (PulledManifest); a known upload is left as it
+    // is. Refusals are ApiErrors as for a sender (503/507: try again later).
     void BeginPulledUpload(const UploadRecord& record);
 
-    // Stores one pulled file (idempotent); refusals are ApiErrors as for a sender.
-    void ReceivePulledFile(const std::string& id, const std::string& sha256, const void* body,
-                           size_t size, const std::string& gateway);
+    // Stores one pulled file (idempotent): 502 size-mismatch when it does not have the
+    // manifest's "expectedSize", 409 hash-mismatch, then the checks of PutFile.
+    void ReceivePulledFile(const std::string& id, const std::string& sha256,
+                           uint64_t expectedSize, const void* body, size_t size,
+                           const std::string& gateway);
 
     // Every item is stored: the upload becomes complete, with the gateway's receipt code.
     void CompletePulledUpload(const std::string& id, const std::string& receiptCode,
@@ -89,6 +93,11 @@ namespace Inbound
     Json::Value DescribeStudies(const std::vector<ItemRecord>& items, bool withOrthancIds) const;
 
     Json::Value DescribeRecipient(const std::string& id) const;
+
+    const Configuration& GetConfiguration() const
+    {
+      return configuration_;
+    }
 
     bool StoresInOrthanc() const
     {

@@ -1,0 +1,247 @@
+#include "PulledManifest.h"
+
+#include "Http/AddressRules.h"
+#include "Http/ApiError.h"
+#include "Toolbox/Crypto.h"
+#include "Toolbox/Json.h"
+#include "Toolbox/Time.h"
+#include "Toolbox/UploadId.h"
+#include "Upload/OpenRequest.h"
+#include "Upload/TextRules.h"
+
+#include <cstring>
+#include <set>
+
+namespace Inbound
+{
+  namespace
+  {
+    // Clocks of the gateway and the inside may differ a little, not more.
+    const int64_t kMaxClockSkewMs = 5 * 60 * 1000;
+    const size_t kMaxUserAgent = 256;     // as the public side records it
+    const size_t kMaxConsentVersion = 64;
+    const size_t kMaxAddressText = 64;
+    const uint64_t kManifestBaseBytes = 64 * 1024;
+    const uint64_t kManifestBytesPerItem = 128;  // {"sha256":"<64>","size":<20>} and spacing
+    const uint64_t kMaxManifestBytes = 256 * 1024 * 1024;
+
+    GatewayDataError Bad(const std::string& field, const std::string& why)
+    {
+      return GatewayDataError("manifest field \"" + field + "\" " + why);
+    }
+
+    // "text" as the gateway sent it, made safe to quote in the audit trail.
+    std::string Quote(const Json::Value& value)
+    {
+      return TextRules::MakeSafe(value.isString() ? value.asString() : JsonText::Compact(value),
+                                 40);
+    }
+
+    int64_t Time(const Json::Value& manifest, const char* key, int64_t now)
+    {
+      int64_t ms = 0;
+      if (!manifest[key].isString() || !ParseIso8601(ms, manifest[key].asString()))
+      {
+        throw Bad(key, "is not an ISO 8601 time (" + Quote(manifest[key]) + ")");
+      }
+      if (ms > now + kMaxClockSkewMs)
+      {
+        throw Bad(key, "is in the future (" + Quote(manifest[key]) + ")");
+      }
+      return ms;
+    }
+
+    // The open request that a sender would have sent, checked by the public code itself.
+    OpenRequest CheckAsOpen(const Json::Value& manifest, const Configuration& configuration)
+    {
+      Json::Value request(Json::objectValue);
+      request["sender"] = manifest["sender"];
+      const Json::Value& recipient = manifest["recipient"];
+      if (recipient.isObject())
+      {
+        request["recipient"] = recipient["id"];
+      }
+      else if (!recipient.isNull())
+      {
+        throw Bad("recipient", "must be an object with an id, or null");
+      }
+      request["message"] = manifest["message"];
+      // Consent: accepted, with a version in the public format. Not necessarily the Internal's
+      // own Privacy.Version: uploads completed before the statement changed at the gateway
+      // still wait in its outbox. The version recorded is the one the sender accepted.
+      const Json::Value& consent = manifest["consent"];
+      if (!consent.isObject() || !consent["version"].isString() ||
+          consent["version"].asString().empty() ||
+          !TextRules::IsCleanText(consent["version"].asString()) ||
+          TextRules::CountCharacters(consent["version"].asString()) > kMaxConsentVersion)
+      {
+        throw Bad("consent.version", "must be a text of 1 to 64 characters");
+      }
+      request["consent"]["accepted"] = consent["accepted"];
+      request["consent"]["version"] = configuration.privacyVersion;
+      if (!(manifest["language"].isString() && manifest["language"].asString().empty()))
+      {
+        request["language"] = manifest["language"];  // "": the page did not say
+      }
+      const std::string body = JsonText::Compact(request);
+      try
+      {
+        OpenRequest parsed = OpenRequest::Parse(body.data(), body.size(), configuration);
+        parsed.consentVersion = consent["version"].asString();
+        return parsed;
+      }
+      catch (const ApiError& e)
+      {
+        throw GatewayDataError("manifest refused as a public open would be: " + e.GetCode() +
+                               ": " + e.what());
+      }
+    }
+
+    uint64_t Count(const Json::Value& value, const std::string& field)
+    {
+      if (!value.isIntegral() || !value.isUInt64())
+      {
+        throw Bad(field, "must be a non-negative integer (" + Quote(value) + ")");
+      }
+      return value.asUInt64();
+    }
+  }
+
+  bool IsReceiptCode(const std::string& code)
+  {
+    if (code.size() != 9 || code[4] != '-')
+    {
+      return false;
+    }
+    for (size_t i = 0; i < code.size(); i++)
+    {
+      if (i != 4 && (code[i] == '\0' || std::strchr(kUploadIdAlphabet, code[i]) == nullptr))
+      {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  uint64_t PulledManifest::GetMaxManifestBytes(const Configuration& configuration)
+  {
+    // Every text at its longest, each character escaped (\uXXXX\uXXXX), and every item.
+    const TextLimits& t = configuration.text;
+    const uint64_t texts = 12 * uint64_t(t.name + t.email + t.institution + t.phone + t.message);
+    const uint64_t items = kManifestBytesPerItem * configuration.upload.maxFilesPerUpload;
+    return std::min(kMaxManifestBytes, kManifestBaseBytes + texts + items);
+  }
+
+  PulledManifest PulledManifest::Parse(const Json::Value& manifest, const Json::Value& listing,
+                                       const Configuration& configuration, int64_t nowMs)
+  {
+    if (!listing.isObject() || !listing["id"].isString() || !IsUploadId(listing["id"].asString()))
+    {
+      throw GatewayDataError("outbox entry id " + Quote(listing["id"]) +
+                             " is not an upload id (12 characters of " + kUploadIdAlphabet + ")");
+    }
+    const std::string id = listing["id"].asString();
+    if (!manifest.isObject())
+    {
+      throw GatewayDataError("the manifest is not a JSON object");
+    }
+    if (!manifest["id"].isString() || manifest["id"].asString() != id)
+    {
+      throw Bad("id", Quote(manifest["id"]) + " is not the id listed in the outbox, " + id);
+    }
+
+    PulledManifest result;
+    UploadRecord& r = result.record;
+    r.id = id;
+    r.state = UploadState_Open;
+
+    const OpenRequest open = CheckAsOpen(manifest, configuration);
+    r.sender = open.sender;
+    r.recipientId = open.recipientId;
+    r.message = open.message;
+    r.consentVersion = open.consentVersion;
+    r.language = open.language;
+
+    const Json::Value& client = manifest["client"];
+    boost::asio::ip::address address;
+    if (!client.isObject() || !client["ip"].isString() ||
+        client["ip"].asString().size() > kMaxAddressText ||
+        client["ip"].asString().find('%') != std::string::npos ||
+        !AddressRules::ParseAddress(address, client["ip"].asString()))
+    {
+      throw Bad("client.ip", "is not an IPv4 or IPv6 address (" + Quote(client["ip"]) + ")");
+    }
+    r.clientIp = address.to_string();
+    if (!client["userAgent"].isNull() && !client["userAgent"].isString())
+    {
+      throw Bad("client.userAgent", "must be a string");
+    }
+    // Any text a browser sent, kept as the public side keeps it: made safe and capped.
+    r.userAgent = TextRules::MakeSafe(client["userAgent"].asString(), kMaxUserAgent);
+
+    r.createdAt = r.updatedAt = Time(manifest, "createdAt", nowMs);
+    const int64_t completedAt = Time(manifest, "completedAt", nowMs);
+    if (completedAt < r.createdAt)
+    {
+      throw Bad("completedAt", "is before createdAt");
+    }
+
+    if (!manifest["receiptCode"].isString() || !IsReceiptCode(manifest["receiptCode"].asString()))
+    {
+      throw Bad("receiptCode", "is not a receipt code XXXX-XXXX (" +
+                                 Quote(manifest["receiptCode"]) + ")");
+    }
+    result.receiptCode = manifest["receiptCode"].asString();
+
+    const UploadLimits& limits = configuration.upload;
+    const Json::Value& items = manifest["items"];
+    if (!items.isArray() || items.empty())
+    {
+      throw Bad("items", "must be a non-empty array");
+    }
+    if (items.size() > limits.maxFilesPerUpload)
+    {
+      throw Bad("items", "lists " + std::to_string(items.size()) + " files, more than " +
+                           std::to_string(limits.maxFilesPerUpload) + " (Upload.MaxFilesPerUpload)");
+    }
+    std::set<std::string> seen;
+    for (Json::ArrayIndex i = 0; i < items.size(); i++)
+    {
+      const std::string field = "items[" + std::to_string(i) + "]";
+      const Json::Value& item = items[i];
+      if (!item.isObject() || !item["sha256"].isString() ||
+          !Crypto::IsSha256Hex(item["sha256"].asString()))
+      {
+        throw Bad(field + ".sha256", "is not a lower-case hexadecimal SHA-256");
+      }
+      PulledItem pulled;
+      pulled.sha256 = item["sha256"].asString();
+      if (!seen.insert(pulled.sha256).second)
+      {
+        throw Bad(field + ".sha256", "is listed twice (" + pulled.sha256 + ")");
+      }
+      pulled.size = Count(item["size"], field + ".size");
+      if (pulled.size == 0 || pulled.size > limits.maxFileBytes)
+      {
+        throw Bad(field + ".size", std::to_string(pulled.size) + " is not within 1 and " +
+                                     std::to_string(limits.maxFileBytes) + " (Upload.MaxFileBytes)");
+      }
+      result.bytes += pulled.size;  // no overflow: at most MaxFilesPerUpload * MaxFileBytes
+      if (result.bytes > limits.maxBytesPerUpload)
+      {
+        throw Bad("items", "add up to more than " + std::to_string(limits.maxBytesPerUpload) +
+                             " bytes (Upload.MaxBytesPerUpload)");
+      }
+      result.items.push_back(pulled);
+    }
+    if (Count(listing["files"], "files of the outbox entry") != items.size() ||
+        Count(listing["bytes"], "bytes of the outbox entry") != result.bytes)
+    {
+      throw GatewayDataError("the outbox announced " + Quote(listing["files"]) + " files, " +
+                             Quote(listing["bytes"]) + " bytes; the manifest lists " +
+                             std::to_string(items.size()) + " files, " +
+                             std::to_string(result.bytes) + " bytes");
+    }
+    return result;
+  }
+}

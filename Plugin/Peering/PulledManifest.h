@@ -1,0 +1,51 @@
+#pragma once
+
+#include "Configuration.h"
+#include "Ledger/Records.h"
+
+#include <json/value.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace Inbound
+{
+  // What a gateway sent that breaks a rule (a forged or damaged manifest, an answer of the
+  // wrong size, status or syntax). The message names the rule; the upload is held.
+  class GatewayDataError : public std::runtime_error
+  {
+  public:
+    explicit GatewayDataError(const std::string& rule) :
+      std::runtime_error(rule)
+    {
+    }
+  };
+
+  struct PulledItem
+  {
+    std::string sha256;
+    uint64_t size = 0;
+  };
+
+  // A gateway's manifest (API.md "Peer"), checked field by field with the rules of a public
+  // upload before anything is recorded: the inside trusts a gateway no more than the Internet.
+  struct PulledManifest
+  {
+    UploadRecord record;  // state open, no token: as BeginPulledUpload records it
+    std::string receiptCode;
+    std::vector<PulledItem> items;
+    uint64_t bytes = 0;
+
+    // "listing": the outbox entry that named the upload ({"id", "files", "bytes", ...}).
+    // Throws GatewayDataError naming the first rule broken.
+    static PulledManifest Parse(const Json::Value& manifest, const Json::Value& listing,
+                                const Configuration& configuration, int64_t nowMs);
+
+    // Answers larger than this are cut off: the largest manifest the limits allow.
+    static uint64_t GetMaxManifestBytes(const Configuration& configuration);
+  };
+
+  // "XXXX-XXXX" of the upload id alphabet, as Complete makes it.
+  bool IsReceiptCode(const std::string& code);
+}
