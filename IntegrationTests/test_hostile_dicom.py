@@ -5,11 +5,9 @@ lives on, nothing is stored or staged, the refusal is audited; a malicious gatew
 are held by the Internal, which keeps pulling the others."""
 
 import io
-import json
 import os
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pydicom
 import pytest
@@ -17,6 +15,7 @@ import pytest
 import data
 import harness
 import hostile_dicom as h
+from fake_gateway import FakeGateway, wait_until
 from gateway_support import audit, finish, refused, staged_files, start, wait_for_audit
 from harness import Upload
 
@@ -165,95 +164,6 @@ def test_the_largest_setting_is_safe_end_to_end(plugin):
 
 
 # ------------------------------------------------------------------------- a malicious gateway
-
-
-class FakeGateway:
-    """The peer routes of a gateway (API.md "Peer"), serving uploads made up by the test."""
-
-    def __init__(self):
-        self.uploads = {}     # id -> (manifest, {sha256: bytes})
-        self.acknowledged = []
-        self.lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def answer(self, status, body, content_type="application/json"):
-                if isinstance(body, (dict, list)):
-                    body = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self):
-                path = self.path.split("?")[0].rstrip("/")
-                parts = path.split("/")
-                with fake.lock:
-                    pending = [i for i in fake.uploads if i not in fake.acknowledged]
-                if path == "/inbound/peer/outbox":
-                    if not pending:
-                        time.sleep(0.5)
-                    return self.answer(200, {"uploads": [
-                        {"id": i, "completedAt": fake.uploads[i][0]["completedAt"],
-                         "files": len(fake.uploads[i][1]),
-                         "bytes": sum(len(b) for b in fake.uploads[i][1].values())}
-                        for i in pending]})
-                if len(parts) == 5 and parts[4] in fake.uploads:
-                    return self.answer(200, fake.uploads[parts[4]][0])
-                if len(parts) == 7 and parts[4] in fake.uploads and parts[5] == "items" and \
-                        parts[6] in fake.uploads[parts[4]][1]:
-                    return self.answer(200, fake.uploads[parts[4]][1][parts[6]],
-                                       "application/octet-stream")
-                return self.answer(404, {"error": "not-found"})
-
-            def do_POST(self):
-                parts = self.path.split("?")[0].split("/")
-                length = int(self.headers.get("Content-Length", 0))
-                self.rfile.read(length)
-                if len(parts) == 6 and parts[5] == "ack" and parts[4] in fake.uploads:
-                    with fake.lock:
-                        fake.acknowledged.append(parts[4])
-                    return self.answer(200, {})
-                return self.answer(404, {"error": "not-found"})
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def add(self, files):
-        upload_id = "".join(
-            "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"[b % 32] for b in os.urandom(12))
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        items = {harness.sha256(f): f for f in files}
-        manifest = {
-            "id": upload_id, "createdAt": now, "completedAt": now, "receiptCode": "ABCD-EFGH",
-            "sender": harness.sender(), "recipient": {"id": harness.RECIPIENTS[0]["Id"],
-                                                      "name": harness.RECIPIENTS[0]["Name"]},
-            "message": "", "consent": {"version": harness.PRIVACY_VERSION, "accepted": True},
-            "language": "en", "client": {"ip": "203.0.113.7", "userAgent": "test"},
-            "items": [{"sha256": s, "size": len(f)} for s, f in items.items()]}
-        with self.lock:
-            self.uploads[upload_id] = (manifest, items)
-        return upload_id
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def test_a_malicious_gateway_cannot_crash_or_exhaust_the_internal(plugin):

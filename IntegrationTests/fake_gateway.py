@@ -1,0 +1,152 @@
+"""A gateway's peer routes (API.md "Peer") served by the test, honest or not: what an Internal
+pulls from, with every request counted, and each upload's manifest, outbox entry and item
+answers open to forgery (a compromised DMZ host)."""
+
+import json
+import os
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import harness
+
+ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+PASSWORD = "a-long-random-secret-for-tests"
+
+
+def new_id():
+    return "".join(ALPHABET[b % 32] for b in os.urandom(12))
+
+
+def now_iso():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class FakeGateway:
+    """Uploads made up by the test. "add" returns the id; "forge" changes the manifest,
+    "listing" the outbox entry, "serve(sha256, data)" answers an item: (status, body[,
+    headers]) or the bytes to send as a 200. "empty_delay": how long an empty outbox waits
+    (a real gateway long-polls; 0 answers at once)."""
+
+    def __init__(self, empty_delay=0.5):
+        self.uploads = {}     # id -> dict(manifest, items, listing, serve)
+        self.acknowledged = []
+        self.requests = []    # (time, method, path)
+        self.empty_delay = empty_delay
+        self.outbox_answer = None   # (status, body, content type[, headers]) instead of the list
+        self.lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def answer(self, status, body, content_type="application/json", headers=None):
+                if isinstance(body, (dict, list)):
+                    body = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                path = self.path.split("?")[0].rstrip("/")
+                parts = path.split("/")
+                with fake.lock:
+                    fake.requests.append((time.monotonic(), "GET", path))
+                    pending = [i for i in fake.uploads if i not in fake.acknowledged]
+                if path == "/inbound/peer/outbox" and fake.outbox_answer:
+                    return self.answer(*fake.outbox_answer)
+                if path == "/inbound/peer/outbox":
+                    if not pending and fake.empty_delay:
+                        time.sleep(fake.empty_delay)
+                    return self.answer(200, {"uploads": [fake.listing(i) for i in pending]})
+                if len(parts) == 5 and parts[4] in fake.uploads:
+                    return self.answer(200, fake.uploads[parts[4]]["manifest"])
+                if len(parts) == 7 and parts[4] in fake.uploads and parts[5] == "items" and \
+                        parts[6] in fake.uploads[parts[4]]["items"]:
+                    upload = fake.uploads[parts[4]]
+                    data = upload["items"][parts[6]]
+                    served = upload["serve"](parts[6], data) if upload["serve"] else data
+                    if isinstance(served, bytes):
+                        return self.answer(200, served, "application/octet-stream")
+                    return self.answer(*served)
+                return self.answer(404, {"error": "not-found"})
+
+            def do_POST(self):
+                parts = self.path.split("?")[0].split("/")
+                length = int(self.headers.get("Content-Length", 0))
+                self.rfile.read(length)
+                with fake.lock:
+                    fake.requests.append((time.monotonic(), "POST", self.path))
+                if len(parts) == 6 and parts[5] == "ack" and parts[4] in fake.uploads:
+                    with fake.lock:
+                        fake.acknowledged.append(parts[4])
+                    return self.answer(200, {})
+                return self.answer(404, {"error": "not-found"})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def peer_settings(self):
+        """Orthanc's "OrthancPeers" section naming this gateway "dmz"."""
+        return {"OrthancPeers": {"dmz": {"Url": "http://127.0.0.1:%d/" % self.port,
+                                         "Username": "inside", "Password": PASSWORD}}}
+
+    def listing(self, upload_id):
+        upload = self.uploads[upload_id]
+        manifest = upload["manifest"]
+        items = upload["items"]
+        entry = {"id": upload_id,
+                 "completedAt": manifest["completedAt"] if isinstance(manifest, dict) else now_iso(),
+                 "files": len(items), "bytes": sum(len(b) for b in items.values())}
+        if isinstance(manifest, dict) and isinstance(manifest.get("items"), list):
+            # As an honest gateway counts: what its manifest lists.
+            entry["files"] = len(manifest["items"])
+            entry["bytes"] = sum(i.get("size", 0) for i in manifest["items"]
+                                 if isinstance(i, dict) and isinstance(i.get("size"), int))
+        entry.update(upload["listing"])
+        return entry
+
+    def add(self, files, forge=None, listing=None, serve=None, upload_id=None):
+        upload_id = upload_id or new_id()
+        now = now_iso()
+        items = {harness.sha256(f): f for f in files}
+        manifest = {
+            "id": upload_id, "createdAt": now, "completedAt": now, "receiptCode": "K7QZ-2M9X",
+            "sender": harness.sender(), "recipient": {"id": harness.RECIPIENTS[0]["Id"],
+                                                      "name": harness.RECIPIENTS[0]["Name"]},
+            "message": "", "consent": {"version": harness.PRIVACY_VERSION, "accepted": True},
+            "language": "en", "client": {"ip": "203.0.113.7", "userAgent": "test"},
+            "items": [{"sha256": s, "size": len(f)} for s, f in items.items()]}
+        if forge:
+            manifest = forge(manifest) or manifest
+        with self.lock:
+            self.uploads[upload_id] = {"manifest": manifest, "items": items,
+                                       "listing": listing or {}, "serve": serve}
+        return upload_id
+
+    def count(self, method, prefix, since=0.0):
+        with self.lock:
+            return sum(1 for t, m, p in self.requests
+                       if m == method and p.startswith(prefix) and t >= since)
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError("timed out waiting for " + what)
