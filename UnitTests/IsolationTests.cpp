@@ -235,6 +235,7 @@ TEST(DicomText, DecodingTable)
     {"\xc4\xcf\xc5", "ISO_IR 144", "\xd0\xa4\xd0\xaf\xd0\xa5", true},  // Cyrillic
     {"\xb1\xb2", "ISO_IR 13", "\xef\xbd\xb1\xef\xbd\xb2", true},        // half-width katakana
     {"\xff\xfe", "ISO_IR 192", "\xc3\xbf\xc3\xbe", false},  // neither: Latin-1, byte by byte
+    {"\x1b$B;3ED\x1b(B-7", "\\ISO 2022 IR 87", "\xe5\xb1\xb1\xe7\x94\xb0-7", true},  // 山田-7
   };
   for (const Case& c : cases)
   {
@@ -381,4 +382,44 @@ TEST(Isolation, ApplyRecordsAbsentValuesWithZeroLength)
                Orthanc::OrthancException);
   EXPECT_THROW(Isolation::Apply(d, "INB-X\\Y", kUpload, "", Isolation::Now()),
                Orthanc::OrthancException);
+}
+
+TEST(Isolation, TrailingSpacesAreOnlyPadding)
+{
+  // "PAD-7" sent with three trailing spaces is the PatientID "PAD-7" (trailing spaces of LO
+  // are not significant, PS3.5 6.2): the same key as "PAD-7", and its record reads "PAD-7".
+  // (DCMTK writes every string element with at most one pad byte; see README.)
+  DcmFileFormat file;
+  DcmDataset& d = *file.getDataset();
+  d.putAndInsertString(DCM_SOPClassUID, UID_SecondaryCaptureImageStorage);
+  d.putAndInsertString(DCM_SOPInstanceUID, "1.2.3.4.5");
+  d.putAndInsertString(DCM_StudyInstanceUID, "1.2.3");
+  d.putAndInsertString(DCM_SeriesInstanceUID, "1.2.3.4");
+  d.putAndInsertString(DCM_PatientID, "PAD-7###");
+  std::string sent = Save(file, EXS_LittleEndianExplicit);
+  sent.replace(sent.find("PAD-7###"), 8, "PAD-7   ");  // as another system may send it
+
+  DicomGuardLimits limits;
+  DicomSummary summary;
+  std::unique_ptr<Orthanc::ParsedDicomFile> dicom =
+    DicomInspector::Parse(summary, DicomInspector::Check(sent.data(), sent.size(), limits));
+  EXPECT_EQ("PAD-7", summary.patientIdBytes);
+  EXPECT_EQ("PAD-7", summary.patientId);
+  Isolation::Apply(*dicom->GetDcmtkObject().getDataset(), "INB-" + kUpload + "-1-PAD-7",
+                   kUpload, "", Isolation::Now());
+  std::string written;
+  dicom->SaveToMemoryBuffer(written);
+  DcmInputBufferStream in;
+  in.setBuffer(written.data(), written.size());
+  in.setEos();
+  DcmFileFormat back;
+  back.transferInit();
+  ASSERT_TRUE(back.read(in).good());
+  back.transferEnd();
+  DcmItem* mine = nullptr;
+  ASSERT_TRUE(
+    back.getDataset()->findAndGetSequenceItem(DCM_OriginalAttributesSequence, mine, 0).good());
+  DcmItem* previous = nullptr;
+  ASSERT_TRUE(mine->findAndGetSequenceItem(DCM_ModifiedAttributesSequence, previous, 0).good());
+  EXPECT_EQ("PAD-7", RawOf(*previous, DCM_PatientID));
 }

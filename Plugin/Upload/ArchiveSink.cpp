@@ -94,7 +94,10 @@ namespace Inbound
     store_.SetMetadata(ResourceLevel_Instance, stored.instanceId, names.originalPatientId,
                        item.originalPatientId);
     store_.SetMetadata(ResourceLevel_Instance, stored.instanceId, names.sha256, item.sha256);
-    if (!ledger_.HasStudy(upload.id, item.studyInstanceUid))
+    // Once per Orthanc study, not per StudyInstanceUID: one study sent under two PatientIDs is
+    // two isolated patients, hence two Orthanc studies, each described.
+    std::string owner;
+    if (!ledger_.LookupUploadOfStudy(owner, item.orthancStudyId))
     {
       WriteStudyMetadata(upload, item);
     }

@@ -56,11 +56,12 @@ namespace Inbound
         {"ISO88599", "ISO-8859-9"}, {"ISO885915", "ISO-8859-15"}, {"TIS620", "TIS-620"},
       };
 
+      // ASCII that reads the same in every set: no ESC, which switches ISO 2022 sets.
       bool IsAscii(const std::string& s)
       {
         for (unsigned char c : s)
         {
-          if (c >= 0x80)
+          if (c >= 0x80 || c == 0x1b)
           {
             return false;
           }
@@ -253,18 +254,17 @@ namespace Inbound
       {
         return false;
       }
-      char* data = nullptr;
-      Uint32 length = 0;
-      Uint8* bytes = nullptr;
-      if (element->getLength() > 0 && element->getString(data, length).good() && data != nullptr)
+      // The bytes as they are in the element: getString() would not do, it turns the value
+      // into a "machine string" in place, which drops all its trailing spaces from the copy
+      // that is written back (and from the record of the sender's values).
+      const Uint32 length = element->getLength();
+      if (length > 0)
       {
-        value.assign(data, length);
-      }
-      else if (element->getLength() > 0 && element->getUint8Array(bytes).good() &&
-               bytes != nullptr)
-      {
-        // Sent with VR UN (or OB): the same bytes, which DCMTK keeps as binary.
-        value.assign(reinterpret_cast<const char*>(bytes), element->getLength());
+        value.resize(length);
+        if (element->getPartialValue(&value[0], 0, length).bad())
+        {
+          value.clear();
+        }
       }
       const size_t end = value.find_last_not_of(std::string(" \0", 2));
       value.erase(end == std::string::npos ? 0 : end + 1);
