@@ -33,8 +33,9 @@ namespace Inbound
 
   private:
     // 1: uploads, items, audit, quotas, bans, notifications, cursors, forwards; 2: the
-    // language of each upload; 3: pulls in progress and held pulls. Raise it with every
-    // change of the schema, and upgrade older ledgers in CreateSchemaInternal().
+    // language of each upload; 3: pulls in progress and held pulls, the patient ordinals of
+    // Isolation and items.original_patient_id_bytes. Raise it with every change of the
+    // schema, and upgrade older ledgers in CreateSchemaInternal().
     static const int kSchemaVersion = 3;
 
     mutable std::mutex mutex_;
