@@ -781,3 +781,27 @@ TEST_F(PullerTest, AnItemInProgressIsRecordedAndAfterACrashHeld)
   Puller again(internal_, internalLedger_, peer_, clock_);
   EXPECT_EQ(1u, internalLedger_.ListPulling("other").size());
 }
+
+TEST_F(PullerTest, AnUploadExpiredInsideIsHeldNotAcknowledged)
+{
+  std::vector<std::string> hashes;
+  const std::string id = Send(2, hashes);
+  peer_.forge = [](const std::string& kind, PeerAnswer& answer) {
+    if (kind == "item")
+    {
+      answer.status = 503;  // the gateway is busy: the upload stays open inside
+    }
+  };
+  EXPECT_FALSE(puller_.RunOnce(0));
+  UploadRecord inside;
+  ASSERT_TRUE(internalLedger_.LookupUpload(inside, id));
+  EXPECT_EQ(clock_.now, inside.updatedAt);  // activity here, not the gateway's createdAt
+  ASSERT_TRUE(internalLedger_.ChangeState(id, {UploadState_Open}, UploadState_Expired,
+                                          clock_.now, "", "idle"));
+  peer_.forge = nullptr;
+  EXPECT_TRUE(puller_.RunOnce(0));
+  EXPECT_EQ(0, peer_.acks);  // the gateway keeps the only complete copy
+  EXPECT_EQ(UploadState_Complete, GatewayState(id));
+  EXPECT_EQ(id, puller_.Describe()["held"][0].asString());
+  EXPECT_TRUE(HasEvent(internalLedger_, "alert-upload-held", "expired here"));
+}

@@ -179,7 +179,8 @@ namespace Inbound
     // Any text a browser sent, kept as the public side keeps it: made safe and capped.
     r.userAgent = TextRules::MakeSafe(client["userAgent"].asString(), kMaxUserAgent);
 
-    r.createdAt = r.updatedAt = Time(manifest, "createdAt", nowMs);
+    r.createdAt = Time(manifest, "createdAt", nowMs);
+    r.updatedAt = nowMs;  // activity here: an old upload is not expired before its first item
     const int64_t completedAt = Time(manifest, "completedAt", nowMs);
     if (completedAt < r.createdAt)
     {

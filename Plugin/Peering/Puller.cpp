@@ -351,6 +351,15 @@ namespace Inbound
   {
     const std::string id = listing["id"].asString();
     UploadRecord known;
+    if (ledger_.LookupUpload(known, id) &&
+        (known.state == UploadState_Expired || known.state == UploadState_Cancelled))
+    {
+      // Removed here while incomplete (it stayed open too long): acknowledging would make the
+      // gateway delete the only complete copy.
+      Hold(id, "the upload expired here before all its items were pulled; the gateway keeps "
+               "it: send it again from there, or delete it there");
+      return false;
+    }
     if (ledger_.LookupUpload(known, id) && known.state != UploadState_Open)
     {
       // Stored (or removed here by an admin) already: the gateway only missed the
