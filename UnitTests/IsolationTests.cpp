@@ -235,6 +235,9 @@ TEST(DicomText, DecodingTable)
     {"\xc4\xcf\xc5", "ISO_IR 144", "\xd0\xa4\xd0\xaf\xd0\xa5", true},  // Cyrillic
     {"\xb1\xb2", "ISO_IR 13", "\xef\xbd\xb1\xef\xbd\xb2", true},        // half-width katakana
     {"\xff\xfe", "ISO_IR 192", "\xc3\xbf\xc3\xbe", false},  // neither: Latin-1, byte by byte
+    {"@\xf8\xb8\xb8\xb8\xb8", "ISO_IR 192",  // a 5-byte form, which glibc's iconv passes
+     "@\xc3\xb8\xc2\xb8\xc2\xb8\xc2\xb8\xc2\xb8", false},
+    {"\xed\xa0\x80", "", "\xc3\xad\xc2\xa0\xc2\x80", false},  // a surrogate is no UTF-8
     {"\x1b$B;3ED\x1b(B-7", "\\ISO 2022 IR 87", "\xe5\xb1\xb1\xe7\x94\xb0-7", true},  // 山田-7
   };
   for (const Case& c : cases)

@@ -4,6 +4,7 @@
 #include <dcmtk/dcmdata/dcitem.h>
 
 #include <boost/algorithm/string/trim.hpp>
+#include <boost/locale/utf.hpp>
 
 #include <cerrno>
 #include <iconv.h>
@@ -121,10 +122,32 @@ namespace Inbound
         return nullptr;
       }
 
+      // RFC 3629 UTF-8: no overlong forms, surrogates or code points past U+10FFFF (glibc's
+      // iconv lets 5-byte forms through).
+      bool IsValidUtf8(const std::string& s)
+      {
+        typedef boost::locale::utf::utf_traits<char> Utf8;
+        std::string::const_iterator p = s.begin();
+        while (p != s.end())
+        {
+          const boost::locale::utf::code_point c = Utf8::decode(p, s.end());
+          if (c == boost::locale::utf::illegal || c == boost::locale::utf::incomplete)
+          {
+            return false;
+          }
+        }
+        return true;
+      }
+
       // Strict conversion to UTF-8: false on any byte the set does not define.
       bool Convert(std::string& target, const std::string& source, const char* from)
       {
         const std::string name(from);
+        if (name == "UTF-8")
+        {
+          target = source;
+          return IsValidUtf8(source);
+        }
         if (name.compare(0, 9, "ISO-8859-") == 0 || name == "TIS-620")
         {
           // 0x80-0x9F are no characters of these repertoires in DICOM (G1 is 0xA0-0xFF);
