@@ -183,6 +183,10 @@ namespace Inbound
       {
         instances++;
         json["originalPatientId"] = item.originalPatientId;
+        if (!item.originalPatientIdBytes.empty())
+        {
+          json["originalPatientIdBytes"] = item.originalPatientIdBytes;
+        }
         json["studyInstanceUid"] = item.studyInstanceUid;
       }
     }
