@@ -169,15 +169,17 @@ def assert_stored(internal, upload, originals):
     return stored
 
 
-def studies_of(internal, upload):
-    """Orthanc study id -> original PatientID, for every study of the upload."""
+def studies_of(internal, upload, originals):
+    """Orthanc study id -> original PatientID, for every study of the upload (each isolated
+    PatientID as the checks of the stored files saw it)."""
+    by_isolated = {checks.seen_isolated_patient_id(upload.id, o.patient_id): o.patient_id
+                   for o in originals.values()}
     studies = {}
-    prefix = "INB-%s-" % upload.id
     for patient in internal.patients_of_upload(upload.id):
         isolated = patient["MainDicomTags"]["PatientID"]
-        assert isolated.startswith(prefix), isolated
+        assert isolated in by_isolated, isolated
         for study in patient["Studies"]:
-            studies[study] = isolated[len(prefix):]
+            studies[study] = by_isolated[isolated]
     return studies
 
 
@@ -185,7 +187,7 @@ def assert_metadata(internal, upload, originals, stored):
     by_sop = {o.sop_instance_uid: o for o in originals.values()}
     for uid, instance in stored.items():
         checks.assert_instance_metadata(internal, instance["ID"], by_sop[uid], upload.id)
-    studies = studies_of(internal, upload)
+    studies = studies_of(internal, upload, originals)
     assert len(studies) == len({o.study_instance_uid for o in originals.values()})
     for study, patient_id in studies.items():
         checks.assert_study_metadata(internal, study, upload, patient_id)
@@ -218,7 +220,7 @@ def assert_in_postgresql(database, internal, upload, originals, stored, in_datab
         assert metadata[(orthanc_id, UPLOAD)] == upload.id
         assert metadata[(orthanc_id, SHA256)] == o.sha256
         assert metadata[(orthanc_id, ORIGINAL_PATIENT_ID)] == o.patient_id
-    studies = set(studies_of(internal, upload))
+    studies = set(studies_of(internal, upload, originals))
     assert {r[0] for r in rows if int(r[1]) == postgres.STUDY} == studies
     for study in studies:
         assert metadata[(study, UPLOAD)] == upload.id
