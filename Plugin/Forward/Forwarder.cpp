@@ -412,9 +412,12 @@ namespace Inbound
     // The copy's study is sent, and later deleted, as a whole: it must hold nothing else.
     // With the hospital's PatientID and the sender's StudyInstanceUID it can be a study the
     // hospital already has in this Orthanc; then only new UIDs keep the two apart.
+    // An instance that was there already (AlreadyStored) may be the hospital's own, e.g. a
+    // study made here and sent back on a CD: deleting the copy would delete it.
     Json::Value held;
-    if (orthanc_.Get(held, "/studies/" + copy + "/instances") && held.isArray() &&
-        held.size() > copied.size())
+    if (made.size() < copied.size() ||
+        (orthanc_.Get(held, "/studies/" + copy + "/instances") && held.isArray() &&
+         held.size() > copied.size()))
     {
       for (const std::string& id : made)
       {

@@ -61,6 +61,14 @@ namespace Inbound
     // The PatientID as sent, by its bytes: its ordinal in this upload makes the isolated ID
     // unique (see Isolation.h); its decoded text only makes it readable.
     DcmDataset& dataset = *dicom.GetDcmtkObject().getDataset();
+    DcmElement* element = nullptr;
+    if (dataset.findAndGetElement(DCM_PatientID, element, OFFalse).good() && element != nullptr &&
+        !element->isLeaf())
+    {
+      // Sent as a sequence (explicit VR "SQ"): it has no bytes to compare, and reading it as
+      // empty would put every such file into the patient of the files without a PatientID.
+      throw ApiError(400, "invalid-dicom", "The file's PatientID (0010,0020) is a sequence");
+    }
     std::string raw;
     DicomText::ReadRaw(raw, dataset, DCM_PatientID);
     const int64_t ordinal = ledger_.GetPatientOrdinal(upload.id, raw);
