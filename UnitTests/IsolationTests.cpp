@@ -426,3 +426,17 @@ TEST(Isolation, TrailingSpacesAreOnlyPadding)
   ASSERT_TRUE(mine->findAndGetSequenceItem(DCM_ModifiedAttributesSequence, previous, 0).good());
   EXPECT_EQ("PAD-7", RawOf(*previous, DCM_PatientID));
 }
+
+TEST(DicomText, AValueThatIsNoValueFailsClosed)
+{
+  // A PatientID sent as a sequence has no bytes: read as "" it would join the patient of the
+  // files without a PatientID.
+  DcmDataset d;
+  DcmItem* item = nullptr;
+  ASSERT_TRUE(d.findOrCreateSequenceItem(DCM_PatientID, item, -2).good() ||
+              d.insert(new DcmSequenceOfItems(DCM_PatientID)).good());
+  std::string value;
+  EXPECT_THROW(DicomText::ReadRaw(value, d, DCM_PatientID), ApiError);
+  EXPECT_FALSE(DicomText::ReadRaw(value, d, DCM_IssuerOfPatientID));  // absent: no error
+  EXPECT_EQ("", value);
+}

@@ -1,5 +1,7 @@
 #include "DicomText.h"
 
+#include "Http/ApiError.h"
+
 #include <dcmtk/dcmdata/dcelem.h>
 #include <dcmtk/dcmdata/dcitem.h>
 
@@ -280,13 +282,23 @@ namespace Inbound
       // The bytes as they are in the element: getString() would not do, it turns the value
       // into a "machine string" in place, which drops all its trailing spaces from the copy
       // that is written back (and from the record of the sender's values).
+      // Fails closed: a value that cannot be read as bytes (a sequence where text belongs)
+      // must not read as empty, or it would join the patient of the files without one.
       const Uint32 length = element->getLength();
+      if (!element->isLeaf())
+      {
+        throw ApiError(400, "invalid-dicom", "The file's element " +
+                                               std::string(tag.toString().c_str()) +
+                                               " is a sequence where a value belongs");
+      }
       if (length > 0)
       {
         value.resize(length);
         if (element->getPartialValue(&value[0], 0, length).bad())
         {
-          value.clear();
+          throw ApiError(400, "invalid-dicom", "The file's element " +
+                                                 std::string(tag.toString().c_str()) +
+                                                 " cannot be read");
         }
       }
       const size_t end = value.find_last_not_of(std::string(" \0", 2));

@@ -21,7 +21,8 @@ namespace Inbound
 
     // The raw value of a top-level element of "item" (no character set conversion), without
     // the trailing spaces and NULs of DICOM's padding. False if the element is absent (then
-    // "value" is empty, like an empty element: both are the same PatientID).
+    // "value" is empty, like an empty element: both are the same PatientID). Throws ApiError
+    // 400 invalid-dicom if it is present but has no readable bytes (e.g. sent as a sequence).
     bool ReadRaw(std::string& value, DcmItem& item, const DcmTagKey& tag);
 
     // Decodes "raw" under "specificCharacterSet" (the raw value of (0008,0005), with its

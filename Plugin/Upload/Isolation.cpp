@@ -207,7 +207,7 @@ namespace Inbound
       1000000);
     std::tm utc;
     gmtime_r(&seconds, &utc);
-    char buffer[40];
+    char buffer[96];  // room for any int the compiler can imagine, not only real dates
     std::snprintf(buffer, sizeof(buffer), "%04d%02d%02d%02d%02d%02d.%06ld+0000",
                   utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
                   utc.tm_sec, micros);
