@@ -94,10 +94,10 @@ class FakeGateway:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def peer_settings(self):
-        """Orthanc's "OrthancPeers" section naming this gateway "dmz"."""
-        return {"OrthancPeers": {"dmz": {"Url": "http://127.0.0.1:%d/" % self.port,
-                                         "Username": "inside", "Password": PASSWORD}}}
+    def peer_settings(self, name="dmz"):
+        """Orthanc's "OrthancPeers" section naming this gateway "name"."""
+        return {"OrthancPeers": {name: {"Url": "http://127.0.0.1:%d/" % self.port,
+                                        "Username": "inside", "Password": PASSWORD}}}
 
     def listing(self, upload_id):
         upload = self.uploads[upload_id]

@@ -156,6 +156,73 @@ def test_forged_manifests_and_lying_answers_are_held(plugin):
         gateway.stop()
 
 
+def test_a_gateway_cannot_claim_another_gateways_upload(plugin):
+    """Two gateways: a compromised "dmz2" names uploads that "dmz" delivered or is delivering,
+    to have them acknowledged (deleted there unseen) or to add its own files to them."""
+    a, b = FakeGateway(), FakeGateway()
+    internal = harness.OrthancServer(
+        plugin, inbound={"Role": "Internal", "Gateways": ["dmz", "dmz2"],
+                         "Upload": {"MaxFilesPerUpload": MAX_FILES}},
+        orthanc={"OrthancPeers": dict(a.peer_settings()["OrthancPeers"],
+                                      **b.peer_settings("dmz2")["OrthancPeers"])})
+    release = threading.Event()
+
+    def slowly(sha256, payload):
+        release.wait(60)
+        return payload
+
+    def held_by(name):
+        gateways = internal.admin_json("GET", "/inbound/admin/gateways")["gateways"]
+        return [g for g in gateways if g["name"] == name][0]["held"]
+
+    def upload(upload_id):
+        return internal.admin_json("GET", "/inbound/admin/uploads/%s" % upload_id)
+
+    try:
+        internal.start()
+        # Delivered by dmz, then listed by dmz2: held there, never acknowledged to it.
+        delivered = a.add([dicom(1)])
+        wait_until(lambda: delivered in a.acknowledged, 30, "the delivery from dmz")
+        assert upload(delivered)["gateway"] == "dmz"
+        b.add([dicom(1)], upload_id=delivered)
+        wait_until(lambda: delivered in held_by("dmz2"), 30, "the hold at dmz2")
+        assert b.acknowledged == []
+        assert b.count("GET", "/inbound/peer/outbox/%s" % delivered) == 0
+
+        # Being pulled from dmz (its item answer waits), named by dmz2 with a file of its own.
+        pending = a.add([dicom(2), dicom(3)], serve=slowly)
+        wait_until(lambda: internal.admin("GET", "/inbound/admin/uploads/%s" % pending)
+                   .status_code == 200, 30, "the pull from dmz to start")
+        b.add([dicom(2), dicom(4)], upload_id=pending)
+        wait_until(lambda: pending in held_by("dmz2"), 30, "the hold at dmz2")
+        assert b.count("GET", "/inbound/peer/outbox/%s/items" % pending) == 0
+        release.set()
+        wait_until(lambda: pending in a.acknowledged, 60, "the delivery from dmz")
+        time.sleep(2)
+        for upload_id, files in ((delivered, 1), (pending, 2)):
+            inside = upload(upload_id)
+            assert inside["gateway"] == "dmz" and inside["files"] == files, inside
+            assert inside["state"] == "complete", inside
+        assert b.acknowledged == []
+        assert len(patients(internal)) == 3   # MAL-1, MAL-2, MAL-3; nothing of dmz2
+        assert held_by("dmz") == []
+
+        events = audit(internal)
+        held = [e for e in events if e["event"] == "alert-upload-held"]
+        assert {e["uploadId"] for e in held} == {delivered, pending}, held
+        assert all(e["ip"] == "dmz2" and 'came from gateway "dmz"' in e["detail"]
+                   for e in held), held
+        misbehaving = [e for e in events if e["event"] == "alert-gateway-misbehaving"]
+        assert [e["ip"] for e in misbehaving] == ["dmz2"], misbehaving
+        assert_alive(internal)
+    finally:
+        release.set()
+        internal.stop()
+        internal.cleanup()
+        a.stop()
+        b.stop()
+
+
 def outbox_requests_within(gateway, seconds):
     start = time.monotonic()
     time.sleep(seconds)

@@ -145,7 +145,7 @@ TEST(Ledger, RefusesALedgerOfANewerVersion)
     db.Open(path.string());
     Orthanc::SQLite::Statement s(db, SQLITE_FROM_HERE, "PRAGMA user_version");
     ASSERT_TRUE(s.Step());
-    EXPECT_EQ(3, s.ColumnInt(0));  // written by this version
+    EXPECT_EQ(4, s.ColumnInt(0));  // written by this version
     db.Execute("PRAGMA user_version = 99;");
   }
   try
@@ -200,7 +200,62 @@ TEST(Ledger, UpgradesALedgerOfSchema1)
     db.Open(path.string());
     Orthanc::SQLite::Statement s(db, SQLITE_FROM_HERE, "PRAGMA user_version");
     ASSERT_TRUE(s.Step());
-    EXPECT_EQ(3, s.ColumnInt(0));
+    EXPECT_EQ(4, s.ColumnInt(0));
+  }
+  boost::filesystem::remove(path);
+  boost::filesystem::remove(path.string() + "-wal");
+  boost::filesystem::remove(path.string() + "-shm");
+}
+
+TEST(Ledger, UpgradesALedgerOfSchema3WithoutGateways)
+{
+  const boost::filesystem::path path =
+    boost::filesystem::temp_directory_path() / boost::filesystem::unique_path("ledger-%%%%%%.sqlite");
+  {
+    Ledger ledger(path.string());
+    UploadRecord pulled = MakeUpload("U1", 1000);
+    pulled.tokenHash = "";  // pulled: no sender token inside
+    ledger.CreateUpload(pulled);
+    ledger.CreateUpload(MakeUpload("U2", 1000));  // received directly
+  }
+  {
+    // As schema 3 left it: no record of the gateway a pulled upload came from.
+    Orthanc::SQLite::Connection db;
+    db.Open(path.string());
+    db.Execute("ALTER TABLE uploads DROP COLUMN gateway; PRAGMA user_version = 3;");
+  }
+  {
+    Ledger ledger(path.string());
+    UploadRecord r;
+    ASSERT_TRUE(ledger.LookupUpload(r, "U1"));
+    EXPECT_EQ("", r.gateway);
+    // The first gateway that names it owns it, for good.
+    EXPECT_EQ("dmz2", ledger.ClaimPulledUpload("U1", "dmz2", 5000));
+    EXPECT_EQ("dmz2", ledger.ClaimPulledUpload("U1", "dmz", 6000));
+    ASSERT_TRUE(ledger.LookupUpload(r, "U1"));
+    EXPECT_EQ("dmz2", r.gateway);
+    // Not an upload received directly, nor one that does not exist.
+    EXPECT_EQ("", ledger.ClaimPulledUpload("U2", "dmz", 6000));
+    EXPECT_EQ("", ledger.ClaimPulledUpload("U3", "dmz", 6000));
+    size_t recorded = 0;
+    for (const AuditEvent& e : ledger.ListHistory("U1"))
+    {
+      recorded += e.event == "upload-gateway-recorded" && e.ip == "dmz2" ? 1 : 0;
+    }
+    EXPECT_EQ(1u, recorded);
+    UploadRecord next = MakeUpload("U4", 2000);
+    next.tokenHash = "";
+    next.gateway = "dmz";
+    ledger.CreateUpload(next);
+    ASSERT_TRUE(ledger.LookupUpload(r, "U4"));
+    EXPECT_EQ("dmz", r.gateway);
+    EXPECT_EQ("dmz", ledger.ClaimPulledUpload("U4", "dmz2", 6000));
+  }
+  {
+    Ledger again(path.string());  // reopened: kept
+    UploadRecord r;
+    ASSERT_TRUE(again.LookupUpload(r, "U1"));
+    EXPECT_EQ("dmz2", r.gateway);
   }
   boost::filesystem::remove(path);
   boost::filesystem::remove(path.string() + "-wal");

@@ -805,3 +805,179 @@ TEST_F(PullerTest, AnUploadExpiredInsideIsHeldNotAcknowledged)
   EXPECT_EQ(id, puller_.Describe()["held"][0].asString());
   EXPECT_TRUE(HasEvent(internalLedger_, "alert-upload-held", "expired here"));
 }
+
+namespace
+{
+  // A second (compromised) gateway that replays the first one's outbox: same ids, manifests
+  // and items, under its own OrthancPeers name.
+  struct SecondGateway
+  {
+    FakePeer peer;
+    Puller puller;
+
+    SecondGateway(Outbox& outbox, UploadService& uploads, Ledger& ledger, const IClock& clock) :
+      peer(outbox),
+      puller((peer.name = "dmz2", uploads), ledger, peer, clock)
+    {
+    }
+  };
+
+  // "id" listed in an outbox answer, whatever the outbox holds.
+  void ListAgain(FakePeer& peer, const std::string& id, size_t files, uint64_t bytes)
+  {
+    peer.forge = [id, files, bytes](const std::string& kind, PeerAnswer& answer) {
+      if (kind == "outbox")
+      {
+        Json::Value outbox;
+        Json::Value entry;
+        entry["id"] = id;
+        entry["files"] = Json::UInt64(files);
+        entry["bytes"] = Json::UInt64(bytes);
+        outbox["uploads"].append(entry);
+        answer.body = JsonText::Compact(outbox);
+      }
+    };
+  }
+}
+
+TEST_F(PullerTest, AGatewayCannotHaveAnotherGatewaysUploadAcknowledged)
+{
+  std::vector<std::string> hashes;
+  const std::string id = Send(2, hashes);
+  EXPECT_TRUE(puller_.RunOnce(0));
+  EXPECT_EQ(UploadState_Delivered, GatewayState(id));
+  UploadRecord inside;
+  ASSERT_TRUE(internalLedger_.LookupUpload(inside, id));
+  EXPECT_EQ("dmz", inside.gateway);
+
+  SecondGateway b(outbox_, internal_, internalLedger_, clock_);
+  ListAgain(b.peer, id, 2, inside.bytes);
+  EXPECT_TRUE(b.puller.RunOnce(0));
+  EXPECT_EQ(0, b.peer.acks);  // never acknowledged to the gateway that did not deliver it
+  EXPECT_EQ(0, b.peer.calls["manifest"]);
+  EXPECT_EQ(0, b.peer.calls["item"]);
+  ASSERT_TRUE(internalLedger_.LookupUpload(inside, id));
+  EXPECT_EQ("dmz", inside.gateway);
+  EXPECT_EQ(2, inside.files);
+  EXPECT_TRUE(HasEvent(internalLedger_, "alert-upload-held", "came from gateway \"dmz\""));
+  EXPECT_TRUE(HasEvent(internalLedger_, "alert-upload-held", "/inbound/admin/gateways/dmz2/held/" + id));
+  EXPECT_EQ(1u, CountEvents(internalLedger_, "alert-gateway-misbehaving"));
+  EXPECT_EQ(id, b.puller.Describe()["held"][0].asString());
+  EXPECT_EQ(0u, puller_.Describe()["held"].size());  // the honest gateway is not concerned
+
+  // Released by an admin, it is refused again: the origin does not change.
+  EXPECT_TRUE(b.puller.Release(id, "admin"));
+  EXPECT_TRUE(b.puller.RunOnce(0));
+  EXPECT_EQ(0, b.peer.acks);
+  EXPECT_EQ(id, b.puller.Describe()["held"][0].asString());
+}
+
+TEST_F(PullerTest, AGatewayCannotAddToAnUploadAnotherIsDelivering)
+{
+  std::vector<std::string> hashes;
+  const std::string id = Send(3, hashes);
+  int served = 0;
+  peer_.forge = [&served](const std::string& kind, PeerAnswer& answer) {
+    if (kind == "item" && ++served > 1)
+    {
+      answer.status = 503;  // busy after one item: the upload stays open inside
+    }
+  };
+  EXPECT_FALSE(puller_.RunOnce(0));
+  UploadRecord inside;
+  ASSERT_TRUE(internalLedger_.LookupUpload(inside, id));
+  EXPECT_EQ(UploadState_Open, inside.state);
+  EXPECT_EQ(1, inside.files);
+  const int stores = store_.stores;
+
+  // The second gateway names it (with the same manifest and items, or its own): nothing of
+  // it is fetched, stored, completed or acknowledged.
+  SecondGateway b(outbox_, internal_, internalLedger_, clock_);
+  EXPECT_TRUE(b.puller.RunOnce(0));
+  EXPECT_EQ(0, b.peer.calls["manifest"]);
+  EXPECT_EQ(0, b.peer.calls["item"]);
+  EXPECT_EQ(0, b.peer.acks);
+  EXPECT_EQ(stores, store_.stores);
+  ASSERT_TRUE(internalLedger_.LookupUpload(inside, id));
+  EXPECT_EQ(UploadState_Open, inside.state);
+  EXPECT_EQ(1, inside.files);
+  EXPECT_TRUE(HasEvent(internalLedger_, "alert-upload-held", "came from gateway \"dmz\""));
+
+  // The service refuses it too, whatever path a puller takes.
+  const std::string file = InboundTests::MakeDicom("999", "9.1", "9.1.2", "9.1.2.3");
+  try
+  {
+    internal_.ReceivePulledFile(id, Crypto::Sha256Hex(file), file.size(), file.data(), file.size(), "dmz2");
+    ADD_FAILURE() << "a file of another gateway was accepted";
+  }
+  catch (const ApiError& e)
+  {
+    EXPECT_EQ("other-gateway", e.GetCode());
+  }
+  EXPECT_THROW(internal_.CompletePulledUpload(id, "K7QZ-2M9X", "dmz2"), ApiError);
+
+  // The gateway it came from finishes it as before.
+  peer_.forge = nullptr;
+  EXPECT_TRUE(puller_.RunOnce(0));
+  ASSERT_TRUE(internalLedger_.LookupUpload(inside, id));
+  EXPECT_EQ(UploadState_Complete, inside.state);
+  EXPECT_EQ(3, inside.files);
+  EXPECT_EQ(UploadState_Delivered, GatewayState(id));
+  EXPECT_EQ(0u, puller_.Describe()["held"].size());
+}
+
+TEST_F(PullerTest, TwoGatewaysPullingOneIdAtOnceLeaveItToTheFirst)
+{
+  std::vector<std::string> hashes;
+  const std::string id = Send(2, hashes);
+  SecondGateway b(outbox_, internal_, internalLedger_, clock_);
+  // While the second gateway's manifest is on its way, the first one delivers the upload.
+  b.peer.forge = [this](const std::string& kind, PeerAnswer&) {
+    if (kind == "manifest")
+    {
+      EXPECT_TRUE(puller_.RunOnce(0));
+    }
+  };
+  EXPECT_TRUE(b.puller.RunOnce(0));
+  EXPECT_EQ(1, b.peer.calls["manifest"]);
+  EXPECT_EQ(0, b.peer.calls["item"]);
+  EXPECT_EQ(0, b.peer.acks);
+  UploadRecord inside;
+  ASSERT_TRUE(internalLedger_.LookupUpload(inside, id));
+  EXPECT_EQ("dmz", inside.gateway);
+  EXPECT_EQ(UploadState_Complete, inside.state);
+  EXPECT_EQ(1, peer_.acks);
+  EXPECT_EQ(id, b.puller.Describe()["held"][0].asString());
+}
+
+TEST_F(PullerTest, AnUploadPulledBeforeOriginsWereRecordedBelongsToTheFirstGatewayNamingIt)
+{
+  std::vector<std::string> hashes;
+  const std::string id = Send(2, hashes);
+  // As a ledger of schema 3 has it, half pulled: no token, no gateway recorded.
+  UploadRecord legacy;
+  ASSERT_TRUE(gatewayLedger_.LookupUpload(legacy, id));
+  legacy.tokenHash.clear();
+  legacy.gateway.clear();
+  legacy.state = UploadState_Open;
+  legacy.receiptCode.clear();
+  legacy.files = legacy.bytes = 0;
+  legacy.completedAt = 0;
+  internalLedger_.CreateUpload(legacy);
+
+  EXPECT_TRUE(puller_.RunOnce(0));  // the only gateway: works exactly as before
+  UploadRecord inside;
+  ASSERT_TRUE(internalLedger_.LookupUpload(inside, id));
+  EXPECT_EQ("dmz", inside.gateway);
+  EXPECT_EQ(UploadState_Complete, inside.state);
+  EXPECT_EQ(2, inside.files);
+  EXPECT_EQ(UploadState_Delivered, GatewayState(id));
+  EXPECT_EQ(1u, CountEvents(internalLedger_, "upload-gateway-recorded"));
+
+  // Now the first gateway's: another one naming it is refused.
+  SecondGateway b(outbox_, internal_, internalLedger_, clock_);
+  ListAgain(b.peer, id, 2, inside.bytes);
+  EXPECT_TRUE(b.puller.RunOnce(0));
+  EXPECT_EQ(0, b.peer.acks);
+  EXPECT_EQ(id, b.puller.Describe()["held"][0].asString());
+}

@@ -455,8 +455,13 @@ TEST_F(UploadServiceTest, PulledDeflatedFilesAreReservedToo)
 {
   // The Internal stores files pulled from a gateway through the same path: a compromised
   // gateway serving deflate bombs meets the same reservation and refusal.
-  const ApiAnswer u = Open();
-  const std::string id = u.body["id"].asString();
+  UploadRecord pulled;
+  pulled.id = "ABCDEFGHJKLM";
+  pulled.sender.email = "a@example.org";
+  pulled.clientIp = "203.0.113.9";
+  pulled.gateway = "gw";  // the upload's own gateway: another one is refused (PullerTests)
+  service_.BeginPulledUpload(pulled);
+  const std::string id = pulled.id;
   const std::string deflated = MakeDeflatedDicom("1.2.3.4.1", 60000);
   policy_.busy = true;
   EXPECT_EQ("server-busy", ErrorCode([&] {

@@ -21,7 +21,8 @@ namespace Inbound
     const char* const kUploadColumns =
       "id, token_hash, state, created_at, updated_at, completed_at, sender_name, sender_email, "
       "sender_institution, sender_phone, recipient, message, consent_version, client_ip, "
-      "user_agent, expected_files, expected_bytes, receipt_code, files, bytes, purged, language";
+      "user_agent, expected_files, expected_bytes, receipt_code, files, bytes, purged, language, "
+      "gateway";
 
     UploadRecord ReadUpload(const Orthanc::SQLite::Statement& s)
     {
@@ -48,6 +49,7 @@ namespace Inbound
       r.bytes = s.ColumnInt64(19);
       r.purged = s.ColumnInt(20) != 0;
       r.language = s.ColumnString(21);
+      r.gateway = s.ColumnString(22);
       return r;
     }
 
@@ -151,7 +153,8 @@ namespace Inbound
       " consent_version TEXT NOT NULL, client_ip TEXT NOT NULL, user_agent TEXT NOT NULL,"
       " expected_files INTEGER NOT NULL, expected_bytes INTEGER NOT NULL,"
       " receipt_code TEXT NOT NULL, files INTEGER NOT NULL, bytes INTEGER NOT NULL,"
-      " purged INTEGER NOT NULL, language TEXT NOT NULL DEFAULT '');"
+      " purged INTEGER NOT NULL, language TEXT NOT NULL DEFAULT '',"
+      " gateway TEXT NOT NULL DEFAULT '');"
       "CREATE INDEX IF NOT EXISTS uploads_state ON uploads(state, updated_at);"
       "CREATE TABLE IF NOT EXISTS items ("
       " upload_id TEXT NOT NULL REFERENCES uploads(id), sha256 TEXT NOT NULL,"
@@ -236,6 +239,15 @@ namespace Inbound
     if (bytes.Step() && bytes.ColumnInt(0) == 0)
     {
       db_.Execute("ALTER TABLE items ADD COLUMN original_patient_id_bytes TEXT NOT NULL DEFAULT '';");
+    }
+    // Schema 4: the gateway (OrthancPeers name) a pulled upload came from; '' for uploads
+    // received directly, and for those pulled before it was recorded (ClaimPulledUpload).
+    Orthanc::SQLite::Statement gateway(
+      db_, SQLITE_FROM_HERE,
+      "SELECT COUNT(*) FROM pragma_table_info('uploads') WHERE name = 'gateway'");
+    if (gateway.Step() && gateway.ColumnInt(0) == 0)
+    {
+      db_.Execute("ALTER TABLE uploads ADD COLUMN gateway TEXT NOT NULL DEFAULT '';");
     }
     db_.Execute("PRAGMA user_version = " + std::to_string(kSchemaVersion) + ";");
     t.Commit();
@@ -440,7 +452,7 @@ namespace Inbound
     Orthanc::SQLite::Statement s(
       db_, SQLITE_FROM_HERE,
       std::string("INSERT INTO uploads (") + kUploadColumns +
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.BindString(0, r.id);
     s.BindString(1, r.tokenHash);
     s.BindString(2, EnumerationToString(r.state));
@@ -463,10 +475,12 @@ namespace Inbound
     s.BindInt64(19, r.bytes);
     s.BindInt(20, r.purged ? 1 : 0);
     s.BindString(21, r.language);
+    s.BindString(22, r.gateway);
     s.Run();
     AddAuditInternal(r.createdAt, "upload-opened", r.id, r.clientIp,
                      "sender " + r.sender.email + (r.recipientId.empty() ? "" : ", recipient " +
-                                                                                r.recipientId));
+                                                                                r.recipientId) +
+                       (r.gateway.empty() ? "" : ", pulled from gateway " + r.gateway));
     t.Commit();
   }
 

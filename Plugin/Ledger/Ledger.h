@@ -34,9 +34,10 @@ namespace Inbound
   private:
     // 1: uploads, items, audit, quotas, bans, notifications, cursors, forwards; 2: the
     // language of each upload; 3: pulls in progress and held pulls, the patient ordinals of
-    // Isolation and items.original_patient_id_bytes. Raise it with every change of the
-    // schema, and upgrade older ledgers in CreateSchemaInternal().
-    static const int kSchemaVersion = 3;
+    // Isolation and items.original_patient_id_bytes; 4: uploads.gateway, the gateway a
+    // pulled upload came from. Raise it with every change of the schema, and upgrade older
+    // ledgers in CreateSchemaInternal().
+    static const int kSchemaVersion = 4;
 
     mutable std::mutex mutex_;
     mutable Orthanc::SQLite::Connection db_;
@@ -255,5 +256,11 @@ namespace Inbound
                        const std::string& by);
 
     std::vector<PullingRecord> ListHeldPulls(const std::string& gateway) const;
+
+    // The gateway a pulled upload came from (CreateUpload records it), "" when there is no
+    // such upload. One recorded without a gateway (pulled before schema 4) becomes
+    // "gateway"'s here, in one statement: the first gateway that names it owns it. Every
+    // path of the puller (items, completion, acknowledgement) compares it with its own.
+    std::string ClaimPulledUpload(const std::string& id, const std::string& gateway, int64_t now);
   };
 }

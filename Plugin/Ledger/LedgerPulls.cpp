@@ -122,4 +122,32 @@ namespace Inbound
     }
     return result;
   }
+
+  std::string Ledger::ClaimPulledUpload(const std::string& id, const std::string& gateway,
+                                       int64_t now)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Orthanc::SQLite::Transaction t(db_);
+    t.Begin();
+    // Only an upload pulled before the gateway was recorded: it has no token (one received
+    // directly has its sender's) and no gateway. Once set, the gateway never changes.
+    Orthanc::SQLite::Statement claim(
+      db_, SQLITE_FROM_HERE,
+      "UPDATE uploads SET gateway = ? WHERE id = ? AND gateway = '' AND token_hash = ''");
+    claim.BindString(0, gateway);
+    claim.BindString(1, id);
+    claim.Run();
+    if (db_.GetLastChangeCount() > 0)
+    {
+      AddAuditInternal(now, "upload-gateway-recorded", id, gateway,
+                       "pulled before the gateway was recorded; first named by gateway \"" +
+                         gateway + "\", now its origin");
+    }
+    Orthanc::SQLite::Statement read(db_, SQLITE_FROM_HERE,
+                                    "SELECT gateway FROM uploads WHERE id = ?");
+    read.BindString(0, id);
+    const std::string owner = read.Step() ? read.ColumnString(0) : std::string();
+    t.Commit();
+    return owner;
+  }
 }

@@ -68,6 +68,7 @@ namespace Inbound
     int64_t bytes = 0;
     bool purged = false;  // the data of a removed upload is gone
     std::string language;  // of the sender's page ("en", "de"), for the receipt; "" unknown
+    std::string gateway;   // Internal: the gateway (OrthancPeers name) it was pulled from
   };
 
   struct ItemRecord

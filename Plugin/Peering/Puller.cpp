@@ -327,7 +327,7 @@ namespace Inbound
           Fail(problem);
           return ItemOutcome_Unreachable;
         }
-        if (e.GetCode() == "size-mismatch")
+        if (e.GetCode() == "size-mismatch" || e.GetCode() == "other-gateway")
         {
           return ItemOutcome_BadData;
         }
@@ -347,10 +347,31 @@ namespace Inbound
     return ItemOutcome_BadData;
   }
 
+  bool Puller::CheckOrigin(const std::string& id)
+  {
+    const std::string owner = ledger_.ClaimPulledUpload(id, peer_.GetName(), clock_.NowMs());
+    if (owner == peer_.GetName())
+    {
+      return true;
+    }
+    // A compromised gateway naming another's upload, to have it acknowledged (deleted there
+    // unseen) or to add its own files to it: held under this gateway, the other one's pull
+    // goes on untouched.
+    BadData(id, "upload " + id + " came " +
+                  (owner.empty() ? std::string("to this server directly")
+                                 : "from gateway \"" + owner + "\"") +
+                  ", not from this gateway: it may not list, add to or acknowledge it");
+    return false;
+  }
+
   bool Puller::Pull(const Json::Value& listing)
   {
     const std::string id = listing["id"].asString();
     UploadRecord known;
+    if (ledger_.LookupUpload(known, id) && !CheckOrigin(id))
+    {
+      return false;
+    }
     if (ledger_.LookupUpload(known, id) &&
         (known.state == UploadState_Expired || known.state == UploadState_Cancelled))
     {
@@ -393,6 +414,7 @@ namespace Inbound
       return false;
     }
 
+    manifest.record.gateway = peer_.GetName();
     try
     {
       uploads_.BeginPulledUpload(manifest.record);
@@ -401,6 +423,10 @@ namespace Inbound
     {
       Fail("upload " + id + " waits: " + e.GetCode() + ": " + e.what());  // quota, disk
       return false;
+    }
+    if (!CheckOrigin(id))
+    {
+      return false;  // another gateway's pull of the same id recorded it first
     }
 
     std::vector<const PulledItem*> pending;
@@ -474,7 +500,15 @@ namespace Inbound
       return false;  // the next round resumes with the items still missing
     }
 
-    uploads_.CompletePulledUpload(id, manifest.receiptCode, peer_.GetName());
+    try
+    {
+      uploads_.CompletePulledUpload(id, manifest.receiptCode, peer_.GetName());
+    }
+    catch (const ApiError& e)
+    {
+      BadData(id, "completing " + id + ": " + e.GetCode() + ": " + e.what());
+      return false;
+    }
     return Acknowledge(id);
   }
 

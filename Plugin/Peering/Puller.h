@@ -77,6 +77,9 @@ namespace Inbound
     bool Acknowledge(const std::string& id);
     ItemOutcome PullItem(const std::string& id, const std::string& sha256, uint64_t size,
                          std::string& problem);
+    // Whether an upload recorded here came from this gateway (one recorded before gateways
+    // were, becomes this one's); if not, bad data: held, never touched.
+    bool CheckOrigin(const std::string& id);
     bool Pull(const Json::Value& listing);
     void Fail(const std::string& what);
     void Contact();

@@ -84,6 +84,9 @@ namespace Inbound
     json["language"] = upload.language;
     json["client"]["ip"] = upload.clientIp;
     json["client"]["userAgent"] = upload.userAgent;
+    // Internal: the gateway it was pulled from; null when received directly (or pulled before
+    // the gateway was recorded and not named by one since).
+    json["gateway"] = upload.gateway.empty() ? Json::Value(Json::nullValue) : Json::Value(upload.gateway);
     json["files"] = Json::Int64(upload.files);
     json["bytes"] = Json::Int64(upload.bytes);
     if (upload.expectedFiles >= 0)

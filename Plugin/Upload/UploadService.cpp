@@ -39,6 +39,16 @@ namespace Inbound
                       std::string("The upload is ") + EnumerationToString(upload.state) +
                         " and accepts no more changes");
     }
+
+    // A gateway naming an upload that another one delivered (or one received directly).
+    ApiError OtherGateway(const UploadRecord& upload, const std::string& gateway)
+    {
+      return ApiError(409, "other-gateway",
+                      "Upload " + upload.id + " came " + (upload.gateway.empty()
+                        ? std::string("directly, not") : "from gateway \"" + upload.gateway +
+                                                           "\", not") +
+                        " from gateway \"" + gateway + "\"");
+    }
   }
 
   UploadService::UploadService(const Configuration& configuration, Ledger& ledger,
@@ -429,6 +439,10 @@ namespace Inbound
     {
       throw ApiError::NotFound();
     }
+    if (upload.gateway != gateway)
+    {
+      throw OtherGateway(upload, gateway);
+    }
     if (ledger_.LookupItem(existing, id, sha256))
     {
       return;
@@ -476,6 +490,11 @@ namespace Inbound
   {
     std::shared_ptr<std::shared_mutex> lock = locks_.Get(id);
     std::unique_lock<std::shared_mutex> exclusive(*lock);
+    UploadRecord upload;
+    if (ledger_.LookupUpload(upload, id) && upload.gateway != gateway)
+    {
+      throw OtherGateway(upload, gateway);
+    }
     if (ledger_.ChangeState(id, {UploadState_Open}, UploadState_Complete, clock_.NowMs(), gateway,
                             "pulled from gateway " + gateway, receiptCode))
     {

@@ -66,17 +66,20 @@ namespace Inbound
     // The Internal role: an upload pulled from a gateway goes through the same checks,
     // limits, quotas, data monitor, isolation and ledger as one received directly, with the
     // sender's address and e-mail of the manifest as the quota scopes. "record" comes from
-    // the gateway's manifest, checked already (PulledManifest); a known upload is left as it
-    // is. Refusals are ApiErrors as for a sender (503/507: try again later).
+    // the gateway's manifest, checked already (PulledManifest), with its "gateway" set; a
+    // known upload is left as it is (the puller checks whose it is: Ledger::ClaimPulledUpload).
+    // Refusals are ApiErrors as for a sender (503/507: try again later).
     void BeginPulledUpload(const UploadRecord& record);
 
-    // Stores one pulled file (idempotent): 502 size-mismatch when it does not have the
+    // Stores one pulled file (idempotent): 409 other-gateway when the upload did not come
+    // from "gateway" (UploadRecord::gateway), 502 size-mismatch when it does not have the
     // manifest's "expectedSize", 409 hash-mismatch, then the checks of PutFile.
     void ReceivePulledFile(const std::string& id, const std::string& sha256,
                            uint64_t expectedSize, const void* body, size_t size,
                            const std::string& gateway);
 
-    // Every item is stored: the upload becomes complete, with the gateway's receipt code.
+    // Every item is stored: the upload becomes complete, with the gateway's receipt code
+    // (409 other-gateway as above).
     void CompletePulledUpload(const std::string& id, const std::string& receiptCode,
                               const std::string& gateway);
 
