@@ -89,7 +89,7 @@ namespace Inbound
 
   void Puller::Recover()
   {
-    // An item still recorded as in progress: the process died while fetching or parsing it
+    // An item still recorded as in progress: the process died while parsing or storing it
     // (a file that crashes the parser would crash it again at every start). Held, not retried.
     for (const PullingRecord& marker : ledger_.ListPulling(peer_.GetName()))
     {
@@ -297,8 +297,6 @@ namespace Inbound
     const std::string what = "item " + sha256 + " of " + id;
     for (unsigned int attempt = 1; attempt <= maxAttempts_; attempt++)
     {
-      // Recorded durably before the item is fetched and parsed (crash-loop guard, Recover).
-      PullingMark mark(ledger_, peer_.GetName(), id, sha256, clock_.NowMs());
       PeerAnswer answer;
       // Capped at its size in the manifest: a longer answer is cut off, never buffered.
       switch (Call(answer, false, "/inbound/peer/outbox/" + id + "/items/" + sha256, "",
@@ -313,6 +311,9 @@ namespace Inbound
       }
       try
       {
+        // Recorded durably before the item is parsed and stored (crash-loop guard, Recover);
+        // not while it is fetched, so that a stop during a long transfer holds nothing.
+        PullingMark mark(ledger_, peer_.GetName(), id, sha256, clock_.NowMs());
         uploads_.ReceivePulledFile(id, sha256, size, answer.body.data(), answer.body.size(),
                                    peer_.GetName());
         return ItemOutcome_Stored;
