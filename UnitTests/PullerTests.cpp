@@ -11,6 +11,7 @@
 #include <boost/filesystem.hpp>
 
 #include <fstream>
+#include <functional>
 
 #include <gtest/gtest.h>
 
@@ -150,6 +151,7 @@ namespace
     std::vector<std::string> opens;   // "ip email"
     std::vector<std::string> files;   // "ip email size"
     std::unique_ptr<ApiError> refuseFiles;
+    std::function<void()> onFile;  // called as the file is checked, before it is parsed
 
     void CheckOpen(const ClientInfo& client, const std::string& email) override
     {
@@ -159,6 +161,10 @@ namespace
     void CheckFile(const ClientInfo& client, const UploadRecord& upload, uint64_t size) override
     {
       files.push_back(client.ip + " " + upload.sender.email + " " + std::to_string(size));
+      if (onFile)
+      {
+        onFile();
+      }
       if (refuseFiles)
       {
         throw *refuseFiles;
@@ -756,10 +762,12 @@ TEST_F(PullerTest, AnItemInProgressIsRecordedAndAfterACrashHeld)
 {
   std::vector<std::string> hashes;
   const std::string id = Send(1, hashes);
-  size_t markers = 0;
-  peer_.onItem = [&] { markers = internalLedger_.ListPulling("dmz").size(); };
+  size_t whileFetched = 99, whileParsed = 0;
+  peer_.onItem = [&] { whileFetched = internalLedger_.ListPulling("dmz").size(); };
+  insidePolicy_.onFile = [&] { whileParsed = internalLedger_.ListPulling("dmz").size(); };
   EXPECT_TRUE(puller_.RunOnce(0));
-  EXPECT_EQ(1u, markers);  // recorded before the fetch and the parse
+  EXPECT_EQ(0u, whileFetched);  // a stop during the transfer holds nothing
+  EXPECT_EQ(1u, whileParsed);   // recorded before the checks and the parse
   EXPECT_EQ(0u, internalLedger_.ListPulling("dmz").size());  // and cleared after
   EXPECT_EQ(UploadState_Delivered, GatewayState(id));
 
