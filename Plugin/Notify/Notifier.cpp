@@ -96,10 +96,13 @@ namespace Inbound
       std::map<std::string, size_t> index;
       for (const ItemRecord& item : items)
       {
-        auto found = index.find(item.studyInstanceUid);
+        // One study UID sent under two PatientIDs is two studies (two isolated patients),
+        // each with its own link.
+        const std::string key = item.studyInstanceUid + '\n' + item.isolatedPatientId;
+        auto found = index.find(key);
         if (found == index.end())
         {
-          found = index.emplace(item.studyInstanceUid, studies.size()).first;
+          found = index.emplace(key, studies.size()).first;
           studies.emplace_back();
           studies.back().first = item;
         }

@@ -329,11 +329,13 @@ namespace Inbound
     std::vector<std::string> order;
     for (const ItemRecord& item : items)
     {
-      auto found = studies.find(item.studyInstanceUid);
+      // One study UID sent under two PatientIDs is two studies here (two isolated patients).
+      const std::string key = item.studyInstanceUid + '\n' + item.isolatedPatientId;
+      auto found = studies.find(key);
       if (found == studies.end())
       {
-        order.push_back(item.studyInstanceUid);
-        found = studies.emplace(item.studyInstanceUid, Study()).first;
+        order.push_back(key);
+        found = studies.emplace(key, Study()).first;
         found->second.first = item;
       }
       if (!item.modality.empty())
@@ -344,11 +346,11 @@ namespace Inbound
     }
 
     Json::Value result(Json::arrayValue);
-    for (const std::string& uid : order)
+    for (const std::string& key : order)
     {
-      const Study& study = studies[uid];
+      const Study& study = studies[key];
       Json::Value json(Json::objectValue);
-      json["studyInstanceUid"] = uid;
+      json["studyInstanceUid"] = study.first.studyInstanceUid;
       json["studyDate"] = study.first.studyDate;
       json["description"] = study.first.studyDescription;
       json["modalities"] = Json::arrayValue;
