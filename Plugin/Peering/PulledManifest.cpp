@@ -30,6 +30,13 @@ namespace Inbound
       return GatewayDataError("manifest field \"" + field + "\" " + why);
     }
 
+    // value[key], or null when "value" is no object (jsoncpp throws a LogicError then).
+    const Json::Value& Member(const Json::Value& value, const char* key)
+    {
+      static const Json::Value null;
+      return value.isObject() ? value[key] : null;
+    }
+
     // "text" as the gateway sent it, made safe to quote in the audit trail.
     std::string Quote(const Json::Value& value)
     {
@@ -137,7 +144,7 @@ namespace Inbound
   {
     if (!listing.isObject() || !listing["id"].isString() || !IsUploadId(listing["id"].asString()))
     {
-      throw GatewayDataError("outbox entry id " + Quote(listing["id"]) +
+      throw GatewayDataError("outbox entry id " + Quote(Member(listing, "id")) +
                              " is not an upload id (12 characters of " + kUploadIdAlphabet + ")");
     }
     const std::string id = listing["id"].asString();
@@ -169,7 +176,7 @@ namespace Inbound
         client["ip"].asString().find('%') != std::string::npos ||
         !AddressRules::ParseAddress(address, client["ip"].asString()))
     {
-      throw Bad("client.ip", "is not an IPv4 or IPv6 address (" + Quote(client["ip"]) + ")");
+      throw Bad("client.ip", "is not an IPv4 or IPv6 address (" + Quote(Member(client, "ip")) + ")");
     }
     r.clientIp = address.to_string();
     if (!client["userAgent"].isNull() && !client["userAgent"].isString())
