@@ -8,7 +8,7 @@ seconds=${1:-20}
 
 CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DINBOUND_BUILD_FUZZERS=ON -DINBOUND_BUILD_TESTS=OFF -DINBOUND_BUILD_WEBAPP=OFF >/dev/null
-targets=${INBOUND_FUZZ_TARGETS:-OpenRequestFuzzer DicomInspectorFuzzer DicomGuardFuzzer ForwardedForFuzzer MailComposeFuzzer}
+targets=${INBOUND_FUZZ_TARGETS:-OpenRequestFuzzer DicomInspectorFuzzer DicomGuardFuzzer ForwardedForFuzzer MailComposeFuzzer PatientIdFuzzer PulledManifestFuzzer}
 # shellcheck disable=SC2086
 cmake --build "$build" -j"${INBOUND_JOBS:-2}" --target $targets
 
@@ -16,8 +16,17 @@ pydicom=/usr/lib/python3/dist-packages/pydicom/data/test_files
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 mkdir -p "$corpus/OpenRequestFuzzer" "$corpus/DicomInspectorFuzzer" "$corpus/DicomGuardFuzzer" \
-  "$corpus/ForwardedForFuzzer" "$corpus/MailComposeFuzzer"
+  "$corpus/ForwardedForFuzzer" "$corpus/MailComposeFuzzer" "$corpus/PatientIdFuzzer" \
+  "$corpus/PulledManifestFuzzer"
 cp "$root"/UnitTests/Fuzzing/Corpus/OpenRequest/* "$corpus/OpenRequestFuzzer/"
+cp "$root"/UnitTests/Fuzzing/Corpus/PulledManifest/* "$corpus/PulledManifestFuzzer/"
+# PatientIdFuzzer: byte 0 picks the declared character set, byte 1 the ordinal, the rest is
+# the PatientID: long, Latin-1, UTF-8, ISO 2022 and backslash seeds.
+printf '\x01\x00K\xd6HLER-100' >"$corpus/PatientIdFuzzer/latin1"
+printf '\x03\x05K\xc3\x96HLER-100' >"$corpus/PatientIdFuzzer/utf8"
+printf '\x08\x01\x1b$B;3ED\x1b(B' >"$corpus/PatientIdFuzzer/iso2022"
+printf '\x00\x02A\\B' >"$corpus/PatientIdFuzzer/backslash"
+printf '\x00\x00%s' "1.2.826.0.1.3680043.10.511.3.12345678901234567890123" >"$corpus/PatientIdFuzzer/oid"
 cp "$root"/UnitTests/Fuzzing/Corpus/ForwardedFor/* "$corpus/ForwardedForFuzzer/"
 cp "$root"/UnitTests/Fuzzing/Corpus/MailCompose/* "$corpus/MailComposeFuzzer/"
 # Hostile files (nested 30/50/200 deep in each encoding, a deflate bomb, lying lengths, file meta

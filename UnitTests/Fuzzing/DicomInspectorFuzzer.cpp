@@ -4,11 +4,16 @@
 // 8 MB a nesting that kills Orthanc goes unnoticed.
 #include "Http/ApiError.h"
 #include "Upload/DicomInspector.h"
+#include "Upload/DicomText.h"
 #include "Upload/Isolation.h"
 
 #include <Logging.h>
 #include <OrthancException.h>
 #include <OrthancFramework.h>
+
+#include <dcmtk/dcmdata/dcdatset.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
 
 #include <pthread.h>
 
@@ -39,9 +44,17 @@ namespace
       }
       std::unique_ptr<Orthanc::ParsedDicomFile> dicom =
         Inbound::DicomInspector::Parse(summary, checked);
+      // As ArchiveSink::Keep: the raw PatientID, its decoding, an ordinal, the rewrite.
+      DcmDataset& dataset = *dicom->GetDcmtkObject().getDataset();
+      std::string raw, charset;
+      Inbound::DicomText::ReadRaw(raw, dataset, DCM_PatientID);
+      Inbound::DicomText::ReadRaw(charset, dataset, DCM_SpecificCharacterSet);
+      const Inbound::DicomText::Decoded decoded = Inbound::DicomText::Decode(raw, charset);
+      const int64_t ordinal = 1 + static_cast<int64_t>(raw.size() % 7);
       const std::string patientId =
-        Inbound::Isolation::MakePatientId("INB-", "ABCDEFGHJKLM", summary.patientId);
-      Inbound::Isolation::Apply(*dicom, patientId, "ABCDEFGHJKLM");
+        Inbound::Isolation::MakePatientId("INB-", "ABCDEFGHJKLM", ordinal, decoded.text);
+      Inbound::Isolation::Apply(dataset, patientId, "ABCDEFGHJKLM", "Sender Institution",
+                                "20261204203512.123456+0000");
       std::string buffer;
       dicom->SaveToMemoryBuffer(buffer);
     }
