@@ -31,6 +31,7 @@ namespace Inbound
     const int64_t kFirstBadDataPauseMs = 2000;
     const int64_t kMaxBadDataPauseMs = 300 * 1000;
     const int64_t kBadDataEpisodeMs = 3600 * 1000;
+    const std::string kCrashReason = "the Internal stopped while processing item ";
 
     int64_t BadDataPauseMs(unsigned int strikes)
     {
@@ -93,7 +94,7 @@ namespace Inbound
     // (a file that crashes the parser would crash it again at every start). Held, not retried.
     for (const PullingRecord& marker : ledger_.ListPulling(peer_.GetName()))
     {
-      Hold(marker.uploadId, "the Internal stopped while processing item " + marker.sha256 +
+      Hold(marker.uploadId, kCrashReason + marker.sha256 +
                               " (since " + FormatIso8601(marker.since) + "); a file that crashes "
                               "the server is not processed again");
       ledger_.ClearPulling(peer_.GetName(), marker.uploadId, marker.sha256);
@@ -102,6 +103,12 @@ namespace Inbound
     for (const PullingRecord& held : ledger_.ListHeldPulls(peer_.GetName()))
     {
       held_[held.uploadId] = held;
+      const std::string& reason = held.reason;
+      if (reason.compare(0, kCrashReason.size(), kCrashReason) == 0 &&
+          Crypto::IsSha256Hex(reason.substr(kCrashReason.size(), 64)))
+      {
+        crashed_[reason.substr(kCrashReason.size(), 64)] = held.uploadId;
+      }
     }
   }
 
@@ -415,6 +422,26 @@ namespace Inbound
       return false;
     }
 
+    // A file the Internal died on, listed again (under another id): not fetched, not parsed.
+    for (const PulledItem& item : manifest.items)
+    {
+      std::string crashedIn;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const auto found = crashed_.find(item.sha256);
+        if (found != crashed_.end() && found->second != id)
+        {
+          crashedIn = found->second;
+        }
+      }
+      if (!crashedIn.empty())
+      {
+        BadData(id, "item " + item.sha256 + " is the file the Internal stopped while "
+                      "processing in upload " + crashedIn + " (held): not fetched again");
+        return false;
+      }
+    }
+
     manifest.record.gateway = peer_.GetName();
     try
     {
@@ -638,6 +665,10 @@ namespace Inbound
     const bool released = ledger_.ReleasePulled(peer_.GetName(), id, clock_.NowMs(), by);
     std::lock_guard<std::mutex> lock(mutex_);
     held_.erase(id);
+    for (auto it = crashed_.begin(); it != crashed_.end();)
+    {
+      it = it->second == id ? crashed_.erase(it) : std::next(it);  // understood by an admin
+    }
     return released;
   }
 

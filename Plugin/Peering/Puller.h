@@ -55,6 +55,9 @@ namespace Inbound
     uint64_t delivered_ = 0;
     unsigned int backlog_ = 0;
     std::map<std::string, PullingRecord> held_;  // a copy of the ledger's, by upload id
+    // SHA-256 of each item the Internal died processing -> the upload held for it (rebuilt
+    // from the holds' reasons at start): the same file under another id is not fetched again.
+    std::map<std::string, std::string> crashed_;
     int64_t started_ = 0;
     unsigned int alertAfterSeconds_ = 0;
     bool alerted_ = false;  // an unreachable alert was raised for the current outage
