@@ -366,3 +366,49 @@ def test_a_file_the_internal_died_on_is_not_parsed_again_under_another_upload_id
         internal.stop()
         internal.cleanup()
         gateway.stop()
+
+
+def test_the_held_retry_route_is_same_origin_and_names_only_known_gateways(start_server):
+    """A page elsewhere, opened by a logged-in admin, posts to the release route; odd names."""
+    server = start_server()
+    route = "/inbound/admin/gateways/dmz/held/%s/retry"
+    # (None: requests sends no such header; the harness adds X-Requested-With otherwise.)
+    r = server.request("POST", route % "AAAAAAAAAAAA", auth=harness.ADMIN,
+                       headers={"Origin": "https://evil.example", "X-Requested-With": None})
+    harness.assert_error(r, 403, "cross-site")
+    r = server.request("POST", route % "AAAAAAAAAAAA", auth=harness.ADMIN,
+                       headers={"X-Requested-With": None})   # a form: no Origin, no XHR
+    harness.assert_error(r, 403, "cross-site")
+    for name, upload_id in (("dmz", "AAAAAAAAAAAA"), ("..", "AAAAAAAAAAAA"),
+                            ("dmz", "%2e%2e%2f%2e%2e%2ftools%2freset"), ("%00", "x")):
+        r = server.admin("POST", "/inbound/admin/gateways/%s/held/%s/retry" % (name, upload_id))
+        assert r.status_code in (400, 404, 405), (name, upload_id, r.status_code, r.text)
+    assert server.request("GET", "/system", auth=harness.ADMIN).status_code == 200
+
+
+def test_one_file_in_three_uploads_and_the_hospital_removing_one_touches_no_other(start_server):
+    """The same file (same SOP Instance UID, same PatientID) is the hospital's own and is sent
+    in three uploads: deleting one upload and cancelling another leave the others intact."""
+    server = start_server()
+    f = data.make_dicom(patient_id="SAME-1")
+    r = server.admin("POST", "/instances", data=f)
+    assert r.status_code == 200, r.text
+    own = r.json()["ID"]
+    uploads = []
+    for _ in range(3):
+        u = harness.Upload.open(server)
+        u.put_ok(f)
+        uploads.append(u)
+    uploads[0].complete_ok()
+    uploads[1].complete_ok()
+    ids = {u.id: set(i["ID"] for i in server.instances_of_upload(u.id).values()) for u in uploads}
+    assert all(len(v) == 1 for v in ids.values()) and len(set.union(*ids.values())) == 3
+    assert own not in set.union(*ids.values())
+    r = server.admin("DELETE", "/inbound/admin/uploads/%s" % uploads[0].id)
+    assert r.status_code in (200, 204), r.text
+    r = uploads[2].cancel()
+    assert r.status_code in (200, 204), r.text
+    left = server.all_instances()
+    assert own in left and ids[uploads[1].id] <= left
+    assert not (ids[uploads[0].id] & left) and not (ids[uploads[2].id] & left)
+    assert len(left) == 2
