@@ -412,3 +412,42 @@ def test_one_file_in_three_uploads_and_the_hospital_removing_one_touches_no_othe
     assert own in left and ids[uploads[1].id] <= left
     assert not (ids[uploads[0].id] & left) and not (ids[uploads[2].id] & left)
     assert len(left) == 2
+
+
+def test_hostile_files_from_a_gateway_are_held_and_the_internal_lives(plugin):
+    """What kills or bloats a parser, served by a compromised gateway with a manifest that
+    is right about size and hash: 60 nested sequences (Orthanc's threads die at 43), a
+    Deflated file inflating past Upload.MaxFileBytes, a file meta group DCMTK reads otherwise
+    than the guard would. Each upload held, never acknowledged, nothing stored."""
+    import hostile_dicom
+    gateway = FakeGateway()
+    internal = harness.OrthancServer(
+        plugin, inbound={"Role": "Internal", "Gateways": ["dmz"],
+                         "Upload": {"MaxFileBytes": 8 * 1024 * 1024}},
+        orthanc=gateway.peer_settings())
+    files = {"deep": hostile_dicom.nested(60),
+             "bomb": hostile_dicom.deflate_bomb(64 * 1024 * 1024),
+             "meta": hostile_dicom.meta_confused("syntax-after-group", depth=60)}
+    ids = {name: gateway.add([f, data.make_dicom(patient_id="OK-%d" % i)])
+           for i, (name, f) in enumerate(sorted(files.items()))}
+    try:
+        internal.start()
+        wait_until(lambda: set(ids.values()) <= set(gateways(internal)["dmz"]["held"]), 60,
+                   "every hostile upload to be held")
+        assert internal.running(), internal.log_tail()
+        assert internal.request("GET", "/system", auth=harness.ADMIN).status_code == 200
+        assert gateway.acknowledged == []
+        held = {h["id"]: h["reason"] for h in gateways(internal)["dmz"]["heldUploads"]}
+        for name, upload_id in ids.items():
+            assert "invalid-dicom" in held[upload_id] or "too-large" in held[upload_id], \
+                (name, held[upload_id])
+        # The good file beside each may be stored or not; the hostile one never.
+        for upload_id in ids.values():
+            for instance in internal.instances_of_upload(upload_id).values():
+                assert instance["MainDicomTags"].get("SOPClassUID", "") != hostile_dicom.BASIC_TEXT_SR
+        assert internal.find("Patient", {"PatientID": "*DEEP*"}) == []
+        assert internal.find("Patient", {"PatientID": "*BOMB*"}) == []
+    finally:
+        internal.stop()
+        internal.cleanup()
+        gateway.stop()
