@@ -451,3 +451,33 @@ def test_hostile_files_from_a_gateway_are_held_and_the_internal_lives(plugin):
         internal.stop()
         internal.cleanup()
         gateway.stop()
+
+
+def test_huge_patient_ids_differing_in_their_last_byte_stay_apart(start_server):
+    """Two PatientIDs of 256 KiB that differ only in their last byte (a LO of that length is
+    invalid, but a sender may send it): two isolated patients, each kept exactly."""
+    import io
+    import pydicom
+    server = start_server()
+    upload = harness.Upload.open(server)
+    base = "9" * (256 * 1024 - 1)
+    ids = [base + "A", base + "B"]
+    files = [data.make_dicom(patient_id=pid) for pid in ids]
+    for f in files:
+        r = upload.put(f)
+        assert r.status_code in (201, 400, 413), r.text[:300]
+        if r.status_code != 201:
+            return   # refused as a whole is safe too
+    upload.complete_ok()
+    items = {i["sha256"]: i for i in server.admin_upload(upload.id)["items"]}
+    isolated = [items[harness.sha256(f)]["patientId"] for f in files]
+    assert isolated[0] != isolated[1] and all(len(i) <= 64 for i in isolated), isolated
+    for f, pid in zip(files, ids):
+        [instance] = [i for i in server.instances_of_upload(upload.id).values()
+                      if i["ID"] == items[harness.sha256(f)]["orthancId"]]
+        stored = pydicom.dcmread(io.BytesIO(server.instance_file(instance["ID"])))
+        original = stored.OriginalAttributesSequence[-1].ModifiedAttributesSequence[0]
+        # Too long for an explicit VR LO's 16-bit length: pydicom sent it as UN, kept so.
+        value = original.PatientID
+        assert (value if isinstance(value, str) else value.decode("ascii")) == pid
+    assert len(server.patients_of_upload(upload.id)) == 2
