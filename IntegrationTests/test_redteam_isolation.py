@@ -481,3 +481,32 @@ def test_huge_patient_ids_differing_in_their_last_byte_stay_apart(start_server):
         value = original.PatientID
         assert (value if isinstance(value, str) else value.decode("ascii")) == pid
     assert len(server.patients_of_upload(upload.id)) == 2
+
+
+def test_a_delete_during_parallel_puts_leaves_nothing_of_the_upload(start_server):
+    """An admin deletes an upload while its files are still arriving in parallel: once the
+    dust settles, nothing of that upload is in Orthanc (no instance stored after the delete
+    escapes it), and the hospital's own instance is untouched."""
+    import concurrent.futures
+    import time
+    server = start_server(inbound={"Limits": {"MaxUploadsInFlightPerClient": 64,
+                                              "RequestsPerSecond": 0}})
+    own = server.admin("POST", "/instances", data=data.make_dicom(patient_id="OWN-1")).json()["ID"]
+    upload = harness.Upload.open(server)
+    files = [data.make_dicom(patient_id="DEL-%d" % (i % 5), rows=256, columns=256)
+             for i in range(200)]
+
+    def put(f):
+        return upload.put(f).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        futures = [pool.submit(put, f) for f in files]
+        time.sleep(0.2)
+        r = server.admin("DELETE", "/inbound/admin/uploads/%s" % upload.id)
+        assert r.status_code in (200, 204), r.text
+        statuses = [f.result() for f in futures]
+    # Some files were stored before the delete, some refused after it.
+    assert 201 in statuses and any(s != 201 for s in statuses), sorted(statuses)
+    time.sleep(2)
+    assert server.patients_of_upload(upload.id) == [], "instances stored after the delete"
+    assert server.all_instances() == {own}
