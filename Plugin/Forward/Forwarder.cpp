@@ -429,6 +429,42 @@ namespace Inbound
     return copy;
   }
 
+  void Forwarder::RemoveReconciledCopy(const ForwardRecord& f)
+  {
+    // The copy's study holds the hospital's PatientID: while it waited for the PACS, the
+    // hospital may have added instances of its own to it (a key image note, a report).
+    // Only the copy goes: the whole study when it holds nothing else, else the instances
+    // with the SOP Instance UIDs the copy kept; with new UIDs they are not known, so the
+    // study is left as it is.
+    const std::vector<ItemRecord> items = InstancesOf(f);
+    Json::Value held;
+    if (!orthanc_.Get(held, "/studies/" + f.sentStudy + "/instances") || !held.isArray() ||
+        held.size() <= items.size())
+    {
+      orthanc_.Delete("/studies/" + f.sentStudy);
+      return;
+    }
+    LOG(WARNING) << "Inbound: forward " << f.id << ": the reconciled copy's study "
+                 << f.sentStudy << " holds other instances too; "
+                 << (f.newUids ? "it is kept" : "only the copy's instances are removed");
+    if (f.newUids)
+    {
+      return;
+    }
+    std::set<std::string> copied;
+    for (const ItemRecord& item : items)
+    {
+      copied.insert(item.sopInstanceUid);
+    }
+    for (const Json::Value& instance : held)
+    {
+      if (copied.count(instance["MainDicomTags"].get("SOPInstanceUID", "").asString()) > 0)
+      {
+        orthanc_.Delete("/instances/" + instance.get("ID", "").asString());
+      }
+    }
+  }
+
   void Forwarder::Advance(ForwardRecord& f)
   {
     const int64_t now = clock_.NowMs();
@@ -488,7 +524,7 @@ namespace Inbound
                               (f.newUids ? ", new UIDs" : "") + " (job " + f.jobId + ")");
       if (f.sentStudy != f.study && !configuration_.forwarding.keepReconciledCopy)
       {
-        orthanc_.Delete("/studies/" + f.sentStudy);  // the hospital's copy is in the PACS now
+        RemoveReconciledCopy(f);  // the hospital's copy is in the PACS now
       }
       LOG(INFO) << "Inbound: forward " << f.id << " of study " << f.study << " to "
                 << f.modality << " done";

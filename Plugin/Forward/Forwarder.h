@@ -51,6 +51,7 @@ namespace Inbound
     // items): what a release sends, never the other instances an Orthanc study may hold.
     std::vector<ItemRecord> InstancesOf(const ForwardRecord& forward) const;
     std::string MakeReconciledCopy(const ForwardRecord& forward);
+    void RemoveReconciledCopy(const ForwardRecord& forward);
     void Advance(ForwardRecord& forward);
     void Fail(ForwardRecord& forward, const std::string& error);
 
