@@ -549,3 +549,33 @@ def test_an_instance_added_to_the_reconciled_copy_while_the_pacs_is_down_survive
         assert own in server.all_instances(), "the hospital's instance was deleted with the copy"
     finally:
         pacs.stop()
+
+
+def test_a_nul_inside_a_patient_id_is_not_lost_from_the_metadata(start_server):
+    """PatientIDs "A<NUL>B" and "A<NUL>C" (bytes a sender can write): two isolated patients,
+    and what the admin sees (metadata, upload view) tells them apart, never plain "A"."""
+    import io
+    import pydicom
+    from pydicom.dataelem import DataElement
+    server = start_server()
+    upload = harness.Upload.open(server)
+    files = {}
+    for raw in (b"A\x00BX", b"A\x00CX"):
+        ds = pydicom.dcmread(io.BytesIO(data.make_dicom(patient_id="X")))
+        ds[0x00100020] = DataElement(0x00100020, "LO", raw.decode("latin-1"))
+        buffer = io.BytesIO()
+        ds.save_as(buffer, write_like_original=True)
+        files[raw] = buffer.getvalue()
+        upload.put_ok(files[raw])
+    upload.complete_ok()
+    view = {i["sha256"]: i for i in server.admin_upload(upload.id)["items"]}
+    seen = []
+    for raw, f in files.items():
+        item = view[harness.sha256(f)]
+        metadata = server.metadata("instances", item["orthancId"], "InboundOriginalPatientID")
+        shown = (item["originalPatientId"], item.get("originalPatientIdBytes"), metadata)
+        seen.append(shown)
+        assert item["originalPatientId"] != "A" or item.get("originalPatientIdBytes") == raw.hex(), shown
+        assert metadata != "A", shown
+    assert seen[0] != seen[1], seen
+    assert len({view[harness.sha256(f)]["patientId"] for f in files.values()}) == 2
