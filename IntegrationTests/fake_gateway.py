@@ -142,11 +142,11 @@ class FakeGateway:
         self.server.server_close()
 
 
-def wait_until(predicate, timeout, what):
+def wait_until(predicate, timeout, what, interval=0.3):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
-        time.sleep(0.3)
+        time.sleep(interval)
     raise AssertionError("timed out waiting for " + what)

@@ -10,6 +10,7 @@ import pytest
 
 import data
 import harness
+import hostile_dicom
 from fake_gateway import FakeGateway, new_id, wait_until
 from gateway_support import audit
 
@@ -265,18 +266,19 @@ def test_a_file_the_internal_dies_on_is_not_parsed_again(plugin):
     release = threading.Event()
     fetched = []
 
-    def slowly(sha256, payload):
+    def counted(sha256, payload):
         fetched.append(sha256)
-        release.wait(60)   # the Internal is killed meanwhile
         return payload
 
-    upload_id = gateway.add([dicom(1)], serve=slowly)
+    # Small on the wire, 200 MB once inflated: its checks, parse and store take long enough
+    # for the marker to be seen and the Internal killed in the middle of them.
+    upload_id = gateway.add([hostile_dicom.deflate_bomb(200 * 1024 * 1024)], serve=counted)
     try:
         internal.start()
-        wait_until(lambda: fetched, 30, "the item to be fetched")
-        # The item in progress is recorded durably before it is fetched and parsed.
-        processing = wait_until(lambda: gateway_state(internal)["processing"], 10,
-                                "the processing marker")
+        # The item in progress is recorded durably before it is parsed and stored.
+        processing = wait_until(lambda: gateway_state(internal)["processing"], 30,
+                                "the processing marker", interval=0.02)
+        assert fetched
         assert processing[0]["uploadId"] == upload_id
         assert processing[0]["sha256"] == fetched[0]
         internal.kill()     # as if parsing the file had crashed Orthanc
