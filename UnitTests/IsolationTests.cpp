@@ -239,6 +239,12 @@ TEST(DicomText, DecodingTable)
      "@\xc3\xb8\xc2\xb8\xc2\xb8\xc2\xb8\xc2\xb8", false},
     {"\xed\xa0\x80", "", "\xc3\xad\xc2\xa0\xc2\x80", false},  // a surrogate is no UTF-8
     {"\x1b$B;3ED\x1b(B-7", "\\ISO 2022 IR 87", "\xe5\xb1\xb1\xe7\x94\xb0-7", true},  // 山田-7
+    // The same text with a redundant escape at the end: not the only encoding of it, so
+    // not exact (the bytes are kept beside it).
+    {"\x1b$B;3ED\x1b(B-7\x1b(B", "\\ISO 2022 IR 87", "\xe5\xb1\xb1\xe7\x94\xb0-7", false},
+    // Escapes and no character: not an empty PatientID, the bytes as they are.
+    {"\x1b(B", "\\ISO 2022 IR 87", "\x1b(B", false},
+    {"\x1b$B", "\\ISO 2022 IR 87", "\x1b$B", false},
   };
   for (const Case& c : cases)
   {

@@ -141,6 +141,32 @@ namespace Inbound
         return true;
       }
 
+      // A round of glibc iconv, strict: false on anything it cannot convert.
+      bool Iconv(std::string& target, const std::string& source, const char* from,
+                 const char* to)
+      {
+        iconv_t cd = iconv_open(to, from);
+        if (cd == reinterpret_cast<iconv_t>(-1))
+        {
+          return false;
+        }
+        std::vector<char> in(source.begin(), source.end());
+        std::vector<char> out(source.size() * 4 + 16);
+        char* inPtr = in.data();
+        size_t inLeft = in.size();
+        char* outPtr = out.data();
+        size_t outLeft = out.size();
+        bool ok = iconv(cd, &inPtr, &inLeft, &outPtr, &outLeft) != static_cast<size_t>(-1) &&
+                  inLeft == 0 &&
+                  iconv(cd, nullptr, nullptr, &outPtr, &outLeft) != static_cast<size_t>(-1);
+        iconv_close(cd);
+        if (ok)
+        {
+          target.assign(out.data(), out.size() - outLeft);
+        }
+        return ok;
+      }
+
       // Strict conversion to UTF-8: false on any byte the set does not define.
       bool Convert(std::string& target, const std::string& source, const char* from)
       {
@@ -173,26 +199,7 @@ namespace Inbound
             }
           }
         }
-        iconv_t cd = iconv_open("UTF-8", from);
-        if (cd == reinterpret_cast<iconv_t>(-1))
-        {
-          return false;
-        }
-        std::vector<char> in(source.begin(), source.end());
-        std::vector<char> out(source.size() * 4 + 16);
-        char* inPtr = in.data();
-        size_t inLeft = in.size();
-        char* outPtr = out.data();
-        size_t outLeft = out.size();
-        bool ok = iconv(cd, &inPtr, &inLeft, &outPtr, &outLeft) != static_cast<size_t>(-1) &&
-                  inLeft == 0 &&
-                  iconv(cd, nullptr, nullptr, &outPtr, &outLeft) != static_cast<size_t>(-1);
-        iconv_close(cd);
-        if (ok)
-        {
-          target.assign(out.data(), out.size() - outLeft);
-        }
-        return ok;
+        return Iconv(target, source, from, "UTF-8");
       }
 
       std::string Latin1(const std::string& raw)
@@ -249,8 +256,17 @@ namespace Inbound
           {
             if (term == "ISO 2022 IR 87" || term == "ISO 2022 IR 159")
             {
-              result.exact = true;
-              return Convert(result.text, raw, "ISO-2022-JP-2");
+              // Escape sequences are no characters, and one text has several encodings
+              // (a redundant escape, say): "exact" only when encoding the text again gives
+              // the very bytes, else they are kept beside it. A value of escapes only, with
+              // no character, is not taken for an empty one.
+              std::string again;
+              if (!Convert(result.text, raw, "ISO-2022-JP-2") || result.text.empty())
+              {
+                return false;
+              }
+              result.exact = Iconv(again, result.text, "UTF-8", "ISO-2022-JP-2") && again == raw;
+              return true;
             }
           }
           return false;
