@@ -160,11 +160,12 @@ def _prior_original_attributes():
 
 def make(label, pid, text=None, charset=None, syntax=ExplicitVRLittleEndian, issuer=None,
          qualifiers=False, private=True, prior=False, study_uid=None, series_uid=None,
-         sop_uid=None, name=None, birth=None, undecodable=False):
+         sop_uid=None, name=None, birth=None, undecodable=False, padded=False):
     """A Case. pid: str (ASCII), bytes (written as they are, padded to even length by pydicom)
     or None (no PatientID element). charset: Specific Character Set value(s), None for none.
     issuer: IssuerOfPatientID (str or bytes); qualifiers: add IssuerOfPatientIDQualifiersSequence;
-    prior: the file already has an OriginalAttributesSequence."""
+    prior: the file already has an OriginalAttributesSequence; padded: other text elements
+    with several trailing spaces."""
     default_name, default_birth = _next_name()
     name = name or default_name
     birth = birth or default_birth
@@ -193,6 +194,10 @@ def make(label, pid, text=None, charset=None, syntax=ExplicitVRLittleEndian, iss
         ds.SOPInstanceUID = sop_uid
         ds.file_meta.MediaStorageSOPInstanceUID = sop_uid
     ds.StudyDescription = "isolation corpus: %s" % label
+    if padded:  # padding beyond an odd length's one space is the sender's too, and stays
+        ds.InstitutionName = "Example Clinic    "
+        ds.private_block(0x0009, "ISOTEST PRIVATE", create=True).add_new(
+            0x06, "LO", "padded private  ")
     if syntax == RLELossless:
         ds.compress(RLELossless)
     elif syntax != JPEGBaseline8Bit:
@@ -278,6 +283,15 @@ def foreign_scripts():
         # The same text in Latin-1 bytes is another PatientID as sent.
         make("latin1-of-utf8", utf8.encode("latin-1"), text=utf8, charset="ISO_IR 100"),
     ]
+
+
+def padded_elements():
+    """Text elements (a standard one, a private one, PatientID and IssuerOfPatientID) with
+    more trailing spaces than an odd length needs, in four transfer syntaxes."""
+    return [make("padded-" + label, "PADDED-%s    " % label.upper(), syntax=syntax,
+                 issuer="ISSUER-A    ", padded=True)
+            for label, syntax in TRANSFER_SYNTAXES.items()
+            if label in ("explicit-le", "implicit-le", "big-endian", "deflated")]
 
 
 def every_syntax(prefix="TS"):

@@ -308,7 +308,8 @@ DEFECTS = ["private-lost", "pixel-changed", "qualifiers-kept", "original-decoded
 
 
 def test_the_checks_accept_the_specification_and_refuse_its_defects():
-    cases = corpus.every_syntax("CHECK") + corpus.mislabelled("ISO_IR 192", "check")
+    cases = corpus.every_syntax("CHECK") + corpus.padded_elements() + \
+        corpus.mislabelled("ISO_IR 192", "check")
     for case in cases:
         isolated = "INB-ABCDEFGH2345-1-CHECK"
         assert_stored_as_sent(case, spec_isolation(case, "ABCDEFGH2345", isolated),
@@ -413,6 +414,14 @@ def test_every_transfer_syntax_with_issuer_private_tags_and_history(site):
     sent = Sent(site, cases)
     verify(site, sent.id, cases, sent.answers)
     assert len(patients_by_id(site, sent.id)) == len(cases)
+
+
+def test_padding_is_kept_in_every_element(site):
+    """Trailing spaces are padding (they do not make another PatientID), but they are the
+    sender's bytes: kept in the record of the sender's values and in every other element."""
+    cases = corpus.padded_elements()
+    sent = Sent(site, cases)
+    verify(site, sent.id, cases, sent.answers)
 
 
 def test_one_patient_id_one_isolated_id_across_a_restart(site):
