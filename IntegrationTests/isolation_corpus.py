@@ -194,7 +194,7 @@ def make(label, pid, text=None, charset=None, syntax=ExplicitVRLittleEndian, iss
         ds.SOPInstanceUID = sop_uid
         ds.file_meta.MediaStorageSOPInstanceUID = sop_uid
     ds.StudyDescription = "isolation corpus: %s" % label
-    if padded:  # padding beyond an odd length's one space is the sender's too, and stays
+    if padded:  # padding beyond an odd length's one space: DICOM does not count it
         ds.InstitutionName = "Example Clinic    "
         ds.private_block(0x0009, "ISOTEST PRIVATE", create=True).add_new(
             0x06, "LO", "padded private  ")
