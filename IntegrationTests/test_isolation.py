@@ -256,6 +256,12 @@ def verify(server, upload_id, cases, answers=None, ordered=True):
     patients = server.patients_of_upload(upload_id, PREFIX)
     assert sorted(p["MainDicomTags"]["PatientID"] for p in patients) == \
         sorted(isolated_of_key.values())
+    # The admin view lists a study per study UID and isolated patient: one UID sent under two
+    # PatientIDs is two Orthanc studies, each shown with its own patient and Orthanc id.
+    expected = {(c.study_instance_uid, items[c.sha256]["patientId"]) for c in cases}
+    listed = [(st["studyInstanceUid"], st["patientId"]) for st in shown["studies"]]
+    assert sorted(listed) == sorted(expected), (listed, expected)
+    assert len({st["orthancId"] for st in shown["studies"]}) == len(expected)
     return items
 
 
