@@ -13,6 +13,24 @@ namespace Inbound
   {
     // Reasons quote what a gateway sent: kept safe to show and bounded.
     const size_t kMaxReason = 1000;
+
+    // Rows of "SELECT upload_id, <sha256 or reason>, since": markers and holds alike.
+    std::vector<PullingRecord> ReadRecords(Orthanc::SQLite::Statement& s,
+                                           const std::string& gateway,
+                                           std::string PullingRecord::*second)
+    {
+      std::vector<PullingRecord> result;
+      while (s.Step())
+      {
+        PullingRecord r;
+        r.gateway = gateway;
+        r.uploadId = s.ColumnString(0);
+        r.*second = s.ColumnString(1);
+        r.since = s.ColumnInt64(2);
+        result.push_back(r);
+      }
+      return result;
+    }
   }
 
   void Ledger::MarkPulling(const std::string& gateway, const std::string& uploadId,
@@ -49,17 +67,7 @@ namespace Inbound
       db_, SQLITE_FROM_HERE,
       "SELECT upload_id, sha256, since FROM pulling WHERE gateway = ? ORDER BY since");
     s.BindString(0, gateway);
-    std::vector<PullingRecord> result;
-    while (s.Step())
-    {
-      PullingRecord r;
-      r.gateway = gateway;
-      r.uploadId = s.ColumnString(0);
-      r.sha256 = s.ColumnString(1);
-      r.since = s.ColumnInt64(2);
-      result.push_back(r);
-    }
-    return result;
+    return ReadRecords(s, gateway, &PullingRecord::sha256);
   }
 
   bool Ledger::HoldPulled(const PullingRecord& held)
@@ -110,17 +118,7 @@ namespace Inbound
       db_, SQLITE_FROM_HERE,
       "SELECT upload_id, reason, since FROM held_pulls WHERE gateway = ? ORDER BY since");
     s.BindString(0, gateway);
-    std::vector<PullingRecord> result;
-    while (s.Step())
-    {
-      PullingRecord r;
-      r.gateway = gateway;
-      r.uploadId = s.ColumnString(0);
-      r.reason = s.ColumnString(1);
-      r.since = s.ColumnInt64(2);
-      result.push_back(r);
-    }
-    return result;
+    return ReadRecords(s, gateway, &PullingRecord::reason);
   }
 
   std::string Ledger::ClaimPulledUpload(const std::string& id, const std::string& gateway,
