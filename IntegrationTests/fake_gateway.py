@@ -1,5 +1,5 @@
-"""A gateway's peer routes (API.md "Peer") served by the test, honest or not: what an Internal
-pulls from, with every request counted, and each upload's manifest, outbox entry and item
+"""A gateway's peer routes (README.md, "HTTP API") served by the test, honest or not: what an
+Internal pulls from, with every request counted, and each upload's manifest, outbox entry and item
 answers open to forgery (a compromised DMZ host)."""
 
 import json

@@ -168,8 +168,9 @@ def test_admin_audit(server, completed):
 
 
 def test_refusals_are_audited(server):
-    """Every refusal of the public side leaves an audit entry (ARCHITECTURE: default deny).
-    Refusals may reach the audit trail a moment later: wait a few seconds for them."""
+    """Every refusal of the public side leaves an audit entry (doc/Architecture.md, fact 2:
+    default deny). Refusals may reach the audit trail a moment later: wait a few seconds for
+    them."""
     def events_after(last_id):
         return [e for e in server.admin_json("GET", "/inbound/admin/audit",
                                              params={"limit": 10000})["events"]

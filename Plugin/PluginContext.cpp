@@ -53,7 +53,8 @@ namespace Inbound
       return users;
     }
 
-    // ARCHITECTURE fact 11: user metadata must be declared by the admin; say which is missing.
+    // doc/Architecture.md, fact 11: user metadata must be declared by the admin; say which is
+    // missing.
     void CheckUserMetadata(const Json::Value& configuration, const MetadataNames& names)
     {
       const Json::Value& declared = configuration["UserMetadata"];

@@ -62,7 +62,7 @@ namespace Inbound
 
   const char* EnumerationToString(AccessVerdict verdict);
 
-  // The plugin's door (ARCHITECTURE, fact 2): Orthanc's own authentication is off, so this
+  // The plugin's door (doc/Architecture.md, fact 2): Orthanc's own authentication is off, so this
   // policy decides every request before Orthanc reads its body. Default deny: a route that is
   // not known to be public needs the credentials of one of Orthanc's "RegisteredUsers".
   class AccessPolicy

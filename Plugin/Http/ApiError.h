@@ -9,7 +9,7 @@
 namespace Inbound
 {
   // A refusal that the client is told about: HTTP status, a stable machine-readable code
-  // (API.md) and a human-readable message. One place (the REST glue) turns it into
+  // (README.md, "HTTP API") and a human-readable message. One place (the REST glue) turns it into
   // {"error": code, "message": message}.
   class ApiError : public std::runtime_error
   {

@@ -9,7 +9,7 @@
 
 namespace Inbound
 {
-  // Bodies being received or handled right now (ARCHITECTURE, fact 3: Orthanc holds each one
+  // Bodies being received or handled right now (doc/Architecture.md, fact 3: Orthanc holds each one
   // whole in memory before the plugin sees it). Reserved by the access filter before the body
   // is read (the bytes it will take in memory, see LimitsGuard::AdmitBody), marked in use when
   // the plugin's handler starts, and released by that handler when it ends. A body whose

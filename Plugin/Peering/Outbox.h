@@ -13,9 +13,9 @@
 
 namespace Inbound
 {
-  // A gateway's outbox (API.md, peer routes): the complete uploads waiting to be pulled, each
-  // one's manifest and staged bytes, and the acknowledgement after which, and only after
-  // which, the gateway forgets them. Refusals are ApiErrors.
+  // A gateway's outbox (README.md, "HTTP API", peer routes): the complete uploads waiting to
+  // be pulled, each one's manifest and staged bytes, and the acknowledgement after which, and
+  // only after which, the gateway forgets them. Refusals are ApiErrors.
   class Outbox : public boost::noncopyable
   {
   private:

@@ -28,8 +28,9 @@ namespace Inbound
     uint64_t size = 0;
   };
 
-  // A gateway's manifest (API.md "Peer"), checked field by field with the rules of a public
-  // upload before anything is recorded: the inside trusts a gateway no more than the Internet.
+  // A gateway's manifest (README.md, "HTTP API", peer routes), checked field by field with the
+  // rules of a public upload before anything is recorded: the inside trusts a gateway no more
+  // than the Internet.
   struct PulledManifest
   {
     UploadRecord record;  // state open, no token: as BeginPulledUpload records it

@@ -4,8 +4,9 @@
 
 namespace Inbound
 {
-  // The admin routes' answers (API.md): the inbox of uploads, one upload with its items and
-  // history, removal, and the audit trail. Sender text is returned as data, never markup.
+  // The admin routes' answers (README.md, "HTTP API"): the inbox of uploads, one upload with
+  // its items and history, removal, and the audit trail. Sender text is returned as data,
+  // never markup.
   class AdminViews : public boost::noncopyable
   {
   private:

@@ -8,7 +8,8 @@
 namespace Inbound
 {
   // Isolates each file into its upload's patient namespace and stores it in this Orthanc,
-  // with the metadata of API.md on the instance and, once per study, on the study.
+  // with the metadata of README.md ("Metadata.*" options) on the instance and, once per
+  // study, on the study.
   class ArchiveSink : public IUploadSink
   {
   private:

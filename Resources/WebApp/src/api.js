@@ -1,4 +1,5 @@
-// The upload API (see API.md), called relative to the page: the page lives at /inbound/.
+// The upload API (see README.md, "HTTP API"), called relative to the page: the page lives at
+// /inbound/.
 
 export class ApiError extends Error {
   constructor(status, code, message, retryAfter) {
