@@ -349,3 +349,14 @@ def test_proxy_security_headers(surface, fronted):
     # Sent by the plugin and by nginx; browsers read the first value.
     assert r.headers["X-Content-Type-Options"].split(",")[0].strip() == "nosniff"
     assert r.headers["Server"] == "nginx", r.headers["Server"]   # server_tokens off
+
+
+def test_proxy_forbids_framing_orthanc_explorer(surface, fronted):
+    """Orthanc's own pages set no anti-framing header: a page of another site framing
+    Orthanc Explorer could have a logged-in admin click same-origin writes (clickjacking)."""
+    for path in ("/app/explorer.html", "/system", "/inbound/admin/ui/", "/inbound/"):
+        r = fronted.request("GET", path, auth=ADMIN)
+        assert r.status_code == 200, (path, r.status_code)
+        assert r.headers.get("X-Frame-Options") == "DENY", (path, r.headers)
+    r = fronted.request("GET", "/app/explorer.html", source=INTERNET, auth=ADMIN)
+    assert r.status_code == 403 and r.headers.get("X-Frame-Options") == "DENY"
