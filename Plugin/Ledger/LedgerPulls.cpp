@@ -44,7 +44,7 @@ namespace Inbound
     s.BindString(1, uploadId);
     s.BindString(2, sha256);
     s.BindInt64(3, now);
-    s.Run();  // autocommit, synchronous=FULL: on disk before the item is fetched or parsed
+    s.Run();  // autocommit, synchronous=FULL: on disk before the fetched item is parsed
   }
 
   void Ledger::ClearPulling(const std::string& gateway, const std::string& uploadId,
