@@ -1,7 +1,7 @@
-"""The README's Operations chapter, checked against real servers: every Prometheus metric the
-plugin publishes is documented (and nothing documented is missing), the backup procedure it
-gives restores a gateway whose uploads then reach the inside, and a ledger of a newer
-version stops Orthanc with the line the README names."""
+"""doc/Operations.md, checked against real servers: every Prometheus metric the plugin
+publishes is documented (and nothing documented is missing), the backup procedure it gives
+restores a gateway whose uploads then reach the inside, and a ledger of a newer version stops
+Orthanc with the line the document names."""
 
 import os
 import re
@@ -18,23 +18,28 @@ from harness import sha256
 from test_pull import make_gateway, make_internal, send, wait_for_upload
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-README = os.path.join(HERE, "..", "README.md")
+OPERATIONS = os.path.join(HERE, "..", "doc", "Operations.md")
 ROLES = ("Standalone", "Gateway", "Internal")
 
 
-def documented_metrics():
-    """{metric: set of roles} from the README's metrics table."""
-    with open(README, encoding="utf-8") as f:
+def section(title):
+    """The text of one "## title" section of doc/Operations.md."""
+    with open(OPERATIONS, encoding="utf-8") as f:
         text = f.read()
-    section = text.split("### Metrics", 1)[1].split("\n### ", 1)[0]
+    return text.split("\n## %s\n" % title, 1)[1].split("\n## ", 1)[0]
+
+
+def documented_metrics():
+    """{metric: set of roles} from the metrics table of doc/Operations.md."""
+    table = section("Metrics")
     metrics = {}
-    for line in section.splitlines():
+    for line in table.splitlines():
         m = re.match(r"\| `(inbound_[a-z_<>]+)` \| ([^|]+) \|", line)
         if m:
             roles = m.group(2).strip()
             metrics[m.group(1)] = set(ROLES) if roles == "all" else \
                 {r.strip() for r in roles.split(",")}
-    assert len(metrics) > 20, "the README's metrics table was not found"
+    assert len(metrics) > 20, "the metrics table of doc/Operations.md was not found"
     return metrics
 
 
@@ -69,20 +74,18 @@ def test_every_metric_is_documented_with_its_roles(plugin):
             s.cleanup()
 
 
-def readme_backup_commands():
-    """The two commands of the README's backup section, with its paths."""
-    with open(README, encoding="utf-8") as f:
-        section = f.read().split("### Backups", 1)[1].split("\n### ", 1)[0]
-    block = section.split("```sh", 1)[1].split("```", 1)[0]
+def documented_backup_commands():
+    """The two commands of the backup section of doc/Operations.md, with its paths."""
+    block = section("Backups").split("```sh", 1)[1].split("```", 1)[0]
     commands = [line.split("#", 1)[0].strip() for line in block.strip().splitlines()]
     assert commands[0].startswith("sqlite3 ") and commands[1].startswith("rsync ")
     return commands
 
 
 def run_backup(data_directory, backup):
-    """The README's commands, pointed at this test's folders instead of /var/lib, /backup."""
+    """The documented commands, pointed at this test's folders instead of /var/lib, /backup."""
     os.makedirs(backup)
-    for command in readme_backup_commands():
+    for command in documented_backup_commands():
         command = command.replace("/var/lib/orthanc/inbound", data_directory) \
                          .replace("/backup", backup)
         subprocess.run(["bash", "-c", command], check=True, timeout=60)
