@@ -16,8 +16,9 @@ ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d
 
 
 def isolated_patient_id(upload_id, original_patient_id, prefix="INB-", k=1):
-    """The rule of README "Isolation": <prefix><upload id>-<k>[-<readable>], at most 64
-    characters; k is the ordinal of the PatientID (as sent) among the upload's PatientIDs."""
+    """The rule of doc/Architecture.md, "Isolated PatientIDs":
+    <prefix><upload id>-<k>[-<readable>], at most 64 characters; k is the ordinal of the
+    PatientID (as sent) among the upload's PatientIDs."""
     base = "%s%s-%d" % (prefix, upload_id, k)
     readable = re.sub(r"[^A-Za-z0-9._-]", "_", original_patient_id or "")
     if not readable or len(base) + 1 >= 64:

@@ -1,4 +1,4 @@
-"""A gateway's peer routes (README.md, "HTTP API") served by the test, honest or not: what an
+"""A gateway's peer routes (doc/Api.md, "Peer routes") served by the test, honest or not: what an
 Internal pulls from, with every request counted, and each upload's manifest, outbox entry and item
 answers open to forgery (a compromised DMZ host)."""
 

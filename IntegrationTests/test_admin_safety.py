@@ -1,8 +1,9 @@
-"""The safety rules every role keeps at its door (README, "Security"): bans before
-credentials, admin routes only from the admin networks, lockout after wrong passwords,
-no method overrides, admin writes from the site's own pages only, no multipart forms
-without an account, and the start-up self-check. Each attack, and its variants, against a
-real Orthanc with the plugin; each checks that the attack left nothing behind."""
+"""The safety rules every role keeps at its door (doc/Security.md, "What every request
+meets"): bans before credentials, admin routes only from the admin networks, lockout after
+wrong passwords, no method overrides, admin writes from the site's own pages only, no
+multipart forms without an account, and the start-up self-check. Each attack, and its
+variants, against a real Orthanc with the plugin; each checks that the attack left nothing
+behind."""
 
 import base64
 import os

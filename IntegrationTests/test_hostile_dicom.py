@@ -220,7 +220,8 @@ def test_a_malicious_gateway_cannot_crash_or_exhaust_the_internal(plugin):
 
 SMALL_FILE = 32 * 1024 * 1024   # Upload.MaxFileBytes of the next servers
 BOMB_INFLATED = 30 * 1024 * 1024
-MULTIPLE = {"Standalone": 5, "Gateway": 2}   # GetBodyMemoryMultiple, README "Memory per file"
+# GetBodyMemoryMultiple, doc/Configuration.md "Memory per file".
+MULTIPLE = {"Standalone": 5, "Gateway": 2}
 
 
 @pytest.mark.parametrize("role", ["Standalone", "Gateway"])

@@ -85,7 +85,7 @@ def answer(request, status, body=b"", headers=()):
 
 
 def route_of(path):
-    """outbox, manifest, item or ack: the peer route of a path (README.md, "HTTP API")."""
+    """outbox, manifest, item or ack: the peer route of a path (doc/Api.md, "Peer routes")."""
     parts = path.split("?")[0].rstrip("/").split("/")
     if parts[1:4] != ["inbound", "peer", "outbox"]:
         return None

@@ -397,7 +397,8 @@ TEST(Isolation, TrailingSpacesAreOnlyPadding)
 {
   // "PAD-7" sent with three trailing spaces is the PatientID "PAD-7" (trailing spaces of LO
   // are not significant, PS3.5 6.2): the same key as "PAD-7", and its record reads "PAD-7".
-  // (DCMTK writes every string element with at most one pad byte; see README.)
+  // (DCMTK writes every string element with at most one pad byte; see doc/Architecture.md,
+  // "Isolated PatientIDs".)
   DcmFileFormat file;
   DcmDataset& d = *file.getDataset();
   d.putAndInsertString(DCM_SOPClassUID, UID_SecondaryCaptureImageStorage);

@@ -113,7 +113,8 @@ function uploadRow(page, uploadId) {
 }
 
 test('the admin page opened first, in a fresh browser: the login prompt, then the inbox with its data', async () => {
-  // An internal Orthanc has no proxy in front: the address in the README is typed in directly.
+  // An internal Orthanc has no proxy in front: the admin page's address (/inbound/admin/ui/)
+  // is typed in directly.
   const browser = await chromium.launch({
     executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS,
   });

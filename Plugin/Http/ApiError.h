@@ -9,8 +9,8 @@
 namespace Inbound
 {
   // A refusal that the client is told about: HTTP status, a stable machine-readable code
-  // (README.md, "HTTP API") and a human-readable message. One place (the REST glue) turns it into
-  // {"error": code, "message": message}.
+  // (doc/Api.md, "Error codes") and a human-readable message. One place (the REST glue) turns
+  // it into {"error": code, "message": message}.
   class ApiError : public std::runtime_error
   {
   private:

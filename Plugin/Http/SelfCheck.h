@@ -9,7 +9,8 @@
 
 namespace Inbound
 {
-  // Start-up check of Orthanc's own settings, for every role (README, "Start-up self-check").
+  // Start-up check of Orthanc's own settings, for every role (doc/Configuration.md, "Start-up
+  // self-check").
   // Each finding names the setting, says why, and names the "Inbound.Security" override for
   // admins who know why they need it. "otherPlugins": the shared libraries that Orthanc's
   // "Plugins" option loads besides this plugin (ListOtherPlugins).

@@ -13,7 +13,7 @@
 
 namespace Inbound
 {
-  // A gateway's outbox (README.md, "HTTP API", peer routes): the complete uploads waiting to
+  // A gateway's outbox (doc/Api.md, "Peer routes"): the complete uploads waiting to
   // be pulled, each one's manifest and staged bytes, and the acknowledgement after which, and
   // only after which, the gateway forgets them. Refusals are ApiErrors.
   class Outbox : public boost::noncopyable

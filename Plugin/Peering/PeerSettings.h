@@ -11,7 +11,7 @@ namespace Inbound
   // Orthanc 1.10.1 reads it, plus the Orthanc-wide options Orthanc's own HTTP client applies to
   // every peer ("HttpsVerifyPeers", "HttpsCACertificates", "HttpTimeout", "HttpProxy",
   // "HttpVerbose"). The same configuration therefore reaches the same gateway the same way as
-  // before this plugin had its own client (README, "Internal role").
+  // before this plugin had its own client (doc/Architecture.md, fact 8).
   struct PeerSettings
   {
     std::string name;

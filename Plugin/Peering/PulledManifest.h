@@ -28,7 +28,7 @@ namespace Inbound
     uint64_t size = 0;
   };
 
-  // A gateway's manifest (README.md, "HTTP API", peer routes), checked field by field with the
+  // A gateway's manifest (doc/Api.md, "Peer routes"), checked field by field with the
   // rules of a public upload before anything is recorded: the inside trusts a gateway no more
   // than the Internet.
   struct PulledManifest

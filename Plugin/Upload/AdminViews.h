@@ -4,7 +4,7 @@
 
 namespace Inbound
 {
-  // The admin routes' answers (README.md, "HTTP API"): the inbox of uploads, one upload with
+  // The admin routes' answers (doc/Api.md, "Admin routes"): the inbox of uploads, one upload with
   // its items and history, removal, and the audit trail. Sender text is returned as data,
   // never markup.
   class AdminViews : public boost::noncopyable

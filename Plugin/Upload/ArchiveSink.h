@@ -8,7 +8,7 @@
 namespace Inbound
 {
   // Isolates each file into its upload's patient namespace and stores it in this Orthanc,
-  // with the metadata of README.md ("Metadata.*" options) on the instance and, once per
+  // with the metadata of doc/Api.md ("Orthanc metadata written") on the instance and, once per
   // study, on the study.
   class ArchiveSink : public IUploadSink
   {

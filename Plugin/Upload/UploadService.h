@@ -20,9 +20,9 @@ namespace Inbound
     Json::Value body;
   };
 
-  // The public upload API (README.md, "HTTP API") of the Standalone and Gateway roles: open,
-  // status, files, complete, cancel, and the expiry of idle uploads. Thread-safe; refusals
-  // are ApiErrors.
+  // The public upload API (doc/Api.md, "Public upload API") of the Standalone and Gateway
+  // roles: open, status, files, complete, cancel, and the expiry of idle uploads. Thread-safe;
+  // refusals are ApiErrors.
   class UploadService : public boost::noncopyable
   {
   private:
