@@ -1038,17 +1038,17 @@ TEST(NotifierStatic, MakeViewerLinkForEachNamedViewer)
                                   "Viewer": ")") +
         e.first + "\"}}");
     const NotificationSettings& s = c.notifications;
-    EXPECT_EQ(e.second, Notifier::MakeViewerLink(s, "OSTUDY", "1.2.3", "OSERIES")) << e.first;
+    EXPECT_EQ(e.second, NotificationPayloads::MakeViewerLink(s, "OSTUDY", "1.2.3", "OSERIES")) << e.first;
   }
 
   const NotificationSettings explorer = MakeConfiguration("{}").notifications;
-  EXPECT_EQ("", Notifier::MakeViewerLink(explorer, "", "1.2.3", "OSERIES"));
+  EXPECT_EQ("", NotificationPayloads::MakeViewerLink(explorer, "", "1.2.3", "OSERIES"));
   NotificationSettings noUrl = explorer;
   noUrl.orthancUrl = "";
-  EXPECT_EQ("", Notifier::MakeViewerLink(noUrl, "OSTUDY", "1.2.3", "OSERIES"));
+  EXPECT_EQ("", NotificationPayloads::MakeViewerLink(noUrl, "OSTUDY", "1.2.3", "OSERIES"));
   const NotificationSettings web =
       MakeConfiguration(R"({"Notifications": {"Viewer": "WebViewer"}})").notifications;
-  EXPECT_EQ("", Notifier::MakeViewerLink(web, "OSTUDY", "1.2.3", ""));
+  EXPECT_EQ("", NotificationPayloads::MakeViewerLink(web, "OSTUDY", "1.2.3", ""));
 }
 
 TEST(NotifierStatic, MakeViewerLinkEncodesTheIdentifiers)
@@ -1061,7 +1061,7 @@ TEST(NotifierStatic, MakeViewerLinkEncodesTheIdentifiers)
         MakeConfiguration(std::string(R"({"Notifications": {"Viewer": ")") + viewer + "\"}}")
             .notifications;
     const std::string link =
-        Notifier::MakeViewerLink(s, "OSTUDY", "1.2.3&url=https://evil.example/x#y z\nClick", "S");
+        NotificationPayloads::MakeViewerLink(s, "OSTUDY", "1.2.3&url=https://evil.example/x#y z\nClick", "S");
     EXPECT_EQ(std::string::npos, link.find("&url=")) << link;
     EXPECT_EQ(std::string::npos, link.find_first_of(" \n#")) << link;
   }
@@ -1069,29 +1069,29 @@ TEST(NotifierStatic, MakeViewerLinkEncodesTheIdentifiers)
 
 TEST(NotifierStatic, FormatSizeInEnglishAndGerman)
 {
-  EXPECT_EQ("0 B", Notifier::FormatSize(0, "en"));
-  EXPECT_EQ("999 B", Notifier::FormatSize(999, "en"));
-  EXPECT_EQ("1.0 kB", Notifier::FormatSize(1000, "en"));
-  EXPECT_EQ("1.2 kB", Notifier::FormatSize(1234, "en"));
-  EXPECT_EQ("12.4 MB", Notifier::FormatSize(12400000, "en"));
-  EXPECT_EQ("5.0 GB", Notifier::FormatSize(5000000000LL, "en"));
-  EXPECT_EQ("3.2 TB", Notifier::FormatSize(3200000000000LL, "en"));
-  EXPECT_EQ("4000.0 TB", Notifier::FormatSize(4000000000000000LL, "en"));
-  EXPECT_EQ("12,4 MB", Notifier::FormatSize(12400000, "de"));
-  EXPECT_EQ("999 B", Notifier::FormatSize(999, "de"));
-  EXPECT_EQ("1,2 kB", Notifier::FormatSize(1234, "de"));
+  EXPECT_EQ("0 B", NotificationPayloads::FormatSize(0, "en"));
+  EXPECT_EQ("999 B", NotificationPayloads::FormatSize(999, "en"));
+  EXPECT_EQ("1.0 kB", NotificationPayloads::FormatSize(1000, "en"));
+  EXPECT_EQ("1.2 kB", NotificationPayloads::FormatSize(1234, "en"));
+  EXPECT_EQ("12.4 MB", NotificationPayloads::FormatSize(12400000, "en"));
+  EXPECT_EQ("5.0 GB", NotificationPayloads::FormatSize(5000000000LL, "en"));
+  EXPECT_EQ("3.2 TB", NotificationPayloads::FormatSize(3200000000000LL, "en"));
+  EXPECT_EQ("4000.0 TB", NotificationPayloads::FormatSize(4000000000000000LL, "en"));
+  EXPECT_EQ("12,4 MB", NotificationPayloads::FormatSize(12400000, "de"));
+  EXPECT_EQ("999 B", NotificationPayloads::FormatSize(999, "de"));
+  EXPECT_EQ("1,2 kB", NotificationPayloads::FormatSize(1234, "de"));
 }
 
 TEST(NotifierStatic, FormatSizeNeverShowsAThousandOfAUnit)
 {
   // 999,950 bytes round to "1000.0 kB" when the unit is chosen before rounding.
-  EXPECT_EQ("1.0 MB", Notifier::FormatSize(999950, "en"));
-  EXPECT_EQ("1,0 GB", Notifier::FormatSize(999999999, "de"));
+  EXPECT_EQ("1.0 MB", NotificationPayloads::FormatSize(999950, "en"));
+  EXPECT_EQ("1,0 GB", NotificationPayloads::FormatSize(999999999, "de"));
 }
 
 TEST(NotifierStatic, SignWebhookMatchesAnIndependentHmac)
 {
-  const std::vector<std::string> headers = Notifier::SignWebhook(
+  const std::vector<std::string> headers = NotificationDelivery::SignWebhook(
       kSecret, "alert", "0123456789abcdef0123456789abcdef", 1770000000, "{\"a\":1}");
   std::map<std::string, std::string> h;
   for (const std::string& line : headers)
