@@ -5,7 +5,6 @@
 
 #include <Toolbox.h>
 
-#include <boost/regex.hpp>
 
 namespace Inbound
 {
@@ -22,35 +21,6 @@ namespace Inbound
     {
       pullers_.push_back(PullerRule{puller.username, puller.password, AddressRules(puller.networks)});
     }
-  }
-
-  RouteClass AccessPolicy::Classify(Orthanc::HttpMethod method, const std::string& uri)
-  {
-    // The paths only: each public route's handler answers 405 for a wrong method itself.
-    // The patterns are anchored (regex_match) and exclude "..", so no public prefix can
-    // reach another route.
-    static const boost::regex kPublic(
-      "/inbound/?|/inbound/app/[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}|/inbound/api/info"
-      "|/inbound/api/logo|/inbound/api/uploads(/[A-Za-z0-9]{1,64}(/complete|/files/[A-Za-z0-9]{1,128})?)?");
-    if (boost::regex_match(uri, kPublic))
-    {
-      return RouteClass_Public;
-    }
-    // The admin page's entry lets the plugin send a browser without credentials to the
-    // login prompt (ServeAdminPage); its files and every admin route stay closed.
-    if (((uri == "/" || uri == "/inbound/admin/ui" || uri == "/inbound/admin/ui/") &&
-         method == Orthanc::HttpMethod_Get) ||
-        uri == "/inbound/auth")
-    {
-      return RouteClass_Challenge;
-    }
-    static const boost::regex kPeer(
-      "/inbound/peer/outbox(/[A-Za-z0-9]{1,64}(/ack|/items/[A-Za-z0-9]{1,128})?)?");
-    if (boost::regex_match(uri, kPeer))
-    {
-      return RouteClass_Peer;
-    }
-    return RouteClass_Admin;
   }
 
   bool AccessPolicy::IsPluginRoute(const std::string& uri)
@@ -176,12 +146,6 @@ namespace Inbound
       default:
         return "unknown";
     }
-  }
-
-  bool AccessPolicy::IsFileRoute(const std::string& uri)
-  {
-    static const boost::regex kFile("/inbound/api/uploads/[A-Za-z0-9]{1,64}/files/[A-Za-z0-9]{1,128}");
-    return boost::regex_match(uri, kFile);
   }
 
   bool AccessPolicy::DecodeBasic(std::string& user, std::string& password,

@@ -3,6 +3,7 @@
 #include "Configuration.h"
 #include "Http/AddressRules.h"
 #include "Http/RequestSafety.h"
+#include "Http/RouteTable.h"
 
 #include <Enumerations.h>
 
@@ -11,14 +12,6 @@
 
 namespace Inbound
 {
-  enum RouteClass
-  {
-    RouteClass_Public,     // the sender's routes: no account
-    RouteClass_Challenge,  // answered by the plugin itself with a Basic challenge (login)
-    RouteClass_Peer,       // the outbox of a gateway: configured pullers only
-    RouteClass_Admin       // everything else: the plugin's admin routes and all of Orthanc
-  };
-
   // What the access filter knows of a request before Orthanc reads its body.
   struct AccessRequest
   {
@@ -90,7 +83,11 @@ namespace Inbound
                  const AddressRules& adminNetworks = AddressRules({"127.0.0.0/8", "::1"}),
                  Role role = Role_Standalone);
 
-    static RouteClass Classify(Orthanc::HttpMethod method, const std::string& uri);
+    // The route table's class of a request (Http/RouteTable.h).
+    static RouteClass Classify(Orthanc::HttpMethod method, const std::string& uri)
+    {
+      return ClassifyRoute(method, uri);
+    }
 
     // The plugin's own routes ("/" and everything under "/inbound/"): their handlers can answer
     // a refusal with a JSON body, which the filter cannot.
@@ -116,7 +113,11 @@ namespace Inbound
     }
 
     // "PUT /inbound/api/uploads/{id}/files/{sha256}": the only route that takes big bodies.
-    static bool IsFileRoute(const std::string& uri);
+    static bool IsFileRoute(const std::string& uri)
+    {
+      const Route* route = MatchRoute(uri);
+      return route != nullptr && route->id == RouteId_UploadFile;
+    }
 
     // "authorization" is the raw Authorization header (may be empty).
     bool IsAuthorized(const std::string& authorization) const;

@@ -1,0 +1,212 @@
+// The handlers of the admin API and of the admin page.
+#include "Orthanc/Handlers.h"
+
+#include "Http/BanRequest.h"
+#include "PluginContext.h"
+#include "Toolbox/EmbeddedResources.h"
+
+#include <boost/lexical_cast.hpp>
+
+namespace Inbound
+{
+  namespace Handlers
+  {
+    void AdminUploads(RestCall& call)
+    {
+      call.AnswerJson(200, PluginContext::Get().GetAdmin().ListUploads(
+                             call.GetArgument("state"), call.GetArgument("since"),
+                             call.GetArgument("limit")));
+    }
+
+    void AdminUpload(RestCall& call)
+    {
+      AdminViews& admin = PluginContext::Get().GetAdmin();
+      if (call.GetMethod() == Orthanc::HttpMethod_Get)
+        call.AnswerJson(200, admin.ShowUpload(call.GetGroup(0)));
+      else
+        call.AnswerJson(200, admin.DeleteUpload(call.GetGroup(0), GetClient(call)));
+    }
+
+    void AdminLimits(RestCall& call)
+    {
+      call.AnswerJson(200, PluginContext::Get().GetLimits().Describe(call.GetArgument("client")));
+    }
+
+    void AdminLift(RestCall& call)
+    {
+      LimitsGuard& limits = PluginContext::Get().GetLimits();
+      Json::Value answer(Json::objectValue);
+      answer["lifted"] = limits.GetMonitor().Lift(limits.GetDay());
+      answer["dataMonitor"] = limits.GetMonitor().Describe();
+      call.AnswerJson(200, answer);
+    }
+
+    void AdminBans(RestCall& call)
+    {
+      BanList& bans = PluginContext::Get().GetLimits().GetBans();
+      if (call.GetMethod() == Orthanc::HttpMethod_Post)
+      {
+        const BanRequest request = BanRequest::Parse(call.GetBody(), call.GetBodySize());
+        bans.Ban(request.entry, request.seconds, request.reason, false, "admin");
+      }
+      Json::Value answer(Json::objectValue);
+      answer["bans"] = bans.Describe();
+      call.AnswerJson(call.GetMethod() == Orthanc::HttpMethod_Post ? 201 : 200, answer);
+    }
+
+    void AdminBan(RestCall& call)
+    {
+      if (!PluginContext::Get().GetLimits().GetBans().Unban(call.GetGroup(0), "admin"))
+      {
+        throw ApiError(404, "not-found", "No such ban (configured bans are lifted in the configuration)");
+      }
+      Json::Value answer(Json::objectValue);
+      answer["unbanned"] = call.GetGroup(0);
+      call.AnswerJson(200, answer);
+    }
+
+    static int64_t ParseId(const std::string& text, const char* what)
+    {
+      try
+      {
+        return boost::lexical_cast<int64_t>(text);
+      }
+      catch (const boost::bad_lexical_cast&)
+      {
+        throw ApiError(404, "not-found", std::string("No such ") + what);
+      }
+    }
+
+    void AdminNotifications(RestCall& call)
+    {
+      const std::string state = call.GetArgument("state");
+      if (!state.empty() && state != "pending" && state != "delivered" && state != "failed")
+      {
+        throw ApiError(400, "invalid-argument",
+                       "\"state\" must be \"pending\", \"delivered\" or \"failed\"");
+      }
+      call.AnswerJson(200, PluginContext::Get().GetNotifier().Describe(
+                             state, AdminViews::ParseLimitArgument(call.GetArgument("limit"))));
+    }
+
+    void AdminNotificationRetry(RestCall& call)
+    {
+      const int64_t id = ParseId(call.GetGroup(0), "notification");
+      if (!PluginContext::Get().GetNotifier().Retry(id, "admin"))
+      {
+        throw ApiError(404, "not-found", "No such notification waiting or failed");
+      }
+      Json::Value answer(Json::objectValue);
+      answer["id"] = Json::Int64(id);
+      answer["state"] = "pending";
+      call.AnswerJson(200, answer);
+    }
+
+    static Forwarder& GetForwarder()
+    {
+      Forwarder* forwarder = PluginContext::Get().GetForwarder();
+      if (forwarder == nullptr)
+      {
+        throw ApiError(404, "not-found", "A gateway keeps no studies to forward");
+      }
+      return *forwarder;
+    }
+
+    void AdminModalities(RestCall& call)
+    {
+      Json::Value answer(Json::objectValue);
+      answer["modalities"] = Json::arrayValue;
+      for (const std::string& name : GetForwarder().ListModalities())
+      {
+        answer["modalities"].append(name);
+      }
+      call.AnswerJson(200, answer);
+    }
+
+    void AdminStudy(RestCall& call)
+    {
+      Json::Value answer = PluginContext::Get().GetAdmin().DescribeStudy(call.GetGroup(0));
+      answer["forwards"] =
+        GetForwarder().Describe(answer["uploadId"].asString(), "", 1000)["forwards"];
+      call.AnswerJson(200, answer);
+    }
+
+    void AdminRelease(RestCall& call)
+    {
+      const ReleaseRequest request = ReleaseRequest::Parse(call.GetBody(), call.GetBodySize());
+      call.AnswerJson(202, GetForwarder().Release(call.GetGroup(0), request, "admin"));
+    }
+
+    void AdminForwards(RestCall& call)
+    {
+      const std::string state = call.GetArgument("state");
+      if (!state.empty() && state != "pending" && state != "sending" && state != "done" &&
+          state != "failed")
+      {
+        throw ApiError(400, "invalid-argument",
+                       "\"state\" must be \"pending\", \"sending\", \"done\" or \"failed\"");
+      }
+      call.AnswerJson(200, GetForwarder().Describe(
+                             call.GetArgument("upload"), state,
+                             AdminViews::ParseLimitArgument(call.GetArgument("limit"))));
+    }
+
+    void AdminForwardRetry(RestCall& call)
+    {
+      call.AnswerJson(200, GetForwarder().Retry(ParseId(call.GetGroup(0), "forward"), "admin"));
+    }
+
+    static void AnswerAdminFile(RestCall& call, const std::string& path)
+    {
+      const EmbeddedFile* file = LookupAdminFile(path);
+      if (file == nullptr)
+      {
+        throw ApiError(404, "not-found", "No such file");
+      }
+      call.AnswerBuffer(file->data, file->size, GetMime(file->path), path == "index.html");
+    }
+
+    // Opened without credentials (an internal Orthanc without a proxy in front), the admin
+    // page sends the browser to the login prompt of "/inbound/auth": credentials given there
+    // are sent with every later request under "/inbound/", the page's API calls included.
+    void ServeAdminPage(RestCall& call)
+    {
+      if (!PluginContext::Get().GetAccess().IsAuthorized(call.GetHeader("authorization")))
+      {
+        call.Redirect("/inbound/auth?next=admin");
+        return;
+      }
+      AnswerAdminFile(call, "index.html");
+    }
+
+    void ServeAdminFile(RestCall& call)
+    {
+      AnswerAdminFile(call, call.GetGroup(0));
+    }
+
+    void AdminGateways(RestCall& call)
+    {
+      call.AnswerJson(200, PluginContext::Get().DescribeGateways());
+    }
+
+    // POST /inbound/admin/gateways/{name}/held/{id}/retry: the upload is pulled again.
+    void AdminReleaseHeldPull(RestCall& call)
+    {
+      if (!PluginContext::Get().ReleaseHeldPull(call.GetGroup(0), call.GetGroup(1), "admin"))
+      {
+        throw ApiError(404, "not-found", "No such upload held by this gateway's puller");
+      }
+      Json::Value answer(Json::objectValue);
+      answer["gateway"] = call.GetGroup(0);
+      answer["id"] = call.GetGroup(1);
+      answer["state"] = "released";
+      call.AnswerJson(200, answer);
+    }
+
+    void AdminAudit(RestCall& call)
+    {
+      call.AnswerJson(200, PluginContext::Get().GetAdmin().ListAudit(call.GetArgument("since"),
+                                                                     call.GetArgument("limit")));
+    }
+  }
+}

@@ -1,0 +1,48 @@
+// The handlers of a gateway's outbox, called by the pullers of the Internal Orthanc.
+#include "Orthanc/Handlers.h"
+
+#include "Orthanc/RequestState.h"
+#include "PluginContext.h"
+
+#include <cstdlib>
+
+namespace Inbound
+{
+  namespace Handlers
+  {
+    static Outbox& GetOutbox()
+    {
+      Outbox* outbox = PluginContext::Get().GetOutbox();
+      if (outbox == nullptr)
+      {
+        throw ApiError(404, "not-found", "Only a gateway has an outbox");
+      }
+      return *outbox;
+    }
+
+    void PeerOutbox(RestCall& call)
+    {
+      const std::string wait = call.GetArgument("wait"), limit = call.GetArgument("limit");
+      call.AnswerJson(200, GetOutbox().List(wait.empty() ? 0 : std::atoi(wait.c_str()),
+                                            limit.empty() ? 100 : std::atoi(limit.c_str()),
+                                            PluginContext::Get().GetStopping()));
+    }
+
+    void PeerManifest(RestCall& call)
+    {
+      call.AnswerJson(200, GetOutbox().GetManifest(call.GetGroup(0)));
+    }
+
+    void PeerItem(RestCall& call)
+    {
+      const std::string data = GetOutbox().ReadItem(call.GetGroup(0), call.GetGroup(1));
+      call.AnswerBuffer(data.data(), data.size(), "application/dicom");
+    }
+
+    void PeerAck(RestCall& call)
+    {
+      call.AnswerJson(200, GetOutbox().Acknowledge(call.GetGroup(0), call.GetBody(),
+                                                   call.GetBodySize(), GetCurrentClientAddress()));
+    }
+  }
+}

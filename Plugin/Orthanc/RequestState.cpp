@@ -1,0 +1,45 @@
+// The per-thread state of the request being handled: its client address and body reservation.
+#include "RequestState.h"
+
+#include "PluginContext.h"
+
+namespace Inbound
+{
+  namespace
+  {
+    thread_local std::string currentClientAddress_;
+    thread_local uint64_t reservation_ = 0;
+  }
+
+  const std::string& GetCurrentClientAddress()
+  {
+    return currentClientAddress_;
+  }
+
+  void SetCurrentClientAddress(const std::string& address)
+  {
+    currentClientAddress_ = address;
+  }
+
+  uint64_t& GetCurrentReservation()
+  {
+    return reservation_;
+  }
+
+  void ReleaseReservation()
+  {
+    if (reservation_ != 0)
+    {
+      PluginContext::Get().GetLimits().ReleaseBody(reservation_);
+      reservation_ = 0;
+    }
+  }
+
+  void StartReservation()
+  {
+    if (reservation_ != 0)
+    {
+      PluginContext::Get().GetLimits().StartBody(reservation_);
+    }
+  }
+}
