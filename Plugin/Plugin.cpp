@@ -41,7 +41,7 @@ namespace
     try
     {
       Inbound::PluginContext& context = Inbound::PluginContext::Get();
-      for (const auto& metric : context.CollectMetrics())
+      for (const auto& metric : Inbound::ToMetrics(context.GetMetricsSnapshot()))
       {
         OrthancPluginSetMetricsValue(context.GetOrthanc(), metric.first.c_str(),
                                      static_cast<float>(metric.second),

@@ -414,65 +414,27 @@ namespace Inbound
     }
   }
 
-  std::vector<std::pair<std::string, double>> PluginContext::CollectMetrics()
+  MetricsSnapshot PluginContext::GetMetricsSnapshot()
   {
-    std::vector<std::pair<std::string, double>> metrics;
-    const std::map<std::string, int64_t> states = ledger_->CountByState();
-    for (UploadState state : {UploadState_Open, UploadState_Complete, UploadState_Delivered,
-                              UploadState_Cancelled, UploadState_Expired, UploadState_Deleted})
+    MetricsSnapshot snapshot;
+    snapshot.now = clock_.NowMs();
+    for (const auto& count : ledger_->CountByState())
     {
-      const auto found = states.find(EnumerationToString(state));
-      metrics.emplace_back(std::string("inbound_uploads_") + EnumerationToString(state),
-                           found == states.end() ? 0 : double(found->second));
+      snapshot.uploadsByState[StringToUploadState(count.first)] = count.second;
     }
-    const Json::Value limits = limits_->Describe("");
-    metrics.emplace_back("inbound_bytes_received_today", limits["quotas"]["global"]["bytes"].asDouble());
-    metrics.emplace_back("inbound_uploads_opened_today", limits["quotas"]["global"]["uploads"].asDouble());
-    metrics.emplace_back("inbound_bytes_in_flight", limits["inFlight"]["bytes"].asDouble());
-    double refusals = 0;
-    for (const std::string& code : limits["refusals"].getMemberNames())
-    {
-      refusals += limits["refusals"][code].asDouble();
-    }
-    metrics.emplace_back("inbound_refusals_total", refusals);
-    double bans = 0;
-    for (const Json::Value& ban : limits["bans"])
-    {
-      bans += ban["active"].asBool() ? 1 : 0;
-    }
-    metrics.emplace_back("inbound_bans_active", bans);
-    metrics.emplace_back("inbound_data_monitor_state", double(limits_->GetMonitor().GetState()));
-    for (const auto& count : ledger_->CountNotifications())
-    {
-      metrics.emplace_back("inbound_notifications_" + count.first, double(count.second));
-    }
+    snapshot.limits = limits_->GetSnapshot();
+    snapshot.notificationsByState = ledger_->CountNotifications();
     if (forwarder_)
     {
-      for (const auto& count : ledger_->CountForwards())
-      {
-        metrics.emplace_back("inbound_forwards_" + count.first, double(count.second));
-      }
+      snapshot.forwards = true;
+      snapshot.forwardsByState = ledger_->CountForwards();
     }
-
-    const Json::Value gateways = DescribeGateways();
-    for (const Json::Value& gateway : gateways["gateways"])
+    std::lock_guard<std::mutex> lock(pullersMutex_);
+    for (const auto& puller : pullers_)
     {
-      std::string name;
-      for (char c : gateway["name"].asString())
-      {
-        name.push_back(isalnum(static_cast<unsigned char>(c)) ? c : '_');
-      }
-      const std::string prefix = "inbound_gateway_" + name + "_";
-      metrics.emplace_back(prefix + "backlog", gateway["backlog"].asDouble());
-      metrics.emplace_back(prefix + "failures", gateway["failures"].asDouble());
-      metrics.emplace_back(prefix + "delivered", gateway["delivered"].asDouble());
-      metrics.emplace_back(prefix + "held", double(gateway["held"].size()));
-      int64_t last = 0;
-      metrics.emplace_back(prefix + "seconds_since_contact",
-                           ParseIso8601(last, gateway["lastContact"].asString())
-                             ? double(clock_.NowMs() - last) / 1000.0 : -1.0);
+      snapshot.gateways.push_back(puller->GetSnapshot());
     }
-    return metrics;
+    return snapshot;
   }
 
   Json::Value PluginContext::DescribeGateways() const

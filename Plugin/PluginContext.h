@@ -4,6 +4,7 @@
 #include "Http/AccessPolicy.h"
 #include "Http/LoginLockout.h"
 #include "Limits/LimitsGuard.h"
+#include "Metrics/Metrics.h"
 #include "Ledger/Ledger.h"
 #include "Orthanc/OrthancStore.h"
 #include "Orthanc/OrthancRest.h"
@@ -142,8 +143,8 @@ namespace Inbound
       return forwarder_.get();
     }
 
-    // The values published to Orthanc's Prometheus metrics (/tools/metrics-prometheus).
-    std::vector<std::pair<std::string, double>> CollectMetrics();
+    // The figures published to Orthanc's Prometheus metrics (/tools/metrics-prometheus).
+    MetricsSnapshot GetMetricsSnapshot();
 
     const std::atomic<bool>& GetStopping() const
     {

@@ -387,6 +387,18 @@ namespace Inbound
     return result;
   }
 
+  size_t BanList::CountActive()
+  {
+    std::shared_lock<std::shared_mutex> lock(mutex_);
+    const int64_t now = clock_.NowMs();
+    size_t active = 0;
+    for (const auto& item : bans_)
+    {
+      active += IsActive(item.second.record, now) ? 1 : 0;
+    }
+    return active;
+  }
+
   AutoBan::AutoBan(BanList& bans, const IClock& clock, unsigned int refusalThreshold,
                    unsigned int limitHitThreshold, unsigned int windowSeconds,
                    unsigned int banSeconds) :

@@ -110,6 +110,9 @@ namespace Inbound
     size_t CountIndexed();
 
     Json::Value Describe();
+
+    // The bans that refuse requests now (Describe() lists inactive ones too).
+    size_t CountActive();
   };
 
   enum Offence

@@ -232,6 +232,23 @@ namespace Inbound
     monitor_.Update(quotas_.GetDay(), quotas_.GetBytesToday());
   }
 
+  LimitsSnapshot LimitsGuard::GetSnapshot()
+  {
+    LimitsSnapshot snapshot;
+    const QuotaUsage global = quotas_.GetGlobalUsage();
+    snapshot.bytesReceivedToday = global.bytes;
+    snapshot.uploadsOpenedToday = global.uploads;
+    snapshot.bytesInFlight = inFlight_.GetBytes();
+    snapshot.activeBans = bans_.CountActive();
+    snapshot.dataMonitorState = static_cast<int>(monitor_.GetState());
+    std::lock_guard<std::mutex> lock(refusalsMutex_);
+    for (const auto& count : refusalCounts_)
+    {
+      snapshot.refusals += count.second;
+    }
+    return snapshot;
+  }
+
   Json::Value LimitsGuard::Describe(const std::string& clientAddress)
   {
     Json::Value json(Json::objectValue);

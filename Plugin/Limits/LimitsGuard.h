@@ -35,6 +35,17 @@ namespace Inbound
   // data is kept (rates, quotas, data monitor). Refusals are audited, in batches, and feed
   // the automatic bans. Every per-client count is kept per client key (GetClientKey: IPv6
   // clients by their network prefix); bans are checked against the address itself.
+  // The figures of the public side that the metrics publish (Metrics/Metrics.h).
+  struct LimitsSnapshot
+  {
+    int64_t bytesReceivedToday = 0;
+    int64_t uploadsOpenedToday = 0;
+    uint64_t bytesInFlight = 0;
+    uint64_t refusals = 0;  // every refusal since start, all codes
+    size_t activeBans = 0;
+    int dataMonitorState = 0;
+  };
+
   class LimitsGuard : public IUploadPolicy
   {
   private:
@@ -117,5 +128,7 @@ namespace Inbound
     }
 
     Json::Value Describe(const std::string& clientAddress);
+
+    LimitsSnapshot GetSnapshot();
   };
 }

@@ -75,9 +75,14 @@ namespace Inbound
     return ledger_.GetUsage("global", GetDay()).bytes;
   }
 
+  QuotaUsage Quotas::GetGlobalUsage() const
+  {
+    return ledger_.GetUsage("global", GetDay());
+  }
+
   Json::Value Quotas::Describe(const std::string& clientIp) const
   {
-    const QuotaUsage global = ledger_.GetUsage("global", GetDay());
+    const QuotaUsage global = GetGlobalUsage();
     Json::Value json(Json::objectValue);
     json["day"] = FormatIso8601(GetDay() * 86400000).substr(0, 10);
     json["resetsInSeconds"] = Json::Int64(GetSecondsUntilReset());

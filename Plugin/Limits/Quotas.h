@@ -45,6 +45,9 @@ namespace Inbound
 
     uint64_t GetBytesToday() const;
 
+    // What the whole site received today.
+    QuotaUsage GetGlobalUsage() const;
+
     Json::Value Describe(const std::string& clientIp) const;
   };
 }

@@ -672,6 +672,19 @@ namespace Inbound
     return released;
   }
 
+  GatewaySnapshot Puller::GetSnapshot() const
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    GatewaySnapshot snapshot;
+    snapshot.name = peer_.GetName();
+    snapshot.lastContact = lastContact_;
+    snapshot.backlog = backlog_;
+    snapshot.failures = failures_;
+    snapshot.delivered = delivered_;
+    snapshot.held = held_.size();
+    return snapshot;
+  }
+
   Json::Value Puller::Describe() const
   {
     const std::vector<PullingRecord> pulling = ledger_.ListPulling(peer_.GetName());

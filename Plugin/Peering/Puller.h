@@ -12,6 +12,17 @@
 
 namespace Inbound
 {
+  // The figures of one gateway that the metrics publish (Metrics/Metrics.h).
+  struct GatewaySnapshot
+  {
+    std::string name;
+    int64_t lastContact = 0;  // ms since the epoch; 0: never
+    unsigned int backlog = 0;
+    uint64_t failures = 0;
+    uint64_t delivered = 0;
+    size_t held = 0;
+  };
+
   // The Internal role's side of one gateway: long-polls its outbox, checks each manifest with
   // the rules of a public upload, pulls each upload's items through the limits, quotas and
   // data monitor of a public upload, checks every SHA-256 and size against the manifest,
@@ -108,6 +119,8 @@ namespace Inbound
     void Loop(const std::atomic<bool>& stopping);
 
     Json::Value Describe() const;
+
+    GatewaySnapshot GetSnapshot() const;
 
     // An admin releases a held upload: it is pulled (and its items parsed) again at the next
     // round. False when it is not held.

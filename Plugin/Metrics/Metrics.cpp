@@ -1,0 +1,67 @@
+// Names and values of the Prometheus gauges, from a typed snapshot.
+#include "Metrics.h"
+
+#include <cctype>
+
+namespace Inbound
+{
+  namespace
+  {
+    // A gateway's name as part of a metric name: [a-zA-Z0-9_] only.
+    std::string ToMetricName(const std::string& name)
+    {
+      std::string result;
+      for (char c : name)
+      {
+        result.push_back(isalnum(static_cast<unsigned char>(c)) ? c : '_');
+      }
+      return result;
+    }
+  }
+
+  std::vector<Metric> ToMetrics(const MetricsSnapshot& snapshot)
+  {
+    std::vector<Metric> metrics;
+    for (UploadState state : {UploadState_Open, UploadState_Complete, UploadState_Delivered,
+                              UploadState_Cancelled, UploadState_Expired, UploadState_Deleted})
+    {
+      const auto found = snapshot.uploadsByState.find(state);
+      metrics.emplace_back(std::string("inbound_uploads_") + EnumerationToString(state),
+                           found == snapshot.uploadsByState.end() ? 0 : double(found->second));
+    }
+
+    const LimitsSnapshot& limits = snapshot.limits;
+    metrics.emplace_back("inbound_bytes_received_today", double(limits.bytesReceivedToday));
+    metrics.emplace_back("inbound_uploads_opened_today", double(limits.uploadsOpenedToday));
+    metrics.emplace_back("inbound_bytes_in_flight", double(limits.bytesInFlight));
+    metrics.emplace_back("inbound_refusals_total", double(limits.refusals));
+    metrics.emplace_back("inbound_bans_active", double(limits.activeBans));
+    metrics.emplace_back("inbound_data_monitor_state", double(limits.dataMonitorState));
+
+    for (const auto& count : snapshot.notificationsByState)
+    {
+      metrics.emplace_back("inbound_notifications_" + count.first, double(count.second));
+    }
+    if (snapshot.forwards)
+    {
+      for (const auto& count : snapshot.forwardsByState)
+      {
+        metrics.emplace_back("inbound_forwards_" + count.first, double(count.second));
+      }
+    }
+
+    for (const GatewaySnapshot& gateway : snapshot.gateways)
+    {
+      const std::string prefix = "inbound_gateway_" + ToMetricName(gateway.name) + "_";
+      metrics.emplace_back(prefix + "backlog", double(gateway.backlog));
+      metrics.emplace_back(prefix + "failures", double(gateway.failures));
+      metrics.emplace_back(prefix + "delivered", double(gateway.delivered));
+      metrics.emplace_back(prefix + "held", double(gateway.held));
+      // -1: never in contact since the start.
+      metrics.emplace_back(prefix + "seconds_since_contact",
+                           gateway.lastContact > 0
+                             ? double(snapshot.now - gateway.lastContact) / 1000.0 : -1.0);
+    }
+    return metrics;
+  }
+}

@@ -1,0 +1,33 @@
+// The Prometheus gauges of the plugin: a typed snapshot of the figures and the names they are published under.
+#pragma once
+
+#include "Ledger/Records.h"
+#include "Limits/LimitsGuard.h"
+#include "Peering/Puller.h"
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace Inbound
+{
+  // Everything the gauges report, read once per refresh of Orthanc's metrics. Each part comes
+  // from the component that owns it as a typed value, never from a JSON answer of the admin
+  // API, so that renaming a field of an admin page cannot silently change a gauge.
+  struct MetricsSnapshot
+  {
+    int64_t now = 0;                                    // ms since the epoch
+    std::map<UploadState, int64_t> uploadsByState;      // absent: 0
+    LimitsSnapshot limits;
+    std::map<std::string, int64_t> notificationsByState;
+    bool forwards = false;                              // only where studies are forwarded
+    std::map<std::string, int64_t> forwardsByState;
+    std::vector<GatewaySnapshot> gateways;
+  };
+
+  typedef std::pair<std::string, double> Metric;
+
+  // The gauges, named as doc/Operations.md lists them ("inbound_uploads_open", ...).
+  std::vector<Metric> ToMetrics(const MetricsSnapshot& snapshot);
+}

@@ -1,0 +1,82 @@
+// The Prometheus gauges: names and values from a typed snapshot.
+#include "Metrics/Metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+using namespace Inbound;
+
+namespace
+{
+  std::map<std::string, double> ToMap(const std::vector<Metric>& metrics)
+  {
+    std::map<std::string, double> result;
+    for (const Metric& metric : metrics)
+    {
+      EXPECT_TRUE(result.emplace(metric.first, metric.second).second) << "twice: " << metric.first;
+    }
+    return result;
+  }
+}
+
+TEST(Metrics, EveryGaugeComesFromItsTypedField)
+{
+  MetricsSnapshot snapshot;
+  snapshot.now = 1770000100000;
+  snapshot.uploadsByState[UploadState_Open] = 3;
+  snapshot.uploadsByState[UploadState_Delivered] = 7;
+  snapshot.limits.bytesReceivedToday = 123456789;
+  snapshot.limits.uploadsOpenedToday = 12;
+  snapshot.limits.bytesInFlight = 4096;
+  snapshot.limits.refusals = 41;
+  snapshot.limits.activeBans = 2;
+  snapshot.limits.dataMonitorState = 1;
+  snapshot.notificationsByState = {{"pending", 1}, {"delivered", 5}, {"failed", 0}};
+  GatewaySnapshot gateway;
+  gateway.name = "dmz-1.example";
+  gateway.lastContact = 1770000090000;
+  gateway.backlog = 4;
+  gateway.failures = 2;
+  gateway.delivered = 9;
+  gateway.held = 1;
+  snapshot.gateways.push_back(gateway);
+  GatewaySnapshot silent;
+  silent.name = "b";
+  snapshot.gateways.push_back(silent);
+
+  const std::map<std::string, double> metrics = ToMap(ToMetrics(snapshot));
+  EXPECT_EQ(3, metrics.at("inbound_uploads_open"));
+  EXPECT_EQ(0, metrics.at("inbound_uploads_complete"));
+  EXPECT_EQ(7, metrics.at("inbound_uploads_delivered"));
+  EXPECT_EQ(0, metrics.at("inbound_uploads_cancelled"));
+  EXPECT_EQ(0, metrics.at("inbound_uploads_expired"));
+  EXPECT_EQ(0, metrics.at("inbound_uploads_deleted"));
+  EXPECT_EQ(123456789, metrics.at("inbound_bytes_received_today"));
+  EXPECT_EQ(12, metrics.at("inbound_uploads_opened_today"));
+  EXPECT_EQ(4096, metrics.at("inbound_bytes_in_flight"));
+  EXPECT_EQ(41, metrics.at("inbound_refusals_total"));
+  EXPECT_EQ(2, metrics.at("inbound_bans_active"));
+  EXPECT_EQ(1, metrics.at("inbound_data_monitor_state"));
+  EXPECT_EQ(1, metrics.at("inbound_notifications_pending"));
+  EXPECT_EQ(5, metrics.at("inbound_notifications_delivered"));
+  EXPECT_EQ(0, metrics.at("inbound_notifications_failed"));
+  EXPECT_EQ(0u, metrics.count("inbound_forwards_pending"));  // a gateway forwards nothing
+  EXPECT_EQ(4, metrics.at("inbound_gateway_dmz_1_example_backlog"));
+  EXPECT_EQ(2, metrics.at("inbound_gateway_dmz_1_example_failures"));
+  EXPECT_EQ(9, metrics.at("inbound_gateway_dmz_1_example_delivered"));
+  EXPECT_EQ(1, metrics.at("inbound_gateway_dmz_1_example_held"));
+  EXPECT_DOUBLE_EQ(10.0, metrics.at("inbound_gateway_dmz_1_example_seconds_since_contact"));
+  EXPECT_EQ(-1, metrics.at("inbound_gateway_b_seconds_since_contact"));
+}
+
+TEST(Metrics, ForwardsAppearWhereStudiesAreForwarded)
+{
+  MetricsSnapshot snapshot;
+  snapshot.forwards = true;
+  snapshot.forwardsByState = {{"pending", 2}, {"done", 8}};
+  const std::map<std::string, double> metrics = ToMap(ToMetrics(snapshot));
+  EXPECT_EQ(2, metrics.at("inbound_forwards_pending"));
+  EXPECT_EQ(8, metrics.at("inbound_forwards_done"));
+  EXPECT_EQ(0u, metrics.count("inbound_gateway__backlog"));
+}
