@@ -1,11 +1,14 @@
 """The documents cannot rot: doc/Configuration.md names every option of
 Resources/DefaultConfiguration.json, of the samples and of the parser Plugin/Configuration.cpp,
 and nothing else; every relative link of README.md, CONTRIBUTING.md and doc/*.md leads to a
-file (and heading) that exists. File checks only, no server."""
+file (and heading) that exists; doc/openapi.yaml is a sound OpenAPI 3 document with the public
+and peer routes of doc/Api.md. File checks only, no server."""
 
 import glob
 import os
 import re
+
+import yaml
 
 import samples
 
@@ -201,3 +204,76 @@ def test_every_relative_link_leads_somewhere():
             elif anchor and resolved.endswith(".md") and anchor not in anchors(resolved):
                 broken.append(where + " (no such heading)")
     assert not broken, "broken links:\n" + "\n".join(broken)
+
+
+# The OpenAPI description.
+
+OPENAPI = os.path.join(REPO, "doc", "openapi.yaml")
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+def api_md_routes(*sections):
+    """{"METHOD /path"} of the tables of the given "## " sections of doc/Api.md."""
+    text = read(os.path.join(REPO, "doc", "Api.md"))
+    routes = set()
+    for title in sections:
+        body = text.split("\n## %s" % title, 1)[1].split("\n## ", 1)[0]
+        for method, path in re.findall(r"^\| `(GET|PUT|POST|DELETE) (/[^`?\[ ]*)[^`]*` \|", body,
+                                       flags=re.M):
+            routes.add("%s %s" % (method, path))
+    return routes
+
+
+def openapi_routes(document):
+    return {"%s %s" % (method.upper(), path)
+            for path, item in document["paths"].items() for method in item if method in METHODS}
+
+
+def references(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield value
+            else:
+                yield from references(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from references(value)
+
+
+def test_openapi_lists_the_public_and_peer_routes_of_api_md():
+    document = yaml.safe_load(read(OPENAPI))
+    expected = api_md_routes("Public upload API", "Peer routes")
+    assert len(expected) >= 13
+    assert openapi_routes(document) == expected, "doc/openapi.yaml and doc/Api.md differ: " \
+        "only in openapi.yaml %s, only in Api.md %s" % (
+            sorted(openapi_routes(document) - expected), sorted(expected - openapi_routes(document)))
+
+
+def test_openapi_is_a_sound_openapi_3_document():
+    document = yaml.safe_load(read(OPENAPI))
+    assert str(document["openapi"]).startswith("3.")
+    assert document["info"]["title"] and document["info"]["version"]
+    schemes = set(document["components"]["securitySchemes"])
+    for ref in set(references(document)):
+        assert ref.startswith("#/"), ref
+        node = document
+        for part in ref[2:].split("/"):
+            assert isinstance(node, dict) and part in node, "unresolved $ref " + ref
+            node = node[part]
+    for path, item in document["paths"].items():
+        declared = {p["name"] for p in item.get("parameters", []) if "name" in p}
+        declared |= {document["components"]["parameters"][r["$ref"].rsplit("/", 1)[1]]["name"]
+                     for r in item.get("parameters", []) if "$ref" in r}
+        for method, operation in item.items():
+            if method not in METHODS:
+                continue
+            mine = set(declared)
+            for p in operation.get("parameters", []):
+                mine.add(p["name"] if "name" in p else
+                         document["components"]["parameters"][p["$ref"].rsplit("/", 1)[1]]["name"])
+            assert set(re.findall(r"{(\w+)}", path)) <= mine, "%s %s: path parameters" % (method, path)
+            assert operation.get("responses"), "%s %s: no responses" % (method, path)
+            assert all(re.match(r"^[1-5]\d\d$", str(code)) for code in operation["responses"])
+            for requirement in operation.get("security", []):
+                assert set(requirement) <= schemes, "%s %s: %s" % (method, path, requirement)
