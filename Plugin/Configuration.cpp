@@ -2,6 +2,7 @@
 
 #include "Toolbox/EmbeddedResources.h"
 #include "Toolbox/Json.h"
+#include "Toolbox/Languages.h"
 
 #include <OrthancException.h>
 
@@ -151,10 +152,9 @@ namespace Inbound
         recipient.email = r["Email"].asString();
         if (r.isMember("Language"))
         {
-          if (!r["Language"].isString() ||
-              (r["Language"].asString() != "en" && r["Language"].asString() != "de"))
+          if (!r["Language"].isString() || !IsLanguage(r["Language"].asString()))
           {
-            Bad(where + ".Language", "must be \"en\" or \"de\"");
+            Bad(where + ".Language", "must be " + DescribeLanguages());
           }
           recipient.language = r["Language"].asString();
         }
@@ -192,9 +192,9 @@ namespace Inbound
     std::string GetLanguage(const Json::Value& section, const std::string& path)
     {
       const std::string language = GetString(section, path, false);
-      if (language != "en" && language != "de")
+      if (!IsLanguage(language))
       {
-        Bad(path, "must be \"en\" or \"de\"");
+        Bad(path, "must be " + DescribeLanguages());
       }
       return language;
     }
@@ -526,6 +526,13 @@ namespace Inbound
     if (c.languages.empty())
     {
       Bad("Languages", "must name at least one language");
+    }
+    for (const std::string& language : c.languages)
+    {
+      if (!IsLanguage(language))
+      {
+        Bad("Languages", "\"" + language + "\" is not a language of the plugin: " + DescribeLanguages());
+      }
     }
 
     // The prefix goes into every isolated PatientID (LO, 64 characters) together with the

@@ -1,6 +1,7 @@
 #include "MailTemplates.h"
 
 #include "Toolbox/EmbeddedResources.h"
+#include "Toolbox/Languages.h"
 
 #include <OrthancException.h>
 
@@ -13,18 +14,9 @@
 
 namespace Inbound
 {
-  const char* const MailTemplates::kLanguages[] = {"en", "de", nullptr};
-
   bool MailTemplates::IsLanguage(const std::string& language)
   {
-    for (const char* const* l = kLanguages; *l != nullptr; l++)
-    {
-      if (language == *l)
-      {
-        return true;
-      }
-    }
-    return false;
+    return Inbound::IsLanguage(language);
   }
 
   const char* const MailTemplates::kNames[] = {
@@ -103,14 +95,14 @@ namespace Inbound
 
   void MailTemplates::Check() const
   {
-    for (const char* const* language = kLanguages; *language != nullptr; ++language)
+    for (const std::string& language : GetLanguages())
     {
       for (const char* const* name = kNames; *name != nullptr; ++name)
       {
-        kainjow::mustache::mustache tmpl{Load(*language, *name)};
+        kainjow::mustache::mustache tmpl{Load(language, *name)};
         if (!tmpl.is_valid())
         {
-          Fail(std::string(*language) + "/" + *name, tmpl.error_message());
+          Fail(language + "/" + *name, tmpl.error_message());
         }
       }
     }

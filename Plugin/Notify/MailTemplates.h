@@ -31,10 +31,10 @@ namespace Inbound
     std::string Render(const std::string& language, const std::string& name,
                        const Json::Value& data) const;
 
-    static const char* const kLanguages[];
     static const char* const kNames[];
 
-    // Whether "language" is one of kLanguages (mails can be written in it).
+    // Whether "language" is one of the plugin's languages (Toolbox/Languages.h): mails can be
+    // written in it.
     static bool IsLanguage(const std::string& language);
   };
 }
