@@ -41,9 +41,9 @@ namespace
   std::vector<AuditEvent> Refusals(const Ledger& ledger)
   {
     std::vector<AuditEvent> result;
-    for (const AuditEvent& e : ledger.ListAudit(0, 100000))
+    for (const AuditEvent& e : ledger.Audit().List(0, 100000))
     {
-      if (e.event == "refused")
+      if (e.Is(AuditEventType_Refused))
       {
         result.push_back(e);
       }
@@ -103,8 +103,10 @@ TEST(TextRules, MakeSafeReplacesControlsAndInvalidUtf8)
 TEST(Ledger, AuditStoresNoControlCharactersAndIsCapped)
 {
   Ledger ledger("");
-  ledger.AddAudit(1, "refused\n", "U\x1b", "1.2.3.4\r\nforged", "GET /x\r\n\x1b[2J" + std::string(5000, 'a'));
-  const AuditEvent e = ledger.ListAudit(0, 10).at(0);
+  ledger.Audit().Add(1, AuditEventType_Refused, "U\x1b", "1.2.3.4\r\nforged",
+                     "GET /x\r\n\x1b[2J" + std::string(5000, 'a'));
+  const AuditEvent e = ledger.Audit().List(0, 10).at(0);
+  EXPECT_EQ("refused", e.event);
   for (const std::string& text : {e.event, e.uploadId, e.ip, e.detail})
   {
     EXPECT_TRUE(TextRules::IsCleanText(text)) << text;
@@ -129,7 +131,7 @@ TEST(Ledger, AuditWrittenByAnEarlierVersionIsReadSafe)
   }
   {
     Ledger ledger(path.string());
-    const AuditEvent e = ledger.ListAudit(0, 10).at(0);
+    const AuditEvent e = ledger.Audit().List(0, 10).at(0);
     EXPECT_EQ("400 bad: /x\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd[2J", e.detail);
   }
   boost::filesystem::remove(path);
@@ -140,24 +142,24 @@ TEST(Ledger, AuditWrittenByAnEarlierVersionIsReadSafe)
 TEST(Ledger, WriteRefusalsAddsThenUpdatesOnlyRefusals)
 {
   Ledger ledger("");
-  ledger.AddAudit(1, "upload-opened", "U1", "1.2.3.4", "sender a@example.org");
+  ledger.Audit().Add(1, AuditEventType_UploadOpened, "U1", "1.2.3.4", "sender a@example.org");
   std::vector<AuditEvent> events(1);
   events[0].time = 2;
-  events[0].event = "refused";
   events[0].ip = "1.2.3.4";
   events[0].detail = "403 banned: /x";
-  ledger.WriteRefusals(events);
+  ledger.Audit().WriteRefusals(events);
   ASSERT_NE(0, events[0].seq);
   events[0].detail = "403 banned: /x [7 refusals]\n";
-  ledger.WriteRefusals(events);
-  std::vector<AuditEvent> audit = ledger.ListAudit(0, 10);
+  ledger.Audit().WriteRefusals(events);
+  std::vector<AuditEvent> audit = ledger.Audit().List(0, 10);
   ASSERT_EQ(2u, audit.size());
+  EXPECT_TRUE(audit[1].Is(AuditEventType_Refused));
   EXPECT_EQ("403 banned: /x [7 refusals]\xef\xbf\xbd", audit[1].detail);
   // A forged seq cannot change another kind of entry.
   events[0].seq = audit[0].seq;
   events[0].detail = "changed";
-  ledger.WriteRefusals(events);
-  EXPECT_EQ("sender a@example.org", ledger.ListAudit(0, 10)[0].detail);
+  ledger.Audit().WriteRefusals(events);
+  EXPECT_EQ("sender a@example.org", ledger.Audit().List(0, 10)[0].detail);
 }
 
 TEST(Ledger, PruneAuditByAgeInBatchesNeverPastAReader)
@@ -165,32 +167,32 @@ TEST(Ledger, PruneAuditByAgeInBatchesNeverPastAReader)
   Ledger ledger("");
   for (int i = 0; i < 10; i++)
   {
-    ledger.AddAudit(1000 + i, "old", "", "", std::to_string(i));
+    ledger.Audit().Add(1000 + i, AuditEventType_Refused, "", "", std::to_string(i));
   }
-  EXPECT_EQ(3, ledger.PruneAudit(1005, 3));  // a batch at a time, the oldest first
-  EXPECT_EQ(2, ledger.PruneAudit(1005, 3));
-  EXPECT_EQ(0, ledger.PruneAudit(1005, 3));
-  EXPECT_EQ("5", ledger.ListAudit(0, 100).front().detail);
+  EXPECT_EQ(3, ledger.Audit().Prune(1005, 3));  // a batch at a time, the oldest first
+  EXPECT_EQ(2, ledger.Audit().Prune(1005, 3));
+  EXPECT_EQ(0, ledger.Audit().Prune(1005, 3));
+  EXPECT_EQ("5", ledger.Audit().List(0, 100).front().detail);
 
   // A reader (the notifier) that has read up to here: nothing after it goes.
-  const int64_t cursor = ledger.GetCursor("notify");
+  const int64_t cursor = ledger.Notifications().GetCursor();
   for (int i = 0; i < 5; i++)
   {
-    ledger.AddAudit(2000 + i, "unread", "", "", "");
+    ledger.Audit().Add(2000 + i, AuditEventType_Ban, "", "", "unread");
   }
-  EXPECT_EQ(5, ledger.PruneAudit(100000, 100));  // only the five read ones
-  const std::vector<AuditEvent> left = ledger.ListAudit(0, 100);
+  EXPECT_EQ(5, ledger.Audit().Prune(100000, 100));  // only the five read ones
+  const std::vector<AuditEvent> left = ledger.Audit().List(0, 100);
   ASSERT_EQ(5u, left.size());
   for (const AuditEvent& e : left)
   {
-    EXPECT_EQ("unread", e.event);
+    EXPECT_EQ("unread", e.detail);
     EXPECT_GT(e.seq, cursor);
   }
-  ledger.GetCursor("forward");  // a second reader, at the newest entry
-  ledger.EnqueueNotifications({}, left.back().seq);  // the notifier catches up
-  EXPECT_EQ(5, ledger.PruneAudit(100000, 100));
-  ledger.AddAudit(3000, "after", "", "", "");
-  EXPECT_EQ(0, ledger.PruneAudit(100000, 100));  // newer than every cursor
+  ledger.Forwards().GetCursor();  // a second reader, at the newest entry
+  ledger.Notifications().Enqueue({}, left.back().seq);  // the notifier catches up
+  EXPECT_EQ(5, ledger.Audit().Prune(100000, 100));
+  ledger.Audit().Add(3000, AuditEventType_Unban, "", "", "after");
+  EXPECT_EQ(0, ledger.Audit().Prune(100000, 100));  // newer than every cursor
 }
 
 // ------------------------------------------------------------------------- refusal audit
@@ -305,22 +307,22 @@ TEST(AuditPruner, DeletesOldEntriesInBatchesThenWaits)
   Ledger ledger("");
   for (int i = 0; i < 25; i++)
   {
-    ledger.AddAudit(clock.now - 91LL * 86400000, "old", "", "", "");
+    ledger.Audit().Add(clock.now - 91LL * 86400000, AuditEventType_Refused, "", "", "old");
   }
-  ledger.AddAudit(clock.now - 89LL * 86400000, "recent", "", "", "");
+  ledger.Audit().Add(clock.now - 89LL * 86400000, AuditEventType_Refused, "", "", "recent");
   AuditPruner off(ledger, clock, 0, 10);
   EXPECT_EQ(0, off.Run());
   AuditPruner pruner(ledger, clock, 90, 10);
   EXPECT_EQ(10, pruner.Run());
   EXPECT_EQ(10, pruner.Run());
   EXPECT_EQ(5, pruner.Run());   // caught up: the next run is 10 s later
-  ledger.AddAudit(clock.now - 100LL * 86400000, "late", "", "", "");
+  ledger.Audit().Add(clock.now - 100LL * 86400000, AuditEventType_Refused, "", "", "late");
   EXPECT_EQ(0, pruner.Run());
   clock.now += 10000;
   EXPECT_EQ(1, pruner.Run());
   EXPECT_EQ(26, pruner.GetPruned());
-  ASSERT_EQ(1u, ledger.ListAudit(0, 100).size());
-  EXPECT_EQ("recent", ledger.ListAudit(0, 100)[0].event);
+  ASSERT_EQ(1u, ledger.Audit().List(0, 100).size());
+  EXPECT_EQ("recent", ledger.Audit().List(0, 100)[0].detail);
 }
 
 // ------------------------------------------------------------------------- the guard
@@ -476,12 +478,12 @@ TEST(LimitsGuard, TheAuditIsPrunedByTheBackgroundWork)
   EXPECT_THROW(MakeConfiguration(R"({"Audit": {"RefusalInterval": 0}})"), Orthanc::OrthancException);
   InboundTests::FakeClock clock;
   Ledger ledger("");
-  ledger.AddAudit(clock.now - 2 * 86400000LL, "old", "", "", "");
-  ledger.AddAudit(clock.now, "new", "", "", "");
+  ledger.Audit().Add(clock.now - 2 * 86400000LL, AuditEventType_Refused, "", "", "old");
+  ledger.Audit().Add(clock.now, AuditEventType_Refused, "", "", "new");
   LimitsGuard guard(configuration, ledger, clock, {"/"});
   guard.Flush();
-  const std::vector<AuditEvent> left = ledger.ListAudit(0, 10);
+  const std::vector<AuditEvent> left = ledger.Audit().List(0, 10);
   ASSERT_EQ(1u, left.size());
-  EXPECT_EQ("new", left[0].event);
+  EXPECT_EQ("new", left[0].detail);
   EXPECT_EQ(1, guard.Describe("")["audit"]["pruned"].asInt64());
 }

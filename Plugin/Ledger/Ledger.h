@@ -1,68 +1,130 @@
+// The ledger: the plugin's own database, as one store per responsibility over one connection.
 #pragma once
 
-#include <OrthancFramework.h>  // first: it defines what the framework headers test
-
+#include "Ledger/AuditStore.h"
+#include "Ledger/BanStore.h"
+#include "Ledger/ForwardStore.h"
+#include "Ledger/LedgerDatabase.h"
+#include "Ledger/NotificationStore.h"
+#include "Ledger/PatientStore.h"
+#include "Ledger/PullStore.h"
+#include "Ledger/QuotaStore.h"
 #include "Ledger/Records.h"
-
-#include <SQLite/Connection.h>
-#include <SQLite/Statement.h>
+#include "Ledger/UploadStore.h"
 
 #include <boost/noncopyable.hpp>
 
-#include <initializer_list>
 #include <map>
-#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
 
 namespace Inbound
 {
-  // The plugin's own durable record (SQLite through the Orthanc framework's wrapper):
-  // uploads, their items and the audit trail. Every state change is one transaction that
-  // also writes its audit entry, so a crash leaves either the whole change or none of it.
+  // The plugin's own durable record (SQLite through the Orthanc framework's wrapper; see
+  // doc/Ledger.md): uploads and their items, the audit trail, the quota counters, the bans,
+  // the notification and forward queues and the pulls. Each store owns its tables; they
+  // share one LedgerDatabase (one connection and its lock), so that a change that spans
+  // tables, a state change and its audit entry for instance, is one transaction: a crash
+  // leaves either the whole change or none of it. Callers take the store they need:
+  // ledger.Uploads().Lookup(...), ledger.Audit().Add(...).
   class Ledger : public boost::noncopyable
   {
   public:
     enum AddItemResult
     {
-      AddItemResult_Added,
-      AddItemResult_AlreadyPresent,
-      AddItemResult_UploadClosed
+      AddItemResult_Added = UploadStore::AddItemResult_Added,
+      AddItemResult_AlreadyPresent = UploadStore::AddItemResult_AlreadyPresent,
+      AddItemResult_UploadClosed = UploadStore::AddItemResult_UploadClosed
     };
 
   private:
-    // 1: uploads, items, audit, quotas, bans, notifications, cursors, forwards; 2: the
-    // language of each upload; 3: pulls in progress and held pulls, the patient ordinals of
-    // Isolation and items.original_patient_id_bytes; 4: uploads.gateway, the gateway a
-    // pulled upload came from. Raise it with every change of the schema, and upgrade older
-    // ledgers in CreateSchemaInternal().
-    static const int kSchemaVersion = 4;
-
-    mutable std::mutex mutex_;
-    mutable Orthanc::SQLite::Connection db_;
-    std::string path_;
-
-    void CreateSchemaInternal();
-    void AddAuditInternal(int64_t time, const std::string& event, const std::string& uploadId,
-                          const std::string& ip, const std::string& detail);
-    bool LookupUploadInternal(UploadRecord& record, const std::string& id) const;
-    void SetCursorInternal(const std::string& name, int64_t seq);
-    // Steps "s" (audit rows after "seq", at most "limit") and tells how far the audit was read.
-    std::vector<AuditEvent> ReadEventsAfterInternal(Orthanc::SQLite::Statement& s, int64_t seq,
-                                                    unsigned int limit,
-                                                    int64_t& scannedUpTo) const;
-    std::string GetNotificationUploadInternal(int64_t id) const;
-    // The rows of "table" in each state; "states" are listed even when none is in them.
-    std::map<std::string, int64_t> CountStates(const char* table,
-                                               std::initializer_list<const char*> states) const;
-    void AddUsageInternal(const std::vector<std::string>& scopes, int64_t day, int64_t uploads,
-                          int64_t bytes);
+    LedgerDatabase database_;
+    AuditStore audit_;
+    QuotaStore quotas_;
+    PatientStore patients_;
+    UploadStore uploads_;
+    BanStore bans_;
+    NotificationStore notifications_;
+    ForwardStore forwards_;
+    PullStore pulls_;
 
   public:
-    // "path" empty: an in-memory ledger (unit tests).
+    // "path" empty: an in-memory ledger (unit tests). Creates or upgrades the schema.
     explicit Ledger(const std::string& path);
 
+    // Uploads and their stored files.
+    UploadStore& Uploads()
+    {
+      return uploads_;
+    }
+
+    const UploadStore& Uploads() const
+    {
+      return uploads_;
+    }
+
+    // The audit trail and its readers' cursors.
+    AuditStore& Audit()
+    {
+      return audit_;
+    }
+
+    const AuditStore& Audit() const
+    {
+      return audit_;
+    }
+
+    // The patient ordinals of Isolation.
+    PatientStore& Patients()
+    {
+      return patients_;
+    }
+
+    // The daily quota counters.
+    QuotaStore& Quotas()
+    {
+      return quotas_;
+    }
+
+    const QuotaStore& Quotas() const
+    {
+      return quotas_;
+    }
+
+    BanStore& Bans()
+    {
+      return bans_;
+    }
+
+    NotificationStore& Notifications()
+    {
+      return notifications_;
+    }
+
+    const NotificationStore& Notifications() const
+    {
+      return notifications_;
+    }
+
+    ForwardStore& Forwards()
+    {
+      return forwards_;
+    }
+
+    const ForwardStore& Forwards() const
+    {
+      return forwards_;
+    }
+
+    // The Internal's pulls from gateways.
+    PullStore& Pulls()
+    {
+      return pulls_;
+    }
+
+    // --- Transitional (issue 15): the former interface, forwarded to the stores until ----
+    // --- every caller uses them; removed then. -----------------------------------------
     // "quotaScopes": the quota counters of today ("day": days since the epoch, UTC) that this
     // upload counts against, updated in the same transaction.
     void CreateUpload(const UploadRecord& record, const std::vector<std::string>& quotaScopes = {},
@@ -91,9 +153,6 @@ namespace Inbound
     // meanwhile stays), in one transaction and without audit entries: the audit trail has the
     // ban with its duration already. Returns how many rows went.
     size_t DeleteExpiredBans(const std::vector<BanRecord>& bans);
-
-    // Many audit entries in one transaction (refusals are buffered, see AuditBuffer).
-    void AddAuditBatch(const std::vector<AuditEvent>& events);
 
     // Refusals counted per client and interval (see RefusalAudit), in one transaction: an
     // entry without "seq" is added (and gets its "seq"), one with a "seq" gets its new detail

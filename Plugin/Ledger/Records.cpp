@@ -1,3 +1,5 @@
+// The text forms of the ledger's states, and the sender's JSON form (see Records.h).
+
 #include "Records.h"
 
 #include <OrthancException.h>
@@ -37,6 +39,26 @@ namespace Inbound
     }
     throw Orthanc::OrthancException(Orthanc::ErrorCode_ParameterOutOfRange,
                                     "Unknown upload state: " + name);
+  }
+
+  AuditEventType GetStateChangeEvent(UploadState state)
+  {
+    switch (state)
+    {
+      case UploadState_Complete:
+        return AuditEventType_UploadComplete;
+      case UploadState_Cancelled:
+        return AuditEventType_UploadCancelled;
+      case UploadState_Expired:
+        return AuditEventType_UploadExpired;
+      case UploadState_Deleted:
+        return AuditEventType_UploadDeleted;
+      case UploadState_Delivered:
+        return AuditEventType_UploadDelivered;
+      default:
+        throw Orthanc::OrthancException(Orthanc::ErrorCode_ParameterOutOfRange,
+                                        "No upload changes to this state");
+    }
   }
 
   Json::Value Sender::ToJson() const

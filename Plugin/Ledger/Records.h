@@ -1,4 +1,7 @@
+// The rows of the ledger's tables as C++ records, and the states they go through.
 #pragma once
+
+#include "Ledger/AuditEvents.h"
 
 #include <json/value.h>
 
@@ -35,6 +38,10 @@ namespace Inbound
     return state == UploadState_Cancelled || state == UploadState_Expired ||
            state == UploadState_Deleted || state == UploadState_Delivered;
   }
+
+  // The audit event of an upload's change to "state" ("upload-<state>"); throws for
+  // UploadState_Open, which an upload never changes to.
+  AuditEventType GetStateChangeEvent(UploadState state);
 
   struct Sender
   {
@@ -112,14 +119,21 @@ namespace Inbound
     int64_t bytes = 0;
   };
 
+  // One row of the audit trail.
   struct AuditEvent
   {
     int64_t seq = 0;
     int64_t time = 0;
-    std::string event;
+    std::string event;  // the text form of an AuditEventType, as stored (older rows may hold
+                        // a name this version does not know)
     std::string uploadId;
     std::string ip;
     std::string detail;
+
+    bool Is(AuditEventType type) const
+    {
+      return event == EnumerationToString(type);
+    }
   };
 
   enum NotificationState

@@ -1,20 +1,23 @@
-#include "Ledger.h"
+// The patient ordinals of each upload (see PatientStore.h).
 
-#include <SQLite/Statement.h>
-#include <SQLite/Transaction.h>
+#include "PatientStore.h"
 
 namespace Inbound
 {
-  int64_t Ledger::GetPatientOrdinal(const std::string& uploadId, const std::string& rawPatientId)
+  PatientStore::PatientStore(LedgerDatabase& database) :
+    database_(database)
+  {
+  }
+
+  int64_t PatientStore::GetOrdinal(const std::string& uploadId, const std::string& rawPatientId)
   {
     // One lock and one transaction: two files of the same upload parsed at once cannot both
     // see no row and take the same next ordinal, nor take two ordinals for the same bytes.
-    std::lock_guard<std::mutex> lock(mutex_);
-    Orthanc::SQLite::Transaction t(db_);
-    t.Begin();
+    LedgerDatabase::Transaction t(database_);
+    Orthanc::SQLite::Connection& db = t.GetConnection();
     {
       Orthanc::SQLite::Statement s(
-        db_, SQLITE_FROM_HERE,
+        db, SQLITE_FROM_HERE,
         "SELECT ordinal FROM patients WHERE upload_id = ? AND original = ?");
       s.BindString(0, uploadId);
       s.BindBlob(1, rawPatientId.data(), static_cast<int>(rawPatientId.size()));
@@ -25,7 +28,7 @@ namespace Inbound
     }
     int64_t ordinal = 1;
     {
-      Orthanc::SQLite::Statement s(db_, SQLITE_FROM_HERE,
+      Orthanc::SQLite::Statement s(db, SQLITE_FROM_HERE,
                                    "SELECT COALESCE(MAX(ordinal), 0) + 1 FROM patients"
                                    " WHERE upload_id = ?");
       s.BindString(0, uploadId);
@@ -35,7 +38,7 @@ namespace Inbound
       }
     }
     Orthanc::SQLite::Statement s(
-      db_, SQLITE_FROM_HERE,
+      db, SQLITE_FROM_HERE,
       "INSERT INTO patients (upload_id, original, ordinal) VALUES (?, ?, ?)");
     s.BindString(0, uploadId);
     s.BindBlob(1, rawPatientId.data(), static_cast<int>(rawPatientId.size()));
@@ -43,5 +46,13 @@ namespace Inbound
     s.Run();
     t.Commit();
     return ordinal;
+  }
+
+  void PatientStore::Forget(const LedgerDatabase::Session& session, const std::string& uploadId)
+  {
+    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
+                                 "DELETE FROM patients WHERE upload_id = ?");
+    s.BindString(0, uploadId);
+    s.Run();
   }
 }

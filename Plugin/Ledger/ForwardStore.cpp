@@ -1,0 +1,189 @@
+// The durable queue of forwards to DICOM modalities (see ForwardStore.h).
+
+#include "ForwardStore.h"
+
+namespace Inbound
+{
+  namespace
+  {
+    const char* const kColumns =
+      "id, upload_id, study, modality, origin, patient_id, patient_name, patient_birth_date, "
+      "keep_namespace, new_uids, state, attempts, next_attempt, job_id, sent_study, last_error, "
+      "created_at, updated_at, requested_by";
+
+    ForwardRecord ReadForward(const Orthanc::SQLite::Statement& s)
+    {
+      ForwardRecord r;
+      r.id = s.ColumnInt64(0);
+      r.uploadId = s.ColumnString(1);
+      r.study = s.ColumnString(2);
+      r.modality = s.ColumnString(3);
+      r.origin = s.ColumnString(4);
+      r.patientId = s.ColumnString(5);
+      r.patientName = s.ColumnString(6);
+      r.patientBirthDate = s.ColumnString(7);
+      r.keepNamespace = s.ColumnInt(8) != 0;
+      r.newUids = s.ColumnInt(9) != 0;
+      r.state = StringToForwardState(s.ColumnString(10));
+      r.attempts = s.ColumnInt64(11);
+      r.nextAttemptAt = s.ColumnInt64(12);
+      r.jobId = s.ColumnString(13);
+      r.sentStudy = s.ColumnString(14);
+      r.lastError = s.ColumnString(15);
+      r.createdAt = s.ColumnInt64(16);
+      r.updatedAt = s.ColumnInt64(17);
+      r.requestedBy = s.ColumnString(18);
+      return r;
+    }
+
+    DurableQueue::Shape MakeShape()
+    {
+      DurableQueue::Shape shape;
+      shape.table = "forwards";
+      shape.columns = kColumns;
+      shape.listColumns = kColumns;
+      shape.states = {EnumerationToString(ForwardState_Pending),
+                      EnumerationToString(ForwardState_Sending),
+                      EnumerationToString(ForwardState_Done),
+                      EnumerationToString(ForwardState_Failed)};
+      // A sending forward is due too: its next attempt polls Orthanc's store job.
+      shape.dueStates = {EnumerationToString(ForwardState_Pending),
+                         EnumerationToString(ForwardState_Sending)};
+      shape.hasUpdatedAt = true;
+      return shape;
+    }
+
+    void WriteProgress(const LedgerDatabase::Session& session, const ForwardRecord& f)
+    {
+      Orthanc::SQLite::Statement s(
+        session.GetConnection(), SQLITE_FROM_HERE,
+        "UPDATE forwards SET state = ?, attempts = ?, next_attempt = ?, job_id = ?,"
+        " sent_study = ?, last_error = ?, updated_at = ? WHERE id = ?");
+      s.BindString(0, EnumerationToString(f.state));
+      s.BindInt64(1, f.attempts);
+      s.BindInt64(2, f.nextAttemptAt);
+      s.BindString(3, f.jobId);
+      s.BindString(4, f.sentStudy);
+      s.BindString(5, f.lastError);
+      s.BindInt64(6, f.updatedAt);
+      s.BindInt64(7, f.id);
+      s.Run();
+    }
+  }
+
+  const char* const ForwardStore::kCursor = "forward";
+
+  ForwardStore::ForwardStore(LedgerDatabase& database, AuditStore& audit) :
+    database_(database),
+    audit_(audit),
+    queue_(MakeShape(), audit)
+  {
+  }
+
+  int64_t ForwardStore::GetCursor()
+  {
+    return audit_.GetCursor(kCursor);
+  }
+
+  void ForwardStore::Add(std::vector<ForwardRecord>& forwards, int64_t now, const std::string& ip,
+                         AuditEventType auditEvent, const std::string& auditDetail,
+                         int64_t cursor)
+  {
+    LedgerDatabase::Transaction t(database_);
+    for (ForwardRecord& f : forwards)
+    {
+      Orthanc::SQLite::Statement s(
+        t.GetConnection(), SQLITE_FROM_HERE,
+        "INSERT INTO forwards (upload_id, study, modality, origin, patient_id, patient_name,"
+        " patient_birth_date, keep_namespace, new_uids, state, attempts, next_attempt, job_id,"
+        " sent_study, last_error, created_at, updated_at, requested_by)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, '', '', '', ?, ?, ?)");
+      s.BindString(0, f.uploadId);
+      s.BindString(1, f.study);
+      s.BindString(2, f.modality);
+      s.BindString(3, f.origin);
+      s.BindString(4, f.patientId);
+      s.BindString(5, f.patientName);
+      s.BindString(6, f.patientBirthDate);
+      s.BindInt(7, f.keepNamespace ? 1 : 0);
+      s.BindInt(8, f.newUids ? 1 : 0);
+      s.BindInt64(9, now);
+      s.BindInt64(10, now);
+      s.BindInt64(11, now);
+      s.BindString(12, f.requestedBy);
+      s.Run();
+      f.id = t.GetConnection().GetLastInsertRowId();
+      f.state = ForwardState_Pending;
+      f.createdAt = f.updatedAt = f.nextAttemptAt = now;
+    }
+    if (!forwards.empty())
+    {
+      audit_.Append(t, now, auditEvent, forwards.front().uploadId, ip, auditDetail);
+    }
+    if (cursor >= 0)
+    {
+      audit_.SetCursor(t, kCursor, cursor);
+    }
+    t.Commit();
+  }
+
+  std::vector<ForwardRecord> ForwardStore::ListDue(int64_t now, unsigned int limit) const
+  {
+    LedgerDatabase::Session session(database_);
+    std::vector<ForwardRecord> result;
+    queue_.ListDue(session, now, limit, [&](const Orthanc::SQLite::Statement& row) {
+      result.push_back(ReadForward(row));
+    });
+    return result;
+  }
+
+  void ForwardStore::Update(const ForwardRecord& f)
+  {
+    LedgerDatabase::Session session(database_);
+    WriteProgress(session, f);
+  }
+
+  void ForwardStore::Update(const ForwardRecord& f, AuditEventType auditEvent,
+                            const std::string& auditDetail)
+  {
+    LedgerDatabase::Transaction t(database_);
+    WriteProgress(t, f);
+    audit_.Append(t, f.updatedAt, auditEvent, f.uploadId, "", auditDetail);
+    t.Commit();
+  }
+
+  bool ForwardStore::Retry(int64_t id, int64_t now, const std::string& by)
+  {
+    LedgerDatabase::Transaction t(database_);
+    const bool changed = queue_.Retry(t, id, now, AuditEventType_ForwardRetry,
+                                      "forward " + std::to_string(id) + " by " + by);
+    t.Commit();
+    return changed;
+  }
+
+  bool ForwardStore::Lookup(ForwardRecord& forward, int64_t id) const
+  {
+    LedgerDatabase::Session session(database_);
+    return queue_.Lookup(session, id, [&](const Orthanc::SQLite::Statement& row) {
+      forward = ReadForward(row);
+    });
+  }
+
+  std::vector<ForwardRecord> ForwardStore::List(const std::string& uploadId,
+                                                const std::string& state,
+                                                unsigned int limit) const
+  {
+    LedgerDatabase::Session session(database_);
+    std::vector<ForwardRecord> result;
+    queue_.List(session, uploadId, state, limit, [&](const Orthanc::SQLite::Statement& row) {
+      result.push_back(ReadForward(row));
+    });
+    return result;
+  }
+
+  std::map<std::string, int64_t> ForwardStore::CountByState() const
+  {
+    LedgerDatabase::Session session(database_);
+    return queue_.CountByState(session);
+  }
+}

@@ -1,0 +1,215 @@
+// The durable notification queue (see NotificationStore.h).
+
+#include "NotificationStore.h"
+
+namespace Inbound
+{
+  namespace
+  {
+    const char* const kColumns =
+      "id, dedup_key, created_at, channel, kind, event, upload_id, target, subject, payload, "
+      "state, attempts, next_attempt, last_error, delivered_at";
+
+    // The same columns with an empty payload: lists do not need the mails.
+    const char* const kColumnsWithoutPayload =
+      "id, dedup_key, created_at, channel, kind, event, upload_id, target, subject, '', "
+      "state, attempts, next_attempt, last_error, delivered_at";
+
+    NotificationRecord ReadNotification(const Orthanc::SQLite::Statement& s)
+    {
+      NotificationRecord r;
+      r.id = s.ColumnInt64(0);
+      r.dedupKey = s.ColumnString(1);
+      r.createdAt = s.ColumnInt64(2);
+      r.channel = s.ColumnString(3);
+      r.kind = s.ColumnString(4);
+      r.event = s.ColumnString(5);
+      r.uploadId = s.ColumnString(6);
+      r.target = s.ColumnString(7);
+      r.subject = s.ColumnString(8);
+      r.payload = s.ColumnString(9);
+      r.state = StringToNotificationState(s.ColumnString(10));
+      r.attempts = s.ColumnInt64(11);
+      r.nextAttemptAt = s.ColumnInt64(12);
+      r.lastError = s.ColumnString(13);
+      r.deliveredAt = s.ColumnInt64(14);
+      return r;
+    }
+
+    DurableQueue::Shape MakeShape()
+    {
+      DurableQueue::Shape shape;
+      shape.table = "notifications";
+      shape.columns = kColumns;
+      shape.listColumns = kColumnsWithoutPayload;
+      shape.states = {EnumerationToString(NotificationState_Pending),
+                      EnumerationToString(NotificationState_Delivered),
+                      EnumerationToString(NotificationState_Failed)};
+      shape.dueStates = {EnumerationToString(NotificationState_Pending)};
+      return shape;
+    }
+  }
+
+  const char* const NotificationStore::kCursor = "notify";
+
+  NotificationStore::NotificationStore(LedgerDatabase& database, AuditStore& audit) :
+    database_(database),
+    audit_(audit),
+    queue_(MakeShape(), audit)
+  {
+  }
+
+  int64_t NotificationStore::GetCursor()
+  {
+    return audit_.GetCursor(kCursor);
+  }
+
+  void NotificationStore::Enqueue(const std::vector<NotificationRecord>& notifications,
+                                  int64_t cursor)
+  {
+    LedgerDatabase::Transaction t(database_);
+    for (const NotificationRecord& n : notifications)
+    {
+      Orthanc::SQLite::Statement s(
+        t.GetConnection(), SQLITE_FROM_HERE,
+        "INSERT OR IGNORE INTO notifications (dedup_key, created_at, channel, kind, event,"
+        " upload_id, target, subject, payload, state, attempts, next_attempt, last_error,"
+        " delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, '', 0)");
+      s.BindString(0, n.dedupKey);
+      s.BindInt64(1, n.createdAt);
+      s.BindString(2, n.channel);
+      s.BindString(3, n.kind);
+      s.BindString(4, n.event);
+      s.BindString(5, n.uploadId);
+      s.BindString(6, n.target);
+      s.BindString(7, n.subject);
+      s.BindString(8, n.payload);
+      s.BindInt64(9, n.nextAttemptAt);
+      s.Run();
+    }
+    audit_.SetCursor(t, kCursor, cursor);
+    t.Commit();
+  }
+
+  std::vector<NotificationRecord> NotificationStore::ListDue(int64_t now, unsigned int limit) const
+  {
+    LedgerDatabase::Session session(database_);
+    std::vector<NotificationRecord> result;
+    queue_.ListDue(session, now, limit, [&](const Orthanc::SQLite::Statement& row) {
+      result.push_back(ReadNotification(row));
+    });
+    return result;
+  }
+
+  void NotificationStore::MarkDelivered(int64_t id, int64_t now)
+  {
+    LedgerDatabase::Session session(database_);
+    Orthanc::SQLite::Statement s(
+      session.GetConnection(), SQLITE_FROM_HERE,
+      "UPDATE notifications SET state = 'delivered', attempts = attempts + 1,"
+      " delivered_at = ?, last_error = '' WHERE id = ?");
+    s.BindInt64(0, now);
+    s.BindInt64(1, id);
+    s.Run();
+  }
+
+  void NotificationStore::MarkRetry(int64_t id, int64_t nextAttemptAt, const std::string& error)
+  {
+    LedgerDatabase::Session session(database_);
+    Orthanc::SQLite::Statement s(
+      session.GetConnection(), SQLITE_FROM_HERE,
+      "UPDATE notifications SET attempts = attempts + 1, next_attempt = ?, last_error = ?"
+      " WHERE id = ?");
+    s.BindInt64(0, nextAttemptAt);
+    s.BindString(1, error);
+    s.BindInt64(2, id);
+    s.Run();
+  }
+
+  void NotificationStore::MarkFailed(int64_t id, int64_t now, const std::string& error,
+                                     AuditEventType auditEvent, const std::string& auditDetail)
+  {
+    LedgerDatabase::Transaction t(database_);
+    Orthanc::SQLite::Statement s(
+      t.GetConnection(), SQLITE_FROM_HERE,
+      "UPDATE notifications SET state = 'failed', attempts = attempts + 1, last_error = ?,"
+      " next_attempt = ? WHERE id = ?");
+    s.BindString(0, error);
+    s.BindInt64(1, now);
+    s.BindInt64(2, id);
+    s.Run();
+    audit_.Append(t, now, auditEvent, queue_.GetUploadId(t, id), "", auditDetail);
+    t.Commit();
+  }
+
+  bool NotificationStore::Retry(int64_t id, int64_t now, const std::string& by)
+  {
+    LedgerDatabase::Transaction t(database_);
+    const bool changed =
+      queue_.Retry(t, id, now, AuditEventType_NotificationRetry,
+                   "notification " + std::to_string(id) + (by.empty() ? "" : " by " + by));
+    t.Commit();
+    return changed;
+  }
+
+  std::vector<NotificationRecord> NotificationStore::List(const std::string& state,
+                                                          unsigned int limit) const
+  {
+    LedgerDatabase::Session session(database_);
+    std::vector<NotificationRecord> result;
+    queue_.List(session, "", state, limit, [&](const Orthanc::SQLite::Statement& row) {
+      result.push_back(ReadNotification(row));
+    });
+    return result;
+  }
+
+  bool NotificationStore::Lookup(NotificationRecord& record, int64_t id) const
+  {
+    LedgerDatabase::Session session(database_);
+    return queue_.Lookup(session, id, [&](const Orthanc::SQLite::Statement& row) {
+      record = ReadNotification(row);
+    });
+  }
+
+  std::map<std::string, int64_t> NotificationStore::CountByState() const
+  {
+    LedgerDatabase::Session session(database_);
+    return queue_.CountByState(session);
+  }
+
+  int64_t NotificationStore::CountTo(const std::string& kind, const std::string& target,
+                                     int64_t sinceMs) const
+  {
+    LedgerDatabase::Session session(database_);
+    Orthanc::SQLite::Statement s(
+      session.GetConnection(), SQLITE_FROM_HERE,
+      "SELECT COUNT(*) FROM notifications WHERE kind = ? AND target = ? AND created_at >= ?");
+    s.BindString(0, kind);
+    s.BindString(1, target);
+    s.BindInt64(2, sinceMs);
+    s.Step();
+    return s.ColumnInt64(0);
+  }
+
+  int64_t NotificationStore::GetLastQueuedTime(const std::string& event) const
+  {
+    LedgerDatabase::Session session(database_);
+    Orthanc::SQLite::Statement s(
+      session.GetConnection(), SQLITE_FROM_HERE,
+      "SELECT IFNULL(MAX(created_at), 0) FROM notifications WHERE event = ?");
+    s.BindString(0, event);
+    s.Step();
+    return s.ColumnInt64(0);
+  }
+
+  int64_t NotificationStore::Purge(int64_t cutoffMs)
+  {
+    LedgerDatabase::Session session(database_);
+    Orthanc::SQLite::Statement s(
+      session.GetConnection(), SQLITE_FROM_HERE,
+      "DELETE FROM notifications WHERE state IN ('delivered', 'failed') AND created_at < ?");
+    s.BindInt64(0, cutoffMs);
+    s.Run();
+    return session.GetConnection().GetLastChangeCount();
+  }
+}

@@ -1,0 +1,71 @@
+// The durable queue of e-mails and webhook calls (table "notifications").
+#pragma once
+
+#include "Ledger/AuditStore.h"
+#include "Ledger/DurableQueue.h"
+#include "Ledger/LedgerDatabase.h"
+#include "Ledger/Records.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace Inbound
+{
+  // Notifications are planned from the audit trail by the Notifier (reader "notify"), each
+  // rendered once when queued, then attempted until delivered or given up.
+  class NotificationStore : public boost::noncopyable
+  {
+  private:
+    LedgerDatabase& database_;
+    AuditStore& audit_;
+    DurableQueue queue_;
+
+  public:
+    // The Notifier's cursor in the audit trail.
+    static const char* const kCursor;
+
+    NotificationStore(LedgerDatabase& database, AuditStore& audit);
+
+    // The last audit entry already turned into notifications. The first call on a ledger
+    // starts at its newest entry, so that switching notifications on never announces the past.
+    int64_t GetCursor();
+
+    // Queues notifications (ignoring any whose dedup key exists) and moves the cursor, in
+    // one transaction: each event is announced exactly once, even across a crash.
+    void Enqueue(const std::vector<NotificationRecord>& notifications, int64_t cursor);
+
+    // Pending notifications due at "now", the most overdue first, with their payloads.
+    std::vector<NotificationRecord> ListDue(int64_t now, unsigned int limit) const;
+
+    void MarkDelivered(int64_t id, int64_t now);
+
+    // An attempt failed; the next one is due at "nextAttemptAt".
+    void MarkRetry(int64_t id, int64_t nextAttemptAt, const std::string& error);
+
+    // Given up: dead-lettered, and "auditEvent" recorded in the same transaction.
+    void MarkFailed(int64_t id, int64_t now, const std::string& error, AuditEventType auditEvent,
+                    const std::string& auditDetail);
+
+    // An admin's retry: a pending or failed notification becomes due now, audited
+    // "notification-retry"; false when "id" is unknown or delivered.
+    bool Retry(int64_t id, int64_t now, const std::string& by);
+
+    // Newest first, without payloads. "state" empty: any state.
+    std::vector<NotificationRecord> List(const std::string& state, unsigned int limit) const;
+
+    bool Lookup(NotificationRecord& record, int64_t id) const;
+
+    std::map<std::string, int64_t> CountByState() const;
+
+    // Notifications of "kind" to "target" queued at or after "sinceMs".
+    int64_t CountTo(const std::string& kind, const std::string& target, int64_t sinceMs) const;
+
+    // When a notification announcing "event" (an audit event's text) was last queued (0:
+    // never).
+    int64_t GetLastQueuedTime(const std::string& event) const;
+
+    // Forgets delivered and failed notifications queued before "cutoffMs"; returns how many.
+    int64_t Purge(int64_t cutoffMs);
+  };
+}

@@ -1,0 +1,185 @@
+// The stored files of the uploads (the "items" methods of UploadStore, see UploadStore.h).
+
+#include "UploadStore.h"
+
+namespace Inbound
+{
+  namespace
+  {
+    const char* const kItemColumns =
+      "upload_id, sha256, size, sop_uid, series_uid, study_uid, modality, study_date, "
+      "study_description, original_patient_id, isolated_patient_id, orthanc_instance, "
+      "orthanc_series, orthanc_study, orthanc_patient, stored_at, patient_name, "
+      "patient_birth_date, original_patient_id_bytes";
+
+    ItemRecord ReadItem(const Orthanc::SQLite::Statement& s)
+    {
+      ItemRecord r;
+      r.uploadId = s.ColumnString(0);
+      r.sha256 = s.ColumnString(1);
+      r.size = s.ColumnInt64(2);
+      r.sopInstanceUid = s.ColumnString(3);
+      r.seriesInstanceUid = s.ColumnString(4);
+      r.studyInstanceUid = s.ColumnString(5);
+      r.modality = s.ColumnString(6);
+      r.studyDate = s.ColumnString(7);
+      r.studyDescription = s.ColumnString(8);
+      r.originalPatientId = s.ColumnString(9);
+      r.isolatedPatientId = s.ColumnString(10);
+      r.orthancInstanceId = s.ColumnString(11);
+      r.orthancSeriesId = s.ColumnString(12);
+      r.orthancStudyId = s.ColumnString(13);
+      r.orthancPatientId = s.ColumnString(14);
+      r.storedAt = s.ColumnInt64(15);
+      r.patientName = s.ColumnString(16);
+      r.patientBirthDate = s.ColumnString(17);
+      r.originalPatientIdBytes = s.ColumnString(18);
+      return r;
+    }
+
+    bool ReadOneItem(ItemRecord& item, Orthanc::SQLite::Statement& s)
+    {
+      if (!s.Step())
+      {
+        return false;
+      }
+      item = ReadItem(s);
+      return true;
+    }
+  }
+
+  UploadStore::AddItemResult UploadStore::AddItem(const ItemRecord& item, const std::string& ip,
+                                                  const std::vector<std::string>& quotaScopes,
+                                                  int64_t day)
+  {
+    // The one write per file is committed without waiting for the disk: a power cut may
+    // forget the last few records, never corrupt the ledger, and a forgotten file is not
+    // listed in the upload's status, so the sender sends it again and it lands on the same
+    // archive instance. State changes keep waiting for the disk.
+    LedgerDatabase::Transaction t(database_, LedgerDatabase::Durability_Normal);
+    Orthanc::SQLite::Connection& db = t.GetConnection();
+
+    UploadRecord upload;
+    if (!LookupInternal(t, upload, item.uploadId) || !IsOpen(upload.state))
+    {
+      return AddItemResult_UploadClosed;  // the transaction rolls back on destruction
+    }
+
+    {
+      Orthanc::SQLite::Statement exists(
+        db, SQLITE_FROM_HERE, "SELECT 1 FROM items WHERE upload_id = ? AND sha256 = ?");
+      exists.BindString(0, item.uploadId);
+      exists.BindString(1, item.sha256);
+      if (exists.Step())
+      {
+        return AddItemResult_AlreadyPresent;
+      }
+    }
+
+    Orthanc::SQLite::Statement s(
+      db, SQLITE_FROM_HERE,
+      std::string("INSERT INTO items (") + kItemColumns +
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    s.BindString(0, item.uploadId);
+    s.BindString(1, item.sha256);
+    s.BindInt64(2, item.size);
+    s.BindString(3, item.sopInstanceUid);
+    s.BindString(4, item.seriesInstanceUid);
+    s.BindString(5, item.studyInstanceUid);
+    s.BindString(6, item.modality);
+    s.BindString(7, item.studyDate);
+    s.BindString(8, item.studyDescription);
+    s.BindString(9, item.originalPatientId);
+    s.BindString(10, item.isolatedPatientId);
+    s.BindString(11, item.orthancInstanceId);
+    s.BindString(12, item.orthancSeriesId);
+    s.BindString(13, item.orthancStudyId);
+    s.BindString(14, item.orthancPatientId);
+    s.BindInt64(15, item.storedAt);
+    s.BindString(16, item.patientName);
+    s.BindString(17, item.patientBirthDate);
+    s.BindString(18, item.originalPatientIdBytes);
+    s.Run();
+
+    Orthanc::SQLite::Statement u(
+      db, SQLITE_FROM_HERE,
+      "UPDATE uploads SET files = files + 1, bytes = bytes + ?, updated_at = ? WHERE id = ?");
+    u.BindInt64(0, item.size);
+    u.BindInt64(1, item.storedAt);
+    u.BindString(2, item.uploadId);
+    u.Run();
+    quotas_.Add(t, quotaScopes, day, 0, item.size);
+
+    audit_.Append(t, item.storedAt, AuditEventType_FileStored, item.uploadId, ip,
+                  item.sha256 + " (" + std::to_string(item.size) + " bytes) SOP " +
+                    item.sopInstanceUid);
+    t.Commit();
+    return AddItemResult_Added;
+  }
+
+  bool UploadStore::LookupItem(ItemRecord& item, const std::string& uploadId,
+                               const std::string& sha256) const
+  {
+    LedgerDatabase::Session session(database_);
+    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
+                                 std::string("SELECT ") + kItemColumns +
+                                   " FROM items WHERE upload_id = ? AND sha256 = ?");
+    s.BindString(0, uploadId);
+    s.BindString(1, sha256);
+    return ReadOneItem(item, s);
+  }
+
+  std::vector<ItemRecord> UploadStore::ListItems(const std::string& uploadId) const
+  {
+    LedgerDatabase::Session session(database_);
+    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
+                                 std::string("SELECT ") + kItemColumns +
+                                   " FROM items WHERE upload_id = ? ORDER BY rowid");
+    s.BindString(0, uploadId);
+    std::vector<ItemRecord> result;
+    while (s.Step())
+    {
+      result.push_back(ReadItem(s));
+    }
+    return result;
+  }
+
+  bool UploadStore::LookupItemBySop(ItemRecord& item, const std::string& uploadId,
+                                    const std::string& sopInstanceUid) const
+  {
+    LedgerDatabase::Session session(database_);
+    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
+                                 std::string("SELECT ") + kItemColumns +
+                                   " FROM items WHERE upload_id = ? AND sop_uid = ? LIMIT 1");
+    s.BindString(0, uploadId);
+    s.BindString(1, sopInstanceUid);
+    return ReadOneItem(item, s);
+  }
+
+  bool UploadStore::HasStudy(const std::string& uploadId,
+                             const std::string& studyInstanceUid) const
+  {
+    LedgerDatabase::Session session(database_);
+    Orthanc::SQLite::Statement s(
+      session.GetConnection(), SQLITE_FROM_HERE,
+      "SELECT 1 FROM items WHERE upload_id = ? AND study_uid = ? LIMIT 1");
+    s.BindString(0, uploadId);
+    s.BindString(1, studyInstanceUid);
+    return s.Step();
+  }
+
+  bool UploadStore::LookupUploadOfStudy(std::string& uploadId,
+                                        const std::string& orthancStudyId) const
+  {
+    LedgerDatabase::Session session(database_);
+    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
+                                 "SELECT upload_id FROM items WHERE orthanc_study = ? LIMIT 1");
+    s.BindString(0, orthancStudyId);
+    if (!s.Step())
+    {
+      return false;
+    }
+    uploadId = s.ColumnString(0);
+    return true;
+  }
+}

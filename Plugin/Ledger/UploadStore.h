@@ -1,0 +1,106 @@
+// The uploads and their stored files (tables "uploads" and "items").
+#pragma once
+
+#include "Ledger/AuditStore.h"
+#include "Ledger/LedgerDatabase.h"
+#include "Ledger/PatientStore.h"
+#include "Ledger/QuotaStore.h"
+#include "Ledger/Records.h"
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace Inbound
+{
+  // Every change of an upload is one transaction that also writes its audit entry, and the
+  // quota counters it counts against: a crash leaves the whole change or none of it. Methods
+  // implemented in UploadStore.cpp (uploads) and UploadItems.cpp (items).
+  class UploadStore : public boost::noncopyable
+  {
+  public:
+    enum AddItemResult
+    {
+      AddItemResult_Added,
+      AddItemResult_AlreadyPresent,
+      AddItemResult_UploadClosed
+    };
+
+  private:
+    LedgerDatabase& database_;
+    AuditStore& audit_;
+    QuotaStore& quotas_;
+    PatientStore& patients_;
+
+    bool LookupInternal(const LedgerDatabase::Session& session, UploadRecord& record,
+                        const std::string& id) const;
+
+  public:
+    UploadStore(LedgerDatabase& database, AuditStore& audit, QuotaStore& quotas,
+                PatientStore& patients);
+
+    // Audited "upload-opened". "quotaScopes": the quota counters of "day" (days since the
+    // epoch, UTC) that this upload counts against, updated in the same transaction.
+    void Create(const UploadRecord& record, const std::vector<std::string>& quotaScopes = {},
+                int64_t day = 0);
+
+    bool Lookup(UploadRecord& record, const std::string& id) const;
+
+    // Newest first. "state" empty: any state. "sinceMs" 0: any time.
+    std::vector<UploadRecord> List(const std::string& state, int64_t sinceMs,
+                                   unsigned int limit) const;
+
+    // Moves an upload from one of "from" to "to", audited "upload-<to>"; false when the
+    // upload is not in one of "from" (two racing changes cannot both succeed). For
+    // UploadState_Complete, "receiptCode" is stored.
+    bool ChangeState(const std::string& id, const std::set<UploadState>& from, UploadState to,
+                     int64_t now, const std::string& ip, const std::string& detail,
+                     const std::string& receiptCode = "");
+
+    // The removed upload's data is gone: also forgets its patient ordinals, audited
+    // "data-removed".
+    void MarkPurged(const std::string& id, int64_t now, const std::string& detail);
+
+    // Number of uploads in each state.
+    std::map<std::string, int64_t> CountByState() const;
+
+    // Complete uploads not yet delivered, the oldest first (a gateway's outbox).
+    std::vector<UploadRecord> ListOutbox(unsigned int limit) const;
+
+    // Open uploads whose last activity is older than "cutoffMs".
+    std::vector<std::string> ListIdleOpen(int64_t cutoffMs) const;
+
+    // Removed uploads whose data is not known to be gone (after a crash, for instance).
+    std::vector<std::string> ListUnpurgedRemoved() const;
+
+    // The gateway a pulled upload came from (Create records it), "" when there is no such
+    // upload. One recorded without a gateway (pulled before schema 4) becomes "gateway"'s
+    // here, audited "upload-gateway-recorded": the first gateway that names it owns it. Every
+    // path of the puller (items, completion, acknowledgement) compares it with its own.
+    std::string ClaimPulledUpload(const std::string& id, const std::string& gateway, int64_t now);
+
+    // --- Items (UploadItems.cpp) -------------------------------------------------------------
+
+    // Records a stored file, if the upload is still open: counts it in the upload and in the
+    // quota counters, refreshes the upload's activity time, audited "file-stored". Committed
+    // without waiting for the disk (see doc/Ledger.md, "What is one transaction").
+    AddItemResult AddItem(const ItemRecord& item, const std::string& ip,
+                          const std::vector<std::string>& quotaScopes = {}, int64_t day = 0);
+
+    bool LookupItem(ItemRecord& item, const std::string& uploadId,
+                    const std::string& sha256) const;
+
+    // In the order they were stored.
+    std::vector<ItemRecord> ListItems(const std::string& uploadId) const;
+
+    // An item of the upload with this SOP Instance UID (any file), if one is recorded.
+    bool LookupItemBySop(ItemRecord& item, const std::string& uploadId,
+                         const std::string& sopInstanceUid) const;
+
+    bool HasStudy(const std::string& uploadId, const std::string& studyInstanceUid) const;
+
+    // The upload whose files make up this Orthanc study, if any.
+    bool LookupUploadOfStudy(std::string& uploadId, const std::string& orthancStudyId) const;
+  };
+}
