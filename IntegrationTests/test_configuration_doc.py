@@ -1,7 +1,7 @@
 """The documents cannot rot: doc/Configuration.md names every option of
-Resources/DefaultConfiguration.json, of the samples and of the parser Plugin/Configuration.cpp,
-and nothing else; every relative link of README.md, CONTRIBUTING.md and doc/*.md leads to a
-file (and heading) that exists; doc/openapi.yaml is a sound OpenAPI 3 document with the public
+Resources/DefaultConfiguration.json, of the samples and of the parser Plugin/Configuration*.cpp,
+and nothing else; every relative link of the Markdown files (README.md, CONTRIBUTING.md, doc/,
+the folders' READMEs) leads to a file (and heading) that exists; doc/openapi.yaml is a sound OpenAPI 3 document with the public
 and peer routes of doc/Api.md. File checks only, no server."""
 
 import glob
@@ -14,7 +14,7 @@ import samples
 
 REPO = samples.REPO
 DOC = os.path.join(REPO, "doc", "Configuration.md")
-PARSER = os.path.join(REPO, "Plugin", "Configuration.cpp")
+PARSER = os.path.join(REPO, "Plugin", "Configuration*.cpp")  # the parser and its helpers
 SAMPLE_NAMES = ("Standalone.json", "Gateway.json", "Internal.json")
 
 
@@ -76,9 +76,9 @@ def documented(first_column):
 
 def parser_keys():
     """(keys of the section the parser reads, {list: keys it reads in each item}), taken from
-    the calls of Plugin/Configuration.cpp: Get*(s, "A.B") and Member(s, "A") read the merged
+    the calls of Plugin/Configuration*.cpp: Get*(s, "A.B") and Member(s, "A") read the merged
     section ("s" or "section"); the items of a list are read between 'where = "List["' and its push_back."""
-    source = read(PARSER)
+    source = "\n".join(read(path) for path in sorted(glob.glob(PARSER)))
     section = set(re.findall(r'\b(?:Get\w+|Member)\(\s*(?:s|section)\s*,\s*"([A-Za-z0-9.]+)"',
                              source))
     items = {}
@@ -132,7 +132,7 @@ def test_every_documented_option_exists():
 def test_the_parser_reads_exactly_the_default_options():
     section, items = parser_keys()
     not_in_defaults = section - key_paths(defaults())
-    assert not not_in_defaults, "Configuration.cpp reads options without a default in " \
+    assert not not_in_defaults, "Plugin/Configuration*.cpp reads options without a default in " \
         "DefaultConfiguration.json: %s" % sorted(not_in_defaults)
     unread = leaf_paths(defaults()) - section
     assert not unread, "DefaultConfiguration.json has options the parser never reads: %s" % \
@@ -159,8 +159,14 @@ def test_the_orthanc_options_of_the_samples_are_documented_and_real():
 # Links.
 
 def markdown_files():
-    return [os.path.join(REPO, "README.md"), os.path.join(REPO, "CONTRIBUTING.md")] + \
-        sorted(glob.glob(os.path.join(REPO, "doc", "*.md")))
+    """Every Markdown file of the repository (README.md, CONTRIBUTING.md, doc/, and the READMEs
+    of the folders), not those of installed packages or build folders."""
+    found = sorted(glob.glob(os.path.join(REPO, "**", "*.md"), recursive=True))
+    skipped = ("node_modules", "build", "build-fuzz")
+    files = [f for f in found
+             if not set(os.path.relpath(f, REPO).split(os.sep)[:-1]) & set(skipped)]
+    assert os.path.join(REPO, "doc", "Configuration.md") in files
+    return files
 
 
 def without_code(text):
