@@ -1,0 +1,51 @@
+// Reading the "Inbound" section: typed getters that name the option in every error, and the readers of its lists.
+#pragma once
+
+#include "Configuration.h"
+
+#include <json/value.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace Inbound
+{
+  namespace ConfigurationReader
+  {
+    // Every error is an OrthancException (BadFileFormat) naming the option: "Inbound.<option>".
+    [[noreturn]] void Bad(const std::string& option, const std::string& why);
+
+    // Copies "source" over "target" key by key; keys that "target" (the defaults) does not
+    // have are listed in "unknown" and not copied.
+    void MergeInto(Json::Value& target, const Json::Value& source, const std::string& path,
+                   std::vector<std::string>& unknown);
+
+    // The member at a dotted path ("Upload.MaxFileBytes"); missing is an error.
+    const Json::Value& Member(const Json::Value& section, const std::string& path);
+
+    std::string GetString(const Json::Value& section, const std::string& path, bool allowEmpty);
+
+    uint64_t GetUnsigned(const Json::Value& section, const std::string& path, uint64_t min,
+                         uint64_t max);
+
+    bool GetBool(const Json::Value& section, const std::string& path);
+
+    std::vector<std::string> GetStringList(const Json::Value& section, const std::string& path);
+
+    // An empty path is allowed (the option is off).
+    void CheckReadableFile(const std::string& path, const std::string& option);
+
+    // ConfigurationSections.cpp: the options that are lists of entries or sections of their own.
+    std::vector<Recipient> GetRecipients(const Json::Value& section);
+
+    SmtpSettings GetSmtp(const Json::Value& section);
+
+    NotificationSettings GetNotifications(const Json::Value& section);
+
+    std::vector<WebhookSettings> GetWebhooks(const Json::Value& section);
+
+    std::vector<ForwardRule> GetAutoForward(const Json::Value& section,
+                                            const std::vector<Recipient>& recipients);
+  }
+}

@@ -1,0 +1,326 @@
+// The options that are lists of entries or sections of their own: recipients, SMTP, notifications, webhooks, auto-forwarding.
+#include "ConfigurationReader.h"
+
+#include "Notify/MailMessage.h"
+#include "Toolbox/Languages.h"
+
+#include <boost/algorithm/string/predicate.hpp>
+#include <boost/filesystem.hpp>
+#include <boost/regex.hpp>
+
+#include <set>
+
+namespace Inbound
+{
+  namespace ConfigurationReader
+  {
+    std::vector<Recipient> GetRecipients(const Json::Value& section)
+    {
+      const Json::Value& list = Member(section, "Recipients");
+      if (!list.isArray())
+      {
+        Bad("Recipients", "must be a list of {\"Id\", \"Name\", \"Email\"}");
+      }
+      static const boost::regex kId("[a-z0-9][a-z0-9_-]{0,63}");
+      static const boost::regex kEmail("[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,}");
+      std::vector<Recipient> result;
+      for (Json::ArrayIndex i = 0; i < list.size(); i++)
+      {
+        const std::string where = "Recipients[" + std::to_string(i) + "]";
+        const Json::Value& r = list[i];
+        if (!r.isObject() || !r["Id"].isString() || !r["Name"].isString() ||
+            !r["Email"].isString())
+        {
+          Bad(where, "needs the strings \"Id\", \"Name\" and \"Email\"");
+        }
+        Recipient recipient;
+        recipient.id = r["Id"].asString();
+        recipient.name = r["Name"].asString();
+        recipient.email = r["Email"].asString();
+        if (r.isMember("Language"))
+        {
+          if (!r["Language"].isString() || !IsLanguage(r["Language"].asString()))
+          {
+            Bad(where + ".Language", "must be " + DescribeLanguages());
+          }
+          recipient.language = r["Language"].asString();
+        }
+        if (!boost::regex_match(recipient.id, kId))
+        {
+          Bad(where + ".Id", "must be lower-case letters, digits, '-' or '_' (at most 64)");
+        }
+        if (recipient.name.empty())
+        {
+          Bad(where + ".Name", "must not be empty");
+        }
+        if (!boost::regex_match(recipient.email, kEmail) || !MailAddress::IsValidAddress(recipient.email))
+        {
+          Bad(where + ".Email", "is not an e-mail address");
+        }
+        for (const Recipient& other : result)
+        {
+          if (other.id == recipient.id)
+          {
+            Bad(where + ".Id", "\"" + recipient.id + "\" is used twice");
+          }
+        }
+        for (const std::string& key : r.getMemberNames())
+        {
+          if (key != "Id" && key != "Name" && key != "Email" && key != "Language")
+          {
+            Bad(where, "unknown key \"" + key + "\"");
+          }
+        }
+        result.push_back(recipient);
+      }
+      return result;
+    }
+
+    static std::string GetLanguage(const Json::Value& section, const std::string& path)
+    {
+      const std::string language = GetString(section, path, false);
+      if (!IsLanguage(language))
+      {
+        Bad(path, "must be " + DescribeLanguages());
+      }
+      return language;
+    }
+
+    SmtpSettings GetSmtp(const Json::Value& s)
+    {
+      SmtpSettings smtp;
+      smtp.host = GetString(s, "Smtp.Host", true);
+      smtp.port = static_cast<unsigned int>(GetUnsigned(s, "Smtp.Port", 1, 65535));
+      const std::string security = GetString(s, "Smtp.Security", false);
+      if (security == "None")
+        smtp.security = SmtpSecurity_None;
+      else if (security == "StartTls")
+        smtp.security = SmtpSecurity_StartTls;
+      else if (security == "Tls")
+        smtp.security = SmtpSecurity_Tls;
+      else
+        Bad("Smtp.Security", "must be \"None\", \"StartTls\" or \"Tls\"");
+      smtp.username = GetString(s, "Smtp.Username", true);
+      smtp.password = GetString(s, "Smtp.Password", true);
+      smtp.from = GetString(s, "Smtp.From", true);
+      smtp.caCertificates = GetString(s, "Smtp.CACertificates", true);
+      CheckReadableFile(smtp.caCertificates, "Smtp.CACertificates");
+      smtp.verifyCertificate = GetBool(s, "Smtp.VerifyCertificate");
+      smtp.timeoutSeconds = static_cast<unsigned int>(GetUnsigned(s, "Smtp.Timeout", 1, 600));
+      static const boost::regex kHost("[A-Za-z0-9.:-]{1,253}");
+      if (!smtp.host.empty())
+      {
+        if (!boost::regex_match(smtp.host, kHost))
+        {
+          Bad("Smtp.Host", "must be a host name or address");
+        }
+        MailAddress from;
+        if (!MailAddress::Parse(from, smtp.from))
+        {
+          Bad("Smtp.From", "must be an address like \"Orthanc Inbound <inbound@hospital.example>\"");
+        }
+      }
+      return smtp;
+    }
+
+    static std::string GetViewerUrl(const Json::Value& s)
+    {
+      const std::string viewer = GetString(s, "Notifications.Viewer", false);
+      static const std::map<std::string, std::string> kForms = {
+        {"Explorer", "{OrthancUrl}/app/explorer.html#study?uuid={OrthancStudyId}"},
+        {"Stone", "{OrthancUrl}/stone-webviewer/index.html?study={StudyInstanceUID}"},
+        {"OHIF", "{OrthancUrl}/ohif/viewer?StudyInstanceUIDs={StudyInstanceUID}"},
+        {"OsimisViewer", "{OrthancUrl}/osimis-viewer/app/index.html?study={OrthancStudyId}"},
+        {"WebViewer", "{OrthancUrl}/web-viewer/app/viewer.html?series={OrthancSeriesId}"}};
+      const auto found = kForms.find(viewer);
+      if (found != kForms.end())
+      {
+        return found->second;
+      }
+      const bool names = viewer.find("{OrthancStudyId}") != std::string::npos ||
+                         viewer.find("{StudyInstanceUID}") != std::string::npos ||
+                         viewer.find("{OrthancSeriesId}") != std::string::npos;
+      const bool absolute = boost::starts_with(viewer, "{OrthancUrl}") ||
+                            boost::starts_with(viewer, "https://") ||
+                            boost::starts_with(viewer, "http://");
+      if (!names || !absolute)
+      {
+        Bad("Notifications.Viewer",
+            "must be \"Explorer\", \"Stone\", \"OHIF\", \"OsimisViewer\", \"WebViewer\" or a "
+            "URL template starting with {OrthancUrl} or https:// that names {OrthancStudyId}, "
+            "{StudyInstanceUID} or {OrthancSeriesId}");
+      }
+      return viewer;
+    }
+
+    NotificationSettings GetNotifications(const Json::Value& s)
+    {
+      NotificationSettings n;
+      n.mailRecipient = GetBool(s, "Notifications.MailRecipient");
+      n.senderReceipt = GetBool(s, "Notifications.SenderReceipt");
+      n.receiptsPerAddressPerDay = static_cast<unsigned int>(
+        GetUnsigned(s, "Notifications.ReceiptsPerAddressPerDay", 1, 1000));
+      n.adminEmails = GetStringList(s, "Notifications.AdminEmails");
+      for (const std::string& address : n.adminEmails)
+      {
+        MailAddress parsed;
+        if (!MailAddress::Parse(parsed, address))
+        {
+          Bad("Notifications.AdminEmails", "\"" + address + "\" is not an e-mail address");
+        }
+      }
+      n.adminAlertIntervalSeconds = static_cast<unsigned int>(
+        GetUnsigned(s, "Notifications.AdminAlertInterval", 0, 7 * 86400));
+      n.language = GetLanguage(s, "Notifications.Language");
+      n.includePatientData = GetBool(s, "Notifications.IncludePatientData");
+      n.orthancUrl = GetString(s, "Notifications.OrthancUrl", true);
+      while (boost::ends_with(n.orthancUrl, "/"))
+      {
+        n.orthancUrl.pop_back();
+      }
+      if (!n.orthancUrl.empty() && !boost::starts_with(n.orthancUrl, "https://") &&
+          !boost::starts_with(n.orthancUrl, "http://"))
+      {
+        Bad("Notifications.OrthancUrl", "must start with https:// or http://");
+      }
+      n.viewerUrl = GetViewerUrl(s);
+      n.templates = GetString(s, "Notifications.Templates", true);
+      if (!n.templates.empty() && !boost::filesystem::is_directory(n.templates))
+      {
+        Bad("Notifications.Templates", "is not a folder: " + n.templates);
+      }
+      n.retryIntervalSeconds = static_cast<unsigned int>(
+        GetUnsigned(s, "Notifications.RetryInterval", 1, 86400));
+      n.maxRetryIntervalSeconds = static_cast<unsigned int>(
+        GetUnsigned(s, "Notifications.MaxRetryInterval", 1, 7 * 86400));
+      n.giveUpAfterSeconds = static_cast<unsigned int>(
+        GetUnsigned(s, "Notifications.GiveUpAfter", 1, 60 * 86400));
+      if (n.maxRetryIntervalSeconds < n.retryIntervalSeconds)
+      {
+        Bad("Notifications.MaxRetryInterval", "must not be smaller than Notifications.RetryInterval");
+      }
+      return n;
+    }
+
+    std::vector<WebhookSettings> GetWebhooks(const Json::Value& s)
+    {
+      static const std::set<std::string> kEvents = {"upload.completed", "upload.delivered",
+                                                    "upload.forwarded", "alert"};
+      const Json::Value& list = Member(s, "Webhooks");
+      if (!list.isArray())
+      {
+        Bad("Webhooks", "must be a list of {\"Url\", \"Secret\", \"Events\"}");
+      }
+      std::vector<WebhookSettings> result;
+      for (Json::ArrayIndex i = 0; i < list.size(); i++)
+      {
+        const std::string where = "Webhooks[" + std::to_string(i) + "]";
+        const Json::Value& w = list[i];
+        if (!w.isObject() || !w["Url"].isString() || !w["Secret"].isString())
+        {
+          Bad(where, "needs the strings \"Url\" and \"Secret\"");
+        }
+        WebhookSettings hook;
+        hook.url = w["Url"].asString();
+        hook.secret = w["Secret"].asString();
+        static const boost::regex kUrl("https://[^\\s]+");
+        if (!boost::regex_match(hook.url, kUrl))
+        {
+          Bad(where + ".Url", "must be an https:// URL");
+        }
+        if (hook.secret.size() < 16)
+        {
+          Bad(where + ".Secret", "must be at least 16 characters long");
+        }
+        for (const std::string& key : w.getMemberNames())
+        {
+          if (key != "Url" && key != "Secret" && key != "Events" && key != "CACertificates")
+          {
+            Bad(where, "unknown key \"" + key + "\"");
+          }
+        }
+        if (w.isMember("Events"))
+        {
+          if (!w["Events"].isArray())
+          {
+            Bad(where + ".Events", "must be a list of event names");
+          }
+          for (const Json::Value& e : w["Events"])
+          {
+            if (!e.isString())
+            {
+              Bad(where + ".Events", "must be a list of event names");
+            }
+            hook.events.push_back(e.asString());
+          }
+          for (const std::string& e : hook.events)
+          {
+            if (kEvents.count(e) == 0)
+            {
+              Bad(where + ".Events", "unknown event \"" + e + "\" (known: upload.completed, "
+                  "upload.delivered, upload.forwarded, alert)");
+            }
+          }
+        }
+        if (w.isMember("CACertificates"))
+        {
+          if (!w["CACertificates"].isString())
+          {
+            Bad(where + ".CACertificates", "must be a string");
+          }
+          hook.caCertificates = w["CACertificates"].asString();
+          CheckReadableFile(hook.caCertificates, where + ".CACertificates");
+        }
+        result.push_back(hook);
+      }
+      return result;
+    }
+
+    std::vector<ForwardRule> GetAutoForward(const Json::Value& s,
+                                            const std::vector<Recipient>& recipients)
+    {
+      const Json::Value& list = Member(s, "AutoForward");
+      if (!list.isArray())
+      {
+        Bad("AutoForward", "must be a list of {\"Recipient\", \"Modality\", \"PatientID\"}");
+      }
+      std::vector<ForwardRule> result;
+      for (Json::ArrayIndex i = 0; i < list.size(); i++)
+      {
+        const std::string where = "AutoForward[" + std::to_string(i) + "]";
+        const Json::Value& r = list[i];
+        if (!r.isObject() || !r["Recipient"].isString() || !r["Modality"].isString() ||
+            !r["PatientID"].isString() || r["Modality"].asString().empty())
+        {
+          Bad(where, "needs the strings \"Recipient\", \"Modality\" and \"PatientID\"");
+        }
+        for (const std::string& key : r.getMemberNames())
+        {
+          if (key != "Recipient" && key != "Modality" && key != "PatientID")
+          {
+            Bad(where, "unknown key \"" + key + "\"");
+          }
+        }
+        ForwardRule rule;
+        rule.recipient = r["Recipient"].asString();
+        rule.modality = r["Modality"].asString();
+        const std::string patientId = r["PatientID"].asString();
+        if (patientId == "AsSent")
+          rule.asSent = true;
+        else if (patientId != "Namespaced")
+          Bad(where + ".PatientID", "must be \"Namespaced\" (foreign exams area) or \"AsSent\"");
+        bool known = rule.recipient == "*";
+        for (const Recipient& recipient : recipients)
+        {
+          known = known || recipient.id == rule.recipient;
+        }
+        if (!known)
+        {
+          Bad(where + ".Recipient", "\"" + rule.recipient + "\" is not in Inbound.Recipients (or \"*\")");
+        }
+        result.push_back(rule);
+      }
+      return result;
+    }
+  }
+}
