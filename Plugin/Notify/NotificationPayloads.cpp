@@ -4,11 +4,11 @@
 #include "Toolbox/Crypto.h"
 #include "Toolbox/Json.h"
 #include "Toolbox/Time.h"
+#include "Upload/StudySummary.h"
 
 #include <boost/algorithm/string/replace.hpp>
 
 #include <algorithm>
-#include <map>
 #include <set>
 
 namespace Inbound
@@ -57,46 +57,6 @@ namespace Inbound
         }
       }
       return type;
-    }
-
-    struct StudySummary
-    {
-      ItemRecord first;
-      std::set<std::string> series;
-      std::set<std::string> modalities;
-      int64_t instances = 0;
-    };
-
-    // The studies of an upload in the order their first file arrived.
-    std::vector<StudySummary> SummarizeStudies(const std::vector<ItemRecord>& items)
-    {
-      std::vector<StudySummary> studies;
-      std::map<std::string, size_t> index;
-      for (const ItemRecord& item : items)
-      {
-        // One study UID sent under two PatientIDs is two studies (two isolated patients),
-        // each with its own link.
-        const std::string key = item.studyInstanceUid + '\n' + item.isolatedPatientId;
-        auto found = index.find(key);
-        if (found == index.end())
-        {
-          found = index.emplace(key, studies.size()).first;
-          studies.emplace_back();
-          studies.back().first = item;
-        }
-        StudySummary& study = studies[found->second];
-        study.series.insert(item.seriesInstanceUid);
-        if (!item.modality.empty())
-        {
-          study.modalities.insert(item.modality);
-        }
-        study.instances++;
-        if (study.first.orthancStudyId.empty())
-        {
-          study.first.orthancStudyId = item.orthancStudyId;
-        }
-      }
-      return studies;
     }
 
     std::string Join(const std::set<std::string>& values)
@@ -290,7 +250,7 @@ namespace Inbound
     u["completedAt"] = upload.completedAt > 0 ? Json::Value(FormatIso8601(upload.completedAt))
                                               : Json::Value();
     Json::Value studies(Json::arrayValue);
-    for (const StudySummary& s : SummarizeStudies(items))
+    for (const StudySummary& s : StudySummary::Summarize(items))
     {
       Json::Value study(Json::objectValue);
       study["studyInstanceUid"] = s.first.studyInstanceUid;
@@ -351,7 +311,7 @@ namespace Inbound
     d["viaGateway"] = viaGateway;
     d["patientData"] = patientData;
     Json::Value studies(Json::arrayValue);
-    for (const StudySummary& s : SummarizeStudies(items))
+    for (const StudySummary& s : StudySummary::Summarize(items))
     {
       Json::Value study(Json::objectValue);
       study["number"] = std::to_string(studies.size() + 1);

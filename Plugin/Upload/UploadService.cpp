@@ -6,12 +6,11 @@
 #include "Upload/DicomInspector.h"
 #include "Upload/DicomText.h"
 #include "Upload/OpenRequest.h"
+#include "Upload/StudySummary.h"
 
 #include <Logging.h>
 
 #include <algorithm>
-#include <map>
-#include <set>
 
 namespace Inbound
 {
@@ -319,36 +318,9 @@ namespace Inbound
   Json::Value UploadService::DescribeStudies(const std::vector<ItemRecord>& items,
                                              bool withOrthancIds) const
   {
-    struct Study
-    {
-      ItemRecord first;
-      std::set<std::string> modalities;
-      unsigned int instances = 0;
-    };
-    std::map<std::string, Study> studies;
-    std::vector<std::string> order;
-    for (const ItemRecord& item : items)
-    {
-      // One study UID sent under two PatientIDs is two studies here (two isolated patients).
-      const std::string key = item.studyInstanceUid + '\n' + item.isolatedPatientId;
-      auto found = studies.find(key);
-      if (found == studies.end())
-      {
-        order.push_back(key);
-        found = studies.emplace(key, Study()).first;
-        found->second.first = item;
-      }
-      if (!item.modality.empty())
-      {
-        found->second.modalities.insert(item.modality);
-      }
-      found->second.instances++;
-    }
-
     Json::Value result(Json::arrayValue);
-    for (const std::string& key : order)
+    for (const StudySummary& study : StudySummary::Summarize(items))
     {
-      const Study& study = studies[key];
       Json::Value json(Json::objectValue);
       json["studyInstanceUid"] = study.first.studyInstanceUid;
       json["studyDate"] = study.first.studyDate;
@@ -358,7 +330,7 @@ namespace Inbound
       {
         json["modalities"].append(m);
       }
-      json["instances"] = study.instances;
+      json["instances"] = Json::Int64(study.instances);
       if (withOrthancIds)
       {
         json["orthancId"] = study.first.orthancStudyId;

@@ -94,6 +94,8 @@ namespace Inbound
 
     Json::Value MakeReceipt(const UploadRecord& upload) const;
 
+    // The studies of a receipt or an admin's upload view (StudySummary), with the Orthanc and
+    // patient identifiers only for the admin.
     Json::Value DescribeStudies(const std::vector<ItemRecord>& items, bool withOrthancIds) const;
 
     Json::Value DescribeRecipient(const std::string& id) const;
