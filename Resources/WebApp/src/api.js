@@ -1,52 +1,12 @@
-// The upload API (see README.md, "HTTP API"), called relative to the page: the page lives at
-// /inbound/.
+// The upload API (see doc/Api.md), called relative to the page: the page lives at /inbound/.
 
-export class ApiError extends Error {
-  constructor(status, code, message, retryAfter) {
-    super(message || code || `HTTP ${status}`);
-    this.status = status;
-    this.code = code || '';
-    this.retryAfter = retryAfter;
-  }
-}
+import { ApiError, requestJson, retryAfterSeconds } from '../../WebShared/http.js';
 
-function retryAfterSeconds(value) {
-  const seconds = Number.parseInt(value, 10);
-  return Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds, 3600) : null;
-}
+export { ApiError };
 
 async function call(method, path, { token, json } = {}) {
-  const headers = { Accept: 'application/json' };
-  if (token) {
-    headers['X-Inbound-Token'] = token;
-  }
-  if (json !== undefined) {
-    headers['Content-Type'] = 'application/json';
-  }
-  let response;
-  try {
-    response = await fetch(path, {
-      method,
-      headers,
-      body: json !== undefined ? JSON.stringify(json) : undefined,
-      cache: 'no-store',
-      credentials: 'same-origin',
-      redirect: 'error',
-    });
-  } catch (e) {
-    throw new ApiError(0, 'network', e && e.message);
-  }
-  let body = null;
-  try {
-    body = await response.json();
-  } catch (e) {
-    body = null;
-  }
-  if (!response.ok) {
-    throw new ApiError(response.status, body && body.error, body && body.message,
-      retryAfterSeconds(response.headers.get('Retry-After')));
-  }
-  return body || {};
+  const headers = token ? { 'X-Inbound-Token': token } : {};
+  return (await requestJson(method, path, { headers, json, redirect: 'error' })) || {};
 }
 
 // The plugin's rate limits answer 503 (a proxy's 429) with Retry-After before doing anything:

@@ -94,3 +94,15 @@ export function throttledSaver(ms) {
     },
   };
 }
+
+// The upload's progress, written at most every 2 seconds while files arrive.
+export const saver = throttledSaver(2000);
+
+// The upload's token is a key to it: once the upload is complete, cancelled, expired or
+// unknown to the server (404), nothing of it may stay in this browser (a shared computer, a
+// later visitor). A save still scheduled by the throttle is dropped too, so that it cannot
+// write the token back after it was forgotten.
+export function forgetUpload() {
+  saver.cancel();
+  clearResume();
+}

@@ -1,8 +1,8 @@
-// Every text of the upload page, in English and German. Values are strings with {named}
-// placeholders, or {one, other} objects for words that depend on a count.
+// Every text of the upload page, one table per language of Resources/WebShared/languages.js.
+// Values are strings with {named} placeholders, or {one, other} objects for words that depend
+// on a count (see Resources/WebShared/i18n.js).
 
 const en = {
-  'lang.name': 'English',
   'lang.switch': 'Language',
   'app.product': 'Secure image upload',
   'app.loading': 'Loading…',
@@ -179,7 +179,6 @@ const en = {
   'nav.continue': 'Continue',
   'nav.back': 'Back',
 
-  'unit.B': 'B', 'unit.kB': 'kB', 'unit.MB': 'MB', 'unit.GB': 'GB', 'unit.TB': 'TB',
   'count.patients': { one: '{n} patient', other: '{n} patients' },
   'count.studies': { one: '{n} examination', other: '{n} examinations' },
   'count.images': { one: '{n} image', other: '{n} images' },
@@ -191,7 +190,6 @@ const en = {
 };
 
 const de = {
-  'lang.name': 'Deutsch',
   'lang.switch': 'Sprache',
   'app.product': 'Sicherer Bild-Upload',
   'app.loading': 'Wird geladen …',
@@ -368,7 +366,6 @@ const de = {
   'nav.continue': 'Weiter',
   'nav.back': 'Zurück',
 
-  'unit.B': 'B', 'unit.kB': 'kB', 'unit.MB': 'MB', 'unit.GB': 'GB', 'unit.TB': 'TB',
   'count.patients': { one: '{n} Patient/in', other: '{n} Patient/innen' },
   'count.studies': { one: '{n} Untersuchung', other: '{n} Untersuchungen' },
   'count.images': { one: '{n} Bild', other: '{n} Bilder' },
@@ -379,77 +376,4 @@ const de = {
   'time.hours': { one: '{n} Stunde', other: '{n} Stunden' },
 };
 
-export const dictionaries = { en, de };
-export const supportedLanguages = Object.keys(dictionaries);
-
-let current = 'en';
-const listeners = [];
-
-export function language() {
-  return current;
-}
-
-export function locale() {
-  return current === 'de' ? 'de-DE' : 'en-GB';
-}
-
-export function setLanguage(lang) {
-  if (!dictionaries[lang] || lang === current) {
-    return;
-  }
-  current = lang;
-  for (const listener of listeners) {
-    listener(lang);
-  }
-}
-
-export function onLanguageChange(listener) {
-  listeners.push(listener);
-}
-
-// The best language for this browser among the offered ones (first one as fallback).
-export function preferredLanguage(offered, stored) {
-  const available = (offered && offered.length ? offered : supportedLanguages)
-    .filter((l) => dictionaries[l]);
-  if (available.length === 0) {
-    return 'en';
-  }
-  if (stored && available.includes(stored)) {
-    return stored;
-  }
-  const wanted = (navigator.languages && navigator.languages.length)
-    ? navigator.languages : [navigator.language || ''];
-  for (const tag of wanted) {
-    const primary = String(tag).toLowerCase().split('-')[0];
-    if (available.includes(primary)) {
-      return primary;
-    }
-  }
-  return available[0];
-}
-
-function fill(text, params) {
-  return text.replace(/\{(\w+)\}/g, (match, name) =>
-    (params && params[name] !== undefined ? String(params[name]) : match));
-}
-
-export function t(key, params) {
-  let value = dictionaries[current][key];
-  if (value === undefined) {
-    value = en[key];
-  }
-  if (value === undefined) {
-    return key;
-  }
-  if (typeof value === 'object') {
-    const n = params && typeof params.n === 'number' ? params.n : 0;
-    value = value[new Intl.PluralRules(locale()).select(n)] || value.other;
-    params = { ...params, n: n.toLocaleString(locale()) };
-  }
-  return fill(value, params);
-}
-
-// A count with its noun, e.g. tn('count.images', 3) = "3 images".
-export function tn(key, n) {
-  return t(key, { n });
-}
+export const texts = { en, de };
