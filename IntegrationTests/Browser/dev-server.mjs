@@ -2,8 +2,8 @@
 // /inbound/ (index.html) and /inbound/app/<file>, with the same Content-Security-Policy as the
 // plugin, and forwards every other request to an Orthanc running the plugin.
 //
-//   node ../../Resources/WebApp/build.mjs /tmp/inbound-page
-//   node dev-server.mjs --dir /tmp/inbound-page --port 8099 --orthanc http://127.0.0.1:8042
+//   node ../../Resources/WebApp/build.mjs /tmp/inbound-pages
+//   node dev-server.mjs --dir /tmp/inbound-pages/upload --port 8099 --orthanc http://127.0.0.1:8042
 //
 // Not used by the tests, which run against the page the plugin itself serves.
 

@@ -15,13 +15,15 @@ namespace Inbound
   // All are generated at build time (Resources/CMake/EmbedResources.cmake).
   const std::string& GetDefaultConfiguration();
 
-  // A file of the web page bundle by its path relative to the bundle ("index.html"), or null.
+  // A file of the upload page's bundle by its path relative to the bundle ("index.html"),
+  // or null.
   const EmbeddedFile* LookupWebFile(const std::string& path);
 
   // A built-in e-mail template ("en/recipient.txt", from Resources/Notifications), or null.
   const EmbeddedFile* LookupTemplateFile(const std::string& path);
 
-  // A file of the admin page (Resources/AdminApp), or null.
+  // A file of the admin page's bundle ("admin.js", bundled from Resources/AdminApp by
+  // Resources/WebApp/build.mjs), or null.
   const EmbeddedFile* LookupAdminFile(const std::string& path);
 
   // The Orthanc Explorer extension ("inbound-explorer.js", from Resources/Explorer), or null.

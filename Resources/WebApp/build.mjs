@@ -1,6 +1,9 @@
-// Bundles the upload page: node build.mjs <outDir>
-// Writes index.html, app.js, worker.js, app.css and icon.svg into <outDir>; the plugin embeds
-// every file of that folder and serves index.html at /inbound/ and the rest at /inbound/app/.
+// Bundles the two web pages: node build.mjs <outDir>
+//   <outDir>/upload/  index.html, app.js, worker.js, app.css, icon.svg — the upload page; the
+//                     plugin serves index.html at /inbound/ and the rest at /inbound/app/.
+//   <outDir>/admin/   index.html, admin.js, admin.css — the admin page, served at
+//                     /inbound/admin/ui/.
+// The plugin embeds every file of both folders (CMakeLists.txt).
 
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -9,9 +12,10 @@ import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const src = path.join(here, 'src');
+const uploadSource = path.join(here, 'src');
+const adminSource = path.join(here, '..', 'AdminApp');
 const outDir = path.resolve(process.argv[2] || path.join(here, 'dist'));
-const MAX_TOTAL_BYTES = 200 * 1024;
+const KIB = 1024;
 
 const common = {
   bundle: true,
@@ -25,8 +29,13 @@ const common = {
   write: false,
 };
 
-async function bundle(entry, outName, define = {}) {
-  const result = await esbuild.build({ ...common, define, entryPoints: [path.join(src, entry)], outfile: path.join(outDir, outName) });
+async function bundle(entry, define = {}) {
+  const result = await esbuild.build({ ...common, define, entryPoints: [entry], outdir: outDir });
+  return result.outputFiles[0].contents;
+}
+
+async function bundleCss(entry) {
+  const result = await esbuild.build({ ...common, entryPoints: [entry], outdir: outDir, loader: { '.css': 'css' } });
   return result.outputFiles[0].contents;
 }
 
@@ -36,43 +45,61 @@ function versioned(name, data) {
   return `app/${name}?v=${createHash('sha256').update(data).digest('hex').slice(0, 12)}`;
 }
 
-async function main() {
-  await rm(outDir, { recursive: true, force: true });
-  await mkdir(outDir, { recursive: true });
-  const css = await esbuild.build({
-    ...common,
-    entryPoints: [path.join(src, 'app.css')],
-    outfile: path.join(outDir, 'app.css'),
-    loader: { '.css': 'css' },
-  });
-  const worker = await bundle('worker.js', 'worker.js');
-  const app = await bundle('main.js', 'app.js', { __WORKER_URL__: JSON.stringify(versioned('worker.js', worker)) });
-  const styles = css.outputFiles[0].contents;
-  const icon = await readFile(path.join(src, 'icon.svg'));
-  let html = await readFile(path.join(src, 'index.html'), 'utf8');
+async function uploadPage() {
+  const worker = await bundle(path.join(uploadSource, 'worker.js'));
+  const app = await bundle(path.join(uploadSource, 'main.js'), { __WORKER_URL__: JSON.stringify(versioned('worker.js', worker)) });
+  const styles = await bundleCss(path.join(uploadSource, 'app.css'));
+  const icon = await readFile(path.join(uploadSource, 'icon.svg'));
+  let html = await readFile(path.join(uploadSource, 'index.html'), 'utf8');
   for (const [name, data] of [['app.js', app], ['app.css', styles], ['icon.svg', icon]]) {
     if (!html.includes(`"app/${name}"`)) {
       throw new Error(`index.html does not reference app/${name}`);
     }
     html = html.replace(`"app/${name}"`, `"${versioned(name, data)}"`);
   }
-  const files = {
+  return {
     'app.js': app,
     'worker.js': worker,
     'app.css': styles,
     'index.html': Buffer.from(html, 'utf8'),
     'icon.svg': icon,
   };
+}
+
+// The admin page is served with "Cache-Control: no-cache": its file names stay as they are.
+async function adminPage() {
+  const html = await readFile(path.join(adminSource, 'index.html'));
+  for (const name of ['admin.js', 'admin.css']) {
+    if (!html.includes(`"/inbound/admin/ui/${name}"`)) {
+      throw new Error(`the admin page's index.html does not reference ${name}`);
+    }
+  }
+  return {
+    'admin.js': await bundle(path.join(adminSource, 'src', 'main.js')),
+    'admin.css': await bundleCss(path.join(adminSource, 'admin.css')),
+    'index.html': html,
+  };
+}
+
+async function write(name, folder, files, budget) {
+  const dir = path.join(outDir, folder);
+  await mkdir(dir, { recursive: true });
   let total = 0;
-  for (const [name, data] of Object.entries(files)) {
-    await writeFile(path.join(outDir, name), data);
+  for (const [file, data] of Object.entries(files)) {
+    await writeFile(path.join(dir, file), data);
     total += data.length;
   }
-  const summary = Object.entries(files).map(([name, data]) => `${name} ${(data.length / 1024).toFixed(1)} KiB`).join(', ');
-  console.log(`Upload page bundled into ${outDir}: ${summary}`);
-  if (total > MAX_TOTAL_BYTES) {
-    throw new Error(`the bundle is ${total} bytes, more than the budget of ${MAX_TOTAL_BYTES}`);
+  const summary = Object.entries(files).map(([file, data]) => `${file} ${(data.length / KIB).toFixed(1)} KiB`).join(', ');
+  console.log(`${name} bundled into ${dir}: ${summary}`);
+  if (total > budget) {
+    throw new Error(`the ${name} is ${total} bytes, more than its budget of ${budget}`);
   }
+}
+
+async function main() {
+  await rm(outDir, { recursive: true, force: true });
+  await write('upload page', 'upload', await uploadPage(), 200 * KIB);
+  await write('admin page', 'admin', await adminPage(), 150 * KIB);
 }
 
 main().catch((error) => {
