@@ -2,6 +2,7 @@
 Debian's Chromium driven by playwright-core (IntegrationTests/Browser/*.test.mjs), against a
 real Orthanc with the plugin."""
 
+import glob
 import json
 import os
 import shutil
@@ -35,12 +36,31 @@ def node_packages():
     assert code == 0, output
 
 
+def test_the_web_page_modules_in_node():
+    """The modules both pages share (Resources/WebShared) and their texts, without a browser
+    (Resources/WebApp/test): every language of the one list has every text in both pages and
+    mail templates; every key the markup and the code name exists; sizes read as in the mails."""
+    webapp = os.path.join(HERE, "..", "Resources", "WebApp")
+    if not os.path.isdir(os.path.join(webapp, "node_modules", "esbuild")):
+        result = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=webapp,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+        assert result.returncode == 0, result.stdout
+    tests = sorted(os.path.relpath(f, webapp) for f in glob.glob(os.path.join(webapp, "test", "*.test.mjs")))
+    assert len(tests) >= 2, tests
+    result = subprocess.run(["node", "--test"] + tests, cwd=webapp, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, timeout=300)
+    print(result.stdout)
+    assert result.returncode == 0, result.stdout[-6000:]
+    assert "# fail 0" in result.stdout and "# pass" in result.stdout, result.stdout[-3000:]
+
+
 def test_the_upload_page_in_chromium(node_packages, server):
     """Every browser scenario: the patient CD sent through the page with its receipt, no
     request outside the site, unticked studies not sent, resume after closing the page, a
     ZIP, a phone-sized screen, accessibility rules, the server's refusals."""
     env = dict(os.environ)
     env["INBOUND_URL"] = server.url + "/inbound/"
+    env["INBOUND_ADMIN"] = "%s:%s" % harness.ADMIN  # the admin page shows the same size
     env["CHROMIUM"] = CHROMIUM
     env.setdefault("SCREENSHOT_DIR", os.path.join(HERE, "..", "build", "screenshots"))
     os.makedirs(env["SCREENSHOT_DIR"], exist_ok=True)

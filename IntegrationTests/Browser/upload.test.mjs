@@ -2,8 +2,9 @@
 // a running Orthanc with the Inbound plugin:
 //
 //   INBOUND_URL=http://127.0.0.1:8042/inbound/ [INBOUND_CD=<folder>] [SCREENSHOT_DIR=<dir>] \
-//     node --test --test-concurrency=1 upload.test.mjs
+//     [INBOUND_ADMIN=user:password] node --test --test-concurrency=1 upload.test.mjs
 //
+// With INBOUND_ADMIN, the admin page is also opened to compare what it shows of an upload.
 // The page is used the way a person uses it: accept the privacy statement, fill the form,
 // pick the CD folder, check the preview, send, read the receipt.
 
@@ -20,6 +21,7 @@ const PAGE_URL = process.env.INBOUND_URL;
 const DEFAULT_CD = '/usr/lib/python3/dist-packages/pydicom/data/test_files/dicomdirtests';
 const CD = process.env.INBOUND_CD || DEFAULT_CD;
 const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || '';
+const ADMIN = process.env.INBOUND_ADMIN || '';
 // pydicom's patient CD: a DICOMDIR for three patients (6 studies, 31 images) and a second
 // file-set with its own DICOMDIR (1 study, 50 images); the rest must be skipped.
 const DEFAULT_CD_STUDIES = 7;
@@ -137,6 +139,24 @@ async function studyRows(page) {
   return page.locator('#studies-body tr.study-row');
 }
 
+// What the admin page's inbox says of the upload with this receipt code: "n studies · n files
+// · size".
+async function adminCounts(code) {
+  const [username, password] = ADMIN.split(/:(.*)/s);
+  const admin = await launchChromium('inbound-browser-admin-', { httpCredentials: { username, password } });
+  try {
+    const page = await admin.context.newPage();
+    await page.goto(`${ORIGIN}/inbound/admin/ui/`);
+    await page.getByLabel(/^Search/).fill(code);
+    const row = page.locator('#inbox-list li.upload', { has: page.locator('.receipt-code', { hasText: code }) });
+    await row.waitFor();
+    return (await row.locator('.upload-meta > span').nth(1).textContent()).trim();
+  } finally {
+    await admin.context.close();
+    await rm(admin.userDataDir, { recursive: true, force: true });
+  }
+}
+
 async function sendAndWaitForReceipt(page) {
   await page.getByRole('button', { name: 'Send images' }).click();
   await page.getByRole('heading', { name: 'Sending the images' }).waitFor();
@@ -192,6 +212,14 @@ test('a patient CD is sent from the browser and a receipt is shown', async () =>
   assert.match(facts, /Dr\. Alex Example, Example Clinic/);
   if (CD === DEFAULT_CD) {
     assert.match(facts, new RegExp(`Images${DEFAULT_CD_IMAGES}`));
+  }
+  // Sizes in SI units with one decimal, as in the mails; the admin page says the same.
+  const size = (await page.locator('#receipt-facts dt', { hasText: /^Size$/ }).locator('xpath=following-sibling::dd[1]')
+    .textContent()).trim();
+  assert.match(size, /^\d+(\.\d)? (B|kB|MB|GB)$/, `receipt size "${size}"`);
+  if (ADMIN) {
+    const counts = await adminCounts(code);
+    assert.ok(counts.endsWith(` · ${size}`), `the admin page shows "${counts}", the receipt ${size}`);
   }
   assert.equal(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.includes(':upload:')).length), 0,
     'nothing is left to resume after completion');
