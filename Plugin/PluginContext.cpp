@@ -418,16 +418,16 @@ namespace Inbound
   {
     MetricsSnapshot snapshot;
     snapshot.now = clock_.NowMs();
-    for (const auto& count : ledger_->CountByState())
+    for (const auto& count : ledger_->Uploads().CountByState())
     {
       snapshot.uploadsByState[StringToUploadState(count.first)] = count.second;
     }
     snapshot.limits = limits_->GetSnapshot();
-    snapshot.notificationsByState = ledger_->CountNotifications();
+    snapshot.notificationsByState = ledger_->Notifications().CountByState();
     if (forwarder_)
     {
       snapshot.forwards = true;
-      snapshot.forwardsByState = ledger_->CountForwards();
+      snapshot.forwardsByState = ledger_->Forwards().CountByState();
     }
     std::lock_guard<std::mutex> lock(pullersMutex_);
     for (const auto& puller : pullers_)

@@ -132,7 +132,7 @@ namespace
                            {"Id": "trauma", "Name": "Trauma", "Email": "trauma@hospital.example"}],
             "Forwarding": {"RetryInterval": 10, "MaxRetryInterval": 40, "GiveUpAfter": 100})" +
         extra + "}"));
-      ledger.GetCursor("forward");  // before any upload, as in a running plugin
+      ledger.Forwards().GetCursor(); // before any upload, as in a running plugin
       forwarder.reset(new Forwarder(configuration, ledger, rest, clock));
     }
 
@@ -144,7 +144,7 @@ namespace
       u.tokenHash = "h";
       u.createdAt = u.updatedAt = clock.now;
       u.recipientId = recipient;
-      ledger.CreateUpload(u);
+      ledger.Uploads().Create(u);
       const std::string study = "study-" + id;
       for (const char* sha : {"a1", "b2"})
       {
@@ -157,10 +157,10 @@ namespace
         item.orthancSeriesId = "series-of-" + item.sha256;
         item.originalPatientId = "P-" + id;
         item.storedAt = clock.now;
-        ledger.AddItem(item, "");
+        ledger.Uploads().AddItem(item, "");
         rest.studies[study].push_back(item.sha256);
       }
-      ledger.ChangeState(id, {UploadState_Open}, UploadState_Complete, clock.now, "", "");
+      ledger.Uploads().ChangeState(id, {UploadState_Open}, UploadState_Complete, clock.now, "", "");
       return study;
     }
 
@@ -172,7 +172,7 @@ namespace
 
     ForwardRecord Only(const std::string& upload)
     {
-      const std::vector<ForwardRecord> all = ledger.ListForwards(upload, "", 100);
+      const std::vector<ForwardRecord> all = ledger.Forwards().List(upload, "", 100);
       EXPECT_EQ(1u, all.size());
       return all.empty() ? ForwardRecord() : all.front();
     }
@@ -245,9 +245,9 @@ TEST(Forwarder, ReleaseRefusesUnknownModalitiesStudiesAndOpenUploads)
   UploadRecord open;
   open.id = "OPEN";
   open.tokenHash = "h";
-  f.ledger.CreateUpload(open);
+  f.ledger.Uploads().Create(open);
   EXPECT_THROW(f.forwarder->Release("OPEN", f.Reconciled(), "a"), ApiError);
-  EXPECT_TRUE(f.ledger.ListForwards("", "", 100).empty());
+  EXPECT_TRUE(f.ledger.Forwards().List("", "", 100).empty());
 }
 
 TEST(Forwarder, FailedJobsAreRetriedWithBackOffThenGivenUpWithAnAlert)
@@ -275,7 +275,7 @@ TEST(Forwarder, FailedJobsAreRetriedWithBackOffThenGivenUpWithAnAlert)
   r = f.Only("U1");
   EXPECT_EQ(ForwardState_Failed, r.state);
   bool alerted = false;
-  for (const AuditEvent& e : f.ledger.ListAudit(0, 100))
+  for (const AuditEvent& e : f.ledger.Audit().List(0, 100))
     alerted = alerted || e.event == "alert-forward-failed";
   EXPECT_TRUE(alerted);
 
@@ -322,13 +322,13 @@ TEST(Forwarder, UploadsBeforeTheFirstStartAreNotForwardedByRules)
   u.id = "OLD";
   u.tokenHash = "h";
   u.recipientId = "neuro";
-  ledger.CreateUpload(u);
-  ledger.ChangeState("OLD", {UploadState_Open}, UploadState_Complete, 1, "", "");
+  ledger.Uploads().Create(u);
+  ledger.Uploads().ChangeState("OLD", {UploadState_Open}, UploadState_Complete, 1, "", "");
   InboundTests::FakeClock clock;
   FakeRest rest;
   Forwarder forwarder(c, ledger, rest, clock);
   forwarder.CollectRules();
-  EXPECT_TRUE(ledger.ListForwards("", "", 10).empty());
+  EXPECT_TRUE(ledger.Forwards().List("", "", 10).empty());
 }
 
 TEST(Forwarder, RetentionListsOnlyOldUploadsWhoseStudiesWereAllSent)

@@ -144,8 +144,8 @@ TEST(Isolation, NeverMergesTwoPatients)
       for (const std::string& raw : raws)
       {
         const std::string text = DicomText::Decode(raw, "ISO_IR 100").text;
-        const std::string id =
-          Isolation::MakePatientId("INB-", upload, ledger.GetPatientOrdinal(upload, raw), text);
+        const std::string id = Isolation::MakePatientId(
+            "INB-", upload, ledger.Patients().GetOrdinal(upload, raw), text);
         ASSERT_TRUE(IsIsolatedText(id)) << id;
         EXPECT_EQ(upload, ReadBack("INB-", id).first);
         auto found = seen.emplace(id, std::make_pair(upload, raw));
@@ -172,7 +172,7 @@ TEST(Isolation, OrdinalsUnderConcurrency)
       for (int i = 0; i < kPatients; i++)
       {
         const std::string raw = "P" + std::to_string((i * 7 + t * 13) % kPatients);
-        results[t][raw] = ledger.GetPatientOrdinal(kUpload, raw);
+        results[t][raw] = ledger.Patients().GetOrdinal(kUpload, raw);
       }
     });
   }
@@ -192,18 +192,18 @@ TEST(Isolation, OrdinalsUnderConcurrency)
   EXPECT_EQ(size_t(kPatients), ordinals.size());
   EXPECT_EQ(1, *ordinals.begin());
   EXPECT_EQ(kPatients, *ordinals.rbegin());
-  EXPECT_EQ(1, ledger.GetPatientOrdinal("ABCDEFGHJKLN", "P0"));  // per upload
+  EXPECT_EQ(1, ledger.Patients().GetOrdinal("ABCDEFGHJKLN", "P0")); // per upload
 }
 
 TEST(Isolation, PurgeForgetsOrdinals)
 {
   Ledger ledger("");
-  EXPECT_EQ(1, ledger.GetPatientOrdinal(kUpload, "A"));
-  EXPECT_EQ(2, ledger.GetPatientOrdinal(kUpload, "B"));
-  EXPECT_EQ(1, ledger.GetPatientOrdinal(kUpload, "A"));
-  EXPECT_EQ(3, ledger.GetPatientOrdinal(kUpload, std::string()));  // absent or empty: one more
-  ledger.MarkPurged(kUpload, 1, "test");
-  EXPECT_EQ(1, ledger.GetPatientOrdinal(kUpload, "B"));
+  EXPECT_EQ(1, ledger.Patients().GetOrdinal(kUpload, "A"));
+  EXPECT_EQ(2, ledger.Patients().GetOrdinal(kUpload, "B"));
+  EXPECT_EQ(1, ledger.Patients().GetOrdinal(kUpload, "A"));
+  EXPECT_EQ(3, ledger.Patients().GetOrdinal(kUpload, std::string())); // absent or empty: one more
+  ledger.Uploads().MarkPurged(kUpload, 1, "test");
+  EXPECT_EQ(1, ledger.Patients().GetOrdinal(kUpload, "B"));
 }
 
 TEST(DicomText, DecodingTable)

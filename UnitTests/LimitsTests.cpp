@@ -149,7 +149,8 @@ TEST(Quotas, DailyCountersAndRetryAfterUntilMidnight)
   {
     quotas.CheckUpload("1.2.3.4", upload.sender.email);
     upload.id = "U" + std::to_string(i);
-    ledger.CreateUpload(upload, Quotas::GetScopes("1.2.3.4", upload.sender.email), quotas.GetDay());
+    ledger.Uploads().Create(upload, Quotas::GetScopes("1.2.3.4", upload.sender.email),
+                            quotas.GetDay());
   }
   try
   {
@@ -168,7 +169,8 @@ TEST(Quotas, DailyCountersAndRetryAfterUntilMidnight)
   item.uploadId = "U1";
   item.sha256 = "aa";
   item.size = 900;
-  ledger.AddItem(item, "1.2.3.4", Quotas::GetScopes("1.2.3.4", "a@example.org"), quotas.GetDay());
+  ledger.Uploads().AddItem(item, "1.2.3.4", Quotas::GetScopes("1.2.3.4", "a@example.org"),
+                           quotas.GetDay());
   quotas.CheckBytes("9.9.9.9", "a@example.org", 100);
   EXPECT_THROW(quotas.CheckBytes("9.9.9.9", "A@EXAMPLE.ORG", 101), ApiError);  // case-blind
   EXPECT_EQ(900u, quotas.GetBytesToday());
@@ -188,7 +190,9 @@ TEST(DataMonitor, WarnsStopsAndRecovers)
   limits.warnBytesPerDay = 500;
   limits.stopBytesPerDay = 1000;
   DataMonitor monitor(limits, {"/data"}, [&](const std::string&) { return free; },
-                      [&](const std::string& event, const std::string&) { alerts.push_back(event); });
+                      [&](AuditEventType alert, const std::string&) {
+                        alerts.push_back(EnumerationToString(alert));
+                      });
   monitor.Update(1, 0);
   EXPECT_EQ(DataMonitorState_Ok, monitor.GetState());
   EXPECT_TRUE(alerts.empty());
@@ -217,9 +221,9 @@ TEST(DataMonitor, WarnsStopsAndRecovers)
   monitor.Update(1, 0);
   EXPECT_EQ(DataMonitorState_Ok, monitor.GetState());  // space returned
   ASSERT_EQ(3u, alerts.size());
-  EXPECT_EQ("data-monitor-warning", alerts[0]);
-  EXPECT_EQ("data-monitor-stopped", alerts[1]);
-  EXPECT_EQ("data-monitor-ok", alerts[2]);
+  EXPECT_EQ("alert-data-monitor-warning", alerts[0]);
+  EXPECT_EQ("alert-data-monitor-stopped", alerts[1]);
+  EXPECT_EQ("alert-data-monitor-ok", alerts[2]);
 
   monitor.Update(1, 1000);  // the daily volume
   EXPECT_EQ(DataMonitorState_Stopped, monitor.GetState());
@@ -321,8 +325,8 @@ TEST(BanList, AddsIncrementallyAndDropsExpiredBansFromTheLookupAtOnce)
   EXPECT_TRUE(bans.IsBanned("2001:db8:5:1::9"));
   EXPECT_EQ(2u, bans.CountIndexed());
   EXPECT_EQ(2u, bans.CountHeld());
-  EXPECT_EQ(0u, bans.Prune());  // nothing due: the renewed ban stays
-  EXPECT_EQ(2u, ledger.ListBans().size());
+  EXPECT_EQ(0u, bans.Prune()); // nothing due: the renewed ban stays
+  EXPECT_EQ(2u, ledger.Bans().List().size());
   EXPECT_TRUE(bans.IsBanned("2001:db8:5:1::9"));
   // Pruned, then banned again.
   clock.now += 101000;
@@ -359,14 +363,14 @@ TEST(BanList, PrunesExpiredBansFromMemoryAndTheLedgerInBatches)
   // Forgotten at once; the ledger rows go in batches.
   EXPECT_EQ(3u, bans.CountHeld());
   EXPECT_EQ(3u, bans.CountIndexed());
-  EXPECT_EQ(10003u - BanList::kPruneBatch, ledger.ListBans().size());
+  EXPECT_EQ(10003u - BanList::kPruneBatch, ledger.Bans().List().size());
   size_t rounds = 1;
   while (bans.Prune() > 0)
   {
     rounds++;
   }
   EXPECT_EQ(10000u / BanList::kPruneBatch, rounds);
-  EXPECT_EQ(3u, ledger.ListBans().size());
+  EXPECT_EQ(3u, ledger.Bans().List().size());
   EXPECT_FALSE(bans.IsBanned("2001:db8:0:1::1"));
   EXPECT_FALSE(bans.IsBanned("192.0.2.2"));
   EXPECT_EQ(2u, bans.CountIndexed());
@@ -384,7 +388,7 @@ TEST(BanList, PrunesExpiredBansFromMemoryAndTheLedgerInBatches)
 
   // The audit trail keeps the history: one "ban" entry per ban, none removed by the prune.
   size_t banEvents = 0;
-  for (const AuditEvent& e : ledger.ListAudit(0, 20000))
+  for (const AuditEvent& e : ledger.Audit().List(0, 20000))
   {
     banEvents += (e.event == "ban" ? 1 : 0);
   }
@@ -409,7 +413,7 @@ TEST(BanList, ExpiredBansInTheLedgerAreNotHeldAfterARestart)
   EXPECT_TRUE(reloaded.IsBanned("203.0.113.100"));
   EXPECT_FALSE(reloaded.IsBanned("203.0.113.1"));
   EXPECT_EQ(20u, reloaded.Prune());
-  EXPECT_EQ(1u, ledger.ListBans().size());
+  EXPECT_EQ(1u, ledger.Bans().List().size());
 }
 
 TEST(BanList, CapsAutomaticBansAndAlertsOnce)
@@ -433,7 +437,7 @@ TEST(BanList, CapsAutomaticBansAndAlertsOnce)
   EXPECT_FALSE(autoBan.Record("198.51.100.1", Offence_Refusal));  // over the cap: not banned
   EXPECT_FALSE(bans.IsBanned("198.51.100.1"));
   size_t alerts = 0;
-  for (const AuditEvent& e : ledger.ListAudit(0, 100))
+  for (const AuditEvent& e : ledger.Audit().List(0, 100))
   {
     alerts += (e.event == "alert-ban-cap" ? 1 : 0);
   }
@@ -450,7 +454,7 @@ TEST(BanList, CapsAutomaticBansAndAlertsOnce)
     bans.Ban("2001:db8:8:" + std::to_string(i) + "::/64", 60, "automatic: x", true, "");
   }
   alerts = 0;
-  for (const AuditEvent& e : ledger.ListAudit(0, 100))
+  for (const AuditEvent& e : ledger.Audit().List(0, 100))
   {
     alerts += (e.event == "alert-ban-cap" ? 1 : 0);
   }
@@ -540,7 +544,7 @@ TEST(LimitsGuard, AdmissionBeforeTheBody)
 
   guard.RecordRefusal("a", 400, "not-dicom", "PUT ...", Offence_Refusal);
   guard.Flush();
-  const std::vector<AuditEvent> audit = ledger.ListAudit(0, 10);
+  const std::vector<AuditEvent> audit = ledger.Audit().List(0, 10);
   ASSERT_EQ(1u, audit.size());
   EXPECT_EQ("refused", audit[0].event);
   EXPECT_EQ("a", audit[0].ip);

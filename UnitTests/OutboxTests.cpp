@@ -146,7 +146,7 @@ TEST_F(OutboxTest, AcknowledgementOfEveryItemDeletesTheStagedData)
   EXPECT_EQ("delivered", outbox_.Acknowledge(id, all.data(), all.size(), "10.0.0.5")["state"].asString());
   EXPECT_TRUE(outbox_.List(0, 10, stopping_)["uploads"].empty());
   UploadRecord r;
-  ASSERT_TRUE(ledger_.LookupUpload(r, id));
+  ASSERT_TRUE(ledger_.Uploads().Lookup(r, id));
   EXPECT_EQ(UploadState_Delivered, r.state);
   EXPECT_TRUE(r.purged);
   EXPECT_THROW(outbox_.ReadItem(id, hashes[0]), ApiError);
@@ -172,7 +172,7 @@ TEST_F(OutboxTest, UnpulledUploadsRaiseOneRetentionAlert)
   outbox_.CheckRetention();
   outbox_.CheckRetention();
   int alerts = 0;
-  for (const AuditEvent& e : ledger_.ListHistory(id))
+  for (const AuditEvent& e : ledger_.Audit().ListHistory(id))
   {
     alerts += (e.event == "alert-retention") ? 1 : 0;
   }

@@ -243,7 +243,7 @@ namespace
     UploadState GatewayState(const std::string& id)
     {
       UploadRecord r;
-      EXPECT_TRUE(gatewayLedger_.LookupUpload(r, id));
+      EXPECT_TRUE(gatewayLedger_.Uploads().Lookup(r, id));
       return r.state;
     }
   };
@@ -262,7 +262,7 @@ TEST_F(PullerTest, PullsVerifiesIsolatesStoresThenAcknowledges)
   EXPECT_EQ(1, completedInside);  // the notifier and the forwarder start at once
 
   UploadRecord inside;
-  ASSERT_TRUE(internalLedger_.LookupUpload(inside, id));
+  ASSERT_TRUE(internalLedger_.Uploads().Lookup(inside, id));
   EXPECT_EQ(UploadState_Complete, inside.state);
   EXPECT_EQ("a@example.org", inside.sender.email);
   EXPECT_EQ("neuro", inside.recipientId);
@@ -313,10 +313,10 @@ TEST_F(PullerTest, ATamperedItemIsNeverAcknowledged)
   EXPECT_EQ(UploadState_Complete, GatewayState(id));
   EXPECT_TRUE(staging_.Exists(id, hashes[0]));
   UploadRecord inside;
-  ASSERT_TRUE(internalLedger_.LookupUpload(inside, id));
+  ASSERT_TRUE(internalLedger_.Uploads().Lookup(inside, id));
   EXPECT_EQ(UploadState_Open, inside.state);  // not visible as complete inside
   bool alerted = false;
-  for (const AuditEvent& e : internalLedger_.ListHistory(id))
+  for (const AuditEvent& e : internalLedger_.Audit().ListHistory(id))
   {
     alerted = alerted || e.event == "alert-upload-held";
   }
@@ -341,7 +341,7 @@ namespace
   size_t CountEvents(const Ledger& ledger, const std::string& event)
   {
     size_t count = 0;
-    for (const AuditEvent& e : ledger.ListAudit(0, 100000))
+    for (const AuditEvent& e : ledger.Audit().List(0, 100000))
     {
       count += e.event == event ? 1 : 0;
     }
@@ -361,7 +361,7 @@ TEST_F(PullerTest, AnUnreachableGatewayRaisesOneAlertPerOutage)
   clock_.now += 1000;
   EXPECT_FALSE(puller_.RunOnce(0));
   ASSERT_EQ(1u, CountEvents(internalLedger_, "alert-gateway-unreachable"));
-  const std::vector<AuditEvent> audit = internalLedger_.ListAudit(0, 100000);
+  const std::vector<AuditEvent> audit = internalLedger_.Audit().List(0, 100000);
   const AuditEvent& alert = audit.back();
   EXPECT_EQ("alert-gateway-unreachable", alert.event);
   EXPECT_EQ("dmz", alert.ip);
@@ -432,7 +432,7 @@ namespace
 {
   bool HasEvent(const Ledger& ledger, const std::string& event, const std::string& text)
   {
-    for (const AuditEvent& e : ledger.ListAudit(0, 100000))
+    for (const AuditEvent& e : ledger.Audit().List(0, 100000))
     {
       if (e.event == event && e.detail.find(text) != std::string::npos)
       {
@@ -578,7 +578,7 @@ TEST_F(PullerTest, AForgedManifestIsHeldWithNothingRecorded)
   };
   EXPECT_TRUE(puller_.RunOnce(0));
   UploadRecord inside;
-  EXPECT_FALSE(internalLedger_.LookupUpload(inside, id));  // no row half-made
+  EXPECT_FALSE(internalLedger_.Uploads().Lookup(inside, id)); // no row half-made
   EXPECT_EQ(0u, store_.instances.size());
   EXPECT_EQ(0, peer_.calls["item"]);
   EXPECT_EQ(0, peer_.acks);
@@ -669,7 +669,7 @@ TEST_F(PullerTest, AnswersAreCappedAndItemsMustHaveTheirManifestSize)
   std::vector<std::string> hashes;
   const std::string id = Send(1, hashes);
   ItemRecord item;
-  ASSERT_TRUE(gatewayLedger_.LookupItem(item, id, hashes[0]));
+  ASSERT_TRUE(gatewayLedger_.Uploads().LookupItem(item, id, hashes[0]));
   peer_.forge = [](const std::string& kind, PeerAnswer& answer) {
     if (kind == "item")
     {
@@ -685,7 +685,7 @@ TEST_F(PullerTest, AnswersAreCappedAndItemsMustHaveTheirManifestSize)
   EXPECT_EQ(0u, store_.instances.size());
   EXPECT_EQ(0, peer_.acks);
   EXPECT_TRUE(HasEvent(internalLedger_, "alert-upload-held", "larger than"));
-  EXPECT_EQ(0u, internalLedger_.ListPulling("dmz").size());
+  EXPECT_EQ(0u, internalLedger_.Pulls().ListPulling("dmz").size());
 }
 
 TEST_F(PullerTest, AShorterItemIsRefused)
@@ -725,8 +725,8 @@ TEST_F(PullerTest, PulledFilesPassTheLimitsOfAPublicUpload)
   EXPECT_EQ(UploadState_Delivered, GatewayState(id));
   EXPECT_EQ(2u, store_.instances.size());
   // Quotas counted against the sender's address and e-mail.
-  EXPECT_EQ(1, internalLedger_.GetUsage("ip:203.0.113.9", 0).uploads);
-  EXPECT_GT(internalLedger_.GetUsage("email:a@example.org", 0).bytes, 0);
+  EXPECT_EQ(1, internalLedger_.Quotas().GetUsage("ip:203.0.113.9", 0).uploads);
+  EXPECT_GT(internalLedger_.Quotas().GetUsage("email:a@example.org", 0).bytes, 0);
 }
 
 TEST_F(PullerTest, RoundsHaveAMinimumInterval)
@@ -766,31 +766,31 @@ TEST_F(PullerTest, AnItemInProgressIsRecordedAndAfterACrashHeld)
   std::vector<std::string> hashes;
   const std::string id = Send(1, hashes);
   size_t whileFetched = 99, whileParsed = 0;
-  peer_.onItem = [&] { whileFetched = internalLedger_.ListPulling("dmz").size(); };
-  insidePolicy_.onFile = [&] { whileParsed = internalLedger_.ListPulling("dmz").size(); };
+  peer_.onItem = [&] { whileFetched = internalLedger_.Pulls().ListPulling("dmz").size(); };
+  insidePolicy_.onFile = [&] { whileParsed = internalLedger_.Pulls().ListPulling("dmz").size(); };
   EXPECT_TRUE(puller_.RunOnce(0));
-  EXPECT_EQ(0u, whileFetched);  // a stop during the transfer holds nothing
-  EXPECT_EQ(1u, whileParsed);   // recorded before the checks and the parse
-  EXPECT_EQ(0u, internalLedger_.ListPulling("dmz").size());  // and cleared after
+  EXPECT_EQ(0u, whileFetched); // a stop during the transfer holds nothing
+  EXPECT_EQ(1u, whileParsed);  // recorded before the checks and the parse
+  EXPECT_EQ(0u, internalLedger_.Pulls().ListPulling("dmz").size()); // and cleared after
   EXPECT_EQ(UploadState_Delivered, GatewayState(id));
 
   // The process dies while parsing the next upload's item: the marker stays.
   std::vector<std::string> second;
   const std::string crashed = Send(1, second);
-  internalLedger_.MarkPulling("dmz", crashed, second[0], clock_.now);
+  internalLedger_.Pulls().MarkPulling("dmz", crashed, second[0], clock_.now);
   Puller restarted(internal_, internalLedger_, peer_, clock_);
   EXPECT_EQ(crashed, restarted.Describe()["held"][0].asString());
   EXPECT_TRUE(HasEvent(internalLedger_, "alert-upload-held", "stopped while processing item " + second[0]));
-  EXPECT_EQ(0u, internalLedger_.ListPulling("dmz").size());
+  EXPECT_EQ(0u, internalLedger_.Pulls().ListPulling("dmz").size());
   const int items = peer_.calls["item"];
   EXPECT_TRUE(restarted.RunOnce(0));
   EXPECT_EQ(items, peer_.calls["item"]);  // not parsed again
   EXPECT_EQ(UploadState_Complete, GatewayState(crashed));
 
   // A marker of another gateway is that gateway's business.
-  internalLedger_.MarkPulling("other", crashed, second[0], clock_.now);
+  internalLedger_.Pulls().MarkPulling("other", crashed, second[0], clock_.now);
   Puller again(internal_, internalLedger_, peer_, clock_);
-  EXPECT_EQ(1u, internalLedger_.ListPulling("other").size());
+  EXPECT_EQ(1u, internalLedger_.Pulls().ListPulling("other").size());
 }
 
 TEST_F(PullerTest, AnUploadExpiredInsideIsHeldNotAcknowledged)
@@ -805,10 +805,10 @@ TEST_F(PullerTest, AnUploadExpiredInsideIsHeldNotAcknowledged)
   };
   EXPECT_FALSE(puller_.RunOnce(0));
   UploadRecord inside;
-  ASSERT_TRUE(internalLedger_.LookupUpload(inside, id));
-  EXPECT_EQ(clock_.now, inside.updatedAt);  // activity here, not the gateway's createdAt
-  ASSERT_TRUE(internalLedger_.ChangeState(id, {UploadState_Open}, UploadState_Expired,
-                                          clock_.now, "", "idle"));
+  ASSERT_TRUE(internalLedger_.Uploads().Lookup(inside, id));
+  EXPECT_EQ(clock_.now, inside.updatedAt); // activity here, not the gateway's createdAt
+  ASSERT_TRUE(internalLedger_.Uploads().ChangeState(id, {UploadState_Open}, UploadState_Expired,
+                                                    clock_.now, "", "idle"));
   peer_.forge = nullptr;
   EXPECT_TRUE(puller_.RunOnce(0));
   EXPECT_EQ(0, peer_.acks);  // the gateway keeps the only complete copy
@@ -858,7 +858,7 @@ TEST_F(PullerTest, AGatewayCannotHaveAnotherGatewaysUploadAcknowledged)
   EXPECT_TRUE(puller_.RunOnce(0));
   EXPECT_EQ(UploadState_Delivered, GatewayState(id));
   UploadRecord inside;
-  ASSERT_TRUE(internalLedger_.LookupUpload(inside, id));
+  ASSERT_TRUE(internalLedger_.Uploads().Lookup(inside, id));
   EXPECT_EQ("dmz", inside.gateway);
 
   SecondGateway b(outbox_, internal_, internalLedger_, clock_);
@@ -867,7 +867,7 @@ TEST_F(PullerTest, AGatewayCannotHaveAnotherGatewaysUploadAcknowledged)
   EXPECT_EQ(0, b.peer.acks);  // never acknowledged to the gateway that did not deliver it
   EXPECT_EQ(0, b.peer.calls["manifest"]);
   EXPECT_EQ(0, b.peer.calls["item"]);
-  ASSERT_TRUE(internalLedger_.LookupUpload(inside, id));
+  ASSERT_TRUE(internalLedger_.Uploads().Lookup(inside, id));
   EXPECT_EQ("dmz", inside.gateway);
   EXPECT_EQ(2, inside.files);
   EXPECT_TRUE(HasEvent(internalLedger_, "alert-upload-held", "came from gateway \"dmz\""));
@@ -896,7 +896,7 @@ TEST_F(PullerTest, AGatewayCannotAddToAnUploadAnotherIsDelivering)
   };
   EXPECT_FALSE(puller_.RunOnce(0));
   UploadRecord inside;
-  ASSERT_TRUE(internalLedger_.LookupUpload(inside, id));
+  ASSERT_TRUE(internalLedger_.Uploads().Lookup(inside, id));
   EXPECT_EQ(UploadState_Open, inside.state);
   EXPECT_EQ(1, inside.files);
   const int stores = store_.stores;
@@ -909,7 +909,7 @@ TEST_F(PullerTest, AGatewayCannotAddToAnUploadAnotherIsDelivering)
   EXPECT_EQ(0, b.peer.calls["item"]);
   EXPECT_EQ(0, b.peer.acks);
   EXPECT_EQ(stores, store_.stores);
-  ASSERT_TRUE(internalLedger_.LookupUpload(inside, id));
+  ASSERT_TRUE(internalLedger_.Uploads().Lookup(inside, id));
   EXPECT_EQ(UploadState_Open, inside.state);
   EXPECT_EQ(1, inside.files);
   EXPECT_TRUE(HasEvent(internalLedger_, "alert-upload-held", "came from gateway \"dmz\""));
@@ -930,7 +930,7 @@ TEST_F(PullerTest, AGatewayCannotAddToAnUploadAnotherIsDelivering)
   // The gateway it came from finishes it as before.
   peer_.forge = nullptr;
   EXPECT_TRUE(puller_.RunOnce(0));
-  ASSERT_TRUE(internalLedger_.LookupUpload(inside, id));
+  ASSERT_TRUE(internalLedger_.Uploads().Lookup(inside, id));
   EXPECT_EQ(UploadState_Complete, inside.state);
   EXPECT_EQ(3, inside.files);
   EXPECT_EQ(UploadState_Delivered, GatewayState(id));
@@ -954,7 +954,7 @@ TEST_F(PullerTest, TwoGatewaysPullingOneIdAtOnceLeaveItToTheFirst)
   EXPECT_EQ(0, b.peer.calls["item"]);
   EXPECT_EQ(0, b.peer.acks);
   UploadRecord inside;
-  ASSERT_TRUE(internalLedger_.LookupUpload(inside, id));
+  ASSERT_TRUE(internalLedger_.Uploads().Lookup(inside, id));
   EXPECT_EQ("dmz", inside.gateway);
   EXPECT_EQ(UploadState_Complete, inside.state);
   EXPECT_EQ(1, peer_.acks);
@@ -967,18 +967,18 @@ TEST_F(PullerTest, AnUploadPulledBeforeOriginsWereRecordedBelongsToTheFirstGatew
   const std::string id = Send(2, hashes);
   // As a ledger of schema 3 has it, half pulled: no token, no gateway recorded.
   UploadRecord legacy;
-  ASSERT_TRUE(gatewayLedger_.LookupUpload(legacy, id));
+  ASSERT_TRUE(gatewayLedger_.Uploads().Lookup(legacy, id));
   legacy.tokenHash.clear();
   legacy.gateway.clear();
   legacy.state = UploadState_Open;
   legacy.receiptCode.clear();
   legacy.files = legacy.bytes = 0;
   legacy.completedAt = 0;
-  internalLedger_.CreateUpload(legacy);
+  internalLedger_.Uploads().Create(legacy);
 
   EXPECT_TRUE(puller_.RunOnce(0));  // the only gateway: works exactly as before
   UploadRecord inside;
-  ASSERT_TRUE(internalLedger_.LookupUpload(inside, id));
+  ASSERT_TRUE(internalLedger_.Uploads().Lookup(inside, id));
   EXPECT_EQ("dmz", inside.gateway);
   EXPECT_EQ(UploadState_Complete, inside.state);
   EXPECT_EQ(2, inside.files);

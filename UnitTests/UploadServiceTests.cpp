@@ -149,7 +149,7 @@ TEST_F(UploadServiceTest, OpenAnswersIdTokenAndLimits)
   EXPECT_EQ(5u, a.body["limits"]["maxFilesPerUpload"].asUInt());
 
   UploadRecord r;
-  ASSERT_TRUE(ledger_.LookupUpload(r, a.body["id"].asString()));
+  ASSERT_TRUE(ledger_.Uploads().Lookup(r, a.body["id"].asString()));
   EXPECT_NE(a.body["token"].asString(), r.tokenHash);  // only a hash of the token is kept
   EXPECT_EQ("203.0.113.9", r.clientIp);
 }
@@ -360,7 +360,7 @@ TEST_F(UploadServiceTest, AdminDeleteRemovesACompleteUpload)
   EXPECT_TRUE(store_.instances.empty());
   EXPECT_FALSE(service_.Delete("NOSUCHUPLOAD", client_));
   UploadRecord r;
-  ASSERT_TRUE(ledger_.LookupUpload(r, id));
+  ASSERT_TRUE(ledger_.Uploads().Lookup(r, id));
   EXPECT_EQ(UploadState_Deleted, r.state);
   EXPECT_TRUE(r.purged);
 }

@@ -131,7 +131,7 @@ namespace Inbound
     }
     const int64_t now = clock_.NowMs();
     std::unique_lock<std::shared_mutex> lock(mutex_);
-    for (const BanRecord& ban : ledger_.ListBans())
+    for (const BanRecord& ban : ledger_.Bans().List())
     {
       const int64_t pruneAt = (ban.until == 0 ? 0 : ban.until + (ban.automatic ? 0 : kExpiredAdminBanListedMs));
       if (pruneAt != 0 && pruneAt <= now)
@@ -285,15 +285,16 @@ namespace Inbound
       }
       if (alert)
       {
-        ledger_.AddAudit(ban.createdAt, "alert-ban-cap", "", entry,
-                         std::to_string(maxAutomatic_) + " automatic bans are in force: no "
-                         "more are added until some expire (rate limits still apply); "
-                         "consider banning the attacking networks by hand");
+        ledger_.Audit().Add(ban.createdAt, AuditEventType_AlertBanCap, "", entry,
+                            std::to_string(maxAutomatic_) +
+                                " automatic bans are in force: no "
+                                "more are added until some expire (rate limits still apply); "
+                                "consider banning the attacking networks by hand");
         return false;
       }
     }
     // The ledger is written outside the lock that every request takes.
-    ledger_.PutBan(ban, by);
+    ledger_.Bans().Put(ban, by);
     std::unique_lock<std::shared_mutex> lock(mutex_);
     HoldInternal(ban);
     return true;
@@ -301,7 +302,7 @@ namespace Inbound
 
   bool BanList::Unban(const std::string& entry, const std::string& by)
   {
-    const bool removed = ledger_.RemoveBan(entry, clock_.NowMs(), by);
+    const bool removed = ledger_.Bans().Remove(entry, clock_.NowMs(), by);
     std::unique_lock<std::shared_mutex> lock(mutex_);
     const auto held = bans_.find(entry);
     if (held != bans_.end())
@@ -340,7 +341,7 @@ namespace Inbound
     }
     try
     {
-      return ledger_.DeleteExpiredBans(batch);
+      return ledger_.Bans().DeleteExpired(batch);
     }
     catch (const std::exception& e)
     {

@@ -19,6 +19,23 @@ namespace Inbound
     }
   }
 
+  namespace
+  {
+    // The alert of a change to "state".
+    AuditEventType GetAlert(DataMonitorState state)
+    {
+      switch (state)
+      {
+        case DataMonitorState_Warning:
+          return AuditEventType_AlertDataMonitorWarning;
+        case DataMonitorState_Stopped:
+          return AuditEventType_AlertDataMonitorStopped;
+        default:
+          return AuditEventType_AlertDataMonitorOk;
+      }
+    }
+  }
+
   DataMonitor::DataMonitor(const DataMonitorLimits& limits, const std::vector<std::string>& paths,
                            const FreeSpaceProbe& probe, const AlertSink& alert) :
     limits_(limits),
@@ -67,7 +84,7 @@ namespace Inbound
     else if (l.warnBytesPerDay != 0 && bytesToday >= l.warnBytesPerDay)
       raise(DataMonitorState_Warning, volumeText);
 
-    std::string event;
+    bool changed = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       lastFreeBytes_ = free;
@@ -77,16 +94,13 @@ namespace Inbound
         next = DataMonitorState_Warning;  // an admin lifted the stop for today
         reason += " (stop lifted by an admin for today)";
       }
-      if (next != state_)
-      {
-        event = std::string("data-monitor-") + EnumerationToString(next);
-      }
+      changed = (next != state_);
       state_ = next;
       reason_ = reason;
     }
-    if (!event.empty() && alert_)
+    if (changed && alert_)
     {
-      alert_(event, reason.empty() ? "back to normal" : reason);
+      alert_(GetAlert(next), reason.empty() ? "back to normal" : reason);
     }
   }
 

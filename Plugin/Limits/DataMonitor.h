@@ -1,6 +1,7 @@
 #pragma once
 
 #include "Configuration.h"
+#include "Ledger/AuditEvents.h"
 
 #include <boost/noncopyable.hpp>
 
@@ -30,8 +31,9 @@ namespace Inbound
   public:
     // Free bytes of the file system holding "path" (statvfs); tests replace it.
     typedef std::function<uint64_t(const std::string& path)> FreeSpaceProbe;
-    // Receives "data-monitor-warning" / "data-monitor-stop" / "data-monitor-ok" with a text.
-    typedef std::function<void(const std::string& event, const std::string& detail)> AlertSink;
+    // Receives the alert of each change of state (AuditEventType_AlertDataMonitorWarning,
+    // ...Stopped, ...Ok) with a text.
+    typedef std::function<void(AuditEventType alert, const std::string& detail)> AlertSink;
 
   private:
     DataMonitorLimits limits_;

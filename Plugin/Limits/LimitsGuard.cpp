@@ -75,8 +75,8 @@ namespace Inbound
              configuration.autoBan.windowSeconds, configuration.autoBan.banSeconds),
     quotas_(configuration.quotas, ledger, clock),
     monitor_(configuration.dataMonitor, watchedPaths, probe,
-             [this](const std::string& event, const std::string& detail) {
-               ledger_.AddAudit(clock_.NowMs(), "alert-" + event, "", "", detail);
+             [this](AuditEventType alert, const std::string& detail) {
+               ledger_.Audit().Add(clock_.NowMs(), alert, "", "", detail);
              }),
     refusalAudit_(ledger, clock, configuration.audit.refusalIntervalSeconds),
     auditPruner_(ledger, clock, configuration.audit.retentionDays),

@@ -37,7 +37,7 @@ namespace Inbound
     {
       return;
     }
-    const QuotaUsage usage = ledger_.GetUsage(scope, GetDay());
+    const QuotaUsage usage = ledger_.Quotas().GetUsage(scope, GetDay());
     const bool overUploads = maxUploads != 0 && addUploads != 0 &&
                              uint64_t(usage.uploads) + addUploads > maxUploads;
     const bool overBytes = maxBytes != 0 && addBytes != 0 &&
@@ -72,12 +72,12 @@ namespace Inbound
 
   uint64_t Quotas::GetBytesToday() const
   {
-    return ledger_.GetUsage("global", GetDay()).bytes;
+    return ledger_.Quotas().GetUsage("global", GetDay()).bytes;
   }
 
   QuotaUsage Quotas::GetGlobalUsage() const
   {
-    return ledger_.GetUsage("global", GetDay());
+    return ledger_.Quotas().GetUsage("global", GetDay());
   }
 
   Json::Value Quotas::Describe(const std::string& clientIp) const
@@ -96,7 +96,7 @@ namespace Inbound
     json["limits"]["uploadsPerDay"] = Json::UInt64(limits_.uploadsPerDay);
     if (!clientIp.empty())
     {
-      const QuotaUsage client = ledger_.GetUsage("client:" + clientIp, GetDay());
+      const QuotaUsage client = ledger_.Quotas().GetUsage("client:" + clientIp, GetDay());
       json["client"]["address"] = clientIp;
       json["client"]["uploads"] = Json::Int64(client.uploads);
       json["client"]["bytes"] = Json::Int64(client.bytes);

@@ -92,7 +92,7 @@ namespace Inbound
           AuditEvent event;
           event.seq = entry.seq;
           event.time = entry.start;
-          event.event = "refused";
+          event.event = EnumerationToString(AuditEventType_Refused);
           event.ip = it->first.first;
           event.detail = FormatDetail(it->first, entry);
           entry.written = entry.count;
@@ -110,7 +110,7 @@ namespace Inbound
       return;
     }
     // On failure the new entries keep no seq, and are added at the next Flush().
-    ledger_.WriteRefusals(events);
+    ledger_.Audit().WriteRefusals(events);
     std::lock_guard<std::mutex> lock(mutex_);
     for (const auto& item : added)
     {
@@ -145,7 +145,7 @@ namespace Inbound
     {
       return 0;
     }
-    const int64_t deleted = ledger_.PruneAudit(now - retentionMs_, batch_);
+    const int64_t deleted = ledger_.Audit().Prune(now - retentionMs_, batch_);
     pruned_ += deleted;
     if (deleted < int64_t(batch_))
     {

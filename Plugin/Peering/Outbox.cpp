@@ -31,13 +31,13 @@ namespace Inbound
     limit = std::max(1u, std::min(limit, kMaxLimit));
     const auto deadline = std::chrono::steady_clock::now() +
                           std::chrono::seconds(std::min(waitSeconds, kMaxWaitSeconds));
-    std::vector<UploadRecord> waiting = ledger_.ListOutbox(limit);
+    std::vector<UploadRecord> waiting = ledger_.Uploads().ListOutbox(limit);
     // A long poll: the puller learns of a completed upload within a fraction of a second
     // instead of at its next polling interval.
     while (waiting.empty() && !stopping && std::chrono::steady_clock::now() < deadline)
     {
       completed_.Wait(std::chrono::milliseconds(100), stopping);
-      waiting = ledger_.ListOutbox(limit);
+      waiting = ledger_.Uploads().ListOutbox(limit);
     }
 
     Json::Value result(Json::objectValue);
@@ -57,7 +57,7 @@ namespace Inbound
   UploadRecord Outbox::GetWaiting(const std::string& id) const
   {
     UploadRecord upload;
-    if (!ledger_.LookupUpload(upload, id) || upload.state != UploadState_Complete)
+    if (!ledger_.Uploads().Lookup(upload, id) || upload.state != UploadState_Complete)
     {
       throw ApiError(404, "not-found", "No such upload waiting in the outbox");
     }
@@ -91,7 +91,7 @@ namespace Inbound
     manifest["client"]["ip"] = upload.clientIp;
     manifest["client"]["userAgent"] = upload.userAgent;
     manifest["items"] = Json::arrayValue;
-    for (const ItemRecord& item : ledger_.ListItems(id))
+    for (const ItemRecord& item : ledger_.Uploads().ListItems(id))
     {
       Json::Value i(Json::objectValue);
       i["sha256"] = item.sha256;
@@ -106,7 +106,7 @@ namespace Inbound
     GetWaiting(id);
     ItemRecord item;
     std::string data;
-    if (!Crypto::IsSha256Hex(sha256) || !ledger_.LookupItem(item, id, sha256) ||
+    if (!Crypto::IsSha256Hex(sha256) || !ledger_.Uploads().LookupItem(item, id, sha256) ||
         !staging_.Read(data, id, sha256))
     {
       throw ApiError(404, "not-found", "No such item in this upload");
@@ -118,7 +118,7 @@ namespace Inbound
                                   const std::string& puller)
   {
     UploadRecord upload;
-    if (!ledger_.LookupUpload(upload, id) ||
+    if (!ledger_.Uploads().Lookup(upload, id) ||
         (upload.state != UploadState_Complete && upload.state != UploadState_Delivered))
     {
       throw ApiError(404, "not-found", "No such upload waiting in the outbox");
@@ -140,7 +140,7 @@ namespace Inbound
     }
     // Nothing is forgotten that the inside has not confirmed, item by item.
     size_t missing = 0;
-    for (const ItemRecord& item : ledger_.ListItems(id))
+    for (const ItemRecord& item : ledger_.Uploads().ListItems(id))
     {
       missing += acknowledged.count(item.sha256) == 0 ? 1 : 0;
     }
@@ -153,14 +153,15 @@ namespace Inbound
 
     if (upload.state == UploadState_Complete)
     {
-      ledger_.ChangeState(id, {UploadState_Complete}, UploadState_Delivered, clock_.NowMs(),
-                          puller, "pulled and acknowledged by " + puller);
+      ledger_.Uploads().ChangeState(id, {UploadState_Complete}, UploadState_Delivered,
+                                    clock_.NowMs(), puller, "pulled and acknowledged by " + puller);
       LOG(INFO) << "Inbound: upload " << id << " delivered";
     }
     if (!upload.purged)
     {
       staging_.RemoveUpload(id);
-      ledger_.MarkPurged(id, clock_.NowMs(), "staged data deleted after the acknowledgement");
+      ledger_.Uploads().MarkPurged(id, clock_.NowMs(),
+                                   "staged data deleted after the acknowledgement");
     }
     Json::Value answer(Json::objectValue);
     answer["id"] = id;
@@ -175,7 +176,7 @@ namespace Inbound
       return;
     }
     const int64_t cutoff = clock_.NowMs() - int64_t(configuration_.retentionAlertSeconds) * 1000;
-    for (const UploadRecord& upload : ledger_.ListOutbox(kMaxLimit))
+    for (const UploadRecord& upload : ledger_.Uploads().ListOutbox(kMaxLimit))
     {
       if (upload.completedAt >= cutoff)
       {
@@ -184,9 +185,9 @@ namespace Inbound
       std::lock_guard<std::mutex> lock(alertsMutex_);
       if (alerted_.insert(upload.id).second)
       {
-        ledger_.AddAudit(clock_.NowMs(), "alert-retention", upload.id, "",
-                         "complete since " + FormatIso8601(upload.completedAt) +
-                           " and not pulled yet; the gateway keeps it");
+        ledger_.Audit().Add(clock_.NowMs(), AuditEventType_AlertRetention, upload.id, "",
+                            "complete since " + FormatIso8601(upload.completedAt) +
+                                " and not pulled yet; the gateway keeps it");
       }
     }
   }

@@ -119,10 +119,10 @@ namespace Inbound
     }
     Json::Value result(Json::objectValue);
     result["uploads"] = Json::arrayValue;
-    for (const UploadRecord& upload : ledger_.ListUploads(state, ParseSince(since),
-                                                          ParseLimit(limit)))
+    for (const UploadRecord& upload :
+         ledger_.Uploads().List(state, ParseSince(since), ParseLimit(limit)))
     {
-      result["uploads"].append(DescribeUpload(upload, ledger_.ListItems(upload.id)));
+      result["uploads"].append(DescribeUpload(upload, ledger_.Uploads().ListItems(upload.id)));
     }
     return result;
   }
@@ -130,11 +130,11 @@ namespace Inbound
   Json::Value AdminViews::ShowUpload(const std::string& id) const
   {
     UploadRecord upload;
-    if (!ledger_.LookupUpload(upload, id))
+    if (!ledger_.Uploads().Lookup(upload, id))
     {
       throw ApiError(404, "not-found", "No such upload");
     }
-    const std::vector<ItemRecord> items = ledger_.ListItems(id);
+    const std::vector<ItemRecord> items = ledger_.Uploads().ListItems(id);
     Json::Value json = DescribeUpload(upload, items);
     json["items"] = Json::arrayValue;
     for (const ItemRecord& item : items)
@@ -159,7 +159,7 @@ namespace Inbound
       json["items"].append(i);
     }
     json["history"] = Json::arrayValue;
-    for (const AuditEvent& event : ledger_.ListHistory(id))
+    for (const AuditEvent& event : ledger_.Audit().ListHistory(id))
     {
       json["history"].append(DescribeEvent(event));
     }
@@ -170,11 +170,12 @@ namespace Inbound
   {
     std::string id;
     UploadRecord upload;
-    if (!ledger_.LookupUploadOfStudy(id, orthancStudyId) || !ledger_.LookupUpload(upload, id))
+    if (!ledger_.Uploads().LookupUploadOfStudy(id, orthancStudyId) ||
+        !ledger_.Uploads().Lookup(upload, id))
     {
       throw ApiError(404, "not-found", "This study did not come through Orthanc Inbound");
     }
-    const std::vector<ItemRecord> items = ledger_.ListItems(id);
+    const std::vector<ItemRecord> items = ledger_.Uploads().ListItems(id);
     Json::Value json = DescribeUpload(upload, items);
     json["uploadId"] = id;
     json["clientIp"] = upload.clientIp;
@@ -197,9 +198,9 @@ namespace Inbound
     json["instances"] = Json::Int64(instances);
     json["verifiedInstances"] = Json::Int64(instances);
     json["viaGateway"] = Json::nullValue;
-    for (const AuditEvent& event : ledger_.ListHistory(id))
+    for (const AuditEvent& event : ledger_.Audit().ListHistory(id))
     {
-      if (event.event == "upload-complete" && event.ip != upload.clientIp)
+      if (event.Is(AuditEventType_UploadComplete) && event.ip != upload.clientIp)
       {
         json["viaGateway"] = event.ip;  // the Internal role completes pulled uploads by gateway
       }
@@ -223,7 +224,7 @@ namespace Inbound
   {
     Json::Value result(Json::objectValue);
     result["events"] = Json::arrayValue;
-    for (const AuditEvent& event : ledger_.ListAudit(ParseSince(since), ParseLimit(limit)))
+    for (const AuditEvent& event : ledger_.Audit().List(ParseSince(since), ParseLimit(limit)))
     {
       result["events"].append(DescribeEvent(event));
     }

@@ -71,7 +71,7 @@ namespace Inbound
     }
     std::string raw;
     DicomText::ReadRaw(raw, dataset, DCM_PatientID);
-    const int64_t ordinal = ledger_.GetPatientOrdinal(upload.id, raw);
+    const int64_t ordinal = ledger_.Patients().GetOrdinal(upload.id, raw);
     item.isolatedPatientId = Isolation::MakePatientId(configuration_.patientIdPrefix, upload.id,
                                                       ordinal, item.originalPatientId);
     Isolation::Apply(dataset, item.isolatedPatientId, upload.id, upload.sender.institution,
@@ -105,7 +105,7 @@ namespace Inbound
     // Once per Orthanc study, not per StudyInstanceUID: one study sent under two PatientIDs is
     // two isolated patients, hence two Orthanc studies, each described.
     std::string owner;
-    if (!ledger_.LookupUploadOfStudy(owner, item.orthancStudyId))
+    if (!ledger_.Uploads().LookupUploadOfStudy(owner, item.orthancStudyId))
     {
       WriteStudyMetadata(upload, item);
     }

@@ -143,8 +143,8 @@ namespace Inbound
     record.userAgent = client.userAgent.substr(0, 256);
     record.expectedFiles = request.expectedFiles;
     record.expectedBytes = request.expectedBytes;
-    ledger_.CreateUpload(record, policy_.GetQuotaScopes(client.ip, record.sender.email),
-                         policy_.GetDay());
+    ledger_.Uploads().Create(record, policy_.GetQuotaScopes(client.ip, record.sender.email),
+                             policy_.GetDay());
     LOG(INFO) << "Inbound: upload " << record.id << " opened from " << client.ip;
 
     ApiAnswer answer;
@@ -160,7 +160,7 @@ namespace Inbound
   UploadRecord UploadService::Authenticate(const std::string& id, const std::string& token) const
   {
     UploadRecord record;
-    if (token.empty() || !ledger_.LookupUpload(record, id) ||
+    if (token.empty() || !ledger_.Uploads().Lookup(record, id) ||
         !Crypto::ConstantTimeEquals(record.tokenHash, Crypto::Sha256Hex(token)))
     {
       throw ApiError::NotFound();
@@ -175,7 +175,7 @@ namespace Inbound
     status["id"] = upload.id;
     status["state"] = EnumerationToString(upload.state);
     status["files"] = Json::arrayValue;
-    for (const ItemRecord& item : ledger_.ListItems(id))
+    for (const ItemRecord& item : ledger_.Uploads().ListItems(id))
     {
       Json::Value file(Json::objectValue);
       file["sha256"] = item.sha256;
@@ -222,7 +222,8 @@ namespace Inbound
     // UID would land on the same archive instance, which could then not match the hash that
     // the sender was told it received.
     ItemRecord other;
-    if (ledger_.LookupItemBySop(other, upload.id, summary.sopInstanceUid) && other.sha256 != sha256)
+    if (ledger_.Uploads().LookupItemBySop(other, upload.id, summary.sopInstanceUid) &&
+        other.sha256 != sha256)
     {
       throw ApiError(409, "duplicate-instance",
                      "Another file of this upload has the same SOP Instance UID (" +
@@ -275,7 +276,7 @@ namespace Inbound
 
     ApiAnswer answer;
     ItemRecord existing;
-    if (ledger_.LookupItem(existing, id, sha256))
+    if (ledger_.Uploads().LookupItem(existing, id, sha256))
     {
       answer.status = 200;
       answer.body = DescribeItem(existing);
@@ -298,14 +299,13 @@ namespace Inbound
 
     policy_.CheckFile(client, upload, size);
     const ItemRecord item = StoreFile(upload, sha256, body, size);
-    switch (ledger_.AddItem(item, client.ip,
-                            policy_.GetQuotaScopes(client.ip, upload.sender.email),
-                            policy_.GetDay()))
+    switch (ledger_.Uploads().AddItem(
+        item, client.ip, policy_.GetQuotaScopes(client.ip, upload.sender.email), policy_.GetDay()))
     {
-      case Ledger::AddItemResult_Added:
+      case UploadStore::AddItemResult_Added:
         answer.status = 201;
         break;
-      case Ledger::AddItemResult_AlreadyPresent:
+      case UploadStore::AddItemResult_AlreadyPresent:
         answer.status = 200;  // the same file, sent twice at once
         break;
       default:
@@ -350,7 +350,7 @@ namespace Inbound
     receipt["completedAt"] = FormatIso8601(upload.completedAt);
     receipt["files"] = Json::Int64(upload.files);
     receipt["bytes"] = Json::Int64(upload.bytes);
-    receipt["studies"] = DescribeStudies(ledger_.ListItems(upload.id), false);
+    receipt["studies"] = DescribeStudies(ledger_.Uploads().ListItems(upload.id), false);
     receipt["recipient"] = DescribeRecipient(upload.recipientId);
     receipt["receiptCode"] = upload.receiptCode;
     receipt["siteName"] = configuration_.siteName;
@@ -370,11 +370,12 @@ namespace Inbound
         throw ApiError(409, "empty-upload", "The upload holds no file yet");
       }
       const std::string code = Crypto::RandomCode(4) + "-" + Crypto::RandomCode(4);
-      ledger_.ChangeState(id, {UploadState_Open}, UploadState_Complete, clock_.NowMs(), client.ip,
-                          std::to_string(upload.files) + " files, " +
-                            std::to_string(upload.bytes) + " bytes, receipt " + code,
-                          code);
-      ledger_.LookupUpload(upload, id);
+      ledger_.Uploads().ChangeState(id, {UploadState_Open}, UploadState_Complete, clock_.NowMs(),
+                                    client.ip,
+                                    std::to_string(upload.files) + " files, " +
+                                        std::to_string(upload.bytes) + " bytes, receipt " + code,
+                                    code);
+      ledger_.Uploads().Lookup(upload, id);
       LOG(INFO) << "Inbound: upload " << id << " complete (" << upload.files << " files)";
       Completed();
     }
@@ -388,7 +389,7 @@ namespace Inbound
   void UploadService::BeginPulledUpload(const UploadRecord& record)
   {
     UploadRecord existing;
-    if (!ledger_.LookupUpload(existing, record.id))
+    if (!ledger_.Uploads().Lookup(existing, record.id))
     {
       // As a public open: the data monitor and the quotas of the sender's address and e-mail
       // (503 / 507: the puller tries again later), counted in the same transaction.
@@ -396,8 +397,8 @@ namespace Inbound
       client.ip = record.clientIp;
       client.userAgent = record.userAgent;
       policy_.CheckOpen(client, record.sender.email);
-      ledger_.CreateUpload(record, policy_.GetQuotaScopes(record.clientIp, record.sender.email),
-                           policy_.GetDay());
+      ledger_.Uploads().Create(record, policy_.GetQuotaScopes(record.clientIp, record.sender.email),
+                               policy_.GetDay());
     }
   }
 
@@ -409,7 +410,7 @@ namespace Inbound
     std::shared_lock<std::shared_mutex> shared(*lock);
     UploadRecord upload;
     ItemRecord existing;
-    if (!ledger_.LookupUpload(upload, id))
+    if (!ledger_.Uploads().Lookup(upload, id))
     {
       throw ApiError::NotFound();
     }
@@ -417,7 +418,7 @@ namespace Inbound
     {
       throw OtherGateway(upload, gateway);
     }
-    if (ledger_.LookupItem(existing, id, sha256))
+    if (ledger_.Uploads().LookupItem(existing, id, sha256))
     {
       return;
     }
@@ -451,9 +452,9 @@ namespace Inbound
     client.ip = upload.clientIp;
     client.userAgent = upload.userAgent;
     policy_.CheckFile(client, upload, size);
-    if (ledger_.AddItem(StoreFile(upload, sha256, body, size), gateway,
-                        policy_.GetQuotaScopes(upload.clientIp, upload.sender.email),
-                        policy_.GetDay()) == Ledger::AddItemResult_UploadClosed)
+    if (ledger_.Uploads().AddItem(StoreFile(upload, sha256, body, size), gateway,
+                                  policy_.GetQuotaScopes(upload.clientIp, upload.sender.email),
+                                  policy_.GetDay()) == UploadStore::AddItemResult_UploadClosed)
     {
       throw Closed(upload);
     }
@@ -465,12 +466,12 @@ namespace Inbound
     std::shared_ptr<std::shared_mutex> lock = locks_.Get(id);
     std::unique_lock<std::shared_mutex> exclusive(*lock);
     UploadRecord upload;
-    if (ledger_.LookupUpload(upload, id) && upload.gateway != gateway)
+    if (ledger_.Uploads().Lookup(upload, id) && upload.gateway != gateway)
     {
       throw OtherGateway(upload, gateway);
     }
-    if (ledger_.ChangeState(id, {UploadState_Open}, UploadState_Complete, clock_.NowMs(), gateway,
-                            "pulled from gateway " + gateway, receiptCode))
+    if (ledger_.Uploads().ChangeState(id, {UploadState_Open}, UploadState_Complete, clock_.NowMs(),
+                                      gateway, "pulled from gateway " + gateway, receiptCode))
     {
       Completed();
     }
@@ -491,9 +492,10 @@ namespace Inbound
 
   void UploadService::PurgeLocked(const std::string& id)
   {
-    const std::vector<ItemRecord> items = ledger_.ListItems(id);
+    const std::vector<ItemRecord> items = ledger_.Uploads().ListItems(id);
     sink_.Remove(id, items);
-    ledger_.MarkPurged(id, clock_.NowMs(), std::to_string(items.size()) + " item(s) removed");
+    ledger_.Uploads().MarkPurged(id, clock_.NowMs(),
+                                 std::to_string(items.size()) + " item(s) removed");
   }
 
   Json::Value UploadService::Cancel(const std::string& id, const std::string& token,
@@ -504,8 +506,8 @@ namespace Inbound
     UploadRecord upload = Authenticate(id, token);
     if (upload.state != UploadState_Cancelled)
     {
-      if (!ledger_.ChangeState(id, {UploadState_Open}, UploadState_Cancelled, clock_.NowMs(),
-                               client.ip, "cancelled by the sender"))
+      if (!ledger_.Uploads().ChangeState(id, {UploadState_Open}, UploadState_Cancelled,
+                                         clock_.NowMs(), client.ip, "cancelled by the sender"))
       {
         throw Closed(upload);
       }
@@ -523,15 +525,16 @@ namespace Inbound
     std::shared_ptr<std::shared_mutex> lock = locks_.Get(id);
     std::unique_lock<std::shared_mutex> exclusive(*lock);
     UploadRecord upload;
-    if (!ledger_.LookupUpload(upload, id))
+    if (!ledger_.Uploads().Lookup(upload, id))
     {
       return false;
     }
     if (upload.state != UploadState_Deleted)
     {
-      ledger_.ChangeState(id, {UploadState_Open, UploadState_Complete, UploadState_Delivered,
-                               UploadState_Cancelled, UploadState_Expired},
-                          UploadState_Deleted, clock_.NowMs(), client.ip, reason);
+      ledger_.Uploads().ChangeState(id,
+                                    {UploadState_Open, UploadState_Complete, UploadState_Delivered,
+                                     UploadState_Cancelled, UploadState_Expired},
+                                    UploadState_Deleted, clock_.NowMs(), client.ip, reason);
     }
     PurgeLocked(id);
     return true;
@@ -541,24 +544,24 @@ namespace Inbound
   {
     const int64_t now = clock_.NowMs();
     const int64_t cutoff = now - int64_t(configuration_.upload.openTimeoutSeconds) * 1000;
-    for (const std::string& id : ledger_.ListIdleOpenUploads(cutoff))
+    for (const std::string& id : ledger_.Uploads().ListIdleOpen(cutoff))
     {
       std::shared_ptr<std::shared_mutex> lock = locks_.Get(id);
       std::unique_lock<std::shared_mutex> exclusive(*lock);
       UploadRecord upload;
       // Checked again under the lock: a file may have arrived since the listing.
-      if (ledger_.LookupUpload(upload, id) && upload.state == UploadState_Open &&
+      if (ledger_.Uploads().Lookup(upload, id) && upload.state == UploadState_Open &&
           upload.updatedAt < cutoff &&
-          ledger_.ChangeState(id, {UploadState_Open}, UploadState_Expired, now, "",
-                              "no activity for " +
-                                std::to_string(configuration_.upload.openTimeoutSeconds) + " s"))
+          ledger_.Uploads().ChangeState(
+              id, {UploadState_Open}, UploadState_Expired, now, "",
+              "no activity for " + std::to_string(configuration_.upload.openTimeoutSeconds) + " s"))
       {
         LOG(INFO) << "Inbound: upload " << id << " expired";
         PurgeLocked(id);
       }
     }
 
-    for (const std::string& id : ledger_.ListUnpurgedRemovedUploads())
+    for (const std::string& id : ledger_.Uploads().ListUnpurgedRemoved())
     {
       std::shared_ptr<std::shared_mutex> lock = locks_.Get(id);
       std::unique_lock<std::shared_mutex> exclusive(*lock);
