@@ -5,7 +5,6 @@
 #include <OrthancException.h>
 
 #include <boost/algorithm/string/predicate.hpp>
-#include <boost/filesystem.hpp>
 
 #include <gtest/gtest.h>
 
@@ -18,12 +17,11 @@ using namespace Inbound;
 namespace
 {
   // The event names in the first column of the table under "## Audit events" in doc/Api.md,
-  // read from the source tree (this file is UnitTests/ in it).
+  // read from the source tree.
   std::set<std::string> ReadDocumentedEvents()
   {
-    const boost::filesystem::path path =
-      boost::filesystem::path(__FILE__).parent_path().parent_path() / "doc" / "Api.md";
-    std::ifstream file(path.string());
+    const std::string path = std::string(INBOUND_SOURCE_DIR) + "/doc/Api.md";
+    std::ifstream file(path);
     EXPECT_TRUE(file.good()) << path;
     std::set<std::string> events;
     bool inSection = false;
