@@ -1,3 +1,4 @@
+// The access filter's decisions: bans, admin networks and credentials, method overrides, CSRF.
 #include "AccessPolicy.h"
 
 #include "Http/ApiError.h"

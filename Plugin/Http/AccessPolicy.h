@@ -1,3 +1,4 @@
+// Who may call which route: the access filter's verdict on a request before its body is read.
 #pragma once
 
 #include "Configuration.h"

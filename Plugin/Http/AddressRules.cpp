@@ -1,3 +1,4 @@
+// Parsing and matching of address lists and CIDR blocks; the right X-Forwarded-For entry.
 #include "AddressRules.h"
 
 #include <boost/algorithm/string/trim.hpp>

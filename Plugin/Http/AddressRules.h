@@ -1,3 +1,4 @@
+// Address lists and CIDR blocks, and the client's address behind trusted proxies.
 #pragma once
 
 #include <boost/asio/ip/address.hpp>

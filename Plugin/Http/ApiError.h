@@ -1,3 +1,4 @@
+// The one error type of a refusal: HTTP status, stable error code, message, extra headers.
 #pragma once
 
 #include <json/value.h>

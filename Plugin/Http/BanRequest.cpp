@@ -1,3 +1,4 @@
+// Parses and checks the body of an admin's ban request.
 #include "BanRequest.h"
 
 #include "Http/AddressRules.h"

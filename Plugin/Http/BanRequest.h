@@ -1,3 +1,4 @@
+// The body of an admin's ban request (POST /inbound/admin/bans).
 #pragma once
 
 #include <cstddef>

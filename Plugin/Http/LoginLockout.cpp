@@ -1,3 +1,4 @@
+// Counts wrong passwords per client within a window and bans the client past the threshold.
 #include "LoginLockout.h"
 
 #include "Limits/ClientKey.h"

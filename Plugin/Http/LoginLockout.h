@@ -1,3 +1,4 @@
+// Lockout after repeated wrong passwords: the client address is banned for a while.
 #pragma once
 
 #include "Limits/BanList.h"

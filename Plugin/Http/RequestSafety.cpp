@@ -1,3 +1,4 @@
+// Reads the headers and arguments that the request-safety rules look at, and applies the rules.
 #include "RequestSafety.h"
 
 #include <boost/algorithm/string/predicate.hpp>

@@ -1,3 +1,4 @@
+// The rules every request meets on every route: no method override, same-origin admin writes.
 #pragma once
 
 #include <Enumerations.h>

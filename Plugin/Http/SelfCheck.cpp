@@ -1,3 +1,4 @@
+// Finds the Orthanc settings that are unsafe for the role, each with its override; other plugins.
 #include "SelfCheck.h"
 
 #include <boost/algorithm/string/case_conv.hpp>

@@ -1,3 +1,4 @@
+// The start-up self-check of Orthanc's own settings, and weak passwords.
 #pragma once
 
 #include "Configuration.h"
