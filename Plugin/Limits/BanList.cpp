@@ -1,3 +1,4 @@
+// The ban list: its hash index by prefix length, persistence in the ledger, expiry, auto-bans.
 #include "BanList.h"
 
 #include <Logging.h>

@@ -1,3 +1,4 @@
+// Banned addresses and blocks (configured, by an admin, automatic), looked up on every request.
 #pragma once
 
 #include "Http/AddressRules.h"

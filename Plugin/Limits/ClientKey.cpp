@@ -1,3 +1,4 @@
+// Maps a client address to its key: the IPv4 address, or its IPv6 network as a CIDR block.
 #include "ClientKey.h"
 
 #include "Http/AddressRules.h"

@@ -1,3 +1,4 @@
+// The unit the public limits count and ban: an IPv4 address, or an IPv6 network prefix.
 #pragma once
 
 #include <string>

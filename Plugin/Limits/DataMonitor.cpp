@@ -1,3 +1,4 @@
+// Watches free space and the volume of the day, raises alerts, refuses data when stopped (507).
 #include "DataMonitor.h"
 
 #include "Http/ApiError.h"

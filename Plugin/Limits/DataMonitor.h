@@ -1,3 +1,4 @@
+// Free disk space and daily volume: warns, then stops accepting data until space returns.
 #pragma once
 
 #include "Configuration.h"

@@ -1,3 +1,4 @@
+// Reservations of request bodies: taken by the filter, used by the handler, lapsing if abandoned.
 #include "InFlight.h"
 
 namespace Inbound

@@ -1,3 +1,4 @@
+// The bodies held in memory right now: per-client count and byte budget, reserved before reading.
 #pragma once
 
 #include <boost/noncopyable.hpp>

@@ -1,3 +1,4 @@
+// The public limits together, and the measured memory each byte of a body takes per role.
 #include "LimitsGuard.h"
 
 #include "Http/ApiError.h"

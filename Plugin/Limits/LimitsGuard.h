@@ -1,3 +1,4 @@
+// Every limit of the public side in one place: bodies in flight, rates, quotas, bans, disk space.
 #pragma once
 
 #include "Configuration.h"

@@ -1,3 +1,4 @@
+// Checks the daily quotas of an upload and its bytes, and tells when they reset.
 #include "Quotas.h"
 
 #include "Http/ApiError.h"

@@ -1,3 +1,4 @@
+// Daily quotas per client, per sender e-mail and for the whole site, counted in the ledger.
 #pragma once
 
 #include "Configuration.h"

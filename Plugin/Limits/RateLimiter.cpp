@@ -1,3 +1,4 @@
+// Takes requests and bytes from each client's buckets; forgets clients whose buckets are full.
 #include "RateLimiter.h"
 
 namespace Inbound

@@ -1,3 +1,4 @@
+// Per-client rate limits on requests and bytes, with token buckets in an expiring map.
 #pragma once
 
 #include "Limits/TokenBucket.h"

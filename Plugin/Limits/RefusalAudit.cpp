@@ -1,3 +1,4 @@
+// Collects refusals into counted audit entries, writes them each second, prunes old entries.
 #include "RefusalAudit.h"
 
 #include "Upload/TextRules.h"

@@ -1,3 +1,4 @@
+// Refusals audited once per client, code and interval with a count; the audit trail's pruning.
 #pragma once
 
 #include "Ledger/Ledger.h"

@@ -1,3 +1,4 @@
+// Refills the bucket from the caller's time, takes tokens, tells how long to wait.
 #include "TokenBucket.h"
 
 #include <algorithm>

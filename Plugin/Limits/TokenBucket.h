@@ -1,3 +1,4 @@
+// A token bucket, without lock or clock of its own: the building block of the rate limits.
 #pragma once
 
 #include <cstdint>
