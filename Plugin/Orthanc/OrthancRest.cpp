@@ -1,3 +1,4 @@
+// GET, POST and DELETE on Orthanc's own REST API through the SDK, errors as exceptions.
 #include "OrthancRest.h"
 
 #include "Orthanc/PluginBuffer.h"

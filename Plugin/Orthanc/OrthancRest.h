@@ -1,3 +1,4 @@
+// Orthanc's REST API for the forwarder, called in-process through the plugin SDK.
 #pragma once
 
 #include "Forward/IOrthancRest.h"

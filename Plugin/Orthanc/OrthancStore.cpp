@@ -1,3 +1,4 @@
+// Stores instances, reads and writes metadata, deletes resources, through Orthanc's REST API.
 #include "OrthancStore.h"
 
 #include "Http/ApiError.h"

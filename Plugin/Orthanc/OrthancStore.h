@@ -1,3 +1,4 @@
+// The upload logic's view of Orthanc (store, metadata, delete), on the in-process REST API.
 #pragma once
 
 #include "Upload/IOrthancStore.h"

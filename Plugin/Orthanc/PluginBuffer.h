@@ -1,3 +1,4 @@
+// Owns a memory buffer that Orthanc's SDK filled, and frees it with the SDK.
 #pragma once
 
 #include "Toolbox/Json.h"

@@ -1,3 +1,4 @@
+// Reads a call's method, groups, headers, arguments; answers JSON, errors and security headers.
 #include "RestCall.h"
 
 #include "Toolbox/Errors.h"

@@ -1,3 +1,4 @@
+// One REST call as a handler sees it: what it reads and how it answers; errors become HTTP here.
 #pragma once
 
 #include "Http/ApiError.h"

@@ -1,3 +1,4 @@
+// Registers the route table's routes and the access filter with Orthanc.
 #pragma once
 
 #include <orthanc/OrthancCPlugin.h>
