@@ -1,3 +1,4 @@
+// The cryptographic helpers on OpenSSL: digests, HMAC, CSPRNG codes and tokens.
 #include "Crypto.h"
 
 #include <OrthancException.h>

@@ -1,3 +1,4 @@
+// SHA-256, HMAC, random codes and tokens, constant-time comparison (OpenSSL).
 #pragma once
 
 #include <cstddef>

@@ -1,3 +1,4 @@
+// The files compiled into the plugin: default configuration, web bundles, mail templates.
 #pragma once
 
 #include <cstddef>

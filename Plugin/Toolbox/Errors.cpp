@@ -1,3 +1,4 @@
+// The message of the current exception, for Orthanc's exceptions and standard ones alike.
 #include "Errors.h"
 
 #include <OrthancException.h>

@@ -1,3 +1,4 @@
+// Describes the exception being handled, whatever its type (Orthanc's or the standard's).
 #pragma once
 
 #include <string>

@@ -1,3 +1,4 @@
+// JSON parsing with JsonCpp's strict and lenient settings, and compact writing.
 #include "Json.h"
 
 #include <json/reader.h>

@@ -1,3 +1,4 @@
+// JSON text: strict parsing of untrusted bodies, lenient parsing of configuration, compact output.
 #pragma once
 
 #include <json/value.h>

@@ -1,3 +1,4 @@
+// The system clock in milliseconds, and writing and reading ISO 8601 UTC timestamps.
 #include "Time.h"
 
 #include <chrono>

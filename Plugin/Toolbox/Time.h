@@ -1,3 +1,4 @@
+// The clock of the plugin (replaced in tests) and ISO 8601 timestamps.
 #pragma once
 
 #include <cstdint>

@@ -1,3 +1,4 @@
+// The alphabet of upload ids and the check of an id that comes from outside.
 #include "UploadId.h"
 
 #include <cstring>

@@ -1,3 +1,4 @@
+// The public form of an upload id: fixed length, fixed alphabet, checked wherever one comes in.
 #pragma once
 
 #include <cstddef>

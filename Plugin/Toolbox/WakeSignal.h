@@ -1,3 +1,4 @@
+// Lets a background loop sleep between rounds and be woken early (new work, or stopping).
 #pragma once
 
 #include <atomic>
