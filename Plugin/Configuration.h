@@ -1,3 +1,4 @@
+// The "Inbound" section as typed structs: the role, recipients, limits, notifications, forwarding.
 #pragma once
 
 #include <json/value.h>

@@ -1,3 +1,4 @@
+// Builds the plugin's components for its role from Orthanc's configuration; starts and stops them.
 #include "PluginContext.h"
 
 #include "Http/SelfCheck.h"

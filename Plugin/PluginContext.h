@@ -1,3 +1,4 @@
+// The running plugin: owns every component, built at start-up, its threads started and joined.
 #pragma once
 
 #include "Configuration.h"

@@ -1,3 +1,4 @@
+// Writes, reads and removes staged files (temporary file, fsync, rename) inside the staging folder.
 #include "StagingArea.h"
 
 #include "Toolbox/Crypto.h"

@@ -1,3 +1,4 @@
+// The gateway's staging area: the exact bytes sent, one file per item, written atomically.
 #pragma once
 
 #include "Upload/IUploadSink.h"
