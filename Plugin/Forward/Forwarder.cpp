@@ -1,3 +1,4 @@
+// Releases and auto-forward rules: reconciled copies, Orthanc's store jobs, retries, retention.
 #include "Forwarder.h"
 
 #include <OrthancFramework.h>  // first: it defines what the framework headers test

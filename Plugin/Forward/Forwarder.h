@@ -1,3 +1,4 @@
+// Releases and auto-forwards to DICOM modalities: the hospital's identity, store jobs, retries.
 #pragma once
 
 #include "Configuration.h"

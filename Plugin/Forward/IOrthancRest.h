@@ -1,3 +1,4 @@
+// The part of Orthanc's REST API the forwarder calls, as an interface (a fake in unit tests).
 #pragma once
 
 #include <json/value.h>
