@@ -1,3 +1,4 @@
+// One call to a gateway with libcurl: TLS as Orthanc's peers, timeouts, the cap on the answer.
 #include "CurlPeerClient.h"
 
 #include <Logging.h>

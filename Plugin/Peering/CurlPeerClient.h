@@ -1,3 +1,4 @@
+// The Internal's HTTP client to a gateway on libcurl: no redirects, capped answers, no trickling.
 #pragma once
 
 #include "Peering/IPeerClient.h"

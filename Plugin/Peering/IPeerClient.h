@@ -1,3 +1,4 @@
+// One gateway as the Internal reaches it, as an interface (a fake in unit tests).
 #pragma once
 
 #include <cstdint>

@@ -1,3 +1,4 @@
+// The gateway's peer routes: long-poll listing, manifests, staged items, acknowledgements.
 #include "Outbox.h"
 
 #include "Http/ApiError.h"

@@ -1,3 +1,4 @@
+// A gateway's outbox: complete uploads waiting to be pulled, their manifests and bytes, the ack.
 #pragma once
 
 #include "Configuration.h"

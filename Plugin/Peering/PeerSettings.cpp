@@ -1,3 +1,4 @@
+// Reads an "OrthancPeers" entry and the global HTTP options the way Orthanc does, strictly.
 #include "PeerSettings.h"
 
 #include <OrthancException.h>

@@ -1,3 +1,4 @@
+// How the Internal reaches a gateway: its "OrthancPeers" entry read as Orthanc 1.10.1 reads it.
 #pragma once
 
 #include <json/value.h>

@@ -1,3 +1,4 @@
+// Checks each field of a gateway's manifest as the public API would; caps the manifest's size.
 #include "PulledManifest.h"
 
 #include "Http/AddressRules.h"

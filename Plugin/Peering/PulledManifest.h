@@ -1,3 +1,4 @@
+// A gateway's manifest, checked with the rules of a public upload before anything is recorded.
 #pragma once
 
 #include "Configuration.h"

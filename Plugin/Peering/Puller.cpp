@@ -1,3 +1,5 @@
+// One gateway's crash-safe pull: rounds, items, holds of bad data, back-off, acknowledgement.
+// Over 500 lines: a pull is crash-safe by the order of its steps, which must be read as one.
 #include "Puller.h"
 
 #include "Http/ApiError.h"

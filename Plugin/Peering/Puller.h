@@ -1,3 +1,4 @@
+// The Internal's puller of one gateway: pulls, verifies, stores, then acknowledges each upload.
 #pragma once
 
 #include "Peering/IPeerClient.h"
