@@ -1,3 +1,4 @@
+// Builds the admin routes' JSON from the ledger: uploads, items, studies, audit; deletes uploads.
 #include "AdminViews.h"
 
 #include "Http/ApiError.h"

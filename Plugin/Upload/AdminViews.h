@@ -1,3 +1,4 @@
+// The answers of the admin routes: the inbox, one upload with its history, removal, the audit.
 #pragma once
 
 #include "Upload/UploadService.h"

@@ -1,3 +1,4 @@
+// Isolates a file into its upload's patient namespace, stores it, writes the metadata.
 #include "ArchiveSink.h"
 
 #include "Http/ApiError.h"

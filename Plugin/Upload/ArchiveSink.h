@@ -1,3 +1,4 @@
+// Where files go on Standalone and Internal: isolated, stored in this Orthanc, with metadata.
 #pragma once
 
 #include "Configuration.h"

@@ -1,3 +1,5 @@
+// The structural walk of untrusted DICOM bytes: no recursion, every length bounded, capped inflate.
+// Over 500 lines: one walk over untrusted bytes, kept whole so that every bound is read together.
 #include <OrthancFramework.h>  // first: it defines what the framework headers test
 
 #include "DicomGuard.h"

@@ -1,3 +1,4 @@
+// A structural walk of an untrusted DICOM file before any parser: depth, lengths, inflation.
 #pragma once
 
 #include <cstddef>

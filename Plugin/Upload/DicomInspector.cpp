@@ -1,3 +1,4 @@
+// Checks the Part 10 header, runs DicomGuard, then parses with DCMTK and reads the summary.
 #include "DicomInspector.h"
 
 #include "Http/ApiError.h"

@@ -1,3 +1,4 @@
+// Validates an uploaded file as DICOM Part 10 and parses it, after DicomGuard's walk.
 #pragma once
 
 #include <OrthancFramework.h>  // first: it defines what the framework headers test

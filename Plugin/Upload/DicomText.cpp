@@ -1,3 +1,4 @@
+// Character sets of DICOM decoded strictly with iconv; lossless fallback for anything else.
 #include "DicomText.h"
 
 #include "Http/ApiError.h"

@@ -1,3 +1,4 @@
+// The text of a DICOM element as sent, and its decoding to UTF-8 that drops no byte.
 #pragma once
 
 #include <string>

@@ -1,3 +1,4 @@
+// What the upload logic needs from Orthanc, as an interface (a fake in unit tests).
 #pragma once
 
 #include <string>

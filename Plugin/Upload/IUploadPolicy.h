@@ -1,3 +1,4 @@
+// The limits the upload service consults, as an interface, and memory holds released on scope exit.
 #pragma once
 
 #include "Ledger/Records.h"

@@ -1,3 +1,4 @@
+// Where a checked file goes, as an interface: this Orthanc (isolated) or the staging area.
 #pragma once
 
 #include "Ledger/Records.h"

@@ -1,3 +1,4 @@
+// Makes isolated PatientIDs and issuers; rewrites a dataset, recording the sender's values.
 #include <OrthancFramework.h>  // first: it defines what the framework headers test
 
 #include "Isolation.h"

@@ -1,3 +1,4 @@
+// The patient namespace of an upload: the isolated PatientID rule and the rewrite of a dataset.
 #pragma once
 
 #include <cstdint>

@@ -1,3 +1,4 @@
+// Parses the open request: each field's type, length cap and syntax; refusals as ApiErrors.
 #include "OpenRequest.h"
 
 #include "Http/ApiError.h"

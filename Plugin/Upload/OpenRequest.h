@@ -1,3 +1,4 @@
+// The body of "POST /inbound/api/uploads", checked field by field.
 #pragma once
 
 #include "Configuration.h"

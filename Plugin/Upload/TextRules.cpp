@@ -1,3 +1,4 @@
+// UTF-8 checks without control characters, code point counts, e-mail syntax, safe truncation.
 #include "TextRules.h"
 
 #include <boost/locale/encoding_utf.hpp>

@@ -1,3 +1,4 @@
+// Rules for sender text: clean UTF-8, character counts, e-mail syntax, truncation.
 #pragma once
 
 #include <string>

@@ -1,3 +1,4 @@
+// Hands out the lock of an upload, and forgets the locks that nobody holds.
 #include "UploadLocks.h"
 
 namespace Inbound

@@ -1,3 +1,4 @@
+// One reader/writer lock per upload, so no file lands after its upload is removed.
 #pragma once
 
 #include <boost/noncopyable.hpp>

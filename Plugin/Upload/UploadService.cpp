@@ -1,3 +1,5 @@
+// The life cycle of an upload, public or pulled: open, files, complete, cancel, delete, expiry.
+// Over 500 lines: public and pulled uploads share one life cycle, so both meet the same checks.
 #include "UploadService.h"
 
 #include "Http/ApiError.h"

@@ -1,3 +1,4 @@
+// The public upload API (open, status, files, complete, cancel, expiry), and pulled uploads.
 #pragma once
 
 #include "Configuration.h"
