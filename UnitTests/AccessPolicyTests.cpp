@@ -1,3 +1,4 @@
+// Unit tests of the access policy: public and admin routes, bans first, networks, CSRF, overrides.
 #include "Http/AccessPolicy.h"
 #include "Http/ApiError.h"
 

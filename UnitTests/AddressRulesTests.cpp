@@ -1,3 +1,4 @@
+// Unit tests of address lists and CIDR blocks, and of the client address behind trusted proxies.
 #include "Http/AddressRules.h"
 
 #include <gtest/gtest.h>

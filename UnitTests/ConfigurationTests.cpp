@@ -1,3 +1,4 @@
+// Unit tests of the configuration parser: defaults, merging, bad values named by their option.
 #include "Configuration.h"
 #include "TestSupport.h"
 #include "Toolbox/Json.h"

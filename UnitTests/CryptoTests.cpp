@@ -1,3 +1,4 @@
+// Unit tests of the crypto helpers: SHA-256 vectors, readable codes, tokens, constant-time compare.
 #include "Toolbox/Crypto.h"
 
 #include <gtest/gtest.h>

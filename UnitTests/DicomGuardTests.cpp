@@ -1,3 +1,5 @@
+// Unit tests of DicomGuard's walk: every encoding, lying lengths, deflate bombs, depth and stack.
+// Over 500 lines: the tests of one feature, DicomGuard's walk, with the hostile files they build.
 #include "Http/ApiError.h"
 #include "Upload/DicomGuard.h"
 #include "Upload/DicomInspector.h"

@@ -1,3 +1,4 @@
+// Unit tests of releases and auto-forwards against a fake Orthanc: copies, jobs, retries, rules.
 #include "Forward/Forwarder.h"
 #include "Http/ApiError.h"
 #include "TestSupport.h"

@@ -1,3 +1,4 @@
+// Unit tests of patient isolation: the PatientID rule, ordinals, the rewrite, lossless decoding.
 #include <OrthancFramework.h>  // first: it defines what the framework headers test
 
 #include "Http/ApiError.h"

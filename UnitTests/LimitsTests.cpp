@@ -1,3 +1,4 @@
+// Unit tests of the public limits: quotas, bans, rates, bodies in flight, the data monitor.
 #include "Http/ApiError.h"
 #include "Limits/BanList.h"
 #include "Limits/DataMonitor.h"

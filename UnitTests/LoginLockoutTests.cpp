@@ -1,3 +1,4 @@
+// Unit tests of the lockout after wrong passwords, per address and per IPv6 network.
 #include "Http/LoginLockout.h"
 #include "TestSupport.h"
 

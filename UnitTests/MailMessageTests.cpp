@@ -1,3 +1,5 @@
+// Unit tests of e-mail composition: clean text, encoded and folded headers, mailbox parsing.
+// Over 500 lines: the tests of one feature, e-mail composition, rule by rule of RFC 5322 and 2047.
 #include <OrthancFramework.h> // first: it defines what the framework headers test
 
 #include "Notify/MailMessage.h"

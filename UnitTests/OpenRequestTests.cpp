@@ -1,3 +1,4 @@
+// Unit tests of the open request's checks: full and minimal bodies, refusals, the page's language.
 #include "Configuration.h"
 #include "Http/ApiError.h"
 #include "TestSupport.h"

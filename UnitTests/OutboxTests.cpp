@@ -1,3 +1,4 @@
+// Unit tests of a gateway's outbox: listing, manifests, acknowledgements, long polls, retention.
 #include "Http/AccessPolicy.h"
 #include "Http/ApiError.h"
 #include "Peering/Outbox.h"

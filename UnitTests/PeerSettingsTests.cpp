@@ -1,3 +1,4 @@
+// Unit tests of reading "OrthancPeers" entries and global HTTP options as Orthanc 1.10.1 does.
 #include "Peering/PeerSettings.h"
 #include "Toolbox/Json.h"
 

@@ -1,3 +1,5 @@
+// Unit tests of the pull from gateways: crash-safe resumption, tampered or forged data, outages.
+// Over 500 lines: the tests of one feature, the pull, over the one fake gateway they share.
 #include "Http/ApiError.h"
 #include "Peering/Outbox.h"
 #include "Peering/PulledManifest.h"

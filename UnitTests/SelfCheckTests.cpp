@@ -1,3 +1,4 @@
+// Unit tests of the start-up self-check of Orthanc's settings, per role, and of weak passwords.
 #include "Http/SelfCheck.h"
 #include "Toolbox/Json.h"
 

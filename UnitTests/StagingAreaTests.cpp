@@ -1,3 +1,4 @@
+// Unit tests of the staging area: exact bytes written atomically, names kept inside the folder.
 #include "Http/ApiError.h"
 #include "Staging/StagingArea.h"
 #include "TestSupport.h"

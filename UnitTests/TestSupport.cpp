@@ -1,3 +1,4 @@
+// The fake Orthanc store's ids and deletions, small DICOM files, the test configuration.
 #include "TestSupport.h"
 
 #include "Toolbox/Crypto.h"

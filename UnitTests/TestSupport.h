@@ -1,3 +1,4 @@
+// Shared by the unit tests: a fake clock, a fake Orthanc store, small DICOM files, a configuration.
 #pragma once
 
 #include "Toolbox/Time.h"

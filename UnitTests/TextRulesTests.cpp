@@ -1,3 +1,4 @@
+// Unit tests of the sender-text rules: clean UTF-8, e-mail syntax, truncation.
 #include "Upload/TextRules.h"
 
 #include <gtest/gtest.h>

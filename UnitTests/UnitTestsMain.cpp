@@ -1,3 +1,4 @@
+// The unit tests' main: initializes the Orthanc framework (DCMTK, OpenSSL) around the tests.
 #include <OrthancFramework.h>
 #include <Logging.h>
 

@@ -1,3 +1,4 @@
+// Unit tests of the upload service: open, files, isolation, refusals, complete, cancel, expiry.
 #include "Http/ApiError.h"
 #include "TestSupport.h"
 #include "Toolbox/Crypto.h"
