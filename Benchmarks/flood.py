@@ -1,5 +1,6 @@
 #!/usr/bin/python3
 """Flood benchmark of Orthanc Inbound.
+Over 500 lines: one benchmark, read top to bottom: method, flooders, samplers, report, plot.
 
 While one client floods the gateway through the TLS proxy far over its limits, a legitimate
 client uploads the 300-instance CT study of the ingest benchmark. Measured: the legitimate

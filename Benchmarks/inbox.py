@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Inbox benchmark of Orthanc Inbound: how soon after a sender has sent a study through the DMZ
 does the chosen recipient have the mail that says it is there?
+Over 500 lines: one benchmark, read top to bottom: method, set-up, measurements, report.
 
 Set-up, all on loopback (ports chosen free, every process stopped by its pid):
   plugin   the plugin's pair of pull.py — a gateway (Role Gateway) and an internal Orthanc

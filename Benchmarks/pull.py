@@ -1,5 +1,6 @@
 #!/usr/bin/python3
 """Pull benchmark of Orthanc Inbound.
+Over 500 lines: one benchmark, read top to bottom: method, set-up, measurements, report, plot.
 
 How fast does a study cross from the DMZ to the internal Orthanc through the plugin's pull,
 compared with Orthanc's own peer push between two native Orthancs? And how long after a

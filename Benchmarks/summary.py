@@ -1,5 +1,6 @@
 #!/usr/bin/python3
 """Summary of one "Benchmarks/run.sh all": every benchmark's figure against native Orthanc.
+Over 500 lines: the one report of "run.sh all": machine, consistency checks, table and plot.
 
     summary.py machine OUT.json        describes the machine (before the benchmarks run)
     summary.py report [--machine M] [--seconds S] [--results DIR]

@@ -1,3 +1,5 @@
+"""pytest fixtures: the plugin under test and Orthanc servers started for a module or a test."""
+
 import os
 
 import pytest

@@ -1,6 +1,8 @@
-"""The Internal's own client to its gateways: it reaches an "OrthancPeers" entry as Orthanc
-would (credentials, HttpHeaders, CA) but follows no redirect, cuts off oversize answers and
-refuses an untrusted certificate (issue 14)."""
+"""The Internal's own client to its gateways.
+Over 500 lines: the tests of one feature, the peer client, against the hostile servers they need.
+
+It reaches an "OrthancPeers" entry as Orthanc would (credentials, HttpHeaders, CA) but follows no
+redirect, cuts off oversize answers and refuses an untrusted certificate (issue 14)."""
 
 import base64
 import gzip

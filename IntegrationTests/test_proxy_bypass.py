@@ -1,7 +1,9 @@
-"""Path tricks through the shipped nginx site (Resources/Nginx/inbound-site.conf): nginx picks a
-location from its own reading of the path, Orthanc's civetweb reads the same path another way
-("\\" as "/", %5C and %2F decoded, "admin." as "admin", "...." dropped, nothing cut at "#").
-Every such path, and every variant of it, is refused by the proxy with 400 bad-path, with and
+"""Path tricks through the shipped nginx site (Resources/Nginx/inbound-site.conf).
+Over 500 lines: the tests of one defence, the proxy's path rules, over every variant of a path.
+
+Nginx picks a location from its own reading of the path, Orthanc's civetweb reads the same path
+another way ("\\" as "/", %5C and %2F decoded, "admin." as "admin", "...." dropped, nothing cut at
+"#"). Every such path, and every variant of it, is refused by the proxy with 400 bad-path, with and
 without the admin's password, before Orthanc sees it; method faking (_method,
 X-HTTP-Method-Override) is refused on every route, multipart bodies and X-File-* headers on the
 public and peer routes. The routes that people use keep working through the same site.

@@ -1,5 +1,6 @@
 """Red-team attacks on issue 14 (isolation of PatientIDs, trust in gateways), kept as
-regression tests: each one failed, or could fail, on the code it was written against."""
+regression tests: each one failed, or could fail, on the code it was written against.
+Over 500 lines: the red-team attacks on one issue, kept together as the record of what was tried."""
 
 import threading
 
