@@ -2,6 +2,7 @@
 #include "NotificationDelivery.h"
 
 #include "Notify/NotificationPayloads.h"
+#include "Toolbox/Backoff.h"
 #include "Toolbox/Crypto.h"
 #include "Toolbox/Errors.h"
 
@@ -102,7 +103,8 @@ namespace Inbound
           break;  // interrupted by the stop: due again at the next start
         }
         const int64_t now = clock_.NowMs();
-        const int64_t deadline = n.createdAt + static_cast<int64_t>(settings.giveUpAfterSeconds) * 1000;
+        const int64_t deadline =
+          n.createdAt + static_cast<int64_t>(settings.giveUpAfterSeconds) * 1000;
         if (now >= deadline)
         {
           // An alert about a failed notification that fails too is not announced again.
@@ -116,12 +118,9 @@ namespace Inbound
         }
         else
         {
-          int64_t delay = settings.retryIntervalSeconds;
-          for (int64_t i = 0; i < n.attempts && delay < settings.maxRetryIntervalSeconds; i++)
-          {
-            delay *= 2;
-          }
-          delay = std::min<int64_t>(delay, settings.maxRetryIntervalSeconds);
+          // n.attempts counts the failures before this one.
+          const int64_t delay = Backoff(settings.retryIntervalSeconds,
+                                        settings.maxRetryIntervalSeconds).NextDelay(n.attempts + 1);
           ledger_.MarkNotificationRetry(n.id, std::min(now + delay * 1000, deadline), error);
           LOG(WARNING) << "Inbound: notification " << n.id << " to " << n.target
                        << " failed (attempt " << n.attempts + 1 << "), retry in " << delay

@@ -1,9 +1,8 @@
-// One gateway's crash-safe pull: rounds, items, holds of bad data, back-off, acknowledgement.
-// Over 500 lines: a pull is crash-safe by the order of its steps, which must be read as one.
 #include "Puller.h"
 
 #include "Http/ApiError.h"
 #include "Peering/PulledManifest.h"
+#include "Toolbox/Backoff.h"
 #include "Toolbox/Crypto.h"
 #include "Toolbox/Errors.h"
 #include "Toolbox/Json.h"
@@ -35,10 +34,14 @@ namespace Inbound
     const int64_t kBadDataEpisodeMs = 3600 * 1000;
     const std::string kCrashReason = "the Internal stopped while processing item ";
 
+    // While a gateway is down or its uploads are refused for now: 1 s, 2 s, ... up to a minute.
+    const int64_t kFirstUnreachablePauseMs = 1000;
+    const int64_t kMaxUnreachablePauseMs = 60 * 1000;
+
+    // "strikes": the rounds with bad data in this episode, the last one included.
     int64_t BadDataPauseMs(unsigned int strikes)
     {
-      const unsigned int doublings = std::min(strikes == 0 ? 0u : strikes - 1, 16u);
-      return std::min(kMaxBadDataPauseMs, kFirstBadDataPauseMs << doublings);
+      return Backoff(kFirstBadDataPauseMs, kMaxBadDataPauseMs).NextDelay(strikes);
     }
 
     std::string ReleaseRoute(const std::string& gateway, const std::string& id)
@@ -60,14 +63,14 @@ namespace Inbound
                   const std::string& sha256, int64_t now) :
         ledger_(ledger), gateway_(gateway), id_(id), sha256_(sha256)
       {
-        ledger_.Pulls().MarkPulling(gateway, id, sha256, now);
+        ledger_.MarkPulling(gateway, id, sha256, now);
       }
 
       ~PullingMark()
       {
         try
         {
-          ledger_.Pulls().ClearPulling(gateway_, id_, sha256_);
+          ledger_.ClearPulling(gateway_, id_, sha256_);
         }
         catch (...)
         {
@@ -94,15 +97,15 @@ namespace Inbound
   {
     // An item still recorded as in progress: the process died while parsing or storing it
     // (a file that crashes the parser would crash it again at every start). Held, not retried.
-    for (const PullingRecord& marker : ledger_.Pulls().ListPulling(peer_.GetName()))
+    for (const PullingRecord& marker : ledger_.ListPulling(peer_.GetName()))
     {
       Hold(marker.uploadId, kCrashReason + marker.sha256 +
                               " (since " + FormatIso8601(marker.since) + "); a file that crashes "
                               "the server is not processed again");
-      ledger_.Pulls().ClearPulling(peer_.GetName(), marker.uploadId, marker.sha256);
+      ledger_.ClearPulling(peer_.GetName(), marker.uploadId, marker.sha256);
     }
     std::lock_guard<std::mutex> lock(mutex_);
-    for (const PullingRecord& held : ledger_.Pulls().ListHeld(peer_.GetName()))
+    for (const PullingRecord& held : ledger_.ListHeldPulls(peer_.GetName()))
     {
       held_[held.uploadId] = held;
       const std::string& reason = held.reason;
@@ -134,10 +137,9 @@ namespace Inbound
     LOG(WARNING) << "Inbound: gateway " << peer_.GetName() << ": " << what;
     if (alert)
     {
-      ledger_.Audit().Add(clock_.NowMs(), AuditEventType_AlertGatewayUnreachable, "",
-                          peer_.GetName(),
-                          "gateway \"" + peer_.GetName() + "\" not reached for " +
-                              std::to_string(silentFor / 1000) + " s: " + what);
+      ledger_.AddAudit(clock_.NowMs(), "alert-gateway-unreachable", "", peer_.GetName(),
+                       "gateway \"" + peer_.GetName() + "\" not reached for " +
+                         std::to_string(silentFor / 1000) + " s: " + what);
     }
   }
 
@@ -152,8 +154,8 @@ namespace Inbound
     }
     if (recovered)
     {
-      ledger_.Audit().Add(clock_.NowMs(), AuditEventType_GatewayReachable, "", peer_.GetName(),
-                          "gateway \"" + peer_.GetName() + "\" reached again");
+      ledger_.AddAudit(clock_.NowMs(), "gateway-reachable", "", peer_.GetName(),
+                       "gateway \"" + peer_.GetName() + "\" reached again");
     }
   }
 
@@ -164,13 +166,12 @@ namespace Inbound
     held.uploadId = TextRules::MakeSafe(id, 64);
     held.reason = reason;
     held.since = clock_.NowMs();
-    if (ledger_.Pulls().Hold(held))
+    if (ledger_.HoldPulled(held))
     {
-      ledger_.Audit().Add(held.since, AuditEventType_AlertUploadHeld, IsUploadId(id) ? id : "",
-                          peer_.GetName(),
-                          "upload " + held.uploadId + " from gateway \"" + peer_.GetName() +
-                              "\" held, not acknowledged: " + reason +
-                              "; once understood: " + ReleaseRoute(peer_.GetName(), held.uploadId));
+      ledger_.AddAudit(held.since, "alert-upload-held", IsUploadId(id) ? id : "", peer_.GetName(),
+                       "upload " + held.uploadId + " from gateway \"" + peer_.GetName() +
+                         "\" held, not acknowledged: " + reason + "; once understood: " +
+                         ReleaseRoute(peer_.GetName(), held.uploadId));
     }
     std::lock_guard<std::mutex> lock(mutex_);
     held_.emplace(held.uploadId, held);
@@ -219,13 +220,11 @@ namespace Inbound
     }
     if (alert)
     {
-      ledger_.Audit().Add(
-          clock_.NowMs(), AuditEventType_AlertGatewayMisbehaving, "", peer_.GetName(),
-          "gateway \"" + peer_.GetName() + "\" sent data that breaks the rules (" + rule +
-              "); its uploads concerned are held and it is asked less often, "
-              "up to every " +
-              std::to_string(kMaxBadDataPauseMs / 1000) + " s, while this goes on (" +
-              std::to_string(strikes) + " round(s))");
+      ledger_.AddAudit(clock_.NowMs(), "alert-gateway-misbehaving", "", peer_.GetName(),
+                       "gateway \"" + peer_.GetName() + "\" sent data that breaks the rules (" +
+                         rule + "); its uploads concerned are held and it is asked less often, "
+                         "up to every " + std::to_string(kMaxBadDataPauseMs / 1000) +
+                         " s, while this goes on (" + std::to_string(strikes) + " round(s))");
     }
   }
 
@@ -277,7 +276,7 @@ namespace Inbound
   {
     Json::Value body(Json::objectValue);
     body["items"] = Json::arrayValue;
-    for (const ItemRecord& item : ledger_.Uploads().ListItems(id))
+    for (const ItemRecord& item : ledger_.ListItems(id))
     {
       body["items"].append(item.sha256);
     }
@@ -363,8 +362,7 @@ namespace Inbound
 
   bool Puller::CheckOrigin(const std::string& id)
   {
-    const std::string owner =
-        ledger_.Uploads().ClaimPulledUpload(id, peer_.GetName(), clock_.NowMs());
+    const std::string owner = ledger_.ClaimPulledUpload(id, peer_.GetName(), clock_.NowMs());
     if (owner == peer_.GetName())
     {
       return true;
@@ -383,11 +381,11 @@ namespace Inbound
   {
     const std::string id = listing["id"].asString();
     UploadRecord known;
-    if (ledger_.Uploads().Lookup(known, id) && !CheckOrigin(id))
+    if (ledger_.LookupUpload(known, id) && !CheckOrigin(id))
     {
       return false;
     }
-    if (ledger_.Uploads().Lookup(known, id) &&
+    if (ledger_.LookupUpload(known, id) &&
         (known.state == UploadState_Expired || known.state == UploadState_Cancelled))
     {
       // Removed here while incomplete (it stayed open too long): acknowledging would make the
@@ -396,7 +394,7 @@ namespace Inbound
                "it: send it again from there, or delete it there");
       return false;
     }
-    if (ledger_.Uploads().Lookup(known, id) && known.state != UploadState_Open)
+    if (ledger_.LookupUpload(known, id) && known.state != UploadState_Open)
     {
       // Stored (or removed here by an admin) already: the gateway only missed the
       // acknowledgement, e.g. because one side crashed right before it.
@@ -468,7 +466,7 @@ namespace Inbound
     for (const PulledItem& item : manifest.items)
     {
       ItemRecord stored;
-      if (!ledger_.Uploads().LookupItem(stored, id, item.sha256))
+      if (!ledger_.LookupItem(stored, id, item.sha256))
       {
         pending.push_back(&item);
       }
@@ -633,7 +631,7 @@ namespace Inbound
 
   void Puller::Loop(const std::atomic<bool>& stopping)
   {
-    unsigned int pause = 1;
+    int64_t failures = 0;  // rounds in a row that did not reach the gateway
     while (!stopping)
     {
       const int64_t started = clock_.NowMs();
@@ -649,15 +647,17 @@ namespace Inbound
       unsigned int waitMs = 0;
       if (reached)
       {
-        pause = 1;
+        failures = 0;
         waitMs = GetPauseMs(started);
       }
       else
       {
         // The gateway is down or failing, or its uploads are refused for now (quotas, data
         // monitor): back off, up to a minute.
-        waitMs = std::max(pause * 1000, GetPauseMs(started));
-        pause = std::min(60u, pause * 2);
+        failures++;
+        const Backoff backoff(kFirstUnreachablePauseMs, kMaxUnreachablePauseMs);
+        waitMs = std::max(static_cast<unsigned int>(backoff.NextDelay(failures)),
+                          GetPauseMs(started));
       }
       // Without blocking the stop.
       for (unsigned int i = 0; i < waitMs && !stopping; i += 100)
@@ -669,7 +669,7 @@ namespace Inbound
 
   bool Puller::Release(const std::string& id, const std::string& by)
   {
-    const bool released = ledger_.Pulls().Release(peer_.GetName(), id, clock_.NowMs(), by);
+    const bool released = ledger_.ReleasePulled(peer_.GetName(), id, clock_.NowMs(), by);
     std::lock_guard<std::mutex> lock(mutex_);
     held_.erase(id);
     for (auto it = crashed_.begin(); it != crashed_.end();)
@@ -694,7 +694,7 @@ namespace Inbound
 
   Json::Value Puller::Describe() const
   {
-    const std::vector<PullingRecord> pulling = ledger_.Pulls().ListPulling(peer_.GetName());
+    const std::vector<PullingRecord> pulling = ledger_.ListPulling(peer_.GetName());
     std::lock_guard<std::mutex> lock(mutex_);
     Json::Value json(Json::objectValue);
     json["name"] = peer_.GetName();
