@@ -1,3 +1,4 @@
+// Releases and auto-forward rules: reconciled copies, Orthanc's store jobs, retries, retention.
 #include "Forwarder.h"
 
 #include <OrthancFramework.h>  // first: it defines what the framework headers test
@@ -166,7 +167,7 @@ namespace Inbound
   std::vector<std::string> Forwarder::StudiesOf(const std::string& uploadId) const
   {
     std::vector<std::string> studies;
-    for (const ItemRecord& item : ledger_.ListItems(uploadId))
+    for (const ItemRecord& item : ledger_.Uploads().ListItems(uploadId))
     {
       if (!item.orthancStudyId.empty() &&
           std::find(studies.begin(), studies.end(), item.orthancStudyId) == studies.end())
@@ -180,7 +181,7 @@ namespace Inbound
   std::vector<ItemRecord> Forwarder::InstancesOf(const ForwardRecord& forward) const
   {
     std::vector<ItemRecord> instances;
-    for (const ItemRecord& item : ledger_.ListItems(forward.uploadId))
+    for (const ItemRecord& item : ledger_.Uploads().ListItems(forward.uploadId))
     {
       if (item.orthancStudyId == forward.study && !item.orthancInstanceId.empty())
       {
@@ -199,7 +200,7 @@ namespace Inbound
                                  const std::string& by)
   {
     UploadRecord upload;
-    if (!ledger_.LookupUpload(upload, uploadId))
+    if (!ledger_.Uploads().Lookup(upload, uploadId))
     {
       throw ApiError(404, "not-found", "No such upload");
     }
@@ -241,11 +242,12 @@ namespace Inbound
       f.requestedBy = by;
       forwards.push_back(f);
     }
-    ledger_.AddForwards(forwards, clock_.NowMs(), "", "release-requested",
-                        std::to_string(forwards.size()) + " studies to " + request.modality +
-                          (request.keepNamespacedPatientId ? " with the namespaced PatientID"
-                                                           : " as PatientID " + request.patientId) +
-                          (request.newUids ? ", new UIDs" : "") + " by " + by);
+    ledger_.Forwards().Add(forwards, clock_.NowMs(), "", AuditEventType_ReleaseRequested,
+                           std::to_string(forwards.size()) + " studies to " + request.modality +
+                               (request.keepNamespacedPatientId
+                                    ? " with the namespaced PatientID"
+                                    : " as PatientID " + request.patientId) +
+                               (request.newUids ? ", new UIDs" : "") + " by " + by);
     Wake();
     Json::Value answer(Json::objectValue);
     answer["forwards"] = Json::arrayValue;
@@ -258,9 +260,10 @@ namespace Inbound
 
   size_t Forwarder::CollectRules()
   {
-    const int64_t cursor = ledger_.GetCursor("forward");
+    const int64_t cursor = ledger_.Forwards().GetCursor();
     int64_t scanned = cursor;
-    const std::vector<AuditEvent> events = ledger_.ListCompletedUploads(cursor, 100, scanned);
+    const std::vector<AuditEvent> events =
+        ledger_.Audit().ListAfter(cursor, {AuditEventType_UploadComplete}, 100, scanned);
     if (scanned == cursor)
     {
       return 0;
@@ -271,7 +274,7 @@ namespace Inbound
       for (const AuditEvent& e : events)
       {
         UploadRecord upload;
-        if (!ledger_.LookupUpload(upload, e.uploadId))
+        if (!ledger_.Uploads().Lookup(upload, e.uploadId))
         {
           continue;
         }
@@ -281,8 +284,8 @@ namespace Inbound
           {
             continue;
           }
-          std::map<std::string, std::string> originals;  // study -> PatientID as sent
-          for (const ItemRecord& item : ledger_.ListItems(upload.id))
+          std::map<std::string, std::string> originals; // study -> PatientID as sent
+          for (const ItemRecord& item : ledger_.Uploads().ListItems(upload.id))
           {
             if (!item.orthancStudyId.empty() && originals.count(item.orthancStudyId) == 0)
             {
@@ -306,9 +309,9 @@ namespace Inbound
     }
     // One transaction per round: the forwards and the cursor move together (a crash
     // neither loses nor repeats a rule's forward).
-    ledger_.AddForwards(forwards, clock_.NowMs(), "", "auto-forward",
-                        std::to_string(forwards.size()) + " studies queued by the rules",
-                        scanned);
+    ledger_.Forwards().Add(forwards, clock_.NowMs(), "", AuditEventType_AutoForward,
+                           std::to_string(forwards.size()) + " studies queued by the rules",
+                           scanned);
     return events.size();
   }
 
@@ -323,9 +326,9 @@ namespace Inbound
     if (now >= deadline)
     {
       f.state = ForwardState_Failed;
-      ledger_.UpdateForward(f, "alert-forward-failed",
-                            "study " + f.study + " to " + f.modality + " given up after " +
-                              std::to_string(f.attempts) + " attempts: " + error);
+      ledger_.Forwards().Update(f, AuditEventType_AlertForwardFailed,
+                                "study " + f.study + " to " + f.modality + " given up after " +
+                                    std::to_string(f.attempts) + " attempts: " + error);
       LOG(ERROR) << "Inbound: forward " << f.id << " to " << f.modality << " given up: " << error;
       return;
     }
@@ -334,7 +337,7 @@ namespace Inbound
       Backoff(s.retryIntervalSeconds, s.maxRetryIntervalSeconds).NextDelay(f.attempts);
     f.state = ForwardState_Pending;
     f.nextAttemptAt = std::min(now + delay * 1000, deadline);
-    ledger_.UpdateForward(f);
+    ledger_.Forwards().Update(f);
     LOG(WARNING) << "Inbound: forward " << f.id << " to " << f.modality << " failed (attempt "
                  << f.attempts << "), retry in " << delay << " s: " << error;
   }
@@ -501,7 +504,7 @@ namespace Inbound
       f.lastError.clear();
       f.nextAttemptAt = now + kJobPollMs;
       f.updatedAt = now;
-      ledger_.UpdateForward(f);
+      ledger_.Forwards().Update(f);
       return;
     }
 
@@ -517,9 +520,9 @@ namespace Inbound
       f.lastError.clear();
       f.updatedAt = now;
       const std::string patient = f.keepNamespace ? "the namespaced PatientID" : "PatientID " + f.patientId;
-      ledger_.UpdateForward(f, "upload-forwarded",
-                            "study " + f.study + " sent to " + f.modality + " with " + patient +
-                              (f.newUids ? ", new UIDs" : "") + " (job " + f.jobId + ")");
+      ledger_.Forwards().Update(f, AuditEventType_UploadForwarded,
+                                "study " + f.study + " sent to " + f.modality + " with " + patient +
+                                    (f.newUids ? ", new UIDs" : "") + " (job " + f.jobId + ")");
       if (f.sentStudy != f.study && !configuration_.forwarding.keepReconciledCopy)
       {
         RemoveReconciledCopy(f);  // the hospital's copy is in the PACS now
@@ -536,14 +539,14 @@ namespace Inbound
     {
       f.nextAttemptAt = now + kJobPollMs;  // pending, running, paused or retrying in Orthanc
       f.updatedAt = now;
-      ledger_.UpdateForward(f);
+      ledger_.Forwards().Update(f);
     }
   }
 
   size_t Forwarder::Step(const std::atomic<bool>& stopping)
   {
     size_t done = 0;
-    for (ForwardRecord& f : ledger_.ListDueForwards(clock_.NowMs(), kForwardsPerRound))
+    for (ForwardRecord& f : ledger_.Forwards().ListDue(clock_.NowMs(), kForwardsPerRound))
     {
       if (stopping)
       {
@@ -610,13 +613,13 @@ namespace Inbound
   {
     Json::Value json(Json::objectValue);
     Json::Value counts(Json::objectValue);
-    for (const auto& c : ledger_.CountForwards())
+    for (const auto& c : ledger_.Forwards().CountByState())
     {
       counts[c.first] = Json::Int64(c.second);
     }
     json["counts"] = counts;
     json["forwards"] = Json::arrayValue;
-    for (const ForwardRecord& f : ledger_.ListForwards(uploadId, state, limit))
+    for (const ForwardRecord& f : ledger_.Forwards().List(uploadId, state, limit))
     {
       json["forwards"].append(ToJson(f));
     }
@@ -626,16 +629,10 @@ namespace Inbound
   Json::Value Forwarder::Retry(int64_t id, const std::string& by)
   {
     ForwardRecord f;
-    if (!ledger_.LookupForward(f, id) || f.state == ForwardState_Done ||
-        f.state == ForwardState_Sending)
+    if (!ledger_.Forwards().Retry(id, clock_.NowMs(), by) || !ledger_.Forwards().Lookup(f, id))
     {
       throw ApiError(404, "not-found", "No such forward waiting or failed");
     }
-    const int64_t now = clock_.NowMs();
-    f.state = ForwardState_Pending;
-    f.nextAttemptAt = now;
-    f.updatedAt = now;
-    ledger_.UpdateForward(f, "forward-retry", "forward " + std::to_string(id) + " by " + by);
     Wake();
     return ToJson(f);
   }
@@ -649,7 +646,7 @@ namespace Inbound
       return result;
     }
     const int64_t cutoff = clock_.NowMs() - static_cast<int64_t>(r.days) * 86400 * 1000;
-    for (const UploadRecord& upload : ledger_.ListUploads("complete", 0, 100000))
+    for (const UploadRecord& upload : ledger_.Uploads().List("complete", 0, 100000))
     {
       if (upload.completedAt == 0 || upload.completedAt >= cutoff)
       {
@@ -658,7 +655,7 @@ namespace Inbound
       if (r.onlyForwarded)
       {
         std::set<std::string> sent;
-        for (const ForwardRecord& f : ledger_.ListForwards(upload.id, "done", 100000))
+        for (const ForwardRecord& f : ledger_.Forwards().List(upload.id, "done", 100000))
         {
           sent.insert(f.study);
         }

@@ -1,3 +1,5 @@
+// One gateway's crash-safe pull: rounds, items, holds of bad data, back-off, acknowledgement.
+// Over 500 lines: a pull is crash-safe by the order of its steps, which must be read as one.
 #include "Puller.h"
 
 #include "Http/ApiError.h"
@@ -63,14 +65,14 @@ namespace Inbound
                   const std::string& sha256, int64_t now) :
         ledger_(ledger), gateway_(gateway), id_(id), sha256_(sha256)
       {
-        ledger_.MarkPulling(gateway, id, sha256, now);
+        ledger_.Pulls().MarkPulling(gateway, id, sha256, now);
       }
 
       ~PullingMark()
       {
         try
         {
-          ledger_.ClearPulling(gateway_, id_, sha256_);
+          ledger_.Pulls().ClearPulling(gateway_, id_, sha256_);
         }
         catch (...)
         {
@@ -97,15 +99,15 @@ namespace Inbound
   {
     // An item still recorded as in progress: the process died while parsing or storing it
     // (a file that crashes the parser would crash it again at every start). Held, not retried.
-    for (const PullingRecord& marker : ledger_.ListPulling(peer_.GetName()))
+    for (const PullingRecord& marker : ledger_.Pulls().ListPulling(peer_.GetName()))
     {
       Hold(marker.uploadId, kCrashReason + marker.sha256 +
                               " (since " + FormatIso8601(marker.since) + "); a file that crashes "
                               "the server is not processed again");
-      ledger_.ClearPulling(peer_.GetName(), marker.uploadId, marker.sha256);
+      ledger_.Pulls().ClearPulling(peer_.GetName(), marker.uploadId, marker.sha256);
     }
     std::lock_guard<std::mutex> lock(mutex_);
-    for (const PullingRecord& held : ledger_.ListHeldPulls(peer_.GetName()))
+    for (const PullingRecord& held : ledger_.Pulls().ListHeld(peer_.GetName()))
     {
       held_[held.uploadId] = held;
       const std::string& reason = held.reason;
@@ -137,9 +139,10 @@ namespace Inbound
     LOG(WARNING) << "Inbound: gateway " << peer_.GetName() << ": " << what;
     if (alert)
     {
-      ledger_.AddAudit(clock_.NowMs(), "alert-gateway-unreachable", "", peer_.GetName(),
-                       "gateway \"" + peer_.GetName() + "\" not reached for " +
-                         std::to_string(silentFor / 1000) + " s: " + what);
+      ledger_.Audit().Add(clock_.NowMs(), AuditEventType_AlertGatewayUnreachable, "",
+                          peer_.GetName(),
+                          "gateway \"" + peer_.GetName() + "\" not reached for " +
+                              std::to_string(silentFor / 1000) + " s: " + what);
     }
   }
 
@@ -154,8 +157,8 @@ namespace Inbound
     }
     if (recovered)
     {
-      ledger_.AddAudit(clock_.NowMs(), "gateway-reachable", "", peer_.GetName(),
-                       "gateway \"" + peer_.GetName() + "\" reached again");
+      ledger_.Audit().Add(clock_.NowMs(), AuditEventType_GatewayReachable, "", peer_.GetName(),
+                          "gateway \"" + peer_.GetName() + "\" reached again");
     }
   }
 
@@ -166,12 +169,13 @@ namespace Inbound
     held.uploadId = TextRules::MakeSafe(id, 64);
     held.reason = reason;
     held.since = clock_.NowMs();
-    if (ledger_.HoldPulled(held))
+    if (ledger_.Pulls().Hold(held))
     {
-      ledger_.AddAudit(held.since, "alert-upload-held", IsUploadId(id) ? id : "", peer_.GetName(),
-                       "upload " + held.uploadId + " from gateway \"" + peer_.GetName() +
-                         "\" held, not acknowledged: " + reason + "; once understood: " +
-                         ReleaseRoute(peer_.GetName(), held.uploadId));
+      ledger_.Audit().Add(held.since, AuditEventType_AlertUploadHeld, IsUploadId(id) ? id : "",
+                          peer_.GetName(),
+                          "upload " + held.uploadId + " from gateway \"" + peer_.GetName() +
+                              "\" held, not acknowledged: " + reason +
+                              "; once understood: " + ReleaseRoute(peer_.GetName(), held.uploadId));
     }
     std::lock_guard<std::mutex> lock(mutex_);
     held_.emplace(held.uploadId, held);
@@ -220,11 +224,13 @@ namespace Inbound
     }
     if (alert)
     {
-      ledger_.AddAudit(clock_.NowMs(), "alert-gateway-misbehaving", "", peer_.GetName(),
-                       "gateway \"" + peer_.GetName() + "\" sent data that breaks the rules (" +
-                         rule + "); its uploads concerned are held and it is asked less often, "
-                         "up to every " + std::to_string(kMaxBadDataPauseMs / 1000) +
-                         " s, while this goes on (" + std::to_string(strikes) + " round(s))");
+      ledger_.Audit().Add(
+          clock_.NowMs(), AuditEventType_AlertGatewayMisbehaving, "", peer_.GetName(),
+          "gateway \"" + peer_.GetName() + "\" sent data that breaks the rules (" + rule +
+              "); its uploads concerned are held and it is asked less often, "
+              "up to every " +
+              std::to_string(kMaxBadDataPauseMs / 1000) + " s, while this goes on (" +
+              std::to_string(strikes) + " round(s))");
     }
   }
 
@@ -276,7 +282,7 @@ namespace Inbound
   {
     Json::Value body(Json::objectValue);
     body["items"] = Json::arrayValue;
-    for (const ItemRecord& item : ledger_.ListItems(id))
+    for (const ItemRecord& item : ledger_.Uploads().ListItems(id))
     {
       body["items"].append(item.sha256);
     }
@@ -362,7 +368,8 @@ namespace Inbound
 
   bool Puller::CheckOrigin(const std::string& id)
   {
-    const std::string owner = ledger_.ClaimPulledUpload(id, peer_.GetName(), clock_.NowMs());
+    const std::string owner =
+        ledger_.Uploads().ClaimPulledUpload(id, peer_.GetName(), clock_.NowMs());
     if (owner == peer_.GetName())
     {
       return true;
@@ -381,11 +388,11 @@ namespace Inbound
   {
     const std::string id = listing["id"].asString();
     UploadRecord known;
-    if (ledger_.LookupUpload(known, id) && !CheckOrigin(id))
+    if (ledger_.Uploads().Lookup(known, id) && !CheckOrigin(id))
     {
       return false;
     }
-    if (ledger_.LookupUpload(known, id) &&
+    if (ledger_.Uploads().Lookup(known, id) &&
         (known.state == UploadState_Expired || known.state == UploadState_Cancelled))
     {
       // Removed here while incomplete (it stayed open too long): acknowledging would make the
@@ -394,7 +401,7 @@ namespace Inbound
                "it: send it again from there, or delete it there");
       return false;
     }
-    if (ledger_.LookupUpload(known, id) && known.state != UploadState_Open)
+    if (ledger_.Uploads().Lookup(known, id) && known.state != UploadState_Open)
     {
       // Stored (or removed here by an admin) already: the gateway only missed the
       // acknowledgement, e.g. because one side crashed right before it.
@@ -466,7 +473,7 @@ namespace Inbound
     for (const PulledItem& item : manifest.items)
     {
       ItemRecord stored;
-      if (!ledger_.LookupItem(stored, id, item.sha256))
+      if (!ledger_.Uploads().LookupItem(stored, id, item.sha256))
       {
         pending.push_back(&item);
       }
@@ -669,7 +676,7 @@ namespace Inbound
 
   bool Puller::Release(const std::string& id, const std::string& by)
   {
-    const bool released = ledger_.ReleasePulled(peer_.GetName(), id, clock_.NowMs(), by);
+    const bool released = ledger_.Pulls().Release(peer_.GetName(), id, clock_.NowMs(), by);
     std::lock_guard<std::mutex> lock(mutex_);
     held_.erase(id);
     for (auto it = crashed_.begin(); it != crashed_.end();)
@@ -694,7 +701,7 @@ namespace Inbound
 
   Json::Value Puller::Describe() const
   {
-    const std::vector<PullingRecord> pulling = ledger_.ListPulling(peer_.GetName());
+    const std::vector<PullingRecord> pulling = ledger_.Pulls().ListPulling(peer_.GetName());
     std::lock_guard<std::mutex> lock(mutex_);
     Json::Value json(Json::objectValue);
     json["name"] = peer_.GetName();
