@@ -85,6 +85,12 @@ TEST(AuditEvents, TheAlertsAreExactlyTheEventsNamedAlert)
   const std::vector<AuditEventType> listed = GetAlertTypes();
   EXPECT_EQ(alerts, std::set<AuditEventType>(listed.begin(), listed.end()));
   EXPECT_EQ(10u, listed.size());
+  for (AuditEventType alert : listed)
+  {
+    EXPECT_EQ(std::string("alert-") + GetAlertKind(alert), EnumerationToString(alert));
+  }
+  EXPECT_EQ("data-monitor-warning", GetAlertKind(AuditEventType_AlertDataMonitorWarning));
+  EXPECT_THROW(GetAlertKind(AuditEventType_Ban), Orthanc::OrthancException);
 }
 
 TEST(AuditEvents, AStateChangeIsNamedAfterItsState)

@@ -135,6 +135,18 @@ namespace Inbound
     }
   }
 
+  std::string GetAlertKind(AuditEventType alert)
+  {
+    static const std::string kPrefix = "alert-";
+    const std::string text = EnumerationToString(alert);
+    if (!IsAlert(alert) || text.compare(0, kPrefix.size(), kPrefix) != 0)
+    {
+      throw Orthanc::OrthancException(Orthanc::ErrorCode_ParameterOutOfRange,
+                                      "Not an alert: " + text);
+    }
+    return text.substr(kPrefix.size());
+  }
+
   std::vector<AuditEventType> GetAlertTypes()
   {
     std::vector<AuditEventType> alerts;

@@ -64,4 +64,8 @@ namespace Inbound
 
   // Every alert, in the order of the enumeration.
   std::vector<AuditEventType> GetAlertTypes();
+
+  // An alert's kind: its text form without "alert-" ("ban-cap"), the "type" of the alert
+  // mails and webhook calls (doc/Api.md). Throws for an event that is no alert.
+  std::string GetAlertKind(AuditEventType alert);
 }
