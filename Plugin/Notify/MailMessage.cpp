@@ -1,3 +1,4 @@
+// E-mail addresses and messages: parsing addresses, composing MIME mails no header can break.
 #include "MailMessage.h"
 
 #include <OrthancFramework.h>  // first: it defines what the framework headers test

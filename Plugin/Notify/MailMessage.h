@@ -1,3 +1,4 @@
+// E-mail addresses and messages: parsing addresses, composing MIME mails no header can break.
 #pragma once
 
 #include <cstdint>

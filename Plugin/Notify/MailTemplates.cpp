@@ -1,3 +1,4 @@
+// The notification mail templates: built in per language, replaceable by the admin, Mustache.
 #include "MailTemplates.h"
 
 #include "Toolbox/EmbeddedResources.h"

@@ -1,3 +1,4 @@
+// The notification mail templates: built in per language, replaceable by the admin, Mustache.
 #pragma once
 
 #include <json/value.h>

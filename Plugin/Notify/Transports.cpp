@@ -1,3 +1,4 @@
+// How notifications leave the plugin: mail to the SMTP relay and webhook POSTs, on libcurl.
 #include "Transports.h"
 
 #include <curl/curl.h>

@@ -1,3 +1,4 @@
+// How notifications leave the plugin: mail to the SMTP relay and webhook POSTs, on libcurl.
 #pragma once
 
 #include "Configuration.h"
