@@ -2,7 +2,8 @@
 Resources/DefaultConfiguration.json, of the samples and of the parser Plugin/Configuration*.cpp,
 and nothing else; every relative link of the Markdown files (README.md, CONTRIBUTING.md, doc/,
 the folders' READMEs) leads to a file (and heading) that exists; doc/openapi.yaml is a sound OpenAPI 3 document with the public
-and peer routes of doc/Api.md. File checks only, no server."""
+and peer routes of doc/Api.md; every mutex of Plugin/ is in doc/Architecture.md's lock table.
+File checks only, no server."""
 
 import glob
 import os
@@ -283,3 +284,22 @@ def test_openapi_is_a_sound_openapi_3_document():
             assert all(re.match(r"^[1-5]\d\d$", str(code)) for code in operation["responses"])
             for requirement in operation.get("security", []):
                 assert set(requirement) <= schemes, "%s %s: %s" % (method, path, requirement)
+
+
+# The locks.
+
+def test_every_mutex_of_the_plugin_is_in_the_lock_table():
+    """Each std::mutex or std::shared_mutex declared under Plugin/ has a row of "What each lock
+    guards" in doc/Architecture.md naming its class (the file's name) and the variable."""
+    text = read(os.path.join(REPO, "doc", "Architecture.md"))
+    section = text.split("\n## Threads and locks\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
+    declared = []
+    for path in glob.glob(os.path.join(REPO, "Plugin", "**", "*.*"), recursive=True):
+        if path.endswith((".h", ".cpp")):
+            for name in re.findall(r"std::(?:shared_)?mutex\s+(\w+)\s*;", read(path)):
+                declared.append((os.path.splitext(os.path.basename(path))[0], name))
+    assert len(declared) >= 15
+    missing = ["%s %s" % d for d in declared
+               if not any(d[0] in row and "`%s" % d[1] in row.replace("::", "`") for row in rows)]
+    assert not missing, "doc/Architecture.md, Threads and locks, lacks %s" % missing
