@@ -61,10 +61,11 @@ for _path in (HERE, os.path.join(REPO, "IntegrationTests"), os.path.join(REPO, "
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
+import bench_study  # noqa: E402  Benchmarks: the generated CT study
+import bench_support  # noqa: E402  Benchmarks: /proc readers, clients, machine description
 import configtool  # noqa: E402  Resources/Scripts: reads the commented sample configuration
 import harness  # noqa: E402    IntegrationTests: Orthanc processes
-import ingest  # noqa: E402     Benchmarks: the study, /proc readers, machine description
-from ingest import MB, BenchmarkError  # noqa: E402
+from bench_support import MB, BenchmarkError  # noqa: E402
 from proxy import NginxProxy  # noqa: E402
 
 SAMPLE = os.path.join(REPO, "Resources", "Configurations", "Gateway.json")
@@ -382,7 +383,7 @@ class Gateway(harness.OrthancServer):
 
     def admin_json(self, method, path, **kwargs):
         r = self.admin(method, path, **kwargs)
-        ingest.check(r, "%s %s" % (method, path))
+        bench_support.check(r, "%s %s" % (method, path))
         return r.json() if r.content else None
 
     def alive(self):
@@ -435,7 +436,7 @@ def rss_kb(pids):
     total = 0
     for pid in pids:
         try:
-            total += ingest.proc_status(pid)["VmRSS"]
+            total += bench_support.proc_status(pid)["VmRSS"]
         except (OSError, KeyError):
             pass
     return total
@@ -445,7 +446,7 @@ def cpu_seconds(pids):
     total = 0.0
     for pid in pids:
         try:
-            total += ingest.proc_cpu_seconds(pid)
+            total += bench_support.proc_cpu_seconds(pid)
         except OSError:
             pass
     return total
@@ -467,7 +468,7 @@ class Sampler:
         start = time.time()
         while not self.stop_event.is_set():
             try:
-                o = ingest.proc_status(self.orthanc_pid)["VmRSS"]
+                o = bench_support.proc_status(self.orthanc_pid)["VmRSS"]
             except OSError:
                 return
             self.timeline.append((round(time.time() - start, 3), o, rss_kb(pids)))
@@ -528,14 +529,14 @@ def legit_upload(gateway, proxy, files, clients, consent_version, native=False):
             return s
 
         def post_one(session, f):
-            r = ingest.check(send(session, "POST", proxy.url + "/instances", data=f["body"]),
-                             "POST /instances (%s)" % f["name"])
+            r = bench_support.check(send(session, "POST", proxy.url + "/instances", data=f["body"]),
+                                    "POST /instances (%s)" % f["name"])
             if r.json().get("Status") != "Success":
                 raise BenchmarkError("POST /instances (%s): %s" % (f["name"], r.text[:300]))
             with lock:
                 done.append(time.perf_counter())
 
-        latencies = ingest.run_clients(files, clients, post_one, make_native_session)
+        latencies = bench_support.run_clients(files, clients, post_one, make_native_session)
         wall = time.perf_counter() - start
         burst_end = first_refusal[0] if first_refusal else time.perf_counter()
         return {"seconds": wall, "latencies": latencies, "retries": dict(retries),
@@ -547,7 +548,7 @@ def legit_upload(gateway, proxy, files, clients, consent_version, native=False):
                              sender=harness.sender(email="bench.flood@clinic.example"))
     start = time.perf_counter()
     with proxy.session(LEGIT_ADDRESS) as s:
-        opened = ingest.check(send(s, "POST", url, json=body), "POST " + API)
+        opened = bench_support.check(send(s, "POST", url, json=body), "POST " + API)
     if opened.status_code != 201:
         raise BenchmarkError("opening an upload answered %d" % opened.status_code)
     upload = opened.json()
@@ -559,17 +560,18 @@ def legit_upload(gateway, proxy, files, clients, consent_version, native=False):
         return s
 
     def send_one(session, f):
-        r = ingest.check(send(session, "PUT", "%s/%s/files/%s" % (url, upload["id"], f["sha256"]),
-                              data=f["body"]), "PUT file %s" % f["name"])
+        r = bench_support.check(
+            send(session, "PUT", "%s/%s/files/%s" % (url, upload["id"], f["sha256"]),
+                 data=f["body"]), "PUT file %s" % f["name"])
         if r.status_code != 201:
             raise BenchmarkError("PUT file %s answered %d, not 201" % (f["name"], r.status_code))
         with lock:
             done.append(time.perf_counter())
 
-    latencies = ingest.run_clients(files, clients, send_one, make_session)
+    latencies = bench_support.run_clients(files, clients, send_one, make_session)
     with make_session() as s:
-        receipt = ingest.check(send(s, "POST", "%s/%s/complete" % (url, upload["id"])),
-                               "POST .../complete").json()
+        receipt = bench_support.check(send(s, "POST", "%s/%s/complete" % (url, upload["id"])),
+                                      "POST .../complete").json()
     wall = time.perf_counter() - start
     if receipt.get("files") != len(files) or receipt.get("state") != "complete":
         raise BenchmarkError("unexpected receipt: %s" % json.dumps(receipt)[:500])
@@ -601,7 +603,7 @@ def ban_list(answer):
 def measure(gateway, proxy, files, args, scenario, loaded, label, workdir):
     native = scenario == NATIVE
     gateway.alive()
-    ingest.settle()
+    bench_support.settle()
     # Each run starts alike: the flooder not banned (a ban lasts 900 s), every bucket refilled.
     limits_before = {}
     if not native:
@@ -611,10 +613,10 @@ def measure(gateway, proxy, files, args, scenario, loaded, label, workdir):
         limits_before = gateway.admin_json("GET", "/inbound/admin/limits")
     pid = gateway.process.pid
     npids = nginx_pids(proxy)
-    hwm_before = ingest.proc_status(pid)["VmHWM"]
+    hwm_before = bench_support.proc_status(pid)["VmHWM"]
     load = os.getloadavg()
-    busy_before = ingest.system_busy_seconds()
-    orthanc_cpu_before = ingest.proc_cpu_seconds(pid)
+    busy_before = bench_support.system_busy_seconds()
+    orthanc_cpu_before = bench_support.proc_cpu_seconds(pid)
     nginx_cpu_before = cpu_seconds(npids)
     me_before = os.times()
     flood = None
@@ -639,10 +641,10 @@ def measure(gateway, proxy, files, args, scenario, loaded, label, workdir):
         if flood:
             flood.stop()
     me_after = os.times()
-    busy_after = ingest.system_busy_seconds()
-    orthanc_cpu = ingest.proc_cpu_seconds(pid) - orthanc_cpu_before
+    busy_after = bench_support.system_busy_seconds()
+    orthanc_cpu = bench_support.proc_cpu_seconds(pid) - orthanc_cpu_before
     nginx_cpu = cpu_seconds(npids) - nginx_cpu_before
-    hwm_after = ingest.proc_status(pid)["VmHWM"]
+    hwm_after = bench_support.proc_status(pid)["VmHWM"]
     gateway.alive()
     if native:
         limits_after, bans = {}, None
@@ -650,7 +652,7 @@ def measure(gateway, proxy, files, args, scenario, loaded, label, workdir):
         if staged_files != len(files):
             raise BenchmarkError("%s: native Orthanc holds %d instances, not %d"
                                  % (label, staged_files, len(files)))
-        ingest.delete_everything(gateway)
+        bench_support.delete_everything(gateway)
         deleted = True
     else:
         limits_after = gateway.admin_json("GET", "/inbound/admin/limits")
@@ -935,7 +937,7 @@ def write_markdown(path, report):
               "(neither Orthanc, nginx, the flooder nor this script). The flooder runs on the "
               "same two cores as the gateway: its own CPU is part of the load the legitimate "
               "client competes with, which a real flood from elsewhere would not add.", "",
-              "## Machine", ""] + ingest.machine_lines(report["machine"]) + [""]
+              "## Machine", ""] + bench_support.machine_lines(report["machine"]) + [""]
     with open(path, "w") as fh:
         fh.write("\n".join(lines))
 
@@ -1050,7 +1052,7 @@ def write_plot(path, report):
 # --------------------------------------------------------------------------- main
 
 def run_scenario(scenario, files, args, runs, machine):
-    workdir = tempfile.mkdtemp(prefix="flood-%s-" % scenario, dir=ingest.WORK)
+    workdir = tempfile.mkdtemp(prefix="flood-%s-" % scenario, dir=bench_support.WORK)
     native = scenario == NATIVE
     gateway = NativeOrthanc(workdir) if native else Gateway(args.plugin, workdir, SCENARIOS[scenario])
     proxy = None
@@ -1103,7 +1105,8 @@ def run_scenario(scenario, files, args, runs, machine):
                 # Let the legitimate client's buckets (200 requests, 20/s) and nginx's refill
                 # (nginx's alone for native Orthanc: 200 requests at 50/s).
                 time.sleep(args.pause_native if native else args.pause)
-        machine.setdefault("orthancHwmKbAtEnd", {})[scenario] = ingest.proc_status(gateway.process.pid)["VmHWM"]
+        machine.setdefault("orthancHwmKbAtEnd", {})[scenario] = \
+            bench_support.proc_status(gateway.process.pid)["VmHWM"]
         gateway.alive()
     finally:
         if proxy:
@@ -1157,19 +1160,19 @@ def main():
         parser.error("unknown scenario %s" % ", ".join(unknown))
     if (args.flood_threads + args.handshake_threads) * args.flood_processes > 16:
         log("note: more than 16 flooder connections: nginx's limit_conn answers 429 past 16")
-    if not os.path.isfile(ingest.PLUGIN):
+    if not os.path.isfile(bench_support.PLUGIN):
         raise BenchmarkError("no plugin at %s: build it (cmake --build build) or set INBOUND_PLUGIN"
-                             % ingest.PLUGIN)
+                             % bench_support.PLUGIN)
     args.consent_version = configtool.load(SAMPLE)["Inbound"]["Privacy"]["Version"]
-    os.makedirs(ingest.WORK, exist_ok=True)
+    os.makedirs(bench_support.WORK, exist_ok=True)
     os.makedirs(args.output, exist_ok=True)
     started = time.time()
 
-    _, files = ingest.load_dataset(args.files)
+    _, files = bench_study.load_dataset(args.files)
     total = sum(len(f["body"]) for f in files)
     log("%d files, %.1f MB; legitimate client %s, flooder %s" % (len(files), total / MB,
                                                                  LEGIT_ADDRESS, FLOOD_ADDRESS))
-    machine = ingest.describe_machine(ingest.WORK)
+    machine = bench_support.describe_machine(bench_support.WORK)
     machine["loadAverageAtStart"] = [round(v, 2) for v in os.getloadavg()]
     try:
         machine["nginxVersion"] = subprocess.run(["/usr/sbin/nginx", "-v"], capture_output=True,
@@ -1179,9 +1182,9 @@ def main():
     log("load average at start: %s" % machine["loadAverageAtStart"])
 
     runs = []
-    snapshot = tempfile.mkdtemp(prefix="flood-plugin-", dir=ingest.WORK)
+    snapshot = tempfile.mkdtemp(prefix="flood-plugin-", dir=bench_support.WORK)
     try:
-        args.plugin, machine["plugin"] = ingest.snapshot_plugin(snapshot)
+        args.plugin, machine["plugin"] = bench_support.snapshot_plugin(snapshot)
         for scenario in scenarios:
             run_scenario(scenario, files, args, runs, machine)
     finally:
@@ -1191,7 +1194,7 @@ def main():
     summary = summarize(runs)
     report = {
         "benchmark": "Orthanc Inbound flood",
-        "runId": ingest.RUN_ID,
+        "runId": bench_support.RUN_ID,
         "finishedAt": datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M:%S"),
         "durationSeconds": round(time.time() - started, 1),
         "dataset": {"files": len(files), "bytes": total},

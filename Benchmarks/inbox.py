@@ -56,10 +56,11 @@ for _path in (HERE, os.path.join(REPO, "IntegrationTests")):
         sys.path.insert(0, _path)
 
 
+import bench_study  # noqa: E402  Benchmarks: the generated CT study
+import bench_support  # noqa: E402  Benchmarks: /proc readers, clients, machine
 import harness  # noqa: E402      IntegrationTests: Orthanc processes, the upload's open body
-import ingest  # noqa: E402       Benchmarks: the study, /proc readers, machine
 import pull  # noqa: E402         Benchmarks: the two pairs of Orthancs, CPU/RSS windows
-from ingest import MB, BenchmarkError  # noqa: E402
+from bench_support import MB, BenchmarkError  # noqa: E402
 from mail_support import SmtpSink  # noqa: E402   IntegrationTests: smtp-sink.py in a process
 
 RECIPIENT = "neuroradiology"
@@ -142,7 +143,7 @@ def run_plugin(gateway, internal, inbox, files, args, label):
     first = time.perf_counter()
     upload_id, headers = pull.stage(gateway, files, args.clients)
     sent = time.perf_counter()
-    ingest.settle()
+    bench_support.settle()
     with pull.Window(gateway, internal) as w:
         start_wall = time.time()
         start = time.perf_counter()
@@ -192,19 +193,20 @@ def run_native(gateway, internal, files, args, label):
     gateway.alive()
     internal.alive()
     first = time.perf_counter()
-    ingest.ingest_native(gateway, files, args.clients)
+    bench_support.ingest_native(gateway, files, args.clients)
     sent = time.perf_counter()
     studies = gateway.json("GET", "/studies")
     if len(studies) != 1 or gateway.instances() != len(files):
         raise BenchmarkError("%s: the native gateway holds %d studies, %d instances"
                              % (label, len(studies), gateway.instances()))
-    ingest.settle()
+    bench_support.settle()
     body = {"Resources": studies, "Synchronous": True}
     with pull.Window(gateway, internal) as w:
         start = time.perf_counter()
-        r = ingest.check(gateway.admin("POST", "/peers/%s/store" % pull.INTERNAL_PEER, json=body,
-                                       timeout=args.timeout),
-                         "POST /peers/%s/store" % pull.INTERNAL_PEER)
+        r = bench_support.check(
+            gateway.admin("POST", "/peers/%s/store" % pull.INTERNAL_PEER, json=body,
+                          timeout=args.timeout),
+            "POST /peers/%s/store" % pull.INTERNAL_PEER)
         seconds = time.perf_counter() - start
     answer = r.json() if r.content else None
     if isinstance(answer, dict) and answer.get("FailedInstancesCount"):
@@ -212,8 +214,8 @@ def run_native(gateway, internal, files, args, label):
     stored = internal.instances()
     if stored != len(files):
         raise BenchmarkError("%s: %d instances inside after the push, not %d" % (label, stored, len(files)))
-    ingest.delete_everything(internal)
-    ingest.delete_everything(gateway)
+    bench_support.delete_everything(internal)
+    bench_support.delete_everything(gateway)
     return dict(pull.per_file(w.result, len(files)), **{
         "label": label, "mode": "native", "files": len(files),
         "bytes": sum(len(f["body"]) for f in files), "seconds": seconds,
@@ -335,7 +337,7 @@ def write_markdown(path, report):
             r["internal"]["rssKbPeakSampled"] / 1024))
     lines += ["", "\"Other CPU\": what the rest of the machine used during the timed interval; "
               "load: 1-minute load average before the run.", "", "## Machine", ""]
-    lines += ingest.machine_lines(m) + [""]
+    lines += bench_support.machine_lines(m) + [""]
     with open(path, "w") as f:
         f.write("\n".join(lines))
 
@@ -394,25 +396,25 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the temporary directories")
     args = parser.parse_args()
 
-    if not os.path.isfile(ingest.PLUGIN):
+    if not os.path.isfile(bench_support.PLUGIN):
         raise BenchmarkError("no plugin at %s: build it (cmake --build build) or set INBOUND_PLUGIN"
-                             % ingest.PLUGIN)
-    os.makedirs(ingest.WORK, exist_ok=True)
+                             % bench_support.PLUGIN)
+    os.makedirs(bench_support.WORK, exist_ok=True)
     os.makedirs(args.output, exist_ok=True)
     started = time.time()
 
-    _, files = ingest.load_dataset(args.files)
+    _, files = bench_study.load_dataset(args.files)
     total = sum(len(f["body"]) for f in files)
     log("%d files, %.1f MB" % (len(files), total / MB))
-    machine = ingest.describe_machine(ingest.WORK)
+    machine = bench_support.describe_machine(bench_support.WORK)
     machine["loadAverageAtStart"] = [round(v, 2) for v in os.getloadavg()]
 
-    workdir = tempfile.mkdtemp(prefix="inbox-", dir=ingest.WORK)
+    workdir = tempfile.mkdtemp(prefix="inbox-", dir=bench_support.WORK)
     sink = SmtpSink(os.path.join(workdir, "sink"))
     servers = []
     runs = []
     try:
-        plugin, machine["plugin"] = ingest.snapshot_plugin(workdir)
+        plugin, machine["plugin"] = bench_support.snapshot_plugin(workdir)
         sink.start()
         gateway, internal = pull.topology(workdir, plugin, {
             "Smtp": {"Host": "127.0.0.1", "Port": sink.port, "Security": "None", "From": FROM,
@@ -473,7 +475,7 @@ def main():
     summary = summarize(runs)
     report = {
         "benchmark": "Orthanc Inbound inbox latency",
-        "runId": ingest.RUN_ID,
+        "runId": bench_support.RUN_ID,
         "finishedAt": datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M:%S"),
         "durationSeconds": round(time.time() - started, 1),
         "dataset": {"files": len(files), "bytes": total},

@@ -54,9 +54,10 @@ for _path in (HERE, os.path.join(REPO, "IntegrationTests")):
 
 import requests  # noqa: E402
 
+import bench_study  # noqa: E402    Benchmarks: the generated CT study
+import bench_support  # noqa: E402  Benchmarks: /proc readers, clients, RSS sampler, machine
 import harness  # noqa: E402    IntegrationTests: Orthanc processes, the upload's open body
-import ingest  # noqa: E402     Benchmarks: the study, /proc readers, RSS sampler, machine
-from ingest import ADMIN, MB, BenchmarkError  # noqa: E402
+from bench_support import ADMIN, MB, BenchmarkError  # noqa: E402
 
 PULLER = ("inside-puller", "bench-puller-secret-2026")  # >= 16 characters
 GATEWAY_PEER = "dmz"        # the gateway, in the internal Orthanc's OrthancPeers
@@ -93,14 +94,15 @@ class Server(harness.OrthancServer):
             raise BenchmarkError("the %s Orthanc died:\n%s" % (self.name, self.log_tail(40)))
 
     def json(self, method, path, **kwargs):
-        r = ingest.check(self.admin(method, path, **kwargs), "%s %s (%s)" % (method, path, self.name))
+        r = bench_support.check(self.admin(method, path, **kwargs),
+                                "%s %s (%s)" % (method, path, self.name))
         return r.json() if r.content else None
 
     def instances(self):
         return self.json("GET", "/statistics")["CountInstances"]
 
 
-snapshot_plugin = ingest.snapshot_plugin
+snapshot_plugin = bench_support.snapshot_plugin
 
 
 def topology(workdir, plugin, internal_extra=None):
@@ -145,7 +147,7 @@ def memory_of(pair):
     result = {}
     for role, srv in zip(("gateway", "internal"), pair):
         srv.alive()
-        status = ingest.proc_status(srv.process.pid)
+        status = bench_support.proc_status(srv.process.pid)
         result[role] = {"endKb": status["VmRSS"], "endHwmKb": status["VmHWM"]}
     return result
 
@@ -154,8 +156,8 @@ def memory_of(pair):
 
 def stage(gateway, files, clients):
     """Opens an upload on the gateway and sends every file (not timed); returns (id, headers)."""
-    opened = ingest.check(requests.post(gateway.url + API, json=harness.open_body(), timeout=60),
-                          "POST " + API)
+    opened = bench_support.check(
+        requests.post(gateway.url + API, json=harness.open_body(), timeout=60), "POST " + API)
     if opened.status_code != 201:
         raise BenchmarkError("opening an upload answered %d" % opened.status_code)
     upload = opened.json()
@@ -167,18 +169,20 @@ def stage(gateway, files, clients):
         return s
 
     def send_one(session, f):
-        r = ingest.check(session.put("%s%s/%s/files/%s" % (gateway.url, API, upload["id"], f["sha256"]),
-                                     data=f["body"], timeout=120), "PUT file %s" % f["name"])
+        r = bench_support.check(
+            session.put("%s%s/%s/files/%s" % (gateway.url, API, upload["id"], f["sha256"]),
+                        data=f["body"], timeout=120), "PUT file %s" % f["name"])
         if r.status_code != 201:
             raise BenchmarkError("PUT file %s answered %d, not 201" % (f["name"], r.status_code))
 
-    ingest.run_clients(files, clients, send_one, make_session)
+    bench_support.run_clients(files, clients, send_one, make_session)
     return upload["id"], headers
 
 
 def complete(gateway, upload_id, headers, count):
-    receipt = ingest.check(requests.post("%s%s/%s/complete" % (gateway.url, API, upload_id),
-                                         headers=headers, timeout=60), "POST .../complete").json()
+    receipt = bench_support.check(
+        requests.post("%s%s/%s/complete" % (gateway.url, API, upload_id), headers=headers,
+                      timeout=60), "POST .../complete").json()
     if receipt.get("files") != count or receipt.get("state") != "complete":
         raise BenchmarkError("unexpected receipt: %s" % json.dumps(receipt)[:500])
 
@@ -199,7 +203,7 @@ def wait_for(session, server, upload_id, state, count, interval, timeout):
             if last.get("state") in ("held", "failed", "cancelled", "expired", "removed"):
                 break
         elif r.status_code != 404:
-            ingest.check(r, "GET /inbound/admin/uploads/%s (%s)" % (upload_id, server.name))
+            bench_support.check(r, "GET /inbound/admin/uploads/%s (%s)" % (upload_id, server.name))
         time.sleep(interval)
     server.alive()
     raise BenchmarkError("upload %s never became %s with %s files on the %s Orthanc (last: %s)"
@@ -223,11 +227,12 @@ class Window:
 
     def __enter__(self):
         self.load = os.getloadavg()
-        self.busy = ingest.system_busy_seconds()
+        self.busy = bench_support.system_busy_seconds()
         self.me = os.times()
-        self.cpu = {k: ingest.proc_cpu_seconds(s.process.pid) for k, s in self.servers.items()}
-        self.hwm = {k: ingest.proc_status(s.process.pid)["VmHWM"] for k, s in self.servers.items()}
-        self.samplers = {k: ingest.RssSampler(s.process.pid) for k, s in self.servers.items()}
+        pids = {k: s.process.pid for k, s in self.servers.items()}
+        self.cpu = {k: bench_support.proc_cpu_seconds(pid) for k, pid in pids.items()}
+        self.hwm = {k: bench_support.proc_status(pid)["VmHWM"] for k, pid in pids.items()}
+        self.samplers = {k: bench_support.RssSampler(pid) for k, pid in pids.items()}
         for sampler in self.samplers.values():
             sampler.__enter__()
         return self
@@ -238,12 +243,12 @@ class Window:
         if exc[0] is not None:
             return
         me = os.times()
-        busy = ingest.system_busy_seconds()
+        busy = bench_support.system_busy_seconds()
         self.result = {"loadAverageBefore": round(self.load[0], 2)}
         orthancs = 0.0
         for k, s in self.servers.items():
-            cpu = ingest.proc_cpu_seconds(s.process.pid) - self.cpu[k]
-            status = ingest.proc_status(s.process.pid)
+            cpu = bench_support.proc_cpu_seconds(s.process.pid) - self.cpu[k]
+            status = bench_support.proc_status(s.process.pid)
             orthancs += cpu
             self.result[k] = {"cpuSeconds": cpu, "rssKbPeakSampled": max(self.samplers[k].peak_kb,
                                                                          status["VmRSS"]),
@@ -266,7 +271,7 @@ def run_pull(gateway, internal, files, args, label, interval):
     gateway.alive()
     internal.alive()
     upload_id, headers = stage(gateway, files, args.clients)
-    ingest.settle()
+    bench_support.settle()
     total = sum(len(f["body"]) for f in files)
     with admin_session() as gs, admin_session() as s, Window(gateway, internal) as w:
         start = time.perf_counter()
@@ -291,19 +296,19 @@ def run_push(gateway, internal, files, args, label):
     """Orthanc's own peer push of the same study, stored natively in the gateway."""
     gateway.alive()
     internal.alive()
-    ingest.ingest_native(gateway, files, args.clients)
+    bench_support.ingest_native(gateway, files, args.clients)
     studies = gateway.json("GET", "/studies")
     if len(studies) != 1 or gateway.instances() != len(files):
         raise BenchmarkError("%s: the gateway holds %d studies, %d instances"
                              % (label, len(studies), gateway.instances()))
-    ingest.settle()
+    bench_support.settle()
     total = sum(len(f["body"]) for f in files)
     body = {"Resources": studies, "Synchronous": True}
     with Window(gateway, internal) as w:
         start = time.perf_counter()
-        r = ingest.check(gateway.admin("POST", "/peers/%s/store" % INTERNAL_PEER, json=body,
-                                       timeout=args.timeout),
-                         "POST /peers/%s/store" % INTERNAL_PEER)
+        r = bench_support.check(gateway.admin("POST", "/peers/%s/store" % INTERNAL_PEER, json=body,
+                                              timeout=args.timeout),
+                                "POST /peers/%s/store" % INTERNAL_PEER)
         seconds = time.perf_counter() - start
     answer = r.json() if r.content else None
     if isinstance(answer, dict) and answer.get("FailedInstancesCount"):
@@ -313,8 +318,8 @@ def run_push(gateway, internal, files, args, label):
     if stored != len(files):
         raise BenchmarkError("%s: %d instances inside after the push, not %d (answer %s)"
                              % (label, stored, len(files), r.text[:300]))
-    ingest.delete_everything(internal)
-    ingest.delete_everything(gateway)
+    bench_support.delete_everything(internal)
+    bench_support.delete_everything(gateway)
     return dict(per_file(w.result, len(files)), **{
         "label": label, "mode": "push", "files": len(files), "bytes": total, "seconds": seconds,
         "mbPerSecond": total / MB / seconds, "filesPerSecond": len(files) / seconds,
@@ -325,17 +330,17 @@ def cleanup_inside(internal, upload_id):
     """Removes what a pull stored inside: the upload (admin removal), then anything left."""
     r = internal.admin("DELETE", "/inbound/admin/uploads/%s" % upload_id)
     if not 200 <= r.status_code < 300 and r.status_code != 404:
-        ingest.check(r, "DELETE /inbound/admin/uploads/%s" % upload_id)
-    ingest.delete_everything(internal)
+        bench_support.check(r, "DELETE /inbound/admin/uploads/%s" % upload_id)
+    bench_support.delete_everything(internal)
 
 
 def poll_cost(internal, upload_id, rounds=200):
     """CPU the internal Orthanc spends per admin status poll (the timed waits poll it)."""
     with admin_session() as s:
-        before = ingest.proc_cpu_seconds(internal.process.pid)
+        before = bench_support.proc_cpu_seconds(internal.process.pid)
         for _ in range(rounds):
             s.get("%s/inbound/admin/uploads/%s" % (internal.url, upload_id), timeout=30)
-        after = ingest.proc_cpu_seconds(internal.process.pid)
+        after = bench_support.proc_cpu_seconds(internal.process.pid)
     return 1000 * (after - before) / rounds
 
 
@@ -476,7 +481,7 @@ def write_markdown(path, report):
         "",
         "## Machine",
         "",
-    ] + ingest.machine_lines(m) + [
+    ] + bench_support.machine_lines(m) + [
         "- Plugin's source in the working tree when it was copied: %s" % (
             ", ".join("`%s`" % c for c in m["plugin"]["workingTreeChanges"])
             if m.get("plugin", {}).get("workingTreeChanges") else "as committed"),
@@ -574,29 +579,29 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the temporary directories")
     args = parser.parse_args()
 
-    if not os.path.isfile(ingest.PLUGIN):
+    if not os.path.isfile(bench_support.PLUGIN):
         raise BenchmarkError("no plugin at %s: build it (cmake --build build) or set INBOUND_PLUGIN"
-                             % ingest.PLUGIN)
-    os.makedirs(ingest.WORK, exist_ok=True)
+                             % bench_support.PLUGIN)
+    os.makedirs(bench_support.WORK, exist_ok=True)
     os.makedirs(args.output, exist_ok=True)
     started = time.time()
     intervals = {"transfer": 0.02, "latency": 0.01}
 
-    _, files = ingest.load_dataset(args.files)
+    _, files = bench_study.load_dataset(args.files)
     total = sum(len(f["body"]) for f in files)
     log("%d files, %.1f MB" % (len(files), total / MB))
-    machine = ingest.describe_machine(ingest.WORK)
+    machine = bench_support.describe_machine(bench_support.WORK)
     machine["loadAverageAtStart"] = [round(v, 2) for v in os.getloadavg()]
     log("load average at start: %s" % machine["loadAverageAtStart"])
 
-    workdir = tempfile.mkdtemp(prefix="pull-", dir=ingest.WORK)
+    workdir = tempfile.mkdtemp(prefix="pull-", dir=bench_support.WORK)
     try:
         plugin, machine["plugin"] = snapshot_plugin(workdir)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
     log("plugin %s built %s, SHA-256 %s…, loaded from a copy" % (
-        ingest.PLUGIN, machine["plugin"]["built"], machine["plugin"]["sha256"]))
+        bench_support.PLUGIN, machine["plugin"]["built"], machine["plugin"]["sha256"]))
     gateway, internal = topology(workdir, plugin)
     native = native_topology(workdir)
     servers = [gateway, internal] + list(native)
@@ -605,7 +610,7 @@ def main():
     try:
         start_all(servers)
         machine["orthancVersion"] = gateway.json("GET", "/system").get("Version")
-        start = {srv.name: ingest.proc_status(srv.process.pid)["VmRSS"] for srv in servers}
+        start = {srv.name: bench_support.proc_status(srv.process.pid)["VmRSS"] for srv in servers}
         log("plugin: gateway pid %d port %d, internal pid %d port %d; native: gateway pid %d "
             "port %d, internal pid %d port %d; %s" % (
                 gateway.process.pid, gateway.port, internal.process.pid, internal.port,
@@ -665,7 +670,7 @@ def main():
     pulls = sorted((r for r in runs if r["mode"] == "pull"), key=lambda r: r["seconds"])
     report = {
         "benchmark": "Orthanc Inbound pull",
-        "runId": ingest.RUN_ID,
+        "runId": bench_support.RUN_ID,
         "finishedAt": datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M:%S"),
         "durationSeconds": round(time.time() - started, 1),
         "dataset": {"files": len(files), "bytes": total, "rows": 512, "columns": 512,

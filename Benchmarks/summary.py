@@ -28,7 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-import ingest  # noqa: E402  the plugin's path, fsync probe, the working directory
+import bench_support  # noqa: E402  the plugin's path, fsync probe, the working directory
 
 BENCHMARKS = ("ingest", "pull", "inbox", "flood")
 RUN_ID = os.environ.get("INBOUND_BENCH_RUN_ID")
@@ -158,7 +158,7 @@ def describe_machine():
                     info["os"] = line.split("=", 1)[1].strip().strip('"')
     except OSError:
         pass
-    out = run([ingest.ORTHANC, "--version"])
+    out = run([bench_support.ORTHANC, "--version"])
     if out and out.returncode == 0:
         info["orthancVersion"] = out.stdout.splitlines()[0].strip()
     out = run(["/usr/sbin/nginx", "-v"])
@@ -170,9 +170,9 @@ def describe_machine():
         except (ImportError, AttributeError):
             pass
 
-    os.makedirs(ingest.WORK, exist_ok=True)
-    mount = mount_of(ingest.WORK)
-    disk = {"workDirectory": ingest.WORK}
+    os.makedirs(bench_support.WORK, exist_ok=True)
+    mount = mount_of(bench_support.WORK)
+    disk = {"workDirectory": bench_support.WORK}
     if mount:
         disk.update({"device": mount[0], "mountPoint": mount[1], "filesystem": mount[2],
                      "options": mount[3]})
@@ -183,10 +183,10 @@ def describe_machine():
             if os.path.exists(path):
                 with open(path) as f:
                     disk[key] = f.read().strip() == "1"
-    st = os.statvfs(ingest.WORK)
+    st = os.statvfs(bench_support.WORK)
     disk["sizeGiB"] = round(st.f_blocks * st.f_frsize / 1024 ** 3, 1)
     disk["freeGiB"] = round(st.f_bavail * st.f_frsize / 1024 ** 3, 1)
-    disk["fsync4KiBMs"] = ingest.fsync_latency_ms(ingest.WORK)
+    disk["fsync4KiBMs"] = bench_support.fsync_latency_ms(bench_support.WORK)
     info["disk"] = disk
 
     git = {}
@@ -201,14 +201,15 @@ def describe_machine():
     if out and out.returncode == 0:
         git["pluginSourceChanges"] = [l.strip() for l in out.stdout.splitlines() if l.strip()]
     info["repository"] = git
-    if os.path.isfile(ingest.PLUGIN):
-        with open(ingest.PLUGIN, "rb") as f:
+    if os.path.isfile(bench_support.PLUGIN):
+        with open(bench_support.PLUGIN, "rb") as f:
             digest = hashlib.sha256(f.read()).hexdigest()
-        info["plugin"] = {"path": os.path.relpath(ingest.PLUGIN, REPO)
-                          if ingest.PLUGIN.startswith(REPO) else ingest.PLUGIN,
+        info["plugin"] = {"path": os.path.relpath(bench_support.PLUGIN, REPO)
+                          if bench_support.PLUGIN.startswith(REPO) else bench_support.PLUGIN,
                           "sha256": digest[:16],
                           "built": datetime.datetime.utcfromtimestamp(
-                              os.path.getmtime(ingest.PLUGIN)).strftime("%Y-%m-%d %H:%M:%S UTC")}
+                              os.path.getmtime(bench_support.PLUGIN))
+                          .strftime("%Y-%m-%d %H:%M:%S UTC")}
     return info
 
 
