@@ -376,6 +376,8 @@ class Gateway(harness.OrthancServer):
                        "HttpPort": self.port, "Plugins": [self.plugin],
                        "RegisteredUsers": {harness.ADMIN[0]: harness.ADMIN[1]}})
         config["Inbound"]["DataDirectory"] = self.data_directory
+        for puller in config["Inbound"].get("Pullers", []):  # the sample's is a placeholder,
+            puller["Password"] = "bench-flood-puller-secret"  # refused at start-up
         if self.autoban:
             config["Inbound"]["AutoBan"] = harness.merge(config["Inbound"].get("AutoBan", {}),
                                                          self.autoban)
