@@ -336,7 +336,7 @@ namespace
       r.recipientId = recipient;
       r.message = "Please look at the CT";
       r.clientIp = "203.0.113.9";
-      ledger_.CreateUpload(r);
+      ledger_.Uploads().Create(r);
       for (int s = 0; s < studies; s++)
       {
         for (int f = 0; f < 2; f++)
@@ -361,17 +361,17 @@ namespace
           i.orthancStudyId = "ostudy-" + id + "-" + std::to_string(s);
           i.orthancPatientId = "opatient-" + id;
           i.storedAt = clock_.now;
-          EXPECT_EQ(Ledger::AddItemResult_Added, ledger_.AddItem(i, "203.0.113.9"));
+          EXPECT_EQ(UploadStore::AddItemResult_Added, ledger_.Uploads().AddItem(i, "203.0.113.9"));
         }
       }
-      EXPECT_TRUE(ledger_.ChangeState(id, {UploadState_Open}, UploadState_Complete, clock_.now,
-                                      "203.0.113.9", "", "RCPT-" + id));
+      EXPECT_TRUE(ledger_.Uploads().ChangeState(id, {UploadState_Open}, UploadState_Complete,
+                                                clock_.now, "203.0.113.9", "", "RCPT-" + id));
       return id;
     }
 
     std::vector<NotificationRecord> Queue(const std::string& state = "")
     {
-      return ledger_.ListNotifications(state, 1000);
+      return ledger_.Notifications().List(state, 1000);
     }
 
     NotificationRecord Only(const std::string& kind)
@@ -391,7 +391,7 @@ namespace
     std::vector<AuditEvent> Audit(const std::string& event)
     {
       std::vector<AuditEvent> result;
-      for (const AuditEvent& e : ledger_.ListAudit(0, 100000))
+      for (const AuditEvent& e : ledger_.Audit().List(0, 100000))
       {
         if (e.event == event)
         {
@@ -442,7 +442,8 @@ namespace
 TEST_F(NotifierTest, EventsBeforeTheFirstCursorAreNeverAnnounced)
 {
   CompleteUpload();
-  ledger_.AddAudit(clock_.now, "alert-data-monitor-warning", "", "", "before notifications");
+  ledger_.Audit().Add(clock_.now, AuditEventType_AlertDataMonitorWarning, "", "",
+                      "before notifications");
   Start();
   EXPECT_EQ(0u, Run());
   EXPECT_TRUE(mail_.attempts.empty());
@@ -549,8 +550,8 @@ TEST_F(NotifierTest, TheGatewayMailsNobodyButCallsTheWebhooks)
   EXPECT_EQ(id, body["upload"]["id"].asString());
 
   // Pulled inside: "upload.delivered".
-  ASSERT_TRUE(ledger_.ChangeState(id, {UploadState_Complete}, UploadState_Delivered, clock_.now,
-                                  "10.0.0.5", ""));
+  ASSERT_TRUE(ledger_.Uploads().ChangeState(id, {UploadState_Complete}, UploadState_Delivered,
+                                            clock_.now, "10.0.0.5", ""));
   Run();
   EXPECT_TRUE(mail_.attempts.empty());
   ASSERT_EQ(2u, hooks_.calls.size());
@@ -751,7 +752,7 @@ TEST_F(NotifierTest, AFailedAlertAboutAFailedNotificationRaisesNoFurtherAlert)
 TEST_F(NotifierTest, AlertsMailEachAdminOnceAndAreThrottled)
 {
   Start(R"({"Webhooks": []})"); // AdminAlertInterval: 900 s by default
-  ledger_.AddAudit(clock_.now, "alert-data-monitor-warning", "", "", "disk 91% full");
+  ledger_.Audit().Add(clock_.now, AuditEventType_AlertDataMonitorWarning, "", "", "disk 91% full");
   Run();
   ASSERT_EQ(2u, mail_.delivered.size());
   ASSERT_EQ(1u, mail_.To("admin@hospital.example").size());
@@ -766,16 +767,16 @@ TEST_F(NotifierTest, AlertsMailEachAdminOnceAndAreThrottled)
   EXPECT_EQ(2u, mail_.delivered.size());
 
   clock_.now += 60 * 1000;
-  ledger_.AddAudit(clock_.now, "alert-data-monitor-warning", "", "", "disk 92% full");
+  ledger_.Audit().Add(clock_.now, AuditEventType_AlertDataMonitorWarning, "", "", "disk 92% full");
   Run();
   EXPECT_EQ(2u, mail_.delivered.size()); // throttled: the audit has it
 
-  ledger_.AddAudit(clock_.now, "alert-data-monitor-stopped", "", "", "disk 99% full");
+  ledger_.Audit().Add(clock_.now, AuditEventType_AlertDataMonitorStopped, "", "", "disk 99% full");
   Run();
   EXPECT_EQ(4u, mail_.delivered.size()); // another kind
 
   clock_.now += 901 * 1000;
-  ledger_.AddAudit(clock_.now, "alert-data-monitor-warning", "", "", "disk 93% full");
+  ledger_.Audit().Add(clock_.now, AuditEventType_AlertDataMonitorWarning, "", "", "disk 93% full");
   Run();
   EXPECT_EQ(6u, mail_.delivered.size());
 }
@@ -783,8 +784,9 @@ TEST_F(NotifierTest, AlertsMailEachAdminOnceAndAreThrottled)
 TEST_F(NotifierTest, AMisbehavingGatewayIsMailedToTheAdmins)
 {
   Start(R"({"Webhooks": []})");
-  ledger_.AddAudit(clock_.now, "alert-gateway-misbehaving", "", "dmz",
-                   "gateway \"dmz\" sent data that breaks the rules (manifest field \"client.ip\")");
+  ledger_.Audit().Add(
+    clock_.now, AuditEventType_AlertGatewayMisbehaving, "", "dmz",
+    "gateway \"dmz\" sent data that breaks the rules (manifest field \"client.ip\")");
   Run();
   ASSERT_EQ(1u, mail_.To("admin@hospital.example").size());
   const ParsedMail m = ParseMail(mail_.To("admin@hospital.example")[0].message);
@@ -795,7 +797,8 @@ TEST_F(NotifierTest, AMisbehavingGatewayIsMailedToTheAdmins)
 TEST_F(NotifierTest, AlertWebhookCarriesTheAlert)
 {
   Start(R"({"Notifications": {"AdminEmails": []}})");
-  ledger_.AddAudit(clock_.now, "alert-gateway-unreachable", "", "dmz", "gateway \"dmz\" down");
+  ledger_.Audit().Add(clock_.now, AuditEventType_AlertGatewayUnreachable, "", "dmz",
+                      "gateway \"dmz\" down");
   Run();
   EXPECT_TRUE(mail_.attempts.empty());
   ASSERT_EQ(1u, hooks_.calls.size());
@@ -814,7 +817,7 @@ TEST_F(NotifierTest, AutomaticBansAlertManualOnesDoNot)
   manual.entry = "198.51.100.8";
   manual.createdAt = clock_.now;
   manual.reason = "spam";
-  ledger_.PutBan(manual, "admin");
+  ledger_.Bans().Put(manual, "admin");
   Run();
   EXPECT_TRUE(mail_.attempts.empty());
 
@@ -824,7 +827,7 @@ TEST_F(NotifierTest, AutomaticBansAlertManualOnesDoNot)
   automatic.until = clock_.now + 3600 * 1000;
   automatic.reason = std::string(BanList::kAutomaticPrefix) + "5 refusals within 60 s";
   automatic.automatic = true;
-  ledger_.PutBan(automatic, "");
+  ledger_.Bans().Put(automatic, "");
   Run();
   ASSERT_EQ(1u, mail_.To("admin@hospital.example").size());
   const ParsedMail m = ParseMail(mail_.To("admin@hospital.example")[0].message);
@@ -908,7 +911,7 @@ TEST_F(NotifierTest, WebhookEventsFilterIsRespected)
   EXPECT_EQ(1u, hooks_.To("https://b.example/hook").size());
   EXPECT_EQ(1u, hooks_.To("https://c.example/hook").size());
 
-  ledger_.AddAudit(clock_.now, "alert-upload-held", "", "", "held");
+  ledger_.Audit().Add(clock_.now, AuditEventType_AlertUploadHeld, "", "", "held");
   Run();
   EXPECT_EQ(1u, hooks_.To("https://a.example/hook").size());
   EXPECT_EQ(1u, hooks_.To("https://b.example/hook").size());
@@ -1005,7 +1008,7 @@ TEST_F(NotifierTest, GermanRecipientsGetGermanMails)
 TEST_F(NotifierTest, GermanAlertsWithLanguageDe)
 {
   Start(R"({"Notifications": {"Language": "de", "SenderReceipt": true}, "Webhooks": []})");
-  ledger_.AddAudit(clock_.now, "alert-data-monitor-stopped", "", "", "voll");
+  ledger_.Audit().Add(clock_.now, AuditEventType_AlertDataMonitorStopped, "", "", "voll");
   CompleteUpload();
   Run();
   const ParsedMail alert = ParseMail(mail_.To("admin@hospital.example").at(0).message);
@@ -1158,7 +1161,7 @@ TEST(NotifierLedger, ALedgerWithTheOldItemsSchemaGetsThePatientColumns)
   }
   {
     Ledger ledger(path);
-    EXPECT_EQ(1, ledger.GetNotifyCursor()); // starts at the old audit's newest event
+    EXPECT_EQ(1, ledger.Notifications().GetCursor());  // starts at the old audit's newest event
     ItemRecord item;
     item.uploadId = "U1";
     item.sha256 = "bb";
@@ -1167,8 +1170,8 @@ TEST(NotifierLedger, ALedgerWithTheOldItemsSchemaGetsThePatientColumns)
     item.patientName = kPatientName;
     item.patientBirthDate = kPatientBirthDate;
     item.storedAt = 2000;
-    EXPECT_EQ(Ledger::AddItemResult_Added, ledger.AddItem(item, "ip"));
-    const std::vector<ItemRecord> items = ledger.ListItems("U1");
+    EXPECT_EQ(UploadStore::AddItemResult_Added, ledger.Uploads().AddItem(item, "ip"));
+    const std::vector<ItemRecord> items = ledger.Uploads().ListItems("U1");
     ASSERT_EQ(2u, items.size());
     for (const ItemRecord& i : items)
     {

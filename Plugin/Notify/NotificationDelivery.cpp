@@ -81,7 +81,7 @@ namespace Inbound
     const NotificationSettings& settings = configuration_.notifications;
     size_t delivered = 0;
     for (const NotificationRecord& n :
-         ledger_.ListDueNotifications(clock_.NowMs(), kAttemptsPerRound))
+         ledger_.Notifications().ListDue(clock_.NowMs(), kAttemptsPerRound))
     {
       if (stopping)
       {
@@ -90,7 +90,7 @@ namespace Inbound
       try
       {
         Deliver(n);
-        ledger_.MarkNotificationDelivered(n.id, clock_.NowMs());
+        ledger_.Notifications().MarkDelivered(n.id, clock_.NowMs());
         delivered++;
         LOG(INFO) << "Inbound: notification " << n.id << " (" << n.kind << ", " << n.event
                   << ") delivered to " << n.target;
@@ -108,9 +108,12 @@ namespace Inbound
         if (now >= deadline)
         {
           // An alert about a failed notification that fails too is not announced again.
-          const bool aboutFailure = n.event == "alert-notification-failed";
-          ledger_.MarkNotificationFailed(
-            n.id, now, error, aboutFailure ? "notification-failed" : "alert-notification-failed",
+          const bool aboutFailure =
+            n.event == EnumerationToString(AuditEventType_AlertNotificationFailed);
+          ledger_.Notifications().MarkFailed(
+            n.id, now, error,
+            aboutFailure ? AuditEventType_NotificationFailed
+                         : AuditEventType_AlertNotificationFailed,
             n.kind + " " + n.channel + " " + std::to_string(n.id) + " to " + n.target +
               " given up after " + std::to_string(n.attempts + 1) + " attempts: " + error);
           LOG(ERROR) << "Inbound: notification " << n.id << " to " << n.target
@@ -121,7 +124,7 @@ namespace Inbound
           // n.attempts counts the failures before this one.
           const int64_t delay = Backoff(settings.retryIntervalSeconds,
                                         settings.maxRetryIntervalSeconds).NextDelay(n.attempts + 1);
-          ledger_.MarkNotificationRetry(n.id, std::min(now + delay * 1000, deadline), error);
+          ledger_.Notifications().MarkRetry(n.id, std::min(now + delay * 1000, deadline), error);
           LOG(WARNING) << "Inbound: notification " << n.id << " to " << n.target
                        << " failed (attempt " << n.attempts + 1 << "), retry in " << delay
                        << " s: " << error;
@@ -137,7 +140,7 @@ namespace Inbound
     if (now - lastPurge_ > kDayMs)
     {
       lastPurge_ = now;
-      ledger_.PurgeNotifications(now - kKeepNotificationsMs);
+      ledger_.Notifications().Purge(now - kKeepNotificationsMs);
     }
   }
 
@@ -145,13 +148,13 @@ namespace Inbound
   {
     Json::Value json(Json::objectValue);
     Json::Value counts(Json::objectValue);
-    for (const auto& c : ledger_.CountNotifications())
+    for (const auto& c : ledger_.Notifications().CountByState())
     {
       counts[c.first] = Json::Int64(c.second);
     }
     json["counts"] = counts;
     Json::Value list(Json::arrayValue);
-    for (const NotificationRecord& n : ledger_.ListNotifications(state, limit))
+    for (const NotificationRecord& n : ledger_.Notifications().List(state, limit))
     {
       Json::Value item(Json::objectValue);
       item["id"] = Json::Int64(n.id);
@@ -178,6 +181,6 @@ namespace Inbound
 
   bool NotificationDelivery::Retry(int64_t id, const std::string& by)
   {
-    return ledger_.RetryNotification(id, clock_.NowMs(), by);
+    return ledger_.Notifications().Retry(id, clock_.NowMs(), by);
   }
 }

@@ -10,6 +10,7 @@
 #include <boost/algorithm/string/predicate.hpp>
 
 #include <algorithm>
+#include <set>
 
 namespace Inbound
 {
@@ -17,6 +18,20 @@ namespace Inbound
   {
     const unsigned int kEventsPerRound = 200;
     const int64_t kDayMs = 86400 * 1000;
+
+    // The events that may call for notifications: an upload stored, delivered or forwarded,
+    // a ban (an alert when automatic), and every alert.
+    std::set<AuditEventType> GetNotifiableEvents()
+    {
+      std::set<AuditEventType> types = {AuditEventType_UploadComplete,
+                                        AuditEventType_UploadDelivered,
+                                        AuditEventType_UploadForwarded, AuditEventType_Ban};
+      for (AuditEventType alert : GetAlertTypes())
+      {
+        types.insert(alert);
+      }
+      return types;
+    }
   }
 
   NotificationPlanner::NotificationPlanner(const Configuration& configuration, Ledger& ledger,
@@ -55,15 +70,16 @@ namespace Inbound
                                                    std::map<std::string, int64_t>& receiptsInBatch)
   {
     UploadRecord upload;
-    if (!ledger_.LookupUpload(upload, event.uploadId))
+    if (!ledger_.Uploads().Lookup(upload, event.uploadId))
     {
       return;
     }
-    const std::vector<ItemRecord> items = ledger_.ListItems(upload.id);
+    const std::vector<ItemRecord> items = ledger_.Uploads().ListItems(upload.id);
     const NotificationSettings& settings = configuration_.notifications;
 
     // A gateway has no viewer: the recipient hears from the internal Orthanc, after the pull.
-    const bool stored = configuration_.role != Role_Gateway && event.event == "upload-complete";
+    const bool stored =
+      configuration_.role != Role_Gateway && event.Is(AuditEventType_UploadComplete);
     const std::string via = configuration_.role == Role_Internal ? event.ip : "";
 
     if (stored && mail_ && settings.mailRecipient)
@@ -91,9 +107,9 @@ namespace Inbound
       const std::string address = boost::algorithm::to_lower_copy(upload.sender.email);
       if (MailAddress::IsValidAddress(address))
       {
-        const int64_t sent = ledger_.CountNotificationsTo("receipt", address,
-                                                          clock_.NowMs() - kDayMs) +
-                             receiptsInBatch[address];
+        const int64_t sent =
+            ledger_.Notifications().CountTo("receipt", address, clock_.NowMs() - kDayMs) +
+            receiptsInBatch[address];
         if (sent < static_cast<int64_t>(settings.receiptsPerAddressPerDay))
         {
           // In the language of the sender's page (from a gateway's manifest: only if mails
@@ -109,17 +125,18 @@ namespace Inbound
         }
         else
         {
-          ledger_.AddAudit(clock_.NowMs(), "receipt-suppressed", upload.id, "",
-                           "already " + std::to_string(sent) + " receipts to this address today");
+          ledger_.Audit().Add(clock_.NowMs(), AuditEventType_ReceiptSuppressed, upload.id, "",
+                              "already " + std::to_string(sent) +
+                                  " receipts to this address today");
         }
       }
     }
 
-    const std::string name = event.event == "upload-complete"    ? "upload.completed"
-                             : event.event == "upload-delivered" ? "upload.delivered"
-                                                                 : "upload.forwarded";
+    const std::string name = event.Is(AuditEventType_UploadComplete)    ? "upload.completed"
+                             : event.Is(AuditEventType_UploadDelivered) ? "upload.delivered"
+                                                                         : "upload.forwarded";
     Json::Value body = payloads_.DescribeUploadForWebhook(upload, items);
-    if (event.event == "upload-forwarded")
+    if (event.Is(AuditEventType_UploadForwarded))
     {
       body["forward"] = event.detail;
     }
@@ -133,7 +150,7 @@ namespace Inbound
   {
     const NotificationSettings& settings = configuration_.notifications;
     const int64_t now = clock_.NowMs();
-    const int64_t last = std::max(ledger_.GetLastNotificationTime(event.event),
+    const int64_t last = std::max(ledger_.Notifications().GetLastQueuedTime(event.event),
                                   alertsInBatch[event.event]);
     if (settings.adminAlertIntervalSeconds != 0 && last != 0 &&
         now - last < static_cast<int64_t>(settings.adminAlertIntervalSeconds) * 1000)
@@ -167,10 +184,10 @@ namespace Inbound
 
   size_t NotificationPlanner::Collect()
   {
-    const int64_t cursor = ledger_.GetNotifyCursor();
+    const int64_t cursor = ledger_.Notifications().GetCursor();
     int64_t scanned = cursor;
     const std::vector<AuditEvent> events =
-      ledger_.ListNotifiableEvents(cursor, kEventsPerRound, scanned);
+        ledger_.Audit().ListAfter(cursor, GetNotifiableEvents(), kEventsPerRound, scanned);
     if (scanned == cursor)
     {
       return 0;
@@ -183,18 +200,20 @@ namespace Inbound
     {
       try
       {
-        if (e.event == "upload-complete" || e.event == "upload-delivered" ||
-            e.event == "upload-forwarded")
+        const AuditEventType type = StringToAuditEventType(e.event);
+        if (type == AuditEventType_UploadComplete || type == AuditEventType_UploadDelivered ||
+            type == AuditEventType_UploadForwarded)
         {
           AddUploadNotifications(queue, e, receiptsInBatch);
         }
-        else if (e.event == "ban" && boost::starts_with(e.detail, BanList::kAutomaticPrefix))
+        else if (type == AuditEventType_Ban &&
+                 boost::starts_with(e.detail, BanList::kAutomaticPrefix))
         {
           AddAlertNotifications(queue, e, "auto-ban", alertsInBatch);
         }
-        else if (boost::starts_with(e.event, "alert-"))
+        else if (IsAlert(type))
         {
-          AddAlertNotifications(queue, e, e.event.substr(6), alertsInBatch);
+          AddAlertNotifications(queue, e, GetAlertKind(type), alertsInBatch);
         }
       }
       catch (...)
@@ -205,7 +224,7 @@ namespace Inbound
                    << ") cannot be prepared: " << DescribeCurrentException();
       }
     }
-    ledger_.EnqueueNotifications(queue, scanned);
+    ledger_.Notifications().Enqueue(queue, scanned);
     return events.size();
   }
 }
