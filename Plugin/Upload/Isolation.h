@@ -16,7 +16,7 @@ namespace Inbound
   // - upload id: exactly 12 characters of "23456789ABCDEFGHJKLMNPQRSTUVWXYZ" (IsUploadId);
   // - k: the ordinal (1, 2, ... in decimal, no leading zero) of this PatientID, compared as
   //   the raw bytes of the element (absent and empty are the same), among the distinct
-  //   PatientIDs of the upload, given by the ledger (Ledger::GetPatientOrdinal) in one
+  //   PatientIDs of the upload, given by the ledger (PatientStore::GetOrdinal) in one
   //   transaction: the same bytes always get the same k, different bytes a different k;
   // - readable: the decoded PatientID with every character but [A-Za-z0-9._-] as '_', cut so
   //   that the whole ID has at most 64 characters (DICOM LO); left out, with its '-', when

@@ -69,7 +69,8 @@ namespace Inbound
     // limits, quotas, data monitor, isolation and ledger as one received directly, with the
     // sender's address and e-mail of the manifest as the quota scopes. "record" comes from
     // the gateway's manifest, checked already (PulledManifest), with its "gateway" set; a
-    // known upload is left as it is (the puller checks whose it is: Ledger::ClaimPulledUpload).
+    // known upload is left as it is (the puller checks whose it is:
+    // UploadStore::ClaimPulledUpload).
     // Refusals are ApiErrors as for a sender (503/507: try again later).
     void BeginPulledUpload(const UploadRecord& record);
 
