@@ -1,5 +1,8 @@
-// The upload page in a real browser (Debian's Chromium, driven by playwright-core), against
-// a running Orthanc with the Inbound plugin:
+// The upload page in a real browser (Debian's Chromium, driven by playwright-core).
+// Over 500 lines: every scenario of the page shares one browser, its profile and the helpers
+// that walk the steps (openPage, fillDetails, pickCd, …); each test stays short.
+//
+// Against a running Orthanc with the Inbound plugin:
 //
 //   INBOUND_URL=http://127.0.0.1:8042/inbound/ [INBOUND_CD=<folder>] [SCREENSHOT_DIR=<dir>] \
 //     [INBOUND_ADMIN=user:password] node --test --test-concurrency=1 upload.test.mjs

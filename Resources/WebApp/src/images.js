@@ -9,13 +9,18 @@ import { renderPreview } from './preview.js';
 import { scan } from './scan.js';
 import { entriesFromFileList, takeDropped } from './sources.js';
 
+// Which part of the step is shown: the pickers, the search's progress or what was found.
+function showPart(part) {
+  $('picker').hidden = part !== 'picker';
+  $('scan-status').hidden = part !== 'scanning';
+  for (const id of ['preview', 'send-button', 'pick-again']) {
+    $(id).hidden = part !== 'preview';
+  }
+}
+
 export function resetPicker() {
   state.scanResult = null;
-  $('picker').hidden = false;
-  $('preview').hidden = true;
-  $('scan-status').hidden = true;
-  $('send-button').hidden = true;
-  $('pick-again').hidden = true;
+  showPart('picker');
   $('select-error').hidden = true;
   $('images-back').hidden = !!state.resume;
   $('folder-input').value = '';
@@ -25,12 +30,8 @@ export function resetPicker() {
 async function startScan(collect) {
   const scanId = ++state.scanId;
   const cancelled = () => scanId !== state.scanId;
-  $('picker').hidden = true;
-  $('preview').hidden = true;
+  showPart('scanning');
   $('scan-empty').hidden = true;
-  $('send-button').hidden = true;
-  $('pick-again').hidden = true;
-  $('scan-status').hidden = false;
   $('scan-text').textContent = t('images.scanning');
   $('scan-detail').textContent = '';
   $('scan-progress').removeAttribute('value');
@@ -89,9 +90,7 @@ async function startScan(collect) {
   }
   state.scanResult = result;
   $('scan-empty').hidden = true;
-  $('preview').hidden = false;
-  $('send-button').hidden = false;
-  $('pick-again').hidden = false;
+  showPart('preview');
   renderPreview();
   $('found-summary').setAttribute('tabindex', '-1');
   $('found-summary').focus();
