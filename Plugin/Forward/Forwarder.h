@@ -1,60 +1,37 @@
-// Releases and auto-forwards to DICOM modalities: the hospital's identity, store jobs, retries.
+// The forwarder thread: releases and auto-forwards to DICOM modalities, planned then delivered.
 #pragma once
 
 #include "Configuration.h"
+#include "Forward/ForwardDelivery.h"
+#include "Forward/ForwardPlanner.h"
 #include "Forward/IOrthancRest.h"
+#include "Forward/ReleaseRequest.h"
 #include "Ledger/Ledger.h"
 #include "Toolbox/Time.h"
 #include "Toolbox/WakeSignal.h"
 
 #include <json/value.h>
 
+#include <boost/noncopyable.hpp>
+
 #include <atomic>
 
 namespace Inbound
 {
-  // What an admin asks for when releasing an upload to the PACS (IHE Import Reconciliation:
-  // the hospital's own patient identity replaces the namespaced one).
-  struct ReleaseRequest
-  {
-    std::string modality;
-    std::vector<std::string> studies;  // Orthanc ids; empty: every study of the upload
-    std::string patientId;
-    std::string patientName;
-    std::string patientBirthDate;      // YYYYMMDD or empty
-    bool newUids = false;
-    bool keepNamespacedPatientId = false;
-
-    // Parses and checks the JSON body; ApiError 400 otherwise (reconciliation-required when
-    // neither a PatientID nor the explicit choice of the namespaced one is given).
-    static ReleaseRequest Parse(const void* body, size_t size);
-  };
-
-  // Sends studies to DICOM modalities with Orthanc's own machinery: the study is copied with
-  // the hospital's identity by Orthanc's modification ("/studies/{id}/modify"), the copy
-  // (or the isolated study, when the admin keeps the namespaced PatientID) is sent by
-  // Orthanc's asynchronous store job ("/modalities/{id}/store"), the job is followed, a
-  // failed one is tried again with back-off, and every step is in the ledger and the audit
-  // trail. Auto-forward rules queue forwards for completed uploads from the audit trail,
-  // exactly once (cursor "forward").
+  // Sends studies to DICOM modalities with Orthanc's own machinery, on one thread: an admin's
+  // release or an auto-forward rule queues forwards (ForwardPlanner), each is copied with the
+  // hospital's identity (ReconciledCopy), sent by Orthanc's store job, followed, retried with
+  // back-off and recorded in the ledger and the audit trail (ForwardDelivery). Also lists the
+  // uploads that Inbound.Retention removes (Retention.h).
   class Forwarder : public boost::noncopyable
   {
   private:
     const Configuration& configuration_;
     Ledger& ledger_;
-    IOrthancRest& orthanc_;
     const IClock& clock_;
-
+    ForwardPlanner planner_;
+    ForwardDelivery delivery_;
     WakeSignal wake_;
-
-    std::vector<std::string> StudiesOf(const std::string& uploadId) const;
-    // The Orthanc instances that this forward's upload stored in its study (the ledger's
-    // items): what a release sends, never the other instances an Orthanc study may hold.
-    std::vector<ItemRecord> InstancesOf(const ForwardRecord& forward) const;
-    std::string MakeReconciledCopy(const ForwardRecord& forward);
-    void RemoveReconciledCopy(const ForwardRecord& forward);
-    void Advance(ForwardRecord& forward);
-    void Fail(ForwardRecord& forward, const std::string& error);
 
   public:
     Forwarder(const Configuration& configuration, Ledger& ledger, IOrthancRest& orthanc,
@@ -75,6 +52,8 @@ namespace Inbound
     // Advances every forward that is due; returns how many are done.
     size_t Step(const std::atomic<bool>& stopping);
 
+    // Until "stopping": collects the rules' forwards and advances the due ones, about twice a
+    // second or when woken.
     void Loop(const std::atomic<bool>& stopping);
 
     void Wake();
@@ -84,8 +63,6 @@ namespace Inbound
 
     // A failed (or waiting) forward is tried again now; 404 if unknown or done.
     Json::Value Retry(int64_t id, const std::string& by);
-
-    static Json::Value ToJson(const ForwardRecord& forward);
 
     // Complete uploads past Inbound.Retention (and, with OnlyForwarded, whose studies were
     // all sent on), to be removed.

@@ -1,0 +1,34 @@
+// The copy of a released study that carries the hospital's patient identity: made, removed.
+#pragma once
+
+#include "Forward/IOrthancRest.h"
+#include "Ledger/Ledger.h"
+
+#include <boost/noncopyable.hpp>
+
+#include <string>
+
+namespace Inbound
+{
+  // IHE Import Reconciliation with Orthanc's own machinery: the instances that a forward's
+  // upload stored in its study are copied by Orthanc's modification with the hospital's
+  // PatientID (and name, birth date, new UIDs when asked for) into a study of their own,
+  // which is sent, then removed once the PACS has it (unless Forwarding.KeepReconciledCopy).
+  // Runs on the forwarder's thread only.
+  class ReconciledCopy : public boost::noncopyable
+  {
+  private:
+    IOrthancRest& orthanc_;
+    const Ledger& ledger_;
+
+  public:
+    ReconciledCopy(IOrthancRest& orthanc, const Ledger& ledger);
+
+    // Stores the copy and answers its Orthanc study; std::runtime_error when Orthanc did not
+    // make it one study of its own (what it stored of it is deleted again).
+    std::string Make(const ForwardRecord& forward);
+
+    // Deletes the copy (forward.sentStudy), and only the copy.
+    void Remove(const ForwardRecord& forward);
+  };
+}
