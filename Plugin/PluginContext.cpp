@@ -225,8 +225,8 @@ namespace Inbound
     admin_.reset(new AdminViews(*ledger_, *uploads_));
     for (const std::string& gateway : configuration_.gateways)
     {
-      // The Internal's own client, configured from "OrthancPeers" (README, "Internal role"):
-      // a missing or malformed entry stops the start-up here, naming "Inbound.Gateways".
+      // The Internal's own client, configured from "OrthancPeers" (doc/Configuration.md, "A
+      // gateway in OrthancPeers"): a missing or malformed entry stops the start-up here, naming "Inbound.Gateways".
       if (configuration_.role == Role_Internal)
       {
         peerClients_.emplace_back(new CurlPeerClient(
