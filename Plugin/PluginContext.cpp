@@ -226,7 +226,8 @@ namespace Inbound
     for (const std::string& gateway : configuration_.gateways)
     {
       // The Internal's own client, configured from "OrthancPeers" (doc/Configuration.md, "A
-      // gateway in OrthancPeers"): a missing or malformed entry stops the start-up here, naming "Inbound.Gateways".
+      // gateway in OrthancPeers"): a missing or malformed entry stops the start-up here,
+      // naming "Inbound.Gateways".
       if (configuration_.role == Role_Internal)
       {
         peerClients_.emplace_back(new CurlPeerClient(
