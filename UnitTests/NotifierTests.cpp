@@ -8,6 +8,7 @@
 #include <SQLite/Connection.h>
 
 #include <boost/filesystem.hpp>
+#include <boost/regex.hpp>
 
 using namespace NotifierTesting;
 
