@@ -14,7 +14,7 @@ from harness import ADMIN, Upload
 from proxy import NginxProxy
 
 # Options that belong to the other roles, left out of the Standalone sample.
-NOT_STANDALONE = {"Pullers", "Gateways", "RetentionAlert", "GatewayAlert"}
+NOT_STANDALONE = {"Pullers", "Gateways", "RetentionAlert", "GatewayAlert", "Sealing"}
 
 
 def option_names(section, prefix=""):

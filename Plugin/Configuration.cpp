@@ -284,6 +284,8 @@ namespace Inbound
           "has no effect on a gateway, which keeps no studies");
     }
 
+    c.sealing = GetSealing(s, c.role);
+
     c.security.sslEnabled = GetBool(s, "Security.AllowSslEnabled");
     c.security.authenticationEnabled = GetBool(s, "Security.AllowAuthenticationEnabled");
     c.security.remoteAccess = GetBool(s, "Security.AllowRemoteAccess");

@@ -202,6 +202,18 @@ namespace Inbound
     bool onlyForwarded = true;   // remove only uploads all of whose studies were sent on
   };
 
+  // "Inbound.Sealing": the keys of sealed staging (doc/Security.md, "Sealed staging").
+  struct SealingSettings
+  {
+    // (Internal) path of the PEM private key, created if missing; empty: the file
+    // "sealing-key.pem" of the data directory (resolved where the data directory is).
+    std::string privateKey;
+    std::vector<std::string> previousPrivateKeys;  // (Internal) paths, kept for rotation
+    // (Gateway) each PEM text ("-----BEGIN...") or the path of a PEM file; the first seals,
+    // all are recognised. Empty: the gateway stages in plain text (a warning at every start).
+    std::vector<std::string> publicKeys;
+  };
+
   // The "Inbound" section, typed and validated. Built from the embedded defaults with the
   // admin's section merged over them; a bad value throws, naming the option.
   struct Configuration
@@ -239,6 +251,7 @@ namespace Inbound
     std::vector<ForwardRule> autoForward;
     ForwardingSettings forwarding;
     RetentionSettings retention;
+    SealingSettings sealing;
 
     // Options of the admin's section that the plugin does not know ("Inbound.Foo").
     std::vector<std::string> unknownOptions;

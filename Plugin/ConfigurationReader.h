@@ -45,6 +45,8 @@ namespace Inbound
 
     std::vector<WebhookSettings> GetWebhooks(const Json::Value& section);
 
+    SealingSettings GetSealing(const Json::Value& section, Role role);
+
     std::vector<ForwardRule> GetAutoForward(const Json::Value& section,
                                             const std::vector<Recipient>& recipients);
   }

@@ -1,4 +1,4 @@
-// The options that are lists of entries or sections of their own: recipients, SMTP, notifications, webhooks, auto-forwarding.
+// The options that are lists of entries or sections of their own: recipients, SMTP, notifications, webhooks, auto-forwarding, sealing.
 #include "ConfigurationReader.h"
 
 #include "Notify/MailMessage.h"
@@ -274,6 +274,52 @@ namespace Inbound
         result.push_back(hook);
       }
       return result;
+    }
+
+    // A list of non-empty strings whose errors name the entry ("Sealing.PublicKeys[1]").
+    static std::vector<std::string> GetEntries(const Json::Value& list, const std::string& path,
+                                               const std::string& what)
+    {
+      if (!list.isArray())
+      {
+        Bad(path, "must be a list, each entry " + what);
+      }
+      std::vector<std::string> result;
+      for (Json::ArrayIndex i = 0; i < list.size(); i++)
+      {
+        if (!list[i].isString() || list[i].asString().empty())
+        {
+          Bad(path + "[" + std::to_string(i) + "]", "must be " + what);
+        }
+        result.push_back(list[i].asString());
+      }
+      return result;
+    }
+
+    SealingSettings GetSealing(const Json::Value& s, Role role)
+    {
+      // Whether the keys can be read is checked where they are loaded (PluginContext), so that
+      // the errors name the entry there too.
+      SealingSettings sealing;
+      sealing.privateKey = GetString(s, "Sealing.PrivateKey", true);
+      sealing.previousPrivateKeys = GetEntries(Member(s, "Sealing.PreviousPrivateKeys"),
+                                               "Sealing.PreviousPrivateKeys", "a file path");
+      sealing.publicKeys = GetEntries(Member(s, "Sealing.PublicKeys"), "Sealing.PublicKeys",
+                                      "PEM text or the path of a PEM file");
+      if (role == Role_Gateway && (!sealing.privateKey.empty() ||
+                                   !sealing.previousPrivateKeys.empty()))
+      {
+        // The DMZ is where an attacker gets in first: a private key there would open all that
+        // is sealed (doc/Security.md, "Sealed staging").
+        Bad(sealing.privateKey.empty() ? "Sealing.PreviousPrivateKeys" : "Sealing.PrivateKey",
+            "must not be set on a Gateway: the private key stays inside; give the gateway the "
+            "public key in Inbound.Sealing.PublicKeys");
+      }
+      if (role != Role_Gateway && !sealing.publicKeys.empty())
+      {
+        Bad("Sealing.PublicKeys", "is for a Gateway only (an Internal seals nothing)");
+      }
+      return sealing;
     }
 
     std::vector<ForwardRule> GetAutoForward(const Json::Value& s,

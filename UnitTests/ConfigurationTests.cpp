@@ -250,3 +250,46 @@ TEST(Configuration, RecipientEmailsMustBeAddressesTheMailerAccepts)
                       "\"}]}").find("Inbound.Recipients[0].Email")) << email;
   }
 }
+
+TEST(Configuration, SealingKeysAreReadPerRole)
+{
+  const Configuration none = Configuration::Parse(Json::nullValue);
+  EXPECT_TRUE(none.sealing.privateKey.empty());
+  EXPECT_TRUE(none.sealing.previousPrivateKeys.empty());
+  EXPECT_TRUE(none.sealing.publicKeys.empty());
+
+  const Configuration gateway = Configuration::Parse(Section(
+    R"({"Role": "Gateway", "Sealing": {"PublicKeys": ["/etc/a.pub", "-----BEGIN PUBLIC KEY-----"]}})"));
+  ASSERT_EQ(2u, gateway.sealing.publicKeys.size());
+  EXPECT_EQ("/etc/a.pub", gateway.sealing.publicKeys[0]);
+
+  const Configuration internal = Configuration::Parse(Section(
+    R"({"Role": "Internal", "Gateways": ["g"],
+        "Sealing": {"PrivateKey": "/k.pem", "PreviousPrivateKeys": ["/old.pem"]}})"));
+  EXPECT_EQ("/k.pem", internal.sealing.privateKey);
+  ASSERT_EQ(1u, internal.sealing.previousPrivateKeys.size());
+  EXPECT_EQ("/old.pem", internal.sealing.previousPrivateKeys[0]);
+}
+
+TEST(Configuration, BadSealingValuesNameTheirEntry)
+{
+  const std::vector<std::pair<std::string, std::string>> cases = {
+    {R"({"Role": "Gateway", "Sealing": {"PublicKeys": ["/a.pub", ""]}})",
+     "Inbound.Sealing.PublicKeys[1]"},
+    {R"({"Role": "Gateway", "Sealing": {"PublicKeys": [5]}})", "Inbound.Sealing.PublicKeys[0]"},
+    {R"({"Role": "Gateway", "Sealing": {"PublicKeys": "/a.pub"}})", "Inbound.Sealing.PublicKeys"},
+    {R"({"Role": "Internal", "Gateways": ["g"], "Sealing": {"PreviousPrivateKeys": ["a", ""]}})",
+     "Inbound.Sealing.PreviousPrivateKeys[1]"},
+    {R"({"Sealing": {"PrivateKey": 3}})", "Inbound.Sealing.PrivateKey"},
+    // The private key never goes into the DMZ; public keys on the inside are a mistake.
+    {R"({"Role": "Gateway", "Sealing": {"PrivateKey": "/k.pem"}})", "Inbound.Sealing.PrivateKey"},
+    {R"({"Role": "Gateway", "Sealing": {"PreviousPrivateKeys": ["/k.pem"]}})",
+     "Inbound.Sealing.PreviousPrivateKeys"},
+    {R"({"Role": "Internal", "Gateways": ["g"], "Sealing": {"PublicKeys": ["/a.pub"]}})",
+     "Inbound.Sealing.PublicKeys"},
+    {R"({"Sealing": {"PublicKeys": ["/a.pub"]}})", "Inbound.Sealing.PublicKeys"}};
+  for (const auto& c : cases)
+  {
+    EXPECT_NE(std::string::npos, ErrorOf(c.first).find(c.second)) << c.first << "\n" << ErrorOf(c.first);
+  }
+}
