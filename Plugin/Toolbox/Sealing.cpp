@@ -1,0 +1,327 @@
+// Sealed envelopes on OpenSSL 3's EVP interface: X25519, HKDF-SHA256, AES-256-GCM; key rings.
+#include "Sealing.h"
+
+#include "Crypto.h"
+#include "SealingOpenSsl.h"
+
+#include <OrthancException.h>
+
+#include <openssl/core_names.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+
+namespace Inbound
+{
+  using namespace SealingOpenSsl;
+
+  namespace
+  {
+    // The layout of doc/Ledger.md, "Sealed envelopes": magic and version, key id, ephemeral
+    // X25519 public key, nonce, then the ciphertext and the GCM tag.
+    const char kMagic[] = "INBSEAL1";
+    const size_t kMagicSize = 8;
+    const size_t kPublicKeySize = kX25519Size;
+    const size_t kNonceSize = 12;
+    const size_t kTagSize = 16;
+    const size_t kAesKeySize = 32;
+    const size_t kHeaderSize = kMagicSize + kKeyIdSize + kPublicKeySize + kNonceSize;
+    // HKDF "info": binds the derived key to this format, so that a key derived for another
+    // use of the same shared secret can never open an envelope (and the reverse).
+    const char kHkdfInfo[] =
+        "Orthanc Inbound sealed envelope INBSEAL1 X25519 HKDF-SHA256 AES-256-GCM";
+    // GCM limits one message to 2^39 - 256 bits; far above any file the limits allow.
+    const uint64_t kMaxPlaintext = (uint64_t(1) << 36) - 32;
+    // EVP_*Update take an int length: larger buffers go through in slices.
+    const size_t kSlice = size_t(1) << 28;
+
+    // HKDF-SHA256(shared secret, salt = ephemeral public key || recipient public key, info).
+    // The salt binds the AES key to both public keys of this exchange.
+    bool DeriveAesKey(Secret<kAesKeySize>& aesKey, Secret<kX25519Size>& shared,
+                      const unsigned char* ephemeralPublic, const unsigned char* recipientPublic)
+    {
+      unsigned char salt[2 * kPublicKeySize];
+      memcpy(salt, ephemeralPublic, kPublicKeySize);
+      memcpy(salt + kPublicKeySize, recipientPublic, kPublicKeySize);
+
+      Kdf kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
+      KdfCtx ctx(kdf ? EVP_KDF_CTX_new(kdf.get()) : nullptr);
+      if (!ctx)
+      {
+        return false;
+      }
+      char digest[] = "SHA256";
+      OSSL_PARAM params[] = {
+          OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
+          OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, shared.bytes, sizeof(shared.bytes)),
+          OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt, sizeof(salt)),
+          OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<char*>(kHkdfInfo),
+                                            sizeof(kHkdfInfo) - 1),
+          OSSL_PARAM_construct_end()};
+      return EVP_KDF_derive(ctx.get(), aesKey.bytes, sizeof(aesKey.bytes), params) == 1;
+    }
+
+    bool AddAad(EVP_CIPHER_CTX* ctx, bool encrypt, const void* data, size_t size)
+    {
+      int ignored = 0;
+      if (size > INT_MAX)
+      {
+        return false;
+      }
+      const unsigned char* p = static_cast<const unsigned char*>(data);
+      const int n = static_cast<int>(size);
+      return encrypt ? EVP_EncryptUpdate(ctx, nullptr, &ignored, p, n) == 1
+                     : EVP_DecryptUpdate(ctx, nullptr, &ignored, p, n) == 1;
+    }
+
+    // Runs "size" bytes through the cipher in slices (EVP takes int lengths); GCM writes as
+    // many bytes as it reads.
+    bool Transform(EVP_CIPHER_CTX* ctx, bool encrypt, unsigned char* out, const unsigned char* in,
+                   size_t size)
+    {
+      while (size > 0)
+      {
+        const size_t slice = std::min(size, kSlice);
+        int written = 0;
+        const int n = static_cast<int>(slice);
+        if ((encrypt ? EVP_EncryptUpdate(ctx, out, &written, in, n)
+                     : EVP_DecryptUpdate(ctx, out, &written, in, n)) != 1 ||
+            written != n)
+        {
+          return false;
+        }
+        in += slice;
+        out += slice;
+        size -= slice;
+      }
+      return true;
+    }
+
+    int HexDigit(char c)
+    {
+      if (c >= '0' && c <= '9')
+        return c - '0';
+      if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+      return -1;
+    }
+
+    void DecodeKeyId(unsigned char* out, const std::string& hex)
+    {
+      if (hex.size() != 2 * kKeyIdSize)
+      {
+        Fail("bad key id");
+      }
+      for (size_t i = 0; i < kKeyIdSize; i++)
+      {
+        const int high = HexDigit(hex[2 * i]);
+        const int low = HexDigit(hex[2 * i + 1]);
+        if (high < 0 || low < 0)
+        {
+          Fail("bad key id");
+        }
+        out[i] = static_cast<unsigned char>(16 * high + low);
+      }
+    }
+
+    std::string EncodeHex(const unsigned char* data, size_t size)
+    {
+      static const char kHex[] = "0123456789abcdef";
+      std::string result;
+      for (size_t i = 0; i < size; i++)
+      {
+        result.push_back(kHex[data[i] >> 4]);
+        result.push_back(kHex[data[i] & 0x0f]);
+      }
+      return result;
+    }
+  }
+
+  namespace Sealing
+  {
+    size_t GetOverhead()
+    {
+      return kHeaderSize + kTagSize;
+    }
+
+    std::string Seal(const SealingPublicKey& key, const void* data, size_t size,
+                     const std::string& context)
+    {
+      EVP_PKEY* recipient = static_cast<EVP_PKEY*>(key.GetHandle());
+      if (recipient == nullptr)
+      {
+        throw Orthanc::OrthancException(Orthanc::ErrorCode_BadSequenceOfCalls,
+                                        "Sealing: no public key");
+      }
+      if (size > kMaxPlaintext)
+      {
+        throw Orthanc::OrthancException(Orthanc::ErrorCode_ParameterOutOfRange,
+                                        "Sealing: too large to seal in one envelope");
+      }
+
+      std::string envelope;
+      envelope.resize(size + GetOverhead());
+      unsigned char* out = reinterpret_cast<unsigned char*>(&envelope[0]);
+      unsigned char* keyId = out + kMagicSize;
+      unsigned char* ephemeralPublic = keyId + kKeyIdSize;
+      unsigned char* nonce = ephemeralPublic + kPublicKeySize;
+      memcpy(out, kMagic, kMagicSize);
+      DecodeKeyId(keyId, key.GetId());
+
+      // A fresh ephemeral key per envelope gives a fresh AES key per envelope; the random
+      // nonce is then belt and braces.
+      Pkey ephemeral = NewX25519Key();
+      GetRawPublicKey(ephemeralPublic, ephemeral.get());
+      const std::string random = Crypto::RandomBytes(kNonceSize);
+      memcpy(nonce, random.data(), kNonceSize);
+
+      unsigned char recipientPublic[kPublicKeySize];
+      GetRawPublicKey(recipientPublic, recipient);
+      Secret<kX25519Size> shared;
+      Secret<kAesKeySize> aesKey;
+      if (!Agree(shared, ephemeral.get(), recipient) ||
+          !DeriveAesKey(aesKey, shared, ephemeralPublic, recipientPublic))
+      {
+        Fail("key agreement failed");
+      }
+
+      CipherCtx ctx(EVP_CIPHER_CTX_new());
+      const unsigned char* in = static_cast<const unsigned char*>(data);
+      unsigned char* ciphertext = out + kHeaderSize;
+      int ignored = 0;
+      if (!ctx ||
+          EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, aesKey.bytes, nonce) != 1 ||
+          !AddAad(ctx.get(), true, out, kHeaderSize) ||
+          !AddAad(ctx.get(), true, context.data(), context.size()) ||
+          !Transform(ctx.get(), true, ciphertext, in, size) ||
+          EVP_EncryptFinal_ex(ctx.get(), ciphertext + size, &ignored) != 1 || ignored != 0 ||
+          EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagSize, ciphertext + size) != 1)
+      {
+        Fail("encryption failed");
+      }
+      return envelope;
+    }
+
+    bool ReadKeyId(std::string& keyId, const void* data, size_t size)
+    {
+      const unsigned char* p = static_cast<const unsigned char*>(data);
+      if (p == nullptr || size < GetOverhead() || memcmp(p, kMagic, kMagicSize) != 0)
+      {
+        return false;
+      }
+      keyId = EncodeHex(p + kMagicSize, kKeyIdSize);
+      return true;
+    }
+
+    bool Open(std::string& plaintext, std::string& error, const SealingPrivateKey& key,
+              const void* data, size_t size, const std::string& context)
+    {
+      plaintext.clear();
+      error.clear();
+      try
+      {
+        std::string keyId;
+        if (!ReadKeyId(keyId, data, size))
+        {
+          error = "not a sealed envelope";
+          return false;
+        }
+        if (keyId != key.GetId())
+        {
+          error = "sealed for key " + keyId + ", not for key " + key.GetId();
+          return false;
+        }
+
+        const unsigned char* in = static_cast<const unsigned char*>(data);
+        const unsigned char* ephemeralPublic = in + kMagicSize + kKeyIdSize;
+        const unsigned char* nonce = ephemeralPublic + kPublicKeySize;
+        const unsigned char* ciphertext = in + kHeaderSize;
+        const size_t length = size - GetOverhead();
+        unsigned char tag[kTagSize];
+        memcpy(tag, ciphertext + length, kTagSize);
+
+        EVP_PKEY* own = static_cast<EVP_PKEY*>(key.GetHandle());
+        unsigned char recipientPublic[kPublicKeySize];
+        GetRawPublicKey(recipientPublic, own);
+        Pkey ephemeral(EVP_PKEY_new_raw_public_key_ex(nullptr, "X25519", nullptr, ephemeralPublic,
+                                                      kPublicKeySize));
+        Secret<kX25519Size> shared;
+        Secret<kAesKeySize> aesKey;
+        if (!ephemeral || !Agree(shared, own, ephemeral.get()) ||
+            !DeriveAesKey(aesKey, shared, ephemeralPublic, recipientPublic))
+        {
+          error = "the envelope's ephemeral key is not usable";
+          return false;
+        }
+
+        // Decrypted into a buffer of our own, handed over only once the tag is checked: a
+        // changed envelope never yields a byte of (partial) plaintext.
+        std::string result;
+        result.resize(length);
+        unsigned char* out = length > 0 ? reinterpret_cast<unsigned char*>(&result[0]) : nullptr;
+        CipherCtx ctx(EVP_CIPHER_CTX_new());
+        int ignored = 0;
+        const bool ok =
+            ctx &&
+            EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, aesKey.bytes, nonce) == 1 &&
+            AddAad(ctx.get(), false, in, kHeaderSize) &&
+            AddAad(ctx.get(), false, context.data(), context.size()) &&
+            Transform(ctx.get(), false, out, ciphertext, length) &&
+            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagSize, tag) == 1 &&
+            EVP_DecryptFinal_ex(ctx.get(), out + length, &ignored) == 1;
+        if (!ok)
+        {
+          if (length > 0)
+          {
+            OPENSSL_cleanse(out, length);
+          }
+          error = "the envelope was changed, or sealed for another context";
+          return false;
+        }
+        plaintext.swap(result);
+        return true;
+      }
+      catch (...)
+      {
+        plaintext.clear();
+        error = "the envelope cannot be opened (internal error)";
+        return false;
+      }
+    }
+  }
+
+  SealingKeyRing::SealingKeyRing(std::vector<SealingPrivateKey> keys) : keys_(std::move(keys))
+  {
+  }
+
+  const SealingPrivateKey& SealingKeyRing::GetCurrent() const
+  {
+    if (keys_.empty())
+    {
+      throw SealingKeyError("No sealing key is configured");
+    }
+    return keys_.front();
+  }
+
+  bool SealingKeyRing::Open(std::string& plaintext, std::string& error, const void* data,
+                            size_t size, const std::string& context) const
+  {
+    plaintext.clear();
+    std::string keyId;
+    if (!Sealing::ReadKeyId(keyId, data, size))
+    {
+      error = "not a sealed envelope";
+      return false;
+    }
+    for (const SealingPrivateKey& key : keys_)
+    {
+      if (key.GetId() == keyId)
+      {
+        return Sealing::Open(plaintext, error, key, data, size, context);
+      }
+    }
+    error = "unknown key id " + keyId;
+    return false;
+  }
+}
