@@ -59,7 +59,7 @@ TEST(AuditEvents, EveryEventRoundTripsThroughItsTextForm)
     EXPECT_EQ(type, found);
     EXPECT_EQ(std::string::npos, text.find_first_of("'\"\\ ")) << text;  // safe inside SQL
   }
-  EXPECT_EQ(31u, texts.size());
+  EXPECT_EQ(32u, texts.size());
   EXPECT_EQ(AuditEventType_UploadOpened, GetAuditEventTypes().front());
   EXPECT_EQ(AuditEventType_AlertNotificationFailed, GetAuditEventTypes().back());
 

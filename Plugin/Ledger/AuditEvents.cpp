@@ -14,6 +14,8 @@ namespace Inbound
         return "upload-opened";
       case AuditEventType_FileStored:
         return "file-stored";
+      case AuditEventType_FilePreamble:
+        return "file-preamble";
       case AuditEventType_UploadComplete:
         return "upload-complete";
       case AuditEventType_UploadCancelled:

@@ -15,6 +15,7 @@ namespace Inbound
   {
     AuditEventType_UploadOpened,           // upload-opened
     AuditEventType_FileStored,             // file-stored
+    AuditEventType_FilePreamble,           // file-preamble: a polyglot's preamble, described
     AuditEventType_UploadComplete,         // upload-complete: the state changes, upload-<state>
     AuditEventType_UploadCancelled,        // upload-cancelled
     AuditEventType_UploadExpired,          // upload-expired

@@ -50,7 +50,7 @@ namespace Inbound
 
   UploadStore::AddItemResult UploadStore::AddItem(const ItemRecord& item, const std::string& ip,
                                                   const std::vector<std::string>& quotaScopes,
-                                                  int64_t day)
+                                                  int64_t day, const std::string& preamble)
   {
     // The one write per file is committed without waiting for the disk: a power cut may
     // forget the last few records, never corrupt the ledger, and a forgotten file is not
@@ -113,6 +113,11 @@ namespace Inbound
     audit_.Append(t, item.storedAt, AuditEventType_FileStored, item.uploadId, ip,
                   item.sha256 + " (" + std::to_string(item.size) + " bytes) SOP " +
                     item.sopInstanceUid);
+    if (!preamble.empty())
+    {
+      audit_.Append(t, item.storedAt, AuditEventType_FilePreamble, item.uploadId, ip,
+                    "preamble " + preamble + "; file SHA-256 " + item.sha256);
+    }
     t.Commit();
     return AddItemResult_Added;
   }

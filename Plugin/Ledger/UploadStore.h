@@ -84,9 +84,12 @@ namespace Inbound
 
     // Records a stored file, if the upload is still open: counts it in the upload and in the
     // quota counters, refreshes the upload's activity time, audited "file-stored". Committed
-    // without waiting for the disk (see doc/Ledger.md, "What is one transaction").
+    // without waiting for the disk (see doc/Ledger.md, "What is one transaction"). A
+    // non-empty "preamble" (Preamble::Describe of the file as sent) is audited
+    // "file-preamble" in the same transaction.
     AddItemResult AddItem(const ItemRecord& item, const std::string& ip,
-                          const std::vector<std::string>& quotaScopes = {}, int64_t day = 0);
+                          const std::vector<std::string>& quotaScopes = {}, int64_t day = 0,
+                          const std::string& preamble = "");
 
     bool LookupItem(ItemRecord& item, const std::string& uploadId,
                     const std::string& sha256) const;

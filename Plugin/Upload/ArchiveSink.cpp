@@ -6,6 +6,7 @@
 #include "Toolbox/Time.h"
 #include "Upload/DicomText.h"
 #include "Upload/Isolation.h"
+#include "Upload/Preamble.h"
 
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
@@ -79,6 +80,11 @@ namespace Inbound
                      Isolation::Now());
     std::string rewritten;
     dicom.SaveToMemoryBuffer(rewritten);
+    // DCMTK keeps the preamble it read and writes it back when the file as read is saved;
+    // Orthanc 1.10.1's framework saves the dataset into a new file (zero preamble), but a
+    // sender's executable header must never be stored whatever the framework does
+    // (CVE-2019-11687; doc/Security.md, "Polyglots").
+    Preamble::Clear(rewritten);
 
     const StoredInstance stored = store_.StoreInstance(rewritten);
     std::string previous;

@@ -8,6 +8,7 @@
 #include "Upload/DicomInspector.h"
 #include "Upload/DicomText.h"
 #include "Upload/OpenRequest.h"
+#include "Upload/Preamble.h"
 #include "Upload/StudySummary.h"
 
 #include <Logging.h>
@@ -302,7 +303,8 @@ namespace Inbound
     policy_.CheckFile(client, upload, size);
     const ItemRecord item = StoreFile(upload, sha256, body, size);
     switch (ledger_.Uploads().AddItem(
-        item, client.ip, policy_.GetQuotaScopes(client.ip, upload.sender.email), policy_.GetDay()))
+        item, client.ip, policy_.GetQuotaScopes(client.ip, upload.sender.email), policy_.GetDay(),
+        Preamble::Describe(body, size)))
     {
       case UploadStore::AddItemResult_Added:
         answer.status = 201;
@@ -456,7 +458,8 @@ namespace Inbound
     policy_.CheckFile(client, upload, size);
     if (ledger_.Uploads().AddItem(StoreFile(upload, sha256, body, size), gateway,
                                   policy_.GetQuotaScopes(upload.clientIp, upload.sender.email),
-                                  policy_.GetDay()) == UploadStore::AddItemResult_UploadClosed)
+                                  policy_.GetDay(), Preamble::Describe(body, size)) ==
+        UploadStore::AddItemResult_UploadClosed)
     {
       throw Closed(upload);
     }
