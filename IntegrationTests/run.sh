@@ -20,11 +20,13 @@ if [ ! -x /usr/sbin/Orthanc ]; then
 fi
 
 # The tests use Debian's Python packages only.
-if ! "$PYTHON" -c 'import pytest, pydicom, requests' 2>/dev/null; then
+if ! "$PYTHON" -c 'import pytest, pydicom, requests, cryptography' 2>/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        apt-get install -y --no-install-recommends python3-pytest python3-pydicom python3-requests
+        apt-get install -y --no-install-recommends python3-pytest python3-pydicom python3-requests \
+            python3-cryptography
     else
-        echo "run.sh: install the Debian packages python3-pytest python3-pydicom python3-requests" >&2
+        echo "run.sh: install the Debian packages python3-pytest python3-pydicom python3-requests" \
+            "python3-cryptography" >&2
         exit 2
     fi
 fi

@@ -21,6 +21,8 @@ packages=(
   # integration tests, demonstration and benchmarks
   dcmtk nginx-light openssl sslscan curl python3 python3-pytest python3-pydicom python3-numpy
   python3-requests python3-aiosmtpd python3-matplotlib python3-yaml
+  # an independent implementation of the sealed envelopes (IntegrationTests/sealing.py)
+  python3-cryptography
   # the backup commands of doc/Operations.md (checked by the integration tests)
   sqlite3 rsync
   # the internal archive on PostgreSQL (integration test)
