@@ -223,16 +223,16 @@ namespace Inbound
     }
     uploads_.reset(new UploadService(configuration_, *ledger_, *sink_, *limits_, clock_));
     admin_.reset(new AdminViews(*ledger_, *uploads_));
-    for (const std::string& gateway : configuration_.gateways)
+    if (configuration_.role == Role_Internal)
     {
-      // The Internal's own client, configured from "OrthancPeers" (doc/Configuration.md, "A
-      // gateway in OrthancPeers"): a missing or malformed entry stops the start-up here,
-      // naming "Inbound.Gateways".
-      if (configuration_.role == Role_Internal)
+      // An unreadable key, or a missing or malformed gateway entry (doc/Configuration.md, "A
+      // gateway in OrthancPeers"), stops the start-up here, naming the option.
+      const std::string configDirectory = GetConfigurationDirectory(orthanc);
+      internalKeys_ = InternalKeys::Load(configuration_.sealing, directory, configDirectory);
+      for (const std::string& gateway : configuration_.gateways)
       {
         peerClients_.emplace_back(new CurlPeerClient(
-          PeerSettings::Parse(orthancConfig, gateway, GetConfigurationDirectory(orthanc)),
-          &stopping_));
+          PeerSettings::Parse(orthancConfig, gateway, configDirectory), &stopping_));
       }
     }
     SetUpNotifications(orthancConfig);
@@ -405,6 +405,7 @@ namespace Inbound
         {
           pullers_.emplace_back(new Puller(*uploads_, *ledger_, *peer, clock_));
           pullers_.back()->SetAlertAfter(configuration_.gatewayAlertSeconds);
+          pullers_.back()->SetKeys(internalKeys_.get());
         }
       }
       // One thread a gateway: a gateway that is down does not hold up the others.

@@ -51,6 +51,7 @@ namespace Inbound
     std::unique_ptr<AdminViews> admin_;
     std::unique_ptr<Outbox> outbox_;  // Gateway role only
     std::vector<std::unique_ptr<CurlPeerClient>> peerClients_;  // Internal role only
+    std::unique_ptr<InternalKeys> internalKeys_;                // Internal role only
     std::vector<std::unique_ptr<Puller>> pullers_;
     std::vector<std::thread> pullerThreads_;
     std::unique_ptr<MailTemplates> templates_;
@@ -128,6 +129,12 @@ namespace Inbound
     }
 
     Json::Value DescribeGateways() const;
+
+    // The keys that open what gateways sealed; null except in the Internal role.
+    InternalKeys* GetInternalKeys()
+    {
+      return internalKeys_.get();
+    }
 
     // An admin releases an upload that the puller of "gateway" holds; false if not held.
     bool ReleaseHeldPull(const std::string& gateway, const std::string& uploadId,

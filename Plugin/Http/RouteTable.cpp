@@ -37,6 +37,7 @@ namespace Inbound
       {RouteId_AdminGateways, "/inbound/admin/gateways", RouteClass_Admin, false, "GET"},
       {RouteId_AdminHeldPullRetry, "/inbound/admin/gateways/{name}/held/{id}/retry",
        RouteClass_Admin, false, "POST"},
+      {RouteId_AdminSealing, "/inbound/admin/sealing", RouteClass_Admin, false, "GET"},
       {RouteId_AdminNotifications, "/inbound/admin/notifications", RouteClass_Admin, false, "GET"},
       {RouteId_AdminNotificationRetry, "/inbound/admin/notifications/{id}/retry", RouteClass_Admin,
        false, "POST"},

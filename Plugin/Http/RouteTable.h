@@ -41,6 +41,7 @@ namespace Inbound
     RouteId_AdminBan,
     RouteId_AdminGateways,
     RouteId_AdminHeldPullRetry,
+    RouteId_AdminSealing,
     RouteId_AdminNotifications,
     RouteId_AdminNotificationRetry,
     RouteId_AdminModalities,

@@ -203,6 +203,25 @@ namespace Inbound
       call.AnswerJson(200, answer);
     }
 
+    // GET /inbound/admin/sealing: the keys of sealed staging (doc/Api.md, "Admin routes").
+    void AdminSealing(RestCall& call)
+    {
+      PluginContext& context = PluginContext::Get();
+      Json::Value answer(Json::objectValue);
+      if (context.GetInternalKeys() != nullptr)
+      {
+        answer = context.GetInternalKeys()->Describe();
+        answer["heldUploads"] = InternalKeys::ListSealingHolds(context.DescribeGateways());
+      }
+      else
+      {
+        // A Standalone keeps what it receives in its own archive: nothing to seal.
+        answer["role"] = EnumerationToString(context.GetConfiguration().role);
+        answer["sealing"] = false;
+      }
+      call.AnswerJson(200, answer);
+    }
+
     void AdminAudit(RestCall& call)
     {
       call.AnswerJson(200, PluginContext::Get().GetAdmin().ListAudit(call.GetArgument("since"),

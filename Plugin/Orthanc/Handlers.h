@@ -48,6 +48,7 @@ namespace Inbound
     void ServeAdminFile(RestCall& call);
     void AdminGateways(RestCall& call);
     void AdminReleaseHeldPull(RestCall& call);
+    void AdminSealing(RestCall& call);
     void AdminAudit(RestCall& call);
 
     // PeerHandlers.cpp: a gateway's outbox, for the pullers of the Internal Orthanc.

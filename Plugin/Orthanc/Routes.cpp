@@ -92,6 +92,7 @@ namespace Inbound
       {RouteId_AdminBan, Handle<RouteId_AdminBan, Handlers::AdminBan>},
       {RouteId_AdminGateways, Handle<RouteId_AdminGateways, Handlers::AdminGateways>},
       {RouteId_AdminHeldPullRetry, Handle<RouteId_AdminHeldPullRetry, Handlers::AdminReleaseHeldPull>},
+      {RouteId_AdminSealing, Handle<RouteId_AdminSealing, Handlers::AdminSealing>},
       {RouteId_AdminNotifications, Handle<RouteId_AdminNotifications, Handlers::AdminNotifications>},
       {RouteId_AdminNotificationRetry,
        Handle<RouteId_AdminNotificationRetry, Handlers::AdminNotificationRetry>},

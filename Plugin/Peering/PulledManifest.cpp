@@ -10,6 +10,8 @@
 #include "Upload/OpenRequest.h"
 #include "Upload/TextRules.h"
 
+#include <Toolbox.h>
+
 #include <cstring>
 #include <set>
 
@@ -105,6 +107,112 @@ namespace Inbound
       }
     }
 
+    // A field a sender typed, as a sealing gateway leaves it in plain: absent, null or "".
+    bool IsEmptyText(const Json::Value& value)
+    {
+      return value.isNull() || (value.isString() && value.asString().empty());
+    }
+
+    bool DecodeBase64(std::string& decoded, const std::string& text)
+    {
+      try
+      {
+        Orthanc::Toolbox::DecodeBase64(decoded, text);
+        std::string again;
+        Orthanc::Toolbox::EncodeBase64(again, decoded);
+        return again == text;  // canonical base64 only, nothing the decoder skipped
+      }
+      catch (...)
+      {
+        return false;
+      }
+    }
+
+    // The manifest of a sealed upload (doc/Api.md, "Sealed manifests") with the fields that
+    // its sender typed opened and put back in place, to be checked as any manifest is; the
+    // manifest itself when it is not sealed. What is opened is trusted no more than the rest.
+    Json::Value Unseal(const Json::Value& manifest, const std::string& id, InternalKeys* keys,
+                       int64_t nowMs, PulledManifest& result)
+    {
+      if (!manifest.isMember("sealing") && !manifest.isMember("sealedFields"))
+      {
+        return manifest;
+      }
+      const Json::Value& named = Member(manifest["sealing"], "keyId");
+      if (!named.isString() || named.asString().size() != 16 ||
+          named.asString().find_first_not_of("0123456789abcdef") != std::string::npos)
+      {
+        throw Bad("sealing.keyId", "is not a key id of 16 hexadecimal digits (" + Quote(named) + ")");
+      }
+      if (!manifest["sealedFields"].isString())
+      {
+        throw Bad("sealedFields", "must be the base64 text of an envelope");
+      }
+      if (keys == nullptr)
+      {
+        throw GatewayDataError("the manifest is sealed, but this server has no sealing key");
+      }
+      // Whatever is sealed is not also sent in plain: which one would count?
+      const Json::Value& sender = manifest["sender"];
+      if (!sender.isNull() && !sender.isObject())
+      {
+        throw Bad("sender", "must be empty when the fields are sealed");
+      }
+      for (const std::string& name : sender.isObject() ? sender.getMemberNames()
+                                                       : std::vector<std::string>())
+      {
+        if (!IsEmptyText(sender[name]))
+        {
+          throw Bad("sender", "must be empty when the fields are sealed");
+        }
+      }
+      if (!IsEmptyText(manifest["message"]) ||
+          !IsEmptyText(Member(manifest["client"], "userAgent")))
+      {
+        throw Bad(IsEmptyText(manifest["message"]) ? "client.userAgent" : "message",
+                  "must be empty when the fields are sealed");
+      }
+
+      std::string envelope, plaintext, error, keyId;
+      if (!DecodeBase64(envelope, manifest["sealedFields"].asString()))
+      {
+        throw Bad("sealedFields", "is not base64");
+      }
+      if (!keys->Open(plaintext, error, keyId, envelope.data(), envelope.size(), "fields:" + id,
+                      nowMs))
+      {
+        throw Bad("sealedFields", "does not open (" + error + ")");
+      }
+      if (keyId != named.asString())
+      {
+        throw Bad("sealing.keyId", "names key " + named.asString() +
+                                     ", but the fields are sealed for key " + keyId);
+      }
+      Json::Value fields;
+      if (!JsonText::ParseStrict(fields, plaintext.data(), plaintext.size()) || !fields.isObject())
+      {
+        throw Bad("sealedFields", "does not hold a JSON object (key " + keyId + ")");
+      }
+      for (const std::string& name : fields.getMemberNames())
+      {
+        if (name != "sender" && name != "message" && name != "userAgent")
+        {
+          throw Bad("sealedFields", "holds an unknown field \"" +
+                                      TextRules::MakeSafe(name, 40) + "\" (key " + keyId + ")");
+        }
+      }
+      Json::Value merged = manifest;
+      merged["sender"] = fields["sender"];
+      merged["message"] = fields["message"];
+      if (merged["client"].isObject())
+      {
+        merged["client"]["userAgent"] = fields["userAgent"];
+      }
+      result.sealed = true;
+      result.keyId = keyId;
+      return merged;
+    }
+
     uint64_t Count(const Json::Value& value, const std::string& field)
     {
       if (!value.isIntegral() || !value.isUInt64())
@@ -140,8 +248,9 @@ namespace Inbound
     return std::min(kMaxManifestBytes, kManifestBaseBytes + texts + items);
   }
 
-  PulledManifest PulledManifest::Parse(const Json::Value& manifest, const Json::Value& listing,
-                                       const Configuration& configuration, int64_t nowMs)
+  PulledManifest PulledManifest::Parse(const Json::Value& received, const Json::Value& listing,
+                                       const Configuration& configuration, int64_t nowMs,
+                                       InternalKeys* keys)
   {
     if (!listing.isObject() || !listing["id"].isString() || !IsUploadId(listing["id"].asString()))
     {
@@ -149,16 +258,17 @@ namespace Inbound
                              " is not an upload id (12 characters of " + kUploadIdAlphabet + ")");
     }
     const std::string id = listing["id"].asString();
-    if (!manifest.isObject())
+    if (!received.isObject())
     {
       throw GatewayDataError("the manifest is not a JSON object");
     }
-    if (!manifest["id"].isString() || manifest["id"].asString() != id)
+    if (!received["id"].isString() || received["id"].asString() != id)
     {
-      throw Bad("id", Quote(manifest["id"]) + " is not the id listed in the outbox, " + id);
+      throw Bad("id", Quote(received["id"]) + " is not the id listed in the outbox, " + id);
     }
 
     PulledManifest result;
+    const Json::Value manifest = Unseal(received, id, keys, nowMs, result);
     UploadRecord& r = result.record;
     r.id = id;
     r.state = UploadState_Open;

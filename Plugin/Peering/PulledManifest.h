@@ -3,6 +3,7 @@
 
 #include "Configuration.h"
 #include "Ledger/Records.h"
+#include "Peering/InternalKeys.h"
 
 #include <json/value.h>
 
@@ -38,11 +39,17 @@ namespace Inbound
     std::string receiptCode;
     std::vector<PulledItem> items;
     uint64_t bytes = 0;
+    // Sealed staging (doc/Api.md, "Sealed manifests"): the fields a sender typed came sealed
+    // and were opened with "keys", and every item must be an envelope too.
+    bool sealed = false;
+    std::string keyId;  // the key the fields were sealed for
 
     // "listing": the outbox entry that named the upload ({"id", "files", "bytes", ...}).
-    // Throws GatewayDataError naming the first rule broken.
+    // "keys": the Internal's keys (null: a sealed manifest is refused). Throws
+    // GatewayDataError naming the first rule broken.
     static PulledManifest Parse(const Json::Value& manifest, const Json::Value& listing,
-                                const Configuration& configuration, int64_t nowMs);
+                                const Configuration& configuration, int64_t nowMs,
+                                InternalKeys* keys = nullptr);
 
     // Answers larger than this are cut off: the largest manifest the limits allow.
     static uint64_t GetMaxManifestBytes(const Configuration& configuration);

@@ -309,16 +309,42 @@ namespace Inbound
     return true;
   }
 
+  bool Puller::OpenItem(std::string& body, std::string& keyId, const std::string& id,
+                        const std::string& sha256, std::string& problem)
+  {
+    const std::string what = "item " + sha256 + " of " + id;
+    if (keys_ == nullptr)
+    {
+      problem = what + " is sealed, but this server has no sealing key";
+      return false;
+    }
+    // The context binds the envelope to this upload and this file: one moved from another
+    // upload or item, even of the same size, does not open.
+    std::string plaintext, error;
+    const bool opened = keys_->Open(plaintext, error, keyId, body.data(), body.size(),
+                                    "item:" + id + ":" + sha256, clock_.NowMs());
+    std::string().swap(body);  // freed before the file is checked and stored
+    if (!opened)
+    {
+      problem = what + (keyId.empty() ? ": the upload is sealed, but the item is not an envelope"
+                                      : ": " + error);
+      return false;
+    }
+    body.swap(plaintext);
+    return true;
+  }
+
   Puller::ItemOutcome Puller::PullItem(const std::string& id, const std::string& sha256,
-                                       uint64_t size, std::string& problem)
+                                       uint64_t size, bool sealed, std::string& problem)
   {
     const std::string what = "item " + sha256 + " of " + id;
     for (unsigned int attempt = 1; attempt <= maxAttempts_; attempt++)
     {
       PeerAnswer answer;
-      // Capped at its size in the manifest: a longer answer is cut off, never buffered.
+      // Capped at its size in the manifest (with the envelope's overhead when sealed): a
+      // longer answer is cut off, never buffered.
       switch (Call(answer, false, "/inbound/peer/outbox/" + id + "/items/" + sha256, "",
-                   kItemTimeoutSeconds, size, problem))
+                   kItemTimeoutSeconds, sealed ? size + Sealing::GetOverhead() : size, problem))
       {
         case CallResult_Ok:
           break;
@@ -326,6 +352,12 @@ namespace Inbound
           return ItemOutcome_BadData;
         default:
           return ItemOutcome_Unreachable;
+      }
+      // Tampered, truncated, moved or sealed for an unknown key: held, never stored.
+      std::string keyId;
+      if (sealed && !OpenItem(answer.body, keyId, id, sha256, problem))
+      {
+        return ItemOutcome_BadData;
       }
       try
       {
@@ -353,6 +385,13 @@ namespace Inbound
         if (e.GetCode() != "hash-mismatch")
         {
           return ItemOutcome_Refused;  // fetching it again would not change the file
+        }
+        if (sealed)
+        {
+          // Authenticated, hence not damaged on the way: the gateway sealed another file.
+          problem = what + ": the file opened from the envelope sealed for key " + keyId +
+                    " does not have the SHA-256 of the manifest";
+          return ItemOutcome_BadData;
         }
         problem = what + ": its SHA-256 differed from the manifest " + std::to_string(attempt) +
                   " time(s)";
@@ -426,7 +465,8 @@ namespace Inbound
     PulledManifest manifest;
     try
     {
-      manifest = PulledManifest::Parse(json, listing, uploads_.GetConfiguration(), clock_.NowMs());
+      manifest = PulledManifest::Parse(json, listing, uploads_.GetConfiguration(), clock_.NowMs(),
+                                       keys_);
     }
     catch (const GatewayDataError& e)
     {
@@ -489,7 +529,7 @@ namespace Inbound
       for (size_t i = next++; i < pending.size() && !stop; i = next++)
       {
         std::string why;
-        switch (PullItem(id, pending[i]->sha256, pending[i]->size, why))
+        switch (PullItem(id, pending[i]->sha256, pending[i]->size, manifest.sealed, why))
         {
           case ItemOutcome_Unreachable:
             unreachable = stop = true;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "Peering/IPeerClient.h"
+#include "Peering/InternalKeys.h"
 #include "Toolbox/Time.h"
 #include "Upload/UploadService.h"
 
@@ -43,6 +44,7 @@ namespace Inbound
     const IClock& clock_;
     unsigned int maxAttempts_;
     unsigned int parallelItems_;
+    InternalKeys* keys_ = nullptr;  // opens sealed uploads; set before Loop
 
     enum ItemOutcome
     {
@@ -91,7 +93,11 @@ namespace Inbound
                        uint64_t maxBytes, std::string& problem);
     bool Acknowledge(const std::string& id);
     ItemOutcome PullItem(const std::string& id, const std::string& sha256, uint64_t size,
-                         std::string& problem);
+                         bool sealed, std::string& problem);
+    // Replaces the envelope in "body" by what it holds; false, with the reason, if it does not
+    // open. At most one extra copy of the file is held meanwhile.
+    bool OpenItem(std::string& body, std::string& keyId, const std::string& id,
+                  const std::string& sha256, std::string& problem);
     // Whether an upload recorded here came from this gateway (one recorded before gateways
     // were, becomes this one's); if not, bad data: held, never touched.
     bool CheckOrigin(const std::string& id);
@@ -130,6 +136,13 @@ namespace Inbound
     const std::string& GetName() const
     {
       return peer_.GetName();
+    }
+
+    // The Internal's keys, which open the uploads a gateway sealed (doc/Security.md, "Sealed
+    // staging"); without them a sealed upload is held.
+    void SetKeys(InternalKeys* keys)
+    {
+      keys_ = keys;
     }
 
     // Raises "alert-gateway-unreachable" once per outage longer than this (0: never).
