@@ -98,17 +98,9 @@ namespace
     UploadService standalone_;
     UploadService gateway_;
 
-    static Configuration Load()
-    {
-      Json::Value section;
-      std::string errors;
-      JsonText::ParseConfiguration(section, InboundTests::MakeConfigurationJson(), errors);
-      return Configuration::Parse(section);
-    }
-
   public:
     PreambleTest() :
-      configuration_(Load()),
+      configuration_(InboundTests::MakeConfiguration()),
       ledger_(""),
       archive_(configuration_, ledger_, store_),
       standalone_(configuration_, ledger_, archive_, policy_, clock_),
@@ -295,11 +287,7 @@ TEST_F(PreambleTest, TheGatewayAuditsTooAndKeepsTheBytesAsSent)
 TEST_F(PreambleTest, PulledFilesAreAuditedAgainAndStoredWithAZeroPreamble)
 {
   // The gateway is not trusted: the Internal describes the preamble itself.
-  UploadRecord pulled;
-  pulled.id = "ABCDEFGHJKLM";
-  pulled.sender.email = "a@example.org";
-  pulled.clientIp = "203.0.113.9";
-  pulled.gateway = "gw";
+  const UploadRecord pulled = InboundTests::MakePulledUpload("gw");
   standalone_.BeginPulledUpload(pulled);
   const std::string file = MakeFile(std::string("\x7f" "ELF", 4) + std::string(124, '\x02'),
                                     "1.2.3.4.5");

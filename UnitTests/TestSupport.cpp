@@ -1,7 +1,8 @@
-// The fake Orthanc store's ids and deletions, small DICOM files, the test configuration.
+// The fake Orthanc store's ids and deletions, small DICOM files, the test configuration, uploads.
 #include "TestSupport.h"
 
 #include "Toolbox/Crypto.h"
+#include "Toolbox/Json.h"
 
 #include <DicomFormat/DicomTag.h>
 #include <DicomParsing/FromDcmtkBridge.h>
@@ -77,5 +78,23 @@ namespace InboundTests
       "Upload": {"MaxFilesPerUpload": 5, "MaxFileBytes": 100000, "MaxBytesPerUpload": 200000,
                  "OpenTimeout": 60}
     })";
+  }
+
+  Inbound::Configuration MakeConfiguration()
+  {
+    Json::Value section;
+    std::string errors;
+    Inbound::JsonText::ParseConfiguration(section, MakeConfigurationJson(), errors);
+    return Inbound::Configuration::Parse(section);
+  }
+
+  Inbound::UploadRecord MakePulledUpload(const std::string& gateway)
+  {
+    Inbound::UploadRecord pulled;
+    pulled.id = "ABCDEFGHJKLM";
+    pulled.sender.email = "a@example.org";
+    pulled.clientIp = "203.0.113.9";
+    pulled.gateway = gateway;
+    return pulled;
   }
 }

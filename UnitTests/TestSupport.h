@@ -1,6 +1,8 @@
 // Shared by the unit tests: a fake clock, a fake Orthanc store, small DICOM files, a configuration.
 #pragma once
 
+#include "Configuration.h"
+#include "Ledger/Records.h"
 #include "Toolbox/Time.h"
 #include "Upload/IOrthancStore.h"
 
@@ -73,4 +75,11 @@ namespace InboundTests
                         const std::string& modality = "CT");
 
   std::string MakeConfigurationJson();
+
+  // The configuration that MakeConfigurationJson() describes, parsed.
+  Inbound::Configuration MakeConfiguration();
+
+  // An upload as a gateway's manifest describes it ("ABCDEFGHJKLM", a@example.org from
+  // 203.0.113.9), pulled from "gateway": for UploadService::BeginPulledUpload.
+  Inbound::UploadRecord MakePulledUpload(const std::string& gateway);
 }
