@@ -2,6 +2,7 @@
 #include "PluginContext.h"
 
 #include "Http/SelfCheck.h"
+#include "Limits/SenderKey.h"
 #include "Toolbox/Errors.h"
 #include "Toolbox/Json.h"
 
@@ -205,6 +206,10 @@ namespace Inbound
     }
     limits_.reset(new LimitsGuard(configuration_, *ledger_, clock_, watched));
     limits_->UpdateMonitor();  // a full disk refuses data from the first request on
+    const std::string quotaSecret =
+      SenderKey::LoadOrCreateSecret((boost::filesystem::path(directory) / "quota-key").string());
+    limits_->SetSenderSecret(quotaSecret);
+    SenderKey::UpgradeLedger(*ledger_, quotaSecret);
     lockout_.reset(new LoginLockout(limits_->GetBans(), clock_, configuration_.autoBan.failedLogins,
                                     configuration_.autoBan.failedLoginWindowSeconds,
                                     configuration_.autoBan.banSeconds,
@@ -213,8 +218,13 @@ namespace Inbound
     store_.reset(new OrthancStore(orthanc));
     if (configuration_.role == Role_Gateway)
     {
-      // A gateway keeps the original bytes outside Orthanc until the inside pulls them.
-      staging_ = new StagingArea((boost::filesystem::path(directory) / "staging").string());
+      // A gateway keeps the original bytes outside Orthanc until the inside pulls them, sealed
+      // for the Internal when it has its public key (doc/Operations.md, "Sealed staging").
+      sealer_ = StagingSealer::Load(configuration_.sealing.publicKeys,
+                                    GetConfigurationDirectory(orthanc));
+      StagingSealer::LogState(sealer_.get());
+      staging_ = new StagingArea((boost::filesystem::path(directory) / "staging").string(),
+                                 sealer_.get());
       sink_.reset(staging_);
     }
     else
@@ -426,6 +436,10 @@ namespace Inbound
       snapshot.uploadsByState[StringToUploadState(count.first)] = count.second;
     }
     snapshot.limits = limits_->GetSnapshot();
+    if (configuration_.role == Role_Gateway)
+    {
+      snapshot.sealing = sealer_ ? 1 : 0;
+    }
     snapshot.notificationsByState = ledger_->Notifications().CountByState();
     if (forwarder_)
     {

@@ -45,6 +45,7 @@ namespace Inbound
     std::unique_ptr<LimitsGuard> limits_;
     std::unique_ptr<LoginLockout> lockout_;
     std::unique_ptr<OrthancStore> store_;
+    std::unique_ptr<StagingSealer> sealer_;  // Gateway with Inbound.Sealing.PublicKeys
     std::unique_ptr<IUploadSink> sink_;
     StagingArea* staging_ = nullptr;  // the sink, in the Gateway role
     std::unique_ptr<UploadService> uploads_;
@@ -120,6 +121,12 @@ namespace Inbound
     AdminViews& GetAdmin()
     {
       return *admin_;
+    }
+
+    // The public keys a gateway seals with; null except on a sealing gateway.
+    const StagingSealer* GetSealer() const
+    {
+      return sealer_.get();
     }
 
     // Null except in the Gateway role.

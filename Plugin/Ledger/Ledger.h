@@ -42,6 +42,12 @@ namespace Inbound
     // "path" empty: an in-memory ledger (unit tests). Creates or upgrades the schema.
     explicit Ledger(const std::string& path);
 
+    // The connection itself, for maintenance across stores (LedgerDatabase::Checkpoint).
+    LedgerDatabase& GetDatabase()
+    {
+      return database_;
+    }
+
     // Uploads and their stored files.
     UploadStore& Uploads()
     {

@@ -60,7 +60,16 @@ namespace Inbound
     connection_.Execute("PRAGMA journal_mode=WAL;");
     connection_.Execute("PRAGMA synchronous=FULL;");
     connection_.Execute("PRAGMA foreign_keys=ON;");
+    // What is deleted or overwritten is zeroed, not left in free pages: an address or a sealed
+    // gateway's former plain text must not be readable in the file afterwards.
+    connection_.Execute("PRAGMA secure_delete=ON;");
     CreateOrUpgradeSchema();
+  }
+
+  void LedgerDatabase::Checkpoint()
+  {
+    Session session(*this);
+    session.GetConnection().Execute("PRAGMA wal_checkpoint(TRUNCATE);");
   }
 
   void LedgerDatabase::AddColumnIfMissing(const char* table, const char* column,
@@ -112,7 +121,8 @@ namespace Inbound
       " expected_files INTEGER NOT NULL, expected_bytes INTEGER NOT NULL,"
       " receipt_code TEXT NOT NULL, files INTEGER NOT NULL, bytes INTEGER NOT NULL,"
       " purged INTEGER NOT NULL, language TEXT NOT NULL DEFAULT '',"
-      " gateway TEXT NOT NULL DEFAULT '');"
+      " gateway TEXT NOT NULL DEFAULT '', sealed_fields TEXT NOT NULL DEFAULT '',"
+      " sender_key TEXT NOT NULL DEFAULT '');"
       "CREATE INDEX IF NOT EXISTS uploads_state ON uploads(state, updated_at);"
       "CREATE TABLE IF NOT EXISTS items ("
       " upload_id TEXT NOT NULL REFERENCES uploads(id), sha256 TEXT NOT NULL,"
@@ -185,6 +195,10 @@ namespace Inbound
     // Schema 4: the gateway (OrthancPeers name) a pulled upload came from; '' for uploads
     // received directly, and for those pulled before it was recorded (ClaimPulledUpload).
     AddColumnIfMissing("uploads", "gateway", "TEXT NOT NULL DEFAULT ''");
+    // Schema 5: a sealing gateway's sealed sender fields, and the keyed hash of the sender's
+    // e-mail that quotas count by (filled in for older rows by UploadStore::FillSenderKeys).
+    AddColumnIfMissing("uploads", "sealed_fields", "TEXT NOT NULL DEFAULT ''");
+    AddColumnIfMissing("uploads", "sender_key", "TEXT NOT NULL DEFAULT ''");
 
     connection_.Execute("PRAGMA user_version = " + std::to_string(kSchemaVersion) + ";");
     t.Commit();

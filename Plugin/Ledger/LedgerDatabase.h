@@ -26,9 +26,10 @@ namespace Inbound
     // 1: uploads, items, audit, quotas, bans, notifications, cursors, forwards; 2: the
     // language of each upload; 3: pulls in progress and held pulls, the patient ordinals of
     // Isolation and items.original_patient_id_bytes; 4: uploads.gateway, the gateway a
-    // pulled upload came from. Raise it with every change of the schema, and upgrade older
-    // ledgers in CreateOrUpgradeSchema().
-    static const int kSchemaVersion = 4;
+    // pulled upload came from; 5: uploads.sealed_fields and uploads.sender_key (sealed
+    // staging, quotas by a keyed hash). Raise it with every change of the schema, and upgrade
+    // older ledgers in CreateOrUpgradeSchema().
+    static const int kSchemaVersion = 5;
 
     // The lock on the database, held from construction to destruction. Every public method
     // of a store opens one (or a Transaction); methods that take a "Session&" run inside
@@ -99,6 +100,11 @@ namespace Inbound
     // throws ErrorCode_IncompatibleDatabaseVersion for a ledger of a newer schema, which is
     // left untouched.
     explicit LedgerDatabase(const std::string& path);
+
+    // Moves the write-ahead log into the database and empties it: after rows were rewritten
+    // to forget what they held (SenderKey::UpgradeLedger), their old images leave the -wal
+    // file too. Deleted content is overwritten in the database itself (secure_delete).
+    void Checkpoint();
   };
 
   // The rows of "table" in each value of its "state" column; "states" are listed even when

@@ -44,4 +44,37 @@ namespace Inbound
       s.Run();
     }
   }
+
+  size_t QuotaStore::RekeySenders(const std::function<std::string(const std::string&)>& senderKey)
+  {
+    LedgerDatabase::Transaction t(database_);
+    struct Row
+    {
+      std::string scope;
+      int64_t day, uploads, bytes;
+    };
+    std::vector<Row> rows;
+    {
+      // A key is hexadecimal: a scope with an '@' is an address.
+      Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
+                                   "SELECT scope, day, uploads, bytes FROM quota_usage"
+                                   " WHERE scope LIKE 'sender:%' AND instr(scope, '@') > 0");
+      while (s.Step())
+      {
+        rows.push_back(Row{s.ColumnString(0), s.ColumnInt64(1), s.ColumnInt64(2),
+                           s.ColumnInt64(3)});
+      }
+    }
+    for (const Row& row : rows)
+    {
+      Add(t, {"sender:" + senderKey(row.scope.substr(7))}, row.day, row.uploads, row.bytes);
+      Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
+                                   "DELETE FROM quota_usage WHERE scope = ? AND day = ?");
+      s.BindString(0, row.scope);
+      s.BindInt64(1, row.day);
+      s.Run();
+    }
+    t.Commit();
+    return rows.size();
+  }
 }

@@ -76,6 +76,12 @@ namespace Inbound
     bool purged = false;  // the data of a removed upload is gone
     std::string language;  // of the sender's page ("en", "de"), for the receipt; "" unknown
     std::string gateway;   // Internal: the gateway (OrthancPeers name) it was pulled from
+    // A sealing gateway: base64 of the envelope of the sender's fields, message and user agent
+    // (StagingSealer::SealFields), which are then empty here; "" when not sealed.
+    std::string sealedFields;
+    // The quota scope of the sender: a keyed hash of the e-mail address, never the address
+    // (IUploadPolicy::GetSenderKey); "" when there is none.
+    std::string senderKey;
   };
 
   struct ItemRecord

@@ -15,7 +15,7 @@ namespace Inbound
       "id, token_hash, state, created_at, updated_at, completed_at, sender_name, sender_email, "
       "sender_institution, sender_phone, recipient, message, consent_version, client_ip, "
       "user_agent, expected_files, expected_bytes, receipt_code, files, bytes, purged, language, "
-      "gateway";
+      "gateway, sealed_fields, sender_key";
 
     UploadRecord ReadUpload(const Orthanc::SQLite::Statement& s)
     {
@@ -43,6 +43,8 @@ namespace Inbound
       r.purged = s.ColumnInt(20) != 0;
       r.language = s.ColumnString(21);
       r.gateway = s.ColumnString(22);
+      r.sealedFields = s.ColumnString(23);
+      r.senderKey = s.ColumnString(24);
       return r;
     }
 
@@ -84,7 +86,7 @@ namespace Inbound
     Orthanc::SQLite::Statement s(
       t.GetConnection(), SQLITE_FROM_HERE,
       std::string("INSERT INTO uploads (") + kUploadColumns +
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.BindString(0, r.id);
     s.BindString(1, r.tokenHash);
     s.BindString(2, EnumerationToString(r.state));
@@ -108,9 +110,13 @@ namespace Inbound
     s.BindInt(20, r.purged ? 1 : 0);
     s.BindString(21, r.language);
     s.BindString(22, r.gateway);
+    s.BindString(23, r.sealedFields);
+    s.BindString(24, r.senderKey);
     s.Run();
+    // A sealing gateway keeps no readable trace of the sender (doc/Security.md, "Sealed
+    // staging"): the audit names the sealed sender by nothing.
     audit_.Append(t, r.createdAt, AuditEventType_UploadOpened, r.id, r.clientIp,
-                  "sender " + r.sender.email +
+                  (r.sealedFields.empty() ? "sender " + r.sender.email : "sender sealed") +
                     (r.recipientId.empty() ? "" : ", recipient " + r.recipientId) +
                     (r.gateway.empty() ? "" : ", pulled from gateway " + r.gateway));
     t.Commit();
@@ -193,6 +199,32 @@ namespace Inbound
     patients_.Forget(t, id);
     audit_.Append(t, now, AuditEventType_DataRemoved, id, "", detail);
     t.Commit();
+  }
+
+  size_t UploadStore::FillSenderKeys(
+    const std::function<std::string(const std::string&)>& senderKey)
+  {
+    LedgerDatabase::Transaction t(database_);
+    std::vector<std::pair<std::string, std::string>> rows;  // id, e-mail
+    {
+      Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
+                                   "SELECT id, sender_email FROM uploads"
+                                   " WHERE sender_key = '' AND sender_email != ''");
+      while (s.Step())
+      {
+        rows.emplace_back(s.ColumnString(0), s.ColumnString(1));
+      }
+    }
+    for (const auto& row : rows)
+    {
+      Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
+                                   "UPDATE uploads SET sender_key = ? WHERE id = ?");
+      s.BindString(0, senderKey(row.second));
+      s.BindString(1, row.first);
+      s.Run();
+    }
+    t.Commit();
+    return rows.size();
   }
 
   std::map<std::string, int64_t> UploadStore::CountByState() const

@@ -7,6 +7,7 @@
 #include "Ledger/QuotaStore.h"
 #include "Ledger/Records.h"
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -61,6 +62,10 @@ namespace Inbound
     // The removed upload's data is gone: also forgets its patient ordinals, audited
     // "data-removed".
     void MarkPurged(const std::string& id, int64_t now, const std::string& detail);
+
+    // Uploads recorded before schema 5 have no sender key: sets it to
+    // "senderKey(sender_email)" where the address is known. Returns the number of uploads.
+    size_t FillSenderKeys(const std::function<std::string(const std::string&)>& senderKey);
 
     // Number of uploads in each state.
     std::map<std::string, int64_t> CountByState() const;

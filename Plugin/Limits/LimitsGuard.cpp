@@ -3,6 +3,7 @@
 
 #include "Http/ApiError.h"
 #include "Limits/ClientKey.h"
+#include "Limits/SenderKey.h"
 
 #include <OrthancException.h>
 
@@ -185,10 +186,20 @@ namespace Inbound
     }
   }
 
-  void LimitsGuard::CheckOpen(const ClientInfo& client, const std::string& senderEmail)
+  std::string LimitsGuard::GetSenderKey(const std::string& senderEmail) const
+  {
+    if (senderSecret_.empty())
+    {
+      throw Orthanc::OrthancException(Orthanc::ErrorCode_BadSequenceOfCalls,
+                                      "The quota secret of the senders is not loaded");
+    }
+    return SenderKey::Compute(senderSecret_, senderEmail);
+  }
+
+  void LimitsGuard::CheckOpen(const ClientInfo& client, const std::string& senderKey)
   {
     monitor_.CheckAccepting();
-    quotas_.CheckUpload(GetKey(client.ip), senderEmail);
+    quotas_.CheckUpload(GetKey(client.ip), senderKey);
   }
 
   void LimitsGuard::CheckFile(const ClientInfo& client, const UploadRecord& upload,
@@ -203,7 +214,7 @@ namespace Inbound
                                           "site accepts; the file will be retried")
         .WithHeader("Retry-After", RetryAfter(wait));
     }
-    quotas_.CheckBytes(key, upload.sender.email, size);
+    quotas_.CheckBytes(key, upload.senderKey, size);
   }
 
   void LimitsGuard::RecordRefusal(const std::string& address, int status,

@@ -66,6 +66,8 @@ namespace Inbound
     std::mutex refusalsMutex_;
     std::map<std::string, uint64_t> refusalCounts_;  // by code, since start
 
+    std::string senderSecret_;  // set at start-up, before any request
+
     std::string GetKey(const std::string& address) const;
 
   public:
@@ -88,14 +90,23 @@ namespace Inbound
     // Every public API call: 503 rate-limited with Retry-After when over the request rate.
     void CheckRequestRate(const std::string& address);
 
-    void CheckOpen(const ClientInfo& client, const std::string& senderEmail) override;
+    // The secret of the senders' quota keys (SenderKey::LoadOrCreateSecret); set once, before
+    // any request. Without it GetSenderKey throws: never an address as a scope.
+    void SetSenderSecret(const std::string& secret)
+    {
+      senderSecret_ = secret;
+    }
+
+    std::string GetSenderKey(const std::string& senderEmail) const override;
+
+    void CheckOpen(const ClientInfo& client, const std::string& senderKey) override;
 
     void CheckFile(const ClientInfo& client, const UploadRecord& upload, uint64_t size) override;
 
     std::vector<std::string> GetQuotaScopes(const std::string& clientIp,
-                                            const std::string& senderEmail) const override
+                                            const std::string& senderKey) const override
     {
-      return Quotas::GetScopes(GetKey(clientIp), senderEmail);
+      return Quotas::GetScopes(GetKey(clientIp), senderKey);
     }
 
     int64_t GetDay() const override

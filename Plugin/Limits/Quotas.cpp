@@ -21,12 +21,12 @@ namespace Inbound
   }
 
   std::vector<std::string> Quotas::GetScopes(const std::string& clientIp,
-                                             const std::string& senderEmail)
+                                             const std::string& senderKey)
   {
     std::vector<std::string> scopes = {"global", "client:" + clientIp};
-    if (!senderEmail.empty())
+    if (!senderKey.empty())
     {
-      scopes.push_back("sender:" + boost::algorithm::to_lower_copy(senderEmail));
+      scopes.push_back("sender:" + boost::algorithm::to_lower_copy(senderKey));
     }
     return scopes;
   }
@@ -52,19 +52,19 @@ namespace Inbound
     }
   }
 
-  void Quotas::CheckUpload(const std::string& clientIp, const std::string& senderEmail) const
+  void Quotas::CheckUpload(const std::string& clientIp, const std::string& senderKey) const
   {
-    const std::vector<std::string> scopes = GetScopes(clientIp, senderEmail);
+    const std::vector<std::string> scopes = GetScopes(clientIp, senderKey);
     Check(scopes[0], "of this site", limits_.uploadsPerDay, 0, 1, 0);
     Check(scopes[1], "from your network address", limits_.uploadsPerClient, 0, 1, 0);
     if (scopes.size() > 2)
       Check(scopes[2], "for your e-mail address", limits_.uploadsPerSender, 0, 1, 0);
   }
 
-  void Quotas::CheckBytes(const std::string& clientIp, const std::string& senderEmail,
+  void Quotas::CheckBytes(const std::string& clientIp, const std::string& senderKey,
                           uint64_t bytes) const
   {
-    const std::vector<std::string> scopes = GetScopes(clientIp, senderEmail);
+    const std::vector<std::string> scopes = GetScopes(clientIp, senderKey);
     Check(scopes[0], "of this site", 0, limits_.bytesPerDay, 0, bytes);
     Check(scopes[1], "from your network address", 0, limits_.bytesPerClient, 0, bytes);
     if (scopes.size() > 2)

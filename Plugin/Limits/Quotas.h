@@ -1,4 +1,4 @@
-// Daily quotas per client, per sender e-mail and for the whole site, counted in the ledger.
+// Daily quotas per client, per sender and for the whole site, counted in the ledger.
 #pragma once
 
 #include "Configuration.h"
@@ -7,8 +7,8 @@
 
 namespace Inbound
 {
-  // Daily quotas per client address, per sender e-mail and for the whole site, counted in
-  // the ledger (so a restart does not reset them) and checked before data is accepted.
+  // Daily quotas per client address, per sender (the keyed hash of the e-mail address,
+  // Limits/SenderKey.h) and for the whole site, counted in the ledger (so a restart does not reset them) and checked before data is accepted.
   class Quotas
   {
   private:
@@ -35,13 +35,14 @@ namespace Inbound
     // Seconds until the quotas of today reset (midnight UTC), at least 1.
     int64_t GetSecondsUntilReset() const;
 
+    // "senderKey": SenderKey::Compute of the address ("" : no sender scope).
     static std::vector<std::string> GetScopes(const std::string& clientIp,
-                                              const std::string& senderEmail);
+                                              const std::string& senderKey);
 
     // Throws 503 quota-exceeded, naming the quota, with Retry-After.
-    void CheckUpload(const std::string& clientIp, const std::string& senderEmail) const;
+    void CheckUpload(const std::string& clientIp, const std::string& senderKey) const;
 
-    void CheckBytes(const std::string& clientIp, const std::string& senderEmail,
+    void CheckBytes(const std::string& clientIp, const std::string& senderKey,
                     uint64_t bytes) const;
 
     uint64_t GetBytesToday() const;

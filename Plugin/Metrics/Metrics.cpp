@@ -50,6 +50,12 @@ namespace Inbound
       }
     }
 
+    if (snapshot.sealing >= 0)
+    {
+      // 0 on a gateway that keeps uploads in plain text: worth an alert rule of its own.
+      metrics.emplace_back("inbound_sealing_enabled", double(snapshot.sealing));
+    }
+
     for (const GatewaySnapshot& gateway : snapshot.gateways)
     {
       const std::string prefix = "inbound_gateway_" + ToMetricName(gateway.name) + "_";

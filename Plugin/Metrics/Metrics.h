@@ -24,6 +24,7 @@ namespace Inbound
     bool forwards = false;                              // only where studies are forwarded
     std::map<std::string, int64_t> forwardsByState;
     std::vector<GatewaySnapshot> gateways;
+    int sealing = -1;  // a gateway: 1 sealing its uploads, 0 plain text; -1 other roles
   };
 
   typedef std::pair<std::string, double> Metric;

@@ -35,8 +35,10 @@ namespace Inbound
 
     void PeerItem(RestCall& call)
     {
-      const std::string data = GetOutbox().ReadItem(call.GetGroup(0), call.GetGroup(1));
-      call.AnswerBuffer(data.data(), data.size(), "application/dicom");
+      bool sealed = false;
+      const std::string data = GetOutbox().ReadItem(call.GetGroup(0), call.GetGroup(1), sealed);
+      call.AnswerBuffer(data.data(), data.size(),
+                        sealed ? "application/octet-stream" : "application/dicom");
     }
 
     void PeerAck(RestCall& call)

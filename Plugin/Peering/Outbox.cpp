@@ -4,8 +4,11 @@
 #include "Http/ApiError.h"
 #include "Toolbox/Crypto.h"
 #include "Toolbox/Json.h"
+#include "Toolbox/Sealing.h"
 
 #include <Logging.h>
+#include <OrthancException.h>
+#include <Toolbox.h>
 
 #include <thread>
 
@@ -15,6 +18,19 @@ namespace Inbound
   {
     const unsigned int kMaxWaitSeconds = 60;
     const unsigned int kMaxLimit = 1000;
+
+    // The key the sender's fields were sealed for, read from the envelope's header.
+    std::string GetSealedKeyId(const std::string& base64)
+    {
+      std::string envelope, keyId;
+      Orthanc::Toolbox::DecodeBase64(envelope, base64);
+      if (!Sealing::ReadKeyId(keyId, envelope.data(), envelope.size()))
+      {
+        throw Orthanc::OrthancException(Orthanc::ErrorCode_CorruptedFile,
+                                        "The sealed fields of an upload are no envelope");
+      }
+      return keyId;
+    }
   }
 
   Outbox::Outbox(const Configuration& configuration, Ledger& ledger, StagingArea& staging,
@@ -91,6 +107,13 @@ namespace Inbound
     manifest["language"] = upload.language;
     manifest["client"]["ip"] = upload.clientIp;
     manifest["client"]["userAgent"] = upload.userAgent;
+    if (!upload.sealedFields.empty())
+    {
+      // The sender, message and user agent above are empty: sealed for the Internal, which
+      // opens them (doc/Api.md, "Peer routes").
+      manifest["sealing"]["keyId"] = GetSealedKeyId(upload.sealedFields);
+      manifest["sealedFields"] = upload.sealedFields;
+    }
     manifest["items"] = Json::arrayValue;
     for (const ItemRecord& item : ledger_.Uploads().ListItems(id))
     {
@@ -104,7 +127,14 @@ namespace Inbound
 
   std::string Outbox::ReadItem(const std::string& id, const std::string& sha256) const
   {
-    GetWaiting(id);
+    bool sealed = false;
+    return ReadItem(id, sha256, sealed);
+  }
+
+  std::string Outbox::ReadItem(const std::string& id, const std::string& sha256,
+                               bool& sealed) const
+  {
+    sealed = !GetWaiting(id).sealedFields.empty();
     ItemRecord item;
     std::string data;
     if (!Crypto::IsSha256Hex(sha256) || !ledger_.Uploads().LookupItem(item, id, sha256) ||

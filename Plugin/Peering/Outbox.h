@@ -41,8 +41,12 @@ namespace Inbound
 
     Json::Value GetManifest(const std::string& id) const;
 
-    // The staged bytes, exactly as the sender sent them.
+    // The staged bytes: exactly as the sender sent them, or their envelope on a sealing
+    // gateway (opened by the Internal).
     std::string ReadItem(const std::string& id, const std::string& sha256) const;
+
+    // The same; "sealed": whether the upload is sealed (its items are envelopes).
+    std::string ReadItem(const std::string& id, const std::string& sha256, bool& sealed) const;
 
     // Every item of the upload must be named: then its staged data is deleted (durably) and
     // it becomes "delivered". Acknowledging again is harmless.

@@ -53,8 +53,9 @@ namespace Inbound
     }
   }
 
-  StagingArea::StagingArea(const std::string& root) :
-    root_(root)
+  StagingArea::StagingArea(const std::string& root, const StagingSealer* sealer) :
+    root_(root),
+    sealer_(sealer)
   {
     boost::filesystem::create_directories(root_);
   }
@@ -170,6 +171,23 @@ namespace Inbound
                          Orthanc::ParsedDicomFile& dicom, const void* body, size_t size)
   {
     // The original bytes, not the parsed file: the hospital must receive exactly what was sent.
-    Write(upload.id, item.sha256, body, size);
+    if (sealer_ == nullptr)
+    {
+      Write(upload.id, item.sha256, body, size);
+      return;
+    }
+    // Sealed before they touch the disk; the ledger keeps what the gateway itself needs of the
+    // item (hash, size, UIDs for duplicate checks, modality for the sender's receipt).
+    const std::string sealed = sealer_->SealItem(upload.id, item.sha256, body, size);
+    Write(upload.id, item.sha256, sealed.data(), sealed.size());
+    StagingSealer::BlankItem(item);
+  }
+
+  void StagingArea::SealFields(UploadRecord& record) const
+  {
+    if (sealer_ != nullptr)
+    {
+      sealer_->SealFields(record);
+    }
   }
 }

@@ -1,6 +1,7 @@
 // The gateway's staging area: the exact bytes sent, one file per item, written atomically.
 #pragma once
 
+#include "Staging/StagingSealer.h"
 #include "Upload/IUploadSink.h"
 
 #include <boost/noncopyable.hpp>
@@ -11,16 +12,24 @@ namespace Inbound
 {
   // The gateway's staging area: the exact bytes each sender sent, one folder per upload, one
   // file per item named by its SHA-256. Written atomically (temporary file, fsync, rename,
-  // fsync of the folder), so a crash leaves either the whole file or none of it.
+  // fsync of the folder), so a crash leaves either the whole file or none of it. With a
+  // sealer, each file is the envelope of those bytes (still named by the SHA-256 of the bytes
+  // sent), and the ledger gets the sender's fields sealed and no patient data of the items.
   class StagingArea : public IUploadSink, public boost::noncopyable
   {
   private:
     std::string root_;
+    const StagingSealer* sealer_;  // null: plain text (no Inbound.Sealing.PublicKeys)
 
     std::string GetFolder(const std::string& uploadId) const;
 
   public:
-    explicit StagingArea(const std::string& root);
+    explicit StagingArea(const std::string& root, const StagingSealer* sealer = nullptr);
+
+    const StagingSealer* GetSealer() const
+    {
+      return sealer_;
+    }
 
     const std::string& GetRoot() const
     {
@@ -32,7 +41,7 @@ namespace Inbound
     void Write(const std::string& uploadId, const std::string& sha256, const void* data,
                size_t size);
 
-    // False if the item is not staged; the content is not checked here.
+    // False if the item is not staged; the content (an envelope when sealed) is not checked.
     bool Read(std::string& target, const std::string& uploadId, const std::string& sha256) const;
 
     bool Exists(const std::string& uploadId, const std::string& sha256) const;
@@ -54,5 +63,7 @@ namespace Inbound
     {
       return false;
     }
+
+    void SealFields(UploadRecord& record) const override;
   };
 }

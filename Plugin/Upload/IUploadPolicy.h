@@ -48,14 +48,20 @@ namespace Inbound
   public:
     virtual ~IUploadPolicy() = default;
 
-    virtual void CheckOpen(const ClientInfo& client, const std::string& senderEmail) = 0;
+    // The key the quotas of a sender count by (UploadRecord::senderKey): a keyed hash of the
+    // e-mail address, so that the ledger holds no address for them (Limits/SenderKey.h).
+    virtual std::string GetSenderKey(const std::string& senderEmail) const = 0;
 
+    // "senderKey": GetSenderKey of the sender's address.
+    virtual void CheckOpen(const ClientInfo& client, const std::string& senderKey) = 0;
+
+    // Counts against the quotas of "upload.senderKey".
     virtual void CheckFile(const ClientInfo& client, const UploadRecord& upload,
                            uint64_t size) = 0;
 
     // The quota counters that an upload or a file counts against, and today's day number.
     virtual std::vector<std::string> GetQuotaScopes(const std::string& clientIp,
-                                                    const std::string& senderEmail) const = 0;
+                                                    const std::string& senderKey) const = 0;
 
     virtual int64_t GetDay() const = 0;
 
@@ -70,6 +76,11 @@ namespace Inbound
   class NoUploadPolicy : public IUploadPolicy
   {
   public:
+    std::string GetSenderKey(const std::string& senderEmail) const override
+    {
+      return senderEmail.empty() ? "" : "key-of-" + senderEmail;
+    }
+
     void CheckOpen(const ClientInfo&, const std::string&) override
     {
     }

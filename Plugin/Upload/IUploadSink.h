@@ -26,5 +26,12 @@ namespace Inbound
 
     // Whether items are stored in this Orthanc (isolated PatientID and Orthanc ids are known).
     virtual bool StoresInOrthanc() const = 0;
+
+    // Before a new upload is recorded: a sealing staging area seals what the sender typed
+    // into "record.sealedFields" and empties it (doc/Security.md, "Sealed staging"); the
+    // other sinks keep the record as it is.
+    virtual void SealFields(UploadRecord& record) const
+    {
+    }
   };
 }

@@ -129,7 +129,8 @@ namespace Inbound
       throw ApiError(413, "too-large",
                      "The announced upload is larger than this site accepts in one upload");
     }
-    policy_.CheckOpen(client, request.sender.email);
+    const std::string senderKey = policy_.GetSenderKey(request.sender.email);
+    policy_.CheckOpen(client, senderKey);
 
     const std::string token = Crypto::RandomToken();
     UploadRecord record;
@@ -146,7 +147,9 @@ namespace Inbound
     record.userAgent = client.userAgent.substr(0, 256);
     record.expectedFiles = request.expectedFiles;
     record.expectedBytes = request.expectedBytes;
-    ledger_.Uploads().Create(record, policy_.GetQuotaScopes(client.ip, record.sender.email),
+    record.senderKey = senderKey;
+    sink_.SealFields(record);
+    ledger_.Uploads().Create(record, policy_.GetQuotaScopes(client.ip, senderKey),
                              policy_.GetDay());
     LOG(INFO) << "Inbound: upload " << record.id << " opened from " << client.ip;
 
@@ -303,7 +306,7 @@ namespace Inbound
     policy_.CheckFile(client, upload, size);
     const ItemRecord item = StoreFile(upload, sha256, body, size);
     switch (ledger_.Uploads().AddItem(
-        item, client.ip, policy_.GetQuotaScopes(client.ip, upload.sender.email), policy_.GetDay(),
+        item, client.ip, policy_.GetQuotaScopes(client.ip, upload.senderKey), policy_.GetDay(),
         Preamble::Describe(body, size)))
     {
       case UploadStore::AddItemResult_Added:
@@ -400,8 +403,10 @@ namespace Inbound
       ClientInfo client;
       client.ip = record.clientIp;
       client.userAgent = record.userAgent;
-      policy_.CheckOpen(client, record.sender.email);
-      ledger_.Uploads().Create(record, policy_.GetQuotaScopes(record.clientIp, record.sender.email),
+      UploadRecord keyed = record;
+      keyed.senderKey = policy_.GetSenderKey(record.sender.email);
+      policy_.CheckOpen(client, keyed.senderKey);
+      ledger_.Uploads().Create(keyed, policy_.GetQuotaScopes(record.clientIp, keyed.senderKey),
                                policy_.GetDay());
     }
   }
@@ -457,7 +462,7 @@ namespace Inbound
     client.userAgent = upload.userAgent;
     policy_.CheckFile(client, upload, size);
     if (ledger_.Uploads().AddItem(StoreFile(upload, sha256, body, size), gateway,
-                                  policy_.GetQuotaScopes(upload.clientIp, upload.sender.email),
+                                  policy_.GetQuotaScopes(upload.clientIp, upload.senderKey),
                                   policy_.GetDay(), Preamble::Describe(body, size)) ==
         UploadStore::AddItemResult_UploadClosed)
     {

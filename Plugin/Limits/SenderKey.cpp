@@ -1,0 +1,119 @@
+// Loads or creates the quota secret, and computes the keyed hash of a sender's e-mail address.
+#include "SenderKey.h"
+
+#include "Toolbox/Crypto.h"
+
+#include <Logging.h>
+#include <OrthancException.h>
+
+#include <boost/algorithm/string/case_conv.hpp>
+#include <boost/algorithm/string/predicate.hpp>
+#include <boost/filesystem.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+namespace Inbound
+{
+  namespace SenderKey
+  {
+    namespace
+    {
+      [[noreturn]] void Fail(const std::string& path, const std::string& why)
+      {
+        throw Orthanc::OrthancException(Orthanc::ErrorCode_BadFileFormat,
+                                        "The quota secret " + path + " " + why);
+      }
+
+      void Create(const std::string& path)
+      {
+        const std::string secret = Crypto::RandomBytes(kSecretSize);
+        const std::string temporary = path + ".tmp-" + Crypto::RandomCode(8);
+        const int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+        {
+          Fail(path, std::string("cannot be created: ") + strerror(errno));
+        }
+        const bool ok = write(fd, secret.data(), secret.size()) == ssize_t(secret.size()) &&
+                        fsync(fd) == 0;
+        if (close(fd) != 0 || !ok || rename(temporary.c_str(), path.c_str()) != 0)
+        {
+          const std::string why = strerror(errno);
+          unlink(temporary.c_str());
+          Fail(path, "cannot be written: " + why);
+        }
+        const std::string folder = boost::filesystem::path(path).parent_path().string();
+        const int dir = open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_DIRECTORY);
+        if (dir >= 0)
+        {
+          fsync(dir);
+          close(dir);
+        }
+      }
+    }
+
+    std::string LoadOrCreateSecret(const std::string& path)
+    {
+      struct stat info;
+      if (stat(path.c_str(), &info) != 0)
+      {
+        if (errno != ENOENT)
+        {
+          Fail(path, std::string("cannot be read: ") + strerror(errno));
+        }
+        Create(path);
+        if (stat(path.c_str(), &info) != 0)
+        {
+          Fail(path, std::string("cannot be read: ") + strerror(errno));
+        }
+      }
+      // Whoever reads the secret can test guessed addresses against the ledger's scopes.
+      if ((info.st_mode & 077) != 0)
+      {
+        Fail(path, "may be read by others than its owner: chmod 600 it");
+      }
+      std::ifstream in(path, std::ios::binary);
+      const std::string secret((std::istreambuf_iterator<char>(in)),
+                               std::istreambuf_iterator<char>());
+      if (!S_ISREG(info.st_mode) || secret.size() != kSecretSize)
+      {
+        Fail(path, "must hold exactly " + std::to_string(kSecretSize) + " bytes; remove it to "
+                   "have a new one made (the per-sender quotas of today start again)");
+      }
+      return secret;
+    }
+
+    std::string Compute(const std::string& secret, const std::string& email)
+    {
+      if (email.empty())
+      {
+        return "";
+      }
+      return Crypto::HmacSha256Hex(secret, boost::algorithm::to_lower_copy(email));
+    }
+
+    bool IsPlainScope(const std::string& scope)
+    {
+      return boost::starts_with(scope, "sender:") && scope.find('@') != std::string::npos;
+    }
+
+    void UpgradeLedger(Ledger& ledger, const std::string& secret)
+    {
+      const auto key = [&secret](const std::string& email) { return Compute(secret, email); };
+      const size_t rows = ledger.Quotas().RekeySenders(key);
+      const size_t uploads = ledger.Uploads().FillSenderKeys(key);
+      if (rows + uploads > 0)
+      {
+        ledger.GetDatabase().Checkpoint();
+        LOG(WARNING) << "Inbound: the per-sender quotas now count by a keyed hash of the "
+                     << "address: " << rows << " quota row(s) and " << uploads
+                     << " upload(s) rewritten";
+      }
+    }
+  }
+}
