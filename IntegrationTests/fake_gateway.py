@@ -8,7 +8,10 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import base64
+
 import harness
+import sealing
 
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 PASSWORD = "a-long-random-secret-for-tests"
@@ -114,7 +117,11 @@ class FakeGateway:
         entry.update(upload["listing"])
         return entry
 
-    def add(self, files, forge=None, listing=None, serve=None, upload_id=None):
+    def add(self, files, forge=None, listing=None, serve=None, upload_id=None, seal=None,
+            fields=None):
+        """"seal": a public key PEM: the upload is sealed as a sealing gateway seals it (doc/Api.md,
+        "Sealed manifests"), its items served as envelopes; "fields(dict)" then changes (or
+        returns the bytes of) what is sealed in "sealedFields"; "forge" comes after sealing."""
         upload_id = upload_id or new_id()
         now = now_iso()
         items = {harness.sha256(f): f for f in files}
@@ -125,6 +132,10 @@ class FakeGateway:
             "message": "", "consent": {"version": harness.PRIVACY_VERSION, "accepted": True},
             "language": "en", "client": {"ip": "203.0.113.7", "userAgent": "test"},
             "items": [{"sha256": s, "size": len(f)} for s, f in items.items()]}
+        if seal:
+            seal_manifest(manifest, seal, fields)
+            items = {s: sealing.seal_envelope(seal, f, "item:%s:%s" % (upload_id, s))
+                     for s, f in items.items()}
         if forge:
             manifest = forge(manifest) or manifest
         with self.lock:
@@ -140,6 +151,23 @@ class FakeGateway:
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def seal_manifest(manifest, public_pem, fields=None, context=None):
+    """Moves what a sender typed into "sealedFields" as a sealing gateway does; "fields(dict)"
+    may change the dict or return the exact bytes to seal; "context" replaces the right one."""
+    typed = {"sender": manifest["sender"], "message": manifest["message"],
+             "userAgent": manifest["client"]["userAgent"]}
+    changed = fields(typed) if fields else None
+    plaintext = changed if isinstance(changed, bytes) else json.dumps(typed).encode()
+    envelope = sealing.seal_envelope(public_pem, plaintext,
+                                     context or "fields:%s" % manifest["id"])
+    manifest["sealing"] = {"keyId": sealing.key_id(public_pem)}
+    manifest["sealedFields"] = base64.b64encode(envelope).decode()
+    manifest["sender"] = {"name": "", "email": "", "institution": "", "phone": ""}
+    manifest["message"] = ""
+    manifest["client"]["userAgent"] = ""
+    return manifest
 
 
 def wait_until(predicate, timeout, what, interval=0.3):

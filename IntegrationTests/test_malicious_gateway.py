@@ -3,6 +3,7 @@ forged manifests, lying answers, instant answers and a file on which the Interna
 held, never acknowledged, never stored; the admins are alerted, the gateway is asked less
 often, the Internal lives on, and an admin releases a held upload by a route."""
 
+import base64
 import threading
 import time
 
@@ -11,7 +12,8 @@ import pytest
 import data
 import harness
 import hostile_dicom
-from fake_gateway import FakeGateway, new_id, wait_until
+import sealing
+from fake_gateway import FakeGateway, new_id, seal_manifest, wait_until
 from gateway_support import audit
 
 MAX_FILES = 3   # Inbound.Upload.MaxFilesPerUpload of the Internal here
@@ -150,6 +152,97 @@ def test_forged_manifests_and_lying_answers_are_held(plugin):
         assert len([e for e in audit(internal) if e["event"] == "alert-upload-held"]) == \
             len(held_alerts)
         assert gateway.acknowledged == [] and patients(internal) == []
+        assert_alive(internal)
+    finally:
+        internal.stop()
+        internal.cleanup()
+        gateway.stop()
+
+
+def flip_sealed_fields(manifest):
+    envelope = bytearray(base64.b64decode(manifest["sealedFields"]))
+    envelope[len(envelope) // 2] ^= 1
+    manifest["sealedFields"] = base64.b64encode(bytes(envelope)).decode()
+
+
+def sealed_cases(internal_pem, stranger_pem):
+    """name -> (keyword arguments of FakeGateway.add, the rule the alert names): what a
+    compromised gateway can do to a sealed upload (doc/Security.md, "Sealed staging")."""
+    internal_id = sealing.key_id(internal_pem)
+
+    def plain_item(sha256, envelope):
+        return dicom(40)
+
+    def fields(change):
+        def apply(typed):
+            change(typed)
+        return apply
+
+    return {
+        "sealed fields changed": (dict(forge=flip_sealed_fields),
+                                  'sealed for key %s does not open' % internal_id),
+        "sealed fields of another upload": (
+            dict(forge=lambda m: seal_manifest(m, internal_pem, context="fields:" + new_id())),
+            '"sealedFields" does not open'),
+        "sealed fields for an unknown key": (
+            dict(forge=lambda m: seal_manifest(m, stranger_pem)),
+            'sealed for key %s does not open' % sealing.key_id(stranger_pem)),
+        "a key id that is not the envelope's": (
+            dict(forge=lambda m: m["sealing"].update(keyId="0123456789abcdef")),
+            '"sealing.keyId" names key 0123456789abcdef'),
+        "the sender also in plain": (dict(forge=lambda m: m.update(sender=harness.sender())),
+                                     '"sender" must be empty'),
+        "control characters in the sealed name": (
+            dict(fields=fields(lambda t: t["sender"].update(name="Dr. X\r\nBcc: all@h.example"))),
+            "sender.name"),
+        "no e-mail in the sealed sender": (
+            dict(fields=fields(lambda t: t["sender"].pop("email"))), "sender.email"),
+        "sealed fields that are not JSON": (dict(fields=lambda t: b"<html>hello</html>"),
+                                            "does not hold a JSON object"),
+        "an item that is no envelope": (dict(serve=plain_item), "is not an envelope"),
+        "an item envelope changed": (
+            dict(serve=lambda sha256, e: e[:100] + bytes([e[100] ^ 1]) + e[101:]),
+            'sealed for key %s does not open' % internal_id),
+        "an item envelope one byte longer": (dict(serve=lambda sha256, e: e + b"\0"),
+                                             "larger than"),
+    }
+
+
+def test_forged_sealed_uploads_are_held(plugin):
+    """A sealed manifest whose fields do not open, or break the public rules once opened, and
+    sealed items that do not open: held like any bad manifest, never acknowledged or stored."""
+    gateway = FakeGateway()
+    internal = internal_for(plugin, gateway)
+    try:
+        internal.start()
+        internal_pem = internal.admin_json("GET", "/inbound/admin/sealing")["publicKey"]
+        stranger_pem = sealing.new_key_pair()[1]
+        cases = sealed_cases(internal_pem, stranger_pem)
+        ids = {name: gateway.add([dicom(50 + i)], seal=internal_pem, **kwargs)
+               for i, (name, (kwargs, _)) in enumerate(sorted(cases.items()))}
+        clean = gateway.add([dicom(90)], seal=internal_pem)   # an honest sealed upload
+        wait_until(lambda: len(gateway_state(internal)["held"]) >= len(ids) and
+                   clean in gateway.acknowledged, 60, "every forged upload to be held")
+        held = {h["id"]: h["reason"] for h in gateway_state(internal)["heldUploads"]}
+        alerts = [e for e in audit(internal) if e["event"] == "alert-upload-held"]
+        for name, upload_id in ids.items():
+            rule = cases[name][1]
+            assert upload_id in held and rule in held[upload_id], (name, held.get(upload_id))
+            assert any(e["uploadId"] == upload_id and rule in e["detail"] for e in alerts), name
+            # The reason never quotes what was sealed.
+            assert harness.sender()["email"] not in held[upload_id], name
+        assert set(gateway.acknowledged) == {clean}
+        assert len(patients(internal)) == 1        # the honest upload's, nothing else
+        inside = internal.admin_json("GET", "/inbound/admin/uploads/%s" % clean)
+        assert inside["sender"]["email"] == harness.sender()["email"]
+
+        described = internal.admin_json("GET", "/inbound/admin/sealing")
+        assert described["opened"] >= 2 and described["refused"] >= 2, described
+        assert [k["keyId"] for k in described["unknownKeys"]] == \
+            [sealing.key_id(stranger_pem)], described
+        by_id = {h["id"]: h for h in described["heldUploads"]}
+        assert by_id[ids["an item envelope changed"]]["keyId"] == sealing.key_id(internal_pem)
+        assert by_id[ids["an item that is no envelope"]]["keyId"] is None
         assert_alive(internal)
     finally:
         internal.stop()
