@@ -120,7 +120,7 @@ class FakeGateway:
     def add(self, files, forge=None, listing=None, serve=None, upload_id=None, seal=None,
             fields=None):
         """"seal": a public key PEM: the upload is sealed as a sealing gateway seals it (doc/Api.md,
-        "Sealed manifests"), its items served as envelopes; "fields(dict)" then changes (or
+        "Sealed uploads in the outbox"), its items served as envelopes; "fields(dict)" then changes (or
         returns the bytes of) what is sealed in "sealedFields"; "forge" comes after sealing."""
         upload_id = upload_id or new_id()
         now = now_iso()

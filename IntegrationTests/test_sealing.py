@@ -132,11 +132,15 @@ def test_the_internal_creates_its_key_once_and_shows_it_to_admins(plugin):
         stop_all(internal)
 
 
-def test_a_standalone_needs_no_key(start_server):
+def test_a_standalone_needs_no_key_and_a_plain_gateway_says_so(start_server):
     server = start_server()
     assert server.admin_json("GET", "/inbound/admin/sealing") == {
         "role": "Standalone", "sealing": False}
     assert not os.path.exists(key_file(server))
+    gateway = start_server(inbound={"Role": "Gateway", "Sealing": {"PublicKeys": []}})
+    assert gateway.admin_json("GET", "/inbound/admin/sealing") == {
+        "role": "Gateway", "sealing": False, "keys": []}
+    assert gateway.request("GET", "/inbound/admin/sealing").status_code == 403
 
 
 def rsa_key():
@@ -314,6 +318,11 @@ def test_uploads_sealed_before_and_after_a_rotation_are_all_pulled(plugin):
         gateway.inbound["Sealing"]["PublicKeys"] = [b_public.decode(), a_public.decode()]
         gateway.start()
         after = send(gateway, originals[3:])
+        keys = gateway.admin_json("GET", "/inbound/admin/sealing")
+        assert keys["role"] == "Gateway" and keys["sealing"] is True
+        assert [(k["keyId"], k["seals"]) for k in keys["keys"]] == [
+            (sealing.key_id(b_public), True), (sealing.key_id(a_public), False)]
+        assert keys["keys"][0]["publicKey"].encode() == b_public
         for upload, public in ((before, a_public), (after, b_public)):
             for path in staged(gateway, upload.id).values():
                 assert sealing.read_key_id(harness.read(path)) == sealing.key_id(public)

@@ -1,4 +1,4 @@
-// Unit tests of the Internal's sealing keys: created once, read again, every bad key a start-up error.
+// Unit tests of the Internal's sealing keys: made once, read again, each bad key a start-up error.
 #include "Peering/InternalKeys.h"
 
 #include <OrthancException.h>
@@ -22,7 +22,8 @@ namespace
 
   public:
     InternalKeysTest() :
-      folder_(boost::filesystem::temp_directory_path() / boost::filesystem::unique_path("ik-%%%%%%"))
+      folder_(boost::filesystem::temp_directory_path() /
+              boost::filesystem::unique_path("ik-%%%%%%"))
     {
       boost::filesystem::create_directories(folder_);
     }
@@ -115,7 +116,8 @@ TEST_F(InternalKeysTest, PreviousKeysOpenWhatWasSealedForThem)
   EXPECT_TRUE(keys->Open(plaintext, error, keyId, envelope.data(), envelope.size(), "item:X:1", 5));
   EXPECT_EQ("secret", plaintext);
   EXPECT_EQ(idA, keyId);
-  EXPECT_FALSE(keys->Open(plaintext, error, keyId, envelope.data(), envelope.size(), "item:X:2", 6));
+  EXPECT_FALSE(
+    keys->Open(plaintext, error, keyId, envelope.data(), envelope.size(), "item:X:2", 6));
   EXPECT_TRUE(plaintext.empty());
   EXPECT_NE(std::string::npos, error.find("sealed for key " + idA)) << error;
   EXPECT_EQ(std::string::npos, error.find("secret")) << error;

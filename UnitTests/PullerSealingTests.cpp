@@ -1,4 +1,4 @@
-// Unit tests of the pull of sealed uploads: opening, rotation, and every envelope that must not open.
+// Unit tests of the pull of sealed uploads: opening, rotation, every envelope that must not open.
 #include "Peering/InternalKeys.h"
 #include "PullerTestSupport.h"
 
@@ -20,7 +20,7 @@ namespace
   }
 
   // A gateway that seals what its outbox serves, as a sealing gateway does (doc/Api.md,
-  // "Sealed manifests"); each test then spoils one part of it.
+  // "Sealed uploads in the outbox"); each test then spoils one part of it.
   class PullerSealingTest : public PullerTest
   {
   protected:
@@ -41,7 +41,8 @@ namespace
 
   public:
     PullerSealingTest() :
-      keys_(boost::filesystem::temp_directory_path() / boost::filesystem::unique_path("keys-%%%%%%")),
+      keys_(boost::filesystem::temp_directory_path() /
+            boost::filesystem::unique_path("keys-%%%%%%")),
       current_(NewKey(keys_ / "b.pem")),
       previous_(NewKey(keys_ / "a.pem")),
       internalKeys_(new InternalKeys({current_, previous_}, {"b.pem", "a.pem"})),
@@ -179,8 +180,8 @@ TEST_F(PullerSealingTest, ItemsOfOneUploadMaySealForDifferentKeys)
   spoil = [this](const std::string& kind, const std::string& sha256, PeerAnswer& answer) {
     if (kind == "item" && sha256 == hashes_[0])
     {
-      answer.body = Sealing::Seal(previous_.GetPublicKey(), InboundTests::MakeDicom(
-                                    "777", "1.2", "1.2.3", "1.2.3.0"), "item:" + id_ + ":" + sha256);
+      const std::string first = InboundTests::MakeDicom("777", "1.2", "1.2.3", "1.2.3.0");
+      answer.body = Sealing::Seal(previous_.GetPublicKey(), first, "item:" + id_ + ":" + sha256);
     }
   };
   EXPECT_TRUE(puller_.RunOnce(0));

@@ -3,6 +3,7 @@
 
 #include "Http/BanRequest.h"
 #include "PluginContext.h"
+#include "Staging/StagingSealer.h"
 #include "Toolbox/EmbeddedResources.h"
 
 #include <boost/lexical_cast.hpp>
@@ -203,6 +204,24 @@ namespace Inbound
       call.AnswerJson(200, answer);
     }
 
+    // A gateway's public keys: the first seals, the others are recognised (rotation).
+    static Json::Value DescribeGatewayKeys(const StagingSealer* sealer)
+    {
+      Json::Value answer(Json::objectValue);
+      answer["role"] = EnumerationToString(Role_Gateway);
+      answer["sealing"] = sealer != nullptr;
+      answer["keys"] = Json::arrayValue;
+      for (size_t i = 0; sealer != nullptr && i < sealer->GetKeys().size(); i++)
+      {
+        Json::Value key(Json::objectValue);
+        key["keyId"] = sealer->GetKeys()[i].GetId();
+        key["publicKey"] = sealer->GetKeys()[i].GetPem();
+        key["seals"] = (i == 0);
+        answer["keys"].append(key);
+      }
+      return answer;
+    }
+
     // GET /inbound/admin/sealing: the keys of sealed staging (doc/Api.md, "Admin routes").
     void AdminSealing(RestCall& call)
     {
@@ -212,6 +231,10 @@ namespace Inbound
       {
         answer = context.GetInternalKeys()->Describe();
         answer["heldUploads"] = InternalKeys::ListSealingHolds(context.DescribeGateways());
+      }
+      else if (context.GetConfiguration().role == Role_Gateway)
+      {
+        answer = DescribeGatewayKeys(context.GetSealer());
       }
       else
       {

@@ -38,8 +38,11 @@ namespace Inbound
     std::string Resolve(const std::string& path, const std::string& directory)
     {
       const boost::filesystem::path p(path);
-      return p.is_absolute() || directory.empty() ? p.string()
-                                                  : (boost::filesystem::path(directory) / p).string();
+      if (p.is_absolute() || directory.empty())
+      {
+        return p.string();
+      }
+      return (boost::filesystem::path(directory) / p).string();
     }
 
     [[noreturn]] void Refuse(const std::string& option, const std::string& path,

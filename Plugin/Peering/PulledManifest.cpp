@@ -128,9 +128,10 @@ namespace Inbound
       }
     }
 
-    // The manifest of a sealed upload (doc/Api.md, "Sealed manifests") with the fields that
-    // its sender typed opened and put back in place, to be checked as any manifest is; the
-    // manifest itself when it is not sealed. What is opened is trusted no more than the rest.
+    // The manifest of a sealed upload (doc/Api.md, "Sealed uploads in the outbox") with the
+    // fields that its sender typed opened and put back in place, to be checked as any manifest
+    // is; the manifest itself when it is not sealed. What is opened is trusted no more than the
+    // rest.
     Json::Value Unseal(const Json::Value& manifest, const std::string& id, InternalKeys* keys,
                        int64_t nowMs, PulledManifest& result)
     {
@@ -142,7 +143,8 @@ namespace Inbound
       if (!named.isString() || named.asString().size() != 16 ||
           named.asString().find_first_not_of("0123456789abcdef") != std::string::npos)
       {
-        throw Bad("sealing.keyId", "is not a key id of 16 hexadecimal digits (" + Quote(named) + ")");
+        throw Bad("sealing.keyId",
+                  "is not a key id of 16 hexadecimal digits (" + Quote(named) + ")");
       }
       if (!manifest["sealedFields"].isString())
       {

@@ -39,8 +39,8 @@ namespace Inbound
     std::string receiptCode;
     std::vector<PulledItem> items;
     uint64_t bytes = 0;
-    // Sealed staging (doc/Api.md, "Sealed manifests"): the fields a sender typed came sealed
-    // and were opened with "keys", and every item must be an envelope too.
+    // Sealed staging (doc/Api.md, "Sealed uploads in the outbox"): the fields a sender typed
+    // came sealed and were opened with "keys", and every item must be an envelope too.
     bool sealed = false;
     std::string keyId;  // the key the fields were sealed for
 
