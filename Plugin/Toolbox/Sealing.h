@@ -112,7 +112,8 @@ namespace Inbound
     }
 
     // Whether the bytes start like an envelope (magic and version), and if so the id of the
-    // key it was sealed for. Reads only the header; never throws.
+    // key it was sealed for. Reads only the header, but is false for fewer bytes than an
+    // empty envelope (GetOverhead()); never throws.
     bool ReadKeyId(std::string& keyId, const void* data, size_t size);
 
     // Opens an envelope with "key". False, with a reason in "error" and "plaintext"
