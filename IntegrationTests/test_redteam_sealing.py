@@ -1,0 +1,307 @@
+"""Red-team attacks on issue 16 (sealed staging, scanning, preambles), kept as regression
+tests: what a sender, a compromised gateway or a local mistake could do to what rests sealed."""
+
+import io
+import os
+import time
+
+import pydicom
+import pytest
+
+import data
+import harness
+import sealing
+from harness import Upload
+
+PULLER = ("inside", "a-long-random-secret-for-tests")
+
+# Typed by the senders and written in the files: distinctive, so that any trace is found.
+SENDERS = {
+    "kept": harness.sender(name="Dr. Redteamkept Wolkenstein", email="Redteam.Kept@Clinic.example",
+                           institution="Redteamkept Spital Ost", phone="+41 44 7771001"),
+    "cancelled": harness.sender(name="Dr. Redteamcancel Ambrosius",
+                                email="redteam.cancel@clinic.example",
+                                institution="Redteamcancel Hospital", phone="+41 44 7771002"),
+    "expired": harness.sender(name="Dr. Redteamexpire Philippa",
+                              email="redteam.expire@clinic.example",
+                              institution="Redteamexpire Kliniken", phone="+41 44 7771003"),
+}
+MESSAGES = {kind: "Redteam %s message: Zitronenfalter %s 4242" % (kind, kind) for kind in SENDERS}
+USER_AGENT = "RedteamBrowser/9.1 (sealing attack)"
+
+
+def gateway_server(plugin, public_keys, **inbound):
+    settings = {"Role": "Gateway", "TrustedProxies": ["127.0.0.1"],
+                "Sealing": {"PublicKeys": list(public_keys)},
+                "Pullers": [{"Username": PULLER[0], "Password": PULLER[1],
+                             "Networks": ["127.0.0.1"]}]}
+    settings.update(inbound)
+    return harness.OrthancServer(plugin, inbound=settings)
+
+
+def internal_server(plugin, gateway_url, private_key_path):
+    peers = {"dmz": {"Url": gateway_url, "Username": PULLER[0], "Password": PULLER[1]}}
+    return harness.OrthancServer(plugin, inbound={
+        "Role": "Internal", "Gateways": ["dmz"], "Sealing": {"PrivateKey": private_key_path}},
+        orthanc={"OrthancPeers": peers})
+
+
+def write(path, content, mode=0o600):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(content)
+    os.chmod(path, mode)
+    return path
+
+
+def stop_all(*servers):
+    for s in servers:
+        if s is not None:
+            s.stop()
+            s.cleanup()
+
+
+def staged(gateway, upload_id):
+    folder = os.path.join(gateway.storage, "inbound", "staging", upload_id)
+    return {name: os.path.join(folder, name) for name in os.listdir(folder)}
+
+
+def wait_for_state(server, upload_id, state, timeout=60):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        r = server.admin("GET", "/inbound/admin/uploads/%s" % upload_id)
+        last = r.text
+        if r.status_code == 200 and r.json()["state"] == state:
+            return r.json()
+        time.sleep(0.2)
+    raise AssertionError("upload %s never became %s: %s\n%s" % (
+        upload_id, state, last, server.admin("GET", "/inbound/admin/gateways").text))
+
+
+def patient_file(name, patient_id, pixels=None, sop_uid=None):
+    """A small DICOM file of a made-up patient with random pixels: (bytes, a run of them)."""
+    ds = pydicom.dcmread(io.BytesIO(data.make_dicom(patient_id=patient_id, rows=8, columns=8)))
+    ds.PatientName = name
+    ds.PixelData = pixels if pixels is not None else os.urandom(8 * 8 * 2)
+    if sop_uid:
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = sop_uid
+    out = io.BytesIO()
+    ds.save_as(out, write_like_original=False)
+    return out.getvalue(), bytes(ds.PixelData)[40:72]
+
+
+# ----------------------------------------------------------------------------- at rest
+
+
+def needles(patients, pixel_runs):
+    """What must not be readable on the gateway: (label, bytes, case-insensitive)."""
+    found = []
+    for kind, typed in SENDERS.items():
+        for key in ("name", "email", "institution", "phone"):
+            found.append(("%s sender %s" % (kind, key), typed[key].encode(), True))
+        found.append(("%s e-mail's local part" % kind, typed["email"].split("@")[0].encode(),
+                      True))
+        found.append(("%s message" % kind, MESSAGES[kind].encode(), True))
+    found.append(("message word", b"Zitronenfalter", True))
+    found.append(("user agent", USER_AGENT.encode(), True))
+    for name, patient_id in patients:
+        found.append(("patient name", name.encode(), True))
+        found += [("patient name part", part.encode(), True) for part in name.split("^")]
+        found.append(("PatientID", patient_id.encode(), False))
+    found += [("pixel data %d" % i, run, False) for i, run in enumerate(pixel_runs)]
+    return found
+
+
+def readable(root, what):
+    hits, searched = [], []
+    for folder, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(folder, name)
+            content = harness.read(path)
+            searched.append(os.path.relpath(path, root))
+            for label, needle, fold in what:
+                if (needle.lower() in content.lower()) if fold else (needle in content):
+                    hits.append("%s in %s" % (label, os.path.relpath(path, root)))
+    return hits, searched
+
+
+def open_upload(gateway, kind):
+    body = harness.open_body(sender=SENDERS[kind], message=MESSAGES[kind])
+    r = gateway.request("POST", "/inbound/api/uploads", json=body,
+                        headers={"User-Agent": USER_AGENT})
+    assert r.status_code == 201, r.text
+    return Upload(gateway, r.json(), body)
+
+
+def test_refused_cancelled_and_expired_uploads_leave_nothing_readable_on_a_gateway(plugin):
+    """Not only the upload that goes through: the files refused before and after they are
+    parsed, the opens refused with the sender's typed fields, an upload cancelled and one
+    expired with a file staged each -- none of them leaves a typed word, a patient's name or
+    id, or a run of pixels in the gateway's ledger (and its -wal), staging, storage or log,
+    nor in what its admin and the sender are shown."""
+    private, public = sealing.new_key_pair()
+    gateway = gateway_server(plugin, [public.decode()],
+                             Upload={"OpenTimeout": 4, "ExpiryCheckInterval": 1})
+    patients, runs = [], []
+
+    def make(name, patient_id, **kwargs):
+        payload, run = patient_file(name, patient_id, **kwargs)
+        patients.append((name, patient_id))
+        runs.append(run)
+        return payload
+
+    try:
+        gateway.start()
+        # Opens refused with the sender's fields in them: nothing of them kept.
+        refused_open = dict(harness.open_body(sender=SENDERS["kept"], message=MESSAGES["kept"]))
+        refused_open["consent"] = {"version": refused_open["consent"]["version"],
+                                   "accepted": False}
+        harness.assert_error(gateway.request("POST", "/inbound/api/uploads", json=refused_open,
+                                             headers={"User-Agent": USER_AGENT}),
+                             400, "consent-required")
+        bad_email = harness.open_body(sender=dict(SENDERS["kept"],
+                                                  email=SENDERS["kept"]["email"] + "@@"),
+                                      message=MESSAGES["kept"])
+        harness.assert_error(gateway.request("POST", "/inbound/api/uploads", json=bad_email),
+                             400, "invalid-field")
+
+        kept = open_upload(gateway, "kept")
+        first = make("Redteamkept^Walburga", "KEPT-PID-5151")
+        assert kept.put(first).status_code == 201
+        sop = pydicom.dcmread(io.BytesIO(first)).SOPInstanceUID
+        # Refused after parsing: another file with the same SOP Instance UID.
+        harness.assert_error(kept.put(make("Refuseddup^Konstantin", "REFUSED-DUP-PID",
+                                           sop_uid=sop)), 409, "duplicate-instance")
+        # Refused by DicomGuard before parsing: a truncated file.
+        r = kept.put(make("Refusedtrunc^Leopoldine", "REFUSED-TRUNC-PID")[:-40])
+        assert r.status_code == 400 and r.json()["error"] == "invalid-dicom", r.text
+        # Not DICOM at all, but patient data in plain text.
+        harness.assert_error(kept.put(b"Patient Refusedtext^Mechthild REFUSED-TEXT-PID\n" * 20),
+                             400, "not-dicom")
+        patients.append(("Refusedtext^Mechthild", "REFUSED-TEXT-PID"))
+        # Damaged on the way (the route's hash is not the body's).
+        harness.assert_error(kept.put(make("Refusedhash^Notburga", "REFUSED-HASH-PID"),
+                                      digest="0" * 64), 409, "hash-mismatch")
+        kept.complete_ok()
+
+        cancelled = open_upload(gateway, "cancelled")
+        assert cancelled.put(make("Redteamcancel^Hiltrud", "CANCEL-PID-5252")).status_code == 201
+        assert cancelled.cancel().status_code in (200, 204)
+        expired = open_upload(gateway, "expired")
+        assert expired.put(make("Redteamexpire^Irmtraud", "EXPIRE-PID-5353")).status_code == 201
+        wait_for_state(gateway, expired.id, "expired", timeout=30)
+        wait_for_state(gateway, cancelled.id, "cancelled", timeout=5)
+        time.sleep(2)   # the refusals are written to the audit once a second
+
+        what = needles(patients, runs)
+        shown = [kept.status_json(), kept.complete_ok(),
+                 gateway.admin_json("GET", "/inbound/admin/uploads"),
+                 gateway.admin_json("GET", "/inbound/admin/audit", params={"limit": 1000})]
+        shown += [gateway.admin_upload(u.id) for u in (kept, cancelled, expired)]
+        text = repr(shown).lower()
+        leaks = [label for label, needle, _ in what
+                 if not label.startswith("pixel") and needle.decode().lower() in text]
+        assert leaks == [], leaks
+        events = [e["event"] for e in shown[3]["events"]]   # the search saw them:
+        for event in ("refused", "upload-cancelled", "upload-expired", "file-stored"):
+            assert event in events, (event, events)
+
+        hits, searched = readable(gateway.workdir, what)
+        assert hits == [], hits
+        for name in ("ledger.sqlite", "ledger.sqlite-wal", "orthanc.log"):
+            assert name in [os.path.basename(p) for p in searched], searched
+        gateway.stop_cleanly()
+        hits, _ = readable(gateway.workdir, what)
+        assert hits == [], hits
+    finally:
+        stop_all(gateway)
+
+
+# ----------------------------------------------------------------------------- keys
+
+
+def test_key_files_are_owner_only_even_under_umask_000(plugin):
+    """An Orthanc started with umask 000 (a careless unit file): the Internal's private key
+    and the gateway's quota secret are still made readable by their owner only."""
+    internal = internal_server(plugin, "http://127.0.0.1:9/", "")   # "": in DataDirectory
+    gateway = gateway_server(plugin, [sealing.new_key_pair()[1].decode()])
+    previous = os.umask(0)
+    try:
+        internal.start()
+        gateway.start()
+    finally:
+        os.umask(previous)
+    try:
+        described = internal.admin_json("GET", "/inbound/admin/sealing")
+        key = described["file"]
+        assert key.startswith(internal.storage), key   # made by the plugin, in DataDirectory
+        secret = os.path.join(gateway.storage, "inbound", "quota-key")
+        for path in (key, secret):
+            assert os.stat(path).st_mode & 0o777 == 0o600, (path, oct(os.stat(path).st_mode))
+        assert described["keyId"] == sealing.key_id(sealing.public_pem_of(harness.read(key)))
+    finally:
+        stop_all(internal, gateway)
+
+
+def start_fails_naming(server, option, path):
+    with pytest.raises(harness.ServerError):
+        server.start()
+    assert not server.running()
+    log = harness.read(server.log_path).decode("utf-8", "replace")
+    lines = [l for l in log.splitlines() if "Orthanc Inbound cannot start" in l]
+    assert lines and option in lines[0] and path in lines[0], log[-3000:]
+    return lines[0]
+
+
+@pytest.mark.parametrize("case", ["a dangling symbolic link", "a folder"])
+def test_a_private_key_path_that_is_no_file_stops_the_start_up(plugin, case):
+    """A key path that is a dangling symbolic link (into a folder another user may own) is
+    never followed to create a key there; a folder is no key either."""
+    internal = internal_server(plugin, "http://127.0.0.1:9/", "")
+    keys = os.path.join(internal.workdir, "keys")
+    elsewhere = os.path.join(internal.workdir, "elsewhere")
+    os.makedirs(keys)
+    os.makedirs(elsewhere)
+    path = os.path.join(keys, "key.pem")
+    if case == "a folder":
+        os.makedirs(path)
+    else:
+        os.symlink(os.path.join(elsewhere, "planted.pem"), path)
+    internal.inbound["Sealing"]["PrivateKey"] = path
+    try:
+        start_fails_naming(internal, "Inbound.Sealing.PrivateKey", path)
+        assert os.listdir(elsewhere) == []
+        assert os.path.islink(path) or os.path.isdir(path)
+        assert sorted(os.listdir(keys)) == ["key.pem"]   # no temporary file left either
+    finally:
+        stop_all(internal)
+
+
+@pytest.mark.parametrize("case", ["a folder", "the same key twice", "a private key as text"])
+def test_a_public_key_entry_that_is_no_usable_public_key_stops_the_start_up(plugin, case):
+    """Gateway side: a folder, one key given twice in two spellings (a PEM text and a file with
+    other line endings: "rotation" that rotates nothing), or the private key pasted as text."""
+    private, public = sealing.new_key_pair()
+    gateway = gateway_server(plugin, [])
+    if case == "a folder":
+        entry = os.path.join(gateway.workdir, "keys.d")
+        os.makedirs(entry)
+        why = "is not a readable PEM file"
+    elif case == "the same key twice":
+        entry = write(os.path.join(gateway.workdir, "again.pub"),
+                      public.replace(b"\n", b"\r\n") + b"\n")
+        why = "is the same key as entry 0"
+    else:
+        entry = private.decode()
+        why = "is a private key"
+    gateway.inbound["Sealing"]["PublicKeys"] = [public.decode(), entry]
+    try:
+        line = start_fails_naming(gateway, "Inbound.Sealing.PublicKeys[1]", why)
+        if case == "a folder":
+            assert entry in line
+        log = harness.read(gateway.log_path).decode("utf-8", "replace")
+        assert private.decode().splitlines()[1] not in log   # never echoed
+        assert not os.path.exists(os.path.join(gateway.storage, "inbound", "staging"))
+    finally:
+        stop_all(gateway)
