@@ -285,6 +285,7 @@ namespace Inbound
     }
 
     c.sealing = GetSealing(s, c.role);
+    c.scan = GetScan(s, c.role);
 
     c.security.sslEnabled = GetBool(s, "Security.AllowSslEnabled");
     c.security.authenticationEnabled = GetBool(s, "Security.AllowAuthenticationEnabled");

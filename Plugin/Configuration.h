@@ -214,6 +214,15 @@ namespace Inbound
     std::vector<std::string> publicKeys;
   };
 
+  // "Inbound.Scan": malware scanning with ClamAV's clamd where a file first arrives
+  // (doc/Security.md, "Malware scanning").
+  struct ScanSettings
+  {
+    std::string clamd;  // "unix:/path/to/clamd.ctl" or "tcp:HOST:PORT"; empty: no scanning
+    unsigned int timeoutSeconds = 60;     // for each step: connect, a write, the verdict
+    unsigned int retryAfterSeconds = 30;  // told to senders while clamd cannot scan
+  };
+
   // The "Inbound" section, typed and validated. Built from the embedded defaults with the
   // admin's section merged over them; a bad value throws, naming the option.
   struct Configuration
@@ -252,6 +261,7 @@ namespace Inbound
     ForwardingSettings forwarding;
     RetentionSettings retention;
     SealingSettings sealing;
+    ScanSettings scan;
 
     // Options of the admin's section that the plugin does not know ("Inbound.Foo").
     std::vector<std::string> unknownOptions;

@@ -47,6 +47,8 @@ namespace Inbound
 
     SealingSettings GetSealing(const Json::Value& section, Role role);
 
+    ScanSettings GetScan(const Json::Value& section, Role role);
+
     std::vector<ForwardRule> GetAutoForward(const Json::Value& section,
                                             const std::vector<Recipient>& recipients);
   }

@@ -2,6 +2,7 @@
 #include "ConfigurationReader.h"
 
 #include "Notify/MailMessage.h"
+#include "Scan/ClamdScanner.h"
 #include "Toolbox/Languages.h"
 
 #include <boost/algorithm/string/predicate.hpp>
@@ -320,6 +321,28 @@ namespace Inbound
         Bad("Sealing.PublicKeys", "is for a Gateway only (an Internal seals nothing)");
       }
       return sealing;
+    }
+
+    ScanSettings GetScan(const Json::Value& s, Role role)
+    {
+      ScanSettings scan;
+      scan.clamd = GetString(s, "Scan.Clamd", true);
+      scan.timeoutSeconds = static_cast<unsigned int>(GetUnsigned(s, "Scan.Timeout", 1, 3600));
+      scan.retryAfterSeconds =
+        static_cast<unsigned int>(GetUnsigned(s, "Scan.RetryAfter", 1, 86400));
+      ClamdAddress address;
+      std::string error;
+      if (!scan.clamd.empty() && !ClamdAddress::Parse(address, scan.clamd, error))
+      {
+        Bad("Scan.Clamd", error);
+      }
+      if (role == Role_Internal && !scan.clamd.empty())
+      {
+        // A pulled file was scanned where it first arrived, on the gateway.
+        Bad("Scan.Clamd", "has no effect on an Internal: files are scanned where they first "
+            "arrive (the Gateway)");
+      }
+      return scan;
     }
 
     std::vector<ForwardRule> GetAutoForward(const Json::Value& s,

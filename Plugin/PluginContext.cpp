@@ -446,6 +446,7 @@ namespace Inbound
       snapshot.forwards = true;
       snapshot.forwardsByState = ledger_->Forwards().CountByState();
     }
+    snapshot.scan = uploads_->GetMalwareScanSnapshot();
     std::lock_guard<std::mutex> lock(pullersMutex_);
     for (const auto& puller : pullers_)
     {

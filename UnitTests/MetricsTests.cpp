@@ -68,6 +68,24 @@ TEST(Metrics, EveryGaugeComesFromItsTypedField)
   EXPECT_EQ(1, metrics.at("inbound_gateway_dmz_1_example_held"));
   EXPECT_DOUBLE_EQ(10.0, metrics.at("inbound_gateway_dmz_1_example_seconds_since_contact"));
   EXPECT_EQ(-1, metrics.at("inbound_gateway_b_seconds_since_contact"));
+  EXPECT_EQ(0, metrics.at("inbound_scan_enabled"));  // scanning off: shown as such
+  EXPECT_EQ(0, metrics.at("inbound_scan_files_total"));
+}
+
+TEST(Metrics, TheMalwareScannerIsCounted)
+{
+  MetricsSnapshot snapshot;
+  snapshot.scan.enabled = true;
+  snapshot.scan.ready = true;
+  snapshot.scan.scanned = 12;
+  snapshot.scan.infected = 2;
+  snapshot.scan.unavailable = 3;
+  const std::map<std::string, double> metrics = ToMap(ToMetrics(snapshot));
+  EXPECT_EQ(1, metrics.at("inbound_scan_enabled"));
+  EXPECT_EQ(1, metrics.at("inbound_scan_ready"));
+  EXPECT_EQ(12, metrics.at("inbound_scan_files_total"));
+  EXPECT_EQ(2, metrics.at("inbound_scan_malware_total"));
+  EXPECT_EQ(3, metrics.at("inbound_scan_unavailable_total"));
 }
 
 TEST(Metrics, ForwardsAppearWhereStudiesAreForwarded)

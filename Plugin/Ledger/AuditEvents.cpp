@@ -74,6 +74,10 @@ namespace Inbound
         return "alert-forward-failed";
       case AuditEventType_AlertNotificationFailed:
         return "alert-notification-failed";
+      case AuditEventType_AlertMalware:
+        return "alert-malware";
+      case AuditEventType_AlertScannerUnavailable:
+        return "alert-scanner-unavailable";
       default:
         throw Orthanc::OrthancException(Orthanc::ErrorCode_ParameterOutOfRange);
     }
@@ -84,7 +88,7 @@ namespace Inbound
     // The enumeration's values are consecutive, from the first to the last.
     static const std::vector<AuditEventType> all = [] {
       std::vector<AuditEventType> types;
-      for (int i = AuditEventType_UploadOpened; i <= AuditEventType_AlertNotificationFailed; i++)
+      for (int i = AuditEventType_UploadOpened; i <= AuditEventType_AlertScannerUnavailable; i++)
       {
         types.push_back(static_cast<AuditEventType>(i));
       }
@@ -131,6 +135,8 @@ namespace Inbound
       case AuditEventType_AlertBanCap:
       case AuditEventType_AlertForwardFailed:
       case AuditEventType_AlertNotificationFailed:
+      case AuditEventType_AlertMalware:
+      case AuditEventType_AlertScannerUnavailable:
         return true;
       default:
         return false;

@@ -45,7 +45,9 @@ namespace Inbound
     AuditEventType_AlertRetention,           // alert-retention
     AuditEventType_AlertBanCap,              // alert-ban-cap
     AuditEventType_AlertForwardFailed,       // alert-forward-failed
-    AuditEventType_AlertNotificationFailed   // alert-notification-failed
+    AuditEventType_AlertNotificationFailed,  // alert-notification-failed
+    AuditEventType_AlertMalware,             // alert-malware: a file refused as infected
+    AuditEventType_AlertScannerUnavailable   // alert-scanner-unavailable: uploads refused
   };
 
   // The text stored in the audit trail and shown to admins.

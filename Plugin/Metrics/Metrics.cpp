@@ -50,6 +50,13 @@ namespace Inbound
       }
     }
 
+    // On every role, so that "scanning is off" is visible too (0 everywhere then).
+    metrics.emplace_back("inbound_scan_enabled", snapshot.scan.enabled ? 1 : 0);
+    metrics.emplace_back("inbound_scan_ready", snapshot.scan.ready ? 1 : 0);
+    metrics.emplace_back("inbound_scan_files_total", double(snapshot.scan.scanned));
+    metrics.emplace_back("inbound_scan_malware_total", double(snapshot.scan.infected));
+    metrics.emplace_back("inbound_scan_unavailable_total", double(snapshot.scan.unavailable));
+
     if (snapshot.sealing >= 0)
     {
       // 0 on a gateway that keeps uploads in plain text: worth an alert rule of its own.

@@ -4,6 +4,7 @@
 #include "Ledger/Records.h"
 #include "Limits/LimitsGuard.h"
 #include "Peering/Puller.h"
+#include "Scan/MalwareScan.h"
 
 #include <map>
 #include <string>
@@ -25,6 +26,7 @@ namespace Inbound
     std::map<std::string, int64_t> forwardsByState;
     std::vector<GatewaySnapshot> gateways;
     int sealing = -1;  // a gateway: 1 sealing its uploads, 0 plain text; -1 other roles
+    MalwareScanSnapshot scan;                           // all 0 when scanning is off
   };
 
   typedef std::pair<std::string, double> Metric;

@@ -48,6 +48,10 @@ namespace Inbound
          "Die Weiterleitung an das PACS ist fehlgeschlagen"},
         {"notification-failed", "A notification could not be delivered",
          "Eine Benachrichtigung konnte nicht zugestellt werden"},
+        {"malware", "A file was refused: the malware scanner found malware in it",
+         "Eine Datei wurde abgewiesen: der Virenscanner hat Schadsoftware gefunden"},
+        {"scanner-unavailable", "The malware scanner cannot scan: uploads are refused",
+         "Der Virenscanner arbeitet nicht: Sendungen werden abgewiesen"},
       };
       for (const Title& t : kTitles)
       {

@@ -13,13 +13,13 @@ namespace Inbound
 {
   namespace
   {
-    // Refusals that say something about the client (garbage, guessing, floods) count
-    // towards an automatic ban; the ordinary ones of a legitimate sender do not.
+    // Refusals that say something about the client (garbage, guessing, floods, malware)
+    // count towards an automatic ban; the ordinary ones of a legitimate sender do not.
     Offence ClassifyRefusal(int status, const std::string& code)
     {
       if (code == "rate-limited" || code == "server-busy")
         return Offence_LimitHit;
-      if (status >= 500 || status == 422 || code == "upload-closed" ||
+      if (status >= 500 || (status == 422 && code != "malware") || code == "upload-closed" ||
           code == "empty-upload" || code == "duplicate-instance")
         return Offence_None;  // quota, storage, internal errors; a CD's DICOMDIR or duplicates
       return Offence_Refusal;

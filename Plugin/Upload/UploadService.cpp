@@ -3,6 +3,7 @@
 #include "UploadService.h"
 
 #include "Http/ApiError.h"
+#include "Scan/MalwareScan.h"
 #include "Toolbox/Crypto.h"
 #include "Toolbox/Json.h"
 #include "Upload/DicomInspector.h"
@@ -59,7 +60,8 @@ namespace Inbound
     ledger_(ledger),
     sink_(sink),
     policy_(policy),
-    clock_(clock)
+    clock_(clock),
+    scan_(MalwareScan::Create(configuration, ledger.Audit(), clock))
   {
   }
 
@@ -304,6 +306,12 @@ namespace Inbound
     }
 
     policy_.CheckFile(client, upload, size);
+    if (scan_ != nullptr)
+    {
+      // After the cheap checks, before any parser reads the file and before anything of it is
+      // kept: 422 malware or 503 scanner-unavailable (doc/Security.md, "Malware scanning").
+      scan_->Check(id, sha256, body, size, client.ip);
+    }
     const ItemRecord item = StoreFile(upload, sha256, body, size);
     switch (ledger_.Uploads().AddItem(
         item, client.ip, policy_.GetQuotaScopes(client.ip, upload.senderKey), policy_.GetDay(),
@@ -552,6 +560,10 @@ namespace Inbound
 
   void UploadService::Sweep()
   {
+    if (scan_)
+    {
+      scan_->Refresh(true);  // at start-up, then at each sweep: an admin hears of trouble early
+    }
     const int64_t now = clock_.NowMs();
     const int64_t cutoff = now - int64_t(configuration_.upload.openTimeoutSeconds) * 1000;
     for (const std::string& id : ledger_.Uploads().ListIdleOpen(cutoff))

@@ -3,6 +3,7 @@
 
 #include "Configuration.h"
 #include "Ledger/Ledger.h"
+#include "Scan/MalwareScan.h"
 #include "Toolbox/Time.h"
 #include "Upload/IUploadPolicy.h"
 #include "Upload/IUploadSink.h"
@@ -33,6 +34,7 @@ namespace Inbound
     IUploadPolicy& policy_;
     const IClock& clock_;
     UploadLocks locks_;
+    std::unique_ptr<MalwareScan> scan_;  // null: no malware scanning (Inbound.Scan.Clamd)
     std::vector<std::function<void()>> completionListeners_;
 
     void Completed() const;
@@ -50,6 +52,20 @@ namespace Inbound
     // pulled): the background work that follows (notifications, forwards, a gateway's long
     // poll) starts at once instead of at its next round. Set up before any request.
     void AddCompletionListener(const std::function<void()>& listener);
+
+    // Every file a sender puts is scanned before it is parsed, kept or recorded (pulled files
+    // are not: they were scanned where they first arrived), by the clamd of Inbound.Scan or
+    // by this one (tests). Set up before any request.
+    void SetMalwareScan(std::unique_ptr<MalwareScan> scan)
+    {
+      scan_ = std::move(scan);
+    }
+
+    // "enabled" false when nothing scans.
+    MalwareScanSnapshot GetMalwareScanSnapshot() const
+    {
+      return scan_ ? scan_->GetSnapshot() : MalwareScanSnapshot();
+    }
 
     Json::Value GetInfo() const;
 
@@ -87,7 +103,9 @@ namespace Inbound
                               const std::string& gateway);
 
     // Expires idle open uploads and removes the data of removed uploads whose removal did
-    // not finish (crash). Called periodically by a background thread.
+    // not finish (crash); checks that the malware scanner still takes files of
+    // Upload.MaxFileBytes (MalwareScan::Refresh). Called periodically by a background thread,
+    // the first time at start-up.
     void Sweep();
 
     // Removes an upload and everything it stored (admin). False if there is no such upload.

@@ -212,7 +212,7 @@ function onRetryFailed() {
 // Retrying after "storage full": everything not yet delivered.
 function onRetryPending() {
   const again = state.items.filter((it) => it.state !== 'done' && it.state !== 'skipped' &&
-    !(it.state === 'failed' && ['invalid', 'tooLarge', 'changed'].includes(it.reason)));
+    !(it.state === 'failed' && ['invalid', 'tooLarge', 'changed', 'malware'].includes(it.reason)));
   state.problem = null;
   renderProblem();
   runUpload(again, state.run ? state.run.received : new Set());

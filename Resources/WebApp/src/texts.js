@@ -142,6 +142,7 @@ const en = {
   'send.error': 'Something went wrong: {reason}',
 
   'fail.invalid': 'not readable as medical images (damaged or incomplete)',
+  'fail.malware': 'refused by the virus scanner of {site}: please have your computer checked',
   'fail.tooLarge': 'too large for {site}',
   'fail.network': 'connection problems',
   'fail.changed': 'changed on your computer while being sent',
@@ -329,6 +330,7 @@ const de = {
   'send.error': 'Etwas ist schiefgegangen: {reason}',
 
   'fail.invalid': 'nicht als medizinische Bilder lesbar (beschädigt oder unvollständig)',
+  'fail.malware': 'vom Virenscanner von {site} abgewiesen: bitte lassen Sie Ihren Computer prüfen',
   'fail.tooLarge': 'zu groß für {site}',
   'fail.network': 'Verbindungsprobleme',
   'fail.changed': 'wurden während des Sendens auf Ihrem Gerät verändert',

@@ -296,6 +296,11 @@ export class UploadRun {
       }
       this.inflight.set(item, 0);
       this.emit();
+      if (status === 422 && code === 'malware') {
+        // the site's virus scanner found malware in it: not sent, never retried
+        this.finish(item, 'failed', 'malware');
+        return;
+      }
       if (status === 422) {
         this.finish(item, 'skipped', 'dicomdir');
         return;
