@@ -9,7 +9,6 @@ folder (never the system service's) and is stopped by its pid."""
 import hashlib
 import io
 import os
-import signal
 import socket
 import struct
 import subprocess
@@ -19,6 +18,7 @@ import time
 import pydicom
 
 import data
+import harness
 
 CLAMD = "/usr/sbin/clamd"
 
@@ -111,15 +111,7 @@ class Clamd:
 
     def stop(self):
         process, self.process = self.process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+        harness.stop_process(process)
 
     def output(self):
         texts = []

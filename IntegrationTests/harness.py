@@ -408,3 +408,15 @@ def assert_error(response, status, code):
 def read(path):
     with open(path, "rb") as f:
         return f.read()
+
+
+def stop_process(process, timeout=20.0):
+    """Stops a helper process of a test (SIGTERM, then SIGKILL after "timeout" seconds)."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)

@@ -16,7 +16,6 @@ import http.server
 import json
 import os
 import re
-import signal
 import ssl
 import subprocess
 import threading
@@ -175,15 +174,7 @@ class SmtpSink:
 
     def stop(self):
         process, self.process = self.process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+        harness.stop_process(process, 10)
 
     def running(self):
         return self.process is not None and self.process.poll() is None
