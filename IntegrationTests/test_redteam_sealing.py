@@ -9,9 +9,12 @@ import pydicom
 import pytest
 
 import data
+import gateway_support
 import harness
 import sealing
+from clamd_support import MARKER, MARKER_FOUND, Clamd, dicom_with
 from harness import Upload
+from mail_support import SmtpSink
 
 PULLER = ("inside", "a-long-random-secret-for-tests")
 
@@ -216,6 +219,57 @@ def test_refused_cancelled_and_expired_uploads_leave_nothing_readable_on_a_gatew
         assert hits == [], hits
     finally:
         stop_all(gateway)
+
+
+def test_malware_refused_on_a_sealing_gateway_leaves_nothing_readable(plugin, tmp_path):
+    """A sealing gateway that scans: the infected file of a patient is refused 422 and the
+    admins are alerted (audit, mail queued in the ledger and sent), yet neither the gateway's
+    files nor the alert mail carry the patient's data or what the sender typed."""
+    private, public = sealing.new_key_pair()
+    clamd = Clamd(str(tmp_path / "clamd")).start()
+    sink = SmtpSink(str(tmp_path / "sink")).start()
+    gateway = gateway_server(plugin, [public.decode()], **{
+        "Scan": {"Clamd": clamd.address, "Timeout": 10},
+        "Upload": {"MaxFileBytes": 1024 * 1024},
+        "Smtp": {"Host": "127.0.0.1", "Port": sink.port, "Security": "None",
+                 "From": "Orthanc Inbound <inbound@hospital.example>", "Timeout": 10},
+        "Notifications": {"AdminEmails": ["pacs-admins@hospital.example"],
+                          "AdminAlertInterval": 0, "MailRecipient": False}})
+    try:
+        gateway.start()
+        ds = pydicom.dcmread(io.BytesIO(dicom_with(MARKER, patient_id="MALWARE-PID-6161")))
+        ds.PatientName = "Malwaretest^Roswitha"
+        ds.PixelData = os.urandom(len(ds.PixelData))
+        out = io.BytesIO()
+        ds.save_as(out, write_like_original=False)
+        infected = out.getvalue()
+        clean, clean_run = patient_file("Malwareclean^Adelheid", "MALWARE-CLEAN-6262")
+        upload = open_upload(gateway, "kept")
+        assert upload.put(clean).status_code == 201
+        harness.assert_error(upload.put(infected), 422, "malware")
+        upload.complete_ok()
+        assert staged(gateway, upload.id).keys() == {harness.sha256(clean)}
+        [alert] = [e for e in gateway_support.wait_for_audit(
+            gateway, lambda e: e.get("event") == "alert-malware", what="alert-malware")
+            if e.get("event") == "alert-malware"]
+        assert MARKER_FOUND in alert["detail"], alert
+        mail = [m for m in sink.wait_for(1) if MARKER_FOUND in m.text][0]
+
+        what = needles([("Malwaretest^Roswitha", "MALWARE-PID-6161"),
+                        ("Malwareclean^Adelheid", "MALWARE-CLEAN-6262")],
+                       [bytes(ds.PixelData)[40:72], clean_run])
+        told = mail.everything().lower()
+        assert [l for l, n, _ in what if not l.startswith("pixel") and
+                n.decode().lower() in told] == [], mail.text
+        hits, searched = readable(gateway.workdir, what)
+        assert hits == [], hits
+        assert "ledger.sqlite" in [os.path.basename(p) for p in searched]
+        gateway.stop_cleanly()
+        assert readable(gateway.workdir, what)[0] == []
+    finally:
+        stop_all(gateway)
+        sink.stop()
+        clamd.stop()
 
 
 # ----------------------------------------------------------------------------- keys
