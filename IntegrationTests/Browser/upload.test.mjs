@@ -403,7 +403,8 @@ test('busy answers are retried, refused files are reported', async () => {
   await pickCd(page);
   const total = Number((await page.locator('#found-summary').textContent()).match(/(\d+) images?/)[1]);
   // The proxy in front of the plugin answers: the first file once "busy", the second one
-  // "invalid DICOM", the third one "DICOMDIR"; every other request reaches the plugin.
+  // "invalid DICOM", the third one "DICOMDIR", the fourth one "malware", the fifth one once
+  // "scanner unavailable"; every other request reaches the plugin.
   const seen = [];
   const attempts = new Map();
   await page.route('**/files/*', (route) => {
@@ -425,13 +426,22 @@ test('busy answers are retried, refused files are reported', async () => {
     if (index === 2) {
       return json(422, 'dicomdir');
     }
+    if (index === 3) {
+      return json(422, 'malware');
+    }
+    if (index === 4 && attempts.get(url) === 1) {
+      return json(503, 'scanner-unavailable', { 'Retry-After': '1' });
+    }
     return route.continue();
   });
   await sendAndWaitForReceipt(page);
   assert.equal(attempts.get(seen[0]), 2, 'the busy answer was retried once');
   assert.equal(attempts.get(seen[1]), 1, 'an invalid file is not retried');
-  assert.match(await page.locator('#receipt-facts').textContent(), new RegExp(`Images${total - 2}(?!\\d)`));
+  assert.equal(attempts.get(seen[3]), 1, 'a file with malware is not retried');
+  assert.equal(attempts.get(seen[4]), 2, 'a file the scanner could not check yet is sent again');
+  assert.match(await page.locator('#receipt-facts').textContent(), new RegExp(`Images${total - 3}(?!\\d)`));
   await page.locator('#receipt-problems', { hasText: 'not readable as medical images' }).waitFor();
+  await page.locator('#receipt-problems', { hasText: 'refused by the virus scanner' }).waitFor();
   await shot(page, '13-receipt-with-problems');
   await page.close();
 });
