@@ -20,6 +20,7 @@ import harness
 import sealing
 from gateway_support import audit
 from harness import Upload
+from test_pull import wait_for_upload
 
 PULLER = ("inside", "a-long-random-secret-for-tests")
 
@@ -37,12 +38,11 @@ def gateway_server(plugin, public_keys):
         "Pullers": [{"Username": PULLER[0], "Password": PULLER[1], "Networks": ["127.0.0.1"]}]})
 
 
-def internal_server(plugin, gateway_url, sealing_settings=None):
-    """An Internal pulling from "gateway_url" as "dmz", not started."""
+def internal_server(plugin, gateway_url):
+    """An Internal pulling from "gateway_url" as "dmz", not started, that makes its own key
+    (not the harness's shared one)."""
     peers = {"dmz": {"Url": gateway_url, "Username": PULLER[0], "Password": PULLER[1]}}
-    inbound = {"Role": "Internal", "Gateways": ["dmz"]}
-    if sealing_settings:
-        inbound["Sealing"] = sealing_settings
+    inbound = {"Role": "Internal", "Gateways": ["dmz"], "Sealing": {"PrivateKey": ""}}
     return harness.OrthancServer(plugin, inbound=inbound, orthanc={"OrthancPeers": peers})
 
 
@@ -61,17 +61,6 @@ def write(path, content, mode=0o600):
         f.write(content)
     os.chmod(path, mode)
     return path
-
-
-def wait_for_upload(server, upload_id, state, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r = server.admin("GET", "/inbound/admin/uploads/%s" % upload_id)
-        if r.status_code == 200 and r.json()["state"] == state:
-            return r.json()
-        time.sleep(0.2)
-    raise AssertionError("upload %s never became %s on %s: %s" % (
-        upload_id, state, server.url, server.admin("GET", "/inbound/admin/gateways").text))
 
 
 def send(gateway, originals, **overrides):

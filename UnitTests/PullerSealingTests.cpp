@@ -9,16 +9,6 @@ using namespace InboundTests;
 
 namespace
 {
-  size_t CountAudit(const Ledger& ledger, const std::string& event)
-  {
-    size_t count = 0;
-    for (const AuditEvent& e : ledger.Audit().List(0, 100000))
-    {
-      count += e.event == event ? 1 : 0;
-    }
-    return count;
-  }
-
   // A gateway that seals what its outbox serves, as a sealing gateway does (doc/Api.md,
   // "Sealed uploads in the outbox"); each test then spoils one part of it.
   class PullerSealingTest : public PullerTest
@@ -99,6 +89,22 @@ namespace
       manifest["client"]["userAgent"] = "";
     }
 
+    // The current upload is held for a reason containing "text".
+    void ExpectHeldFor(const std::string& text)
+    {
+      const Json::Value described = puller_.Describe();
+      for (const Json::Value& held : described["heldUploads"])
+      {
+        if (held["id"].asString() == id_ &&
+            held["reason"].asString().find(text) != std::string::npos)
+        {
+          return;
+        }
+      }
+      ADD_FAILURE() << "not held for \"" << text << "\": "
+                    << JsonText::Compact(described["heldUploads"]);
+    }
+
     void Send(int files)
     {
       id_ = PullerTest::Send(files, hashes_);
@@ -122,7 +128,7 @@ namespace
       EXPECT_EQ(id_, described["heldUploads"][0]["id"].asString());
       const std::string why = described["heldUploads"][0]["reason"].asString();
       EXPECT_NE(std::string::npos, why.find(reason)) << why;
-      EXPECT_EQ(1u, CountAudit(internalLedger_, "alert-upload-held"));
+      EXPECT_EQ(1u, CountEvents(internalLedger_, "alert-upload-held"));
       // Never the content: the sender's words are not in the reason.
       EXPECT_EQ(std::string::npos, why.find("a@example.org")) << why;
       EXPECT_EQ(std::string::npos, why.find("stroke")) << why;
@@ -352,14 +358,7 @@ TEST_F(PullerSealingTest, SealedFieldsAreCheckedWithThePublicRules)
       }
     };
     puller_.RunOnce(0);
-    bool found = false;
-    const Json::Value described = puller_.Describe();
-    for (const Json::Value& held : described["heldUploads"])
-    {
-      found = found || (held["id"].asString() == id_ &&
-                        held["reason"].asString().find(c.second.second) != std::string::npos);
-    }
-    EXPECT_TRUE(found) << JsonText::Compact(described["heldUploads"]);
+    ExpectHeldFor(c.second.second);
     EXPECT_EQ(UploadState_Complete, GatewayState(id_));
   }
   EXPECT_EQ(0, peer_.acks);
@@ -392,14 +391,7 @@ TEST_F(PullerSealingTest, AManifestSealedAndPlainAtOnceIsHeld)
       }
     };
     puller_.RunOnce(0);
-    bool found = false;
-    const Json::Value described = puller_.Describe();
-    for (const Json::Value& held : described["heldUploads"])
-    {
-      found = found || (held["id"].asString() == id_ &&
-                        held["reason"].asString().find("\"" + c.first + "\"") != std::string::npos);
-    }
-    EXPECT_TRUE(found) << JsonText::Compact(described["heldUploads"]);
+    ExpectHeldFor("\"" + c.first + "\"");
   }
   EXPECT_EQ(0, peer_.acks);
   EXPECT_TRUE(store_.instances.empty());

@@ -19,6 +19,17 @@ namespace InboundTests
 {
   using namespace Inbound;
 
+  // How many audit events of this type the ledger holds.
+  inline size_t CountEvents(const Ledger& ledger, const std::string& event)
+  {
+    size_t count = 0;
+    for (const AuditEvent& e : ledger.Audit().List(0, 100000))
+    {
+      count += e.event == event ? 1 : 0;
+    }
+    return count;
+  }
+
   inline Configuration Load(const std::string& role)
   {
     Json::Value section;

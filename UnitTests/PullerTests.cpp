@@ -108,19 +108,6 @@ TEST_F(PullerTest, AnUnreachableGatewayIsReported)
   EXPECT_FALSE(puller_.Describe()["lastContact"].isNull());
 }
 
-namespace
-{
-  size_t CountEvents(const Ledger& ledger, const std::string& event)
-  {
-    size_t count = 0;
-    for (const AuditEvent& e : ledger.Audit().List(0, 100000))
-    {
-      count += e.event == event ? 1 : 0;
-    }
-    return count;
-  }
-}
-
 TEST_F(PullerTest, AnUnreachableGatewayRaisesOneAlertPerOutage)
 {
   puller_.SetAlertAfter(600);

@@ -18,23 +18,6 @@ namespace Inbound
   {
     const char* const kDefaultKeyFile = "sealing-key.pem";
 
-    // A key id as SealingPublicKey::GetId writes it; what an envelope names is quoted only then.
-    bool IsKeyId(const std::string& text)
-    {
-      if (text.size() != 16)
-      {
-        return false;
-      }
-      for (char c : text)
-      {
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-        {
-          return false;
-        }
-      }
-      return true;
-    }
-
     std::string Resolve(const std::string& path, const std::string& directory)
     {
       const boost::filesystem::path p(path);
@@ -116,6 +99,11 @@ namespace Inbound
                  << (keys.size() > 1 ? ", and " + std::to_string(keys.size() - 1) +
                                          " previous key(s)" : std::string());
     return std::unique_ptr<InternalKeys>(new InternalKeys(std::move(keys), std::move(files)));
+  }
+
+  bool InternalKeys::IsKeyId(const std::string& text)
+  {
+    return text.size() == 16 && text.find_first_not_of("0123456789abcdef") == std::string::npos;
   }
 
   void InternalKeys::Record(const std::string& keyId, bool opened, int64_t now)

@@ -60,6 +60,10 @@ namespace Inbound
     bool Open(std::string& plaintext, std::string& error, std::string& keyId, const void* data,
               size_t size, const std::string& context, int64_t now);
 
+    // A key id as SealingPublicKey::GetId writes it: 16 lower-case hexadecimal digits. What an
+    // envelope or a manifest names is quoted only then.
+    static bool IsKeyId(const std::string& text);
+
     // For GET /inbound/admin/sealing: the public key and id, the previous keys, and the
     // envelopes opened and refused per key id since the start.
     Json::Value Describe() const;

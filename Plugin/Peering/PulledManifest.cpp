@@ -140,8 +140,7 @@ namespace Inbound
         return manifest;
       }
       const Json::Value& named = Member(manifest["sealing"], "keyId");
-      if (!named.isString() || named.asString().size() != 16 ||
-          named.asString().find_first_not_of("0123456789abcdef") != std::string::npos)
+      if (!named.isString() || !InternalKeys::IsKeyId(named.asString()))
       {
         throw Bad("sealing.keyId",
                   "is not a key id of 16 hexadecimal digits (" + Quote(named) + ")");
