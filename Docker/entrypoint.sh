@@ -77,8 +77,35 @@ healthcheck() {
   fi
 }
 
+# Sealed staging (doc/Operations.md, "Sealed staging"): the gateway seals for the public key
+# in this file; the internal Orthanc holds the private key, never the DMZ.
+sealing_private=${INBOUND_SEALING_PRIVATE_KEY:-$data/inbound/sealing-key.pem}
+sealing_public=${INBOUND_SEALING_PUBLIC_KEY_FILE:-$config/sealing/inbound-sealing.pub}
+
+# "sealing-keys": the internal Orthanc's key pair for the DMZ compose file, run once before
+# the gateway starts: the private key made if missing (mode 600, for the internal Orthanc's
+# volume), its public key written for the gateway.
+sealing_keys() {
+  mkdir -p "$(dirname "$sealing_private")" "$(dirname "$sealing_public")"
+  if [[ ! -s "$sealing_private" ]]; then
+    (umask 077 && openssl genpkey -algorithm X25519 -out "$sealing_private") ||
+      fail "cannot make the sealing key $sealing_private"
+    log "made the sealing key $sealing_private"
+  fi
+  if [[ $(id -u) == 0 && -n "$run_as" ]]; then
+    chown "$run_as:" "$(dirname "$sealing_private")" "$sealing_private"
+  fi
+  openssl pkey -in "$sealing_private" -pubout -out "$sealing_public.tmp" &&
+    chmod 644 "$sealing_public.tmp" && mv "$sealing_public.tmp" "$sealing_public" ||
+    fail "cannot write the public key $sealing_public"
+  log "the gateway seals for $sealing_public"
+}
+
 if [[ "${1:-}" == healthcheck ]]; then
   healthcheck
+  exit
+elif [[ "${1:-}" == sealing-keys ]]; then
+  sealing_keys
   exit
 elif (($#)); then
   exec "$@"   # another command in the image, e.g. a shell
@@ -117,6 +144,8 @@ if [[ "$role" == gateway ]]; then
   puller+=" \"Password\": $(json_string "$puller_password"),"
   puller+=" \"Networks\": $(json_list "$INBOUND_PULLER_NETWORKS")}"
   settings+=("Inbound.Pullers=[$puller]")
+  # Missing, the plugin refuses to start and names the file: never plain text by default.
+  settings+=("Inbound.Sealing.PublicKeys=[$(json_string "$sealing_public")]")
 fi
 if [[ "$role" == internal ]]; then
   [[ -n "${INBOUND_GATEWAY_URL:-}" ]] || fail "set INBOUND_GATEWAY_URL (https://the-gateway/)"
@@ -125,6 +154,8 @@ if [[ "$role" == internal ]]; then
     "OrthancPeers.dmz.Username=$(json_string "$puller_user")"
     "OrthancPeers.dmz.Password=$(json_string "$puller_password")"
   )
+  [[ -z "${INBOUND_SEALING_PRIVATE_KEY:-}" ]] ||
+    settings+=("Inbound.Sealing.PrivateKey=$(json_string "$INBOUND_SEALING_PRIVATE_KEY")")
   if [[ -n "${INBOUND_GATEWAY_CA:-}" ]]; then
     [[ -r "$INBOUND_GATEWAY_CA" ]] || fail "INBOUND_GATEWAY_CA: cannot read $INBOUND_GATEWAY_CA"
     settings+=("HttpsCACertificates=$(json_string "$INBOUND_GATEWAY_CA")")

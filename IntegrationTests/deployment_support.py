@@ -347,7 +347,8 @@ MACHINE_AND_SITE = ("StorageDirectory", "IndexDirectory", "Plugins", "HttpPort",
                     "Inbound.SiteName", "Inbound.Smtp.", "Inbound.Notifications.OrthancUrl",
                     "Inbound.Notifications.AdminEmails", "OrthancPeers.dmz.",
                     "HttpsCACertificates", "DicomModalities.pacs", "Inbound.DataMonitor.",
-                    "RemoteAccessAllowed")
+                    "RemoteAccessAllowed", "Inbound.Sealing.PublicKeys",
+                    "Inbound.Sealing.PrivateKey")
 
 
 class Entrypoint:

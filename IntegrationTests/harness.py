@@ -78,6 +78,74 @@ def default_inbound_section():
     })
 
 
+class SealingKeys:
+    """The test session's key pair of an Internal (doc/Operations.md, "Sealed staging"), made
+    once: every Gateway the harness starts seals for its public key and every Internal holds
+    its private key (a file of mode 600), so that the whole suite runs sealed. A test that
+    needs plain text or keys of its own sets "Sealing" itself."""
+
+    _folder = None
+
+    @classmethod
+    def _make(cls):
+        if cls._folder is None:
+            import atexit
+            import sealing
+            private, public = sealing.new_key_pair()
+            folder = tempfile.mkdtemp(prefix="inbound-sealing-")
+            path = os.path.join(folder, "internal-sealing.pem")
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as f:
+                f.write(private)
+            with open(os.path.join(folder, "internal-sealing.pub"), "wb") as f:
+                f.write(public)
+            atexit.register(shutil.rmtree, folder, True)
+            cls._folder = folder
+        return cls._folder
+
+    @classmethod
+    def private_key_file(cls):
+        return os.path.join(cls._make(), "internal-sealing.pem")
+
+    @classmethod
+    def public_key(cls):
+        """The PEM text (str)."""
+        with open(os.path.join(cls._make(), "internal-sealing.pub")) as f:
+            return f.read()
+
+    @classmethod
+    def private_key(cls):
+        with open(cls.private_key_file(), "rb") as f:
+            return f.read()
+
+    @classmethod
+    def open_item(cls, upload_id, sha256_hex, envelope):
+        """What a gateway staged or served for an item, opened with the session's key."""
+        import sealing
+        return sealing.open_envelope(cls.private_key(), envelope,
+                                     "item:%s:%s" % (upload_id, sha256_hex))
+
+    @classmethod
+    def open_fields(cls, manifest):
+        """The sealed fields of a gateway's manifest: {"sender", "message", "userAgent"}."""
+        import base64
+        import sealing
+        return json.loads(sealing.open_envelope(
+            cls.private_key(), base64.b64decode(manifest["sealedFields"]),
+            "fields:%s" % manifest["id"]))
+
+    @classmethod
+    def apply(cls, inbound):
+        """Gives an "Inbound" section of a Gateway the public key and of an Internal the private
+        key, unless it sets them itself."""
+        sealing_section = inbound.get("Sealing", {})
+        if inbound.get("Role") == "Gateway" and "PublicKeys" not in sealing_section:
+            inbound.setdefault("Sealing", {})["PublicKeys"] = [cls.public_key()]
+        elif inbound.get("Role") == "Internal" and "PrivateKey" not in sealing_section:
+            inbound.setdefault("Sealing", {})["PrivateKey"] = cls.private_key_file()
+        return inbound
+
+
 class ServerError(RuntimeError):
     pass
 
@@ -129,7 +197,7 @@ class OrthancServer:
             },
         }
         if self.plugin:
-            config["Inbound"] = self.inbound
+            config["Inbound"] = SealingKeys.apply(copy.deepcopy(self.inbound))
         return merge(config, self.orthanc_overrides)
 
     def start(self):

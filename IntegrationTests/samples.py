@@ -6,7 +6,7 @@ which depend on this machine's disk), everything else stays as shipped."""
 import os
 import sys
 
-from harness import ADMIN, OrthancServer
+from harness import ADMIN, OrthancServer, SealingKeys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -52,6 +52,12 @@ class SampleServer(OrthancServer):
         for peer in config.get("OrthancPeers", {}).values():
             if isinstance(peer, dict) and "Password" in peer:
                 peer["Password"] = PULLER_PASSWORD
+        # The Gateway sample names the file of the Internal's public key; the machine gives
+        # both sides the test session's key pair (harness.SealingKeys).
+        if config["Inbound"].get("Role") in ("Gateway", "Internal"):
+            config["Inbound"].setdefault("Sealing", {}).pop(
+                "PublicKeys" if config["Inbound"]["Role"] == "Gateway" else "PrivateKey", None)
+            SealingKeys.apply(config["Inbound"])
         if not self.free_space_levels:
             monitor = config["Inbound"].setdefault("DataMonitor", {})
             monitor.update({"WarnFreeBytes": 0, "StopFreeBytes": 0})

@@ -16,6 +16,7 @@ import re
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 from urllib.parse import urlparse
 
@@ -241,7 +242,10 @@ def test_a_compose_file_refers_to_what_exists(name):
             assert network in (document.get("networks") or {}), (service, network)
         if definition.get("image") == "orthanc-inbound:latest" and "entrypoint" not in definition:
             assert definition["environment"]["INBOUND_ROLE"] in ROLES, service
-            assert definition["healthcheck"]["test"] == [
+            # A one-shot step of the entrypoint (sealing-keys) runs once and is not restarted.
+            one_shot = definition.get("command") == ["sealing-keys"]
+            assert not one_shot or definition.get("restart") == "no", service
+            assert one_shot or definition["healthcheck"]["test"] == [
                 "CMD", "/usr/local/bin/inbound-entrypoint", "healthcheck"], service
             assert any(str(v).split(":")[-1] == "/var/lib/orthanc"
                        for v in definition["volumes"]), "%s keeps no data" % service
@@ -355,8 +359,20 @@ def test_the_image_starts_the_dmz_as_the_compose_file_says(installed):
                          machine={"INBOUND_PULLER_NETWORKS": "127.0.0.1"})
     pacs_port = harness.free_port()
     internal = None
+    # The compose file's sealing-keys service: the private key for the internal Orthanc's
+    # volume, the public key where the gateway reads it.
+    private_key = os.path.join(folder, "internal-data", "inbound", "sealing-key.pem")
+    keys = Entrypoint(installed, service_environment(document, "sealing-keys"), "sealing-keys",
+                      machine={"INBOUND_SEALING_PUBLIC_KEY_FILE": os.path.join(
+                          gateway.config, "sealing", "inbound-sealing.pub")})
     try:
-        assert_rendered_from_the_sample(gateway.render(), "Gateway.json", gateway)
+        made = keys.run("sealing-keys", INBOUND_SEALING_PRIVATE_KEY=private_key)
+        assert made.returncode == 0, made.stdout.decode()
+        assert stat.S_IMODE(os.stat(private_key).st_mode) == 0o600
+        config = gateway.render()
+        assert_rendered_from_the_sample(config, "Gateway.json", gateway)
+        assert config["Inbound"]["Sealing"]["PublicKeys"] == [
+            os.path.join(gateway.config, "sealing", "inbound-sealing.pub")]
         gateway_orthanc = gateway.orthanc()
         gateway.nginx()
         # The internal Orthanc pulls from the gateway's nginx over HTTPS and trusts the
@@ -366,7 +382,8 @@ def test_the_image_starts_the_dmz_as_the_compose_file_says(installed):
             machine={"INBOUND_GATEWAY_URL": "https://localhost:%d/" % gateway.https_port,
                      "INBOUND_GATEWAY_CA": gateway.certificate,
                      "INBOUND_SMTP_HOST": "127.0.0.1", "INBOUND_SMTP_PORT": str(sink.port),
-                     "INBOUND_PACS": "PACS@127.0.0.1:%d" % pacs_port},
+                     "INBOUND_PACS": "PACS@127.0.0.1:%d" % pacs_port,
+                     "INBOUND_SEALING_PRIVATE_KEY": private_key},
             # The test machine is not the hospital's network: its Orthanc answers loopback only.
             settings=["RemoteAccessAllowed=false"])
         config = internal.render()
@@ -391,7 +408,11 @@ def test_the_image_starts_the_dmz_as_the_compose_file_says(installed):
         assert digests == {o.sha256 for o in originals}
         (mail,) = sink.wait_for(1, what="recipient's mail")
         assert mail.rcpt_tos == ["neuro@hospital.example"], mail.rcpt_tos
+        # The pulled upload had been staged sealed for the internal Orthanc's key.
+        sealed = inside.admin_json("GET", "/inbound/admin/sealing")
+        assert sealed["opened"] >= 3 and sealed["refused"] == 0, sealed
     finally:
+        keys.cleanup()
         for e in (internal, gateway):
             if e is not None:
                 e.cleanup()

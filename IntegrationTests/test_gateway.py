@@ -78,8 +78,10 @@ def test_sample_gateway_behind_the_proxy_stages_the_exact_bytes(sample_gateway, 
     expected = {os.path.join(upload["id"], o.sha256): o.data for o in originals}
     assert sorted(staged) == sorted(expected), sorted(staged)
     for name, content in staged.items():
-        assert harness.sha256(content) == os.path.basename(name)
-        assert content == expected[name]
+        # Sealed for the Internal (harness.SealingKeys): the exact bytes, once opened.
+        opened = harness.SealingKeys.open_item(upload["id"], os.path.basename(name), content)
+        assert content != opened and harness.sha256(opened) == os.path.basename(name)
+        assert opened == expected[name]
     # Nothing in the DMZ's Orthanc.
     assert s.admin_json("GET", "/instances") == []
     assert s.admin_json("GET", "/statistics")["CountInstances"] == 0
@@ -102,7 +104,9 @@ def test_gateway_stages_nothing_for_refused_files(start_server):
     assert staged_files(s) == {}
     original = data.Original(data.CT_SMALL)
     assert upload.put(original.data).status_code == 201
-    assert staged_files(s) == {os.path.join(upload.id, original.sha256): original.data}
+    (name, content), = staged_files(s).items()
+    assert name == os.path.join(upload.id, original.sha256)
+    assert harness.SealingKeys.open_item(upload.id, original.sha256, content) == original.data
     assert upload.cancel().status_code == 200
     assert staged_files(s) == {}, "a cancelled upload's staged data is removed"
     assert s.admin_json("GET", "/instances") == []

@@ -66,7 +66,9 @@ def test_a_complete_upload_is_pulled_byte_for_byte_then_forgotten(gateway):
     assert waiting and waiting[0]["files"] == len(files)
 
     manifest = peer(gateway, "GET", "/inbound/peer/outbox/%s" % upload.id).json()
-    assert manifest["sender"]["email"] == harness.sender()["email"]
+    # Sealed for the Internal (harness.SealingKeys): empty in place, whole once opened.
+    assert manifest["sender"]["email"] == ""
+    assert harness.SealingKeys.open_fields(manifest)["sender"] == harness.sender()
     assert manifest["recipient"]["id"] == "neuroradiology"
     assert "@hospital.example" not in str(manifest)
     assert {i["sha256"] for i in manifest["items"]} == set(originals)
@@ -74,7 +76,9 @@ def test_a_complete_upload_is_pulled_byte_for_byte_then_forgotten(gateway):
     for item in manifest["items"]:
         r = peer(gateway, "GET", "/inbound/peer/outbox/%s/items/%s" % (upload.id, item["sha256"]))
         assert r.status_code == 200
-        assert r.content == originals[item["sha256"]]  # exactly as the sender sent it
+        # Exactly as the sender sent it, once opened.
+        assert harness.SealingKeys.open_item(upload.id, item["sha256"], r.content) == \
+            originals[item["sha256"]]
 
     partial = peer(gateway, "POST", "/inbound/peer/outbox/%s/ack" % upload.id,
                    json={"items": list(originals)[:-1]})

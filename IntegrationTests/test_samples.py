@@ -9,6 +9,7 @@ import pytest
 
 import checks
 import data
+import harness
 import samples
 from harness import ADMIN, Upload
 from proxy import NginxProxy
@@ -99,3 +100,27 @@ def test_the_standalone_sample_stores_what_was_sent_through_https(standalone,
     assert r.status_code == 200, r.text[:300]
     assert r.json()["state"] == "complete" and r.json()["files"] == len(originals)
     assert r.json()["receiptCode"] == receipt["receiptCode"]
+
+
+def test_the_gateway_sample_seals_and_refuses_to_start_without_the_internals_key(plugin):
+    sample = samples.load("Gateway.json")["Inbound"]
+    assert sample["Sealing"]["PublicKeys"] == ["/etc/orthanc/inbound-sealing.pub"]
+    assert not os.path.exists("/etc/orthanc/inbound-sealing.pub")  # as on a new gateway
+    server = samples.SampleServer(plugin, "Gateway.json", settings={
+        "Inbound.Sealing.PublicKeys": sample["Sealing"]["PublicKeys"]})
+    try:
+        with pytest.raises(harness.ServerError):
+            server.start()
+        log = harness.read(server.log_path).decode()
+        assert 'Configuration option "Inbound.Sealing.PublicKeys[0]": is not a readable PEM ' \
+            'file of at most 64 KiB: /etc/orthanc/inbound-sealing.pub' in log, log[-2000:]
+        # Once the admin has copied the Internal's public key there, it starts and seals.
+        key = os.path.join(server.workdir, "inbound-sealing.pub")
+        with open(key, "w") as f:
+            f.write(harness.SealingKeys.public_key())
+        server.settings["Inbound.Sealing.PublicKeys"] = [key]
+        server.start()
+        sealing = server.admin_json("GET", "/inbound/admin/sealing")
+        assert sealing["sealing"] and len(sealing["keys"]) == 1, sealing
+    finally:
+        server.cleanup()

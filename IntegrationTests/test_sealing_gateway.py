@@ -314,3 +314,37 @@ def test_with_two_keys_the_first_seals(plugin, keys):
                 upload.id, harness.sha256(payload)))
     finally:
         stop(server)
+
+
+def test_switching_sealing_on_seals_what_the_gateway_held(plugin, keys):
+    current = keys[0]
+    server = gateway(plugin, [])
+    try:
+        server.start()
+        payload, pixels = patient_file()
+        upload, _ = send(server, payload)
+        assert readable(server.workdir, needles(pixels))  # plain text, before
+
+        server.stop_cleanly()
+        os.remove(server.log_path)  # the search below is about the ledger and staging
+        server.inbound["Sealing"]["PublicKeys"] = [current["public"]]
+        server.start()
+        assert "sealed what this gateway held in plain text: 1 staged file(s), 1 upload " \
+            "record(s)" in harness.read(server.log_path).decode()
+        assert readable(server.workdir, needles(pixels)) == []
+        sealed = server.admin_json("GET", "/inbound/admin/sealing")
+        assert sealed["sealing"] and sealed["keys"][0]["keyId"] == sealing.key_id(
+            current["public"])
+
+        # The upload goes out sealed as a whole, as if it had been received sealed.
+        manifest = peer(server, "/inbound/peer/outbox/%s" % upload.id).json()
+        fields = json.loads(sealing.open_envelope(
+            current["private"], base64.b64decode(manifest["sealedFields"]),
+            "fields:%s" % upload.id))
+        assert fields["sender"] == SENDER and fields["message"] == MESSAGE
+        item = peer(server, "/inbound/peer/outbox/%s/items/%s" % (upload.id,
+                                                                  harness.sha256(payload)))
+        assert sealing.open_envelope(current["private"], item.content, "item:%s:%s" % (
+            upload.id, harness.sha256(payload))) == payload
+    finally:
+        stop(server)

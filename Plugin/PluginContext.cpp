@@ -1,8 +1,10 @@
 // Builds the plugin's components for its role from Orthanc's configuration; starts and stops them.
+// Over 500 lines: the one place that builds and wires every component of the three roles.
 #include "PluginContext.h"
 
 #include "Http/SelfCheck.h"
 #include "Limits/SenderKey.h"
+#include "Staging/SealedHoldings.h"
 #include "Toolbox/Errors.h"
 #include "Toolbox/Json.h"
 
@@ -225,6 +227,10 @@ namespace Inbound
       StagingSealer::LogState(sealer_.get());
       staging_ = new StagingArea((boost::filesystem::path(directory) / "staging").string(),
                                  sealer_.get());
+      if (sealer_)
+      {
+        SealedHoldings::SealWhatIsPlain(*sealer_, *ledger_, *staging_);
+      }
       sink_.reset(staging_);
     }
     else
@@ -453,6 +459,13 @@ namespace Inbound
       snapshot.gateways.push_back(puller->GetSnapshot());
     }
     return snapshot;
+  }
+
+  std::map<std::string, uint64_t> PluginContext::CountSealedHoldings(uint64_t& plain) const
+  {
+    plain = 0;
+    return staging_ == nullptr ? std::map<std::string, uint64_t>()
+                               : SealedHoldings::CountByKey(*ledger_, *staging_, plain);
   }
 
   Json::Value PluginContext::DescribeGateways() const

@@ -129,6 +129,10 @@ namespace Inbound
       return sealer_.get();
     }
 
+    // A gateway: what it holds sealed per key id (staged files and the fields of uploads not
+    // yet delivered), and in "plain" what it holds unsealed (SealedHoldings::CountByKey).
+    std::map<std::string, uint64_t> CountSealedHoldings(uint64_t& plain) const;
+
     // Null except in the Gateway role.
     Outbox* GetOutbox()
     {

@@ -1,5 +1,6 @@
 // Unit tests of a gateway's sealing: key entries refused by name, staged files and typed fields sealed.
 #include "Ledger/Ledger.h"
+#include "Staging/SealedHoldings.h"
 #include "Staging/StagingArea.h"
 #include "Staging/StagingSealer.h"
 #include "TestSupport.h"
@@ -247,4 +248,70 @@ TEST_F(SealerTest, ASealingGatewayKeepsNothingReadable)
   const std::string other = InboundTests::MakeDicom("OTHER", "1.2", "1.2.3", "1.2.3.4", "MR");
   EXPECT_THROW(service.PutFile(id, token, Crypto::Sha256Hex(other), other.data(), other.size(),
                                client), ApiError);
+}
+
+TEST_F(SealerTest, WhatAGatewayHeldInPlainTextIsSealedAtItsFirstSealingStart)
+{
+  const SealingPrivateKey key = MakeKey("internal.pem");
+  const SealingPrivateKey other = MakeKey("other.pem");
+  Json::Value section;
+  std::string errors;
+  JsonText::ParseConfiguration(section, InboundTests::MakeConfigurationJson(), errors);
+  section["Role"] = "Gateway";
+  const Configuration configuration = Configuration::Parse(section);
+  Ledger ledger("");
+  InboundTests::FakeClock clock;
+  NoUploadPolicy policy;
+  ClientInfo client;
+  client.ip = "203.0.113.9";
+  const std::string body = R"({"sender": {"name": "Dr. Plain", "email": "p@example.org"},
+    "message": "plain words", "consent": {"version": "2026-01", "accepted": true}})";
+  const std::string file = InboundTests::MakeDicom("PID-PLAIN", "1.2", "1.2.3", "1.2.3.4");
+  const std::string sha = Crypto::Sha256Hex(file);
+  std::string id;
+  {
+    StagingArea plain(Path("staging"));  // no key yet
+    UploadService service(configuration, ledger, plain, policy, clock);
+    const ApiAnswer u = service.Open(body.data(), body.size(), client);
+    id = u.body["id"].asString();
+    service.PutFile(id, u.body["token"].asString(), sha, file.data(), file.size(), client);
+  }
+  Write("staging/" + id + "/" + sha + ".tmp-ABCDEFGH", "a crash left this");
+
+  const std::unique_ptr<StagingSealer> sealer =
+    StagingSealer::Load({key.GetPublicKey().GetPem(), other.GetPublicKey().GetPem()}, "");
+  StagingArea staging(Path("staging"), sealer.get());
+  uint64_t plain = 0;
+  EXPECT_TRUE(SealedHoldings::CountByKey(ledger, staging, plain).empty());
+  EXPECT_EQ(2u, plain);  // the file and the upload's fields
+  SealedHoldings::SealWhatIsPlain(*sealer, ledger, staging);
+
+  std::string staged;
+  ASSERT_TRUE(staging.Read(staged, id, sha));
+  EXPECT_EQ(file, Open(key, staged, "item:" + id + ":" + sha));
+  EXPECT_FALSE(boost::filesystem::exists(Path("staging/" + id + "/" + sha + ".tmp-ABCDEFGH")));
+  UploadRecord record;
+  ASSERT_TRUE(ledger.Uploads().Lookup(record, id));
+  EXPECT_EQ("", record.sender.email);
+  EXPECT_EQ("", record.message);
+  std::string envelope;
+  Orthanc::Toolbox::DecodeBase64(envelope, record.sealedFields);
+  EXPECT_NE(std::string::npos, Open(key, envelope, "fields:" + id).find("plain words"));
+  ItemRecord item;
+  ASSERT_TRUE(ledger.Uploads().LookupItem(item, id, sha));
+  EXPECT_EQ("", item.originalPatientId);
+  EXPECT_EQ("1.2.3.4", item.sopInstanceUid);
+  for (const AuditEvent& e : ledger.Audit().ListHistory(id))
+  {
+    EXPECT_EQ(std::string::npos, e.detail.find("p@example.org")) << e.detail;
+  }
+
+  const std::map<std::string, uint64_t> held = SealedHoldings::CountByKey(ledger, staging, plain);
+  EXPECT_EQ(0u, plain);
+  ASSERT_EQ(1u, held.size());
+  EXPECT_EQ(2u, held.at(key.GetId()));
+  SealedHoldings::SealWhatIsPlain(*sealer, ledger, staging);  // again: nothing to do
+  std::string again;
+  ASSERT_TRUE(staging.Read(again, id, sha));
+  EXPECT_EQ(staged, again);
 }

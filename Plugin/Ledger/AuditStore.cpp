@@ -59,6 +59,19 @@ namespace Inbound
   {
   }
 
+  size_t AuditStore::RedactOpenedSenders(const LedgerDatabase::Session& session)
+  {
+    // An address has no ',' (TextRules), so what follows the first one is the recipient.
+    Orthanc::SQLite::Statement s(
+      session.GetConnection(), SQLITE_FROM_HERE,
+      "UPDATE audit SET detail = 'sender sealed' || CASE WHEN instr(detail, ',') > 0"
+      " THEN substr(detail, instr(detail, ',')) ELSE '' END"
+      " WHERE event = ? AND detail LIKE 'sender %' AND detail NOT LIKE 'sender sealed%'");
+    s.BindString(0, EnumerationToString(AuditEventType_UploadOpened));
+    s.Run();
+    return static_cast<size_t>(session.GetConnection().GetLastChangeCount());
+  }
+
   int64_t AuditStore::Append(const LedgerDatabase::Session& session, int64_t time,
                              AuditEventType type, const std::string& uploadId,
                              const std::string& ip, const std::string& detail)

@@ -33,6 +33,11 @@ namespace Inbound
                    const std::string& uploadId, const std::string& ip,
                    const std::string& detail);
 
+    // Within the caller's transaction: the "upload-opened" entries that name the sender's
+    // address ("sender <e-mail>, ...") say "sender sealed" instead (a gateway switched to
+    // sealed staging, UploadStore::SealPlainRecords). Returns the number of entries changed.
+    size_t RedactOpenedSenders(const LedgerDatabase::Session& session);
+
     // Refusals counted per client and interval (see RefusalAudit), in one transaction: an
     // entry without "seq" is added as a "refused" entry (and gets its "seq"), one with a
     // "seq" gets its new detail (the count so far). Only "refused" entries are ever changed.

@@ -227,6 +227,44 @@ namespace Inbound
     return rows.size();
   }
 
+  size_t UploadStore::SealPlainRecords(const std::function<void(UploadRecord&)>& seal)
+  {
+    LedgerDatabase::Transaction t(database_);
+    std::vector<UploadRecord> plain;
+    {
+      Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
+                                   std::string("SELECT ") + kUploadColumns +
+                                     " FROM uploads WHERE sealed_fields = ''");
+      plain = ReadUploads(s);
+    }
+    for (UploadRecord& r : plain)
+    {
+      seal(r);
+      Orthanc::SQLite::Statement s(
+        t.GetConnection(), SQLITE_FROM_HERE,
+        "UPDATE uploads SET sealed_fields = ?, sender_name = ?, sender_email = ?,"
+        " sender_institution = ?, sender_phone = ?, message = ?, user_agent = ? WHERE id = ?");
+      s.BindString(0, r.sealedFields);
+      s.BindString(1, r.sender.name);
+      s.BindString(2, r.sender.email);
+      s.BindString(3, r.sender.institution);
+      s.BindString(4, r.sender.phone);
+      s.BindString(5, r.message);
+      s.BindString(6, r.userAgent);
+      s.BindString(7, r.id);
+      s.Run();
+    }
+    // As StagingSealer::BlankItem: the UIDs, modality, size and hash stay.
+    t.GetConnection().Execute(
+      "UPDATE items SET study_date = '', study_description = '', original_patient_id = '',"
+      " original_patient_id_bytes = '', patient_name = '', patient_birth_date = ''"
+      " WHERE study_date != '' OR study_description != '' OR original_patient_id != ''"
+      " OR original_patient_id_bytes != '' OR patient_name != '' OR patient_birth_date != ''");
+    audit_.RedactOpenedSenders(t);
+    t.Commit();
+    return plain.size();
+  }
+
   std::map<std::string, int64_t> UploadStore::CountByState() const
   {
     LedgerDatabase::Session session(database_);

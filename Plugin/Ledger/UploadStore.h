@@ -67,6 +67,12 @@ namespace Inbound
     // "senderKey(sender_email)" where the address is known. Returns the number of uploads.
     size_t FillSenderKeys(const std::function<std::string(const std::string&)>& senderKey);
 
+    // A gateway switched to sealed staging: every upload recorded in plain text gets
+    // "seal(record)" (StagingSealer::SealFields: fills sealedFields, empties what the sender
+    // typed), every item loses its patient data (StagingSealer::BlankItem), and the audit's
+    // "upload-opened" entries their addresses, in one transaction. Returns the uploads sealed.
+    size_t SealPlainRecords(const std::function<void(UploadRecord&)>& seal);
+
     // Number of uploads in each state.
     std::map<std::string, int64_t> CountByState() const;
 

@@ -85,6 +85,9 @@ namespace Inbound
     json["language"] = upload.language;
     json["client"]["ip"] = upload.clientIp;
     json["client"]["userAgent"] = upload.userAgent;
+    // A sealing gateway: the sender, message and user agent above are empty, sealed for the
+    // Internal, whose admin page shows them once pulled.
+    json["sealed"] = !upload.sealedFields.empty();
     // Internal: the gateway it was pulled from; null when received directly (or pulled before
     // the gateway was recorded and not named by one since).
     json["gateway"] = upload.gateway.empty() ? Json::Value(Json::nullValue) : Json::Value(upload.gateway);

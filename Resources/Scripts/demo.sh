@@ -46,13 +46,14 @@ orthanc() {
   pids+=($!)
 }
 
-# start NAME SAMPLE ORTHANC_PORT HTTPS_PORT: an Orthanc from SAMPLE behind its own nginx with
-# the shipped site.
+# start NAME SAMPLE ORTHANC_PORT HTTPS_PORT [KEY=JSON ...]: an Orthanc from SAMPLE behind its
+# own nginx with the shipped site.
 start() {
   local name=$1 sample=$2 orthanc_port=$3 https_port=$4 dir="$work/$1"
+  shift 4
   orthanc "$name" "$sample" "$orthanc_port" \
     'Inbound.DataMonitor.WarnFreeBytes=0' 'Inbound.DataMonitor.StopFreeBytes=0' \
-    "Inbound.Pullers=[{\"Username\": \"inside\", \"Password\": \"$puller_password\", \"Networks\": [\"127.0.0.1\"]}]"
+    "Inbound.Pullers=[{\"Username\": \"inside\", \"Password\": \"$puller_password\", \"Networks\": [\"127.0.0.1\"]}]" "$@"
   "$root/Resources/Scripts/render-nginx-site.sh" "127.0.0.1:$https_port" localhost \
     "$work/tls.crt" "$work/tls.key" "127.0.0.1:$orthanc_port" 512m "127.0.0.1" "127.0.0.1" \
     >"$dir/site.conf"
@@ -98,7 +99,8 @@ for _ in $(seq 1 100); do
 done
 grep -q "smtp-sink ready" "$work/smtp-sink.log" || { echo "The SMTP sink did not start; see $work/smtp-sink.log" >&2; exit 1; }
 
-start gateway "$root/Resources/Configurations/Gateway.json" "$gateway_port" "$gateway_https"
+# The internal Orthanc first: it makes its sealing key pair at its first start, and the
+# gateway seals everything it stages for the public key (doc/Operations.md, "Sealed staging").
 # The internal Orthanc trusts the demo's self-signed certificate as it would the hospital's CA.
 orthanc internal "$root/Resources/Configurations/Internal.json" "$internal_port" \
   "OrthancPeers.dmz.Url=\"https://127.0.0.1:$gateway_https/\"" \
@@ -113,6 +115,13 @@ for _ in $(seq 1 100); do
   curl -sf -u "admin:$admin_password" "http://127.0.0.1:$internal_port/inbound/admin/gateways" >/dev/null 2>&1 && break
   sleep 0.2
 done
+# The admin's hand-over: the internal Orthanc's public key, copied to the gateway's file.
+curl -sf -u "admin:$admin_password" "http://127.0.0.1:$internal_port/inbound/admin/sealing" |
+  /usr/bin/python3 -c 'import json, sys; sys.stdout.write(json.load(sys.stdin)["publicKey"])' \
+  >"$work/inbound-sealing.pub" ||
+  { echo "The internal Orthanc did not show its sealing key; see $work/internal/orthanc.log" >&2; exit 1; }
+start gateway "$root/Resources/Configurations/Gateway.json" "$gateway_port" "$gateway_https" \
+  "Inbound.Sealing.PublicKeys=[\"$work/inbound-sealing.pub\"]"
 
 cat <<TXT
 
@@ -124,7 +133,7 @@ internal Orthanc that pulls every completed upload in (the certificate is self-s
   Received uploads (inside):    http://127.0.0.1:$internal_port/inbound/admin/uploads
   Gateways and their backlog:   http://127.0.0.1:$internal_port/inbound/admin/gateways
   Gateway's uploads (DMZ):      https://127.0.0.1:$gateway_https/inbound/admin/uploads
-  Gateway's staging folder:     $work/gateway/inbound/staging
+  Gateway's staging folder:     $work/gateway/inbound/staging   (sealed for the internal key)
   E-mails (recipient, alerts):  $work/mail/   (one .eml per message; SMTP sink on 127.0.0.1:$smtp_port)
   Notification queue (inside):  http://127.0.0.1:$internal_port/inbound/admin/notifications
   Inbox and release (inside):   http://127.0.0.1:$internal_port/inbound/admin/ui/

@@ -1,0 +1,122 @@
+// Seals what a gateway staged before it sealed, and counts what it holds sealed for each key.
+#include "SealedHoldings.h"
+
+#include "Toolbox/Crypto.h"
+#include "Toolbox/Sealing.h"
+
+#include <Logging.h>
+#include <Toolbox.h>
+
+#include <boost/filesystem.hpp>
+
+#include <fstream>
+
+namespace Inbound
+{
+  namespace SealedHoldings
+  {
+    namespace
+    {
+      // The key id of an envelope file, "" when it is none; reads its header only.
+      std::string ReadFileKeyId(const boost::filesystem::path& path)
+      {
+        std::string header(Sealing::GetOverhead(), '\0');
+        std::ifstream in(path.string(), std::ios::binary);
+        in.read(&header[0], std::streamsize(header.size()));
+        std::string keyId;
+        if (in.gcount() != std::streamsize(header.size()) ||
+            !Sealing::ReadKeyId(keyId, header.data(), header.size()))
+        {
+          return "";
+        }
+        return keyId;
+      }
+
+      std::string ReadFieldsKeyId(const std::string& base64)
+      {
+        std::string envelope, keyId;
+        Orthanc::Toolbox::DecodeBase64(envelope, base64);
+        return Sealing::ReadKeyId(keyId, envelope.data(), envelope.size()) ? keyId : "";
+      }
+
+      // Calls "visit(upload id, file name, path)" for each file of the staging folder.
+      template <typename Visit>
+      void ForEachStagedFile(const StagingArea& staging, Visit visit)
+      {
+        boost::system::error_code error;
+        for (boost::filesystem::directory_iterator upload(staging.GetRoot(), error), end;
+             !error && upload != end; upload.increment(error))
+        {
+          if (!boost::filesystem::is_directory(upload->path()))
+          {
+            continue;
+          }
+          for (boost::filesystem::directory_iterator file(upload->path(), error);
+               !error && file != end; file.increment(error))
+          {
+            visit(upload->path().filename().string(), file->path().filename().string(),
+                  file->path());
+          }
+        }
+      }
+    }
+
+    void SealWhatIsPlain(const StagingSealer& sealer, Ledger& ledger, StagingArea& staging)
+    {
+      size_t files = 0, temporaries = 0;
+      ForEachStagedFile(staging, [&](const std::string& upload, const std::string& name,
+                                     const boost::filesystem::path& path) {
+        if (!Crypto::IsSha256Hex(name))
+        {
+          // A write that a crash interrupted (StagingArea::Write): never renamed, garbage.
+          boost::filesystem::remove(path);
+          temporaries++;
+        }
+        else if (ReadFileKeyId(path).empty())
+        {
+          std::string plain;
+          if (staging.Read(plain, upload, name))
+          {
+            const std::string sealed = sealer.SealItem(upload, name, plain.data(), plain.size());
+            staging.Write(upload, name, sealed.data(), sealed.size());
+            files++;
+          }
+        }
+      });
+      const size_t records =
+        ledger.Uploads().SealPlainRecords([&sealer](UploadRecord& r) { sealer.SealFields(r); });
+      ledger.GetDatabase().Checkpoint();
+      if (files + temporaries + records > 0)
+      {
+        LOG(WARNING) << "Inbound: sealed what this gateway held in plain text: " << files
+                     << " staged file(s), " << records << " upload record(s); "
+                     << temporaries << " unfinished temporary file(s) removed";
+      }
+    }
+
+    std::map<std::string, uint64_t> CountByKey(const Ledger& ledger, const StagingArea& staging,
+                                               uint64_t& plain)
+    {
+      std::map<std::string, uint64_t> counts;
+      plain = 0;
+      ForEachStagedFile(staging, [&](const std::string&, const std::string& name,
+                                     const boost::filesystem::path& path) {
+        if (Crypto::IsSha256Hex(name))
+        {
+          const std::string keyId = ReadFileKeyId(path);
+          (keyId.empty() ? plain : counts[keyId])++;
+        }
+      });
+      std::vector<UploadRecord> waiting = ledger.Uploads().List("open", 0, 1000000);
+      const std::vector<UploadRecord> complete = ledger.Uploads().ListOutbox(1000000);
+      waiting.insert(waiting.end(), complete.begin(), complete.end());
+      for (const UploadRecord& upload : waiting)
+      {
+        const std::string keyId =
+          upload.sealedFields.empty() ? "" : ReadFieldsKeyId(upload.sealedFields);
+        (keyId.empty() ? plain : counts[keyId])++;
+      }
+      return counts;
+    }
+  }
+}
