@@ -128,7 +128,7 @@ def test_a_standalone_needs_no_key_and_a_plain_gateway_says_so(start_server):
     assert not os.path.exists(key_file(server))
     gateway = start_server(inbound={"Role": "Gateway", "Sealing": {"PublicKeys": []}})
     assert gateway.admin_json("GET", "/inbound/admin/sealing") == {
-        "role": "Gateway", "sealing": False, "keys": []}
+        "role": "Gateway", "sealing": False, "heldPlain": 0, "keys": []}
     assert gateway.request("GET", "/inbound/admin/sealing").status_code == 403
 
 
@@ -312,6 +312,9 @@ def test_uploads_sealed_before_and_after_a_rotation_are_all_pulled(plugin):
         assert [(k["keyId"], k["seals"]) for k in keys["keys"]] == [
             (sealing.key_id(b_public), True), (sealing.key_id(a_public), False)]
         assert keys["keys"][0]["publicKey"].encode() == b_public
+        # What the gateway holds for each key: the old one may go once it holds nothing.
+        assert keys["keys"][0]["held"] > 0 and keys["keys"][1]["held"] > 0, keys
+        assert keys["heldPlain"] == 0
         for upload, public in ((before, a_public), (after, b_public)):
             for path in staged(gateway, upload.id).values():
                 assert sealing.read_key_id(harness.read(path)) == sealing.key_id(public)
@@ -327,6 +330,8 @@ def test_uploads_sealed_before_and_after_a_rotation_are_all_pulled(plugin):
         assert [k["keyId"] for k in described["previousKeys"]] == [sealing.key_id(a_public)]
         assert described["opened"] >= 4 and described["previousKeys"][0]["opened"] >= 4
         assert described["unknownKeys"] == [] and described["heldUploads"] == []
+        keys = gateway.admin_json("GET", "/inbound/admin/sealing")["keys"]
+        assert [k["held"] for k in keys] == [0, 0], keys
     finally:
         stop_all(internal, gateway)
 

@@ -204,12 +204,17 @@ namespace Inbound
       call.AnswerJson(200, answer);
     }
 
-    // A gateway's public keys: the first seals, the others are recognised (rotation).
-    static Json::Value DescribeGatewayKeys(const StagingSealer* sealer)
+    // A gateway's public keys (the first seals, the others are recognised: rotation) and what
+    // it holds sealed for each, also for keys no longer configured, and in plain text.
+    static Json::Value DescribeGatewayKeys(const PluginContext& context)
     {
+      const StagingSealer* sealer = context.GetSealer();
+      uint64_t plain = 0;
+      std::map<std::string, uint64_t> held = context.CountSealedHoldings(plain);
       Json::Value answer(Json::objectValue);
       answer["role"] = EnumerationToString(Role_Gateway);
       answer["sealing"] = sealer != nullptr;
+      answer["heldPlain"] = Json::UInt64(plain);
       answer["keys"] = Json::arrayValue;
       for (size_t i = 0; sealer != nullptr && i < sealer->GetKeys().size(); i++)
       {
@@ -217,6 +222,17 @@ namespace Inbound
         key["keyId"] = sealer->GetKeys()[i].GetId();
         key["publicKey"] = sealer->GetKeys()[i].GetPem();
         key["seals"] = (i == 0);
+        key["held"] = Json::UInt64(held[key["keyId"].asString()]);
+        held.erase(key["keyId"].asString());
+        answer["keys"].append(key);
+      }
+      for (const auto& old : held)
+      {
+        Json::Value key(Json::objectValue);
+        key["keyId"] = old.first;
+        key["publicKey"] = Json::nullValue;  // removed from Inbound.Sealing.PublicKeys
+        key["seals"] = false;
+        key["held"] = Json::UInt64(old.second);
         answer["keys"].append(key);
       }
       return answer;
@@ -234,7 +250,7 @@ namespace Inbound
       }
       else if (context.GetConfiguration().role == Role_Gateway)
       {
-        answer = DescribeGatewayKeys(context.GetSealer());
+        answer = DescribeGatewayKeys(context);
       }
       else
       {
