@@ -308,10 +308,11 @@ def start_fails_naming(server, option, path):
     return lines[0]
 
 
-@pytest.mark.parametrize("case", ["a dangling symbolic link", "a folder"])
+@pytest.mark.parametrize("case", ["a dangling symbolic link", "a folder", "a named pipe"])
 def test_a_private_key_path_that_is_no_file_stops_the_start_up(plugin, case):
     """A key path that is a dangling symbolic link (into a folder another user may own) is
-    never followed to create a key there; a folder is no key either."""
+    never followed to create a key there; a folder or a named pipe is no key either, and
+    stops the start-up at once rather than hanging it."""
     internal = internal_server(plugin, "http://127.0.0.1:9/", "")
     keys = os.path.join(internal.workdir, "keys")
     elsewhere = os.path.join(internal.workdir, "elsewhere")
@@ -320,16 +321,37 @@ def test_a_private_key_path_that_is_no_file_stops_the_start_up(plugin, case):
     path = os.path.join(keys, "key.pem")
     if case == "a folder":
         os.makedirs(path)
+    elif case == "a named pipe":
+        os.mkfifo(path, 0o600)   # opening it for reading waits for a writer: no start-up hang
     else:
         os.symlink(os.path.join(elsewhere, "planted.pem"), path)
     internal.inbound["Sealing"]["PrivateKey"] = path
     try:
         start_fails_naming(internal, "Inbound.Sealing.PrivateKey", path)
         assert os.listdir(elsewhere) == []
-        assert os.path.islink(path) or os.path.isdir(path)
+        assert os.path.lexists(path) and not os.path.isfile(path)
         assert sorted(os.listdir(keys)) == ["key.pem"]   # no temporary file left either
     finally:
         stop_all(internal)
+
+
+@pytest.mark.parametrize("case", ["a named pipe", "a large file"])
+def test_a_quota_secret_that_is_no_secret_file_stops_the_gateway_at_once(plugin, case):
+    """The gateway's quota secret ("quota-key", mode 600): a named pipe in its place must not
+    hang the start-up, nor a large file be read whole; both stop it naming the file."""
+    gateway = gateway_server(plugin, [sealing.new_key_pair()[1].decode()])
+    path = os.path.join(gateway.storage, "inbound", "quota-key")
+    os.makedirs(os.path.dirname(path))
+    if case == "a named pipe":
+        os.mkfifo(path, 0o600)
+    else:
+        write(path, b"\0" * (64 * 1024 * 1024))
+    try:
+        started = time.monotonic()
+        line = start_fails_naming(gateway, "quota secret", path)
+        assert "32 bytes" in line and time.monotonic() - started < 20
+    finally:
+        stop_all(gateway)
 
 
 @pytest.mark.parametrize("case", ["a folder", "the same key twice", "a private key as text"])

@@ -77,13 +77,18 @@ namespace Inbound
       {
         Fail(path, "may be read by others than its owner: chmod 600 it");
       }
-      std::ifstream in(path, std::ios::binary);
-      const std::string secret((std::istreambuf_iterator<char>(in)),
-                               std::istreambuf_iterator<char>());
-      if (!S_ISREG(info.st_mode) || secret.size() != kSecretSize)
+      // Checked before it is opened: a named pipe would block the start-up, a large file
+      // would be read whole.
+      std::string secret;
+      if (S_ISREG(info.st_mode) && uint64_t(info.st_size) == kSecretSize)
       {
-        Fail(path, "must hold exactly " + std::to_string(kSecretSize) + " bytes; remove it to "
-                   "have a new one made (the per-sender quotas of today start again)");
+        std::ifstream in(path, std::ios::binary);
+        secret.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+      }
+      if (secret.size() != kSecretSize)
+      {
+        Fail(path, "must be a file of exactly " + std::to_string(kSecretSize) + " bytes; remove "
+                   "it to have a new one made (the per-sender quotas of today start again)");
       }
       return secret;
     }

@@ -272,10 +272,11 @@ namespace Inbound
 
     // Reads the key file, refusing one that others than its owner may read: a private key
     // that the group or the world can read may already be in other hands. The checks are on
-    // the opened file (fstat), so the file checked is the file read.
+    // the opened file (fstat), so the file checked is the file read. O_NONBLOCK: a named pipe
+    // at the path is refused as no regular file instead of waiting for a writer forever.
     void ReadKeyFile(SecretString& content, const std::string& path)
     {
-      const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
       if (fd < 0)
       {
         FailFile("Cannot read the sealing key", path);
