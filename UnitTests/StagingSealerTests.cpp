@@ -51,7 +51,7 @@ namespace
       std::ofstream(Path(name), std::ios::binary) << content;
     }
 
-    // A key pair of the Internal: the private key in "name", its public key as PEM.
+    // A key pair of the Internal, its private key in the file "name".
     SealingPrivateKey MakeKey(const std::string& name) const
     {
       return SealingPrivateKey::LoadOrCreate(Path(name));
@@ -138,7 +138,8 @@ TEST_F(SealerTest, EveryBadEntryStopsTheStartUpNamingIt)
   const SealingPrivateKey key = MakeKey("internal.pem");
   const std::string good = key.GetPublicKey().GetPem();
   Write("garbage.pub", "not a key at all");
-  Write("private.pem", "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VuBCIEI\n-----END PRIVATE KEY-----\n");
+  Write("private.pem",
+        "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VuBCIEI\n-----END PRIVATE KEY-----\n");
   Write("rsa.pub", RsaPublicKeyPem());
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
     {{good, Path("missing.pub")}, "Inbound.Sealing.PublicKeys[1]\": is not a readable PEM file"},
