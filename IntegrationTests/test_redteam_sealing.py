@@ -1,8 +1,10 @@
 """Red-team attacks on issue 16 (sealed staging, scanning, preambles), kept as regression
-tests: what a sender, a compromised gateway or a local mistake could do to what rests sealed."""
+tests: what a sender, a compromised gateway or a local mistake could do to what rests sealed.
+Over 500 lines: the red-team attacks on one issue, kept together as the record of what was tried."""
 
 import io
 import os
+import threading
 import time
 
 import pydicom
@@ -12,9 +14,10 @@ import data
 import gateway_support
 import harness
 import sealing
-from clamd_support import MARKER, MARKER_FOUND, Clamd, dicom_with
+from clamd_support import MARKER, MARKER_FOUND, Clamd, MuteClamd, dicom_with
 from harness import Upload
-from mail_support import SmtpSink
+from mail_support import SmtpSink, metric
+from test_sealing import write
 
 PULLER = ("inside", "a-long-random-secret-for-tests")
 
@@ -47,14 +50,6 @@ def internal_server(plugin, gateway_url, private_key_path):
     return harness.OrthancServer(plugin, inbound={
         "Role": "Internal", "Gateways": ["dmz"], "Sealing": {"PrivateKey": private_key_path}},
         orthanc={"OrthancPeers": peers})
-
-
-def write(path, content, mode=0o600):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(content)
-    os.chmod(path, mode)
-    return path
 
 
 def stop_all(*servers):
@@ -381,3 +376,144 @@ def test_a_public_key_entry_that_is_no_usable_public_key_stops_the_start_up(plug
         assert not os.path.exists(os.path.join(gateway.storage, "inbound", "staging"))
     finally:
         stop_all(gateway)
+
+
+# ----------------------------------------------------------------------------- scanning
+
+
+class TricklingClamd(MuteClamd):
+    """A clamd that takes the stream, but slowly (64 KiB every 0.25 s, as an overloaded one
+    might), and never answers a scan; it hangs up without a word once the client hangs up
+    (which is how the plugin's StreamMaxLength check passes)."""
+
+    @staticmethod
+    def _drain(connection):
+        with connection:
+            try:
+                while connection.recv(65536):
+                    time.sleep(0.25)
+            except OSError:
+                pass
+
+
+def test_a_clamd_that_drains_slowly_gives_503_within_a_bounded_time(plugin, tmp_path):
+    """Inbound.Scan.Timeout bounds the whole scan, not each part of it: a clamd that takes a
+    file at 256 KiB/s, each part within the timeout, must not hold an HTTP thread for 4 s per
+    megabyte (over half an hour for a file at the default limit of 512 MiB). Allowed here:
+    the timeout for the connection and the verdict, and 1 s per MiB sent."""
+    clamd = TricklingClamd(str(tmp_path))
+    timeout = 2
+    server = gateway_support.start(plugin, inbound={
+        "Scan": {"Clamd": clamd.address, "Timeout": timeout, "RetryAfter": 7},
+        "Upload": {"MaxFileBytes": 8 * 1024 * 1024}})
+    try:
+        deadline = time.monotonic() + 20
+        while metric(server, "inbound_scan_ready") != 1 and time.monotonic() < deadline:
+            time.sleep(0.2)   # the start-up check of clamd's StreamMaxLength passed
+        assert metric(server, "inbound_scan_ready") == 1
+        upload = Upload.open(server)
+        payload = dicom_with(b"", size=8000000, patient_id="TRICKLE-1")
+        started = time.monotonic()
+        r = server.request("PUT", upload.path("/files/%s" % harness.sha256(payload)),
+                           data=payload, headers=dict(upload.headers(), **{
+                               "Content-Type": "application/dicom"}), timeout=180)
+        elapsed = time.monotonic() - started
+        harness.assert_error(r, 503, "scanner-unavailable")
+        assert elapsed < 2 * timeout + len(payload) / 2 ** 20 + 5, "the PUT took %.0f s" % elapsed
+        assert server.count_instances() == 0
+    finally:
+        gateway_support.finish(server)
+        clamd.stop()
+
+
+class SlowClamd(MuteClamd):
+    """A clamd that reads a whole INSTREAM at once, then takes "delay" seconds to find it
+    clean (a big file, a busy clamd); it hangs up without a word on a client that stops
+    sending first (the plugin's StreamMaxLength check)."""
+
+    delay = 3.0
+
+    @staticmethod
+    def _read(connection, size):
+        data = b""
+        while len(data) < size:
+            chunk = connection.recv(size - len(data))
+            if not chunk:
+                return None
+            data += chunk
+        return data
+
+    @classmethod
+    def _drain(cls, connection):
+        with connection:
+            try:
+                if cls._read(connection, 10) != b"zINSTREAM\0":
+                    return
+                while True:
+                    length = cls._read(connection, 4)
+                    if length is None:
+                        return
+                    size = int.from_bytes(length, "big")
+                    if size == 0:
+                        break
+                    if cls._read(connection, size) is None:
+                        return
+                time.sleep(cls.delay)
+                connection.sendall(b"stream: OK\0")
+            except OSError:
+                pass
+
+
+def test_slow_scans_never_take_every_http_thread(plugin, tmp_path):
+    """Orthanc with 4 HTTP threads, Scan.MaxParallel 2, a clamd that takes 3 s per file: of 4
+    files sent at once, 2 are scanned and stored, 2 are refused at once with 503 server-busy
+    and Retry-After (and stored when sent again), and a page asked meanwhile is served at
+    once: slow scans never hold every thread."""
+    clamd = SlowClamd(str(tmp_path))
+    server = gateway_support.start(plugin, inbound={
+        "Scan": {"Clamd": clamd.address, "Timeout": 20, "MaxParallel": 2}},
+        orthanc={"HttpThreadsCount": 4})
+    try:
+        deadline = time.monotonic() + 20
+        while metric(server, "inbound_scan_ready") != 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert metric(server, "inbound_scan_ready") == 1
+        upload = Upload.open(server)
+        files = [data.make_dicom(patient_id="SLOW-%d" % i) for i in range(4)]
+        answers = {}
+
+        def put(index):
+            started = time.monotonic()
+            r = upload.put(files[index])
+            answers[index] = (r, time.monotonic() - started)
+
+        threads = [threading.Thread(target=put, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(1)   # two files in clamd, two refused
+        started = time.monotonic()
+        info = server.request("GET", "/inbound/api/info", timeout=30)
+        served = time.monotonic() - started
+        for t in threads:
+            t.join(60)
+        assert info.status_code == 200 and served < 1.5, served
+        statuses = sorted(r.status_code for r, _ in answers.values())
+        assert statuses == [201, 201, 503, 503], [(r.status_code, r.text) for r, _ in
+                                                    answers.values()]
+        for r, took in answers.values():
+            if r.status_code == 503:
+                harness.assert_error(r, 503, "server-busy")
+                assert r.headers["Retry-After"] == "5" and took < 1.5, (dict(r.headers), took)
+            else:
+                assert took >= SlowClamd.delay, took
+        assert metric(server, "inbound_scan_busy_total") == 2
+        assert metric(server, "inbound_scan_ready") == 1   # busy is no outage: no alert
+        assert [e for e in gateway_support.audit(server)
+                if e["event"] == "alert-scanner-unavailable"] == []
+        for index, (r, _) in answers.items():
+            if r.status_code == 503:
+                assert upload.put(files[index]).status_code == 201
+        assert server.count_instances() == 4
+    finally:
+        gateway_support.finish(server)
+        clamd.stop()

@@ -221,6 +221,7 @@ namespace Inbound
     std::string clamd;  // "unix:/path/to/clamd.ctl" or "tcp:HOST:PORT"; empty: no scanning
     unsigned int timeoutSeconds = 60;     // for each step: connect, a write, the verdict
     unsigned int retryAfterSeconds = 30;  // told to senders while clamd cannot scan
+    unsigned int maxParallel = 10;        // scans at once; beyond, 503 server-busy
   };
 
   // The "Inbound" section, typed and validated. Built from the embedded defaults with the

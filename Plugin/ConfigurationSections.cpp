@@ -330,6 +330,7 @@ namespace Inbound
       scan.timeoutSeconds = static_cast<unsigned int>(GetUnsigned(s, "Scan.Timeout", 1, 3600));
       scan.retryAfterSeconds =
         static_cast<unsigned int>(GetUnsigned(s, "Scan.RetryAfter", 1, 86400));
+      scan.maxParallel = static_cast<unsigned int>(GetUnsigned(s, "Scan.MaxParallel", 1, 1000));
       ClamdAddress address;
       std::string error;
       if (!scan.clamd.empty() && !ClamdAddress::Parse(address, scan.clamd, error))

@@ -56,6 +56,7 @@ namespace Inbound
     metrics.emplace_back("inbound_scan_files_total", double(snapshot.scan.scanned));
     metrics.emplace_back("inbound_scan_malware_total", double(snapshot.scan.infected));
     metrics.emplace_back("inbound_scan_unavailable_total", double(snapshot.scan.unavailable));
+    metrics.emplace_back("inbound_scan_busy_total", double(snapshot.scan.busy));
 
     if (snapshot.sealing >= 0)
     {

@@ -124,8 +124,10 @@ namespace Inbound
         }
       }
 
-      // Everything, each wait for room at most "timeoutMs"; never SIGPIPE (Orthanc would die).
-      void SendAll(const void* data, size_t size, int timeoutMs)
+      // Everything, each wait for room at most "timeoutMs", all of it by "deadline" (a clamd
+      // that drains slowly but steadily would hold the thread for as long as the file takes);
+      // never SIGPIPE (Orthanc would die).
+      void SendAll(const void* data, size_t size, int timeoutMs, Clock::time_point deadline)
       {
         const char* p = static_cast<const char*>(data);
         while (size > 0)
@@ -138,10 +140,13 @@ namespace Inbound
           }
           else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
           {
-            if (!Wait(fd_, POLLOUT, Clock::now() + std::chrono::milliseconds(timeoutMs)))
+            const Clock::time_point part = Clock::now() + std::chrono::milliseconds(timeoutMs);
+            if (!Wait(fd_, POLLOUT, std::min(part, deadline)))
             {
-              throw ClamdFailure("clamd took no data for " + std::to_string(timeoutMs / 1000) +
-                                 " s");
+              throw ClamdFailure(part <= deadline
+                                   ? "clamd took no data for " + std::to_string(timeoutMs / 1000) +
+                                       " s"
+                                   : std::string("clamd takes the file slower than 1 MiB/s"));
             }
           }
           else if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
@@ -303,20 +308,24 @@ namespace Inbound
     std::unique_ptr<Socket> s;
     try
     {
+      // The whole file within the timeout plus 1 s per MiB: a local clamd takes far more.
+      const Clock::time_point deadline =
+        Clock::now() + std::chrono::milliseconds(timeoutMs_) +
+        std::chrono::milliseconds(uint64_t(size) * 1000 / kMinBytesPerSecond);
       s = Connect(address_, timeoutMs_);
-      s->SendAll(kInstream, sizeof(kInstream), timeoutMs_);  // with its NUL
+      s->SendAll(kInstream, sizeof(kInstream), timeoutMs_, deadline);  // with its NUL
       const char* p = static_cast<const char*>(data);
       for (size_t offset = 0; offset < size; offset += kChunkBytes)
       {
         const size_t n = std::min(kChunkBytes, size - offset);
         std::string header;
         AppendLength(header, static_cast<uint32_t>(n));
-        s->SendAll(header.data(), header.size(), timeoutMs_);
-        s->SendAll(p + offset, n, timeoutMs_);
+        s->SendAll(header.data(), header.size(), timeoutMs_, deadline);
+        s->SendAll(p + offset, n, timeoutMs_, deadline);
       }
       std::string end;
       AppendLength(end, 0);
-      s->SendAll(end.data(), end.size(), timeoutMs_);
+      s->SendAll(end.data(), end.size(), timeoutMs_, deadline);
     }
     catch (const ClamdFailure& e)
     {
@@ -380,7 +389,8 @@ namespace Inbound
       AppendLength(probe, 1);
       probe.push_back('\0');
       AppendLength(probe, static_cast<uint32_t>(bytes - 1));
-      s->SendAll(probe.data(), probe.size(), checkTimeoutMs_);
+      s->SendAll(probe.data(), probe.size(), checkTimeoutMs_,
+                 Clock::now() + std::chrono::milliseconds(checkTimeoutMs_));
       shutdown(s->Get(), SHUT_WR);
       const std::string said =
         s->ReadReply(Clock::now() + std::chrono::milliseconds(checkTimeoutMs_), true);

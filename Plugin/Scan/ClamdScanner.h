@@ -24,9 +24,10 @@ namespace Inbound
 
   // One connection per scan (clamd closes it after an INSTREAM; keeping sessions open with
   // IDSESSION was measured no faster: doc/Operations.md, "Malware scanning"). Every step
-  // (connect, each write, the answer) waits at most the timeout, with poll(); the answer is
-  // read up to ClamdReply::kMaxLength bytes. Stateless, so any number of threads may scan at
-  // once; clamd's MaxThreads and MaxQueue bound its side.
+  // (connect, each write, the answer) waits at most the timeout, with poll(), and the whole
+  // file is sent within the timeout plus 1 s per MiB; the answer is read up to
+  // ClamdReply::kMaxLength bytes. Stateless: MalwareScan bounds the scans at once; clamd's
+  // MaxThreads and MaxQueue bound its side.
   class ClamdScanner : public IMalwareScanner
   {
   private:
@@ -37,6 +38,10 @@ namespace Inbound
   public:
     // The file is sent in chunks of this size (the chunk length is a 32-bit field).
     static const size_t kChunkBytes = 64 * 1024;
+
+    // The slowest clamd that still counts as working: the whole file must be sent within the
+    // timeout plus one second per MiB, or the scan fails (503), whatever each part took.
+    static const uint64_t kMinBytesPerSecond = 1024 * 1024;
 
     ClamdScanner(const ClamdAddress& address, unsigned int timeoutSeconds);
 
