@@ -269,6 +269,15 @@ TEST_F(SealerTest, WhatAGatewayHeldInPlainTextIsSealedAtItsFirstSealingStart)
     "message": "plain words", "consent": {"version": "2026-01", "accepted": true}})";
   const std::string file = InboundTests::MakeDicom("PID-PLAIN", "1.2", "1.2.3", "1.2.3.4");
   const std::string sha = Crypto::Sha256Hex(file);
+  // A preamble (the sender's to write) that starts like an envelope for the Internal's key.
+  std::string tricked = InboundTests::MakeDicom("PID-TRICK", "1.2", "1.2.3", "1.2.3.5");
+  std::string keyBytes;
+  for (size_t i = 0; i < 16; i += 2)
+  {
+    keyBytes.push_back(char(std::stoi(key.GetId().substr(i, 2), nullptr, 16)));
+  }
+  tricked.replace(0, 16, "INBSEAL1" + keyBytes);
+  const std::string trickedSha = Crypto::Sha256Hex(tricked);
   std::string id;
   {
     StagingArea plain(Path("staging"));  // no key yet
@@ -276,7 +285,11 @@ TEST_F(SealerTest, WhatAGatewayHeldInPlainTextIsSealedAtItsFirstSealingStart)
     const ApiAnswer u = service.Open(body.data(), body.size(), client);
     id = u.body["id"].asString();
     service.PutFile(id, u.body["token"].asString(), sha, file.data(), file.size(), client);
+    service.PutFile(id, u.body["token"].asString(), trickedSha, tricked.data(), tricked.size(),
+                    client);
   }
+  // The same trick staged before the ledger recorded it (a crash in between).
+  Write("staging/" + id + "/" + Crypto::Sha256Hex(tricked + "x"), tricked + "x");
   Write("staging/" + id + "/" + sha + ".tmp-ABCDEFGH", "a crash left this");
 
   const std::unique_ptr<StagingSealer> sealer =
@@ -284,12 +297,18 @@ TEST_F(SealerTest, WhatAGatewayHeldInPlainTextIsSealedAtItsFirstSealingStart)
   StagingArea staging(Path("staging"), sealer.get());
   uint64_t plain = 0;
   EXPECT_TRUE(SealedHoldings::CountByKey(ledger, staging, plain).empty());
-  EXPECT_EQ(2u, plain);  // the file and the upload's fields
+  EXPECT_EQ(4u, plain);  // the three files and the upload's fields
   SealedHoldings::SealWhatIsPlain(*sealer, ledger, staging);
 
   std::string staged;
   ASSERT_TRUE(staging.Read(staged, id, sha));
   EXPECT_EQ(file, Open(key, staged, "item:" + id + ":" + sha));
+  std::string trick;
+  ASSERT_TRUE(staging.Read(trick, id, trickedSha));
+  EXPECT_EQ(tricked, Open(key, trick, "item:" + id + ":" + trickedSha));
+  const std::string unrecorded = Crypto::Sha256Hex(tricked + "x");
+  ASSERT_TRUE(staging.Read(trick, id, unrecorded));
+  EXPECT_EQ(tricked + "x", Open(key, trick, "item:" + id + ":" + unrecorded));
   EXPECT_FALSE(boost::filesystem::exists(Path("staging/" + id + "/" + sha + ".tmp-ABCDEFGH")));
   UploadRecord record;
   ASSERT_TRUE(ledger.Uploads().Lookup(record, id));
@@ -310,7 +329,7 @@ TEST_F(SealerTest, WhatAGatewayHeldInPlainTextIsSealedAtItsFirstSealingStart)
   const std::map<std::string, uint64_t> held = SealedHoldings::CountByKey(ledger, staging, plain);
   EXPECT_EQ(0u, plain);
   ASSERT_EQ(1u, held.size());
-  EXPECT_EQ(2u, held.at(key.GetId()));
+  EXPECT_EQ(4u, held.at(key.GetId()));
   SealedHoldings::SealWhatIsPlain(*sealer, ledger, staging);  // again: nothing to do
   std::string again;
   ASSERT_TRUE(staging.Read(again, id, sha));

@@ -39,6 +39,26 @@ namespace Inbound
         return Sealing::ReadKeyId(keyId, envelope.data(), envelope.size()) ? keyId : "";
       }
 
+      // Whether a staged file holds the bytes sent rather than their envelope. Not from its
+      // header alone: the sender writes the preamble and can make a plain file start like an
+      // envelope ("INBSEAL1" and a key id). The ledger knows the size sent, which an envelope
+      // exceeds by its overhead; a file the ledger does not know (a crash between the write
+      // and the record) is plain when its bytes have the SHA-256 it is named by.
+      bool IsPlain(const Ledger& ledger, const StagingArea& staging, const std::string& upload,
+                   const std::string& name, const boost::filesystem::path& path)
+      {
+        ItemRecord item;
+        boost::system::error_code error;
+        const uint64_t size = boost::filesystem::file_size(path, error);
+        if (ledger.Uploads().LookupItem(item, upload, name))
+        {
+          return !error && size == uint64_t(item.size);
+        }
+        std::string content;
+        return ReadFileKeyId(path).empty() ||
+               (staging.Read(content, upload, name) && Crypto::Sha256Hex(content) == name);
+      }
+
       // Calls "visit(upload id, file name, path)" for each file of the staging folder.
       template <typename Visit>
       void ForEachStagedFile(const StagingArea& staging, Visit visit)
@@ -72,7 +92,7 @@ namespace Inbound
           boost::filesystem::remove(path);
           temporaries++;
         }
-        else if (ReadFileKeyId(path).empty())
+        else if (IsPlain(ledger, staging, upload, name, path))
         {
           std::string plain;
           if (staging.Read(plain, upload, name))
@@ -99,12 +119,14 @@ namespace Inbound
     {
       std::map<std::string, uint64_t> counts;
       plain = 0;
-      ForEachStagedFile(staging, [&](const std::string&, const std::string& name,
+      ForEachStagedFile(staging, [&](const std::string& upload, const std::string& name,
                                      const boost::filesystem::path& path) {
         if (Crypto::IsSha256Hex(name))
         {
           const std::string keyId = ReadFileKeyId(path);
-          (keyId.empty() ? plain : counts[keyId])++;
+          const bool isPlain =
+            keyId.empty() || IsPlain(ledger, staging, upload, name, path);
+          (isPlain ? plain : counts[keyId])++;
         }
       });
       std::vector<UploadRecord> waiting = ledger.Uploads().List("open", 0, 1000000);
