@@ -341,8 +341,9 @@ def test_a_file_the_internal_died_on_is_not_parsed_again_under_another_upload_id
         internal.stop()
         ledger = sqlite3.connect(os.path.join(internal.storage, "inbound", "ledger.sqlite"))
         with ledger:
-            ledger.execute("INSERT INTO pulling (gateway, upload_id, sha256, since) "
-                           "VALUES ('dmz', ?, ?, ?)", (first, harness.sha256(poison),
+            # crashes = 1: the item was already taken up once after a first death.
+            ledger.execute("INSERT INTO pulling (gateway, upload_id, sha256, since, crashes) "
+                           "VALUES ('dmz', ?, ?, ?, 1)", (first, harness.sha256(poison),
                                                        int(time.time() * 1000)))
         ledger.close()
         second = gateway.add([poison])   # the same file under a new id

@@ -520,7 +520,7 @@ TEST_F(PullerTest, BadDataPausesGrowUpToACap)
   EXPECT_EQ(300u, puller_.Describe()["badData"]["pauseSeconds"].asUInt());
 }
 
-TEST_F(PullerTest, AnItemInProgressIsRecordedAndAfterACrashHeld)
+TEST_F(PullerTest, AnItemInProgressIsRetriedOnceAfterACrashAndHeldAfterTwo)
 {
   std::vector<std::string> hashes;
   const std::string id = Send(1, hashes);
@@ -533,10 +533,31 @@ TEST_F(PullerTest, AnItemInProgressIsRecordedAndAfterACrashHeld)
   EXPECT_EQ(0u, internalLedger_.Pulls().ListPulling("dmz").size()); // and cleared after
   EXPECT_EQ(UploadState_Delivered, GatewayState(id));
 
-  // The process dies while parsing the next upload's item: the marker stays.
+  // The process dies once while parsing an upload's item (a kill, a power cut): the next
+  // start tries it again, and it goes in.
+  std::vector<std::string> once;
+  const std::string killed = Send(1, once);
+  internalLedger_.Pulls().MarkPulling("dmz", killed, once[0], clock_.now);
+  {
+    Puller restarted(internal_, internalLedger_, peer_, clock_);
+    EXPECT_EQ(0u, restarted.Describe()["held"].size());
+    ASSERT_EQ(1u, internalLedger_.Pulls().ListPulling("dmz").size());
+    EXPECT_EQ(1, internalLedger_.Pulls().ListPulling("dmz")[0].crashes);
+    EXPECT_TRUE(restarted.RunOnce(0));
+    EXPECT_EQ(UploadState_Delivered, GatewayState(killed));
+    EXPECT_EQ(0u, internalLedger_.Pulls().ListPulling("dmz").size());
+  }
+
+  // It dies on the same item at two starts in a row: a file that crashes the server is held.
   std::vector<std::string> second;
   const std::string crashed = Send(1, second);
   internalLedger_.Pulls().MarkPulling("dmz", crashed, second[0], clock_.now);
+  {
+    Puller first(internal_, internalLedger_, peer_, clock_);  // counted, not held
+    EXPECT_EQ(0u, first.Describe()["held"].size());
+  }
+  internalLedger_.Pulls().MarkPulling("dmz", crashed, second[0], clock_.now);  // taken up again
+  ASSERT_EQ(1, internalLedger_.Pulls().ListPulling("dmz")[0].crashes);       // count kept
   Puller restarted(internal_, internalLedger_, peer_, clock_);
   EXPECT_EQ(crashed, restarted.Describe()["held"][0].asString());
   EXPECT_TRUE(HasEvent(internalLedger_, "alert-upload-held", "stopped while processing item " + second[0]));
@@ -550,6 +571,12 @@ TEST_F(PullerTest, AnItemInProgressIsRecordedAndAfterACrashHeld)
   internalLedger_.Pulls().MarkPulling("other", crashed, second[0], clock_.now);
   Puller again(internal_, internalLedger_, peer_, clock_);
   EXPECT_EQ(1u, internalLedger_.Pulls().ListPulling("other").size());
+
+  // A marker left by a death after the item was recorded is cleared, nothing held.
+  internalLedger_.Pulls().MarkPulling("dmz", id, hashes[0], clock_.now);
+  Puller afterStore(internal_, internalLedger_, peer_, clock_);
+  EXPECT_EQ(0u, internalLedger_.Pulls().ListPulling("dmz").size());
+  EXPECT_EQ(1u, afterStore.Describe()["held"].size());  // only the crashed one
 }
 
 TEST_F(PullerTest, AnUploadExpiredInsideIsHeldNotAcknowledged)

@@ -199,6 +199,9 @@ namespace Inbound
     // e-mail that quotas count by (filled in for older rows by UploadStore::FillSenderKeys).
     AddColumnIfMissing("uploads", "sealed_fields", "TEXT NOT NULL DEFAULT ''");
     AddColumnIfMissing("uploads", "sender_key", "TEXT NOT NULL DEFAULT ''");
+    // Schema 5: how many starts found a pulled item still in progress (crash-loop guard:
+    // the first is retried, the second holds the upload).
+    AddColumnIfMissing("pulling", "crashes", "INTEGER NOT NULL DEFAULT 0");
 
     connection_.Execute("PRAGMA user_version = " + std::to_string(kSchemaVersion) + ";");
     t.Commit();

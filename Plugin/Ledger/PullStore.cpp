@@ -11,7 +11,7 @@ namespace Inbound
     // Reasons quote what a gateway sent: kept safe to show and bounded.
     const size_t kMaxReason = 1000;
 
-    // Rows of "SELECT upload_id, <sha256 or reason>, since": markers and holds alike.
+    // Rows of "SELECT upload_id, <sha256 or reason>, since[, crashes]": markers and holds alike.
     std::vector<PullingRecord> ReadRecords(Orthanc::SQLite::Statement& s,
                                            const std::string& gateway,
                                            std::string PullingRecord::*second)
@@ -24,6 +24,10 @@ namespace Inbound
         r.uploadId = s.ColumnString(0);
         r.*second = s.ColumnString(1);
         r.since = s.ColumnInt64(2);
+        if (s.ColumnCount() > 3)
+        {
+          r.crashes = s.ColumnInt64(3);
+        }
         result.push_back(r);
       }
       return result;
@@ -42,7 +46,9 @@ namespace Inbound
     LedgerDatabase::Session session(database_);
     Orthanc::SQLite::Statement s(
       session.GetConnection(), SQLITE_FROM_HERE,
-      "INSERT OR REPLACE INTO pulling (gateway, upload_id, sha256, since) VALUES (?, ?, ?, ?)");
+      // Keeps the count of starts that already found this item in progress (RecordCrash).
+      "INSERT INTO pulling (gateway, upload_id, sha256, since) VALUES (?, ?, ?, ?)"
+      " ON CONFLICT (gateway, upload_id, sha256) DO UPDATE SET since = excluded.since");
     s.BindString(0, gateway);
     s.BindString(1, uploadId);
     s.BindString(2, sha256);
@@ -68,9 +74,22 @@ namespace Inbound
     LedgerDatabase::Session session(database_);
     Orthanc::SQLite::Statement s(
       session.GetConnection(), SQLITE_FROM_HERE,
-      "SELECT upload_id, sha256, since FROM pulling WHERE gateway = ? ORDER BY since");
+      "SELECT upload_id, sha256, since, crashes FROM pulling WHERE gateway = ? ORDER BY since");
     s.BindString(0, gateway);
     return ReadRecords(s, gateway, &PullingRecord::sha256);
+  }
+
+  void PullStore::RecordCrash(const std::string& gateway, const std::string& uploadId,
+                              const std::string& sha256)
+  {
+    LedgerDatabase::Session session(database_);
+    Orthanc::SQLite::Statement s(
+      session.GetConnection(), SQLITE_FROM_HERE,
+      "UPDATE pulling SET crashes = crashes + 1 WHERE gateway = ? AND upload_id = ? AND sha256 = ?");
+    s.BindString(0, gateway);
+    s.BindString(1, uploadId);
+    s.BindString(2, sha256);
+    s.Run();
   }
 
   bool PullStore::Hold(const PullingRecord& held)

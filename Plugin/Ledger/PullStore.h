@@ -28,8 +28,13 @@ namespace Inbound
     void ClearPulling(const std::string& gateway, const std::string& uploadId,
                       const std::string& sha256);
 
-    // The oldest first.
+    // The oldest first, each with its "crashes".
     std::vector<PullingRecord> ListPulling(const std::string& gateway) const;
+
+    // A start found this item still in progress: counted, the marker kept (MarkPulling keeps
+    // the count when the item is taken up again).
+    void RecordCrash(const std::string& gateway, const std::string& uploadId,
+                     const std::string& sha256);
 
     // Uploads of a gateway that the puller holds: never pulled again nor acknowledged until
     // an admin releases them. A held upload may have no row in "uploads" (a forged manifest).

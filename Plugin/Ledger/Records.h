@@ -221,5 +221,6 @@ namespace Inbound
     std::string sha256;
     std::string reason;
     int64_t since = 0;
+    int64_t crashes = 0;  // markers: starts that found this item still in progress
   };
 }

@@ -97,10 +97,27 @@ namespace Inbound
 
   void Puller::Recover()
   {
-    // An item still recorded as in progress: the process died while parsing or storing it
-    // (a file that crashes the parser would crash it again at every start). Held, not retried.
+    // An item still recorded as in progress: the process died while parsing or storing it.
+    // Once may be a power cut, a kill or the OOM killer: the item is tried once more. Found
+    // again at the next start, it is taken for a file that crashes the server (it would crash
+    // it at every start): the upload is held, not retried.
     for (const PullingRecord& marker : ledger_.Pulls().ListPulling(peer_.GetName()))
     {
+      ItemRecord stored;
+      if (ledger_.Uploads().LookupItem(stored, marker.uploadId, marker.sha256))
+      {
+        // Died after the item was recorded, before the marker was cleared: nothing to redo.
+        ledger_.Pulls().ClearPulling(peer_.GetName(), marker.uploadId, marker.sha256);
+        continue;
+      }
+      if (marker.crashes < 1)
+      {
+        ledger_.Pulls().RecordCrash(peer_.GetName(), marker.uploadId, marker.sha256);
+        LOG(WARNING) << "Inbound: gateway " << peer_.GetName() << ": the server stopped while "
+                     << "processing item " << marker.sha256 << " of upload " << marker.uploadId
+                     << "; it is tried once more";
+        continue;
+      }
       Hold(marker.uploadId, kCrashReason + marker.sha256 +
                               " (since " + FormatIso8601(marker.since) + "); a file that crashes "
                               "the server is not processed again");
