@@ -69,7 +69,7 @@ namespace
   public:
     std::vector<std::string> kept;
 
-    void Keep(const UploadRecord&, ItemRecord&, Orthanc::ParsedDicomFile&, const void* body,
+    void Keep(const UploadRecord&, ItemRecord&, Orthanc::ParsedDicomFile*, const void* body,
               size_t size) override
     {
       kept.emplace_back(static_cast<const char*>(body), size);

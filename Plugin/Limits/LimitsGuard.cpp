@@ -20,8 +20,8 @@ namespace Inbound
     // of VmHWM over VmRSS before the request, divided by the size; the same figure both times).
     // Standalone: 5.00 - Orthanc's copy of the body, the plugin's parse (DCMTK), Orthanc's own
     // parse and copies when it stores the instance. Gateway: 2.00 - Orthanc's copy and the
-    // plugin's parse; the file is staged on disk as received. Measure again when the upload
-    // path changes.
+    // plugin's parse; the file is staged on disk as received (a sealing gateway frees the parse
+    // before it makes the envelope: 2.00 as well). Measure again when the upload path changes.
     const unsigned int kStandaloneBodyMultiple = 5;
     const unsigned int kGatewayBodyMultiple = 2;
 

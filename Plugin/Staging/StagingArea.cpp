@@ -168,7 +168,7 @@ namespace Inbound
   }
 
   void StagingArea::Keep(const UploadRecord& upload, ItemRecord& item,
-                         Orthanc::ParsedDicomFile& dicom, const void* body, size_t size)
+                         Orthanc::ParsedDicomFile* dicom, const void* body, size_t size)
   {
     // The original bytes, not the parsed file: the hospital must receive exactly what was sent.
     if (sealer_ == nullptr)

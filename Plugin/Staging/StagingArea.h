@@ -51,7 +51,7 @@ namespace Inbound
     // Bytes held on disk by the staging area.
     uint64_t ComputeSize() const;
 
-    void Keep(const UploadRecord& upload, ItemRecord& item, Orthanc::ParsedDicomFile& dicom,
+    void Keep(const UploadRecord& upload, ItemRecord& item, Orthanc::ParsedDicomFile* dicom,
               const void* body, size_t size) override;
 
     void Remove(const std::string& uploadId, const std::vector<ItemRecord>& items) override

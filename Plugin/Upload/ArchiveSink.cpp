@@ -8,6 +8,8 @@
 #include "Upload/Isolation.h"
 #include "Upload/Preamble.h"
 
+#include <OrthancException.h>
+
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 
@@ -58,8 +60,14 @@ namespace Inbound
   }
 
   void ArchiveSink::Keep(const UploadRecord& upload, ItemRecord& item,
-                         Orthanc::ParsedDicomFile& dicom, const void* body, size_t size)
+                         Orthanc::ParsedDicomFile* parsed, const void* body, size_t size)
   {
+    if (parsed == nullptr)
+    {
+      throw Orthanc::OrthancException(Orthanc::ErrorCode_InternalError,
+                                      "The archive sink needs the parsed file");
+    }
+    Orthanc::ParsedDicomFile& dicom = *parsed;
     // The PatientID as sent, by its bytes: its ordinal in this upload makes the isolated ID
     // unique (see Isolation.h); its decoded text only makes it readable.
     DcmDataset& dataset = *dicom.GetDcmtkObject().getDataset();

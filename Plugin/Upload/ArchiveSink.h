@@ -23,7 +23,7 @@ namespace Inbound
   public:
     ArchiveSink(const Configuration& configuration, Ledger& ledger, IOrthancStore& store);
 
-    void Keep(const UploadRecord& upload, ItemRecord& item, Orthanc::ParsedDicomFile& dicom,
+    void Keep(const UploadRecord& upload, ItemRecord& item, Orthanc::ParsedDicomFile* dicom,
               const void* body, size_t size) override;
 
     // Deletes exactly the instances that the upload stored (Orthanc drops parents left

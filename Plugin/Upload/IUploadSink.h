@@ -17,8 +17,11 @@ namespace Inbound
     virtual ~IUploadSink() = default;
 
     // Keeps one file and completes "item" with where it went. Must be idempotent: a retry
-    // after a crash keeps the same file again without creating anything twice.
-    virtual void Keep(const UploadRecord& upload, ItemRecord& item, Orthanc::ParsedDicomFile& dicom,
+    // after a crash keeps the same file again without creating anything twice. "dicom": the
+    // parsed file for a sink that StoresInOrthanc(); null for the others, for which it is
+    // freed before (a sealing gateway's envelope must not add to the body and the parse:
+    // doc/Configuration.md, "Memory per file").
+    virtual void Keep(const UploadRecord& upload, ItemRecord& item, Orthanc::ParsedDicomFile* dicom,
                       const void* body, size_t size) = 0;
 
     // Removes everything that was kept for an upload; what is already gone is no error.

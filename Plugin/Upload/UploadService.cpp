@@ -254,7 +254,14 @@ namespace Inbound
     item.patientName = summary.patientName;
     item.patientBirthDate = summary.patientBirthDate;
     item.storedAt = clock_.NowMs();
-    sink_.Keep(upload, item, *dicom, body, size);
+    if (!sink_.StoresInOrthanc())
+    {
+      // The staging area keeps the bytes as sent: the parse is done with, and freed before a
+      // sealing gateway makes the envelope, so that a file's peak stays at its body and one
+      // copy (doc/Configuration.md, "Memory per file").
+      dicom.reset();
+    }
+    sink_.Keep(upload, item, dicom.get(), body, size);
     return item;
   }
 
