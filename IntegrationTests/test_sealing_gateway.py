@@ -241,6 +241,10 @@ def test_a_sealed_upload_leaves_nothing_readable_on_the_gateway(plugin, keys):
             "fields:%s" % upload.id))
         assert fields == {"sender": SENDER, "message": MESSAGE, "userAgent": USER_AGENT}
 
+        # What the admin checks during a rotation: the file and the fields, held for this key.
+        held = server.admin_json("GET", "/inbound/admin/sealing")
+        assert held["heldPlain"] == 0 and held["keys"][0]["held"] == 2, held
+
         # The item route serves the envelope as it is.
         item = peer(server, "/inbound/peer/outbox/%s/items/%s" % (upload.id, digest))
         assert item.status_code == 200 and item.content == staged
@@ -325,6 +329,7 @@ def test_switching_sealing_on_seals_what_the_gateway_held(plugin, keys):
         upload, _ = send(server, payload)
         assert readable(server.workdir, needles(pixels))  # plain text, before
 
+        assert server.admin_json("GET", "/inbound/admin/sealing")["heldPlain"] == 2
         server.stop_cleanly()
         os.remove(server.log_path)  # the search below is about the ledger and staging
         server.inbound["Sealing"]["PublicKeys"] = [current["public"]]
@@ -335,6 +340,7 @@ def test_switching_sealing_on_seals_what_the_gateway_held(plugin, keys):
         sealed = server.admin_json("GET", "/inbound/admin/sealing")
         assert sealed["sealing"] and sealed["keys"][0]["keyId"] == sealing.key_id(
             current["public"])
+        assert sealed["heldPlain"] == 0 and sealed["keys"][0]["held"] == 2, sealed
 
         # The upload goes out sealed as a whole, as if it had been received sealed.
         manifest = peer(server, "/inbound/peer/outbox/%s" % upload.id).json()
