@@ -446,13 +446,13 @@ namespace Inbound
     {
       snapshot.sealing = sealer_ ? 1 : 0;
     }
+    snapshot.scan = uploads_->GetMalwareScanSnapshot();
     snapshot.notificationsByState = ledger_->Notifications().CountByState();
     if (forwarder_)
     {
       snapshot.forwards = true;
       snapshot.forwardsByState = ledger_->Forwards().CountByState();
     }
-    snapshot.scan = uploads_->GetMalwareScanSnapshot();
     std::lock_guard<std::mutex> lock(pullersMutex_);
     for (const auto& puller : pullers_)
     {
