@@ -66,6 +66,11 @@ export function stateBadge(state) {
   return el('span', { className: `badge badge-${safe}` }, text);
 }
 
-export function senderName(sender) {
-  return (sender && sender.name) || t('unknownSender');
+// "upload": the upload's JSON; on a sealing gateway its sender is sealed for the inside.
+export function senderName(upload) {
+  const sender = (upload && upload.sender) || {};
+  if (upload && upload.sealed && !sender.name) {
+    return t('sealedSender');
+  }
+  return sender.name || t('unknownSender');
 }

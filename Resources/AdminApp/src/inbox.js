@@ -46,7 +46,7 @@ function sortedUploads() {
     list.sort((a, b) => time(a) - time(b));
   } else if (sort === 'sender') {
     const collator = new Intl.Collator(locale(), { sensitivity: 'base' });
-    list.sort((a, b) => collator.compare(senderName(a.sender), senderName(b.sender)) || time(b) - time(a));
+    list.sort((a, b) => collator.compare(senderName(a), senderName(b)) || time(b) - time(a));
   } else {
     list.sort((a, b) => time(b) - time(a));
   }
@@ -88,7 +88,7 @@ function renderUploadRow(upload) {
     type: 'button', className: 'upload-toggle', 'aria-expanded': expanded ? 'true' : 'false', 'aria-controls': detailsId,
   },
   el('span', { className: 'upload-who' },
-    el('span', { className: 'upload-sender' }, senderName(sender)),
+    el('span', { className: 'upload-sender' }, senderName(upload)),
     sender.institution ? el('span', { className: 'upload-institution' }, sender.institution) : null),
   stateBadge(upload.state));
   const meta = el('p', { className: 'upload-meta' },
@@ -153,7 +153,7 @@ async function deleteUpload(id, button) {
   const upload = uploadFor(id);
   const ok = await confirmAction({
     title: t('delete.title'),
-    text: t('delete.text', { id, sender: senderName(upload.sender) }),
+    text: t('delete.text', { id, sender: senderName(upload) }),
     ok: t('delete.ok'),
   });
   if (!ok) {
@@ -178,7 +178,7 @@ async function banSender(id, button) {
   }
   const ok = await confirmAction({
     title: t('ban.title'),
-    text: t('ban.text', { ip, id, sender: senderName(upload.sender) }),
+    text: t('ban.text', { ip, id, sender: senderName(upload) }),
     ok: t('ban.ok'),
   });
   if (!ok) {

@@ -66,7 +66,7 @@ export async function openRelease(id) {
   }
   release.uploadId = id;
   hideError('release-alert');
-  $('release-upload').textContent = t('release.of', { id, sender: senderName(upload.sender) });
+  $('release-upload').textContent = t('release.of', { id, sender: senderName(upload) });
   const modalities = await fillTargets();
   fillStudies(upload);
 

@@ -41,3 +41,16 @@ test('formatDicomDate: a DICOM date in the page\'s language, anything else as it
   assert.equal(web.formatDicomDate(' 2024 '), '2024');
   assert.equal(web.formatDicomDate(undefined), '');
 });
+
+test('senderName (admin page): the name, "(no name)", or sealed on a sealing gateway', () => {
+  web.useTexts(web.adminTexts);
+  web.setLanguage('en');
+  assert.equal(web.senderName({ sender: { name: 'Dr. Ada' } }), 'Dr. Ada');
+  assert.equal(web.senderName({ sender: { name: '' } }), '(no name)');
+  assert.equal(web.senderName({ sealed: true, sender: { name: '' } }),
+    '(sealed: readable only inside the hospital)');
+  web.setLanguage('de');
+  assert.equal(web.senderName({ sealed: true, sender: {} }), '(versiegelt: erst im Krankenhaus lesbar)');
+  web.setLanguage('en');
+  web.useTexts(web.uploadTexts);
+});

@@ -16,6 +16,7 @@ export async function loadModules() {
     export * from './WebShared/format.js';
     export { texts as uploadTexts } from './WebApp/src/texts.js';
     export { texts as adminTexts } from './AdminApp/src/texts.js';
+    export { senderName } from './AdminApp/src/format.js';
   `;
   const result = await esbuild.build({
     stdin: { contents, resolveDir: RESOURCES, loader: 'js' },
