@@ -89,6 +89,55 @@ def patient_file(name, patient_id, pixels=None, sop_uid=None):
     return out.getvalue(), bytes(ds.PixelData)[40:72]
 
 
+# ----------------------------------------------------------------------------- a preamble
+
+
+def test_a_preamble_that_looks_like_an_envelope_is_sealed_all_the_same(plugin):
+    """The 128-byte preamble is the sender's (PS3.10 7.1): one that starts like an envelope
+    ("INBSEAL1" and the Internal's key id) must not pass for one. A gateway that staged such a
+    file in plain text, then got the Internal's key, must seal it at its next start like any
+    other plain file; else the patient data stays readable at rest, and the Internal holds
+    the whole upload because its item "does not open"."""
+    private, public = sealing.new_key_pair()
+    key_id = sealing.key_id(public)
+    payload, _ = patient_file("Preambletrick^Gisela", "PREAMBLE-TRICK-77")
+    tricked = b"INBSEAL1" + bytes.fromhex(key_id) + payload[16:]
+    assert tricked[128:132] == b"DICM" and len(tricked) == len(payload)
+    honest, _ = patient_file("Preamblehonest^Gisela", "PREAMBLE-HONEST-78")
+
+    gateway = gateway_server(plugin, [])
+    internal = None
+    try:
+        gateway.start()
+        upload = Upload.open(gateway, sender=SENDERS["kept"], message=MESSAGES["kept"])
+        assert upload.put(tricked).status_code == 201
+        assert upload.put(honest).status_code == 201
+        upload.complete_ok()
+
+        # The admin gives the gateway the Internal's key: what it holds gets sealed.
+        gateway.inbound["Sealing"]["PublicKeys"] = [public.decode()]
+        gateway.restart()
+        for sha256, original in ((harness.sha256(tricked), tricked),
+                                 (harness.sha256(honest), honest)):
+            at_rest = harness.read(staged(gateway, upload.id)[sha256])
+            assert len(at_rest) == len(original) + sealing.OVERHEAD, sha256
+            assert sealing.open_envelope(private, at_rest, "item:%s:%s" % (
+                upload.id, sha256)) == original, sha256
+        assert b"PREAMBLE-TRICK-77" not in harness.read(staged(gateway, upload.id)[
+            harness.sha256(tricked)])
+
+        # And the Internal opens both and stores the upload, nothing held.
+        internal = internal_server(plugin, gateway.url + "/", write(
+            os.path.join(gateway.workdir, "inside-keys", "key.pem"), private))
+        internal.start()
+        inside = wait_for_state(internal, upload.id, "complete")
+        assert inside["files"] == 2
+        assert internal.admin_json("GET", "/inbound/admin/gateways")["gateways"][0]["held"] == []
+        wait_for_state(gateway, upload.id, "delivered")
+    finally:
+        stop_all(internal, gateway)
+
+
 # ----------------------------------------------------------------------------- at rest
 
 
@@ -265,6 +314,37 @@ def test_malware_refused_on_a_sealing_gateway_leaves_nothing_readable(plugin, tm
         stop_all(gateway)
         sink.stop()
         clamd.stop()
+
+
+def peak_growth(server, payload):
+    """(VmHWM after one PUT - VmRSS before) / size, as Benchmarks/body_memory.py measures the
+    per-role figure that LimitsGuard reserves per body byte."""
+    def status(field):
+        with open("/proc/%d/status" % server.process.pid) as f:
+            return [int(l.split()[1]) * 1024 for l in f if l.startswith(field + ":")][0]
+    upload = Upload.open(server)
+    with open("/proc/%d/clear_refs" % server.process.pid, "w") as f:
+        f.write("5")
+    before = status("VmRSS")
+    assert upload.put(payload).status_code == 201
+    return (status("VmHWM") - before) / len(payload)
+
+
+def test_a_sealing_gateway_stays_within_its_memory_figure(plugin):
+    """A gateway reserves 2 bytes of MaxBytesInFlight per body byte (Orthanc's body and the
+    parse): sealing must not add a third copy (the whole envelope in memory took it to 3.0,
+    so a flood of large files overran the budget by half). Sealed as it is written: 2.0."""
+    side = int((32 * 1024 * 1024 / 2) ** 0.5)
+    payload = data.make_dicom(patient_id="MEM-SEAL", rows=side, columns=side)
+    gateway = gateway_server(plugin, [sealing.new_key_pair()[1].decode()]).start()
+    try:
+        assert Upload.open(gateway).put(data.make_dicom(patient_id="WARM")).status_code == 201
+        figures = [peak_growth(gateway, payload) for _ in range(2)]
+        assert max(figures) < 2.3, figures
+        assert gateway.admin_json("GET", "/inbound/admin/limits")["inFlight"][
+            "bytesPerBodyByte"] == 2
+    finally:
+        stop_all(gateway)
 
 
 # ----------------------------------------------------------------------------- keys
