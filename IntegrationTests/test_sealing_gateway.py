@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import os
+import shutil
 import sqlite3
 import stat
 
@@ -332,10 +333,26 @@ def test_switching_sealing_on_seals_what_the_gateway_held(plugin, keys):
         assert server.admin_json("GET", "/inbound/admin/sealing")["heldPlain"] == 2
         server.stop_cleanly()
         os.remove(server.log_path)  # the search below is about the ledger and staging
+        # What a crash in the middle of the switch-on would leave: the plain file's second
+        # name, and a write never renamed.
+        folder = os.path.join(server.storage, "inbound", "staging", upload.id)
+        staged = os.path.join(folder, harness.sha256(payload))
+        leftovers = [staged + ".plain", staged + ".tmp-CRASHED1"]
+        for leftover in leftovers:
+            shutil.copyfile(staged, leftover)
+        # The plain file's blocks are overwritten before they are let go, not only unlinked:
+        # a hard link of our own keeps the inode, and must read zeros afterwards.
+        witness = os.path.join(server.workdir, "witness")
+        os.link(staged, witness)
         server.inbound["Sealing"]["PublicKeys"] = [current["public"]]
         server.start()
         assert "sealed what this gateway held in plain text: 1 staged file(s), 1 upload " \
             "record(s)" in harness.read(server.log_path).decode()
+        assert not any(os.path.exists(p) for p in leftovers)
+        with open(witness, "rb") as f:
+            scrubbed = f.read()
+        assert len(scrubbed) == len(payload) and scrubbed == bytes(len(payload))
+        os.remove(witness)
         assert readable(server.workdir, needles(pixels)) == []
         sealed = server.admin_json("GET", "/inbound/admin/sealing")
         assert sealed["sealing"] and sealed["keys"][0]["keyId"] == sealing.key_id(

@@ -9,6 +9,8 @@
 
 #include <boost/filesystem.hpp>
 
+#include <unistd.h>
+
 #include <fstream>
 
 namespace Inbound
@@ -71,11 +73,16 @@ namespace Inbound
           {
             continue;
           }
+          // Listed first, visited after: a visit may add and remove files of the folder.
+          std::vector<boost::filesystem::path> files;
           for (boost::filesystem::directory_iterator file(upload->path(), error);
                !error && file != end; file.increment(error))
           {
-            visit(upload->path().filename().string(), file->path().filename().string(),
-                  file->path());
+            files.push_back(file->path());
+          }
+          for (const boost::filesystem::path& file : files)
+          {
+            visit(upload->path().filename().string(), file.filename().string(), file);
           }
         }
       }
@@ -89,6 +96,7 @@ namespace Inbound
         if (!Crypto::IsSha256Hex(name))
         {
           // A write that a crash interrupted (StagingArea::Write): never renamed, garbage.
+          StagingArea::Scrub(path.string());
           boost::filesystem::remove(path);
           temporaries++;
         }
@@ -98,7 +106,19 @@ namespace Inbound
           if (staging.Read(plain, upload, name))
           {
             const std::string sealed = sealer.SealItem(upload, name, plain.data(), plain.size());
+            // The plain bytes are scrubbed, not only unlinked, once the envelope has replaced
+            // them; a second name keeps them reachable until then (a crash in between leaves
+            // "<sha256>.plain", scrubbed and removed as garbage at the next start).
+            const std::string plainCopy = path.string() + ".plain";
+            StagingArea::Scrub(plainCopy);  // one a crash left (listed after this file)
+            boost::filesystem::remove(plainCopy);
+            const bool linked = link(path.string().c_str(), plainCopy.c_str()) == 0;
             staging.Write(upload, name, sealed.data(), sealed.size());
+            if (linked)
+            {
+              StagingArea::Scrub(plainCopy);
+              boost::filesystem::remove(plainCopy);
+            }
             files++;
           }
         }

@@ -8,8 +8,10 @@
 #include <boost/filesystem.hpp>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -70,6 +72,36 @@ namespace Inbound
   {
     CheckName(sha256);
     return (boost::filesystem::path(GetFolder(uploadId)) / sha256).string();
+  }
+
+  void StagingArea::Scrub(const std::string& path)
+  {
+    const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+    {
+      return;  // gone already: nothing to scrub
+    }
+    struct stat info;
+    if (fstat(fd, &info) == 0 && S_ISREG(info.st_mode))
+    {
+      static const char kZeros[65536] = {};
+      off_t left = info.st_size;
+      while (left > 0)
+      {
+        const ssize_t n = write(fd, kZeros, static_cast<size_t>(std::min<off_t>(left, sizeof(kZeros))));
+        if (n < 0 && errno == EINTR)
+        {
+          continue;
+        }
+        if (n <= 0)
+        {
+          break;
+        }
+        left -= n;
+      }
+      fsync(fd);
+    }
+    close(fd);
   }
 
   void StagingArea::Write(const std::string& uploadId, const std::string& sha256,

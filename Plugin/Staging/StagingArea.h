@@ -48,6 +48,11 @@ namespace Inbound
 
     void RemoveUpload(const std::string& uploadId);
 
+    // Overwrites a file's bytes with zeros in place (fsync), before it is replaced or removed,
+    // so that plain text does not stay in the disk's free blocks where the file system writes
+    // in place (not on copy-on-write file systems, nor below an SSD's wear levelling).
+    static void Scrub(const std::string& path);
+
     // Bytes held on disk by the staging area.
     uint64_t ComputeSize() const;
 
