@@ -6,6 +6,7 @@
 #   internal Orthanc -> SMTP (a local sink that keeps every mail in a folder): the recipient's
 #   notification with the link to the study, and the admins' alerts
 #   internal Orthanc -> DICOM (DCMTK's storescp as the PACS): released studies
+#   gateway -> clamd (ClamAV, a demonstration signature): every file scanned before it is kept
 # and prints the addresses to open. Ctrl-C stops everything it started.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -99,6 +100,33 @@ for _ in $(seq 1 100); do
 done
 grep -q "smtp-sink ready" "$work/smtp-sink.log" || { echo "The SMTP sink did not start; see $work/smtp-sink.log" >&2; exit 1; }
 
+# The malware scanner: Debian's clamd on a socket of the demonstration's own. No signature can
+# be downloaded here, so its database holds one demonstration signature: the EICAR test
+# string (a file holding it, DICOM or not, is refused 422 "malware"). A real gateway uses
+# the system's clamd with freshclam's signatures (doc/Operations.md, "Malware scanning").
+mkdir -p "$work/clamd/db" "$work/clamd/tmp"
+eicar='X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*'
+printf 'Demo.EICAR-Test-File:0:*:%s\n' "$(printf '%s' "$eicar" | od -An -tx1 -v | tr -d ' \n')" \
+  >"$work/clamd/db/demo.ndb"
+cat >"$work/clamd/clamd.conf" <<CONF
+LocalSocket $work/clamd/clamd.ctl
+DatabaseDirectory $work/clamd/db
+TemporaryDirectory $work/clamd/tmp
+LogFile $work/clamd/clamd.log
+Foreground yes
+User root
+StreamMaxLength 512M
+MaxFileSize 512M
+MaxScanSize 512M
+CONF
+/usr/sbin/clamd -c "$work/clamd/clamd.conf" >"$work/clamd/clamd.out" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 150); do
+  [ -S "$work/clamd/clamd.ctl" ] && break
+  sleep 0.2
+done
+[ -S "$work/clamd/clamd.ctl" ] || { echo "clamd did not start; see $work/clamd/clamd.out" >&2; exit 1; }
+
 # The internal Orthanc first: it makes its sealing key pair at its first start, and the
 # gateway seals everything it stages for the public key (doc/Operations.md, "Sealed staging").
 # The internal Orthanc trusts the demo's self-signed certificate as it would the hospital's CA.
@@ -121,7 +149,8 @@ curl -sf -u "admin:$admin_password" "http://127.0.0.1:$internal_port/inbound/adm
   >"$work/inbound-sealing.pub" ||
   { echo "The internal Orthanc did not show its sealing key; see $work/internal/orthanc.log" >&2; exit 1; }
 start gateway "$root/Resources/Configurations/Gateway.json" "$gateway_port" "$gateway_https" \
-  "Inbound.Sealing.PublicKeys=[\"$work/inbound-sealing.pub\"]"
+  "Inbound.Sealing.PublicKeys=[\"$work/inbound-sealing.pub\"]" \
+  "Inbound.Scan.Clamd=\"unix:$work/clamd/clamd.ctl\""
 
 cat <<TXT
 
@@ -138,6 +167,7 @@ internal Orthanc that pulls every completed upload in (the certificate is self-s
   Notification queue (inside):  http://127.0.0.1:$internal_port/inbound/admin/notifications
   Inbox and release (inside):   http://127.0.0.1:$internal_port/inbound/admin/ui/
   PACS (storescp, AET PACS):    $work/pacs/   (released studies; 127.0.0.1:$pacs_port)
+  Malware scanner (clamd):      $work/clamd/   (demonstration signature: the EICAR test string)
 
 Logs and data: $work
 Press Ctrl-C to stop.
