@@ -337,12 +337,8 @@ namespace Inbound
       {
         Bad("Scan.Clamd", error);
       }
-      if (role == Role_Internal && !scan.clamd.empty())
-      {
-        // A pulled file was scanned where it first arrived, on the gateway.
-        Bad("Scan.Clamd", "has no effect on an Internal: files are scanned where they first "
-            "arrive (the Gateway)");
-      }
+      // On an Internal a scanner checks pulled files again: a gateway is trusted no more than
+      // the Internet, and a compromised one would pass on what it never scanned.
       return scan;
     }
 

@@ -476,6 +476,12 @@ namespace Inbound
     client.ip = upload.clientIp;
     client.userAgent = upload.userAgent;
     policy_.CheckFile(client, upload, size);
+    if (scan_ != nullptr)
+    {
+      // An Internal with a scanner checks again what the gateway says it scanned: 422 holds
+      // the upload with the alert, 503 has the puller fetch the file again later.
+      scan_->Check(id, sha256, body, size, upload.clientIp);
+    }
     if (ledger_.Uploads().AddItem(StoreFile(upload, sha256, body, size), gateway,
                                   policy_.GetQuotaScopes(upload.clientIp, upload.senderKey),
                                   policy_.GetDay(), Preamble::Describe(body, size)) ==
