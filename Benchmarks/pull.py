@@ -1,47 +1,57 @@
 #!/usr/bin/python3
-"""Pull benchmark of Orthanc Inbound.
-Over 500 lines: one benchmark, read top to bottom: method, set-up, measurements, report, plot.
+"""Pull benchmark of Orthanc Inbound: the plugin's pull, sealed and plain, against a peer push.
+Over 500 lines: one benchmark, read top to bottom: method, set-up, measurements (report: pull_report.py).
 
-How fast does a study cross from the DMZ to the internal Orthanc through the plugin's pull,
-compared with Orthanc's own peer push between two native Orthancs? And how long after a
-sender's "complete" is a small upload stored inside?
+How fast does a study cross from the DMZ to the internal Orthanc through the plugin's pull, with
+sealed staging and without, compared with Orthanc's own peer push between two native Orthancs?
+And how long after a sender's "complete" is a small upload stored inside?
 
-Set-up, all on loopback: four Orthanc 1.10.1 processes —
-  - the plugin's pair, configured as IntegrationTests/test_pull.py configures them: the gateway,
-    Inbound {"Role": "Gateway", "Pullers": [the internal Orthanc's account, from 127.0.0.1]},
-    and the internal Orthanc, Inbound {"Role": "Internal", "Gateways": ["dmz"]}, "OrthancPeers"
-    {"dmz": the gateway, with the puller's account}; the plugin's rate limits, quotas and
-    automatic bans are off (the harness's defaults);
+Set-up, all on loopback: six Orthanc 1.10.1 processes, three pairs —
+  - the plugin's plain pair, configured as IntegrationTests/test_pull.py configures them: the
+    gateway, Inbound {"Role": "Gateway", "Pullers": [the internal Orthanc's account, from
+    127.0.0.1], "Sealing": {"PublicKeys": []}}, and the internal Orthanc, Inbound {"Role":
+    "Internal", "Gateways": ["dmz"]}, "OrthancPeers" {"dmz": the gateway, with the puller's
+    account}; the plugin's rate limits, quotas and automatic bans are off (the harness's defaults);
+  - the plugin's sealing pair: the same, but the gateway has "Sealing": {"PublicKeys": [the
+    internal Orthanc's public key]} and the internal Orthanc "Sealing": {"PrivateKey": its key
+    file} (an X25519 pair made for the run by IntegrationTests/sealing.py): the gateway seals
+    every file as it stages it, the internal Orthanc opens every file it pulls;
   - native Orthanc's pair, without the plugin (Orthanc's authentication on): a gateway whose
     "OrthancPeers" entry "inside" is the native internal Orthanc, for the push.
 Each pair serves only its own mode, so that its VmHWM is that mode's peak memory.
 
 Measured in one run:
-  pull     the 300-instance CT study of the ingest benchmark is uploaded to the gateway through
-           the public upload API (directly, without nginx; not timed); timed: from the sender's
-           POST .../complete until GET /inbound/admin/uploads/{id} on the internal Orthanc says
-           "complete" with every file — the long poll waking up, the manifest, one GET per item,
-           SHA-256 check, isolation, store, and (just after) the acknowledgement;
+  sealed,  the 300-instance CT study of the ingest benchmark is uploaded to the pair's gateway
+  pull     through the public upload API (directly, without nginx; not timed, but its time and
+           the gateway's CPU are recorded: that is where the sealing happens); timed: from the
+           sender's POST .../complete until GET /inbound/admin/uploads/{id} on the internal
+           Orthanc says "complete" with every file — the long poll waking up, the manifest, one
+           GET per item, opening it (sealed), SHA-256 check, isolation, store, and (just after)
+           the acknowledgement;
   push     the same study stored in the native gateway (POST /instances as admin; not timed);
            timed: POST /peers/inside/store {"Resources": [study], "Synchronous": true} until it
            answers (Orthanc's peer job sends every instance with POST /instances);
-  latency  a 1-file upload: from POST .../complete until the internal Orthanc reports it stored.
-Pull and push alternate (5 each by default; medians); what arrived inside is deleted after every
-run. CPU time of both Orthanc processes, their VmRSS sampled every 20 ms and VmHWM.
+  latency  a 1-file upload, on each plugin's pair in turn: from POST .../complete until the
+           internal Orthanc reports it stored.
+The three modes alternate (5 runs each by default, the order rotating every round; medians);
+what arrived inside is deleted after every run. CPU time of every Orthanc process, their VmRSS
+sampled every 20 ms and VmHWM. Ratios: sealed / native, plain / native, sealed / plain.
+Every sealed run checks that the staged files are envelopes of the internal Orthanc's key, and
+the end of the run that the sealing internal opened them and the plain one opened none.
 
 This is a measurement, not a test: nothing is asserted about the timings. The script exits
 non-zero only if something went wrong (an answer that is not 2xx, an instance missing inside,
-an Orthanc dying, a transfer that never finishes).
+an Orthanc dying, a transfer that never finishes, a sealed run that was not sealed).
 
 Outputs: results/pull.json, results/pull.md, results/pull.png (beside this script).
 """
 
 import argparse
 import datetime
+import glob
 import json
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -57,19 +67,23 @@ import requests  # noqa: E402
 import bench_study  # noqa: E402    Benchmarks: the generated CT study
 import bench_support  # noqa: E402  Benchmarks: /proc readers, clients, RSS sampler, machine
 import harness  # noqa: E402    IntegrationTests: Orthanc processes, the upload's open body
+import pull_report  # noqa: E402  Benchmarks: this benchmark's medians, ratios, .md and .png
+import sealing  # noqa: E402    IntegrationTests: X25519 key pairs, key ids, envelopes
 from bench_support import ADMIN, MB, BenchmarkError  # noqa: E402
 
 PULLER = ("inside-puller", "bench-puller-secret-2026")  # >= 16 characters
 GATEWAY_PEER = "dmz"        # the gateway, in the internal Orthanc's OrthancPeers
 INTERNAL_PEER = "inside"    # the internal Orthanc, in the gateway's OrthancPeers (push only)
 API = "/inbound/api/uploads"
+ENVELOPE_MAGIC = b"INBSEAL1"  # the first bytes of every sealed file (doc/Security.md)
+FAILED = ("held", "failed", "cancelled", "expired", "removed")  # an upload that will not complete
 
 
 def log(message):
     print("[pull %s] %s" % (time.strftime("%H:%M:%S"), message), flush=True)
 
 
-# --------------------------------------------------------------------------- the two Orthancs
+# --------------------------------------------------------------------------- the Orthancs
 
 class Server(harness.OrthancServer):
     """A harness Orthanc whose directories are under INBOUND_BENCH_WORK (the disk measured by
@@ -88,6 +102,7 @@ class Server(harness.OrthancServer):
         self.log_path = os.path.join(self.workdir, "orthanc.log")
         self.port = harness.free_port()
         self.dicom_port = harness.free_port()
+        self.key_id = None  # the id of the sealing key of a sealing pair
 
     def alive(self):
         if not self.running():
@@ -105,13 +120,26 @@ class Server(harness.OrthancServer):
 snapshot_plugin = bench_support.snapshot_plugin
 
 
-def topology(workdir, plugin, internal_extra=None):
-    """The plugin's pair: a gateway (Role Gateway) and an internal Orthanc pulling from it."""
-    gateway = Server("gateway", workdir, plugin, {
-        "Role": "Gateway",
+def topology(workdir, plugin, internal_extra=None, sealed=False):
+    """The plugin's pair: a gateway (Role Gateway) and an internal Orthanc pulling from it.
+    With "sealed", the gateway seals for the internal Orthanc's key (a pair made here, the
+    private key written with mode 600 as the plugin requires); without, it stages in plain text
+    (said explicitly, whatever the harness's defaults)."""
+    prefix = "sealed-" if sealed else ""
+    gateway = Server(prefix + "gateway", workdir, plugin, {
+        "Role": "Gateway", "Sealing": {"PublicKeys": []},
         "Pullers": [{"Username": PULLER[0], "Password": PULLER[1], "Networks": ["127.0.0.1"]}]})
-    internal = Server("internal", workdir, plugin,
+    internal = Server(prefix + "internal", workdir, plugin,
                       harness.merge({"Role": "Internal", "Gateways": [GATEWAY_PEER]}, internal_extra))
+    if sealed:
+        private_pem, public_pem = sealing.new_key_pair()
+        key_file = os.path.join(internal.workdir, "sealing-key.pem")
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(private_pem)
+        gateway.inbound["Sealing"]["PublicKeys"] = [public_pem.decode()]
+        internal.inbound["Sealing"] = {"PrivateKey": key_file}
+        gateway.key_id = internal.key_id = sealing.key_id(public_pem)
     internal.orthanc_overrides = {"OrthancPeers": {GATEWAY_PEER: {
         "Url": gateway.url + "/", "Username": PULLER[0], "Password": PULLER[1]}}}
     return gateway, internal
@@ -200,7 +228,7 @@ def wait_for(session, server, upload_id, state, count, interval, timeout):
             last = r.json()
             if last.get("state") == state and (count is None or last.get("files") == count):
                 return time.perf_counter(), polls
-            if last.get("state") in ("held", "failed", "cancelled", "expired", "removed"):
+            if last.get("state") in FAILED:
                 break
         elif r.status_code != 404:
             bench_support.check(r, "GET /inbound/admin/uploads/%s (%s)" % (upload_id, server.name))
@@ -208,6 +236,35 @@ def wait_for(session, server, upload_id, state, count, interval, timeout):
     server.alive()
     raise BenchmarkError("upload %s never became %s with %s files on the %s Orthanc (last: %s)"
                          % (upload_id, state, count, server.name, json.dumps(last)[:500]))
+
+
+def wait_for_instances(session, server, upload_id, count, interval, timeout):
+    """Polls Orthanc's own GET /statistics until "server" holds "count" instances; returns the
+    number of polls. The status of a 300-file upload (GET /inbound/admin/uploads/{id}, with its
+    items) costs the internal Orthanc about 7 ms of CPU, Orthanc's statistics about 0.2 ms: the
+    timed wait looks at the statistics until the last instance is in, then at the status, so
+    that polling does not take the CPU of the pull it measures. The status is still looked at
+    about once a second, to stop at once on an upload that was held or failed."""
+    deadline = time.perf_counter() + timeout
+    polls = 0
+    while time.perf_counter() < deadline:
+        r = bench_support.check(session.get(server.url + "/statistics", timeout=30),
+                                "GET /statistics (%s)" % server.name)
+        polls += 1
+        if r.json()["CountInstances"] >= count:
+            return polls
+        if polls % max(1, int(1 / interval)) == 0:
+            status = session.get("%s/inbound/admin/uploads/%s" % (server.url, upload_id), timeout=30)
+            if status.status_code == 200 and status.json().get("state") in FAILED + ("complete",):
+                if bench_support.check(session.get(server.url + "/statistics", timeout=30), "GET "
+                                       "/statistics").json()["CountInstances"] >= count:
+                    return polls  # the last instance came in meanwhile
+                break
+        time.sleep(interval)
+    server.alive()
+    status = session.get("%s/inbound/admin/uploads/%s" % (server.url, upload_id), timeout=30)
+    raise BenchmarkError("the %s Orthanc holds %d instances, not %d; upload %s: %s\n%s" % (
+        server.name, server.instances(), count, upload_id, status.text[:1500], server.log_tail(30)))
 
 
 def admin_session():
@@ -266,30 +323,64 @@ def per_file(window, count):
     return window
 
 
-def run_pull(gateway, internal, files, args, label, interval):
-    """The plugin's pull of a study staged on the gateway."""
+def check_staged(gateway, upload_id, count, label):
+    """That the gateway staged every file of the upload sealed for its pair's key (a sealing
+    pair), or as the DICOM file sent (the plain pair): the mode measured is the mode named."""
+    folders = glob.glob(os.path.join(gateway.storage, "**", "staging", upload_id), recursive=True)
+    staged = [p for d in folders for p in glob.glob(os.path.join(d, "*")) if os.path.isfile(p)]
+    if len(staged) < count:
+        raise BenchmarkError("%s: %d staged files found for upload %s on the %s Orthanc, not %d"
+                             % (label, len(staged), upload_id, gateway.name, count))
+    for path in staged:
+        with open(path, "rb") as f:
+            head = f.read(132)
+        sealed = head[:len(ENVELOPE_MAGIC)] == ENVELOPE_MAGIC
+        if gateway.key_id:
+            key = head[len(ENVELOPE_MAGIC):len(ENVELOPE_MAGIC) + 8].hex()
+            if not sealed or key != gateway.key_id:
+                raise BenchmarkError("%s: staged %s is not sealed for key %s" % (
+                    label, path, gateway.key_id))
+        elif sealed or head[128:132] != b"DICM":
+            raise BenchmarkError("%s: staged %s is not the plain DICOM file" % (label, path))
+
+
+def run_pull(gateway, internal, files, args, label, interval, probe=False):
+    """The plugin's pull of a study staged on the gateway (sealed on a sealing pair's). With
+    "probe", measures afterwards what one poll of each kind costs the internal Orthanc."""
     gateway.alive()
     internal.alive()
+    stage_cpu = bench_support.proc_cpu_seconds(gateway.process.pid)
+    stage_start = time.perf_counter()
     upload_id, headers = stage(gateway, files, args.clients)
+    stage_seconds = time.perf_counter() - stage_start
+    stage_cpu = bench_support.proc_cpu_seconds(gateway.process.pid) - stage_cpu
+    check_staged(gateway, upload_id, len(files), label)
     bench_support.settle()
     total = sum(len(f["body"]) for f in files)
     with admin_session() as gs, admin_session() as s, Window(gateway, internal) as w:
         start = time.perf_counter()
         complete(gateway, upload_id, headers, len(files))
         completed = time.perf_counter()
-        inside, polls = wait_for(s, internal, upload_id, "complete", len(files), interval,
+        statistics_polls = wait_for_instances(s, internal, upload_id, len(files), interval,
+                                              args.timeout)
+        inside, polls = wait_for(s, internal, upload_id, "complete", len(files), interval / 4,
                                  args.timeout)
         delivered, _ = wait_for(gs, gateway, upload_id, "delivered", None, interval, args.timeout)
     stored = internal.instances()
     if stored != len(files):
         raise BenchmarkError("%s: %d instances inside, not %d" % (label, stored, len(files)))
+    costs = {"statusMs": poll_cost(internal, "/inbound/admin/uploads/" + upload_id),
+             "statisticsMs": poll_cost(internal, "/statistics")} if probe else None
     cleanup_inside(internal, upload_id)
     seconds = inside - start
     return dict(per_file(w.result, len(files)), **{
-        "label": label, "mode": "pull", "files": len(files), "bytes": total, "uploadId": upload_id,
+        "label": label, "mode": "sealed" if gateway.key_id else "pull", "files": len(files),
+        "bytes": total, "uploadId": upload_id,
         "seconds": seconds, "mbPerSecond": total / MB / seconds, "filesPerSecond": len(files) / seconds,
         "completeAnswerSeconds": completed - start, "deliveredSeconds": delivered - start,
-        "polls": polls, "pollIntervalSeconds": interval})
+        "polls": polls, "statisticsPolls": statistics_polls, "pollIntervalSeconds": interval,
+        "pollCostMs": costs, "stageSeconds": stage_seconds,
+        "stageGatewayCpuMsPerFile": 1000 * stage_cpu / len(files)})
 
 
 def run_push(gateway, internal, files, args, label):
@@ -334,232 +425,82 @@ def cleanup_inside(internal, upload_id):
     bench_support.delete_everything(internal)
 
 
-def poll_cost(internal, upload_id, rounds=200):
-    """CPU the internal Orthanc spends per admin status poll (the timed waits poll it)."""
+def poll_cost(internal, path, rounds=100):
+    """CPU (ms) the internal Orthanc spends per GET of "path" (the timed waits poll it)."""
     with admin_session() as s:
         before = bench_support.proc_cpu_seconds(internal.process.pid)
         for _ in range(rounds):
-            s.get("%s/inbound/admin/uploads/%s" % (internal.url, upload_id), timeout=30)
+            bench_support.check(s.get(internal.url + path, timeout=30), "GET " + path)
         after = bench_support.proc_cpu_seconds(internal.process.pid)
     return 1000 * (after - before) / rounds
 
 
-# --------------------------------------------------------------------------- reports
-
-def summarize(runs):
-    summary = {}
-    for mode in ("pull", "push", "latency"):
-        chosen = [r for r in runs if r["mode"] == mode]
-        if not chosen:
-            continue
-        v = {"repeats": len(chosen),
-             "seconds": statistics.median(r["seconds"] for r in chosen),
-             "secondsMin": min(r["seconds"] for r in chosen),
-             "secondsMax": max(r["seconds"] for r in chosen),
-             "mbPerSecond": statistics.median(r["mbPerSecond"] for r in chosen),
-             "mbPerSecondMin": min(r["mbPerSecond"] for r in chosen),
-             "mbPerSecondMax": max(r["mbPerSecond"] for r in chosen),
-             "filesPerSecond": statistics.median(r["filesPerSecond"] for r in chosen)}
-        for k in ("gateway", "internal"):
-            v[k] = {"cpuMsPerFile": statistics.median(r[k]["cpuMsPerFile"] for r in chosen),
-                    "rssKbPeakSampled": max(r[k]["rssKbPeakSampled"] for r in chosen)}
-        if mode != "push":
-            v["deliveredSeconds"] = statistics.median(r["deliveredSeconds"] for r in chosen)
-        summary[mode] = v
-    ratio = None
-    if "pull" in summary and "push" in summary:
-        ratio = summary["pull"]["mbPerSecond"] / summary["push"]["mbPerSecond"]
-    return summary, ratio
+def check_sealing(pairs):
+    """That each plugin's pair runs the mode it is named for: GET /inbound/admin/sealing."""
+    for mode in ("sealed", "pull"):
+        gateway, internal = pairs[mode]
+        g = gateway.json("GET", "/inbound/admin/sealing")
+        seals = [k["keyId"] for k in g.get("keys", []) if k.get("seals")]
+        expected = [gateway.key_id] if gateway.key_id else []
+        if bool(g.get("sealing")) != bool(gateway.key_id) or seals != expected:
+            raise BenchmarkError("the %s gateway's sealing is %s, not as configured (%s)" % (
+                mode, json.dumps(g)[:300], expected))
+        if gateway.key_id and internal.json("GET", "/inbound/admin/sealing").get("keyId") \
+                != gateway.key_id:
+            raise BenchmarkError("the sealing internal Orthanc does not hold key %s" % gateway.key_id)
 
 
-def memory_summary(rss):
-    """Peak memory of each pair: VmHWM at the end, per process and summed over the pair (each
-    pair serves only its own mode: the plugin's pull, or the native push)."""
-    result = {}
-    for mode in ("pull", "push"):
-        result[mode] = {role: rss[mode][role]["endHwmKb"] for role in ("gateway", "internal")}
-        result[mode]["sum"] = result[mode]["gateway"] + result[mode]["internal"]
-    result["ratio"] = result["pull"]["sum"] / result["push"]["sum"]
-    return result
+def log_run(r):
+    if r["mode"].startswith("latency"):
+        log("%-11s %6.3f s to stored inside, %6.3f s to delivered (complete answered after "
+            "%.3f s)  load %.2f" % (r["label"], r["seconds"], r["deliveredSeconds"],
+                                    r["completeAnswerSeconds"], r["loadAverageBefore"]))
+        return
+    log("%-11s %6.2f s %6.1f MB/s %5.0f files/s  CPU ms/file gateway %5.2f internal %5.2f  "
+        "other CPU %5.2f s  load %.2f  peak RSS %3.0f / %3.0f MiB%s" % (
+            r["label"], r["seconds"], r["mbPerSecond"], r["filesPerSecond"],
+            r["gateway"]["cpuMsPerFile"], r["internal"]["cpuMsPerFile"], r["otherCpuSeconds"],
+            r["loadAverageBefore"], r["gateway"]["rssKbPeakSampled"] / 1024,
+            r["internal"]["rssKbPeakSampled"] / 1024,
+            "" if r["mode"] == "push" else "  (staged in %.2f s, gateway CPU %.2f ms/file)" % (
+                r["stageSeconds"], r["stageGatewayCpuMsPerFile"])))
 
 
-def mib(kb):
-    return kb / 1024
-
-
-def write_markdown(path, report):
-    s, d, m = report["summary"], report["dataset"], report["machine"]
-    pull, push, lat = s["pull"], s["push"], s["latency"]
-    lines = [
-        "# Pull benchmark — results",
-        "",
-        "Generated by `Benchmarks/run.sh pull` on %s (UTC). Four Orthanc %s processes on "
-        "loopback: the plugin's pair — a gateway (Role `Gateway`) and an internal Orthanc (Role "
-        "`Internal`, pulling through its `OrthancPeers` entry `%s`) — and native Orthanc's pair "
-        "without the plugin (the gateway pushes with `POST /peers/inside/store`). %d CT files, "
-        "%.1f MB (%.3f MB per file). The study reaches the plugin's gateway through the upload "
-        "API directly (no nginx), the native gateway with `POST /instances`, untimed. "
-        "Pull and push alternate, %d of each; medians. MB = 10^6 bytes."
-        % (report["finishedAt"], m.get("orthancVersion", "?"), GATEWAY_PEER, d["files"],
-           d["bytes"] / MB, d["bytes"] / MB / d["files"], report["repeats"]),
-        "",
-        "| | pull (plugin) | native peer push | pull / push |",
-        "| --- | ---: | ---: | ---: |",
-        "| %d files, MB/s (median; min – max) | %.1f (%.1f – %.1f) | %.1f (%.1f – %.1f) | **%.2f** |" % (
-            d["files"], pull["mbPerSecond"], pull["mbPerSecondMin"], pull["mbPerSecondMax"],
-            push["mbPerSecond"], push["mbPerSecondMin"], push["mbPerSecondMax"], report["ratio"]),
-        "| files/s | %.0f | %.0f | |" % (pull["filesPerSecond"], push["filesPerSecond"]),
-        "| s per study (median) | %.2f | %.2f | |" % (pull["seconds"], push["seconds"]),
-        "| gateway CPU, ms per file | %.2f | %.2f | |" % (pull["gateway"]["cpuMsPerFile"],
-                                                          push["gateway"]["cpuMsPerFile"]),
-        "| internal CPU, ms per file | %.2f | %.2f | |" % (pull["internal"]["cpuMsPerFile"],
-                                                           push["internal"]["cpuMsPerFile"]),
-        "| peak VmRSS sampled, gateway / internal, MiB | %.0f / %.0f | %.0f / %.0f | |" % (
-            mib(pull["gateway"]["rssKbPeakSampled"]), mib(pull["internal"]["rssKbPeakSampled"]),
-            mib(push["gateway"]["rssKbPeakSampled"]), mib(push["internal"]["rssKbPeakSampled"])),
-        "",
-        "- Pull: from the sender's `POST .../complete` until the internal Orthanc's "
-        "`GET /inbound/admin/uploads/{id}` says `complete` with %d files (polled every %.0f ms, "
-        "keep-alive); the gateway reported `delivered` (acknowledged, staging deleted) %.2f s "
-        "after `complete` (median). Push: `POST /peers/%s/store` "
-        "`{\"Resources\": [study], \"Synchronous\": true}` on the gateway until it answers."
-        % (d["files"], 1000 * report["pollInterval"]["transfer"], pull["deliveredSeconds"],
-           INTERNAL_PEER),
-        "- CPU per file covers the timed interval (pull: until `delivered`, so the "
-        "acknowledgement is in it); the internal Orthanc's figure for the pull includes the status "
-        "polls, %.2f ms each (measured: %d polls in the median run ≈ %.2f ms per file)." % (
-            report["pollCostMs"], report["medianPullPolls"],
-            report["pollCostMs"] * report["medianPullPolls"] / d["files"]),
-        "",
-        "## Latency of a 1-file upload",
-        "",
-        "From `POST .../complete` until the internal Orthanc reports it stored (polled every "
-        "%.0f ms), %d uploads of one %.3f MB file: median **%.3f s** (min %.3f, max %.3f); "
-        "gateway `delivered` after %.3f s (median). Target: under 2 s plus transfer." % (
-            1000 * report["pollInterval"]["latency"], lat["repeats"], d["bytes"] / MB / d["files"],
-            lat["seconds"], lat["secondsMin"], lat["secondsMax"], lat["deliveredSeconds"]),
-        "",
-        "## Every run, in order",
-        "",
-        "\"Other CPU\" is what the rest of the machine used during the run (neither Orthanc nor "
-        "this script); load = 1-minute load average before the run. CPU times are counted in "
-        "clock ticks of 10 ms: the CPU per file of a 1-file run is only that tick's noise.",
-        "",
-        "| # | run | s | MB/s | gateway CPU ms/file | internal CPU ms/file | client CPU s | other CPU s "
-        "| load | peak RSS gateway / internal MiB | VmHWM after, gateway / internal MiB |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for i, r in enumerate(report["runs"], 1):
-        lines.append("| %d | %s | %.3f | %.1f | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f / %.0f | %.0f / %.0f |" % (
-            i, r["label"], r["seconds"], r["mbPerSecond"], r["gateway"]["cpuMsPerFile"],
-            r["internal"]["cpuMsPerFile"], r["clientCpuSeconds"], r["otherCpuSeconds"],
-            r["loadAverageBefore"], mib(r["gateway"]["rssKbPeakSampled"]),
-            mib(r["internal"]["rssKbPeakSampled"]), mib(r["gateway"]["hwmKbAfter"]),
-            mib(r["internal"]["hwmKbAfter"])))
-    rss, mem = report["rss"], report["memory"]
-    lines += [
-        "",
-        "## Peak memory",
-        "",
-        "| | plugin's pair (pull) | native pair (push) | plugin / native |",
-        "| --- | ---: | ---: | ---: |",
-        "| VmHWM at the end, gateway, MiB | %.0f | %.0f | %.2f |" % (
-            mib(mem["pull"]["gateway"]), mib(mem["push"]["gateway"]),
-            mem["pull"]["gateway"] / mem["push"]["gateway"]),
-        "| VmHWM at the end, internal, MiB | %.0f | %.0f | %.2f |" % (
-            mib(mem["pull"]["internal"]), mib(mem["push"]["internal"]),
-            mem["pull"]["internal"] / mem["push"]["internal"]),
-        "| both processes, MiB | %.0f | %.0f | **%.2f** |" % (
-            mib(mem["pull"]["sum"]), mib(mem["push"]["sum"]), mem["ratio"]),
-        "| VmRSS after start-up, gateway / internal, MiB | %.0f / %.0f | %.0f / %.0f | |" % (
-            mib(rss["pull"]["gateway"]["startKb"]), mib(rss["pull"]["internal"]["startKb"]),
-            mib(rss["push"]["gateway"]["startKb"]), mib(rss["push"]["internal"]["startKb"])),
-        "",
-        "Each pair serves only its own mode (the plugin's pair also the 1-file uploads), so its "
-        "VmHWM is that mode's peak. The native gateway holds the study in its own storage and "
-        "index for the push; the plugin's gateway keeps only the staged files.",
-        "",
-        "## Machine",
-        "",
-    ] + bench_support.machine_lines(m) + [
-        "- Plugin's source in the working tree when it was copied: %s" % (
-            ", ".join("`%s`" % c for c in m["plugin"]["workingTreeChanges"])
-            if m.get("plugin", {}).get("workingTreeChanges") else "as committed"),
-        "- Load average at the end: %s" % ", ".join("%.2f" % v for v in m.get("loadAverageAtEnd", [])),
-        ""]
-    with open(path, "w") as f:
-        f.write("\n".join(lines))
-
-
-def write_plot(path, report):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    s = report["summary"]
-    colors = {"pull": "#dd8452", "push": "#4c72b0"}
-    names = {"pull": "pull (plugin)", "push": "native peer push"}
-    fig, (ax, ax2, ax3) = plt.subplots(1, 3, figsize=(13, 4.6), gridspec_kw={"width_ratios": [2, 2, 2]})
-
-    modes = ("pull", "push")
-    ys = [s[m]["mbPerSecond"] for m in modes]
-    err = [[s[m]["mbPerSecond"] - s[m]["mbPerSecondMin"] for m in modes],
-           [s[m]["mbPerSecondMax"] - s[m]["mbPerSecond"] for m in modes]]
-    bars = ax.bar(range(2), ys, 0.6, yerr=err, capsize=4, color=[colors[m] for m in modes])
-    for bar, m in zip(bars, modes):
-        ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() * 0.5,
-                "%.0f MB/s\n%.0f files/s\n%.2f s" % (s[m]["mbPerSecond"], s[m]["filesPerSecond"],
-                                                    s[m]["seconds"]),
-                ha="center", va="center", fontsize=8, color="white")
-    ax.set_xticks(range(2))
-    ax.set_xticklabels([names[m] for m in modes], fontsize=9)
-    ax.set_ylabel("MB/s (median; bars: min–max)")
-    ax.set_ylim(0, max(s[m]["mbPerSecondMax"] for m in modes) * 1.2)
-    ax.set_title("Gateway → internal, %d files (%.0f MB)\npull / push = %.2f (target ≥ 1.0)" % (
-        report["dataset"]["files"], report["dataset"]["bytes"] / MB, report["ratio"]), fontsize=10)
-
-    width = 0.36
-    for j, who in enumerate(("gateway", "internal")):
-        vals = [s[m][who]["cpuMsPerFile"] for m in modes]
-        b = ax2.bar([i + (j - 0.5) * width for i in range(2)], vals, width,
-                    color=["#8c8c8c", "#55a868"][j], label="%s Orthanc" % who)
-        for bar, v in zip(b, vals):
-            ax2.text(bar.get_x() + bar.get_width() / 2, v, "%.1f" % v, ha="center", va="bottom",
-                     fontsize=8)
-    ax2.set_xticks(range(2))
-    ax2.set_xticklabels([names[m] for m in modes], fontsize=9)
-    ax2.set_ylabel("CPU time, ms per file (median)")
-    ax2.set_title("CPU per file of each Orthanc", fontsize=10)
-    ax2.legend(fontsize=8, loc="upper right")
-    ax2.set_ylim(0, max(max(s[m]["gateway"]["cpuMsPerFile"], s[m]["internal"]["cpuMsPerFile"])
-                        for m in modes) * 1.25)
-
-    lat = [r for r in report["runs"] if r["mode"] == "latency"]
-    xs = range(1, len(lat) + 1)
-    ax3.plot(xs, [1000 * r["seconds"] for r in lat], "o", color=colors["pull"],
-             label="stored inside")
-    ax3.plot(xs, [1000 * r["deliveredSeconds"] for r in lat], "x", color="#555555",
-             label="delivered (gateway)")
-    ax3.axhline(1000 * s["latency"]["seconds"], color=colors["pull"], linestyle=":",
-                label="median %.0f ms" % (1000 * s["latency"]["seconds"]))
-    ax3.axhline(2000, color="#c44e52", linestyle="--", label="target 2 s")
-    ax3.set_yscale("log")
-    ax3.set_ylim(10, 4000)
-    ax3.set_xticks(list(xs))
-    ax3.set_xlabel("1-file upload #")
-    ax3.set_ylabel("ms after POST .../complete")
-    ax3.set_title("Latency of a 1-file upload", fontsize=10)
-    ax3.legend(fontsize=8, loc="upper right")
-
-    m = report["machine"]
-    fig.text(0.01, 0.01, "%s, %s CPUs, %s GiB RAM; load average at start %s; both Orthancs and "
-             "the client on the same machine" % (
-                 m.get("cpuModel", "?"), m.get("nproc"), m.get("ramGiB"),
-                 ", ".join("%.2f" % v for v in m.get("loadAverageAtStart", []))),
-             fontsize=7, color="#555555")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+def measure(pairs, files, args, intervals, runs):
+    """Warm-ups, then the three modes in rotating order, then the 1-file uploads on each
+    plugin's pair in turn. Appends every run to "runs"; returns what one poll of each kind
+    costs the internal Orthanc (measured after the first plain pull)."""
+    cost = None
+    if args.warmup > 0:
+        for mode in ("sealed", "pull"):
+            run_pull(*pairs[mode], files[:args.warmup], args, "warm-up " + mode,
+                     intervals["transfer"])
+        run_push(*pairs["push"], files[:args.warmup], args, "warm-up push")
+        log("warm-up done (%d files in each mode, not reported)" % args.warmup)
+    modes = ("sealed", "pull", "push")
+    for repeat in range(args.repeats):
+        for mode in modes[repeat % 3:] + modes[:repeat % 3]:
+            label = "%s #%d" % (mode, repeat + 1)
+            if mode == "push":
+                r = run_push(*pairs[mode], files, args, label)
+            else:
+                r = run_pull(*pairs[mode], files, args, label, intervals["transfer"],
+                             probe=cost is None and mode == "pull")
+                cost = cost or r["pollCostMs"]
+            r["repeat"] = repeat + 1
+            runs.append(r)
+            log_run(r)
+    for repeat in range(args.latency_repeats):
+        for mode in ("pull", "sealed") if repeat % 2 else ("sealed", "pull"):
+            time.sleep(1.0)  # the puller is back in its long poll
+            label = "1 file%s #%d" % (" sealed" if mode == "sealed" else "", repeat + 1)
+            r = run_pull(*pairs[mode], files[repeat % len(files):][:1], args, label,
+                         intervals["latency"])
+            r["mode"] = "latency-sealed" if mode == "sealed" else "latency"
+            r["repeat"] = repeat + 1
+            runs.append(r)
+            log_run(r)
+    return cost
 
 
 # --------------------------------------------------------------------------- main
@@ -567,12 +508,12 @@ def write_plot(path, report):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=300, help="instances in the study (300)")
-    parser.add_argument("--repeats", type=int, default=5, help="pull and push runs each (5)")
-    parser.add_argument("--latency-repeats", type=int, default=5, help="1-file uploads (5)")
+    parser.add_argument("--repeats", type=int, default=5, help="runs of each mode: sealed pull, plain pull, push (5)")
+    parser.add_argument("--latency-repeats", type=int, default=5, help="1-file uploads on each plugin's pair (5)")
     parser.add_argument("--clients", type=int, default=4,
                         help="parallel sessions staging the study / storing it natively, untimed (4)")
     parser.add_argument("--warmup", type=int, default=20,
-                        help="files pulled and pushed once before measuring, not reported (20)")
+                        help="files moved once in each mode before measuring, not reported (20)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds a transfer may take (600)")
     parser.add_argument("--output", default=os.path.join(HERE, "results"),
                         help="directory of pull.json/.md/.png")
@@ -602,62 +543,27 @@ def main():
         raise
     log("plugin %s built %s, SHA-256 %s…, loaded from a copy" % (
         bench_support.PLUGIN, machine["plugin"]["built"], machine["plugin"]["sha256"]))
-    gateway, internal = topology(workdir, plugin)
-    native = native_topology(workdir)
-    servers = [gateway, internal] + list(native)
+    pairs = {"sealed": topology(workdir, plugin, sealed=True), "pull": topology(workdir, plugin),
+             "push": native_topology(workdir)}
+    servers = [srv for pair in pairs.values() for srv in pair]
     runs = []
     rss = {}
     try:
         start_all(servers)
-        machine["orthancVersion"] = gateway.json("GET", "/system").get("Version")
+        machine["orthancVersion"] = servers[0].json("GET", "/system").get("Version")
         start = {srv.name: bench_support.proc_status(srv.process.pid)["VmRSS"] for srv in servers}
-        log("plugin: gateway pid %d port %d, internal pid %d port %d; native: gateway pid %d "
-            "port %d, internal pid %d port %d; %s" % (
-                gateway.process.pid, gateway.port, internal.process.pid, internal.port,
-                native[0].process.pid, native[0].port, native[1].process.pid, native[1].port,
-                workdir))
-
-        if args.warmup > 0:
-            w = run_pull(gateway, internal, files[:args.warmup], args, "warm-up pull",
-                         intervals["transfer"])
-            run_push(native[0], native[1], files[:args.warmup], args, "warm-up push")
-            log("warm-up done (%d files each way, not reported)" % args.warmup)
-            pull_cost = poll_cost(internal, w["uploadId"])
-
-        for repeat in range(args.repeats):
-            order = ("pull", "push") if repeat % 2 == 0 else ("push", "pull")
-            for mode in order:
-                label = "%s #%d" % (mode, repeat + 1)
-                if mode == "pull":
-                    r = run_pull(gateway, internal, files, args, label, intervals["transfer"])
-                else:
-                    r = run_push(native[0], native[1], files, args, label)
-                r["repeat"] = repeat + 1
-                runs.append(r)
-                log("%-8s %6.2f s %6.1f MB/s %5.0f files/s  CPU ms/file gateway %5.2f internal "
-                    "%5.2f  other CPU %5.2f s  load %.2f  peak RSS %3.0f / %3.0f MiB" % (
-                        label, r["seconds"], r["mbPerSecond"], r["filesPerSecond"],
-                        r["gateway"]["cpuMsPerFile"], r["internal"]["cpuMsPerFile"],
-                        r["otherCpuSeconds"], r["loadAverageBefore"],
-                        mib(r["gateway"]["rssKbPeakSampled"]), mib(r["internal"]["rssKbPeakSampled"])))
-
-        for repeat in range(args.latency_repeats):
-            time.sleep(1.0)  # the puller is back in its long poll
-            label = "1 file #%d" % (repeat + 1)
-            r = run_pull(gateway, internal, files[repeat % len(files):][:1], args, label,
-                         intervals["latency"])
-            r["mode"] = "latency"
-            r["repeat"] = repeat + 1
-            runs.append(r)
-            log("%-8s %6.3f s to stored inside, %6.3f s to delivered (complete answered after "
-                "%.3f s)  load %.2f" % (label, r["seconds"], r["deliveredSeconds"],
-                                        r["completeAnswerSeconds"], r["loadAverageBefore"]))
-
-        rss = {"pull": memory_of((gateway, internal)), "push": memory_of(native)}
-        for mode, pair in (("pull", (gateway, internal)), ("push", native)):
+        log("; ".join("%s: gateway pid %d port %d, internal pid %d port %d" % (
+            mode, g.process.pid, g.port, i.process.pid, i.port) for mode, (g, i) in pairs.items())
+            + "; " + workdir)
+        check_sealing(pairs)
+        poll_costs = measure(pairs, files, args, intervals, runs)
+        rss = {mode: memory_of(pair) for mode, pair in pairs.items()}
+        for mode, pair in pairs.items():
             for role, srv in zip(("gateway", "internal"), pair):
                 rss[mode][role]["startKb"] = start[srv.name]
-        machine["gateways"] = internal.json("GET", "/inbound/admin/gateways")
+        machine["gateways"] = pairs["pull"][1].json("GET", "/inbound/admin/gateways")
+        opened = {mode: pairs[mode][1].json("GET", "/inbound/admin/sealing").get("opened")
+                  for mode in ("sealed", "pull")}
     finally:
         stop_all(servers, log)
         if args.keep:
@@ -665,8 +571,13 @@ def main():
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     machine["loadAverageAtEnd"] = [round(v, 2) for v in os.getloadavg()]
+    files_sealed = sum(r["files"] for r in runs if r["mode"] in ("sealed", "latency-sealed"))
+    if not opened["sealed"] or opened["sealed"] < files_sealed or opened["pull"]:
+        raise BenchmarkError("envelopes opened: %s by the sealing internal Orthanc for %d files "
+                             "pulled sealed, %s by the plain one" % (
+                                 opened["sealed"], files_sealed, opened["pull"]))
 
-    summary, ratio = summarize(runs)
+    summary, ratios = pull_report.summarize(runs)
     pulls = sorted((r for r in runs if r["mode"] == "pull"), key=lambda r: r["seconds"])
     report = {
         "benchmark": "Orthanc Inbound pull",
@@ -681,13 +592,19 @@ def main():
                   "rss": "kB from /proc/PID/status", "cpu": "seconds (user + system)"},
         "machine": machine,
         "configurations": {srv.name: srv.configuration() for srv in servers},
+        "gatewayPeer": GATEWAY_PEER,
+        "internalPeer": INTERNAL_PEER,
         "pollInterval": intervals,
-        "pollCostMs": pull_cost if args.warmup > 0 else None,
-        "medianPullPolls": pulls[len(pulls) // 2]["polls"] if pulls else 0,
+        "pollCostMs": poll_costs,
+        "medianPullPolls": {"statistics": pulls[len(pulls) // 2]["statisticsPolls"],
+                            "status": pulls[len(pulls) // 2]["polls"]} if pulls else None,
+        "sealing": {"keyId": pairs["sealed"][0].key_id, "opened": opened,
+                    "filesSealed": files_sealed},
         "summary": summary,
-        "ratio": ratio,
+        "ratio": ratios["plainNative"]["mbPerSecond"],  # plain pull / push, as before sealing
+        "ratios": ratios,
         "rss": rss,
-        "memory": memory_summary(rss),
+        "memory": pull_report.memory_summary(rss),
         "runs": runs,
     }
     for c in report["configurations"].values():  # no secrets in the results
@@ -698,11 +615,14 @@ def main():
         c["RegisteredUsers"] = {u: "***" for u in c.get("RegisteredUsers", {})}
     with open(os.path.join(args.output, "pull.json"), "w") as f:
         json.dump(report, f, indent=1)
-    write_markdown(os.path.join(args.output, "pull.md"), report)
-    write_plot(os.path.join(args.output, "pull.png"), report)
-    log("median pull %.1f MB/s, push %.1f MB/s: pull / push %.2f; 1-file latency %.3f s" % (
-        summary["pull"]["mbPerSecond"], summary["push"]["mbPerSecond"], ratio,
-        summary["latency"]["seconds"]))
+    pull_report.write_markdown(os.path.join(args.output, "pull.md"), report)
+    pull_report.write_plot(os.path.join(args.output, "pull.png"), report)
+    log("median MB/s: sealed %.1f, plain %.1f, push %.1f; sealed / native %.2f, plain / native "
+        "%.2f, sealed / plain %.2f; 1-file latency plain %.3f s, sealed %.3f s" % (
+            summary["sealed"]["mbPerSecond"], summary["pull"]["mbPerSecond"],
+            summary["push"]["mbPerSecond"], ratios["sealedNative"]["mbPerSecond"],
+            ratios["plainNative"]["mbPerSecond"], ratios["sealedPlain"]["mbPerSecond"],
+            summary["latency"]["seconds"], summary["latencySealed"]["seconds"]))
     log("load average at end: %s; results in %s (%.0f s in all)" % (
         machine["loadAverageAtEnd"], args.output, report["durationSeconds"]))
     return 0

@@ -2,10 +2,10 @@
 # The benchmarks of Orthanc Inbound against native Orthanc 1.10.1, on real Orthanc processes
 # with the built plugin. Results go to Benchmarks/results/.
 #
-#   Benchmarks/run.sh [all]          every benchmark in sequence (about 5 minutes), then the
+#   Benchmarks/run.sh [all]          every benchmark in sequence (about 6 minutes), then the
 #                                    summary: results/summary.{json,md,png} and the machine
 #   Benchmarks/run.sh ingest [ARGS]  the upload API against POST /instances       (ingest.py)
-#   Benchmarks/run.sh pull [ARGS]    the pull from the DMZ against a peer push     (pull.py)
+#   Benchmarks/run.sh pull [ARGS]    the pull, sealed and plain, vs a peer push    (pull.py)
 #   Benchmarks/run.sh inbox [ARGS]   latency to the recipient's mail, DMZ path     (inbox.py)
 #   Benchmarks/run.sh flood [ARGS]   a legitimate upload through nginx under a flood (flood.py)
 #   Benchmarks/run.sh summary        the summary again, from the results of the last "all"
@@ -52,12 +52,13 @@ if [ "$WHAT" = flood ] || [ "$WHAT" = all ]; then
 fi
 
 # Debian's Python packages only.
-if ! "$PYTHON" -c 'import pydicom, numpy, matplotlib, requests, aiosmtpd' 2>/dev/null; then
+if ! "$PYTHON" -c 'import pydicom, numpy, matplotlib, requests, aiosmtpd, cryptography' 2>/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         apt-get install -y --no-install-recommends \
-            python3-pydicom python3-numpy python3-matplotlib python3-requests python3-aiosmtpd
+            python3-pydicom python3-numpy python3-matplotlib python3-requests python3-aiosmtpd \
+            python3-cryptography
     else
-        echo "run.sh: install the Debian packages python3-pydicom python3-numpy python3-matplotlib python3-requests python3-aiosmtpd" >&2
+        echo "run.sh: install the Debian packages python3-pydicom python3-numpy python3-matplotlib python3-requests python3-aiosmtpd python3-cryptography" >&2
         exit 2
     fi
 fi

@@ -239,6 +239,14 @@ def row(benchmark, measurement, unit, plugin, native, better, fmt="%.1f", note="
             "native": native, "ratio": ratio, "better": better, "format": fmt, "note": note}
 
 
+def both_cpu(mode):
+    """CPU ms per file of both Orthancs of a pull.py mode: the median of the runs' sums since
+    the sealed mode came (pull_report.py), the sum of the medians before."""
+    if "cpuMsPerFile" in mode:
+        return mode["cpuMsPerFile"]
+    return mode["gateway"]["cpuMsPerFile"] + mode["internal"]["cpuMsPerFile"]
+
+
 def rows_of(r):
     rows = []
     ing = r["ingest"]["summary"]
@@ -257,9 +265,16 @@ def rows_of(r):
     rows.append(row("pull", "DMZ → inside, %d files (pull vs peer push)" % files, "MB/s",
                     p["pull"]["mbPerSecond"], p["push"]["mbPerSecond"], "higher"))
     rows.append(row("pull", "DMZ → inside, CPU per file, both Orthancs", "ms",
-                    p["pull"]["gateway"]["cpuMsPerFile"] + p["pull"]["internal"]["cpuMsPerFile"],
-                    p["push"]["gateway"]["cpuMsPerFile"] + p["push"]["internal"]["cpuMsPerFile"],
-                    "lower", "%.2f"))
+                    both_cpu(p["pull"]), both_cpu(p["push"]), "lower", "%.2f"))
+    if "sealed" in p:  # sealed staging (pull.py's third pair, since issue 16)
+        rows.append(row("pull", "DMZ → inside, %d files, sealed staging (sealed pull vs peer push)"
+                        % files, "MB/s", p["sealed"]["mbPerSecond"], p["push"]["mbPerSecond"],
+                        "higher"))
+        rows.append(row("pull", "… sealed pull vs plain pull", "MB/s", p["sealed"]["mbPerSecond"],
+                        p["pull"]["mbPerSecond"], "higher", "%.1f",
+                        "both the plugin's: the native column is the plain pull"))
+        rows.append(row("pull", "DMZ → inside, CPU per file, both Orthancs, sealed", "ms",
+                        both_cpu(p["sealed"]), both_cpu(p["push"]), "lower", "%.2f"))
 
     ib = r["inbox"]["summary"]
     for size, e in ib.items():
@@ -300,6 +315,9 @@ def rows_of(r):
                     im["plugin"]["hwmKb"] / 1024, im["native"]["hwmKb"] / 1024, "lower", "%.0f"))
     rows.append(row("memory", "Peak memory, DMZ → inside (gateway + internal)", "MiB",
                     pm["pull"]["sum"] / 1024, pm["push"]["sum"] / 1024, "lower", "%.0f"))
+    if "sealed" in pm:
+        rows.append(row("memory", "Peak memory, DMZ → inside, sealing pair", "MiB",
+                        pm["sealed"]["sum"] / 1024, pm["push"]["sum"] / 1024, "lower", "%.0f"))
     rows.append(row("memory", "Peak memory, inbox runs (gateway + internal)", "MiB",
                     bm["plugin"]["sum"] / 1024, bm["native"]["sum"] / 1024, "lower", "%.0f"))
     hwm = r["flood"]["machine"].get("orthancHwmKbAtEnd", {})
@@ -497,10 +515,12 @@ def write_plot(path, summary, reports):
     a1.legend(fontsize=7)
 
     p = reports["pull"]["summary"]
-    a2.bar([0, 1], [p["push"]["mbPerSecond"], p["pull"]["mbPerSecond"]], 0.6,
-           color=[colors["native"], colors["plugin"]])
-    a2.set_xticks([0, 1])
-    a2.set_xticklabels(["native push", "plugin pull"], fontsize=8)
+    bars = [("native push", p["push"], colors["native"]), ("plugin pull", p["pull"], colors["plugin"])]
+    if "sealed" in p:
+        bars.append(("sealed pull", p["sealed"], "#8172b3"))
+    a2.bar(range(len(bars)), [b[1]["mbPerSecond"] for b in bars], 0.6, color=[b[2] for b in bars])
+    a2.set_xticks(range(len(bars)))
+    a2.set_xticklabels([b[0] for b in bars], fontsize=8)
     a2.set_ylabel("MB/s", fontsize=8)
     a2.set_title("DMZ → inside, %d files" % reports["pull"]["dataset"]["files"], fontsize=9)
 
