@@ -103,14 +103,19 @@ def assert_retry_after(response, low, high):
     return int(value)
 
 
-def staged_files(server, data_directory=None):
-    """Every file under the staging folder: {relative path: bytes}."""
+def staged_files(server, data_directory=None, opened=False):
+    """Every file under the staging folder: {relative path: bytes}; with "opened", each
+    "<upload id>/<sha256>" envelope opened with the session's key (harness.SealingKeys, which
+    the harness's gateways seal for): what the sender sent, as the Internal will see it."""
     root = os.path.join(data_directory or os.path.join(server.storage, "inbound"), "staging")
     result = {}
     for folder, _, files in os.walk(root):
         for name in files:
             path = os.path.join(folder, name)
-            result[os.path.relpath(path, root)] = harness.read(path)
+            content = harness.read(path)
+            if opened:
+                content = harness.SealingKeys.open_item(os.path.basename(folder), name, content)
+            result[os.path.relpath(path, root)] = content
     return result
 
 
