@@ -18,8 +18,8 @@ from clamd_support import MARKER, MARKER_FOUND, Clamd, MuteClamd, dicom_with
 from harness import Upload
 from mail_support import SmtpSink, metric
 from test_sealing import write
+from test_sealing_gateway import PULLER, gateway as gateway_server
 
-PULLER = ("inside", "a-long-random-secret-for-tests")
 
 # Typed by the senders and written in the files: distinctive, so that any trace is found.
 SENDERS = {
@@ -34,15 +34,6 @@ SENDERS = {
 }
 MESSAGES = {kind: "Redteam %s message: Zitronenfalter %s 4242" % (kind, kind) for kind in SENDERS}
 USER_AGENT = "RedteamBrowser/9.1 (sealing attack)"
-
-
-def gateway_server(plugin, public_keys, **inbound):
-    settings = {"Role": "Gateway", "TrustedProxies": ["127.0.0.1"],
-                "Sealing": {"PublicKeys": list(public_keys)},
-                "Pullers": [{"Username": PULLER[0], "Password": PULLER[1],
-                             "Networks": ["127.0.0.1"]}]}
-    settings.update(inbound)
-    return harness.OrthancServer(plugin, inbound=settings)
 
 
 def internal_server(plugin, gateway_url, private_key_path):
