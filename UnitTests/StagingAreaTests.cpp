@@ -71,11 +71,7 @@ TEST(StagingArea, RefusesNamesThatLeaveTheFolder)
 TEST(StagingArea, GatewayUploadStagesOriginalsAndStoresNothingInOrthanc)
 {
   TemporaryFolder folder;
-  Json::Value section;
-  std::string errors;
-  JsonText::ParseConfiguration(section, InboundTests::MakeConfigurationJson(), errors);
-  section["Role"] = "Gateway";
-  const Configuration configuration = Configuration::Parse(section);
+  const Configuration configuration = InboundTests::MakeConfiguration("Gateway");
   Ledger ledger("");
   StagingArea staging(folder.path.string());
   InboundTests::FakeClock clock;

@@ -199,11 +199,7 @@ TEST_F(SealerTest, ASealingGatewayKeepsNothingReadable)
   const SealingPrivateKey key = MakeKey("internal.pem");
   const std::unique_ptr<StagingSealer> sealer =
     StagingSealer::Load({key.GetPublicKey().GetPem()}, "");
-  Json::Value section;
-  std::string errors;
-  JsonText::ParseConfiguration(section, InboundTests::MakeConfigurationJson(), errors);
-  section["Role"] = "Gateway";
-  const Configuration configuration = Configuration::Parse(section);
+  const Configuration configuration = InboundTests::MakeConfiguration("Gateway");
   Ledger ledger("");
   StagingArea staging(Path("staging"), sealer.get());
   InboundTests::FakeClock clock;
@@ -255,11 +251,7 @@ TEST_F(SealerTest, WhatAGatewayHeldInPlainTextIsSealedAtItsFirstSealingStart)
 {
   const SealingPrivateKey key = MakeKey("internal.pem");
   const SealingPrivateKey other = MakeKey("other.pem");
-  Json::Value section;
-  std::string errors;
-  JsonText::ParseConfiguration(section, InboundTests::MakeConfigurationJson(), errors);
-  section["Role"] = "Gateway";
-  const Configuration configuration = Configuration::Parse(section);
+  const Configuration configuration = InboundTests::MakeConfiguration("Gateway");
   Ledger ledger("");
   InboundTests::FakeClock clock;
   NoUploadPolicy policy;

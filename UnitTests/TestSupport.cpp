@@ -80,11 +80,15 @@ namespace InboundTests
     })";
   }
 
-  Inbound::Configuration MakeConfiguration()
+  Inbound::Configuration MakeConfiguration(const std::string& role)
   {
     Json::Value section;
     std::string errors;
     Inbound::JsonText::ParseConfiguration(section, MakeConfigurationJson(), errors);
+    if (!role.empty())
+    {
+      section["Role"] = role;
+    }
     return Inbound::Configuration::Parse(section);
   }
 

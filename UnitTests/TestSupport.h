@@ -76,8 +76,9 @@ namespace InboundTests
 
   std::string MakeConfigurationJson();
 
-  // The configuration that MakeConfigurationJson() describes, parsed.
-  Inbound::Configuration MakeConfiguration();
+  // The configuration that MakeConfigurationJson() describes, parsed; with "role" ("Gateway",
+  // "Internal"), as that role.
+  Inbound::Configuration MakeConfiguration(const std::string& role = "");
 
   // An upload as a gateway's manifest describes it ("ABCDEFGHJKLM", a@example.org from
   // 203.0.113.9), pulled from "gateway": for UploadService::BeginPulledUpload.
