@@ -151,7 +151,7 @@ TEST(Ledger, RefusesALedgerOfANewerVersion)
     db.Open(path.string());
     Orthanc::SQLite::Statement s(db, SQLITE_FROM_HERE, "PRAGMA user_version");
     ASSERT_TRUE(s.Step());
-    EXPECT_EQ(5, s.ColumnInt(0));  // written by this version
+    EXPECT_EQ(6, s.ColumnInt(0));  // written by this version
     db.Execute("PRAGMA user_version = 99;");
   }
   try
@@ -206,7 +206,7 @@ TEST(Ledger, UpgradesALedgerOfSchema1)
     db.Open(path.string());
     Orthanc::SQLite::Statement s(db, SQLITE_FROM_HERE, "PRAGMA user_version");
     ASSERT_TRUE(s.Step());
-    EXPECT_EQ(5, s.ColumnInt(0));
+    EXPECT_EQ(6, s.ColumnInt(0));
   }
   boost::filesystem::remove(path);
   boost::filesystem::remove(path.string() + "-wal");

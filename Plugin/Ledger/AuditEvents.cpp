@@ -78,6 +78,24 @@ namespace Inbound
         return "alert-malware";
       case AuditEventType_AlertScannerUnavailable:
         return "alert-scanner-unavailable";
+      case AuditEventType_AlertRequestLocked:
+        return "alert-request-locked";
+      case AuditEventType_AlertRequestUnknown:
+        return "alert-request-unknown";
+      case AuditEventType_RequestCreated:
+        return "request-created";
+      case AuditEventType_RequestRevoked:
+        return "request-revoked";
+      case AuditEventType_RequestReceived:
+        return "request-received";
+      case AuditEventType_RequestChallengePassed:
+        return "request-challenge-passed";
+      case AuditEventType_RequestChallengeFailed:
+        return "request-challenge-failed";
+      case AuditEventType_RequestLocked:
+        return "request-locked";
+      case AuditEventType_RequestMismatch:
+        return "request-mismatch";
       default:
         throw Orthanc::OrthancException(Orthanc::ErrorCode_ParameterOutOfRange);
     }
@@ -88,7 +106,7 @@ namespace Inbound
     // The enumeration's values are consecutive, from the first to the last.
     static const std::vector<AuditEventType> all = [] {
       std::vector<AuditEventType> types;
-      for (int i = AuditEventType_UploadOpened; i <= AuditEventType_AlertScannerUnavailable; i++)
+      for (int i = AuditEventType_UploadOpened; i <= AuditEventType_AlertRequestUnknown; i++)
       {
         types.push_back(static_cast<AuditEventType>(i));
       }
@@ -137,6 +155,8 @@ namespace Inbound
       case AuditEventType_AlertNotificationFailed:
       case AuditEventType_AlertMalware:
       case AuditEventType_AlertScannerUnavailable:
+      case AuditEventType_AlertRequestLocked:
+      case AuditEventType_AlertRequestUnknown:
         return true;
       default:
         return false;

@@ -35,6 +35,13 @@ namespace Inbound
     AuditEventType_Ban,                    // ban
     AuditEventType_Unban,                  // unban
     AuditEventType_Refused,                // refused
+    AuditEventType_RequestCreated,         // request-created: a request link (doc/Requests.md)
+    AuditEventType_RequestRevoked,         // request-revoked
+    AuditEventType_RequestReceived,        // request-received: a gateway got a pushed request
+    AuditEventType_RequestChallengePassed, // request-challenge-passed
+    AuditEventType_RequestChallengeFailed, // request-challenge-failed
+    AuditEventType_RequestLocked,          // request-locked: too many wrong answers
+    AuditEventType_RequestMismatch,        // request-mismatch: not the expected patient
     // The alerts: each is sent to the alert recipients and written to Orthanc's log.
     AuditEventType_AlertDataMonitorWarning,  // alert-data-monitor-warning
     AuditEventType_AlertDataMonitorStopped,  // alert-data-monitor-stopped
@@ -47,7 +54,9 @@ namespace Inbound
     AuditEventType_AlertForwardFailed,       // alert-forward-failed
     AuditEventType_AlertNotificationFailed,  // alert-notification-failed
     AuditEventType_AlertMalware,             // alert-malware: a file refused as infected
-    AuditEventType_AlertScannerUnavailable   // alert-scanner-unavailable: uploads refused
+    AuditEventType_AlertScannerUnavailable,  // alert-scanner-unavailable: uploads refused
+    AuditEventType_AlertRequestLocked,       // alert-request-locked
+    AuditEventType_AlertRequestUnknown       // alert-request-unknown: a binding not trusted
   };
 
   // The text stored in the audit trail and shown to admins.

@@ -10,6 +10,7 @@
 #include "Ledger/PullStore.h"
 #include "Ledger/QuotaStore.h"
 #include "Ledger/Records.h"
+#include "Ledger/RequestStore.h"
 #include "Ledger/UploadStore.h"
 
 #include <boost/noncopyable.hpp>
@@ -32,6 +33,7 @@ namespace Inbound
     AuditStore audit_;
     QuotaStore quotas_;
     PatientStore patients_;
+    RequestStore requests_;  // before uploads_, which checks bound uploads against it
     UploadStore uploads_;
     BanStore bans_;
     NotificationStore notifications_;
@@ -110,6 +112,17 @@ namespace Inbound
     const ForwardStore& Forwards() const
     {
       return forwards_;
+    }
+
+    // Request links and their tickets.
+    RequestStore& Requests()
+    {
+      return requests_;
+    }
+
+    const RequestStore& Requests() const
+    {
+      return requests_;
     }
 
     // The Internal's pulls from gateways.

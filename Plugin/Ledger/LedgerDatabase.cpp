@@ -202,6 +202,31 @@ namespace Inbound
     // Schema 5: how many starts found a pulled item still in progress (crash-loop guard:
     // the first is retried, the second holds the upload).
     AddColumnIfMissing("pulling", "crashes", "INTEGER NOT NULL DEFAULT 0");
+    // Schema 6: request links (doc/Requests.md) and the uploads bound to them.
+    AddColumnIfMissing("uploads", "request_id", "TEXT NOT NULL DEFAULT ''");
+    // Whether the patients of a bound upload were the expected one: -1 not known yet, 0 no,
+    // 1 yes (Requests/PatientMatch.h).
+    AddColumnIfMissing("uploads", "request_matched", "INTEGER NOT NULL DEFAULT -1");
+    connection_.Execute(
+      "CREATE TABLE IF NOT EXISTS requests ("
+      " id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, state TEXT NOT NULL,"
+      " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+      " created_by TEXT NOT NULL, recipient TEXT NOT NULL, message TEXT NOT NULL,"
+      " language TEXT NOT NULL, max_uploads INTEGER NOT NULL, challenge TEXT NOT NULL,"
+      " secret TEXT NOT NULL, failures INTEGER NOT NULL, locked_at INTEGER NOT NULL,"
+      " revision INTEGER NOT NULL, patient_id TEXT NOT NULL, patient_name TEXT NOT NULL,"
+      " patient_birth_date TEXT NOT NULL, sender_name TEXT NOT NULL,"
+      " sender_email TEXT NOT NULL, forward_to TEXT NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS request_tickets ("
+      " ticket_hash TEXT PRIMARY KEY, request_id TEXT NOT NULL, expires_at INTEGER NOT NULL);"
+      "CREATE INDEX IF NOT EXISTS request_tickets_request ON request_tickets(request_id);"
+      // (Internal) what each gateway confirmed of each request (Requests/RequestSync.h).
+      "CREATE TABLE IF NOT EXISTS request_gateways ("
+      " request_id TEXT NOT NULL, gateway TEXT NOT NULL, confirmed_revision INTEGER NOT NULL,"
+      " synced_at INTEGER NOT NULL, status TEXT NOT NULL, used_uploads INTEGER NOT NULL,"
+      " failures INTEGER NOT NULL, locked_at INTEGER NOT NULL, refused TEXT NOT NULL,"
+      " PRIMARY KEY (request_id, gateway));"
+      "CREATE INDEX IF NOT EXISTS uploads_request ON uploads(request_id);");
 
     connection_.Execute("PRAGMA user_version = " + std::to_string(kSchemaVersion) + ";");
     t.Commit();

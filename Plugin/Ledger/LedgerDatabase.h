@@ -27,9 +27,10 @@ namespace Inbound
     // language of each upload; 3: pulls in progress and held pulls, the patient ordinals of
     // Isolation and items.original_patient_id_bytes; 4: uploads.gateway, the gateway a
     // pulled upload came from; 5: uploads.sealed_fields and uploads.sender_key (sealed
-    // staging, quotas by a keyed hash). Raise it with every change of the schema, and upgrade
-    // older ledgers in CreateOrUpgradeSchema().
-    static const int kSchemaVersion = 5;
+    // staging, quotas by a keyed hash); 6: request links ("requests", "request_tickets",
+    // uploads.request_id). Raise it with every change of the schema, and upgrade older
+    // ledgers in CreateOrUpgradeSchema().
+    static const int kSchemaVersion = 6;
 
     // The lock on the database, held from construction to destruction. Every public method
     // of a store opens one (or a Transaction); methods that take a "Session&" run inside

@@ -143,4 +143,77 @@ namespace Inbound
     throw Orthanc::OrthancException(Orthanc::ErrorCode_ParameterOutOfRange,
                                     "Unknown forward state: " + name);
   }
+
+  const char* EnumerationToString(RequestState state)
+  {
+    switch (state)
+    {
+      case RequestState_Active:
+        return "active";
+      case RequestState_Revoked:
+        return "revoked";
+      case RequestState_Locked:
+        return "locked";
+      default:
+        throw Orthanc::OrthancException(Orthanc::ErrorCode_ParameterOutOfRange);
+    }
+  }
+
+  RequestState StringToRequestState(const std::string& name)
+  {
+    for (RequestState s : {RequestState_Active, RequestState_Revoked, RequestState_Locked})
+    {
+      if (name == EnumerationToString(s))
+      {
+        return s;
+      }
+    }
+    throw Orthanc::OrthancException(Orthanc::ErrorCode_ParameterOutOfRange,
+                                    "Unknown request state: " + name);
+  }
+
+  const char* EnumerationToString(ChallengeKind kind)
+  {
+    switch (kind)
+    {
+      case ChallengeKind_None:
+        return "none";
+      case ChallengeKind_BirthDate:
+        return "birthDate";
+      case ChallengeKind_Code:
+        return "code";
+      default:
+        throw Orthanc::OrthancException(Orthanc::ErrorCode_ParameterOutOfRange);
+    }
+  }
+
+  ChallengeKind StringToChallengeKind(const std::string& name)
+  {
+    for (ChallengeKind k : {ChallengeKind_None, ChallengeKind_BirthDate, ChallengeKind_Code})
+    {
+      if (name == EnumerationToString(k))
+      {
+        return k;
+      }
+    }
+    throw Orthanc::OrthancException(Orthanc::ErrorCode_ParameterOutOfRange,
+                                    "Unknown challenge: " + name);
+  }
+
+  std::string RequestRecord::GetStatus(int64_t now) const
+  {
+    if (state != RequestState_Active)
+    {
+      return EnumerationToString(state);  // "revoked" before "locked": both are final
+    }
+    if (now >= expiresAt)
+    {
+      return "expired";
+    }
+    if (usedUploads >= maxUploads)
+    {
+      return "used";
+    }
+    return "active";
+  }
 }

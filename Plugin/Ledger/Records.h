@@ -82,6 +82,11 @@ namespace Inbound
     // The quota scope of the sender: a keyed hash of the e-mail address, never the address
     // (IUploadPolicy::GetSenderKey); "" when there is none.
     std::string senderKey;
+    // The request link it was opened through (RequestRecord::id); "" for an open upload.
+    std::string requestId;
+    // A bound upload: whether its patients were the request's (Requests/PatientMatch.h):
+    // -1 not known yet, 0 differs, 1 matched.
+    int64_t requestMatched = -1;
   };
 
   struct ItemRecord
@@ -211,6 +216,84 @@ namespace Inbound
     int64_t createdAt = 0;
     int64_t updatedAt = 0;
     std::string requestedBy;
+  };
+
+  // A request link's own state; "expired" and "used" (no uploads left) are derived from the
+  // record (RequestRecord::GetStatus), never stored.
+  enum RequestState
+  {
+    RequestState_Active,
+    RequestState_Revoked,  // by staff
+    RequestState_Locked    // too many wrong challenge answers
+  };
+
+  const char* EnumerationToString(RequestState state);
+
+  // Throws on an unknown name.
+  RequestState StringToRequestState(const std::string& name);
+
+  // What the sender must answer before the page learns the expected patient (doc/Requests.md).
+  enum ChallengeKind
+  {
+    ChallengeKind_None,
+    ChallengeKind_BirthDate,  // the patient's birth date
+    ChallengeKind_Code        // a code made by the plugin, given to the sender another way
+  };
+
+  const char* EnumerationToString(ChallengeKind kind);  // "none", "birthDate", "code"
+
+  // Throws on an unknown name.
+  ChallengeKind StringToChallengeKind(const std::string& name);
+
+  // The hospital's own patient a request asks images of (never leaves the inside: a gateway
+  // holds it only inside RequestRecord::secret).
+  struct RequestPatient
+  {
+    std::string id;         // the hospital's PatientID
+    std::string name;       // DICOM PN, "FAMILY^GIVEN"
+    std::string birthDate;  // YYYYMMDD or empty
+  };
+
+  // One request link (table "requests"). Created inside (Standalone, Internal); an Internal
+  // pushes each to its gateways without the patient (doc/Requests.md, "Gateways").
+  struct RequestRecord
+  {
+    std::string id;         // Crypto::RandomCode(12): in audit entries, uploads, the admin page
+    std::string tokenHash;  // SHA-256 hex of the link's token; the token itself is never stored
+    RequestState state = RequestState_Active;
+    int64_t createdAt = 0;  // milliseconds since the epoch
+    int64_t updatedAt = 0;
+    int64_t expiresAt = 0;
+    std::string createdBy;  // the admin (HTTP user, or "admin")
+    std::string recipientId;
+    std::string message;    // shown to the sender with the page
+    std::string language;   // of the sender's page and of the link mail; "" the site's first
+    int64_t maxUploads = 1;
+    ChallengeKind challenge = ChallengeKind_None;
+    // Base64 of the expected patient ({"patientName", "birthDate"}) sealed under a key derived
+    // from the link's token and the challenge's answer (Requests/RequestSecret.h): opening it
+    // is the check of the answer, and a gateway at rest holds nothing readable.
+    std::string secret;
+    int64_t failures = 0;   // wrong answers since the last right one
+    int64_t lockedAt = 0;
+    int64_t revision = 0;   // +1 at each change made inside (an Internal pushes newer revisions)
+
+    // Inside only (Standalone, Internal); empty on a gateway.
+    RequestPatient patient;
+    std::string senderName;
+    std::string senderEmail;
+    std::string forwardTo;  // DicomModalities entry: matched uploads go there on arrival
+
+    // Not stored: the bound uploads that count against maxUploads (filled by RequestStore).
+    int64_t usedUploads = 0;
+
+    // "active", "expired", "used", "revoked" or "locked" at "now".
+    std::string GetStatus(int64_t now) const;
+
+    int64_t GetRemainingUploads() const
+    {
+      return usedUploads >= maxUploads ? 0 : maxUploads - usedUploads;
+    }
   };
 
   // A pulled item being processed, or a held pulled upload (sha256 and reason then optional).

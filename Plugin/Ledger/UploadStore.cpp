@@ -15,7 +15,7 @@ namespace Inbound
       "id, token_hash, state, created_at, updated_at, completed_at, sender_name, sender_email, "
       "sender_institution, sender_phone, recipient, message, consent_version, client_ip, "
       "user_agent, expected_files, expected_bytes, receipt_code, files, bytes, purged, language, "
-      "gateway, sealed_fields, sender_key";
+      "gateway, sealed_fields, sender_key, request_id, request_matched";
 
     UploadRecord ReadUpload(const Orthanc::SQLite::Statement& s)
     {
@@ -45,6 +45,8 @@ namespace Inbound
       r.gateway = s.ColumnString(22);
       r.sealedFields = s.ColumnString(23);
       r.senderKey = s.ColumnString(24);
+      r.requestId = s.ColumnString(25);
+      r.requestMatched = s.ColumnInt64(26);
       return r;
     }
 
@@ -70,23 +72,42 @@ namespace Inbound
   }
 
   UploadStore::UploadStore(LedgerDatabase& database, AuditStore& audit, QuotaStore& quotas,
-                           PatientStore& patients) :
+                           PatientStore& patients, const RequestStore& requests) :
     database_(database),
     audit_(audit),
     quotas_(quotas),
-    patients_(patients)
+    patients_(patients),
+    requests_(requests)
   {
   }
 
-  void UploadStore::Create(const UploadRecord& r, const std::vector<std::string>& quotaScopes,
-                           int64_t day)
+  std::string UploadStore::Create(const UploadRecord& r,
+                                  const std::vector<std::string>& quotaScopes, int64_t day)
   {
     LedgerDatabase::Transaction t(database_);
+    if (!r.requestId.empty())
+    {
+      // The request's check and this upload's use of it are one transaction: two opens racing
+      // for the last use cannot both win.
+      RequestRecord request;
+      if (!requests_.LookupInSession(t, request, r.requestId))
+      {
+        return "unknown";
+      }
+      // A pulled upload was opened on its gateway before it got here: only the Internal's
+      // own count of uses refuses it (the puller checked the rest; doc/Requests.md).
+      const std::string status = request.GetStatus(r.createdAt);
+      if (r.gateway.empty() ? status != "active"
+                            : request.usedUploads >= request.maxUploads)
+      {
+        return r.gateway.empty() ? status : "used";
+      }
+    }
     quotas_.Add(t, quotaScopes, day, 1, 0);
     Orthanc::SQLite::Statement s(
       t.GetConnection(), SQLITE_FROM_HERE,
       std::string("INSERT INTO uploads (") + kUploadColumns +
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.BindString(0, r.id);
     s.BindString(1, r.tokenHash);
     s.BindString(2, EnumerationToString(r.state));
@@ -112,14 +133,18 @@ namespace Inbound
     s.BindString(22, r.gateway);
     s.BindString(23, r.sealedFields);
     s.BindString(24, r.senderKey);
+    s.BindString(25, r.requestId);
+    s.BindInt64(26, r.requestMatched);
     s.Run();
     // A sealing gateway keeps no readable trace of the sender (doc/Security.md, "Sealed
     // staging"): the audit names the sealed sender by nothing.
     audit_.Append(t, r.createdAt, AuditEventType_UploadOpened, r.id, r.clientIp,
                   (r.sealedFields.empty() ? "sender " + r.sender.email : "sender sealed") +
                     (r.recipientId.empty() ? "" : ", recipient " + r.recipientId) +
-                    (r.gateway.empty() ? "" : ", pulled from gateway " + r.gateway));
+                    (r.gateway.empty() ? "" : ", pulled from gateway " + r.gateway) +
+                    (r.requestId.empty() ? "" : ", request " + r.requestId));
     t.Commit();
+    return "";
   }
 
   bool UploadStore::LookupInternal(const LedgerDatabase::Session& session, UploadRecord& record,

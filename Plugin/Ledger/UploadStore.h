@@ -6,6 +6,7 @@
 #include "Ledger/PatientStore.h"
 #include "Ledger/QuotaStore.h"
 #include "Ledger/Records.h"
+#include "Ledger/RequestStore.h"
 
 #include <functional>
 #include <map>
@@ -33,18 +34,24 @@ namespace Inbound
     AuditStore& audit_;
     QuotaStore& quotas_;
     PatientStore& patients_;
+    const RequestStore& requests_;
 
     bool LookupInternal(const LedgerDatabase::Session& session, UploadRecord& record,
                         const std::string& id) const;
 
   public:
     UploadStore(LedgerDatabase& database, AuditStore& audit, QuotaStore& quotas,
-                PatientStore& patients);
+                PatientStore& patients, const RequestStore& requests);
 
     // Audited "upload-opened". "quotaScopes": the quota counters of "day" (days since the
-    // epoch, UTC) that this upload counts against, updated in the same transaction.
-    void Create(const UploadRecord& record, const std::vector<std::string>& quotaScopes = {},
-                int64_t day = 0);
+    // epoch, UTC) that this upload counts against, updated in the same transaction. An upload
+    // bound to a request (record.requestId) is created only if the request's status at
+    // record.createdAt is "active" (RequestRecord::GetStatus: not revoked, locked, expired or
+    // used up), checked in the same transaction; a pulled one (record.gateway set) only if
+    // the request has uses left. Returns "" when created, else the request's status that
+    // refused it ("unknown" for a request this ledger does not hold).
+    std::string Create(const UploadRecord& record,
+                       const std::vector<std::string>& quotaScopes = {}, int64_t day = 0);
 
     bool Lookup(UploadRecord& record, const std::string& id) const;
 
