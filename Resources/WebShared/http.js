@@ -47,7 +47,9 @@ export async function requestJson(method, url, { headers = {}, json, redirect = 
   if (!response.ok) {
     const code = body && typeof body.error === 'string' ? body.error : '';
     const message = body && typeof body.message === 'string' ? body.message : '';
-    throw new ApiError(response.status, code, message, retryAfterSeconds(response.headers.get('Retry-After')));
+    const error = new ApiError(response.status, code, message, retryAfterSeconds(response.headers.get('Retry-After')));
+    error.body = body; // the answer's other fields, e.g. remainingAttempts
+    throw error;
   }
   return body;
 }

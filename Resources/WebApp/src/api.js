@@ -1,4 +1,5 @@
-// The upload API (see doc/Api.md), called relative to the page: the page lives at /inbound/.
+// The upload API (see doc/Api.md), called relative to the page: the page lives at /inbound/
+// (on a request link /inbound/r/<token>, whose <base href="../"> points at /inbound/ again).
 
 import { ApiError, requestJson, retryAfterSeconds } from '../../WebShared/http.js';
 
@@ -27,9 +28,12 @@ async function callPolitely(method, path, options) {
 }
 
 const uploadPath = (id) => `api/uploads/${encodeURIComponent(id)}`;
+const requestPath = (token) => `api/requests/${encodeURIComponent(token)}`;
 
 export const api = {
   info: () => callPolitely('GET', 'api/info'),
+  request: (token) => callPolitely('GET', requestPath(token)),
+  challenge: (token, answer) => callPolitely('POST', `${requestPath(token)}/challenge`, { json: { answer } }),
   open: (request) => callPolitely('POST', 'api/uploads', { json: request }),
   status: (id, token) => callPolitely('GET', uploadPath(id), { token }),
   complete: (id, token) => callPolitely('POST', `${uploadPath(id)}/complete`, { token }),

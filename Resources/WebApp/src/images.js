@@ -4,6 +4,7 @@
 import { $, el } from '../../WebShared/dom.js';
 import { formatBytes } from '../../WebShared/format.js';
 import { locale, t } from '../../WebShared/i18n.js';
+import { prepareChecks } from './matchview.js';
 import { showView, state } from './page.js';
 import { renderPreview } from './preview.js';
 import { scan } from './scan.js';
@@ -88,6 +89,7 @@ async function startScan(collect) {
       study.selected = wanted.size === 0 || wanted.has(study.key);
     }
   }
+  prepareChecks(result);
   state.scanResult = result;
   $('scan-empty').hidden = true;
   showPart('preview');

@@ -1,6 +1,7 @@
 // The upload page: privacy → sender details → images → sending → receipt, and continuing an
-// interrupted upload. Starts the page, loads api/info and keeps every step in the chosen
-// language; each step is a module of its own (privacy.js … receipt.js, resuming.js).
+// interrupted upload; on a request link (/inbound/r/<token>) the request and its challenge
+// come first (requestview.js). Starts the page, loads api/info and keeps every step in the
+// chosen language; each step is a module of its own (privacy.js … receipt.js, resuming.js).
 
 import { $, el, storageGet, storageSet } from '../../WebShared/dom.js';
 import { language, onLanguageChange, preferredLanguage, setLanguage, t, translateDocument, useTexts }
@@ -10,11 +11,14 @@ import { api } from './api.js';
 import { applyBranding } from './branding.js';
 import { renderDetailErrors, renderRecipients, wireDetails } from './details.js';
 import { wireImages } from './images.js';
+import { renderExpectedNote, wireChecks } from './matchview.js';
 import { offeredLanguages, renderSteps, showView, siteName, state, tp } from './page.js';
 import { renderPreview, wirePreview } from './preview.js';
 import { renderPrivacy, wirePrivacy } from './privacy.js';
 import { renderProblem, renderProgress } from './progress.js';
 import { renderReceipt, wireReceipt } from './receipt.js';
+import { requestTokenFromPath } from './request.js';
+import { renderRequest, renderRequestProblem, showStart, wireRequest } from './requestview.js';
 import { loadResume } from './resume.js';
 import { offerResume, renderResumeText, wireResuming } from './resuming.js';
 import { wireSending } from './sending.js';
@@ -24,6 +28,8 @@ const LANG_KEY = 'orthanc-inbound:language';
 
 // Every text on the page again, in the current language.
 function applyTranslations() {
+  const requestsOnly = !state.request && state.info && state.info.openUploads === false;
+  $('page-lead').dataset.i18n = state.request ? 'request.lead' : requestsOnly ? 'requestsOnly.lead' : 'app.lead';
   translateDocument(tp);
   document.title = `${t('app.product')} – ${siteName()}`;
   $('brand-site').textContent = siteName();
@@ -36,6 +42,9 @@ function applyTranslations() {
     renderRecipients();
   }
   renderDetailErrors();
+  renderRequest();
+  renderRequestProblem();
+  renderExpectedNote();
   if (state.scanResult) {
     renderPreview();
   }
@@ -91,17 +100,43 @@ async function loadInfo() {
   if (stored) {
     await offerResume(stored);
   } else {
-    showView('privacy', { focus: false });
+    showStart();
   }
 }
 
+// The page is also served at /inbound/r/<token> with <base href="../">: an in-page anchor
+// such as "#main" would then lead to /inbound/#main, another page. Such links move the focus
+// here instead.
+function wireInPageLinks() {
+  document.addEventListener('click', (event) => {
+    const link = event.target.closest && event.target.closest('a[href^="#"]');
+    if (!link || event.defaultPrevented || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) {
+      return;
+    }
+    const target = document.getElementById(link.getAttribute('href').slice(1));
+    if (target) {
+      event.preventDefault();
+      if (!target.hasAttribute('tabindex') && !/^(INPUT|SELECT|TEXTAREA|BUTTON|A)$/.test(target.tagName)) {
+        target.setAttribute('tabindex', '-1');
+      }
+      target.focus();
+      target.scrollIntoView({ block: 'start' });
+    }
+  });
+}
+
 function init() {
+  const token = requestTokenFromPath(window.location.pathname);
+  state.request = token ? { token } : null;
   useTexts(texts);
   onLanguageChange(() => applyTranslations());
   setLanguage(preferredLanguage(null, storageGet(LANG_KEY)));
   applyTranslations();
 
   $('load-retry').addEventListener('click', loadInfo);
+  wireInPageLinks();
+  wireRequest();
+  wireChecks();
   wirePrivacy();
   wireDetails();
   wireImages();

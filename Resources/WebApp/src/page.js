@@ -4,7 +4,7 @@
 import { $ } from '../../WebShared/dom.js';
 import { availableLanguages, t } from '../../WebShared/i18n.js';
 
-const STEPS = ['privacy', 'details', 'images', 'send', 'receipt'];
+const STEPS = ['request', 'privacy', 'details', 'images', 'send', 'receipt'];
 
 export const state = {
   info: null,
@@ -24,6 +24,11 @@ export const state = {
   receipt: null,
   problem: null,
   hasher: null,
+  // On a request link (/inbound/r/<token>): {token, info (api/requests/<token>), ticket,
+  // expected: {patientName, birthDate}} — expected only once the challenge is passed.
+  request: null,
+  checks: null, // the patients found, compared with the requested one (matchview.js)
+  onChecksChange: null,
 };
 
 export function siteName() {
@@ -35,7 +40,11 @@ export function tp(key, params) {
   return t(key, { site: siteName(), ...params });
 }
 
+// The recipients to choose from: none on a request link (the request names its recipient).
 export function recipients() {
+  if (state.request) {
+    return [];
+  }
   return (state.info && Array.isArray(state.info.recipients)) ? state.info.recipients : [];
 }
 
@@ -58,8 +67,13 @@ export function renderSteps() {
   const current = stepOf(state.view);
   $('steps').hidden = !current;
   const index = STEPS.indexOf(current);
+  let number = 0;
   for (const li of document.querySelectorAll('#steps li')) {
     const i = STEPS.indexOf(li.dataset.step);
+    li.hidden = li.dataset.step === 'request' && !state.request;
+    if (!li.hidden) {
+      li.querySelector('.step-num').textContent = String(++number);
+    }
     li.classList.toggle('done', i < index);
     if (i === index) {
       li.setAttribute('aria-current', 'step');

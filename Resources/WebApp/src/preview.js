@@ -5,7 +5,9 @@ import { $, el } from '../../WebShared/dom.js';
 import { formatBytes, formatDicomDate } from '../../WebShared/format.js';
 import { locale, t, tn } from '../../WebShared/i18n.js';
 import { formatPersonName } from './format.js';
+import { renderChecks } from './matchview.js';
 import { state } from './page.js';
+import { studySelectable } from './request.js';
 import { summarizeSkipped } from './scan.js';
 
 export function selectedStudies() {
@@ -47,6 +49,11 @@ function studyRows(patient, study, id) {
     },
   });
   checkbox.checked = study.selected;
+  if (!studySelectable(study)) {
+    // On a request link: a patient that was not ticked above (its studies follow it).
+    checkbox.disabled = true;
+    checkbox.title = t('check.tickPatientFirst');
+  }
   const series = seriesRowsOf(study, id);
   const toggle = el('button', {
     type: 'button',
@@ -120,6 +127,12 @@ export function renderPreview() {
     $('resume-note').hidden = true;
     $('resume-missing').hidden = true;
   }
+  renderChecks((focusId) => {
+    renderPreview();
+    if ($(focusId)) {
+      $(focusId).focus();
+    }
+  });
   updateSelection();
 }
 
@@ -128,9 +141,13 @@ export function skippedGroups() {
   const result = state.scanResult;
   const groups = summarizeSkipped(result.skipped);
   const unticked = [...result.tree.studies.values()].filter((s) => !s.selected);
-  const untickedFiles = unticked.reduce((n, s) => n + s.files.length, 0);
-  if (untickedFiles) {
-    groups.push({ reason: 'unticked', count: untickedFiles, examples: [] });
+  const otherPatient = (s) => !studySelectable(s);
+  for (const [reason, studies] of [['unticked', unticked.filter((s) => !otherPatient(s))],
+    ['otherPatient', unticked.filter(otherPatient)]]) {
+    const count = studies.reduce((n, s) => n + s.files.length, 0);
+    if (count) {
+      groups.push({ reason, count, examples: [] });
+    }
   }
   if (result.missing) {
     groups.push({ reason: 'missing', count: result.missing, examples: [] });
@@ -155,12 +172,13 @@ export function renderSkippedList(list, groups) {
 }
 
 function updateSelection() {
-  const studies = [...state.scanResult.tree.studies.values()];
+  const all = $('select-all');
+  const studies = [...state.scanResult.tree.studies.values()].filter(studySelectable);
+  all.disabled = studies.length === 0;
   const chosen = studies.filter((s) => s.selected);
   const files = chosen.reduce((n, s) => n + s.files.length, 0);
   const bytes = chosen.reduce((n, s) => n + s.bytes, 0);
-  const all = $('select-all');
-  all.checked = chosen.length === studies.length;
+  all.checked = studies.length > 0 && chosen.length === studies.length;
   all.indeterminate = chosen.length > 0 && chosen.length < studies.length;
   $('selected-summary').textContent = chosen.length
     ? t('images.selected', { studies: tn('count.studies', chosen.length), images: tn('count.images', files), size: formatBytes(bytes) })
@@ -176,10 +194,10 @@ function updateSelection() {
 }
 
 function onSelectAll(event) {
-  for (const study of state.scanResult.tree.studies.values()) {
+  for (const study of [...state.scanResult.tree.studies.values()].filter(studySelectable)) {
     study.selected = event.target.checked;
   }
-  for (const box of document.querySelectorAll('#studies-body input[type="checkbox"]')) {
+  for (const box of document.querySelectorAll('#studies-body input[type="checkbox"]:not(:disabled)')) {
     box.checked = event.target.checked;
     box.closest('tr').classList.toggle('unselected', !event.target.checked);
   }

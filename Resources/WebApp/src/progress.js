@@ -26,6 +26,7 @@ export function renderProblem() {
   let text;
   switch (problem.kind) {
     case 'openFailed': text = t('send.openFailed', { reason: problem.reason }); break;
+    case 'request': text = tp(problem.key, problem.params); break;
     case 'someFailed': text = t('send.someFailed', { count: tn('count.images', problem.count) }); break;
     case 'closed': text = t('send.closed'); break;
     case 'storageFull': text = tp('send.storageFull'); break;

@@ -8,6 +8,12 @@ import { formatDateTime } from './format.js';
 import { recipients, siteName, state, tp } from './page.js';
 import { renderSkippedList, skippedGroups } from './preview.js';
 
+function receiptRecipient(r) {
+  const base = state.resumeBase || {};
+  return r.recipient && typeof r.recipient === 'object' ? r.recipient.name
+    : (recipients().find((x) => x.id === r.recipient) || {}).name || base.recipientName || '';
+}
+
 function renderFacts(r) {
   const base = state.resumeBase || {};
   const facts = $('receipt-facts');
@@ -17,8 +23,7 @@ function renderFacts(r) {
       facts.append(el('dt', { text: t(label) }), el('dd', { text: value }));
     }
   };
-  const recipientName = r.recipient && typeof r.recipient === 'object' ? r.recipient.name
-    : (recipients().find((x) => x.id === r.recipient) || {}).name || base.recipientName || '';
+  const recipientName = receiptRecipient(r);
   const sender = state.sender || base.sender || {};
   fact('receipt.site', r.siteName || siteName());
   fact('receipt.recipient', recipientName);
@@ -89,7 +94,12 @@ export function renderReceipt() {
   if (!r) {
     return;
   }
-  $('receipt-ok').textContent = tp('receipt.ok', { site: r.siteName || siteName() });
+  const site = r.siteName || siteName();
+  const recipient = receiptRecipient(r);
+  // On a request link: the images answer the hospital's request.
+  $('receipt-ok').textContent = state.request
+    ? tp(recipient ? 'receipt.okRequest' : 'receipt.okRequestSite', { site, recipient })
+    : tp('receipt.ok', { site });
   $('receipt-code').textContent = r.receiptCode || '';
   $('receipt-code-hint').textContent = tp('receipt.codeHint', { site: r.siteName || siteName() });
   renderFacts(r);

@@ -3,7 +3,19 @@
 // hashes}. `keys` identify the files of the upload (relative path and size), `hashes` map the
 // keys of files known to have arrived to their SHA-256.
 
-const STORAGE_KEY = `orthanc-inbound:upload:${location.pathname}`;
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
+import { requestTokenFromPath } from './request.js';
+
+// One entry per page. A request link's token opens new uploads: only a digest of it is used.
+function storageKey() {
+  const token = requestTokenFromPath(location.pathname);
+  return token
+    ? `orthanc-inbound:upload:request:${bytesToHex(sha256(new TextEncoder().encode(token))).slice(0, 32)}`
+    : `orthanc-inbound:upload:${location.pathname}`;
+}
+
+const STORAGE_KEY = storageKey();
 const VERSION = 1;
 
 function storage() {

@@ -8,6 +8,7 @@ import { formatDateTime } from './format.js';
 import { resetPicker } from './images.js';
 import { showNotice, showView, state, tp } from './page.js';
 import { renderReceipt } from './receipt.js';
+import { showStart } from './requestview.js';
 import { forgetUpload } from './resume.js';
 
 function expired(stored) {
@@ -26,7 +27,7 @@ export async function offerResume(stored) {
       forgetUpload();
       showNotice(t('resume.gone'));
     }
-    showView('privacy', { focus: false });
+    showStart();
     return;
   }
   if (status.state === 'complete' || status.state === 'delivered') {
@@ -41,14 +42,14 @@ export async function offerResume(stored) {
       return;
     } catch (e) {
       forgetUpload();
-      showView('privacy', { focus: false });
+      showStart();
       return;
     }
   }
   if (status.state !== 'open') {
     forgetUpload();
     showNotice(t('resume.gone'));
-    showView('privacy', { focus: false });
+    showStart();
     return;
   }
   state.resume = { stored, received: new Set((status.files || []).map((f) => f.sha256)), status };
@@ -82,7 +83,7 @@ async function onResumeDiscard() {
   }
   forgetUpload();
   showNotice(t('resume.discarded'));
-  showView('privacy');
+  showStart({ focus: true });
 }
 
 export function wireResuming() {

@@ -11,6 +11,7 @@ import { recipients, showView, siteName, state, tp } from './page.js';
 import { selectedStudies } from './preview.js';
 import { renderProblem, renderProgress, setSendButtons } from './progress.js';
 import { renderReceipt } from './receipt.js';
+import { requestProblem } from './request.js';
 import { forgetUpload, saveResume, saver } from './resume.js';
 import { FatalUploadError, Pacer, UploadRun } from './upload.js';
 
@@ -34,7 +35,8 @@ function showSelectError(text) {
 async function onSend() {
   const items = collectItems();
   if (!items.length) {
-    showSelectError(t('images.nothingSelected'));
+    showSelectError(state.checks && !state.checks.some((p) => p.accepted)
+      ? tp('check.noneTicked') : t('images.nothingSelected'));
     return;
   }
   const bytes = items.reduce((n, it) => n + it.entry.size, 0);
@@ -103,7 +105,10 @@ async function openUpload(items, bytes) {
     expected: { files: items.length, bytes },
     language: language(), // the receipt comes in the language of this page
   };
-  if (state.recipient) {
+  if (state.request) {
+    // Bound to the hospital's request: its recipient, no choice here.
+    request.request = { token: state.request.token, ticket: state.request.ticket };
+  } else if (state.recipient) {
     request.recipient = state.recipient;
   }
   if (state.message) {
@@ -113,13 +118,21 @@ async function openUpload(items, bytes) {
   try {
     opened = await api.open(request);
   } catch (e) {
-    state.problem = { kind: 'openFailed', reason: e.message, status: e.status };
+    if (e.status === 403 && e.code === 'requests-only') {
+      showView('requests-only'); // the site accepts uploads only through a hospital's link now
+      return false;
+    }
+    const problem = state.request ? requestProblem(e) : null;
+    state.problem = problem
+      ? { kind: 'request', key: problem.key, params: problem.params }
+      : { kind: 'openFailed', reason: e.message, status: e.status };
     renderProblem();
     setSendButtons({ restart: true });
     return false;
   }
   state.upload = { id: opened.id, token: opened.token, createdAt: new Date().toISOString() };
-  const recipient = recipients().find((r) => r.id === state.recipient);
+  const recipient = state.request && state.request.info ? state.request.info.recipient
+    : recipients().find((r) => r.id === state.recipient);
   state.resume = null;
   state.resumeBase = {
     id: opened.id,

@@ -1,6 +1,8 @@
 // Every text of the upload page, one table per language of Resources/WebShared/languages.js.
 // Values are strings with {named} placeholders, or {one, other} objects for words that depend
-// on a count (see Resources/WebShared/i18n.js).
+// on a count (see Resources/WebShared/i18n.js). The texts of request links: requesttexts.js.
+
+import { requestTexts } from './requesttexts.js';
 
 const en = {
   'lang.switch': 'Language',
@@ -17,6 +19,7 @@ const en = {
   'app.leaveWarning': 'The upload is still running. If you leave now, it stops.',
 
   'steps.label': 'Steps',
+  'steps.request': 'Request',
   'steps.privacy': 'Privacy',
   'steps.details': 'Your details',
   'steps.images': 'Images',
@@ -111,6 +114,7 @@ const en = {
   'skip.missing': 'listed in the index of the CD but not found',
   'skip.sameImage': 'another version of an image that was already sent (same image identifier)',
   'skip.examples': 'For example: {files}',
+  'skip.otherPatient': 'belong to patients the request is not about and that you did not tick',
 
   'send.title': 'Sending the images',
   'send.intro': 'Please keep this page open until the upload is finished.',
@@ -151,6 +155,8 @@ const en = {
 
   'receipt.title': 'Images received',
   'receipt.ok': 'Thank you. {site} has received your images.',
+  'receipt.okRequest': 'Thank you. The images were sent for the request of {recipient} at {site}.',
+  'receipt.okRequestSite': 'Thank you. The images were sent for the request of {site}.',
   'receipt.code': 'Your receipt code',
   'receipt.codeHint': 'Please quote this code if you call {site} about these images.',
   'receipt.site': 'Sent to',
@@ -205,6 +211,7 @@ const de = {
   'app.leaveWarning': 'Der Upload läuft noch. Wenn Sie die Seite verlassen, wird er unterbrochen.',
 
   'steps.label': 'Schritte',
+  'steps.request': 'Anfrage',
   'steps.privacy': 'Datenschutz',
   'steps.details': 'Ihre Angaben',
   'steps.images': 'Bilder',
@@ -299,6 +306,7 @@ const de = {
   'skip.missing': 'im Verzeichnis der CD aufgeführt, aber nicht gefunden',
   'skip.sameImage': 'eine andere Fassung eines bereits gesendeten Bildes (gleiche Bildkennung)',
   'skip.examples': 'Zum Beispiel: {files}',
+  'skip.otherPatient': 'gehören zu Patienten, nach denen nicht gefragt wurde und die Sie nicht angekreuzt haben',
 
   'send.title': 'Die Bilder werden gesendet',
   'send.intro': 'Bitte lassen Sie diese Seite geöffnet, bis der Upload abgeschlossen ist.',
@@ -339,6 +347,8 @@ const de = {
 
   'receipt.title': 'Bilder empfangen',
   'receipt.ok': 'Vielen Dank. {site} hat Ihre Bilder erhalten.',
+  'receipt.okRequest': 'Vielen Dank. Die Bilder wurden für die Anfrage von {recipient} ({site}) gesendet.',
+  'receipt.okRequestSite': 'Vielen Dank. Die Bilder wurden für die Anfrage von {site} gesendet.',
   'receipt.code': 'Ihr Bestätigungscode',
   'receipt.codeHint': 'Bitte nennen Sie diesen Code, wenn Sie {site} wegen dieser Bilder anrufen.',
   'receipt.site': 'Gesendet an',
@@ -378,4 +388,7 @@ const de = {
   'time.hours': { one: '{n} Stunde', other: '{n} Stunden' },
 };
 
-export const texts = { en, de };
+export const texts = {
+  en: { ...en, ...requestTexts.en },
+  de: { ...de, ...requestTexts.de },
+};

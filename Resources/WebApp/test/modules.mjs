@@ -25,3 +25,13 @@ export async function loadModules() {
   const code = Buffer.from(result.outputFiles[0].contents).toString('base64');
   return import(`data:text/javascript;base64,${code}`);
 }
+
+// One module of the pages (a path below Resources/), bundled with what it imports.
+export async function loadModule(relativePath) {
+  const result = await esbuild.build({
+    entryPoints: [path.join(RESOURCES, relativePath)],
+    bundle: true, format: 'esm', platform: 'neutral', write: false, logLevel: 'warning',
+  });
+  const code = Buffer.from(result.outputFiles[0].contents).toString('base64');
+  return import(`data:text/javascript;base64,${code}`);
+}
