@@ -106,7 +106,7 @@ class NginxProxy:
         result = subprocess.run(
             [RENDER, "127.0.0.1:%d" % self.port, "localhost", self.cert, self.key,
              "127.0.0.1:%d" % self.orthanc_port, self.max_body, self.admin_nets,
-             self.peer_nets],
+             self.peer_nets, os.path.join(self.workdir, "access.log")],
             check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         site = result.stdout.decode()
         for line in site.splitlines():

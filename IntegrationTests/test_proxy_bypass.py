@@ -14,6 +14,7 @@ import base64
 import html.parser
 import http.server
 import json
+import os
 import re
 import threading
 
@@ -592,3 +593,35 @@ def test_a_request_without_host_gets_the_server_name(recorded):
             raw += chunk
     assert Answer(raw).status == 200, raw[:300]
     assert upstream.seen[-1][2]["Host"] == "localhost", upstream.seen[-1]
+
+
+def test_request_link_tokens_are_masked_in_the_access_log(recorded):
+    """A request link's token is the key to it: the site's access log writes the link, the
+    page's calls and a Referer holding one with the token masked; the plugin still gets it."""
+    site, upstream = recorded
+    del upstream.seen[:]
+    tokens = ["Tk%02d" % i + base64.urlsafe_b64encode(bytes([i]) * 30).decode().rstrip("=")
+              for i in range(4)]
+    calls = [("GET", "/inbound/r/%s" % tokens[0], []),
+             ("GET", "/inbound/api/requests/%s?lang=de" % tokens[1], []),
+             ("POST", "/inbound/api/requests/%s/challenge" % tokens[2],
+              ["Content-Type: application/json"]),
+             ("GET", "/inbound/app/app.js",
+              ["Referer: https://localhost:%d/inbound/r/%s" % (site.port, tokens[3])])]
+    for method, target, headers in calls:
+        body = b'{"answer":""}' if method == "POST" else b""
+        assert send(site, method, target, headers=headers, body=body).status == 200
+    seen = [path for _, path, _, _ in upstream.seen]
+    for token in tokens[:3]:
+        assert any(token in path for path in seen), seen
+    with open(os.path.join(site.workdir, "access.log"), encoding="utf-8",
+              errors="replace") as f:
+        log = f.read()
+    for token in tokens:
+        assert token not in log, log[-2000:]
+    for masked in ("GET /inbound/r/- ", "GET /inbound/api/requests/-?lang=de ",
+                   "POST /inbound/api/requests/-/challenge ",
+                   '"https://localhost:%d/inbound/r/-"' % site.port):
+        assert masked in log, log[-2000:]
+    # Other paths are written as they are.
+    assert "GET /inbound/app/app.js " in log

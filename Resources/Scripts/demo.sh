@@ -57,7 +57,7 @@ start() {
     "Inbound.Pullers=[{\"Username\": \"inside\", \"Password\": \"$puller_password\", \"Networks\": [\"127.0.0.1\"]}]" "$@"
   "$root/Resources/Scripts/render-nginx-site.sh" "127.0.0.1:$https_port" localhost \
     "$work/tls.crt" "$work/tls.key" "127.0.0.1:$orthanc_port" 512m "127.0.0.1" "127.0.0.1" \
-    >"$dir/site.conf"
+    "$dir/nginx-access.log" >"$dir/site.conf"
   cat >"$dir/nginx.conf" <<NGINX
 worker_processes 1;
 pid $dir/nginx.pid;
