@@ -44,6 +44,19 @@ namespace Inbound
     return nullptr;
   }
 
+  Json::Value Configuration::DescribeRecipient(const std::string& id) const
+  {
+    const Recipient* recipient = LookupRecipient(id);
+    if (recipient == nullptr)
+    {
+      return Json::nullValue;
+    }
+    Json::Value json(Json::objectValue);
+    json["id"] = recipient->id;
+    json["name"] = recipient->name;
+    return json;
+  }
+
   Json::Value Configuration::Merge(const Json::Value& defaults, const Json::Value& userSection,
                                    std::vector<std::string>& unknownOptions)
   {
@@ -284,6 +297,9 @@ namespace Inbound
           "has no effect on a gateway, which keeps no studies");
     }
 
+    c.publicUrl = GetPublicUrl(s);
+    c.openUploads = GetBool(s, "OpenUploads");
+    c.requests = GetRequests(s);
     c.sealing = GetSealing(s, c.role);
     c.scan = GetScan(s, c.role);
 

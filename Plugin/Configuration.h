@@ -224,6 +224,16 @@ namespace Inbound
     unsigned int maxParallel = 10;        // scans at once; beyond, 503 server-busy
   };
 
+  // "Inbound.Requests": request links (doc/Requests.md).
+  struct RequestSettings
+  {
+    unsigned int defaultExpiryDays = 14;  // when the admin gives no expiresInDays
+    unsigned int maxExpiryDays = 90;
+    unsigned int maxUploads = 20;         // the most uploads one link may allow
+    unsigned int maxFailures = 5;         // wrong challenge answers that lock a request
+    unsigned int ticketSeconds = 86400;   // how long a passed challenge lets the sender open
+  };
+
   // The "Inbound" section, typed and validated. Built from the embedded defaults with the
   // admin's section merged over them; a bad value throws, naming the option.
   struct Configuration
@@ -241,6 +251,12 @@ namespace Inbound
     std::string brandingColor;  // "#RRGGBB" or empty
     std::string brandingLogo;   // the logo file's content (PNG or SVG), or empty
     std::string brandingLogoMime;
+    // The public base URL of the upload page ("https://upload.hospital.example", no trailing
+    // slash): request links are made from it. Empty: a Standalone uses the admin request's
+    // own address; an Internal cannot make links without it.
+    std::string publicUrl;
+    bool openUploads = true;  // false: only request links may open uploads (requests-only)
+    RequestSettings requests;
     UploadLimits upload;
     TextLimits text;
     MetadataNames metadata;
@@ -268,6 +284,10 @@ namespace Inbound
     std::vector<std::string> unknownOptions;
 
     const Recipient* LookupRecipient(const std::string& id) const;
+
+    // {id, name} as senders and admins see a recipient (never the e-mail address); null when
+    // "id" is not a configured recipient.
+    Json::Value DescribeRecipient(const std::string& id) const;
 
     // "userSection" is the admin's "Inbound" object (null when absent).
     static Configuration Parse(const Json::Value& userSection);

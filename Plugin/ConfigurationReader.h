@@ -47,6 +47,11 @@ namespace Inbound
 
     SealingSettings GetSealing(const Json::Value& section, Role role);
 
+    // "PublicUrl": empty, or an http(s) URL without path, query or trailing slash.
+    std::string GetPublicUrl(const Json::Value& section);
+
+    RequestSettings GetRequests(const Json::Value& section);
+
     ScanSettings GetScan(const Json::Value& section, Role role);
 
     std::vector<ForwardRule> GetAutoForward(const Json::Value& section,

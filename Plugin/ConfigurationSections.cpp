@@ -1,4 +1,4 @@
-// The options that are lists of entries or sections of their own: recipients, SMTP, notifications, webhooks, auto-forwarding, sealing.
+// The options that are lists of entries or sections of their own: recipients, SMTP, notifications, webhooks, auto-forwarding, sealing, request links.
 #include "ConfigurationReader.h"
 
 #include "Notify/MailMessage.h"
@@ -321,6 +321,42 @@ namespace Inbound
         Bad("Sealing.PublicKeys", "is for a Gateway only (an Internal seals nothing)");
       }
       return sealing;
+    }
+
+    std::string GetPublicUrl(const Json::Value& s)
+    {
+      std::string url = GetString(s, "PublicUrl", true);
+      while (boost::ends_with(url, "/"))
+      {
+        url.pop_back();
+      }
+      // The links are "<PublicUrl>/inbound/r/<token>": a plain http(s) base, without query,
+      // fragment, credentials or characters that would need escaping in a mail or a letter.
+      static const boost::regex kUrl(
+        "https?://([A-Za-z0-9.-]+|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?(/[A-Za-z0-9._~-]+)*");
+      if (!url.empty() && !boost::regex_match(url, kUrl))
+      {
+        Bad("PublicUrl", "must be like \"https://upload.hospital.example\" (http or https, a "
+            "host, an optional port and path; no query)");
+      }
+      return url;
+    }
+
+    RequestSettings GetRequests(const Json::Value& s)
+    {
+      RequestSettings r;
+      r.defaultExpiryDays = static_cast<unsigned int>(
+        GetUnsigned(s, "Requests.DefaultExpiryDays", 1, 3650));
+      r.maxExpiryDays = static_cast<unsigned int>(GetUnsigned(s, "Requests.MaxExpiryDays", 1, 3650));
+      r.maxUploads = static_cast<unsigned int>(GetUnsigned(s, "Requests.MaxUploads", 1, 10000));
+      r.maxFailures = static_cast<unsigned int>(GetUnsigned(s, "Requests.MaxFailures", 1, 100));
+      r.ticketSeconds = static_cast<unsigned int>(
+        GetUnsigned(s, "Requests.TicketSeconds", 60, 30 * 86400));
+      if (r.defaultExpiryDays > r.maxExpiryDays)
+      {
+        Bad("Requests.DefaultExpiryDays", "must not exceed Requests.MaxExpiryDays");
+      }
+      return r;
     }
 
     ScanSettings GetScan(const Json::Value& s, Role role)

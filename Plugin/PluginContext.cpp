@@ -13,6 +13,8 @@
 
 #include <boost/filesystem.hpp>
 
+#include <algorithm>
+
 #include <dlfcn.h>
 
 namespace Inbound
@@ -237,7 +239,11 @@ namespace Inbound
     {
       sink_.reset(new ArchiveSink(configuration_, *ledger_, *store_));
     }
+    requests_.reset(new RequestService(configuration_, *ledger_, clock_));
+    // A wrong challenge answer counts for the address like a wrong password.
+    requests_->SetWrongAnswerCounter([this](const std::string& ip) { lockout_->RecordFailure(ip); });
     uploads_.reset(new UploadService(configuration_, *ledger_, *sink_, *limits_, clock_));
+    uploads_->SetRequests(requests_.get());
     admin_.reset(new AdminViews(*ledger_, *uploads_));
     if (configuration_.role == Role_Internal)
     {
@@ -275,6 +281,10 @@ namespace Inbound
                      << "uploads of this gateway";
       }
     }
+      requests_->SetModalityCheck([this](const std::string& name) {
+        const std::vector<std::string> modalities = forwarder_->ListModalities();
+        return std::find(modalities.begin(), modalities.end(), name) != modalities.end();
+      });
     uploads_->AddCompletionListener([this] {
       if (notifier_)
         notifier_->Wake();

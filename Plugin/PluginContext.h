@@ -16,6 +16,7 @@
 #include "Peering/CurlPeerClient.h"
 #include "Peering/Outbox.h"
 #include "Peering/Puller.h"
+#include "Requests/RequestService.h"
 #include "Staging/StagingArea.h"
 #include "Upload/ArchiveSink.h"
 #include "Toolbox/Time.h"
@@ -50,6 +51,7 @@ namespace Inbound
     StagingArea* staging_ = nullptr;  // the sink, in the Gateway role
     std::unique_ptr<UploadService> uploads_;
     std::unique_ptr<AdminViews> admin_;
+    std::unique_ptr<RequestService> requests_;
     std::unique_ptr<Outbox> outbox_;  // Gateway role only
     std::vector<std::unique_ptr<CurlPeerClient>> peerClients_;  // Internal role only
     std::unique_ptr<InternalKeys> internalKeys_;                // Internal role only
@@ -130,6 +132,12 @@ namespace Inbound
     }
 
     // A gateway: what it holds sealed per key id (staged files and the fields of uploads not
+    // Request links (doc/Requests.md).
+    RequestService& GetRequests()
+    {
+      return *requests_;
+    }
+
     // yet delivered), and in "plain" what it holds unsealed (SealedHoldings::CountByKey).
     std::map<std::string, uint64_t> CountSealedHoldings(uint64_t& plain) const;
 

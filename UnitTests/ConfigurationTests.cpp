@@ -293,3 +293,52 @@ TEST(Configuration, BadSealingValuesNameTheirEntry)
     EXPECT_NE(std::string::npos, ErrorOf(c.first).find(c.second)) << c.first << "\n" << ErrorOf(c.first);
   }
 }
+
+TEST(Configuration, RequestLinkOptions)
+{
+  const Configuration defaults = Configuration::Parse(Json::nullValue);
+  EXPECT_EQ("", defaults.publicUrl);
+  EXPECT_TRUE(defaults.openUploads);
+  EXPECT_EQ(14u, defaults.requests.defaultExpiryDays);
+  EXPECT_EQ(90u, defaults.requests.maxExpiryDays);
+  EXPECT_EQ(20u, defaults.requests.maxUploads);
+  EXPECT_EQ(5u, defaults.requests.maxFailures);
+  EXPECT_EQ(86400u, defaults.requests.ticketSeconds);
+
+  const Configuration c = Configuration::Parse(Section(
+    R"({"PublicUrl": "https://upload.hospital.example/", "OpenUploads": false,
+        "Requests": {"MaxFailures": 3, "TicketSeconds": 600}})"));
+  EXPECT_EQ("https://upload.hospital.example", c.publicUrl);  // the trailing slash dropped
+  EXPECT_FALSE(c.openUploads);
+  EXPECT_EQ(3u, c.requests.maxFailures);
+  EXPECT_EQ(600u, c.requests.ticketSeconds);
+  EXPECT_EQ(14u, c.requests.defaultExpiryDays);
+  for (const char* url : {"http://localhost:8042", "https://[::1]:8443", "https://h.example/up"})
+  {
+    EXPECT_EQ(url, Configuration::Parse(Section(std::string("{\"PublicUrl\": \"") + url + "\"}"))
+                     .publicUrl);
+  }
+}
+
+TEST(Configuration, BadRequestLinkOptionsNameTheOption)
+{
+  const std::vector<std::pair<std::string, std::string>> cases = {
+    {R"({"PublicUrl": "upload.hospital.example"})", "Inbound.PublicUrl"},
+    {R"({"PublicUrl": "ftp://upload.hospital.example"})", "Inbound.PublicUrl"},
+    {R"({"PublicUrl": "https://upload.hospital.example/?x=1"})", "Inbound.PublicUrl"},
+    {R"({"PublicUrl": "https://user:pw@upload.hospital.example"})", "Inbound.PublicUrl"},
+    {R"({"PublicUrl": "https://upload.hospital.example/a b"})", "Inbound.PublicUrl"},
+    {R"({"PublicUrl": 5})", "Inbound.PublicUrl"},
+    {R"({"OpenUploads": "no"})", "Inbound.OpenUploads"},
+    {R"({"Requests": {"MaxFailures": 0}})", "Inbound.Requests.MaxFailures"},
+    {R"({"Requests": {"MaxUploads": 0}})", "Inbound.Requests.MaxUploads"},
+    {R"({"Requests": {"TicketSeconds": 10}})", "Inbound.Requests.TicketSeconds"},
+    {R"({"Requests": {"DefaultExpiryDays": 0}})", "Inbound.Requests.DefaultExpiryDays"},
+    {R"({"Requests": {"DefaultExpiryDays": 30, "MaxExpiryDays": 7}})",
+     "Inbound.Requests.DefaultExpiryDays"},
+    {R"({"Requests": 5})", "Inbound.Requests"}};
+  for (const auto& c : cases)
+  {
+    EXPECT_NE(std::string::npos, ErrorOf(c.first).find(c.second)) << c.first << "\n" << ErrorOf(c.first);
+  }
+}

@@ -35,6 +35,8 @@ namespace
         result += "app.js";
       else if (name == "entry*")
         result += "203.0.113.0/24";
+      else if (name == "token")
+        result += "Zk3_xQ-9a7VtY2bN0cPq4rWs8uEfGhJi1LmOnD5e6Ko";
       else
         result += "x1";
       i = close + 1;
@@ -173,6 +175,21 @@ TEST(RouteTable, OpenRoutesMatchOnlyStrictParameters)
   EXPECT_EQ(RouteClass_Public,
             ClassifyRoute(Orthanc::HttpMethod_Get, "/inbound/api/uploads/" + std::string(64, 'A')));
   EXPECT_EQ(RouteClass_Public, ClassifyRoute(Orthanc::HttpMethod_Get, "/inbound"));
+  // A request link's token: URL-safe base64 of 16 to 128 characters, nothing else.
+  const std::string token(43, 'A');
+  for (const std::string& uri : std::vector<std::string>{
+         "/inbound/r/" + std::string(15, 'A'), "/inbound/r/" + std::string(129, 'A'),
+        "/inbound/r/" + token + "/x", "/inbound/r/" + token + ".", "/inbound/r/AAAAAAAAAAAAAAA%2F",
+        "/inbound/api/requests/" + token + "/challenge/x", "/inbound/api/requests/..",
+        "/inbound/api/requests/" + token + "=", "/inbound/r/"})
+  {
+    EXPECT_EQ(RouteClass_Admin, ClassifyRoute(Orthanc::HttpMethod_Get, uri)) << uri;
+    EXPECT_EQ(RouteClass_Admin, ClassifyRoute(Orthanc::HttpMethod_Post, uri)) << uri;
+  }
+  EXPECT_EQ(RouteClass_Public, ClassifyRoute(Orthanc::HttpMethod_Get, "/inbound/r/" + token));
+  EXPECT_EQ(RouteClass_Public,
+            ClassifyRoute(Orthanc::HttpMethod_Post, "/inbound/api/requests/" + token + "/challenge"));
+  EXPECT_EQ(RouteClass_Admin, ClassifyRoute(Orthanc::HttpMethod_Post, "/inbound/admin/requests"));
   EXPECT_EQ(RouteClass_Admin, ClassifyRoute(Orthanc::HttpMethod_Get, "/patients"));
 }
 

@@ -3,6 +3,7 @@
 
 #include "Http/ApiError.h"
 #include "Toolbox/Json.h"
+#include "Upload/JsonFields.h"
 
 #include <boost/regex.hpp>
 
@@ -34,23 +35,6 @@ namespace Inbound
         throw ApiError(400, "invalid-field", std::string("\"") + key + "\" must be true or false");
       }
       return object[key].asBool();
-    }
-
-    // DICOM LO and PN values without the characters that would break them.
-    bool IsDicomText(const std::string& value, size_t max)
-    {
-      if (value.size() > max)
-      {
-        return false;
-      }
-      for (unsigned char c : value)
-      {
-        if (c < 0x20 || c == '\\' || c == 0x7f)
-        {
-          return false;
-        }
-      }
-      return true;
     }
   }
 
@@ -105,7 +89,7 @@ namespace Inbound
     r.keepNamespacedPatientId = GetFlag(json, "keepNamespacedPatientId");
 
     static const boost::regex kDate("(19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])");
-    if (!IsDicomText(r.patientId, 64) || !IsDicomText(r.patientName, 200))
+    if (!JsonFields::IsDicomText(r.patientId, 64) || !JsonFields::IsDicomText(r.patientName, 200))
     {
       throw ApiError(400, "invalid-field",
                      "The PatientID (at most 64 characters) or name contains characters DICOM does not allow");

@@ -214,6 +214,16 @@ namespace Inbound
     return Crypto::ConstantTimeEquals(user->second, password);
   }
 
+  std::string AccessPolicy::GetAdminName(const std::string& authorization)
+  {
+    std::string name, password;
+    if (!DecodeBasic(name, password, authorization) || name.empty())
+    {
+      return "admin";
+    }
+    return name;
+  }
+
   bool AccessPolicy::IsAllowed(Orthanc::HttpMethod method, const std::string& uri,
                                const std::string& authorization,
                                const std::string& clientAddress) const

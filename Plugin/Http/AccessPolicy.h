@@ -123,6 +123,11 @@ namespace Inbound
     // "authorization" is the raw Authorization header (may be empty).
     bool IsAuthorized(const std::string& authorization) const;
 
+    // The admin who made an admin call, for the records ("createdBy"): the user of the
+    // Basic credentials that the filter checked; "admin" when there are none (a proxy that
+    // logs in for the admin).
+    static std::string GetAdminName(const std::string& authorization);
+
     // A configured puller's credentials, from one of its networks.
     bool IsPuller(const std::string& authorization, const std::string& clientAddress) const;
 

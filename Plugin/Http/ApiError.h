@@ -18,6 +18,7 @@ namespace Inbound
     int status_;
     std::string code_;
     std::map<std::string, std::string> headers_;
+    Json::Value fields_;  // more members of the JSON answer
 
   public:
     ApiError(int status, const std::string& code, const std::string& message) :
@@ -30,6 +31,13 @@ namespace Inbound
     ApiError& WithHeader(const std::string& name, const std::string& value)
     {
       headers_[name] = value;
+      return *this;
+    }
+
+    // A member of the JSON answer beside "error" and "message" (e.g. "remainingAttempts").
+    ApiError& WithField(const std::string& name, const Json::Value& value)
+    {
+      fields_[name] = value;
       return *this;
     }
 
@@ -50,7 +58,7 @@ namespace Inbound
 
     Json::Value ToJson() const
     {
-      Json::Value body(Json::objectValue);
+      Json::Value body = fields_.isObject() ? fields_ : Json::Value(Json::objectValue);
       body["error"] = code_;
       body["message"] = what();
       return body;

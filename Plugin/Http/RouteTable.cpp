@@ -26,6 +26,11 @@ namespace Inbound
        "PUT"},
       {RouteId_UploadComplete, "/inbound/api/uploads/{id}/complete", RouteClass_Public, false,
        "POST"},
+      // Request links (doc/Requests.md): the page for a link, what it shows, its challenge.
+      {RouteId_RequestPage, "/inbound/r/{token}", RouteClass_Public, false, "GET"},
+      {RouteId_RequestLink, "/inbound/api/requests/{token}", RouteClass_Public, false, "GET"},
+      {RouteId_RequestChallenge, "/inbound/api/requests/{token}/challenge", RouteClass_Public,
+       false, "POST"},
       {RouteId_AdminUploads, "/inbound/admin/uploads", RouteClass_Admin, false, "GET"},
       {RouteId_AdminUpload, "/inbound/admin/uploads/{id}", RouteClass_Admin, false, "GET,DELETE"},
       {RouteId_AdminAudit, "/inbound/admin/audit", RouteClass_Admin, false, "GET"},
@@ -48,6 +53,9 @@ namespace Inbound
       {RouteId_AdminForwards, "/inbound/admin/forwards", RouteClass_Admin, false, "GET"},
       {RouteId_AdminForwardRetry, "/inbound/admin/forwards/{id}/retry", RouteClass_Admin, false,
        "POST"},
+      {RouteId_AdminRequests, "/inbound/admin/requests", RouteClass_Admin, false, "GET,POST"},
+      {RouteId_AdminRequest, "/inbound/admin/requests/{id}", RouteClass_Admin, false,
+       "GET,DELETE"},
       // The admin page's entry lets the plugin send a browser without credentials to the login
       // prompt; its files, like every admin route, stay closed.
       {RouteId_AdminPage, "/inbound/admin/ui/", RouteClass_Challenge, true, "GET"},
@@ -71,6 +79,8 @@ namespace Inbound
         return "[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}";
       return rest ? ".+" : "[^/]+";
     }
+      if (name == "token")  // a request link's token: Crypto::RandomToken, URL-safe base64
+        return "[A-Za-z0-9_-]{16,128}";
 
     // Turns a route's path into a regular expression, parameters by "parameter".
     template <typename ParameterPattern>

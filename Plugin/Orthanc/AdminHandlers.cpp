@@ -7,6 +7,7 @@
 #include "Toolbox/EmbeddedResources.h"
 
 #include <boost/lexical_cast.hpp>
+#include <boost/regex.hpp>
 
 namespace Inbound
 {
@@ -259,6 +260,46 @@ namespace Inbound
         answer["sealing"] = false;
       }
       call.AnswerJson(200, answer);
+    }
+
+    // Where the admin reached this server, for the links of a Standalone without
+    // Inbound.PublicUrl: the page's Origin (browsers send it with every POST), else the Host
+    // (https when the proxy says so); "" when neither is a plain address.
+    static std::string GetBaseUrl(const RestCall& call)
+    {
+      static const boost::regex kOrigin("https?://[A-Za-z0-9.:\\[\\]-]{1,255}");
+      static const boost::regex kHost("[A-Za-z0-9.:\\[\\]-]{1,255}");
+      const std::string origin = call.GetHeader("origin");
+      if (boost::regex_match(origin, kOrigin))
+      {
+        return origin;
+      }
+      const std::string host = call.GetHeader("host");
+      const bool https = call.GetHeader("x-forwarded-proto") == "https";
+      return boost::regex_match(host, kHost) ? (https ? "https://" : "http://") + host : "";
+    }
+
+    void AdminRequests(RestCall& call)
+    {
+      RequestService& requests = PluginContext::Get().GetRequests();
+      if (call.GetMethod() == Orthanc::HttpMethod_Get)
+      {
+        call.AnswerJson(200, requests.List(AdminViews::ParseLimitArgument(call.GetArgument("limit"))));
+        return;
+      }
+      call.AnswerJson(201, requests.Create(call.GetBody(), call.GetBodySize(),
+                                           AccessPolicy::GetAdminName(call.GetHeader("authorization")),
+                                           GetBaseUrl(call)));
+    }
+
+    void AdminRequest(RestCall& call)
+    {
+      RequestService& requests = PluginContext::Get().GetRequests();
+      if (call.GetMethod() == Orthanc::HttpMethod_Get)
+        call.AnswerJson(200, requests.Show(call.GetGroup(0)));
+      else
+        call.AnswerJson(200, requests.Revoke(call.GetGroup(0), AccessPolicy::GetAdminName(
+                                                                 call.GetHeader("authorization"))));
     }
 
     void AdminAudit(RestCall& call)

@@ -29,6 +29,9 @@ namespace Inbound
     void ApiUpload(RestCall& call);
     void ApiFile(RestCall& call);
     void ApiComplete(RestCall& call);
+    void ServeRequestPage(RestCall& call);
+    void ApiRequestLink(RestCall& call);
+    void ApiRequestChallenge(RestCall& call);
 
     // AdminHandlers.cpp: the admin API and the admin page.
     void AdminUploads(RestCall& call);
@@ -50,6 +53,8 @@ namespace Inbound
     void AdminReleaseHeldPull(RestCall& call);
     void AdminSealing(RestCall& call);
     void AdminAudit(RestCall& call);
+    void AdminRequests(RestCall& call);
+    void AdminRequest(RestCall& call);
 
     // PeerHandlers.cpp: a gateway's outbox, for the pullers of the Internal Orthanc.
     void PeerOutbox(RestCall& call);

@@ -156,6 +156,31 @@ namespace Inbound
       call.AnswerJson(answer.status, answer.body);
     }
 
+    // "/inbound/r/{token}": the upload page for a request link. Its assets and API calls are
+    // relative, so a <base> of "../" (this site's "/inbound/") makes them resolve as on
+    // "/inbound/"; the page reads the token from its address and asks the API, which refuses
+    // an unknown, expired or revoked link in the sender's language.
+    void ServeRequestPage(RestCall& call)
+    {
+      const EmbeddedFile* page = LookupWebFile("index.html");
+      std::string html(reinterpret_cast<const char*>(page->data), page->size);
+      const size_t head = html.find("<head>");
+      html.insert(head == std::string::npos ? 0 : head + 6, "\n<base href=\"../\">");
+      call.AnswerRequestPage(html);
+    }
+
+    void ApiRequestLink(RestCall& call)
+    {
+      call.AnswerJson(200, PluginContext::Get().GetRequests().DescribeLink(call.GetGroup(0)));
+    }
+
+    void ApiRequestChallenge(RestCall& call)
+    {
+      call.AnswerJson(200, PluginContext::Get().GetRequests().Challenge(
+                             call.GetGroup(0), call.GetBody(), call.GetBodySize(),
+                             GetCurrentClientAddress()));
+    }
+
     void ApiComplete(RestCall& call)
     {
       call.AnswerJson(200, PluginContext::Get().GetUploads().Complete(

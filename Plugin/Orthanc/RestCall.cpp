@@ -20,6 +20,12 @@ namespace Inbound
       "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
       "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
       "frame-ancestors 'none'; form-action 'none'";
+    // The same for the page of a request link, whose own <base> (this site's /inbound/) is
+    // the one base it may have.
+    const char* const kRequestPagePolicy =
+      "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+      "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+      "frame-ancestors 'none'; form-action 'none'";
   }
 
   void RestCall::SetCommonHeaders()
@@ -185,6 +191,17 @@ namespace Inbound
                                            : "no-cache");
     }
     OrthancPluginAnswerBuffer(context_, output_, data, static_cast<uint32_t>(size), mime.c_str());
+  }
+
+  void RestCall::AnswerRequestPage(const std::string& html)
+  {
+    SetCommonHeaders();
+    OrthancPluginSetHttpHeader(context_, output_, "Content-Security-Policy", kRequestPagePolicy);
+    OrthancPluginSetHttpHeader(context_, output_, "X-Frame-Options", "DENY");
+    // Its address holds the link's token: kept by no cache, sent to no other site.
+    OrthancPluginSetHttpHeader(context_, output_, "Cache-Control", "no-store");
+    OrthancPluginAnswerBuffer(context_, output_, html.data(), static_cast<uint32_t>(html.size()),
+                              "text/html; charset=utf-8");
   }
 
   void RestCall::Redirect(const std::string& location)

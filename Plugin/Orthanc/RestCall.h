@@ -73,6 +73,9 @@ namespace Inbound
     void AnswerBuffer(const void* data, size_t size, const std::string& mime,
                       bool isPage = false, bool immutable = false);
 
+    // The upload page of a request link (doc/Requests.md): never cached, its own <base>.
+    void AnswerRequestPage(const std::string& html);
+
     void Redirect(const std::string& location);
 
     void Challenge(const std::string& realm);

@@ -6,10 +6,6 @@
 
 #include <OrthancException.h>
 
-#include <openssl/core_names.h>
-
-#include <algorithm>
-#include <climits>
 #include <cstring>
 
 namespace Inbound
@@ -23,9 +19,8 @@ namespace Inbound
     const char kMagic[] = "INBSEAL1";
     const size_t kMagicSize = 8;
     const size_t kPublicKeySize = kX25519Size;
-    const size_t kNonceSize = 12;
-    const size_t kTagSize = 16;
-    const size_t kAesKeySize = 32;
+    const size_t kNonceSize = kGcmNonceSize;
+    const size_t kTagSize = kGcmTagSize;
     const size_t kHeaderSize = kMagicSize + kKeyIdSize + kPublicKeySize + kNonceSize;
     // HKDF "info": binds the derived key to this format, so that a key derived for another
     // use of the same shared secret can never open an envelope (and the reverse).
@@ -33,8 +28,6 @@ namespace Inbound
         "Orthanc Inbound sealed envelope INBSEAL1 X25519 HKDF-SHA256 AES-256-GCM";
     // GCM limits one message to 2^39 - 256 bits; far above any file the limits allow.
     const uint64_t kMaxPlaintext = (uint64_t(1) << 36) - 32;
-    // EVP_*Update take an int length: larger buffers go through in slices.
-    const size_t kSlice = size_t(1) << 28;
 
     // HKDF-SHA256(shared secret, salt = ephemeral public key || recipient public key, info).
     // The salt binds the AES key to both public keys of this exchange.
@@ -44,58 +37,9 @@ namespace Inbound
       unsigned char salt[2 * kPublicKeySize];
       memcpy(salt, ephemeralPublic, kPublicKeySize);
       memcpy(salt + kPublicKeySize, recipientPublic, kPublicKeySize);
-
-      Kdf kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
-      KdfCtx ctx(kdf ? EVP_KDF_CTX_new(kdf.get()) : nullptr);
-      if (!ctx)
-      {
-        return false;
-      }
-      char digest[] = "SHA256";
-      OSSL_PARAM params[] = {
-          OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
-          OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, shared.bytes, sizeof(shared.bytes)),
-          OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt, sizeof(salt)),
-          OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<char*>(kHkdfInfo),
-                                            sizeof(kHkdfInfo) - 1),
-          OSSL_PARAM_construct_end()};
-      return EVP_KDF_derive(ctx.get(), aesKey.bytes, sizeof(aesKey.bytes), params) == 1;
-    }
-
-    bool AddAad(EVP_CIPHER_CTX* ctx, bool encrypt, const void* data, size_t size)
-    {
-      int ignored = 0;
-      if (size > INT_MAX)
-      {
-        return false;
-      }
-      const unsigned char* p = static_cast<const unsigned char*>(data);
-      const int n = static_cast<int>(size);
-      return encrypt ? EVP_EncryptUpdate(ctx, nullptr, &ignored, p, n) == 1
-                     : EVP_DecryptUpdate(ctx, nullptr, &ignored, p, n) == 1;
-    }
-
-    // Runs "size" bytes through the cipher in slices (EVP takes int lengths); GCM writes as
-    // many bytes as it reads.
-    bool Transform(EVP_CIPHER_CTX* ctx, bool encrypt, unsigned char* out, const unsigned char* in,
-                   size_t size)
-    {
-      while (size > 0)
-      {
-        const size_t slice = std::min(size, kSlice);
-        int written = 0;
-        const int n = static_cast<int>(slice);
-        if ((encrypt ? EVP_EncryptUpdate(ctx, out, &written, in, n)
-                     : EVP_DecryptUpdate(ctx, out, &written, in, n)) != 1 ||
-            written != n)
-        {
-          return false;
-        }
-        in += slice;
-        out += slice;
-        size -= slice;
-      }
-      return true;
+      return DeriveHkdfSha256(aesKey.bytes, sizeof(aesKey.bytes),
+                              Bytes{shared.bytes, sizeof(shared.bytes)}, Bytes{salt, sizeof(salt)},
+                              Bytes{kHkdfInfo, sizeof(kHkdfInfo) - 1});
     }
 
     int HexDigit(char c)
@@ -186,17 +130,11 @@ namespace Inbound
         Fail("key agreement failed");
       }
 
-      CipherCtx ctx(EVP_CIPHER_CTX_new());
       const unsigned char* in = static_cast<const unsigned char*>(data);
       unsigned char* ciphertext = out + kHeaderSize;
-      int ignored = 0;
-      if (!ctx ||
-          EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, aesKey.bytes, nonce) != 1 ||
-          !AddAad(ctx.get(), true, out, kHeaderSize) ||
-          !AddAad(ctx.get(), true, context.data(), context.size()) ||
-          !Transform(ctx.get(), true, ciphertext, in, size) ||
-          EVP_EncryptFinal_ex(ctx.get(), ciphertext + size, &ignored) != 1 || ignored != 0 ||
-          EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagSize, ciphertext + size) != 1)
+      if (!EncryptAesGcm(ciphertext, ciphertext + size, aesKey.bytes, nonce,
+                         {Bytes{out, kHeaderSize}, Bytes{context.data(), context.size()}}, in,
+                         size))
       {
         Fail("encryption failed");
       }
@@ -260,22 +198,10 @@ namespace Inbound
         std::string result;
         result.resize(length);
         unsigned char* out = length > 0 ? reinterpret_cast<unsigned char*>(&result[0]) : nullptr;
-        CipherCtx ctx(EVP_CIPHER_CTX_new());
-        int ignored = 0;
-        const bool ok =
-            ctx &&
-            EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, aesKey.bytes, nonce) == 1 &&
-            AddAad(ctx.get(), false, in, kHeaderSize) &&
-            AddAad(ctx.get(), false, context.data(), context.size()) &&
-            Transform(ctx.get(), false, out, ciphertext, length) &&
-            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagSize, tag) == 1 &&
-            EVP_DecryptFinal_ex(ctx.get(), out + length, &ignored) == 1;
-        if (!ok)
+        if (!DecryptAesGcm(out, tag, aesKey.bytes, nonce,
+                           {Bytes{in, kHeaderSize}, Bytes{context.data(), context.size()}},
+                           ciphertext, length))
         {
-          if (length > 0)
-          {
-            OPENSSL_cleanse(out, length);
-          }
           error = "the envelope was changed, or sealed for another context";
           return false;
         }

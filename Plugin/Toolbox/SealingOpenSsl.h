@@ -1,9 +1,10 @@
-// What Sealing.cpp and SealingKeys.cpp share: RAII for OpenSSL objects, wiped secrets, X25519.
+// What Sealing*.cpp and RequestSecret.cpp share: RAII for OpenSSL objects, wiped secrets, X25519, HKDF, GCM.
 #pragma once
 
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 
+#include <initializer_list>
 #include <memory>
 #include <string>
 
@@ -54,5 +55,32 @@ namespace Inbound
     // X25519. False when OpenSSL refuses, notably for a low-order public key whose shared
     // secret would be all zeros (a forged key must not yield a known AES key).
     bool Agree(Secret<kX25519Size>& shared, EVP_PKEY* own, EVP_PKEY* peer);
+
+    // AES-256-GCM: a 32-byte key, a 12-byte nonce, a 16-byte tag.
+    const size_t kAesKeySize = 32;
+    const size_t kGcmNonceSize = 12;
+    const size_t kGcmTagSize = 16;
+
+    // A buffer that is not owned.
+    struct Bytes
+    {
+      const void* data;
+      size_t size;
+    };
+
+    // HKDF-SHA256 (RFC 5869) of "ikm" into "out"; an empty "salt" is HKDF's default salt.
+    bool DeriveHkdfSha256(unsigned char* out, size_t outSize, Bytes ikm, Bytes salt, Bytes info);
+
+    // AES-256-GCM of "size" bytes from "in" to "out" (as many bytes), each "aad" buffer
+    // authenticated in order; writes the tag.
+    bool EncryptAesGcm(unsigned char* out, unsigned char* tag, const unsigned char* key,
+                       const unsigned char* nonce, std::initializer_list<Bytes> aad,
+                       const unsigned char* in, size_t size);
+
+    // The reverse; false when the tag does not match (changed data, wrong key or "aad"), in
+    // which case "out" is wiped: a changed envelope never yields a byte of plaintext.
+    bool DecryptAesGcm(unsigned char* out, const unsigned char* tag, const unsigned char* key,
+                       const unsigned char* nonce, std::initializer_list<Bytes> aad,
+                       const unsigned char* in, size_t size);
   }
 }

@@ -103,7 +103,35 @@ namespace Inbound
     }
     json["receiptCode"] = upload.receiptCode;
     json["dataRemoved"] = upload.purged;
+    if (!upload.requestId.empty())
+    {
+      json["request"] = DescribeRequest(upload);
+    }
     json["studies"] = uploads_.DescribeStudies(items, uploads_.StoresInOrthanc() && !IsRemoved(upload.state));
+    return json;
+  }
+
+  Json::Value AdminViews::DescribeRequest(const UploadRecord& upload) const
+  {
+    // The hospital's patient the upload was asked for: what the release dialog and the
+    // forward rules start from (doc/Requests.md, "Matching and forwarding").
+    Json::Value json(Json::objectValue);
+    json["id"] = upload.requestId;
+    RequestRecord request;
+    if (ledger_.Requests().Lookup(request, upload.requestId))
+    {
+      json["patient"]["id"] = request.patient.id;
+      json["patient"]["name"] = request.patient.name;
+      json["patient"]["birthDate"] = request.patient.birthDate;
+      json["forwardTo"] = request.forwardTo.empty() ? Json::Value(Json::nullValue)
+                                                    : Json::Value(request.forwardTo);
+    }
+    else
+    {
+      json["patient"] = Json::nullValue;  // a gateway's request the Internal does not hold
+      json["forwardTo"] = Json::nullValue;
+    }
+    json["matched"] = Json::nullValue;  // not known until the upload is complete and compared
     return json;
   }
 

@@ -17,6 +17,9 @@ namespace Inbound
     Json::Value DescribeUpload(const UploadRecord& upload,
                                const std::vector<ItemRecord>& items) const;
 
+    // "request" of an upload bound to a request link: {id, patient, matched, forwardTo}.
+    Json::Value DescribeRequest(const UploadRecord& upload) const;
+
   public:
     AdminViews(const Ledger& ledger, UploadService& uploads);
 

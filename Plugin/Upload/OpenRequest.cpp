@@ -2,81 +2,55 @@
 #include "OpenRequest.h"
 
 #include "Http/ApiError.h"
-#include "Toolbox/Json.h"
+#include "Upload/JsonFields.h"
 #include "Upload/TextRules.h"
+
+#include <boost/regex.hpp>
 
 #include <algorithm>
 
 namespace Inbound
 {
+  using JsonFields::Count;
+  using JsonFields::Invalid;
+  using JsonFields::Text;
+
   namespace
   {
     const size_t kMaxBody = 64 * 1024;
+    // A request link's token and a challenge's ticket: Crypto::RandomToken (43 characters).
+    const boost::regex kTokenSyntax("[A-Za-z0-9_-]{16,128}");
 
-    ApiError Invalid(const std::string& field, const std::string& why)
+    void ParseRequestLink(OpenRequest& r, const Json::Value& json)
     {
-      return ApiError(400, "invalid-field", "Field \"" + field + "\" " + why);
-    }
-
-    std::string Text(const Json::Value& parent, const char* key, const std::string& field,
-                     size_t maxCharacters, bool required)
-    {
-      if (!parent.isMember(key) || parent[key].isNull())
+      const Json::Value& link = json["request"];
+      if (link.isNull())
       {
-        if (required)
-        {
-          throw Invalid(field, "is required");
-        }
-        return "";
+        return;
       }
-      if (!parent[key].isString())
+      if (!link.isObject())
       {
-        throw Invalid(field, "must be a string");
+        throw Invalid("request", "must be an object with token and ticket");
       }
-      const std::string value = parent[key].asString();
-      if (!TextRules::IsCleanText(value))
+      JsonFields::CheckKeys(link, "request.", {"token", "ticket"});
+      if (!link["token"].isString() || !boost::regex_match(link["token"].asString(), kTokenSyntax))
       {
-        throw Invalid(field, "contains control characters or is not valid UTF-8");
+        throw Invalid("request.token", "must be the token of a request link");
       }
-      if (required && value.find_first_not_of(' ') == std::string::npos)
+      if (!link["ticket"].isString() ||
+          !boost::regex_match(link["ticket"].asString(), kTokenSyntax))
       {
-        throw Invalid(field, "is required");
+        throw Invalid("request.ticket", "must be the ticket of the request's challenge");
       }
-      if (TextRules::CountCharacters(value) > maxCharacters)
-      {
-        throw Invalid(field, "is longer than " + std::to_string(maxCharacters) + " characters");
-      }
-      return value;
-    }
-
-    int64_t Count(const Json::Value& parent, const char* key, const std::string& field)
-    {
-      if (!parent.isMember(key) || parent[key].isNull())
-      {
-        return -1;
-      }
-      // isInt64() first: an integer beyond int64 (a JSON number can be any size) would make
-      // asInt64() throw a JsonCpp error, which is a 500, not the sender's 400.
-      if (!parent[key].isIntegral() || !parent[key].isInt64() || parent[key].asInt64() < 0)
-      {
-        throw Invalid(field, "must be a non-negative integer");
-      }
-      return parent[key].asInt64();
+      r.requestToken = link["token"].asString();
+      r.requestTicket = link["ticket"].asString();
     }
   }
 
   OpenRequest OpenRequest::Parse(const void* body, size_t size,
                                  const Configuration& configuration)
   {
-    Json::Value json;
-    if (size > kMaxBody)
-    {
-      throw ApiError(413, "too-large", "The request body is larger than 64 KiB");
-    }
-    if (!JsonText::ParseStrict(json, body, size) || !json.isObject())
-    {
-      throw ApiError(400, "bad-json", "The request body must be a JSON object");
-    }
+    const Json::Value json = JsonFields::ParseObject(body, size, kMaxBody);
 
     const TextLimits& limits = configuration.text;
     const Json::Value& sender = json["sender"];
@@ -144,6 +118,7 @@ namespace Inbound
       r.expectedFiles = Count(expected, "files", "expected.files");
       r.expectedBytes = Count(expected, "bytes", "expected.bytes");
     }
+    ParseRequestLink(r, json);
     return r;
   }
 }

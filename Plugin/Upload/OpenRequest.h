@@ -19,6 +19,10 @@ namespace Inbound
     std::string language;  // of the sender's page, one of Inbound.Languages; "" not given
     int64_t expectedFiles = -1;
     int64_t expectedBytes = -1;
+    // "request": {"token", "ticket"} of a request link (doc/Requests.md); both empty for an
+    // open upload. Checked for syntax here, against the ledger by RequestService.
+    std::string requestToken;
+    std::string requestTicket;
 
     static OpenRequest Parse(const void* body, size_t size, const Configuration& configuration);
   };

@@ -106,25 +106,37 @@ namespace Inbound
       info["languages"].append(language);
     }
     return info;
+    info["openUploads"] = configuration_.openUploads;
   }
 
   Json::Value UploadService::DescribeRecipient(const std::string& id) const
   {
-    const Recipient* recipient = configuration_.LookupRecipient(id);
-    if (recipient == nullptr)
-    {
-      return Json::nullValue;
-    }
-    Json::Value json(Json::objectValue);
-    json["id"] = recipient->id;
-    json["name"] = recipient->name;
-    return json;
+    return configuration_.DescribeRecipient(id);
   }
 
   ApiAnswer UploadService::Open(const void* body, size_t size, const ClientInfo& client)
   {
     const OpenRequest request = OpenRequest::Parse(body, size, configuration_);
     const UploadLimits& limits = configuration_.upload;
+    RequestRecord link;  // the request link it is opened through, if any
+    if (!request.requestToken.empty())
+    {
+      if (requests_ == nullptr)
+      {
+        throw RequestService::StatusError("unknown");
+      }
+      link = requests_->CheckBinding(request.requestToken, request.requestTicket);
+      if (!request.recipientId.empty() && request.recipientId != link.recipientId)
+      {
+        throw ApiError(400, "invalid-field",
+                       "Field \"recipient\" must be the request's recipient, or left out");
+      }
+    }
+    else if (!configuration_.openUploads)
+    {
+      throw ApiError(403, "requests-only", "This site takes images only through a request "
+                                           "link from the hospital; please ask the hospital for one");
+    }
     if ((request.expectedFiles >= 0 && uint64_t(request.expectedFiles) > limits.maxFilesPerUpload) ||
         (request.expectedBytes >= 0 && uint64_t(request.expectedBytes) > limits.maxBytesPerUpload))
     {
@@ -141,18 +153,25 @@ namespace Inbound
     record.state = UploadState_Open;
     record.createdAt = record.updatedAt = clock_.NowMs();
     record.sender = request.sender;
-    record.recipientId = request.recipientId;
-    record.message = request.message;
+    record.recipientId = link.id.empty() ? request.recipientId : link.recipientId;
+    record.message = request.message;  // the sender's own; the request's is the hospital's
     record.consentVersion = request.consentVersion;
-    record.language = request.language;
+    record.language = request.language.empty() ? link.language : request.language;
+    record.requestId = link.id;
     record.clientIp = client.ip;
     record.userAgent = client.userAgent.substr(0, 256);
     record.expectedFiles = request.expectedFiles;
     record.expectedBytes = request.expectedBytes;
     record.senderKey = senderKey;
     sink_.SealFields(record);
-    ledger_.Uploads().Create(record, policy_.GetQuotaScopes(client.ip, senderKey),
-                             policy_.GetDay());
+    // A bound upload takes one use of its request in the same transaction (two opens racing
+    // for the last use cannot both win); a refusal names the request's status.
+    const std::string refused = ledger_.Uploads().Create(
+      record, policy_.GetQuotaScopes(client.ip, senderKey), policy_.GetDay());
+    if (!refused.empty())
+    {
+      throw RequestService::StatusError(refused);
+    }
     LOG(INFO) << "Inbound: upload " << record.id << " opened from " << client.ip;
 
     ApiAnswer answer;

@@ -3,6 +3,7 @@
 
 #include "Configuration.h"
 #include "Ledger/Ledger.h"
+#include "Requests/RequestService.h"
 #include "Scan/MalwareScan.h"
 #include "Toolbox/Time.h"
 #include "Upload/IUploadPolicy.h"
@@ -35,6 +36,7 @@ namespace Inbound
     const IClock& clock_;
     UploadLocks locks_;
     std::unique_ptr<MalwareScan> scan_;  // null: no malware scanning (Inbound.Scan.Clamd)
+    const RequestService* requests_ = nullptr;  // null: no upload through a request link
     std::vector<std::function<void()>> completionListeners_;
 
     void Completed() const;
@@ -59,6 +61,13 @@ namespace Inbound
     void SetMalwareScan(std::unique_ptr<MalwareScan> scan)
     {
       scan_ = std::move(scan);
+    }
+
+    // Uploads opened through request links are checked against their request by this one
+    // (doc/Requests.md). Set up before any request.
+    void SetRequests(const RequestService* requests)
+    {
+      requests_ = requests;
     }
 
     // "enabled" false when nothing scans.
