@@ -10,6 +10,7 @@ packages=(
   orthanc orthanc-dev liborthancframework-dev libdcmtk-dev libjsoncpp-dev libboost-all-dev
   libcurl4-openssl-dev libssl-dev libsqlite3-dev libgtest-dev libpugixml-dev uuid-dev
   libjpeg-dev libpng-dev zlib1g-dev libcivetweb-dev liblua5.3-dev libkainjow-mustache-dev
+  libicu-dev
   # web page bundle
   nodejs npm
 )
