@@ -258,6 +258,24 @@ namespace Inbound
       }
     }
     SetUpNotifications(orthancConfig);
+    // A new request's link mail goes straight into the notification queue, never through the
+    // audit trail, which must not hold the link (doc/Requests.md); a revoked request's
+    // unsent link mail is dropped.
+    requests_->AddCreatedListener(
+      [this](const RequestRecord& record, const std::string& url, Json::Value& answer) {
+        try
+        {
+          answer["mailed"] = notifier_->QueueRequestLink(record, url);
+        }
+        catch (...)
+        {
+          LOG(ERROR) << "Inbound: the link mail of request " << record.id
+                     << " cannot be queued: " << DescribeCurrentException();
+        }
+      });
+    requests_->AddRevokedListener([this](const RequestRecord& record, Json::Value&) {
+      notifier_->CancelRequestLinks(record);
+    });
     if (configuration_.role != Role_Gateway)
     {
       rest_.reset(new OrthancRest(orthanc));

@@ -1,4 +1,5 @@
 // Unit tests of releases and auto-forwards against a fake Orthanc: copies, jobs, retries, rules.
+// Over 500 lines: one fake Orthanc and fixture serve every forwarding test, requests included.
 #include "Forward/Forwarder.h"
 #include "Http/ApiError.h"
 #include "TestSupport.h"
@@ -137,15 +138,19 @@ namespace
       forwarder.reset(new Forwarder(configuration, ledger, rest, clock));
     }
 
-    // A complete upload of one study with two instances, as the upload service leaves it.
-    std::string AddUpload(const std::string& id, const std::string& recipient)
+    // A complete upload of one study with two instances, as the upload service leaves it;
+    // bound to "request" when given, its files naming the patient "name", born "birthDate".
+    std::string AddUpload(const std::string& id, const std::string& recipient,
+                          const std::string& request = "", const std::string& name = "",
+                          const std::string& birthDate = "")
     {
       UploadRecord u;
       u.id = id;
       u.tokenHash = "h";
       u.createdAt = u.updatedAt = clock.now;
       u.recipientId = recipient;
-      ledger.Uploads().Create(u);
+      u.requestId = request;
+      EXPECT_EQ("", ledger.Uploads().Create(u));
       const std::string study = "study-" + id;
       for (const char* sha : {"a1", "b2"})
       {
@@ -157,12 +162,53 @@ namespace
         item.orthancInstanceId = item.sha256;
         item.orthancSeriesId = "series-of-" + item.sha256;
         item.originalPatientId = "P-" + id;
+        item.patientName = name;
+        item.patientBirthDate = birthDate;
         item.storedAt = clock.now;
         ledger.Uploads().AddItem(item, "");
         rest.studies[study].push_back(item.sha256);
       }
       ledger.Uploads().ChangeState(id, {UploadState_Open}, UploadState_Complete, clock.now, "", "");
       return study;
+    }
+
+    // A request for the hospital's patient H-1, DOE^JANE born 19700131 (or "name").
+    void AddRequest(const std::string& id, const std::string& forwardTo,
+                    const std::string& name = "DOE^JANE")
+    {
+      RequestRecord r;
+      r.id = id;
+      r.tokenHash = "token-of-" + id;
+      r.createdAt = r.updatedAt = clock.now;
+      r.expiresAt = clock.now + 86400000;
+      r.recipientId = "neuro";
+      r.maxUploads = 5;
+      r.challenge = ChallengeKind_Code;
+      r.patient.id = "H-1";
+      r.patient.name = name;
+      r.patient.birthDate = "19700131";
+      r.forwardTo = forwardTo;
+      ledger.Requests().Create(r);
+    }
+
+    int64_t Matched(const std::string& upload)
+    {
+      UploadRecord u;
+      EXPECT_TRUE(ledger.Uploads().Lookup(u, upload));
+      return u.requestMatched;
+    }
+
+    std::vector<AuditEvent> Audited(const std::string& event)
+    {
+      std::vector<AuditEvent> found;
+      for (const AuditEvent& e : ledger.Audit().List(0, 1000))
+      {
+        if (e.event == event)
+        {
+          found.push_back(e);
+        }
+      }
+      return found;
     }
 
     ReleaseRequest Reconciled()
@@ -380,4 +426,87 @@ TEST(Forwarder, ACopyLandingInAnExistingStudyIsNotSent)
   EXPECT_EQ((std::vector<std::string>{"/instances/copy-1", "/instances/copy-2"}),
             f.rest.deleted);
   EXPECT_NE(std::string::npos, f.Only("U1").lastError.find("new UIDs"));
+}
+
+TEST(Forwarder, AMatchedRequestUploadGoesToItsModalityOnceUnderTheHospitalsIdentity)
+{
+  Fixture f;
+  f.AddRequest("R1", "pacs");
+  f.AddUpload("U1", "neuro", "R1", "Doe^Jane", "19700131");
+  f.forwarder->CollectRules();
+  f.forwarder->CollectRules();  // nothing twice
+  EXPECT_EQ(1, f.Matched("U1"));
+  const ForwardRecord forward = f.Only("U1");
+  EXPECT_EQ("request", forward.origin);
+  EXPECT_EQ("request R1", forward.requestedBy);
+  EXPECT_EQ("pacs", forward.modality);
+  EXPECT_EQ("H-1", forward.patientId);
+  EXPECT_EQ("DOE^JANE", forward.patientName);
+  EXPECT_EQ("19700131", forward.patientBirthDate);
+  EXPECT_FALSE(forward.keepNamespace);
+  ASSERT_EQ(1u, f.Audited("auto-forward").size());
+  EXPECT_EQ("1 studies to pacs as PatientID H-1 for request R1", f.Audited("auto-forward")[0].detail);
+  EXPECT_TRUE(f.Audited("request-mismatch").empty());
+
+  // A forwarder started afresh on the same ledger (a restart) queues nothing again.
+  Forwarder again(f.configuration, f.ledger, f.rest, f.clock);
+  again.CollectRules();
+  EXPECT_EQ(1u, f.ledger.Forwards().List("", "", 100).size());
+
+  f.forwarder->Step(f.stopping);
+  ASSERT_EQ(2u, f.rest.modifications.size());
+  for (const Json::Value& m : f.rest.modifications)
+  {
+    EXPECT_EQ("H-1", m["Replace"]["PatientID"].asString());
+    EXPECT_EQ("DOE^JANE", m["Replace"]["PatientName"].asString());
+    EXPECT_EQ("19700131", m["Replace"]["PatientBirthDate"].asString());
+  }
+  EXPECT_EQ(std::vector<std::string>{"copy-study"}, f.rest.stores);
+}
+
+TEST(Forwarder, AnotherPatientIsNotSentAndWaitsForAPerson)
+{
+  Fixture f;
+  f.AddRequest("R1", "pacs");
+  f.AddUpload("U1", "neuro", "R1", "Roe^Richard", "19811124");
+  f.AddUpload("U2", "neuro", "R1", "Doe^Jane", "");  // the birth date cannot be checked
+  f.forwarder->CollectRules();
+  f.forwarder->Step(f.stopping);
+  EXPECT_TRUE(f.ledger.Forwards().List("", "", 100).empty());
+  EXPECT_TRUE(f.rest.stores.empty());
+  EXPECT_EQ(0, f.Matched("U1"));
+  EXPECT_EQ(0, f.Matched("U2"));
+  const std::vector<AuditEvent> mismatches = f.Audited("request-mismatch");
+  ASSERT_EQ(2u, mismatches.size());
+  EXPECT_EQ("U1", mismatches[0].uploadId);
+  EXPECT_EQ("request R1: 1 of 1 patient not the expected one (name and birth date)",
+            mismatches[0].detail);
+  EXPECT_EQ("request R1: 1 of 1 patient not the expected one (birth date)",
+            mismatches[1].detail);
+  EXPECT_TRUE(f.Audited("auto-forward").empty());
+
+  // A person releases it with the request's patient: sent under the hospital's identity.
+  f.forwarder->Release("U1", f.Reconciled(), "admin");
+  f.forwarder->Step(f.stopping);
+  EXPECT_EQ(1u, f.rest.stores.size());
+}
+
+TEST(Forwarder, RequestsWithoutForwardToOrPatientNameAndRulesForBoundUploads)
+{
+  Fixture f(R"(, "AutoForward": [{"Recipient": "neuro", "Modality": "pacs", "PatientID": "Namespaced"}])");
+  f.AddRequest("R1", "");
+  f.AddRequest("R2", "pacs", "");  // no name: nothing to compare with
+  f.AddUpload("U1", "neuro", "R1", "DOE^JANE", "19700131");
+  f.AddUpload("U2", "neuro", "R2", "DOE^JANE", "19700131");
+  f.AddUpload("U3", "neuro");  // an open upload is not judged
+  f.forwarder->CollectRules();
+  EXPECT_EQ(1, f.Matched("U1"));
+  EXPECT_EQ(-1, f.Matched("U2"));
+  EXPECT_EQ(-1, f.Matched("U3"));
+  EXPECT_TRUE(f.Audited("request-mismatch").empty());
+  // The rule forwards every upload of its recipient, bound or not, as before.
+  for (const char* upload : {"U1", "U2", "U3"})
+  {
+    EXPECT_EQ("rule", f.Only(upload).origin) << upload;
+  }
 }

@@ -169,10 +169,12 @@ namespace NotifierTesting
       return notifier_->DeliverDue(stopping_);
     }
 
-    // A complete upload: "studies" studies of two CT files each, with patient data.
+    // A complete upload: "studies" studies of two CT files each, with patient data; bound
+    // to "request" when given.
     std::string CompleteUpload(const std::string& recipient = "neuro",
                                const std::string& senderEmail = "a@example.org", int studies = 1,
-                               const std::string& senderName = "Dr. A")
+                               const std::string& senderName = "Dr. A",
+                               const std::string& request = "")
     {
       const std::string id = "U" + std::to_string(++uploads_);
       UploadRecord r;
@@ -186,7 +188,8 @@ namespace NotifierTesting
       r.recipientId = recipient;
       r.message = "Please look at the CT";
       r.clientIp = "203.0.113.9";
-      ledger_.Uploads().Create(r);
+      r.requestId = request;
+      EXPECT_EQ("", ledger_.Uploads().Create(r));
       for (int s = 0; s < studies; s++)
       {
         for (int f = 0; f < 2; f++)

@@ -3,6 +3,7 @@
 
 #include "Forward/UploadStudies.h"
 #include "Http/ApiError.h"
+#include "Requests/PatientMatch.h"
 
 #include <algorithm>
 #include <map>
@@ -99,6 +100,8 @@ namespace Inbound
       return 0;
     }
     std::vector<ForwardRecord> forwards;
+    std::vector<RequestVerdict> verdicts;
+    size_t ruleForwards = 0;
     if (configuration_.role != Role_Gateway)
     {
       for (const AuditEvent& e : events)
@@ -107,6 +110,10 @@ namespace Inbound
         if (!ledger_.Uploads().Lookup(upload, e.uploadId))
         {
           continue;
+        }
+        if (!upload.requestId.empty())
+        {
+          PlanRequest(forwards, verdicts, upload);
         }
         for (const ForwardRule& rule : configuration_.autoForward)
         {
@@ -133,15 +140,61 @@ namespace Inbound
             f.patientId = f.keepNamespace ? "" : originals[study];
             f.requestedBy = "rule";
             forwards.push_back(f);
+            ruleForwards++;
           }
         }
       }
     }
-    // One transaction per round: the forwards and the cursor move together (a crash
-    // neither loses nor repeats a rule's forward).
-    ledger_.Forwards().Add(forwards, clock_.NowMs(), "", AuditEventType_AutoForward,
-                           std::to_string(forwards.size()) + " studies queued by the rules",
-                           scanned);
+    // One transaction per round: the forwards, the verdicts and the cursor move together (a
+    // crash neither loses nor repeats a rule's or a request's forward).
+    ledger_.Forwards().AddRound(forwards,
+                                std::to_string(ruleForwards) + " studies queued by the rules",
+                                verdicts, clock_.NowMs(), scanned);
     return events.size();
+  }
+
+  void ForwardPlanner::PlanRequest(std::vector<ForwardRecord>& forwards,
+                                   std::vector<RequestVerdict>& verdicts,
+                                   const UploadRecord& upload)
+  {
+    RequestRecord request;
+    if (!ledger_.Requests().Lookup(request, upload.requestId))
+    {
+      return;
+    }
+    const PatientMatch::UploadVerdict verdict =
+      PatientMatch::CompareUpload(request.patient, ledger_.Uploads().ListItems(upload.id));
+    if (!verdict.decided)
+    {
+      return;  // the request names no patient: nothing to compare, a person decides
+    }
+    RequestVerdict v;
+    v.uploadId = upload.id;
+    v.matched = verdict.matched;
+    if (!verdict.matched)
+    {
+      v.mismatchDetail = verdict.Describe(request.id);  // waits for a person: nothing sent
+    }
+    else if (!request.forwardTo.empty())
+    {
+      // The hospital's identity, as an admin's release with the request's patient would.
+      const std::vector<std::string> studies = StudiesOf(ledger_, upload.id);
+      for (const std::string& study : studies)
+      {
+        ForwardRecord f;
+        f.uploadId = upload.id;
+        f.study = study;
+        f.modality = request.forwardTo;
+        f.origin = "request";
+        f.patientId = request.patient.id;
+        f.patientName = request.patient.name;
+        f.patientBirthDate = request.patient.birthDate;
+        f.requestedBy = "request " + request.id;
+        forwards.push_back(f);
+      }
+      v.forwardDetail = std::to_string(studies.size()) + " studies to " + request.forwardTo +
+                        " as PatientID " + request.patient.id + " for request " + request.id;
+    }
+    verdicts.push_back(v);
   }
 }

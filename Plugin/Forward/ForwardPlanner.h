@@ -26,6 +26,12 @@ namespace Inbound
     IOrthancRest& orthanc_;
     const IClock& clock_;
 
+    // A completed upload bound to a request: its verdict (Requests/PatientMatch.h) and, when
+    // it matched and the request says forwardTo, one forward per study under the request's
+    // patient (origin "request"); nothing when the request names no patient.
+    void PlanRequest(std::vector<ForwardRecord>& forwards, std::vector<RequestVerdict>& verdicts,
+                     const UploadRecord& upload);
+
   public:
     ForwardPlanner(const Configuration& configuration, Ledger& ledger, IOrthancRest& orthanc,
                    const IClock& clock);
@@ -39,7 +45,8 @@ namespace Inbound
                                        const std::string& by);
 
     // Queues the forwards of the auto-forward rules for the uploads completed since the
-    // last call; returns how many audit events were read.
+    // last call, and for those bound to a request decides whether they hold the request's
+    // patient and queues the request's forwardTo; returns how many audit events were read.
     size_t CollectRules();
   };
 }

@@ -73,6 +73,73 @@ namespace Inbound
 
   const char* const ForwardStore::kCursor = "forward";
 
+  void ForwardStore::Insert(const LedgerDatabase::Session& session, ForwardRecord& f,
+                            int64_t now)
+  {
+    Orthanc::SQLite::Statement s(
+      session.GetConnection(), SQLITE_FROM_HERE,
+      "INSERT INTO forwards (upload_id, study, modality, origin, patient_id, patient_name,"
+      " patient_birth_date, keep_namespace, new_uids, state, attempts, next_attempt, job_id,"
+      " sent_study, last_error, created_at, updated_at, requested_by)"
+      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, '', '', '', ?, ?, ?)");
+    s.BindString(0, f.uploadId);
+    s.BindString(1, f.study);
+    s.BindString(2, f.modality);
+    s.BindString(3, f.origin);
+    s.BindString(4, f.patientId);
+    s.BindString(5, f.patientName);
+    s.BindString(6, f.patientBirthDate);
+    s.BindInt(7, f.keepNamespace ? 1 : 0);
+    s.BindInt(8, f.newUids ? 1 : 0);
+    s.BindInt64(9, now);
+    s.BindInt64(10, now);
+    s.BindInt64(11, now);
+    s.BindString(12, f.requestedBy);
+    s.Run();
+    f.id = session.GetConnection().GetLastInsertRowId();
+    f.state = ForwardState_Pending;
+    f.createdAt = f.updatedAt = f.nextAttemptAt = now;
+  }
+
+  void ForwardStore::AddRound(std::vector<ForwardRecord>& forwards,
+                              const std::string& rulesDetail,
+                              const std::vector<RequestVerdict>& verdicts, int64_t now,
+                              int64_t cursor)
+  {
+    LedgerDatabase::Transaction t(database_);
+    std::string firstRuleUpload;
+    for (ForwardRecord& f : forwards)
+    {
+      Insert(t, f, now);
+      if (f.origin != "request" && firstRuleUpload.empty())
+      {
+        firstRuleUpload = f.uploadId;
+      }
+    }
+    if (!firstRuleUpload.empty())
+    {
+      audit_.Append(t, now, AuditEventType_AutoForward, firstRuleUpload, "", rulesDetail);
+    }
+    for (const RequestVerdict& v : verdicts)
+    {
+      Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
+                                   "UPDATE uploads SET request_matched = ? WHERE id = ?");
+      s.BindInt64(0, v.matched ? 1 : 0);
+      s.BindString(1, v.uploadId);
+      s.Run();
+      if (!v.matched)
+      {
+        audit_.Append(t, now, AuditEventType_RequestMismatch, v.uploadId, "", v.mismatchDetail);
+      }
+      if (!v.forwardDetail.empty())
+      {
+        audit_.Append(t, now, AuditEventType_AutoForward, v.uploadId, "", v.forwardDetail);
+      }
+    }
+    audit_.SetCursor(t, kCursor, cursor);
+    t.Commit();
+  }
+
   ForwardStore::ForwardStore(LedgerDatabase& database, AuditStore& audit) :
     database_(database),
     audit_(audit),
@@ -92,29 +159,7 @@ namespace Inbound
     LedgerDatabase::Transaction t(database_);
     for (ForwardRecord& f : forwards)
     {
-      Orthanc::SQLite::Statement s(
-        t.GetConnection(), SQLITE_FROM_HERE,
-        "INSERT INTO forwards (upload_id, study, modality, origin, patient_id, patient_name,"
-        " patient_birth_date, keep_namespace, new_uids, state, attempts, next_attempt, job_id,"
-        " sent_study, last_error, created_at, updated_at, requested_by)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, '', '', '', ?, ?, ?)");
-      s.BindString(0, f.uploadId);
-      s.BindString(1, f.study);
-      s.BindString(2, f.modality);
-      s.BindString(3, f.origin);
-      s.BindString(4, f.patientId);
-      s.BindString(5, f.patientName);
-      s.BindString(6, f.patientBirthDate);
-      s.BindInt(7, f.keepNamespace ? 1 : 0);
-      s.BindInt(8, f.newUids ? 1 : 0);
-      s.BindInt64(9, now);
-      s.BindInt64(10, now);
-      s.BindInt64(11, now);
-      s.BindString(12, f.requestedBy);
-      s.Run();
-      f.id = t.GetConnection().GetLastInsertRowId();
-      f.state = ForwardState_Pending;
-      f.createdAt = f.updatedAt = f.nextAttemptAt = now;
+      Insert(t, f, now);
     }
     if (!forwards.empty())
     {

@@ -12,6 +12,16 @@
 
 namespace Inbound
 {
+  // What the round of the rules decided about one upload bound to a request link
+  // (ForwardPlanner::CollectRules, doc/Requests.md "Matching and forwarding").
+  struct RequestVerdict
+  {
+    std::string uploadId;
+    bool matched = false;
+    std::string mismatchDetail;  // audited "request-mismatch" when not matched
+    std::string forwardDetail;   // audited "auto-forward" when the request's forwards are queued
+  };
+
   // Forwards are created by an admin's release or by the auto-forward rules (reader
   // "forward" of the audit trail), then advanced by the Forwarder until done or given up.
   class ForwardStore : public boost::noncopyable
@@ -20,6 +30,10 @@ namespace Inbound
     LedgerDatabase& database_;
     AuditStore& audit_;
     DurableQueue queue_;
+
+    // Inserts a new forward, pending; sets its id, state and times.
+    static void Insert(const LedgerDatabase::Session& session, ForwardRecord& forward,
+                       int64_t now);
 
   public:
     // The auto-forward rules' cursor in the audit trail.
@@ -34,6 +48,14 @@ namespace Inbound
     // with a "cursor" (>= 0), also moves the rules' cursor.
     void Add(std::vector<ForwardRecord>& forwards, int64_t now, const std::string& ip,
              AuditEventType auditEvent, const std::string& auditDetail, int64_t cursor = -1);
+
+    // One round of the rules over the uploads completed since the cursor, in one transaction
+    // (a crash neither loses nor repeats any of it): "forwards" (the rules', audited once
+    // with "rulesDetail", and the requests', origin "request", audited per upload with its
+    // verdict's forwardDetail), each verdict in uploads.request_matched (its only writer) with
+    // "request-mismatch" audited when not matched, and the rules' cursor moved to "cursor".
+    void AddRound(std::vector<ForwardRecord>& forwards, const std::string& rulesDetail,
+                  const std::vector<RequestVerdict>& verdicts, int64_t now, int64_t cursor);
 
     // Pending and sending forwards due at "now", the most overdue first.
     std::vector<ForwardRecord> ListDue(int64_t now, unsigned int limit) const;

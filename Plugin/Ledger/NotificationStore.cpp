@@ -52,6 +52,38 @@ namespace Inbound
 
   const char* const NotificationStore::kCursor = "notify";
 
+  const char* const NotificationStore::kSecretKinds = "('request-link')";
+
+  namespace
+  {
+    // The payload column as it stays once a notification is done with.
+    std::string DonePayload()
+    {
+      return std::string("CASE WHEN kind IN ") + NotificationStore::kSecretKinds +
+             " THEN '' ELSE payload END";
+    }
+
+    void Insert(const LedgerDatabase::Session& session, const NotificationRecord& n)
+    {
+      Orthanc::SQLite::Statement s(
+        session.GetConnection(), SQLITE_FROM_HERE,
+        "INSERT OR IGNORE INTO notifications (dedup_key, created_at, channel, kind, event,"
+        " upload_id, target, subject, payload, state, attempts, next_attempt, last_error,"
+        " delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, '', 0)");
+      s.BindString(0, n.dedupKey);
+      s.BindInt64(1, n.createdAt);
+      s.BindString(2, n.channel);
+      s.BindString(3, n.kind);
+      s.BindString(4, n.event);
+      s.BindString(5, n.uploadId);
+      s.BindString(6, n.target);
+      s.BindString(7, n.subject);
+      s.BindString(8, n.payload);
+      s.BindInt64(9, n.nextAttemptAt);
+      s.Run();
+    }
+  }
+
   NotificationStore::NotificationStore(LedgerDatabase& database, AuditStore& audit) :
     database_(database),
     audit_(audit),
@@ -70,25 +102,35 @@ namespace Inbound
     LedgerDatabase::Transaction t(database_);
     for (const NotificationRecord& n : notifications)
     {
-      Orthanc::SQLite::Statement s(
-        t.GetConnection(), SQLITE_FROM_HERE,
-        "INSERT OR IGNORE INTO notifications (dedup_key, created_at, channel, kind, event,"
-        " upload_id, target, subject, payload, state, attempts, next_attempt, last_error,"
-        " delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, '', 0)");
-      s.BindString(0, n.dedupKey);
-      s.BindInt64(1, n.createdAt);
-      s.BindString(2, n.channel);
-      s.BindString(3, n.kind);
-      s.BindString(4, n.event);
-      s.BindString(5, n.uploadId);
-      s.BindString(6, n.target);
-      s.BindString(7, n.subject);
-      s.BindString(8, n.payload);
-      s.BindInt64(9, n.nextAttemptAt);
-      s.Run();
+      Insert(t, n);
     }
     audit_.SetCursor(t, kCursor, cursor);
     t.Commit();
+  }
+
+  bool NotificationStore::Add(const NotificationRecord& notification)
+  {
+    LedgerDatabase::Session session(database_);
+    Insert(session, notification);
+    return session.GetConnection().GetLastChangeCount() > 0;
+  }
+
+  int64_t NotificationStore::CancelRequestLinks(const std::string& requestId, int64_t now,
+                                                const std::string& why)
+  {
+    LedgerDatabase::Session session(database_);
+    Orthanc::SQLite::Statement s(
+      session.GetConnection(), SQLITE_FROM_HERE,
+      "UPDATE notifications SET state = 'failed', payload = '', last_error = ?,"
+      " next_attempt = ? WHERE kind = 'request-link' AND state = 'pending'"
+      " AND substr(dedup_key, 1, ?) = ?");
+    const std::string prefix = "request:" + requestId + ":";
+    s.BindString(0, why);
+    s.BindInt64(1, now);
+    s.BindInt(2, static_cast<int>(prefix.size()));
+    s.BindString(3, prefix);
+    s.Run();
+    return session.GetConnection().GetLastChangeCount();
   }
 
   std::vector<NotificationRecord> NotificationStore::ListDue(int64_t now, unsigned int limit) const
@@ -105,9 +147,9 @@ namespace Inbound
   {
     LedgerDatabase::Session session(database_);
     Orthanc::SQLite::Statement s(
-      session.GetConnection(), SQLITE_FROM_HERE,
+      session.GetConnection(),
       "UPDATE notifications SET state = 'delivered', attempts = attempts + 1,"
-      " delivered_at = ?, last_error = '' WHERE id = ?");
+      " delivered_at = ?, last_error = '', payload = " + DonePayload() + " WHERE id = ?");
     s.BindInt64(0, now);
     s.BindInt64(1, id);
     s.Run();
@@ -131,9 +173,9 @@ namespace Inbound
   {
     LedgerDatabase::Transaction t(database_);
     Orthanc::SQLite::Statement s(
-      t.GetConnection(), SQLITE_FROM_HERE,
+      t.GetConnection(),
       "UPDATE notifications SET state = 'failed', attempts = attempts + 1, last_error = ?,"
-      " next_attempt = ? WHERE id = ?");
+      " next_attempt = ?, payload = " + DonePayload() + " WHERE id = ?");
     s.BindString(0, error);
     s.BindInt64(1, now);
     s.BindInt64(2, id);
@@ -145,6 +187,16 @@ namespace Inbound
   bool NotificationStore::Retry(int64_t id, int64_t now, const std::string& by)
   {
     LedgerDatabase::Transaction t(database_);
+    {
+      // A blanked mail has nothing left to send.
+      Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
+                                   "SELECT payload = '' FROM notifications WHERE id = ?");
+      s.BindInt64(0, id);
+      if (s.Step() && s.ColumnInt(0) != 0)
+      {
+        return false;
+      }
+    }
     const bool changed =
       queue_.Retry(t, id, now, AuditEventType_NotificationRetry,
                    "notification " + std::to_string(id) + (by.empty() ? "" : " by " + by));

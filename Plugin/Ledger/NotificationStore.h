@@ -35,20 +35,34 @@ namespace Inbound
     // one transaction: each event is announced exactly once, even across a crash.
     void Enqueue(const std::vector<NotificationRecord>& notifications, int64_t cursor);
 
+    // Queues one notification made outside the audit trail (a request's link mail: its link
+    // is never in the audit); ignored when its dedup key exists. False then.
+    bool Add(const NotificationRecord& notification);
+
+    // The pending link mails of request "requestId" are not sent any more (the request was
+    // revoked): failed with "why", their text blanked. Returns how many.
+    int64_t CancelRequestLinks(const std::string& requestId, int64_t now, const std::string& why);
+
     // Pending notifications due at "now", the most overdue first, with their payloads.
     std::vector<NotificationRecord> ListDue(int64_t now, unsigned int limit) const;
 
+    // Delivered. The text of a request's link mail is blanked (kSecretKinds): the link must
+    // not stay in the ledger longer than it takes to send it.
     void MarkDelivered(int64_t id, int64_t now);
+
+    // Kinds whose text is blanked once delivered or given up.
+    static const char* const kSecretKinds;
 
     // An attempt failed; the next one is due at "nextAttemptAt".
     void MarkRetry(int64_t id, int64_t nextAttemptAt, const std::string& error);
 
-    // Given up: dead-lettered, and "auditEvent" recorded in the same transaction.
+    // Given up: dead-lettered (the text of kSecretKinds blanked), and "auditEvent" recorded in
+    // the same transaction.
     void MarkFailed(int64_t id, int64_t now, const std::string& error, AuditEventType auditEvent,
                     const std::string& auditDetail);
 
     // An admin's retry: a pending or failed notification becomes due now, audited
-    // "notification-retry"; false when "id" is unknown or delivered.
+    // "notification-retry"; false when "id" is unknown or delivered, or its text was blanked.
     bool Retry(int64_t id, int64_t now, const std::string& by);
 
     // Newest first, without payloads. "state" empty: any state.

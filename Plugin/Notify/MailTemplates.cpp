@@ -23,7 +23,8 @@ namespace Inbound
   const char* const MailTemplates::kNames[] = {
     "recipient-subject.txt", "recipient.txt", "recipient.html",
     "receipt-subject.txt",   "receipt.txt",   "receipt.html",
-    "alert-subject.txt",     "alert.txt",     "alert.html",   nullptr};
+    "alert-subject.txt",     "alert.txt",     "alert.html",
+    "request-link-subject.txt", "request-link.txt", "request-link.html", nullptr};
 
   namespace
   {

@@ -1,12 +1,16 @@
 // What a notification says: mails rendered from the templates, webhook bodies, their ids.
 #include "NotificationPayloads.h"
 
+#include "Requests/PatientMatch.h"
+
 #include "Toolbox/Crypto.h"
 #include "Toolbox/Json.h"
 #include "Toolbox/Time.h"
 #include "Upload/StudySummary.h"
 
 #include <boost/algorithm/string/replace.hpp>
+#include <boost/algorithm/string/split.hpp>
+#include <boost/algorithm/string/trim.hpp>
 
 #include <algorithm>
 #include <set>
@@ -52,6 +56,10 @@ namespace Inbound
          "Eine Datei wurde abgewiesen: der Virenscanner hat Schadsoftware gefunden"},
         {"scanner-unavailable", "The malware scanner cannot scan: uploads are refused",
          "Der Virenscanner arbeitet nicht: Sendungen werden abgewiesen"},
+        {"request-locked", "A request link locked after repeated wrong answers",
+         "Ein Anfrage-Link wurde nach wiederholt falschen Antworten gesperrt"},
+        {"request-unknown", "A gateway bound an upload to a request that is not valid here",
+         "Ein Gateway hat eine Sendung an eine hier ungültige Anfrage gebunden"},
       };
       for (const Title& t : kTitles)
       {
@@ -61,6 +69,36 @@ namespace Inbound
         }
       }
       return type;
+    }
+
+    // "DOE, JANE MARIE, born 1970-01-31" from the DICOM name's first group and the date.
+    std::string FormatPatient(const RequestPatient& patient)
+    {
+      std::vector<std::string> components;
+      const std::string name = patient.name.substr(0, patient.name.find('='));
+      boost::algorithm::split(components, name, [](char c) { return c == '^'; });
+      std::string family = boost::algorithm::trim_copy(components[0]);
+      std::string given;
+      for (size_t i = 1; i < components.size(); i++)
+      {
+        const std::string part = boost::algorithm::trim_copy(components[i]);
+        if (!part.empty())
+        {
+          given += (given.empty() ? "" : " ") + part;
+        }
+      }
+      std::string result = family;
+      if (!given.empty())
+      {
+        result += (result.empty() ? "" : ", ") + given;
+      }
+      const std::string& d = patient.birthDate;
+      if (d.size() == 8)
+      {
+        result += (result.empty() ? "born " : ", born ") + d.substr(0, 4) + "-" +
+                  d.substr(4, 2) + "-" + d.substr(6, 2);
+      }
+      return result;
     }
 
     std::string Join(const std::set<std::string>& values)
@@ -188,26 +226,86 @@ namespace Inbound
     n.uploadId = event.uploadId;
     n.target = to.address;
     n.nextAttemptAt = n.createdAt;
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!event.uploadId.empty())
+    {
+      headers.push_back({"X-Inbound-Upload", event.uploadId});
+    }
+    headers.push_back({"X-Inbound-Event", event.event});
+    Render(n, to, language, data, replyTo, headers);
+    return n;
+  }
 
+  void NotificationPayloads::Render(
+    NotificationRecord& n, const MailAddress& to, const std::string& language,
+    const Json::Value& data, const std::string& replyTo,
+    const std::vector<std::pair<std::string, std::string>>& headers) const
+  {
     const std::string id = DeliveryId(n.dedupKey);
     MailContent mail;
     mail.from = from_;
     mail.to.push_back(to);
     mail.replyTo = replyTo;
-    mail.subject = templates_.Render(language, kind + "-subject.txt", data);
-    mail.text = templates_.Render(language, kind + ".txt", data);
-    mail.html = templates_.Render(language, kind + ".html", data);
+    mail.subject = templates_.Render(language, n.kind + "-subject.txt", data);
+    mail.text = templates_.Render(language, n.kind + ".txt", data);
+    mail.html = templates_.Render(language, n.kind + ".html", data);
     mail.messageId = "inbound." + id + "@" + from_.GetDomain();
     mail.dateMs = n.createdAt;
     mail.extraHeaders.push_back({"Auto-Submitted", "auto-generated"});
-    if (!event.uploadId.empty())
+    for (const auto& header : headers)
     {
-      mail.extraHeaders.push_back({"X-Inbound-Upload", event.uploadId});
+      mail.extraHeaders.push_back(header);
     }
-    mail.extraHeaders.push_back({"X-Inbound-Event", event.event});
     n.subject = Mail::CleanText(mail.subject, false);
     n.payload = Mail::Compose(mail, "=_inbound_" + id.substr(0, 24));
+  }
+
+  NotificationRecord NotificationPayloads::MakeRequestLinkMail(const RequestRecord& request,
+                                                               const std::string& url,
+                                                               const MailAddress& to,
+                                                               int64_t now) const
+  {
+    const NotificationSettings& settings = configuration_.notifications;
+    const std::string language =
+      MailTemplates::IsLanguage(request.language) ? request.language : settings.language;
+    Json::Value data(Json::objectValue);
+    data["site"] = configuration_.siteName;
+    const Recipient* r = configuration_.LookupRecipient(request.recipientId);
+    data["recipientName"] = r != nullptr ? r->name : request.recipientId;
+    data["senderName"] = request.senderName;
+    data["message"] = request.message;
+    data["link"] = url;
+    data["expiresAt"] = FormatHumanTime(request.expiresAt);
+    data["maxUploads"] = std::to_string(request.maxUploads);
+    data["severalUploads"] = request.maxUploads > 1;
+    data["challengeBirthDate"] = request.challenge == ChallengeKind_BirthDate;
+    data["challengeCode"] = request.challenge == ChallengeKind_Code;
+    data["requestId"] = request.id;
+
+    NotificationRecord n;
+    n.dedupKey = "request:" + request.id + ":request-link:" + to.address;
+    n.createdAt = now;
+    n.channel = "mail";
+    n.kind = "request-link";
+    n.event = EnumerationToString(AuditEventType_RequestCreated);
+    n.target = to.address;
+    n.nextAttemptAt = now;
+    Render(n, to, language, data, "",
+           {{"X-Inbound-Request", request.id}, {"X-Inbound-Event", n.event}});
     return n;
+  }
+
+  void NotificationPayloads::DescribeRequestForMail(Json::Value& data,
+                                                    const RequestRecord& request,
+                                                    const std::vector<ItemRecord>& items,
+                                                    bool patientData)
+  {
+    data["requestId"] = request.id;
+    data["requestPatient"] = patientData ? FormatPatient(request.patient) : "";
+    const PatientMatch::UploadVerdict verdict = PatientMatch::CompareUpload(request.patient, items);
+    data["requestMatched"] = verdict.decided && verdict.matched;
+    data["requestDiffers"] = verdict.decided && !verdict.matched;
+    data["requestForwardTo"] = verdict.decided && verdict.matched ? request.forwardTo : "";
   }
 
   NotificationRecord NotificationPayloads::MakeWebhook(const AuditEvent& event, int64_t now,

@@ -11,6 +11,7 @@
 #include <boost/noncopyable.hpp>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace Inbound
@@ -25,6 +26,11 @@ namespace Inbound
     const MailTemplates& templates_;
     const MailAddress from_;
 
+    // Renders template "n.kind" into "n" (payload, subject); "headers" join the mail's own.
+    void Render(NotificationRecord& n, const MailAddress& to, const std::string& language,
+                const Json::Value& data, const std::string& replyTo,
+                const std::vector<std::pair<std::string, std::string>>& headers) const;
+
   public:
     // "from" is the parsed Inbound.Smtp.From (empty when e-mail is off).
     NotificationPayloads(const Configuration& configuration, const MailTemplates& templates,
@@ -35,6 +41,20 @@ namespace Inbound
     NotificationRecord MakeMail(const AuditEvent& event, int64_t now, const std::string& kind,
                                 const MailAddress& to, const std::string& language,
                                 const Json::Value& data, const std::string& replyTo) const;
+
+    // The link mail of a request just created, to its sender's e-mail (template
+    // "request-link", in the request's language): who asks, the hospital's message, the link,
+    // its expiry and uses, what the page will ask. Never the code, never patient data. Its
+    // dedup key is the request's: one link mail per request and address.
+    NotificationRecord MakeRequestLinkMail(const RequestRecord& request, const std::string& url,
+                                           const MailAddress& to, int64_t now) const;
+
+    // Adds what the recipient's mail says of the request an upload was bound to:
+    // "requestId", "requestPatient" (only with "patientData"), "requestMatched" /
+    // "requestDiffers" (the rule of Requests/PatientMatch.h on the upload's files) and
+    // "requestForwardTo" (a matched upload goes there).
+    static void DescribeRequestForMail(Json::Value& data, const RequestRecord& request,
+                                       const std::vector<ItemRecord>& items, bool patientData);
 
     // The call of "hook" announcing "name" ("upload.completed", "alert", ...): "body" with the
     // fields every call carries, queued at "now".

@@ -94,8 +94,15 @@ namespace Inbound
       {
         const std::string language =
           recipient->language.empty() ? settings.language : recipient->language;
-        const Json::Value data = payloads_.DescribeUploadForMail(
+        Json::Value data = payloads_.DescribeUploadForMail(
           upload, items, language, settings.includePatientData, true, via);
+        RequestRecord request;
+        if (!upload.requestId.empty() && ledger_.Requests().Lookup(request, upload.requestId))
+        {
+          // Images the hospital asked for: the mail names the request and its verdict.
+          NotificationPayloads::DescribeRequestForMail(data, request, items,
+                                                       settings.includePatientData);
+        }
         queue.push_back(payloads_.MakeMail(event, clock_.NowMs(), "recipient",
                                            MailAddress{recipient->name, recipient->email},
                                            language, data, upload.sender.email));

@@ -25,6 +25,9 @@ namespace Inbound
   Notifier::Notifier(const Configuration& configuration, Ledger& ledger, const IClock& clock,
                      const MailTemplates& templates, IMailTransport* mail,
                      IWebhookTransport* webhooks) :
+    ledger_(ledger),
+    clock_(clock),
+    mail_(mail != nullptr),
     from_(ParseFrom(configuration, mail != nullptr)),
     payloads_(configuration, templates, from_),
     planner_(configuration, ledger, clock, payloads_, mail != nullptr, webhooks != nullptr),
@@ -45,6 +48,30 @@ namespace Inbound
   void Notifier::Wake()
   {
     wake_.Wake();
+  }
+
+  bool Notifier::QueueRequestLink(const RequestRecord& request, const std::string& url)
+  {
+    MailAddress to;
+    if (!mail_ || !MailAddress::Parse(to, request.senderEmail))
+    {
+      return false;
+    }
+    to.name = request.senderName;  // typed by staff, encoded by Mail::Compose
+    ledger_.Notifications().Add(payloads_.MakeRequestLinkMail(request, url, to, clock_.NowMs()));
+    Wake();
+    return true;
+  }
+
+  void Notifier::CancelRequestLinks(const RequestRecord& request)
+  {
+    const int64_t cancelled = ledger_.Notifications().CancelRequestLinks(
+      request.id, clock_.NowMs(), "request " + request.id + " revoked before the mail was sent");
+    if (cancelled > 0)
+    {
+      LOG(INFO) << "Inbound: request " << request.id << " revoked: " << cancelled
+                << " link mail(s) not sent";
+    }
   }
 
   void Notifier::Loop(const std::atomic<bool>& stopping)

@@ -29,6 +29,9 @@ namespace Inbound
   class Notifier : public boost::noncopyable
   {
   private:
+    Ledger& ledger_;
+    const IClock& clock_;
+    const bool mail_;  // false: e-mail is off
     const MailAddress from_;
     NotificationPayloads payloads_;
     NotificationPlanner planner_;
@@ -52,6 +55,16 @@ namespace Inbound
     void Loop(const std::atomic<bool>& stopping);
 
     void Wake();
+
+    // Queues the link mail of a request just created (template "request-link") to its
+    // sender's e-mail; false when e-mail is off or the request has no valid address. Not
+    // through the audit trail, which must never hold the link: the link exists in the
+    // creating call and in this queued mail only, whose text is blanked once delivered or
+    // given up (NotificationStore::kSecretKinds).
+    bool QueueRequestLink(const RequestRecord& request, const std::string& url);
+
+    // A revoked request: its link mails not sent yet are not sent (failed, blanked).
+    void CancelRequestLinks(const RequestRecord& request);
 
     // The admin's view of the queue.
     Json::Value Describe(const std::string& state, unsigned int limit) const;
