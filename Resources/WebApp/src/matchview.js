@@ -94,7 +94,8 @@ function checkRow(patient, index, onChange) {
   return el('tr', { className: `check-row ${patient.check.matched ? 'match' : 'mismatch'}${patient.accepted ? '' : ' unselected'}` },
     el('td', { className: 'col-check' }, box),
     el('td', { className: 'c-patient' }, el('label', { for: id, className: 'patient-label', text: name }), extra),
-    el('td', { text: patient.check.readable && patient.birthDate ? formatDicomDate(patient.birthDate) : t('check.birthUnknown') }),
+    el('td', { className: 'c-birth', 'data-label': t('check.colBirth'),
+      text: patient.check.readable && patient.birthDate ? formatDicomDate(patient.birthDate) : t('check.birthUnknown') }),
     result);
 }
 
