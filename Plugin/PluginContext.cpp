@@ -256,6 +256,7 @@ namespace Inbound
         peerClients_.emplace_back(new CurlPeerClient(
           PeerSettings::Parse(orthancConfig, gateway, configDirectory), &stopping_));
       }
+      SetUpRequestSync();
     }
     SetUpNotifications(orthancConfig);
     // A new request's link mail goes straight into the notification queue, never through the
@@ -310,6 +311,29 @@ namespace Inbound
         forwarder_->Wake();
       if (outbox_)
         outbox_->Wake();
+    });
+  }
+
+  void PluginContext::SetUpRequestSync()
+  {
+    // The Internal pushes its request links out over the peer channel it already opens
+    // (doc/Requests.md, "Gateways"): at once when created or revoked, and what a gateway has
+    // not confirmed at the rounds of its own thread.
+    std::vector<IPeerClient*> gateways;
+    for (auto& peer : peerClients_)
+    {
+      gateways.push_back(peer.get());
+    }
+    requestSync_.reset(new RequestSync(*ledger_, clock_, gateways));
+    requests_->AddCreatedListener([this](const RequestRecord& record, const std::string&,
+                                         Json::Value& answer) {
+      answer["gateways"] = requestSync_->Publish(record);
+    });
+    requests_->AddRevokedListener([this](const RequestRecord& record, Json::Value& answer) {
+      answer["gateways"] = requestSync_->Publish(record);
+    });
+    requests_->AddDescribeListener([this](const RequestRecord& record, Json::Value& json) {
+      json["gateways"] = requestSync_->Describe(record);
     });
   }
 
@@ -452,6 +476,10 @@ namespace Inbound
           pullers_.back()->SetKeys(internalKeys_.get());
         }
       }
+      if (requestSync_)
+      {
+        requestSyncThread_ = std::thread([this] { requestSync_->Loop(stopping_); });
+      }
       // One thread a gateway: a gateway that is down does not hold up the others.
       for (auto& puller : pullers_)
       {
@@ -551,5 +579,10 @@ namespace Inbound
       }
     }
     pullerThreads_.clear();
+    if (requestSyncThread_.joinable())
+    {
+      requestSync_->Wake();
+      requestSyncThread_.join();  // a call in progress is interrupted (stopping_)
+    }
   }
 }

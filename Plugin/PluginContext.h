@@ -17,6 +17,7 @@
 #include "Peering/Outbox.h"
 #include "Peering/Puller.h"
 #include "Requests/RequestService.h"
+#include "Requests/RequestSync.h"
 #include "Staging/StagingArea.h"
 #include "Upload/ArchiveSink.h"
 #include "Toolbox/Time.h"
@@ -57,6 +58,8 @@ namespace Inbound
     std::unique_ptr<InternalKeys> internalKeys_;                // Internal role only
     std::vector<std::unique_ptr<Puller>> pullers_;
     std::vector<std::thread> pullerThreads_;
+    std::unique_ptr<RequestSync> requestSync_;  // Internal role only
+    std::thread requestSyncThread_;
     std::unique_ptr<MailTemplates> templates_;
     std::unique_ptr<IMailTransport> mailTransport_;        // null without Inbound.Smtp.Host
     std::unique_ptr<IWebhookTransport> webhookTransport_;  // null without Inbound.Webhooks
@@ -77,6 +80,9 @@ namespace Inbound
     void SweepLoop();
 
     void SetUpNotifications(const Json::Value& orthancConfig);
+
+    // Internal: the push of request links to the gateways (RequestSync), hooked to requests_.
+    void SetUpRequestSync();
 
   public:
     // Reads, validates and applies the configuration; throws with a message for the admin.

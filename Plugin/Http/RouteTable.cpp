@@ -64,6 +64,8 @@ namespace Inbound
       {RouteId_PeerManifest, "/inbound/peer/outbox/{id}", RouteClass_Peer, false, "GET"},
       {RouteId_PeerItem, "/inbound/peer/outbox/{id}/items/{sha256}", RouteClass_Peer, false, "GET"},
       {RouteId_PeerAck, "/inbound/peer/outbox/{id}/ack", RouteClass_Peer, false, "POST"},
+      // Request links the Internal pushes out (doc/Requests.md, "Gateways").
+      {RouteId_PeerRequests, "/inbound/peer/requests", RouteClass_Peer, false, "GET,POST"},
     };
 
     // What the filter accepts for a parameter. Upload ids and file names are letters and

@@ -13,7 +13,7 @@ namespace Inbound
   {
     RouteClass_Public,     // the sender's routes: no account
     RouteClass_Challenge,  // answered by the plugin itself with a Basic challenge (login)
-    RouteClass_Peer,       // the outbox of a gateway: configured pullers only
+    RouteClass_Peer,       // a gateway's outbox and request links: configured pullers only
     RouteClass_Admin       // everything else: the plugin's admin routes and all of Orthanc
   };
 
@@ -60,6 +60,7 @@ namespace Inbound
     RouteId_PeerManifest,
     RouteId_PeerItem,
     RouteId_PeerAck,
+    RouteId_PeerRequests,
     RouteId_Count  // not a route
   };
 

@@ -56,10 +56,11 @@ namespace Inbound
     void AdminRequests(RestCall& call);
     void AdminRequest(RestCall& call);
 
-    // PeerHandlers.cpp: a gateway's outbox, for the pullers of the Internal Orthanc.
+    // PeerHandlers.cpp: a gateway's outbox and request links, for the Internal's pullers.
     void PeerOutbox(RestCall& call);
     void PeerManifest(RestCall& call);
     void PeerItem(RestCall& call);
     void PeerAck(RestCall& call);
+    void PeerRequests(RestCall& call);
   }
 }

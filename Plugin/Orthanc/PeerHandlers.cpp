@@ -1,4 +1,4 @@
-// The handlers of a gateway's outbox, called by the pullers of the Internal Orthanc.
+// The handlers of a gateway's outbox and pushed request links, called by the Internal's pullers.
 #include "Orthanc/Handlers.h"
 
 #include "Orthanc/RequestState.h"
@@ -39,6 +39,14 @@ namespace Inbound
       const std::string data = GetOutbox().ReadItem(call.GetGroup(0), call.GetGroup(1), sealed);
       call.AnswerBuffer(data.data(), data.size(),
                         sealed ? "application/octet-stream" : "application/dicom");
+    }
+
+    void PeerRequests(RestCall& call)
+    {
+      Outbox& outbox = GetOutbox();
+      call.AnswerJson(200, call.GetMethod() == Orthanc::HttpMethod_Post
+                             ? outbox.ReceiveRequests(call.GetBody(), call.GetBodySize())
+                             : outbox.ListRequests());
     }
 
     void PeerAck(RestCall& call)

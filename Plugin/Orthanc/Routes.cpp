@@ -112,6 +112,7 @@ namespace Inbound
       {RouteId_PeerManifest, Handle<RouteId_PeerManifest, Handlers::PeerManifest>},
       {RouteId_PeerItem, Handle<RouteId_PeerItem, Handlers::PeerItem>},
       {RouteId_PeerAck, Handle<RouteId_PeerAck, Handlers::PeerAck>},
+      {RouteId_PeerRequests, Handle<RouteId_PeerRequests, Handlers::PeerRequests>},
     };
     static_assert(sizeof(kHandlers) / sizeof(kHandlers[0]) == RouteId_Count,
                   "every route of the table has one handler");

@@ -2,6 +2,7 @@
 #include "Outbox.h"
 
 #include "Http/ApiError.h"
+#include "Peering/RequestPush.h"
 #include "Toolbox/Crypto.h"
 #include "Toolbox/Json.h"
 #include "Toolbox/Sealing.h"
@@ -107,6 +108,12 @@ namespace Inbound
     manifest["language"] = upload.language;
     manifest["client"]["ip"] = upload.clientIp;
     manifest["client"]["userAgent"] = upload.userAgent;
+    if (!upload.requestId.empty())
+    {
+      // Made through a request link the Internal pushed here: the Internal binds it again
+      // only after its own checks (doc/Requests.md, "Gateways"). An id, never the patient.
+      manifest["request"] = upload.requestId;
+    }
     if (!upload.sealedFields.empty())
     {
       // The sender, message and user agent above are empty: sealed for the Internal, which
@@ -198,6 +205,16 @@ namespace Inbound
     answer["id"] = id;
     answer["state"] = EnumerationToString(UploadState_Delivered);
     return answer;
+  }
+
+  Json::Value Outbox::ReceiveRequests(const void* body, size_t size)
+  {
+    return RequestPush::Receive(body, size, configuration_, ledger_.Requests(), clock_.NowMs());
+  }
+
+  Json::Value Outbox::ListRequests() const
+  {
+    return RequestPush::ListStates(ledger_.Requests(), clock_.NowMs());
   }
 
   void Outbox::CheckRetention()

@@ -53,6 +53,12 @@ namespace Inbound
     Json::Value Acknowledge(const std::string& id, const void* body, size_t size,
                             const std::string& puller);
 
+    // POST /inbound/peer/requests: request links the Internal pushes (RequestPush::Receive).
+    Json::Value ReceiveRequests(const void* body, size_t size);
+
+    // GET /inbound/peer/requests: the state of every request link held here.
+    Json::Value ListRequests() const;
+
     // Records an admin alert, once, for each upload waiting longer than the retention.
     void CheckRetention();
 

@@ -113,21 +113,6 @@ namespace Inbound
       return value.isNull() || (value.isString() && value.asString().empty());
     }
 
-    bool DecodeBase64(std::string& decoded, const std::string& text)
-    {
-      try
-      {
-        Orthanc::Toolbox::DecodeBase64(decoded, text);
-        std::string again;
-        Orthanc::Toolbox::EncodeBase64(again, decoded);
-        return again == text;  // canonical base64 only, nothing the decoder skipped
-      }
-      catch (...)
-      {
-        return false;
-      }
-    }
-
     // The manifest of a sealed upload (doc/Api.md, "Sealed uploads in the outbox") with the
     // fields that its sender typed opened and put back in place, to be checked as any manifest
     // is; the manifest itself when it is not sealed. What is opened is trusted no more than the
@@ -175,7 +160,7 @@ namespace Inbound
       }
 
       std::string envelope, plaintext, error, keyId;
-      if (!DecodeBase64(envelope, manifest["sealedFields"].asString()))
+      if (!DecodeCanonicalBase64(envelope, manifest["sealedFields"].asString()))
       {
         throw Bad("sealedFields", "is not base64");
       }
@@ -221,6 +206,21 @@ namespace Inbound
         throw Bad(field, "must be a non-negative integer (" + Quote(value) + ")");
       }
       return value.asUInt64();
+    }
+  }
+
+  bool DecodeCanonicalBase64(std::string& decoded, const std::string& text)
+  {
+    try
+    {
+      Orthanc::Toolbox::DecodeBase64(decoded, text);
+      std::string again;
+      Orthanc::Toolbox::EncodeBase64(again, decoded);
+      return again == text;  // canonical base64 only, nothing the decoder skipped
+    }
+    catch (...)
+    {
+      return false;
     }
   }
 
@@ -312,6 +312,13 @@ namespace Inbound
                                  Quote(manifest["receiptCode"]) + ")");
     }
     result.receiptCode = manifest["receiptCode"].asString();
+
+    const Json::Value& request = manifest["request"];
+    if (!request.isNull() && !(request.isString() && IsUploadId(request.asString())))
+    {
+      throw Bad("request", "is not a request id (" + Quote(request) + ")");
+    }
+    result.requestId = request.isString() ? request.asString() : "";
 
     const UploadLimits& limits = configuration.upload;
     const Json::Value& items = manifest["items"];

@@ -43,6 +43,10 @@ namespace Inbound
     // came sealed and were opened with "keys", and every item must be an envelope too.
     bool sealed = false;
     std::string keyId;  // the key the fields were sealed for
+    // The request link the gateway says the upload was made through ("": none), in the form
+    // of a request id. Not trusted: UploadService::BeginPulledUpload binds the upload to it
+    // only if it passes the Internal's own checks (doc/Requests.md, "Gateways").
+    std::string requestId;
 
     // "listing": the outbox entry that named the upload ({"id", "files", "bytes", ...}).
     // "keys": the Internal's keys (null: a sealed manifest is refused). Throws
@@ -54,6 +58,10 @@ namespace Inbound
     // Answers larger than this are cut off: the largest manifest the limits allow.
     static uint64_t GetMaxManifestBytes(const Configuration& configuration);
   };
+
+  // Standard padded base64 as the plugin writes it, and nothing else (no spaces, no text the
+  // decoder would skip): false otherwise. Envelopes from a gateway, secrets of a push.
+  bool DecodeCanonicalBase64(std::string& decoded, const std::string& text);
 
   // "XXXX-XXXX" of the upload id alphabet, as Complete makes it.
   bool IsReceiptCode(const std::string& code);

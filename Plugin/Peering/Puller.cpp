@@ -512,6 +512,7 @@ namespace Inbound
     }
 
     manifest.record.gateway = peer_.GetName();
+    manifest.record.requestId = manifest.requestId;  // checked by BeginPulledUpload
     try
     {
       uploads_.BeginPulledUpload(manifest.record);

@@ -3,6 +3,7 @@
 #include "UploadService.h"
 
 #include "Http/ApiError.h"
+#include "Requests/RequestSync.h"
 #include "Scan/MalwareScan.h"
 #include "Toolbox/Crypto.h"
 #include "Toolbox/Json.h"
@@ -440,8 +441,33 @@ namespace Inbound
       UploadRecord keyed = record;
       keyed.senderKey = policy_.GetSenderKey(record.sender.email);
       policy_.CheckOpen(client, keyed.senderKey);
-      ledger_.Uploads().Create(keyed, policy_.GetQuotaScopes(record.clientIp, keyed.senderKey),
-                               policy_.GetDay());
+      // The request link a gateway names binds the upload only if the Internal's own checks
+      // pass, the uses left in the same transaction as the upload's record; else it is an
+      // ordinary upload and admins are alerted (doc/Requests.md, "Gateways").
+      std::string dropped =
+        keyed.requestId.empty() ? "" : RequestSync::CheckPulledBinding(ledger_.Requests(), keyed);
+      const std::string requestId = keyed.requestId;
+      if (!dropped.empty())
+      {
+        keyed.requestId.clear();
+      }
+      const std::vector<std::string> scopes =
+        policy_.GetQuotaScopes(record.clientIp, keyed.senderKey);
+      const std::string refused = ledger_.Uploads().Create(keyed, scopes, policy_.GetDay());
+      if (!refused.empty())
+      {
+        dropped = "request " + requestId + " is " + refused + " here";
+        keyed.requestId.clear();
+        ledger_.Uploads().Create(keyed, scopes, policy_.GetDay());
+      }
+      if (!dropped.empty())
+      {
+        ledger_.Audit().Add(clock_.NowMs(), AuditEventType_AlertRequestUnknown, record.id,
+                            record.gateway,
+                            "upload " + record.id + " from gateway \"" + record.gateway +
+                              "\" names request " + requestId + ": " + dropped +
+                              "; recorded as an ordinary upload, not bound to it");
+      }
     }
   }
 

@@ -8,7 +8,7 @@ seconds=${1:-20}
 
 CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DINBOUND_BUILD_FUZZERS=ON -DINBOUND_BUILD_TESTS=OFF -DINBOUND_BUILD_WEBAPP=OFF >/dev/null
-targets=${INBOUND_FUZZ_TARGETS:-OpenRequestFuzzer DicomInspectorFuzzer DicomGuardFuzzer ForwardedForFuzzer MailComposeFuzzer PatientIdFuzzer PulledManifestFuzzer SealingFuzzer ClamdReplyFuzzer}
+targets=${INBOUND_FUZZ_TARGETS:-OpenRequestFuzzer DicomInspectorFuzzer DicomGuardFuzzer ForwardedForFuzzer MailComposeFuzzer PatientIdFuzzer PulledManifestFuzzer SealingFuzzer ClamdReplyFuzzer RequestPushFuzzer}
 # shellcheck disable=SC2086
 cmake --build "$build" -j"${INBOUND_JOBS:-2}" --target $targets
 
@@ -17,9 +17,12 @@ corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 mkdir -p "$corpus/OpenRequestFuzzer" "$corpus/DicomInspectorFuzzer" "$corpus/DicomGuardFuzzer" \
   "$corpus/ForwardedForFuzzer" "$corpus/MailComposeFuzzer" "$corpus/PatientIdFuzzer" \
-  "$corpus/PulledManifestFuzzer" "$corpus/SealingFuzzer" "$corpus/ClamdReplyFuzzer"
+  "$corpus/PulledManifestFuzzer" "$corpus/SealingFuzzer" "$corpus/ClamdReplyFuzzer" \
+  "$corpus/RequestPushFuzzer"
 cp "$root"/UnitTests/Fuzzing/Corpus/OpenRequest/* "$corpus/OpenRequestFuzzer/"
 cp "$root"/UnitTests/Fuzzing/Corpus/PulledManifest/* "$corpus/PulledManifestFuzzer/"
+# RequestPushFuzzer: pushes (valid, refused records, a duplicate id) and gateways' state answers.
+cp "$root"/UnitTests/Fuzzing/Corpus/RequestPush/* "$corpus/RequestPushFuzzer/"
 # ClamdReplyFuzzer: the answers clamd 1.4 gives (clean, found, several found, size limit, errors).
 cp "$root"/UnitTests/Fuzzing/Corpus/ClamdReply/* "$corpus/ClamdReplyFuzzer/"
 # SealingFuzzer: envelopes for its test key made with IntegrationTests/sealing.py (valid, other
