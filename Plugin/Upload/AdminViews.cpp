@@ -131,7 +131,9 @@ namespace Inbound
       json["patient"] = Json::nullValue;  // a gateway's request the Internal does not hold
       json["forwardTo"] = Json::nullValue;
     }
-    json["matched"] = Json::nullValue;  // not known until the upload is complete and compared
+    // Whether every patient found is the expected one: decided once the upload is complete.
+    json["matched"] = upload.requestMatched < 0 ? Json::Value(Json::nullValue)
+                                                : Json::Value(upload.requestMatched == 1);
     return json;
   }
 
