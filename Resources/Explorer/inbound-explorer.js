@@ -3,7 +3,9 @@
 //  - the home page ("#lookup") gets a button to the admin page (/inbound/admin/ui/);
 //  - the page of a study received through the plugin ("#study?uuid=…") gets a panel with
 //    the sender, the message, the receipt code, the integrity check and the actions
-//    (release, delete the upload, ban the sender's address).
+//    (release, delete the upload, ban the sender's address);
+//  - the page of one of the hospital's own patients ("#patient?uuid=…") gets "Request
+//    images…": the admin page's new-request form with the patient's id, name and birth date.
 //
 // Every text of a sender is inserted with jQuery's .text(), never as HTML.
 (function () {
@@ -21,6 +23,9 @@
   var BAN_SECONDS = 86400;
   var requestSerial = 0;
   var panelStudy = null;  // the study whose panel is shown or on its way
+  var REQUEST_BUTTON_ID = 'inbound-request-images';
+  var patientSerial = 0;
+  var buttonPatient = null;  // the patient whose button is shown or on its way
 
   // Every call to the plugin says it comes from a script of this site: admin writes without
   // X-Requested-With (or the site's own Origin) are refused (403 cross-site) against
@@ -317,7 +322,112 @@
     }
   }
 
+  function hashPatientId() {
+    var m = /^#patient\?(?:.*&)?uuid=([^&]+)/.exec(window.location.hash);
+    return m ? decodeURIComponent(m[1]) : null;
+  }
+
+  function patientPageIsActive() {
+    return !!($.mobile && $.mobile.activePage && $.mobile.activePage.attr('id') === 'patient');
+  }
+
+  function currentPatientId() {
+    if ($.mobile && $.mobile.pageData && $.mobile.pageData.uuid) {
+      return String($.mobile.pageData.uuid);
+    }
+    return hashPatientId() || '';
+  }
+
+  function removeRequestButton() {
+    patientSerial += 1;  // an answer still on its way is for a page that is gone
+    buttonPatient = null;
+    var item = $('#' + REQUEST_BUTTON_ID).closest('li');
+    var list = item.closest('ul');
+    item.remove();
+    if (list.length && $.fn.listview) {
+      list.listview('refresh');
+    }
+  }
+
+  // "#new-request?patientId=…&patientName=…&birthDate=…" of the admin page (src/main.js).
+  function newRequestUrl(tags) {
+    var params = [];
+    $.each([['patientId', tags.PatientID], ['patientName', tags.PatientName],
+      ['birthDate', tags.PatientBirthDate]], function (i, pair) {
+      if (pair[1]) {
+        params.push(pair[0] + '=' + encodeURIComponent(String(pair[1])));
+      }
+    });
+    return ADMIN_PAGE + '#new-request' + (params.length ? '?' + params.join('&') : '');
+  }
+
+  function addRequestButton(tags) {
+    var link = $('<a>').attr('id', REQUEST_BUTTON_ID).attr('href', newRequestUrl(tags))
+      .attr('rel', 'external').attr('data-ajax', 'false').text('Request images…');
+    var item = $('<li>').attr('data-icon', 'forward').append(link);
+    var list = $('#patient-delete').closest('ul');
+    if (list.length) {
+      list.append(item);
+      if ($.fn.listview) {
+        list.listview('refresh');
+      }
+    } else {
+      $('#patient [data-role="content"]').first().prepend($('<ul>').append(item));
+    }
+  }
+
+  // Only for the hospital's own patients: a patient the plugin stored (isolated PatientID) has
+  // studies that the plugin knows (admin/studies/{id} answers 200, as for the study panel);
+  // a button is added only when every study of the patient is unknown to it (404).
+  function showRequestButton() {
+    removeRequestButton();
+    var patientId = currentPatientId();
+    if (!patientId) {
+      return;
+    }
+    var serial = patientSerial;
+    buttonPatient = patientId;
+    $.ajax({
+      url: '../patients/' + encodeURIComponent(patientId),
+      dataType: 'json',
+      cache: false,
+      success: function (patient) {
+        if (serial !== patientSerial || !patient) {
+          return;
+        }
+        var studies = $.isArray(patient.Studies) ? patient.Studies : [];
+        var pending = studies.length;
+        var own = true;
+        var finish = function () {
+          var hashId = hashPatientId();
+          if (serial === patientSerial && own && (hashId === null || hashId === patientId)) {
+            addRequestButton(patient.MainDicomTags || {});
+          }
+        };
+        if (pending === 0) {
+          finish();
+        }
+        $.each(studies, function (i, study) {
+          adminAjax({
+            url: ADMIN_API + 'studies/' + encodeURIComponent(study),
+            dataType: 'json',
+            cache: false,
+            complete: function (xhr) {
+              own = own && xhr.status === 404;
+              pending -= 1;
+              if (pending === 0) {
+                finish();
+              }
+            }
+          });
+        });
+      }
+    });
+  }
+
   $('#lookup').live('pagebeforeshow', addAdminButton);
+  $('#patient').live('pagebeforeshow', showRequestButton);
+  $('#patient').live('pagebeforehide', removeRequestButton);
   $('#study').live('pagebeforeshow', showPanel);
   $('#study').live('pagebeforehide', removePanel);
   $('#study').live('pagehide', removePanel);
@@ -327,6 +437,9 @@
   $(document).bind('pagechange', function () {
     if (studyPageIsActive() && currentStudyId() !== panelStudy) {
       showPanel();
+    }
+    if (patientPageIsActive() && currentPatientId() !== buttonPatient) {
+      showRequestButton();
     }
   });
 }());

@@ -17,8 +17,8 @@ packages=(
 [[ "${1:-}" == --build-only ]] || packages+=(
   # fuzz targets
   clang libclang-rt-14-dev
-  # browser tests
-  chromium
+  # browser tests; the printed request letter is read back: PDF to image, its QR code decoded
+  chromium zbar-tools poppler-utils
   # integration tests, demonstration and benchmarks
   dcmtk nginx-light openssl sslscan curl python3 python3-pytest python3-pydicom python3-numpy
   python3-requests python3-aiosmtpd python3-matplotlib python3-yaml

@@ -27,6 +27,8 @@ const common = {
   charset: 'utf8',
   logLevel: 'warning',
   write: false,
+  // The admin page's modules (../AdminApp) import npm packages too (qrcode): from here.
+  nodePaths: [path.join(here, 'node_modules')],
 };
 
 async function bundle(entry, define = {}) {

@@ -1,5 +1,5 @@
-// How the admin page shows times (absolute and relative), states, senders, sizes and DICOM
-// dates; "—" or "unknown" where a value is missing.
+// How the admin page shows times (absolute and relative), states, senders, sizes, DICOM
+// dates and request matches; "—" or "unknown" where a value is missing.
 
 import { el } from '../../WebShared/dom.js';
 import { formatBytes, formatDicomDate } from '../../WebShared/format.js';
@@ -53,6 +53,20 @@ export function timeElement(iso, relative = false) {
 
 export function dicomDate(value) {
   return formatDicomDate(value) || t('none');
+}
+
+// "19700131" or "1970-01-31" → "1970-01-31" for <input type="date">; anything else → "".
+export function dateInputValue(value) {
+  const m = /^(\d{4})-?(\d{2})-?(\d{2})$/.exec(String(value || '').trim());
+  return m ? `${m[1]}-${m[2]}-${m[3]}` : '';
+}
+
+// Whether the images of an upload bound to a request are of its patient (null: not known yet).
+export function matchText(matched) {
+  if (matched === true) {
+    return t('upload.matched');
+  }
+  return matched === false ? t('upload.mismatch') : t('upload.matchUnknown');
 }
 
 export function size(bytes) {

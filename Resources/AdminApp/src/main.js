@@ -1,6 +1,6 @@
-// The admin page of Orthanc Inbound: inbox, release to the PACS, limits and bans, gateways,
-// notifications, audit trail. Starts the page, switches views by the URL's hash and the
-// language; each view is a module of its own (inbox.js … audit.js).
+// The admin page of Orthanc Inbound: inbox, release to the PACS, request links, limits and
+// bans, gateways, notifications, audit trail. Starts the page, switches views by the URL's
+// hash and the language; each view is a module of its own (inbox.js … audit.js).
 //
 // Every text that comes from a sender (name, institution, e-mail, phone, message, …) and
 // every text of the server is inserted as text (textContent, text nodes), never as HTML.
@@ -14,11 +14,12 @@ import { loadGateways, wireGateways } from './gateways.js';
 import { loadInbox, renderInbox, showUpload, wireInbox } from './inbox.js';
 import { loadLimits, wireLimits } from './limits.js';
 import { loadNotifications, wireNotifications } from './notifications.js';
+import { leaveRequests, loadRequests, showRequests, wireRequests } from './requests.js';
 import { texts } from './texts.js';
 import { hideError, setUpConfirmDialog } from './ui.js';
 
 const LANGUAGE_KEY = 'inbound-admin-language';
-const VIEWS = { inbox: loadInbox, limits: loadLimits, gateways: loadGateways, notifications: loadNotifications, audit: loadAudit };
+const VIEWS = { inbox: loadInbox, requests: loadRequests, limits: loadLimits, gateways: loadGateways, notifications: loadNotifications, audit: loadAudit };
 let currentView = null;
 
 // The language after the current one: the switch's button offers it.
@@ -37,18 +38,29 @@ function applyTexts() {
 }
 
 function parseHash() {
-  const hash = decodeURIComponent(window.location.hash.replace(/^#/, ''));
-  const m = /^(release|upload)=(.+)$/.exec(hash);
+  const raw = window.location.hash.replace(/^#/, '');
+  // "#new-request?patientId=…&patientName=…&birthDate=…": the form, filled in (Orthanc Explorer)
+  const form = /^new-request(?:\?(.*))?$/.exec(raw);
+  if (form) {
+    return { view: 'requests', newRequest: new URLSearchParams(form[1] || ''), rawHash: raw };
+  }
+  if (raw === 'request-created') {
+    return { view: 'requests', created: true };
+  }
+  const hash = decodeURIComponent(raw);
+  const m = /^(release|upload|request)=(.+)$/.exec(hash);
   if (m) {
-    return { view: 'inbox', [m[1]]: m[2] };
+    return { view: m[1] === 'request' ? 'requests' : 'inbox', [m[1]]: m[2] };
   }
   return { view: Object.keys(VIEWS).includes(hash) ? hash : 'inbox' };
 }
 
 async function route({ focus = true } = {}) {
   const target = parseHash();
-  showView(target.view, focus && !target.release);
-  if (target.upload || target.release) {
+  showView(target.view, focus && !target.release && target.view !== 'requests');
+  if (target.view === 'requests') {
+    await showRequests(target, focus);
+  } else if (target.upload || target.release) {
     await showUpload(target.upload || target.release, Boolean(target.release));
   } else {
     await VIEWS[target.view]();
@@ -58,6 +70,9 @@ async function route({ focus = true } = {}) {
 function showView(view, focus) {
   const changed = currentView !== view;
   currentView = view;
+  if (view !== 'requests') {
+    leaveRequests();
+  }
   for (const name of Object.keys(VIEWS)) {
     $(`view-${name}`).hidden = name !== view;
   }
@@ -99,6 +114,7 @@ function setUp() {
     form.addEventListener('submit', (event) => event.preventDefault());
   }
   wireInbox();
+  wireRequests();
   wireLimits();
   wireGateways();
   wireNotifications();

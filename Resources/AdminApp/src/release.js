@@ -1,10 +1,11 @@
 // The release dialog (IHE Import Reconciliation): an upload's studies sent to a DICOM modality
-// with the hospital's identity of the patient, or explicitly with the namespaced PatientID.
+// with the hospital's identity of the patient, or explicitly with the namespaced PatientID. An
+// upload made through a request link starts with the request's patient filled in.
 
 import { $, el, uniqueId } from '../../WebShared/dom.js';
 import { t } from '../../WebShared/i18n.js';
 import { api } from './api.js';
-import { senderName } from './format.js';
+import { dateInputValue, matchText, senderName } from './format.js';
 import { inbox, loadDetails } from './store.js';
 import { act, hideError, showError } from './ui.js';
 import { studyText } from './upload.js';
@@ -70,12 +71,11 @@ export async function openRelease(id) {
   const modalities = await fillTargets();
   fillStudies(upload);
 
-  // The sender's PatientIDs, for reference; the hospital's identity starts empty.
+  // The sender's PatientIDs, for reference; the hospital's identity starts empty, or with
+  // the patient of the request the upload was made for.
   const originals = [...new Set((upload.studies || []).map((s) => s.originalPatientId).filter(Boolean))];
   $('release-original').textContent = t('release.original', { ids: originals.length ? originals.join(', ') : t('none') });
-  for (const field of IDENTITY_FIELDS) {
-    $(field).value = '';
-  }
+  fillFromRequest(upload.request);
   $('release-new-uids').checked = false;
   $('release-keep-namespace').checked = false;
   updateNamespaceChoice();
@@ -85,6 +85,18 @@ export async function openRelease(id) {
     dialog.showModal();
   }
   (modalities.length > 1 ? $('release-modality') : $('release-patient-id')).focus();
+}
+
+// The hospital's identity: the request's patient for an upload bound to a request, else empty.
+function fillFromRequest(request) {
+  const patient = (request && request.patient) || {};
+  $('release-patient-id').value = patient.id || '';
+  $('release-patient-name').value = patient.name || '';
+  $('release-birth-date').value = dateInputValue(patient.birthDate);
+  const note = $('release-request');
+  note.textContent = request ? t('release.fromRequest', { id: request.id, match: matchText(request.matched) }) : '';
+  note.hidden = !request;
+  note.classList.toggle('match-bad', Boolean(request) && request.matched === false);
 }
 
 function closeRelease() {

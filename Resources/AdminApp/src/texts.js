@@ -1,6 +1,9 @@
 // Every text of the admin page, one table per language of Resources/WebShared/languages.js.
 // Values are strings with {named} placeholders, or {one, other} objects for words that depend
-// on a count (see Resources/WebShared/i18n.js).
+// on a count (see Resources/WebShared/i18n.js). The texts about request links are in
+// request-texts.js.
+
+import { requestTexts } from './request-texts.js';
 
 const en = {
   skip: 'Skip to the content',
@@ -404,4 +407,7 @@ const de = {
   'error.format': '{message} ({code}, HTTP {status})',
 };
 
-export const texts = { en, de };
+export const texts = {
+  en: { ...en, ...requestTexts.en },
+  de: { ...de, ...requestTexts.de },
+};

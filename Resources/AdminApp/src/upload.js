@@ -5,7 +5,7 @@ import { el } from '../../WebShared/dom.js';
 import { formatNumber } from '../../WebShared/format.js';
 import { t, tn } from '../../WebShared/i18n.js';
 import { api, query } from './api.js';
-import { dicomDate, size, stateBadge, timeElement } from './format.js';
+import { dicomDate, matchText, size, stateBadge, timeElement } from './format.js';
 import { inbox } from './store.js';
 import { act, fact, showError } from './ui.js';
 
@@ -31,6 +31,15 @@ function renderFacts(container, upload) {
   fact(facts, t('upload.phone'), sender.phone || t('none'));
   fact(facts, t('upload.institution'), sender.institution || t('none'));
   fact(facts, t('upload.recipient'), recipient.name || recipient.id || t('none'));
+  if (upload.request) {
+    const request = upload.request;
+    const patient = request.patient || {};
+    fact(facts, t('upload.request'),
+      el('a', { href: `#request=${encodeURIComponent(request.id)}` }, t('upload.requestText', {
+        id: request.id, name: patient.name || t('none'), patientId: patient.id || t('none'), birthDate: dicomDate(patient.birthDate),
+      })),
+      el('span', { className: request.matched === false ? 'match-bad' : 'match' }, ` — ${matchText(request.matched)}`));
+  }
   fact(facts, t('upload.consent'), upload.consentVersion ? t('upload.consentVersion', { version: upload.consentVersion }) : t('none'));
   fact(facts, t('upload.client'), client.ip || upload.clientIp || t('none'));
   if (client.userAgent) {
