@@ -281,6 +281,10 @@ namespace Inbound
     {
       rest_.reset(new OrthancRest(orthanc));
       forwarder_.reset(new Forwarder(configuration_, *ledger_, *rest_, clock_));
+      requests_->SetModalityCheck([this](const std::string& name) {
+        const std::vector<std::string> modalities = forwarder_->ListModalities();
+        return std::find(modalities.begin(), modalities.end(), name) != modalities.end();
+      });
       const Json::Value& modalities = orthancConfig["DicomModalities"];
       for (const ForwardRule& rule : configuration_.autoForward)
       {
@@ -300,10 +304,6 @@ namespace Inbound
                      << "uploads of this gateway";
       }
     }
-      requests_->SetModalityCheck([this](const std::string& name) {
-        const std::vector<std::string> modalities = forwarder_->ListModalities();
-        return std::find(modalities.begin(), modalities.end(), name) != modalities.end();
-      });
     uploads_->AddCompletionListener([this] {
       if (notifier_)
         notifier_->Wake();

@@ -50,9 +50,9 @@ namespace Inbound
     std::unique_ptr<StagingSealer> sealer_;  // Gateway with Inbound.Sealing.PublicKeys
     std::unique_ptr<IUploadSink> sink_;
     StagingArea* staging_ = nullptr;  // the sink, in the Gateway role
+    std::unique_ptr<RequestService> requests_;
     std::unique_ptr<UploadService> uploads_;
     std::unique_ptr<AdminViews> admin_;
-    std::unique_ptr<RequestService> requests_;
     std::unique_ptr<Outbox> outbox_;  // Gateway role only
     std::vector<std::unique_ptr<CurlPeerClient>> peerClients_;  // Internal role only
     std::unique_ptr<InternalKeys> internalKeys_;                // Internal role only
@@ -131,6 +131,12 @@ namespace Inbound
       return *admin_;
     }
 
+    // Request links (doc/Requests.md).
+    RequestService& GetRequests()
+    {
+      return *requests_;
+    }
+
     // The public keys a gateway seals with; null except on a sealing gateway.
     const StagingSealer* GetSealer() const
     {
@@ -138,12 +144,6 @@ namespace Inbound
     }
 
     // A gateway: what it holds sealed per key id (staged files and the fields of uploads not
-    // Request links (doc/Requests.md).
-    RequestService& GetRequests()
-    {
-      return *requests_;
-    }
-
     // yet delivered), and in "plain" what it holds unsealed (SealedHoldings::CountByKey).
     std::map<std::string, uint64_t> CountSealedHoldings(uint64_t& plain) const;
 

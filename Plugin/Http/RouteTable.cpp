@@ -79,10 +79,10 @@ namespace Inbound
         return "[A-Za-z0-9]{1,128}";
       if (name == "file")
         return "[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}";
-      return rest ? ".+" : "[^/]+";
-    }
       if (name == "token")  // a request link's token: Crypto::RandomToken, URL-safe base64
         return "[A-Za-z0-9_-]{16,128}";
+      return rest ? ".+" : "[^/]+";
+    }
 
     // Turns a route's path into a regular expression, parameters by "parameter".
     template <typename ParameterPattern>

@@ -106,8 +106,8 @@ namespace Inbound
     {
       info["languages"].append(language);
     }
-    return info;
     info["openUploads"] = configuration_.openUploads;
+    return info;
   }
 
   Json::Value UploadService::DescribeRecipient(const std::string& id) const
@@ -118,7 +118,6 @@ namespace Inbound
   ApiAnswer UploadService::Open(const void* body, size_t size, const ClientInfo& client)
   {
     const OpenRequest request = OpenRequest::Parse(body, size, configuration_);
-    const UploadLimits& limits = configuration_.upload;
     RequestRecord link;  // the request link it is opened through, if any
     if (!request.requestToken.empty())
     {
@@ -138,6 +137,7 @@ namespace Inbound
       throw ApiError(403, "requests-only", "This site takes images only through a request "
                                            "link from the hospital; please ask the hospital for one");
     }
+    const UploadLimits& limits = configuration_.upload;
     if ((request.expectedFiles >= 0 && uint64_t(request.expectedFiles) > limits.maxFilesPerUpload) ||
         (request.expectedBytes >= 0 && uint64_t(request.expectedBytes) > limits.maxBytesPerUpload))
     {
