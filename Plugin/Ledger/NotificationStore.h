@@ -50,8 +50,13 @@ namespace Inbound
     // not stay in the ledger longer than it takes to send it.
     void MarkDelivered(int64_t id, int64_t now);
 
-    // Kinds whose text is blanked once delivered or given up.
+    // Kinds whose text is blanked once delivered or given up (SQL list).
     static const char* const kSecretKinds;
+
+    static bool IsSecretKind(const std::string& kind)
+    {
+      return kind == "request-link";
+    }
 
     // An attempt failed; the next one is due at "nextAttemptAt".
     void MarkRetry(int64_t id, int64_t nextAttemptAt, const std::string& error);

@@ -76,6 +76,15 @@ namespace Inbound
     throw std::runtime_error("no webhook with this URL is configured any more");
   }
 
+  void NotificationDelivery::ForgetSecret(const NotificationRecord& n)
+  {
+    if (NotificationStore::IsSecretKind(n.kind))
+    {
+      // The blanked text's former page must not stay in the write-ahead log either.
+      ledger_.GetDatabase().Checkpoint();
+    }
+  }
+
   size_t NotificationDelivery::DeliverDue(const std::atomic<bool>& stopping)
   {
     const NotificationSettings& settings = configuration_.notifications;
@@ -91,6 +100,7 @@ namespace Inbound
       {
         Deliver(n);
         ledger_.Notifications().MarkDelivered(n.id, clock_.NowMs());
+        ForgetSecret(n);
         delivered++;
         LOG(INFO) << "Inbound: notification " << n.id << " (" << n.kind << ", " << n.event
                   << ") delivered to " << n.target;
@@ -116,6 +126,7 @@ namespace Inbound
                          : AuditEventType_AlertNotificationFailed,
             n.kind + " " + n.channel + " " + std::to_string(n.id) + " to " + n.target +
               " given up after " + std::to_string(n.attempts + 1) + " attempts: " + error);
+          ForgetSecret(n);
           LOG(ERROR) << "Inbound: notification " << n.id << " to " << n.target
                      << " given up: " << error;
         }

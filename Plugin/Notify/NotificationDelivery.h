@@ -34,6 +34,10 @@ namespace Inbound
 
     void Deliver(const NotificationRecord& notification);
 
+    // After a request's link mail was delivered or given up (its text blanked): nothing of
+    // the link stays in the ledger's files.
+    void ForgetSecret(const NotificationRecord& notification);
+
   public:
     // "mail" and "webhooks" may be null (channel off); they must outlive this object.
     NotificationDelivery(const Configuration& configuration, Ledger& ledger, const IClock& clock,

@@ -69,6 +69,7 @@ namespace Inbound
       request.id, clock_.NowMs(), "request " + request.id + " revoked before the mail was sent");
     if (cancelled > 0)
     {
+      ledger_.GetDatabase().Checkpoint();  // the blanked links leave the write-ahead log too
       LOG(INFO) << "Inbound: request " << request.id << " revoked: " << cancelled
                 << " link mail(s) not sent";
     }
