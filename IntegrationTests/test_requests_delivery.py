@@ -1,7 +1,7 @@
 """What happens around a bound upload, against a real Orthanc, a real SMTP server
 (Resources/Scripts/smtp-sink.py) and a real PACS (DCMTK's storescp): the link mail, the patient
 check on arrival, forwardTo under the hospital's identity, the recipient's mail, a person's
-release of an upload whose patient differs."""
+release of an upload whose patient differs; on a Standalone and on a Gateway + Internal pair."""
 
 import base64
 import glob
@@ -15,10 +15,10 @@ import pytest
 from pydicom.uid import generate_uid
 
 import data
-import harness
 from mail_support import SmtpSink, notifications, wait_for_notifications
 from pacs import Pacs
 from request_links import audit, create, describe, open_bound, show, ticket_of, upload_of
+from test_requests_gateway import PULLER
 
 FROM = "Orthanc Inbound <inbound@hospital.example>"
 NEURO = "neuro@hospital.example"
@@ -186,7 +186,9 @@ def test_no_link_mail_without_an_address_nor_once_its_request_is_revoked(site):
         answer, token = create(server, patient=HOSPITAL, sender={"name": "Dr. Late", "email": late})
         assert answer["mailed"] is True
         assert holds_token(ledger_bytes(server), token)  # queued, waiting for the relay
-        assert server.admin("DELETE", "/inbound/admin/requests/%s" % answer["id"]).status_code == 200
+        revoked = server.admin("DELETE", "/inbound/admin/requests/%s" % answer["id"])
+        assert revoked.status_code == 200, revoked.text
+
         def cancelled_mails(answer):
             return [n for n in answer["notifications"]
                     if n["target"] == late and n["state"] == "failed"]
@@ -290,3 +292,47 @@ def test_another_patient_waits_is_audited_then_a_person_releases_it(site):
     [done] = wait_until("the release done", lambda: [
         f for f in forwards(server, upload.id) if f["state"] == "done"])
     assert done["origin"] == "admin" and len(forwards(server, upload.id)) == 1
+
+
+def test_on_an_internal_pulled_uploads_are_judged_and_a_matching_one_forwarded(start_server,
+                                                                              tmp_path):
+    pacs = Pacs(str(tmp_path / "pacs")).start()
+    try:
+        gateway = start_server(inbound={"Role": "Gateway", "Pullers": [
+            {"Username": PULLER[0], "Password": PULLER[1], "Networks": ["127.0.0.1"]}]})
+        peers = {"dmz": {"Url": gateway.url + "/", "Username": PULLER[0], "Password": PULLER[1]}}
+        internal = start_server(inbound={
+            "Role": "Internal", "Gateways": ["dmz"], "PublicUrl": gateway.url,
+            "Forwarding": {"RetryInterval": 1, "MaxRetryInterval": 2}},
+            orthanc={"OrthancPeers": peers, "DicomModalities": {"pacs": pacs.modality()}})
+        answer, token = create(internal, patient=HOSPITAL, forwardTo="pacs", maxUploads=2)
+        ticket = ticket_of(gateway, token, "1970-01-31")  # the sender is on the gateway
+        matching = patient_files(SENT_NAME, "19700131")
+        other = patient_files(OTHER_NAME, "19811124")
+        first = send_through(gateway, token, ticket, matching)
+        second = send_through(gateway, token, ticket, other)
+
+        # Pulled inside and judged there: the matching one goes to the PACS as the hospital's.
+        done = wait_until("the forward done inside", lambda: [
+            f for f in forwards(internal, first.id) if f["state"] == "done"], timeout=90)
+        assert done[0]["origin"] == "request" and len(forwards(internal, first.id)) == 1
+        received = wait_until("the files at the PACS", lambda: len(
+            received_at(pacs, matching)) == 2 and received_at(pacs, matching))
+        for raw, original in matching:
+            got = received[str(original.SOPInstanceUID)]
+            assert (str(got.PatientID), str(got.PatientName), str(got.PatientBirthDate)) == (
+                "HOSP-0815", "Muller^Zoe", "19700131")
+            assert got.PixelData == original.PixelData
+        assert internal.admin_upload(first.id)["request"]["matched"] is True
+
+        # The other patient: audited inside, not sent.
+        wait_until("request-mismatch inside", lambda: [
+            e for e in audit(internal, "request-mismatch") if e["uploadId"] == second.id],
+            timeout=90)
+        assert internal.admin_upload(second.id)["request"]["matched"] is False
+        time.sleep(2)
+        assert forwards(internal, second.id) == [] and received_at(pacs, other) == {}
+        # The gateway judges nothing: it has no patient to compare with.
+        assert not [e for e in audit(gateway, "request-mismatch")]
+    finally:
+        pacs.stop()
