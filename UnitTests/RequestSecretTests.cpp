@@ -7,20 +7,22 @@
 
 #include <gtest/gtest.h>
 
+#include <openssl/crypto.h>
+
+#include <cstring>
+
 using namespace Inbound;
 
 namespace
 {
+  // OpenSSL's own upper-case hex, without separators.
   std::string Hex(const unsigned char* data, size_t size)
   {
-    static const char kHex[] = "0123456789abcdef";
-    std::string s;
-    for (size_t i = 0; i < size; i++)
-    {
-      s.push_back(kHex[data[i] >> 4]);
-      s.push_back(kHex[data[i] & 15]);
-    }
-    return s;
+    std::string hex(2 * size + 1, '\0');
+    size_t length = 0;
+    EXPECT_EQ(1, OPENSSL_buf2hexstr_ex(&hex[0], hex.size(), &length, data, size, '\0'));
+    hex.resize(strlen(hex.c_str()));  // "length" counts the terminating NUL
+    return hex;
   }
 
   RequestSecret::Expected Patient()
@@ -45,11 +47,11 @@ TEST(RequestSecret, HkdfSha256MatchesRfc5869)
   ASSERT_TRUE(SealingOpenSsl::DeriveHkdfSha256(okm, sizeof(okm), Bytes{ikm.data(), ikm.size()},
                                                 Bytes{salt, sizeof(salt)},
                                                 Bytes{info, sizeof(info)}));
-  EXPECT_EQ("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
+  EXPECT_EQ("3CB25F25FAACD57A90434F64D0362F2A2D2D0A90CF1A5A4C5DB02D56ECC4C5BF34007208D5B887185865",
             Hex(okm, sizeof(okm)));
   ASSERT_TRUE(SealingOpenSsl::DeriveHkdfSha256(okm, sizeof(okm), Bytes{ikm.data(), ikm.size()},
                                                 Bytes{"", 0}, Bytes{"", 0}));
-  EXPECT_EQ("8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8",
+  EXPECT_EQ("8DA4E775A563C18F715F802A063C5A31B8A11F5C5EE1879EC3454E5F3C738D2D9D201395FAA4B61A96C8",
             Hex(okm, sizeof(okm)));
 }
 

@@ -36,16 +36,13 @@ namespace Inbound
 
     void ParsePatient(RequestForm& form, const Json::Value& json)
     {
-      const Json::Value& patient = json["patient"];
-      if (patient.isNull())
+      const Json::Value* found = JsonFields::OptionalObject(json, "patient", "id, name and birthDate",
+                                                            {"id", "name", "birthDate"});
+      if (found == nullptr)
       {
         return;
       }
-      if (!patient.isObject())
-      {
-        throw Invalid("patient", "must be an object with id, name and birthDate");
-      }
-      JsonFields::CheckKeys(patient, "patient.", {"id", "name", "birthDate"});
+      const Json::Value& patient = *found;
       form.patient.id = Text(patient, "id", "patient.id", kMaxPatientId, false);
       form.patient.name = Text(patient, "name", "patient.name", kMaxPatientName, false);
       if (!JsonFields::IsDicomText(form.patient.id, kMaxPatientId) ||
@@ -63,16 +60,13 @@ namespace Inbound
 
     void ParseSender(RequestForm& form, const Json::Value& json, const TextLimits& limits)
     {
-      const Json::Value& sender = json["sender"];
-      if (sender.isNull())
+      const Json::Value* found =
+        JsonFields::OptionalObject(json, "sender", "name and email", {"name", "email"});
+      if (found == nullptr)
       {
         return;
       }
-      if (!sender.isObject())
-      {
-        throw Invalid("sender", "must be an object with name and email");
-      }
-      JsonFields::CheckKeys(sender, "sender.", {"name", "email"});
+      const Json::Value& sender = *found;
       form.senderName = Text(sender, "name", "sender.name", limits.name, false);
       form.senderEmail = Text(sender, "email", "sender.email", limits.email, false);
       if (!form.senderEmail.empty() && !TextRules::IsEmailAddress(form.senderEmail))

@@ -93,6 +93,23 @@ namespace Inbound
       }
     }
 
+    const Json::Value* OptionalObject(const Json::Value& parent, const char* key,
+                                      const std::string& what,
+                                      std::initializer_list<const char*> known)
+    {
+      if (!parent.isMember(key) || parent[key].isNull())
+      {
+        return nullptr;
+      }
+      const Json::Value& object = parent[key];
+      if (!object.isObject())
+      {
+        throw Invalid(key, "must be an object with " + what);
+      }
+      CheckKeys(object, std::string(key) + ".", known);
+      return &object;
+    }
+
     bool IsDicomText(const std::string& value, size_t maxBytes)
     {
       if (value.size() > maxBytes)

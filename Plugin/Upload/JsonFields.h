@@ -35,6 +35,12 @@ namespace Inbound
     void CheckKeys(const Json::Value& object, const std::string& where,
                    std::initializer_list<const char*> known);
 
+    // An optional object member "key" with no other members than "known": null when absent
+    // or null; 400 invalid-field ("must be an object with <what>") when it is no object.
+    const Json::Value* OptionalObject(const Json::Value& parent, const char* key,
+                                      const std::string& what,
+                                      std::initializer_list<const char*> known);
+
     // A DICOM LO or PN value: at most "maxBytes" bytes, no control character, no backslash
     // (which would split it into several values).
     bool IsDicomText(const std::string& value, size_t maxBytes);

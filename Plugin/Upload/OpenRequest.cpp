@@ -23,16 +23,13 @@ namespace Inbound
 
     void ParseRequestLink(OpenRequest& r, const Json::Value& json)
     {
-      const Json::Value& link = json["request"];
-      if (link.isNull())
+      const Json::Value* found =
+        JsonFields::OptionalObject(json, "request", "token and ticket", {"token", "ticket"});
+      if (found == nullptr)
       {
         return;
       }
-      if (!link.isObject())
-      {
-        throw Invalid("request", "must be an object with token and ticket");
-      }
-      JsonFields::CheckKeys(link, "request.", {"token", "ticket"});
+      const Json::Value& link = *found;
       if (!link["token"].isString() || !boost::regex_match(link["token"].asString(), kTokenSyntax))
       {
         throw Invalid("request.token", "must be the token of a request link");
