@@ -36,6 +36,21 @@ def node_packages():
     assert code == 0, output
 
 
+def run_browser_test(test_file, variables, timeout=900):
+    """Runs Browser/<test_file> in node against Debian's Chromium, with the environment
+    "variables" (its fixture); its output is printed, and every test in it must pass."""
+    env = dict(os.environ)
+    env.update(variables)
+    env["CHROMIUM"] = CHROMIUM
+    env.setdefault("SCREENSHOT_DIR", os.path.join(HERE, "..", "build", "screenshots"))
+    os.makedirs(env["SCREENSHOT_DIR"], exist_ok=True)
+    code, output = run(["node", "--test", "--test-concurrency=1", test_file], env=env, timeout=timeout)
+    print(output)
+    assert code == 0, output[-6000:]
+    assert "# fail 0" in output and "# pass" in output, output[-3000:]
+    return output
+
+
 def test_the_web_page_modules_in_node():
     """The modules both pages share (Resources/WebShared) and their texts, without a browser
     (Resources/WebApp/test): every language of the one list has every text in both pages and

@@ -18,13 +18,12 @@
 // Nothing is mocked: the pages talk to the plugin's admin API.
 
 import assert from 'node:assert/strict';
-import { mkdir, readFile, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
 
-import { CHROMIUM, CHROMIUM_ARGS, launchChromium } from './chromium.mjs';
+import { accessibilityViolations, CHROMIUM, CHROMIUM_ARGS, launchChromium, newWatchedPage } from './chromium.mjs';
 
 const PAGE_URL = process.env.INBOUND_URL;
 const FIXTURE = JSON.parse(process.env.INBOUND_ADMIN_FIXTURE || 'null');
@@ -38,7 +37,6 @@ const EXPLORER = `${ORIGIN}/app/explorer.html`;
 const ADMIN_PAGE = `${ORIGIN}/inbound/admin/ui/`;
 const [USERNAME, PASSWORD] = FIXTURE.admin.split(/:(.*)/s);
 const EVIL = FIXTURE.evil;
-const AXE_SOURCE = readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 let userDataDir;
 let context;
@@ -71,26 +69,8 @@ async function shot(page, name, options = {}) {
 }
 
 // A page that records script errors; console errors too unless "allow" matches them.
-async function newPage(allow = null) {
-  const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error' && !(allow && allow.test(message.text()))) {
-      problems.push(`console: ${message.text()}`);
-    }
-  });
-  return { page, problems };
-}
-
-async function accessibilityViolations(page) {
-  if (!(await page.evaluate(() => typeof window.axe === 'object'))) {
-    await page.evaluate(await AXE_SOURCE);
-  }
-  const result = await page.evaluate(() => window.axe.run(document, {
-    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-  }));
-  return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+function newPage(allow = null) {
+  return newWatchedPage(context, allow);
 }
 
 function panelValue(panel, label) {

@@ -14,11 +14,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { launchChromium } from './chromium.mjs';
+import { accessibilityViolations, launchChromium } from './chromium.mjs';
 
 const PAGE_URL = process.env.INBOUND_URL;
 const DEFAULT_CD = '/usr/lib/python3/dist-packages/pydicom/data/test_files/dicomdirtests';
@@ -34,7 +33,6 @@ if (!PAGE_URL) {
   throw new Error('INBOUND_URL must name the upload page, e.g. http://127.0.0.1:8042/inbound/');
 }
 const ORIGIN = new URL(PAGE_URL).origin;
-const AXE_SOURCE = readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 let userDataDir;
 let context;
@@ -445,18 +443,6 @@ test('busy answers are retried, refused files are reported', async () => {
   await shot(page, '13-receipt-with-problems');
   await page.close();
 });
-
-// axe-core's WCAG 2.1 A/AA rules on every step (evaluated through the debugging protocol,
-// so the page's Content-Security-Policy stays as it is).
-async function accessibilityViolations(page) {
-  if (!(await page.evaluate(() => typeof window.axe === 'object'))) {
-    await page.evaluate(await AXE_SOURCE);
-  }
-  const result = await page.evaluate(() => window.axe.run(document, {
-    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-  }));
-  return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
-}
 
 test('every step passes an automated accessibility check (WCAG 2.1 AA rules of axe-core)', async () => {
   const { page } = await openPage();
