@@ -1,6 +1,7 @@
 """Request links against a real Standalone Orthanc: create, link, challenge, lockout, bound
 uploads and their use count, expiry, revocation, requests-only mode and the admin side."""
 
+import os
 import threading
 import time
 
@@ -346,3 +347,32 @@ def test_no_patient_data_in_any_public_answer_before_the_challenge(server):
         assert_no_patient(r)
         assert "dr@clinic.example" not in r.text
     assert show(server, answer["id"])["patient"]["id"] == PATIENT["id"]
+
+
+def test_a_link_token_never_reaches_the_audit_trail_or_the_log(start_server):
+    """Refusals are audited with their path: the token of a request link in that path (a
+    revoked link, a wrong answer, a locked or expired one, a forged token) is masked, so that
+    neither the ledger's files nor Orthanc's log ever hold a token that works."""
+    server = start_server()
+    revoked, revoked_token = create(server)
+    assert server.admin("DELETE", "/inbound/admin/requests/%s" % revoked["id"]).status_code == 200
+    wrong, wrong_token = create(server)
+    forged = "F" * 43
+    assert_error(describe(server, revoked_token), 410, "request-revoked")
+    assert_error(challenge(server, revoked_token, "1964-08-12"), 410, "request-revoked")
+    assert challenge(server, wrong_token, "1999-01-01").status_code == 403
+    assert describe(server, forged).status_code == 404
+    assert server.request("GET", "/inbound/r/%s/x" % forged).status_code in (400, 403, 404)
+    server.stop()  # the refusals are flushed to the ledger
+    server.start()
+    details = " ".join(e["detail"] for e in server.admin_json(
+        "GET", "/inbound/admin/audit", params={"limit": 1000})["events"])
+    assert "/inbound/api/requests/-" in details, details[-2000:]
+    server.stop()
+    for token in (revoked_token, wrong_token, forged):
+        assert token not in details
+        for folder, _, files in os.walk(server.workdir):
+            for name in files:
+                with open(os.path.join(folder, name), "rb") as f:
+                    assert token.encode() not in f.read(), os.path.join(folder, name)
+    server.start()

@@ -216,3 +216,21 @@ TEST(RouteTable, DocApiListsEveryRouteWithItsMethodsAndNoOther)
     }
   }
 }
+
+TEST(RouteTable, RequestTokensAreMaskedWhereverAPathIsWritten)
+{
+  const std::string token = "abcDEF0123456789_-abcDEF0123456789_-abcdef";
+  EXPECT_EQ("/inbound/r/-", MaskRequestTokens("/inbound/r/" + token));
+  EXPECT_EQ("/inbound/api/requests/-/challenge: This request link was withdrawn",
+            MaskRequestTokens("/inbound/api/requests/" + token +
+                              "/challenge: This request link was withdrawn"));
+  EXPECT_EQ("/inbound/api/requests/-?x=1 and /inbound/r/- again",
+            MaskRequestTokens("/inbound/api/requests/" + token + "?x=1 and /inbound/r/" +
+                              token + " again"));
+  // Whatever a forged token holds.
+  EXPECT_EQ("/inbound/r/-/x", MaskRequestTokens("/inbound/r/%00<script>\x01/x"));
+  // Other paths, and the bare prefixes, are as they were.
+  EXPECT_EQ("/inbound/api/uploads/ABC/files/ff", MaskRequestTokens("/inbound/api/uploads/ABC/files/ff"));
+  EXPECT_EQ("/inbound/r/", MaskRequestTokens("/inbound/r/"));
+  EXPECT_EQ("", MaskRequestTokens(""));
+}

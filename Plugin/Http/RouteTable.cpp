@@ -4,6 +4,7 @@
 #include <boost/regex.hpp>
 
 #include <cctype>
+#include <cstring>
 #include <stdexcept>
 
 namespace Inbound
@@ -210,5 +211,47 @@ namespace Inbound
       return RouteClass_Admin;
     }
     return route->routeClass;
+  }
+
+  std::string MaskRequestTokens(const std::string& text)
+  {
+    static const char* const kPrefixes[] = {"/inbound/r/", "/inbound/api/requests/"};
+    std::string result;
+    result.reserve(text.size());
+    size_t i = 0;
+    while (i < text.size())
+    {
+      bool masked = false;
+      for (const char* prefix : kPrefixes)
+      {
+        const size_t length = strlen(prefix);
+        if (text.compare(i, length, prefix) == 0)
+        {
+          result.append(prefix);
+          i += length;
+          // Whatever the token holds up to the next "/", "?", "#" or space: a forged one
+          // may hold anything.
+          size_t end = i;
+          while (end < text.size() && text[end] != '/' && text[end] != '?' && text[end] != '#' &&
+                 text[end] != ' ' && text[end] != ':')
+          {
+            end++;
+          }
+          if (end > i)
+          {
+            result.push_back('-');
+          }
+          i = end;
+          masked = true;
+          break;
+        }
+      }
+      if (!masked)
+      {
+        result.push_back(text[i]);
+        i++;
+      }
+    }
+    return result;
   }
 }

@@ -93,4 +93,9 @@ namespace Inbound
 
   // The class of a request by its method and path; anything not in the table is admin-class.
   RouteClass ClassifyRoute(Orthanc::HttpMethod method, const std::string& uri);
+
+  // "text" (a path, or a sentence quoting one) with the token of every request link path
+  // ("/inbound/r/<token>", "/inbound/api/requests/<token>...") replaced by "-": a token is
+  // the key to its request (doc/Requests.md) and is never written to the audit trail or a log.
+  std::string MaskRequestTokens(const std::string& text);
 }

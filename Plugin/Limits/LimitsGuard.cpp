@@ -2,6 +2,7 @@
 #include "LimitsGuard.h"
 
 #include "Http/ApiError.h"
+#include "Http/RouteTable.h"
 #include "Limits/ClientKey.h"
 #include "Limits/SenderKey.h"
 
@@ -227,7 +228,8 @@ namespace Inbound
       refusalCounts_[code]++;
     }
     // A banned client's refusals too are one entry per interval, not one per request.
-    refusalAudit_.Record(key, status, code, what);
+    // The path of a refusal may hold a request link's token: never kept.
+    refusalAudit_.Record(key, status, code, MaskRequestTokens(what));
     autoBan_.Record(key, offence);
   }
 
