@@ -2,6 +2,7 @@
 uploads and their use count, expiry, revocation, requests-only mode and the admin side."""
 
 import os
+import sqlite3
 import threading
 import time
 
@@ -12,7 +13,7 @@ import data
 import harness
 import mail_support
 from harness import assert_error
-from request_links import (PATIENT, PATIENT_TRACES, audit, challenge, create, describe,
+from request_links import (PATIENT, PATIENT_TRACES, audit, challenge, create, describe, ledger,
                            open_bound, set_in_ledger, show, ticket_of, upload_of)
 
 MAX_FAILURES = 3
@@ -375,4 +376,34 @@ def test_a_link_token_never_reaches_the_audit_trail_or_the_log(start_server):
             for name in files:
                 with open(os.path.join(folder, name), "rb") as f:
                     assert token.encode() not in f.read(), os.path.join(folder, name)
+    server.start()
+
+
+def test_requests_expired_long_ago_and_spent_tickets_are_swept(start_server):
+    """The sweep forgets tickets past their time, and requests expired for longer than the
+    audit trail is kept (Audit.RetentionDays) that no upload names; the others stay."""
+    server = start_server(inbound={"Upload": {"ExpiryCheckInterval": 1}})
+    unused, unused_token = create(server, expiresInDays=1)
+    ticket_of(server, unused_token)
+    used, used_token = create(server, expiresInDays=1)
+    upload_of(server, open_bound(server, used_token, ticket_of(server, used_token)))
+    recent, _ = create(server, expiresInDays=1)
+    server.stop()
+    long_ago = int((time.time() - 91 * 86400) * 1000)
+    for request in (unused, used):
+        set_in_ledger(server, "UPDATE requests SET expires_at = ? WHERE id = ?", long_ago,
+                      request["id"])
+    set_in_ledger(server, "UPDATE request_tickets SET expires_at = ?", long_ago)
+    server.start()
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        listed = [r["id"] for r in server.admin_json("GET", "/inbound/admin/requests")["requests"]]
+        if unused["id"] not in listed:
+            break
+        time.sleep(0.5)
+    assert sorted(listed) == sorted([used["id"], recent["id"]])
+    assert show(server, used["id"])["status"] == "expired"
+    server.stop()
+    with sqlite3.connect(ledger(server)) as db:
+        assert db.execute("SELECT COUNT(*) FROM request_tickets").fetchone()[0] == 0
     server.start()

@@ -14,6 +14,7 @@
 #include <boost/filesystem.hpp>
 
 #include <algorithm>
+#include <limits>
 
 #include <dlfcn.h>
 
@@ -437,6 +438,11 @@ namespace Inbound
           {
             outbox_->CheckRetention();
           }
+          // Spent tickets go; a request that expired unused is kept as long as the audit
+          // trail that mentions it (Audit.RetentionDays; 0: kept).
+          const int64_t keepMs = int64_t(configuration_.audit.retentionDays) * 86400000;
+          ledger_->Requests().Prune(now, configuration_.audit.retentionDays == 0
+                                           ? std::numeric_limits<int64_t>::max() / 2 : keepMs);
         }
       }
       catch (...)

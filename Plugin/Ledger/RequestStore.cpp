@@ -385,6 +385,11 @@ namespace Inbound
     r.BindInt64(0, now - keepMs);
     r.Run();
     removed += size_t(t.GetConnection().GetLastChangeCount());
+    // (Internal) what the gateways confirmed of the requests gone.
+    Orthanc::SQLite::Statement g(t.GetConnection(), SQLITE_FROM_HERE,
+                                 "DELETE FROM request_gateways WHERE request_id NOT IN"
+                                 " (SELECT id FROM requests)");
+    g.Run();
     t.Commit();
     return removed;
   }

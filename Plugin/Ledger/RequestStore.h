@@ -70,7 +70,8 @@ namespace Inbound
                     const std::string& gateway);
 
     // Forgets tickets expired before "now" and requests expired for more than "keepMs" that
-    // no upload is bound to. Returns the rows removed.
+    // no upload is bound to (with what gateways confirmed of them). Returns the tickets and
+    // requests removed.
     size_t Prune(int64_t now, int64_t keepMs);
   };
 }
