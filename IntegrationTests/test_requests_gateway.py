@@ -149,13 +149,16 @@ def test_a_request_made_inside_works_on_the_gateway_and_arrives_bound(pair):
     wait_for_upload(gateway, upload.id, "delivered")
     assert not any(e["event"] == "alert-request-unknown" for e in audit(internal))
 
-    # The gateway held the request's record, never its patient: not in its ledger (and its
-    # write-ahead log), its staging, its Orthanc storage or its log, in any file.
+    # The gateway held the request's record, never its patient nor the link's token (only its
+    # SHA-256): not in its ledger (and its write-ahead log), its staging, its Orthanc storage
+    # or its log, in any file. Stopped first, so that everything it buffers is written.
+    gateway.stop_cleanly()
+    gateway.start()
     gateway_files = list(files_under(gateway.workdir))
     assert any(f.endswith("ledger.sqlite") for f in gateway_files)
     for path in gateway_files:
         content = harness.read(path)
-        for secret in SECRETS:
+        for secret in SECRETS + [token.encode()]:
             assert secret not in content, "%r in %s" % (secret, path)
     # ... while the Internal, of course, has it.
     assert any(b"HOSP-77123" in harness.read(p) for p in files_under(internal.workdir)
