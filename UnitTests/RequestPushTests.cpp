@@ -319,4 +319,6 @@ TEST(RequestPush, AGatewayStoresNewerRevisionsAndAnswersItsStates)
   EXPECT_EQ("REQ234567892", states["requests"][0]["id"].asString());
   EXPECT_EQ("revoked", states["requests"][0]["status"].asString());
   EXPECT_EQ(Json::Value(), states["requests"][0]["lockedAt"]);
+  // Expired: nothing left to tell the Internal, and the answer stays small.
+  EXPECT_EQ(0u, RequestPush::ListStates(ledger.Requests(), pushed.expiresAt)["requests"].size());
 }

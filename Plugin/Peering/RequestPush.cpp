@@ -297,7 +297,10 @@ namespace Inbound
       answer["requests"] = Json::arrayValue;
       for (const RequestRecord& record : store.List(0))
       {
-        answer["requests"].append(StateToJson(record, now));
+        if (record.expiresAt > now)
+        {
+          answer["requests"].append(StateToJson(record, now));
+        }
       }
       return answer;
     }

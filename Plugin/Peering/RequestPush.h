@@ -30,8 +30,10 @@ namespace Inbound
     const size_t kMaxRecipientCharacters = 64;
     const int64_t kMaxMaxUploads = 10000;
     const int64_t kMaxLifetimeMs = int64_t(400) * 24 * 3600 * 1000;  // beyond any MaxExpiryDays
-    const size_t kMaxStates = 100000;  // entries of one state answer read by the Internal
-    const uint64_t kMaxStatesBytes = 32 * 1024 * 1024;  // the largest such answer
+    // One state answer as the Internal reads it: live requests only (ListStates), about 150
+    // bytes each; capped so that a gateway cannot make the Internal parse a huge document.
+    const size_t kMaxStates = 30000;
+    const uint64_t kMaxStatesBytes = 4 * 1024 * 1024;
 
     // Internal: a record as pushed (no patient, sender, forwardTo or createdBy).
     Json::Value ToJson(const RequestRecord& record);
@@ -63,7 +65,8 @@ namespace Inbound
     Json::Value Receive(const void* body, size_t size, const Configuration& configuration,
                         RequestStore& store, int64_t now);
 
-    // Gateway: GET /inbound/peer/requests: {"requests": [state, ...]} of every request held.
+    // Gateway: GET /inbound/peer/requests: {"requests": [state, ...]} of every request held
+    // that has not expired (an expired one has nothing left to tell the Internal).
     Json::Value ListStates(const RequestStore& store, int64_t now);
 
     // Internal: one entry of a gateway's answer.
