@@ -174,7 +174,12 @@ TEST(AccessPolicy, AdminWritesAreSameOriginOnly)
     orthanc.facts.origin = "https://hospital.example.evil.example";
     EXPECT_EQ(AccessVerdict_CrossSite, Verdict(Policy(), orthanc));
     orthanc.facts.origin = "https://Hospital.Example";
+    EXPECT_EQ(AccessVerdict_CrossSite, Verdict(Policy(), orthanc));  // the site is plain http
+    orthanc.facts.AddHeader("X-Forwarded-Proto", "https");           // behind the TLS proxy
     EXPECT_EQ(AccessVerdict_Admin, Verdict(Policy(), orthanc));
+    orthanc.facts.origin = "http://hospital.example";  // a page a man in the middle wrote
+    EXPECT_EQ(AccessVerdict_CrossSite, Verdict(Policy(), orthanc));
+    orthanc.facts.origin = "https://hospital.example";
     orthanc.facts.origin = "";
     orthanc.facts.requestedWith = "XMLHttpRequest";
     EXPECT_EQ(AccessVerdict_Admin, Verdict(Policy(), orthanc));

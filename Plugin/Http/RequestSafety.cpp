@@ -39,6 +39,10 @@ namespace Inbound
     {
       requestedWith = value;
     }
+    else if (strcasecmp(name, "x-forwarded-proto") == 0)
+    {
+      forwardedProto = value;
+    }
   }
 
   void RequestFacts::AddArgument(const char* name)
@@ -55,16 +59,16 @@ namespace Inbound
            method == Orthanc::HttpMethod_Delete;
   }
 
-  bool IsSameOrigin(const std::string& origin, const std::string& host)
+  bool IsSameOrigin(const std::string& origin, const std::string& host, bool https)
   {
-    static const std::string kHttp = "http://", kHttps = "https://";
-    std::string authority;
-    if (boost::algorithm::istarts_with(origin, kHttps))
-      authority = origin.substr(kHttps.size());
-    else if (boost::algorithm::istarts_with(origin, kHttp))
-      authority = origin.substr(kHttp.size());
-    else
-      return false;  // absent, "null" (sandboxed pages, file:, some redirects) or another scheme
+    // Only the site's own scheme: absent, "null" (sandboxed pages, file:, some redirects),
+    // another scheme, or the other of http and https are other origins.
+    const std::string scheme = https ? "https://" : "http://";
+    if (!boost::algorithm::istarts_with(origin, scheme))
+    {
+      return false;
+    }
+    const std::string authority = origin.substr(scheme.size());
     if (authority.empty() || host.empty() ||
         authority.find_first_of("/?#@\\ \t") != std::string::npos)
     {
@@ -76,6 +80,7 @@ namespace Inbound
   bool IsSameOriginWrite(const RequestFacts& facts)
   {
     return boost::algorithm::iequals(facts.requestedWith, "XMLHttpRequest") ||
-           IsSameOrigin(facts.origin, facts.host);
+           IsSameOrigin(facts.origin, facts.host,
+                        boost::algorithm::iequals(facts.forwardedProto, "https"));
   }
 }

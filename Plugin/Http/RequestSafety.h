@@ -16,6 +16,7 @@ namespace Inbound
     bool multipartForm = false;   // a multipart body, or X-File-Name / X-File-Size
     std::string origin;           // the Origin header
     std::string host;             // the Host header
+    std::string forwardedProto;   // X-Forwarded-Proto: "https" behind the TLS proxy
     std::string requestedWith;    // the X-Requested-With header
 
     // Takes note of one header (any case).
@@ -28,9 +29,12 @@ namespace Inbound
   // POST, PUT and DELETE change something.
   bool IsWrite(Orthanc::HttpMethod method);
 
-  // "origin" ("https://host:port") names the same host and port as the Host header. Browsers
-  // send Origin on every cross-site write, so another site's page cannot pass this test.
-  bool IsSameOrigin(const std::string& origin, const std::string& host);
+  // "origin" ("https://host:port") names the same scheme, host and port as the request: the
+  // Host header, and https when the TLS proxy says so (X-Forwarded-Proto, which no cross-site
+  // form can set). Browsers send Origin on every cross-site write, so another site's page
+  // cannot pass this test; a page of http://host (which a man in the middle can write) is
+  // another site than https://host.
+  bool IsSameOrigin(const std::string& origin, const std::string& host, bool https);
 
   // A write that a page of another site cannot have sent: it carries
   // "X-Requested-With: XMLHttpRequest" (a header no cross-site form or no-cors request can set,
