@@ -77,26 +77,28 @@
     }
   }
 
-  function hashStudyId() {
-    var m = /^#study\?(?:.*&)?uuid=([^&]+)/.exec(window.location.hash);
+  // The uuid of "#<page>?uuid=…" in the address, or null.
+  function hashUuid(page) {
+    var m = new RegExp('^#' + page + '\\?(?:.*&)?uuid=([^&]+)').exec(window.location.hash);
     return m ? decodeURIComponent(m[1]) : null;
   }
 
-  function currentStudyId() {
+  // The resource that page shows: jQuery Mobile's page data, else the address.
+  function currentUuid(page) {
     if ($.mobile && $.mobile.pageData && $.mobile.pageData.uuid) {
       return String($.mobile.pageData.uuid);
     }
-    return hashStudyId() || '';
+    return hashUuid(page) || '';
+  }
+
+  function pageIsActive(page) {
+    return !!($.mobile && $.mobile.activePage && $.mobile.activePage.attr('id') === page);
   }
 
   function removePanel() {
     requestSerial += 1;  // an answer still on its way is for a page that is gone
     panelStudy = null;
     $('#' + PANEL_ID).remove();
-  }
-
-  function studyPageIsActive() {
-    return !!($.mobile && $.mobile.activePage && $.mobile.activePage.attr('id') === 'study');
   }
 
   function errorMessage(xhr) {
@@ -271,7 +273,7 @@
 
   function showPanel() {
     removePanel();
-    var studyId = currentStudyId();
+    var studyId = currentUuid('study');
     if (!studyId) {
       return;
     }
@@ -282,7 +284,7 @@
       dataType: 'json',
       cache: false,
       success: function (info) {
-        var hashId = hashStudyId();
+        var hashId = hashUuid('study');
         if (serial !== requestSerial || (hashId !== null && hashId !== studyId) || !info) {
           return;  // another page is shown by now
         }
@@ -320,22 +322,6 @@
     if ($.fn.button) {
       link.button();
     }
-  }
-
-  function hashPatientId() {
-    var m = /^#patient\?(?:.*&)?uuid=([^&]+)/.exec(window.location.hash);
-    return m ? decodeURIComponent(m[1]) : null;
-  }
-
-  function patientPageIsActive() {
-    return !!($.mobile && $.mobile.activePage && $.mobile.activePage.attr('id') === 'patient');
-  }
-
-  function currentPatientId() {
-    if ($.mobile && $.mobile.pageData && $.mobile.pageData.uuid) {
-      return String($.mobile.pageData.uuid);
-    }
-    return hashPatientId() || '';
   }
 
   function removeRequestButton() {
@@ -381,7 +367,7 @@
   // a button is added only when every study of the patient is unknown to it (404).
   function showRequestButton() {
     removeRequestButton();
-    var patientId = currentPatientId();
+    var patientId = currentUuid('patient');
     if (!patientId) {
       return;
     }
@@ -399,7 +385,7 @@
         var pending = studies.length;
         var own = true;
         var finish = function () {
-          var hashId = hashPatientId();
+          var hashId = hashUuid('patient');
           if (serial === patientSerial && own && (hashId === null || hashId === patientId)) {
             addRequestButton(patient.MainDicomTags || {});
           }
@@ -435,10 +421,10 @@
   // same page and fires no "pagebeforeshow", only "pagechange" (Orthanc Explorer refreshes
   // its own content on "hashchange"). The panel must follow the study shown.
   $(document).bind('pagechange', function () {
-    if (studyPageIsActive() && currentStudyId() !== panelStudy) {
+    if (pageIsActive('study') && currentUuid('study') !== panelStudy) {
       showPanel();
     }
-    if (patientPageIsActive() && currentPatientId() !== buttonPatient) {
+    if (pageIsActive('patient') && currentUuid('patient') !== buttonPatient) {
       showRequestButton();
     }
   });

@@ -148,6 +148,11 @@ function requestBody() {
     setFormError(t('form.needBirthDate'), $('request-birth-date'));
     return null;
   }
+  // What arrives is forwarded without a person only if name AND birth date match.
+  if (!patient.birthDate && forwardTo) {
+    setFormError(t('form.needBirthDateForward'), $('request-birth-date'));
+    return null;
+  }
   if (patient.id || patient.name || patient.birthDate) {
     body.patient = Object.fromEntries(Object.entries(patient).filter(([, v]) => v));
   }
