@@ -39,7 +39,7 @@ export async function newWatchedPage(context, allow = null) {
   page.on('console', (message) => {
     if (message.type() === 'error' && !(allow && allow.test(message.text())) &&
         !/\/favicon\.ico$/.test(message.location().url || '')) {
-      problems.push(`console: ${message.text()}`);
+      problems.push(`console: ${message.text()} (${message.location().url})`);
     }
   });
   return { page, problems };

@@ -26,7 +26,7 @@ import { rm } from 'node:fs/promises';
 import http from 'node:http';
 import { after, before, test } from 'node:test';
 
-import { launchChromium } from './chromium.mjs';
+import { launchChromium, newWatchedPage } from './chromium.mjs';
 
 const PAGE_URL = process.env.INBOUND_URL;
 const FIXTURE = JSON.parse(process.env.INBOUND_CSRF_FIXTURE || 'null');
@@ -99,16 +99,9 @@ after(async () => {
   }
 });
 
+// A page that records script errors, console errors and every 403 of this site.
 async function newPage(allow = null) {
-  const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error' && !(allow && allow.test(message.text())) &&
-        !/\/favicon\.ico$/.test(message.location().url || '')) {
-      problems.push(`console: ${message.text()} (${message.location().url})`);
-    }
-  });
+  const { page, problems } = await newWatchedPage(context, allow);
   page.on('response', (response) => {
     if (response.status() === 403 && response.url().startsWith(`${ORIGIN}/`)) {
       problems.push(`403 for ${response.request().method()} ${response.url()}`);
