@@ -37,6 +37,13 @@ class FakeGateway:
         self.requests = []    # (time, method, path)
         self.empty_delay = empty_delay
         self.outbox_answer = None   # (status, body, content type[, headers]) instead of the list
+        # Request links (doc/Requests.md, "Gateways"): every push received is kept; with
+        # "take_pushes" it is answered as a gateway that stored each record, else 404 (a
+        # gateway that takes none). "request_states": a function giving the body of
+        # GET /inbound/peer/requests (None: 404).
+        self.pushes = []
+        self.take_pushes = False
+        self.request_states = None
         self.lock = threading.Lock()
         fake = self
 
@@ -61,6 +68,8 @@ class FakeGateway:
                 with fake.lock:
                     fake.requests.append((time.monotonic(), "GET", path))
                     pending = [i for i in fake.uploads if i not in fake.acknowledged]
+                if path == "/inbound/peer/requests" and fake.request_states is not None:
+                    return self.answer(200, fake.request_states())
                 if path == "/inbound/peer/outbox" and fake.outbox_answer:
                     return self.answer(*fake.outbox_answer)
                 if path == "/inbound/peer/outbox":
@@ -82,9 +91,18 @@ class FakeGateway:
             def do_POST(self):
                 parts = self.path.split("?")[0].split("/")
                 length = int(self.headers.get("Content-Length", 0))
-                self.rfile.read(length)
+                body = self.rfile.read(length)
                 with fake.lock:
                     fake.requests.append((time.monotonic(), "POST", self.path))
+                if self.path == "/inbound/peer/requests":
+                    pushed = json.loads(body or b"null")
+                    with fake.lock:
+                        fake.pushes.append(pushed)
+                    if fake.take_pushes and isinstance(pushed, dict):
+                        return self.answer(200, {"requests": [
+                            {"id": r["id"], "revision": r["revision"], "status": r["state"],
+                             "usedUploads": 0, "failures": 0, "lockedAt": None}
+                            for r in pushed["requests"]]})
                 if len(parts) == 6 and parts[5] == "ack" and parts[4] in fake.uploads:
                     with fake.lock:
                         fake.acknowledged.append(parts[4])
