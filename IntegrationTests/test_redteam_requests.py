@@ -227,6 +227,46 @@ def test_a_refusal_by_the_filter_keeps_no_token(server):
     assert show(server, created["id"])["failures"] == 0
 
 
+def deep(depth):
+    return "[" * depth + "]" * depth
+
+
+HOSTILE_BODIES = [
+    # (what, body) within each route's size cap: depth (civetweb threads have 100 KiB of
+    # stack), width, numbers and escapes a parser might choke on
+    ("deep arrays", lambda cap: '{"answer": %s}' % deep(cap // 2 - 8)),
+    ("deep objects", lambda cap: '{"a":' * (cap // 6) + "1" + "}" * (cap // 6)),
+    ("many members", lambda cap: "{" + ",".join('"k%d": 1' % i for i in range(cap // 12)) + "}"),
+    ("huge number", lambda cap: '{"answer": 1e999999, "maxUploads": 1e999999}'),
+    ("escaped NULs", lambda cap: '{"answer": "%s"}' % ("\\u0000" * (cap // 8))),
+    ("lone surrogate", lambda cap: '{"answer": "\\ud800", "recipient": "\\udfff"}'),
+    ("duplicate members", lambda cap: '{"answer": "x", "answer": "1964-08-12"}'),
+]
+
+
+@pytest.mark.parametrize("what,make", HOSTILE_BODIES, ids=[c[0] for c in HOSTILE_BODIES])
+def test_hostile_json_on_every_new_route_is_refused_and_changes_nothing(server, what, make):
+    created, token = create(server)
+    listed = len(server.admin_json("GET", "/inbound/admin/requests")["requests"])
+    uploads = len(server.admin_uploads())
+    json_type = {"Content-Type": "application/json"}
+    for method, path, cap, admin in [
+            ("POST", "/inbound/api/requests/%s/challenge" % token, 4 * 1024, False),
+            ("POST", "/inbound/admin/requests", 64 * 1024, True),
+            ("POST", "/inbound/api/uploads", 64 * 1024, False)]:
+        body = make(cap)
+        send = server.admin if admin else server.request
+        r = send(method, path, data=body.encode(), headers=json_type)
+        assert 400 <= r.status_code < 500, (path, r.status_code, r.text[:200])
+        assert r.json()["error"] in ("bad-json", "invalid-field", "too-large",
+                                     "unknown-recipient", "consent-required"), r.text[:200]
+    assert server.running()
+    shown = show(server, created["id"])
+    assert shown["failures"] == 0 and shown["status"] == "active"
+    assert len(server.admin_json("GET", "/inbound/admin/requests")["requests"]) == listed
+    assert len(server.admin_uploads()) == uploads
+
+
 def test_requests_only_mode_has_no_side_door(start_server):
     server = start_server(inbound={"OpenUploads": False})
     created, token = create(server, maxUploads=2)
