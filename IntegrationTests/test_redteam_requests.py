@@ -474,6 +474,28 @@ def test_the_link_is_not_made_from_forwarded_headers(server):
     assert r.status_code in (400, 409), (r.status_code, r.text)
 
 
+def test_the_proxys_error_log_keeps_no_token_while_orthanc_is_down(start_server):
+    # nginx writes the request line of every failed upstream call to its error log (level
+    # "error", on by default): a sender following a link while Orthanc restarts must not leave
+    # the link there, as the access log does not.
+    from proxy import NginxProxy
+    server = start_server()
+    created, token = create(server)
+    proxy = NginxProxy(server.port).start()
+    try:
+        server.stop()
+        for path in ("/inbound/r/%s" % token, "/inbound/api/requests/%s" % token):
+            assert proxy.request("GET", path).status_code in (502, 503, 504)
+        server.start()
+        assert proxy.request("GET", "/inbound/api/requests/%s" % token).status_code == 200
+        time.sleep(0.5)
+        for name in ("error.log", "access.log"):
+            with open(os.path.join(proxy.workdir, name), encoding="utf-8", errors="replace") as f:
+                assert token not in f.read(), name
+    finally:
+        proxy.cleanup()
+
+
 def test_the_page_of_a_link_never_sends_its_token_elsewhere(server):
     created, token = create(server)
     for path in ("/inbound/r/%s" % token, "/inbound/r/%s?next=https://evil.example/" % token):
