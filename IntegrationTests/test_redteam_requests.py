@@ -1,8 +1,11 @@
-"""Red team of request links on a real Standalone Orthanc: an anonymous Internet client (guessed
-tokens and tickets, bursts of guesses, guesses spread over addresses, odd answers, side doors
-around requests-only mode), a sender holding a valid link (cancelling for more uses, fields it
-must not set, the hospital's PatientID), and an admin's browser driven by another site (forged
-writes, the link's address, what staff typed shown in the link mail).
+"""Red team of request links on a real Standalone Orthanc.
+Over 500 lines: one feature's red team against one shared server, each attack with its variants.
+
+An anonymous Internet client (guessed tokens and tickets, bursts of guesses, guesses spread over
+addresses, odd answers, hostile JSON, side doors around requests-only mode), a sender holding a
+valid link (cancelling for more uses, fields it must not set, the hospital's PatientID), and an
+admin's browser driven by another site (forged writes, the link's address, what staff typed
+shown in the link mail, the proxy's logs).
 The gateway adversary is in test_redteam_requests_gateway.py."""
 
 import json
