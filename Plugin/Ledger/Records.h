@@ -167,7 +167,7 @@ namespace Inbound
     std::string dedupKey;  // unique: "<audit seq>:<kind>:<target>"
     int64_t createdAt = 0;
     std::string channel;   // "mail" or "webhook"
-    std::string kind;      // "recipient", "receipt", "alert" or "webhook"
+    std::string kind;      // "recipient", "receipt", "alert", "request-link", "webhook"
     std::string event;     // the audit event it announces ("upload-complete", "alert-…")
     std::string uploadId;
     std::string target;    // e-mail address or webhook URL
