@@ -332,3 +332,35 @@ def test_a_gateway_cannot_bind_an_upload_the_internal_would_not(plugin):
         internal.stop()
         internal.cleanup()
         fake.stop()
+
+
+def test_an_internal_taking_request_uploads_only_holds_every_other(plugin):
+    fake = FakeGateway()
+    internal = harness.OrthancServer(
+        plugin, inbound={"Role": "Internal", "Gateways": ["dmz"], "OpenUploads": False,
+                         "PublicUrl": "https://upload.hospital.example"},
+        orthanc=fake.peer_settings())
+    try:
+        internal.start()
+        created = create(internal, challenge="code", maxUploads=1)
+        bound = fake.add([data.make_dicom("ONLY-1")],
+                         forge=lambda m: m.update(request=created["id"]))
+        plain = fake.add([data.make_dicom("ONLY-2")])
+        used_up = fake.add([data.make_dicom("ONLY-3")],
+                           forge=lambda m: m.update(request=created["id"]))
+        wait_until(lambda: {plain, used_up} <= set(internal.admin_json(
+            "GET", "/inbound/admin/gateways")["gateways"][0]["held"]), 60,
+            "the unbound uploads to be held")
+        r = internal.admin("GET", "/inbound/admin/uploads/%s" % bound)
+        assert r.status_code == 200 and r.json()["request"]["id"] == created["id"], r.text
+        for upload_id in (plain, used_up):
+            assert internal.admin("GET", "/inbound/admin/uploads/%s" % upload_id).status_code == 404
+            assert upload_id not in fake.acknowledged
+        assert bound in fake.acknowledged
+        held = [e["detail"] for e in audit(internal) if e["event"] == "alert-upload-held"]
+        assert any(plain in d and "OpenUploads" in d for d in held), held
+        assert internal.running()
+    finally:
+        internal.stop()
+        internal.cleanup()
+        fake.stop()

@@ -404,3 +404,32 @@ TEST_F(BoundPullTest, TheGatewaysManifestNamesTheRequestOfABoundUpload)
   const std::string open = Send(1, hashes);
   EXPECT_FALSE(outbox_.GetManifest(open).isMember("request"));
 }
+
+TEST_F(BoundPullTest, AnInternalTakingRequestUploadsOnlyHoldsEveryOtherUpload)
+{
+  internalConfiguration_.openUploads = false;
+  MakeRequest("REQ234567892", 1);
+  Name("REQ234567892");
+  std::vector<std::string> hashes;
+  const std::string bound = Send(1, hashes);
+  ASSERT_TRUE(puller_.RunOnce(0));
+  EXPECT_EQ("REQ234567892", BoundTo(bound));
+
+  // Used up, and one bound to nothing: neither is taken, neither acknowledged; both held.
+  const std::string usedUp = Send(1, hashes);
+  puller_.RunOnce(0);
+  peer_.forge = nullptr;
+  const std::string open = Send(1, hashes);
+  puller_.RunOnce(0);
+  for (const std::string& id : {usedUp, open})
+  {
+    UploadRecord none;
+    EXPECT_FALSE(internalLedger_.Uploads().Lookup(none, id)) << id;
+    EXPECT_EQ(UploadState_Complete, GatewayState(id)) << id;
+  }
+  const Json::Value held = puller_.Describe()["held"];
+  ASSERT_EQ(2u, held.size()) << JsonText::Compact(held);
+  EXPECT_EQ(1u, InboundTests::CountEvents(internalLedger_, "alert-request-unknown"));
+  EXPECT_EQ(2u, InboundTests::CountEvents(internalLedger_, "alert-upload-held"));
+  EXPECT_EQ(0u, InboundTests::CountEvents(internalLedger_, "alert-gateway-misbehaving"));
+}

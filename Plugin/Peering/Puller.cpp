@@ -519,6 +519,11 @@ namespace Inbound
     }
     catch (const ApiError& e)
     {
+      if (e.GetCode() == "requests-only")
+      {
+        Hold(id, e.what());  // unbound, and this Internal takes request uploads only
+        return false;
+      }
       Fail("upload " + id + " waits: " + e.GetCode() + ": " + e.what());  // quota, disk
       return false;
     }

@@ -444,30 +444,39 @@ namespace Inbound
       // The request link a gateway names binds the upload only if the Internal's own checks
       // pass, the uses left in the same transaction as the upload's record; else it is an
       // ordinary upload and admins are alerted (doc/Requests.md, "Gateways").
-      std::string dropped =
-        keyed.requestId.empty() ? "" : RequestSync::CheckPulledBinding(ledger_.Requests(), keyed);
-      const std::string requestId = keyed.requestId;
-      if (!dropped.empty())
-      {
-        keyed.requestId.clear();
-      }
       const std::vector<std::string> scopes =
         policy_.GetQuotaScopes(record.clientIp, keyed.senderKey);
-      const std::string refused = ledger_.Uploads().Create(keyed, scopes, policy_.GetDay());
-      if (!refused.empty())
+      std::string dropped =
+        keyed.requestId.empty() ? "" : RequestSync::CheckPulledBinding(ledger_.Requests(), keyed);
+      if (dropped.empty() && !keyed.requestId.empty())
       {
-        dropped = "request " + requestId + " is " + refused + " here";
-        keyed.requestId.clear();
-        ledger_.Uploads().Create(keyed, scopes, policy_.GetDay());
+        const std::string refused = ledger_.Uploads().Create(keyed, scopes, policy_.GetDay());
+        if (refused.empty())
+        {
+          return;
+        }
+        dropped = "request " + keyed.requestId + " is " + refused + " here";
       }
       if (!dropped.empty())
       {
         ledger_.Audit().Add(clock_.NowMs(), AuditEventType_AlertRequestUnknown, record.id,
                             record.gateway,
                             "upload " + record.id + " from gateway \"" + record.gateway +
-                              "\" names request " + requestId + ": " + dropped +
-                              "; recorded as an ordinary upload, not bound to it");
+                              "\" names request " + keyed.requestId + ": " + dropped +
+                              (configuration_.openUploads
+                                 ? "; recorded as an ordinary upload, not bound to it"
+                                 : "; not taken (Inbound.OpenUploads is false)"));
       }
+      if (!configuration_.openUploads)
+      {
+        // Requests-only inside too: a gateway (misconfigured, or not honest) cannot bring in
+        // an upload that no request of this server binds. The puller holds it.
+        throw ApiError(403, "requests-only",
+                       "the upload is bound to no request of this server, and "
+                       "Inbound.OpenUploads is false: not taken");
+      }
+      keyed.requestId.clear();
+      ledger_.Uploads().Create(keyed, scopes, policy_.GetDay());
     }
   }
 
