@@ -68,6 +68,12 @@ CREATE_CASES = [
     ("forwardTo not a modality", base(forwardTo="nowhere"), 400, "unknown-modality"),
     ("forwardTo without a PatientID",
      base(patient={"name": "X"}, challenge="code", forwardTo="pacs"), 400, "invalid-field"),
+    ("forwardTo without a birth date",
+     base(patient={"id": "H-1", "name": "DOE^JANE"}, challenge="code", forwardTo="pacs"), 400,
+     "invalid-field"),
+    ("forwardTo without a name",
+     base(patient={"id": "H-1", "birthDate": "19800102"}, forwardTo="pacs"), 400,
+     "invalid-field"),
     ("body over 64 KiB", base(message="m" * 70000), 413, "too-large"),
 ]
 

@@ -233,7 +233,8 @@ TEST(RequestService, ForwardToNamesAKnownModalityAndTheHospitalsPatient)
   Fixture f;
   std::string token;
   const std::string body =
-    R"({"recipient": "neuro", "patient": {"id": "H-1", "name": "DOE^JANE"}, "forwardTo": "pacs"})";
+    R"({"recipient": "neuro", "patient": {"id": "H-1", "name": "DOE^JANE", "birthDate": "19800102"},)"
+    R"( "challenge": "code", "forwardTo": "pacs"})";
   EXPECT_EQ("unknown-modality", Refusal([&] { f.Create(body, token); }));
   f.service.SetModalityCheck([](const std::string& name) { return name == "pacs"; });
   const Json::Value answer = f.Create(body, token);
@@ -243,8 +244,17 @@ TEST(RequestService, ForwardToNamesAKnownModalityAndTheHospitalsPatient)
               f.Create(R"({"recipient": "neuro", "patient": {"name": "X"}, "forwardTo": "pacs"})",
                        token);
             }));
+  // A name alone fits other people too: no forward by itself without the birth date.
+  EXPECT_EQ("invalid-field", Refusal([&] {
+              f.Create(R"({"recipient": "neuro", "patient": {"id": "H-1", "name": "DOE^JANE"},)"
+                       R"( "forwardTo": "pacs"})", token);
+            }));
+  EXPECT_EQ("invalid-field", Refusal([&] {
+              f.Create(R"({"recipient": "neuro", "patient": {"id": "H-1", "name": "^",)"
+                       R"( "birthDate": "19800102"}, "forwardTo": "pacs"})", token);
+            }));
   EXPECT_EQ("unknown-modality", Refusal([&] {
-              f.Create(R"({"recipient": "neuro", "patient": {"id": "H"}, "forwardTo": "ris"})",
-                       token);
+              f.Create(R"({"recipient": "neuro", "patient": {"id": "H", "name": "DOE^JANE",)"
+                       R"( "birthDate": "19800102"}, "forwardTo": "ris"})", token);
             }));
 }

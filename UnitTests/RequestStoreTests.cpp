@@ -171,6 +171,11 @@ TEST(RequestStore, WrongAnswersLockAndKillTheTickets)
   EXPECT_EQ(1u, CountEvents(ledger, AuditEventType_AlertRequestLocked));
   EXPECT_EQ(5u, CountEvents(ledger, AuditEventType_RequestChallengeFailed));
   EXPECT_EQ("locked", ledger.Uploads().Create(MakeBoundUpload("U1", "R1", 3200)));
+  // A right answer judged before the lock but recorded after it gets no ticket.
+  EXPECT_FALSE(ledger.Requests().RecordSuccess("R1", "ticket-3", 9000, 3300, "198.51.100.7"));
+  EXPECT_FALSE(ledger.Requests().CheckTicket("R1", "ticket-3", 3400));
+  ASSERT_TRUE(ledger.Requests().Lookup(r, "R1"));
+  EXPECT_EQ(3, r.failures);
   EXPECT_FALSE(ledger.Requests().RecordFailure(after, "R9", 3000, "ip", 3));
 }
 

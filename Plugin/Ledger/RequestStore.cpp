@@ -235,15 +235,20 @@ namespace Inbound
     return true;
   }
 
-  void RequestStore::RecordSuccess(const std::string& id, const std::string& ticketHash,
+  bool RequestStore::RecordSuccess(const std::string& id, const std::string& ticketHash,
                                    int64_t ticketExpiresAt, int64_t now, const std::string& ip)
   {
     LedgerDatabase::Transaction t(database_);
     Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
-                                 "UPDATE requests SET failures = 0, updated_at = ? WHERE id = ?");
+                                 "UPDATE requests SET failures = 0, updated_at = ?"
+                                 " WHERE id = ? AND state = 'active'");
     s.BindInt64(0, now);
     s.BindString(1, id);
     s.Run();
+    if (t.GetConnection().GetLastChangeCount() == 0)
+    {
+      return false;
+    }
     Orthanc::SQLite::Statement i(t.GetConnection(), SQLITE_FROM_HERE,
                                  "INSERT INTO request_tickets (ticket_hash, request_id, expires_at)"
                                  " VALUES (?, ?, ?)");
@@ -253,6 +258,7 @@ namespace Inbound
     i.Run();
     audit_.Append(t, now, AuditEventType_RequestChallengePassed, "", ip, "request " + id);
     t.Commit();
+    return true;
   }
 
   bool RequestStore::CheckTicket(const std::string& requestId, const std::string& ticketHash,

@@ -49,8 +49,9 @@ namespace Inbound
                        const std::string& ip, unsigned int maxFailures);
 
     // A right answer: failures back to 0 and a ticket (its SHA-256) valid until
-    // "ticketExpiresAt", audited "request-challenge-passed".
-    void RecordSuccess(const std::string& id, const std::string& ticketHash,
+    // "ticketExpiresAt", audited "request-challenge-passed". False, and nothing written, when
+    // the request is no longer active (revoked or locked meanwhile).
+    bool RecordSuccess(const std::string& id, const std::string& ticketHash,
                        int64_t ticketExpiresAt, int64_t now, const std::string& ip);
 
     // Whether "ticketHash" is a ticket of this request that is still valid at "now".

@@ -94,6 +94,14 @@ namespace Inbound
       {
         throw Invalid("patient.birthDate", "is required for the challenge \"birthDate\"");
       }
+      // Sent to the PACS under the hospital's identity by itself only when name AND birth
+      // date matched (doc/Requests.md): a name alone fits other people too.
+      if (!form.forwardTo.empty() &&
+          (form.patient.birthDate.empty() ||
+           form.patient.name.find_first_not_of(" ^") == std::string::npos))
+      {
+        throw Invalid("patient.birthDate", "and patient.name are required with forwardTo");
+      }
       if ((form.challenge == ChallengeKind_BirthDate || !form.forwardTo.empty()) &&
           form.patient.id.find_first_not_of(' ') == std::string::npos)
       {

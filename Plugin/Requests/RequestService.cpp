@@ -256,6 +256,11 @@ namespace Inbound
       throw JsonFields::Invalid("answer", "must be a string (\"\" when nothing is asked)");
     }
     const std::string answer = JsonFields::Text(json, "answer", "answer", 64, false);
+    // One answer of a request at a time, read, judged and recorded under its lock: answers
+    // sent at once cannot be judged against a count that the others have not raised yet, so
+    // no more than Requests.MaxFailures wrong ones are ever tried.
+    const std::shared_ptr<std::shared_mutex> lock = challengeLocks_.Get(LookupToken(token).id);
+    std::unique_lock<std::shared_mutex> exclusive(*lock);
     const RequestRecord r = LookupActive(token);
 
     std::string normalized;
@@ -283,7 +288,11 @@ namespace Inbound
     const std::string ticket = Crypto::RandomToken();
     const int64_t ticketExpiresAt =
       std::min(now + int64_t(configuration_.requests.ticketSeconds) * 1000, r.expiresAt);
-    ledger_.Requests().RecordSuccess(r.id, Crypto::Sha256Hex(ticket), ticketExpiresAt, now, ip);
+    if (!ledger_.Requests().RecordSuccess(r.id, Crypto::Sha256Hex(ticket), ticketExpiresAt, now,
+                                          ip))
+    {
+      throw StatusError(LookupToken(token).GetStatus(now));  // revoked meanwhile
+    }
     Json::Value answerJson(Json::objectValue);
     answerJson["ticket"] = ticket;
     answerJson["ticketExpiresAt"] = FormatIso8601(ticketExpiresAt);

@@ -5,6 +5,7 @@
 #include "Http/ApiError.h"
 #include "Ledger/Ledger.h"
 #include "Toolbox/Time.h"
+#include "Upload/UploadLocks.h"
 
 #include <json/value.h>
 
@@ -39,6 +40,7 @@ namespace Inbound
     std::vector<CreatedListener> created_;
     std::vector<RecordListener> revoked_;
     std::vector<RecordListener> described_;
+    UploadLocks challengeLocks_;  // keyed by request id: one answer of a request at a time
 
     // The request of a link's token, whatever its status; 404 not-found when unknown.
     RequestRecord LookupToken(const std::string& token) const;
