@@ -137,6 +137,7 @@ orthanc internal "$root/Resources/Configurations/Internal.json" "$internal_port"
   'Inbound.Smtp.Host="127.0.0.1"' "Inbound.Smtp.Port=$smtp_port" 'Inbound.Smtp.Security="None"' \
   'Inbound.Smtp.From="Orthanc Inbound demo <inbound@hospital.example>"' \
   "Inbound.Notifications.OrthancUrl=\"http://127.0.0.1:$internal_port\"" \
+  "Inbound.PublicUrl=\"https://127.0.0.1:$gateway_https\"" \
   'Inbound.Notifications.AdminEmails=["pacs-admin@hospital.example"]' \
   "DicomModalities={\"pacs\": [\"PACS\", \"127.0.0.1\", $pacs_port]}"
 for _ in $(seq 1 100); do
@@ -152,12 +153,32 @@ start gateway "$root/Resources/Configurations/Gateway.json" "$gateway_port" "$ga
   "Inbound.Sealing.PublicKeys=[\"$work/inbound-sealing.pub\"]" \
   "Inbound.Scan.Clamd=\"unix:$work/clamd/clamd.ctl\""
 
+# A request link, as staff make one in the admin page: the hospital asks a practice for the
+# images of its patient DEMO^PATIENT. The internal Orthanc pushes it to the gateway at once
+# and mails the link to the practice (the SMTP sink); what arrives through it is matched and
+# sent on to the PACS under the hospital's identity.
+for _ in $(seq 1 100); do
+  curl -sfk "https://127.0.0.1:$gateway_https/inbound/api/info" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+request_link=$(curl -sf -u "admin:$admin_password" -H "X-Requested-With: XMLHttpRequest" \
+  -H "Content-Type: application/json" "http://127.0.0.1:$internal_port/inbound/admin/requests" \
+  --data '{"recipient": "neuroradiology", "patient": {"id": "DEMO-0001", "name": "DEMO^PATIENT",
+           "birthDate": "19700101"}, "sender": {"name": "Demo practice", "email": "practice@example.org"},
+           "message": "Please send us the MRI of this patient before the appointment.",
+           "maxUploads": 3, "challenge": "birthDate", "forwardTo": "pacs"}' |
+  /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["url"])') ||
+  { echo "The internal Orthanc did not make the demonstration's request link; see $work/internal/orthanc.log" >&2; exit 1; }
+
 cat <<TXT
 
 Orthanc Inbound demonstration is running: a gateway in the "DMZ" behind nginx, and an
 internal Orthanc that pulls every completed upload in (the certificate is self-signed).
 
   Upload page (senders):        https://127.0.0.1:$gateway_https/inbound/
+  A request link (the hospital asks for DEMO^PATIENT; the page asks for the birth date,
+  1970-01-01; mailed to practice@example.org):
+                                $request_link
   Internal Orthanc Explorer:    http://127.0.0.1:$internal_port/      user "admin", password "$admin_password"
   Received uploads (inside):    http://127.0.0.1:$internal_port/inbound/admin/uploads
   Gateways and their backlog:   http://127.0.0.1:$internal_port/inbound/admin/gateways
