@@ -464,6 +464,29 @@ TEST(Forwarder, AMatchedRequestUploadGoesToItsModalityOnceUnderTheHospitalsIdent
   EXPECT_EQ(std::vector<std::string>{"copy-study"}, f.rest.stores);
 }
 
+TEST(Forwarder, ARequestNoLongerLiveForwardsNothingOnItsOwn)
+{
+  // A gateway may date an upload before a revocation or the expiry it knew of: the upload
+  // stays bound and judged, but only a person sends it under the hospital's identity.
+  Fixture f;
+  f.AddRequest("R1", "pacs");
+  f.AddRequest("R2", "pacs");
+  f.AddRequest("R3", "pacs");
+  f.AddUpload("U1", "neuro", "R1", "Doe^Jane", "19700131");
+  f.AddUpload("U2", "neuro", "R2", "Doe^Jane", "19700131");
+  f.AddUpload("U3", "neuro", "R3", "Doe^Jane", "19700131");
+  ASSERT_TRUE(f.ledger.Requests().Revoke("R1", f.clock.now, "admin"));
+  ASSERT_TRUE(f.ledger.Requests().MarkLocked("R2", f.clock.now, f.clock.now, "dmz"));
+  f.clock.now += 86400000;  // R3 expired
+  f.forwarder->CollectRules();
+  for (const char* upload : {"U1", "U2", "U3"})
+  {
+    EXPECT_EQ(1, f.Matched(upload)) << upload;
+  }
+  EXPECT_TRUE(f.ledger.Forwards().List("", "", 100).empty());
+  EXPECT_TRUE(f.Audited("auto-forward").empty());
+}
+
 TEST(Forwarder, AnotherPatientIsNotSentAndWaitsForAPerson)
 {
   Fixture f;

@@ -5,6 +5,8 @@
 #include "Http/ApiError.h"
 #include "Requests/PatientMatch.h"
 
+#include <Logging.h>
+
 #include <algorithm>
 #include <map>
 
@@ -174,6 +176,17 @@ namespace Inbound
     if (!verdict.matched)
     {
       v.mismatchDetail = verdict.Describe(request.id);  // waits for a person: nothing sent
+    }
+    else if (!request.forwardTo.empty() &&
+             (request.state != RequestState_Active || clock_.NowMs() >= request.expiresAt))
+    {
+      // Only a live request forwards on its own. A gateway dates the uploads it sends: one
+      // dated before a revocation, a lock or the expiry that it knew of would otherwise reach
+      // the PACS under the hospital's identity (doc/Security.md, "Request links on a
+      // gateway"). It stays bound and judged; a person releases it.
+      LOG(WARNING) << "Inbound: upload " << upload.id << " matched request " << request.id
+                   << ", which is " << request.GetStatus(clock_.NowMs())
+                   << " now: not forwarded to " << request.forwardTo << " on its own";
     }
     else if (!request.forwardTo.empty())
     {
