@@ -129,24 +129,33 @@ def test_a_dead_link_says_why_and_nothing_else(server):
 
 def test_guesses_sent_at_once_get_no_more_tries_than_max_failures(server):
     # A link's holder who does not know the answer sends many guesses on parallel
-    # connections, all arriving together: each must still count before the next is checked.
+    # connections, all arriving together: each must be judged against the count the ones
+    # before it raised. A right answer among them resets the count (by design), so: never more
+    # than MaxFailures - 1 wrong answers judged before it, never more than MaxFailures after,
+    # and nothing judged once the link is locked.
     for _ in range(6):
         answer, token = create(server)
         bodies = [{"answer": "1999-01-%02d" % (i % 28 + 1)} for i in range(47)]
         bodies.insert(random.randrange(48), {"answer": "1964-08-12"})
         answers = burst(server, "/inbound/api/requests/%s/challenge" % token, bodies)
         opened = [a for a in answers if a.startswith(b"HTTP/1.1 200")]
-        checked = (len(request_events(server, answer["id"], "request-challenge-failed")) +
-                   len(request_events(server, answer["id"], "request-challenge-passed")))
-        assert checked <= MAX_FAILURES, \
-            "%d answers checked of a link that allows %d" % (checked, MAX_FAILURES)
+        judged = sorted((e for e in audit(server) if answer["id"] in e["detail"] and e["event"]
+                         in ("request-challenge-failed", "request-challenge-passed")),
+                        key=lambda e: e["id"])
+        sequence = "".join("P" if e["event"].endswith("passed") else "F" for e in judged)
+        assert sequence.count("P") == len(opened) <= 1, (sequence, len(opened))
+        before, _, after = sequence.partition("P") if opened else ("", "", sequence)
+        assert len(before) <= MAX_FAILURES - 1 and len(after) <= MAX_FAILURES, sequence
         shown = show(server, answer["id"])
-        if not opened:
-            assert shown["status"] == "locked" and shown["failures"] == MAX_FAILURES, shown
-        else:
-            # The right answer came in time: never a ticket and the patient for a request
-            # that was locked by then.
-            assert len(opened) == 1 and shown["status"] == "active", shown
+        assert shown["failures"] == len(after), (sequence, shown)
+        assert shown["status"] == ("locked" if len(after) == MAX_FAILURES else "active"), \
+            (sequence, shown)
+        # What the wrong answers were told matches: each a failure or the lock, never the
+        # patient.
+        for raw in answers:
+            if not raw.startswith(b"HTTP/1.1 200"):
+                assert raw.startswith(b"HTTP/1.1 403"), raw[:100]
+                assert b"MUSTERFRAU" not in raw
     assert server.running()
 
 
