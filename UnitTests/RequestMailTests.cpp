@@ -211,3 +211,23 @@ TEST_F(RequestMailTest, ALockedRequestIsAnAlertToTheAdmins)
   EXPECT_NE(std::string::npos, m.text.find("request R11 locked after 5 wrong answers"));
   EXPECT_NE(std::string::npos, m.text.find("198.51.100.7"));
 }
+
+TEST_F(RequestMailTest, ALinkMailCancelledDuringItsAttemptKeepsItsReason)
+{
+  Start(R"({"Notifications": {"GiveUpAfter": 60}})");
+  const RequestRecord r = MakeRequest("R8", "late@example.org");
+  EXPECT_TRUE(notifier_->QueueRequestLink(r, kUrl));
+  const NotificationRecord n = Queue().at(0);
+  // The attempt read the mail, the request was revoked, then the attempt ended in failure.
+  notifier_->CancelRequestLinks(r);
+  ledger_.Notifications().MarkRetry(n.id, clock_.now + 1000, "Couldn't connect to server");
+  NotificationRecord after = Stored(n.id);
+  EXPECT_EQ(NotificationState_Failed, after.state);
+  EXPECT_EQ("request R8 revoked before the mail was sent", after.lastError);
+  const size_t alerts = ledger_.Audit().List(0, 1000).size();
+  ledger_.Notifications().MarkFailed(n.id, clock_.now, "given up", AuditEventType_NotificationFailed,
+                                     "detail");
+  after = Stored(n.id);
+  EXPECT_EQ("request R8 revoked before the mail was sent", after.lastError);
+  EXPECT_EQ(alerts, ledger_.Audit().List(0, 1000).size());
+}

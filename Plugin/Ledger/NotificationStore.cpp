@@ -161,7 +161,7 @@ namespace Inbound
     Orthanc::SQLite::Statement s(
       session.GetConnection(), SQLITE_FROM_HERE,
       "UPDATE notifications SET attempts = attempts + 1, next_attempt = ?, last_error = ?"
-      " WHERE id = ?");
+      " WHERE id = ? AND state = 'pending'");  // one cancelled meanwhile keeps its reason
     s.BindInt64(0, nextAttemptAt);
     s.BindString(1, error);
     s.BindInt64(2, id);
@@ -175,11 +175,15 @@ namespace Inbound
     Orthanc::SQLite::Statement s(
       t.GetConnection(),
       "UPDATE notifications SET state = 'failed', attempts = attempts + 1, last_error = ?,"
-      " next_attempt = ?, payload = " + DonePayload() + " WHERE id = ?");
+      " next_attempt = ?, payload = " + DonePayload() + " WHERE id = ? AND state = 'pending'");
     s.BindString(0, error);
     s.BindInt64(1, now);
     s.BindInt64(2, id);
     s.Run();
+    if (t.GetConnection().GetLastChangeCount() == 0)
+    {
+      return;  // cancelled while it was tried (a revoked request's link mail): nothing to say
+    }
     audit_.Append(t, now, auditEvent, queue_.GetUploadId(t, id), "", auditDetail);
     t.Commit();
   }

@@ -58,7 +58,8 @@ namespace Inbound
       return kind == "request-link";
     }
 
-    // An attempt failed; the next one is due at "nextAttemptAt".
+    // An attempt failed; the next one is due at "nextAttemptAt". Like MarkFailed, it leaves a
+    // notification that is no longer pending (cancelled during the attempt) as it is.
     void MarkRetry(int64_t id, int64_t nextAttemptAt, const std::string& error);
 
     // Given up: dead-lettered (the text of kSecretKinds blanked), and "auditEvent" recorded in
