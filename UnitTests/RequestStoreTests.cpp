@@ -262,7 +262,7 @@ TEST(RequestStore, AGatewaysLockReachesTheInside)
   EXPECT_EQ(RequestState_Locked, r.state);
   EXPECT_EQ(2, r.revision);  // pushed again to the other gateways
   EXPECT_EQ(1u, CountEvents(internal, AuditEventType_RequestLocked));
-  EXPECT_EQ(0u, CountEvents(internal, AuditEventType_AlertRequestLocked));
+  EXPECT_EQ(1u, CountEvents(internal, AuditEventType_AlertRequestLocked));
 
   // The other gateway gets the lock with the next push.
   Ledger other("");

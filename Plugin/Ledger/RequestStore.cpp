@@ -371,8 +371,11 @@ namespace Inbound
     {
       return false;
     }
-    audit_.Append(t, now, AuditEventType_RequestLocked, "", gateway,
-                  "request " + id + " locked on gateway " + gateway);
+    // The gateway's own alert may reach nobody (a gateway often has no mail relay), and a
+    // gateway that reports locks it did not see is worth knowing about: alerted here too.
+    const std::string detail = "request " + id + " locked on gateway " + gateway;
+    audit_.Append(t, now, AuditEventType_RequestLocked, "", gateway, detail);
+    audit_.Append(t, now, AuditEventType_AlertRequestLocked, "", gateway, detail);
     t.Commit();
     return true;
   }

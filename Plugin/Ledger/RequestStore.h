@@ -65,8 +65,8 @@ namespace Inbound
     bool Upsert(const RequestRecord& pushed, int64_t now);
 
     // (Internal) A gateway locked the request: an active one becomes locked here too
-    // (revision + 1, so that the other gateways get it), audited "request-locked" (no alert:
-    // the gateway raised its own). False when not active.
+    // (revision + 1, so that the other gateways get it), audited "request-locked" and alerted
+    // ("alert-request-locked") here as well. False when not active.
     bool MarkLocked(const std::string& id, int64_t lockedAt, int64_t now,
                     const std::string& gateway);
 
