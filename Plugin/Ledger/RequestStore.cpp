@@ -62,11 +62,10 @@ namespace Inbound
   {
   }
 
-  void RequestStore::Create(const RequestRecord& r)
+  void RequestStore::Insert(const LedgerDatabase::Session& session, const RequestRecord& r)
   {
-    LedgerDatabase::Transaction t(database_);
     Orthanc::SQLite::Statement s(
-      t.GetConnection(), SQLITE_FROM_HERE,
+      session.GetConnection(), SQLITE_FROM_HERE,
       "INSERT INTO requests (id, token_hash, state, created_at, updated_at, expires_at,"
       " created_by, recipient, message, language, max_uploads, challenge, secret, failures,"
       " locked_at, revision, patient_id, patient_name, patient_birth_date, sender_name,"
@@ -95,45 +94,61 @@ namespace Inbound
     s.BindString(20, r.senderEmail);
     s.BindString(21, r.forwardTo);
     s.Run();
+  }
+
+  void RequestStore::DeleteTickets(const LedgerDatabase::Session& session, const std::string& id)
+  {
+    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
+                                 "DELETE FROM request_tickets WHERE request_id = ?");
+    s.BindString(0, id);
+    s.Run();
+  }
+
+  void RequestStore::Create(const RequestRecord& r)
+  {
+    LedgerDatabase::Transaction t(database_);
+    Insert(t, r);
     audit_.Append(t, r.createdAt, AuditEventType_RequestCreated, "", "", "request " + r.id +
                   ", " + DescribeCreation(r));
     t.Commit();
   }
 
+  namespace
+  {
+    // The request whose "column" ("id" or "token_hash", constants) is "value". Not a cached
+    // statement: its text depends on the column.
+    bool LookupBy(const LedgerDatabase::Session& session, RequestRecord& record,
+                  const char* column, const std::string& value)
+    {
+      Orthanc::SQLite::Statement s(session.GetConnection(), std::string("SELECT ") +
+                                     kRequestColumns + " FROM requests r WHERE r." + column +
+                                     " = ?");
+      s.BindString(0, value);
+      if (!s.Step())
+      {
+        return false;
+      }
+      record = ReadRequest(s);
+      return true;
+    }
+  }
+
   bool RequestStore::LookupInSession(const LedgerDatabase::Session& session,
                                      RequestRecord& record, const std::string& id) const
   {
-    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
-                                 std::string("SELECT ") + kRequestColumns +
-                                   " FROM requests r WHERE r.id = ?");
-    s.BindString(0, id);
-    if (!s.Step())
-    {
-      return false;
-    }
-    record = ReadRequest(s);
-    return true;
+    return LookupBy(session, record, "id", id);
   }
 
   bool RequestStore::Lookup(RequestRecord& record, const std::string& id) const
   {
     LedgerDatabase::Session session(database_);
-    return LookupInSession(session, record, id);
+    return LookupBy(session, record, "id", id);
   }
 
   bool RequestStore::LookupByTokenHash(RequestRecord& record, const std::string& tokenHash) const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
-                                 std::string("SELECT ") + kRequestColumns +
-                                   " FROM requests r WHERE r.token_hash = ?");
-    s.BindString(0, tokenHash);
-    if (!s.Step())
-    {
-      return false;
-    }
-    record = ReadRequest(s);
-    return true;
+    return LookupBy(session, record, "token_hash", tokenHash);
   }
 
   std::vector<RequestRecord> RequestStore::List(unsigned int limit) const
@@ -179,11 +194,7 @@ namespace Inbound
     {
       return false;
     }
-    // Its tickets die with it: an upload cannot be opened with them any more.
-    Orthanc::SQLite::Statement d(t.GetConnection(), SQLITE_FROM_HERE,
-                                 "DELETE FROM request_tickets WHERE request_id = ?");
-    d.BindString(0, id);
-    d.Run();
+    DeleteTickets(t, id);
     audit_.Append(t, now, AuditEventType_RequestRevoked, "", "",
                   "request " + id + (by.empty() ? "" : ", by " + by));
     t.Commit();
@@ -223,11 +234,7 @@ namespace Inbound
       const std::string detail = "request " + id + " locked after " +
                                  std::to_string(after.failures) + " wrong answers, the last from " +
                                  ip;
-      // Its tickets die with it, as with a revocation.
-      Orthanc::SQLite::Statement d(t.GetConnection(), SQLITE_FROM_HERE,
-                                   "DELETE FROM request_tickets WHERE request_id = ?");
-      d.BindString(0, id);
-      d.Run();
+      DeleteTickets(t, id);
       audit_.Append(t, now, AuditEventType_RequestLocked, "", ip, detail);
       audit_.Append(t, now, AuditEventType_AlertRequestLocked, "", ip, detail);
     }
@@ -306,10 +313,7 @@ namespace Inbound
       s.Run();
       if (state != existing.state)
       {
-        Orthanc::SQLite::Statement d(t.GetConnection(), SQLITE_FROM_HERE,
-                                     "DELETE FROM request_tickets WHERE request_id = ?");
-        d.BindString(0, pushed.id);
-        d.Run();
+        DeleteTickets(t, pushed.id);
         audit_.Append(t, now, state == RequestState_Revoked ? AuditEventType_RequestRevoked
                                                             : AuditEventType_RequestLocked,
                       "", "", "request " + pushed.id + ", by the internal Orthanc");
@@ -327,28 +331,7 @@ namespace Inbound
     r.failures = 0;
     r.lockedAt = 0;
     r.updatedAt = now;
-    Orthanc::SQLite::Statement s(
-      t.GetConnection(), SQLITE_FROM_HERE,
-      "INSERT INTO requests (id, token_hash, state, created_at, updated_at, expires_at,"
-      " created_by, recipient, message, language, max_uploads, challenge, secret, failures,"
-      " locked_at, revision, patient_id, patient_name, patient_birth_date, sender_name,"
-      " sender_email, forward_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, '',"
-      " '', '', '', '', '')");
-    s.BindString(0, r.id);
-    s.BindString(1, r.tokenHash);
-    s.BindString(2, EnumerationToString(r.state));
-    s.BindInt64(3, r.createdAt);
-    s.BindInt64(4, r.updatedAt);
-    s.BindInt64(5, r.expiresAt);
-    s.BindString(6, r.createdBy);
-    s.BindString(7, r.recipientId);
-    s.BindString(8, r.message);
-    s.BindString(9, r.language);
-    s.BindInt64(10, r.maxUploads);
-    s.BindString(11, EnumerationToString(r.challenge));
-    s.BindString(12, r.secret);
-    s.BindInt64(13, r.revision);
-    s.Run();
+    Insert(t, r);
     audit_.Append(t, now, AuditEventType_RequestReceived, "", "",
                   "request " + r.id + ", recipient " + r.recipientId);
     t.Commit();

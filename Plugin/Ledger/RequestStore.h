@@ -19,6 +19,11 @@ namespace Inbound
     LedgerDatabase& database_;
     AuditStore& audit_;
 
+    void Insert(const LedgerDatabase::Session& session, const RequestRecord& record);
+
+    // A revoked or locked request's tickets die with it: no upload opens with them any more.
+    static void DeleteTickets(const LedgerDatabase::Session& session, const std::string& id);
+
   public:
     RequestStore(LedgerDatabase& database, AuditStore& audit);
 
