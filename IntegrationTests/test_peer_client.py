@@ -87,8 +87,11 @@ def answer(request, status, body=b"", headers=()):
 
 
 def route_of(path):
-    """outbox, manifest, item or ack: the peer route of a path (doc/Api.md, "Peer routes")."""
+    """outbox, manifest, item, ack or requests (the request links' sync): the peer route of a
+    path (doc/Api.md, "Peer routes")."""
     parts = path.split("?")[0].rstrip("/").split("/")
+    if parts[1:] == ["inbound", "peer", "requests"]:
+        return "requests"
     if parts[1:4] != ["inbound", "peer", "outbox"]:
         return None
     if len(parts) == 4:
@@ -239,10 +242,12 @@ def test_the_array_form_of_an_entry_sends_its_credentials(plugin):
     internal = None
     try:
         internal = make_internal(plugin, {"dmz": peer_entry(fake.url(), simple=True)})
-        wait_until(lambda: fake.seen(), 20, "a request from the Internal")
-        r = fake.seen()[0]
-        assert route_of(r["path"]) == "outbox"
-        assert r["headers"].get("Authorization") == expected
+        wait_until(lambda: fake.seen(lambda r: route_of(r["path"]) == "outbox"), 20,
+                   "a pull from the Internal")
+        # Every call of the Internal, the pull's and the request links' sync, sends them.
+        for r in fake.seen():
+            assert route_of(r["path"]) in ("outbox", "requests"), r["path"]
+            assert r["headers"].get("Authorization") == expected
     finally:
         if internal is not None:
             gateway_support.finish(internal)
@@ -427,7 +432,8 @@ def test_a_compressed_answer_is_not_inflated(plugin):
         internal = make_internal(plugin, {"dmz": peer_entry(fake.url())})
         wait_until(lambda: troubles(gateway_status(internal, "dmz")) >= 1, 30,
                    "the listing to be refused")
-        assert [route_of(r["path"]) for r in fake.seen()] == ["outbox"] * len(fake.seen())
+        # The listing, and the request links' sync; never a manifest.
+        assert {route_of(r["path"]) for r in fake.seen()} <= {"outbox", "requests"}
         assert all("Accept-Encoding" not in r["headers"] for r in fake.seen())
         assert internal.running()
     finally:
@@ -482,9 +488,10 @@ def test_the_same_gateway_is_reached_with_its_certificate_as_ca(plugin, self_sig
     try:
         internal = make_internal(plugin, {"dmz": peer_entry(fake.url("https"))},
                                  HttpsCACertificates=cert)
-        wait_until(lambda: fake.seen(), 30, "a request over HTTPS")
-        assert route_of(fake.seen()[0]["path"]) == "outbox"
-        assert fake.seen()[0]["headers"].get(HEADER[0]) == HEADER[1]
+        wait_until(lambda: fake.seen(lambda r: route_of(r["path"]) == "outbox"), 30,
+                   "a pull over HTTPS")
+        for r in fake.seen():
+            assert r["headers"].get(HEADER[0]) == HEADER[1], r["path"]
         wait_until(lambda: gateway_status(internal, "dmz")["lastContact"], 10, "a contact")
     finally:
         if internal is not None:
