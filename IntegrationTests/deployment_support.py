@@ -34,6 +34,8 @@ INSTALLED = {
     SHARE + "/configurations/Standalone.json": "Resources/Configurations/Standalone.json",
     SHARE + "/configurations/Gateway.json": "Resources/Configurations/Gateway.json",
     SHARE + "/configurations/Internal.json": "Resources/Configurations/Internal.json",
+    SHARE + "/configurations/Partner.json": "Resources/Configurations/Partner.json",
+    SHARE + "/configurations/Partner.lua": "Resources/Configurations/Partner.lua",
     SHARE + "/nginx/inbound-site.conf": "Resources/Nginx/inbound-site.conf",
     SHARE + "/scripts/render-nginx-site.sh": "Resources/Scripts/render-nginx-site.sh",
     SHARE + "/scripts/configtool.py": "Resources/Scripts/configtool.py",

@@ -28,6 +28,9 @@ packages=(
   sqlite3 rsync
   # the internal archive on PostgreSQL (integration test)
   postgresql orthanc-postgresql
+  # a partner clinic's sending Orthanc (Resources/Configurations/Partner.json, its tests and
+  # the STOW-RS benchmark)
+  orthanc-dicomweb
   # malware scanning: the tests run their own clamd with a signature database made at test
   # time (IntegrationTests/clamd_support.py); sites run Debian's service (doc/Operations.md)
   clamav-daemon
