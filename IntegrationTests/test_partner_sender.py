@@ -3,6 +3,8 @@ against a capture STOW-RS receiver: what it sends by itself, byte for byte, its 
 back-off, a restart in the middle, and a REST API that stays responsive while it sends."""
 
 import hashlib
+import json
+import os
 import time
 
 import pytest
@@ -168,3 +170,58 @@ def test_rest_api_responsive_while_the_receiver_is_slow(start_pair):
     assert sender.state(study).startswith("queued 1 ")
     assert [j["State"] for j in jobs_of(sender)] == ["Running"]
     assert sender.wait_state(study, "sent ", timeout=30)
+
+
+def test_installed_as_doc_operations_says_next_to_debians_other_files(tmp_path):
+    """/etc/orthanc as doc/Operations.md leaves it: Partner.json next to the Debian files that
+    stay starts; Debian's dicomweb.json left beside it stops Orthanc (the clash it warns of)."""
+    import glob
+    import shutil
+    import subprocess
+    import harness
+    sender = PartnerSender("http://127.0.0.1:9/inbound/dicom-web/")
+    sender.port, sender.dicom_port = harness.free_port(), harness.free_port()
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    for name in ("serve-folders.json", "worklists.json", "postgresql.json"):
+        for found in glob.glob("/etc/orthanc/" + name):
+            shutil.copy(found, etc)
+    with open(etc / "partner.json", "w") as f:
+        json.dump(sender.configuration(), f)
+    log = open(tmp_path / "orthanc.log", "wb")
+    process = subprocess.Popen([harness.ORTHANC, str(etc)], stdout=log, stderr=subprocess.STDOUT,
+                               cwd=str(tmp_path))
+    try:
+        deadline = time.monotonic() + 30
+        answered = None
+        while time.monotonic() < deadline and answered is None and process.poll() is None:
+            try:
+                answered = sender.admin("GET", "/plugins", timeout=2).json()
+            except Exception:
+                time.sleep(0.2)
+        assert answered is not None and "dicom-web" in answered, \
+            (tmp_path / "orthanc.log").read_text()
+    finally:
+        process.terminate()
+        assert process.wait(20) == 0
+    shutil.copy(data_dicomweb_json(), etc)
+    process = subprocess.Popen([harness.ORTHANC, str(etc)], stdout=log, stderr=subprocess.STDOUT,
+                               cwd=str(tmp_path))
+    try:
+        code = process.wait(30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        log.close()
+    text = (tmp_path / "orthanc.log").read_text(errors="replace")
+    assert code != 0, text[-2000:]
+    assert 'The configuration section "DicomWeb" is defined in 2 different configuration files' \
+        in text, text[-2000:]
+
+
+def data_dicomweb_json():
+    """Debian's /etc/orthanc/dicomweb.json (package orthanc-dicomweb)."""
+    path = "/etc/orthanc/dicomweb.json"
+    assert os.path.isfile(path), "the Debian package orthanc-dicomweb is not installed"
+    return path
