@@ -11,17 +11,17 @@ namespace Inbound
   enum StowFailureReason : uint16_t
   {
     StowFailureReason_None = 0x0000,
-    StowFailureReason_ProcessingFailure = 0x0110,  // internal error
-    StowFailureReason_DuplicateInstance = 0x0111,  // same SOP instance, other bytes, same upload
-    StowFailureReason_SopClassNotSupported = 0x0122,  // DICOMDIR
+    StowFailureReason_ProcessingFailure = 0x0110,    // internal error
+    StowFailureReason_DuplicateInstance = 0x0111,    // same SOP instance, other bytes, same upload
+    StowFailureReason_SopClassNotSupported = 0x0122, // DICOMDIR
     StowFailureReason_TooLarge = 0xA700,
     StowFailureReason_QuotaExceeded = 0xA701,
     StowFailureReason_StorageFull = 0xA702,
     StowFailureReason_ServerBusy = 0xA703,
     StowFailureReason_ScannerUnavailable = 0xA704,
-    StowFailureReason_CannotUnderstand = 0xC000,  // not DICOM, invalid DICOM, not application/dicom
+    StowFailureReason_CannotUnderstand = 0xC000, // not DICOM, invalid DICOM, not application/dicom
     StowFailureReason_Malware = 0xC010,
-    StowFailureReason_StudyMismatch = 0xC409   // the route's {study} differs from the part's
+    StowFailureReason_StudyMismatch = 0xC409 // the route's {study} differs from the part's
   };
 
   // The outcome of one part. ok: stored, or already stored with the same bytes (a re-sent
@@ -29,14 +29,14 @@ namespace Inbound
   struct StowItemResult
   {
     bool ok = false;
-    std::string sopClass;     // (0008,0016), empty when the part could not be read
-    std::string sopInstance;  // (0008,0018), idem
-    std::string study;        // (0020,000D)
-    std::string series;       // (0020,000E)
+    std::string sopClass;    // (0008,0016), empty when the part could not be read
+    std::string sopInstance; // (0008,0018), idem
+    std::string study;       // (0020,000D)
+    std::string series;      // (0020,000E)
     uint16_t failureReason = StowFailureReason_None;
-    std::string code;         // Inbound's error code ("not-dicom", "too-large", ...)
-    bool transient = false;   // worth sending again later (A7xx)
-    unsigned int retryAfter = 0;  // seconds, when transient
+    std::string code;            // Inbound's error code ("not-dicom", "too-large", ...)
+    bool transient = false;      // worth sending again later (A7xx)
+    unsigned int retryAfter = 0; // seconds, when transient
   };
 
   // One partner request's intake (implemented by the upload service). Add() is called once per
@@ -53,4 +53,4 @@ namespace Inbound
 
     virtual void Close() = 0;
   };
-}
+} // namespace Inbound

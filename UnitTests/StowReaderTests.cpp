@@ -1,0 +1,323 @@
+// Unit tests of StowReader: a partner's STOW-RS body split anywhere, wrong types, garbage, caps.
+#include "Partners/StowReader.h"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using namespace Inbound;
+
+namespace
+{
+  const std::string kBoundary = "0a1b2c3d-4e5f-6789-abcd-ef0123456789";
+  const std::string kType = "multipart/related; type=\"application/dicom\"; boundary=" + kBoundary;
+
+  // Stores nothing: keeps each part's bytes and answers ok with the bytes as SOP instance UID.
+  class FakeSession : public IPartnerSession
+  {
+  public:
+    std::vector<std::string> parts;
+    std::vector<std::string> studies;
+    bool throwOnAdd = false;
+    int closed = 0;
+
+    StowItemResult Add(const void* body, size_t size, const std::string& expectedStudy) override
+    {
+      if (throwOnAdd)
+      {
+        throw std::runtime_error("boom");
+      }
+      parts.push_back(std::string(static_cast<const char*>(body), size));
+      studies.push_back(expectedStudy);
+      StowItemResult result;
+      result.ok = true;
+      result.sopInstance = parts.back();
+      return result;
+    }
+
+    void Close() override
+    {
+      closed++;
+    }
+  };
+
+  std::string Part(const std::string& body, bool withLength = true,
+                   const std::string& type = "application/dicom")
+  {
+    std::string part = "--" + kBoundary + "\r\n";
+    if (!type.empty())
+    {
+      part += "Content-Type: " + type + "\r\n";
+    }
+    if (withLength)
+    {
+      part += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    }
+    return part + "\r\n" + body + "\r\n";
+  }
+
+  std::string End()
+  {
+    return "--" + kBoundary + "--";
+  }
+
+  // Feeds "body" in chunks of the given sizes (the rest in one last chunk) and closes.
+  void FeedAll(StowReader& reader, const std::string& body, const std::vector<size_t>& cuts)
+  {
+    size_t at = 0;
+    for (size_t cut : cuts)
+    {
+      const size_t n = std::min(cut, body.size() - at);
+      reader.AddChunk(body.data() + at, n);
+      at += n;
+    }
+    if (at < body.size())
+    {
+      reader.AddChunk(body.data() + at, body.size() - at);
+    }
+    reader.Close();
+  }
+} // namespace
+
+TEST(StowReader, ReadsThePartsWhereverTheBodyIsSplit)
+{
+  // What Orthanc's DICOMweb client sends (with Content-Length), and parts without it.
+  const std::string body = "preamble\r\n" + Part("first\r\n--x", true) + Part("second", false) +
+                           Part(std::string("\0\r\n\r\nthird", 11), true) + End();
+  for (size_t cut = 0; cut <= body.size(); cut++)
+  {
+    FakeSession session;
+    StowReader reader(kType, session, "1.2.3", 1000);
+    FeedAll(reader, body, {cut});
+    ASSERT_EQ("", reader.GetError()) << "cut at " << cut;
+    ASSERT_EQ(3u, session.parts.size()) << "cut at " << cut;
+    EXPECT_EQ("first\r\n--x", session.parts[0]);
+    EXPECT_EQ("second", session.parts[1]);
+    EXPECT_EQ(std::string("\0\r\n\r\nthird", 11), session.parts[2]);
+    EXPECT_EQ("1.2.3", session.studies[0]);
+    ASSERT_EQ(3u, reader.GetResults().size());
+    EXPECT_TRUE(reader.GetResults()[2].ok);
+    EXPECT_EQ(body.size(), reader.GetBytesFed());
+  }
+
+  // Byte by byte, and in chunks of 2, 3 and 7 bytes.
+  for (size_t step : {1u, 2u, 3u, 7u})
+  {
+    FakeSession session;
+    StowReader reader(kType, session, "", 1000);
+    FeedAll(reader, body, std::vector<size_t>(body.size(), step));
+    EXPECT_EQ("", reader.GetError());
+    EXPECT_EQ(3u, session.parts.size());
+  }
+}
+
+TEST(StowReader, AcceptsTheContentTypesClientsSend)
+{
+  for (const std::string& type : std::vector<std::string>{
+           "multipart/related; type=\"application/dicom\"; boundary=\"" + kBoundary + "\"",
+           "Multipart/Related;Type=Application/DICOM;Boundary=" + kBoundary,
+           "multipart/related; boundary=" + kBoundary + "; type=application/dicom"})
+  {
+    FakeSession session;
+    StowReader reader(type, session, "", 1000);
+    FeedAll(reader, Part("a") + End(), {});
+    EXPECT_EQ("", reader.GetError()) << type;
+    EXPECT_EQ(1u, session.parts.size()) << type;
+  }
+}
+
+TEST(StowReader, RefusesOtherContentTypes)
+{
+  const std::string longBoundary(71, 'b');
+  for (const std::string& type : std::vector<std::string>{
+           std::string(""), std::string("text/plain"), "multipart/form-data; boundary=" + kBoundary,
+           "multipart/related; boundary=" + kBoundary,
+           "multipart/related; type=application/dicom+json; boundary=" + kBoundary,
+           "multipart/related; type=application/dicom; boundary=",
+           "multipart/related; type=application/dicom",
+           "multipart/mixed; type=application/dicom; boundary=" + kBoundary,
+           "multipart/related; type=application/dicom; boundary=" + longBoundary,
+           "multipart/related; type=application/dicom; boundary=a\r\nb"})
+  {
+    FakeSession session;
+    StowReader reader(type, session, "", 1000);
+    FeedAll(reader, Part("a") + End(), {});
+    EXPECT_EQ(StowReader::kUnsupportedMediaType, reader.GetError()) << type;
+    EXPECT_TRUE(session.parts.empty()) << type;
+    EXPECT_TRUE(reader.GetResults().empty());
+  }
+}
+
+TEST(StowReader, APartThatIsNotDicomFailsAloneWithoutReachingTheSession)
+{
+  FakeSession session;
+  StowReader reader(kType, session, "", 1000);
+  FeedAll(reader,
+          Part("a") + Part("text", true, "text/plain") + Part("none", true, "") +
+              Part("b", true, "Application/DICOM; transfer-syntax=1.2.840.10008.1.2.1") +
+              Part("json", false, "application/dicom+json") + End(),
+          {});
+  EXPECT_EQ("", reader.GetError());
+  ASSERT_EQ(5u, reader.GetResults().size());
+  EXPECT_EQ((std::vector<std::string>{"a", "b"}), session.parts);
+  for (size_t i : {1u, 2u, 4u})
+  {
+    EXPECT_FALSE(reader.GetResults()[i].ok);
+    EXPECT_EQ(StowFailureReason_CannotUnderstand, reader.GetResults()[i].failureReason);
+    EXPECT_EQ("not-application-dicom", reader.GetResults()[i].code);
+  }
+}
+
+TEST(StowReader, GarbageBetweenPartsStopsTheReadingAndTheRestIsSwallowed)
+{
+  for (const std::string& garbage :
+       std::vector<std::string>{std::string("junk"), std::string("\r\n")})
+  {
+    FakeSession session;
+    StowReader reader(kType, session, "", 1000);
+    const std::string body = Part("a") + garbage + Part("b") + End();
+    reader.AddChunk(body.data(), body.size());
+    EXPECT_EQ(StowReader::kInvalidMultipart, reader.GetError());
+    const std::string more = Part("c") + End();
+    reader.AddChunk(more.data(), more.size()); // ignored, no throw
+    reader.Close();
+    EXPECT_EQ(StowReader::kInvalidMultipart, reader.GetError());
+    EXPECT_EQ((std::vector<std::string>{"a"}), session.parts);
+    EXPECT_EQ(body.size(), reader.GetBytesFed()); // nothing counted after the error
+  }
+
+  // A part without the CRLF after its declared length; a negative or non-numeric length.
+  for (const std::string& bad : std::vector<std::string>{
+           "--" + kBoundary +
+               "\r\nContent-Type: application/dicom\r\nContent-Length: 2\r\n\r\nabc\r\n",
+           "--" + kBoundary +
+               "\r\nContent-Type: application/dicom\r\nContent-Length: -1\r\n\r\na\r\n",
+           "--" + kBoundary +
+               "\r\nContent-Type: application/dicom\r\nContent-Length: x\r\n\r\na\r\n"})
+  {
+    FakeSession session;
+    StowReader reader(kType, session, "", 1000);
+    FeedAll(reader, bad + End(), {});
+    EXPECT_EQ(StowReader::kInvalidMultipart, reader.GetError());
+    EXPECT_TRUE(session.parts.empty());
+  }
+}
+
+TEST(StowReader, APartOverTheCapFailsAndAnEndlessOneStopsTheStream)
+{
+  {
+    FakeSession session;
+    StowReader reader(kType, session, "", 100);
+    FeedAll(reader, Part("a") + Part(std::string(101, 'x')) + Part("b") + End(), {7, 7, 7});
+    EXPECT_EQ("", reader.GetError());
+    ASSERT_EQ(3u, reader.GetResults().size());
+    EXPECT_EQ(StowFailureReason_TooLarge, reader.GetResults()[1].failureReason);
+    EXPECT_EQ((std::vector<std::string>{"a", "b"}), session.parts);
+  }
+  {
+    // No boundary ever again: cut once the bytes since the last part exceed cap + slack.
+    FakeSession session;
+    StowReader reader(kType, session, "", 1000);
+    const std::string head =
+        Part("a") + "--" + kBoundary + "\r\nContent-Type: application/dicom\r\n\r\n";
+    reader.AddChunk(head.data(), head.size());
+    const std::string chunk(65524, 'y');
+    uint64_t sent = head.size();
+    while (!reader.HasFailed() && sent < 64 * 1024 * 1024)
+    {
+      reader.AddChunk(chunk.data(), chunk.size());
+      sent += chunk.size();
+    }
+    EXPECT_EQ(StowReader::kTooLarge, reader.GetError());
+    EXPECT_LE(reader.GetBytesFed(), 1000 + StowReader::kSlack + 2 * chunk.size());
+    reader.AddChunk(chunk.data(), chunk.size());
+    reader.Close();
+    EXPECT_EQ(StowReader::kTooLarge, reader.GetError());
+    EXPECT_EQ((std::vector<std::string>{"a"}), session.parts);
+  }
+  {
+    // A declared length far beyond what is sent: the same cap.
+    FakeSession session;
+    StowReader reader(kType, session, "", 1000);
+    const std::string head =
+        "--" + kBoundary +
+        "\r\nContent-Type: application/dicom\r\nContent-Length: 4611686018427387904\r\n\r\n";
+    reader.AddChunk(head.data(), head.size());
+    const std::string chunk(1024 * 1024, 'z');
+    for (int i = 0; i < 4 && !reader.HasFailed(); i++)
+    {
+      reader.AddChunk(chunk.data(), chunk.size());
+    }
+    EXPECT_EQ(StowReader::kTooLarge, reader.GetError());
+  }
+}
+
+TEST(StowReader, ABigPartUnderTheCapArrivesWholeInSmallChunks)
+{
+  const std::string big(9 * 1024 * 1024 + 17, 'q');
+  FakeSession session;
+  StowReader reader(kType, session, "", big.size());
+  const std::string body = Part("a") + Part(big) + Part("b", false) + End();
+  std::vector<size_t> cuts(body.size() / 65524 + 1, 65524);
+  FeedAll(reader, body, cuts);
+  EXPECT_EQ("", reader.GetError());
+  ASSERT_EQ(3u, session.parts.size());
+  EXPECT_TRUE(session.parts[1] == big);
+  EXPECT_EQ("b", session.parts[2]);
+}
+
+TEST(StowReader, AnUnterminatedStreamIsReportedTruncated)
+{
+  const std::string complete = Part("a") + Part("b") + End();
+  for (size_t cut : {complete.size() - 1, complete.size() - 3, complete.size() - 8,
+                     Part("a").size() + 5, Part("a").size()})
+  {
+    FakeSession session;
+    StowReader reader(kType, session, "", 1000);
+    FeedAll(reader, complete.substr(0, cut), {});
+    EXPECT_EQ(StowReader::kTruncated, reader.GetError()) << cut;
+    EXPECT_EQ("a", session.parts.at(0));
+  }
+  {
+    // Not multipart at all.
+    FakeSession session;
+    StowReader reader(kType, session, "", 1000);
+    FeedAll(reader, "hello, this is not a multipart body", {});
+    EXPECT_EQ(StowReader::kTruncated, reader.GetError());
+    EXPECT_TRUE(session.parts.empty());
+  }
+  {
+    // The delimiter inside a part's bytes does not count as the end.
+    FakeSession session;
+    StowReader reader(kType, session, "", 1000);
+    FeedAll(reader, Part("a") + "--" + kBoundary + "\r\nContent-Length: 50\r\n\r\nxx" + End(), {});
+    EXPECT_EQ(StowReader::kTruncated, reader.GetError());
+  }
+}
+
+TEST(StowReader, NoPartsAtAllIsNoErrorAndNoResult)
+{
+  for (const std::string& body :
+       std::vector<std::string>{std::string(""), End(), End() + "\r\n", "\r\n" + End()})
+  {
+    FakeSession session;
+    StowReader reader(kType, session, "", 1000);
+    FeedAll(reader, body, {});
+    EXPECT_EQ("", reader.GetError()) << body;
+    EXPECT_TRUE(reader.GetResults().empty());
+  }
+}
+
+TEST(StowReader, ASessionThatThrowsFailsThePartOnly)
+{
+  FakeSession session;
+  session.throwOnAdd = true;
+  StowReader reader(kType, session, "", 1000);
+  FeedAll(reader, Part("a") + Part("b") + End(), {});
+  EXPECT_EQ("", reader.GetError());
+  ASSERT_EQ(2u, reader.GetResults().size());
+  EXPECT_EQ(StowFailureReason_ProcessingFailure, reader.GetResults()[0].failureReason);
+  EXPECT_EQ("internal-error", reader.GetResults()[1].code);
+}
