@@ -44,6 +44,18 @@ namespace Inbound
     return nullptr;
   }
 
+  const PartnerSettings* Configuration::LookupPartner(const std::string& id) const
+  {
+    for (const PartnerSettings& p : partners)
+    {
+      if (p.id == id)
+      {
+        return &p;
+      }
+    }
+    return nullptr;
+  }
+
   Json::Value Configuration::DescribeRecipient(const std::string& id) const
   {
     const Recipient* recipient = LookupRecipient(id);
@@ -302,6 +314,8 @@ namespace Inbound
     c.requests = GetRequests(s);
     c.sealing = GetSealing(s, c.role);
     c.scan = GetScan(s, c.role);
+    c.partnerLimits = GetPartnerLimits(s, c.upload);
+    c.partners = GetPartners(s, c.role, c.recipients, c.partnerLimits);
 
     c.security.sslEnabled = GetBool(s, "Security.AllowSslEnabled");
     c.security.authenticationEnabled = GetBool(s, "Security.AllowAuthenticationEnabled");

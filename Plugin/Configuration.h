@@ -234,6 +234,35 @@ namespace Inbound
     unsigned int ticketSeconds = 86400;   // how long a passed challenge lets the sender open
   };
 
+  // "Inbound.PartnerLimits" and a partner's own "Limits" (doc/Configuration.md, "Partner sites").
+  struct PartnerLimits
+  {
+    unsigned int quietSeconds = 60;        // an open partner upload completes after this quiet time
+    unsigned int silenceAlertHours = 0;    // no contact for this long raises an alert; 0: off
+    unsigned int maxStreams = 2;           // requests of one partner at once
+    unsigned int maxStreamsTotal = 8;      // requests of all partners at once (PartnerLimits only)
+    uint64_t maxUnchunkedBytes = 268435456;  // a request with Content-Length above is refused
+    uint64_t maxFileBytes = 0;             // resolved: Upload's when 0 in the configuration
+    uint64_t maxFilesPerUpload = 0;        // resolved: Upload's when 0
+    uint64_t maxBytesPerUpload = 0;        // resolved: Upload's when 0
+    uint64_t dailyBytes = 53687091200;     // per UTC day; 0: no quota
+    uint64_t dailyStudies = 1000;          // per UTC day; 0: no quota
+  };
+
+  // One entry of "Inbound.Partners": a machine sender over DICOMweb STOW-RS.
+  struct PartnerSettings
+  {
+    std::string id;
+    std::string name;
+    std::string institution;
+    std::string email;                      // the admins' contact there; may be empty
+    std::vector<std::string> tokenSha256s;  // lower-case hex; several during a rotation
+    std::string recipient;                  // an id of Recipients
+    std::vector<std::string> networks;      // addresses and CIDRs; empty: anywhere
+    bool enabled = true;                    // false: revoked
+    PartnerLimits limits;                   // PartnerLimits with this partner's overrides
+  };
+
   // The "Inbound" section, typed and validated. Built from the embedded defaults with the
   // admin's section merged over them; a bad value throws, naming the option.
   struct Configuration
@@ -279,11 +308,15 @@ namespace Inbound
     RetentionSettings retention;
     SealingSettings sealing;
     ScanSettings scan;
+    std::vector<PartnerSettings> partners;  // (Standalone, Gateway)
+    PartnerLimits partnerLimits;            // the defaults every partner starts from
 
     // Options of the admin's section that the plugin does not know ("Inbound.Foo").
     std::vector<std::string> unknownOptions;
 
     const Recipient* LookupRecipient(const std::string& id) const;
+
+    const PartnerSettings* LookupPartner(const std::string& id) const;
 
     // {id, name} as senders and admins see a recipient (never the e-mail address); null when
     // "id" is not a configured recipient.

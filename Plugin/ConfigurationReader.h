@@ -54,6 +54,14 @@ namespace Inbound
 
     ScanSettings GetScan(const Json::Value& section, Role role);
 
+    // ConfigurationPartners.cpp: "PartnerLimits" (file caps of 0 resolved to Upload's) and
+    // "Partners" (checked against the recipients and the role).
+    PartnerLimits GetPartnerLimits(const Json::Value& section, const UploadLimits& upload);
+
+    std::vector<PartnerSettings> GetPartners(const Json::Value& section, Role role,
+                                             const std::vector<Recipient>& recipients,
+                                             const PartnerLimits& defaults);
+
     std::vector<ForwardRule> GetAutoForward(const Json::Value& section,
                                             const std::vector<Recipient>& recipients);
   }

@@ -342,3 +342,97 @@ TEST(Configuration, BadRequestLinkOptionsNameTheOption)
     EXPECT_NE(std::string::npos, ErrorOf(c.first).find(c.second)) << c.first << "\n" << ErrorOf(c.first);
   }
 }
+
+namespace
+{
+  const std::string kHashA(64, 'a');
+  const std::string kHashB(64, 'b');
+
+  std::string WithPartners(const std::string& partners, const std::string& extra = "")
+  {
+    return R"({"Recipients": [{"Id": "neuro", "Name": "Neuro", "Email": "neuro@hospital.example"}],
+               "Partners": )" + partners + extra + "}";
+  }
+}
+
+TEST(Configuration, PartnersAreReadWithTheirLimits)
+{
+  const Configuration none = Configuration::Parse(Json::nullValue);
+  EXPECT_TRUE(none.partners.empty());
+  EXPECT_EQ(60u, none.partnerLimits.quietSeconds);
+  EXPECT_EQ(8u, none.partnerLimits.maxStreamsTotal);
+  EXPECT_EQ(none.upload.maxFileBytes, none.partnerLimits.maxFileBytes);  // 0: Upload's
+
+  const Configuration c = Configuration::Parse(Section(WithPartners(
+    R"([{"Id": "clinic-a", "Name": "Clinic A", "Institution": "Clinic A Radiology",
+         "Email": "pacs@clinic-a.example", "TokenSha256": ")" + kHashA + R"(",
+         "Recipient": "neuro", "Networks": ["192.0.2.0/24", "2001:db8::1"],
+         "Limits": {"DailyStudies": 5, "MaxFileBytes": 4096}},
+        {"Id": "clinic-b", "Name": "Clinic B", "TokenSha256": [")" + std::string(64, 'B') + R"(", ")" +
+                   std::string(64, 'c') + R"("], "Recipient": "neuro", "Enabled": false}])",
+    R"(, "PartnerLimits": {"QuietSeconds": 30, "MaxStreams": 3})")));
+  ASSERT_EQ(2u, c.partners.size());
+  const PartnerSettings& a = c.partners[0];
+  EXPECT_EQ("clinic-a", a.id);
+  EXPECT_EQ("Clinic A Radiology", a.institution);
+  EXPECT_EQ("pacs@clinic-a.example", a.email);
+  ASSERT_EQ(1u, a.tokenSha256s.size());
+  EXPECT_EQ(kHashA, a.tokenSha256s[0]);
+  EXPECT_EQ(2u, a.networks.size());
+  EXPECT_TRUE(a.enabled);
+  EXPECT_EQ(5u, a.limits.dailyStudies);
+  EXPECT_EQ(4096u, a.limits.maxFileBytes);
+  EXPECT_EQ(30u, a.limits.quietSeconds);  // inherited from PartnerLimits
+  EXPECT_EQ(3u, a.limits.maxStreams);
+  const PartnerSettings* b = c.LookupPartner("clinic-b");
+  ASSERT_NE(nullptr, b);
+  EXPECT_FALSE(b->enabled);
+  EXPECT_TRUE(b->networks.empty());
+  EXPECT_EQ("", b->institution);
+  ASSERT_EQ(2u, b->tokenSha256s.size());
+  EXPECT_EQ(kHashB, b->tokenSha256s[0]);  // upper-case hex is lowered
+  EXPECT_EQ(c.upload.maxFileBytes, b->limits.maxFileBytes);
+  EXPECT_EQ(nullptr, c.LookupPartner("clinic-c"));
+}
+
+TEST(Configuration, BadPartnersStopTheStartNamingTheEntry)
+{
+  const std::string ok = R"("Name": "A", "Recipient": "neuro", "TokenSha256": ")" + kHashA + "\"";
+  struct Case { std::string partners; std::string extra; std::string option; };
+  const std::vector<Case> cases = {
+    {"{}", "", "Inbound.Partners\""},
+    {R"([{"Id": "a", "Name": "A", "Recipient": "nobody", "TokenSha256": ")" + kHashA + "\"}]", "",
+     "Inbound.Partners[0].Recipient"},
+    {R"([{"Id": "a", "Name": "A", "Recipient": "neuro", "TokenSha256": "abc"}])", "",
+     "Inbound.Partners[0].TokenSha256"},
+    {R"([{"Id": "a", "Name": "A", "Recipient": "neuro", "TokenSha256": ")" + std::string(63, 'a') + "g\"}]",
+     "", "Inbound.Partners[0].TokenSha256"},
+    {R"([{"Id": "a", "Name": "A", "Recipient": "neuro", "TokenSha256": []}])", "",
+     "Inbound.Partners[0].TokenSha256"},
+    {"[{\"Id\": \"a\", " + ok + "}, {\"Id\": \"a\", \"Name\": \"B\", \"Recipient\": \"neuro\", "
+     "\"TokenSha256\": \"" + kHashB + "\"}]", "", "Inbound.Partners[1].Id"},
+    {"[{\"Id\": \"a\", " + ok + "}, {\"Id\": \"b\", \"Name\": \"B\", \"Recipient\": \"neuro\", "
+     "\"TokenSha256\": [\"" + kHashB + "\", \"" + kHashA + "\"]}]", "", "Inbound.Partners[1].TokenSha256"},
+    {"[{\"Id\": \"a\", " + ok + ", \"Networks\": [\"10.0.0.0/33\"]}]", "", "Inbound.Partners[0].Networks"},
+    {"[{\"Id\": \"a\", " + ok + ", \"Networks\": \"10.0.0.0/8\"}]", "", "Inbound.Partners[0].Networks"},
+    {"[{\"Id\": \"A b\", " + ok + "}]", "", "Inbound.Partners[0].Id"},
+    {"[{\"Id\": \"a\", " + ok + ", \"Token\": \"x\"}]", "", "Inbound.Partners[0]"},
+    {"[{\"Id\": \"a\", " + ok + ", \"Enabled\": \"no\"}]", "", "Inbound.Partners[0].Enabled"},
+    {"[{\"Id\": \"a\", " + ok + ", \"Limits\": {\"MaxStreamsTotal\": 2}}]", "", "Inbound.Partners[0].Limits"},
+    {"[{\"Id\": \"a\", " + ok + ", \"Limits\": {\"MaxStreams\": 9}}]", "", "Inbound.Partners[0].Limits.MaxStreams"},
+    {"[{\"Id\": \"a\", " + ok + ", \"Limits\": {\"QuietSeconds\": -1}}]", "", "Inbound.Partners[0].Limits.QuietSeconds"},
+    {"[{\"Id\": \"a\", " + ok + ", \"Limits\": {\"MaxFileBytes\": 1099511627776}}]", "",
+     "Inbound.Partners[0].Limits.MaxFileBytes"},
+    {"[]", R"(, "PartnerLimits": {"MaxStreams": 9})", "Inbound.PartnerLimits.MaxStreams"},
+    {"[{\"Id\": \"a\", " + ok + "}]", R"(, "Role": "Internal", "Gateways": ["dmz"])", "Inbound.Partners\""},
+  };
+  for (const Case& c : cases)
+  {
+    const std::string error = ErrorOf(WithPartners(c.partners, c.extra));
+    EXPECT_NE(std::string::npos, error.find(c.option)) << c.partners << " -> " << error;
+  }
+  // Revoked and restricted partners are fine; so is a Gateway.
+  EXPECT_EQ("", ErrorOf(WithPartners("[{\"Id\": \"a\", " + ok + ", \"Enabled\": false, "
+                                     "\"Networks\": [\"10.0.0.0/8\", \"::1\"]}]",
+                                     R"(, "Role": "Gateway")")));
+}
