@@ -321,3 +321,34 @@ TEST(StowReader, ASessionThatThrowsFailsThePartOnly)
   EXPECT_EQ(StowFailureReason_ProcessingFailure, reader.GetResults()[0].failureReason);
   EXPECT_EQ("internal-error", reader.GetResults()[1].code);
 }
+
+TEST(StowReader, TheParseBlockGrowsWithABigPartAndShrinksAfterIt)
+{
+  // Orthanc's chunks of an unlengthed body are at most 1 MiB; a part exactly at the cap passes.
+  const size_t cap = 12 * 1024 * 1024;
+  const std::string big(cap, 'w');
+  const std::string next(3 * 1024 * 1024, 'n');
+  FakeSession session;
+  StowReader reader(kType, session, "", cap);
+  const std::string body = Part(big) + Part(next) + Part("after", false) + End();
+  const size_t chunk = 1024 * 1024;
+  size_t largestBlock = 0;
+  size_t blockOnceOut = 0;
+  for (size_t at = 0; at < body.size(); at += chunk)
+  {
+    reader.AddChunk(body.data() + at, std::min(chunk, body.size() - at));
+    largestBlock = std::max(largestBlock, reader.GetBlockSize());
+    if (session.parts.size() == 1 && blockOnceOut == 0)
+    {
+      blockOnceOut = reader.GetBlockSize();
+    }
+  }
+  reader.Close();
+  EXPECT_GE(largestBlock, 4u * 1024 * 1024); // doubled while the part grew
+  EXPECT_EQ(1024u * 1024, blockOnceOut);     // back to 1 MiB once it came out
+  EXPECT_EQ("", reader.GetError());
+  ASSERT_EQ(3u, session.parts.size());
+  EXPECT_TRUE(session.parts[0] == big);
+  EXPECT_TRUE(session.parts[1] == next);
+  EXPECT_EQ("after", session.parts[2]);
+}

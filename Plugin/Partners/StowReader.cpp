@@ -168,7 +168,10 @@ namespace Inbound
       {
         Latch(kTooLarge);
       }
-      return;
+      if (HasFailed())
+      {
+        return;
+      }
     }
 
     // A big part is parsed when the buffer crosses a block multiple, each time by copying the
