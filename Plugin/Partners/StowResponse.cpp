@@ -50,6 +50,7 @@ namespace Inbound
       response.error = "no-instances";
       response.body = Json::Value(Json::objectValue);
       response.body["error"] = "no-instances";
+      response.body["message"] = "The request holds no instance: nothing was stored";
       return response;
     }
 
