@@ -128,9 +128,31 @@ TEST(StowReader, AcceptsTheContentTypesClientsSend)
   }
 }
 
+TEST(StowReader, ReadsWhatOrthancsDicomWebClientSends)
+{
+  // DICOMweb 1.7 (doc/Api.md "Partner STOW-RS"): a boundary of two UUIDs (73 characters), parts
+  // with Content-Length, the closing delimiter without a CRLF.
+  const std::string uuid = "9d2b3c1e-5f4a-4b7c-8d9e-0a1b2c3d4e5f";
+  const std::string boundary = uuid + "-" + uuid;
+  ASSERT_EQ(73u, boundary.size());
+  std::string body;
+  for (const std::string& file : {std::string("DICM one"), std::string("DICM two")})
+  {
+    body += "--" + boundary + "\r\nContent-Type: application/dicom\r\nContent-Length: " +
+            std::to_string(file.size()) + "\r\n\r\n" + file + "\r\n";
+  }
+  body += "--" + boundary + "--";
+  FakeSession session;
+  StowReader reader("multipart/related; type=\"application/dicom\"; boundary=" + boundary, session,
+                    "", 1000);
+  FeedAll(reader, body, {65524});
+  EXPECT_EQ("", reader.GetError());
+  EXPECT_EQ((std::vector<std::string>{"DICM one", "DICM two"}), session.parts);
+}
+
 TEST(StowReader, RefusesOtherContentTypes)
 {
-  const std::string longBoundary(71, 'b');
+  const std::string longBoundary(201, 'b');
   for (const std::string& type : std::vector<std::string>{
            std::string(""), std::string("text/plain"), "multipart/form-data; boundary=" + kBoundary,
            "multipart/related; boundary=" + kBoundary,
