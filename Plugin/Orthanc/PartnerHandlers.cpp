@@ -1,0 +1,155 @@
+// Orthanc's chunked REST callbacks of the partner STOW-RS routes (doc/Api.md "Partner STOW-RS").
+#include "Orthanc/PartnerHandlers.h"
+
+#include "Http/PartnerDirectory.h"
+#include "Orthanc/RequestState.h"
+#include "Partners/StowRequest.h"
+#include "PluginContext.h"
+
+#include <boost/algorithm/string/predicate.hpp>
+
+namespace Inbound
+{
+  namespace PartnerHandlers
+  {
+    namespace
+    {
+      SessionOpener opener_; // set at start-up before the routes serve: read-only afterwards
+
+      const char kForbidden[] = "Not allowed";
+
+      std::string GetHeader(const OrthancPluginHttpRequest* request, const char* name)
+      {
+        for (uint32_t i = 0; i < request->headersCount; i++)
+        {
+          if (boost::iequals(request->headersKeys[i], name))
+          {
+            return request->headersValues[i];
+          }
+        }
+        return "";
+      }
+
+      // The partners of the configuration, read once (the filter has its own copy; the
+      // factory checks the token again because a Bearer token of another plugin skips the
+      // filter, doc/Api.md "Partner STOW-RS").
+      const PartnerDirectory& GetDirectory()
+      {
+        static const PartnerDirectory directory(PluginContext::Get().GetConfiguration().partners);
+        return directory;
+      }
+
+      StowRequest* Open(const OrthancPluginHttpRequest* request)
+      {
+        const std::string client = GetCurrentClientAddress();
+        std::string refusal;
+        const PartnerSettings* partner =
+            GetDirectory().Authenticate(GetHeader(request, "authorization"), client, refusal);
+        if (partner == nullptr || request->method != OrthancPluginHttpMethod_Post)
+        {
+          return new StowRequest(403, "forbidden", kForbidden);
+        }
+        if (!opener_)
+        {
+          return new StowRequest(503, "not-ready", "Partner sites cannot send yet");
+        }
+        std::unique_ptr<IPartnerSession> session = opener_(*partner, client);
+        if (!session)
+        {
+          return new StowRequest(503, "server-busy", "Too many requests at once; send again later");
+        }
+        const std::string study = request->groupsCount >= 1 ? request->groups[0] : "";
+        return new StowRequest(std::move(session), GetHeader(request, "content-type"), study,
+                               partner->limits.maxFileBytes);
+      }
+    } // namespace
+
+    void SetSessionOpener(const SessionOpener& opener)
+    {
+      opener_ = opener;
+    }
+
+    OrthancPluginErrorCode Factory(OrthancPluginServerChunkedRequestReader** reader,
+                                   const char* /*url*/, const OrthancPluginHttpRequest* request)
+    {
+      StowRequest* created = nullptr;
+      try
+      {
+        created = Open(request);
+      }
+      catch (...)
+      {
+        try
+        {
+          created = new StowRequest(500, "internal-error", "The request could not be opened");
+        }
+        catch (...)
+        {
+          return OrthancPluginErrorCode_NotEnoughMemory; // Orthanc's own answer: nothing else left
+        }
+      }
+      *reader = reinterpret_cast<OrthancPluginServerChunkedRequestReader*>(created);
+      return OrthancPluginErrorCode_Success;
+    }
+
+    OrthancPluginErrorCode AddChunk(OrthancPluginServerChunkedRequestReader* reader,
+                                    const void* data, uint32_t size)
+    {
+      try
+      {
+        reinterpret_cast<StowRequest*>(reader)->AddChunk(data, size);
+      }
+      catch (...)
+      {
+        // StowRequest does not throw; Orthanc would ignore the error code anyway.
+      }
+      return OrthancPluginErrorCode_Success;
+    }
+
+    OrthancPluginErrorCode Execute(OrthancPluginServerChunkedRequestReader* reader,
+                                   OrthancPluginRestOutput* output)
+    {
+      OrthancPluginContext* context = PluginContext::Get().GetOrthanc();
+      try
+      {
+        const StowRequest::Answer& answer = reinterpret_cast<StowRequest*>(reader)->Finish();
+        OrthancPluginSetHttpHeader(context, output, "X-Content-Type-Options", "nosniff");
+        OrthancPluginSetHttpHeader(context, output, "Referrer-Policy", "no-referrer");
+        OrthancPluginSetHttpHeader(context, output, "Cache-Control", "no-store");
+        for (const auto& header : answer.headers)
+        {
+          OrthancPluginSetHttpHeader(context, output, header.first.c_str(), header.second.c_str());
+        }
+        if (answer.status == 200)
+        {
+          OrthancPluginAnswerBuffer(context, output, answer.body.data(),
+                                    static_cast<uint32_t>(answer.body.size()),
+                                    answer.contentType.c_str());
+        }
+        else
+        {
+          OrthancPluginSetHttpHeader(context, output, "Content-Type", answer.contentType.c_str());
+          OrthancPluginSendHttpStatus(context, output, static_cast<uint16_t>(answer.status),
+                                      answer.body.data(),
+                                      static_cast<uint32_t>(answer.body.size()));
+        }
+        return OrthancPluginErrorCode_Success;
+      }
+      catch (...)
+      {
+        return OrthancPluginErrorCode_InternalError;
+      }
+    }
+
+    void Finalize(OrthancPluginServerChunkedRequestReader* reader)
+    {
+      try
+      {
+        delete reinterpret_cast<StowRequest*>(reader); // closes the session if not answered
+      }
+      catch (...)
+      {
+      }
+    }
+  } // namespace PartnerHandlers
+} // namespace Inbound
