@@ -188,7 +188,7 @@ namespace Inbound
     try
     {
       access_.reset(new AccessPolicy(users, trusted, configuration_.pullers, adminNetworks,
-                                     configuration_.role));
+                                     configuration_.role, configuration_.partners));
     }
     catch (const std::invalid_argument& e)
     {

@@ -1,6 +1,7 @@
 // Unit tests of the access policy: public and admin routes, bans first, networks, CSRF, overrides.
 #include "Http/AccessPolicy.h"
 #include "Http/ApiError.h"
+#include "Toolbox/Crypto.h"
 
 #include <Toolbox.h>
 
@@ -261,4 +262,139 @@ TEST(AccessPolicy, MultipartFormsNeedAnAccount)
     request.facts.requestedWith = "XMLHttpRequest";
     EXPECT_EQ(AccessVerdict_Admin, Verdict(Policy(), request)) << header.first;
   }
+}
+
+namespace
+{
+  const std::string kPartnerToken = "Zk3_xQ-9a7VtY2bN0cPq4rWs8uEfGhJi1LmOnD5e6Ko";
+  const std::string kRevokedToken = "Rv3_xQ-9a7VtY2bN0cPq4rWs8uEfGhJi1LmOnD5e6Ko";
+  const std::string kStowType = "multipart/related; type=\"application/dicom\"; boundary=b0b0";
+
+  PartnerSettings MakePartner(const std::string& id, const std::string& token,
+                              const std::vector<std::string>& networks, bool enabled)
+  {
+    PartnerSettings partner;
+    partner.id = id;
+    partner.name = id;
+    partner.recipient = "neuro";
+    partner.tokenSha256s.push_back(Crypto::Sha256Hex(token));
+    partner.networks = networks;
+    partner.enabled = enabled;
+    partner.limits.maxUnchunkedBytes = 1000000;
+    return partner;
+  }
+
+  AccessPolicy PartnerPolicy(Role role)
+  {
+    return AccessPolicy({{"admin", "a-long-admin-password"}}, AddressRules({"127.0.0.1"}),
+                        {PullerAccount{"inside", "a-long-puller-password", {"10.1.0.0/16"}}},
+                        AddressRules({"127.0.0.0/8"}), role,
+                        {MakePartner("clinic-a", kPartnerToken, {"192.0.2.0/24"}, true),
+                         MakePartner("clinic-b", kRevokedToken, {}, false)});
+  }
+
+  AccessRequest Stow(const std::string& uri, const std::string& token,
+                     const std::string& client = "192.0.2.10",
+                     const std::string& contentType = kStowType)
+  {
+    AccessRequest request = Request(Orthanc::HttpMethod_Post, uri, "Bearer " + token, client);
+    request.facts.AddHeader("Content-Type", contentType.c_str());
+    request.bodyBytes = -1;  // chunked
+    return request;
+  }
+}
+
+TEST(AccessPolicy, APartnerTokenOpensItsStowRoutes)
+{
+  const AccessPolicy policy = PartnerPolicy(Role_Standalone);
+  for (const char* uri : {"/inbound/dicom-web/studies", "/inbound/dicom-web/studies/1.2.840.10008.1"})
+  {
+    const AccessDecision decision = policy.Decide(Stow(uri, kPartnerToken));
+    EXPECT_EQ(AccessVerdict_Partner, decision.verdict) << uri;
+    EXPECT_EQ(RouteClass_Partner, decision.routeClass);
+    EXPECT_TRUE(decision.IsAllowed());
+    ASSERT_NE(nullptr, decision.partner);
+    EXPECT_EQ("clinic-a", decision.partner->id);
+  }
+  // The type parameter without quotes, in another case; a Content-Length within the cap.
+  AccessRequest request = Stow("/inbound/dicom-web/studies", kPartnerToken, "192.0.2.10",
+                               "Multipart/Related; boundary=x; Type=application/dicom");
+  request.bodyBytes = 1000000;
+  EXPECT_EQ(AccessVerdict_Partner, Verdict(policy, request));
+  EXPECT_STREQ("partner", EnumerationToString(AccessVerdict_Partner));
+}
+
+TEST(AccessPolicy, PartnerRefusalsAreOneVerdictWithTheirAuditCode)
+{
+  const AccessPolicy policy = PartnerPolicy(Role_Standalone);
+  struct Case { AccessRequest request; std::string refusal; bool failedLogin; };
+  AccessRequest tooLarge = Stow("/inbound/dicom-web/studies", kPartnerToken);
+  tooLarge.bodyBytes = 1000001;
+  AccessRequest get = Stow("/inbound/dicom-web/studies", kPartnerToken);
+  get.method = Orthanc::HttpMethod_Put;
+  AccessRequest anonymous = Stow("/inbound/dicom-web/studies", kPartnerToken);
+  anonymous.authorization = "";
+  const std::vector<Case> cases = {
+    {Stow("/inbound/dicom-web/studies", "Zk3_xQ-9a7VtY2bN0cPq4rWs8uEfGhJi1LmOnD5e6Kp"), "partner-bad-token", true},
+    {Stow("/inbound/dicom-web/studies", kPartnerToken.substr(0, 10)), "partner-bad-token", true},
+    {anonymous, "partner-bad-token", false},
+    {Stow("/inbound/dicom-web/studies", kRevokedToken), "partner-revoked", false},
+    {Stow("/inbound/dicom-web/studies", kPartnerToken, "198.51.100.1"), "partner-network", false},
+    {Stow("/inbound/dicom-web/studies", kPartnerToken, "192.0.2.10", "multipart/form-data; boundary=x"),
+     "partner-not-stow", false},
+    {Stow("/inbound/dicom-web/studies", kPartnerToken, "192.0.2.10", "application/dicom"), "partner-not-stow", false},
+    {Stow("/inbound/dicom-web/studies", kPartnerToken, "192.0.2.10",
+          "multipart/related; type=\"application/dicom+json\"; boundary=x"), "partner-not-stow", false},
+    {get, "partner-not-stow", false},
+    {tooLarge, "partner-too-large", false},
+  };
+  for (const Case& c : cases)
+  {
+    const AccessDecision decision = policy.Decide(c.request);
+    EXPECT_EQ(AccessVerdict_Unauthorized, decision.verdict) << c.refusal;
+    EXPECT_EQ(c.refusal, decision.refusal);
+    EXPECT_EQ(c.failedLogin, decision.failedLogin) << c.refusal;
+    EXPECT_EQ(nullptr, decision.partner) << c.refusal;
+  }
+  // A banned partner address is refused before its token is looked at.
+  AccessRequest banned = Stow("/inbound/dicom-web/studies", kPartnerToken);
+  banned.banned = true;
+  EXPECT_EQ(AccessVerdict_Banned, Verdict(policy, banned));
+}
+
+TEST(AccessPolicy, APartnerTokenOpensNothingElse)
+{
+  const AccessPolicy policy = PartnerPolicy(Role_Standalone);
+  const std::string bearer = "Bearer " + kPartnerToken;
+  for (const char* uri : {"/inbound/admin/uploads", "/instances", "/patients", "/inbound/peer/outbox",
+                          "/inbound/dicom-web/studies/1.2/series", "/inbound/dicom-web/instances",
+                          "/dicom-web/studies"})
+  {
+    for (Orthanc::HttpMethod method : {Orthanc::HttpMethod_Get, Orthanc::HttpMethod_Post})
+    {
+      AccessRequest request = Request(method, uri, bearer, "127.0.0.1");
+      request.facts.requestedWith = "XMLHttpRequest";
+      EXPECT_FALSE(policy.Decide(request).IsAllowed()) << uri;
+    }
+  }
+  // On the public routes it is no more than anonymous, and names no partner.
+  const AccessDecision info = policy.Decide(Request(Orthanc::HttpMethod_Get, "/inbound/api/info", bearer));
+  EXPECT_EQ(AccessVerdict_Public, info.verdict);
+  EXPECT_EQ(nullptr, info.partner);
+  // Admin credentials do not open the partner routes of a Standalone either.
+  AccessRequest admin = Stow("/inbound/dicom-web/studies", kPartnerToken, "127.0.0.1");
+  admin.authorization = Basic("admin:a-long-admin-password");
+  EXPECT_EQ(AccessVerdict_Unauthorized, Verdict(policy, admin));
+}
+
+TEST(AccessPolicy, AnInternalHasNoPartnerRoutes)
+{
+  const AccessPolicy policy = PartnerPolicy(Role_Internal);
+  EXPECT_TRUE(policy.NeedsAdmin(RouteClass_Partner));
+  EXPECT_FALSE(PartnerPolicy(Role_Gateway).NeedsAdmin(RouteClass_Partner));
+  EXPECT_EQ(AccessVerdict_NotAdminNetwork, Verdict(policy, Stow("/inbound/dicom-web/studies", kPartnerToken)));
+  EXPECT_EQ(AccessVerdict_Unauthorized,
+            Verdict(policy, Stow("/inbound/dicom-web/studies", kPartnerToken, "127.0.0.1")));
+  EXPECT_EQ(AccessVerdict_Partner,
+            Verdict(PartnerPolicy(Role_Gateway), Stow("/inbound/dicom-web/studies", kPartnerToken)));
 }

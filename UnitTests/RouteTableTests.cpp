@@ -37,6 +37,8 @@ namespace
         result += "203.0.113.0/24";
       else if (name == "token")
         result += "Zk3_xQ-9a7VtY2bN0cPq4rWs8uEfGhJi1LmOnD5e6Ko";
+      else if (name == "study")
+        result += "1.2.840.113619.2.55.3.604688119.971.1";
       else
         result += "x1";
       i = close + 1;
@@ -233,4 +235,31 @@ TEST(RouteTable, RequestTokensAreMaskedWhereverAPathIsWritten)
   EXPECT_EQ("/inbound/api/uploads/ABC/files/ff", MaskRequestTokens("/inbound/api/uploads/ABC/files/ff"));
   EXPECT_EQ("/inbound/r/", MaskRequestTokens("/inbound/r/"));
   EXPECT_EQ("", MaskRequestTokens(""));
+}
+
+TEST(RouteTable, PartnerRoutesAreChunkedPostOnlyWithStrictStudyUids)
+{
+  EXPECT_STREQ("partner", EnumerationToString(RouteClass_Partner));
+  EXPECT_TRUE(IsChunkedRoute(GetRoute(RouteId_PartnerStudies)));
+  EXPECT_TRUE(IsChunkedRoute(GetRoute(RouteId_PartnerStudy)));
+  size_t chunked = 0;
+  for (const Route& route : GetRoutes())
+  {
+    chunked += IsChunkedRoute(route) ? 1 : 0;
+  }
+  EXPECT_EQ(2u, chunked);  // no other route takes chunked bodies
+  EXPECT_EQ(RouteClass_Partner, ClassifyRoute(Orthanc::HttpMethod_Post, "/inbound/dicom-web/studies"));
+  EXPECT_EQ(RouteClass_Partner, ClassifyRoute(Orthanc::HttpMethod_Post, "/inbound/dicom-web/studies/1.2.3"));
+  EXPECT_EQ(RouteClass_Partner,
+            ClassifyRoute(Orthanc::HttpMethod_Post, "/inbound/dicom-web/studies/" + std::string(64, '1')));
+  for (const std::string& uri : std::vector<std::string>{
+         "/inbound/dicom-web/studies/" + std::string(65, '1'), "/inbound/dicom-web/studies/1.2.a",
+         "/inbound/dicom-web/studies/1..2", "/inbound/dicom-web/studies/.1", "/inbound/dicom-web/studies/1.",
+         "/inbound/dicom-web/studies/1." + std::string(63, '1'),
+         "/inbound/dicom-web/studies/1.2/series", "/inbound/dicom-web/studies/..",
+         "/inbound/dicom-web/studies/1.2%2F3", "/inbound/dicom-web/instances", "/inbound/dicom-web",
+         "/dicom-web/studies", "/inbound/dicom-web/studies/"})
+  {
+    EXPECT_EQ(RouteClass_Admin, ClassifyRoute(Orthanc::HttpMethod_Post, uri)) << uri;
+  }
 }

@@ -12,11 +12,13 @@ namespace Inbound
   AccessPolicy::AccessPolicy(const std::map<std::string, std::string>& users,
                              const AddressRules& trustedProxies,
                              const std::vector<PullerAccount>& pullers,
-                             const AddressRules& adminNetworks, Role role) :
+                             const AddressRules& adminNetworks, Role role,
+                             const std::vector<PartnerSettings>& partners) :
     users_(users),
     trustedProxies_(trustedProxies),
     adminNetworks_(adminNetworks),
-    role_(role)
+    role_(role),
+    partners_(partners)
   {
     for (const PullerAccount& puller : pullers)
     {
@@ -32,7 +34,44 @@ namespace Inbound
   bool AccessPolicy::NeedsAdmin(RouteClass routeClass) const
   {
     return routeClass == RouteClass_Admin ||
-           (routeClass == RouteClass_Public && role_ == Role_Internal);
+           ((routeClass == RouteClass_Public || routeClass == RouteClass_Partner) &&
+            role_ == Role_Internal);
+  }
+
+  AccessDecision AccessPolicy::DecidePartner(const AccessRequest& request,
+                                             AccessDecision decision) const
+  {
+    // The token is checked first and whatever else is wrong, so that a wrong token always
+    // counts as a failed login (lockout, auto-ban); every refusal is the same plain 403.
+    decision.partner = partners_.Authenticate(request.authorization, request.client,
+                                              decision.refusal);
+    if (decision.partner == nullptr)
+    {
+      decision.verdict = AccessVerdict_Unauthorized;
+      decision.failedLogin = !request.authorization.empty() &&
+                             decision.refusal == "partner-bad-token";
+    }
+    else if (request.method != Orthanc::HttpMethod_Post || !request.facts.stowMultipart)
+    {
+      // Only a STOW-RS body: Orthanc core would read a multipart/form-data body itself.
+      decision.partner = nullptr;
+      decision.verdict = AccessVerdict_Unauthorized;
+      decision.refusal = "partner-not-stow";
+    }
+    else if (request.bodyBytes > 0 &&
+             static_cast<uint64_t>(request.bodyBytes) > decision.partner->limits.maxUnchunkedBytes)
+    {
+      // Orthanc reads a body with a Content-Length whole into memory (doc/Configuration.md,
+      // PartnerLimits.MaxUnchunkedBytes).
+      decision.partner = nullptr;
+      decision.verdict = AccessVerdict_Unauthorized;
+      decision.refusal = "partner-too-large";
+    }
+    else
+    {
+      decision.verdict = AccessVerdict_Partner;
+    }
+    return decision;
   }
 
   AccessDecision AccessPolicy::Decide(const AccessRequest& request) const
@@ -52,6 +91,10 @@ namespace Inbound
       // Orthanc's own routes, and bodies, are refused here.
       decision.verdict = (IsPluginRoute(request.uri) && !request.hasBody)
                            ? AccessVerdict_Handler : AccessVerdict_MethodOverride;
+    }
+    else if (routeClass == RouteClass_Partner && !needsAdmin)
+    {
+      decision = DecidePartner(request, decision);
     }
     else if (!needsAdmin && request.facts.multipartForm)
     {
@@ -130,6 +173,8 @@ namespace Inbound
         return "admin";
       case AccessVerdict_Puller:
         return "puller";
+      case AccessVerdict_Partner:
+        return "partner";
       case AccessVerdict_Handler:
         return "handler";
       case AccessVerdict_Banned:

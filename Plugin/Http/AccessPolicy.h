@@ -3,6 +3,7 @@
 
 #include "Configuration.h"
 #include "Http/AddressRules.h"
+#include "Http/PartnerDirectory.h"
 #include "Http/RequestSafety.h"
 #include "Http/RouteTable.h"
 
@@ -31,6 +32,7 @@ namespace Inbound
     AccessVerdict_Public,          // no account needed: the public limits decide next
     AccessVerdict_Admin,           // an admin from an admin network: no public limits
     AccessVerdict_Puller,          // a configured puller from its network
+    AccessVerdict_Partner,         // a partner's token on its STOW-RS route, from its networks
     AccessVerdict_Handler,         // refused by the plugin's route handler with its JSON error
                                    // (method override, cross-site write) before it acts
     AccessVerdict_Banned,
@@ -46,11 +48,14 @@ namespace Inbound
     AccessVerdict verdict;
     RouteClass routeClass;
     bool failedLogin;  // credentials were given and were wrong
+    const PartnerSettings* partner = nullptr;  // AccessVerdict_Partner: whose token it is
+    std::string refusal = "";  // a partner route's audit code; the client sees a plain 403
 
     bool IsAllowed() const
     {
       return verdict == AccessVerdict_Public || verdict == AccessVerdict_Admin ||
-             verdict == AccessVerdict_Puller || verdict == AccessVerdict_Handler;
+             verdict == AccessVerdict_Puller || verdict == AccessVerdict_Handler ||
+             verdict == AccessVerdict_Partner;
     }
   };
 
@@ -73,6 +78,9 @@ namespace Inbound
     std::vector<PullerRule> pullers_;
     AddressRules adminNetworks_;
     Role role_;
+    PartnerDirectory partners_;
+
+    AccessDecision DecidePartner(const AccessRequest& request, AccessDecision decision) const;
 
     static bool DecodeBasic(std::string& user, std::string& password,
                             const std::string& authorization);
@@ -82,7 +90,12 @@ namespace Inbound
     AccessPolicy(const std::map<std::string, std::string>& users,
                  const AddressRules& trustedProxies, const std::vector<PullerAccount>& pullers = {},
                  const AddressRules& adminNetworks = AddressRules({"127.0.0.0/8", "::1"}),
-                 Role role = Role_Standalone);
+                 Role role = Role_Standalone, const std::vector<PartnerSettings>& partners = {});
+
+    const PartnerDirectory& GetPartners() const
+    {
+      return partners_;
+    }
 
     // The route table's class of a request (Http/RouteTable.h).
     static RouteClass Classify(Orthanc::HttpMethod method, const std::string& uri)
@@ -94,8 +107,8 @@ namespace Inbound
     // a refusal with a JSON body, which the filter cannot.
     static bool IsPluginRoute(const std::string& uri);
 
-    // Routes that need an admin: the admin class, and the upload routes of an Internal
-    // Orthanc, which has no public side.
+    // Routes that need an admin: the admin class, and the upload and partner routes of an
+    // Internal Orthanc, which has no public side.
     bool NeedsAdmin(RouteClass routeClass) const;
 
     // The whole decision, in this order: bans (before credentials, on every route class),

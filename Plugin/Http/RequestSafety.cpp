@@ -5,8 +5,32 @@
 
 #include <strings.h>
 
+#include <algorithm>
+#include <cctype>
+
 namespace Inbound
 {
+  namespace
+  {
+    // "multipart/related" with a parameter type=application/dicom (quoted or not, any case).
+    bool IsStowContentType(std::string type)
+    {
+      for (char& c : type)
+      {
+        c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+      }
+      type.erase(std::remove(type.begin(), type.end(), ' '), type.end());
+      type.erase(std::remove(type.begin(), type.end(), '\t'), type.end());
+      if (type.compare(0, 18, "multipart/related;") != 0)
+      {
+        return false;
+      }
+      return type.find(";type=application/dicom;") != std::string::npos ||
+             type.find(";type=\"application/dicom\"") != std::string::npos ||
+             (type.size() >= 23 && type.compare(type.size() - 23, 23, ";type=application/dicom") == 0);
+    }
+  }
+
   void RequestFacts::AddHeader(const char* name, const char* value)
   {
     if (strcasecmp(name, "x-http-method-override") == 0 ||
@@ -22,6 +46,7 @@ namespace Inbound
       const size_t start = type.find_first_not_of(" \t");
       type = (start == std::string::npos ? "" : type.substr(start));
       multipartForm = multipartForm || boost::algorithm::istarts_with(type, "multipart/");
+      stowMultipart = IsStowContentType(type);
     }
     else if (strcasecmp(name, "x-file-name") == 0 || strcasecmp(name, "x-file-size") == 0)
     {

@@ -14,6 +14,9 @@ namespace Inbound
   {
     bool methodOverride = false;  // "_method" argument or an X-HTTP-Method-Override header
     bool multipartForm = false;   // a multipart body, or X-File-Name / X-File-Size
+    // A STOW-RS body: multipart/related with type=application/dicom (the only body of the
+    // partner routes; still a multipartForm for every other route).
+    bool stowMultipart = false;
     std::string origin;           // the Origin header
     std::string host;             // the Host header
     std::string forwardedProto;   // X-Forwarded-Proto: "https" behind the TLS proxy

@@ -67,6 +67,10 @@ namespace Inbound
       {RouteId_PeerAck, "/inbound/peer/outbox/{id}/ack", RouteClass_Peer, false, "POST"},
       // Request links the Internal pushes out (doc/Requests.md, "Gateways").
       {RouteId_PeerRequests, "/inbound/peer/requests", RouteClass_Peer, false, "GET,POST"},
+      // Partner sites' STOW-RS (doc/Api.md, "Partner sites"): a partner's token, nothing else.
+      {RouteId_PartnerStudies, "/inbound/dicom-web/studies", RouteClass_Partner, false, "POST"},
+      {RouteId_PartnerStudy, "/inbound/dicom-web/studies/{study}", RouteClass_Partner, false,
+       "POST"},
     };
 
     // What the filter accepts for a parameter. Upload ids and file names are letters and
@@ -82,6 +86,8 @@ namespace Inbound
         return "[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}";
       if (name == "token")  // a request link's token: Crypto::RandomToken, URL-safe base64
         return "[A-Za-z0-9_-]{16,128}";
+      if (name == "study")  // a StudyInstanceUID: digits and single dots, 64 at most (last segment)
+        return "(?=[0-9.]{1,64}$)[0-9]+(?:\\.[0-9]+)*";
       return rest ? ".+" : "[^/]+";
     }
 
@@ -162,6 +168,8 @@ namespace Inbound
         return "puller";
       case RouteClass_Admin:
         return "admin";
+      case RouteClass_Partner:
+        return "partner";
       default:
         return "unknown";
     }

@@ -14,7 +14,8 @@ namespace Inbound
     RouteClass_Public,     // the sender's routes: no account
     RouteClass_Challenge,  // answered by the plugin itself with a Basic challenge (login)
     RouteClass_Peer,       // a gateway's outbox and request links: configured pullers only
-    RouteClass_Admin       // everything else: the plugin's admin routes and all of Orthanc
+    RouteClass_Admin,      // everything else: the plugin's admin routes and all of Orthanc
+    RouteClass_Partner     // STOW-RS of partner sites: a partner's Bearer token, POST only
   };
 
   const char* EnumerationToString(RouteClass routeClass);
@@ -61,6 +62,8 @@ namespace Inbound
     RouteId_PeerItem,
     RouteId_PeerAck,
     RouteId_PeerRequests,
+    RouteId_PartnerStudies,
+    RouteId_PartnerStudy,
     RouteId_Count  // not a route
   };
 
@@ -90,6 +93,13 @@ namespace Inbound
   // The route that the access filter matches "uri" to (anchored, strict parameters), or nullptr:
   // not one of the plugin's routes as the filter sees it, hence admin-class (default deny).
   const Route* MatchRoute(const std::string& uri);
+
+  // Partner routes are read in chunks (Orthanc's chunked REST callback, doc/Api.md "Partner
+  // sites"), so that a stream is held part by part, never whole.
+  inline bool IsChunkedRoute(const Route& route)
+  {
+    return route.routeClass == RouteClass_Partner;
+  }
 
   // The class of a request by its method and path; anything not in the table is admin-class.
   RouteClass ClassifyRoute(Orthanc::HttpMethod method, const std::string& uri);

@@ -48,6 +48,7 @@ namespace Inbound
     try
     {
       ReleaseReservation();
+      SetCurrentPartnerId("");
       AccessRequest request;
       request.method = ToHttpMethod(method);
       request.uri = uri;
@@ -96,10 +97,15 @@ namespace Inbound
         case AccessVerdict_Admin:
         case AccessVerdict_Puller:
           return 1;  // admins and pullers are not subject to the public side's limits
+        case AccessVerdict_Partner:
+          // Stream admission per partner comes with the STOW-RS handler (doc/Api.md).
+          SetCurrentPartnerId(decision.partner->id);
+          return 1;
         case AccessVerdict_Public:
           break;
         default:
-          limits.RecordRefusal(client, 403, EnumerationToString(decision.verdict),
+          limits.RecordRefusal(client, 403, decision.refusal.empty() ?
+                               std::string(EnumerationToString(decision.verdict)) : decision.refusal,
                                uri, OffenceOf(decision.verdict));
           if (decision.failedLogin)
           {

@@ -9,6 +9,17 @@ namespace Inbound
   {
     thread_local std::string currentClientAddress_;
     thread_local uint64_t reservation_ = 0;
+    thread_local std::string currentPartnerId_;
+  }
+
+  const std::string& GetCurrentPartnerId()
+  {
+    return currentPartnerId_;
+  }
+
+  void SetCurrentPartnerId(const std::string& id)
+  {
+    currentPartnerId_ = id;
   }
 
   const std::string& GetCurrentClientAddress()

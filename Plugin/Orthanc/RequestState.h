@@ -12,6 +12,13 @@ namespace Inbound
 
   void SetCurrentClientAddress(const std::string& address);
 
+  // The partner whose token the access filter accepted for this request ("" for none); the
+  // STOW-RS handler still checks the Authorization header itself (a Bearer token that another
+  // plugin made skips the filter).
+  const std::string& GetCurrentPartnerId();
+
+  void SetCurrentPartnerId(const std::string& id);
+
   // The body reservation of the request on this HTTP thread (see InFlight): 0 for none. The
   // filter makes it; it is released when the handler ends, or, if Orthanc never called the
   // handler (the client went away while sending), by the next request on the same thread.

@@ -67,6 +67,44 @@ namespace Inbound
       }
       return OrthancPluginErrorCode_Success;
     }
+
+    // The partner routes (doc/Api.md, "Partner sites") are read in chunks. Until the STOW-RS
+    // stream is in place they take the body and answer 503 "not-ready": nothing is stored.
+    // The factory never fails (its error would be Orthanc's own answer, not ours).
+    struct NotReadyReader
+    {
+    };
+
+    OrthancPluginErrorCode NotReadyFactory(OrthancPluginServerChunkedRequestReader** reader,
+                                           const char*, const OrthancPluginHttpRequest*)
+    {
+      *reader = reinterpret_cast<OrthancPluginServerChunkedRequestReader*>(new NotReadyReader);
+      return OrthancPluginErrorCode_Success;
+    }
+
+    OrthancPluginErrorCode NotReadyAddChunk(OrthancPluginServerChunkedRequestReader*, const void*,
+                                            uint32_t)
+    {
+      return OrthancPluginErrorCode_Success;
+    }
+
+    OrthancPluginErrorCode NotReadyExecute(OrthancPluginServerChunkedRequestReader*,
+                                           OrthancPluginRestOutput* output)
+    {
+      static const std::string kBody =
+        "{\"error\":\"not-ready\",\"message\":\"Partner sites cannot send yet\"}";
+      OrthancPluginContext* context = PluginContext::Get().GetOrthanc();
+      OrthancPluginSetHttpHeader(context, output, "Content-Type", "application/json; charset=utf-8");
+      OrthancPluginSetHttpHeader(context, output, "Cache-Control", "no-store");
+      OrthancPluginSendHttpStatus(context, output, 503, kBody.data(),
+                                  static_cast<uint32_t>(kBody.size()));
+      return OrthancPluginErrorCode_Success;
+    }
+
+    void NotReadyFinalize(OrthancPluginServerChunkedRequestReader* reader)
+    {
+      delete reinterpret_cast<NotReadyReader*>(reader);
+    }
   }
 
   void RegisterRoutes(OrthancPluginContext* context)
@@ -113,12 +151,22 @@ namespace Inbound
       {RouteId_PeerItem, Handle<RouteId_PeerItem, Handlers::PeerItem>},
       {RouteId_PeerAck, Handle<RouteId_PeerAck, Handlers::PeerAck>},
       {RouteId_PeerRequests, Handle<RouteId_PeerRequests, Handlers::PeerRequests>},
+      {RouteId_PartnerStudies, nullptr},  // chunked: below
+      {RouteId_PartnerStudy, nullptr},
     };
     static_assert(sizeof(kHandlers) / sizeof(kHandlers[0]) == RouteId_Count,
                   "every route of the table has one handler");
 
     for (const Route& route : GetRoutes())
     {
+      if (IsChunkedRoute(route))
+      {
+        // POST only: a NULL GET/DELETE handler answers 405, PUT has no factory.
+        OrthancPluginRegisterChunkedRestCallback(
+          context, GetOrthancPattern(route).c_str(), nullptr, NotReadyFactory, nullptr, nullptr,
+          NotReadyAddChunk, NotReadyExecute, NotReadyFinalize);
+        continue;
+      }
       OrthancPluginRestCallback callback = nullptr;
       for (const auto& handler : kHandlers)
       {
