@@ -33,6 +33,28 @@ namespace Inbound
       // The partners of the configuration, read once (the filter has its own copy; the
       // factory checks the token again because a Bearer token of another plugin skips the
       // filter, doc/Api.md "Partner STOW-RS").
+      // The filter's strict pattern for {study} (Http/RouteTable.cpp); checked again because
+      // Orthanc's pattern is looser and a request may skip the filter (see GetDirectory).
+      bool IsStudyUid(const std::string& study, bool present)
+      {
+        if (!present)
+        {
+          return true;
+        }
+        if (study.empty() || study.size() > 64)
+        {
+          return false;
+        }
+        for (char c : study)
+        {
+          if (!((c >= '0' && c <= '9') || c == '.'))
+          {
+            return false;
+          }
+        }
+        return true;
+      }
+
       const PartnerDirectory& GetDirectory()
       {
         static const PartnerDirectory directory(PluginContext::Get().GetConfiguration().partners);
@@ -49,6 +71,11 @@ namespace Inbound
         {
           return new StowRequest(403, "forbidden", kForbidden);
         }
+        const std::string study = request->groupsCount >= 1 ? request->groups[0] : "";
+        if (!IsStudyUid(study, request->groupsCount >= 1))
+        {
+          return new StowRequest(404, "not-found", "No such route");
+        }
         if (!opener_)
         {
           return new StowRequest(503, "not-ready", "Partner sites cannot send yet");
@@ -58,7 +85,6 @@ namespace Inbound
         {
           return new StowRequest(503, "server-busy", "Too many requests at once; send again later");
         }
-        const std::string study = request->groupsCount >= 1 ? request->groups[0] : "";
         return new StowRequest(std::move(session), GetHeader(request, "content-type"), study,
                                partner->limits.maxFileBytes);
       }
