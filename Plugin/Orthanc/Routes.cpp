@@ -4,6 +4,7 @@
 #include "Http/RouteTable.h"
 #include "Orthanc/AccessFilter.h"
 #include "Orthanc/Handlers.h"
+#include "Orthanc/PartnerHandlers.h"
 #include "Orthanc/RequestState.h"
 #include "PluginContext.h"
 
@@ -67,44 +68,6 @@ namespace Inbound
       }
       return OrthancPluginErrorCode_Success;
     }
-
-    // The partner routes (doc/Api.md, "Partner sites") are read in chunks. Until the STOW-RS
-    // stream is in place they take the body and answer 503 "not-ready": nothing is stored.
-    // The factory never fails (its error would be Orthanc's own answer, not ours).
-    struct NotReadyReader
-    {
-    };
-
-    OrthancPluginErrorCode NotReadyFactory(OrthancPluginServerChunkedRequestReader** reader,
-                                           const char*, const OrthancPluginHttpRequest*)
-    {
-      *reader = reinterpret_cast<OrthancPluginServerChunkedRequestReader*>(new NotReadyReader);
-      return OrthancPluginErrorCode_Success;
-    }
-
-    OrthancPluginErrorCode NotReadyAddChunk(OrthancPluginServerChunkedRequestReader*, const void*,
-                                            uint32_t)
-    {
-      return OrthancPluginErrorCode_Success;
-    }
-
-    OrthancPluginErrorCode NotReadyExecute(OrthancPluginServerChunkedRequestReader*,
-                                           OrthancPluginRestOutput* output)
-    {
-      static const std::string kBody =
-        "{\"error\":\"not-ready\",\"message\":\"Partner sites cannot send yet\"}";
-      OrthancPluginContext* context = PluginContext::Get().GetOrthanc();
-      OrthancPluginSetHttpHeader(context, output, "Content-Type", "application/json; charset=utf-8");
-      OrthancPluginSetHttpHeader(context, output, "Cache-Control", "no-store");
-      OrthancPluginSendHttpStatus(context, output, 503, kBody.data(),
-                                  static_cast<uint32_t>(kBody.size()));
-      return OrthancPluginErrorCode_Success;
-    }
-
-    void NotReadyFinalize(OrthancPluginServerChunkedRequestReader* reader)
-    {
-      delete reinterpret_cast<NotReadyReader*>(reader);
-    }
   }
 
   void RegisterRoutes(OrthancPluginContext* context)
@@ -163,8 +126,8 @@ namespace Inbound
       {
         // POST only: a NULL GET/DELETE handler answers 405, PUT has no factory.
         OrthancPluginRegisterChunkedRestCallback(
-          context, GetOrthancPattern(route).c_str(), nullptr, NotReadyFactory, nullptr, nullptr,
-          NotReadyAddChunk, NotReadyExecute, NotReadyFinalize);
+          context, GetOrthancPattern(route).c_str(), nullptr, PartnerHandlers::Factory, nullptr,
+          nullptr, PartnerHandlers::AddChunk, PartnerHandlers::Execute, PartnerHandlers::Finalize);
         continue;
       }
       OrthancPluginRestCallback callback = nullptr;
