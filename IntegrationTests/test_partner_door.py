@@ -124,3 +124,46 @@ def test_only_post_passes_the_door(door):
     for method in ("GET", "PUT", "DELETE"):
         status, _, _ = send(door, method, "/inbound/dicom-web/studies")
         assert status == 403, (method, status)
+
+
+def open_stream(server, token=TOKEN):
+    """A chunked STOW-RS request whose body has begun and not ended."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    connection.putrequest("POST", "/inbound/dicom-web/studies")
+    connection.putheader("Authorization", "Bearer " + token)
+    connection.putheader("Content-Type", STOW)
+    connection.putheader("Transfer-Encoding", "chunked")
+    connection.endheaders()
+    connection.send(b"%x\r\n%s\r\n" % (len(BODY[:10]), BODY[:10]))
+    return connection
+
+
+def finish_stream(connection):
+    rest = BODY[10:]
+    connection.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(rest), rest))
+    response = connection.getresponse()
+    status = response.status
+    response.read()
+    connection.close()
+    return status
+
+
+def test_a_partner_has_at_most_max_streams_at_once(door):
+    import time
+    first, second = open_stream(door), open_stream(door)
+    time.sleep(0.5)  # both past the filter
+    assert send(door, "POST", "/inbound/dicom-web/studies")[0] == 403  # the third: partner-busy
+    wait_for_audit(door, lambda e: "partner-busy" in (e.get("detail") or ""), what="partner-busy")
+    assert finish_stream(first) != 403 and finish_stream(second) != 403
+    assert send(door, "POST", "/inbound/dicom-web/studies")[0] != 403  # released
+
+
+def test_a_stream_cut_off_by_its_partner_is_released(door):
+    import time
+    for _ in range(3):
+        connection = open_stream(door)
+        time.sleep(0.2)
+        connection.close()  # the partner went away mid-body
+    time.sleep(1.0)
+    assert send(door, "POST", "/inbound/dicom-web/studies")[0] != 403
+    assert send(door, "POST", "/inbound/dicom-web/studies", chunked=True)[0] != 403

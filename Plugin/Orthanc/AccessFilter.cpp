@@ -48,6 +48,7 @@ namespace Inbound
     try
     {
       ReleaseReservation();
+      ReleasePartnerStream();
       SetCurrentPartnerId("");
       AccessRequest request;
       request.method = ToHttpMethod(method);
@@ -98,7 +99,12 @@ namespace Inbound
         case AccessVerdict_Puller:
           return 1;  // admins and pullers are not subject to the public side's limits
         case AccessVerdict_Partner:
-          // Stream admission per partner comes with the STOW-RS handler (doc/Api.md).
+          // Each stream holds an HTTP thread while the partner sends (doc/Api.md "Partner routes").
+          if (!AdmitPartnerStream(decision.partner->id, decision.partner->limits.maxStreams))
+          {
+            limits.RecordRefusal(client, 403, "partner-busy", uri, Offence_None);
+            return 0;
+          }
           SetCurrentPartnerId(decision.partner->id);
           return 1;
         case AccessVerdict_Public:

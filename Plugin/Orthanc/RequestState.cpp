@@ -1,6 +1,7 @@
 // The per-thread state of the request being handled: its client address and body reservation.
 #include "RequestState.h"
 
+#include "Limits/PartnerStreams.h"
 #include "PluginContext.h"
 
 namespace Inbound
@@ -10,6 +11,34 @@ namespace Inbound
     thread_local std::string currentClientAddress_;
     thread_local uint64_t reservation_ = 0;
     thread_local std::string currentPartnerId_;
+    thread_local std::string streamPartnerId_;  // "" : no stream held by this thread
+
+    PartnerStreams& GetPartnerStreams()
+    {
+      static PartnerStreams streams(
+        PluginContext::Get().GetConfiguration().partnerLimits.maxStreamsTotal);
+      return streams;
+    }
+  }
+
+  bool AdmitPartnerStream(const std::string& partnerId, unsigned int maxStreams)
+  {
+    ReleasePartnerStream();
+    if (!GetPartnerStreams().Acquire(partnerId, maxStreams))
+    {
+      return false;
+    }
+    streamPartnerId_ = partnerId;
+    return true;
+  }
+
+  void ReleasePartnerStream()
+  {
+    if (!streamPartnerId_.empty())
+    {
+      GetPartnerStreams().Release(streamPartnerId_);
+      streamPartnerId_.clear();
+    }
   }
 
   const std::string& GetCurrentPartnerId()

@@ -19,6 +19,13 @@ namespace Inbound
 
   void SetCurrentPartnerId(const std::string& id);
 
+  // A stream of that partner on this thread, within PartnerLimits.MaxStreams ("maxStreams")
+  // and MaxStreamsTotal; false: refused. Released by the route's finalize callback (same
+  // thread, doc/Api.md "Partner routes"), or else by the next request on the thread.
+  bool AdmitPartnerStream(const std::string& partnerId, unsigned int maxStreams);
+
+  void ReleasePartnerStream();
+
   // The body reservation of the request on this HTTP thread (see InFlight): 0 for none. The
   // filter makes it; it is released when the handler ends, or, if Orthanc never called the
   // handler (the client went away while sending), by the next request on the same thread.

@@ -68,6 +68,14 @@ namespace Inbound
       }
       return OrthancPluginErrorCode_Success;
     }
+
+    // The stream the filter admitted ends with its reader (same thread: doc/Api.md "Partner
+    // routes"), also after a client went away.
+    void FinalizePartnerStream(OrthancPluginServerChunkedRequestReader* reader)
+    {
+      PartnerHandlers::Finalize(reader);
+      ReleasePartnerStream();
+    }
   }
 
   void RegisterRoutes(OrthancPluginContext* context)
@@ -127,7 +135,7 @@ namespace Inbound
         // POST only: a NULL GET/DELETE handler answers 405, PUT has no factory.
         OrthancPluginRegisterChunkedRestCallback(
           context, GetOrthancPattern(route).c_str(), nullptr, PartnerHandlers::Factory, nullptr,
-          nullptr, PartnerHandlers::AddChunk, PartnerHandlers::Execute, PartnerHandlers::Finalize);
+          nullptr, PartnerHandlers::AddChunk, PartnerHandlers::Execute, FinalizePartnerStream);
         continue;
       }
       OrthancPluginRestCallback callback = nullptr;
