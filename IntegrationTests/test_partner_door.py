@@ -167,3 +167,36 @@ def test_a_stream_cut_off_by_its_partner_is_released(door):
     time.sleep(1.0)
     assert send(door, "POST", "/inbound/dicom-web/studies")[0] != 403
     assert send(door, "POST", "/inbound/dicom-web/studies", chunked=True)[0] != 403
+
+
+PARTNER_LOCATION = "location ~ ^/inbound/dicom-web/studies(/[0-9.]+)?$ {"
+
+
+@pytest.mark.parametrize("opened", [False, True])
+def test_the_shipped_nginx_site_passes_partner_streams_only_from_partner_networks(door, opened):
+    from proxy import NginxProxy
+
+    def open_to_loopback(site):
+        assert PARTNER_LOCATION in site
+        return site.replace(PARTNER_LOCATION, PARTNER_LOCATION + "\n        allow 127.0.0.1;")
+
+    proxy = NginxProxy(door.port, admin_nets="127.0.0.1",
+                       edit_site=open_to_loopback if opened else None).start()
+    try:
+        headers = {"Authorization": "Bearer " + TOKEN, "Content-Type": STOW}
+        chunks = (BODY[i:i + 7] for i in range(0, len(BODY), 7))  # requests sends it chunked
+        r = proxy.request("POST", "/inbound/dicom-web/studies/1.2.3", data=chunks, headers=headers)
+        if opened:
+            # The plugin's own answer (JSON), not nginx's refusal.
+            assert r.status_code != 403 and r.headers["Content-Type"].startswith("application/"), \
+                (r.status_code, r.text)
+            for method in ("GET", "PUT", "DELETE"):
+                assert proxy.request(method, "/inbound/dicom-web/studies", headers=headers,
+                                     data=BODY).status_code == 403, method
+            # Another path: the public location's refusal of a multipart body.
+            assert proxy.request("POST", "/inbound/dicom-web/studies/1.2.x", headers=headers,
+                                 data=BODY).status_code == 415
+        else:
+            assert r.status_code == 403, r.status_code  # closed by default
+    finally:
+        proxy.cleanup()

@@ -4,14 +4,19 @@
 # admins deploy. Works from the source tree and from the installed layout
 # (share/orthanc-inbound/scripts/ next to share/orthanc-inbound/nginx/).
 #
-# render-nginx-site.sh LISTEN SERVER_NAME CERTIFICATE KEY ORTHANC MAX_BODY "ADMIN_NETS" "PEER_NETS" [ACCESS_LOG]
-#   ADMIN_NETS / PEER_NETS: space-separated networks, e.g. "127.0.0.1 10.0.0.0/8" ("" for none)
+# render-nginx-site.sh LISTEN SERVER_NAME CERTIFICATE KEY ORTHANC MAX_BODY "ADMIN_NETS" "PEER_NETS" [ACCESS_LOG ["PARTNER_NETS" [PARTNER_MAX_BODY]]]
+#   ADMIN_NETS / PEER_NETS / PARTNER_NETS: space-separated networks, e.g. "127.0.0.1 10.0.0.0/8"
+#   ("" for none; PARTNER_NETS defaults to none: the partner route is closed)
 #   ACCESS_LOG: the site's access log (default /var/log/nginx/access.log), written with the
 #   tokens of request links masked
+#   PARTNER_MAX_BODY: nginx's cap on one partner request (default 0: none, the plugin caps parts)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-[[ $# -eq 8 || $# -eq 9 ]] || { echo "usage: $0 LISTEN SERVER_NAME CERT KEY ORTHANC MAX_BODY ADMIN_NETS PEER_NETS [ACCESS_LOG]" >&2; exit 2; }
+[[ $# -ge 8 && $# -le 11 ]] || { echo "usage: $0 LISTEN SERVER_NAME CERT KEY ORTHANC MAX_BODY ADMIN_NETS PEER_NETS [ACCESS_LOG [PARTNER_NETS [PARTNER_MAX_BODY]]]" >&2; exit 2; }
 access_log=${9:-/var/log/nginx/access.log}
+partner_nets=${10:-}
+partner_max_body=${11:-0}
+[[ "$partner_max_body" =~ ^[0-9]+[kKmMgG]?$ ]] || { echo "$0: PARTNER_MAX_BODY must be a size like 0, 512m or 2g" >&2; exit 2; }
 template=""
 for candidate in "$here/../nginx/inbound-site.conf" "$here/../Nginx/inbound-site.conf"; do
   if [[ -f "$candidate" ]]; then template=$candidate; break; fi
@@ -21,5 +26,6 @@ allow() { local out=""; for n in $1; do out+="allow $n; "; done; printf '%s' "$o
 sed -e "s|@LISTEN@|$1|" -e "s|@SERVER_NAME@|$2|" -e "s|@CERTIFICATE@|$3|" \
     -e "s|@CERTIFICATE_KEY@|$4|" -e "s|@ORTHANC@|$5|" -e "s|@MAX_BODY@|$6|" \
     -e "s|@ADMIN_ALLOW@|$(allow "$7")|" -e "s|@PEER_ALLOW@|$(allow "$8")|" \
-    -e "s|@ACCESS_LOG@|$access_log|" \
+    -e "s|@ACCESS_LOG@|$access_log|" -e "s|@PARTNER_ALLOW@|$(allow "$partner_nets")|" \
+    -e "s|@PARTNER_MAX_BODY@|$partner_max_body|" \
     "$template"
