@@ -150,21 +150,29 @@ def finish_stream(connection):
 
 def test_a_partner_has_at_most_max_streams_at_once(door):
     import time
+    import requests
     first, second = open_stream(door), open_stream(door)
     time.sleep(0.5)  # both past the filter
     assert send(door, "POST", "/inbound/dicom-web/studies")[0] == 403  # the third: partner-busy
     wait_for_audit(door, lambda e: "partner-busy" in (e.get("detail") or ""), what="partner-busy")
+    limits = requests.get(door.url + "/inbound/admin/limits", auth=ADMIN, timeout=10).json()
+    assert limits["inFlight"]["bytes"] >= 2 * 32 * 1024 * 1024, limits["inFlight"]  # reserved
     assert finish_stream(first) != 403 and finish_stream(second) != 403
     assert send(door, "POST", "/inbound/dicom-web/studies")[0] != 403  # released
+    limits = requests.get(door.url + "/inbound/admin/limits", auth=ADMIN, timeout=10).json()
+    assert limits["inFlight"]["bytes"] == 0, limits["inFlight"]
 
 
 def test_a_stream_cut_off_by_its_partner_is_released(door):
     import time
+    import requests
     for _ in range(3):
         connection = open_stream(door)
         time.sleep(0.2)
         connection.close()  # the partner went away mid-body
     time.sleep(1.0)
+    limits = requests.get(door.url + "/inbound/admin/limits", auth=ADMIN, timeout=10).json()
+    assert limits["inFlight"]["bytes"] == 0, limits["inFlight"]  # released by finalize
     assert send(door, "POST", "/inbound/dicom-web/studies")[0] != 403
     assert send(door, "POST", "/inbound/dicom-web/studies", chunked=True)[0] != 403
 

@@ -296,3 +296,32 @@ TEST(LimitsGuard, AdmissionBeforeTheBody)
   EXPECT_EQ("400 not-dicom: PUT ...", audit[0].detail);
   EXPECT_EQ(1u, guard.Describe("")["refusals"]["not-dicom"].asUInt());
 }
+
+TEST(LimitsGuard, PartnerStreamsReserveTheirMemory)
+{
+  Json::Value section;
+  std::string errors;
+  JsonText::ParseConfiguration(section, R"({"Upload": {"MaxFileBytes": 1024, "MaxBytesPerUpload": 100000},
+    "Limits": {"MaxUploadsInFlightPerClient": 2, "MaxBytesInFlight": 80000000},
+    "DataMonitor": {"WarnFreeBytes": 0, "StopFreeBytes": 0}})", errors);
+  const Configuration configuration = Configuration::Parse(section);
+  InboundTests::FakeClock clock;
+  Ledger ledger("");
+  LimitsGuard guard(configuration, ledger, clock, {"/"});
+  const uint64_t part = LimitsGuard::kPartnerPartBytes;
+  uint64_t chunked = 0, sized = 0, refused = 0;
+  EXPECT_EQ(Admission_Allowed, guard.AdmitPartnerBody("clinic-a", -1, chunked));
+  EXPECT_NE(0u, chunked);
+  EXPECT_EQ(part, guard.Describe("")["inFlight"]["bytes"].asUInt64());
+  // A body with a length: held whole by Orthanc, plus the part being parsed.
+  EXPECT_EQ(Admission_Allowed, guard.AdmitPartnerBody("clinic-b", 1000000, sized));
+  EXPECT_EQ(2 * part + 1000000, guard.Describe("")["inFlight"]["bytes"].asUInt64());
+  EXPECT_EQ(Admission_ServerBusy, guard.AdmitPartnerBody("clinic-c", 20000000, refused));
+  EXPECT_EQ(0u, refused);
+  guard.ReleaseBody(sized);
+  EXPECT_EQ(Admission_Allowed, guard.AdmitPartnerBody("clinic-a", -1, sized));
+  EXPECT_EQ(Admission_ClientBusy, guard.AdmitPartnerBody("clinic-a", -1, refused));  // per key
+  guard.ReleaseBody(chunked);
+  guard.ReleaseBody(sized);
+  EXPECT_EQ(0u, guard.Describe("")["inFlight"]["bytes"].asUInt64());
+}

@@ -146,6 +146,22 @@ namespace Inbound
     }
   }
 
+  Admission LimitsGuard::AdmitPartnerBody(const std::string& partnerId, int64_t contentLength,
+                                          uint64_t& ticket)
+  {
+    ticket = 0;
+    const uint64_t bytes = (contentLength > 0 ? uint64_t(contentLength) : 0) + kPartnerPartBytes;
+    switch (inFlight_.Reserve(ticket, "partner:" + partnerId, bytes, clock_.NowMs()))
+    {
+      case InFlight::Result_Reserved:
+        return Admission_Allowed;
+      case InFlight::Result_ClientBusy:
+        return Admission_ClientBusy;
+      default:
+        return Admission_ServerBusy;
+    }
+  }
+
   void LimitsGuard::StartBody(uint64_t ticket)
   {
     inFlight_.MarkInUse(ticket);

@@ -81,6 +81,14 @@ namespace Inbound
     Admission AdmitBody(const std::string& address, bool hasBody, bool isFile,
                         int64_t contentLength, uint64_t& ticket);
 
+    // A partner's STOW-RS request (doc/Api.md, "Partner routes"): a body with a Content-Length
+    // is held whole by Orthanc, and the part being parsed takes up to kPartnerPartBytes more;
+    // both are reserved in Limits.MaxBytesInFlight under "partner:<id>" (ServerBusy or
+    // ClientBusy when they do not fit). contentLength < 0: chunked.
+    Admission AdmitPartnerBody(const std::string& partnerId, int64_t contentLength, uint64_t& ticket);
+
+    static const uint64_t kPartnerPartBytes = 32 * 1024 * 1024;
+
     // The handler of the request has started: its reservation no longer lapses after
     // Limits.BodyTimeout; the handler releases it when it ends.
     void StartBody(uint64_t ticket);

@@ -105,6 +105,18 @@ namespace Inbound
             limits.RecordRefusal(client, 403, "partner-busy", uri, Offence_None);
             return 0;
           }
+          {
+            // Its memory, in use from now on: released with the stream (Routes.cpp).
+            const Admission admission = limits.AdmitPartnerBody(
+              decision.partner->id, chunked ? -1 : contentLength, GetCurrentReservation());
+            if (admission != Admission_Allowed)
+            {
+              ReleasePartnerStream();
+              limits.RecordRefusal(client, 403, EnumerationToString(admission), uri, Offence_None);
+              return 0;
+            }
+            StartReservation();
+          }
           SetCurrentPartnerId(decision.partner->id);
           return 1;
         case AccessVerdict_Public:

@@ -74,6 +74,7 @@ namespace Inbound
     void FinalizePartnerStream(OrthancPluginServerChunkedRequestReader* reader)
     {
       PartnerHandlers::Finalize(reader);
+      ReleaseReservation();
       ReleasePartnerStream();
     }
   }
