@@ -151,7 +151,7 @@ TEST(Ledger, RefusesALedgerOfANewerVersion)
     db.Open(path.string());
     Orthanc::SQLite::Statement s(db, SQLITE_FROM_HERE, "PRAGMA user_version");
     ASSERT_TRUE(s.Step());
-    EXPECT_EQ(6, s.ColumnInt(0));  // written by this version
+    EXPECT_EQ(7, s.ColumnInt(0));  // written by this version
     db.Execute("PRAGMA user_version = 99;");
   }
   try
@@ -188,7 +188,9 @@ TEST(Ledger, UpgradesALedgerOfSchema1)
     // As release 0.1.0 left it: no language column, schema 1.
     Orthanc::SQLite::Connection db;
     db.Open(path.string());
-    db.Execute("ALTER TABLE uploads DROP COLUMN language; PRAGMA user_version = 1;");
+    db.Execute("ALTER TABLE uploads DROP COLUMN language; DROP INDEX uploads_partner;"
+               "ALTER TABLE uploads DROP COLUMN partner_id; DROP TABLE partner_stats;"
+               "PRAGMA user_version = 1;");
   }
   {
     Ledger ledger(path.string());
@@ -206,7 +208,14 @@ TEST(Ledger, UpgradesALedgerOfSchema1)
     db.Open(path.string());
     Orthanc::SQLite::Statement s(db, SQLITE_FROM_HERE, "PRAGMA user_version");
     ASSERT_TRUE(s.Step());
-    EXPECT_EQ(6, s.ColumnInt(0));
+    EXPECT_EQ(7, s.ColumnInt(0));
+    // Schema 7's column and table are back.
+    Orthanc::SQLite::Statement p(db, SQLITE_FROM_HERE,
+                                 "SELECT partner_id FROM uploads WHERE id = 'U1'");
+    ASSERT_TRUE(p.Step());
+    EXPECT_EQ("", p.ColumnString(0));
+    Orthanc::SQLite::Statement t(db, SQLITE_FROM_HERE, "SELECT COUNT(*) FROM partner_stats");
+    ASSERT_TRUE(t.Step());
   }
   boost::filesystem::remove(path);
   boost::filesystem::remove(path.string() + "-wal");

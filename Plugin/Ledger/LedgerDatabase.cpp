@@ -227,6 +227,24 @@ namespace Inbound
       " failures INTEGER NOT NULL, locked_at INTEGER NOT NULL, refused TEXT NOT NULL,"
       " PRIMARY KEY (request_id, gateway));"
       "CREATE INDEX IF NOT EXISTS uploads_request ON uploads(request_id);");
+    // Schema 7: partner sites (doc/Ledger.md). A partner's upload is keyed by (partner,
+    // study): what it sends for a study joins the open upload of that study.
+    AddColumnIfMissing("uploads", "partner_id", "TEXT NOT NULL DEFAULT ''");
+    AddColumnIfMissing("uploads", "partner_study", "TEXT NOT NULL DEFAULT ''");
+    connection_.Execute(
+      "CREATE INDEX IF NOT EXISTS uploads_partner ON uploads(partner_id, partner_study, state);"
+      // Per partner and UTC day (YYYY-MM-DD): requests, instances stored, bytes, failed parts,
+      // uploads opened.
+      "CREATE TABLE IF NOT EXISTS partner_stats ("
+      " partner_id TEXT NOT NULL, day TEXT NOT NULL, requests INTEGER NOT NULL,"
+      " instances INTEGER NOT NULL, bytes INTEGER NOT NULL, failures INTEGER NOT NULL,"
+      " studies INTEGER NOT NULL, PRIMARY KEY (partner_id, day));"
+      // Per partner: its last request, last stored study, last failure, and whether the
+      // silence alert was raised for the current silence (Partners/PartnerWatch.h).
+      "CREATE TABLE IF NOT EXISTS partner_contacts ("
+      " partner_id TEXT PRIMARY KEY, last_contact_at INTEGER NOT NULL,"
+      " last_study_at INTEGER NOT NULL, last_failure_at INTEGER NOT NULL,"
+      " last_failure_code TEXT NOT NULL, silence_alerted INTEGER NOT NULL);");
 
     connection_.Execute("PRAGMA user_version = " + std::to_string(kSchemaVersion) + ";");
     t.Commit();

@@ -30,7 +30,7 @@ namespace Inbound
     // staging, quotas by a keyed hash); 6: request links ("requests", "request_tickets",
     // uploads.request_id). Raise it with every change of the schema, and upgrade older
     // ledgers in CreateOrUpgradeSchema().
-    static const int kSchemaVersion = 6;
+    static const int kSchemaVersion = 7;
 
     // The lock on the database, held from construction to destruction. Every public method
     // of a store opens one (or a Transaction); methods that take a "Session&" run inside
