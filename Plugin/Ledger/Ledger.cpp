@@ -14,7 +14,8 @@ namespace Inbound
     bans_(database_, audit_),
     notifications_(database_, audit_),
     forwards_(database_, audit_),
-    pulls_(database_, audit_)
+    pulls_(database_, audit_),
+    partners_(database_)
   {
   }
 }

@@ -6,6 +6,7 @@
 #include "Ledger/ForwardStore.h"
 #include "Ledger/LedgerDatabase.h"
 #include "Ledger/NotificationStore.h"
+#include "Ledger/PartnerStore.h"
 #include "Ledger/PatientStore.h"
 #include "Ledger/PullStore.h"
 #include "Ledger/QuotaStore.h"
@@ -39,6 +40,7 @@ namespace Inbound
     NotificationStore notifications_;
     ForwardStore forwards_;
     PullStore pulls_;
+    PartnerStore partners_;
 
   public:
     // "path" empty: an in-memory ledger (unit tests). Creates or upgrades the schema.
@@ -129,6 +131,17 @@ namespace Inbound
     PullStore& Pulls()
     {
       return pulls_;
+    }
+
+    // What each partner site sent, and its last contact.
+    PartnerStore& Partners()
+    {
+      return partners_;
+    }
+
+    const PartnerStore& Partners() const
+    {
+      return partners_;
     }
   };
 }

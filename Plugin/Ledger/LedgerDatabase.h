@@ -23,6 +23,7 @@ namespace Inbound
   class LedgerDatabase : public boost::noncopyable
   {
   public:
+    // 7: partner uploads (uploads.partner_id, partner_study), partner_stats, partner_contacts.
     // 1: uploads, items, audit, quotas, bans, notifications, cursors, forwards; 2: the
     // language of each upload; 3: pulls in progress and held pulls, the patient ordinals of
     // Isolation and items.original_patient_id_bytes; 4: uploads.gateway, the gateway a

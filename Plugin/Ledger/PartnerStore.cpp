@@ -1,0 +1,164 @@
+// What each partner site sent and when it last called (see PartnerStore.h).
+
+#include "PartnerStore.h"
+
+#include <ctime>
+
+namespace Inbound
+{
+  namespace
+  {
+    std::string UtcDay(int64_t ms)
+    {
+      const time_t seconds = static_cast<time_t>(ms / 1000);
+      struct tm parts;
+      gmtime_r(&seconds, &parts);
+      char text[16];
+      strftime(text, sizeof(text), "%Y-%m-%d", &parts);
+      return text;
+    }
+
+    void ReadContact(Orthanc::SQLite::Statement& s, PartnerActivity& a)
+    {
+      a.partnerId = s.ColumnString(0);
+      a.lastContactAt = s.ColumnInt64(1);
+      a.lastStudyAt = s.ColumnInt64(2);
+      a.lastFailureAt = s.ColumnInt64(3);
+      a.lastFailureCode = s.ColumnString(4);
+      a.silenceAlerted = s.ColumnInt(5) != 0;
+    }
+
+    void ReadDays(const LedgerDatabase::Session& session, PartnerActivity& a, int64_t now,
+                  unsigned int days)
+    {
+      const int64_t dayMs = 86400000;
+      const std::string first = UtcDay(now - static_cast<int64_t>(days == 0 ? 0 : days - 1) * dayMs);
+      Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
+                                   "SELECT day, requests, instances, bytes, failures, studies"
+                                   " FROM partner_stats WHERE partner_id = ? AND day >= ?"
+                                   " AND day <= ? ORDER BY day DESC");
+      s.BindString(0, a.partnerId);
+      s.BindString(1, first);
+      s.BindString(2, UtcDay(now));
+      while (s.Step())
+      {
+        PartnerDayStats d;
+        d.day = s.ColumnString(0);
+        d.requests = static_cast<uint64_t>(s.ColumnInt64(1));
+        d.instances = static_cast<uint64_t>(s.ColumnInt64(2));
+        d.bytes = static_cast<uint64_t>(s.ColumnInt64(3));
+        d.failures = static_cast<uint64_t>(s.ColumnInt64(4));
+        d.studies = static_cast<uint64_t>(s.ColumnInt64(5));
+        a.days.push_back(d);
+      }
+    }
+
+    const char* const kContactColumns =
+      "SELECT partner_id, last_contact_at, last_study_at, last_failure_at, last_failure_code,"
+      " silence_alerted FROM partner_contacts";
+  }
+
+  PartnerStore::PartnerStore(LedgerDatabase& database) :
+    database_(database)
+  {
+  }
+
+  void PartnerStore::RecordRequest(const std::string& partnerId, int64_t now,
+                                   const PartnerRequestTally& tally)
+  {
+    LedgerDatabase::Transaction t(database_);
+    {
+      Orthanc::SQLite::Statement s(
+        t.GetConnection(), SQLITE_FROM_HERE,
+        "INSERT INTO partner_stats (partner_id, day, requests, instances, bytes, failures,"
+        " studies) VALUES (?, ?, 1, ?, ?, ?, ?) ON CONFLICT (partner_id, day) DO UPDATE SET"
+        " requests = requests + 1, instances = instances + excluded.instances,"
+        " bytes = bytes + excluded.bytes, failures = failures + excluded.failures,"
+        " studies = studies + excluded.studies");
+      s.BindString(0, partnerId);
+      s.BindString(1, UtcDay(now));
+      s.BindInt64(2, static_cast<int64_t>(tally.instances));
+      s.BindInt64(3, static_cast<int64_t>(tally.bytes));
+      s.BindInt64(4, static_cast<int64_t>(tally.failures));
+      s.BindInt64(5, static_cast<int64_t>(tally.studies));
+      s.Run();
+    }
+    {
+      const bool failed = !tally.lastFailureCode.empty();
+      Orthanc::SQLite::Statement s(
+        t.GetConnection(), SQLITE_FROM_HERE,
+        "INSERT INTO partner_contacts (partner_id, last_contact_at, last_study_at,"
+        " last_failure_at, last_failure_code, silence_alerted) VALUES (?, ?, ?, ?, ?, 0)"
+        " ON CONFLICT (partner_id) DO UPDATE SET last_contact_at = excluded.last_contact_at,"
+        " last_study_at = CASE WHEN excluded.last_study_at != 0 THEN excluded.last_study_at"
+        " ELSE last_study_at END,"
+        " last_failure_at = CASE WHEN excluded.last_failure_at != 0"
+        " THEN excluded.last_failure_at ELSE last_failure_at END,"
+        " last_failure_code = CASE WHEN excluded.last_failure_at != 0"
+        " THEN excluded.last_failure_code ELSE last_failure_code END,"
+        " silence_alerted = 0");
+      s.BindString(0, partnerId);
+      s.BindInt64(1, now);
+      s.BindInt64(2, tally.instances > 0 ? now : 0);
+      s.BindInt64(3, failed ? now : 0);
+      s.BindString(4, tally.lastFailureCode);
+      s.Run();
+    }
+    t.Commit();
+  }
+
+  std::vector<PartnerActivity> PartnerStore::List(int64_t now, unsigned int days) const
+  {
+    LedgerDatabase::Session session(database_);
+    std::vector<PartnerActivity> result;
+    {
+      Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
+                                   std::string(kContactColumns) + " ORDER BY partner_id");
+      while (s.Step())
+      {
+        PartnerActivity a;
+        ReadContact(s, a);
+        result.push_back(a);
+      }
+    }
+    for (PartnerActivity& a : result)
+    {
+      ReadDays(session, a, now, days);
+    }
+    return result;
+  }
+
+  bool PartnerStore::Lookup(PartnerActivity& activity, const std::string& partnerId, int64_t now,
+                            unsigned int days) const
+  {
+    LedgerDatabase::Session session(database_);
+    {
+      Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
+                                   std::string(kContactColumns) + " WHERE partner_id = ?");
+      s.BindString(0, partnerId);
+      if (!s.Step())
+      {
+        return false;
+      }
+      activity = PartnerActivity();
+      ReadContact(s, activity);
+    }
+    ReadDays(session, activity, now, days);
+    return true;
+  }
+
+  bool PartnerStore::MarkSilenceAlerted(const std::string& partnerId)
+  {
+    LedgerDatabase::Transaction t(database_);
+    Orthanc::SQLite::Statement s(
+      t.GetConnection(), SQLITE_FROM_HERE,
+      "INSERT INTO partner_contacts (partner_id, last_contact_at, last_study_at, last_failure_at,"
+      " last_failure_code, silence_alerted) VALUES (?, 0, 0, 0, '', 1)"
+      " ON CONFLICT (partner_id) DO UPDATE SET silence_alerted = 1 WHERE silence_alerted = 0");
+    s.BindString(0, partnerId);
+    s.Run();
+    const bool changed = t.GetConnection().GetLastChangeCount() > 0;
+    t.Commit();
+    return changed;
+  }
+}
