@@ -238,7 +238,7 @@ namespace Inbound
   struct PartnerLimits
   {
     unsigned int quietSeconds = 60;        // an open partner upload completes after this quiet time
-    unsigned int silenceAlertHours = 0;    // no contact for this long raises an alert; 0: off
+    double silenceAlertHours = 0;          // no contact for this long raises an alert; 0: off
     unsigned int maxStreams = 2;           // requests of one partner at once
     unsigned int maxStreamsTotal = 8;      // requests of all partners at once (PartnerLimits only)
     uint64_t maxUnchunkedBytes = 268435456;  // a request with Content-Length above is refused

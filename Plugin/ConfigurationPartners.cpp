@@ -37,6 +37,16 @@ namespace Inbound
         return v.asUInt64();
       }
 
+      // SilenceAlertHours: hours, fractions allowed ("0.25": a quarter of an hour).
+      double ToHours(const Json::Value& v, const std::string& where)
+      {
+        if (v.isBool() || !v.isDouble() || v.asDouble() < 0 || v.asDouble() > 24 * 365)
+        {
+          Bad(where, "must be a number of hours from 0 to 8760 (fractions allowed)");
+        }
+        return v.asDouble();
+      }
+
       PartnerLimits ReadOverrides(const Json::Value& overrides, const std::string& where,
                                   const PartnerLimits& defaults, const UploadLimits& upload)
       {
@@ -57,8 +67,10 @@ namespace Inbound
         PartnerLimits l = defaults;
         l.quietSeconds = static_cast<unsigned int>(
           Override(overrides, "QuietSeconds", where, 1, 86400, l.quietSeconds));
-        l.silenceAlertHours = static_cast<unsigned int>(
-          Override(overrides, "SilenceAlertHours", where, 0, 24 * 365, l.silenceAlertHours));
+        if (overrides.isMember("SilenceAlertHours"))
+        {
+          l.silenceAlertHours = ToHours(overrides["SilenceAlertHours"], where + ".SilenceAlertHours");
+        }
         l.maxStreams = static_cast<unsigned int>(
           Override(overrides, "MaxStreams", where, 1, defaults.maxStreamsTotal, l.maxStreams));
         l.maxUnchunkedBytes = Override(overrides, "MaxUnchunkedBytes", where, 0, kMaxBytes,
@@ -129,8 +141,8 @@ namespace Inbound
     {
       PartnerLimits l;
       l.quietSeconds = static_cast<unsigned int>(GetUnsigned(s, "PartnerLimits.QuietSeconds", 1, 86400));
-      l.silenceAlertHours =
-        static_cast<unsigned int>(GetUnsigned(s, "PartnerLimits.SilenceAlertHours", 0, 24 * 365));
+      l.silenceAlertHours = ToHours(Member(s, "PartnerLimits.SilenceAlertHours"),
+                                    "PartnerLimits.SilenceAlertHours");
       // Each stream holds one of civetweb's 50 threads (doc/Architecture.md): keep most free.
       l.maxStreamsTotal = static_cast<unsigned int>(GetUnsigned(s, "PartnerLimits.MaxStreamsTotal", 1, 25));
       l.maxStreams = static_cast<unsigned int>(GetUnsigned(s, "PartnerLimits.MaxStreams", 1, 25));

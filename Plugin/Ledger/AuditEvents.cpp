@@ -82,6 +82,8 @@ namespace Inbound
         return "alert-request-locked";
       case AuditEventType_AlertRequestUnknown:
         return "alert-request-unknown";
+      case AuditEventType_AlertPartnerSilent:
+        return "alert-partner-silent";
       case AuditEventType_RequestCreated:
         return "request-created";
       case AuditEventType_RequestRevoked:
@@ -96,6 +98,12 @@ namespace Inbound
         return "request-locked";
       case AuditEventType_RequestMismatch:
         return "request-mismatch";
+      case AuditEventType_PartnerStow:
+        return "partner-stow";
+      case AuditEventType_PartnerTokenMade:
+        return "partner-token-made";
+      case AuditEventType_PartnerResumed:
+        return "partner-resumed";
       default:
         throw Orthanc::OrthancException(Orthanc::ErrorCode_ParameterOutOfRange);
     }
@@ -106,7 +114,7 @@ namespace Inbound
     // The enumeration's values are consecutive, from the first to the last.
     static const std::vector<AuditEventType> all = [] {
       std::vector<AuditEventType> types;
-      for (int i = AuditEventType_UploadOpened; i <= AuditEventType_AlertRequestUnknown; i++)
+      for (int i = AuditEventType_UploadOpened; i <= AuditEventType_AlertPartnerSilent; i++)
       {
         types.push_back(static_cast<AuditEventType>(i));
       }
@@ -157,6 +165,7 @@ namespace Inbound
       case AuditEventType_AlertScannerUnavailable:
       case AuditEventType_AlertRequestLocked:
       case AuditEventType_AlertRequestUnknown:
+      case AuditEventType_AlertPartnerSilent:
         return true;
       default:
         return false;

@@ -42,6 +42,9 @@ namespace Inbound
     AuditEventType_RequestChallengeFailed, // request-challenge-failed
     AuditEventType_RequestLocked,          // request-locked: too many wrong answers
     AuditEventType_RequestMismatch,        // request-mismatch: not the expected patient
+    AuditEventType_PartnerStow,            // partner-stow: a partner's STOW-RS request ended
+    AuditEventType_PartnerTokenMade,       // partner-token-made: an admin made a partner token
+    AuditEventType_PartnerResumed,         // partner-resumed: a silent partner called again
     // The alerts: each is sent to the alert recipients and written to Orthanc's log.
     AuditEventType_AlertDataMonitorWarning,  // alert-data-monitor-warning
     AuditEventType_AlertDataMonitorStopped,  // alert-data-monitor-stopped
@@ -56,7 +59,8 @@ namespace Inbound
     AuditEventType_AlertMalware,             // alert-malware: a file refused as infected
     AuditEventType_AlertScannerUnavailable,  // alert-scanner-unavailable: uploads refused
     AuditEventType_AlertRequestLocked,       // alert-request-locked
-    AuditEventType_AlertRequestUnknown       // alert-request-unknown: a binding not trusted
+    AuditEventType_AlertRequestUnknown,      // alert-request-unknown: a binding not trusted
+    AuditEventType_AlertPartnerSilent        // alert-partner-silent: no contact for too long
   };
 
   // The text stored in the audit trail and shown to admins.

@@ -60,6 +60,8 @@ namespace Inbound
          "Ein Anfrage-Link wurde nach wiederholt falschen Antworten gesperrt"},
         {"request-unknown", "A gateway bound an upload to a request that is not valid here",
          "Ein Gateway hat eine Sendung an eine hier ungültige Anfrage gebunden"},
+        {"partner-silent", "A partner site has sent nothing for too long",
+         "Eine Partnerklinik hat zu lange nichts gesendet"},
       };
       for (const Title& t : kTitles)
       {
