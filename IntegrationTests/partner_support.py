@@ -10,10 +10,13 @@ import http.server
 import io
 import json
 import re
+import subprocess
 import threading
 import time
 
 import pydicom
+import checks
+import data
 import harness
 import samples
 from harness import ADMIN
@@ -22,6 +25,8 @@ DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
 PARTNER_JSON = samples.path("Partner.json")
 PARTNER_LUA = samples.path("Partner.lua")
 TOKEN = "k3Jd9xQm2LpV7tRz4WbN8cYh5FgS1aEu6oIvXnM0qTw"
+STORESCU = "/usr/bin/storescu"   # Debian's dcmtk: the clinic's modality
+MODALITY_AET = "CT1"
 
 
 # ------------------------------------------------------------------------- the sender
@@ -33,7 +38,7 @@ class PartnerSender(harness.OrthancServer):
     a short StableAge and back-off (tests wait seconds, not minutes), and ChunkedTransfers."""
 
     def __init__(self, url, token=TOKEN, chunked=True, stable_age=1, retry_base=1,
-                 retry_max=4):
+                 retry_max=4, ca_file=None):
         super().__init__(None)
         self.stow_url = url
         self.token = token
@@ -41,6 +46,7 @@ class PartnerSender(harness.OrthancServer):
         self.stable_age = stable_age
         self.retry_base = retry_base
         self.retry_max = retry_max
+        self.ca_file = ca_file   # the hospital's certificate authority (HTTPS), else the system's
 
     def configuration(self):
         config = samples.configtool.load(PARTNER_JSON)
@@ -55,7 +61,30 @@ class PartnerSender(harness.OrthancServer):
         hospital["ChunkedTransfers"] = self.chunked
         config["InboundPartner"].update({"RetryBaseSeconds": self.retry_base,
                                          "RetryMaxSeconds": self.retry_max})
+        # The modality of the sample, on this machine (its address is checked: loopback).
+        assert list(config["DicomModalities"]) == ["ct"] and not config["DicomAlwaysAllowStore"]
+        config["DicomModalities"]["ct"] = [MODALITY_AET, "127.0.0.1", 104]
+        assert config["HttpsVerifyPeers"] is True
+        if self.ca_file:
+            config["HttpsCACertificates"] = self.ca_file
         return config
+
+    def c_store(self, paths):
+        """The files sent by the sample's modality with DCMTK's storescu (one association)."""
+        result = subprocess.run([STORESCU, "-aet", MODALITY_AET, "-aec", "CLINIC", "127.0.0.1",
+                                 str(self.dicom_port)] + list(paths),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        assert result.returncode == 0, result.stdout.decode(errors="replace")
+
+    def files(self):
+        """sha256 -> data.Original of every instance this Orthanc holds, as it would send it."""
+        found = {}
+        for instance in self.admin_json("GET", "/instances"):
+            r = self.admin("GET", "/instances/%s/file" % instance)
+            assert r.status_code == 200, r.text
+            original = data.Original(data=r.content)
+            found[original.sha256] = original
+        return found
 
     def store(self, data):
         """A file put in by REST, as the clinic's staff would from Orthanc Explorer."""
@@ -70,6 +99,11 @@ class PartnerSender(harness.OrthancServer):
 
     def jobs(self):
         return self.admin_json("GET", "/jobs?expand")
+
+    def stow_jobs(self):
+        """The DICOMweb client's STOW-RS jobs, oldest first."""
+        jobs = [j for j in self.jobs() if j["Type"] == "DicomWebStowClient"]
+        return sorted(jobs, key=lambda j: j["CreationTime"])
 
     def wait_state(self, study_id, prefix, timeout=60):
         """Polls the study's state until it starts with prefix. Each poll is also an HTTP
@@ -272,3 +306,128 @@ def orthanc_study_id(sender, study_uid):
     assert len(found) == 1, r.json()
     return found[0]
 
+
+
+# ------------------------------------------------------------------------- the hospital
+
+NEURO = harness.RECIPIENTS[0]
+PARTNER = {"Id": "clinic-a", "Name": "Clinic A", "Institution": "Clinic A, Radiology",
+           "Email": "pacs@clinic-a.example", "TokenSha256": harness.sha256(TOKEN.encode()),
+           "Recipient": NEURO["Id"], "Networks": ["127.0.0.1/32"]}
+QUIET_SECONDS = 2
+MAIL_FROM = "Orthanc Inbound <inbound@hospital.example>"
+
+
+def hospital(plugin, sink=None, role="Standalone", inbound=None, orthanc=None):
+    """A hospital's Orthanc with the plugin (not started), its ports chosen now so that its
+    mails (to the sink) link to itself. A Standalone or Gateway has the partner PARTNER, whose
+    uploads complete after QUIET_SECONDS."""
+    port = harness.free_port()
+    section = {"Role": role}
+    if sink is not None:
+        section["Smtp"] = {"Host": "127.0.0.1", "Port": sink.port, "Security": "None",
+                           "From": MAIL_FROM, "Timeout": 10}
+        section["Notifications"] = {"OrthancUrl": "http://127.0.0.1:%d" % port,
+                                    "RetryInterval": 1, "MaxRetryInterval": 2}
+    if role != "Internal":
+        section["Partners"] = [dict(PARTNER)]
+        section["PartnerLimits"] = {"QuietSeconds": QUIET_SECONDS}
+    server = harness.OrthancServer(plugin, inbound=harness.merge(section, inbound),
+                                   orthanc=orthanc)
+    server.port, server.dicom_port = port, harness.free_port()
+    return server
+
+
+def uploads_of(server, state=None):
+    """Every upload the server lists (the tests' hospitals receive from the partner only)."""
+    return [u for u in server.admin_uploads(limit=1000) if state in (None, u["state"])]
+
+
+def wait_uploads(server, count, state="complete", timeout=60):
+    """Waits until "count" uploads are in "state"; returns them, oldest first."""
+    deadline = time.monotonic() + timeout
+    found = []
+    while time.monotonic() < deadline:
+        found = uploads_of(server, state)
+        if len(found) >= count:
+            return sorted(found, key=lambda u: (u["createdAt"], u["id"]))
+        time.sleep(0.3)
+    raise AssertionError("%d uploads %s expected on %s within %d s: %s\n%s" % (
+        count, state, server.url, timeout, json.dumps(uploads_of(server))[:3000],
+        server.log_tail(80)))
+
+
+def assert_arrived(server, uploads, files):
+    """Each upload is the partner's, of one study: together exactly the studies of "files"
+    (sha256 -> data.Original, as the clinic sent them), every instance stored once, isolated
+    (its own PatientID namespace, the rest of the file unchanged) with InboundSha256 the hash
+    of the very bytes sent. Returns {StudyInstanceUID: upload}."""
+    by_study = {}
+    for u in uploads:
+        assert u["state"] == "complete", u
+        assert (u["sender"]["name"], u["sender"]["institution"]) == \
+            (PARTNER["Name"], PARTNER["Institution"]), u["sender"]
+        recipient = u["recipient"]["id"] if isinstance(u["recipient"], dict) else u["recipient"]
+        assert recipient == PARTNER["Recipient"], u
+        assert len(u["studies"]) == 1, "one study per upload: %s" % u["studies"]
+        uid = u["studies"][0]["studyInstanceUid"]
+        assert uid not in by_study, "two uploads of study %s" % uid
+        by_study[uid] = u
+    expected = {}
+    for original in files.values():
+        expected.setdefault(original.study_instance_uid, {})[original.sop_instance_uid] = original
+    assert sorted(by_study) == sorted(expected), "one upload per study sent"
+    for uid, u in by_study.items():
+        sent = expected[uid]
+        assert u["files"] == len(sent) and u["bytes"] == sum(o.size for o in sent.values()), u
+        stored = server.instances_of_upload(u["id"])
+        assert sorted(stored) == sorted(sent), "study %s: instances stored" % uid
+        for sop, instance in stored.items():
+            checks.assert_instance_metadata(server, instance["ID"], sent[sop], u["id"])
+            checks.assert_same_dicom_but_patient(sent[sop], server.instance_file(instance["ID"]),
+                                                 u["id"])
+        study = u["studies"][0]["orthancId"]
+        info = json.loads(server.metadata("studies", study, "InboundSender"))
+        assert (info["sender"]["name"], info["sender"]["institution"]) == \
+            (PARTNER["Name"], PARTNER["Institution"]), info
+        assert server.metadata("studies", study, "InboundUpload") == u["id"]
+    return by_study
+
+
+def assert_one_mail_per_upload(sink, server, uploads):
+    """The partner's recipient got exactly one mail per upload, naming the partner, whose
+    links open the upload's isolated studies in the viewer (Orthanc Explorer) of "server"."""
+    mails = sink.wait_for(len(uploads), timeout=30)
+    mails = sink.assert_stays(len(uploads), 1.0)
+    link = re.compile(re.escape(server.url) +
+                      r"/app/explorer\.html#study\?uuid=([0-9a-f]{8}(?:-[0-9a-f]{8}){4})")
+    by_upload = {}
+    for mail in mails:
+        assert mail.rcpt_tos == [NEURO["Email"]], mail.envelope
+        [upload_id] = mail.headers("X-Inbound-Upload")
+        assert upload_id not in by_upload, "two mails for upload %s" % upload_id
+        by_upload[upload_id] = mail
+        assert PARTNER["Name"] in mail.subject, mail.subject
+    assert sorted(by_upload) == sorted(u["id"] for u in uploads)
+    viewer = server.admin("GET", "/app/explorer.html")
+    assert viewer.status_code == 200 and "text/html" in viewer.headers["Content-Type"]
+    for u in uploads:
+        mail = by_upload[u["id"]]
+        studies = link.findall(mail.text)
+        assert studies and set(studies) == set(link.findall(mail.html)), mail.text
+        assert set(studies) == {s["orthancId"] for s in u["studies"]}, (studies, u["studies"])
+        for study in studies:
+            shown = server.admin_json("GET", "/studies/%s" % study)
+            assert shown["PatientMainDicomTags"]["PatientID"].startswith("INB-%s-" % u["id"])
+    return by_upload
+
+
+def assert_sent(sender, studies, jobs=None):
+    """The clinic's view: each study "sent", every STOW-RS job a success (one per study unless
+    "jobs" says how many)."""
+    done = sender.stow_jobs()
+    assert [j["State"] for j in done] == ["Success"] * (jobs or studies), done
+    ids = sender.admin_json("GET", "/studies")
+    assert len(ids) == studies
+    for study in ids:
+        assert (sender.state(study) or "").startswith("sent "), sender.state(study)

@@ -79,10 +79,11 @@ class NginxProxy:
     """The shipped nginx site in front of the Orthanc at orthanc_port."""
 
     def __init__(self, orthanc_port, admin_nets="", peer_nets="", max_body="512m",
-                 edit_site=None):
+                 edit_site=None, partner_nets=""):
         self.orthanc_port = orthanc_port
         self.admin_nets = admin_nets
         self.peer_nets = peer_nets
+        self.partner_nets = partner_nets   # the script's PARTNER_NETS ("": the route closed)
         self.max_body = max_body
         self.edit_site = edit_site
         self.workdir = tempfile.mkdtemp(prefix="inbound-nginx-")
@@ -106,7 +107,7 @@ class NginxProxy:
         result = subprocess.run(
             [RENDER, "127.0.0.1:%d" % self.port, "localhost", self.cert, self.key,
              "127.0.0.1:%d" % self.orthanc_port, self.max_body, self.admin_nets,
-             self.peer_nets, os.path.join(self.workdir, "access.log")],
+             self.peer_nets, os.path.join(self.workdir, "access.log"), self.partner_nets],
             check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         site = result.stdout.decode()
         for line in site.splitlines():

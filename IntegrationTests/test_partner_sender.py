@@ -58,7 +58,7 @@ def store_study(sender, files):
 
 
 def jobs_of(sender):
-    return [j for j in sender.jobs() if j["Type"] == "DicomWebStowClient"]
+    return sender.stow_jobs()
 
 
 @pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "content-length"])
@@ -98,8 +98,10 @@ def test_patient_cd_arrives_by_itself_one_request_per_study(start_pair, chunked)
     assert len(jobs) == len(studies) and all(j["State"] == "Success" for j in jobs)
 
 
+# A back-off of 2 s at least: "retry 2 <time>" then lasts 1 s or more (os.time() counts whole
+# seconds), long enough for the test's polls to see it before the next attempt replaces it.
 def test_503_then_sent_again_with_every_instance_as_a_new_job(start_pair):
-    receiver, sender = start_pair(script=["503"])
+    receiver, sender = start_pair(script=["503"], retry_base=2)
     files = one_study(3)
     study = store_study(sender, files)
     first = receiver.wait_requests(1)[0]
@@ -115,7 +117,7 @@ def test_503_then_sent_again_with_every_instance_as_a_new_job(start_pair):
 
 
 def test_200_with_a_failed_instance_is_not_done(start_pair):
-    receiver, sender = start_pair(script=["200-failed"])
+    receiver, sender = start_pair(script=["200-failed"], retry_base=2)
     files = one_study(2)
     study = store_study(sender, files)
     first = receiver.wait_requests(1)[0]
