@@ -4,6 +4,7 @@
 
 #include "Http/SelfCheck.h"
 #include "Limits/SenderKey.h"
+#include "Orthanc/PartnerHandlers.h"
 #include "Staging/SealedHoldings.h"
 #include "Toolbox/Errors.h"
 #include "Toolbox/Json.h"
@@ -245,6 +246,17 @@ namespace Inbound
     requests_->SetWrongAnswerCounter([this](const std::string& ip) { lockout_->RecordFailure(ip); });
     uploads_.reset(new UploadService(configuration_, *ledger_, *sink_, *limits_, clock_));
     uploads_->SetRequests(requests_.get());
+    if (configuration_.role != Role_Internal)
+    {
+      // Partner sites' STOW-RS requests go into the upload service (doc/Api.md, "Partner
+      // STOW-RS"); set before the routes serve.
+      PartnerHandlers::SetSessionOpener(
+        [this](const PartnerSettings& partner, const std::string& client) {
+          ClientInfo info;
+          info.ip = client;
+          return uploads_->OpenPartnerSession(partner, info);
+        });
+    }
     admin_.reset(new AdminViews(*ledger_, *uploads_));
     if (configuration_.role == Role_Internal)
     {
@@ -416,6 +428,9 @@ namespace Inbound
       try
       {
         limits_->Flush();
+        // Each second: a quiet partner upload completes within about a second of its
+        // partner's QuietSeconds.
+        uploads_->CompleteQuietPartnerUploads();
         if (now - lastMonitor >= monitorMs)
         {
           lastMonitor = now;

@@ -87,6 +87,10 @@ namespace Inbound
     // A bound upload: whether its patients were the request's (Requests/PatientMatch.h):
     // -1 not known yet, 0 differs, 1 matched.
     int64_t requestMatched = -1;
+    // A partner site's upload (doc/Ledger.md, schema 7): the partner's id (Inbound.Partners)
+    // and the Study Instance UID the upload is keyed by; both "" for a sender's upload.
+    std::string partnerId;
+    std::string partnerStudy;
   };
 
   struct ItemRecord

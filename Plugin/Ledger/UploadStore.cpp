@@ -15,7 +15,7 @@ namespace Inbound
       "id, token_hash, state, created_at, updated_at, completed_at, sender_name, sender_email, "
       "sender_institution, sender_phone, recipient, message, consent_version, client_ip, "
       "user_agent, expected_files, expected_bytes, receipt_code, files, bytes, purged, language, "
-      "gateway, sealed_fields, sender_key, request_id, request_matched";
+      "gateway, sealed_fields, sender_key, request_id, request_matched, partner_id, partner_study";
 
     UploadRecord ReadUpload(const Orthanc::SQLite::Statement& s)
     {
@@ -47,6 +47,8 @@ namespace Inbound
       r.senderKey = s.ColumnString(24);
       r.requestId = s.ColumnString(25);
       r.requestMatched = s.ColumnInt64(26);
+      r.partnerId = s.ColumnString(27);
+      r.partnerStudy = s.ColumnString(28);
       return r;
     }
 
@@ -85,6 +87,73 @@ namespace Inbound
                                   const std::vector<std::string>& quotaScopes, int64_t day)
   {
     LedgerDatabase::Transaction t(database_);
+    const std::string refused = CreateInternal(t, r, quotaScopes, day);
+    if (refused.empty())
+    {
+      t.Commit();
+    }
+    return refused;
+  }
+
+  UploadRecord UploadStore::FindOrCreatePartnerUpload(const UploadRecord& record,
+                                                      const std::vector<std::string>& quotaScopes,
+                                                      int64_t day, bool& created)
+  {
+    LedgerDatabase::Transaction t(database_);
+    UploadRecord open;
+    if (LookupOpenPartnerInternal(t, open, record.partnerId, record.partnerStudy))
+    {
+      created = false;
+      return open;  // nothing written: the transaction rolls back
+    }
+    CreateInternal(t, record, quotaScopes, day);  // no request: never refused
+    t.Commit();
+    created = true;
+    return record;
+  }
+
+  bool UploadStore::LookupOpenPartnerInternal(const LedgerDatabase::Session& session,
+                                              UploadRecord& record, const std::string& partnerId,
+                                              const std::string& study) const
+  {
+    // The newest open one: there is at most one (FindOrCreatePartnerUpload is the only way to
+    // make one). Pulled uploads (gateway set) only carry their gateway's partner label.
+    Orthanc::SQLite::Statement s(
+      session.GetConnection(), SQLITE_FROM_HERE,
+      std::string("SELECT ") + kUploadColumns +
+        " FROM uploads WHERE partner_id = ? AND partner_study = ? AND state = 'open'"
+        " AND gateway = '' ORDER BY created_at DESC LIMIT 1");
+    s.BindString(0, partnerId);
+    s.BindString(1, study);
+    if (!s.Step())
+    {
+      return false;
+    }
+    record = ReadUpload(s);
+    return true;
+  }
+
+  bool UploadStore::LookupOpenPartnerUpload(UploadRecord& record, const std::string& partnerId,
+                                            const std::string& study) const
+  {
+    LedgerDatabase::Session session(database_);
+    return LookupOpenPartnerInternal(session, record, partnerId, study);
+  }
+
+  std::vector<UploadRecord> UploadStore::ListOpenPartnerUploads() const
+  {
+    LedgerDatabase::Session session(database_);
+    Orthanc::SQLite::Statement s(
+      session.GetConnection(), SQLITE_FROM_HERE,
+      std::string("SELECT ") + kUploadColumns +
+        " FROM uploads WHERE state = 'open' AND partner_id != '' AND gateway = ''");
+    return ReadUploads(s);
+  }
+
+  std::string UploadStore::CreateInternal(LedgerDatabase::Transaction& t, const UploadRecord& r,
+                                          const std::vector<std::string>& quotaScopes,
+                                          int64_t day)
+  {
     if (!r.requestId.empty())
     {
       // The request's check and this upload's use of it are one transaction: two opens racing
@@ -107,7 +176,7 @@ namespace Inbound
     Orthanc::SQLite::Statement s(
       t.GetConnection(), SQLITE_FROM_HERE,
       std::string("INSERT INTO uploads (") + kUploadColumns +
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.BindString(0, r.id);
     s.BindString(1, r.tokenHash);
     s.BindString(2, EnumerationToString(r.state));
@@ -135,6 +204,8 @@ namespace Inbound
     s.BindString(24, r.senderKey);
     s.BindString(25, r.requestId);
     s.BindInt64(26, r.requestMatched);
+    s.BindString(27, r.partnerId);
+    s.BindString(28, r.partnerStudy);
     s.Run();
     // A sealing gateway keeps no readable trace of the sender (doc/Security.md, "Sealed
     // staging"): the audit names the sealed sender by nothing.
@@ -142,8 +213,8 @@ namespace Inbound
                   (r.sealedFields.empty() ? "sender " + r.sender.email : "sender sealed") +
                     (r.recipientId.empty() ? "" : ", recipient " + r.recipientId) +
                     (r.gateway.empty() ? "" : ", pulled from gateway " + r.gateway) +
-                    (r.requestId.empty() ? "" : ", request " + r.requestId));
-    t.Commit();
+                    (r.requestId.empty() ? "" : ", request " + r.requestId) +
+                    (r.partnerId.empty() ? "" : ", partner " + r.partnerId));
     return "";
   }
 
@@ -312,7 +383,8 @@ namespace Inbound
     LedgerDatabase::Session session(database_);
     Orthanc::SQLite::Statement s(
       session.GetConnection(), SQLITE_FROM_HERE,
-      "SELECT id FROM uploads WHERE state = 'open' AND updated_at < ?");
+      "SELECT id FROM uploads WHERE state = 'open' AND updated_at < ?"
+      " AND (partner_id = '' OR gateway != '')");
     s.BindInt64(0, cutoffMs);
     return ReadIds(s);
   }

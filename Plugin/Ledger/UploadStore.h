@@ -39,6 +39,13 @@ namespace Inbound
     bool LookupInternal(const LedgerDatabase::Session& session, UploadRecord& record,
                         const std::string& id) const;
 
+    bool LookupOpenPartnerInternal(const LedgerDatabase::Session& session, UploadRecord& record,
+                                   const std::string& partnerId, const std::string& study) const;
+
+    // Create() within the caller's transaction, which it does not commit.
+    std::string CreateInternal(LedgerDatabase::Transaction& t, const UploadRecord& record,
+                               const std::vector<std::string>& quotaScopes, int64_t day);
+
   public:
     UploadStore(LedgerDatabase& database, AuditStore& audit, QuotaStore& quotas,
                 PatientStore& patients, const RequestStore& requests);
@@ -52,6 +59,21 @@ namespace Inbound
     // refused it ("unknown" for a request this ledger does not hold).
     std::string Create(const UploadRecord& record,
                        const std::vector<std::string>& quotaScopes = {}, int64_t day = 0);
+
+    // A partner site's part (doc/Api.md, "Partner STOW-RS"): the open upload of
+    // (record.partnerId, record.partnerStudy), or else "record" created as Create() does
+    // ("created" true), in one transaction: two requests of a partner racing for one study
+    // end up in one upload.
+    UploadRecord FindOrCreatePartnerUpload(const UploadRecord& record,
+                                           const std::vector<std::string>& quotaScopes,
+                                           int64_t day, bool& created);
+
+    // The open upload of (partnerId, study) received here, if there is one.
+    bool LookupOpenPartnerUpload(UploadRecord& record, const std::string& partnerId,
+                                 const std::string& study) const;
+
+    // Every open partner upload received here (for their quiet-time completion).
+    std::vector<UploadRecord> ListOpenPartnerUploads() const;
 
     bool Lookup(UploadRecord& record, const std::string& id) const;
 
@@ -86,7 +108,8 @@ namespace Inbound
     // Complete uploads not yet delivered, the oldest first (a gateway's outbox).
     std::vector<UploadRecord> ListOutbox(unsigned int limit) const;
 
-    // Open uploads whose last activity is older than "cutoffMs".
+    // Open uploads whose last activity is older than "cutoffMs", partner uploads excepted
+    // (they complete after their quiet time instead: UploadService::CompleteQuietPartnerUploads).
     std::vector<std::string> ListIdleOpen(int64_t cutoffMs) const;
 
     // Removed uploads whose data is not known to be gone (after a crash, for instance).

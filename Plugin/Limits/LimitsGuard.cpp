@@ -234,6 +234,13 @@ namespace Inbound
     quotas_.CheckBytes(key, upload.senderKey, size);
   }
 
+  void LimitsGuard::CheckPartner(const std::string& partnerId, uint64_t maxUploads,
+                                 uint64_t maxBytes, uint64_t addUploads, uint64_t addBytes)
+  {
+    monitor_.CheckAccepting();
+    quotas_.CheckPartner(partnerId, maxUploads, maxBytes, addUploads, addBytes);
+  }
+
   void LimitsGuard::RecordRefusal(const std::string& address, int status,
                                   const std::string& code, const std::string& what,
                                   Offence offence)

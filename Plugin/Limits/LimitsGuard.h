@@ -122,6 +122,9 @@ namespace Inbound
       return quotas_.GetDay();
     }
 
+    void CheckPartner(const std::string& partnerId, uint64_t maxUploads, uint64_t maxBytes,
+                      uint64_t addUploads, uint64_t addBytes) override;
+
     // "extraBytes" times GetBodyMemoryMultiple, held in the in-flight budget (not as a body of
     // the client: the file's body holds that place already); 503 server-busy otherwise.
     std::unique_ptr<MemoryHold> ReserveParsingGrowth(uint64_t extraBytes) override;

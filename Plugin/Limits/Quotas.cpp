@@ -71,6 +71,14 @@ namespace Inbound
       Check(scopes[2], "for your e-mail address", 0, limits_.bytesPerSender, 0, bytes);
   }
 
+  void Quotas::CheckPartner(const std::string& partnerId, uint64_t maxUploads,
+                            uint64_t maxBytes, uint64_t addUploads, uint64_t addBytes) const
+  {
+    Check("global", "of this site", limits_.uploadsPerDay, limits_.bytesPerDay, addUploads,
+          addBytes);
+    Check("partner:" + partnerId, "of this partner", maxUploads, maxBytes, addUploads, addBytes);
+  }
+
   uint64_t Quotas::GetBytesToday() const
   {
     return ledger_.Quotas().GetUsage("global", GetDay()).bytes;

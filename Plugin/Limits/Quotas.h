@@ -45,6 +45,10 @@ namespace Inbound
     void CheckBytes(const std::string& clientIp, const std::string& senderKey,
                     uint64_t bytes) const;
 
+    // A partner's part: the site's quotas and the partner's (IUploadPolicy::CheckPartner).
+    void CheckPartner(const std::string& partnerId, uint64_t maxUploads, uint64_t maxBytes,
+                      uint64_t addUploads, uint64_t addBytes) const;
+
     uint64_t GetBytesToday() const;
 
     // What the whole site received today.

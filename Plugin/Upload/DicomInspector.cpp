@@ -74,6 +74,7 @@ namespace Inbound
     }
 
     summary.sopInstanceUid = Get(*dicom, Orthanc::DICOM_TAG_SOP_INSTANCE_UID);
+    summary.sopClassUid = Get(*dicom, Orthanc::DICOM_TAG_SOP_CLASS_UID);
     summary.seriesInstanceUid = Get(*dicom, Orthanc::DICOM_TAG_SERIES_INSTANCE_UID);
     summary.studyInstanceUid = Get(*dicom, Orthanc::DICOM_TAG_STUDY_INSTANCE_UID);
     if (summary.sopInstanceUid.empty() || summary.seriesInstanceUid.empty() ||

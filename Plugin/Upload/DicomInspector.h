@@ -16,6 +16,7 @@ namespace Inbound
   struct DicomSummary
   {
     std::string sopInstanceUid;
+    std::string sopClassUid;  // (0008,0016), "" when absent (a partner's STOW-RS answer names it)
     std::string seriesInstanceUid;
     std::string studyInstanceUid;
     std::string patientId;       // as sent, decoded to UTF-8 losing no character (DicomText)

@@ -65,6 +65,20 @@ namespace Inbound
 
     virtual int64_t GetDay() const = 0;
 
+    // A partner site's part (doc/Api.md, "Partner STOW-RS"): the data monitor, the site's
+    // daily quotas and the partner's own ("partner:<id>", at most "maxUploads" uploads and
+    // "maxBytes" bytes a day; 0: none), with "addUploads" uploads and "addBytes" bytes more.
+    // No per-address rate or quota: a partner is bounded by its streams and its own quotas.
+    // Refusals as CheckFile.
+    virtual void CheckPartner(const std::string& partnerId, uint64_t maxUploads,
+                              uint64_t maxBytes, uint64_t addUploads, uint64_t addBytes) = 0;
+
+    // The quota counters that a partner's uploads and bytes count against.
+    static std::vector<std::string> GetPartnerQuotaScopes(const std::string& partnerId)
+    {
+      return {"global", "partner:" + partnerId};
+    }
+
     // A file that takes more memory parsed than its body was counted for when it was admitted
     // (a deflated dataset is parsed inflated: 300 KB can become 512 MB): "extraBytes" more of
     // it, before it is parsed. Held until the returned object is destroyed; 503 server-busy
@@ -97,6 +111,10 @@ namespace Inbound
     int64_t GetDay() const override
     {
       return 0;
+    }
+
+    void CheckPartner(const std::string&, uint64_t, uint64_t, uint64_t, uint64_t) override
+    {
     }
 
     std::unique_ptr<MemoryHold> ReserveParsingGrowth(uint64_t) override

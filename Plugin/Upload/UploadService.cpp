@@ -227,10 +227,8 @@ namespace Inbound
     return status;
   }
 
-  ItemRecord UploadService::StoreFile(const UploadRecord& upload, const std::string& sha256,
-                                      const void* body, size_t size)
+  void UploadService::InspectFile(InspectedFile& inspected, const void* body, size_t size)
   {
-    DicomSummary summary;
     DicomGuardLimits guard;
     guard.maxSequenceDepth = configuration_.upload.maxSequenceDepth;
     guard.maxInflatedBytes = configuration_.upload.maxFileBytes;
@@ -242,9 +240,22 @@ namespace Inbound
     // Upload.MaxFileBytes, the largest file that the budget is sure to hold (its meta group,
     // not deflated, is counted in the body already).
     const uint64_t parsed = std::min<uint64_t>(checked.GetParsedBytes(), guard.maxInflatedBytes);
-    const std::unique_ptr<MemoryHold> growth =
-      policy_.ReserveParsingGrowth(parsed > size ? parsed - size : 0);
-    std::unique_ptr<Orthanc::ParsedDicomFile> dicom = DicomInspector::Parse(summary, checked);
+    inspected.growth = policy_.ReserveParsingGrowth(parsed > size ? parsed - size : 0);
+    inspected.dicom = DicomInspector::Parse(inspected.summary, checked);
+  }
+
+  ItemRecord UploadService::StoreFile(const UploadRecord& upload, const std::string& sha256,
+                                      const void* body, size_t size)
+  {
+    InspectedFile inspected;
+    InspectFile(inspected, body, size);
+    return KeepFile(upload, sha256, inspected, body, size);
+  }
+
+  ItemRecord UploadService::KeepFile(const UploadRecord& upload, const std::string& sha256,
+                                     InspectedFile& inspected, const void* body, size_t size)
+  {
+    const DicomSummary& summary = inspected.summary;
 
     // One upload, one file per instance: a second, different file with the same SOP Instance
     // UID would land on the same archive instance, which could then not match the hash that
@@ -279,9 +290,9 @@ namespace Inbound
       // The staging area keeps the bytes as sent: the parse is done with, and freed before a
       // sealing gateway makes the envelope, so that a file's peak stays at its body and one
       // copy (doc/Configuration.md, "Memory per file").
-      dicom.reset();
+      inspected.dicom.reset();
     }
-    sink_.Keep(upload, item, dicom.get(), body, size);
+    sink_.Keep(upload, item, inspected.dicom.get(), body, size);
     return item;
   }
 
@@ -411,21 +422,30 @@ namespace Inbound
       {
         throw ApiError(409, "empty-upload", "The upload holds no file yet");
       }
-      const std::string code = Crypto::RandomCode(4) + "-" + Crypto::RandomCode(4);
-      ledger_.Uploads().ChangeState(id, {UploadState_Open}, UploadState_Complete, clock_.NowMs(),
-                                    client.ip,
-                                    std::to_string(upload.files) + " files, " +
-                                        std::to_string(upload.bytes) + " bytes, receipt " + code,
-                                    code);
+      CompleteLocked(upload, client.ip, "");
       ledger_.Uploads().Lookup(upload, id);
-      LOG(INFO) << "Inbound: upload " << id << " complete (" << upload.files << " files)";
-      Completed();
     }
     if (upload.state != UploadState_Complete && upload.state != UploadState_Delivered)
     {
       throw Closed(upload);
     }
     return MakeReceipt(upload);  // completing again answers the same receipt
+  }
+
+  void UploadService::CompleteLocked(const UploadRecord& upload, const std::string& ip,
+                                     const std::string& detail)
+  {
+    const std::string code = Crypto::RandomCode(4) + "-" + Crypto::RandomCode(4);
+    if (ledger_.Uploads().ChangeState(upload.id, {UploadState_Open}, UploadState_Complete,
+                                      clock_.NowMs(), ip,
+                                      std::to_string(upload.files) + " files, " +
+                                        std::to_string(upload.bytes) + " bytes, receipt " + code +
+                                        detail,
+                                      code))
+    {
+      LOG(INFO) << "Inbound: upload " << upload.id << " complete (" << upload.files << " files)";
+      Completed();
+    }
   }
 
   void UploadService::BeginPulledUpload(const UploadRecord& record)

@@ -3,9 +3,11 @@
 
 #include "Configuration.h"
 #include "Ledger/Ledger.h"
+#include "Partners/PartnerSession.h"
 #include "Requests/RequestService.h"
 #include "Scan/MalwareScan.h"
 #include "Toolbox/Time.h"
+#include "Upload/DicomInspector.h"
 #include "Upload/IUploadPolicy.h"
 #include "Upload/IUploadSink.h"
 #include "Upload/UploadLocks.h"
@@ -38,13 +40,35 @@ namespace Inbound
     std::unique_ptr<MalwareScan> scan_;  // null: no malware scanning (Inbound.Scan.Clamd)
     const RequestService* requests_ = nullptr;  // null: no upload through a request link
     std::vector<std::function<void()>> completionListeners_;
+    PartnerFeeds partnerFeeds_;  // the partner uploads that running requests feed
+
+    // A file checked by the DICOM guard and parsed, before it is kept.
+    struct InspectedFile
+    {
+      DicomSummary summary;
+      std::unique_ptr<MemoryHold> growth;  // the parse's memory beyond the body's
+      std::unique_ptr<Orthanc::ParsedDicomFile> dicom;
+    };
 
     void Completed() const;
 
     UploadRecord Authenticate(const std::string& id, const std::string& token) const;
+
+    // The steps every file goes through, whoever sends it (PutFile, pulled files, partner
+    // parts): the guard and the parse, then the duplicate-SOP check and the sink.
+    void InspectFile(InspectedFile& inspected, const void* body, size_t size);
+    ItemRecord KeepFile(const UploadRecord& upload, const std::string& sha256,
+                        InspectedFile& inspected, const void* body, size_t size);
     ItemRecord StoreFile(const UploadRecord& upload, const std::string& sha256, const void* body,
                          size_t size);
+
+    // With the upload's exclusive lock held: an open upload becomes complete, audited with
+    // "detail" (the files, bytes and receipt code are added), and the listeners are called.
+    void CompleteLocked(const UploadRecord& upload, const std::string& ip,
+                        const std::string& detail);
     void PurgeLocked(const std::string& id);
+
+    friend class PartnerSession;  // runs a partner's parts through the steps above
 
   public:
     UploadService(const Configuration& configuration, Ledger& ledger, IUploadSink& sink,
@@ -110,6 +134,16 @@ namespace Inbound
     // (409 other-gateway as above).
     void CompletePulledUpload(const std::string& id, const std::string& receiptCode,
                               const std::string& gateway);
+
+    // A partner site's STOW-RS request (doc/Api.md, "Partner STOW-RS"): each part goes
+    // through the checks of PutFile into the open upload of its study (PartnerSession.cpp).
+    std::unique_ptr<IPartnerSession> OpenPartnerSession(const PartnerSettings& partner,
+                                                        const ClientInfo& client);
+
+    // Completes every open partner upload that no running request feeds and that received
+    // nothing for its partner's QuietSeconds, as a sender's "complete" would; one that holds
+    // no file is expired instead. Called each second by the background thread.
+    void CompleteQuietPartnerUploads();
 
     // Expires idle open uploads and removes the data of removed uploads whose removal did
     // not finish (crash); checks that the malware scanner still takes files of
