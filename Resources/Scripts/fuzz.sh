@@ -8,7 +8,7 @@ seconds=${1:-20}
 
 CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DINBOUND_BUILD_FUZZERS=ON -DINBOUND_BUILD_TESTS=OFF -DINBOUND_BUILD_WEBAPP=OFF >/dev/null
-targets=${INBOUND_FUZZ_TARGETS:-OpenRequestFuzzer DicomInspectorFuzzer DicomGuardFuzzer ForwardedForFuzzer MailComposeFuzzer PatientIdFuzzer PulledManifestFuzzer SealingFuzzer ClamdReplyFuzzer RequestPushFuzzer StowReaderFuzzer}
+targets=${INBOUND_FUZZ_TARGETS:-OpenRequestFuzzer DicomInspectorFuzzer DicomGuardFuzzer ForwardedForFuzzer MailComposeFuzzer PatientIdFuzzer PulledManifestFuzzer SealingFuzzer ClamdReplyFuzzer RequestPushFuzzer StowReaderFuzzer RequestFormFuzzer}
 # shellcheck disable=SC2086
 cmake --build "$build" -j"${INBOUND_JOBS:-2}" --target $targets
 
@@ -18,11 +18,14 @@ trap 'rm -rf "$corpus"' EXIT
 mkdir -p "$corpus/OpenRequestFuzzer" "$corpus/DicomInspectorFuzzer" "$corpus/DicomGuardFuzzer" \
   "$corpus/ForwardedForFuzzer" "$corpus/MailComposeFuzzer" "$corpus/PatientIdFuzzer" \
   "$corpus/PulledManifestFuzzer" "$corpus/SealingFuzzer" "$corpus/ClamdReplyFuzzer" \
-  "$corpus/RequestPushFuzzer" "$corpus/StowReaderFuzzer"
+  "$corpus/RequestPushFuzzer" "$corpus/StowReaderFuzzer" "$corpus/RequestFormFuzzer"
 cp "$root"/UnitTests/Fuzzing/Corpus/OpenRequest/* "$corpus/OpenRequestFuzzer/"
 cp "$root"/UnitTests/Fuzzing/Corpus/PulledManifest/* "$corpus/PulledManifestFuzzer/"
 # RequestPushFuzzer: pushes (valid, refused records, a duplicate id) and gateways' state answers.
 cp "$root"/UnitTests/Fuzzing/Corpus/RequestPush/* "$corpus/RequestPushFuzzer/"
+# RequestFormFuzzer: byte 0 picks the parser (0 the admin's form, 1 a challenge answer, 2 two
+# patient names split at NUL), the rest is its input.
+cp "$root"/UnitTests/Fuzzing/Corpus/RequestForm/* "$corpus/RequestFormFuzzer/"
 # StowReaderFuzzer: 4 bytes seeding the chunk sizes, then a STOW-RS body (boundary B0undary):
 # two parts, a text part, garbage between parts, an unterminated part, no part.
 cp "$root"/UnitTests/Fuzzing/Corpus/StowReader/* "$corpus/StowReaderFuzzer/"
