@@ -258,6 +258,9 @@ namespace Inbound
         });
     }
     admin_.reset(new AdminViews(*ledger_, *uploads_));
+    // A partner that never called is silent from the start on (doc/Configuration.md).
+    partnerStatus_.reset(new PartnerStatus(configuration_.partners, *ledger_, clock_, clock_.NowMs()));
+    partnerWatch_.reset(new PartnerWatch(configuration_.partners, *ledger_, clock_, clock_.NowMs()));
     if (configuration_.role == Role_Internal)
     {
       // An unreadable key, or a missing or malformed gateway entry (doc/Configuration.md, "A
@@ -431,6 +434,7 @@ namespace Inbound
         // Each second: a quiet partner upload completes within about a second of its
         // partner's QuietSeconds.
         uploads_->CompleteQuietPartnerUploads();
+        partnerWatch_->Tick();  // every minute at most (Partners/PartnerWatch.h)
         if (now - lastMonitor >= monitorMs)
         {
           lastMonitor = now;

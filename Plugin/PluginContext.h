@@ -13,6 +13,8 @@
 #include "Notify/MailTemplates.h"
 #include "Notify/Notifier.h"
 #include "Notify/Transports.h"
+#include "Partners/PartnerStatus.h"
+#include "Partners/PartnerWatch.h"
 #include "Peering/CurlPeerClient.h"
 #include "Peering/Outbox.h"
 #include "Peering/Puller.h"
@@ -51,6 +53,8 @@ namespace Inbound
     std::unique_ptr<IUploadSink> sink_;
     StagingArea* staging_ = nullptr;  // the sink, in the Gateway role
     std::unique_ptr<RequestService> requests_;
+    std::unique_ptr<PartnerStatus> partnerStatus_;  // the admin's views of Inbound.Partners
+    std::unique_ptr<PartnerWatch> partnerWatch_;    // their silence alert, run by the sweeper
     std::unique_ptr<UploadService> uploads_;
     std::unique_ptr<AdminViews> admin_;
     std::unique_ptr<Outbox> outbox_;  // Gateway role only
@@ -135,6 +139,12 @@ namespace Inbound
     RequestService& GetRequests()
     {
       return *requests_;
+    }
+
+    // Partner sites as the admin sees them (doc/Api.md, "Admin routes").
+    PartnerStatus& GetPartnerStatus()
+    {
+      return *partnerStatus_;
     }
 
     // The public keys a gateway seals with; null except on a sealing gateway.

@@ -68,10 +68,21 @@ TEST(PartnerStore, TheSilenceAlertIsMarkedOncePerSilence)
   ASSERT_TRUE(ledger.Partners().Lookup(a, "clinic-a", kNoon, 7));
   EXPECT_TRUE(a.silenceAlerted);
 
-  // It calls again: the next silence raises the alert again.
+  // It calls again: "resumed" until partner-resumed is written (once); then the next
+  // silence raises the alert again.
+  EXPECT_FALSE(ledger.Partners().MarkResumeAudited("clinic-a"));
   ledger.Partners().RecordRequest("clinic-a", kNoon + kDay, PartnerRequestTally());
   ASSERT_TRUE(ledger.Partners().Lookup(a, "clinic-a", kNoon + kDay, 7));
   EXPECT_FALSE(a.silenceAlerted);
+  EXPECT_TRUE(a.resumed);
+  EXPECT_FALSE(ledger.Partners().MarkSilenceAlerted("clinic-a"));
+  ledger.Partners().RecordRequest("clinic-a", kNoon + kDay, PartnerRequestTally());
+  EXPECT_TRUE(ledger.Partners().MarkResumeAudited("clinic-a"));
+  EXPECT_FALSE(ledger.Partners().MarkResumeAudited("clinic-a"));
+  ASSERT_TRUE(ledger.Partners().Lookup(a, "clinic-a", kNoon + kDay, 7));
+  EXPECT_FALSE(a.resumed);
+  ledger.Partners().RecordRequest("clinic-a", kNoon + kDay, PartnerRequestTally());
+  EXPECT_FALSE(ledger.Partners().MarkResumeAudited("clinic-a"));  // no alert: nothing resumed
   EXPECT_TRUE(ledger.Partners().MarkSilenceAlerted("clinic-a"));
 
   // A partner that never called is marked too, once.

@@ -263,3 +263,22 @@ TEST(RouteTable, PartnerRoutesAreChunkedPostOnlyWithStrictStudyUids)
     EXPECT_EQ(RouteClass_Admin, ClassifyRoute(Orthanc::HttpMethod_Post, uri)) << uri;
   }
 }
+
+TEST(RouteTable, APartnersPageNeverTakesTheTokenRoute)
+{
+  const Route* token = MatchRoute("/inbound/admin/partners/token");
+  ASSERT_NE(nullptr, token);
+  EXPECT_EQ(RouteId_AdminPartnerToken, token->id);
+  const Route* partner = MatchRoute("/inbound/admin/partners/clinic-a2");
+  ASSERT_NE(nullptr, partner);
+  EXPECT_EQ(RouteId_AdminPartner, partner->id);
+  EXPECT_EQ(RouteId_AdminPartner, MatchRoute("/inbound/admin/partners/tokens")->id);
+  const boost::regex orthanc(GetOrthancPattern(GetRoute(RouteId_AdminPartner)));
+  EXPECT_FALSE(boost::regex_match(std::string("/inbound/admin/partners/token"), orthanc));
+  EXPECT_TRUE(boost::regex_match(std::string("/inbound/admin/partners/token2"), orthanc));
+  // Not an id of Inbound.Partners: no route, so the admin class (credentials) all the same.
+  EXPECT_EQ(nullptr, MatchRoute("/inbound/admin/partners/Clinic_A"));
+  EXPECT_EQ(nullptr, MatchRoute("/inbound/admin/partners/" + std::string(33, 'a')));
+  EXPECT_EQ(RouteClass_Admin,
+            ClassifyRoute(Orthanc::HttpMethod_Get, "/inbound/admin/partners/Clinic_A"));
+}

@@ -57,6 +57,11 @@ namespace Inbound
       {RouteId_AdminRequests, "/inbound/admin/requests", RouteClass_Admin, false, "GET,POST"},
       {RouteId_AdminRequest, "/inbound/admin/requests/{id}", RouteClass_Admin, false,
        "GET,DELETE"},
+      // Partner sites (doc/Api.md); "{partner}" never matches "token" (GetStrictPattern).
+      {RouteId_AdminPartners, "/inbound/admin/partners", RouteClass_Admin, false, "GET"},
+      {RouteId_AdminPartnerToken, "/inbound/admin/partners/token", RouteClass_Admin, false,
+       "POST"},
+      {RouteId_AdminPartner, "/inbound/admin/partners/{partner}", RouteClass_Admin, false, "GET"},
       // The admin page's entry lets the plugin send a browser without credentials to the login
       // prompt; its files, like every admin route, stay closed.
       {RouteId_AdminPage, "/inbound/admin/ui/", RouteClass_Challenge, true, "GET"},
@@ -86,6 +91,8 @@ namespace Inbound
         return "[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}";
       if (name == "token")  // a request link's token: Crypto::RandomToken, URL-safe base64
         return "[A-Za-z0-9_-]{16,128}";
+      if (name == "partner")  // an id of Inbound.Partners; "token" is the token route's
+        return "(?!token$)[a-z0-9-]{1,32}";
       if (name == "study")  // a StudyInstanceUID: digits and single dots, 64 at most (last segment)
         return "(?=[0-9.]{1,64}$)[0-9]+(?:\\.[0-9]+)*";
       return rest ? ".+" : "[^/]+";
@@ -194,8 +201,9 @@ namespace Inbound
 
   std::string GetOrthancPattern(const Route& route)
   {
-    return ToPattern(route.path, [](const std::string&, bool rest) {
-      return std::string(rest ? "(.+)" : "([^/]+)");
+    return ToPattern(route.path, [](const std::string& name, bool rest) {
+      // "/inbound/admin/partners/token" is not a partner's (RouteId_AdminPartnerToken).
+      return std::string(rest ? "(.+)" : name == "partner" ? "((?!token$)[^/]+)" : "([^/]+)");
     });
   }
 

@@ -8,6 +8,10 @@ namespace Inbound
 {
   namespace
   {
+    // partner_contacts.silence_alerted (doc/Ledger.md): 0 not silent or not alerted yet.
+    const int kAlerted = 1;  // the alert of the current silence was raised
+    const int kResumed = 2;  // it called again; "partner-resumed" not written yet
+
     std::string UtcDay(int64_t ms)
     {
       const time_t seconds = static_cast<time_t>(ms / 1000);
@@ -25,7 +29,8 @@ namespace Inbound
       a.lastStudyAt = s.ColumnInt64(2);
       a.lastFailureAt = s.ColumnInt64(3);
       a.lastFailureCode = s.ColumnString(4);
-      a.silenceAlerted = s.ColumnInt(5) != 0;
+      a.silenceAlerted = s.ColumnInt(5) == kAlerted;
+      a.resumed = s.ColumnInt(5) == kResumed;
     }
 
     void ReadDays(const LedgerDatabase::Session& session, PartnerActivity& a, int64_t now,
@@ -89,14 +94,15 @@ namespace Inbound
         t.GetConnection(), SQLITE_FROM_HERE,
         "INSERT INTO partner_contacts (partner_id, last_contact_at, last_study_at,"
         " last_failure_at, last_failure_code, silence_alerted) VALUES (?, ?, ?, ?, ?, 0)"
-        " ON CONFLICT (partner_id) DO UPDATE SET last_contact_at = excluded.last_contact_at,"
-        " last_study_at = CASE WHEN excluded.last_study_at != 0 THEN excluded.last_study_at"
-        " ELSE last_study_at END,"
-        " last_failure_at = CASE WHEN excluded.last_failure_at != 0"
-        " THEN excluded.last_failure_at ELSE last_failure_at END,"
+        // Requests ending out of order (concurrent streams) never move a time back.
+        " ON CONFLICT (partner_id) DO UPDATE SET"
+        " last_contact_at = MAX(last_contact_at, excluded.last_contact_at),"
+        " last_study_at = MAX(last_study_at, excluded.last_study_at),"
         " last_failure_code = CASE WHEN excluded.last_failure_at != 0"
+        " AND excluded.last_failure_at >= last_failure_at"
         " THEN excluded.last_failure_code ELSE last_failure_code END,"
-        " silence_alerted = 0");
+        " last_failure_at = MAX(last_failure_at, excluded.last_failure_at),"
+        " silence_alerted = CASE WHEN silence_alerted = 1 THEN 2 ELSE silence_alerted END");
       s.BindString(0, partnerId);
       s.BindInt64(1, now);
       s.BindInt64(2, tally.instances > 0 ? now : 0);
@@ -160,5 +166,60 @@ namespace Inbound
     const bool changed = t.GetConnection().GetLastChangeCount() > 0;
     t.Commit();
     return changed;
+  }
+
+  bool PartnerStore::MarkResumeAudited(const std::string& partnerId)
+  {
+    LedgerDatabase::Transaction t(database_);
+    Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
+                                 "UPDATE partner_contacts SET silence_alerted = 0"
+                                 " WHERE partner_id = ? AND silence_alerted = 2");
+    s.BindString(0, partnerId);
+    s.Run();
+    const bool changed = t.GetConnection().GetLastChangeCount() > 0;
+    t.Commit();
+    return changed;
+  }
+
+  std::vector<PartnerUpload> PartnerStore::ListUploads(const std::string& partnerId,
+                                                       unsigned int limit) const
+  {
+    LedgerDatabase::Session session(database_);
+    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
+                                 "SELECT id, state, partner_study, gateway, created_at, updated_at,"
+                                 " completed_at, files, bytes FROM uploads WHERE partner_id = ?"
+                                 " ORDER BY created_at DESC, id LIMIT ?");
+    s.BindString(0, partnerId);
+    s.BindInt64(1, limit);
+    std::vector<PartnerUpload> result;
+    while (s.Step())
+    {
+      PartnerUpload u;
+      u.id = s.ColumnString(0);
+      u.state = s.ColumnString(1);
+      u.study = s.ColumnString(2);
+      u.gateway = s.ColumnString(3);
+      u.createdAt = s.ColumnInt64(4);
+      u.updatedAt = s.ColumnInt64(5);
+      u.completedAt = s.ColumnInt64(6);
+      u.files = static_cast<uint64_t>(s.ColumnInt64(7));
+      u.bytes = static_cast<uint64_t>(s.ColumnInt64(8));
+      result.push_back(u);
+    }
+    return result;
+  }
+
+  std::map<std::string, uint64_t> PartnerStore::CountOpenUploads() const
+  {
+    LedgerDatabase::Session session(database_);
+    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
+                                 "SELECT partner_id, COUNT(*) FROM uploads WHERE state = 'open'"
+                                 " AND partner_id != '' GROUP BY partner_id");
+    std::map<std::string, uint64_t> result;
+    while (s.Step())
+    {
+      result[s.ColumnString(0)] = static_cast<uint64_t>(s.ColumnInt64(1));
+    }
+    return result;
   }
 }

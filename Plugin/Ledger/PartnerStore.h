@@ -4,6 +4,7 @@
 #include "Ledger/LedgerDatabase.h"
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -37,7 +38,22 @@ namespace Inbound
     int64_t lastFailureAt = 0;
     std::string lastFailureCode;
     bool silenceAlerted = false;  // the alert of the current silence was raised
+    bool resumed = false;  // it called after an alerted silence; "partner-resumed" not written yet
     std::vector<PartnerDayStats> days;  // the days of the window that have figures, newest first
+  };
+
+  // One upload of a partner, for the admin's view of that partner.
+  struct PartnerUpload
+  {
+    std::string id;
+    std::string state;     // UploadState's text form
+    std::string study;     // the Study Instance UID the upload is keyed by
+    std::string gateway;   // (Internal) the gateway it was pulled from; "" received here
+    int64_t createdAt = 0;
+    int64_t updatedAt = 0;
+    int64_t completedAt = 0;
+    uint64_t files = 0;
+    uint64_t bytes = 0;
   };
 
   // Partner figures for the admin's views and the silence alert (doc/Ledger.md, schema 7).
@@ -52,7 +68,8 @@ namespace Inbound
     explicit PartnerStore(LedgerDatabase& database);
 
     // One transaction: adds the request to the day of "now" and sets the last contact (and
-    // last study / failure); a contact ends a silence (silence_alerted back to 0).
+    // last study / failure); a contact ends a silence: silence_alerted 1 (alerted) becomes 2
+    // ("resumed": PartnerWatch writes "partner-resumed", then MarkResumeAudited), else 0.
     void RecordRequest(const std::string& partnerId, int64_t now, const PartnerRequestTally& tally);
 
     // Every partner with a row, by id, with the figures of the "days" UTC days up to "now".
@@ -66,5 +83,15 @@ namespace Inbound
     // Returns false when it already was (or the partner never called): the alert is raised
     // once per silence. A partner that never called gets a row with last_contact_at 0.
     bool MarkSilenceAlerted(const std::string& partnerId);
+
+    // Ends a "resumed" state (see RecordRequest); false when it was not (any more) in it, so
+    // that "partner-resumed" is written once.
+    bool MarkResumeAudited(const std::string& partnerId);
+
+    // The partner's uploads, newest first, at most "limit".
+    std::vector<PartnerUpload> ListUploads(const std::string& partnerId, unsigned int limit) const;
+
+    // The open uploads per partner id (partners without any are absent).
+    std::map<std::string, uint64_t> CountOpenUploads() const;
   };
 }

@@ -56,6 +56,11 @@ namespace Inbound
     void AdminRequests(RestCall& call);
     void AdminRequest(RestCall& call);
 
+    // PartnerAdminHandlers.cpp: the partner sites as the admin sees them, new partner tokens.
+    void AdminPartners(RestCall& call);
+    void AdminPartner(RestCall& call);
+    void AdminPartnerToken(RestCall& call);
+
     // PeerHandlers.cpp: a gateway's outbox and request links, for the Internal's pullers.
     void PeerOutbox(RestCall& call);
     void PeerManifest(RestCall& call);
