@@ -81,7 +81,10 @@ namespace Inbound
       request.client = client;
       request.hasBody = (request.method == Orthanc::HttpMethod_Post ||
                          request.method == Orthanc::HttpMethod_Put || contentLength > 0 || chunked);
-      request.bodyBytes = chunked ? -1 : contentLength;
+      // Orthanc reads a body by its Content-Length whenever there is one, whatever
+      // Transfer-Encoding says (it allocates that length at once): the caps must see it.
+      const bool streamed = chunked && contentLength < 0;
+      request.bodyBytes = streamed ? -1 : contentLength;
       request.banned = limits.GetBans().IsBanned(client);
 
       const AccessDecision decision = access.Decide(request);
@@ -108,7 +111,7 @@ namespace Inbound
           {
             // Its memory, in use from now on: released with the stream (Routes.cpp).
             const Admission admission = limits.AdmitPartnerBody(
-              decision.partner->id, chunked ? -1 : contentLength, GetCurrentReservation());
+              decision.partner->id, streamed ? -1 : contentLength, GetCurrentReservation());
             if (admission != Admission_Allowed)
             {
               ReleasePartnerStream();

@@ -139,6 +139,11 @@ namespace Inbound
       try
       {
         const StowRequest::Answer& answer = reinterpret_cast<StowRequest*>(reader)->Finish();
+        // The body is read and the session closed: the stream's slot and memory are free before
+        // the partner reads the answer, or its next request could find them still taken
+        // (finalize runs after the answer is sent; it releases again, harmlessly).
+        ReleaseReservation();
+        ReleasePartnerStream();
         OrthancPluginSetHttpHeader(context, output, "X-Content-Type-Options", "nosniff");
         OrthancPluginSetHttpHeader(context, output, "Referrer-Policy", "no-referrer");
         OrthancPluginSetHttpHeader(context, output, "Cache-Control", "no-store");
