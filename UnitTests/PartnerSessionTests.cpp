@@ -1,10 +1,15 @@
 // Unit tests of a partner's STOW-RS intake: uploads per study, refusals, quotas, quiet completion.
 #include "Http/ApiError.h"
 #include "Limits/Quotas.h"
+#include "Peering/Outbox.h"
+#include "Peering/PulledManifest.h"
+#include "Staging/StagingArea.h"
 #include "TestSupport.h"
 #include "Toolbox/Crypto.h"
 #include "Upload/ArchiveSink.h"
 #include "Upload/UploadService.h"
+
+#include <boost/filesystem.hpp>
 
 #include <gtest/gtest.h>
 
@@ -203,6 +208,7 @@ TEST_F(PartnerSessionTest, RefusalsAreFailureReasonsAndStoreNothing)
   EXPECT_EQ("1.2.3.1", mismatch.sopInstance);
 
   session->Close();
+  clock_.now += 1000;  // a later request: its failure is the partner's last one
   partner_.limits.maxFileBytes = file.size() - 1;
   std::unique_ptr<IPartnerSession> small = Open();
   const StowItemResult tooLarge = small->Add(file.data(), file.size(), "");
@@ -325,4 +331,63 @@ TEST_F(PartnerSessionTest, ConcurrentRequestsForOneStudyShareOneUpload)
   ASSERT_EQ(1u, uploads.size());  // one upload for the study, whoever came first
   EXPECT_EQ(threads, uploads[0].files);
   EXPECT_EQ(1, ledger_.Quotas().GetUsage("partner:clinic-a", policy_.GetDay()).uploads);
+}
+
+TEST(PartnerGateway, TheManifestLabelsThePartnerAndTheInternalTakesItAsALabel)
+{
+  const boost::filesystem::path folder =
+    boost::filesystem::temp_directory_path() / boost::filesystem::unique_path("partner-%%%%%%");
+  Configuration gateway = InboundTests::MakeConfiguration("Gateway");
+  Ledger ledger("");
+  StagingArea staging(folder.string());
+  InboundTests::FakeClock clock;
+  NoUploadPolicy policy;
+  UploadService service(gateway, ledger, staging, policy, clock);
+  Outbox outbox(gateway, ledger, staging, clock);
+  PartnerSettings partner;
+  partner.id = "clinic-a";
+  partner.name = "Clinic A";
+  partner.recipient = "neuro";  // no e-mail address: optional for a partner
+  partner.limits.maxFileBytes = gateway.upload.maxFileBytes;
+  partner.limits.maxFilesPerUpload = gateway.upload.maxFilesPerUpload;
+  partner.limits.maxBytesPerUpload = gateway.upload.maxBytesPerUpload;
+  partner.limits.quietSeconds = 5;
+  gateway.partners.push_back(partner);  // its quiet time is read from the configuration
+
+  std::unique_ptr<IPartnerSession> session = service.OpenPartnerSession(partner, ClientInfo{"198.51.100.7", ""});
+  const std::string file = MakeDicom("P1", "1.2", "1.2.3", "1.2.3.1");
+  ASSERT_TRUE(session->Add(file.data(), file.size(), "").ok);
+  session->Close();
+  clock.now += 5000;
+  service.CompleteQuietPartnerUploads();
+  const std::vector<UploadRecord> complete = ledger.Uploads().ListOutbox(10);
+  ASSERT_EQ(1u, complete.size());  // in the outbox, as a sender's completed upload
+
+  const Json::Value manifest = outbox.GetManifest(complete[0].id);
+  EXPECT_EQ("clinic-a", manifest["partner"].asString());
+  EXPECT_EQ("Clinic A", manifest["sender"]["name"].asString());
+  EXPECT_EQ("partner", manifest["consent"]["version"].asString());
+
+  Json::Value listing(Json::objectValue);
+  listing["id"] = complete[0].id;
+  listing["files"] = 1;
+  listing["bytes"] = Json::UInt64(file.size());
+  Configuration internal = gateway;  // the same recipients and limits inside
+  internal.role = Role_Internal;
+  const PulledManifest pulled = PulledManifest::Parse(manifest, listing, internal, clock.now);
+  EXPECT_EQ("clinic-a", pulled.record.partnerId);
+  EXPECT_EQ("", pulled.record.sender.email);
+  EXPECT_EQ("Clinic A", pulled.record.sender.name);
+
+  for (const Json::Value& forged : {Json::Value("Clinic A"), Json::Value(7), Json::Value("../x"),
+                                    Json::Value(std::string(33, 'a'))})
+  {
+    Json::Value m = manifest;
+    m["partner"] = forged;
+    EXPECT_THROW(PulledManifest::Parse(m, listing, internal, clock.now), GatewayDataError);
+  }
+  Json::Value noPartner = manifest;  // without the label, a sender needs an e-mail address
+  noPartner.removeMember("partner");
+  EXPECT_THROW(PulledManifest::Parse(noPartner, listing, internal, clock.now), GatewayDataError);
+  boost::filesystem::remove_all(folder);
 }

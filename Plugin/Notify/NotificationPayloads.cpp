@@ -407,6 +407,10 @@ namespace Inbound
     d["senderEmail"] = upload.sender.email;
     d["senderInstitution"] = upload.sender.institution;
     d["senderPhone"] = upload.sender.phone;
+    // A partner site's upload (or, on an Internal, one its gateway labels so): the mail says
+    // it was sent automatically, by the partner's name.
+    d["partnerName"] = upload.partnerId.empty() ? "" : upload.sender.name.empty()
+                                                        ? upload.partnerId : upload.sender.name;
     d["message"] = upload.message;
     d["files"] = std::to_string(upload.files);
     d["size"] = FormatSize(upload.bytes, language);

@@ -109,7 +109,8 @@ namespace Inbound
       }
     }
 
-    if (stored && mail_ && settings.senderReceipt)
+    // A partner site is a machine: no receipt (its e-mail is its admins' contact).
+    if (stored && mail_ && settings.senderReceipt && upload.partnerId.empty())
     {
       const std::string address = boost::algorithm::to_lower_copy(upload.sender.email);
       if (MailAddress::IsValidAddress(address))

@@ -114,6 +114,12 @@ namespace Inbound
       // only after its own checks (doc/Requests.md, "Gateways"). An id, never the patient.
       manifest["request"] = upload.requestId;
     }
+    if (!upload.partnerId.empty())
+    {
+      // Sent by a partner site: inside, a label for people (mails, metadata, the admin's
+      // partner list); it grants nothing (doc/Api.md, "Peer routes").
+      manifest["partner"] = upload.partnerId;
+    }
     if (!upload.sealedFields.empty())
     {
       // The sender, message and user agent above are empty: sealed for the Internal, which

@@ -62,10 +62,21 @@ namespace Inbound
     }
 
     // The open request that a sender would have sent, checked by the public code itself.
-    OpenRequest CheckAsOpen(const Json::Value& manifest, const Configuration& configuration)
+    OpenRequest CheckAsOpen(const Json::Value& manifest, const Configuration& configuration,
+                            bool partner)
     {
       Json::Value request(Json::objectValue);
       request["sender"] = manifest["sender"];
+      // A partner site's entry may name no e-mail address (Inbound.Partners "Email" is
+      // optional): checked with a stand-in, recorded empty.
+      const bool noEmail = partner && request["sender"].isObject() &&
+                           (request["sender"]["email"].isNull() ||
+                            (request["sender"]["email"].isString() &&
+                             request["sender"]["email"].asString().empty()));
+      if (noEmail)
+      {
+        request["sender"]["email"] = "partner@example.org";
+      }
       const Json::Value& recipient = manifest["recipient"];
       if (recipient.isObject())
       {
@@ -98,6 +109,10 @@ namespace Inbound
       {
         OpenRequest parsed = OpenRequest::Parse(body.data(), body.size(), configuration);
         parsed.consentVersion = consent["version"].asString();
+        if (noEmail)
+        {
+          parsed.sender.email.clear();
+        }
         return parsed;
       }
       catch (const ApiError& e)
@@ -224,6 +239,23 @@ namespace Inbound
     }
   }
 
+  bool IsPartnerId(const std::string& id)
+  {
+    // As Inbound.Partners "Id": [a-z0-9-]{1,32}.
+    if (id.empty() || id.size() > 32)
+    {
+      return false;
+    }
+    for (char c : id)
+    {
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+      {
+        return false;
+      }
+    }
+    return true;
+  }
+
   bool IsReceiptCode(const std::string& code)
   {
     if (code.size() != 9 || code[4] != '-')
@@ -274,7 +306,15 @@ namespace Inbound
     r.id = id;
     r.state = UploadState_Open;
 
-    const OpenRequest open = CheckAsOpen(manifest, configuration);
+    // A partner site's id (Inbound.Partners on the gateway): a label, nothing depends on it.
+    const Json::Value& partner = manifest["partner"];
+    if (!partner.isNull() && !(partner.isString() && IsPartnerId(partner.asString())))
+    {
+      throw Bad("partner", "is not a partner id (" + Quote(partner) + ")");
+    }
+    r.partnerId = partner.isString() ? partner.asString() : "";
+
+    const OpenRequest open = CheckAsOpen(manifest, configuration, !r.partnerId.empty());
     r.sender = open.sender;
     r.recipientId = open.recipientId;
     r.message = open.message;

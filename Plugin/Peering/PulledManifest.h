@@ -65,4 +65,7 @@ namespace Inbound
 
   // "XXXX-XXXX" of the upload id alphabet, as Complete makes it.
   bool IsReceiptCode(const std::string& code);
+
+  // The syntax of an Inbound.Partners "Id" ([a-z0-9-]{1,32}), as a manifest's "partner".
+  bool IsPartnerId(const std::string& id);
 }

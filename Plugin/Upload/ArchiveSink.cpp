@@ -46,6 +46,11 @@ namespace Inbound
     sender["userAgent"] = upload.userAgent;
     sender["openedAt"] = FormatIso8601(upload.createdAt);
     sender["receivedAt"] = FormatIso8601(receivedAt);
+    if (!upload.partnerId.empty())
+    {
+      // Sent automatically by a partner site (on an Internal: its gateway's label).
+      sender["partner"] = upload.partnerId;
+    }
     return sender;
   }
 
