@@ -528,6 +528,7 @@ namespace Inbound
       snapshot.sealing = sealer_ ? 1 : 0;
     }
     snapshot.scan = uploads_->GetMalwareScanSnapshot();
+    snapshot.partners = partnerStatus_->GetMetrics();
     snapshot.notificationsByState = ledger_->Notifications().CountByState();
     if (forwarder_)
     {

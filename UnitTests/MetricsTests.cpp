@@ -98,3 +98,32 @@ TEST(Metrics, ForwardsAppearWhereStudiesAreForwarded)
   EXPECT_EQ(8, metrics.at("inbound_forwards_done"));
   EXPECT_EQ(0u, metrics.count("inbound_gateway__backlog"));
 }
+
+TEST(Metrics, PartnerSitesAreLabelledSeries)
+{
+  MetricsSnapshot snapshot;
+  snapshot.now = 1770000100000;
+  PartnerMetricsSnapshot a;
+  a.id = "clinic-a";
+  a.lastContactAt = 1770000040000;
+  a.requestsToday = 3;
+  a.instancesToday = 300;
+  a.bytesToday = 157286400;
+  a.failuresToday = 1;
+  snapshot.partners.push_back(a);
+  PartnerMetricsSnapshot never;
+  never.id = "clinic-b";
+  never.silent = true;
+  snapshot.partners.push_back(never);
+
+  const std::map<std::string, double> metrics = ToMap(ToMetrics(snapshot));
+  EXPECT_DOUBLE_EQ(60.0, metrics.at("inbound_partner_last_contact_seconds{partner=\"clinic-a\"}"));
+  EXPECT_EQ(0, metrics.at("inbound_partner_silent{partner=\"clinic-a\"}"));
+  EXPECT_EQ(3, metrics.at("inbound_partner_requests_today{partner=\"clinic-a\"}"));
+  EXPECT_EQ(300, metrics.at("inbound_partner_instances_today{partner=\"clinic-a\"}"));
+  EXPECT_EQ(157286400, metrics.at("inbound_partner_bytes_today{partner=\"clinic-a\"}"));
+  EXPECT_EQ(1, metrics.at("inbound_partner_failures_today{partner=\"clinic-a\"}"));
+  EXPECT_EQ(-1, metrics.at("inbound_partner_last_contact_seconds{partner=\"clinic-b\"}"));
+  EXPECT_EQ(1, metrics.at("inbound_partner_silent{partner=\"clinic-b\"}"));
+  EXPECT_EQ(0, metrics.at("inbound_partner_instances_today{partner=\"clinic-b\"}"));
+}

@@ -76,6 +76,21 @@ namespace Inbound
                            gateway.lastContact > 0
                              ? double(snapshot.now - gateway.lastContact) / 1000.0 : -1.0);
     }
+    // Partner sites: one series per partner, labelled (Orthanc publishes the name as given).
+    for (const PartnerMetricsSnapshot& partner : snapshot.partners)
+    {
+      const std::string label = "{partner=\"" + partner.id + "\"}";
+      // -1: no request yet (since the ledger was created).
+      metrics.emplace_back("inbound_partner_last_contact_seconds" + label,
+                           partner.lastContactAt > 0
+                             ? double(snapshot.now - partner.lastContactAt) / 1000.0 : -1.0);
+      metrics.emplace_back("inbound_partner_silent" + label, partner.silent ? 1 : 0);
+      metrics.emplace_back("inbound_partner_requests_today" + label, double(partner.requestsToday));
+      metrics.emplace_back("inbound_partner_instances_today" + label,
+                           double(partner.instancesToday));
+      metrics.emplace_back("inbound_partner_bytes_today" + label, double(partner.bytesToday));
+      metrics.emplace_back("inbound_partner_failures_today" + label, double(partner.failuresToday));
+    }
     return metrics;
   }
 }

@@ -13,6 +13,18 @@
 
 namespace Inbound
 {
+  // One partner site's figures (Partners/PartnerStatus.h), published with a "partner" label.
+  struct PartnerMetricsSnapshot
+  {
+    std::string id;              // [a-z0-9-]: safe inside a label value
+    int64_t lastContactAt = 0;   // ms; 0: never
+    bool silent = false;
+    uint64_t requestsToday = 0;
+    uint64_t instancesToday = 0;
+    uint64_t bytesToday = 0;
+    uint64_t failuresToday = 0;
+  };
+
   // Everything the gauges report, read once per refresh of Orthanc's metrics. Each part comes
   // from the component that owns it as a typed value, never from a JSON answer of the admin
   // API, so that renaming a field of an admin page cannot silently change a gauge.
@@ -27,6 +39,7 @@ namespace Inbound
     std::vector<GatewaySnapshot> gateways;
     int sealing = -1;  // a gateway: 1 sealing its uploads, 0 plain text; -1 other roles
     MalwareScanSnapshot scan;                           // all 0 when scanning is off
+    std::vector<PartnerMetricsSnapshot> partners;       // Inbound.Partners, in its order
   };
 
   typedef std::pair<std::string, double> Metric;

@@ -138,6 +138,46 @@ namespace Inbound
     return result;
   }
 
+  std::vector<PartnerMetricsSnapshot> PartnerStatus::GetMetrics() const
+  {
+    std::vector<PartnerMetricsSnapshot> result;
+    if (partners_.empty())
+    {
+      return result;
+    }
+    const int64_t now = clock_.NowMs();
+    std::map<std::string, PartnerActivity> activities;
+    for (PartnerActivity& a : ledger_.Partners().List(now, 1))
+    {
+      const std::string id = a.partnerId;
+      activities[id] = std::move(a);
+    }
+    const std::string today = FormatIso8601(now).substr(0, 10);
+    for (const PartnerSettings& partner : partners_)
+    {
+      PartnerMetricsSnapshot m;
+      m.id = partner.id;
+      const auto found = activities.find(partner.id);
+      if (found != activities.end())
+      {
+        m.lastContactAt = found->second.lastContactAt;
+        for (const PartnerDayStats& d : found->second.days)
+        {
+          if (d.day == today)
+          {
+            m.requestsToday = d.requests;
+            m.instancesToday = d.instances;
+            m.bytesToday = d.bytes;
+            m.failuresToday = d.failures;
+          }
+        }
+      }
+      m.silent = IsSilent(partner, m.lastContactAt, startedAt_, now);
+      result.push_back(m);
+    }
+    return result;
+  }
+
   Json::Value PartnerStatus::Show(const std::string& partnerId) const
   {
     for (const PartnerSettings& partner : partners_)

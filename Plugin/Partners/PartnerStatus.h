@@ -3,6 +3,7 @@
 
 #include "Configuration.h"
 #include "Ledger/Ledger.h"
+#include "Metrics/Metrics.h"
 #include "Toolbox/Time.h"
 
 #include <json/value.h>
@@ -44,6 +45,9 @@ namespace Inbound
 
     // {partners: [...]} in the order of the configuration.
     Json::Value List() const;
+
+    // Each configured partner's gauges (Metrics/Metrics.h).
+    std::vector<PartnerMetricsSnapshot> GetMetrics() const;
 
     // One partner with its last uploads; ApiError 404 "not-found" for an id not configured.
     Json::Value Show(const std::string& partnerId) const;
