@@ -3,6 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -373,4 +378,96 @@ TEST(StowReader, TheParseBlockGrowsWithABigPartAndShrinksAfterIt)
   EXPECT_TRUE(session.parts[0] == big);
   EXPECT_TRUE(session.parts[1] == next);
   EXPECT_EQ("after", session.parts[2]);
+}
+
+namespace
+{
+  // Thread-safe, slow enough for parts to overlap: counts how many are stored at once.
+  class ConcurrentSession : public IPartnerSession
+  {
+  public:
+    std::mutex mutex;
+    std::vector<std::string> parts;
+    int current = 0;
+    int most = 0;
+    int addsAfterClose = 0;
+    bool closed = false;
+
+    StowItemResult Add(const void* body, size_t size, const std::string&) override
+    {
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        addsAfterClose += closed ? 1 : 0;
+        most = std::max(most, ++current);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      StowItemResult result;
+      result.ok = size % 2 == 0;  // odd sizes fail, so that failures keep their place too
+      result.sopInstance = std::string(static_cast<const char*>(body), size);
+      std::lock_guard<std::mutex> lock(mutex);
+      parts.push_back(result.sopInstance);
+      current--;
+      return result;
+    }
+
+    void Close() override
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      closed = true;
+    }
+  };
+} // namespace
+
+TEST(StowReader, WorkersStoreThePartsSideBySideAndTheResultsKeepTheirOrder)
+{
+  std::string body;
+  std::vector<std::string> expected;
+  for (int i = 0; i < 40; i++)
+  {
+    expected.push_back("part-" + std::to_string(i) + std::string(i % 3, 'x'));
+    body += Part(expected.back(), i % 2 == 0);
+  }
+  body += Part("not dicom", true, "text/plain") + End();
+  ConcurrentSession session;
+  {
+    StowReader reader(kType, session, "", 1000, 2);
+    FeedAll(reader, body, std::vector<size_t>(body.size() / 7, 7));
+    ASSERT_FALSE(reader.HasFailed()) << reader.GetError();
+    ASSERT_EQ(41u, reader.GetResults().size());
+    for (size_t i = 0; i < expected.size(); i++)
+    {
+      EXPECT_EQ(expected[i], reader.GetResults()[i].sopInstance);
+      EXPECT_EQ(expected[i].size() % 2 == 0, reader.GetResults()[i].ok);
+    }
+    EXPECT_EQ("not-application-dicom", reader.GetResults()[40].code);
+  }
+  EXPECT_EQ(40u, session.parts.size());
+  EXPECT_EQ(2, session.most);  // two at once, never more
+}
+
+TEST(StowReader, APartAboveThePipelineCapIsStoredAloneOnTheReadingThread)
+{
+  const std::string big(StowReader::kMaxPipelineBytes + 2, 'b');
+  const std::string body = Part("a1") + Part("a2") + Part(big) + Part("a3") + End();
+  ConcurrentSession session;
+  StowReader reader(kType, session, "", big.size(), 2);
+  FeedAll(reader, body, {});
+  ASSERT_EQ(4u, reader.GetResults().size());
+  EXPECT_EQ(big.size(), reader.GetResults()[2].sopInstance.size());
+  ASSERT_EQ(4u, session.parts.size());
+  EXPECT_EQ(big.size(), session.parts[2].size());  // after the parts before it, before a3
+  EXPECT_EQ("a3", session.parts[3]);
+}
+
+TEST(StowReader, AReaderDestroyedWithoutCloseStoresWhatItReadBeforeTheSessionCloses)
+{
+  ConcurrentSession session;
+  {
+    StowReader reader(kType, session, "", 1000, 2);
+    const std::string body = Part("one1") + Part("two2") + Part("three3");  // no end: client gone
+    reader.AddChunk(body.data(), body.size());
+  }
+  session.Close();
+  EXPECT_EQ(0, session.addsAfterClose);
+  EXPECT_GE(session.parts.size(), 2u);  // the third may still wait for its delimiter
 }

@@ -80,6 +80,7 @@ namespace Inbound
 
   void PartnerSession::ReleaseFeeds()
   {
+    std::lock_guard<std::mutex> lock(mutex_);
     for (const std::string& id : fed_)
     {
       service_.partnerFeeds_.Remove(id);
@@ -128,6 +129,7 @@ namespace Inbound
     {
       Store(result, body, size, expectedStudy);
       result.ok = true;
+      std::lock_guard<std::mutex> lock(mutex_);
       tally_.instances++;
       tally_.bytes += size;
       return result;
@@ -146,6 +148,7 @@ namespace Inbound
                  << " failed: " << DescribeCurrentException();
       Refuse(result, ApiError(500, "internal-error", "The part could not be stored"));
     }
+    std::lock_guard<std::mutex> lock(mutex_);
     tally_.failures++;
     tally_.lastFailureCode = result.code;
     return result;
@@ -251,10 +254,12 @@ namespace Inbound
         created);
       if (created)
       {
+        std::lock_guard<std::mutex> lock(mutex_);
         tally_.studies++;
         LOG(INFO) << "Inbound: upload " << open.id << " opened for partner " << partner_.id;
       }
     }
+    std::lock_guard<std::mutex> lock(mutex_);
     if (fed_.insert(open.id).second)
     {
       service_.partnerFeeds_.Add(open.id);
@@ -272,6 +277,7 @@ namespace Inbound
     ReleaseFeeds();
     const int64_t now = service_.clock_.NowMs();
     Ledger& ledger = service_.ledger_;
+    std::lock_guard<std::mutex> lock(mutex_);  // every Add() has returned (StowItemResult.h)
     ledger.Partners().RecordRequest(partner_.id, now, tally_);
     ledger.Audit().Add(now, AuditEventType_PartnerStow, "", client_.ip,
                        "partner " + partner_.id + ": " + std::to_string(tally_.instances) +

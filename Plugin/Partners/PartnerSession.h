@@ -45,6 +45,7 @@ namespace Inbound
     UploadService& service_;
     const PartnerSettings partner_;
     const ClientInfo client_;
+    std::mutex mutex_;           // guards fed_ and tally_: Add() runs on two threads at once
     std::set<std::string> fed_;  // the uploads this request feeds (registered in PartnerFeeds)
     PartnerRequestTally tally_;
     bool closed_ = false;

@@ -40,7 +40,8 @@ namespace Inbound
   };
 
   // One partner request's intake (implemented by the upload service). Add() is called once per
-  // part, in order, on the request's thread; Close() once at the end, whatever happened.
+  // part, from up to two threads at once and not necessarily in the parts' order (StowReader's
+  // pipeline); Close() once at the end, whatever happened, after every Add() has returned.
   class IPartnerSession
   {
   public:

@@ -54,9 +54,10 @@ namespace Inbound
   } // namespace
 
   StowReader::StowReader(const std::string& contentType, IPartnerSession& session,
-                         const std::string& expectedStudy, uint64_t maxPartBytes) :
+                         const std::string& expectedStudy, uint64_t maxPartBytes,
+                         unsigned int workers) :
     session_(session),
-    expectedStudy_(expectedStudy), maxPartBytes_(maxPartBytes)
+    expectedStudy_(expectedStudy), maxPartBytes_(maxPartBytes), workerCount_(workers)
   {
     std::string type, subType, boundary;
     bool parsed = false;
@@ -87,6 +88,11 @@ namespace Inbound
       parser_.reset();
       Latch(kInvalidMultipart);
     }
+  }
+
+  StowReader::~StowReader()
+  {
+    Stop();
   }
 
   size_t StowReader::GetBlockSize() const
@@ -196,9 +202,11 @@ namespace Inbound
     closed_ = true;
     if (HasFailed() || bytesFed_ == 0)
     {
+      Stop();
       return; // an empty body has no parts: the answer says so (no-instances)
     }
     Feed(nullptr, 0);
+    Stop();
     if (HasFailed())
     {
       return;
@@ -224,7 +232,9 @@ namespace Inbound
     {
       return;
     }
-    StowItemResult result;
+    const size_t index = results_.size();
+    results_.push_back(StowItemResult());
+    StowItemResult& result = results_.back();
     if (!IsApplicationDicom(headers))
     {
       result.failureReason = StowFailureReason_CannotUnderstand;
@@ -237,17 +247,127 @@ namespace Inbound
     }
     else
     {
-      try
+      Submit(index, part, size);
+    }
+  }
+
+  StowItemResult StowReader::Store(const void* part, size_t size)
+  {
+    try
+    {
+      return session_.Add(part, size, expectedStudy_);
+    }
+    catch (...)
+    {
+      StowItemResult result;
+      result.failureReason = StowFailureReason_ProcessingFailure;
+      result.code = "internal-error";
+      return result;
+    }
+  }
+
+  bool StowReader::StartWorkers()
+  {
+    if (!workers_.empty() || workerCount_ == 0 || stopping_)
+    {
+      return !workers_.empty();
+    }
+    try
+    {
+      for (unsigned int i = 0; i < workerCount_; i++)
       {
-        result = session_.Add(part, size, expectedStudy_);
-      }
-      catch (...)
-      {
-        result = StowItemResult();
-        result.failureReason = StowFailureReason_ProcessingFailure;
-        result.code = "internal-error";
+        workers_.emplace_back(&StowReader::Work, this);
       }
     }
-    results_.push_back(result);
+    catch (...)
+    {
+      // No thread to be had (std::system_error): the parts are stored on this thread.
+      workerCount_ = 0;
+    }
+    return !workers_.empty();
+  }
+
+  void StowReader::Submit(size_t index, const void* part, size_t size)
+  {
+    if (size > kMaxPipelineBytes || !StartWorkers())
+    {
+      {
+        // In order with the parts before it, and alone: the pipeline's memory stays bounded.
+        std::unique_lock<std::mutex> lock(mutex_);
+        jobDone_.wait(lock, [this] { return inFlightParts_ == 0; });
+      }
+      results_[index] = Store(part, size);
+      return;
+    }
+    Job job{index, std::string()};
+    try
+    {
+      job.part.assign(static_cast<const char*>(part), size);
+    }
+    catch (const std::bad_alloc&)
+    {
+      results_[index] = Store(part, size);
+      return;
+    }
+    std::unique_lock<std::mutex> lock(mutex_);
+    jobDone_.wait(lock, [this, size] {
+      return inFlightParts_ < kMaxPipelineParts && inFlightBytes_ + size <= kMaxPipelineBytes;
+    });
+    inFlightBytes_ += size;
+    inFlightParts_++;
+    jobs_.push_back(std::move(job));
+    jobReady_.notify_one();
+  }
+
+  void StowReader::Work()
+  {
+    for (;;)
+    {
+      Job job{0, std::string()};
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        jobReady_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+        if (jobs_.empty())
+        {
+          return; // stopping, and every queued part is stored
+        }
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      StowItemResult result = Store(job.part.data(), job.part.size());
+      const size_t size = job.part.size();
+      std::string().swap(job.part);  // the copy goes before room is made for the next one
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        done_.emplace_back(job.index, std::move(result));
+        inFlightBytes_ -= size;
+        inFlightParts_--;
+      }
+      jobDone_.notify_all();
+    }
+  }
+
+  void StowReader::Stop()
+  {
+    if (!workers_.empty())
+    {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stopping_ = true;
+      }
+      jobReady_.notify_all();
+      for (std::thread& worker : workers_)
+      {
+        worker.join();
+      }
+      workers_.clear();
+    }
+    workerCount_ = 0;  // a part read after this is stored on the reading thread
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (std::pair<size_t, StowItemResult>& done : done_)
+    {
+      results_[done.first] = std::move(done.second);
+    }
+    done_.clear();
   }
 } // namespace Inbound

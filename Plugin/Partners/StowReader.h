@@ -6,10 +6,15 @@
 
 #include <HttpServer/MultipartStreamReader.h>
 
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 namespace Inbound
@@ -18,6 +23,10 @@ namespace Inbound
   // reader never throws: it latches the first request-level error, stops feeding the parser and
   // swallows the rest; the execute callback then answers (doc/Api.md "Partner STOW-RS").
   // Each complete part goes to the session at once: memory is bounded by a part, not the request.
+  // With workers, parts are copied and stored by that many threads while the next ones are read
+  // (a STOW-RS client sends one request per study: without them, reading, hashing, parsing and
+  // storing would take turns on one thread); at most kMaxPipelineBytes of copies wait or are
+  // being stored, and a bigger part is stored on the reading thread once the others are done.
   class StowReader : private Orthanc::MultipartStreamReader::IHandler
   {
   public:
@@ -34,15 +43,31 @@ namespace Inbound
     // contentType: the request's Content-Type header. expectedStudy: the route's {study} or "".
     // maxPartBytes: the largest part accepted (the partner's MaxFileBytes); bytes fed without a
     // part coming out are capped at maxPartBytes + kSlack.
+    // workers: threads storing parts (0: each part is stored on the caller's thread, in order).
     StowReader(const std::string& contentType, IPartnerSession& session,
-               const std::string& expectedStudy, uint64_t maxPartBytes);
+               const std::string& expectedStudy, uint64_t maxPartBytes, unsigned int workers = 0);
+
+    // Waits for the parts being stored (Stop()).
+    ~StowReader() override;
+
+    StowReader(const StowReader&) = delete;
+    StowReader& operator=(const StowReader&) = delete;
+
+    // Copies of parts waiting for, or in, a worker at most (besides the part being read).
+    static const size_t kMaxPipelineBytes = 16 * 1024 * 1024;
+    static const size_t kMaxPipelineParts = 8;
 
     static const uint64_t kSlack = 2 * 1024 * 1024; // a part's headers and one chunk
 
     void AddChunk(const void* data, size_t size);
 
-    // The body has ended: parses what is buffered and checks the closing delimiter.
+    // The body has ended: parses what is buffered, checks the closing delimiter and waits until
+    // every part is stored.
     void Close();
+
+    // Waits until the parts read so far are stored (the client went away): after this, the
+    // session is no longer used. Close() does it too.
+    void Stop();
 
     bool HasFailed() const
     {
@@ -54,7 +79,7 @@ namespace Inbound
       return error_;
     }
 
-    // One result per part seen, in order (also those before an error).
+    // One result per part seen, in order (also those before an error); complete after Close().
     const std::vector<StowItemResult>& GetResults() const
     {
       return results_;
@@ -74,6 +99,17 @@ namespace Inbound
     void HandlePart(const Orthanc::MultipartStreamReader::HttpHeaders& headers, const void* part,
                     size_t size) override;
 
+    struct Job
+    {
+      size_t index;
+      std::string part;
+    };
+
+    StowItemResult Store(const void* part, size_t size);
+    void Submit(size_t index, const void* part, size_t size);
+    bool StartWorkers();
+    void Work();
+
     void Latch(const char* error);
     void RememberTail(const void* data, size_t size);
     void Feed(const void* data, size_t size);
@@ -90,5 +126,18 @@ namespace Inbound
     bool partSeen_ = false;      // a part came out during the current Feed()
     std::string tail_;           // the last bytes fed, to find the closing delimiter
     bool closed_ = false;
+
+    // The pipeline (workers_ empty: none). mutex_ guards jobs_, done_, inFlightBytes_,
+    // inFlightParts_ and stopping_.
+    unsigned int workerCount_;
+    std::vector<std::thread> workers_;
+    std::mutex mutex_;
+    std::condition_variable jobReady_;   // a job was queued, or stopping_
+    std::condition_variable jobDone_;    // room was made in the pipeline
+    std::deque<Job> jobs_;
+    std::vector<std::pair<size_t, StowItemResult>> done_;
+    size_t inFlightBytes_ = 0;
+    size_t inFlightParts_ = 0;
+    bool stopping_ = false;
   };
 } // namespace Inbound

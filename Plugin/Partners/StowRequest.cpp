@@ -12,6 +12,10 @@ namespace Inbound
     const char kErrorType[] = "application/json; charset=utf-8";
     const char kStowType[] = "application/dicom+json";
 
+    // Threads storing a request's parts while the next ones are read (StowReader): two keep
+    // both cores of a small server busy on one study; MaxStreamsTotal bounds the total.
+    const unsigned int kPipelineWorkers = 2;
+
     std::string ErrorBody(const std::string& error, const std::string& message)
     {
       Json::Value body(Json::objectValue);
@@ -27,7 +31,8 @@ namespace Inbound
   {
     if (session_)
     {
-      reader_.reset(new StowReader(contentType, *session_, expectedStudy, maxPartBytes));
+      reader_.reset(new StowReader(contentType, *session_, expectedStudy, maxPartBytes,
+                                   kPipelineWorkers));
     }
     else
     {
@@ -48,6 +53,10 @@ namespace Inbound
 
   StowRequest::~StowRequest()
   {
+    if (reader_)
+    {
+      reader_->Stop(); // its workers use the session: they finish before it closes
+    }
     CloseSession();
   }
 
