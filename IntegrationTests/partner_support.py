@@ -327,8 +327,10 @@ def hospital(plugin, sink=None, role="Standalone", inbound=None, orthanc=None):
     if sink is not None:
         section["Smtp"] = {"Host": "127.0.0.1", "Port": sink.port, "Security": "None",
                            "From": MAIL_FROM, "Timeout": 10}
+        # Receipts on, as a hospital may have them for browsers: a partner gets none.
         section["Notifications"] = {"OrthancUrl": "http://127.0.0.1:%d" % port,
-                                    "RetryInterval": 1, "MaxRetryInterval": 2}
+                                    "RetryInterval": 1, "MaxRetryInterval": 2,
+                                    "SenderReceipt": True}
     if role != "Internal":
         section["Partners"] = [dict(PARTNER)]
         section["PartnerLimits"] = {"QuietSeconds": QUIET_SECONDS}
@@ -390,13 +392,15 @@ def assert_arrived(server, uploads, files):
         info = json.loads(server.metadata("studies", study, "InboundSender"))
         assert (info["sender"]["name"], info["sender"]["institution"]) == \
             (PARTNER["Name"], PARTNER["Institution"]), info
+        assert info["partner"] == PARTNER["Id"], info
         assert server.metadata("studies", study, "InboundUpload") == u["id"]
     return by_study
 
 
 def assert_one_mail_per_upload(sink, server, uploads):
-    """The partner's recipient got exactly one mail per upload, naming the partner, whose
-    links open the upload's isolated studies in the viewer (Orthanc Explorer) of "server"."""
+    """The partner's recipient got exactly one mail per upload (and the partner no receipt),
+    saying the partner sent it automatically, whose links open the upload's isolated studies
+    in the viewer (Orthanc Explorer) of "server"."""
     mails = sink.wait_for(len(uploads), timeout=30)
     mails = sink.assert_stays(len(uploads), 1.0)
     link = re.compile(re.escape(server.url) +
@@ -407,7 +411,10 @@ def assert_one_mail_per_upload(sink, server, uploads):
         [upload_id] = mail.headers("X-Inbound-Upload")
         assert upload_id not in by_upload, "two mails for upload %s" % upload_id
         by_upload[upload_id] = mail
-        assert PARTNER["Name"] in mail.subject, mail.subject
+        assert mail.subject == "[%s] Images sent automatically by %s" % (
+            harness.default_inbound_section()["SiteName"], PARTNER["Name"]), mail.subject
+        assert "Sent automatically by %s (%s), a partner site" % (
+            PARTNER["Name"], PARTNER["Institution"]) in mail.text, mail.text
     assert sorted(by_upload) == sorted(u["id"] for u in uploads)
     viewer = server.admin("GET", "/app/explorer.html")
     assert viewer.status_code == 200 and "text/html" in viewer.headers["Content-Type"]
