@@ -126,7 +126,7 @@ def test_a_study_is_stored_isolated_and_completes_after_the_quiet_time(hospital)
     assert hashes == sorted(o.sha256 for o in originals)
 
     # Complete about QuietSeconds after the last part, with a receipt and an audit entry.
-    done = wait_state(hospital, upload["id"], "complete", QUIET + 4)
+    done = wait_state(hospital, upload["id"], "complete", QUIET + 2)  # checked each second
     assert done["state"] == "complete" and done["receiptCode"]
     events = audit(hospital)
     assert any(e["event"] == "upload-complete" and e["uploadId"] == upload["id"] for e in events)
