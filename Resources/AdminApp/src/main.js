@@ -1,5 +1,5 @@
-// The admin page of Orthanc Inbound: inbox, release to the PACS, request links, limits and
-// bans, gateways, notifications, audit trail. Starts the page, switches views by the URL's
+// The admin page of Orthanc Inbound: inbox, release to the PACS, request links, partner sites,
+// limits and bans, gateways, notifications, audit trail. Starts the page, switches views by the URL's
 // hash and the language; each view is a module of its own (inbox.js … audit.js).
 //
 // Every text that comes from a sender (name, institution, e-mail, phone, message, …) and
@@ -14,12 +14,13 @@ import { loadGateways, wireGateways } from './gateways.js';
 import { loadInbox, renderInbox, showUpload, wireInbox } from './inbox.js';
 import { loadLimits, wireLimits } from './limits.js';
 import { loadNotifications, wireNotifications } from './notifications.js';
+import { leavePartners, loadPartners, showPartners, wirePartners } from './partners.js';
 import { leaveRequests, loadRequests, showRequests, wireRequests } from './requests.js';
 import { texts } from './texts.js';
 import { hideError, setUpConfirmDialog } from './ui.js';
 
 const LANGUAGE_KEY = 'inbound-admin-language';
-const VIEWS = { inbox: loadInbox, requests: loadRequests, limits: loadLimits, gateways: loadGateways, notifications: loadNotifications, audit: loadAudit };
+const VIEWS = { inbox: loadInbox, requests: loadRequests, partners: loadPartners, limits: loadLimits, gateways: loadGateways, notifications: loadNotifications, audit: loadAudit };
 let currentView = null;
 
 // The language after the current one: the switch's button offers it.
@@ -48,18 +49,21 @@ function parseHash() {
     return { view: 'requests', created: true };
   }
   const hash = decodeURIComponent(raw);
-  const m = /^(release|upload|request)=(.+)$/.exec(hash);
+  const m = /^(release|upload|request|partner)=(.+)$/.exec(hash);
   if (m) {
-    return { view: m[1] === 'request' ? 'requests' : 'inbox', [m[1]]: m[2] };
+    const view = { request: 'requests', partner: 'partners' }[m[1]] || 'inbox';
+    return { view, [m[1]]: m[2] };
   }
   return { view: Object.keys(VIEWS).includes(hash) ? hash : 'inbox' };
 }
 
 async function route({ focus = true } = {}) {
   const target = parseHash();
-  showView(target.view, focus && !target.release && target.view !== 'requests');
+  showView(target.view, focus && !target.release && !['requests', 'partners'].includes(target.view));
   if (target.view === 'requests') {
     await showRequests(target, focus);
+  } else if (target.view === 'partners') {
+    await showPartners(target, focus);
   } else if (target.upload || target.release) {
     await showUpload(target.upload || target.release, Boolean(target.release));
   } else {
@@ -72,6 +76,9 @@ function showView(view, focus) {
   currentView = view;
   if (view !== 'requests') {
     leaveRequests();
+  }
+  if (view !== 'partners') {
+    leavePartners();
   }
   for (const name of Object.keys(VIEWS)) {
     $(`view-${name}`).hidden = name !== view;
@@ -115,6 +122,7 @@ function setUp() {
   }
   wireInbox();
   wireRequests();
+  wirePartners();
   wireLimits();
   wireGateways();
   wireNotifications();

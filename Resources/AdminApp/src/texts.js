@@ -1,8 +1,10 @@
 // Every text of the admin page, one table per language of Resources/WebShared/languages.js.
 // Values are strings with {named} placeholders, or {one, other} objects for words that depend
 // on a count (see Resources/WebShared/i18n.js). The texts about request links are in
-// request-texts.js.
+// request-texts.js,
+// those of the partners view in partner-texts.js.
 
+import { partnerTexts } from './partner-texts.js';
 import { requestTexts } from './request-texts.js';
 
 const en = {
@@ -408,6 +410,6 @@ const de = {
 };
 
 export const texts = {
-  en: { ...en, ...requestTexts.en },
-  de: { ...de, ...requestTexts.de },
+  en: { ...en, ...requestTexts.en, ...partnerTexts.en },
+  de: { ...de, ...requestTexts.de, ...partnerTexts.de },
 };

@@ -1,0 +1,195 @@
+// The partners view: the partner sites of Inbound.Partners with their last contact, today's and
+// the last 7 days' figures, failures and silence ("#partners"); one partner with its recent
+// uploads ("#partner=<id>"); a new partner token, shown once and kept only in this page's
+// memory, never in the URL or the browser's storage.
+
+import { $, el } from '../../WebShared/dom.js';
+import { formatNumber } from '../../WebShared/format.js';
+import { t } from '../../WebShared/i18n.js';
+import { api } from './api.js';
+import { size, stateBadge, timeElement } from './format.js';
+import { act, announce, fact } from './ui.js';
+
+const PANELS = ['partners-list', 'partner-detail', 'partner-token'];
+const state = { token: null };
+
+function showPanel(id, focus) {
+  for (const panel of PANELS) {
+    $(panel).hidden = panel !== id;
+  }
+  $('partners-refresh').hidden = id !== 'partners-list';
+  if (focus) {
+    $(id === 'partners-list' ? 'partners-heading' : `${id}-heading`).focus();
+  }
+}
+
+function badge(kind, text) {
+  return el('span', { className: `badge badge-${kind}` }, text);
+}
+
+function statusBadges(p) {
+  const badges = [p.enabled ? badge('ok', t('partners.enabled')) : badge('cancelled', t('partners.disabled'))];
+  if (p.silent) {
+    badges.push(' ', badge('failed', t('partners.silent')));
+  }
+  return badges;
+}
+
+function figures(f) {
+  const x = f || {};
+  return t('partners.figures', { instances: formatNumber(x.instances || 0), bytes: size(x.bytes || 0) });
+}
+
+function lastFailure(p) {
+  if (!p.lastFailure) {
+    return t('none');
+  }
+  return [el('code', {}, String(p.lastFailure.code || t('unknown'))), ' · ', timeElement(p.lastFailure.at, true)];
+}
+
+function partnerLink(p, text) {
+  return el('a', { href: `#partner=${encodeURIComponent(p.id)}` }, text);
+}
+
+function partnerRow(p) {
+  return el('tr', { className: p.silent ? 'row-attention' : null, dataset: { partnerId: p.id } },
+    el('th', { scope: 'row' }, partnerLink(p, p.name || p.id),
+      el('div', { className: 'small muted' }, p.institution || '')),
+    el('td', {}, p.recipient || t('none')),
+    el('td', {}, statusBadges(p)),
+    el('td', { className: 'nowrap' }, p.lastContactAt ? timeElement(p.lastContactAt, true) : t('partners.never')),
+    el('td', { className: 'nowrap', dataset: { figure: 'today' } }, figures(p.today)),
+    el('td', { className: 'nowrap', dataset: { figure: 'last7Days' } }, figures(p.last7Days)),
+    el('td', { className: 'number' }, formatNumber((p.today && p.today.failures) || 0)),
+    el('td', { className: 'nowrap' }, lastFailure(p)));
+}
+
+async function loadList() {
+  await act($('partners-refresh'), async () => {
+    const answer = await api('GET', 'partners');
+    const partners = Array.isArray(answer && answer.partners) ? answer.partners : [];
+    $('partners-empty').hidden = partners.length > 0;
+    $('partners-wrap').hidden = partners.length === 0;
+    $('partners-body').replaceChildren(...partners.map(partnerRow));
+  });
+}
+
+function silenceText(p) {
+  if (!(p.silenceAlertHours > 0)) {
+    return t('partners.noSilenceAlert');
+  }
+  return t('partners.silenceAfter', { hours: formatNumber(p.silenceAlertHours) });
+}
+
+function renderUploads(p) {
+  const box = $('partner-uploads');
+  const uploads = Array.isArray(p.uploads) ? p.uploads : [];
+  if (uploads.length === 0) {
+    box.replaceChildren(el('p', { className: 'muted' }, t('partners.noUploads')));
+    return;
+  }
+  box.replaceChildren(el('div', { className: 'table-wrap', role: 'region', tabindex: '0', 'aria-labelledby': 'partner-uploads-heading' },
+    el('table', { className: 'table table-compact' },
+      el('thead', {}, el('tr', {},
+        el('th', { scope: 'col' }, t('request.upload')),
+        el('th', { scope: 'col' }, t('request.uploadState')),
+        el('th', { scope: 'col' }, t('partners.study')),
+        el('th', { scope: 'col' }, t('request.uploadFiles')),
+        el('th', { scope: 'col' }, t('request.uploadCreated')))),
+      el('tbody', {}, uploads.map((u) => el('tr', { dataset: { uploadId: u.id } },
+        el('td', {}, el('a', { href: `#upload=${encodeURIComponent(u.id)}` }, el('code', {}, u.id))),
+        el('td', {}, stateBadge(u.state)),
+        el('td', { className: 'detail' }, el('code', {}, u.study || '')),
+        el('td', { className: 'nowrap' }, `${formatNumber(u.files || 0)} · ${size(u.bytes)}`),
+        el('td', { className: 'nowrap' }, timeElement(u.createdAt, true))))))));
+}
+
+function renderDetail(p) {
+  $('partner-detail-heading').textContent = p.name || p.id;
+  const facts = $('partner-facts');
+  facts.replaceChildren();
+  fact(facts, t('partners.id'), el('code', {}, p.id));
+  fact(facts, t('partners.institution'), p.institution || t('none'));
+  fact(facts, t('partners.email'), p.email || t('none'));
+  fact(facts, t('partners.recipient'), p.recipient || t('none'));
+  fact(facts, t('partners.state'), statusBadges(p));
+  fact(facts, t('partners.networks'), (p.networks || []).length ? p.networks.join(', ') : t('partners.anywhere'));
+  fact(facts, t('partners.lastContact'), p.lastContactAt ? timeElement(p.lastContactAt) : t('partners.never'));
+  fact(facts, t('partners.lastStudy'), p.lastStudyAt ? timeElement(p.lastStudyAt) : t('partners.never'));
+  fact(facts, t('partners.today'), figures(p.today), ' · ', t('partners.requests', { count: formatNumber((p.today || {}).requests || 0) }));
+  fact(facts, t('partners.last7Days'), figures(p.last7Days), ' · ', t('partners.requests', { count: formatNumber((p.last7Days || {}).requests || 0) }));
+  fact(facts, t('partners.failures'), formatNumber((p.today || {}).failures || 0), ' · ', formatNumber((p.last7Days || {}).failures || 0));
+  fact(facts, t('partners.lastFailure'), lastFailure(p));
+  fact(facts, t('partners.openUploads'), formatNumber(p.openUploads || 0));
+  fact(facts, t('partners.silence'), silenceText(p));
+  renderUploads(p);
+}
+
+async function loadDetail(id) {
+  await act(null, async () => {
+    renderDetail(await api('GET', `partners/${encodeURIComponent(id)}`));
+  });
+}
+
+// Asks the server for a new token; it is shown until the admin leaves this panel.
+async function makeToken() {
+  await act($('partners-token'), async () => {
+    state.token = await api('POST', 'partners/token');
+    showPanel('partner-token', true);
+    $('token-value').value = state.token.token;
+    $('token-hash').textContent = state.token.tokenSha256;
+    $('token-snippet').textContent = `"TokenSha256" : "${state.token.tokenSha256}"`;
+  });
+}
+
+function forgetToken() {
+  state.token = null;
+  $('token-value').value = '';
+  $('token-hash').textContent = '';
+  $('token-snippet').textContent = '';
+}
+
+async function copy(text, done) {
+  try {
+    await navigator.clipboard.writeText(text);
+    announce(t(done));
+  } catch (error) {
+    announce(t('partners.copyFailed'));
+  }
+}
+
+// The panel of the URL's hash: target {partner?: id}.
+export async function showPartners(target = {}, focus = true) {
+  forgetToken();
+  if (target.partner) {
+    showPanel('partner-detail', false);
+    await loadDetail(target.partner);
+    if (focus) {
+      $('partner-detail-heading').focus();
+    }
+  } else {
+    showPanel('partners-list', focus);
+    await loadList();
+  }
+}
+
+// Another view is shown: the token goes from the page.
+export function leavePartners() {
+  forgetToken();
+}
+
+export function loadPartners() {
+  return showPartners({}, false);
+}
+
+export function wirePartners() {
+  $('partners-refresh').addEventListener('click', () => loadList());
+  $('partners-token').addEventListener('click', makeToken);
+  $('token-copy').addEventListener('click', () => state.token && copy(state.token.token, 'partners.tokenCopied'));
+  $('token-snippet-copy').addEventListener('click', () => state.token && copy($('token-snippet').textContent, 'partners.snippetCopied'));
+  $('token-done').addEventListener('click', () => {
+    forgetToken();
+    showPanel('partners-list', true);
+    loadList();
+  });
+}
