@@ -2,12 +2,13 @@
 # The benchmarks of Orthanc Inbound against native Orthanc 1.10.1, on real Orthanc processes
 # with the built plugin. Results go to Benchmarks/results/.
 #
-#   Benchmarks/run.sh [all]          every benchmark in sequence (about 6 minutes), then the
+#   Benchmarks/run.sh [all]          every benchmark in sequence (about 8 minutes), then the
 #                                    summary: results/summary.{json,md,png} and the machine
 #   Benchmarks/run.sh ingest [ARGS]  the upload API against POST /instances       (ingest.py)
 #   Benchmarks/run.sh pull [ARGS]    the pull, sealed and plain, vs a peer push    (pull.py)
 #   Benchmarks/run.sh inbox [ARGS]   latency to the recipient's mail, DMZ path     (inbox.py)
 #   Benchmarks/run.sh flood [ARGS]   a legitimate upload through nginx under a flood (flood.py)
+#   Benchmarks/run.sh stow [ARGS]    a partner's STOW-RS vs the DICOMweb plugin's  (stow.py)
 #   Benchmarks/run.sh summary        the summary again, from the results of the last "all"
 #
 # ARGS go to the script (--help lists them), e.g.  Benchmarks/run.sh ingest --repeats 5
@@ -25,9 +26,9 @@ PYTHON=/usr/bin/python3
 
 WHAT="${1:-all}"
 case "$WHAT" in
-    all|ingest|pull|inbox|flood|summary) if [ $# -gt 0 ]; then shift; fi ;;
+    all|ingest|pull|inbox|flood|stow|summary) if [ $# -gt 0 ]; then shift; fi ;;
     -*) WHAT=all ;;
-    *) echo "usage: $0 [all|ingest|pull|inbox|flood|summary] [ARGS]" >&2; exit 2 ;;
+    *) echo "usage: $0 [all|ingest|pull|inbox|flood|stow|summary] [ARGS]" >&2; exit 2 ;;
 esac
 if [ "$WHAT" = all ] && [ $# -gt 0 ]; then
     echo "run.sh all takes no arguments (each benchmark alone does: run.sh ingest --help)" >&2
@@ -40,6 +41,10 @@ if [ ! -f "$INBOUND_PLUGIN" ]; then
 fi
 if [ ! -x /usr/sbin/Orthanc ]; then
     echo "run.sh: /usr/sbin/Orthanc is missing (Debian package: orthanc)" >&2
+    exit 2
+fi
+if { [ "$WHAT" = stow ] || [ "$WHAT" = all ]; } && [ ! -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ]; then
+    echo "run.sh: Orthanc's DICOMweb plugin is missing (Debian package: orthanc-dicomweb)" >&2
     exit 2
 fi
 if [ "$WHAT" = flood ] || [ "$WHAT" = all ]; then
@@ -67,7 +72,7 @@ export INBOUND_PLUGIN="$(cd "$(dirname "$INBOUND_PLUGIN")" && pwd)/$(basename "$
 export PYTHONDONTWRITEBYTECODE=1
 
 case "$WHAT" in
-    ingest|pull|inbox|flood) exec "$PYTHON" "$HERE/$WHAT.py" "$@" ;;
+    ingest|pull|inbox|flood|stow) exec "$PYTHON" "$HERE/$WHAT.py" "$@" ;;
     summary) exec "$PYTHON" "$HERE/summary.py" report --machine "$HERE/results/machine.json" --readme "$HERE/README.md" ;;
 esac
 
@@ -82,6 +87,8 @@ started=$(date +%s)
 # The flood with AutoBan as shipped and native Orthanc behind the same nginx, 2 runs of each
 # kind: the longest part (run.sh flood alone: also AutoBan off, 3 runs each).
 "$PYTHON" "$HERE/flood.py" --scenarios shipped,native --repeats 2
+# A partner's STOW-RS: 3 runs per receiver and transfer mode (run.sh stow alone: 5).
+"$PYTHON" "$HERE/stow.py" --repeats 3
 "$PYTHON" "$HERE/summary.py" report --machine "$HERE/results/machine.json" --readme "$HERE/README.md" \
     --seconds "$(( $(date +%s) - started ))"
 echo "run.sh all: $(( $(date +%s) - started )) s; results in $HERE/results/summary.md"
