@@ -4,6 +4,8 @@ admin write only), the silence alert mailed once and partner-resumed, and the me
 
 import hashlib
 import json
+import os
+import re
 import time
 import uuid
 
@@ -200,10 +202,18 @@ def test_the_token_route_needs_credentials_and_the_admin_networks(hospital):
 
 def test_the_metrics_carry_each_partner(hospital):
     stow(hospital, TOKEN, [make_dicom(patient_id="PARTNER-METRIC")])
+    # Each partner's series are the ones doc/Operations.md lists, labelled with its id.
+    with open(os.path.join(os.path.dirname(__file__), "..", "doc", "Operations.md")) as f:
+        documented = set(re.findall(r'`(inbound_partner_[a-z_]+)\{partner="<id>"\}`', f.read()))
+    assert len(documented) >= 6, documented
+    text = hospital.admin("GET", "/tools/metrics-prometheus").text
+    for id_ in ("clinic-a", "clinic-b", "clinic-c"):
+        published = set(re.findall(r'^(inbound_partner_[a-z_]+)\{partner="%s"\} ' % id_, text, re.M))
+        assert published == documented, (id_, published ^ documented)
     seconds = metric(hospital, 'inbound_partner_last_contact_seconds{partner="clinic-a"}')
     assert seconds is not None and 0 <= seconds < 60
     assert metric(hospital, 'inbound_partner_last_contact_seconds{partner="clinic-b"}') == -1
-    assert metric(hospital, 'inbound_partner_instances_today{partner="clinic-a"}') >= 4
+    assert metric(hospital, 'inbound_partner_instances_today{partner="clinic-a"}') >= 1
     assert metric(hospital, 'inbound_partner_silent{partner="clinic-c"}') == 0
 
 
