@@ -77,7 +77,8 @@ def failed(answer):
 
 def partner_uploads(server, study=None):
     uploads = server.admin_json("GET", "/inbound/admin/uploads")["uploads"]
-    found = [u for u in uploads if u["consentVersion"] == "partner"]
+    found = [u for u in uploads if u["partner"] is not None]
+    assert all(u["consentVersion"] == "partner" for u in found)
     if study is not None:
         found = [u for u in found
                  if any(s["studyInstanceUid"] == study for s in u.get("studies") or [])]
@@ -112,6 +113,7 @@ def test_a_study_is_stored_isolated_and_completes_after_the_quiet_time(hospital)
     assert len(uploads) == 1
     upload = uploads[0]
     assert upload["state"] == "open"
+    assert upload["partner"] == "clinic-a"
     assert upload["sender"]["name"] == "Clinic A"
     assert upload["sender"]["institution"] == "Clinic A Radiology"
     assert upload["recipient"]["id"] == RECIPIENTS[0]["Id"]

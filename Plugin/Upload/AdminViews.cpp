@@ -91,6 +91,9 @@ namespace Inbound
     // Internal: the gateway it was pulled from; null when received directly (or pulled before
     // the gateway was recorded and not named by one since).
     json["gateway"] = upload.gateway.empty() ? Json::Value(Json::nullValue) : Json::Value(upload.gateway);
+    // Sent by a partner site (on an Internal: its gateway's label); null for a sender's.
+    json["partner"] = upload.partnerId.empty() ? Json::Value(Json::nullValue)
+                                               : Json::Value(upload.partnerId);
     json["files"] = Json::Int64(upload.files);
     json["bytes"] = Json::Int64(upload.bytes);
     if (upload.expectedFiles >= 0)
