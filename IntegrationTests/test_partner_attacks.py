@@ -2,7 +2,8 @@
 adversaries (an anonymous client, a partner with a valid token, a compromised gateway, a page an
 admin opens) against a real Orthanc with the plugin. Each attack: its status and error code,
 nothing stored (Orthanc's /instances and the admin's upload list unchanged), the server alive.
-The door's basic refusals are in test_partner_door.py and not repeated here."""
+The door's basic refusals are in test_partner_door.py and not repeated here; what a partner sends
+past the door (parts, streams, uploads) is in test_partner_attacks_stream.py."""
 
 import hashlib
 import os
@@ -14,39 +15,13 @@ import time
 import pytest
 
 from gateway_support import audit, wait_for_audit
-from harness import ADMIN, RECIPIENTS, Upload
+from harness import Upload
+from partner_attack_support import (BODY, BOUNDARY, MAX_UNCHUNKED, PARTNERS, REVOKED, ROUTE,
+                                     STOW, TOKEN_A, TOKEN_C, TOKEN_D, partner, passes_the_door,
+                                     raw, sha, snapshot, stow, vm_hwm_kib,
+                                     assert_refused_and_nothing_stored)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-TOKEN_A = "Ra7_kQ-2b8VtY4bN0cPq4rWs8uEfGhJi1LmOnD5e6Ko"   # clinic-a: loopback + 192.0.2.0/24
-REVOKED = "Rb7_kQ-2b8VtY4bN0cPq4rWs8uEfGhJi1LmOnD5e6Ko"   # clinic-b: Enabled false
-TOKEN_C = "Rc7_kQ-2b8VtY4bN0cPq4rWs8uEfGhJi1LmOnD5e6Ko"   # clinic-c: 198.51.100.0/24 only
-TOKEN_D = "Rd7_kQ-2b8VtY4bN0cPq4rWs8uEfGhJi1LmOnD5e6Ko"   # clinic-d: anywhere
-BOUNDARY = "rt0b0"
-STOW = 'multipart/related; type="application/dicom"; boundary=' + BOUNDARY
-BODY = ("--%s\r\nContent-Type: application/dicom\r\n\r\nnot dicom\r\n--%s--"
-        % (BOUNDARY, BOUNDARY)).encode()
-ROUTE = "/inbound/dicom-web/studies"
-MAX_UNCHUNKED = 65536
-
-
-def sha(token):
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def partner(pid, token, **extra):
-    entry = {"Id": pid, "Name": "Clinic " + pid[-1].upper(), "Institution": "Clinic",
-             "TokenSha256": sha(token), "Recipient": RECIPIENTS[0]["Id"]}
-    entry.update(extra)
-    return entry
-
-
-PARTNERS = [
-    partner("clinic-a", TOKEN_A, Networks=["127.0.0.0/8", "192.0.2.0/24"]),
-    partner("clinic-b", REVOKED, Enabled=False),
-    partner("clinic-c", TOKEN_C, Networks=["198.51.100.0/24"]),
-    partner("clinic-d", TOKEN_D),
-]
 
 
 @pytest.fixture(scope="module")
@@ -70,104 +45,6 @@ def site(plugin, token_plugin):
         orthanc={"Plugins": [plugin, token_plugin]})
     yield s
     conftest._cleanup(s, check=True)
-
-
-# ------------------------------------------------------------------------- helpers
-
-
-def raw(server, method, path, headers, body=b"", timeout=10.0, chunks=None):
-    """Sends a request exactly as written (header bytes included); returns (status or None,
-    headers dict, body). "chunks": a list of chunk payloads sent with chunked framing."""
-    head = ["%s %s HTTP/1.1" % (method, path), "Host: 127.0.0.1", "Connection: close"]
-    data = b"\r\n".join(h.encode("latin-1") if isinstance(h, str) else h for h in head)
-    for name, value in headers:
-        value = value if isinstance(value, bytes) else value.encode("latin-1")
-        data += b"\r\n" + name.encode() + b": " + value
-    data += b"\r\n\r\n"
-    if chunks is not None:
-        for piece in chunks:
-            data += b"%x\r\n%s\r\n" % (len(piece), piece)
-        data += b"0\r\n\r\n"
-    else:
-        data += body
-    answer = b""
-    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as c:
-        try:
-            c.sendall(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # refused before the whole request was read: the answer may be there
-        try:
-            while not complete(answer):
-                got = c.recv(65536)
-                if not got:
-                    break
-                answer += got
-        except (socket.timeout, ConnectionResetError):
-            pass
-    head, _, rest = answer.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    try:
-        status = int(lines[0].split(" ")[1])
-    except (IndexError, ValueError):
-        return None, {}, answer
-    found = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        found[name.strip().lower()] = value.strip()
-    return status, found, rest
-
-
-def complete(answer):
-    """Whether "answer" holds a whole response (its Content-Length read)."""
-    head, separator, body = answer.partition(b"\r\n\r\n")
-    if not separator:
-        return False
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            return len(body) >= int(value.strip() or b"0")
-    return False
-
-
-def stow(server, token=TOKEN_A, body=BODY, content_type=STOW, path=ROUTE, extra=(),
-         chunked=False, timeout=10.0):
-    headers = [("Content-Type", content_type)]
-    if token is not None:
-        headers.append(("Authorization", "Bearer " + token))
-    headers.extend(extra)
-    if chunked:
-        headers.append(("Transfer-Encoding", "chunked"))
-        pieces = [body[i:i + 4096] for i in range(0, len(body), 4096)]
-        return raw(server, "POST", path, headers, chunks=pieces, timeout=timeout)
-    headers.append(("Content-Length", str(len(body))))
-    return raw(server, "POST", path, headers, body, timeout=timeout)
-
-
-def snapshot(server):
-    """What an admin sees stored: Orthanc's instances and the plugin's uploads."""
-    uploads = server.admin_json("GET", "/inbound/admin/uploads")["uploads"]
-    return sorted(server.admin_json("GET", "/instances")), sorted(u["id"] for u in uploads)
-
-
-def passes_the_door(server, token=TOKEN_A):
-    """The STOW-RS handler answered (JSON of the plugin), not the filter's plain 403."""
-    status, headers, _ = stow(server, token=token)
-    return status != 403 and headers.get("content-type", "").startswith("application/")
-
-
-def vm_hwm_kib(server):
-    with open("/proc/%d/status" % server.process.pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmHWM")
-
-
-def assert_refused_and_nothing_stored(server, before, status, expected=403):
-    assert status == expected, status
-    assert snapshot(server) == before
-    assert server.running()
-    assert passes_the_door(server)  # alive, and the right token still works
 
 
 # ------------------------------------------------------------------------- anonymous: tokens
@@ -522,3 +399,88 @@ def test_a_silent_stream_is_cut_by_the_http_timeout_and_frees_its_slot(start_ser
     assert s.admin_json("GET", "/inbound/admin/limits")["inFlight"]["bytes"] == 0
     assert passes_the_door(s, TOKEN_D)
     assert s.admin_json("GET", "/instances") == []
+
+
+# ------------------------------------------------------------------------- a page an admin opens
+
+
+TOKEN_ROUTE = "/inbound/admin/partners/token"
+
+
+def minted(server):
+    return [e for e in audit(server) if e.get("event") == "partner-token-made"]
+
+
+@pytest.mark.parametrize("case, headers", [
+    ("foreign-origin", [("Origin", "https://evil.example")]),
+    ("null-origin", [("Origin", "null")]),
+    ("no-origin-no-header", []),
+    ("look-alike-origin", [("Origin", "http://127.0.0.1.evil.example")]),
+    ("form-post", [("Origin", "https://evil.example"),
+                   ("Content-Type", "application/x-www-form-urlencoded")]),
+    ("wrong-header-value", [("X-Requested-With", "fetch")]),
+])
+def test_the_token_route_refuses_a_cross_site_write(site, case, headers):
+    """A page of another site, opened by a logged-in admin, cannot make a partner token: the
+    browser sends the admin's credentials but cannot add X-Requested-With without CORS."""
+    before = len(minted(site))
+    status, answer_headers, body = raw(site, "POST", TOKEN_ROUTE, [
+        ("Authorization", basic_admin()), ("Content-Length", "2")] + headers, b"{}")
+    assert status == 403, (case, status, body[:200])
+    assert b"token" not in body.lower() or b"cross-site" in body, body[:200]
+    assert "access-control-allow-origin" not in answer_headers
+    time.sleep(1.2)  # audit batches
+    assert len(minted(site)) == before
+
+
+def test_the_token_route_makes_nothing_on_a_get_or_an_override(site):
+    before = len(minted(site))
+    # A link or an image (GET) is all a page needs for "?_method=POST": Orthanc would turn it
+    # into a POST.
+    for method, path in (("GET", TOKEN_ROUTE), ("GET", TOKEN_ROUTE + "?_method=POST"),
+                         ("GET", TOKEN_ROUTE + "?_method=post"), ("PUT", TOKEN_ROUTE),
+                         ("DELETE", TOKEN_ROUTE)):
+        status, _, body = raw(site, method, path, [("Authorization", basic_admin()),
+                                                   ("X-Requested-With", "XMLHttpRequest"),
+                                                   ("Content-Length", "0")])
+        assert status != 201 and b"tokenSha256" not in body, (method, path, status, body[:200])
+    time.sleep(1.2)
+    assert len(minted(site)) == before
+
+
+def test_the_token_route_only_from_admin_networks_and_a_preflight_opens_nothing(site):
+    status, _, _ = raw(site, "POST", TOKEN_ROUTE, [
+        ("Authorization", basic_admin()), ("X-Requested-With", "XMLHttpRequest"),
+        ("X-Forwarded-For", "203.0.113.9"), ("Content-Length", "0")])
+    assert status == 403
+    status, headers, _ = raw(site, "OPTIONS", TOKEN_ROUTE, [
+        ("Origin", "https://evil.example"), ("Access-Control-Request-Method", "POST"),
+        ("Access-Control-Request-Headers", "x-requested-with, authorization")])
+    assert "access-control-allow-origin" not in headers and \
+        "access-control-allow-headers" not in headers, (status, headers)
+
+
+def test_a_token_made_by_the_admin_is_shown_once_and_opens_nothing_yet(site):
+    import json
+    status, headers, body = raw(site, "POST", TOKEN_ROUTE, [
+        ("Authorization", basic_admin()), ("X-Requested-With", "XMLHttpRequest"),
+        ("Content-Length", "0")])
+    assert status == 201, body[:300]
+    made = json.loads(body)
+    assert hashlib.sha256(made["token"].encode()).hexdigest() == made["tokenSha256"]
+    assert "no-store" in headers.get("cache-control", "")
+    assert "access-control-allow-origin" not in headers
+    # Not configured yet: the door does not know it.
+    assert stow(site, token=made["token"])[0] == 403
+    events = wait_for_audit(site, lambda e: e.get("event") == "partner-token-made",
+                            what="partner-token-made")
+    assert made["tokenSha256"][:8] in json.dumps(events)
+    assert made["token"] not in json.dumps(audit(site))
+    with open(site.log_path, "rb") as f:
+        assert made["token"].encode() not in f.read()
+
+
+def basic_admin():
+    import base64
+    from harness import ADMIN
+    return "Basic " + base64.b64encode(("%s:%s" % ADMIN).encode()).decode()
