@@ -302,7 +302,7 @@ TEST(LimitsGuard, PartnerStreamsReserveTheirMemory)
   Json::Value section;
   std::string errors;
   JsonText::ParseConfiguration(section, R"({"Upload": {"MaxFileBytes": 1024, "MaxBytesPerUpload": 100000},
-    "Limits": {"MaxUploadsInFlightPerClient": 2, "MaxBytesInFlight": 80000000},
+    "Limits": {"MaxUploadsInFlightPerClient": 2, "MaxBytesInFlight": 160000000},
     "DataMonitor": {"WarnFreeBytes": 0, "StopFreeBytes": 0}})", errors);
   const Configuration configuration = Configuration::Parse(section);
   InboundTests::FakeClock clock;

@@ -471,3 +471,67 @@ TEST(StowReader, AReaderDestroyedWithoutCloseStoresWhatItReadBeforeTheSessionClo
   EXPECT_EQ(0, session.addsAfterClose);
   EXPECT_GE(session.parts.size(), 2u);  // the third may still wait for its delimiter
 }
+
+TEST(StowReader, PartsBeyondTheCapEndTheRequest)
+{
+  FakeSession session;
+  StowReader reader(kType, session, "", 1000, 0, 3);
+  std::string body;
+  for (int i = 0; i < 10; i++)
+  {
+    body += Part("p" + std::to_string(i));
+  }
+  FeedAll(reader, body + End(), {});
+  EXPECT_EQ(StowReader::kTooManyParts, reader.GetError());
+  EXPECT_EQ(3u, reader.GetResults().size());
+  EXPECT_EQ(3u, session.parts.size());
+}
+
+namespace
+{
+  // Grants buffering memory up to "budget", and records what it was asked.
+  class BudgetSession : public FakeSession
+  {
+  public:
+    uint64_t budget = 0;
+    uint64_t held = 0;
+    uint64_t most = 0;
+
+    bool ReserveBuffering(uint64_t bytes) override
+    {
+      if (bytes > budget)
+      {
+        return false;
+      }
+      held = bytes;
+      most = std::max(most, bytes);
+      return true;
+    }
+  };
+} // namespace
+
+TEST(StowReader, APartBeingReadReservesTwiceWhatWasReadAndGivesItBack)
+{
+  const std::string big(3 * StowReader::kUnreservedBuffering, 'b');
+  const std::string body = Part(big) + Part("small") + End();
+  {
+    BudgetSession session;
+    session.budget = 1ull << 40;
+    StowReader reader(kType, session, "", big.size());
+    FeedAll(reader, body, std::vector<size_t>(body.size() / 65536, 65536));
+    ASSERT_FALSE(reader.HasFailed()) << reader.GetError();
+    ASSERT_EQ(2u, reader.GetResults().size());
+    EXPECT_GE(session.most, 2 * big.size());
+    EXPECT_LE(session.most, 2 * big.size() + 3 * StowReader::kUnreservedBuffering);
+    EXPECT_EQ(0u, session.held);  // given back once the part came out
+  }
+  {
+    // No budget for it: the request ends, 503 server-busy, the part is not stored.
+    BudgetSession session;
+    session.budget = 2 * StowReader::kUnreservedBuffering;
+    StowReader reader(kType, session, "", big.size());
+    FeedAll(reader, body, std::vector<size_t>(body.size() / 65536, 65536));
+    EXPECT_EQ(StowReader::kServerBusy, reader.GetError());
+    EXPECT_TRUE(session.parts.empty());
+  }
+}

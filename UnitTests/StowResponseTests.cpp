@@ -73,6 +73,10 @@ TEST(StowResponse, RequestErrorsListWhatWasStoredBefore)
   EXPECT_EQ(415, Status({}, "unsupported-media-type"));
   EXPECT_EQ(413, Status({Stored("1.1")}, "too-large"));
   EXPECT_EQ(400, Status({Stored("1.1")}, "invalid-multipart"));
+  EXPECT_EQ(413, Status({Stored("1.1")}, "too-many-parts"));
+  const StowResponse busy = StowResponse::Build({Stored("1.1")}, "server-busy");
+  EXPECT_EQ(503, busy.status);
+  EXPECT_LE(1u, busy.retryAfter);
   const StowResponse truncated = StowResponse::Build({Stored("1.1")}, "truncated");
   EXPECT_EQ(400, truncated.status);
   EXPECT_EQ("truncated", truncated.error);

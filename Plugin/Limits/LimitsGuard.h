@@ -87,7 +87,10 @@ namespace Inbound
     // ClientBusy when they do not fit). contentLength < 0: chunked.
     Admission AdmitPartnerBody(const std::string& partnerId, int64_t contentLength, uint64_t& ticket);
 
-    static const uint64_t kPartnerPartBytes = 32 * 1024 * 1024;
+    // The parts being stored by the request's workers (StowReader::kMaxPipelineBytes, each
+    // taking a few times its size while it is parsed and isolated) and the part being read up
+    // to StowReader::kUnreservedBuffering; beyond, the reader reserves more as it reads.
+    static const uint64_t kPartnerPartBytes = 64 * 1024 * 1024;
 
     // The handler of the request has started: its reservation no longer lapses after
     // Limits.BodyTimeout; the handler releases it when it ends.

@@ -85,8 +85,11 @@ namespace Inbound
         {
           return new StowRequest(503, "server-busy", "Too many requests at once; send again later");
         }
+        // A request's parts at most: those of one full upload (each leaves a result and an
+        // item of the answer in memory).
         return new StowRequest(std::move(session), GetHeader(request, "content-type"), study,
-                               partner->limits.maxFileBytes);
+                               partner->limits.maxFileBytes,
+                               static_cast<size_t>(partner->limits.maxFilesPerUpload));
       }
     } // namespace
 

@@ -267,6 +267,25 @@ namespace Inbound
     return open;
   }
 
+  bool PartnerSession::ReserveBuffering(uint64_t bytes)
+  {
+    if (bytes == 0)
+    {
+      buffering_.reset();
+      return true;
+    }
+    try
+    {
+      std::unique_ptr<MemoryHold> hold = service_.policy_.ReserveParsingGrowth(bytes);
+      buffering_ = std::move(hold);  // the new hold first, then the old one goes
+      return true;
+    }
+    catch (const ApiError&)
+    {
+      return false;
+    }
+  }
+
   void PartnerSession::Close()
   {
     if (closed_)

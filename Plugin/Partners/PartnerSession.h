@@ -49,6 +49,7 @@ namespace Inbound
     std::set<std::string> fed_;  // the uploads this request feeds (registered in PartnerFeeds)
     PartnerRequestTally tally_;
     bool closed_ = false;
+    std::unique_ptr<MemoryHold> buffering_;  // the reading thread's only
 
     // Throws ApiError for every refusal; fills "result" as it learns the part's UIDs.
     void Store(StowItemResult& result, const void* body, size_t size,
@@ -67,6 +68,9 @@ namespace Inbound
     ~PartnerSession() override;
 
     StowItemResult Add(const void* body, size_t size, const std::string& expectedStudy) override;
+
+    // Through the upload policy's in-flight budget (ReserveParsingGrowth).
+    bool ReserveBuffering(uint64_t bytes) override;
 
     // Records the request's figures (PartnerStore) and audits "partner-stow".
     void Close() override;

@@ -12,6 +12,8 @@ namespace Inbound
   const char* const StowReader::kInvalidMultipart = "invalid-multipart";
   const char* const StowReader::kTooLarge = "too-large";
   const char* const StowReader::kTruncated = "truncated";
+  const char* const StowReader::kTooManyParts = "too-many-parts";
+  const char* const StowReader::kServerBusy = "server-busy";
 
   namespace
   {
@@ -55,9 +57,10 @@ namespace Inbound
 
   StowReader::StowReader(const std::string& contentType, IPartnerSession& session,
                          const std::string& expectedStudy, uint64_t maxPartBytes,
-                         unsigned int workers) :
+                         unsigned int workers, size_t maxParts) :
     session_(session),
-    expectedStudy_(expectedStudy), maxPartBytes_(maxPartBytes), workerCount_(workers)
+    expectedStudy_(expectedStudy), maxPartBytes_(maxPartBytes), maxParts_(maxParts),
+    workerCount_(workers)
   {
     std::string type, subType, boundary;
     bool parsed = false;
@@ -180,6 +183,12 @@ namespace Inbound
       }
     }
 
+    ReserveForPartBeingRead();
+    if (HasFailed())
+    {
+      return;
+    }
+
     // A big part is parsed when the buffer crosses a block multiple, each time by copying the
     // whole buffer: doubling the block keeps that copying linear in the part's size.
     const size_t block = parser_->GetBlockSize();
@@ -191,6 +200,33 @@ namespace Inbound
     {
       parser_->SetBlockSize(kFirstBlock);
     }
+  }
+
+  void StowReader::ReserveForPartBeingRead()
+  {
+    if (partSeen_ || sinceLastPart_ <= kUnreservedBuffering)
+    {
+      if (reservedBuffering_ != 0)
+      {
+        session_.ReserveBuffering(0);
+        reservedBuffering_ = 0;
+      }
+      return;
+    }
+    if (2 * sinceLastPart_ <= reservedBuffering_)
+    {
+      return;
+    }
+    // The framework holds up to about twice the part while it parses it; asked in steps of
+    // kUnreservedBuffering so that a big part asks a few dozen times, not at every chunk.
+    const uint64_t step = kUnreservedBuffering;
+    const uint64_t wanted = (2 * sinceLastPart_ + 2 * step) / step * step;
+    if (!session_.ReserveBuffering(wanted))
+    {
+      Latch(kServerBusy);
+      return;
+    }
+    reservedBuffering_ = wanted;
   }
 
   void StowReader::Close()
@@ -207,6 +243,11 @@ namespace Inbound
     }
     Feed(nullptr, 0);
     Stop();
+    if (reservedBuffering_ != 0)
+    {
+      session_.ReserveBuffering(0);  // the last part is stored
+      reservedBuffering_ = 0;
+    }
     if (HasFailed())
     {
       return;
@@ -230,6 +271,11 @@ namespace Inbound
     partSeen_ = true;
     if (HasFailed())
     {
+      return;
+    }
+    if (maxParts_ != 0 && results_.size() >= maxParts_)
+    {
+      Latch(kTooManyParts);
       return;
     }
     const size_t index = results_.size();

@@ -35,6 +35,8 @@ namespace Inbound
     static const char* const kInvalidMultipart;     // garbage between parts, missing CRLF, ...
     static const char* const kTooLarge;             // a part (or garbage) longer than the cap
     static const char* const kTruncated;            // the closing delimiter never came
+    static const char* const kTooManyParts;         // more parts than maxParts
+    static const char* const kServerBusy;           // no memory budget for the part being read
 
     // The longest boundary accepted. RFC 2046 says 70, but Orthanc's DICOMweb client sends two
     // UUIDs joined by "-" (73 characters, doc/Api.md "Partner STOW-RS"); the parser does not care.
@@ -44,8 +46,16 @@ namespace Inbound
     // maxPartBytes: the largest part accepted (the partner's MaxFileBytes); bytes fed without a
     // part coming out are capped at maxPartBytes + kSlack.
     // workers: threads storing parts (0: each part is stored on the caller's thread, in order).
+    // maxParts: parts of one request at most (0: no cap); each leaves a result and an item of
+    // the answer, so a stream of tiny parts is bounded here.
     StowReader(const std::string& contentType, IPartnerSession& session,
-               const std::string& expectedStudy, uint64_t maxPartBytes, unsigned int workers = 0);
+               const std::string& expectedStudy, uint64_t maxPartBytes, unsigned int workers = 0,
+               size_t maxParts = 0);
+
+    // A part being read may take this much without more memory asked of the session (the
+    // request's admission reserved it, LimitsGuard::kPartnerPartBytes); beyond it, twice what
+    // was read of the part is reserved (IPartnerSession::ReserveBuffering).
+    static const uint64_t kUnreservedBuffering = 8 * 1024 * 1024;
 
     // Waits for the parts being stored (Stop()).
     ~StowReader() override;
@@ -112,6 +122,7 @@ namespace Inbound
 
     void Latch(const char* error);
     void RememberTail(const void* data, size_t size);
+    void ReserveForPartBeingRead();
     void Feed(const void* data, size_t size);
 
     IPartnerSession& session_;
@@ -126,6 +137,8 @@ namespace Inbound
     bool partSeen_ = false;      // a part came out during the current Feed()
     std::string tail_;           // the last bytes fed, to find the closing delimiter
     bool closed_ = false;
+    size_t maxParts_;
+    uint64_t reservedBuffering_ = 0;  // what ReserveBuffering holds now
 
     // The pipeline (workers_ empty: none). mutex_ guards jobs_, done_, inFlightBytes_,
     // inFlightParts_ and stopping_.

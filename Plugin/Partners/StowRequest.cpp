@@ -26,13 +26,14 @@ namespace Inbound
   } // namespace
 
   StowRequest::StowRequest(std::unique_ptr<IPartnerSession> session, const std::string& contentType,
-                           const std::string& expectedStudy, uint64_t maxPartBytes) :
+                           const std::string& expectedStudy, uint64_t maxPartBytes,
+                           size_t maxParts) :
     session_(std::move(session))
   {
     if (session_)
     {
       reader_.reset(new StowReader(contentType, *session_, expectedStudy, maxPartBytes,
-                                   kPipelineWorkers));
+                                   kPipelineWorkers, maxParts));
     }
     else
     {

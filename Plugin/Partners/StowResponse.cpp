@@ -8,6 +8,9 @@ namespace Inbound
 {
   namespace
   {
+    // A request refused for want of memory is worth sending again soon.
+    const unsigned int kServerBusyRetryAfter = 30;
+
     Json::Value Element(const char* vr, const Json::Value& value)
     {
       Json::Value element(Json::objectValue);
@@ -116,7 +119,13 @@ namespace Inbound
       response.error = requestError;
       response.status = requestError == "unsupported-media-type" ? 415
                         : requestError == "too-large"            ? 413
+                        : requestError == "too-many-parts"       ? 413
+                        : requestError == "server-busy"          ? 503
                                                                  : 400;
+      if (response.status == 503)
+      {
+        response.retryAfter = std::max(kServerBusyRetryAfter, retryAfter);
+      }
     }
     else if (failures == 0)
     {
