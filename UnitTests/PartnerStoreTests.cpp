@@ -56,6 +56,9 @@ TEST(PartnerStore, AddsRequestsPerDayAndKeepsTheLastContact)
   const std::vector<PartnerActivity> all = ledger.Partners().List(kNoon, 7);
   ASSERT_EQ(1u, all.size());
   EXPECT_EQ("clinic-a", all[0].partnerId);
+  const std::map<std::string, PartnerActivity> byId = ledger.Partners().ListByPartner(kNoon, 7);
+  ASSERT_EQ(1u, byId.size());
+  EXPECT_EQ(2u, byId.at("clinic-a").days.size());
 }
 
 TEST(PartnerStore, TheSilenceAlertIsMarkedOncePerSilence)

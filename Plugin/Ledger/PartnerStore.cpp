@@ -134,6 +134,18 @@ namespace Inbound
     return result;
   }
 
+  std::map<std::string, PartnerActivity> PartnerStore::ListByPartner(int64_t now,
+                                                                     unsigned int days) const
+  {
+    std::map<std::string, PartnerActivity> result;
+    for (PartnerActivity& a : List(now, days))
+    {
+      const std::string id = a.partnerId;
+      result[id] = std::move(a);
+    }
+    return result;
+  }
+
   bool PartnerStore::Lookup(PartnerActivity& activity, const std::string& partnerId, int64_t now,
                             unsigned int days) const
   {

@@ -75,6 +75,9 @@ namespace Inbound
     // Every partner with a row, by id, with the figures of the "days" UTC days up to "now".
     std::vector<PartnerActivity> List(int64_t now, unsigned int days) const;
 
+    // The same by partner id.
+    std::map<std::string, PartnerActivity> ListByPartner(int64_t now, unsigned int days) const;
+
     // False when the partner never called.
     bool Lookup(PartnerActivity& activity, const std::string& partnerId, int64_t now,
                 unsigned int days) const;

@@ -118,12 +118,8 @@ namespace Inbound
   Json::Value PartnerStatus::List() const
   {
     const int64_t now = clock_.NowMs();
-    std::map<std::string, PartnerActivity> activities;
-    for (PartnerActivity& a : ledger_.Partners().List(now, kWindowDays))
-    {
-      const std::string id = a.partnerId;
-      activities[id] = std::move(a);
-    }
+    const std::map<std::string, PartnerActivity> activities =
+      ledger_.Partners().ListByPartner(now, kWindowDays);
     const std::map<std::string, uint64_t> open = ledger_.Partners().CountOpenUploads();
     Json::Value result(Json::objectValue);
     result["partners"] = Json::arrayValue;
@@ -146,12 +142,8 @@ namespace Inbound
       return result;
     }
     const int64_t now = clock_.NowMs();
-    std::map<std::string, PartnerActivity> activities;
-    for (PartnerActivity& a : ledger_.Partners().List(now, 1))
-    {
-      const std::string id = a.partnerId;
-      activities[id] = std::move(a);
-    }
+    const std::map<std::string, PartnerActivity> activities =
+      ledger_.Partners().ListByPartner(now, 1);
     const std::string today = FormatIso8601(now).substr(0, 10);
     for (const PartnerSettings& partner : partners_)
     {

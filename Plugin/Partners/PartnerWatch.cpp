@@ -64,12 +64,8 @@ namespace Inbound
   unsigned int PartnerWatch::Check()
   {
     const int64_t now = clock_.NowMs();
-    std::map<std::string, PartnerActivity> activities;
-    for (PartnerActivity& a : ledger_.Partners().List(now, 1))
-    {
-      const std::string id = a.partnerId;
-      activities[id] = std::move(a);
-    }
+    const std::map<std::string, PartnerActivity> activities =
+      ledger_.Partners().ListByPartner(now, 1);
     unsigned int raised = 0;
     for (const PartnerSettings& partner : partners_)
     {
