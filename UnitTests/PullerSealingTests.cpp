@@ -371,6 +371,8 @@ TEST_F(PullerSealingTest, AManifestSealedAndPlainAtOnceIsHeld)
     {"sender", [](Json::Value& m) { m["sender"]["email"] = "other@example.org"; }},
     {"message", [](Json::Value& m) { m["message"] = "other words"; }},
     {"client.userAgent", [](Json::Value& m) { m["client"]["userAgent"] = "Mozilla"; }},
+    // A sealed sender's upload relabelled as a partner site's: the label is sealed, or absent.
+    {"partner", [](Json::Value& m) { m["partner"] = "clinic-a"; }},
     {"sealing.keyId", [](Json::Value& m) { m["sealing"]["keyId"] = "0123456789abcdef"; }},
     {"sealing.keyId", [](Json::Value& m) { m.removeMember("sealing"); }},
     {"sealedFields", [](Json::Value& m) { m["sealedFields"] = "not base64!"; }},

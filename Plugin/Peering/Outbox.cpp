@@ -114,7 +114,7 @@ namespace Inbound
       // only after its own checks (doc/Requests.md, "Gateways"). An id, never the patient.
       manifest["request"] = upload.requestId;
     }
-    if (!upload.partnerId.empty())
+    if (!upload.partnerId.empty() && upload.sealedFields.empty())
     {
       // Sent by a partner site: inside, a label for people (mails, metadata, the admin's
       // partner list); it grants nothing (doc/Api.md, "Peer routes").

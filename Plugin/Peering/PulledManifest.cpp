@@ -194,9 +194,15 @@ namespace Inbound
       {
         throw Bad("sealedFields", "does not hold a JSON object (key " + keyId + ")");
       }
+      if (!manifest["partner"].isNull())
+      {
+        // A sealing gateway seals the label with the sender (StagingSealer::SealFields): one
+        // beside the seal was added afterwards.
+        throw Bad("partner", "must be inside the sealed fields when they are sealed");
+      }
       for (const std::string& name : fields.getMemberNames())
       {
-        if (name != "sender" && name != "message" && name != "userAgent")
+        if (name != "sender" && name != "message" && name != "userAgent" && name != "partner")
         {
           throw Bad("sealedFields", "holds an unknown field \"" +
                                       TextRules::MakeSafe(name, 40) + "\" (key " + keyId + ")");
@@ -205,6 +211,10 @@ namespace Inbound
       Json::Value merged = manifest;
       merged["sender"] = fields["sender"];
       merged["message"] = fields["message"];
+      if (fields.isMember("partner"))
+      {
+        merged["partner"] = fields["partner"];  // checked as an id below, as a plain one
+      }
       if (merged["client"].isObject())
       {
         merged["client"]["userAgent"] = fields["userAgent"];

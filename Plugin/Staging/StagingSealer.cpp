@@ -155,6 +155,13 @@ namespace Inbound
     fields["sender"] = record.sender.ToJson();
     fields["message"] = record.message;
     fields["userAgent"] = TextRules::MakeSafe(record.userAgent, kMaxUserAgent);
+    if (!record.partnerId.empty())
+    {
+      // Sealed with the sender it names, so that whoever holds the gateway later cannot present
+      // a sender's sealed upload as a partner's (the manifest's plain "partner" is refused
+      // next to sealed fields: PulledManifest).
+      fields["partner"] = record.partnerId;
+    }
     std::string base64;
     Orthanc::Toolbox::EncodeBase64(
       base64, Sealing::Seal(GetSealingKey(), JsonText::Compact(fields),
