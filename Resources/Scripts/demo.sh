@@ -7,6 +7,8 @@
 #   notification with the link to the study, and the admins' alerts
 #   internal Orthanc -> DICOM (DCMTK's storescp as the PACS): released studies
 #   gateway -> clamd (ClamAV, a demonstration signature): every file scanned before it is kept
+#   partner clinic's Orthanc (Partner.json + Partner.lua, Debian's DICOMweb plugin) -> nginx ->
+#   gateway: every stable study sent by itself over DICOMweb STOW-RS with the clinic's token
 # and prints the addresses to open. Ctrl-C stops everything it started.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -19,6 +21,7 @@ free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("12
 
 pids=()
 cleanup() {
+  trap - EXIT INT TERM
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   echo "Stopped. Data left in $work"
@@ -28,6 +31,11 @@ trap cleanup EXIT INT TERM
 # The samples ship no working password: the demonstration makes its own.
 admin_password=$(openssl rand -hex 12)
 puller_password=$(openssl rand -hex 16)
+clinic_password=$(openssl rand -hex 12)
+# The partner clinic's token, made offline as doc/Operations.md ("Partner sites") tells admins:
+# the gateway keeps only its SHA-256 (Inbound.Partners), the clinic's Orthanc sends the token.
+partner_token=$(openssl rand -base64 32 | tr '+/' '-_' | tr -d '=')
+partner_token_sha256=$(printf %s "$partner_token" | sha256sum | cut -d' ' -f1)
 
 openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=localhost" \
   -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
@@ -48,7 +56,7 @@ orthanc() {
 }
 
 # start NAME SAMPLE ORTHANC_PORT HTTPS_PORT [KEY=JSON ...]: an Orthanc from SAMPLE behind its
-# own nginx with the shipped site.
+# own nginx with the shipped site (partner route open to loopback: the demonstration's clinic).
 start() {
   local name=$1 sample=$2 orthanc_port=$3 https_port=$4 dir="$work/$1"
   shift 4
@@ -57,7 +65,7 @@ start() {
     "Inbound.Pullers=[{\"Username\": \"inside\", \"Password\": \"$puller_password\", \"Networks\": [\"127.0.0.1\"]}]" "$@"
   "$root/Resources/Scripts/render-nginx-site.sh" "127.0.0.1:$https_port" localhost \
     "$work/tls.crt" "$work/tls.key" "127.0.0.1:$orthanc_port" 512m "127.0.0.1" "127.0.0.1" \
-    "$dir/nginx-access.log" >"$dir/site.conf"
+    "$dir/nginx-access.log" "127.0.0.1" >"$dir/site.conf"
   cat >"$dir/nginx.conf" <<NGINX
 worker_processes 1;
 pid $dir/nginx.pid;
@@ -83,6 +91,7 @@ NGINX
 
 gateway_port=$(free_port); gateway_https=${INBOUND_DEMO_HTTPS_PORT:-$(free_port)}
 internal_port=$(free_port); smtp_port=$(free_port); pacs_port=$(free_port)
+clinic_port=$(free_port); clinic_dicom_port=$(free_port)
 
 # The hospital's PACS, played by DCMTK's storescp: every released study lands in $work/pacs.
 mkdir -p "$work/pacs"
@@ -151,7 +160,11 @@ curl -sf -u "admin:$admin_password" "http://127.0.0.1:$internal_port/inbound/adm
   { echo "The internal Orthanc did not show its sealing key; see $work/internal/orthanc.log" >&2; exit 1; }
 start gateway "$root/Resources/Configurations/Gateway.json" "$gateway_port" "$gateway_https" \
   "Inbound.Sealing.PublicKeys=[\"$work/inbound-sealing.pub\"]" \
-  "Inbound.Scan.Clamd=\"unix:$work/clamd/clamd.ctl\""
+  "Inbound.Scan.Clamd=\"unix:$work/clamd/clamd.ctl\"" \
+  "Inbound.Partners=[{\"Id\": \"demo-clinic\", \"Name\": \"Demo clinic\",
+    \"Institution\": \"Demo Clinic Radiology\", \"TokenSha256\": \"$partner_token_sha256\",
+    \"Recipient\": \"neuroradiology\", \"Networks\": [\"127.0.0.1/32\"]}]" \
+  'Inbound.PartnerLimits.QuietSeconds=10'
 
 # A request link, as staff make one in the admin page: the hospital asks a practice for the
 # images of its patient DEMO^PATIENT. The internal Orthanc pushes it to the gateway at once
@@ -169,6 +182,36 @@ request_link=$(curl -sf -u "admin:$admin_password" -H "X-Requested-With: XMLHttp
            "maxUploads": 3, "challenge": "birthDate", "forwardTo": "pacs"}' |
   /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["url"])') ||
   { echo "The internal Orthanc did not make the demonstration's request link; see $work/internal/orthanc.log" >&2; exit 1; }
+
+# A partner clinic: its own Orthanc from the shipped Partner.json and Partner.lua with Debian's
+# DICOMweb plugin, changed only where this machine differs (folders, ports, its password, the
+# hospital's URL and the clinic's token, the demo's certificate as the hospital's authority,
+# the sample modality on loopback) and quicker (a study is stable after 3 s, retries after 5 s).
+# Its modality sends a CT study by DICOM (storescu; pydicom's sample patient CD); Partner.lua
+# sends it to the gateway once stable, the gateway completes the upload after 10 s without a
+# new instance, the internal Orthanc pulls it in and mails the partner's recipient.
+mkdir -p "$work/clinic"
+"$root/Resources/Scripts/configtool.py" "$root/Resources/Configurations/Partner.json" \
+  "$work/clinic/orthanc.json" \
+  "StorageDirectory=\"$work/clinic/db\"" "IndexDirectory=\"$work/clinic/db\"" \
+  "HttpPort=$clinic_port" "DicomPort=$clinic_dicom_port" \
+  "RegisteredUsers={\"admin\": \"$clinic_password\"}" \
+  "LuaScripts=[\"$root/Resources/Configurations/Partner.lua\"]" 'StableAge=3' \
+  'InboundPartner.RetryBaseSeconds=5' 'InboundPartner.RetryMaxSeconds=60' \
+  'DicomModalities.ct=["CT1", "127.0.0.1", 104]' \
+  "DicomWeb.Servers.hospital.Url=\"https://127.0.0.1:$gateway_https/inbound/dicom-web/\"" \
+  "DicomWeb.Servers.hospital.HttpHeaders.Authorization=\"Bearer $partner_token\"" \
+  "HttpsCACertificates=\"$work/tls.crt\""
+/usr/sbin/Orthanc "$work/clinic/orthanc.json" >"$work/clinic/orthanc.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do
+  curl -sf -u "admin:$clinic_password" "http://127.0.0.1:$clinic_port/system" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+storescu -aet CT1 -aec CLINIC 127.0.0.1 "$clinic_dicom_port" \
+  /usr/lib/python3/dist-packages/pydicom/data/test_files/dicomdirtests/98892001/*/* \
+  >"$work/clinic/storescu.log" 2>&1 ||
+  { echo "The clinic's Orthanc did not take the sample study; see $work/clinic/orthanc.log" >&2; exit 1; }
 
 cat <<TXT
 
@@ -189,6 +232,14 @@ internal Orthanc that pulls every completed upload in (the certificate is self-s
   Inbox and release (inside):   http://127.0.0.1:$internal_port/inbound/admin/ui/
   PACS (storescp, AET PACS):    $work/pacs/   (released studies; 127.0.0.1:$pacs_port)
   Malware scanner (clamd):      $work/clamd/   (demonstration signature: the EICAR test string)
+  Partner clinic's Orthanc:     http://127.0.0.1:$clinic_port/      user "admin", password "$clinic_password"
+                                (sends every stable study to the gateway over DICOMweb STOW-RS)
+  Partners (gateway's admin):   https://127.0.0.1:$gateway_https/inbound/admin/ui/#partners
+
+Watch the partner site: the clinic's CT study (Doe^Peter, 7 images, put in by its modality)
+is sent by itself; within about 30 s it appears in the internal Orthanc (upload from "Demo
+clinic"), the recipient's mail is in $work/mail/, and the Partners view shows the clinic's
+last contact. Send more: storescu -aet CT1 -aec CLINIC 127.0.0.1 $clinic_dicom_port FILES...
 
 Logs and data: $work
 Press Ctrl-C to stop.
