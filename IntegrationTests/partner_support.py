@@ -438,3 +438,24 @@ def assert_sent(sender, studies, jobs=None):
     assert len(ids) == studies
     for study in ids:
         assert (sender.state(study) or "").startswith("sent "), sender.state(study)
+
+
+def assert_partner_figures(server, uploads, files, requests_):
+    """The admin's view of the partner (GET /inbound/admin/partners[/{id}]): today's requests,
+    instances, bytes and studies, no failure, a last contact, nothing open, and its uploads."""
+    [listed] = [p for p in server.admin_json("GET", "/inbound/admin/partners")["partners"]
+                if p["id"] == PARTNER["Id"]]
+    assert (listed["name"], listed["institution"], listed["recipient"], listed["enabled"]) == \
+        (PARTNER["Name"], PARTNER["Institution"], PARTNER["Recipient"], True), listed
+    today = listed["today"]
+    assert (today["requests"], today["instances"], today["bytes"], today["studies"],
+            today["failures"]) == (requests_, len(files), sum(o.size for o in files.values()),
+                                   len(uploads), 0), listed
+    checks.assert_iso_time(listed["lastContactAt"], "lastContactAt")
+    assert listed["openUploads"] == 0 and listed["lastFailure"] is None, listed
+    detail = server.admin_json("GET", "/inbound/admin/partners/%s" % PARTNER["Id"])
+    shown = {u["id"]: u for u in detail["uploads"]}
+    assert sorted(shown) == sorted(u["id"] for u in uploads), detail["uploads"]
+    for u in uploads:
+        assert shown[u["id"]]["state"] == u["state"], shown[u["id"]]
+        assert shown[u["id"]]["study"] == u["studies"][0]["studyInstanceUid"], shown[u["id"]]

@@ -15,7 +15,7 @@ import harness
 import partner_support
 from mail_support import SmtpSink
 from partner_support import (PartnerSender, assert_arrived, assert_one_mail_per_upload,
-                             assert_sent, uploads_of, wait_uploads)
+                             assert_partner_figures, assert_sent, uploads_of, wait_uploads)
 from proxy import NginxProxy
 from test_sealing_gateway import readable
 
@@ -138,6 +138,7 @@ def test_the_patient_cd_reaches_the_internal_through_nginx_and_the_gateway(start
     delivered = wait_delivered(gateway, inside)
     assert all(u["dataRemoved"] is True for u in delivered), delivered
     assert len(uploads_of(gateway)) == len(studies)
+    assert_partner_figures(gateway, delivered, sent, requests_=len(studies))
     assert gateway.count_instances() == 0
     for u in delivered:
         staging = os.path.join(gateway.storage, "inbound", "staging", u["id"])

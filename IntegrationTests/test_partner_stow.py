@@ -11,7 +11,7 @@ import data
 import partner_support
 from mail_support import SmtpSink
 from partner_support import (PartnerSender, assert_arrived, assert_one_mail_per_upload,
-                             assert_sent, uploads_of, wait_uploads)
+                             assert_partner_figures, assert_sent, uploads_of, wait_uploads)
 
 TWO_STUDIES = ("77654033",)   # the CD's first patient: a CR and a CT study
 
@@ -66,6 +66,7 @@ def test_the_patient_cd_put_in_by_rest_arrives_by_itself(start_site, chunked):
     assert_one_mail_per_upload(sink, hospital, uploads)
     assert len(uploads_of(hospital)) == len(studies), "one upload per study, nothing else"
     assert_sent(sender, len(studies))
+    assert_partner_figures(hospital, uploads, sent, requests_=len(studies))
 
 
 def test_the_patient_cd_sent_by_the_modality_arrives_by_itself(start_site):
