@@ -287,3 +287,49 @@ def test_a_silent_partner_is_alerted_once_and_resumes_with_its_next_request(watc
                    and "last request at" in e["detail"], timeout=SILENCE_SECONDS + 15)
     assert len(silence_alerts(server)) == 2
     assert len([e for e in audit(server) if e["event"] == "partner-resumed"]) == 1
+
+
+# ------------------------------------------------------- an Internal behind a gateway
+
+
+def test_an_internal_lists_the_partner_labels_of_what_it_pulled(plugin):
+    """Partners send to the gateway; the Internal, which has none configured, shows what it
+    pulled under each partner label, per gateway."""
+    import conftest
+    puller = ("inside", "a-long-random-secret-for-tests")
+    gateway = conftest._start(plugin, inbound={
+        "Role": "Gateway",
+        "Pullers": [{"Username": puller[0], "Password": puller[1], "Networks": ["127.0.0.1"]}],
+        "Partners": [partner("clinic-g", TOKEN)], "PartnerLimits": {"QuietSeconds": 1}})
+    try:
+        internal = conftest._start(plugin, inbound={"Role": "Internal", "Gateways": ["dmz"]},
+                                   orthanc={"OrthancPeers": {"dmz": {
+                                       "Url": gateway.url + "/", "Username": puller[0],
+                                       "Password": puller[1]}}})
+        try:
+            files = [make_dicom(patient_id="PARTNER-PULLED") for _ in range(2)]
+            for f in files:  # two studies: two uploads
+                assert stow(gateway, TOKEN, [f]).status_code == 200
+            deadline = time.monotonic() + 60
+            answer = internal.admin_json("GET", PARTNER_PATH)
+            while time.monotonic() < deadline and not (
+                    answer["pulled"] and answer["pulled"][0]["last7Days"]["uploads"] == 2):
+                time.sleep(0.5)
+                answer = internal.admin_json("GET", PARTNER_PATH)
+            assert answer["partners"] == []
+            [pulled] = answer["pulled"]
+            assert pulled["partner"] == "clinic-g" and pulled["gateway"] == "dmz", pulled
+            assert pulled["last7Days"] == {"uploads": 2, "instances": 2,
+                                           "bytes": sum(len(f) for f in files)}
+            assert pulled["lastUploadAt"]
+            # A label is no partner here; the gateway knows its partner.
+            r = internal.request("GET", PARTNER_PATH + "/clinic-g", auth=ADMIN)
+            assert r.status_code == 404
+            on_gateway = gateway.admin_json("GET", PARTNER_PATH)
+            assert [p["id"] for p in on_gateway["partners"]] == ["clinic-g"]
+            assert on_gateway["partners"][0]["today"]["instances"] == 2
+            assert on_gateway["pulled"] == []
+        finally:
+            conftest._cleanup(internal, check=True)
+    finally:
+        conftest._cleanup(gateway, check=True)

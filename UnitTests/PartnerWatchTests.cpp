@@ -300,3 +300,48 @@ TEST_F(PartnerWatchTest, ANewTokenIsRandomItsHashMatchesAndOnlyAHashPrefixIsAudi
   EXPECT_NE(std::string::npos, detail.find("bob")) << detail;
   EXPECT_NE(std::string::npos, detail.find(second["tokenSha256"].asString().substr(0, 8)));
 }
+
+TEST_F(PartnerWatchTest, AnInternalListsThePartnerLabelsOfWhatGatewaysDelivered)
+{
+  PartnerStatus status(partners_, ledger_, clock_, start_);  // no Inbound.Partners here
+  const auto pulled = [this](const std::string& id, const std::string& partner,
+                             const std::string& gateway, int64_t createdAt, int64_t files) {
+    UploadRecord record;
+    record.id = id;
+    record.tokenHash = std::string(60, 'c') + id;
+    record.state = UploadState_Complete;
+    record.createdAt = createdAt;
+    record.updatedAt = createdAt;
+    record.files = files;
+    record.bytes = files * 100;
+    record.gateway = gateway;
+    record.partnerId = partner;
+    record.partnerStudy = "1.2.3";
+    ledger_.Uploads().Create(record);
+  };
+  pulled("G1", "clinic-a", "dmz", clock_.now - kHour, 3);
+  pulled("G2", "clinic-a", "dmz", clock_.now - 2 * kHour, 2);
+  pulled("G3", "clinic-a", "dmz", clock_.now - 8 * 24 * kHour, 9);  // before the window
+  pulled("G4", "clinic-x", "dmz-2", clock_.now - kHour, 1);
+  UploadRecord browser;  // a browser's upload through the gateway: no label
+  browser.id = "G5";
+  browser.tokenHash = std::string(64, 'd');
+  browser.state = UploadState_Complete;
+  browser.createdAt = clock_.now;
+  browser.gateway = "dmz";
+  ledger_.Uploads().Create(browser);
+
+  const Json::Value list = status.List();
+  EXPECT_EQ(0u, list["partners"].size());
+  ASSERT_EQ(2u, list["pulled"].size());
+  EXPECT_EQ("clinic-a", list["pulled"][0]["partner"].asString());
+  EXPECT_EQ("dmz", list["pulled"][0]["gateway"].asString());
+  EXPECT_EQ(2u, list["pulled"][0]["last7Days"]["uploads"].asUInt());
+  EXPECT_EQ(5u, list["pulled"][0]["last7Days"]["instances"].asUInt());
+  EXPECT_EQ(500u, list["pulled"][0]["last7Days"]["bytes"].asUInt());
+  EXPECT_EQ(FormatIso8601(clock_.now - kHour), list["pulled"][0]["lastUploadAt"].asString());
+  EXPECT_EQ("clinic-x", list["pulled"][1]["partner"].asString());
+  EXPECT_EQ("dmz-2", list["pulled"][1]["gateway"].asString());
+  // A label is no partner of this server.
+  EXPECT_THROW(status.Show("clinic-a"), ApiError);
+}

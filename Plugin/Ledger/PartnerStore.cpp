@@ -221,6 +221,30 @@ namespace Inbound
     return result;
   }
 
+  std::vector<PulledPartnerUploads> PartnerStore::ListPulled(int64_t sinceMs) const
+  {
+    LedgerDatabase::Session session(database_);
+    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
+                                 "SELECT partner_id, gateway, COUNT(*), SUM(files), SUM(bytes),"
+                                 " MAX(created_at) FROM uploads WHERE partner_id != ''"
+                                 " AND gateway != '' AND created_at >= ?"
+                                 " GROUP BY partner_id, gateway ORDER BY partner_id, gateway");
+    s.BindInt64(0, sinceMs);
+    std::vector<PulledPartnerUploads> result;
+    while (s.Step())
+    {
+      PulledPartnerUploads p;
+      p.partnerId = s.ColumnString(0);
+      p.gateway = s.ColumnString(1);
+      p.uploads = static_cast<uint64_t>(s.ColumnInt64(2));
+      p.files = static_cast<uint64_t>(s.ColumnInt64(3));
+      p.bytes = static_cast<uint64_t>(s.ColumnInt64(4));
+      p.lastUploadAt = s.ColumnInt64(5);
+      result.push_back(p);
+    }
+    return result;
+  }
+
   std::map<std::string, uint64_t> PartnerStore::CountOpenUploads() const
   {
     LedgerDatabase::Session session(database_);

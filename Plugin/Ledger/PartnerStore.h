@@ -56,6 +56,18 @@ namespace Inbound
     uint64_t bytes = 0;
   };
 
+  // (Internal) What came through a gateway under one partner label since a time: the label is
+  // the gateway's word only (doc/Security.md, "Partner sites").
+  struct PulledPartnerUploads
+  {
+    std::string partnerId;
+    std::string gateway;
+    uint64_t uploads = 0;
+    uint64_t files = 0;
+    uint64_t bytes = 0;
+    int64_t lastUploadAt = 0;
+  };
+
   // Partner figures for the admin's views and the silence alert (doc/Ledger.md, schema 7).
   // Partners are ids of Inbound.Partners; rows of partners removed from the configuration stay
   // until the data directory goes (a few rows per day and partner).
@@ -93,6 +105,10 @@ namespace Inbound
 
     // The partner's uploads, newest first, at most "limit".
     std::vector<PartnerUpload> ListUploads(const std::string& partnerId, unsigned int limit) const;
+
+    // Uploads pulled from gateways with a partner label, created since "sinceMs", per label
+    // and gateway (ordered by both).
+    std::vector<PulledPartnerUploads> ListPulled(int64_t sinceMs) const;
 
     // The open uploads per partner id (partners without any are absent).
     std::map<std::string, uint64_t> CountOpenUploads() const;

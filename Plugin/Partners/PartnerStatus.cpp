@@ -123,6 +123,21 @@ namespace Inbound
     const std::map<std::string, uint64_t> open = ledger_.Partners().CountOpenUploads();
     Json::Value result(Json::objectValue);
     result["partners"] = Json::arrayValue;
+    // (Internal) the labels of what gateways delivered: the gateway's word, not a partner of
+    // this server.
+    result["pulled"] = Json::arrayValue;
+    for (const PulledPartnerUploads& p :
+         ledger_.Partners().ListPulled(now - int64_t(kWindowDays) * 86400000))
+    {
+      Json::Value item(Json::objectValue);
+      item["partner"] = p.partnerId;
+      item["gateway"] = p.gateway;
+      item["lastUploadAt"] = OptionalTime(p.lastUploadAt);
+      item["last7Days"]["uploads"] = Json::UInt64(p.uploads);
+      item["last7Days"]["instances"] = Json::UInt64(p.files);
+      item["last7Days"]["bytes"] = Json::UInt64(p.bytes);
+      result["pulled"].append(item);
+    }
     for (const PartnerSettings& partner : partners_)
     {
       const auto activity = activities.find(partner.id);

@@ -1,5 +1,6 @@
 // The partners view: the partner sites of Inbound.Partners with their last contact, today's and
-// the last 7 days' figures, failures and silence ("#partners"); one partner with its recent
+// the last 7 days' figures, failures and silence, and on an Internal the partner labels of
+// what its gateways delivered ("#partners"); one partner with its recent
 // uploads ("#partner=<id>"); a new partner token, shown once and kept only in this page's
 // memory, never in the URL or the browser's storage.
 
@@ -64,13 +65,26 @@ function partnerRow(p) {
     el('td', { className: 'nowrap' }, lastFailure(p)));
 }
 
+// (Internal) a partner label of uploads pulled from a gateway: the gateway's word only.
+function pulledRow(p) {
+  return el('tr', {},
+    el('th', { scope: 'row' }, el('code', {}, String(p.partner || ''))),
+    el('td', {}, p.gateway || ''),
+    el('td', { className: 'nowrap' }, timeElement(p.lastUploadAt, true)),
+    el('td', { className: 'number' }, formatNumber((p.last7Days || {}).uploads || 0)),
+    el('td', { className: 'nowrap' }, figures(p.last7Days)));
+}
+
 async function loadList() {
   await act($('partners-refresh'), async () => {
     const answer = await api('GET', 'partners');
     const partners = Array.isArray(answer && answer.partners) ? answer.partners : [];
-    $('partners-empty').hidden = partners.length > 0;
+    const pulled = Array.isArray(answer && answer.pulled) ? answer.pulled : [];
+    $('partners-empty').hidden = partners.length > 0 || pulled.length > 0;
     $('partners-wrap').hidden = partners.length === 0;
     $('partners-body').replaceChildren(...partners.map(partnerRow));
+    $('partners-pulled').hidden = pulled.length === 0;
+    $('partners-pulled-body').replaceChildren(...pulled.map(pulledRow));
   });
 }
 
