@@ -158,9 +158,12 @@ def referenced(answer):
 
 def multipart(parts, boundary=BOUNDARY, end=True):
     """A STOW-RS body: parts are bytes (application/dicom) or (headers text, bytes)."""
-    body = b""
+    pieces = []
     for part in parts:
         headers, data = part if isinstance(part, tuple) else ("Content-Type: application/dicom",
                                                              part)
-        body += b"--%s\r\n%s\r\n\r\n%s\r\n" % (boundary.encode(), headers.encode("latin-1"), data)
-    return body + (b"--%s--" % boundary.encode() if end else b"")
+        pieces.append(b"--%s\r\n%s\r\n\r\n%s\r\n" % (boundary.encode(),
+                                                        headers.encode("latin-1"), data))
+    if end:
+        pieces.append(b"--%s--" % boundary.encode())
+    return b"".join(pieces)
