@@ -116,7 +116,12 @@ def test_a_partner_request_shows_in_its_figures_and_uploads(hospital):
     assert [u["study"] for u in one["uploads"]][:1] == [study]
     upload = hospital.admin_json("GET", "/inbound/admin/uploads/" + one["uploads"][0]["id"])
     assert upload["files"] == 3 and upload["sender"]["name"] == "Clinic A"
+    stows = [e for e in one["events"] if e["event"] == "partner-stow"]
+    assert len(stows) == 2, one["events"]
+    assert stows[0]["detail"].startswith("partner clinic-a: 0 stored, 1 failed"), stows
+    assert stows[1]["detail"].startswith("partner clinic-a: 3 stored, 0 failed"), stows
     assert hospital.admin_json("GET", PARTNER_PATH + "/clinic-b")["uploads"] == []
+    assert hospital.admin_json("GET", PARTNER_PATH + "/clinic-b")["events"] == []
 
 
 def test_an_unknown_partner_is_not_found(hospital):
@@ -281,6 +286,9 @@ def test_a_silent_partner_is_alerted_once_and_resumes_with_its_next_request(watc
     [resumed] = wait_for_audit(server, lambda e: e["event"] == "partner-resumed", timeout=10)
     assert "clinic-s" in resumed["detail"]
     assert listed(server)[0]["clinic-s"]["silent"] is False
+    events = server.admin_json("GET", PARTNER_PATH + "/clinic-s")["events"]
+    assert sorted(e["event"] for e in events) == [
+        "alert-partner-silent", "partner-resumed", "partner-stow"], events
 
     # Its next silence is alerted again, once.
     wait_for_audit(server, lambda e: e["event"] == "alert-partner-silent"

@@ -345,3 +345,31 @@ TEST_F(PartnerWatchTest, AnInternalListsThePartnerLabelsOfWhatGatewaysDelivered)
   // A label is no partner of this server.
   EXPECT_THROW(status.Show("clinic-a"), ApiError);
 }
+
+TEST_F(PartnerWatchTest, OnePartnerShowsItsRequestsAndSilencesFromTheAuditTrail)
+{
+  partners_ = {MakePartner("clinic-a", 1), MakePartner("clinic-ab", 0)};
+  PartnerStatus status(partners_, ledger_, clock_, start_);
+  PartnerWatch watch(partners_, ledger_, clock_, start_);
+  clock_.now += kHour;
+  watch.Check();  // alert-partner-silent for clinic-a
+  Request("clinic-a");
+  ledger_.Audit().Add(clock_.now, AuditEventType_PartnerStow, "", "192.0.2.1",
+                      "partner clinic-a: 1 stored, 0 failed, 1000 bytes, 1 studies opened");
+  ledger_.Audit().Add(clock_.now, AuditEventType_PartnerStow, "", "192.0.2.2",
+                      "partner clinic-ab: 5 stored, 0 failed, 5000 bytes, 1 studies opened");
+  ledger_.Audit().Add(clock_.now, AuditEventType_FileStored, "", "192.0.2.1",
+                      "partner clinic-a: not a partner event");
+  watch.Check();  // partner-resumed
+
+  const Json::Value a = status.Show("clinic-a");
+  ASSERT_EQ(3u, a["events"].size()) << a["events"].toStyledString();
+  EXPECT_EQ("partner-resumed", a["events"][0]["event"].asString());  // newest first
+  EXPECT_EQ("partner-stow", a["events"][1]["event"].asString());
+  EXPECT_EQ("192.0.2.1", a["events"][1]["ip"].asString());
+  EXPECT_EQ(0u, a["events"][1]["detail"].asString().find("partner clinic-a: 1 stored"));
+  EXPECT_EQ("alert-partner-silent", a["events"][2]["event"].asString());
+  const Json::Value ab = status.Show("clinic-ab");
+  ASSERT_EQ(1u, ab["events"].size());
+  EXPECT_EQ(0u, ab["events"][0]["detail"].asString().find("partner clinic-ab: 5 stored"));
+}

@@ -158,6 +158,34 @@ namespace Inbound
     return ReadAll(s);
   }
 
+  std::vector<AuditEvent> AuditStore::ListByDetailPrefix(const std::set<AuditEventType>& types,
+                                                      const std::vector<std::string>& prefixes,
+                                                      unsigned int limit) const
+  {
+    if (types.empty() || prefixes.empty())
+    {
+      return {};
+    }
+    // substr() rather than LIKE: a prefix is compared as it is, "%" and "_" included.
+    std::string sql = "SELECT seq, time, event, upload_id, ip, detail FROM audit WHERE event IN (" +
+                      MakeSqlList(types) + ") AND (";
+    for (size_t i = 0; i < prefixes.size(); i++)
+    {
+      sql += std::string(i == 0 ? "" : " OR ") + "substr(detail, 1, ?) = ?";
+    }
+    sql += ") ORDER BY seq DESC LIMIT ?";
+    LedgerDatabase::Session session(database_);
+    Orthanc::SQLite::Statement s(session.GetConnection(), sql);
+    int index = 0;
+    for (const std::string& prefix : prefixes)
+    {
+      s.BindInt64(index++, static_cast<int64_t>(prefix.size()));
+      s.BindString(index++, prefix);
+    }
+    s.BindInt64(index, limit);
+    return ReadAll(s);
+  }
+
   std::vector<AuditEvent> AuditStore::ListHistory(const std::string& uploadId) const
   {
     LedgerDatabase::Session session(database_);

@@ -53,6 +53,13 @@ namespace Inbound
     // The entries of one upload, oldest first.
     std::vector<AuditEvent> ListHistory(const std::string& uploadId) const;
 
+    // The newest "limit" entries of one of "types" whose detail starts with one of "prefixes",
+    // newest first (a partner's requests and alerts: Partners/PartnerStatus.cpp). Reads the
+    // trail backwards: for an admin's view, not for a loop.
+    std::vector<AuditEvent> ListByDetailPrefix(const std::set<AuditEventType>& types,
+                                               const std::vector<std::string>& prefixes,
+                                               unsigned int limit) const;
+
     // Entries of one of "types" after "seq", oldest first, at most "limit". "scannedUpTo" is
     // the sequence number up to which the trail was read, to become the reader's next cursor
     // (past entries of other types too).

@@ -203,6 +203,21 @@ namespace Inbound
         {
           json["uploads"].append(DescribeUpload(upload));
         }
+        // Its last requests (stored, failed), silences and returns, as the audit trail says:
+        // the details that name it ("partner <id>: …", "partner <id> (<name>…").
+        json["events"] = Json::arrayValue;
+        for (const AuditEvent& e : ledger_.Audit().ListByDetailPrefix(
+               {AuditEventType_PartnerStow, AuditEventType_PartnerResumed,
+                AuditEventType_AlertPartnerSilent},
+               {"partner " + partnerId + ":", "partner " + partnerId + " ("}, kRecentUploads))
+        {
+          Json::Value event(Json::objectValue);
+          event["time"] = FormatIso8601(e.time);
+          event["event"] = e.event;
+          event["ip"] = e.ip;
+          event["detail"] = e.detail;
+          json["events"].append(event);
+        }
         return json;
       }
     }

@@ -1,7 +1,7 @@
 // The partners view: the partner sites of Inbound.Partners with their last contact, today's and
 // the last 7 days' figures, failures and silence, and on an Internal the partner labels of
-// what its gateways delivered ("#partners"); one partner with its recent
-// uploads ("#partner=<id>"); a new partner token, shown once and kept only in this page's
+// what its gateways delivered ("#partners"); one partner with its recent uploads, requests
+// and alerts ("#partner=<id>"); a new partner token, shown once and kept only in this page's
 // memory, never in the URL or the browser's storage.
 
 import { $, el } from '../../WebShared/dom.js';
@@ -118,6 +118,27 @@ function renderUploads(p) {
         el('td', { className: 'nowrap' }, timeElement(u.createdAt, true))))))));
 }
 
+// Its last requests (what was stored and failed), silence alerts and returns.
+function renderEvents(p) {
+  const events = Array.isArray(p.events) ? p.events : [];
+  if (events.length === 0) {
+    $('partner-events').replaceChildren(el('p', { className: 'muted' }, t('partners.noEvents')));
+    return;
+  }
+  $('partner-events').replaceChildren(el('div', { className: 'table-wrap', role: 'region', tabindex: '0', 'aria-labelledby': 'partner-events-heading' },
+    el('table', { className: 'table table-compact' },
+      el('thead', {}, el('tr', {},
+        el('th', { scope: 'col' }, t('time')),
+        el('th', { scope: 'col' }, t('audit.event')),
+        el('th', { scope: 'col' }, t('audit.address')),
+        el('th', { scope: 'col' }, t('audit.detail')))),
+      el('tbody', {}, events.map((e) => el('tr', { className: /^alert-/.test(e.event || '') ? 'row-attention' : null },
+        el('td', { className: 'nowrap' }, timeElement(e.time)),
+        el('td', {}, el('code', {}, String(e.event || ''))),
+        el('td', {}, e.ip || t('none')),
+        el('td', { className: 'detail' }, e.detail || '')))))));
+}
+
 function renderDetail(p) {
   $('partner-detail-heading').textContent = p.name || p.id;
   const facts = $('partner-facts');
@@ -137,6 +158,7 @@ function renderDetail(p) {
   fact(facts, t('partners.openUploads'), formatNumber(p.openUploads || 0));
   fact(facts, t('partners.silence'), silenceText(p));
   renderUploads(p);
+  renderEvents(p);
 }
 
 async function loadDetail(id) {
