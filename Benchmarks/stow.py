@@ -22,9 +22,11 @@ Each receiver is its own process, and each transfer mode ("chunked": Transfer-En
 the sample's setting; "unchunked": ChunkedTransfers false, one body with Content-Length) gets a
 fresh set of receivers, so that each process's VmHWM at the end is that receiver's peak for that
 mode. Per mode: a warm-up of 10 instances per receiver (not reported), then the repeats, the order
-of the receivers rotating each round. Timed: POST /dicom-web/servers/<entry>/stow
-{"Resources": [study], "Synchronous": true} on the sender, until it answers (the DICOMweb client
-answers after the receiver's STOW-RS answer). Checked after every run: the sender's job reports
+of the receivers rotating each round. Each run is POST /dicom-web/servers/<entry>/stow
+{"Resources": [study], "Synchronous": true} on the sender, timed on the wire (stow_wire.py: from
+the first byte of the STOW-RS request to the first byte of the receiver's answer, read from the
+loopback interface; the sender's own answer comes up to 0.5 s later, its job looking at its
+worker every 500 ms). Checked after every run: the sender's job reports
 300 instances, native holds 300 instances; inbound holds 300 instances and one new partner
 upload of 300 files; the gateway staged 300 sealed envelopes for one new upload. Then the run's
 data is deleted (native: DELETE /patients; Inbound: DELETE /inbound/admin/uploads/{id}), so
@@ -61,6 +63,7 @@ import bench_support  # noqa: E402  Benchmarks: /proc readers, RSS sampler, mach
 import harness  # noqa: E402    IntegrationTests: Orthanc processes
 import partner_support  # noqa: E402  IntegrationTests: the clinic's Orthanc from Partner.json
 import stow_report  # noqa: E402  Benchmarks: this benchmark's medians, ratios, .md and .png
+import stow_wire  # noqa: E402    Benchmarks: a request's time on the wire (loopback)
 from bench_support import ADMIN, MB, BenchmarkError  # noqa: E402
 
 TOKEN = "bEnCh-Stow_4t7Kq9LmV2xR8pZ3wY6nH1cJ5dF0gS-aQ"
@@ -111,7 +114,9 @@ class Sender(partner_support.PartnerSender):
                             "PUT /dicom-web/servers/" + name)
 
 
-def receiver(kind, workdir, plugin):
+def receiver(kind, workdir, plugin, storage_cache=None):
+    """A receiver; "storage_cache": Orthanc's MaximumStorageCacheSize (MB), None: Orthanc's
+    default (128)."""
     if kind == "native":
         server = harness.OrthancServer(None, orthanc={
             "AuthenticationEnabled": True, "Plugins": [partner_support.DICOMWEB_PLUGIN],
@@ -123,6 +128,8 @@ def receiver(kind, workdir, plugin):
             # The memory admission as shipped (the harness lifts it for the tests).
             "Limits": {"MaxBytesInFlight": 4294967296}}, startup_timeout=60)
     server.kind = kind
+    if storage_cache is not None:
+        server.orthanc_overrides["MaximumStorageCacheSize"] = storage_cache
     return relocate(server, workdir, kind)
 
 
@@ -230,10 +237,14 @@ def measure(sender, server, transfer, study, files, seen, label):
     cpu_before = bench_support.proc_cpu_seconds(pid)
     sender_before = bench_support.proc_cpu_seconds(sender_pid)
     me_before = os.times()
-    with bench_support.RssSampler(pid) as sampler:
+    with bench_support.RssSampler(pid) as sampler, stow_wire.WireTimer(server.port) as wire:
         start = time.perf_counter()
         stow(sender, entry_of(server.kind, transfer), [study], len(files))
-        wall = time.perf_counter() - start
+        job = time.perf_counter() - start
+    wall = wire.seconds()
+    if wire.request_bytes < total:
+        raise BenchmarkError("%s: %d bytes sent to the receiver, less than the study's %d"
+                             % (label, wire.request_bytes, total))
     me_after = os.times()
     cpu = bench_support.proc_cpu_seconds(pid) - cpu_before
     sender_cpu = bench_support.proc_cpu_seconds(sender_pid) - sender_before
@@ -245,6 +256,8 @@ def measure(sender, server, transfer, study, files, seen, label):
     result = {
         "label": label, "receiver": server.kind, "transfer": transfer, "files": len(files),
         "bytes": total, "seconds": wall, "mbPerSecond": total / MB / wall,
+        # The CPU figures cover the job's whole interval (the wire's and up to 0.5 s more).
+        "jobSeconds": job, "intervalSeconds": job, "requestBytes": wire.request_bytes,
         "receiverCpuSeconds": cpu, "receiverCpuMsPerInstance": 1000 * cpu / len(files),
         "senderCpuSeconds": sender_cpu, "senderCpuMsPerInstance": 1000 * sender_cpu / len(files),
         "clientCpuSeconds": client,
@@ -278,9 +291,11 @@ def load_study(sender, files):
     return studies[0], sorted(i["ID"] for i in instances)
 
 
-def run_transfer(sender, transfer, kinds, root, plugin, study, instances, files, repeats, runs):
+def run_transfer(sender, transfer, kinds, root, plugin, study, instances, files, args, runs):
     """A fresh receiver per kind, warm-up, the repeats; returns {kind: end-of-mode memory}."""
-    servers = {kind: receiver(kind, os.path.join(root, transfer), plugin) for kind in kinds}
+    servers = {kind: receiver(kind, os.path.join(root, transfer), plugin, args.storage_cache)
+               for kind in kinds}
+    repeats = args.repeats
     seen = set()
     memory = {}
     try:
@@ -326,6 +341,9 @@ def main():
                         help="of chunked,unchunked (both)")
     parser.add_argument("--output", default=os.path.join(HERE, "results"),
                         help="directory of stow.json/.md/.png")
+    parser.add_argument("--storage-cache", type=int, metavar="MB",
+                        help="Orthanc's MaximumStorageCacheSize of every receiver (default: "
+                             "Orthanc's, 128 MB)")
     parser.add_argument("--keep", action="store_true", help="keep the Orthancs' folders and logs")
     args = parser.parse_args()
     kinds = [k for k in RECEIVERS if k in args.receivers.split(",")]
@@ -358,7 +376,7 @@ def main():
         machine["loadAverageAtStart"] = [round(v, 2) for v in os.getloadavg()]
         for transfer in transfers:
             memory[transfer], configurations[transfer] = run_transfer(
-                sender, transfer, kinds, root, plugin, study, instances, files, args.repeats, runs)
+                sender, transfer, kinds, root, plugin, study, instances, files, args, runs)
         alive(sender)
     finally:
         if sender is not None:
@@ -375,6 +393,7 @@ def main():
         "durationSeconds": round(time.time() - started, 1),
         "dataset": {"files": len(files), "bytes": total, "modality": "CT"},
         "repeats": args.repeats, "receivers": kinds, "transfers": transfers,
+        "storageCacheMB": args.storage_cache,
         "machine": machine,
         "summary": stow_report.summarize(runs, memory, kinds, transfers),
         "memory": memory,
