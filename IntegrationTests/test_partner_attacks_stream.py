@@ -132,6 +132,26 @@ def test_a_request_without_parts_is_400_no_instances(clinic, body, chunked):
     assert_nothing_stored(clinic, before)
 
 
+@pytest.mark.parametrize("content_type", [
+    'multipart/related; type="application/dicom"',                      # no boundary
+    'multipart/related; type="application/dicom"; boundary=',
+    'multipart/related; type="application/dicom"; boundary=""',
+    'multipart/related; type="application/dicom"; boundary=' + "b" * 201,
+    'multipart/related; type="application/dicom"; boundary="a\x01b"',
+    'multipart/related; type="application/dicom"; boundary="ends with space "',
+    'multipart/related; boundary=x; type="application/dicom+json"; type="application/dicom"',
+])
+def test_a_stow_type_without_a_usable_boundary_is_415(clinic, content_type):
+    before = snapshot(clinic)
+    status, headers, _ = stow(clinic, body=multipart([dicom()]), content_type=content_type,
+                              chunked=True)
+    # The door lets a multipart/related of DICOM through; the reader refuses what it cannot use.
+    assert status in (400, 403, 415), (content_type, status)  # 400: civetweb or no part found
+    if status == 415:
+        assert headers.get("x-inbound-error") == "unsupported-media-type", headers
+    assert_nothing_stored(clinic, before)
+
+
 # ------------------------------------------------------------------------- framing
 
 
