@@ -535,3 +535,47 @@ TEST(StowReader, APartBeingReadReservesTwiceWhatWasReadAndGivesItBack)
     EXPECT_TRUE(session.parts.empty());
   }
 }
+
+TEST(StowReader, APartHeaderBlockThatNeverEndsIsCutAtTheCap)
+{
+  // Red team: the framework buffers a part's headers until the empty line; that buffer is
+  // bounded like a part's bytes.
+  FakeSession session;
+  StowReader reader(kType, session, "", 1000);
+  const std::string head = "--" + kBoundary + "\r\nContent-Type: application/dicom\r\nX-Pad: ";
+  reader.AddChunk(head.data(), head.size());
+  const std::string chunk(65536, 'h');
+  uint64_t sent = head.size();
+  while (!reader.HasFailed() && sent < 16 * 1024 * 1024)
+  {
+    reader.AddChunk(chunk.data(), chunk.size());
+    sent += chunk.size();
+  }
+  EXPECT_EQ(StowReader::kTooLarge, reader.GetError());
+  EXPECT_LE(reader.GetBytesFed(), 1000 + StowReader::kSlack + 2 * chunk.size());
+  reader.Close();
+  EXPECT_TRUE(session.parts.empty());
+  EXPECT_TRUE(reader.GetResults().empty());
+}
+
+TEST(StowReader, ManyHeaderLinesAndAnInnerMultipartAreOnePartEach)
+{
+  // 20,000 header lines under the cap: one part, read. A part that is itself a multipart body
+  // is one part that is not application/dicom: its inner parts never reach the session.
+  std::string headers = "Content-Type: application/dicom\r\n";
+  for (int i = 0; i < 20000; i++)
+  {
+    headers += "X-H" + std::to_string(i) + ": v\r\n";
+  }
+  const std::string inner = "--inner\r\nContent-Type: application/dicom\r\n\r\nDICM\r\n--inner--";
+  const std::string body = "--" + kBoundary + "\r\n" + headers + "\r\nfirst\r\n" +
+                           Part(inner, true, "multipart/related; type=\"application/dicom\"; "
+                                             "boundary=inner") + End();
+  FakeSession session;
+  StowReader reader(kType, session, "", 1024 * 1024);
+  FeedAll(reader, body, std::vector<size_t>(body.size() / 4096, 4096));
+  EXPECT_EQ("", reader.GetError());
+  ASSERT_EQ(2u, reader.GetResults().size());
+  EXPECT_EQ((std::vector<std::string>{"first"}), session.parts);
+  EXPECT_EQ(StowFailureReason_CannotUnderstand, reader.GetResults()[1].failureReason);
+}
