@@ -128,6 +128,11 @@ def test_the_patient_cd_reaches_the_internal_through_nginx_and_the_gateway(start
         assert sorted(sent) == sorted(o.sha256 for o in originals)
     assert_arrived(internal, inside, sent)
     assert all(u["gateway"] == "dmz" for u in inside), inside
+    # The Internal's admin sees the partner's uploads as received through the gateway.
+    [pulled] = internal.admin_json("GET", "/inbound/admin/partners")["pulled"]
+    assert (pulled["partner"], pulled["gateway"]) == (partner_support.PARTNER["Id"], "dmz")
+    assert pulled["last7Days"] == {"uploads": len(studies), "instances": len(sent),
+                                   "bytes": sum(o.size for o in sent.values())}, pulled
     assert_one_mail_per_upload(sink, internal, inside)
     assert len(uploads_of(internal)) == len(studies)
     assert_sent(sender, len(studies))
