@@ -47,6 +47,12 @@ def summarize(runs, memory, kinds, transfers):
     return summary
 
 
+def other_cores(runs):
+    """Cores the rest of the machine used on average during the runs."""
+    interval = sum(r.get("intervalSeconds", r["seconds"]) for r in runs)
+    return sum(r["otherCpuSeconds"] for r in runs) / interval if interval else 0.0
+
+
 def console_lines(report):
     lines = []
     for transfer, entry in report["summary"].items():
@@ -59,6 +65,8 @@ def console_lines(report):
         for kind, ratio in entry["ratios"].items():
             lines.append("%s / native, %s: throughput %.2f, receiver CPU %.2f, VmHWM %.2f" % (
                 kind, transfer, ratio["mbPerSecond"], ratio["receiverCpu"], ratio["hwm"]))
+    lines.append("other processes used %.2f cores on average during the runs"
+                 % other_cores(report["runs"]))
     return lines
 
 
@@ -72,9 +80,11 @@ def write_markdown(path, report):
         "instances (%.1f MB) with `POST /dicom-web/servers/<entry>/stow` (synchronous) to each "
         "receiver, a process of its own, fresh for each transfer mode. Median of %d runs per "
         "receiver and mode, receivers alternating; every run stores afresh (the previous run's "
-        "data deleted). MB = 10^6 bytes of DICOM files per second of wall time."
+        "data deleted), timed on the wire (first request byte to first answer byte). MB = 10^6 "
+        "bytes of DICOM files per second. Other processes used %.2f cores on average during the "
+        "runs (a shared machine makes figures noisier)."
         % (report["finishedAt"], report["durationSeconds"], d["files"], d["bytes"] / MB,
-           report["repeats"]),
+           report["repeats"], other_cores(report["runs"])),
         "",
         "| transfer | receiver | MB/s (median) | min – max | s per run | receiver CPU ms/instance "
         "| sender CPU ms/instance | VmHWM MiB | highest VmRSS sampled MiB |",
