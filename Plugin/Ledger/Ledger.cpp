@@ -15,7 +15,8 @@ namespace Inbound
     notifications_(database_, audit_),
     forwards_(database_, audit_),
     pulls_(database_, audit_),
-    partners_(database_)
+    partners_(database_),
+    requestGateways_(database_)
   {
   }
 }

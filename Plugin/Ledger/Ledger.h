@@ -10,6 +10,7 @@
 #include "Ledger/PatientStore.h"
 #include "Ledger/PullStore.h"
 #include "Ledger/QuotaStore.h"
+#include "Ledger/RequestGatewayStore.h"
 #include "Ledger/Records.h"
 #include "Ledger/RequestStore.h"
 #include "Ledger/UploadStore.h"
@@ -41,6 +42,7 @@ namespace Inbound
     ForwardStore forwards_;
     PullStore pulls_;
     PartnerStore partners_;
+    RequestGatewayStore requestGateways_;
 
   public:
     // "path" empty: an in-memory ledger (unit tests). Creates or upgrades the schema.
@@ -131,6 +133,17 @@ namespace Inbound
     PullStore& Pulls()
     {
       return pulls_;
+    }
+
+    // (Internal) what each gateway confirmed of each request link.
+    RequestGatewayStore& RequestGateways()
+    {
+      return requestGateways_;
+    }
+
+    const RequestGatewayStore& RequestGateways() const
+    {
+      return requestGateways_;
     }
 
     // What each partner site sent, and its last contact.

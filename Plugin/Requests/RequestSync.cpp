@@ -21,56 +21,10 @@ namespace Inbound
     // A record a gateway refused (a recipient it does not know...) is offered again this
     // often, not every round: its admin may fix the configuration.
     const int64_t kRefusedRetryMs = 60 * 1000;
-    // While a gateway is down: 2 s, 4 s, ... up to a minute; after bad data, 5 minutes.
+    // While a gateway is down or answers what cannot be read: 2 s, 4 s, ... up to a minute.
     const int64_t kFirstPauseMs = 2000;
     const int64_t kMaxPauseMs = 60 * 1000;
-    const int64_t kBadDataPauseMs = 300 * 1000;
     const int64_t kMaxClockSkewMs = 5 * 60 * 1000;
-
-    const char* const kColumns =
-      "gateway, confirmed_revision, synced_at, status, used_uploads, failures, locked_at, refused";
-
-    // Ids of the requests (not expired) whose newest revision "gateway" has not confirmed.
-    std::vector<std::string> ListPending(LedgerDatabase& database, const std::string& gateway,
-                                         int64_t now, size_t limit)
-    {
-      LedgerDatabase::Session session(database);
-      Orthanc::SQLite::Statement s(
-        session.GetConnection(), SQLITE_FROM_HERE,
-        "SELECT r.id FROM requests r LEFT JOIN request_gateways g"
-        " ON g.request_id = r.id AND g.gateway = ?"
-        " WHERE r.expires_at > ? AND (g.request_id IS NULL OR (g.confirmed_revision < r.revision"
-        " AND (g.refused = '' OR g.synced_at <= ?))) ORDER BY r.created_at LIMIT ?");
-      s.BindString(0, gateway);
-      s.BindInt64(1, now);
-      s.BindInt64(2, now - kRefusedRetryMs);
-      s.BindInt64(3, static_cast<int64_t>(limit));
-      std::vector<std::string> ids;
-      while (s.Step())
-      {
-        ids.push_back(s.ColumnString(0));
-      }
-      return ids;
-    }
-
-    // The requests (not expired) that "gateway" confirmed once.
-    std::set<std::string> ListConfirmed(LedgerDatabase& database, const std::string& gateway,
-                                        int64_t now)
-    {
-      LedgerDatabase::Session session(database);
-      Orthanc::SQLite::Statement s(
-        session.GetConnection(), SQLITE_FROM_HERE,
-        "SELECT g.request_id FROM request_gateways g JOIN requests r ON r.id = g.request_id"
-        " WHERE g.gateway = ? AND g.confirmed_revision > 0 AND r.expires_at > ?");
-      s.BindString(0, gateway);
-      s.BindInt64(1, now);
-      std::set<std::string> ids;
-      while (s.Step())
-      {
-        ids.insert(s.ColumnString(0));
-      }
-      return ids;
-    }
 
     // Why a call to a gateway did not give a usable answer.
     std::string DescribeFailure(const PeerAnswer& answer, bool reached, uint64_t cap)
@@ -78,26 +32,6 @@ namespace Inbound
       return !reached          ? std::string("not reached")
              : answer.truncated ? "an answer larger than " + std::to_string(cap) + " bytes"
                                 : "HTTP " + std::to_string(answer.status);
-    }
-
-    void Store(LedgerDatabase& database, const std::string& requestId,
-               const RequestSync::Held& held)
-    {
-      LedgerDatabase::Session session(database);
-      Orthanc::SQLite::Statement s(
-        session.GetConnection(), SQLITE_FROM_HERE,
-        std::string("INSERT OR REPLACE INTO request_gateways (request_id, ") + kColumns +
-          ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-      s.BindString(0, requestId);
-      s.BindString(1, held.gateway);
-      s.BindInt64(2, held.confirmedRevision);
-      s.BindInt64(3, held.syncedAt);
-      s.BindString(4, held.status);
-      s.BindInt64(5, held.usedUploads);
-      s.BindInt64(6, held.failures);
-      s.BindInt64(7, held.lockedAt);
-      s.BindString(8, held.refused);
-      s.Run();
     }
 
     Json::Value IsoOrNull(int64_t ms)
@@ -116,26 +50,7 @@ namespace Inbound
 
   std::vector<RequestSync::Held> RequestSync::ListHeld(const std::string& requestId) const
   {
-    LedgerDatabase::Session session(ledger_.GetDatabase());
-    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
-                                 std::string("SELECT ") + kColumns +
-                                   " FROM request_gateways WHERE request_id = ?");
-    s.BindString(0, requestId);
-    std::vector<Held> result;
-    while (s.Step())
-    {
-      Held h;
-      h.gateway = s.ColumnString(0);
-      h.confirmedRevision = s.ColumnInt64(1);
-      h.syncedAt = s.ColumnInt64(2);
-      h.status = s.ColumnString(3);
-      h.usedUploads = s.ColumnInt64(4);
-      h.failures = s.ColumnInt64(5);
-      h.lockedAt = s.ColumnInt64(6);
-      h.refused = s.ColumnString(7);
-      result.push_back(h);
-    }
-    return result;
+    return ledger_.RequestGateways().List(requestId);
   }
 
   void RequestSync::Record(const std::string& gateway, const RequestRecord& own,
@@ -151,7 +66,7 @@ namespace Inbound
     held.failures = failures;
     held.lockedAt = lockedAt;
     held.refused = refused;
-    Store(ledger_.GetDatabase(), own.id, held);
+    ledger_.RequestGateways().Put(own.id, held);
     if (lockedAt > 0 && own.state == RequestState_Active)
     {
       // Someone guessed at the challenge there: the request locks here too, and with its new
@@ -230,7 +145,8 @@ namespace Inbound
       Failed(gateway.GetName(), std::string("bad request states: ") + e.what());
       return false;
     }
-    std::set<std::string> confirmed = ListConfirmed(ledger_.GetDatabase(), gateway.GetName(), now);
+    std::set<std::string> confirmed =
+      ledger_.RequestGateways().ListConfirmed(gateway.GetName(), now);
     for (const RequestPush::GatewayState& state : states)
     {
       RequestRecord own;
@@ -258,9 +174,12 @@ namespace Inbound
   bool RequestSync::SyncGateway(IPeerClient& gateway)
   {
     const int64_t now = clock_.NowMs();
+    const RequestGatewayStore& held = ledger_.RequestGateways();
+    auto pending = [&](size_t limit) {
+      return held.ListPending(gateway.GetName(), now, now - kRefusedRetryMs, limit);
+    };
     std::vector<std::string> ids;
-    while (!(ids = ListPending(ledger_.GetDatabase(), gateway.GetName(), now,
-                               RequestPush::kMaxRecords)).empty())
+    while (!(ids = pending(RequestPush::kMaxRecords)).empty())
     {
       std::vector<RequestRecord> records;
       for (const std::string& id : ids)
@@ -276,7 +195,7 @@ namespace Inbound
       {
         return records.empty();
       }
-      if (ListPending(ledger_.GetDatabase(), gateway.GetName(), now, before).size() >= before)
+      if (pending(before).size() >= before)
       {
         break;  // the gateway confirmed none of them (older revisions there?): next round
       }

@@ -24,7 +24,7 @@ namespace Inbound
   // lock. A gateway's lock locks the request inside too (and so on every other gateway).
   //
   // What each gateway confirmed is the table "request_gateways" (doc/Ledger.md), written only
-  // here. A gateway's answers are trusted no more than its manifests: parsed strictly
+  // here, through RequestGatewayStore. A gateway's answers are trusted no more than its manifests: parsed strictly
   // (RequestPush::ParseStates), only the Internal's own requests are read from them, and they
   // bind nothing: an upload is bound inside by the Internal's own checks
   // (CheckPulledBinding).
@@ -35,17 +35,7 @@ namespace Inbound
   {
   public:
     // What the Internal knows of one request on one gateway (a row of "request_gateways").
-    struct Held
-    {
-      std::string gateway;
-      int64_t confirmedRevision = 0;  // the revision the gateway answered holding; 0: none
-      int64_t syncedAt = 0;           // its last answer about the request; 0: never
-      std::string status;             // the gateway's status of the request
-      int64_t usedUploads = 0;
-      int64_t failures = 0;
-      int64_t lockedAt = 0;
-      std::string refused;            // why the gateway refused the record ("" if not)
-    };
+    typedef RequestGatewayRecord Held;
 
   private:
     struct Contact
