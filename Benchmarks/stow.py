@@ -18,10 +18,12 @@ Set-up, all on loopback, Debian's Orthanc 1.10.1 and DICOMweb plugin 1.7:
            isolation, Orthanc's store, the ledger);
   gateway  the same on a Gateway with sealing (the files are sealed and staged, not stored in
            Orthanc): the DMZ half of the hospital's pair.
-Each receiver is its own process, and each transfer mode ("chunked": Transfer-Encoding chunked,
-the sample's setting; "unchunked": ChunkedTransfers false, one body with Content-Length) gets a
-fresh set of receivers, so that each process's VmHWM at the end is that receiver's peak for that
-mode. Per mode: a warm-up of 10 instances per receiver (not reported), then the repeats, the order
+Each receiver is its own process, and each mode gets a fresh set of receivers, so that each
+process's VmHWM at the end is that receiver's peak for that mode. A mode is a transfer
+("chunked": Transfer-Encoding chunked, the sample's setting; "unchunked": ChunkedTransfers
+false, one body with Content-Length) and the receivers' storage cache: Orthanc's default
+(128 MB), and off (MaximumStorageCacheSize 0; native and inbound only), which leaves the peak
+of the STOW-RS path alone. Per mode: a warm-up of 10 instances per receiver (not reported), then the repeats, the order
 of the receivers rotating each round. Each run is POST /dicom-web/servers/<entry>/stow
 {"Resources": [study], "Synchronous": true} on the sender, timed on the wire (stow_wire.py: from
 the first byte of the STOW-RS request to the first byte of the receiver's answer, read from the
@@ -39,6 +41,7 @@ Outputs: results/stow.json, results/stow.md, results/stow.png (beside this scrip
 """
 
 import argparse
+import collections
 import datetime
 import glob
 import hashlib
@@ -133,18 +136,34 @@ def receiver(kind, workdir, plugin, storage_cache=None):
     return relocate(server, workdir, kind)
 
 
-def entry_of(kind, transfer):
-    return "%s-%s" % (kind, transfer)
+class Mode(collections.namedtuple("Mode", "transfer cache")):
+    """A row of the report: how the sender sends ("chunked" or "unchunked") and the receivers'
+    MaximumStorageCacheSize (None: Orthanc's default, 128 MB)."""
+
+    @property
+    def name(self):
+        if self.cache is None:
+            return self.transfer
+        return "%s, %s" % (self.transfer, "storage cache off" if self.cache == 0
+                           else "storage cache %d MB" % self.cache)
+
+    @property
+    def slug(self):
+        return self.transfer + ("" if self.cache is None else "-cache%d" % self.cache)
 
 
-def add_entries(sender, servers, transfer):
+def entry_of(kind, mode):
+    return "%s-%s" % (kind, mode.slug)
+
+
+def add_entries(sender, servers, mode):
+    chunked = mode.transfer == "chunked"
     for kind, server in servers.items():
         if kind == "native":
-            sender.entry(entry_of(kind, transfer), server.url + "/dicom-web/",
-                         transfer == "chunked", auth=ADMIN)
+            sender.entry(entry_of(kind, mode), server.url + "/dicom-web/", chunked, auth=ADMIN)
         else:
-            sender.entry(entry_of(kind, transfer), server.url + "/inbound/dicom-web/",
-                         transfer == "chunked", headers={"Authorization": "Bearer " + TOKEN})
+            sender.entry(entry_of(kind, mode), server.url + "/inbound/dicom-web/", chunked,
+                         headers={"Authorization": "Bearer " + TOKEN})
 
 
 def alive(server):
@@ -226,7 +245,7 @@ def stow(sender, entry, resources, expected):
     return answer
 
 
-def measure(sender, server, transfer, study, files, seen, label):
+def measure(sender, server, mode, study, files, seen, label):
     alive(server)
     bench_support.settle()
     pid, sender_pid = server.process.pid, sender.process.pid
@@ -239,7 +258,7 @@ def measure(sender, server, transfer, study, files, seen, label):
     me_before = os.times()
     with bench_support.RssSampler(pid) as sampler, stow_wire.WireTimer(server.port) as wire:
         start = time.perf_counter()
-        stow(sender, entry_of(server.kind, transfer), [study], len(files))
+        stow(sender, entry_of(server.kind, mode), [study], len(files))
         job = time.perf_counter() - start
     wall = wire.seconds()
     if wire.request_bytes < total:
@@ -254,7 +273,8 @@ def measure(sender, server, transfer, study, files, seen, label):
     upload_id = check_arrived(server, len(files), seen, label)
     client = (me_after.user + me_after.system) - (me_before.user + me_before.system)
     result = {
-        "label": label, "receiver": server.kind, "transfer": transfer, "files": len(files),
+        "label": label, "receiver": server.kind, "mode": mode.name, "transfer": mode.transfer,
+        "storageCacheMB": mode.cache, "files": len(files),
         "bytes": total, "seconds": wall, "mbPerSecond": total / MB / wall,
         # The CPU figures cover the job's whole interval (the wire's and up to 0.5 s more).
         "jobSeconds": job, "intervalSeconds": job, "requestBytes": wire.request_bytes,
@@ -291,31 +311,32 @@ def load_study(sender, files):
     return studies[0], sorted(i["ID"] for i in instances)
 
 
-def run_transfer(sender, transfer, kinds, root, plugin, study, instances, files, args, runs):
-    """A fresh receiver per kind, warm-up, the repeats; returns {kind: end-of-mode memory}."""
-    servers = {kind: receiver(kind, os.path.join(root, transfer), plugin, args.storage_cache)
+def run_mode(sender, mode, kinds, root, plugin, study, instances, files, repeats, runs):
+    """A fresh receiver per kind, warm-up, the repeats; returns ({kind: end-of-mode memory},
+    {kind: configuration})."""
+    servers = {kind: receiver(kind, os.path.join(root, mode.slug), plugin, mode.cache)
                for kind in kinds}
-    repeats = args.repeats
     seen = set()
     memory = {}
     try:
         for server in servers.values():
             server.start()
             memory[server.kind] = {"startKb": bench_support.proc_status(server.process.pid)["VmRSS"]}
-            log("%s receiver (%s): pid %d, %s" % (server.kind, transfer, server.process.pid, server.url))
-        add_entries(sender, servers, transfer)
+            log("%s receiver (%s): pid %d, %s" % (server.kind, mode.name, server.process.pid,
+                                                 server.url))
+        add_entries(sender, servers, mode)
         warm = files[:10]
         for server in servers.values():
-            stow(sender, entry_of(server.kind, transfer), instances[:len(warm)], len(warm))
+            stow(sender, entry_of(server.kind, mode), instances[:len(warm)], len(warm))
             clean(server, check_arrived(server, len(warm), seen, "warm-up " + server.kind))
         for repeat in range(repeats):
             order = list(kinds[repeat % len(kinds):]) + list(kinds[:repeat % len(kinds)])
             for kind in order:
-                label = "%s, %s, #%d" % (kind, transfer, repeat + 1)
-                r = measure(sender, servers[kind], transfer, study, files, seen, label)
+                label = "%s, %s, #%d" % (kind, mode.name, repeat + 1)
+                r = measure(sender, servers[kind], mode, study, files, seen, label)
                 r["repeat"] = repeat + 1
                 runs.append(r)
-                log("%-22s %5.2f s %6.1f MB/s  receiver CPU %5.2f ms/instance  sender CPU %5.2f  "
+                log("%-26s %5.2f s %6.1f MB/s  receiver CPU %5.2f ms/instance  sender CPU %5.2f  "
                     "other CPU %4.2f s  RSS peak %4.0f MiB" % (
                         label, r["seconds"], r["mbPerSecond"], r["receiverCpuMsPerInstance"],
                         r["senderCpuMsPerInstance"], r["otherCpuSeconds"],
@@ -341,9 +362,10 @@ def main():
                         help="of chunked,unchunked (both)")
     parser.add_argument("--output", default=os.path.join(HERE, "results"),
                         help="directory of stow.json/.md/.png")
-    parser.add_argument("--storage-cache", type=int, metavar="MB",
-                        help="Orthanc's MaximumStorageCacheSize of every receiver (default: "
-                             "Orthanc's, 128 MB)")
+    parser.add_argument("--storage-caches", default="default,0", metavar="LIST",
+                        help="Orthanc's MaximumStorageCacheSize of the receivers, one pass each "
+                             "(MB, or \"default\": Orthanc's 128 MB; default: \"default,0\"; the "
+                             "gateway, which stores nothing in Orthanc, only in the default pass)")
     parser.add_argument("--keep", action="store_true", help="keep the Orthancs' folders and logs")
     args = parser.parse_args()
     kinds = [k for k in RECEIVERS if k in args.receivers.split(",")]
@@ -351,14 +373,19 @@ def main():
     if not kinds or not transfers or len(kinds) != len(args.receivers.split(",")) or \
             len(transfers) != len(args.transfers.split(",")):
         parser.error("--receivers: of %s; --transfers: of %s" % (RECEIVERS, TRANSFERS))
+    try:
+        caches = [None if c == "default" else int(c) for c in args.storage_caches.split(",")]
+    except ValueError:
+        parser.error("--storage-caches: a list of \"default\" or numbers of MB")
+    modes = [Mode(t, c) for c in caches for t in transfers]
     os.makedirs(bench_support.WORK, exist_ok=True)
     os.makedirs(args.output, exist_ok=True)
     started = time.time()
 
     _, files = bench_study.load_dataset(args.files)
     total = sum(len(f["body"]) for f in files)
-    log("%d files, %.1f MB; receivers %s; transfers %s; %d repeats"
-        % (len(files), total / MB, ", ".join(kinds), ", ".join(transfers), args.repeats))
+    log("%d files, %.1f MB; receivers %s; modes %s; %d repeats" % (
+        len(files), total / MB, ", ".join(kinds), "; ".join(m.name for m in modes), args.repeats))
     root = tempfile.mkdtemp(prefix="stow-", dir=bench_support.WORK)
     runs, memory, configurations = [], {}, {}
     sender = None
@@ -374,9 +401,10 @@ def main():
         machine["dicomWebPlugin"] = os.path.realpath(partner_support.DICOMWEB_PLUGIN)
         machine["plugin"] = described
         machine["loadAverageAtStart"] = [round(v, 2) for v in os.getloadavg()]
-        for transfer in transfers:
-            memory[transfer], configurations[transfer] = run_transfer(
-                sender, transfer, kinds, root, plugin, study, instances, files, args, runs)
+        for mode in modes:
+            mode_kinds = [k for k in kinds if mode.cache is None or k != "gateway"] or kinds
+            memory[mode.name], configurations[mode.name] = run_mode(
+                sender, mode, mode_kinds, root, plugin, study, instances, files, args.repeats, runs)
         alive(sender)
     finally:
         if sender is not None:
@@ -393,9 +421,10 @@ def main():
         "durationSeconds": round(time.time() - started, 1),
         "dataset": {"files": len(files), "bytes": total, "modality": "CT"},
         "repeats": args.repeats, "receivers": kinds, "transfers": transfers,
-        "storageCacheMB": args.storage_cache,
+        "modes": [{"name": m.name, "transfer": m.transfer, "storageCacheMB": m.cache}
+                  for m in modes],
         "machine": machine,
-        "summary": stow_report.summarize(runs, memory, kinds, transfers),
+        "summary": stow_report.summarize(runs, memory, kinds, [m.name for m in modes]),
         "memory": memory,
         "runs": runs,
     }

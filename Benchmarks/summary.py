@@ -310,7 +310,11 @@ def rows_of(r):
             rows.append(row("flood", "… kept at full speed, before the first 503/429%s" % suffix,
                             "×", e["burstRatio"], fl["native"]["burstRatio"], "higher", "%.2f"))
 
-    st = r["stow"]["summary"]
+    everything = r["stow"]["summary"]
+    # Throughput and CPU as configured by default (Orthanc's storage cache on); memory of every
+    # mode (the storage cache off shows the STOW-RS path alone).
+    st = {m["name"]: everything[m["name"]] for m in r["stow"].get("modes", [])
+          if m["storageCacheMB"] is None and m["name"] in everything} or everything
     files = r["stow"]["dataset"]["files"]
     for transfer, e in st.items():
         if "inbound" in e and "native" in e:
@@ -342,7 +346,7 @@ def rows_of(r):
         rows.append(row("memory", "Peak memory, flood (the Orthanc behind nginx)", "MiB",
                         hwm["shipped"] / 1024, hwm["native"] / 1024, "lower", "%.0f",
                         "native stores the study, the gateway stages it"))
-    for transfer, e in st.items():
+    for transfer, e in everything.items():
         for kind, what in (("inbound", "the receiver"), ("gateway", "a sealing gateway")):
             if kind in e and "native" in e:
                 rows.append(row("memory", "Peak memory, partner STOW-RS %s (%s, VmHWM)"
