@@ -2,6 +2,7 @@
 // and serialization that follow on the upload path — on a thread with the stack of a civetweb
 // worker of Orthanc 1.10.1 (100 KiB), where the plugin really runs them: on the main thread's
 // 8 MB a nesting that kills Orthanc goes unnoticed.
+#include "CivetwebThread.h"
 #include "Http/ApiError.h"
 #include "Upload/DicomInspector.h"
 #include "Upload/DicomText.h"
@@ -15,8 +16,6 @@
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 
-#include <pthread.h>
-
 #include <cstdint>
 #include <cstdlib>
 
@@ -28,9 +27,8 @@ namespace
     size_t size;
   };
 
-  void* Inspect(void* argument)
+  void Inspect(const Input& input)
   {
-    const Input& input = *static_cast<const Input*>(argument);
     try
     {
       Inbound::DicomGuardLimits limits;  // the defaults: 24 levels
@@ -65,7 +63,6 @@ namespace
     {
       // a file that parses but cannot be rewritten is refused by the service (500 path)
     }
-    return nullptr;
   }
 }
 
@@ -79,18 +76,7 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv)
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 {
   // One thread per input, as civetweb gives each connection a thread of this stack size.
-  // AddressSanitizer's red zones make frames larger than in the plugin's build, so the
-  // margin under the cap is smaller here than in production, never larger.
-  Input input{data, size};
-  pthread_attr_t attributes;
-  pthread_t thread;
-  if (pthread_attr_init(&attributes) != 0 ||
-      pthread_attr_setstacksize(&attributes, 100 * 1024) != 0 ||
-      pthread_create(&thread, &attributes, &Inspect, &input) != 0)
-  {
-    abort();
-  }
-  pthread_join(thread, nullptr);
-  pthread_attr_destroy(&attributes);
+  const Input input{data, size};
+  InboundFuzzing::RunOnCivetwebStack([&input] { Inspect(input); });
   return 0;
 }

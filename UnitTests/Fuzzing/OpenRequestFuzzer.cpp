@@ -1,4 +1,5 @@
 // libFuzzer target: the JSON body of "POST /inbound/api/uploads" (untrusted, public).
+#include "CivetwebThread.h"
 #include "Configuration.h"
 #include "Http/ApiError.h"
 #include "Upload/OpenRequest.h"
@@ -7,16 +8,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 {
-  static const Inbound::Configuration configuration = [] {
-    Json::Value section;
-    section["Privacy"]["Version"] = "1";
-    Json::Value recipient;
-    recipient["Id"] = "neuro";
-    recipient["Name"] = "Neuroradiology";
-    recipient["Email"] = "neuro@hospital.example";
-    section["Recipients"].append(recipient);
-    return Inbound::Configuration::Parse(section);
-  }();
+  const Inbound::Configuration& configuration = InboundFuzzing::GetStandaloneConfiguration();
 
   try
   {

@@ -1,6 +1,7 @@
 // libFuzzer target: what request links read from outside — the admin's form (RequestForm::Parse),
 // a sender's challenge answer (RequestSecret::NormalizeAnswer) and the patient names compared on
 // arrival (PatientMatch::IsSameName, ICU) — on a thread with a civetweb worker's 100 KiB stack.
+#include "CivetwebThread.h"
 #include "Configuration.h"
 #include "Http/ApiError.h"
 #include "Requests/PatientMatch.h"
@@ -8,33 +9,15 @@
 #include "Requests/RequestSecret.h"
 #include "Upload/TextRules.h"
 
-#include <pthread.h>
-
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 
 namespace
 {
-  struct Input
-  {
-    const uint8_t* data;
-    size_t size;
-  };
-
   const Inbound::Configuration& GetConfiguration()
   {
-    static const Inbound::Configuration configuration = [] {
-      Json::Value section;
-      section["Privacy"]["Version"] = "1";
-      Json::Value recipient;
-      recipient["Id"] = "neuro";
-      recipient["Name"] = "Neuroradiology";
-      recipient["Email"] = "neuro@hospital.example";
-      section["Recipients"].append(recipient);
-      return Inbound::Configuration::Parse(section);
-    }();
-    return configuration;
+    return InboundFuzzing::GetStandaloneConfiguration();
   }
 
   void CheckForm(const uint8_t* data, size_t size)
@@ -88,28 +71,25 @@ namespace
     Inbound::PatientMatch::IsSameName(a, a);
   }
 
-  void* Run(void* argument)
+  void Run(const uint8_t* data, size_t size)
   {
-    const Input& input = *static_cast<const Input*>(argument);
-    if (input.size == 0)
+    if (size == 0)
     {
-      return nullptr;
+      return;
     }
-    const uint8_t* rest = input.data + 1;
-    const size_t size = input.size - 1;
-    switch (input.data[0] % 3)
+    const uint8_t* rest = data + 1;
+    switch (data[0] % 3)
     {
       case 0:
-        CheckForm(rest, size);
+        CheckForm(rest, size - 1);
         break;
       case 1:
-        CheckAnswer(std::string(reinterpret_cast<const char*>(rest), size));
+        CheckAnswer(std::string(reinterpret_cast<const char*>(rest), size - 1));
         break;
       default:
-        CheckNames(std::string(reinterpret_cast<const char*>(rest), size));
+        CheckNames(std::string(reinterpret_cast<const char*>(rest), size - 1));
         break;
     }
-    return nullptr;
   }
 }
 
@@ -117,17 +97,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 {
   // The configuration is read once at start-up, on Orthanc's main thread.
   GetConfiguration();
-  // One thread per input, as civetweb gives each connection a thread of this stack size.
-  Input input{data, size};
-  pthread_attr_t attributes;
-  pthread_t thread;
-  if (pthread_attr_init(&attributes) != 0 ||
-      pthread_attr_setstacksize(&attributes, 100 * 1024) != 0 ||
-      pthread_create(&thread, &attributes, &Run, &input) != 0)
-  {
-    abort();
-  }
-  pthread_join(thread, nullptr);
-  pthread_attr_destroy(&attributes);
+  InboundFuzzing::RunOnCivetwebStack([data, size] { Run(data, size); });
   return 0;
 }

@@ -3,9 +3,8 @@
 // reaches the session, and how the body is chunked never changes which parts are read. Each
 // input is read on a thread with the stack of a civetweb thread (100 KiB), where the plugin
 // reads it.
+#include "CivetwebThread.h"
 #include "Partners/StowReader.h"
-
-#include <pthread.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -42,12 +41,6 @@ namespace
       abort();
     }
   }
-
-  struct Input
-  {
-    const uint8_t* data;
-    size_t size;
-  };
 
   void Read(const uint8_t* data, size_t size)
   {
@@ -91,29 +84,10 @@ namespace
     Check(one.GetError() == many.GetError());
     Check(whole.parts == chunked.parts);
   }
-
-  void* ReadOnThread(void* argument)
-  {
-    const Input* input = static_cast<const Input*>(argument);
-    Read(input->data, input->size);
-    return nullptr;
-  }
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 {
-  // AddressSanitizer's red zones make frames larger than in the plugin's build: the margin
-  // under the cap is smaller here than in production, never larger.
-  Input input{data, size};
-  pthread_attr_t attributes;
-  pthread_t thread;
-  if (pthread_attr_init(&attributes) != 0 ||
-      pthread_attr_setstacksize(&attributes, 100 * 1024) != 0 ||
-      pthread_create(&thread, &attributes, &ReadOnThread, &input) != 0)
-  {
-    abort();
-  }
-  pthread_join(thread, nullptr);
-  pthread_attr_destroy(&attributes);
+  InboundFuzzing::RunOnCivetwebStack([data, size] { Read(data, size); });
   return 0;
 }

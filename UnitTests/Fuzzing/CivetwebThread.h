@@ -1,0 +1,57 @@
+// Fuzz targets' helpers: a civetweb worker's 100 KiB stack, and the configuration they share.
+#pragma once
+
+#include "Configuration.h"
+
+#include <pthread.h>
+
+#include <cstddef>
+#include <cstdlib>
+#include <functional>
+
+namespace InboundFuzzing
+{
+  // Orthanc 1.10.1's civetweb threads have 100 KiB of stack (doc/Architecture.md, fact 12), and
+  // the plugin parses untrusted bytes on them: on the main thread's 8 MiB a nesting that kills
+  // Orthanc goes unnoticed. AddressSanitizer's red zones make frames larger than in the
+  // plugin's build, so the margin under the cap is smaller here than in production, never
+  // larger. Anything escaping "run" ends the process (a finding).
+  inline void RunOnCivetwebStack(const std::function<void()>& run)
+  {
+    struct Call
+    {
+      static void* Run(void* argument)
+      {
+        (*static_cast<const std::function<void()>*>(argument))();
+        return nullptr;
+      }
+    };
+    pthread_attr_t attributes;
+    pthread_t thread;
+    if (pthread_attr_init(&attributes) != 0 ||
+        pthread_attr_setstacksize(&attributes, 100 * 1024) != 0 ||
+        pthread_create(&thread, &attributes, &Call::Run,
+                       const_cast<std::function<void()>*>(&run)) != 0)
+    {
+      abort();
+    }
+    pthread_join(thread, nullptr);
+    pthread_attr_destroy(&attributes);
+  }
+
+  // A Standalone with one recipient, "neuro": what the public routes' parsers check against.
+  inline const Inbound::Configuration& GetStandaloneConfiguration()
+  {
+    static const Inbound::Configuration configuration = [] {
+      Json::Value section;
+      section["Privacy"]["Version"] = "1";
+      Json::Value recipient;
+      recipient["Id"] = "neuro";
+      recipient["Name"] = "Neuroradiology";
+      recipient["Email"] = "neuro@hospital.example";
+      section["Recipients"].append(recipient);
+      return Inbound::Configuration::Parse(section);
+    }();
+    return configuration;
+  }
+}
