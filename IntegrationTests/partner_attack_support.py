@@ -49,9 +49,8 @@ def raw(server, method, path, headers, body=b"", timeout=10.0, chunks=None):
         data += b"\r\n" + name.encode() + b": " + value
     data += b"\r\n\r\n"
     if chunks is not None:
-        for piece in chunks:
-            data += b"%x\r\n%s\r\n" % (len(piece), piece)
-        data += b"0\r\n\r\n"
+        data = b"".join([data] + [b"%x\r\n%s\r\n" % (len(piece), piece) for piece in chunks] +
+                        [b"0\r\n\r\n"])
     else:
         data += body
     answer = b""

@@ -136,3 +136,21 @@ def test_a_partner_gone_while_its_parts_are_stored_leaves_nothing_reserved(site)
     status, _, answer = post(site, [data.make_dicom(patient_id="RT-AFTER", study_uid=STUDY)],
                              study=STUDY)
     assert status == 200, answer
+
+
+@pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "content-length"])
+def test_a_part_a_browser_could_send_is_not_refused_busy_on_an_idle_server(start_server, chunked):
+    """Limits.MaxBytesInFlight may be as low as Upload.MaxFileBytes times the body multiple, so
+    that the largest file accepted can be received (Limits.MaxBytesInFlight in
+    doc/Configuration.md). A partner's part of that size, on an idle server, must be stored too,
+    not answered 503 server-busy for ever (its sender would retry without end)."""
+    max_file = 64 * 1024 * 1024
+    s = start_server(inbound={"Partners": [partner("clinic-a", TOKEN_A)],
+                              "Upload": {"MaxFileBytes": max_file},
+                              "PartnerLimits": {"MaxUnchunkedBytes": 2 * max_file},
+                              "Limits": {"MaxBytesInFlight": 5 * max_file}})
+    big = data.make_dicom(patient_id="RT-IDLE", rows=3200, columns=10000)  # 61 MiB
+    assert max_file - 4 * 1024 * 1024 < len(big) <= max_file
+    status, headers, answer = post(s, [big], chunked=chunked)
+    assert status == 200, (status, headers.get("x-inbound-error"), answer)
+    wait_released(s)
