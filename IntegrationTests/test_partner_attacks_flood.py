@@ -154,3 +154,44 @@ def test_a_part_a_browser_could_send_is_not_refused_busy_on_an_idle_server(start
     status, headers, answer = post(s, [big], chunked=chunked)
     assert status == 200, (status, headers.get("x-inbound-error"), answer)
     wait_released(s)
+
+
+def test_parallel_big_parts_are_held_to_the_memory_budget(start_server):
+    """Three streams each sending a part of nearly MaxFileBytes at once, with the smallest
+    Limits.MaxBytesInFlight allowed: what does not fit is refused (403 at the door, or 503
+    server-busy with Retry-After), Orthanc's peak memory stays within the budget (plus the
+    allocator's slack), and each part is stored when sent again alone."""
+    import threading
+    from partner_attack_support import vm_hwm_kib
+    max_file = 32 * 1024 * 1024
+    budget = 5 * max_file  # Upload.MaxFileBytes times a Standalone's body multiple
+    s = start_server(inbound={"Partners": [partner("clinic-a", TOKEN_A, Limits={"MaxStreams": 3})],
+                              "Upload": {"MaxFileBytes": max_file},
+                              "PartnerLimits": {"MaxStreamsTotal": 3},
+                              "Limits": {"MaxBytesInFlight": budget}})
+    parts = [data.make_dicom(patient_id="RT-PAR-%d" % i, rows=1600, columns=10000)
+             for i in range(3)]  # 30.5 MiB each
+    assert all(max_file - 2 * 1024 * 1024 < len(p) <= max_file for p in parts)
+    before = vm_hwm_kib(s)
+    answers = [None] * len(parts)
+    barrier = threading.Barrier(len(parts))
+
+    def send(i):
+        barrier.wait()
+        answers[i] = post(s, [parts[i]])
+
+    senders = [threading.Thread(target=send, args=(i,)) for i in range(len(parts))]
+    for t in senders:
+        t.start()
+    for t in senders:
+        t.join()
+    grown_mib = (vm_hwm_kib(s) - before) / 1024
+    statuses = [a[0] for a in answers]
+    assert set(statuses) <= {200, 403, 503}, [(a[0], a[1].get("x-inbound-error")) for a in answers]
+    assert grown_mib < budget / 2 ** 20 + 64, "peak memory grew by %d MiB" % grown_mib
+    wait_released(s)
+    for i, (status, _, _) in enumerate(answers):
+        if status != 200:
+            again = post(s, [parts[i]])
+            assert again[0] == 200, (again[0], again[1].get("x-inbound-error"))
+    assert len(s.admin_json("GET", "/instances")) == len(parts)
