@@ -1,13 +1,14 @@
-// libFuzzer target: a partner's STOW-RS body cut into random chunks, read by StowReader.
-// Rules that must hold whatever the partner sends: no crash nor exception, no part over the cap
-// reaches the session, and how the body is chunked never changes which parts are read. Each
-// input is read on a thread with the stack of a civetweb thread (100 KiB), where the plugin
-// reads it.
+// libFuzzer target: a partner's STOW-RS body cut into random chunks, read by StowReader, and
+// read again with the body's first line as the request's Content-Type. Rules that must hold
+// whatever the partner sends: no crash nor exception, no part over the cap reaches the session,
+// and how the body is chunked never changes which parts are read. Each input is read on a
+// thread with the stack of a civetweb thread (100 KiB), where the plugin reads it.
 #include "CivetwebThread.h"
 #include "Partners/StowReader.h"
 
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -83,6 +84,25 @@ namespace
     // The body is far under the cap's slack: only the parse decides, whatever the chunking.
     Check(one.GetError() == many.GetError());
     Check(whole.parts == chunked.parts);
+
+    // The request's Content-Type is the partner's too: the body's first line taken as the type
+    // (boundary and all), the rest as the body.
+    const uint8_t* newline =
+        static_cast<const uint8_t*>(memchr(body, '\n', std::min<size_t>(length, 512)));
+    const size_t typeLength = newline == nullptr ? 0 : static_cast<size_t>(newline - body);
+    RecordingSession typedSession;
+    Inbound::StowReader typed(std::string(reinterpret_cast<const char*>(body), typeLength),
+                              typedSession, "", kMaxPart);
+    if (typeLength < length)
+    {
+      typed.AddChunk(body + typeLength + 1, length - typeLength - 1);
+    }
+    typed.Close();
+    Check(typedSession.parts.size() <= typed.GetResults().size());
+    for (const std::string& part : typedSession.parts)
+    {
+      Check(part.size() <= kMaxPart);
+    }
   }
 } // namespace
 
