@@ -27,7 +27,8 @@ cp "$root"/UnitTests/Fuzzing/Corpus/RequestPush/* "$corpus/RequestPushFuzzer/"
 # patient names split at NUL), the rest is its input.
 cp "$root"/UnitTests/Fuzzing/Corpus/RequestForm/* "$corpus/RequestFormFuzzer/"
 # StowReaderFuzzer: 4 bytes seeding the chunk sizes, then a STOW-RS body (boundary B0undary):
-# two parts, a text part, garbage between parts, an unterminated part, no part.
+# two parts, a text part, garbage between parts, an unterminated part, no part; "typed": the first
+# line is the request's Content-Type.
 cp "$root"/UnitTests/Fuzzing/Corpus/StowReader/* "$corpus/StowReaderFuzzer/"
 # ClamdReplyFuzzer: the answers clamd 1.4 gives (clean, found, several found, size limit, errors).
 cp "$root"/UnitTests/Fuzzing/Corpus/ClamdReply/* "$corpus/ClamdReplyFuzzer/"
