@@ -1,4 +1,5 @@
 // Unit tests of StowReader: a partner's STOW-RS body split anywhere, wrong types, garbage, caps.
+// Over 500 lines: one reader; its split points, caps, pipeline and hostile bodies share fakes.
 #include "Partners/StowReader.h"
 
 #include <gtest/gtest.h>
