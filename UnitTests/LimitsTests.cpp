@@ -325,3 +325,38 @@ TEST(LimitsGuard, PartnerStreamsReserveTheirMemory)
   guard.ReleaseBody(sized);
   EXPECT_EQ(0u, guard.Describe("")["inFlight"]["bytes"].asUInt64());
 }
+
+TEST(LimitsGuard, APartnersLargestPartFitsTheSmallestBudgetLikeASendersFile)
+{
+  // Limits.MaxBytesInFlight at the least it may be: Upload.MaxFileBytes times the multiple.
+  const uint64_t maxFile = 64 * 1024 * 1024;
+  Json::Value section;
+  std::string errors;
+  JsonText::ParseConfiguration(section, "{\"Upload\": {\"MaxFileBytes\": " + std::to_string(maxFile) +
+    "}, \"Limits\": {\"MaxBytesInFlight\": " + std::to_string(5 * maxFile) +
+    "}, \"DataMonitor\": {\"WarnFreeBytes\": 0, \"StopFreeBytes\": 0}}", errors);
+  const Configuration configuration = Configuration::Parse(section);
+  InboundTests::FakeClock clock;
+  Ledger ledger("");
+  LimitsGuard guard(configuration, ledger, clock, {"/"});
+  for (bool bodyHeld : {false, true})
+  {
+    SCOPED_TRACE(bodyHeld);
+    uint64_t ticket = 0;
+    ASSERT_EQ(Admission_Allowed,
+              guard.AdmitPartnerBody("clinic-a", bodyHeld ? int64_t(maxFile) : -1, ticket));
+    {
+      std::unique_ptr<MemoryHold> hold = guard.ReservePartnerPart(maxFile, bodyHeld);
+      EXPECT_EQ(5 * maxFile, guard.Describe("")["inFlight"]["bytes"].asUInt64());
+      // Nothing more fits: a second such part waits (503 server-busy).
+      EXPECT_THROW(guard.ReservePartnerPart(maxFile, bodyHeld), ApiError);
+    }
+    guard.ReleaseBody(ticket);
+    EXPECT_EQ(0u, guard.Describe("")["inFlight"]["bytes"].asUInt64());
+  }
+  // A small part takes nothing beyond what the admission reserved.
+  EXPECT_EQ(0u, [&] {
+    std::unique_ptr<MemoryHold> hold = guard.ReservePartnerPart(1024 * 1024, false);
+    return guard.Describe("")["inFlight"]["bytes"].asUInt64();
+  }());
+}

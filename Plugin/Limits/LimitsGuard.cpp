@@ -192,6 +192,27 @@ namespace Inbound
     }));
   }
 
+  std::unique_ptr<MemoryHold> LimitsGuard::ReservePartnerPart(uint64_t partBytes, bool bodyHeld)
+  {
+    // Bounded by the partner's MaxFileBytes (the reader's cap): no overflow.
+    const uint64_t takes = partBytes * bodyMultiple_ - (bodyHeld ? partBytes : 0);
+    if (takes <= kPartnerPartBytes)
+    {
+      return std::unique_ptr<MemoryHold>(new MemoryHold(nullptr));
+    }
+    uint64_t ticket = 0;
+    if (inFlight_.ReserveBytes(ticket, takes - kPartnerPartBytes, clock_.NowMs()) !=
+        InFlight::Result_Reserved)
+    {
+      throw ApiError(503, "server-busy", "The server is storing too much at once to take this "
+                                         "part; send it again later")
+        .WithHeader("Retry-After", std::to_string(kServerBusyRetrySeconds));
+    }
+    return std::unique_ptr<MemoryHold>(new MemoryHold([this, ticket]() {
+      inFlight_.Release(ticket);
+    }));
+  }
+
   void LimitsGuard::CheckRequestRate(const std::string& address)
   {
     double wait = 0;

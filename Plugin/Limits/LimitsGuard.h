@@ -132,6 +132,18 @@ namespace Inbound
     // the client: the file's body holds that place already); 503 server-busy otherwise.
     std::unique_ptr<MemoryHold> ReserveParsingGrowth(uint64_t extraBytes) override;
 
+    // The part times the body multiple (less the part itself when the body is held), less
+    // kPartnerPartBytes that the admission reserved: the largest part fits the smallest
+    // Limits.MaxBytesInFlight allowed, as the largest file of a sender does.
+    std::unique_ptr<MemoryHold> ReservePartnerPart(uint64_t partBytes, bool bodyHeld) override;
+
+    // RecordRefusal without an offence (no ban counts it).
+    void AuditRefusal(const std::string& address, int status, const std::string& code,
+                      const std::string& what) override
+    {
+      RecordRefusal(address, status, code, what, Offence_None);
+    }
+
     // An answered refusal: audited (client key and reason, never the body; one entry per
     // client, code and Audit.RefusalInterval) and counted towards an automatic ban.
     void RecordRefusal(const std::string& address, int status, const std::string& code,

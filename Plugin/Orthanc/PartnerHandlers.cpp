@@ -89,7 +89,8 @@ namespace Inbound
         // item of the answer in memory).
         return new StowRequest(std::move(session), GetHeader(request, "content-type"), study,
                                partner->limits.maxFileBytes,
-                               static_cast<size_t>(partner->limits.maxFilesPerUpload));
+                               static_cast<size_t>(partner->limits.maxFilesPerUpload),
+                               !GetHeader(request, "content-length").empty());
       }
     } // namespace
 

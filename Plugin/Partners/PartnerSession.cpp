@@ -267,17 +267,18 @@ namespace Inbound
     return open;
   }
 
-  bool PartnerSession::ReserveBuffering(uint64_t bytes)
+  bool PartnerSession::ReserveBuffering(uint64_t partBytes, bool bodyHeld)
   {
-    if (bytes == 0)
+    if (partBytes == 0)
     {
       buffering_.reset();
       return true;
     }
     try
     {
-      std::unique_ptr<MemoryHold> hold = service_.policy_.ReserveParsingGrowth(bytes);
-      buffering_ = std::move(hold);  // the new hold first, then the old one goes
+      buffering_.reset();  // replaced, not added to
+      std::unique_ptr<MemoryHold> hold = service_.policy_.ReservePartnerPart(partBytes, bodyHeld);
+      buffering_ = std::move(hold);
       return true;
     }
     catch (const ApiError&)
@@ -298,11 +299,23 @@ namespace Inbound
     Ledger& ledger = service_.ledger_;
     std::lock_guard<std::mutex> lock(mutex_);  // every Add() has returned (StowItemResult.h)
     ledger.Partners().RecordRequest(partner_.id, now, tally_);
-    ledger.Audit().Add(now, AuditEventType_PartnerStow, "", client_.ip,
-                       "partner " + partner_.id + ": " + std::to_string(tally_.instances) +
-                         " stored, " + std::to_string(tally_.failures) + " failed, " +
-                         std::to_string(tally_.bytes) + " bytes, " +
-                         std::to_string(tally_.studies) + " studies opened");
+    const std::string summary = "partner " + partner_.id + ": " +
+                                std::to_string(tally_.instances) + " stored, " +
+                                std::to_string(tally_.failures) + " failed, " +
+                                std::to_string(tally_.bytes) + " bytes, " +
+                                std::to_string(tally_.studies) + " studies opened";
+    if (tally_.instances == 0)
+    {
+      // Stored nothing (no part, or every part refused): audited as refusals are, once per
+      // client, code and Audit.RefusalInterval, so that a token holder sending such requests
+      // as fast as it can does not fill the ledger (partner_stats counts every one).
+      service_.policy_.AuditRefusal(client_.ip, 400,
+                                    tally_.lastFailureCode.empty() ? "no-instances"
+                                                                   : tally_.lastFailureCode,
+                                    summary);
+      return;
+    }
+    ledger.Audit().Add(now, AuditEventType_PartnerStow, "", client_.ip, summary);
   }
 
   std::unique_ptr<IPartnerSession> UploadService::OpenPartnerSession(const PartnerSettings& partner,

@@ -69,8 +69,8 @@ namespace Inbound
 
     StowItemResult Add(const void* body, size_t size, const std::string& expectedStudy) override;
 
-    // Through the upload policy's in-flight budget (ReserveParsingGrowth).
-    bool ReserveBuffering(uint64_t bytes) override;
+    // Through the upload policy's in-flight budget (ReservePartnerPart).
+    bool ReserveBuffering(uint64_t partBytes, bool bodyHeld) override;
 
     // Records the request's figures (PartnerStore) and audits "partner-stow".
     void Close() override;

@@ -52,13 +52,14 @@ namespace Inbound
     // expectedStudy: the route's {study}, or empty for /inbound/dicom-web/studies.
     virtual StowItemResult Add(const void* body, size_t size, const std::string& expectedStudy) = 0;
 
-    // Memory for the part being read, beyond what the request reserved when it was admitted:
-    // "bytes" replaces what was asked before (0 gives it back). False when the server's
-    // in-flight budget cannot hold it (the request is then answered 503 server-busy). Called
-    // on the reading thread only.
-    virtual bool ReserveBuffering(uint64_t bytes)
+    // Memory for a part of "partBytes" being read or stored on the reading thread, beyond what
+    // the request reserved when it was admitted (and its body, when "bodyHeld"): replaces what
+    // was asked before (0 gives it back). False when the server's in-flight budget cannot hold
+    // it. Called on the reading thread only.
+    virtual bool ReserveBuffering(uint64_t partBytes, bool bodyHeld)
     {
-      (void) bytes;
+      (void) partBytes;
+      (void) bodyHeld;
       return true;
     }
 

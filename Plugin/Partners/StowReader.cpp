@@ -208,20 +208,21 @@ namespace Inbound
     {
       if (reservedBuffering_ != 0)
       {
-        session_.ReserveBuffering(0);
+        session_.ReserveBuffering(0, bodyHeld_);
         reservedBuffering_ = 0;
       }
       return;
     }
-    if (2 * sinceLastPart_ <= reservedBuffering_)
+    if (sinceLastPart_ <= reservedBuffering_)
     {
       return;
     }
-    // The framework holds up to about twice the part while it parses it; asked in steps of
-    // kUnreservedBuffering so that a big part asks a few dozen times, not at every chunk.
+    // Asked in steps of kUnreservedBuffering so that a big part asks a few dozen times, not at
+    // every chunk; never more than the largest part (it always fits an idle server's budget).
     const uint64_t step = kUnreservedBuffering;
-    const uint64_t wanted = (2 * sinceLastPart_ + 2 * step) / step * step;
-    if (!session_.ReserveBuffering(wanted))
+    const uint64_t wanted = std::min<uint64_t>((sinceLastPart_ + step) / step * step,
+                                               std::max<uint64_t>(maxPartBytes_, sinceLastPart_));
+    if (!session_.ReserveBuffering(wanted, bodyHeld_))
     {
       Latch(kServerBusy);
       return;
@@ -245,7 +246,7 @@ namespace Inbound
     Stop();
     if (reservedBuffering_ != 0)
     {
-      session_.ReserveBuffering(0);  // the last part is stored
+      session_.ReserveBuffering(0, bodyHeld_);  // the last part is stored
       reservedBuffering_ = 0;
     }
     if (HasFailed())
@@ -341,6 +342,20 @@ namespace Inbound
         // In order with the parts before it, and alone: the pipeline's memory stays bounded.
         std::unique_lock<std::mutex> lock(mutex_);
         jobDone_.wait(lock, [this] { return inFlightParts_ == 0; });
+      }
+      if (size > kUnreservedBuffering && size > reservedBuffering_)
+      {
+        // Read in one chunk (a body with a Content-Length), or grown past its last step.
+        if (!session_.ReserveBuffering(size, bodyHeld_))
+        {
+          StowItemResult& result = results_[index];
+          result.failureReason = StowFailureReason_ServerBusy;
+          result.code = "server-busy";
+          result.transient = true;
+          result.retryAfter = kServerBusyRetryAfter;
+          return;
+        }
+        reservedBuffering_ = size;  // given back by the next chunk, or at Close()
       }
       results_[index] = Store(part, size);
       return;

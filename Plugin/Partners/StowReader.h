@@ -53,9 +53,17 @@ namespace Inbound
                size_t maxParts = 0);
 
     // A part being read may take this much without more memory asked of the session (the
-    // request's admission reserved it, LimitsGuard::kPartnerPartBytes); beyond it, twice what
-    // was read of the part is reserved (IPartnerSession::ReserveBuffering).
+    // request's admission reserved it, LimitsGuard::kPartnerPartBytes); beyond it, the part as
+    // read so far (in steps of this size, up to maxPartBytes) is reserved, and a part stored on
+    // the reading thread is reserved whole (IPartnerSession::ReserveBuffering).
     static const uint64_t kUnreservedBuffering = 8 * 1024 * 1024;
+
+    // The body is in memory whole (a request with a Content-Length): the session counts it
+    // reserved already.
+    void SetBodyHeld(bool held)
+    {
+      bodyHeld_ = held;
+    }
 
     // Waits for the parts being stored (Stop()).
     ~StowReader() override;
@@ -66,6 +74,9 @@ namespace Inbound
     // Copies of parts waiting for, or in, a worker at most (besides the part being read).
     static const size_t kMaxPipelineBytes = 16 * 1024 * 1024;
     static const size_t kMaxPipelineParts = 8;
+
+    // Seconds a part refused for want of memory is worth waiting before it is sent again.
+    static const unsigned int kServerBusyRetryAfter = 30;
 
     static const uint64_t kSlack = 2 * 1024 * 1024; // a part's headers and one chunk
 
@@ -138,7 +149,8 @@ namespace Inbound
     std::string tail_;           // the last bytes fed, to find the closing delimiter
     bool closed_ = false;
     size_t maxParts_;
-    uint64_t reservedBuffering_ = 0;  // what ReserveBuffering holds now
+    uint64_t reservedBuffering_ = 0;  // the part size ReserveBuffering holds for now
+    bool bodyHeld_ = false;
 
     // The pipeline (workers_ empty: none). mutex_ guards jobs_, done_, inFlightBytes_,
     // inFlightParts_ and stopping_.

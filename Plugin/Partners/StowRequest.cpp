@@ -27,13 +27,14 @@ namespace Inbound
 
   StowRequest::StowRequest(std::unique_ptr<IPartnerSession> session, const std::string& contentType,
                            const std::string& expectedStudy, uint64_t maxPartBytes,
-                           size_t maxParts) :
+                           size_t maxParts, bool bodyHeld) :
     session_(std::move(session))
   {
     if (session_)
     {
       reader_.reset(new StowReader(contentType, *session_, expectedStudy, maxPartBytes,
                                    kPipelineWorkers, maxParts));
+      reader_->SetBodyHeld(bodyHeld);
     }
     else
     {

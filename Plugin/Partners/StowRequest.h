@@ -29,7 +29,8 @@ namespace Inbound
 
     // An accepted request: "session" receives the parts.
     StowRequest(std::unique_ptr<IPartnerSession> session, const std::string& contentType,
-                const std::string& expectedStudy, uint64_t maxPartBytes, size_t maxParts = 0);
+                const std::string& expectedStudy, uint64_t maxPartBytes, size_t maxParts = 0,
+                bool bodyHeld = false);
 
     // A request refused before its body: the body is read and discarded, the refusal answered.
     StowRequest(int status, const std::string& error, const std::string& message);

@@ -84,6 +84,27 @@ namespace Inbound
     // it, before it is parsed. Held until the returned object is destroyed; 503 server-busy
     // with Retry-After when the server's in-flight budget cannot hold it.
     virtual std::unique_ptr<MemoryHold> ReserveParsingGrowth(uint64_t extraBytes) = 0;
+
+    // A refusal answered to "address", audited as the refusals of the access filter are (in
+    // batches). Nothing by default (unit tests).
+    virtual void AuditRefusal(const std::string& address, int status, const std::string& code,
+                              const std::string& what)
+    {
+      (void) address;
+      (void) status;
+      (void) code;
+      (void) what;
+    }
+
+    // A partner's part of "partBytes" being read or stored takes what a sender's file of that
+    // size takes; the request's admission reserved some of it already, and the body too when
+    // "bodyHeld" (a request with a Content-Length). Holds the rest; 503 server-busy as above.
+    virtual std::unique_ptr<MemoryHold> ReservePartnerPart(uint64_t partBytes, bool bodyHeld)
+    {
+      (void) partBytes;
+      (void) bodyHeld;
+      return std::unique_ptr<MemoryHold>(new MemoryHold(nullptr));
+    }
   };
 
   // No limits at all (unit tests of the upload logic).
