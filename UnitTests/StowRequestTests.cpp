@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include <stdexcept>
 
 using namespace Inbound;
@@ -18,6 +20,7 @@ namespace
   {
     int added = 0;
     int closed = 0;
+    std::vector<std::string> failed;  // RequestFailed's codes
   };
 
   class CountingSession : public IPartnerSession
@@ -38,6 +41,12 @@ namespace
       result.transient = !result.ok;
       result.retryAfter = 7;
       return result;
+    }
+
+    void RequestFailed(const std::string& code) override
+    {
+      EXPECT_EQ(0, counters_.closed);  // before the session closes
+      counters_.failed.push_back(code);
     }
 
     void Close() override
@@ -113,6 +122,7 @@ TEST(StowRequest, ErrorsAndRetriesGoInHeaders)
     EXPECT_EQ(400, answer.status);
     EXPECT_EQ("truncated", Header(answer, "X-Inbound-Error"));
     EXPECT_EQ(1u, Parse(answer.body)["00081199"]["Value"].size());
+    EXPECT_EQ(std::vector<std::string>{"truncated"}, counters.failed);  // the partner's figures
   }
   {
     Counters counters;
@@ -123,6 +133,7 @@ TEST(StowRequest, ErrorsAndRetriesGoInHeaders)
     const StowRequest::Answer& answer = request.Finish();
     EXPECT_EQ(503, answer.status);
     EXPECT_EQ("7", Header(answer, "Retry-After"));
+    EXPECT_TRUE(counters.failed.empty());  // a part failed, not the request
   }
   {
     Counters counters;
@@ -134,6 +145,7 @@ TEST(StowRequest, ErrorsAndRetriesGoInHeaders)
     EXPECT_EQ("application/json; charset=utf-8", answer.contentType);
     EXPECT_EQ("no-instances", Parse(answer.body)["error"].asString());
     EXPECT_FALSE(Parse(answer.body)["message"].asString().empty());
+    EXPECT_EQ(std::vector<std::string>{"no-instances"}, counters.failed);
   }
 }
 

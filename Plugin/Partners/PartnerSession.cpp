@@ -287,6 +287,13 @@ namespace Inbound
     }
   }
 
+  void PartnerSession::RequestFailed(const std::string& code)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    tally_.failures++;
+    tally_.lastFailureCode = code;
+  }
+
   void PartnerSession::Close()
   {
     if (closed_)

@@ -72,6 +72,9 @@ namespace Inbound
     // Through the upload policy's in-flight budget (ReservePartnerPart).
     bool ReserveBuffering(uint64_t partBytes, bool bodyHeld) override;
 
+    // Counted in the request's failures, its code the last failure's.
+    void RequestFailed(const std::string& code) override;
+
     // Records the request's figures (PartnerStore) and audits "partner-stow".
     void Close() override;
 

@@ -63,6 +63,13 @@ namespace Inbound
       return true;
     }
 
+    // The request as a whole was refused ("no-instances", "truncated", "too-large", ...): called
+    // once, before Close(), so that the partner's figures count it as a failure.
+    virtual void RequestFailed(const std::string& code)
+    {
+      (void) code;
+    }
+
     virtual void Close() = 0;
   };
 } // namespace Inbound

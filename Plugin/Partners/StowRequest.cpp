@@ -103,6 +103,10 @@ namespace Inbound
       answer_.contentType = response.body.isMember("error") ? kErrorType : kStowType;
       if (!response.error.empty())
       {
+        if (session_)
+        {
+          session_->RequestFailed(response.error);
+        }
         answer_.headers.emplace_back("X-Inbound-Error", response.error);
       }
       if (response.retryAfter != 0)
