@@ -5,7 +5,9 @@
 #   internal Orthanc -> (HTTPS, through the same nginx) -> gateway: pulls every upload in
 #   internal Orthanc -> SMTP (a local sink that keeps every mail in a folder): the recipient's
 #   notification with the link to the study, and the admins' alerts
-#   internal Orthanc -> DICOM (DCMTK's storescp as the PACS): released studies
+#   internal Orthanc -> DICOM (DCMTK's dcmqrscp as the PACS): released studies by C-STORE; its
+#   patients by C-FIND, and a worklist (DCMTK's wlmscpfs as the RIS): the reconciliation
+#   assistant's candidates in the release dialog
 #   gateway -> clamd (ClamAV, a demonstration signature): every file scanned before it is kept
 #   partner clinic's Orthanc (Partner.json + Partner.lua, Debian's DICOMweb plugin) -> nginx ->
 #   gateway: every stable study sent by itself over DICOMweb STOW-RS with the clinic's token
@@ -13,8 +15,12 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 
-"$root/Resources/Scripts/install-dependencies.sh"
-INBOUND_WARNINGS_AS_ERRORS=OFF "$root/Resources/Scripts/build.sh" >/dev/null 2>&1
+# INBOUND_DEMO_PLUGIN: a plugin already built (the integration test's); nothing is installed or built.
+plugin=${INBOUND_DEMO_PLUGIN:-$root/build/libOrthancInbound.so}
+if [ -z "${INBOUND_DEMO_PLUGIN:-}" ]; then
+  "$root/Resources/Scripts/install-dependencies.sh"
+  INBOUND_WARNINGS_AS_ERRORS=OFF "$root/Resources/Scripts/build.sh" >/dev/null 2>&1
+fi
 
 work=$(mktemp -d /tmp/inbound-demo.XXXXXX)
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -49,7 +55,7 @@ orthanc() {
   mkdir -p "$dir"
   "$root/Resources/Scripts/configtool.py" "$sample" "$dir/orthanc.json" \
     "StorageDirectory=\"$dir/db\"" "IndexDirectory=\"$dir/db\"" "HttpPort=$port" \
-    "Plugins=[\"$root/build/libOrthancInbound.so\"]" "DicomServerEnabled=false" \
+    "Plugins=[\"$plugin\"]" "DicomServerEnabled=false" \
     "RegisteredUsers={\"admin\": \"$admin_password\"}" "Inbound.DataDirectory=\"$dir/inbound\"" "$@"
   /usr/sbin/Orthanc "$dir/orthanc.json" >"$dir/orthanc.log" 2>&1 &
   pids+=($!)
@@ -91,11 +97,92 @@ NGINX
 
 gateway_port=$(free_port); gateway_https=${INBOUND_DEMO_HTTPS_PORT:-$(free_port)}
 internal_port=$(free_port); smtp_port=$(free_port); pacs_port=$(free_port)
-clinic_port=$(free_port); clinic_dicom_port=$(free_port)
+clinic_port=$(free_port); clinic_dicom_port=$(free_port); ris_port=$(free_port)
 
-# The hospital's PACS, played by DCMTK's storescp: every released study lands in $work/pacs.
-mkdir -p "$work/pacs"
-storescp --aetitle PACS --output-directory "$work/pacs" +xa "$pacs_port" >"$work/pacs.log" 2>&1 &
+# The hospital's PACS, played by DCMTK's dcmqrscp (AET PACS): it knows a few patients of the
+# hospital and answers the reconciliation assistant's patient C-FIND; every released study
+# lands in $work/pacs by C-STORE. Among its patients: DOE^PETER, the clinic's patient below
+# under the hospital's PatientID, and a near-miss (same name, another birth date).
+# hospital_patient ID NAME BIRTH SEX: one small image of a hospital patient in $work/pacs,
+# written by DCMTK's dump2dcm from the text in $work/hospital.
+hospital_patient() {
+  cat >"$work/hospital/$1.dump" <<DUMP
+(0008,0016) UI =SecondaryCaptureImageStorage
+(0008,0020) DA [20240110]
+(0008,0050) SH [$1-1]
+(0008,0060) CS [OT]
+(0010,0010) PN [$2]
+(0010,0020) LO [$1]
+(0010,0021) LO [DEMO-HOSPITAL]
+(0010,0030) DA [$3]
+(0010,0040) CS [$4]
+(0020,0010) SH [1]
+(0020,0011) IS [1]
+(0020,0013) IS [1]
+(0028,0002) US 1
+(0028,0004) CS [MONOCHROME2]
+(0028,0010) US 2
+(0028,0011) US 2
+(0028,0100) US 8
+(0028,0101) US 8
+(0028,0102) US 7
+(0028,0103) US 0
+(7fe0,0010) OB 01\02\03\04
+DUMP
+  dump2dcm -q +Ug "$work/hospital/$1.dump" "$work/pacs/$1.dcm"
+}
+mkdir -p "$work/pacs" "$work/hospital"
+hospital_patient H-104711 'DOE^PETER' 19560214 M
+hospital_patient H-104712 'DOE^PETER' 19610307 M
+hospital_patient H-100815 'MUSTERMANN^ERIKA' 19800815 F
+hospital_patient DEMO-0001 'DEMO^PATIENT' 19700101 ''
+dcmqridx "$work/pacs" "$work"/pacs/*.dcm
+cat >"$work/dcmqrscp.cfg" <<CFG
+NetworkTCPPort  = $pacs_port
+MaxPDUSize      = 16384
+MaxAssociations = 16
+HostTable BEGIN
+HostTable END
+VendorTable BEGIN
+VendorTable END
+AETable BEGIN
+PACS  $work/pacs  RW (200, 1024mb)  ANY
+AETable END
+CFG
+# Fork mode (one child per association; never -s: DCMTK 3.6.7's single-process mode crashes
+# after the first association); files kept as received (+B).
+dcmqrscp -c "$work/dcmqrscp.cfg" -dhl +B "$pacs_port" >"$work/pacs.log" 2>&1 &
+pids+=($!)
+
+# The hospital's RIS, played by DCMTK's wlmscpfs (AET RIS): one scheduled procedure of
+# DOE^PETER with its accession number. -csk: answers keep the file's character set. A .wl
+# file lacking StudyInstanceUID, RequestedProcedureDescription, ScheduledStationAETitle or the
+# step's start date or time is skipped without a word: this one has them all.
+mkdir -p "$work/worklist/RIS"
+touch "$work/worklist/RIS/lockfile"
+cat >"$work/hospital/ct-head.dump" <<DUMP
+(0008,0005) CS [ISO_IR 192]
+(0008,0050) SH [A-DEMO-0001]
+(0010,0010) PN [DOE^PETER]
+(0010,0020) LO [H-104711]
+(0010,0021) LO [DEMO-HOSPITAL]
+(0010,0030) DA [19560214]
+(0010,0040) CS [M]
+(0032,1060) LO [CT head, follow-up]
+(0040,0100) SQ
+(fffe,e000) -
+(0008,0060) CS [CT]
+(0040,0001) AE [CT01]
+(0040,0002) DA [$(date +%Y%m%d)]
+(0040,0003) TM [143000]
+(0040,0007) LO [CT head, follow-up]
+(0040,0009) SH [SPS-0001]
+(fffe,e00d) -
+(fffe,e0dd) -
+(0040,1001) SH [RP-0001]
+DUMP
+dump2dcm -q +Ug "$work/hospital/ct-head.dump" "$work/worklist/RIS/ct-head.wl"
+wlmscpfs -csk -dfp "$work/worklist" "$ris_port" >"$work/ris.log" 2>&1 &
 pids+=($!)
 
 # The hospital's mail relay, played by a real SMTP server on loopback that writes each
@@ -148,7 +235,10 @@ orthanc internal "$root/Resources/Configurations/Internal.json" "$internal_port"
   "Inbound.Notifications.OrthancUrl=\"http://127.0.0.1:$internal_port\"" \
   "Inbound.PublicUrl=\"https://127.0.0.1:$gateway_https\"" \
   'Inbound.Notifications.AdminEmails=["pacs-admin@hospital.example"]' \
-  "DicomModalities={\"pacs\": [\"PACS\", \"127.0.0.1\", $pacs_port]}"
+  "DicomModalities={\"pacs\": [\"PACS\", \"127.0.0.1\", $pacs_port], \"ris\": [\"RIS\", \"127.0.0.1\", $ris_port]}" \
+  'DefaultEncoding="Utf8"' 'Inbound.Reconciliation.IssuerOfPatientID="DEMO-HOSPITAL"' \
+  'Inbound.Reconciliation.Sources=[{"Modality": "pacs", "Query": "Patient"},
+    {"Modality": "ris", "Query": "Worklist"}]'
 for _ in $(seq 1 100); do
   curl -sf -u "admin:$admin_password" "http://127.0.0.1:$internal_port/inbound/admin/gateways" >/dev/null 2>&1 && break
   sleep 0.2
@@ -187,7 +277,8 @@ request_link=$(curl -sf -u "admin:$admin_password" -H "X-Requested-With: XMLHttp
 # DICOMweb plugin, changed only where this machine differs (folders, ports, its password, the
 # hospital's URL and the clinic's token, the demo's certificate as the hospital's authority,
 # the sample modality on loopback) and quicker (a study is stable after 3 s, retries after 5 s).
-# Its modality sends a CT study by DICOM (storescu; pydicom's sample patient CD); Partner.lua
+# Its modality sends a CT study by DICOM (storescu; a study of pydicom's sample patient CD,
+# DOE^PETER, given the birth date the hospital knows him by: dcmodify on a copy); Partner.lua
 # sends it to the gateway once stable, the gateway completes the upload after 10 s without a
 # new instance, the internal Orthanc pulls it in and mails the partner's recipient.
 mkdir -p "$work/clinic"
@@ -208,8 +299,11 @@ for _ in $(seq 1 100); do
   curl -sf -u "admin:$clinic_password" "http://127.0.0.1:$clinic_port/system" >/dev/null 2>&1 && break
   sleep 0.2
 done
-storescu -aet CT1 -aec CLINIC 127.0.0.1 "$clinic_dicom_port" \
-  /usr/lib/python3/dist-packages/pydicom/data/test_files/dicomdirtests/98892001/*/* \
+mkdir -p "$work/clinic/modality"
+cp /usr/lib/python3/dist-packages/pydicom/data/test_files/dicomdirtests/98892001/*/* \
+  "$work/clinic/modality/"
+dcmodify -q -nb -i "(0010,0030)=19560214" "$work"/clinic/modality/*
+storescu -aet CT1 -aec CLINIC 127.0.0.1 "$clinic_dicom_port" "$work"/clinic/modality/* \
   >"$work/clinic/storescu.log" 2>&1 ||
   { echo "The clinic's Orthanc did not take the sample study; see $work/clinic/orthanc.log" >&2; exit 1; }
 
@@ -230,7 +324,9 @@ internal Orthanc that pulls every completed upload in (the certificate is self-s
   E-mails (recipient, alerts):  $work/mail/   (one .eml per message; SMTP sink on 127.0.0.1:$smtp_port)
   Notification queue (inside):  http://127.0.0.1:$internal_port/inbound/admin/notifications
   Inbox and release (inside):   http://127.0.0.1:$internal_port/inbound/admin/ui/
-  PACS (storescp, AET PACS):    $work/pacs/   (released studies; 127.0.0.1:$pacs_port)
+  PACS (dcmqrscp, AET PACS):    $work/pacs/   (released studies land here; 127.0.0.1:$pacs_port;
+                                its patients: dcmqridx -p $work/pacs)
+  RIS worklist (wlmscpfs, RIS): $work/worklist/RIS/   (127.0.0.1:$ris_port; one CT for DOE^PETER)
   Malware scanner (clamd):      $work/clamd/   (demonstration signature: the EICAR test string)
   Partner clinic's Orthanc:     http://127.0.0.1:$clinic_port/      user "admin", password "$clinic_password"
                                 (sends every stable study to the gateway over DICOMweb STOW-RS)
@@ -240,6 +336,11 @@ Watch the partner site: the clinic's CT study (Doe^Peter, 7 images, put in by it
 is sent by itself; within about 30 s it appears in the internal Orthanc (upload from "Demo
 clinic"), the recipient's mail is in $work/mail/, and the Partners view shows the clinic's
 last contact. Send more: storescu -aet CT1 -aec CLINIC 127.0.0.1 $clinic_dicom_port FILES...
+
+Then release it (Inbox, the upload, "Release…"): the dialog shows who the patient may be,
+asked of the PACS and the RIS worklist: DOE^PETER, H-104711 (same name, birth date and sex)
+and his scheduled CT A-DEMO-0001 fit; H-104712 (same name, born 1961) does not. "Use" fills in
+the hospital's identity (issuer DEMO-HOSPITAL); the released copy arrives in $work/pacs/.
 
 Logs and data: $work
 Press Ctrl-C to stop.
