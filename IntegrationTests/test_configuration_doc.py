@@ -55,6 +55,13 @@ def leaf_paths(section, prefix=""):
     return names
 
 
+def member(section, dotted):
+    """The value at a dotted path ("Reconciliation.Sources"), or None."""
+    for key in dotted.split("."):
+        section = section.get(key) if isinstance(section, dict) else None
+    return section
+
+
 def documented(first_column):
     """The names in backticks in the first cell of every table of doc/Configuration.md whose
     header's first cell is "first_column" ("option": the Inbound section; "Orthanc option")."""
@@ -83,7 +90,7 @@ def parser_keys():
     section = set(re.findall(r'\b(?:Get\w+|Member)\(\s*(?:s|section)\s*,\s*"([A-Za-z0-9.]+)"',
                              source))
     items = {}
-    for match in re.finditer(r'where = "(\w+)\["', source):
+    for match in re.finditer(r'where = "([\w.]+)\["', source):
         block = source[match.end():source.index("push_back(", match.end())]
         keys = set(re.findall(r'\b\w\["(\w+)"\]', block))
         keys |= set(re.findall(r'\bGet\w+\(\s*[a-rt-z]\w*\s*,\s*"(\w+)"', block))
@@ -99,7 +106,8 @@ def test_the_extractors_find_what_they_look_for():
     assert items["Recipients"] == {"Id", "Name", "Email", "Language"}
     assert items["Pullers"] == {"Username", "Password", "Networks"}
     assert items["Webhooks"] == {"Url", "Secret", "Events", "CACertificates"}
-    assert items["AutoForward"] == {"Recipient", "Modality", "PatientID"}
+    assert items["AutoForward"] == {"Recipient", "Modality", "PatientID", "Reconcile"}
+    assert items["Reconciliation.Sources"] == {"Modality", "Query"}
     assert len(documented("option")) > 100
     assert {"HttpPort", "OrthancPeers"} <= documented("Orthanc option")
 
@@ -122,7 +130,7 @@ def test_every_documented_option_exists():
     for name in documented("option"):
         if "[]." in name:
             array, key = name.split("[].", 1)
-            if not isinstance(defaults().get(array), list) or key not in items.get(array, ()):
+            if not isinstance(member(defaults(), array), list) or key not in items.get(array, ()):
                 stale.add(name)
         elif name not in known:
             stale.add(name)

@@ -303,6 +303,7 @@ namespace Inbound
     }
     c.retention.days = static_cast<unsigned int>(GetUnsigned(s, "Retention.Days", 0, 36500));
     c.retention.onlyForwarded = GetBool(s, "Retention.OnlyForwarded");
+    c.reconciliation = GetReconciliation(s, c.role);
     if (c.role == Role_Gateway && (!c.autoForward.empty() || c.retention.days != 0))
     {
       Bad(c.autoForward.empty() ? "Retention.Days" : "AutoForward",

@@ -184,6 +184,39 @@ namespace Inbound
     std::string recipient;  // a recipient id, or "*" for every upload
     std::string modality;   // an entry of Orthanc's DicomModalities
     bool asSent = false;    // PatientID as the sender sent it; else the namespaced one
+    // The hospital's identity found by the reconciliation assistant, only when there is no
+    // doubt (doc/Reconciliation.md, "Automatic reconciliation"); exclusive with asSent.
+    bool reconcile = false;
+  };
+
+  // What an entry of "Inbound.Reconciliation.Sources" asks its modality.
+  enum ReconciliationQuery
+  {
+    ReconciliationQuery_Patient,  // a PACS: Patient Root C-FIND at patient level
+    ReconciliationQuery_Worklist  // a RIS or worklist server: modality worklist C-FIND
+  };
+
+  const char* EnumerationToString(ReconciliationQuery query);  // "Patient", "Worklist"
+
+  struct ReconciliationSource
+  {
+    std::string modality;  // an entry of Orthanc's DicomModalities
+    ReconciliationQuery query = ReconciliationQuery_Patient;
+  };
+
+  // "Inbound.Reconciliation" (Standalone, Internal): where the reconciliation assistant looks
+  // for the hospital's patients and how it scores them (doc/Reconciliation.md).
+  struct ReconciliationSettings
+  {
+    std::vector<ReconciliationSource> sources;
+    bool local = true;              // also this Orthanc's own (non-isolated) patients
+    std::string issuerOfPatientId;  // written on release when the candidate names none
+    int threshold = 50;             // a candidate below it does not fit
+    int autoThreshold = 80;         // an automatic release needs a candidate at or above it
+    unsigned int timeoutSeconds = 5;  // per source, the whole round
+    unsigned int maxAnswers = 100;    // read per query; more: "truncated"
+    unsigned int maxCandidates = 10;  // per patient in the answer
+    unsigned int cacheSeconds = 300;  // a result is answered again for this long
   };
 
   // "Inbound.Forwarding": how hard a release or auto-forward is tried.
@@ -306,6 +339,7 @@ namespace Inbound
     std::vector<ForwardRule> autoForward;
     ForwardingSettings forwarding;
     RetentionSettings retention;
+    ReconciliationSettings reconciliation;  // (Standalone, Internal)
     SealingSettings sealing;
     ScanSettings scan;
     std::vector<PartnerSettings> partners;  // (Standalone, Gateway)

@@ -64,5 +64,8 @@ namespace Inbound
 
     std::vector<ForwardRule> GetAutoForward(const Json::Value& section,
                                             const std::vector<Recipient>& recipients);
+
+    // ConfigurationReconciliation.cpp: "Reconciliation" (its Sources refused on a Gateway).
+    ReconciliationSettings GetReconciliation(const Json::Value& section, Role role);
   }
 }

@@ -398,7 +398,7 @@ namespace Inbound
         }
         for (const std::string& key : r.getMemberNames())
         {
-          if (key != "Recipient" && key != "Modality" && key != "PatientID")
+          if (key != "Recipient" && key != "Modality" && key != "PatientID" && key != "Reconcile")
           {
             Bad(where, "unknown key \"" + key + "\"");
           }
@@ -411,6 +411,20 @@ namespace Inbound
           rule.asSent = true;
         else if (patientId != "Namespaced")
           Bad(where + ".PatientID", "must be \"Namespaced\" (foreign exams area) or \"AsSent\"");
+        if (r.isMember("Reconcile"))
+        {
+          if (!r["Reconcile"].isBool())
+          {
+            Bad(where + ".Reconcile", "must be true or false");
+          }
+          rule.reconcile = r["Reconcile"].asBool();
+        }
+        // A reconciled forward carries the hospital's identity, an "AsSent" one the sender's:
+        // both at once cannot be meant.
+        if (rule.reconcile && rule.asSent)
+        {
+          Bad(where + ".Reconcile", "cannot be true with \"PatientID\" : \"AsSent\"");
+        }
         bool known = rule.recipient == "*";
         for (const Recipient& recipient : recipients)
         {

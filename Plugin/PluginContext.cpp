@@ -4,6 +4,7 @@
 
 #include "Http/SelfCheck.h"
 #include "Limits/SenderKey.h"
+#include "Reconcile/ReconcileSetup.h"
 #include "Orthanc/PartnerHandlers.h"
 #include "Staging/SealedHoldings.h"
 #include "Toolbox/Errors.h"
@@ -138,6 +139,11 @@ namespace Inbound
       LOG(WARNING) << "Inbound: unknown configuration option \"" << unknown << "\" is ignored";
     }
     CheckUserMetadata(orthancConfig, configuration_.metadata);
+    // C-FIND answers must come back in UTF-8 (doc/Reconciliation.md, "Configuration").
+    for (const std::string& warning : ReconcileSetup::Check(orthancConfig, configuration_))
+    {
+      LOG(WARNING) << "Inbound: " << warning;
+    }
 
     std::vector<std::string> otherPlugins;
     if (configuration_.role == Role_Gateway)
