@@ -8,7 +8,7 @@ seconds=${1:-20}
 
 CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DINBOUND_BUILD_FUZZERS=ON -DINBOUND_BUILD_TESTS=OFF -DINBOUND_BUILD_WEBAPP=OFF >/dev/null
-targets=${INBOUND_FUZZ_TARGETS:-OpenRequestFuzzer DicomInspectorFuzzer DicomGuardFuzzer ForwardedForFuzzer MailComposeFuzzer PatientIdFuzzer PulledManifestFuzzer SealingFuzzer ClamdReplyFuzzer RequestPushFuzzer StowReaderFuzzer RequestFormFuzzer}
+targets=${INBOUND_FUZZ_TARGETS:-OpenRequestFuzzer DicomInspectorFuzzer DicomGuardFuzzer ForwardedForFuzzer MailComposeFuzzer PatientIdFuzzer PulledManifestFuzzer SealingFuzzer ClamdReplyFuzzer RequestPushFuzzer StowReaderFuzzer RequestFormFuzzer CandidateScoreFuzzer}
 # shellcheck disable=SC2086
 cmake --build "$build" -j"${INBOUND_JOBS:-2}" --target $targets
 
@@ -18,7 +18,8 @@ trap 'rm -rf "$corpus"' EXIT
 mkdir -p "$corpus/OpenRequestFuzzer" "$corpus/DicomInspectorFuzzer" "$corpus/DicomGuardFuzzer" \
   "$corpus/ForwardedForFuzzer" "$corpus/MailComposeFuzzer" "$corpus/PatientIdFuzzer" \
   "$corpus/PulledManifestFuzzer" "$corpus/SealingFuzzer" "$corpus/ClamdReplyFuzzer" \
-  "$corpus/RequestPushFuzzer" "$corpus/StowReaderFuzzer" "$corpus/RequestFormFuzzer"
+  "$corpus/RequestPushFuzzer" "$corpus/StowReaderFuzzer" "$corpus/RequestFormFuzzer" \
+  "$corpus/CandidateScoreFuzzer"
 cp "$root"/UnitTests/Fuzzing/Corpus/OpenRequest/* "$corpus/OpenRequestFuzzer/"
 cp "$root"/UnitTests/Fuzzing/Corpus/PulledManifest/* "$corpus/PulledManifestFuzzer/"
 # RequestPushFuzzer: pushes (valid, refused records, a duplicate id) and gateways' state answers.
@@ -44,6 +45,10 @@ printf '\x00\x02A\\B' >"$corpus/PatientIdFuzzer/backslash"
 printf '\x00\x00%s' "1.2.826.0.1.3680043.10.511.3.12345678901234567890123" >"$corpus/PatientIdFuzzer/oid"
 cp "$root"/UnitTests/Fuzzing/Corpus/ForwardedFor/* "$corpus/ForwardedForFuzzer/"
 cp "$root"/UnitTests/Fuzzing/Corpus/MailCompose/* "$corpus/MailComposeFuzzer/"
+# CandidateScoreFuzzer: a sent patient and a hospital record as NUL-separated fields (name,
+# birth date, sex, IDs, issuers, '\'-separated lists...): near-misses, a worklist entry, accents,
+# ideographic groups, invalid UTF-8, over-long names and words.
+cp "$root"/UnitTests/Fuzzing/Corpus/CandidateScore/* "$corpus/CandidateScoreFuzzer/"
 # Hostile files (nested 30/50/200 deep in each encoding, a deflate bomb, lying lengths, file meta
 # groups that DCMTK reads otherwise than a naive reader: made by IntegrationTests/hostile_dicom.py)
 # and real ones, for both DICOM targets.
