@@ -1,4 +1,4 @@
-// Unit tests of the reconciliation scores: every reason code, near-misses, ranking, auto identity, JSON.
+// Unit tests of the reconciliation scores: reason codes, near-misses, rank, auto identity, JSON.
 #include "Reconcile/CandidateScore.h"
 
 #include <gtest/gtest.h>
@@ -53,13 +53,14 @@ namespace
     r.patients.push_back(p);
     return r;
   }
-}
+} // namespace
 
 TEST(CandidateScore, NameCodes)
 {
   EXPECT_EQ(Codes({"name-same"}), CandidateScore::Score(Sent(), Record("Doe^Jane", "")).reasons);
   EXPECT_EQ(45, CandidateScore::Score(Sent(), Record("Doe^Jane", "")).score);
-  EXPECT_EQ(Codes({"name-reordered"}), CandidateScore::Score(Sent(), Record("JANE^DOE", "")).reasons);
+  EXPECT_EQ(Codes({"name-reordered"}),
+            CandidateScore::Score(Sent(), Record("JANE^DOE", "")).reasons);
   EXPECT_EQ(40, CandidateScore::Score(Sent(), Record("JANE^DOE", "")).score);
   // A one-letter typo in a short word, two in a long one: similar; three: differs.
   EXPECT_EQ(Codes({"name-similar"}), CandidateScore::Score(Sent(), Record("DOE^JAME", "")).reasons);
@@ -116,34 +117,42 @@ TEST(CandidateScore, NearMissesOfThePacs)
   EXPECT_EQ(75, b.score);
   // Accents and case: the same name.
   const Candidate c =
-    CandidateScore::Score(Sent("MÜLLER^JÜRGEN", "19800514"), Record("Muller^Jurgen", "19800514"));
+      CandidateScore::Score(Sent("MÜLLER^JÜRGEN", "19800514"), Record("Muller^Jurgen", "19800514"));
   EXPECT_EQ(Codes({"name-same", "birth-date-same"}), c.reasons);
   EXPECT_EQ(80, c.score);
   EXPECT_EQ(Codes({"name-same"}),
             CandidateScore::Score(Sent("ŁUKASIEWICZ^JAN"), Record("Lukasiewicz^Jan", "")).reasons);
   // Only the alphabetic group counts.
-  EXPECT_EQ(Codes({"name-same"}),
-            CandidateScore::Score(Sent("Yamada^Tarou=山田^太郎"), Record("YAMADA^TAROU", "")).reasons);
+  EXPECT_EQ(
+      Codes({"name-same"}),
+      CandidateScore::Score(Sent("Yamada^Tarou=山田^太郎"), Record("YAMADA^TAROU", "")).reasons);
 }
 
 TEST(CandidateScore, BirthDateCodes)
 {
-  EXPECT_EQ(Codes({"birth-date-same"}), CandidateScore::Score(Sent(""), Record("", "19800514")).reasons);
-  EXPECT_EQ(Codes({"birth-date-same"}), CandidateScore::Score(Sent(""), Record("", "19800514 ")).reasons);
+  EXPECT_EQ(Codes({"birth-date-same"}),
+            CandidateScore::Score(Sent(""), Record("", "19800514")).reasons);
+  EXPECT_EQ(Codes({"birth-date-same"}),
+            CandidateScore::Score(Sent(""), Record("", "19800514 ")).reasons);
   EXPECT_EQ(35, CandidateScore::Score(Sent(""), Record("", "19800514")).score);
   // One digit, day and month swapped.
-  EXPECT_EQ(Codes({"birth-date-near"}), CandidateScore::Score(Sent(""), Record("", "19800513")).reasons);
-  EXPECT_EQ(Codes({"birth-date-near"}), CandidateScore::Score(Sent(""), Record("", "19880514")).reasons);
+  EXPECT_EQ(Codes({"birth-date-near"}),
+            CandidateScore::Score(Sent(""), Record("", "19800513")).reasons);
+  EXPECT_EQ(Codes({"birth-date-near"}),
+            CandidateScore::Score(Sent(""), Record("", "19880514")).reasons);
   EXPECT_EQ(10, CandidateScore::Score(Sent(""), Record("", "19880514")).score);
   EXPECT_EQ(Codes({"birth-date-near"}),
             CandidateScore::Score(Sent("", "19800305"), Record("", "19800503")).reasons);
-  EXPECT_EQ(Codes({"birth-date-differs"}), CandidateScore::Score(Sent(""), Record("", "19810615")).reasons);
-  EXPECT_EQ(0, CandidateScore::Score(Sent(""), Record("", "19810615")).score);  // clamped
+  EXPECT_EQ(Codes({"birth-date-differs"}),
+            CandidateScore::Score(Sent(""), Record("", "19810615")).reasons);
+  EXPECT_EQ(0, CandidateScore::Score(Sent(""), Record("", "19810615")).score); // clamped
   // Not a calendar date on either side: not compared.
-  for (const char* bad : {"", "1980051", "19801314", "19800230", "1980-05-14", "00000514", "abcdefgh"})
+  for (const char* bad :
+       {"", "1980051", "19801314", "19800230", "1980-05-14", "00000514", "abcdefgh"})
   {
     EXPECT_TRUE(CandidateScore::Score(Sent(""), Record("", bad)).reasons.empty()) << bad;
-    EXPECT_TRUE(CandidateScore::Score(Sent("", bad), Record("", "19800514")).reasons.empty()) << bad;
+    EXPECT_TRUE(CandidateScore::Score(Sent("", bad), Record("", "19800514")).reasons.empty())
+        << bad;
   }
   EXPECT_EQ(Codes({"birth-date-same"}),
             CandidateScore::Score(Sent("", "20000229"), Record("", "20000229")).reasons);
@@ -160,7 +169,7 @@ TEST(CandidateScore, SexCodes)
   EXPECT_EQ(10, CandidateScore::Score(sent, r).score);
   r.sex = "M";
   EXPECT_EQ(Codes({"sex-differs"}), CandidateScore::Score(sent, r).reasons);
-  EXPECT_EQ(0, CandidateScore::Score(sent, r).score);  // -20 clamped
+  EXPECT_EQ(0, CandidateScore::Score(sent, r).score); // -20 clamped
   for (const char* unknown : {"", "X", "female", "U"})
   {
     r.sex = unknown;
@@ -216,11 +225,11 @@ TEST(CandidateScore, WorklistCodes)
   EXPECT_EQ(Codes({"scheduled"}), CandidateScore::Score(sent, r).reasons);
   EXPECT_EQ(5, CandidateScore::Score(sent, r).score);
   r.scheduledModality = "MR";
-  r.scheduledDate = "20240209";  // 30 days later
+  r.scheduledDate = "20240209"; // 30 days later
   EXPECT_EQ(Codes({"scheduled"}), CandidateScore::Score(sent, r).reasons);
-  r.scheduledDate = "20231211";  // 30 days before
+  r.scheduledDate = "20231211"; // 30 days before
   EXPECT_EQ(Codes({"scheduled"}), CandidateScore::Score(sent, r).reasons);
-  r.scheduledDate = "20240210";  // 31 days
+  r.scheduledDate = "20240210"; // 31 days
   EXPECT_TRUE(CandidateScore::Score(sent, r).reasons.empty());
   r.scheduledDate = "garbage";
   EXPECT_TRUE(CandidateScore::Score(sent, r).reasons.empty());
@@ -232,7 +241,8 @@ TEST(CandidateScore, WorklistCodes)
 
 TEST(CandidateScore, RequestLinkIsInformative)
 {
-  const Candidate c = CandidateScore::Score(Sent(), Record("DOE^JANE", "19800514", "H-1", "request"));
+  const Candidate c =
+      CandidateScore::Score(Sent(), Record("DOE^JANE", "19800514", "H-1", "request"));
   EXPECT_EQ(Codes({"name-same", "birth-date-same", "request-link"}), c.reasons);
   EXPECT_EQ(80, c.score);
 }
@@ -249,9 +259,10 @@ TEST(CandidateScore, ClampedToHundred)
   r.accessionNumber = "ACC-1";
   r.scheduledModality = "CT";
   const Candidate c = CandidateScore::Score(sent, r);
-  EXPECT_EQ(Codes({"name-same", "birth-date-same", "sex-same", "original-id", "accession", "scheduled"}),
-            c.reasons);
-  EXPECT_EQ(100, c.score);  // 140 points
+  EXPECT_EQ(
+      Codes({"name-same", "birth-date-same", "sex-same", "original-id", "accession", "scheduled"}),
+      c.reasons);
+  EXPECT_EQ(100, c.score); // 140 points
   EXPECT_EQ(r.patientId, c.record.patientId);
 }
 
@@ -263,7 +274,8 @@ TEST(CandidateScore, UntrustedNamesAreBounded)
   {
     huge += "WORD" + std::to_string(i % 7) + "^";
   }
-  EXPECT_EQ(Codes({"name-differs"}), CandidateScore::Score(Sent(huge), Record("DOE^JANE", "")).reasons);
+  EXPECT_EQ(Codes({"name-differs"}),
+            CandidateScore::Score(Sent(huge), Record("DOE^JANE", "")).reasons);
   // Cut at 200 bytes: a difference after them is not seen.
   const std::string head(199, 'A');
   EXPECT_EQ(Codes({"name-same"}),
@@ -283,8 +295,8 @@ TEST(CandidateScore, UntrustedNamesAreBounded)
 TEST(CandidateScore, RankOrdersDropsAndCuts)
 {
   PatientCandidates p;
-  p.candidates = {Scored(60, "B", "pacs"),    Scored(0, "Z", "local"),   Scored(60, "A", "ris"),
-                  Scored(60, "C", "request"), Scored(90, "D", "pacs"),   Scored(60, "A", "local"),
+  p.candidates = {Scored(60, "B", "pacs"),    Scored(0, "Z", "local"), Scored(60, "A", "ris"),
+                  Scored(60, "C", "request"), Scored(90, "D", "pacs"), Scored(60, "A", "local"),
                   Scored(60, "A", "pacs"),    Scored(30, "E", "local")};
   CandidateScore::Rank(p, 50, 10);
   std::vector<std::string> order;
@@ -292,7 +304,8 @@ TEST(CandidateScore, RankOrdersDropsAndCuts)
   {
     order.push_back(c.record.source + ":" + c.record.patientId);
   }
-  EXPECT_EQ(Codes({"pacs:D", "local:A", "request:C", "pacs:A", "pacs:B", "ris:A", "local:E"}), order);
+  EXPECT_EQ(Codes({"pacs:D", "local:A", "request:C", "pacs:A", "pacs:B", "ris:A", "local:E"}),
+            order);
   EXPECT_FALSE(p.ambiguous);
   CandidateScore::Rank(p, 50, 2);
   ASSERT_EQ(2u, p.candidates.size());
@@ -337,9 +350,9 @@ TEST(CandidateScore, SingleAbove)
   EXPECT_EQ("", CandidateScore::SingleAbove(p, 80));
   p.candidates = {Scored(90, "H-1", "pacs"), Scored(85, "H-1", "local"), Scored(79, "H-2")};
   EXPECT_EQ("H-1", CandidateScore::SingleAbove(p, 80));
-  EXPECT_EQ("", CandidateScore::SingleAbove(p, 79));  // two IDs
-  EXPECT_EQ("", CandidateScore::SingleAbove(p, 91));  // none
-  EXPECT_EQ("H-1", CandidateScore::SingleAbove(p, 90));  // at the threshold counts
+  EXPECT_EQ("", CandidateScore::SingleAbove(p, 79));    // two IDs
+  EXPECT_EQ("", CandidateScore::SingleAbove(p, 91));    // none
+  EXPECT_EQ("H-1", CandidateScore::SingleAbove(p, 90)); // at the threshold counts
   p.candidates = {Scored(90, "", "pacs")};
   EXPECT_EQ("", CandidateScore::SingleAbove(p, 80));
 }
@@ -368,8 +381,8 @@ TEST(CandidateScore, AutoIdentityRefusals)
   EXPECT_FALSE(CandidateScore::AutoIdentity(chosen, reason, good, ""));
   EXPECT_EQ("no-request-patient", reason);
   // A source that did not answer may have known another patient.
-  for (SourceStatus status : {SourceStatus_Timeout, SourceStatus_Failed, SourceStatus_Unavailable,
-                              SourceStatus_Busy})
+  for (SourceStatus status :
+       {SourceStatus_Timeout, SourceStatus_Failed, SourceStatus_Unavailable, SourceStatus_Busy})
   {
     Reconciliation r = good;
     SourceOutcome down;
@@ -386,8 +399,8 @@ TEST(CandidateScore, AutoIdentityRefusals)
   EXPECT_EQ("no-patients", reason);
   EXPECT_FALSE(CandidateScore::AutoIdentity(chosen, reason, Result({Scored(79, "H-1")}), "H-1"));
   EXPECT_EQ("no-candidate-above", reason);
-  EXPECT_FALSE(CandidateScore::AutoIdentity(
-    chosen, reason, Result({Scored(90, "H-1"), Scored(81, "H-2")}), "H-1"));
+  EXPECT_FALSE(CandidateScore::AutoIdentity(chosen, reason,
+                                            Result({Scored(90, "H-1"), Scored(81, "H-2")}), "H-1"));
   EXPECT_EQ("several-candidates-above", reason);
   EXPECT_FALSE(CandidateScore::AutoIdentity(chosen, reason, good, "H-2"));
   EXPECT_EQ("request-patient-differs", reason);
@@ -418,7 +431,7 @@ TEST(CandidateScore, SourceStatusNames)
   EXPECT_STREQ("unavailable", EnumerationToString(SourceStatus_Unavailable));
   EXPECT_STREQ("busy", EnumerationToString(SourceStatus_Busy));
   Reconciliation r;
-  EXPECT_TRUE(r.IsComplete());  // no source configured
+  EXPECT_TRUE(r.IsComplete()); // no source configured
 }
 
 TEST(CandidateScore, ToJsonShape)
@@ -488,7 +501,7 @@ TEST(CandidateScore, ToJsonShape)
   EXPECT_EQ("HOSP", c["issuer"].asString());
   EXPECT_EQ(50, c["score"].asInt());
   EXPECT_EQ("name-same", c["reasons"][0].asString());
-  EXPECT_TRUE(c["fits"].asBool());  // at the threshold fits
+  EXPECT_TRUE(c["fits"].asBool()); // at the threshold fits
   EXPECT_EQ("ACC-1", c["accessionNumber"].asString());
   EXPECT_EQ("RP-1", c["requestedProcedureId"].asString());
   EXPECT_EQ("CT head", c["procedure"].asString());

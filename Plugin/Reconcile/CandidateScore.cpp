@@ -1,4 +1,4 @@
-// The points of a candidate (doc/Reconciliation.md, "Scores"), its rank, and the auto-forward identity.
+// A candidate's points (doc/Reconciliation.md, "Scores"), its rank, the auto-forward identity.
 #include "CandidateScore.h"
 
 #include "Requests/PatientMatch.h"
@@ -43,8 +43,8 @@ namespace Inbound
 
       struct Name
       {
-        std::vector<std::string> ordered;  // folded words in the order written
-        std::vector<std::string> sorted;   // the same, sorted (PatientMatch::GetNameWords)
+        std::vector<std::string> ordered; // folded words in the order written
+        std::vector<std::string> sorted;  // the same, sorted (PatientMatch::GetNameWords)
       };
 
       std::string Trim(const std::string& s)
@@ -89,7 +89,8 @@ namespace Inbound
           }
           if (end > begin)
           {
-            for (const std::string& word : PatientMatch::GetNameWords(text.substr(begin, end - begin)))
+            for (const std::string& word :
+                 PatientMatch::GetNameWords(text.substr(begin, end - begin)))
             {
               if (name.ordered.size() < kMaxNameWords)
               {
@@ -148,7 +149,7 @@ namespace Inbound
         const Letters y = GetLetters(b);
         if (x.size() > kMaxEditDistanceLetters || y.size() > kMaxEditDistanceLetters)
         {
-          return false;  // bounded work: long words must be equal
+          return false; // bounded work: long words must be equal
         }
         const size_t allowed = std::min(x.size(), y.size()) >= 8 ? 2 : 1;
         return EditDistance(x, y) <= allowed;
@@ -178,7 +179,8 @@ namespace Inbound
       }
 
       // Name points and code; no code when either name has no word.
-      int CompareNames(std::vector<std::string>& reasons, const std::string& a, const std::string& b)
+      int CompareNames(std::vector<std::string>& reasons, const std::string& a,
+                       const std::string& b)
       {
         const Name x = ReadName(a);
         const Name y = ReadName(b);
@@ -275,7 +277,8 @@ namespace Inbound
         return sex == "M" || sex == "F" || sex == "O";
       }
 
-      int CompareSexes(std::vector<std::string>& reasons, const std::string& a, const std::string& b)
+      int CompareSexes(std::vector<std::string>& reasons, const std::string& a,
+                       const std::string& b)
       {
         const std::string x = Trim(a);
         const std::string y = Trim(b);
@@ -375,12 +378,12 @@ namespace Inbound
         {
           if (c.score >= autoThreshold)
           {
-            ids.insert(c.record.patientId);  // "" counts too: never a usable identity
+            ids.insert(c.record.patientId); // "" counts too: never a usable identity
           }
         }
         return ids;
       }
-    }
+    } // namespace
 
     Candidate Score(const SentPatient& sent, const CandidateRecord& record)
     {
@@ -412,9 +415,9 @@ namespace Inbound
     void Rank(PatientCandidates& patient, int threshold, size_t maxCandidates)
     {
       std::vector<Candidate>& list = patient.candidates;
-      list.erase(std::remove_if(list.begin(), list.end(),
-                                [](const Candidate& c) { return c.score <= 0; }),
-                 list.end());
+      list.erase(
+          std::remove_if(list.begin(), list.end(), [](const Candidate& c) { return c.score <= 0; }),
+          list.end());
       std::stable_sort(list.begin(), list.end(), IsBefore);
       patient.ambiguous = false;
       if (!list.empty() && list[0].score >= threshold)
@@ -422,7 +425,8 @@ namespace Inbound
         const int floor = std::max(threshold, list[0].score - kAmbiguousPoints);
         for (size_t i = 1; i < list.size() && list[i].score >= floor; i++)
         {
-          patient.ambiguous = patient.ambiguous || list[i].record.patientId != list[0].record.patientId;
+          patient.ambiguous =
+              patient.ambiguous || list[i].record.patientId != list[0].record.patientId;
         }
       }
       if (list.size() > maxCandidates)
@@ -485,8 +489,8 @@ namespace Inbound
           }
         }
       }
-      chosen = *best;  // every patient has one such candidate (checked above)
+      chosen = *best; // every patient has one such candidate (checked above)
       return true;
     }
-  }
-}
+  } // namespace CandidateScore
+} // namespace Inbound

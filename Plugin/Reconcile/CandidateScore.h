@@ -1,4 +1,4 @@
-// How well a hospital record fits a patient as sent: points, ranking, the identity auto-forward may use.
+// How well a hospital record fits a patient as sent: points, rank, auto-forward identity.
 #pragma once
 
 #include "Reconcile/Candidates.h"
@@ -54,5 +54,5 @@ namespace Inbound
     // "request-patient-differs".
     bool AutoIdentity(Candidate& chosen, std::string& reason, const Reconciliation& result,
                       const std::string& requestPatientId);
-  }
-}
+  } // namespace CandidateScore
+} // namespace Inbound

@@ -1,4 +1,4 @@
-// The reconciliation assistant's answer as JSON (doc/Api.md, GET /inbound/admin/uploads/{id}/candidates).
+// The reconciliation assistant's answer as JSON (doc/Api.md, the candidates route).
 #include "Candidates.h"
 
 #include <stdexcept>
@@ -59,7 +59,7 @@ namespace Inbound
       SetIfNotEmpty(json, "scheduledModality", r.scheduledModality);
       if (!r.otherPatientIds.empty())
       {
-        json["otherPatientIds"] = ToJsonArray(r.otherPatientIds);  // an addition
+        json["otherPatientIds"] = ToJsonArray(r.otherPatientIds); // an addition
       }
       return json;
     }
@@ -89,24 +89,24 @@ namespace Inbound
       json["studyDates"] = ToJsonArray(s.studyDates);
       return json;
     }
-  }
+  } // namespace
 
   const char* EnumerationToString(SourceStatus status)
   {
     switch (status)
     {
-      case SourceStatus_Answered:
-        return "answered";
-      case SourceStatus_Timeout:
-        return "timeout";
-      case SourceStatus_Failed:
-        return "failed";
-      case SourceStatus_Unavailable:
-        return "unavailable";
-      case SourceStatus_Busy:
-        return "busy";
-      default:
-        throw std::invalid_argument("unknown source status");
+    case SourceStatus_Answered:
+      return "answered";
+    case SourceStatus_Timeout:
+      return "timeout";
+    case SourceStatus_Failed:
+      return "failed";
+    case SourceStatus_Unavailable:
+      return "unavailable";
+    case SourceStatus_Busy:
+      return "busy";
+    default:
+      throw std::invalid_argument("unknown source status");
     }
   }
 
@@ -149,4 +149,4 @@ namespace Inbound
     json["patients"] = patientList;
     return json;
   }
-}
+} // namespace Inbound

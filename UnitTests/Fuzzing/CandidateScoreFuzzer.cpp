@@ -19,49 +19,47 @@ namespace
   // The fields of a case, separated by NUL bytes; lists within a field by '\'.
   enum Field
   {
-    Field_SentName, Field_SentBirthDate, Field_SentSex, Field_SentId, Field_SentIssuer,
-    Field_SentOtherIds, Field_SentAccessions, Field_SentModalities, Field_SentStudyDates,
-    Field_Source, Field_Name, Field_BirthDate, Field_Sex, Field_Id, Field_Issuer, Field_OtherIds,
-    Field_Accession, Field_ScheduledDate, Field_ScheduledModality, Field_Count
+    Field_SentName,
+    Field_SentBirthDate,
+    Field_SentSex,
+    Field_SentId,
+    Field_SentIssuer,
+    Field_SentOtherIds,
+    Field_SentAccessions,
+    Field_SentModalities,
+    Field_SentStudyDates,
+    Field_Source,
+    Field_Name,
+    Field_BirthDate,
+    Field_Sex,
+    Field_Id,
+    Field_Issuer,
+    Field_OtherIds,
+    Field_Accession,
+    Field_ScheduledDate,
+    Field_ScheduledModality,
+    Field_Count
   };
-
-  std::vector<std::string> Split(const std::string& s, char separator, size_t maxParts)
-  {
-    std::vector<std::string> parts;
-    size_t begin = 0;
-    while (parts.size() + 1 < maxParts)
-    {
-      const size_t end = s.find(separator, begin);
-      if (end == std::string::npos)
-      {
-        break;
-      }
-      parts.push_back(s.substr(begin, end - begin));
-      begin = end + 1;
-    }
-    parts.push_back(s.substr(begin));
-    return parts;
-  }
 
   std::vector<std::string> List(const std::string& s)
   {
-    return s.empty() ? std::vector<std::string>() : Split(s, '\\', 64);
+    return s.empty() ? std::vector<std::string>() : InboundFuzzing::SplitFields(s, '\\', 64);
   }
 
   const std::set<std::string>& Codes()
   {
     static const std::set<std::string> codes = {
-      "name-same", "name-reordered", "name-partial", "name-similar", "name-differs",
-      "birth-date-same", "birth-date-near", "birth-date-differs", "sex-same", "sex-differs",
-      "original-id", "same-patient-id", "accession", "scheduled", "request-link"};
+        "name-same",       "name-reordered",  "name-partial",       "name-similar", "name-differs",
+        "birth-date-same", "birth-date-near", "birth-date-differs", "sex-same",     "sex-differs",
+        "original-id",     "same-patient-id", "accession",          "scheduled",    "request-link"};
     return codes;
   }
 
   size_t CountPrefixed(const std::vector<std::string>& reasons, const std::string& prefix)
   {
-    return std::count_if(reasons.begin(), reasons.end(), [&](const std::string& r) {
-      return r.compare(0, prefix.size(), prefix) == 0;
-    });
+    return std::count_if(reasons.begin(), reasons.end(),
+                         [&](const std::string& r)
+                         { return r.compare(0, prefix.size(), prefix) == 0; });
   }
 
   std::vector<std::string> Personal(const std::vector<std::string>& reasons)
@@ -98,11 +96,7 @@ namespace
 
   void Run(const std::string& input)
   {
-    const std::vector<std::string> f = [&] {
-      std::vector<std::string> parts = Split(input, '\0', Field_Count);
-      parts.resize(Field_Count);
-      return parts;
-    }();
+    const std::vector<std::string> f = InboundFuzzing::SplitFields(input, '\0', Field_Count);
     Inbound::SentPatient sent;
     sent.name = f[Field_SentName];
     sent.birthDate = f[Field_SentBirthDate];
@@ -190,7 +184,7 @@ namespace
       abort();
     }
   }
-}
+} // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 {

@@ -1,13 +1,16 @@
-// Fuzz targets' helpers: a civetweb worker's 100 KiB stack, and the configuration they share.
+// Fuzz targets' helpers: a civetweb worker's 100 KiB stack, input fields, the shared configuration.
 #pragma once
 
 #include "Configuration.h"
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdlib>
 #include <functional>
+#include <string>
+#include <vector>
 
 namespace InboundFuzzing
 {
@@ -37,6 +40,28 @@ namespace InboundFuzzing
     }
     pthread_join(thread, nullptr);
     pthread_attr_destroy(&attributes);
+  }
+
+  // The input cut into exactly `count` fields at `separator` (the last one keeps the rest,
+  // missing ones are empty), so that one input drives several parameters.
+  inline std::vector<std::string> SplitFields(const std::string& text, char separator,
+                                              size_t count)
+  {
+    std::vector<std::string> fields;
+    size_t start = 0;
+    while (fields.size() + 1 < count)
+    {
+      const size_t end = text.find(separator, start);
+      if (end == std::string::npos)
+      {
+        break;
+      }
+      fields.push_back(text.substr(start, end - start));
+      start = end + 1;
+    }
+    fields.push_back(text.substr(std::min(start, text.size())));
+    fields.resize(count);
+    return fields;
   }
 
   // A Standalone with one recipient, "neuro": what the public routes' parsers check against.

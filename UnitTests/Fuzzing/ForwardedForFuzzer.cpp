@@ -4,6 +4,7 @@
 // rules that must hold whatever the input:
 // a banned client is never let in, a write that another site could have sent never reaches
 // Orthanc as an admin's, and a multipart form never passes without an account.
+#include "CivetwebThread.h"
 #include "Http/AccessPolicy.h"
 #include "Http/AddressRules.h"
 #include "Http/ApiError.h"
@@ -14,23 +15,6 @@
 
 namespace
 {
-  std::vector<std::string> Split(const std::string& text, char separator, size_t count)
-  {
-    std::vector<std::string> fields;
-    size_t start = 0;
-    while (fields.size() + 1 < count)
-    {
-      const size_t end = text.find(separator, start);
-      if (end == std::string::npos)
-        break;
-      fields.push_back(text.substr(start, end - start));
-      start = end + 1;
-    }
-    fields.push_back(text.substr(std::min(start, text.size())));
-    fields.resize(count);
-    return fields;
-  }
-
   void Require(bool condition)
   {
     if (!condition)
@@ -61,7 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
   }
 
   // Lines: flags, URI, client, Authorization, then header name/value pairs and an argument.
-  const std::vector<std::string> f = Split(text, '\n', 12);
+  const std::vector<std::string> f = InboundFuzzing::SplitFields(text, '\n', 12);
   const uint8_t flags = f[0].empty() ? 0 : uint8_t(f[0][0]);
   Inbound::AccessRequest request;
   static const Orthanc::HttpMethod kMethods[] = {Orthanc::HttpMethod_Get, Orthanc::HttpMethod_Post,
