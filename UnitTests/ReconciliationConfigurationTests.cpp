@@ -178,8 +178,8 @@ TEST(ReconciliationConfiguration, SourcesNeedUtf8AnswersFromOrthanc)
   }
   catch (const Orthanc::OrthancException& e)
   {
-    EXPECT_NE(std::string::npos, e.GetDetails().find("\"DefaultEncoding\" : \"Utf8\""));
-    EXPECT_NE(std::string::npos, e.GetDetails().find("\"Latin1\""));
+    EXPECT_NE(std::string::npos, std::string(e.GetDetails()).find("\"DefaultEncoding\" : \"Utf8\""));
+    EXPECT_NE(std::string::npos, std::string(e.GetDetails()).find("\"Latin1\""));
   }
   orthanc["DefaultEncoding"] = "Latin1";
   EXPECT_THROW(ReconcileSetup::Check(orthanc, pacs), Orthanc::OrthancException);
