@@ -1,21 +1,15 @@
 """Real DICOM parts for the reconciliation assistant's tests (doc/Reconciliation.md): a PACS, a worklist, a hung peer, the patient CD.
 
-- `QueryPacs`: DCMTK's dcmqrscp in its default fork mode (never `-s`: in single-process mode
-  dcmqrscp 3.6.7 dies after the first association), its database filled without a network by
-  `dcmqridx` from files made with pydicom: the hospital's patients of `PACS_PATIENTS`, with
-  near-misses (same name other birth date, transposed name parts, accents in ISO_IR 100 and
-  ISO_IR 192, OtherPatientIDs holding an ID the CD uses, a UTF-8 `Łukasiewicz^Zoë`).
-- `Worklist`: DCMTK's wlmscpfs with `-csk` (it then answers the files' SpecificCharacterSet;
-  without it UTF-8 names come back as Latin-1 mojibake), one complete `.wl` file per scheduled
-  procedure of `WORKLIST` (wlmscpfs silently ignores a file lacking StudyInstanceUID,
-  RequestedProcedureDescription, ScheduledStationAETitle or the SPS start time).
-- `HungPeer`: a TCP listener that accepts and never answers (timeouts).
-- `Environment`: all of them plus a storescp PACS (pacs.Pacs) receiving releases, with
-  `server_kwargs()` for conftest's `_start`/`start_server`: DicomModalities, `"DefaultEncoding":
-  "Utf8"` and `Inbound.Reconciliation`.
-- `make_cd()` / `send()`: a patient CD (pydicom's test CD with the identities of `CD_PATIENTS`,
-  new UIDs each time) uploaded through the public API.
-
+How the DCMTK parts run: IntegrationTests/README.md, "Reconciliation sources".
+- `QueryPacs`: dcmqrscp (fork mode, never `-s`) filled by `dcmqridx` with `PACS_PATIENTS`,
+  near-misses included (same name other birth date, transposed, accents in ISO_IR 100 and 192,
+  OtherPatientIDs holding an ID the CD uses, a UTF-8 `Łukasiewicz^Zoë`).
+- `Worklist`: wlmscpfs `-csk` with one complete `.wl` file per procedure of `WORKLIST`.
+- `HungPeer`: accepts TCP connections and never answers.
+- `Environment`: all of them, a refused port and a storescp (pacs.Pacs) receiving releases;
+  `server_kwargs()` for conftest's `_start`/`start_server` (DicomModalities, `"DefaultEncoding":
+  "Utf8"`, `Inbound.Reconciliation`); `running()` for a module fixture.
+- `make_cd()` / `send()`: the patient CD with the identities of `CD_PATIENTS`, uploaded.
 Every process listens on 127.0.0.1 on a free port and is stopped by its pid.
 """
 
@@ -84,10 +78,14 @@ CD_PATIENTS = {
     "roe": {"id": "PRAXIS-12", "issuer": "", "name": "Roe^Richard", "birthDate": "19811124",
             "sex": "M", "accession": "CLIN-0099", "studyDate": "20260301",
             "description": "Knie", "folder": "77654033"},
-    # H1008 (UTF-8 "Łukasiewicz^Zoë"), written by a Latin-1 system that has no "Ł"; no sex.
+    # H1008 (UTF-8 "Łukasiewicz^Zoë", and wl5), written by a Latin-1 system that has no "Ł".
     "zoe": {"id": "PRAXIS-31", "issuer": "", "name": "Lukasiewicz^Zoë", "birthDate": "19850707",
-            "sex": "", "accession": "CLIN-0100", "studyDate": "20260518",
+            "sex": "F", "accession": "CLIN-0100", "studyDate": "20260518",
             "description": "Schädel nativ", "folder": "98892001"},
+    # H1001 and H1007 alike (no ID in common): ambiguous.
+    "jurgen": {"id": "PRAXIS-50", "issuer": "", "name": "Muller^Jurgen", "birthDate": "19600101",
+               "sex": "M", "accession": "CLIN-0050", "studyDate": "20250101",
+               "description": "Knie", "folder": "77654033"},
 }
 
 # A patient of the hospital stored in the Orthanc under test itself (source "local").
@@ -106,19 +104,13 @@ def wait_for_port(port, process, what, timeout=10.0):
     raise RuntimeError("%s did not listen on port %d" % (what, port))
 
 
-def refused_port():
-    """A loopback port nobody listens on (connections are refused)."""
-    return harness.free_port()
-
-
 def _save(ds, path, sop_class):
+    """Writes "ds" as a Part 10 file (explicit VR little endian) to a path or a file object."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = sop_class
-    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.MediaStorageSOPInstanceUID = ds.get("SOPInstanceUID") or generate_uid()
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta = meta
-    ds.is_little_endian = True
-    ds.is_implicit_VR = False
+    ds.file_meta, ds.is_little_endian, ds.is_implicit_VR = meta, True, False
     ds.save_as(path, write_like_original=False)
 
 
@@ -127,16 +119,12 @@ def pacs_file(path, patient):
     ds = Dataset()
     if charset:
         ds.SpecificCharacterSet = charset
-    ds.PatientID = pid
-    ds.PatientName = name
-    ds.PatientBirthDate = birth
-    ds.PatientSex = sex
+    ds.PatientID, ds.PatientName, ds.PatientBirthDate, ds.PatientSex = pid, name, birth, sex
     ds.IssuerOfPatientID = HOSPITAL_ISSUER
     if other:
         ds.OtherPatientIDs = other
     ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
-    ds.SOPInstanceUID = generate_uid()
-    ds.StudyInstanceUID = generate_uid()
+    ds.SOPInstanceUID, ds.StudyInstanceUID = generate_uid(), generate_uid()
     ds.SeriesInstanceUID = generate_uid()
     ds.StudyDate, ds.StudyTime, ds.StudyID = "20240101", "120000", "1"
     ds.AccessionNumber = "PACS-" + pid
@@ -293,7 +281,7 @@ class Environment:
         self.worklist = Worklist(os.path.join(folder, "worklist"))
         self.hung = HungPeer()
         self.store = Pacs(os.path.join(folder, "store"))
-        self.refused = refused_port()
+        self.refused = harness.free_port()  # nobody listens there: connections refused
 
     def start(self):
         try:
@@ -339,6 +327,24 @@ class Environment:
                            "Forwarding": {"RetryInterval": 1, "MaxRetryInterval": 2}}
         return {"inbound": harness.merge(inbound_section, inbound),
                 "orthanc": harness.merge(orthanc_section, orthanc)}
+
+
+def running(plugin, folder, **server_kwargs):
+    """A module fixture's body (use with "yield from"): the Environment in "folder" and one
+    Orthanc configured by Environment.server_kwargs(**server_kwargs); yields (server, env);
+    the server must still run and stop cleanly at the end."""
+    import conftest
+    env = Environment(folder).start()
+    server = None
+    try:
+        server = conftest._start(plugin, **env.server_kwargs(**server_kwargs))
+        yield server, env
+    finally:
+        try:
+            if server is not None:
+                conftest._cleanup(server, check=True)
+        finally:
+            env.stop()
 
 
 # ---------------------------------------------------------------- the patient CD
@@ -403,12 +409,7 @@ def store_local_patient(server, patient=LOCAL_PATIENT):
     ds.SeriesInstanceUID = generate_uid()
     ds.Modality, ds.StudyDate = "OT", "20250101"
     out = io.BytesIO()
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta, ds.is_little_endian, ds.is_implicit_VR = meta, True, False
-    ds.save_as(out, write_like_original=False)
+    _save(ds, out, ds.SOPClassUID)
     r = server.admin("POST", "/instances", data=out.getvalue())
     assert r.status_code == 200, r.text
     return r.json()
@@ -429,9 +430,10 @@ def patient_of(answer, original_patient_id):
     return found[0]
 
 
-def source_of(answer, name):
-    found = [s for s in answer["sources"] if s["source"] == name]
-    assert len(found) == 1, (name, answer["sources"])
+def source_of(answer, name, query=None):
+    found = [s for s in answer["sources"]
+             if s["source"] == name and (query is None or s["query"] == query)]
+    assert len(found) == 1, (name, query, answer["sources"])
     return found[0]
 
 
@@ -461,11 +463,31 @@ def wait_until(what, probe, timeout=30.0):
     return value
 
 
+def done_forward(server, upload_id, timeout=60.0):
+    """The upload's one forward, once done."""
+    done = wait_until("the forward of %s done" % upload_id, lambda: [
+        f for f in forwards(server, upload_id) if f["state"] == "done"], timeout)
+    assert len(done) == 1, done
+    return done[0]
+
+
+def identity(received):
+    """(PatientID, IssuerOfPatientID, name, birth date, sex) of a received dataset."""
+    return (received.PatientID, received.get("IssuerOfPatientID"), str(received.PatientName),
+            received.PatientBirthDate, received.get("PatientSex"))
+
+
 def received_of(store, originals):
     """What the storescp PACS received of "originals", keyed by the sent file's pixel data
     (every image of the CD has other pixels; UIDs may be new): {pixel data: dataset}."""
     wanted = {bytes(o.ds.PixelData) for o in originals}
     return {bytes(r.PixelData): r for r in store.received() if bytes(r.PixelData) in wanted}
+
+
+def arrived(store, originals, timeout=60.0):
+    """[(sent original, dataset the PACS received)] once all of "originals" arrived."""
+    received = wait_received(store, originals, timeout)
+    return [(o, received[bytes(o.ds.PixelData)]) for o in originals]
 
 
 def wait_received(store, originals, timeout=60.0):
