@@ -59,7 +59,7 @@ TEST(AuditEvents, EveryEventRoundTripsThroughItsTextForm)
     EXPECT_EQ(type, found);
     EXPECT_EQ(std::string::npos, text.find_first_of("'\"\\ ")) << text;  // safe inside SQL
   }
-  EXPECT_EQ(47u, texts.size());
+  EXPECT_EQ(48u, texts.size());
   EXPECT_EQ(AuditEventType_UploadOpened, GetAuditEventTypes().front());
   EXPECT_EQ(AuditEventType_AlertPartnerSilent, GetAuditEventTypes().back());
 

@@ -2,8 +2,11 @@
 // Over 500 lines: one fake Orthanc and fixture serve every forwarding test, requests included.
 #include "Forward/Forwarder.h"
 #include "Http/ApiError.h"
+#include "IsolatedInstance.h"
 #include "TestSupport.h"
 #include "Toolbox/Json.h"
+
+#include <dcmtk/dcmdata/dcdeftag.h>
 
 #include <gtest/gtest.h>
 
@@ -22,7 +25,8 @@ namespace
     std::map<std::string, std::vector<std::string>> studies;  // study -> instances
     std::map<std::string, std::string> jobs;                   // id -> state
     std::vector<std::string> stores;  // resources sent, in order (one store: comma-separated)
-    std::vector<Json::Value> modifications;
+    std::map<std::string, InboundTests::IsolatedInstance> files;  // instance -> stored file
+    std::vector<std::string> posted;   // the copies' files stored, in order
     std::vector<std::string> deleted;
     bool pacsUp = true;
     int copies = 0;
@@ -44,6 +48,17 @@ namespace
         answer = Json::objectValue;
         answer["State"] = job->second;
         answer["ErrorDescription"] = "DICOM network error";
+        return true;
+      }
+      const std::string tags = "/simplified-tags";
+      if (uri.rfind("/instances/", 0) == 0 && uri.size() > tags.size() + 11 &&
+          uri.compare(uri.size() - tags.size(), tags.size(), tags) == 0)
+      {
+        const auto file = files.find(uri.substr(11, uri.size() - 11 - tags.size()));
+        if (file == files.end())
+          return false;
+        answer = Json::objectValue;
+        answer["PatientSex"] = file->second.sex;
         return true;
       }
       const std::string prefix = "/studies/";
@@ -84,15 +99,24 @@ namespace
       throw std::runtime_error("unexpected POST " + uri);
     }
 
-    std::string PostForBytes(const std::string& uri, const Json::Value& body) override
+    bool GetBytes(std::string& answer, const std::string& uri) override
     {
-      modifications.push_back(body);
-      return "modified " + uri;
+      const std::string prefix = "/instances/", suffix = "/file";
+      if (uri.rfind(prefix, 0) != 0 || uri.size() < prefix.size() + suffix.size() ||
+          uri.compare(uri.size() - suffix.size(), suffix.size(), suffix) != 0)
+        return false;
+      const auto file = files.find(uri.substr(prefix.size(), uri.size() - prefix.size() - suffix.size()));
+      if (file == files.end())
+        return false;
+      answer = file->second.Make();
+      return true;
     }
 
     Json::Value PostBytes(const std::string& uri, const std::string& body) override
     {
+      EXPECT_EQ("/instances", uri);
       copies++;
+      posted.push_back(body);
       Json::Value answer(Json::objectValue);
       answer["ParentStudy"] = "copy-study";
       answer["ID"] = "copy-" + std::to_string(copies);
@@ -110,6 +134,70 @@ namespace
     }
   };
 
+  // The reconciliation assistant's answers, set by each test; an upload without one has no
+  // patients (nothing identified).
+  class FakeFinder : public ICandidateFinder
+  {
+  public:
+    std::map<std::string, Reconciliation> results;  // by upload
+    std::map<std::string, Reconciliation> cached;   // by upload
+    bool fails = false;
+    int finds = 0;
+
+    Reconciliation Find(const std::string& uploadId, bool fresh) override
+    {
+      finds++;
+      if (fails)
+        throw std::runtime_error("the finder failed");
+      Reconciliation r;
+      r.uploadId = uploadId;
+      const auto found = results.find(uploadId);
+      return found == results.end() ? r : found->second;
+    }
+
+    bool GetCached(Reconciliation& result, const std::string& uploadId) override
+    {
+      const auto found = cached.find(uploadId);
+      if (found == cached.end())
+        return false;
+      result = found->second;
+      return true;
+    }
+  };
+
+  Candidate MakeCandidate(const std::string& source, const std::string& patientId, int score,
+                          const std::string& name = "DOE^JANE", const std::string& sex = "",
+                          const std::string& issuer = "")
+  {
+    Candidate c;
+    c.record.source = source;
+    c.record.patientId = patientId;
+    c.record.name = name;
+    c.record.birthDate = "19700131";
+    c.record.sex = sex;
+    c.record.issuer = issuer;
+    c.score = score;
+    return c;
+  }
+
+  // One patient of "upload" (the fixture's study) with these candidates, best first.
+  Reconciliation Answer(const std::string& upload, const std::vector<Candidate>& candidates)
+  {
+    Reconciliation r;
+    r.uploadId = upload;
+    PatientCandidates p;
+    p.sent.originalPatientId = "P-" + upload;
+    p.sent.isolatedPatientId = "INB-" + upload + "-1";
+    p.sent.studies = {"study-" + upload};
+    p.candidates = candidates;
+    r.patients.push_back(p);
+    SourceOutcome local;
+    local.source = "local";
+    local.query = "Local";
+    r.sources.push_back(local);
+    return r;
+  }
+
   Json::Value Section(const std::string& text)
   {
     Json::Value v;
@@ -124,6 +212,7 @@ namespace
     Ledger ledger{""};
     InboundTests::FakeClock clock;
     FakeRest rest;
+    FakeFinder finder;
     std::atomic<bool> stopping{false};
     std::unique_ptr<Forwarder> forwarder;
 
@@ -135,7 +224,7 @@ namespace
             "Forwarding": {"RetryInterval": 10, "MaxRetryInterval": 40, "GiveUpAfter": 100})" +
         extra + "}"));
       ledger.Forwards().GetCursor(); // before any upload, as in a running plugin
-      forwarder.reset(new Forwarder(configuration, ledger, rest, clock));
+      forwarder.reset(new Forwarder(configuration, ledger, rest, finder, clock));
     }
 
     // A complete upload of one study with two instances, as the upload service leaves it;
@@ -162,11 +251,20 @@ namespace
         item.orthancInstanceId = item.sha256;
         item.orthancSeriesId = "series-of-" + item.sha256;
         item.originalPatientId = "P-" + id;
+        item.isolatedPatientId = "INB-" + id + "-1";
         item.patientName = name;
         item.patientBirthDate = birthDate;
         item.storedAt = clock.now;
         ledger.Uploads().AddItem(item, "");
         rest.studies[study].push_back(item.sha256);
+        InboundTests::IsolatedInstance file;
+        file.uploadId = id;
+        file.senderPatientId = item.originalPatientId;
+        file.name = name;
+        file.birthDate = birthDate;
+        file.studyUid = item.studyInstanceUid;
+        file.sopUid = "1.2." + id + "." + std::to_string(rest.files.size() + 1);
+        rest.files[item.orthancInstanceId] = file;
       }
       ledger.Uploads().ChangeState(id, {UploadState_Open}, UploadState_Complete, clock.now, "", "");
       return study;
@@ -225,6 +323,18 @@ namespace
     }
   };
 
+  // An element of the i-th copy stored ("" when absent).
+  std::string Posted(const FakeRest& rest, size_t i, const DcmTagKey& tag)
+  {
+    if (i >= rest.posted.size())
+    {
+      ADD_FAILURE() << "no copy " << i;
+      return "";
+    }
+    std::unique_ptr<DcmFileFormat> file = InboundTests::ParseDicom(rest.posted[i]);
+    return InboundTests::GetRaw(*file->getDataset(), tag);
+  }
+
   std::string ErrorCode(const std::string& body)
   {
     try
@@ -252,6 +362,64 @@ TEST(Forwarder, ReleaseRequestNeedsTheHospitalsIdentityOrAnExplicitChoice)
   EXPECT_EQ("bad-json", ErrorCode("[1]"));
 }
 
+TEST(Forwarder, ReleaseRequestReadsTheReconciledIdentityStrictly)
+{
+  const std::string body = R"({"modality": "pacs", "patient": {"id": "H-1", "name": "Łukasiewicz^Zoë",
+      "birthDate": "19700131", "sex": "F", "issuer": "HOSPITAL-X"}, "accessionNumber": "A-17",
+      "candidate": {"source": "pacs", "score": 85}, "confirmMismatch": true})";
+  const ReleaseRequest r = ReleaseRequest::Parse(body.data(), body.size());
+  EXPECT_EQ("F", r.patientSex);
+  EXPECT_TRUE(r.hasIssuer);
+  EXPECT_EQ("HOSPITAL-X", r.patientIssuer);
+  EXPECT_EQ("A-17", r.accessionNumber);
+  EXPECT_EQ("pacs", r.candidateSource);
+  EXPECT_EQ(85, r.candidateScore);
+  EXPECT_TRUE(r.confirmMismatch);
+  const std::string plain = R"({"modality": "pacs", "patient": {"id": "H-1"}})";
+  const ReleaseRequest p = ReleaseRequest::Parse(plain.data(), plain.size());
+  EXPECT_FALSE(p.hasIssuer);
+  EXPECT_EQ(-1, p.candidateScore);
+  EXPECT_FALSE(p.confirmMismatch);
+  // An empty issuer is a choice: the element is removed.
+  const std::string removed = R"({"modality": "pacs", "patient": {"id": "H-1", "issuer": ""}})";
+  EXPECT_TRUE(ReleaseRequest::Parse(removed.data(), removed.size()).hasIssuer);
+
+  const std::string id = R"({"modality": "pacs", "patient": {"id": "H-1")";
+  for (const std::string& bad : std::vector<std::string>{
+         id + R"(, "sex": "X"}})", id + R"(, "sex": "m"}})", id + R"(, "sex": 1}})",
+         id + R"(, "issuer": "A\\B"}})", id + R"(, "issuer": ")" + std::string(65, 'I') + R"("}})",
+         id + R"(, "issuer": "tab	in"}})", id + R"(, "issuer": null}})",
+         id + R"(, "ssn": "1"}})",
+         id + R"(}, "accessionNumber": "12345678901234567"})",
+         id + R"(}, "accessionNumber": "A\\B"})", id + R"(}, "accessionNumber": 17})",
+         id + R"(}, "candidate": "pacs"})", id + R"(}, "candidate": {"source": "pacs"}})",
+         id + R"(}, "candidate": {"score": 80}})",
+         id + R"(}, "candidate": {"source": "", "score": 80}})",
+         id + R"(}, "candidate": {"source": "pacs", "score": 101}})",
+         id + R"(}, "candidate": {"source": "pacs", "score": -1}})",
+         id + R"(}, "candidate": {"source": "pacs", "score": 80.5}})",
+         id + R"(}, "candidate": {"source": "pacs", "score": "80"}})",
+         id + R"(}, "candidate": {"source": "pacs", "score": 80, "reasons": []}})",
+         id + R"(}, "confirmMismatch": "yes"})",
+         id + R"(, "name": "Doe"}})",
+         R"({"modality": "pacs", "keepNamespacedPatientId": true, "patient": {"sex": "F"}})",
+         R"({"modality": "pacs", "keepNamespacedPatientId": true, "accessionNumber": "A"})",
+         R"({"modality": "pacs", "keepNamespacedPatientId": true, "candidate": {"source": "pacs", "score": 1}})"})
+  {
+    EXPECT_EQ("invalid-field", ErrorCode(bad)) << bad;
+  }
+  // Sixteen characters of SH, 64 of LO, counted in characters, not bytes.
+  std::string e64, a16;
+  for (int i = 0; i < 64; i++)
+    e64 += "\xc3\xa9";  // é
+  for (int i = 0; i < 16; i++)
+    a16 += "\xc3\x84";  // Ä
+  EXPECT_EQ("", ErrorCode(id + R"(, "issuer": ")" + e64 + R"("}})"));
+  EXPECT_EQ("invalid-field", ErrorCode(id + R"(, "issuer": ")" + e64 + R"(e"}})"));
+  EXPECT_EQ("", ErrorCode(id + R"(}, "accessionNumber": ")" + a16 + R"("})"));
+  EXPECT_EQ("invalid-field", ErrorCode(id + R"(}, "accessionNumber": ")" + a16 + R"(A"})"));
+}
+
 TEST(Forwarder, ReleaseCopiesWithTheHospitalsIdentitySendsAndRemovesTheCopy)
 {
   Fixture f;
@@ -260,13 +428,13 @@ TEST(Forwarder, ReleaseCopiesWithTheHospitalsIdentitySendsAndRemovesTheCopy)
   ASSERT_EQ(1u, answer["forwards"].size());
 
   f.forwarder->Step(f.stopping);  // copy and start the job
-  ASSERT_EQ(2u, f.rest.modifications.size());
-  const Json::Value& m = f.rest.modifications[0];
-  EXPECT_EQ("H-1", m["Replace"]["PatientID"].asString());
-  EXPECT_EQ("Doe^Jane", m["Replace"]["PatientName"].asString());
-  EXPECT_EQ("19700131", m["Replace"]["PatientBirthDate"].asString());
-  EXPECT_EQ("IssuerOfPatientID", m["Remove"][0].asString());
-  EXPECT_EQ(3u, m["Keep"].size());  // the UIDs are kept
+  ASSERT_EQ(2u, f.rest.posted.size());
+  EXPECT_EQ("H-1", Posted(f.rest, 0, DCM_PatientID));
+  EXPECT_EQ("Doe^Jane", Posted(f.rest, 0, DCM_PatientName));
+  EXPECT_EQ("19700131", Posted(f.rest, 0, DCM_PatientBirthDate));
+  EXPECT_EQ("", Posted(f.rest, 0, DCM_IssuerOfPatientID));  // none configured: removed
+  EXPECT_EQ(f.rest.files["a1U1"].sopUid, Posted(f.rest, 0, DCM_SOPInstanceUID));  // UIDs kept
+  EXPECT_EQ("1.2.U1", Posted(f.rest, 0, DCM_StudyInstanceUID));
   EXPECT_EQ(std::vector<std::string>{"copy-study"}, f.rest.stores);
   EXPECT_EQ(ForwardState_Sending, f.Only("U1").state);
 
@@ -276,6 +444,47 @@ TEST(Forwarder, ReleaseCopiesWithTheHospitalsIdentitySendsAndRemovesTheCopy)
   EXPECT_EQ(ForwardState_Done, done.state);
   EXPECT_EQ(study, done.study);
   EXPECT_EQ(std::vector<std::string>{"/studies/copy-study"}, f.rest.deleted);
+}
+
+TEST(Forwarder, ReleaseRecordsAndAuditsTheWholeIdentityAndTheCandidate)
+{
+  Fixture f;
+  f.AddUpload("U1", "neuro");
+  const std::string body = R"({"modality": "pacs", "patient": {"id": "H-1", "name": "Doe^Jane",
+      "sex": "F", "issuer": "HOSPITAL-X"}, "accessionNumber": "A-17",
+      "candidate": {"source": "pacs", "score": 85}, "confirmMismatch": true})";
+  const Json::Value answer =
+    f.forwarder->Release("U1", ReleaseRequest::Parse(body.data(), body.size()), "admin");
+  const ForwardRecord r = f.Only("U1");
+  EXPECT_EQ("HOSPITAL-X", r.patientIssuer);
+  EXPECT_EQ("F", r.patientSex);
+  EXPECT_EQ("A-17", r.accessionNumber);
+  EXPECT_EQ("pacs", r.candidateSource);
+  EXPECT_EQ(85, r.candidateScore);
+  EXPECT_TRUE(r.confirmed);
+  const Json::Value& json = answer["forwards"][0];
+  EXPECT_EQ("HOSPITAL-X", json["issuer"].asString());
+  EXPECT_EQ("F", json["sex"].asString());
+  EXPECT_EQ("A-17", json["accessionNumber"].asString());
+  EXPECT_EQ("pacs", json["candidate"]["source"].asString());
+  EXPECT_EQ(85, json["candidate"]["score"].asInt());
+  EXPECT_TRUE(json["confirmedMismatch"].asBool());
+  ASSERT_EQ(1u, f.Audited("release-requested").size());
+  EXPECT_EQ("1 studies to pacs as PatientID H-1 (issuer HOSPITAL-X), accession A-17 by admin; "
+            "candidate pacs score 85; mismatch confirmed",
+            f.Audited("release-requested")[0].detail);
+
+  // Without issuer, sex, accession or candidate: the configured issuer (none: removed), the
+  // rest left as sent.
+  f.AddUpload("U2", "neuro");
+  const Json::Value plain = f.forwarder->Release("U2", f.Reconciled(), "admin")["forwards"][0];
+  EXPECT_EQ("", plain["issuer"].asString());
+  EXPECT_TRUE(plain["sex"].isNull());
+  EXPECT_TRUE(plain["accessionNumber"].isNull());
+  EXPECT_TRUE(plain["candidate"].isNull());
+  EXPECT_FALSE(plain["confirmedMismatch"].asBool());
+  EXPECT_EQ("1 studies to pacs as PatientID H-1 (issuer removed) by admin",
+            f.Audited("release-requested")[1].detail);
 }
 
 TEST(Forwarder, ReleaseRefusesUnknownModalitiesStudiesAndOpenUploads)
@@ -310,11 +519,11 @@ TEST(Forwarder, FailedJobsAreRetriedWithBackOffThenGivenUpWithAnAlert)
   EXPECT_EQ(ForwardState_Pending, r.state);
   EXPECT_NE(std::string::npos, r.lastError.find("DICOM network error"));
   EXPECT_EQ(f.clock.now + 10000, r.nextAttemptAt);
-  EXPECT_EQ(2u, f.rest.modifications.size());
+  EXPECT_EQ(2u, f.rest.posted.size());
 
   f.clock.now += 10000;
   f.forwarder->Step(f.stopping);  // second attempt reuses the copy
-  EXPECT_EQ(2u, f.rest.modifications.size());
+  EXPECT_EQ(2u, f.rest.posted.size());
   EXPECT_EQ(2u, f.rest.stores.size());
 
   f.clock.now += 200000;  // past GiveUpAfter
@@ -355,8 +564,8 @@ TEST(Forwarder, RulesForwardEachCompletedUploadOnceAndOnlyTheirRecipients)
   // copied.
   EXPECT_EQ(2u, f.rest.stores.size());
   EXPECT_EQ("a1U1,b2U1", f.rest.stores[0]);
-  EXPECT_EQ(2u, f.rest.modifications.size());
-  EXPECT_EQ("P-U2", f.rest.modifications[0]["Replace"]["PatientID"].asString());
+  EXPECT_EQ(2u, f.rest.posted.size());
+  EXPECT_EQ("P-U2", Posted(f.rest, 0, DCM_PatientID));
 }
 
 TEST(Forwarder, UploadsBeforeTheFirstStartAreNotForwardedByRules)
@@ -373,7 +582,8 @@ TEST(Forwarder, UploadsBeforeTheFirstStartAreNotForwardedByRules)
   ledger.Uploads().ChangeState("OLD", {UploadState_Open}, UploadState_Complete, 1, "", "");
   InboundTests::FakeClock clock;
   FakeRest rest;
-  Forwarder forwarder(c, ledger, rest, clock);
+  FakeFinder finder;
+  Forwarder forwarder(c, ledger, rest, finder, clock);
   forwarder.CollectRules();
   EXPECT_TRUE(ledger.Forwards().List("", "", 10).empty());
 }
@@ -407,7 +617,7 @@ TEST(Forwarder, ReleaseSendsOnlyTheInstancesOfTheUpload)
 
   f.forwarder->Release("U1", f.Reconciled(), "admin");
   f.forwarder->Step(f.stopping);
-  EXPECT_EQ(2u, f.rest.modifications.size());  // two instances copied, not three
+  EXPECT_EQ(2u, f.rest.posted.size());  // two instances copied, not three
   ASSERT_EQ(2u, f.rest.stores.size());
   EXPECT_EQ("copy-study", f.rest.stores[1]);
 }
@@ -432,6 +642,7 @@ TEST(Forwarder, AMatchedRequestUploadGoesToItsModalityOnceUnderTheHospitalsIdent
 {
   Fixture f;
   f.AddRequest("R1", "pacs");
+  f.finder.results["U1"] = Answer("U1", {MakeCandidate("request", "H-1", 80)});
   f.AddUpload("U1", "neuro", "R1", "Doe^Jane", "19700131");
   f.forwarder->CollectRules();
   f.forwarder->CollectRules();  // nothing twice
@@ -445,21 +656,25 @@ TEST(Forwarder, AMatchedRequestUploadGoesToItsModalityOnceUnderTheHospitalsIdent
   EXPECT_EQ("19700131", forward.patientBirthDate);
   EXPECT_FALSE(forward.keepNamespace);
   ASSERT_EQ(1u, f.Audited("auto-forward").size());
-  EXPECT_EQ("1 studies to pacs as PatientID H-1 for request R1", f.Audited("auto-forward")[0].detail);
+  EXPECT_EQ("1 studies to pacs as PatientID H-1 for request R1; candidate request score 80",
+            f.Audited("auto-forward")[0].detail);
+  EXPECT_EQ("request", forward.candidateSource);
+  EXPECT_EQ(80, forward.candidateScore);
+  EXPECT_EQ(1, f.finder.finds);
   EXPECT_TRUE(f.Audited("request-mismatch").empty());
 
   // A forwarder started afresh on the same ledger (a restart) queues nothing again.
-  Forwarder again(f.configuration, f.ledger, f.rest, f.clock);
+  Forwarder again(f.configuration, f.ledger, f.rest, f.finder, f.clock);
   again.CollectRules();
   EXPECT_EQ(1u, f.ledger.Forwards().List("", "", 100).size());
 
   f.forwarder->Step(f.stopping);
-  ASSERT_EQ(2u, f.rest.modifications.size());
-  for (const Json::Value& m : f.rest.modifications)
+  ASSERT_EQ(2u, f.rest.posted.size());
+  for (size_t i = 0; i < 2; i++)
   {
-    EXPECT_EQ("H-1", m["Replace"]["PatientID"].asString());
-    EXPECT_EQ("DOE^JANE", m["Replace"]["PatientName"].asString());
-    EXPECT_EQ("19700131", m["Replace"]["PatientBirthDate"].asString());
+    EXPECT_EQ("H-1", Posted(f.rest, i, DCM_PatientID));
+    EXPECT_EQ("DOE^JANE", Posted(f.rest, i, DCM_PatientName));
+    EXPECT_EQ("19700131", Posted(f.rest, i, DCM_PatientBirthDate));
   }
   EXPECT_EQ(std::vector<std::string>{"copy-study"}, f.rest.stores);
 }
@@ -485,6 +700,7 @@ TEST(Forwarder, ARequestNoLongerLiveForwardsNothingOnItsOwn)
   }
   EXPECT_TRUE(f.ledger.Forwards().List("", "", 100).empty());
   EXPECT_TRUE(f.Audited("auto-forward").empty());
+  EXPECT_EQ(0, f.finder.finds);  // not even asked
 }
 
 TEST(Forwarder, AnotherPatientIsNotSentAndWaitsForAPerson)
@@ -508,8 +724,12 @@ TEST(Forwarder, AnotherPatientIsNotSentAndWaitsForAPerson)
             mismatches[1].detail);
   EXPECT_TRUE(f.Audited("auto-forward").empty());
 
-  // A person releases it with the request's patient: sent under the hospital's identity.
-  f.forwarder->Release("U1", f.Reconciled(), "admin");
+  // A person releases it with the request's patient, confirming that the birth date sent
+  // was wrong: sent under the hospital's identity.
+  EXPECT_THROW(f.forwarder->Release("U1", f.Reconciled(), "admin"), ApiError);
+  const std::string confirmed = R"({"modality": "pacs", "confirmMismatch": true,
+      "patient": {"id": "H-1", "name": "Doe^Jane", "birthDate": "19700131"}})";
+  f.forwarder->Release("U1", ReleaseRequest::Parse(confirmed.data(), confirmed.size()), "admin");
   f.forwarder->Step(f.stopping);
   EXPECT_EQ(1u, f.rest.stores.size());
 }
@@ -532,4 +752,190 @@ TEST(Forwarder, RequestsWithoutForwardToOrPatientNameAndRulesForBoundUploads)
   {
     EXPECT_EQ("rule", f.Only(upload).origin) << upload;
   }
+}
+
+TEST(Forwarder, ARequestForwardsOnlyTheIdentityTheAssistantFindsBeyondDoubt)
+{
+  Fixture f;
+  for (const char* id : {"R1", "R2", "R3", "R4", "R5", "R6"})
+    f.AddRequest(id, "pacs");
+  // R1: the PACS's record of H-1 and the request's: the hospital's record is used.
+  f.finder.results["U1"] = Answer("U1", {MakeCandidate("pacs", "H-1", 90, "DOE^JANE^Q", "F", "HOSP"),
+                                         MakeCandidate("request", "H-1", 80)});
+  // R2: two hospital patients above AutoThreshold.
+  f.finder.results["U2"] = Answer("U2", {MakeCandidate("pacs", "H-1", 90),
+                                         MakeCandidate("pacs", "H-9", 85)});
+  // R3: a source did not answer.
+  f.finder.results["U3"] = Answer("U3", {MakeCandidate("request", "H-1", 80)});
+  SourceOutcome down;
+  down.source = "pacs";
+  down.status = SourceStatus_Timeout;
+  f.finder.results["U3"].sources.push_back(down);
+  // R4: only another patient above.
+  f.finder.results["U4"] = Answer("U4", {MakeCandidate("pacs", "H-7", 95)});
+  // R5: nothing above AutoThreshold (the request without a birth date scores 45).
+  f.finder.results["U5"] = Answer("U5", {MakeCandidate("request", "H-1", 45)});
+  // R6: the single candidate's name cannot be written into DICOM.
+  f.finder.results["U6"] = Answer("U6", {MakeCandidate("pacs", "H-1", 90, "DOE\\JANE")});
+  int n = 1;
+  for (const char* id : {"U1", "U2", "U3", "U4", "U5", "U6"})
+    f.AddUpload(id, "neuro", "R" + std::to_string(n++), "Doe^Jane", "19700131");
+  f.forwarder->CollectRules();
+
+  // Only U1 is sent, with the PACS record's identity and issuer.
+  const std::vector<ForwardRecord> all = f.ledger.Forwards().List("", "", 100);
+  ASSERT_EQ(1u, all.size());
+  const ForwardRecord& forward = all[0];
+  EXPECT_EQ("U1", forward.uploadId);
+  EXPECT_EQ("H-1", forward.patientId);
+  EXPECT_EQ("DOE^JANE^Q", forward.patientName);
+  EXPECT_EQ("19700131", forward.patientBirthDate);
+  EXPECT_EQ("F", forward.patientSex);
+  EXPECT_EQ("HOSP", forward.patientIssuer);
+  EXPECT_EQ("pacs", forward.candidateSource);
+  EXPECT_EQ(90, forward.candidateScore);
+  EXPECT_EQ("request", forward.origin);
+  EXPECT_EQ("1 studies to pacs as PatientID H-1 for request R1; candidate pacs score 90",
+            f.Audited("auto-forward").at(0).detail);
+
+  // The others wait for a person, each with its reason; their verdicts are recorded as before.
+  std::map<std::string, std::string> waiting;
+  for (const AuditEvent& e : f.Audited("reconcile-waiting"))
+    waiting[e.uploadId] = e.detail;
+  EXPECT_EQ((std::map<std::string, std::string>{
+              {"U2", "request R2 to pacs: several-candidates-above"},
+              {"U3", "request R3 to pacs: sources-incomplete"},
+              {"U4", "request R4 to pacs: request-patient-differs"},
+              {"U5", "request R5 to pacs: no-candidate-above"},
+              {"U6", "request R6 to pacs: candidate-not-writable"}}),
+            waiting);
+  for (const char* id : {"U1", "U2", "U3", "U4", "U5", "U6"})
+    EXPECT_EQ(1, f.Matched(id)) << id;
+
+  f.forwarder->Step(f.stopping);
+  ASSERT_EQ(2u, f.rest.posted.size());
+  EXPECT_EQ("H-1", Posted(f.rest, 0, DCM_PatientID));
+  EXPECT_EQ("HOSP", Posted(f.rest, 0, DCM_IssuerOfPatientID));
+  EXPECT_EQ("F", Posted(f.rest, 0, DCM_PatientSex));
+  EXPECT_EQ("DOE^JANE^Q", Posted(f.rest, 0, DCM_PatientName));
+}
+
+TEST(Forwarder, AFinderThatFailsLeavesTheUploadWaiting)
+{
+  Fixture f(R"(, "Reconciliation": {"IssuerOfPatientID": "HOSPITAL-A"})");
+  f.AddRequest("R1", "pacs");
+  f.finder.fails = true;
+  f.AddUpload("U1", "neuro", "R1", "Doe^Jane", "19700131");
+  f.forwarder->CollectRules();
+  EXPECT_TRUE(f.ledger.Forwards().List("", "", 100).empty());
+  ASSERT_EQ(1u, f.Audited("reconcile-waiting").size());
+  EXPECT_EQ("request R1 to pacs: candidates-failed", f.Audited("reconcile-waiting")[0].detail);
+
+  // A record without issuer takes the configured one.
+  f.finder.fails = false;
+  f.AddRequest("R2", "pacs");
+  f.finder.results["U2"] = Answer("U2", {MakeCandidate("local", "H-1", 85)});
+  f.AddUpload("U2", "neuro", "R2", "Doe^Jane", "19700131");
+  f.forwarder->CollectRules();
+  EXPECT_EQ("HOSPITAL-A", f.Only("U2").patientIssuer);
+}
+
+TEST(Forwarder, RulesThatReconcileUseOnlyTheRequestsPatientFoundBeyondDoubt)
+{
+  Fixture f(R"(, "AutoForward": [{"Recipient": "neuro", "Modality": "pacs", "PatientID": "Namespaced", "Reconcile": true}])");
+  f.AddRequest("R1", "");  // no forwardTo of its own
+  f.finder.results["U1"] = Answer("U1", {MakeCandidate("pacs", "H-1", 92, "DOE^JANE", "F")});
+  f.finder.results["U2"] = Answer("U2", {MakeCandidate("pacs", "H-1", 92)});
+  f.AddUpload("U1", "neuro", "R1", "Doe^Jane", "19700131");
+  f.AddUpload("U2", "neuro");  // no request: no patient to look for
+  f.forwarder->CollectRules();
+
+  const ForwardRecord forward = f.Only("U1");
+  EXPECT_EQ("rule", forward.origin);
+  EXPECT_FALSE(forward.keepNamespace);
+  EXPECT_EQ("H-1", forward.patientId);
+  EXPECT_EQ("F", forward.patientSex);
+  EXPECT_EQ("pacs", forward.candidateSource);
+  EXPECT_TRUE(f.ledger.Forwards().List("U2", "", 100).empty());
+  ASSERT_EQ(1u, f.Audited("reconcile-waiting").size());
+  EXPECT_EQ("U2", f.Audited("reconcile-waiting")[0].uploadId);
+  EXPECT_EQ("rule to pacs: no-request-patient", f.Audited("reconcile-waiting")[0].detail);
+  EXPECT_EQ(1, f.finder.finds);  // U2 was not even looked up
+  ASSERT_EQ(1u, f.Audited("auto-forward").size());
+  EXPECT_EQ("1 studies queued by the rules; upload U1 to pacs as PatientID H-1; candidate pacs "
+            "score 92", f.Audited("auto-forward")[0].detail);
+
+  // A revoked request identifies nobody on its own.
+  f.AddRequest("R3", "");
+  f.finder.results["U3"] = Answer("U3", {MakeCandidate("pacs", "H-1", 92)});
+  f.AddUpload("U3", "neuro", "R3", "Doe^Jane", "19700131");
+  ASSERT_TRUE(f.ledger.Requests().Revoke("R3", f.clock.now, "admin"));
+  f.forwarder->CollectRules();
+  EXPECT_TRUE(f.ledger.Forwards().List("U3", "", 100).empty());
+  EXPECT_EQ("rule to pacs: no-request-patient", f.Audited("reconcile-waiting").back().detail);
+
+  // One question per upload and round, whatever the number of rules and the request's own.
+  Fixture g(R"(, "AutoForward": [{"Recipient": "neuro", "Modality": "pacs", "PatientID": "Namespaced", "Reconcile": true},
+                                 {"Recipient": "*", "Modality": "pacs", "PatientID": "Namespaced", "Reconcile": true}])");
+  g.AddRequest("R1", "pacs");
+  g.finder.results["U1"] = Answer("U1", {MakeCandidate("pacs", "H-1", 92)});
+  g.AddUpload("U1", "neuro", "R1", "Doe^Jane", "19700131");
+  g.forwarder->CollectRules();
+  EXPECT_EQ(1, g.finder.finds);
+  EXPECT_EQ(3u, g.ledger.Forwards().List("U1", "", 100).size());
+}
+
+TEST(Forwarder, AReleaseThatContradictsWhatWasSentNeedsAConfirmation)
+{
+  Fixture f;
+  f.AddUpload("U1", "neuro", "", "Doe^Jane", "19700131");  // sent: F, 19700131
+  auto release = [&f](const std::string& extra) {
+    const std::string body = R"({"modality": "pacs", "patient": {"id": "H-1")" + extra;
+    return f.forwarder->Release("U1", ReleaseRequest::Parse(body.data(), body.size()), "admin");
+  };
+  auto refusal = [&](const std::string& extra) -> std::string {
+    try
+    {
+      release(extra);
+    }
+    catch (const ApiError& e)
+    {
+      EXPECT_EQ(409, e.GetStatus());
+      EXPECT_EQ("confirmation-required", e.GetCode());
+      return e.what();
+    }
+    return "";
+  };
+  const std::string birth = refusal(R"(, "birthDate": "19700130"}})");
+  EXPECT_NE(std::string::npos, birth.find("birth date")) << birth;
+  EXPECT_EQ(std::string::npos, birth.find("1970")) << birth;  // no patient data
+  EXPECT_NE(std::string::npos, refusal(R"(, "sex": "M"}})").find("sex"));
+  const std::string both = refusal(R"(, "sex": "M", "birthDate": "19700130"}})");
+  EXPECT_NE(std::string::npos, both.find("birth date"));
+  EXPECT_NE(std::string::npos, both.find("sex"));
+  EXPECT_TRUE(f.ledger.Forwards().List("", "", 100).empty());
+  EXPECT_TRUE(f.Audited("release-requested").empty());
+
+  // Agreeing, unknown or not released: no question.
+  release(R"(, "sex": "F", "birthDate": "19700131"}})");
+  release(R"(}})");
+  f.rest.files["a1U1"].sex = f.rest.files["b2U1"].sex = "";
+  release(R"(, "sex": "M"}})");
+  // Confirmed: released, recorded and audited as such.
+  release(R"(, "birthDate": "19700130"}, "confirmMismatch": true})");
+  EXPECT_TRUE(f.ledger.Forwards().List("", "", 100).front().confirmed);
+  EXPECT_NE(std::string::npos, f.Audited("release-requested").back().detail.find("mismatch confirmed"));
+
+  // The assistant's last answer found the patient ambiguous.
+  f.finder.cached["U1"] = Answer("U1", {});
+  f.finder.cached["U1"].patients[0].ambiguous = true;
+  EXPECT_NE(std::string::npos, refusal(R"(}})").find("several"));
+  f.finder.cached["U1"].patients[0].sent.studies = {"another-study"};
+  f.finder.cached["U1"].patients[0].sent.isolatedPatientId = "INB-U1-2";
+  release(R"(}})");  // another patient's doubt is not this one's
+  // The namespaced PatientID is no hospital identity: nothing to confirm.
+  const std::string keep = R"({"modality": "pacs", "keepNamespacedPatientId": true})";
+  f.finder.cached["U1"].patients[0].sent.studies = {"study-U1"};
+  f.forwarder->Release("U1", ReleaseRequest::Parse(keep.data(), keep.size()), "admin");
+  EXPECT_EQ(0, f.finder.finds);  // a release never waits for the sources
 }

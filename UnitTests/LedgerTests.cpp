@@ -151,7 +151,7 @@ TEST(Ledger, RefusesALedgerOfANewerVersion)
     db.Open(path.string());
     Orthanc::SQLite::Statement s(db, SQLITE_FROM_HERE, "PRAGMA user_version");
     ASSERT_TRUE(s.Step());
-    EXPECT_EQ(7, s.ColumnInt(0));  // written by this version
+    EXPECT_EQ(8, s.ColumnInt(0));  // written by this version
     db.Execute("PRAGMA user_version = 99;");
   }
   try
@@ -208,7 +208,7 @@ TEST(Ledger, UpgradesALedgerOfSchema1)
     db.Open(path.string());
     Orthanc::SQLite::Statement s(db, SQLITE_FROM_HERE, "PRAGMA user_version");
     ASSERT_TRUE(s.Step());
-    EXPECT_EQ(7, s.ColumnInt(0));
+    EXPECT_EQ(8, s.ColumnInt(0));
     // Schema 7's column and table are back.
     Orthanc::SQLite::Statement p(db, SQLITE_FROM_HERE,
                                  "SELECT partner_id FROM uploads WHERE id = 'U1'");
@@ -271,6 +271,75 @@ TEST(Ledger, UpgradesALedgerOfSchema3WithoutGateways)
     UploadRecord r;
     ASSERT_TRUE(again.Uploads().Lookup(r, "U1"));
     EXPECT_EQ("dmz2", r.gateway);
+  }
+  boost::filesystem::remove(path);
+  boost::filesystem::remove(path.string() + "-wal");
+  boost::filesystem::remove(path.string() + "-shm");
+}
+
+TEST(Ledger, UpgradesALedgerOfSchema7WithoutTheReconciledIdentity)
+{
+  const boost::filesystem::path path =
+    boost::filesystem::temp_directory_path() / boost::filesystem::unique_path("ledger-%%%%%%.sqlite");
+  ForwardRecord f;
+  f.uploadId = "U1";
+  f.study = "S1";
+  f.modality = "pacs";
+  f.origin = "admin";
+  f.patientId = "H-1";
+  f.requestedBy = "admin";
+  {
+    Ledger ledger(path.string());
+    ledger.Uploads().Create(MakeUpload("U1", 1000));
+    std::vector<ForwardRecord> forwards = {f};
+    ledger.Forwards().Add(forwards, 2000, "", AuditEventType_ReleaseRequested, "1 study");
+  }
+  {
+    // As schema 7 left it: a forward knew PatientID, name and birth date only.
+    Orthanc::SQLite::Connection db;
+    db.Open(path.string());
+    db.Execute("ALTER TABLE forwards DROP COLUMN patient_issuer;"
+               "ALTER TABLE forwards DROP COLUMN patient_sex;"
+               "ALTER TABLE forwards DROP COLUMN accession_number;"
+               "ALTER TABLE forwards DROP COLUMN candidate_source;"
+               "ALTER TABLE forwards DROP COLUMN candidate_score;"
+               "ALTER TABLE forwards DROP COLUMN confirmed; PRAGMA user_version = 7;");
+  }
+  {
+    Ledger ledger(path.string());
+    const std::vector<ForwardRecord> old = ledger.Forwards().List("U1", "", 10);
+    ASSERT_EQ(1u, old.size());
+    EXPECT_EQ("H-1", old[0].patientId);
+    EXPECT_EQ("", old[0].patientIssuer);  // removed, as schema 7's releases did
+    EXPECT_EQ("", old[0].patientSex);
+    EXPECT_EQ("", old[0].accessionNumber);
+    EXPECT_EQ("", old[0].candidateSource);
+    EXPECT_EQ(-1, old[0].candidateScore);
+    EXPECT_FALSE(old[0].confirmed);
+
+    f.patientIssuer = "HOSPITAL-X";
+    f.patientSex = "F";
+    f.accessionNumber = "A-17";
+    f.candidateSource = "pacs";
+    f.candidateScore = 85;
+    f.confirmed = true;
+    std::vector<ForwardRecord> forwards = {f};
+    ledger.Forwards().Add(forwards, 3000, "", AuditEventType_ReleaseRequested, "1 study");
+    ForwardRecord r;
+    ASSERT_TRUE(ledger.Forwards().Lookup(r, forwards[0].id));
+    EXPECT_EQ("HOSPITAL-X", r.patientIssuer);
+    EXPECT_EQ("F", r.patientSex);
+    EXPECT_EQ("A-17", r.accessionNumber);
+    EXPECT_EQ("pacs", r.candidateSource);
+    EXPECT_EQ(85, r.candidateScore);
+    EXPECT_TRUE(r.confirmed);
+  }
+  {
+    Orthanc::SQLite::Connection db;
+    db.Open(path.string());
+    Orthanc::SQLite::Statement s(db, SQLITE_FROM_HERE, "PRAGMA user_version");
+    ASSERT_TRUE(s.Step());
+    EXPECT_EQ(8, s.ColumnInt(0));
   }
   boost::filesystem::remove(path);
   boost::filesystem::remove(path.string() + "-wal");

@@ -167,6 +167,19 @@ namespace Inbound
     json["origin"] = f.origin;
     json["patientId"] = f.keepNamespace ? Json::Value() : Json::Value(f.patientId);
     json["keepNamespacedPatientId"] = f.keepNamespace;
+    // The rest of the identity written into the copy: issuer "" = removed; sex, accession
+    // null = left as sent.
+    json["issuer"] = f.keepNamespace ? Json::Value() : Json::Value(f.patientIssuer);
+    json["sex"] = f.patientSex.empty() ? Json::Value() : Json::Value(f.patientSex);
+    json["accessionNumber"] =
+      f.accessionNumber.empty() ? Json::Value() : Json::Value(f.accessionNumber);
+    json["candidate"] = Json::Value();
+    if (!f.candidateSource.empty())
+    {
+      json["candidate"]["source"] = f.candidateSource;
+      json["candidate"]["score"] = f.candidateScore;
+    }
+    json["confirmedMismatch"] = f.confirmed;
     json["newUids"] = f.newUids;
     json["state"] = EnumerationToString(f.state);
     json["attempts"] = Json::Int64(f.attempts);

@@ -3,22 +3,207 @@
 
 #include "Forward/UploadStudies.h"
 #include "Http/ApiError.h"
+#include "Reconcile/CandidateScore.h"
+#include "Reconcile/Coercion.h"
 #include "Requests/PatientMatch.h"
+#include "Toolbox/Errors.h"
 
 #include <Logging.h>
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 namespace Inbound
 {
+  namespace
+  {
+    // " as PatientID <id> (issuer <issuer>|issuer removed)[, accession <n>]" for the audit.
+    std::string DescribeIdentity(const ForwardRecord& f)
+    {
+      return " as PatientID " + f.patientId +
+             (f.patientIssuer.empty() ? " (issuer removed)" : " (issuer " + f.patientIssuer + ")") +
+             (f.accessionNumber.empty() ? "" : ", accession " + f.accessionNumber);
+    }
+
+    // "; candidate <source> score <n>[; mismatch confirmed]" for the audit, or "".
+    std::string DescribeCandidate(const ForwardRecord& f)
+    {
+      return (f.candidateSource.empty() ? ""
+                                        : "; candidate " + f.candidateSource + " score " +
+                                            std::to_string(f.candidateScore)) +
+             (f.confirmed ? "; mismatch confirmed" : "");
+    }
+
+    bool IsSex(const std::string& sex)
+    {
+      return sex == "M" || sex == "F" || sex == "O";
+    }
+
+    // The forwards of "studies" of the upload under the decided identity.
+    void AddForwards(std::vector<ForwardRecord>& forwards, const ForwardRecord& identity,
+                     const std::string& uploadId, const std::vector<std::string>& studies,
+                     const std::string& modality, const std::string& origin,
+                     const std::string& requestedBy)
+    {
+      for (const std::string& study : studies)
+      {
+        ForwardRecord f = identity;
+        f.uploadId = uploadId;
+        f.study = study;
+        f.modality = modality;
+        f.origin = origin;
+        f.requestedBy = requestedBy;
+        forwards.push_back(f);
+      }
+    }
+  }
+
   ForwardPlanner::ForwardPlanner(const Configuration& configuration, Ledger& ledger,
-                                 IOrthancRest& orthanc, const IClock& clock) :
+                                 IOrthancRest& orthanc, ICandidateFinder& finder,
+                                 const IClock& clock) :
     configuration_(configuration),
     ledger_(ledger),
     orthanc_(orthanc),
+    finder_(finder),
     clock_(clock)
   {
+  }
+
+  std::string ForwardPlanner::FindMismatch(const std::string& uploadId,
+                                           const std::vector<std::string>& studies,
+                                           const ReleaseRequest& request)
+  {
+    // One stored instance per patient (isolated PatientID) of the chosen studies.
+    const std::set<std::string> chosen(studies.begin(), studies.end());
+    std::map<std::string, ItemRecord> patients;
+    for (const ItemRecord& item : ledger_.Uploads().ListItems(uploadId))
+    {
+      if (chosen.count(item.orthancStudyId) > 0 && patients.count(item.isolatedPatientId) == 0)
+      {
+        patients[item.isolatedPatientId] = item;
+      }
+    }
+    bool birthDate = false;
+    bool sex = false;
+    for (const auto& patient : patients)
+    {
+      const ItemRecord& sent = patient.second;
+      birthDate = birthDate ||
+                  (Coercion::IsDate(request.patientBirthDate) &&
+                   Coercion::IsDate(sent.patientBirthDate) &&
+                   sent.patientBirthDate != request.patientBirthDate);
+      Json::Value tags;
+      if (!request.patientSex.empty() &&
+          orthanc_.Get(tags, "/instances/" + sent.orthancInstanceId + "/simplified-tags") &&
+          tags.isObject())
+      {
+        const std::string sentSex = tags.get("PatientSex", "").asString();
+        sex = sex || (IsSex(sentSex) && sentSex != request.patientSex);
+      }
+    }
+    bool ambiguous = false;
+    Reconciliation cached;
+    if (finder_.GetCached(cached, uploadId))
+    {
+      for (const PatientCandidates& p : cached.patients)
+      {
+        bool concerned = patients.count(p.sent.isolatedPatientId) > 0;
+        for (const std::string& study : p.sent.studies)
+        {
+          concerned = concerned || chosen.count(study) > 0;
+        }
+        ambiguous = ambiguous || (concerned && p.ambiguous);
+      }
+    }
+    std::string why;
+    for (const auto& differs : std::vector<std::pair<bool, const char*>>{
+           {birthDate, "the birth date released differs from the one sent"},
+           {sex, "the sex released differs from the one sent"},
+           {ambiguous, "several hospital patients fit this patient about as well"}})
+    {
+      if (differs.first)
+      {
+        why += (why.empty() ? "" : "; ") + std::string(differs.second);
+      }
+    }
+    return why;
+  }
+
+  std::string ForwardPlanner::GetLiveRequestPatient(const UploadRecord& upload,
+                                                    const RequestRecord* request)
+  {
+    RequestRecord found;
+    if (request == nullptr)
+    {
+      if (upload.requestId.empty() || !ledger_.Requests().Lookup(found, upload.requestId))
+      {
+        return "";
+      }
+      request = &found;
+    }
+    // Only a live request identifies on its own (doc/Security.md, "Request links on a
+    // gateway": an upload dated before a revocation, a lock or the expiry waits for a person).
+    if (request->state != RequestState_Active || clock_.NowMs() >= request->expiresAt)
+    {
+      return "";
+    }
+    return request->patient.id;
+  }
+
+  const ForwardPlanner::AutoDecision& ForwardPlanner::Decide(AutoDecision& decision,
+                                                             const UploadRecord& upload,
+                                                             const std::string& requestPatientId)
+  {
+    if (decision.decided)
+    {
+      return decision;
+    }
+    decision.decided = true;
+    if (requestPatientId.empty())
+    {
+      decision.reason = "no-request-patient";  // no query made: nothing could be enough
+      return decision;
+    }
+    Candidate chosen;
+    try
+    {
+      const Reconciliation result = finder_.Find(upload.id, false);
+      decision.reconciled =
+        CandidateScore::AutoIdentity(chosen, decision.reason, result, requestPatientId);
+    }
+    catch (...)
+    {
+      LOG(WARNING) << "Inbound: upload " << upload.id << ": no candidates for an automatic "
+                   << "forward: " << DescribeCurrentException();
+      decision.reason = "candidates-failed";
+      return decision;
+    }
+    if (!decision.reconciled)
+    {
+      return decision;
+    }
+    // The hospital record's identity; what DICOM cannot hold of its birth date or sex is left
+    // as sent, a PatientID, name or issuer that it cannot hold stops the forward.
+    const CandidateRecord& r = chosen.record;
+    ForwardRecord& f = decision.identity;
+    f.patientId = r.patientId;
+    f.patientName = r.name;
+    f.patientBirthDate = Coercion::IsDate(r.birthDate) ? r.birthDate : "";
+    f.patientSex = IsSex(r.sex) ? r.sex : "";
+    f.patientIssuer = r.issuer.empty() ? configuration_.reconciliation.issuerOfPatientId : r.issuer;
+    f.candidateSource = r.source;
+    f.candidateScore = chosen.score;
+    CoercedIdentity identity;
+    identity.patientId = f.patientId;
+    identity.issuer = f.patientIssuer;
+    identity.name = f.patientName;
+    if (!Coercion::CheckIdentity(identity).empty())
+    {
+      decision.reconciled = false;
+      decision.reason = "candidate-not-writable";
+    }
+    return decision;
   }
 
   std::vector<std::string> ForwardPlanner::ListModalities()
@@ -66,6 +251,17 @@ namespace Inbound
       }
     }
 
+    if (!request.keepNamespacedPatientId && !request.confirmMismatch)
+    {
+      const std::string why = FindMismatch(uploadId, chosen, request);
+      if (!why.empty())
+      {
+        throw ApiError(409, "confirmation-required",
+                       "Check that this is the same patient (" + why +
+                         "), then release again with confirmMismatch: true");
+      }
+    }
+
     std::vector<ForwardRecord> forwards;
     for (const std::string& study : chosen)
     {
@@ -77,6 +273,16 @@ namespace Inbound
       f.patientId = request.patientId;
       f.patientName = request.patientName;
       f.patientBirthDate = request.patientBirthDate;
+      if (!request.keepNamespacedPatientId)
+      {
+        f.patientIssuer = request.hasIssuer ? request.patientIssuer
+                                            : configuration_.reconciliation.issuerOfPatientId;
+        f.patientSex = request.patientSex;
+        f.accessionNumber = request.accessionNumber;
+        f.candidateSource = request.candidateSource;
+        f.candidateScore = request.candidateScore;
+        f.confirmed = request.confirmMismatch;
+      }
       f.keepNamespace = request.keepNamespacedPatientId;
       f.newUids = request.newUids;
       f.requestedBy = by;
@@ -84,10 +290,10 @@ namespace Inbound
     }
     ledger_.Forwards().Add(forwards, clock_.NowMs(), "", AuditEventType_ReleaseRequested,
                            std::to_string(forwards.size()) + " studies to " + request.modality +
-                               (request.keepNamespacedPatientId
-                                    ? " with the namespaced PatientID"
-                                    : " as PatientID " + request.patientId) +
-                               (request.newUids ? ", new UIDs" : "") + " by " + by);
+                             (request.keepNamespacedPatientId ? " with the namespaced PatientID"
+                                                              : DescribeIdentity(forwards.front())) +
+                             (request.newUids ? ", new UIDs" : "") + " by " + by +
+                             DescribeCandidate(forwards.front()));
     return forwards;
   }
 
@@ -103,7 +309,9 @@ namespace Inbound
     }
     std::vector<ForwardRecord> forwards;
     std::vector<RequestVerdict> verdicts;
+    std::vector<ForwardWaiting> waiting;
     size_t ruleForwards = 0;
+    std::string reconciledDetail;
     if (configuration_.role != Role_Gateway)
     {
       for (const AuditEvent& e : events)
@@ -113,14 +321,31 @@ namespace Inbound
         {
           continue;
         }
+        AutoDecision decision;
         if (!upload.requestId.empty())
         {
-          PlanRequest(forwards, verdicts, upload);
+          PlanRequest(forwards, verdicts, waiting, decision, upload);
         }
         for (const ForwardRule& rule : configuration_.autoForward)
         {
           if (rule.recipient != "*" && rule.recipient != upload.recipientId)
           {
+            continue;
+          }
+          if (rule.reconcile)
+          {
+            const AutoDecision& d = Decide(decision, upload, GetLiveRequestPatient(upload, nullptr));
+            if (!d.reconciled)
+            {
+              waiting.push_back({upload.id, "rule to " + rule.modality + ": " + d.reason});
+              continue;
+            }
+            const std::vector<std::string> studies = StudiesOf(ledger_, upload.id);
+            AddForwards(forwards, d.identity, upload.id, studies, rule.modality, "rule", "rule");
+            ruleForwards += studies.size();
+            reconciledDetail += "; upload " + upload.id + " to " + rule.modality +
+                                " as PatientID " + d.identity.patientId +
+                                DescribeCandidate(d.identity);
             continue;
           }
           std::map<std::string, std::string> originals; // study -> PatientID as sent
@@ -150,13 +375,15 @@ namespace Inbound
     // One transaction per round: the forwards, the verdicts and the cursor move together (a
     // crash neither loses nor repeats a rule's or a request's forward).
     ledger_.Forwards().AddRound(forwards,
-                                std::to_string(ruleForwards) + " studies queued by the rules",
-                                verdicts, clock_.NowMs(), scanned);
+                                std::to_string(ruleForwards) + " studies queued by the rules" +
+                                  reconciledDetail,
+                                verdicts, waiting, clock_.NowMs(), scanned);
     return events.size();
   }
 
   void ForwardPlanner::PlanRequest(std::vector<ForwardRecord>& forwards,
                                    std::vector<RequestVerdict>& verdicts,
+                                   std::vector<ForwardWaiting>& waiting, AutoDecision& decision,
                                    const UploadRecord& upload)
   {
     RequestRecord request;
@@ -190,23 +417,24 @@ namespace Inbound
     }
     else if (!request.forwardTo.empty())
     {
-      // The hospital's identity, as an admin's release with the request's patient would.
-      const std::vector<std::string> studies = StudiesOf(ledger_, upload.id);
-      for (const std::string& study : studies)
+      // The hospital's identity only when the reconciliation assistant finds the request's
+      // patient, and no other, beyond doubt (CandidateScore::AutoIdentity); else a person
+      // decides.
+      const AutoDecision& d = Decide(decision, upload, GetLiveRequestPatient(upload, &request));
+      if (d.reconciled)
       {
-        ForwardRecord f;
-        f.uploadId = upload.id;
-        f.study = study;
-        f.modality = request.forwardTo;
-        f.origin = "request";
-        f.patientId = request.patient.id;
-        f.patientName = request.patient.name;
-        f.patientBirthDate = request.patient.birthDate;
-        f.requestedBy = "request " + request.id;
-        forwards.push_back(f);
+        const std::vector<std::string> studies = StudiesOf(ledger_, upload.id);
+        AddForwards(forwards, d.identity, upload.id, studies, request.forwardTo, "request",
+                    "request " + request.id);
+        v.forwardDetail = std::to_string(studies.size()) + " studies to " + request.forwardTo +
+                          " as PatientID " + d.identity.patientId + " for request " +
+                          request.id + DescribeCandidate(d.identity);
       }
-      v.forwardDetail = std::to_string(studies.size()) + " studies to " + request.forwardTo +
-                        " as PatientID " + request.patient.id + " for request " + request.id;
+      else
+      {
+        waiting.push_back({upload.id, "request " + request.id + " to " + request.forwardTo +
+                                        ": " + d.reason});
+      }
     }
     verdicts.push_back(v);
   }

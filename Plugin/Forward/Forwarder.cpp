@@ -11,11 +11,11 @@
 namespace Inbound
 {
   Forwarder::Forwarder(const Configuration& configuration, Ledger& ledger, IOrthancRest& orthanc,
-                       const IClock& clock) :
+                       ICandidateFinder& finder, const IClock& clock) :
     configuration_(configuration),
     ledger_(ledger),
     clock_(clock),
-    planner_(configuration, ledger, orthanc, clock),
+    planner_(configuration, ledger, orthanc, finder, clock),
     delivery_(configuration, ledger, orthanc, clock)
   {
   }

@@ -34,14 +34,16 @@ namespace Inbound
     WakeSignal wake_;
 
   public:
+    // "finder": the reconciliation assistant (mismatch rule of a release, automatic
+    // identities); it must outlive the forwarder.
     Forwarder(const Configuration& configuration, Ledger& ledger, IOrthancRest& orthanc,
-              const IClock& clock);
+              ICandidateFinder& finder, const IClock& clock);
 
     // Names of Orthanc's DicomModalities.
     std::vector<std::string> ListModalities();
 
     // Queues one forward per study; answers the forwards. ApiErrors: 404 unknown upload,
-    // 409 upload-not-stored, 400 unknown-modality / invalid-field.
+    // 409 upload-not-stored / confirmation-required, 400 unknown-modality / invalid-field.
     Json::Value Release(const std::string& uploadId, const ReleaseRequest& request,
                         const std::string& by);
 

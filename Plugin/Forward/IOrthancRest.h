@@ -17,11 +17,13 @@ namespace Inbound
     // False when the resource does not exist (or cannot be read).
     virtual bool Get(Json::Value& answer, const std::string& uri) = 0;
 
-    // Throws std::runtime_error, with Orthanc's description, when Orthanc refuses.
-    virtual Json::Value Post(const std::string& uri, const Json::Value& body) = 0;
+    // The bytes of a resource (e.g. "/instances/{id}/file"); false when it does not exist
+    // (or cannot be read).
+    virtual bool GetBytes(std::string& answer, const std::string& uri) = 0;
 
-    // A POST whose answer is not JSON but bytes (e.g. "/instances/{id}/modify": the file).
-    virtual std::string PostForBytes(const std::string& uri, const Json::Value& body) = 0;
+    // Throws std::runtime_error, with Orthanc's description, when Orthanc refuses (the plugin's
+    // implementation: OrthancRestError, which also has Orthanc's error code).
+    virtual Json::Value Post(const std::string& uri, const Json::Value& body) = 0;
 
     // A POST of bytes (e.g. a DICOM file to "/instances"), answering JSON.
     virtual Json::Value PostBytes(const std::string& uri, const std::string& body) = 0;

@@ -1,11 +1,14 @@
-// Makes and removes the reconciled copy of a study with Orthanc's modification and deletion.
+// Makes the reconciled copy of a study (coerced bytes stored by Orthanc) and removes it again.
 #include "ReconciledCopy.h"
 
 #include <OrthancFramework.h>  // first: it defines what the framework headers test
 
 #include "Forward/UploadStudies.h"
+#include "Reconcile/Coercion.h"
+#include "Upload/Isolation.h"
 
 #include <DicomParsing/FromDcmtkBridge.h>
+#include <DicomParsing/ParsedDicomFile.h>
 #include <Logging.h>
 
 #include <map>
@@ -23,11 +26,20 @@ namespace Inbound
   std::string ReconciledCopy::Make(const ForwardRecord& f)
   {
     // A copy of every instance that the upload stored in the study, with the hospital's
-    // identity, made by Orthanc's own modification. Orthanc cannot change the PatientID of a
-    // study as a whole (its parent patient), hence instance by instance; new UIDs, when asked
-    // for, are drawn once per study and series so that the copy stays one study. Instances
-    // of the Orthanc study that the upload did not store are not the sender's: never sent.
+    // identity written by Coercion (Reconcile/Coercion.h) into the stored file's bytes, then
+    // stored by Orthanc. Instance by instance (Orthanc cannot change the PatientID of a study
+    // as a whole); new UIDs, when asked for, are drawn once per study and series so that the
+    // copy stays one study. Instances of the Orthanc study that the upload did not store are
+    // not the sender's: never sent.
     const std::vector<ItemRecord> instances = InstancesOf(ledger_, f);
+    CoercedIdentity identity;
+    identity.patientId = f.patientId;
+    identity.issuer = f.patientIssuer;
+    identity.name = f.patientName;
+    identity.birthDate = f.patientBirthDate;
+    identity.sex = f.patientSex;
+    identity.accessionNumber = f.accessionNumber;
+    const std::string modifiedAt = Isolation::Now();
     std::string studyUid;
     std::map<std::string, std::string> seriesUids;
     std::set<std::string> copied;  // the copy's instances
@@ -36,16 +48,7 @@ namespace Inbound
     std::string copy;
     for (const ItemRecord& instance : instances)
     {
-      Json::Value body(Json::objectValue);
-      body["Replace"]["PatientID"] = f.patientId;
-      if (!f.patientName.empty())
-      {
-        body["Replace"]["PatientName"] = f.patientName;
-      }
-      if (!f.patientBirthDate.empty())
-      {
-        body["Replace"]["PatientBirthDate"] = f.patientBirthDate;
-      }
+      CoercedUids uids;
       if (f.newUids)
       {
         const std::string& series = instance.orthancSeriesId;
@@ -58,33 +61,35 @@ namespace Inbound
           seriesUids[series] =
             FromDcmtkBridge::GenerateUniqueIdentifier(Orthanc::ResourceType_Series);
         }
-        body["Replace"]["StudyInstanceUID"] = studyUid;
-        body["Replace"]["SeriesInstanceUID"] = seriesUids[series];
-        body["Replace"]["SOPInstanceUID"] =
-          FromDcmtkBridge::GenerateUniqueIdentifier(Orthanc::ResourceType_Instance);
+        uids.study = studyUid;
+        uids.series = seriesUids[series];
+        uids.instance = FromDcmtkBridge::GenerateUniqueIdentifier(Orthanc::ResourceType_Instance);
       }
-      else
+      std::string stored;
+      if (!orthanc_.GetBytes(stored, "/instances/" + instance.orthancInstanceId + "/file"))
       {
-        // Orthanc draws new UIDs when modifying an instance unless told to keep them.
-        body["Keep"].append("StudyInstanceUID");
-        body["Keep"].append("SeriesInstanceUID");
-        body["Keep"].append("SOPInstanceUID");
+        throw std::runtime_error("Orthanc no longer holds instance " + instance.orthancInstanceId +
+                                 " of the study");
       }
-      body["Remove"].append("IssuerOfPatientID");
-      body["Force"] = true;
-      const std::string dicom =
-        orthanc_.PostForBytes("/instances/" + instance.orthancInstanceId + "/modify", body);
-      const Json::Value stored = orthanc_.PostBytes("/instances", dicom);
-      const std::string parent = stored.get("ParentStudy", "").asString();
+      std::string dicom;
+      {
+        Orthanc::ParsedDicomFile parsed(stored);
+        stored.clear();
+        Coercion::Apply(*parsed.GetDcmtkObject().getDataset(), identity, uids, f.uploadId,
+                        modifiedAt);
+        parsed.SaveToMemoryBuffer(dicom);
+      }
+      const Json::Value answer = orthanc_.PostBytes("/instances", dicom);
+      const std::string parent = answer.get("ParentStudy", "").asString();
       if (parent.empty() || (!copy.empty() && parent != copy))
       {
         throw std::runtime_error("Orthanc did not store the reconciled copy as one study");
       }
       copy = parent;
-      copied.insert(stored.get("ID", "").asString());
-      if (stored.get("Status", "Success").asString() == "Success")
+      copied.insert(answer.get("ID", "").asString());
+      if (answer.get("Status", "Success").asString() == "Success")
       {
-        made.insert(stored.get("ID", "").asString());
+        made.insert(answer.get("ID", "").asString());
       }
     }
 

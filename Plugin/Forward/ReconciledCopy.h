@@ -10,10 +10,12 @@
 
 namespace Inbound
 {
-  // IHE Import Reconciliation with Orthanc's own machinery: the instances that a forward's
-  // upload stored in its study are copied by Orthanc's modification with the hospital's
-  // PatientID (and name, birth date, new UIDs when asked for) into a study of their own,
-  // which is sent, then removed once the PACS has it (unless Forwarding.KeepReconciledCopy).
+  // IHE Import Reconciliation: the instances that a forward's upload stored in its study are
+  // copied with the hospital's identity (Reconcile/Coercion.h: PatientID, issuer, and name,
+  // birth date, sex, accession number, new UIDs when asked for; the sender's values recorded
+  // in OriginalAttributesSequence and OtherPatientIDsSequence) and stored by Orthanc as a
+  // study of their own, which is sent, then removed once the PACS has it (unless
+  // Forwarding.KeepReconciledCopy).
   // Runs on the forwarder's thread only.
   class ReconciledCopy : public boost::noncopyable
   {

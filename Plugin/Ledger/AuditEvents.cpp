@@ -104,6 +104,8 @@ namespace Inbound
         return "partner-token-made";
       case AuditEventType_PartnerResumed:
         return "partner-resumed";
+      case AuditEventType_ReconcileWaiting:
+        return "reconcile-waiting";
       default:
         throw Orthanc::OrthancException(Orthanc::ErrorCode_ParameterOutOfRange);
     }

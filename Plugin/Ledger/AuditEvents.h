@@ -45,6 +45,7 @@ namespace Inbound
     AuditEventType_PartnerStow,            // partner-stow: a partner's STOW-RS request ended
     AuditEventType_PartnerTokenMade,       // partner-token-made: an admin made a partner token
     AuditEventType_PartnerResumed,         // partner-resumed: a silent partner called again
+    AuditEventType_ReconcileWaiting,       // reconcile-waiting: no automatic identity, a person decides
     // The alerts: each is sent to the alert recipients and written to Orthanc's log.
     AuditEventType_AlertDataMonitorWarning,  // alert-data-monitor-warning
     AuditEventType_AlertDataMonitorStopped,  // alert-data-monitor-stopped

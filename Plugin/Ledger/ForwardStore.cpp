@@ -9,7 +9,8 @@ namespace Inbound
     const char* const kColumns =
       "id, upload_id, study, modality, origin, patient_id, patient_name, patient_birth_date, "
       "keep_namespace, new_uids, state, attempts, next_attempt, job_id, sent_study, last_error, "
-      "created_at, updated_at, requested_by";
+      "created_at, updated_at, requested_by, patient_issuer, patient_sex, accession_number, "
+      "candidate_source, candidate_score, confirmed";
 
     ForwardRecord ReadForward(const Orthanc::SQLite::Statement& s)
     {
@@ -33,6 +34,12 @@ namespace Inbound
       r.createdAt = s.ColumnInt64(16);
       r.updatedAt = s.ColumnInt64(17);
       r.requestedBy = s.ColumnString(18);
+      r.patientIssuer = s.ColumnString(19);
+      r.patientSex = s.ColumnString(20);
+      r.accessionNumber = s.ColumnString(21);
+      r.candidateSource = s.ColumnString(22);
+      r.candidateScore = s.ColumnInt(23);
+      r.confirmed = s.ColumnInt(24) != 0;
       return r;
     }
 
@@ -80,8 +87,10 @@ namespace Inbound
       session.GetConnection(), SQLITE_FROM_HERE,
       "INSERT INTO forwards (upload_id, study, modality, origin, patient_id, patient_name,"
       " patient_birth_date, keep_namespace, new_uids, state, attempts, next_attempt, job_id,"
-      " sent_study, last_error, created_at, updated_at, requested_by)"
-      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, '', '', '', ?, ?, ?)");
+      " sent_study, last_error, created_at, updated_at, requested_by, patient_issuer,"
+      " patient_sex, accession_number, candidate_source, candidate_score, confirmed)"
+      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, '', '', '', ?, ?, ?, ?, ?, ?, ?, ?,"
+      " ?)");
     s.BindString(0, f.uploadId);
     s.BindString(1, f.study);
     s.BindString(2, f.modality);
@@ -95,6 +104,12 @@ namespace Inbound
     s.BindInt64(10, now);
     s.BindInt64(11, now);
     s.BindString(12, f.requestedBy);
+    s.BindString(13, f.patientIssuer);
+    s.BindString(14, f.patientSex);
+    s.BindString(15, f.accessionNumber);
+    s.BindString(16, f.candidateSource);
+    s.BindInt(17, f.candidateScore);
+    s.BindInt(18, f.confirmed ? 1 : 0);
     s.Run();
     f.id = session.GetConnection().GetLastInsertRowId();
     f.state = ForwardState_Pending;
@@ -103,7 +118,8 @@ namespace Inbound
 
   void ForwardStore::AddRound(std::vector<ForwardRecord>& forwards,
                               const std::string& rulesDetail,
-                              const std::vector<RequestVerdict>& verdicts, int64_t now,
+                              const std::vector<RequestVerdict>& verdicts,
+                              const std::vector<ForwardWaiting>& waiting, int64_t now,
                               int64_t cursor)
   {
     LedgerDatabase::Transaction t(database_);
@@ -135,6 +151,10 @@ namespace Inbound
       {
         audit_.Append(t, now, AuditEventType_AutoForward, v.uploadId, "", v.forwardDetail);
       }
+    }
+    for (const ForwardWaiting& w : waiting)
+    {
+      audit_.Append(t, now, AuditEventType_ReconcileWaiting, w.uploadId, "", w.detail);
     }
     audit_.SetCursor(t, kCursor, cursor);
     t.Commit();

@@ -22,6 +22,14 @@ namespace Inbound
     std::string forwardDetail;   // audited "auto-forward" when the request's forwards are queued
   };
 
+  // An upload that an automatic forward did not send for want of an identity beyond doubt:
+  // audited "reconcile-waiting" with "detail" (doc/Reconciliation.md).
+  struct ForwardWaiting
+  {
+    std::string uploadId;
+    std::string detail;
+  };
+
   // Forwards are created by an admin's release or by the auto-forward rules (reader
   // "forward" of the audit trail), then advanced by the Forwarder until done or given up.
   class ForwardStore : public boost::noncopyable
@@ -53,9 +61,11 @@ namespace Inbound
     // (a crash neither loses nor repeats any of it): "forwards" (the rules', audited once
     // with "rulesDetail", and the requests', origin "request", audited per upload with its
     // verdict's forwardDetail), each verdict in uploads.request_matched (its only writer) with
-    // "request-mismatch" audited when not matched, and the rules' cursor moved to "cursor".
+    // "request-mismatch" audited when not matched, "reconcile-waiting" for each of "waiting",
+    // and the rules' cursor moved to "cursor".
     void AddRound(std::vector<ForwardRecord>& forwards, const std::string& rulesDetail,
-                  const std::vector<RequestVerdict>& verdicts, int64_t now, int64_t cursor);
+                  const std::vector<RequestVerdict>& verdicts,
+                  const std::vector<ForwardWaiting>& waiting, int64_t now, int64_t cursor);
 
     // Pending and sending forwards due at "now", the most overdue first.
     std::vector<ForwardRecord> ListDue(int64_t now, unsigned int limit) const;

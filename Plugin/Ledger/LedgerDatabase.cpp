@@ -245,6 +245,14 @@ namespace Inbound
       " partner_id TEXT PRIMARY KEY, last_contact_at INTEGER NOT NULL,"
       " last_study_at INTEGER NOT NULL, last_failure_at INTEGER NOT NULL,"
       " last_failure_code TEXT NOT NULL, silence_alerted INTEGER NOT NULL);");
+    // Schema 8: the reconciled identity of a forward beyond PatientID, name and birth date,
+    // and the reconciliation assistant's candidate it came from (doc/Reconciliation.md).
+    AddColumnIfMissing("forwards", "patient_issuer", "TEXT NOT NULL DEFAULT ''");
+    AddColumnIfMissing("forwards", "patient_sex", "TEXT NOT NULL DEFAULT ''");
+    AddColumnIfMissing("forwards", "accession_number", "TEXT NOT NULL DEFAULT ''");
+    AddColumnIfMissing("forwards", "candidate_source", "TEXT NOT NULL DEFAULT ''");
+    AddColumnIfMissing("forwards", "candidate_score", "INTEGER NOT NULL DEFAULT -1");
+    AddColumnIfMissing("forwards", "confirmed", "INTEGER NOT NULL DEFAULT 0");
 
     connection_.Execute("PRAGMA user_version = " + std::to_string(kSchemaVersion) + ";");
     t.Commit();

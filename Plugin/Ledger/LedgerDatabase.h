@@ -24,6 +24,8 @@ namespace Inbound
   {
   public:
     // 7: partner uploads (uploads.partner_id, partner_study), partner_stats, partner_contacts.
+    // 8: forwards.patient_issuer, patient_sex, accession_number, candidate_source,
+    // candidate_score, confirmed (the reconciliation assistant's release).
     // 1: uploads, items, audit, quotas, bans, notifications, cursors, forwards; 2: the
     // language of each upload; 3: pulls in progress and held pulls, the patient ordinals of
     // Isolation and items.original_patient_id_bytes; 4: uploads.gateway, the gateway a
@@ -31,7 +33,7 @@ namespace Inbound
     // staging, quotas by a keyed hash); 6: request links ("requests", "request_tickets",
     // uploads.request_id). Raise it with every change of the schema, and upgrade older
     // ledgers in CreateOrUpgradeSchema().
-    static const int kSchemaVersion = 7;
+    static const int kSchemaVersion = 8;
 
     // The lock on the database, held from construction to destruction. Every public method
     // of a store opens one (or a Transaction); methods that take a "Session&" run inside

@@ -205,10 +205,16 @@ namespace Inbound
     std::string uploadId;
     std::string study;            // the isolated study's Orthanc id
     std::string modality;         // an entry of Orthanc's DicomModalities
-    std::string origin;           // "admin" or "rule"
+    std::string origin;           // "admin", "rule" or "request"
     std::string patientId;        // the hospital's PatientID (empty with keepNamespace)
     std::string patientName;
     std::string patientBirthDate;
+    std::string patientIssuer;    // IssuerOfPatientID of the copy; "" removes it (schema 8)
+    std::string patientSex;       // "M", "F", "O"; "" left as sent
+    std::string accessionNumber;  // "" left as sent
+    std::string candidateSource;  // the reconciliation candidate chosen; "" none
+    int candidateScore = -1;      // its score; -1 none
+    bool confirmed = false;       // a person confirmed a mismatch (confirmMismatch)
     bool keepNamespace = false;   // sent with the namespaced PatientID, as stored
     bool newUids = false;
     ForwardState state = ForwardState_Pending;

@@ -15,6 +15,17 @@ namespace Inbound
              OrthancPluginErrorCode_Success && b.ParseJson(answer);
   }
 
+  bool OrthancRest::GetBytes(std::string& answer, const std::string& uri)
+  {
+    PluginBuffer b(context_);
+    if (OrthancPluginRestApiGet(context_, &b.buffer, uri.c_str()) != OrthancPluginErrorCode_Success)
+    {
+      return false;
+    }
+    answer = b.ToString();
+    return true;
+  }
+
   namespace
   {
     void CallPost(OrthancPluginContext* context, PluginBuffer& answer, const std::string& uri,
@@ -34,13 +45,6 @@ namespace Inbound
   Json::Value OrthancRest::Post(const std::string& uri, const Json::Value& body)
   {
     return PostBytes(uri, JsonText::Compact(body));
-  }
-
-  std::string OrthancRest::PostForBytes(const std::string& uri, const Json::Value& body)
-  {
-    PluginBuffer b(context_);
-    CallPost(context_, b, uri, JsonText::Compact(body));
-    return b.ToString();
   }
 
   Json::Value OrthancRest::PostBytes(const std::string& uri, const std::string& body)

@@ -20,9 +20,9 @@ namespace Inbound
 
     bool Get(Json::Value& answer, const std::string& uri) override;
 
-    Json::Value Post(const std::string& uri, const Json::Value& body) override;
+    bool GetBytes(std::string& answer, const std::string& uri) override;
 
-    std::string PostForBytes(const std::string& uri, const Json::Value& body) override;
+    Json::Value Post(const std::string& uri, const Json::Value& body) override;
 
     Json::Value PostBytes(const std::string& uri, const std::string& body) override;
 
