@@ -3,6 +3,7 @@
 
 #include <OrthancException.h>
 
+#include <algorithm>
 #include <set>
 
 namespace Inbound
@@ -11,12 +12,12 @@ namespace Inbound
   {
     switch (query)
     {
-      case ReconciliationQuery_Patient:
-        return "Patient";
-      case ReconciliationQuery_Worklist:
-        return "Worklist";
-      default:
-        throw Orthanc::OrthancException(Orthanc::ErrorCode_ParameterOutOfRange);
+    case ReconciliationQuery_Patient:
+      return "Patient";
+    case ReconciliationQuery_Worklist:
+      return "Worklist";
+    default:
+      throw Orthanc::OrthancException(Orthanc::ErrorCode_ParameterOutOfRange);
     }
   }
 
@@ -58,7 +59,7 @@ namespace Inbound
         if (list.size() > kMaxSources)
         {
           Bad("Reconciliation.Sources", "names more than " + std::to_string(kMaxSources) +
-                                          " sources (at most 8 queries run at once)");
+                                            " sources (at most 8 queries run at once)");
         }
         std::vector<ReconciliationSource> result;
         std::set<std::pair<std::string, int>> seen;
@@ -80,6 +81,14 @@ namespace Inbound
           }
           ReconciliationSource source;
           source.modality = r["Modality"].asString();
+          // The name goes into the path of Orthanc's REST API ("/modalities/{name}/query").
+          if (source.modality.find_first_of("/?#%\\") != std::string::npos ||
+              std::any_of(source.modality.begin(), source.modality.end(),
+                          [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
+          {
+            Bad(where + ".Modality", "must be a DicomModalities name without '/', '?', '#', '%' "
+                                     "or '\\'");
+          }
           const std::string query = r["Query"].asString();
           if (query == "Patient")
             source.query = ReconciliationQuery_Patient;
@@ -95,7 +104,7 @@ namespace Inbound
         }
         return result;
       }
-    }
+    } // namespace
 
     ReconciliationSettings GetReconciliation(const Json::Value& s, Role role)
     {
@@ -120,13 +129,14 @@ namespace Inbound
         Bad("Reconciliation.AutoThreshold", "must not be below Reconciliation.Threshold");
       }
       r.timeoutSeconds =
-        static_cast<unsigned int>(GetUnsigned(s, "Reconciliation.TimeoutSeconds", 1, 60));
-      r.maxAnswers = static_cast<unsigned int>(GetUnsigned(s, "Reconciliation.MaxAnswers", 1, 1000));
+          static_cast<unsigned int>(GetUnsigned(s, "Reconciliation.TimeoutSeconds", 1, 60));
+      r.maxAnswers =
+          static_cast<unsigned int>(GetUnsigned(s, "Reconciliation.MaxAnswers", 1, 1000));
       r.maxCandidates =
-        static_cast<unsigned int>(GetUnsigned(s, "Reconciliation.MaxCandidates", 1, 100));
+          static_cast<unsigned int>(GetUnsigned(s, "Reconciliation.MaxCandidates", 1, 100));
       r.cacheSeconds =
-        static_cast<unsigned int>(GetUnsigned(s, "Reconciliation.CacheSeconds", 0, 86400));
+          static_cast<unsigned int>(GetUnsigned(s, "Reconciliation.CacheSeconds", 0, 86400));
       return r;
     }
-  }
-}
+  } // namespace ConfigurationReader
+} // namespace Inbound

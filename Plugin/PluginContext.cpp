@@ -302,7 +302,8 @@ namespace Inbound
     if (configuration_.role != Role_Gateway)
     {
       rest_.reset(new OrthancRest(orthanc));
-      forwarder_.reset(new Forwarder(configuration_, *ledger_, *rest_, clock_));
+      finder_.reset(new CandidateFinder(configuration_, *ledger_, *rest_, clock_));
+      forwarder_.reset(new Forwarder(configuration_, *ledger_, *rest_, *finder_, clock_));
       requests_->SetModalityCheck([this](const std::string& name) {
         const std::vector<std::string> modalities = forwarder_->ListModalities();
         return std::find(modalities.begin(), modalities.end(), name) != modalities.end();

@@ -18,6 +18,7 @@
 #include "Peering/CurlPeerClient.h"
 #include "Peering/Outbox.h"
 #include "Peering/Puller.h"
+#include "Reconcile/CandidateFinder.h"
 #include "Requests/RequestService.h"
 #include "Requests/RequestSync.h"
 #include "Staging/StagingArea.h"
@@ -70,6 +71,8 @@ namespace Inbound
     std::unique_ptr<Notifier> notifier_;
     std::thread notifierThread_;
     std::unique_ptr<OrthancRest> rest_;
+    // Destroyed after the forwarder that uses it, before rest_ that its threads use.
+    std::unique_ptr<CandidateFinder> finder_;  // null in the Gateway role
     std::unique_ptr<Forwarder> forwarder_;  // null in the Gateway role
     std::thread forwarderThread_;
     mutable std::mutex pullersMutex_;
@@ -178,6 +181,13 @@ namespace Inbound
     Notifier& GetNotifier()
     {
       return *notifier_;
+    }
+
+    // The reconciliation assistant (doc/Reconciliation.md); null in the Gateway role, which
+    // keeps no studies.
+    ICandidateFinder* GetCandidateFinder()
+    {
+      return finder_.get();
     }
 
     // Null in the Gateway role, which keeps no studies.

@@ -448,3 +448,33 @@ TEST(DicomText, AValueThatIsNoValueFailsClosed)
   EXPECT_FALSE(DicomText::ReadRaw(value, d, DCM_IssuerOfPatientID));  // absent: no error
   EXPECT_EQ("", value);
 }
+
+TEST(Isolation, IsolatedPatientIdsAreRecognised)
+{
+  // Every ID the rule makes is recognised, with its prefix only.
+  for (const std::string& original :
+       std::vector<std::string>{"", "P9", "A\\B", "K\xc3\x96HLER-100", std::string(80, '7')})
+  {
+    for (int64_t ordinal : {1, 7, 10, 123456789})
+    {
+      const std::string id = Isolation::MakePatientId("INB-", kUpload, ordinal, original);
+      EXPECT_TRUE(Isolation::IsIsolatedPatientId("INB-", id)) << id;
+      EXPECT_FALSE(Isolation::IsIsolatedPatientId("X.", id)) << id;
+    }
+  }
+  EXPECT_TRUE(Isolation::IsIsolatedPatientId("X.", Isolation::MakePatientId("X.", kUpload, 2, "")));
+  // The hospital's own IDs, and look-alikes the rule never makes, are not.
+  EXPECT_FALSE(Isolation::IsIsolatedPatientId("INB-", "H1003"));
+  EXPECT_FALSE(Isolation::IsIsolatedPatientId("INB-", ""));
+  EXPECT_FALSE(Isolation::IsIsolatedPatientId("", "INB-" + kUpload + "-1"));
+  EXPECT_FALSE(Isolation::IsIsolatedPatientId("INB-", "INB-" + kUpload));
+  EXPECT_FALSE(Isolation::IsIsolatedPatientId("INB-", "INB-" + kUpload + "-"));
+  EXPECT_FALSE(Isolation::IsIsolatedPatientId("INB-", "INB-" + kUpload + "-0"));
+  EXPECT_FALSE(Isolation::IsIsolatedPatientId("INB-", "INB-" + kUpload + "-01"));
+  EXPECT_FALSE(Isolation::IsIsolatedPatientId("INB-", "INB-" + kUpload + "-1x"));
+  EXPECT_FALSE(Isolation::IsIsolatedPatientId("INB-", "INB-" + kUpload + "_1"));
+  EXPECT_FALSE(Isolation::IsIsolatedPatientId("INB-", "inb-" + kUpload + "-1"));
+  EXPECT_FALSE(Isolation::IsIsolatedPatientId("INB-", "INB-ABCDEFGHJKL0-1"));  // not an upload id
+  EXPECT_FALSE(Isolation::IsIsolatedPatientId("INB-", "INB-ABCDEFGHJKL-1"));   // 11 characters
+  EXPECT_FALSE(Isolation::IsIsolatedPatientId("INB-", " INB-" + kUpload + "-1"));
+}

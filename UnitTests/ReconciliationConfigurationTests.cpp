@@ -1,4 +1,4 @@
-// Unit tests of "Inbound.Reconciliation" and of AutoForward's "Reconcile": defaults, values, refusals.
+// Unit tests of Inbound.Reconciliation and AutoForward's "Reconcile": values and refusals.
 #include "Configuration.h"
 #include "Reconcile/ReconcileSetup.h"
 #include "Toolbox/Json.h"
@@ -41,7 +41,7 @@ namespace
     }
     return ::testing::AssertionSuccess();
   }
-}
+} // namespace
 
 TEST(ReconciliationConfiguration, DefaultsAskOnlyThisOrthanc)
 {
@@ -89,42 +89,51 @@ TEST(ReconciliationConfiguration, BadValuesNameTheOption)
                       "Reconciliation.Sources[0]"));
   EXPECT_TRUE(Refused(R"({"Reconciliation": {"Sources": [{"Modality": "", "Query": "Patient"}]}})",
                       "Reconciliation.Sources[0]"));
+  EXPECT_TRUE(
+      Refused(R"({"Reconciliation": {"Sources": [{"Modality": "../tools", "Query": "Patient"}]}})",
+              "Reconciliation.Sources[0].Modality"));
+  EXPECT_TRUE(
+      Refused(R"({"Reconciliation": {"Sources": [{"Modality": "p?x", "Query": "Patient"}]}})",
+              "Reconciliation.Sources[0].Modality"));
   EXPECT_TRUE(Refused(R"({"Reconciliation": {"Sources": [{"Modality": "p", "Query": "Study"}]}})",
                       "Reconciliation.Sources[0].Query"));
   EXPECT_TRUE(Refused(R"({"Reconciliation": {"Sources": [{"Modality": "p", "Query": "Patient",
-                          "Aet": "X"}]}})", "Reconciliation.Sources[0]"));
+                          "Aet": "X"}]}})",
+                      "Reconciliation.Sources[0]"));
   EXPECT_TRUE(Refused(R"({"Reconciliation": {"Sources": [{"Modality": "p", "Query": "Patient"},
-                          {"Modality": "p", "Query": "Patient"}]}})", "Reconciliation.Sources[1]"));
+                          {"Modality": "p", "Query": "Patient"}]}})",
+                      "Reconciliation.Sources[1]"));
   std::string nine;
   for (int i = 0; i < 9; i++)
   {
     nine += std::string(i == 0 ? "" : ",") + "{\"Modality\": \"m" + std::to_string(i) +
             "\", \"Query\": \"Patient\"}";
   }
-  EXPECT_TRUE(Refused("{\"Reconciliation\": {\"Sources\": [" + nine + "]}}",
-                      "Reconciliation.Sources"));
+  EXPECT_TRUE(
+      Refused("{\"Reconciliation\": {\"Sources\": [" + nine + "]}}", "Reconciliation.Sources"));
   EXPECT_TRUE(Refused(R"({"Reconciliation": {"Local": "yes"}})", "Reconciliation.Local"));
   EXPECT_TRUE(Refused(R"({"Reconciliation": {"IssuerOfPatientID": "A\\B"}})",
                       "Reconciliation.IssuerOfPatientID"));
   EXPECT_TRUE(Refused(R"({"Reconciliation": {"IssuerOfPatientID": "A\nB"}})",
                       "Reconciliation.IssuerOfPatientID"));
-  EXPECT_TRUE(Refused("{\"Reconciliation\": {\"IssuerOfPatientID\": \"" + std::string(65, 'X') +
-                        "\"}}", "Reconciliation.IssuerOfPatientID"));
+  EXPECT_TRUE(
+      Refused("{\"Reconciliation\": {\"IssuerOfPatientID\": \"" + std::string(65, 'X') + "\"}}",
+              "Reconciliation.IssuerOfPatientID"));
   EXPECT_EQ("", ErrorOf("{\"Reconciliation\": {\"IssuerOfPatientID\": \"" + std::string(64, 'X') +
                         "\"}}"));
   EXPECT_TRUE(Refused(R"({"Reconciliation": {"Threshold": 0}})", "Reconciliation.Threshold"));
   EXPECT_TRUE(Refused(R"({"Reconciliation": {"Threshold": 101}})", "Reconciliation.Threshold"));
   EXPECT_TRUE(Refused(R"({"Reconciliation": {"Threshold": 70, "AutoThreshold": 60}})",
                       "Reconciliation.AutoThreshold"));
-  EXPECT_TRUE(Refused(R"({"Reconciliation": {"TimeoutSeconds": 0}})",
-                      "Reconciliation.TimeoutSeconds"));
-  EXPECT_TRUE(Refused(R"({"Reconciliation": {"TimeoutSeconds": 61}})",
-                      "Reconciliation.TimeoutSeconds"));
+  EXPECT_TRUE(
+      Refused(R"({"Reconciliation": {"TimeoutSeconds": 0}})", "Reconciliation.TimeoutSeconds"));
+  EXPECT_TRUE(
+      Refused(R"({"Reconciliation": {"TimeoutSeconds": 61}})", "Reconciliation.TimeoutSeconds"));
   EXPECT_TRUE(Refused(R"({"Reconciliation": {"MaxAnswers": 0}})", "Reconciliation.MaxAnswers"));
-  EXPECT_TRUE(Refused(R"({"Reconciliation": {"MaxCandidates": 101}})",
-                      "Reconciliation.MaxCandidates"));
-  EXPECT_TRUE(Refused(R"({"Reconciliation": {"CacheSeconds": -1}})",
-                      "Reconciliation.CacheSeconds"));
+  EXPECT_TRUE(
+      Refused(R"({"Reconciliation": {"MaxCandidates": 101}})", "Reconciliation.MaxCandidates"));
+  EXPECT_TRUE(
+      Refused(R"({"Reconciliation": {"CacheSeconds": -1}})", "Reconciliation.CacheSeconds"));
 }
 
 TEST(ReconciliationConfiguration, AGatewayAsksNoSource)
@@ -138,7 +147,7 @@ TEST(ReconciliationConfiguration, AGatewayAsksNoSource)
 TEST(ReconciliationConfiguration, AutoForwardReconcileIsExclusiveWithAsSent)
 {
   const std::string recipients =
-    R"("Recipients": [{"Id": "neuro", "Name": "Neuro", "Email": "n@hospital.example"}])";
+      R"("Recipients": [{"Id": "neuro", "Name": "Neuro", "Email": "n@hospital.example"}])";
   const Configuration c = ParseText("{" + recipients + R"(, "AutoForward": [
     {"Recipient": "neuro", "Modality": "pacs", "PatientID": "Namespaced", "Reconcile": true},
     {"Recipient": "*", "Modality": "pacs", "PatientID": "AsSent", "Reconcile": false},
@@ -162,7 +171,7 @@ TEST(ReconciliationConfiguration, SourcesNeedUtf8AnswersFromOrthanc)
 {
   const Configuration none = Configuration::Parse(Json::nullValue);
   const Configuration pacs = ParseText(
-    R"({"Reconciliation": {"Sources": [{"Modality": "pacs", "Query": "Patient"},
+      R"({"Reconciliation": {"Sources": [{"Modality": "pacs", "Query": "Patient"},
                                        {"Modality": "ris", "Query": "Worklist"}]}})");
   Json::Value orthanc(Json::objectValue);
   orthanc["DicomModalities"]["pacs"] = Json::arrayValue;
@@ -178,7 +187,8 @@ TEST(ReconciliationConfiguration, SourcesNeedUtf8AnswersFromOrthanc)
   }
   catch (const Orthanc::OrthancException& e)
   {
-    EXPECT_NE(std::string::npos, std::string(e.GetDetails()).find("\"DefaultEncoding\" : \"Utf8\""));
+    EXPECT_NE(std::string::npos,
+              std::string(e.GetDetails()).find("\"DefaultEncoding\" : \"Utf8\""));
     EXPECT_NE(std::string::npos, std::string(e.GetDetails()).find("\"Latin1\""));
   }
   orthanc["DefaultEncoding"] = "Latin1";
@@ -190,9 +200,9 @@ TEST(ReconciliationConfiguration, SourcesNeedUtf8AnswersFromOrthanc)
 
   orthanc["DefaultEncoding"] = "Utf8";
   const std::vector<std::string> warnings = ReconcileSetup::Check(orthanc, pacs);
-  ASSERT_EQ(1u, warnings.size());  // "ris" is not in DicomModalities: a warning, not a stop
+  ASSERT_EQ(1u, warnings.size()); // "ris" is not in DicomModalities: a warning, not a stop
   EXPECT_NE(std::string::npos, warnings[0].find("\"ris\""));
-  orthanc["DefaultEncoding"] = "utf8";  // Orthanc reads the name in any case
+  orthanc["DefaultEncoding"] = "utf8"; // Orthanc reads the name in any case
   EXPECT_EQ(1u, ReconcileSetup::Check(orthanc, pacs).size());
   EXPECT_TRUE(ReconcileSetup::IsUtf8("UTF8"));
   EXPECT_FALSE(ReconcileSetup::IsUtf8("UTF-8"));

@@ -51,6 +51,9 @@ namespace Inbound
       {RouteId_AdminStudy, "/inbound/admin/studies/{orthancStudyId}", RouteClass_Admin, false,
        "GET"},
       {RouteId_AdminRelease, "/inbound/admin/uploads/{id}/release", RouteClass_Admin, false, "POST"},
+      // The reconciliation assistant (doc/Reconciliation.md): read only, C-FINDs to the sources.
+      {RouteId_AdminCandidates, "/inbound/admin/uploads/{id}/candidates", RouteClass_Admin, false,
+       "GET"},
       {RouteId_AdminForwards, "/inbound/admin/forwards", RouteClass_Admin, false, "GET"},
       {RouteId_AdminForwardRetry, "/inbound/admin/forwards/{id}/retry", RouteClass_Admin, false,
        "POST"},

@@ -51,6 +51,7 @@ namespace Inbound
     RouteId_AdminModalities,
     RouteId_AdminStudy,
     RouteId_AdminRelease,
+    RouteId_AdminCandidates,
     RouteId_AdminForwards,
     RouteId_AdminForwardRetry,
     RouteId_AdminRequests,

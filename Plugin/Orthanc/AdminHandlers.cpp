@@ -139,6 +139,22 @@ namespace Inbound
       call.AnswerJson(202, GetForwarder().Release(call.GetGroup(0), request, "admin"));
     }
 
+    // GET /inbound/admin/uploads/{id}/candidates[?fresh=true]: who each patient may be here.
+    void AdminCandidates(RestCall& call)
+    {
+      ICandidateFinder* finder = PluginContext::Get().GetCandidateFinder();
+      if (finder == nullptr)
+      {
+        throw ApiError(404, "not-found", "A gateway keeps no studies to reconcile");
+      }
+      const std::string fresh = call.GetArgument("fresh");
+      if (!fresh.empty() && fresh != "true" && fresh != "false")
+      {
+        throw ApiError(400, "invalid-argument", "\"fresh\" must be \"true\" or \"false\"");
+      }
+      call.AnswerJson(200, finder->Find(call.GetGroup(0), fresh == "true").ToJson());
+    }
+
     void AdminForwards(RestCall& call)
     {
       const std::string state = call.GetArgument("state");

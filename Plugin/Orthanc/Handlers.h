@@ -45,6 +45,7 @@ namespace Inbound
     void AdminModalities(RestCall& call);
     void AdminStudy(RestCall& call);
     void AdminRelease(RestCall& call);
+    void AdminCandidates(RestCall& call);
     void AdminForwards(RestCall& call);
     void AdminForwardRetry(RestCall& call);
     void ServeAdminPage(RestCall& call);

@@ -1,6 +1,7 @@
 // GET, POST and DELETE on Orthanc's own REST API through the SDK, errors as exceptions.
 #include "OrthancRest.h"
 
+#include "Forward/OrthancRestError.h"
 #include "Orthanc/PluginBuffer.h"
 #include "Toolbox/Json.h"
 
@@ -36,8 +37,9 @@ namespace Inbound
       if (code != OrthancPluginErrorCode_Success)
       {
         const char* description = OrthancPluginGetErrorDescription(context, code);
-        throw std::runtime_error("POST " + uri + ": " +
-                                 (description != nullptr ? description : "error"));
+        throw OrthancRestError("POST " + uri + ": " +
+                                 (description != nullptr ? description : "error"),
+                               static_cast<int>(code));
       }
     }
   }

@@ -112,6 +112,7 @@ namespace Inbound
       {RouteId_AdminModalities, Handle<RouteId_AdminModalities, Handlers::AdminModalities>},
       {RouteId_AdminStudy, Handle<RouteId_AdminStudy, Handlers::AdminStudy>},
       {RouteId_AdminRelease, Handle<RouteId_AdminRelease, Handlers::AdminRelease>},
+      {RouteId_AdminCandidates, Handle<RouteId_AdminCandidates, Handlers::AdminCandidates>},
       {RouteId_AdminForwards, Handle<RouteId_AdminForwards, Handlers::AdminForwards>},
       {RouteId_AdminForwardRetry, Handle<RouteId_AdminForwardRetry, Handlers::AdminForwardRetry>},
       {RouteId_AdminRequests, Handle<RouteId_AdminRequests, Handlers::AdminRequests>},

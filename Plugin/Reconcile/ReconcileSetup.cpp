@@ -1,4 +1,4 @@
-// Start-up checks of Inbound.Reconciliation: UTF-8 answers required, unknown modalities warned about.
+// Start-up checks of Inbound.Reconciliation: UTF-8 answers required, unknown modalities.
 #include "Reconcile/ReconcileSetup.h"
 
 #include <OrthancException.h>
@@ -37,11 +37,15 @@ namespace Inbound
       if (!IsUtf8(encoding))
       {
         throw Orthanc::OrthancException(
-          Orthanc::ErrorCode_BadFileFormat,
-          "Inbound.Reconciliation.Sources needs \"DefaultEncoding\" : \"Utf8\" in Orthanc's "
-          "configuration (it is \"" + encoding + "\"): Orthanc converts every C-FIND answer into "
-          "its DefaultEncoding and drops the letters that do not fit, so patients' names would "
-          "lose letters. Set \"DefaultEncoding\" : \"Utf8\", or empty Inbound.Reconciliation.Sources");
+            Orthanc::ErrorCode_BadFileFormat,
+            "Inbound.Reconciliation.Sources needs \"DefaultEncoding\" : \"Utf8\" in Orthanc's "
+            "configuration (it is \"" +
+                encoding +
+                "\"): Orthanc converts every C-FIND answer into "
+                "its DefaultEncoding and drops the letters that do not fit, so patients' names "
+                "would "
+                "lose letters. Set \"DefaultEncoding\" : \"Utf8\", or empty "
+                "Inbound.Reconciliation.Sources");
       }
       const Json::Value& modalities = orthancConfiguration["DicomModalities"];
       for (const ReconciliationSource& source : sources)
@@ -55,5 +59,5 @@ namespace Inbound
       }
       return warnings;
     }
-  }
-}
+  } // namespace ReconcileSetup
+} // namespace Inbound

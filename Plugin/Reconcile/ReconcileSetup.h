@@ -1,4 +1,4 @@
-// Start-up checks of Inbound.Reconciliation against Orthanc's own configuration (DefaultEncoding, modalities).
+// Start-up checks of Inbound.Reconciliation against Orthanc's configuration (encoding, modalities).
 #pragma once
 
 #include "Configuration.h"
@@ -26,5 +26,5 @@ namespace Inbound
     // DicomModalities (it may be added at run time or be in Orthanc's database).
     std::vector<std::string> Check(const Json::Value& orthancConfiguration,
                                    const Configuration& configuration);
-  }
-}
+  } // namespace ReconcileSetup
+} // namespace Inbound

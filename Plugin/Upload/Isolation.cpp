@@ -122,6 +122,26 @@ namespace Inbound
     return id;
   }
 
+  bool Isolation::IsIsolatedPatientId(const std::string& prefix, const std::string& patientId)
+  {
+    const size_t kUploadIdLength = 12;
+    if (prefix.empty() || patientId.compare(0, prefix.size(), prefix) != 0 ||
+        patientId.size() < prefix.size() + kUploadIdLength + 2 ||
+        !IsUploadId(patientId.substr(prefix.size(), kUploadIdLength)) ||
+        patientId[prefix.size() + kUploadIdLength] != '-')
+    {
+      return false;
+    }
+    const size_t start = prefix.size() + kUploadIdLength + 1;
+    size_t end = start;
+    while (end < patientId.size() && patientId[end] >= '0' && patientId[end] <= '9')
+    {
+      end++;
+    }
+    return end > start && patientId[start] != '0' &&
+           (end == patientId.size() || patientId[end] == '-');
+  }
+
   std::string Isolation::MakeIssuer(const std::string& uploadId)
   {
     return "ORTHANC-INBOUND " + uploadId;

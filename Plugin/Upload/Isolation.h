@@ -40,6 +40,12 @@ namespace Inbound
     static std::string MakePatientId(const std::string& prefix, const std::string& uploadId,
                                      int64_t ordinal, const std::string& decodedOriginal);
 
+    // True when "patientId" has the shape MakePatientId gives with this prefix: the prefix, a
+    // well-formed upload id, '-', an ordinal (digits, no leading zero), then nothing or '-'
+    // and anything. Any upload's, not only one still in the ledger: the reconciliation
+    // assistant never offers an isolated patient as the hospital's (doc/Reconciliation.md).
+    static bool IsIsolatedPatientId(const std::string& prefix, const std::string& patientId);
+
     static std::string MakeIssuer(const std::string& uploadId);
 
     // In the dataset, element by element, nothing else re-encoded: PatientID := the
