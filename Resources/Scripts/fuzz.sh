@@ -8,7 +8,7 @@ seconds=${1:-20}
 
 CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DINBOUND_BUILD_FUZZERS=ON -DINBOUND_BUILD_TESTS=OFF -DINBOUND_BUILD_WEBAPP=OFF >/dev/null
-targets=${INBOUND_FUZZ_TARGETS:-OpenRequestFuzzer DicomInspectorFuzzer DicomGuardFuzzer ForwardedForFuzzer MailComposeFuzzer PatientIdFuzzer PulledManifestFuzzer SealingFuzzer ClamdReplyFuzzer RequestPushFuzzer StowReaderFuzzer RequestFormFuzzer CandidateScoreFuzzer}
+targets=${INBOUND_FUZZ_TARGETS:-OpenRequestFuzzer DicomInspectorFuzzer DicomGuardFuzzer ForwardedForFuzzer MailComposeFuzzer PatientIdFuzzer PulledManifestFuzzer SealingFuzzer ClamdReplyFuzzer RequestPushFuzzer StowReaderFuzzer RequestFormFuzzer CandidateScoreFuzzer CoercionFuzzer}
 # shellcheck disable=SC2086
 cmake --build "$build" -j"${INBOUND_JOBS:-2}" --target $targets
 
@@ -58,6 +58,14 @@ for f in MR_small.dcm CT_small.dcm MR_truncated.dcm rtplan.dcm JPEG2000.dcm MR_s
   if [[ -f "$pydicom/$f" ]]; then cp "$pydicom/$f" "$corpus/DicomInspectorFuzzer/"; fi
 done
 cp "$corpus/DicomInspectorFuzzer/"* "$corpus/DicomGuardFuzzer/"
+# CoercionFuzzer: byte 0 picks the release (1 isolate first, 2 a name Latin-1 cannot hold,
+# 4 new UIDs, 8 no issuer), then the same files.
+mkdir -p "$corpus/CoercionFuzzer"
+for f in "$corpus/DicomInspectorFuzzer/"*; do
+  for how in 01 03 07 0f; do
+    { printf "\x$how"; cat "$f"; } >"$corpus/CoercionFuzzer/$how-$(basename "$f")"
+  done
+done
 
 for target in $targets; do
   echo "== $target (${seconds}s)"
