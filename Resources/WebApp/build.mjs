@@ -101,7 +101,7 @@ async function write(name, folder, files, budget) {
 async function main() {
   await rm(outDir, { recursive: true, force: true });
   await write('upload page', 'upload', await uploadPage(), 200 * KIB);
-  await write('admin page', 'admin', await adminPage(), 150 * KIB);
+  await write('admin page', 'admin', await adminPage(), 200 * KIB);
 }
 
 main().catch((error) => {

@@ -1,17 +1,21 @@
 // The release dialog (IHE Import Reconciliation): an upload's studies sent to a DICOM modality
 // with the hospital's identity of the patient, or explicitly with the namespaced PatientID. An
-// upload made through a request link starts with the request's patient filled in.
+// upload made through a request link starts with the request's patient filled in; the
+// candidates of "Who is this patient?" (reconcile.js) fill it in with one click.
 
 import { $, el, uniqueId } from '../../WebShared/dom.js';
 import { t } from '../../WebShared/i18n.js';
+import { ApiError } from '../../WebShared/http.js';
 import { api } from './api.js';
 import { dateInputValue, matchText, senderName } from './format.js';
+import { reconcileFields, requireConfirmation, setUpReconcile, startReconcile, stopReconcile } from './reconcile.js';
 import { inbox, loadDetails } from './store.js';
 import { act, hideError, showError } from './ui.js';
 import { studyText } from './upload.js';
 
 const release = { uploadId: null, opener: null, modalities: null, onReleased: null };
-const IDENTITY_FIELDS = ['release-patient-id', 'release-patient-name', 'release-birth-date'];
+const IDENTITY_FIELDS = ['release-patient-id', 'release-patient-name', 'release-birth-date', 'release-patient-sex',
+  'release-issuer', 'release-accession'];
 
 async function loadModalities() {
   if (release.modalities === null) {
@@ -80,6 +84,7 @@ export async function openRelease(id) {
   $('release-keep-namespace').checked = false;
   updateNamespaceChoice();
   setPatientIdError('');
+  startReconcile(upload);
 
   if (!dialog.open) {
     dialog.showModal();
@@ -93,6 +98,9 @@ function fillFromRequest(request) {
   $('release-patient-id').value = patient.id || '';
   $('release-patient-name').value = patient.name || '';
   $('release-birth-date').value = dateInputValue(patient.birthDate);
+  $('release-patient-sex').value = '';
+  $('release-issuer').value = '';
+  $('release-accession').value = '';
   const note = $('release-request');
   note.textContent = request ? t('release.fromRequest', { id: request.id, match: matchText(request.matched) }) : '';
   note.hidden = !request;
@@ -105,6 +113,7 @@ function closeRelease() {
     dialog.close();
   }
   release.uploadId = null;
+  stopReconcile();
   if (window.location.hash.startsWith('#release=')) {
     history.replaceState(null, '', '#inbox');
   }
@@ -159,7 +168,12 @@ function releaseRequest() {
   if (chosen.length !== studies.length) {
     body.studies = chosen;
   }
+  const reconciled = reconcileFields(keep);
+  if (reconciled === null) {
+    return null;
+  }
   if (!keep) {
+    Object.assign(body, reconciled);
     body.patient = { id: patientId };
     const name = $('release-patient-name').value.trim();
     const birthDate = $('release-birth-date').value;
@@ -168,6 +182,18 @@ function releaseRequest() {
     }
     if (birthDate) {
       body.patient.birthDate = birthDate.replace(/-/g, '');
+    }
+    const sex = $('release-patient-sex').value;
+    const issuer = $('release-issuer').value.trim();
+    const accession = $('release-accession').value.trim();
+    if (sex) {
+      body.patient.sex = sex;
+    }
+    if (issuer) {
+      body.patient.issuer = issuer;
+    }
+    if (accession) {
+      body.accessionNumber = accession;
     }
   }
   return body;
@@ -184,9 +210,23 @@ async function submitRelease(event) {
   if (!body) {
     return;
   }
+  let confirm = null;
   const answer = await act($('release-submit'), async () => {
-    return api('POST', `uploads/${encodeURIComponent(id)}/release`, body);
+    try {
+      return await api('POST', `uploads/${encodeURIComponent(id)}/release`, body);
+    } catch (error) {
+      // A mismatch the server found (doc/Api.md): the confirmation checkbox, not an alert.
+      if (error instanceof ApiError && error.status === 409 && error.code === 'confirmation-required') {
+        confirm = error;
+        return null;
+      }
+      throw error;
+    }
   }, 'release-alert');
+  if (confirm) {
+    requireConfirmation(confirm.serverMessage);
+    return;
+  }
   if (!answer) {
     return;
   }
@@ -199,6 +239,7 @@ export function setUpReleaseDialog(onReleased) {
   release.onReleased = onReleased;
   $('release-form').addEventListener('submit', submitRelease);
   $('release-cancel').addEventListener('click', closeRelease);
+  setUpReconcile();
   $('release-keep-namespace').addEventListener('change', updateNamespaceChoice);
   $('release-patient-id').addEventListener('input', () => {
     if ($('release-patient-id').value.trim()) {

@@ -2,9 +2,11 @@
 // Values are strings with {named} placeholders, or {one, other} objects for words that depend
 // on a count (see Resources/WebShared/i18n.js). The texts about request links are in
 // request-texts.js,
-// those of the partners view in partner-texts.js.
+// those of the partners view in partner-texts.js, those of "Who is this patient?" in
+// reconcile-texts.js.
 
 import { partnerTexts } from './partner-texts.js';
+import { reconcileTexts } from './reconcile-texts.js';
 import { requestTexts } from './request-texts.js';
 
 const en = {
@@ -410,6 +412,6 @@ const de = {
 };
 
 export const texts = {
-  en: { ...en, ...requestTexts.en, ...partnerTexts.en },
-  de: { ...de, ...requestTexts.de, ...partnerTexts.de },
+  en: { ...en, ...requestTexts.en, ...partnerTexts.en, ...reconcileTexts.en },
+  de: { ...de, ...requestTexts.de, ...partnerTexts.de, ...reconcileTexts.de },
 };
