@@ -1,5 +1,6 @@
 // Unit tests of the reconciliation round with a fake Orthanc: statuses, deadline, threads, cache.
-// Over 500 lines: one thread-safe fake Orthanc (C-FIND, worklist, /tools/find) serves every round test.
+// Over 500 lines: one thread-safe fake Orthanc (C-FIND, worklist, /tools/find) serves every round
+// test.
 #include "Forward/OrthancRestError.h"
 #include "Http/ApiError.h"
 #include "Reconcile/CandidateFinder.h"
@@ -101,30 +102,31 @@ namespace
       return n;
     }
 
+    // The part of "uri" between "prefix" and "suffix".
+    static bool Inner(std::string& id, const std::string& uri, const std::string& prefix,
+                      const std::string& suffix)
+    {
+      if (uri.size() <= prefix.size() + suffix.size() ||
+          uri.compare(0, prefix.size(), prefix) != 0 ||
+          uri.compare(uri.size() - suffix.size(), suffix.size(), suffix) != 0)
+        return false;
+      id = uri.substr(prefix.size(), uri.size() - prefix.size() - suffix.size());
+      return true;
+    }
+
     bool Get(Json::Value& answer, const std::string& uri) override
     {
       std::lock_guard<std::mutex> lock(mutex);
-      const std::string instances = "/instances/", short_ = "/tags?short";
-      if (uri.rfind(instances, 0) == 0 && uri.size() > instances.size() + short_.size())
-      {
-        const auto found =
-            tags.find(uri.substr(instances.size(), uri.size() - instances.size() - short_.size()));
-        if (found == tags.end())
-          return false;
-        answer = found->second;
-        return true;
-      }
-      const std::string prefix = "/queries/", suffix = "/answers?expand&simplify";
-      if (uri.rfind(prefix, 0) == 0 && uri.size() > prefix.size() + suffix.size())
-      {
-        const auto found =
-            queries.find(uri.substr(prefix.size(), uri.size() - prefix.size() - suffix.size()));
-        if (found == queries.end())
-          return false;
-        answer = found->second;
-        return true;
-      }
-      return false;
+      std::string id;
+      const std::map<std::string, Json::Value>* found = nullptr;
+      if (Inner(id, uri, "/instances/", "/tags?short"))
+        found = &tags;
+      else if (Inner(id, uri, "/queries/", "/answers?expand&simplify"))
+        found = &queries;
+      if (found == nullptr || found->count(id) == 0)
+        return false;
+      answer = found->at(id);
+      return true;
     }
 
     bool GetBytes(std::string& answer, const std::string& uri) override

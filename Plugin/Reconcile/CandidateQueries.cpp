@@ -196,6 +196,19 @@ namespace Inbound
       }
     } // namespace
 
+    // A PACS or a worklist may match names case-sensitively: both spellings of each word.
+    static void AddPrefixNameQueries(std::vector<Query>& queries, const Json::Value& base,
+                                     const SentPatient& sent)
+    {
+      for (const std::string& word : GetNameWords(sent.name))
+      {
+        for (const std::string& pattern : GetPrefixPatterns(word))
+        {
+          Add(queries, base, "PatientName", pattern, "name");
+        }
+      }
+    }
+
     bool IsExactValue(const std::string& value, size_t maxCharacters)
     {
       size_t characters = 0;
@@ -288,13 +301,7 @@ namespace Inbound
       std::vector<Query> queries;
       const Json::Value base = PatientKeys();
       AddIdentityQueries(queries, base, sent, true);
-      for (const std::string& word : GetNameWords(sent.name))
-      {
-        for (const std::string& pattern : GetPrefixPatterns(word))
-        {
-          Add(queries, base, "PatientName", pattern, "name");
-        }
-      }
+      AddPrefixNameQueries(queries, base, sent);
       return queries;
     }
 
@@ -313,13 +320,7 @@ namespace Inbound
         }
       }
       AddIdentityQueries(queries, base, sent, false);
-      for (const std::string& word : GetNameWords(sent.name))
-      {
-        for (const std::string& pattern : GetPrefixPatterns(word))
-        {
-          Add(queries, base, "PatientName", pattern, "name");
-        }
-      }
+      AddPrefixNameQueries(queries, base, sent);
       return queries;
     }
 
