@@ -1,4 +1,5 @@
 // Unit tests of the ledger's stores, transactions and schema upgrades.
+// Over 500 lines: every store and each schema upgrade share one set of fixtures.
 
 #include "Ledger/Ledger.h"
 
