@@ -16,7 +16,11 @@ from pacs import Pacs
 HOSPITAL = {"id": "HOSP-000123", "name": "Doe^Jane", "birthDate": "19700131"}
 PATIENT_NAME = Tag(0x0010, 0x0010)
 PATIENT_BIRTH_DATE = Tag(0x0010, 0x0030)
-RECONCILED = checks.CHANGED_BY_ISOLATION | {PATIENT_NAME, PATIENT_BIRTH_DATE}
+PATIENT_SEX = Tag(0x0010, 0x0040)
+ACCESSION_NUMBER = Tag(0x0008, 0x0050)
+SPECIFIC_CHARACTER_SET = Tag(0x0008, 0x0005)
+OTHER_PATIENT_IDS = Tag(0x0010, 0x1002)
+RECONCILED = checks.CHANGED_BY_ISOLATION | {PATIENT_NAME, PATIENT_BIRTH_DATE, OTHER_PATIENT_IDS}
 FAST_RETRIES = {"RetryInterval": 1, "MaxRetryInterval": 2}
 
 
@@ -77,6 +81,45 @@ def assert_same_but(original, received, changed):
     assert not lost and not differ, (original, lost, differ)
 
 
+def assert_coerced(original, received, upload_id, changed):
+    """The copy the PACS received keeps what the sender sent (doc/Reconciliation.md, "The
+    released copy"): the sender's OriginalAttributesSequence items, the isolation's item, then
+    one more item with the sender's PatientID and issuer as sent and, as sent, every other
+    attribute the release changed ("changed": tags); the sender's PatientID as another ID of
+    the patient; the pixel data byte for byte."""
+    sent = list(original.ds.get("OriginalAttributesSequence", []))
+    items = list(received.get("OriginalAttributesSequence", []))
+    assert len(items) == len(sent) + 2, (original, len(items))
+    for a, b in zip(sent, items):
+        assert a == b, original
+    isolation, release = items[-2], items[-1]
+    assert isolation.ModifyingSystem == "ORTHANC-INBOUND", original
+    assert str(isolation.ModifiedAttributesSequence[0].PatientID) == original.patient_id
+    assert release.ModifyingSystem == "ORTHANC-INBOUND", original
+    assert release.ReasonForTheAttributeModification == "COERCE", original
+    assert str(release.SourceOfPreviousValues) == str(isolation.SourceOfPreviousValues)
+    assert str(release.AttributeModificationDateTime) > \
+        str(isolation.AttributeModificationDateTime), original
+    [previous] = release.ModifiedAttributesSequence
+    assert str(previous.PatientID) == original.patient_id, original
+    assert str(previous.get("IssuerOfPatientID", "")) == \
+        str(original.ds.get("IssuerOfPatientID", "")), original
+    for tag in changed:
+        assert tag in previous, (original, tag)
+        assert str(previous[tag].value) == str(original.ds[tag].value if tag in original.ds
+                                               else ""), (original, tag)
+    for tag in {PATIENT_NAME, PATIENT_BIRTH_DATE, PATIENT_SEX, ACCESSION_NUMBER} - set(changed):
+        assert tag not in previous, (original, tag)
+
+    others = list(received.get("OtherPatientIDsSequence", []))
+    assert others[:-1] == list(original.ds.get("OtherPatientIDsSequence", [])), original
+    assert str(others[-1].PatientID) == original.patient_id, original
+    assert str(others[-1].IssuerOfPatientID) == \
+        (str(original.ds.get("IssuerOfPatientID", "")) or "ORTHANC-INBOUND " + upload_id)
+    assert others[-1].TypeOfPatientID == "TEXT", original
+    assert received.PixelData == original.ds.PixelData, original
+
+
 def test_release_reconciled_reaches_the_pacs(start_server, pacs, one_study):
     pacs.start()
     server = start(start_server, pacs)
@@ -115,6 +158,8 @@ def test_release_reconciled_reaches_the_pacs(start_server, pacs, one_study):
         assert str(r.PatientBirthDate) == HOSPITAL["birthDate"]
         assert "IssuerOfPatientID" not in r
         assert_same_but(original, r, RECONCILED)
+        # The sender's name and (empty) birth date were changed: recorded as sent.
+        assert_coerced(original, r, upload.id, [PATIENT_NAME, PATIENT_BIRTH_DATE])
 
     # The isolated study stays as it was; the reconciled copy left only for the PACS.
     assert len(server.instances_of_upload(upload.id)) == len(one_study)
@@ -129,6 +174,59 @@ def test_release_reconciled_reaches_the_pacs(start_server, pacs, one_study):
     assert [f["state"] for f in panel["forwards"]] == ["done"]
     events = [e["event"] for e in server.admin_json("GET", "/inbound/admin/audit")["events"]]
     assert "release-requested" in events and "upload-forwarded" in events
+
+
+def test_release_of_a_whole_identity_confirmed_into_a_latin1_file(start_server, pacs,
+                                                                  one_study):
+    """A hospital name the sender's character set (ISO_IR 100) cannot hold, a sex that
+    contradicts the one sent, an accession number, the configured issuer: refused until
+    confirmed, then the copy is UTF-8 with every letter, the sender's values recorded."""
+    pacs.start()
+    server = start(start_server, pacs, Reconciliation={"IssuerOfPatientID": "HOSPITAL-A"})
+    originals = one_study[:2]
+    assert {str(o.ds.SpecificCharacterSet) for o in originals} == {"ISO_IR 100"}
+    assert {str(o.ds.PatientSex) for o in originals} == {"M"}
+    upload = send(server, originals)
+    release = "/inbound/admin/uploads/%s/release" % upload.id
+    body = {"modality": "pacs", "accessionNumber": "ACC-9",
+            "patient": {"id": "H1008", "name": "Łukasiewicz^Zoë", "sex": "F"},
+            "candidate": {"source": "pacs", "score": 72}}
+
+    answer = server.admin("POST", release, json=body)
+    assert_error(answer, 409, "confirmation-required")
+    assert "sex" in answer.json()["message"] and "Zo" not in answer.json()["message"]
+    for bad in ({"sex": "X"}, {"issuer": "A\\B"}, {"ssn": "1"}):
+        wrong = dict(body, patient=dict(body["patient"], **bad))
+        assert_error(server.admin("POST", release, json=wrong), 400, "invalid-field")
+    assert_error(server.admin("POST", release, json=dict(body, accessionNumber="X" * 17)),
+                 400, "invalid-field")
+    assert forwards(server, upload.id) == []
+
+    answer = server.admin("POST", release, json=dict(body, confirmMismatch=True))
+    assert answer.status_code == 202, answer.text
+    [queued] = answer.json()["forwards"]
+    assert (queued["issuer"], queued["sex"], queued["accessionNumber"]) == \
+        ("HOSPITAL-A", "F", "ACC-9"), queued
+    assert queued["candidate"] == {"source": "pacs", "score": 72} and queued["confirmedMismatch"]
+    wait_for_forwards(server, upload.id, lambda f: f["state"] == "done")
+
+    received = {str(r.SOPInstanceUID): r for r in pacs.wait_for(len(originals))}
+    for original in originals:
+        r = received[original.sop_instance_uid]
+        assert r.SpecificCharacterSet == "ISO_IR 192"
+        assert str(r.PatientName) == "Łukasiewicz^Zoë"
+        assert (str(r.PatientID), str(r.IssuerOfPatientID)) == ("H1008", "HOSPITAL-A")
+        assert (str(r.PatientSex), str(r.AccessionNumber)) == ("F", "ACC-9")
+        # Every other text reads the same after the conversion to UTF-8.
+        assert_same_but(original, r, RECONCILED | {SPECIFIC_CHARACTER_SET, PATIENT_SEX,
+                                                   ACCESSION_NUMBER})
+        assert_coerced(original, r, upload.id, [PATIENT_NAME, PATIENT_SEX, ACCESSION_NUMBER])
+
+    [event] = [e for e in server.admin_json("GET", "/inbound/admin/audit")["events"]
+               if e["event"] == "release-requested"]
+    assert event["detail"] == ("1 studies to pacs as PatientID H1008 (issuer HOSPITAL-A), "
+                               "accession ACC-9 by admin; candidate pacs score 72; "
+                               "mismatch confirmed"), event
 
 
 def test_release_keeping_the_namespaced_patient_id_is_explicit(start_server, pacs, one_study):

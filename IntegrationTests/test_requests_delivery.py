@@ -217,6 +217,11 @@ def test_a_matching_upload_reaches_the_pacs_once_under_the_hospitals_identity(si
     assert done[0]["origin"] == "request" and done[0]["modality"] == "pacs"
     assert done[0]["requestedBy"] == "request %s" % answer["id"]
     assert done[0]["patientId"] == "HOSP-0815"
+    # Sent because the reconciliation assistant found the request's patient, and no other,
+    # beyond doubt: with no Sources configured, the request's own data decide.
+    assert done[0]["candidate"]["source"] == "request" and done[0]["candidate"]["score"] >= 80
+    [auto] = [e for e in audit(server, "auto-forward") if e["uploadId"] == upload.id]
+    assert "; candidate request score" in auto["detail"], auto
 
     received = wait_until("both files at the PACS",
                           lambda: len(received_at(pacs, files)) == 2 and received_at(pacs, files))
@@ -228,6 +233,12 @@ def test_a_matching_upload_reaches_the_pacs_once_under_the_hospitals_identity(si
         assert "IssuerOfPatientID" not in r
         assert r.PixelData == original.PixelData  # the images themselves unchanged
         assert str(r.StudyInstanceUID) == str(original.StudyInstanceUID)
+        # The sender's PatientID and name as sent stay in the copy.
+        release = r.OriginalAttributesSequence[-1]
+        assert release.ReasonForTheAttributeModification == "COERCE"
+        assert str(release.ModifiedAttributesSequence[0].PatientID) == "PRAXIS-77"
+        assert str(release.ModifiedAttributesSequence[0].PatientName) == SENT_NAME
+        assert str(r.OtherPatientIDsSequence[-1].PatientID) == "PRAXIS-77"
 
     view = server.admin_upload(upload.id)
     assert view["request"]["id"] == answer["id"]
@@ -274,12 +285,21 @@ def test_another_patient_waits_is_audited_then_a_person_releases_it(site):
     assert received_at(pacs, files) == {}
     assert server.admin_upload(upload.id)["request"]["matched"] is False
 
-    # A person checks and releases it with the request's patient (as the release dialog
-    # offers it): it reaches the PACS under the hospital's identity.
+    assert not [e for e in audit(server, "reconcile-waiting") if e["uploadId"] == upload.id]
+
+    # A person releases it with the request's patient (as the release dialog offers it): the
+    # birth date differs from the one sent, so the plugin asks for a confirmation first; then
+    # it reaches the PACS under the hospital's identity.
     patient = show(server, answer["id"])["patient"]
     assert patient == {"id": "HOSP-0815", "name": "Muller^Zoe", "birthDate": "19700131"}
-    r = server.admin("POST", "/inbound/admin/uploads/%s/release" % upload.id,
-                     json={"modality": "pacs", "patient": patient})
+    release = "/inbound/admin/uploads/%s/release" % upload.id
+    r = server.admin("POST", release, json={"modality": "pacs", "patient": patient})
+    assert r.status_code == 409 and r.json()["error"] == "confirmation-required", r.text
+    for trace in OTHER_TRACES + ("19700131",):
+        assert trace not in r.text
+    assert forwards(server, upload.id) == []
+    r = server.admin("POST", release, json={"modality": "pacs", "patient": patient,
+                                            "confirmMismatch": True})
     assert r.status_code == 202, r.text
     received = wait_until("both files at the PACS",
                           lambda: len(received_at(pacs, files)) == 2 and received_at(pacs, files),
@@ -292,6 +312,34 @@ def test_another_patient_waits_is_audited_then_a_person_releases_it(site):
     [done] = wait_until("the release done", lambda: [
         f for f in forwards(server, upload.id) if f["state"] == "done"])
     assert done["origin"] == "admin" and len(forwards(server, upload.id)) == 1
+    assert done["confirmedMismatch"] is True
+
+
+def test_a_second_hospital_patient_of_that_name_and_birth_date_stops_forward_to(site):
+    """The request's patient matches, but this Orthanc also holds another hospital patient
+    with the same name and birth date: no identity is beyond doubt, so forwardTo sends nothing
+    and the audit trail says why; a person decides."""
+    server, sink, pacs = site
+    [(raw, twin)] = patient_files("MULLER^ZOE", "19700131", count=1)
+    twin.PatientID = "HOSP-9999"
+    out = io.BytesIO()
+    twin.save_as(out, write_like_original=False)
+    stored = server.admin("POST", "/instances", data=out.getvalue())
+    assert stored.status_code == 200, stored.text
+    try:
+        answer, token = create(server, patient=HOSPITAL, forwardTo="pacs")
+        files = patient_files(SENT_NAME, "19700131")
+        upload = send_through(server, token, ticket_of(server, token, "1970-01-31"), files)
+        [waiting] = wait_until("reconcile-waiting", lambda: [
+            e for e in audit(server, "reconcile-waiting") if e["uploadId"] == upload.id],
+            timeout=30)
+        assert waiting["detail"] == "request %s to pacs: several-candidates-above" % answer["id"]
+        time.sleep(2)  # the forwarder has had its rounds
+        assert forwards(server, upload.id) == []
+        assert received_at(pacs, files) == {}
+        assert server.admin_upload(upload.id)["request"]["matched"] is True
+    finally:
+        server.admin("DELETE", "/patients/%s" % stored.json()["ParentPatient"])
 
 
 def test_on_an_internal_pulled_uploads_are_judged_and_a_matching_one_forwarded(start_server,
