@@ -1,7 +1,8 @@
 """The demonstration (Resources/Scripts/demo.sh) as a visitor runs it, on the plugin under test
 (INBOUND_DEMO_PLUGIN: nothing installed or built): it starts within a minute and prints its
 addresses; the clinic's CT study arrives inside by itself; the hospital's PACS (DCMTK's
-dcmqrscp) and RIS worklist (wlmscpfs) answer C-FIND with the patients the summary promises;
+dcmqrscp) and RIS worklist (wlmscpfs) answer C-FIND with the patients the summary promises,
+and the release dialog's candidates (GET /inbound/admin/uploads/{id}/candidates) offer them;
 a release lands in the PACS's storage folder the summary names; SIGTERM stops every process
 the demonstration started."""
 
@@ -154,16 +155,49 @@ def test_the_pacs_and_the_worklist_hold_the_hospitals_patients(demo):
     assert demo.admin("GET", "/tools/default-encoding").text.strip() == "Utf8"
 
 
+def test_the_release_dialog_offers_the_hospital_patient_and_his_scheduled_ct(demo):
+    upload = wait_for_the_clinics_upload(demo)
+    r = demo.admin("GET", "/inbound/admin/uploads/%s/candidates" % upload["id"])
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["complete"] is True, answer["sources"]
+    asked = {(s["source"], s["query"]): s["status"] for s in answer["sources"]}
+    assert asked[("pacs", "Patient")] == asked[("ris", "Worklist")] == "answered", asked
+    [patient] = answer["patients"]
+    assert patient["originalPatientId"] == CLINIC_PATIENT_ID
+    assert patient["birthDate"] == HOSPITAL["birthDate"] and not patient["ambiguous"]
+
+    candidates = patient["candidates"]
+    best = candidates[0]
+    assert best["patientId"] == HOSPITAL["id"] and best["fits"], candidates
+    [pacs] = [c for c in candidates if c["source"] == "pacs" and c["patientId"] == HOSPITAL["id"]]
+    assert pacs["score"] >= answer["threshold"] and pacs["issuer"] == "DEMO-HOSPITAL"
+    assert {"name-same", "birth-date-same", "sex-same"} <= set(pacs["reasons"]), pacs
+    [ris] = [c for c in candidates if c["source"] == "ris"]
+    assert ris["patientId"] == HOSPITAL["id"] and ris["accessionNumber"] == ACCESSION, ris
+    assert ris["fits"] and ris["score"] >= answer["threshold"], ris
+    # The near-miss is offered apart: same name, another birth date, does not fit.
+    [near] = [c for c in candidates if c["patientId"] == NEAR_MISS]
+    assert not near["fits"] and near["score"] < answer["threshold"], near
+    assert "birth-date-differs" in near["reasons"], near
+    assert not [c for c in candidates if c["patientId"] in ("H-100815", "DEMO-0001")], candidates
+
+
 def test_a_release_lands_in_the_pacs_storage_folder(demo):
     upload = wait_for_the_clinics_upload(demo)
     [study] = upload["studies"]
     assert study["originalPatientId"] == CLINIC_PATIENT_ID and study["instances"] == 7
 
+    # As the dialog's "Use" on the worklist entry sends it (no issuer: the configured one).
+    r = demo.admin("GET", "/inbound/admin/uploads/%s/candidates" % upload["id"])
+    [ris] = [c for c in r.json()["patients"][0]["candidates"] if c["source"] == "ris"]
     before = set(os.listdir(demo.pacs_folder))
     r = demo.admin("POST", "/inbound/admin/uploads/%s/release" % upload["id"],
                    json={"modality": "pacs", "patient": {
                        "id": HOSPITAL["id"], "name": HOSPITAL["name"],
-                       "birthDate": HOSPITAL["birthDate"]}})
+                       "birthDate": HOSPITAL["birthDate"], "sex": HOSPITAL["sex"]},
+                         "accessionNumber": ACCESSION,
+                         "candidate": {"source": "ris", "score": ris["score"]}})
     assert r.status_code == 202, r.text
 
     def received():
@@ -173,6 +207,8 @@ def test_a_release_lands_in_the_pacs_storage_folder(demo):
         ds = pydicom.dcmread(os.path.join(demo.pacs_folder, name))
         assert (str(ds.PatientID), str(ds.PatientName), ds.PatientBirthDate) == \
             (HOSPITAL["id"], HOSPITAL["name"], HOSPITAL["birthDate"])
+        assert (ds.IssuerOfPatientID, ds.PatientSex, ds.AccessionNumber) == \
+            ("DEMO-HOSPITAL", HOSPITAL["sex"], ACCESSION)
         assert ds.Modality == "CT"
     # The PACS now answers for the study too (its index was updated by C-STORE).
     studies = find(["-S", "-aec", "PACS", "-k", "QueryRetrieveLevel=STUDY",
