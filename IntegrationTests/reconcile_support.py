@@ -1,4 +1,5 @@
-"""Real DICOM parts for the reconciliation assistant's tests (doc/Reconciliation.md): a PACS, a worklist, a hung peer, the patient CD.
+"""Real DICOM parts for the reconciliation assistant's tests (doc/Reconciliation.md): a PACS, a
+worklist, a hung peer, the patient CD.
 
 How the DCMTK parts run: IntegrationTests/README.md, "Reconciliation sources".
 - `QueryPacs`: dcmqrscp (fork mode, never `-s`) filled by `dcmqridx` with `PACS_PATIENTS`,
