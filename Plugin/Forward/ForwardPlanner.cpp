@@ -1,6 +1,7 @@
 // Queues forwards: an admin's release of an upload's studies, the auto-forward rules.
 #include "ForwardPlanner.h"
 
+#include "Forward/ReconciledCopy.h"
 #include "Forward/UploadStudies.h"
 #include "Http/ApiError.h"
 #include "Reconcile/CandidateScore.h"
@@ -194,11 +195,7 @@ namespace Inbound
     f.patientIssuer = r.issuer.empty() ? configuration_.reconciliation.issuerOfPatientId : r.issuer;
     f.candidateSource = r.source;
     f.candidateScore = chosen.score;
-    CoercedIdentity identity;
-    identity.patientId = f.patientId;
-    identity.issuer = f.patientIssuer;
-    identity.name = f.patientName;
-    if (!Coercion::CheckIdentity(identity).empty())
+    if (!Coercion::CheckIdentity(ReconciledCopy::GetIdentity(f)).empty())
     {
       decision.reconciled = false;
       decision.reason = "candidate-not-writable";

@@ -4,7 +4,6 @@
 #include <OrthancFramework.h>  // first: it defines what the framework headers test
 
 #include "Forward/UploadStudies.h"
-#include "Reconcile/Coercion.h"
 #include "Upload/Isolation.h"
 
 #include <DicomParsing/FromDcmtkBridge.h>
@@ -23,6 +22,18 @@ namespace Inbound
   {
   }
 
+  CoercedIdentity ReconciledCopy::GetIdentity(const ForwardRecord& f)
+  {
+    CoercedIdentity identity;
+    identity.patientId = f.patientId;
+    identity.issuer = f.patientIssuer;
+    identity.name = f.patientName;
+    identity.birthDate = f.patientBirthDate;
+    identity.sex = f.patientSex;
+    identity.accessionNumber = f.accessionNumber;
+    return identity;
+  }
+
   std::string ReconciledCopy::Make(const ForwardRecord& f)
   {
     // A copy of every instance that the upload stored in the study, with the hospital's
@@ -32,13 +43,7 @@ namespace Inbound
     // copy stays one study. Instances of the Orthanc study that the upload did not store are
     // not the sender's: never sent.
     const std::vector<ItemRecord> instances = InstancesOf(ledger_, f);
-    CoercedIdentity identity;
-    identity.patientId = f.patientId;
-    identity.issuer = f.patientIssuer;
-    identity.name = f.patientName;
-    identity.birthDate = f.patientBirthDate;
-    identity.sex = f.patientSex;
-    identity.accessionNumber = f.accessionNumber;
+    const CoercedIdentity identity = GetIdentity(f);
     const std::string modifiedAt = Isolation::Now();
     std::string studyUid;
     std::map<std::string, std::string> seriesUids;

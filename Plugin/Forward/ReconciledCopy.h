@@ -3,6 +3,7 @@
 
 #include "Forward/IOrthancRest.h"
 #include "Ledger/Ledger.h"
+#include "Reconcile/Coercion.h"
 
 #include <boost/noncopyable.hpp>
 
@@ -25,6 +26,9 @@ namespace Inbound
 
   public:
     ReconciledCopy(IOrthancRest& orthanc, const Ledger& ledger);
+
+    // The identity the copy of this forward gets.
+    static CoercedIdentity GetIdentity(const ForwardRecord& forward);
 
     // Stores the copy and answers its Orthanc study; std::runtime_error when Orthanc did not
     // make it one study of its own (what it stored of it is deleted again).
