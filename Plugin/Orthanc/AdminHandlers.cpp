@@ -136,7 +136,9 @@ namespace Inbound
     void AdminRelease(RestCall& call)
     {
       const ReleaseRequest request = ReleaseRequest::Parse(call.GetBody(), call.GetBodySize());
-      call.AnswerJson(202, GetForwarder().Release(call.GetGroup(0), request, "admin"));
+      call.AnswerJson(202, GetForwarder().Release(
+                             call.GetGroup(0), request,
+                             AccessPolicy::GetAdminName(call.GetHeader("authorization"))));
     }
 
     // GET /inbound/admin/uploads/{id}/candidates[?fresh=true]: who each patient may be here.
