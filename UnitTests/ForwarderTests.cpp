@@ -638,6 +638,27 @@ TEST(Forwarder, ACopyLandingInAnExistingStudyIsNotSent)
   EXPECT_NE(std::string::npos, f.Only("U1").lastError.find("new UIDs"));
 }
 
+TEST(Forwarder, AFailedCopyLeavesNoPartOfItBehind)
+{
+  // The second instance cannot be coerced (it is not the isolated copy of this upload) or
+  // read: the first one's copy, already stored, is deleted again, at every attempt.
+  Fixture f;
+  f.AddUpload("U1", "neuro");
+  f.rest.files["b2U1"].uploadId = "U9";
+  f.forwarder->Release("U1", f.Reconciled(), "admin");
+  f.forwarder->Step(f.stopping);
+  EXPECT_TRUE(f.rest.stores.empty());
+  EXPECT_EQ(std::vector<std::string>{"/instances/copy-1"}, f.rest.deleted);
+  EXPECT_NE(std::string::npos, f.Only("U1").lastError.find("not the isolated copy"));
+
+  f.rest.files.erase("b2U1");
+  f.clock.now += 60000;
+  f.forwarder->Step(f.stopping);
+  EXPECT_EQ((std::vector<std::string>{"/instances/copy-1", "/instances/copy-2"}), f.rest.deleted);
+  EXPECT_NE(std::string::npos, f.Only("U1").lastError.find("no longer holds"));
+  EXPECT_TRUE(f.rest.stores.empty());
+}
+
 TEST(Forwarder, AMatchedRequestUploadGoesToItsModalityOnceUnderTheHospitalsIdentity)
 {
   Fixture f;

@@ -51,69 +51,88 @@ namespace Inbound
     std::set<std::string> made;    // of those, the ones this call stored (not there before)
     using Orthanc::FromDcmtkBridge;
     std::string copy;
-    for (const ItemRecord& instance : instances)
+    try
     {
-      CoercedUids uids;
-      if (f.newUids)
+      for (const ItemRecord& instance : instances)
       {
-        const std::string& series = instance.orthancSeriesId;
-        if (studyUid.empty())
+        CoercedUids uids;
+        if (f.newUids)
         {
-          studyUid = FromDcmtkBridge::GenerateUniqueIdentifier(Orthanc::ResourceType_Study);
+          const std::string& series = instance.orthancSeriesId;
+          if (studyUid.empty())
+          {
+            studyUid = FromDcmtkBridge::GenerateUniqueIdentifier(Orthanc::ResourceType_Study);
+          }
+          if (seriesUids.count(series) == 0)
+          {
+            seriesUids[series] =
+              FromDcmtkBridge::GenerateUniqueIdentifier(Orthanc::ResourceType_Series);
+          }
+          uids.study = studyUid;
+          uids.series = seriesUids[series];
+          uids.instance =
+            FromDcmtkBridge::GenerateUniqueIdentifier(Orthanc::ResourceType_Instance);
         }
-        if (seriesUids.count(series) == 0)
+        std::string stored;
+        if (!orthanc_.GetBytes(stored, "/instances/" + instance.orthancInstanceId + "/file"))
         {
-          seriesUids[series] =
-            FromDcmtkBridge::GenerateUniqueIdentifier(Orthanc::ResourceType_Series);
+          throw std::runtime_error("Orthanc no longer holds instance " +
+                                   instance.orthancInstanceId + " of the study");
         }
-        uids.study = studyUid;
-        uids.series = seriesUids[series];
-        uids.instance = FromDcmtkBridge::GenerateUniqueIdentifier(Orthanc::ResourceType_Instance);
+        std::string dicom;
+        {
+          Orthanc::ParsedDicomFile parsed(stored);
+          stored.clear();
+          Coercion::Apply(*parsed.GetDcmtkObject().getDataset(), identity, uids, f.uploadId,
+                          modifiedAt);
+          parsed.SaveToMemoryBuffer(dicom);
+        }
+        const Json::Value answer = orthanc_.PostBytes("/instances", dicom);
+        const std::string id = answer.get("ID", "").asString();
+        if (answer.get("Status", "Success").asString() == "Success")
+        {
+          made.insert(id);
+        }
+        const std::string parent = answer.get("ParentStudy", "").asString();
+        if (parent.empty() || (!copy.empty() && parent != copy))
+        {
+          throw std::runtime_error("Orthanc did not store the reconciled copy as one study");
+        }
+        copy = parent;
+        copied.insert(id);
       }
-      std::string stored;
-      if (!orthanc_.GetBytes(stored, "/instances/" + instance.orthancInstanceId + "/file"))
+
+      // The copy's study is sent, and later deleted, as a whole: it must hold nothing else.
+      // With the hospital's PatientID and the sender's StudyInstanceUID it can be a study the
+      // hospital already has in this Orthanc; then only new UIDs keep the two apart.
+      // An instance that was there already (AlreadyStored) may be the hospital's own, e.g. a
+      // study made here and sent back on a CD: deleting the copy would delete it.
+      Json::Value held;
+      if (made.size() < copied.size() ||
+          (orthanc_.Get(held, "/studies/" + copy + "/instances") && held.isArray() &&
+           held.size() > copied.size()))
       {
-        throw std::runtime_error("Orthanc no longer holds instance " + instance.orthancInstanceId +
-                                 " of the study");
-      }
-      std::string dicom;
-      {
-        Orthanc::ParsedDicomFile parsed(stored);
-        stored.clear();
-        Coercion::Apply(*parsed.GetDcmtkObject().getDataset(), identity, uids, f.uploadId,
-                        modifiedAt);
-        parsed.SaveToMemoryBuffer(dicom);
-      }
-      const Json::Value answer = orthanc_.PostBytes("/instances", dicom);
-      const std::string parent = answer.get("ParentStudy", "").asString();
-      if (parent.empty() || (!copy.empty() && parent != copy))
-      {
-        throw std::runtime_error("Orthanc did not store the reconciled copy as one study");
-      }
-      copy = parent;
-      copied.insert(answer.get("ID", "").asString());
-      if (answer.get("Status", "Success").asString() == "Success")
-      {
-        made.insert(answer.get("ID", "").asString());
+        throw std::runtime_error("Orthanc already holds a study with this PatientID and "
+                                 "StudyInstanceUID; release with new UIDs");
       }
     }
-
-    // The copy's study is sent, and later deleted, as a whole: it must hold nothing else.
-    // With the hospital's PatientID and the sender's StudyInstanceUID it can be a study the
-    // hospital already has in this Orthanc; then only new UIDs keep the two apart.
-    // An instance that was there already (AlreadyStored) may be the hospital's own, e.g. a
-    // study made here and sent back on a CD: deleting the copy would delete it.
-    Json::Value held;
-    if (made.size() < copied.size() ||
-        (orthanc_.Get(held, "/studies/" + copy + "/instances") && held.isArray() &&
-         held.size() > copied.size()))
+    catch (...)
     {
+      // No half copy stays behind under the hospital's identity: the next attempt makes it
+      // again whole (with new UIDs, a new study each time), and what was there already stays.
       for (const std::string& id : made)
       {
-        orthanc_.Delete("/instances/" + id);
+        try
+        {
+          orthanc_.Delete("/instances/" + id);
+        }
+        catch (const std::exception& e)
+        {
+          LOG(ERROR) << "Inbound: forward " << f.id << ": part of a failed copy, instance "
+                     << id << ", cannot be deleted: " << e.what();
+        }
       }
-      throw std::runtime_error("Orthanc already holds a study with this PatientID and "
-                               "StudyInstanceUID; release with new UIDs");
+      throw;
     }
     return copy;
   }
