@@ -271,6 +271,13 @@ TEST(Coercion, RefusesWhatItCannotWriteFaithfully)
     EXPECT_NE(std::string::npos, std::string(e.what()).find("UTF-8")) << e.what();
   }
 
+  // Eight-bit text in a file that declares no character set (ASCII): its letters are not
+  // known, so the file is not converted rather than guessed.
+  IsolatedInstance undeclared;
+  undeclared.studyDescription = "Sch\xe4" "del";
+  EXPECT_THROW(Coerce(undeclared, lukasiewicz), std::runtime_error);
+  EXPECT_NO_THROW(Coerce(undeclared, Hospital()));  // an ASCII identity needs no conversion
+
   // An OtherPatientIDsSequence that is no sequence: nothing appended anywhere.
   Orthanc::ParsedDicomFile odd(instance.Make());
   DcmDataset& o = *odd.GetDcmtkObject().getDataset();
