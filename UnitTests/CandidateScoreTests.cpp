@@ -308,11 +308,44 @@ TEST(CandidateScore, RankOrdersDropsAndCuts)
   EXPECT_EQ(Codes({"pacs:D", "local:A", "request:C", "pacs:A", "pacs:B", "ris:A", "local:E"}),
             order);
   EXPECT_FALSE(p.ambiguous);
+  // The cut keeps, beyond it, the best candidate of each other PatientID that fits (B, C).
   CandidateScore::Rank(p, 50, 2);
-  ASSERT_EQ(2u, p.candidates.size());
-  EXPECT_EQ("D", p.candidates[0].record.patientId);
-  CandidateScore::Rank(p, 50, 0);
+  order.clear();
+  for (const Candidate& c : p.candidates)
+  {
+    order.push_back(c.record.source + ":" + c.record.patientId);
+  }
+  EXPECT_EQ(Codes({"pacs:D", "local:A", "request:C", "pacs:B"}), order);
+  CandidateScore::Rank(p, 95, 0);
   EXPECT_TRUE(p.candidates.empty());
+}
+
+TEST(CandidateScore, TheCutNeverHidesASecondPatientFromTheAutomaticRule)
+{
+  // MaxCandidates 2: the request's patient twice (PACS, worklist), another above
+  // AutoThreshold behind them (red team: an auto-forward must still wait).
+  Reconciliation r = Result({Scored(100, "H-1", "pacs"), Scored(95, "H-1", "ris"),
+                             Scored(85, "H-2", "pacs"), Scored(60, "H-3"), Scored(30, "H-4")});
+  CandidateScore::Rank(r.patients[0], 50, 2);
+  ASSERT_EQ(4u, r.patients[0].candidates.size());
+  EXPECT_EQ("H-2", r.patients[0].candidates[2].record.patientId);
+  EXPECT_EQ("H-3", r.patients[0].candidates[3].record.patientId);
+  Candidate chosen;
+  std::string reason;
+  EXPECT_FALSE(CandidateScore::AutoIdentity(chosen, reason, r, "H-1"));
+  EXPECT_EQ("several-candidates-above", reason);
+}
+
+TEST(CandidateScore, TruncatedAnswersNeverReconcileOnTheirOwn)
+{
+  // A query with more answers than MaxAnswers: those not read may hold another patient.
+  Reconciliation r = Result({Scored(100, "H-1")});
+  Candidate chosen;
+  std::string reason;
+  ASSERT_TRUE(CandidateScore::AutoIdentity(chosen, reason, r, "H-1"));
+  r.sources[0].truncated = true;
+  EXPECT_FALSE(CandidateScore::AutoIdentity(chosen, reason, r, "H-1"));
+  EXPECT_EQ("sources-truncated", reason);
 }
 
 TEST(CandidateScore, Ambiguity)

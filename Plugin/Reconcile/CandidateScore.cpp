@@ -431,7 +431,23 @@ namespace Inbound
       }
       if (list.size() > maxCandidates)
       {
-        list.resize(maxCandidates);
+        // Beyond the cut, the best candidate of every other PatientID that fits stays: the
+        // admin sees each fitting patient, and AutoIdentity never takes one PatientID above
+        // AutoThreshold (>= threshold) for the only one because another was cut.
+        std::vector<Candidate> kept(list.begin(), list.begin() + maxCandidates);
+        std::set<std::string> ids;
+        for (const Candidate& c : kept)
+        {
+          ids.insert(c.record.patientId);
+        }
+        for (size_t i = maxCandidates; i < list.size(); i++)
+        {
+          if (list[i].score >= threshold && ids.insert(list[i].record.patientId).second)
+          {
+            kept.push_back(list[i]);
+          }
+        }
+        list.swap(kept);
       }
     }
 
@@ -452,6 +468,11 @@ namespace Inbound
       else if (!result.IsComplete())
       {
         reason = "sources-incomplete";
+      }
+      else if (std::any_of(result.sources.begin(), result.sources.end(),
+                           [](const SourceOutcome& s) { return s.truncated; }))
+      {
+        reason = "sources-truncated"; // answers beyond MaxAnswers were not read: unknown
       }
       else if (result.patients.empty())
       {

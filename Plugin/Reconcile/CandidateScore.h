@@ -37,7 +37,8 @@ namespace Inbound
     // Best first (score, then source: "local" < "request" < modalities by name, then
     // PatientID); drops the candidates of score 0; sets `ambiguous` (two different PatientIDs
     // within 5 points at the top, both at or above `threshold`, before the cut); keeps at most
-    // `maxCandidates`.
+    // `maxCandidates`, and beyond them the best candidate of each other PatientID at or above
+    // `threshold` (a fitting patient is never cut away).
     void Rank(PatientCandidates& patient, int threshold, size_t maxCandidates);
 
     // The hospital PatientID an automatic release may use for this patient: the single
@@ -45,12 +46,13 @@ namespace Inbound
     std::string SingleAbove(const PatientCandidates& patient, int autoThreshold);
 
     // The identity an automatic release uses: true when every source answered
-    // (result.IsComplete()), the upload has patients, none is ambiguous, and every patient's
+    // (result.IsComplete()) with no answer left unread (none `truncated`), the upload has
+    // patients, none is ambiguous, and every patient's
     // SingleAbove(result.autoThreshold) equals `requestPatientId` (non-empty). `chosen` is then
     // the best candidate with that PatientID at or above autoThreshold, a hospital record
     // (local, PACS, worklist) before the "request" one. False otherwise, `reason` being a code
     // for the audit trail, never a patient's data: "no-request-patient", "sources-incomplete",
-    // "no-patients", "no-candidate-above", "several-candidates-above", "patient-ambiguous",
+    // "sources-truncated", "no-patients", "no-candidate-above", "several-candidates-above", "patient-ambiguous",
     // "request-patient-differs".
     bool AutoIdentity(Candidate& chosen, std::string& reason, const Reconciliation& result,
                       const std::string& requestPatientId);
