@@ -28,8 +28,14 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 import data
 import harness
-from harness import Upload
 from pacs import Pacs
+import request_links
+import test_release
+from test_requests_delivery import wait_until
+
+# The release tests' helpers, also offered here: send() uploads files through the public API
+# and completes the upload; forwards() lists an upload's forwards.
+send, forwards = test_release.send, test_release.forwards
 
 PACS_AET = "QRPACS"
 WORKLIST_AET = "RIS"
@@ -391,13 +397,16 @@ def make_cd(*names, per_patient=2):
     return made
 
 
-def send(server, originals, **overrides):
-    """Uploads "originals" through the public API and completes the upload: the Upload."""
-    upload = Upload.open(server, **overrides)
-    for o in originals:
+def send_through_link(server, patient, files, forward_to="store"):
+    """A request link for "patient" (challenge: its birth date) forwarding to "forward_to",
+    and "files" sent through it: (the created request, the Upload)."""
+    created, token = request_links.create(server, patient=patient, forwardTo=forward_to)
+    ticket = request_links.ticket_of(server, token, patient["birthDate"])
+    upload = request_links.upload_of(server, request_links.open_bound(server, token, ticket))
+    for o in files:
         upload.put_ok(o.data)
     upload.complete_ok()
-    return upload
+    return created, upload
 
 
 def store_local_patient(server, patient=LOCAL_PATIENT):
@@ -447,21 +456,6 @@ def release(server, upload_id, body, expected=202):
 def audit_events(server, event=None):
     events = server.admin_json("GET", "/inbound/admin/audit", params={"limit": 1000})["events"]
     return [e for e in events if event is None or e["event"] == event]
-
-
-def forwards(server, upload_id):
-    return server.admin_json("GET", "/inbound/admin/forwards",
-                             params={"upload": upload_id})["forwards"]
-
-
-def wait_until(what, probe, timeout=30.0):
-    deadline = time.time() + timeout
-    value = probe()
-    while not value and time.time() < deadline:
-        time.sleep(0.2)
-        value = probe()
-    assert value, "%s not within %.0f s" % (what, timeout)
-    return value
 
 
 def done_forward(server, upload_id, timeout=60.0):

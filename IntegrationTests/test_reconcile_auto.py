@@ -8,7 +8,6 @@ import time
 import pytest
 
 import reconcile_support as rs
-from request_links import create, open_bound, ticket_of, upload_of
 
 ZOE = {"id": "H1008", "name": "Łukasiewicz^Zoë", "birthDate": "19850707"}
 JANE = {"id": "H1003", "name": "DOE^JANE", "birthDate": "19700303"}
@@ -20,16 +19,6 @@ def site(plugin, tmp_path_factory):
     yield from rs.running(plugin, folder, TimeoutSeconds=3, inbound={"AutoForward": [
         {"Recipient": "trauma", "Modality": "store", "PatientID": "Namespaced",
          "Reconcile": True}]})
-
-
-def send_through_link(server, patient, files):
-    created, token = create(server, patient=patient, forwardTo="store")
-    upload = upload_of(server, open_bound(server, token, ticket_of(server, token,
-                                                                    patient["birthDate"])))
-    for o in files:
-        upload.put_ok(o.data)
-    upload.complete_ok()
-    return created, upload
 
 
 def waiting_of(server, upload_id):
@@ -51,7 +40,7 @@ def assert_waits(server, env, upload_id, files, traces):
 def test_a_request_with_exactly_one_candidate_is_sent_with_its_identity(site):
     server, env = site
     files = rs.make_cd("zoe")
-    created, upload = send_through_link(server, ZOE, files)
+    created, upload = rs.send_through_link(server, ZOE, files)
     done = rs.done_forward(server, upload.id)
     assert done["origin"] == "request" and done["patientId"] == "H1008", done
 
@@ -81,7 +70,7 @@ def test_a_request_with_exactly_one_candidate_is_sent_with_its_identity(site):
 def test_a_request_with_two_candidates_waits_for_a_person(site):
     server, env = site
     files = rs.make_cd("doe", per_patient=1)
-    created, upload = send_through_link(server, JANE, files)
+    created, upload = rs.send_through_link(server, JANE, files)
     # H1003 (100) and H1004 JANE^DOE (85): both above AutoThreshold.
     assert_waits(server, env, upload.id, files, ("DOE", "JANE", "19700303", "H1003", "H1004"))
     assert server.admin_upload(upload.id)["request"]["matched"] is True

@@ -9,7 +9,6 @@ import pytest
 
 import harness
 import reconcile_support as rs
-from request_links import create, open_bound, ticket_of, upload_of
 
 TIMEOUT = 2
 # Every kind of source, and the two that answer.
@@ -137,11 +136,8 @@ def test_an_orthanc_no_longer_in_utf8_asks_no_dicom_source(site):
 def test_a_request_waits_when_a_source_is_down(site, env):
     server, _ = site
     files = rs.make_cd("zoe", per_patient=1)
-    created, token = create(server, patient={"id": "H1008", "name": "Łukasiewicz^Zoë",
-                                             "birthDate": "19850707"}, forwardTo="store")
-    upload = upload_of(server, open_bound(server, token, ticket_of(server, token, "19850707")))
-    upload.put_ok(files[0].data)
-    upload.complete_ok()
+    created, upload = rs.send_through_link(server, {"id": "H1008", "name": "Łukasiewicz^Zoë",
+                                                    "birthDate": "19850707"}, files)
     [waiting] = rs.wait_until("reconcile-waiting", lambda: [
         e for e in rs.audit_events(server, "reconcile-waiting") if e["uploadId"] == upload.id])
     for trace in ("Lukasiewicz", "H1008", "19850707"):
