@@ -391,10 +391,14 @@ namespace Inbound
       {
         const std::string where = "AutoForward[" + std::to_string(i) + "]";
         const Json::Value& r = list[i];
+        // A rule that reconciles names no PatientID rule: it sends the hospital's or nothing.
+        const bool reconciling = r.isObject() && r["Reconcile"].isBool() && r["Reconcile"].asBool();
         if (!r.isObject() || !r["Recipient"].isString() || !r["Modality"].isString() ||
-            !r["PatientID"].isString() || r["Modality"].asString().empty())
+            !(r["PatientID"].isString() || (reconciling && !r.isMember("PatientID"))) ||
+            r["Modality"].asString().empty())
         {
-          Bad(where, "needs the strings \"Recipient\", \"Modality\" and \"PatientID\"");
+          Bad(where, "needs the strings \"Recipient\", \"Modality\" and \"PatientID\" "
+                     "(\"PatientID\" may be left out with \"Reconcile\" : true)");
         }
         for (const std::string& key : r.getMemberNames())
         {
@@ -406,7 +410,8 @@ namespace Inbound
         ForwardRule rule;
         rule.recipient = r["Recipient"].asString();
         rule.modality = r["Modality"].asString();
-        const std::string patientId = r["PatientID"].asString();
+        const std::string patientId =
+          r.isMember("PatientID") ? r["PatientID"].asString() : "Namespaced";
         if (patientId == "AsSent")
           rule.asSent = true;
         else if (patientId != "Namespaced")

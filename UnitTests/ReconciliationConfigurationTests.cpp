@@ -165,6 +165,18 @@ TEST(ReconciliationConfiguration, AutoForwardReconcileIsExclusiveWithAsSent)
   EXPECT_TRUE(Refused("{" + recipients + R"(, "AutoForward": [
     {"Recipient": "*", "Modality": "pacs", "PatientID": "Namespaced", "Reconcile": "yes"}]})",
                       "AutoForward[0].Reconcile"));
+
+  // A reconciling rule sends the hospital's identity or nothing: PatientID may be left out,
+  // which no other rule may.
+  const Configuration bare = ParseText("{" + recipients + R"(, "AutoForward": [
+    {"Recipient": "neuro", "Modality": "pacs", "Reconcile": true}]})");
+  ASSERT_EQ(1u, bare.autoForward.size());
+  EXPECT_TRUE(bare.autoForward[0].reconcile);
+  EXPECT_FALSE(bare.autoForward[0].asSent);
+  EXPECT_TRUE(Refused("{" + recipients + R"(, "AutoForward": [
+    {"Recipient": "neuro", "Modality": "pacs", "Reconcile": false}]})", "AutoForward[0]"));
+  EXPECT_TRUE(Refused("{" + recipients + R"(, "AutoForward": [
+    {"Recipient": "neuro", "Modality": "pacs"}]})", "AutoForward[0]"));
 }
 
 TEST(ReconciliationConfiguration, SourcesNeedUtf8AnswersFromOrthanc)
