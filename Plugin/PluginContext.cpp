@@ -599,6 +599,11 @@ namespace Inbound
       forwarder_->Wake();
       forwarderThread_.join();
     }
+    if (finder_)
+    {
+      // Now, while Orthanc's core still serves them: a C-FIND may outlive its round.
+      finder_->Stop();
+    }
     if (notifierThread_.joinable())
     {
       notifier_->Wake();

@@ -613,3 +613,36 @@ TEST(CandidateFinder, TheDestructorWaitsForTheBackgroundThreads)
   EXPECT_GE(waited, 200);
   EXPECT_EQ(1, f->orthanc.hungReturned); // the thread ended before the finder went
 }
+
+TEST(CandidateFinder, StopWaitsForTheBackgroundThreadsAndStartsNoMore)
+{
+  // Orthanc's OrthancStopped (PluginContext::Stop): a C-FIND that outlived its round must
+  // end while Orthanc's core still serves it (red team: else Orthanc aborted at unload).
+  Fixture f(R"({"Sources": [{"Modality": "hung", "Query": "Patient"}], "TimeoutSeconds": 1})");
+  f.orthanc.hung.insert("hung");
+  f.AddUpload("ABCDEFGHJKLM");
+  Reconciliation r = f.finder->Find("ABCDEFGHJKLM", false);
+  EXPECT_EQ(SourceStatus_Timeout, f.Source(r, "hung").status);
+  EXPECT_EQ(1u, f.finder->CountRunning());
+  std::thread releaser(
+      [&f]
+      {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        f.orthanc.Release();
+      });
+  const int64_t waited = MillisecondsOf([&f] { f.finder->Stop(); });
+  releaser.join();
+  EXPECT_GE(waited, 200);
+  EXPECT_EQ(1, f.orthanc.hungReturned);
+  EXPECT_EQ(0u, f.finder->CountRunning());
+
+  // A round after it asks nobody, and says why.
+  const size_t asked = f.orthanc.CountPosts("/modalities/hung/");
+  r = f.finder->Find("ABCDEFGHJKLM", true);
+  EXPECT_EQ(SourceStatus_Busy, f.Source(r, "hung").status);
+  EXPECT_EQ("Orthanc is stopping: not asked", f.Source(r, "hung").message);
+  EXPECT_EQ(SourceStatus_Busy, f.Source(r, "local").status);
+  EXPECT_EQ(asked, f.orthanc.CountPosts("/modalities/hung/"));
+  EXPECT_EQ(0u, f.finder->CountRunning());
+  f.finder->Stop(); // twice: nothing more
+}

@@ -165,10 +165,15 @@ namespace Inbound
 
   CandidateFinder::~CandidateFinder()
   {
-    stopping_ = true; // no further query begins
+    Stop();
+  }
+
+  void CandidateFinder::Stop()
+  {
     std::list<Worker> workers;
     {
       std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true; // no further query begins, no thread starts (Start)
       workers.swap(workers_);
     }
     for (Worker& worker : workers)
@@ -186,7 +191,7 @@ namespace Inbound
   bool CandidateFinder::Start(const std::shared_ptr<Task>& task)
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (running_ >= maxThreads_)
+    if (stopping_ || running_ >= maxThreads_)
     {
       return false;
     }
@@ -430,7 +435,9 @@ namespace Inbound
         if (!sent.empty())
         {
           task->outcome.status = SourceStatus_Busy;
-          task->outcome.message = "too many queries running in this Orthanc: not asked, ask again";
+          task->outcome.message =
+              stopping_ ? "Orthanc is stopping: not asked"
+                        : "too many queries running in this Orthanc: not asked, ask again";
         }
       }
     }

@@ -76,6 +76,12 @@ namespace Inbound
     // Waits for the source threads still running (each ends with its C-FIND's Timeout).
     ~CandidateFinder() override;
 
+    // Orthanc is stopping (OrthancStopped, its core still serving the source threads' calls):
+    // no source thread starts any more, no query begins, and the threads still running are
+    // waited for. Later, the core is torn down under a thread still inside it (a C-FIND that
+    // outlived its round): Orthanc aborted. Idempotent.
+    void Stop();
+
     Reconciliation Find(const std::string& uploadId, bool fresh) override;
 
     bool GetCached(Reconciliation& result, const std::string& uploadId) override;
