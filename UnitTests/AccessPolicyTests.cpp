@@ -205,6 +205,44 @@ TEST(AccessPolicy, AdminWritesAreSameOriginOnly)
   EXPECT_NO_THROW(Policy().CheckInHandler(Orthanc::HttpMethod_Post, "/inbound/api/uploads", RequestFacts()));
 }
 
+TEST(AccessPolicy, TheCandidatesAreAskedForTheSitesOwnPagesOnly)
+{
+  // A GET, but it makes C-FINDs: another site's <img> in a logged-in admin's browser must not
+  // drive them (red team, doc/Security.md adversary 4).
+  const std::string admin = Basic("admin:a-long-admin-password");
+  const std::string uri = "/inbound/admin/uploads/ABCDEFGHJKLM/candidates";
+  AccessRequest get = Request(Orthanc::HttpMethod_Get, uri, admin);
+  get.hasBody = false;
+  get.facts.host = "hospital.example";
+  for (const char* origin : {"", "https://evil.example", "null", "http://hospital.example.evil.example"})
+  {
+    get.facts.origin = origin;
+    EXPECT_EQ(AccessVerdict_Handler, Verdict(Policy(), get)) << origin;  // 403 from the handler
+    try
+    {
+      Policy().CheckInHandler(get.method, uri, get.facts);
+      ADD_FAILURE() << origin;
+    }
+    catch (const ApiError& e)
+    {
+      EXPECT_EQ(403, e.GetStatus());
+      EXPECT_EQ("cross-site", e.GetCode());
+    }
+  }
+  get.facts.origin = "http://hospital.example";
+  EXPECT_EQ(AccessVerdict_Admin, Verdict(Policy(), get));
+  EXPECT_NO_THROW(Policy().CheckInHandler(get.method, uri, get.facts));
+  get.facts.origin = "";
+  get.facts.requestedWith = "XMLHttpRequest";  // the admin page's own requests
+  EXPECT_EQ(AccessVerdict_Admin, Verdict(Policy(), get));
+  EXPECT_NO_THROW(Policy().CheckInHandler(get.method, uri, get.facts));
+  // The other admin reads stay plain GETs.
+  AccessRequest upload = Request(Orthanc::HttpMethod_Get, "/inbound/admin/uploads/ABCDEFGHJKLM", admin);
+  upload.hasBody = false;
+  EXPECT_EQ(AccessVerdict_Admin, Verdict(Policy(), upload));
+  EXPECT_NO_THROW(Policy().CheckInHandler(upload.method, upload.uri, upload.facts));
+}
+
 TEST(AccessPolicy, InsideThePublicRoutesAreAdminWritesToo)
 {
   const AccessPolicy internal({{"admin", "a-long-admin-password"}}, AddressRules(), {},

@@ -9,6 +9,24 @@
 
 namespace Inbound
 {
+  namespace
+  {
+    // Admin requests that only the site's own pages (or scripts that say so) may make: the
+    // writes, and the GET of an upload's candidates, which makes C-FINDs to the PACS and the
+    // worklist and takes the assistant's threads (doc/Security.md, adversary 4): another
+    // site's page could otherwise drive them with an <img> of an upload id its sender knows.
+    bool NeedsSameOrigin(Orthanc::HttpMethod method, const std::string& uri)
+    {
+      if (IsWrite(method))
+      {
+        return true;
+      }
+      const Route* route = MatchRoute(uri);
+      return method == Orthanc::HttpMethod_Get && route != nullptr &&
+             route->id == RouteId_AdminCandidates;
+    }
+  }
+
   AccessPolicy::AccessPolicy(const std::map<std::string, std::string>& users,
                              const AddressRules& trustedProxies,
                              const std::vector<PullerAccount>& pullers,
@@ -127,7 +145,8 @@ namespace Inbound
         decision.verdict = AccessVerdict_Unauthorized;
         decision.failedLogin = !request.authorization.empty();
       }
-      else if (IsWrite(request.method) && !IsSameOriginWrite(request.facts))
+      else if (NeedsSameOrigin(request.method, request.uri) &&
+               !IsSameOriginWrite(request.facts))
       {
         // Left to the plugin's handler for its JSON answer only when Orthanc will call it
         // (a multipart form it answers itself) and the body is small: a page of another
@@ -155,11 +174,13 @@ namespace Inbound
                      "The \"_method\" argument and X-HTTP-Method-Override are not accepted; "
                      "send the request with its own method");
     }
-    if (NeedsAdmin(Classify(method, uri)) && IsWrite(method) && !IsSameOriginWrite(facts))
+    if (NeedsAdmin(Classify(method, uri)) && NeedsSameOrigin(method, uri) &&
+        !IsSameOriginWrite(facts))
     {
       throw ApiError(403, "cross-site",
-                     "Admin changes are accepted from this site's own pages only; scripts "
-                     "send the header \"X-Requested-With: XMLHttpRequest\"");
+                     "Admin changes (and the candidates' queries) are accepted from this site's "
+                     "own pages only; scripts send the header \"X-Requested-With: "
+                     "XMLHttpRequest\"");
     }
   }
 
