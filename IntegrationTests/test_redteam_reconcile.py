@@ -8,7 +8,6 @@ import requests
 import harness
 import reconcile_support as rs
 from redteam_reconcile_support import craft
-from request_links import create, open_bound, ticket_of, upload_of
 
 TIMEOUT = 2
 NOBODY = "ZZZ^QQQ"  # a name no patient of the PACS, the worklist or this Orthanc has
@@ -227,16 +226,6 @@ def test_another_site_cannot_release(site):
 
 # ---------------------------------------------------------------- automatic reconciliation
 
-def through_link(server, patient, files):
-    created, token = create(server, patient=patient, forwardTo="store")
-    upload = upload_of(server, open_bound(server, token, ticket_of(server, token,
-                                                                    patient["birthDate"])))
-    for o in files:
-        upload.put_ok(o.data)
-    upload.complete_ok()
-    return upload
-
-
 def assert_nothing_sent(server, env, upload, files):
     rs.wait_until("the upload judged", lambda: server.admin_upload(upload.id)["request"]
                   .get("matched") is not None)
@@ -248,14 +237,14 @@ def assert_nothing_sent(server, env, upload, files):
 def test_a_link_for_one_patient_never_releases_a_cd_of_another(site):
     server, env = site
     files = rs.make_cd("mueller", per_patient=1)  # MÜLLER^JÜRGEN, H1001 beyond doubt
-    upload = through_link(server, JANE, files)
+    _, upload = rs.send_through_link(server, JANE, files)
     assert_nothing_sent(server, env, upload, files)
 
 
 def test_a_second_patient_on_the_cd_stops_the_automatic_release(site):
     server, env = site
     files = rs.make_cd("zoe", per_patient=1) + rs.make_cd("roe", per_patient=1)
-    upload = through_link(server, ZOE, files)
+    _, upload = rs.send_through_link(server, ZOE, files)
     assert_nothing_sent(server, env, upload, files)
 
 
@@ -267,7 +256,7 @@ def test_hospital_ids_among_the_cds_other_ids_win_the_sender_nothing(site, other
     server, env = site
     files = [craft(pid="PRAXIS-31", name="Lukasiewicz^Zoë", birth="19850707", sex="F",
                    other=other)]
-    upload = through_link(server, ZOE, files)
+    _, upload = rs.send_through_link(server, ZOE, files)
     done = rs.done_forward(server, upload.id)
     assert done["patientId"] == "H1008", done
     [received] = rs.wait_received(env.store, files).values()
@@ -280,5 +269,5 @@ def test_hospital_ids_among_the_cds_other_ids_win_the_sender_nothing(site, other
 def test_a_cd_naming_the_links_patient_with_an_empty_id_gets_only_that_patient(site):
     server, env = site
     files = [craft(pid="", name="Lukasiewicz^Zoë", birth="19850707", sex="F")]
-    upload = through_link(server, ZOE, files)
+    _, upload = rs.send_through_link(server, ZOE, files)
     assert rs.done_forward(server, upload.id)["patientId"] == "H1008"

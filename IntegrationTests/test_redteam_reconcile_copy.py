@@ -10,7 +10,6 @@ from pydicom.sequence import Sequence
 
 import reconcile_support as rs
 from redteam_reconcile_support import craft, implicit_item
-from request_links import create, open_bound, ticket_of, upload_of
 
 TIMEOUT = 2
 H1003 = {"id": "H1003", "name": "DOE^JANE", "birthDate": "19700303", "sex": "F"}
@@ -133,16 +132,6 @@ def test_thousands_of_earlier_records_are_kept_and_one_appended(site):
 
 # ---------------------------------------------------------------- the automatic rule's limits
 
-def through_link(server, patient, files):
-    created, token = create(server, patient=patient, forwardTo="store")
-    upload = upload_of(server, open_bound(server, token, ticket_of(server, token,
-                                                                    patient["birthDate"])))
-    for o in files:
-        upload.put_ok(o.data)
-    upload.complete_ok()
-    return upload
-
-
 def waits(server, env, upload, files, reason):
     [waiting] = rs.wait_until("reconcile-waiting", lambda: [
         e for e in rs.audit_events(server, "reconcile-waiting") if e["uploadId"] == upload.id])
@@ -159,8 +148,8 @@ def test_a_short_candidate_list_still_waits_for_a_second_patient_above(start_ser
     try:
         server = start_server(**env.server_kwargs(TimeoutSeconds=3, MaxCandidates=2))
         files = rs.make_cd("doe", per_patient=1)
-        upload = through_link(server, {"id": "H1003", "name": "DOE^JANE",
-                                       "birthDate": "19700303"}, files)
+        patient = {"id": "H1003", "name": "DOE^JANE", "birthDate": "19700303"}
+        _, upload = rs.send_through_link(server, patient, files)
         waits(server, env, upload, files, "several-candidates-above")
     finally:
         env.stop()
@@ -178,8 +167,8 @@ def test_answers_cut_at_max_answers_never_reconcile_on_their_own(start_server, t
         server = start_server(**env.server_kwargs(sources=[("pacs", "Patient")],
                                                   TimeoutSeconds=3, MaxAnswers=1))
         files = [craft(pid="PRAXIS-77", name="ROE^ANNA", birth="19750505", sex="F")]
-        upload = through_link(server, {"id": "H2001", "name": "ROE^ANNA",
-                                       "birthDate": "19750505"}, files)
+        patient = {"id": "H2001", "name": "ROE^ANNA", "birthDate": "19750505"}
+        _, upload = rs.send_through_link(server, patient, files)
         waits(server, env, upload, files, "sources-truncated")
         assert rs.source_of(rs.candidates(server, upload.id), "pacs")["truncated"] is True
     finally:
