@@ -173,3 +173,36 @@ def test_answers_cut_at_max_answers_never_reconcile_on_their_own(start_server, t
         assert rs.source_of(rs.candidates(server, upload.id), "pacs")["truncated"] is True
     finally:
         env.stop()
+
+
+# ---------------------------------------------------------------- namespaced patients in the PACS
+
+# What an earlier upload sent on with its namespaced PatientID (AutoForward "Namespaced", or
+# keepNamespacedPatientId) left in the PACS: a "patient" whose name and birth date its sender
+# chose — here those of H1008, whom the attacker wants to shadow.
+PLANTED = ("INB-ABCDEFGHJKLM-1-PRAXIS-31", "Łukasiewicz^Zoë", "19850707", "F", "ISO_IR 192", "")
+ZOE = {"id": "H1008", "name": "Łukasiewicz^Zoë", "birthDate": "19850707"}
+
+
+def test_a_namespaced_patient_in_the_pacs_is_never_a_candidate(start_server, tmp_path):
+    """A sender's namespaced patient in the PACS is nobody of the hospital: never offered, it
+    neither stops the automatic release of H1008 nor can a person release to it."""
+    env = rs.Environment(str(tmp_path))
+    env.pacs = rs.QueryPacs(env.pacs.folder, patients=rs.PACS_PATIENTS + [PLANTED])
+    env.start()
+    try:
+        server = start_server(**env.server_kwargs(TimeoutSeconds=3))
+        files = rs.make_cd("zoe", per_patient=1)
+        _, upload = rs.send_through_link(server, ZOE, files)
+        assert rs.done_forward(server, upload.id)["patientId"] == "H1008"
+        [patient] = rs.candidates(server, upload.id, fresh=True)["patients"]
+        assert {c["patientId"] for c in patient["candidates"]} >= {"H1008"}, patient
+        assert not [c for c in patient["candidates"] if c["patientId"].startswith("INB-")], \
+            patient
+        other = rs.send(server, rs.make_cd("zoe", per_patient=1))
+        r = rs.release(server, other.id, {"modality": "store", "confirmMismatch": True,
+                                          "patient": dict(ZOE, id=PLANTED[0])}, expected=400)
+        assert r.json()["error"] == "invalid-field" and "namespaced" in r.json()["message"], r.text
+        assert rs.forwards(server, other.id) == []
+    finally:
+        env.stop()

@@ -646,3 +646,25 @@ TEST(CandidateFinder, StopWaitsForTheBackgroundThreadsAndStartsNoMore)
   EXPECT_EQ(0u, f.finder->CountRunning());
   f.finder->Stop(); // twice: nothing more
 }
+
+TEST(CandidateFinder, NamespacedPatientsInThePacsOrWorklistAreNoCandidates)
+{
+  // An upload sent on with its namespaced PatientID is in the PACS under it, named as its
+  // sender chose (red team: a planted twin would stop every automatic release of H1003).
+  Fixture f(R"({"Sources": [{"Modality": "pacs", "Query": "Patient"},
+                            {"Modality": "ris", "Query": "Worklist"}], "TimeoutSeconds": 2})");
+  const char* planted = R"({"PatientID": "INB-BCDEFGHJKLMN-1-EXT-555", "PatientName": "DOE^JANE",
+                            "PatientBirthDate": "19700131", "PatientSex": "F",
+                            "AccessionNumber": "A2026-001", "RequestedProcedureID": "RP9"})";
+  f.orthanc.pacs["pacs"].append(Parse(planted));
+  f.orthanc.worklists["ris"].append(Parse(planted));
+  f.AddUpload("ABCDEFGHJKLM");
+  const Reconciliation r = f.finder->Find("ABCDEFGHJKLM", false);
+  ASSERT_EQ(1u, r.patients.size());
+  ASSERT_FALSE(r.patients[0].candidates.empty());
+  EXPECT_EQ("H1003", r.patients[0].candidates[0].record.patientId);
+  for (const Candidate& c : r.patients[0].candidates)
+  {
+    EXPECT_FALSE(Isolation::IsIsolatedPatientId("INB-", c.record.patientId)) << c.record.source;
+  }
+}

@@ -503,6 +503,19 @@ TEST(Forwarder, ReleaseRefusesUnknownModalitiesStudiesAndOpenUploads)
   open.tokenHash = "h";
   f.ledger.Uploads().Create(open);
   EXPECT_THROW(f.forwarder->Release("OPEN", f.Reconciled(), "a"), ApiError);
+  // An upload's namespaced PatientID is never the hospital's (red team): even confirmed.
+  body = R"({"modality": "pacs", "confirmMismatch": true,
+             "patient": {"id": "INB-ABCDEFGHJKLM-1-EXT-555", "name": "DOE^JANE"}})";
+  try
+  {
+    f.forwarder->Release("U1", ReleaseRequest::Parse(body.data(), body.size()), "a");
+    ADD_FAILURE();
+  }
+  catch (const ApiError& e)
+  {
+    EXPECT_EQ(400, e.GetStatus());
+    EXPECT_EQ("invalid-field", e.GetCode());
+  }
   EXPECT_TRUE(f.ledger.Forwards().List("", "", 100).empty());
 }
 

@@ -8,6 +8,7 @@
 #include "Reconcile/Coercion.h"
 #include "Requests/PatientMatch.h"
 #include "Toolbox/Errors.h"
+#include "Upload/Isolation.h"
 
 #include <Logging.h>
 
@@ -248,6 +249,15 @@ namespace Inbound
       }
     }
 
+    if (!request.keepNamespacedPatientId &&
+        Isolation::IsIsolatedPatientId(configuration_.patientIdPrefix, request.patientId))
+    {
+      // An upload's namespaced PatientID (in the PACS too, when one was sent on with it) is a
+      // sender's, never the hospital's: the copy would join that upload's patient here.
+      throw ApiError(400, "invalid-field",
+                     "The PatientID is an upload's namespaced one, not the hospital's: give the "
+                     "hospital's PatientID, or set keepNamespacedPatientId");
+    }
     if (!request.keepNamespacedPatientId && !request.confirmMismatch)
     {
       const std::string why = FindMismatch(uploadId, chosen, request);

@@ -8,6 +8,7 @@
 #include "Reconcile/ReconcileSetup.h"
 #include "Reconcile/SentPatients.h"
 #include "Toolbox/Errors.h"
+#include "Upload/Isolation.h"
 
 #include <Logging.h>
 
@@ -130,9 +131,12 @@ namespace Inbound
     {
       if (task.query == "Local")
         return CandidateQueries::ParseLocalAnswer(record, answer, task.prefix);
-      if (task.query == "Worklist")
-        return CandidateQueries::ParseWorklistAnswer(record, answer, task.source);
-      return CandidateQueries::ParsePatientAnswer(record, answer, task.source);
+      const bool parsed = task.query == "Worklist"
+                              ? CandidateQueries::ParseWorklistAnswer(record, answer, task.source)
+                              : CandidateQueries::ParsePatientAnswer(record, answer, task.source);
+      // An upload sent on with its namespaced PatientID is in the PACS under it, with the name
+      // and birth date its sender chose: never the hospital's patient (red team).
+      return parsed && !Isolation::IsIsolatedPatientId(task.prefix, record.patientId);
     }
 
     std::vector<CandidateQueries::Query> QueriesFor(const CandidateFinder::Task& task,
@@ -375,7 +379,8 @@ namespace Inbound
     {
       result.requestId = request.id;
       result.requestPatientId = request.patient.id;
-      if (!request.patient.id.empty())
+      if (!request.patient.id.empty() &&
+          !Isolation::IsIsolatedPatientId(configuration_.patientIdPrefix, request.patient.id))
       {
         CandidateRecord record;
         record.source = "request";
