@@ -15,9 +15,10 @@ AET = "PACS"
 
 
 class Pacs:
-    def __init__(self, folder, port=None):
+    def __init__(self, folder, port=None, options=()):
         self.folder = folder
         self.port = port or harness.free_port()
+        self.options = list(options)  # more storescp options, e.g. ["--bit-preserving"]
         self.process = None
         os.makedirs(folder, exist_ok=True)
 
@@ -28,7 +29,7 @@ class Pacs:
     def start(self):
         self.process = subprocess.Popen(
             ["storescp", "--aetitle", AET, "--output-directory", self.folder,
-             "+xa", str(self.port)],
+             "+xa"] + self.options + [str(self.port)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 10
         while time.time() < deadline:
