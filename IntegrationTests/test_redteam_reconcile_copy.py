@@ -107,6 +107,27 @@ def test_the_senders_own_record_cannot_pass_for_the_isolations(site):
     assert ("H1004", "HOSP") not in others
 
 
+@pytest.mark.parametrize("claimed,passed_on", [("HOSP", False), ("hosp ", False),
+                                               ("CLINIC-X", True)])
+def test_a_cd_cannot_name_another_hospital_patient_as_the_released_ones(site, claimed, passed_on):
+    """The CD says its patient is H1004 of the hospital's own issuer HOSP; released as H1003,
+    the copy must not tell the PACS that H1003 is also HOSP's H1004 (a PACS or MPI linking
+    patients by issuer-qualified other IDs would merge them): the upload names that ID's
+    origin, and the claim stays in the release's OriginalAttributesSequence item. An issuer
+    of another site is passed on as it came."""
+    server, env = site
+    files = [craft(pid="H1004", issuer=claimed, name="DOE^JANE", birth="19700303", sex="F")]
+    upload = rs.send(server, files)
+    rs.release(server, upload.id, {"modality": "store", "patient": dict(H1003, issuer="HOSP")})
+    [received] = rs.wait_received(env.store, files).values()
+    assert (received.PatientID, received.IssuerOfPatientID) == ("H1003", "HOSP")
+    others = [(i.PatientID, i.IssuerOfPatientID) for i in received.OtherPatientIDsSequence]
+    expected = claimed.strip() if passed_on else "ORTHANC-INBOUND " + upload.id
+    assert others == [("H1004", expected)], others
+    sent = received.OriginalAttributesSequence[-1].ModifiedAttributesSequence[0]
+    assert (sent.PatientID, sent.IssuerOfPatientID) == ("H1004", claimed.strip())
+
+
 def test_thousands_of_earlier_records_are_kept_and_one_appended(site):
     server, env = site
     items = []

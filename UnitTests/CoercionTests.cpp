@@ -210,6 +210,38 @@ TEST(Coercion, OnlyWhatTheReleaseGivesIsWrittenAndRecorded)
                        DCM_ModifiedAttributesSequence, 0), DCM_PatientID));
 }
 
+TEST(Coercion, ASendersClaimInTheHospitalsOwnIssuerIsNoOtherIdOfThePatient)
+{
+  // Red team: a CD naming PatientID P-1 of the hospital's own issuer, released as H-1, must not
+  // tell the PACS that H-1 is also the hospital's P-1; its claim stays in the release's record.
+  IsolatedInstance instance;
+  instance.senderQualifiers = true;
+  for (const char* issuer : {"HOSPITAL-X", "hospital-x ", "Hospital-Y"})
+  {
+    instance.senderIssuer = issuer;
+    CoercedIdentity identity = Hospital();  // issuer HOSPITAL-X
+    identity.hospitalIssuer = "HOSPITAL-Y";  // Reconciliation.IssuerOfPatientID
+    std::unique_ptr<DcmFileFormat> file = Coerce(instance, identity);
+    DcmDataset& d = *file->getDataset();
+    ASSERT_EQ(1u, Count(d, DCM_OtherPatientIDsSequence)) << issuer;
+    DcmItem& other = Item(d, DCM_OtherPatientIDsSequence, 0);
+    EXPECT_EQ("P-1", GetRaw(other, DCM_PatientID));
+    EXPECT_EQ("ORTHANC-INBOUND " + instance.uploadId, GetRaw(other, DCM_IssuerOfPatientID));
+    EXPECT_FALSE(Has(other, DCM_IssuerOfPatientIDQualifiersSequence));
+    DcmItem& sent = Item(Item(d, DCM_OriginalAttributesSequence, 1),
+                         DCM_ModifiedAttributesSequence, 0);
+    // The claim, recorded as sent (less its padding).
+    EXPECT_EQ(std::string(issuer).substr(0, 10), GetRaw(sent, DCM_IssuerOfPatientID));
+  }
+  // Another issuer is passed on as it came; the released issuer removed ("") matches nothing.
+  instance.senderIssuer = "CLINIC-A";
+  CoercedIdentity identity = Hospital();
+  identity.issuer = "";
+  std::unique_ptr<DcmFileFormat> file = Coerce(instance, identity);
+  EXPECT_EQ("CLINIC-A", GetRaw(Item(*file->getDataset(), DCM_OtherPatientIDsSequence, 0),
+                               DCM_IssuerOfPatientID));
+}
+
 TEST(Coercion, NewUidsAreWrittenIntoTheFileAndItsMetaHeader)
 {
   CoercedUids uids;

@@ -27,7 +27,7 @@ namespace Inbound
     ledger_(ledger),
     orthanc_(orthanc),
     clock_(clock),
-    copy_(orthanc, ledger)
+    copy_(orthanc, ledger, configuration.reconciliation.issuerOfPatientId)
   {
   }
 

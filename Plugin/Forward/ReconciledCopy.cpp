@@ -16,9 +16,11 @@
 
 namespace Inbound
 {
-  ReconciledCopy::ReconciledCopy(IOrthancRest& orthanc, const Ledger& ledger) :
+  ReconciledCopy::ReconciledCopy(IOrthancRest& orthanc, const Ledger& ledger,
+                                 const std::string& hospitalIssuer) :
     orthanc_(orthanc),
-    ledger_(ledger)
+    ledger_(ledger),
+    hospitalIssuer_(hospitalIssuer)
   {
   }
 
@@ -43,7 +45,8 @@ namespace Inbound
     // copy stays one study. Instances of the Orthanc study that the upload did not store are
     // not the sender's: never sent.
     const std::vector<ItemRecord> instances = InstancesOf(ledger_, f);
-    const CoercedIdentity identity = GetIdentity(f);
+    CoercedIdentity identity = GetIdentity(f);
+    identity.hospitalIssuer = hospitalIssuer_;
     const std::string modifiedAt = Isolation::Now();
     std::string studyUid;
     std::map<std::string, std::string> seriesUids;

@@ -23,9 +23,10 @@ namespace Inbound
   private:
     IOrthancRest& orthanc_;
     const Ledger& ledger_;
+    const std::string hospitalIssuer_;  // Reconciliation.IssuerOfPatientID
 
   public:
-    ReconciledCopy(IOrthancRest& orthanc, const Ledger& ledger);
+    ReconciledCopy(IOrthancRest& orthanc, const Ledger& ledger, const std::string& hospitalIssuer);
 
     // The identity the copy of this forward gets.
     static CoercedIdentity GetIdentity(const ForwardRecord& forward);

@@ -130,6 +130,34 @@ namespace Inbound
       }
     }
 
+    // An issuer as compared: without its padding, ASCII letters in lower case.
+    std::string Normalized(const std::string& issuer)
+    {
+      const size_t first = issuer.find_first_not_of(' ');
+      std::string result =
+        first == std::string::npos ? "" : issuer.substr(first, issuer.find_last_not_of(' ') - first + 1);
+      for (char& c : result)
+      {
+        c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+      }
+      return result;
+    }
+
+    // The sender's issuer is the hospital's own namespace (the one released, or the
+    // configured one): its PatientID there is the sender's claim, not a fact to pass on.
+    bool IsHospitalIssuer(const std::string& senderIssuer, const CoercedIdentity& identity)
+    {
+      const std::string sender = Normalized(senderIssuer);
+      for (const std::string* own : {&identity.issuer, &identity.hospitalIssuer})
+      {
+        if (!Normalized(*own).empty() && Normalized(*own) == sender)
+        {
+          return true;
+        }
+      }
+      return false;
+    }
+
     void WriteIfGiven(DcmDataset& dataset, const DcmTagKey& tag, const std::string& value,
                       const char* name)
     {
@@ -246,7 +274,8 @@ namespace Inbound
     {
       other.reset(new DcmItem);
       CopyElement(*other, *sent, DCM_PatientID, false);
-      if (GetString(*sent, DCM_IssuerOfPatientID).empty())
+      const std::string senderIssuer = GetString(*sent, DCM_IssuerOfPatientID);
+      if (Normalized(senderIssuer).empty() || IsHospitalIssuer(senderIssuer, identity))
       {
         Check(other->putAndInsertString(DCM_IssuerOfPatientID,
                                         Isolation::MakeIssuer(uploadId).c_str()),

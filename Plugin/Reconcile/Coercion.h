@@ -17,6 +17,9 @@ namespace Inbound
     std::string birthDate;        // YYYYMMDD; "" left as sent
     std::string sex;              // "M", "F", "O"; "" left as sent
     std::string accessionNumber;  // "" left as sent
+    // Not written: Reconciliation.IssuerOfPatientID. A sender's issuer equal to it or to
+    // "issuer" (the hospital's own namespace) is not repeated as its other ID's issuer.
+    std::string hospitalIssuer;
   };
 
   // New UIDs of the copy; all empty: the sender's are kept.
@@ -40,7 +43,10 @@ namespace Inbound
   //    AccessionNumber that the release changes; ModifyingSystem "ORTHANC-INBOUND",
   //    SourceOfPreviousValues copied from the isolation's item, the time, reason COERCE;
   //  - one item is APPENDED to OtherPatientIDsSequence (the sender's own kept): the sender's
-  //    PatientID, its issuer (or "ORTHANC-INBOUND <upload id>" when it had none), TEXT;
+  //    PatientID, its issuer, TEXT; "ORTHANC-INBOUND <upload id>" as the issuer when it had
+  //    none or claimed the hospital's own ("issuer" or "hospitalIssuer", case and padding
+  //    aside): a CD cannot make the copy say that the patient is also another hospital
+  //    patient (red team; its claim stays in OriginalAttributesSequence);
   //  - PatientID, IssuerOfPatientID (or removed), the given name, birth date, sex and
   //    accession number are written; IssuerOfPatientIDQualifiersSequence is removed; the UIDs
   //    when given. Nothing else changes: pixel data is never touched.
