@@ -164,6 +164,19 @@ class RssSampler:
         self.thread.join()
 
 
+def relocate(server, workdir, name):
+    """Moves a harness server's folders under the run's directory (INBOUND_BENCH_WORK, the disk
+    the other benchmarks measure)."""
+    shutil.rmtree(server.workdir, ignore_errors=True)
+    server.name = name
+    server.workdir = os.path.join(workdir, name)
+    server.storage = os.path.join(server.workdir, "db")
+    os.makedirs(server.storage)
+    server.config_path = os.path.join(server.workdir, "config.json")
+    server.log_path = os.path.join(server.workdir, "orthanc.log")
+    return server
+
+
 def settle():
     """Flushes the page cache's dirty pages (untimed), so that no run pays for the write-back of
     the previous one."""

@@ -93,13 +93,7 @@ class Server(harness.OrthancServer):
     def __init__(self, name, workdir, plugin, inbound, orthanc_overrides=None):
         super().__init__(plugin, inbound=inbound, orthanc=orthanc_overrides,
                          startup_timeout=60)
-        shutil.rmtree(self.workdir, ignore_errors=True)  # harness made one in /tmp: use ours
-        self.name = name
-        self.workdir = os.path.join(workdir, name)
-        self.storage = os.path.join(self.workdir, "db")
-        os.makedirs(self.storage)
-        self.config_path = os.path.join(self.workdir, "config.json")
-        self.log_path = os.path.join(self.workdir, "orthanc.log")
+        bench_support.relocate(self, workdir, name)  # harness made one in /tmp: use ours
         self.port = harness.free_port()
         self.dicom_port = harness.free_port()
         self.key_id = None  # the id of the sealing key of a sealing pair

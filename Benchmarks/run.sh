@@ -9,6 +9,8 @@
 #   Benchmarks/run.sh inbox [ARGS]   latency to the recipient's mail, DMZ path     (inbox.py)
 #   Benchmarks/run.sh flood [ARGS]   a legitimate upload through nginx under a flood (flood.py)
 #   Benchmarks/run.sh stow [ARGS]    a partner's STOW-RS vs the DICOMweb plugin's  (stow.py)
+#   Benchmarks/run.sh reconcile [ARGS]  a reconciled release and a candidates round vs the
+#                                    same by hand with Orthanc alone (reconcile.py)
 #   Benchmarks/run.sh summary        the summary again, from the results of the last "all"
 #
 # ARGS go to the script (--help lists them), e.g.  Benchmarks/run.sh ingest --repeats 5
@@ -26,9 +28,9 @@ PYTHON=/usr/bin/python3
 
 WHAT="${1:-all}"
 case "$WHAT" in
-    all|ingest|pull|inbox|flood|stow|summary) if [ $# -gt 0 ]; then shift; fi ;;
+    all|ingest|pull|inbox|flood|stow|reconcile|summary) if [ $# -gt 0 ]; then shift; fi ;;
     -*) WHAT=all ;;
-    *) echo "usage: $0 [all|ingest|pull|inbox|flood|stow|summary] [ARGS]" >&2; exit 2 ;;
+    *) echo "usage: $0 [all|ingest|pull|inbox|flood|stow|reconcile|summary] [ARGS]" >&2; exit 2 ;;
 esac
 if [ "$WHAT" = all ] && [ $# -gt 0 ]; then
     echo "run.sh all takes no arguments (each benchmark alone does: run.sh ingest --help)" >&2
@@ -46,6 +48,14 @@ fi
 if { [ "$WHAT" = stow ] || [ "$WHAT" = all ]; } && [ ! -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ]; then
     echo "run.sh: Orthanc's DICOMweb plugin is missing (Debian package: orthanc-dicomweb)" >&2
     exit 2
+fi
+if [ "$WHAT" = reconcile ] || [ "$WHAT" = all ]; then
+    for tool in dcmqrscp dcmqridx wlmscpfs storescp; do
+        if ! command -v "$tool" >/dev/null; then
+            echo "run.sh: $tool is missing (Debian package: dcmtk)" >&2
+            exit 2
+        fi
+    done
 fi
 if [ "$WHAT" = flood ] || [ "$WHAT" = all ]; then
     for tool in /usr/sbin/nginx /usr/bin/openssl; do
@@ -72,7 +82,7 @@ export INBOUND_PLUGIN="$(cd "$(dirname "$INBOUND_PLUGIN")" && pwd)/$(basename "$
 export PYTHONDONTWRITEBYTECODE=1
 
 case "$WHAT" in
-    ingest|pull|inbox|flood|stow) exec "$PYTHON" "$HERE/$WHAT.py" "$@" ;;
+    ingest|pull|inbox|flood|stow|reconcile) exec "$PYTHON" "$HERE/$WHAT.py" "$@" ;;
     summary) exec "$PYTHON" "$HERE/summary.py" report --machine "$HERE/results/machine.json" --readme "$HERE/README.md" ;;
 esac
 
@@ -89,6 +99,8 @@ started=$(date +%s)
 "$PYTHON" "$HERE/flood.py" --scenarios shipped,native --repeats 2
 # A partner's STOW-RS: 3 runs per receiver and transfer mode (run.sh stow alone: 5).
 "$PYTHON" "$HERE/stow.py" --repeats 3
+# A release under the hospital's identity and the candidates round (about 1 minute).
+"$PYTHON" "$HERE/reconcile.py"
 "$PYTHON" "$HERE/summary.py" report --machine "$HERE/results/machine.json" --readme "$HERE/README.md" \
     --seconds "$(( $(date +%s) - started ))"
 echo "run.sh all: $(( $(date +%s) - started )) s; results in $HERE/results/summary.md"

@@ -83,17 +83,7 @@ def log(message):
 
 # --------------------------------------------------------------------------- the Orthancs
 
-def relocate(server, workdir, name):
-    """Moves a harness server's folders under the run's directory (INBOUND_BENCH_WORK, the disk
-    the other benchmarks measure)."""
-    shutil.rmtree(server.workdir, ignore_errors=True)
-    server.name = name
-    server.workdir = os.path.join(workdir, name)
-    server.storage = os.path.join(server.workdir, "db")
-    os.makedirs(server.storage)
-    server.config_path = os.path.join(server.workdir, "config.json")
-    server.log_path = os.path.join(server.workdir, "orthanc.log")
-    return server
+relocate = bench_support.relocate  # a harness server's folders under the run's directory
 
 
 class Sender(partner_support.PartnerSender):

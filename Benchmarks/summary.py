@@ -4,7 +4,8 @@ Over 500 lines: the one report of "run.sh all": machine, consistency checks, tab
 
     summary.py machine OUT.json        describes the machine (before the benchmarks run)
     summary.py report [--machine M] [--seconds S] [--results DIR]
-                                       reads results/{ingest,pull,inbox,flood,stow}.json, checks that
+                                       reads results/{ingest,pull,inbox,flood,stow}.json (and
+                                       reconcile.json when it is of the same run), checks that
                                        they come from one invocation (INBOUND_BENCH_RUN_ID), and
                                        writes results/summary.json, summary.md, summary.png
 
@@ -31,6 +32,9 @@ sys.path.insert(0, HERE)
 import bench_support  # noqa: E402  the plugin's path, fsync probe, the working directory
 
 BENCHMARKS = ("ingest", "pull", "inbox", "flood", "stow")
+# Added later: in the summary when its results come from the same "run.sh all" (an older run's
+# summary is still made without them).
+OPTIONAL = ("reconcile",)
 RUN_ID = os.environ.get("INBOUND_BENCH_RUN_ID")
 
 
@@ -230,6 +234,13 @@ def load(results):
         if got != (RUN_ID or reports[BENCHMARKS[0]].get("runId")):
             raise SummaryError("%s comes from another invocation (run %s, not %s)"
                                % (path, got, RUN_ID or reports[BENCHMARKS[0]].get("runId")))
+    for name in OPTIONAL:
+        path = os.path.join(results, name + ".json")
+        if os.path.exists(path):
+            with open(path) as f:
+                report = json.load(f)
+            if report.get("runId") == reports[BENCHMARKS[0]].get("runId"):
+                reports[name] = report
     return reports
 
 
@@ -331,6 +342,9 @@ def rows_of(r):
                             "ms", e["inbound"]["receiverCpuMsPerInstance"],
                             e["native"]["receiverCpuMsPerInstance"], "lower", "%.2f"))
 
+    if "reconcile" in r:
+        rows += reconcile_rows(r["reconcile"])
+
     im, pm, bm = r["ingest"]["memory"], r["pull"]["memory"], r["inbox"]["memory"]
     rows.append(row("memory", "Peak memory, ingest (VmHWM)", "MiB",
                     im["plugin"]["hwmKb"] / 1024, im["native"]["hwmKb"] / 1024, "lower", "%.0f"))
@@ -352,13 +366,35 @@ def rows_of(r):
                 rows.append(row("memory", "Peak memory, partner STOW-RS %s (%s, VmHWM)"
                                 % (transfer, what), "MiB", e[kind]["hwmKb"] / 1024,
                                 e["native"]["hwmKb"] / 1024, "lower", "%.0f"))
+    if "reconcile" in r:
+        e = r["reconcile"]["summary"]["release"]
+        rows.append(row("memory", "Peak memory, one reconciled release (VmHWM, fresh process)",
+                        "MiB", e["plugin"]["firstRunHwmKb"] / 1024,
+                        e["native"]["firstRunHwmKb"] / 1024, "lower", "%.0f",
+                        "native: modify, POST and store job by hand"))
     return rows
+
+
+def reconcile_rows(report):
+    e, c = report["summary"]["release"], report["summary"]["candidates"]
+    files = report["dataset"]["files"]
+    return [
+        row("reconcile", "Release of %d instances under the hospital's identity, until done "
+            "(release vs modify + POST + store job)" % files, "inst./s",
+            e["plugin"]["instancesPerSecond"], e["native"]["instancesPerSecond"], "higher"),
+        row("reconcile", "… until the last instance is at the PACS", "inst./s",
+            e["plugin"]["arrivedInstancesPerSecond"], e["native"]["arrivedInstancesPerSecond"],
+            "higher"),
+        row("reconcile", "Candidates round, local + PACS + worklist (the same %d queries one "
+            "by one)" % c["native"]["queries"], "ms", c["plugin"]["ms"], c["native"]["ms"],
+            "lower", "%.0f"),
+    ]
 
 
 def other_cpu(r):
     """Cores that other processes used, on average, during the timed intervals."""
     other = seconds = 0.0
-    for name in BENCHMARKS:
+    for name in r:
         for run_ in r[name]["runs"]:
             interval = run_.get("intervalSeconds", run_.get("seconds"))
             if interval and "otherCpuSeconds" in run_:
@@ -465,8 +501,9 @@ def write_markdown(path, summary):
         "from that one invocation (run `%s`). Ratio = plugin / native; the last column says which "
         "way is better for the plugin. Details, every run and the method: "
         "[ingest](ingest.md), [pull](pull.md), [inbox](inbox.md), [flood](flood.md), "
-        "[stow](stow.md)." % (
-            summary["finishedAt"], duration_text(summary.get("totalSeconds")), summary.get("runId")),
+        "[stow](stow.md)%s." % (
+            summary["finishedAt"], duration_text(summary.get("totalSeconds")), summary.get("runId"),
+            ", [reconcile](reconcile.md)" if "reconcile" in summary["durations"] else ""),
         "",
     ] + table_lines(summary, "summary.png")[:-2]
     lines += [
@@ -604,7 +641,7 @@ def report(args):
         "runId": reports["ingest"]["runId"],
         "finishedAt": datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"),
         "totalSeconds": args.seconds,
-        "durations": {n: reports[n].get("durationSeconds") for n in BENCHMARKS},
+        "durations": {n: reports[n].get("durationSeconds") for n in reports},
         "loadAverageAfter": load_after,
         "otherCores": other_cpu(reports),
         "machine": machine,
