@@ -1,5 +1,5 @@
 // A candidate's points (doc/Reconciliation.md, "Scores"), its rank, the auto-forward identity.
-// Over 500 lines: every rule of the one scores table, with the rank and automatic decision built on it.
+// Over 500 lines: every rule of the one scores table, and the rank and automatic decision on it.
 #include "CandidateScore.h"
 
 #include "Requests/PatientMatch.h"

@@ -134,8 +134,9 @@ namespace Inbound
     std::string Normalized(const std::string& issuer)
     {
       const size_t first = issuer.find_first_not_of(' ');
-      std::string result =
-        first == std::string::npos ? "" : issuer.substr(first, issuer.find_last_not_of(' ') - first + 1);
+      std::string result = first == std::string::npos
+                             ? ""
+                             : issuer.substr(first, issuer.find_last_not_of(' ') - first + 1);
       for (char& c : result)
       {
         c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
