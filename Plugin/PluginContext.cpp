@@ -542,6 +542,11 @@ namespace Inbound
       snapshot.forwards = true;
       snapshot.forwardsByState = ledger_->Forwards().CountByState();
     }
+    if (finder_)
+    {
+      snapshot.reconciliation = true;
+      snapshot.reconciliationSources = finder_->GetSourceMetrics(snapshot.reconciliationRounds);
+    }
     std::lock_guard<std::mutex> lock(pullersMutex_);
     for (const auto& puller : pullers_)
     {

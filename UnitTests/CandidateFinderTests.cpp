@@ -668,3 +668,65 @@ TEST(CandidateFinder, NamespacedPatientsInThePacsOrWorklistAreNoCandidates)
     EXPECT_FALSE(Isolation::IsIsolatedPatientId("INB-", c.record.patientId)) << c.record.source;
   }
 }
+
+TEST(CandidateFinder, EachSourcesLastRoundIsCountedForTheMetrics)
+{
+  Fixture f(R"({"Sources": [{"Modality": "pacs", "Query": "Patient"},
+                            {"Modality": "pacs", "Query": "Worklist"},
+                            {"Modality": "down", "Query": "Patient"},
+                            {"Modality": "hung", "Query": "Patient"}], "TimeoutSeconds": 1})",
+            5);
+  f.orthanc.worklists["pacs"] = Parse(kWorklist);
+  f.orthanc.errors["down"] = 9;
+  f.orthanc.hung.insert("hung");
+  uint64_t rounds = 99;
+  std::vector<ReconciliationSourceMetrics> m = f.finder->GetSourceMetrics(rounds);
+  EXPECT_EQ(0u, rounds);
+  ASSERT_EQ(5u, m.size()); // "local" first, then Sources in their order, none asked yet
+  EXPECT_EQ("local", m[0].source);
+  EXPECT_EQ("Local", m[0].query);
+  EXPECT_EQ("Worklist", m[2].query);
+  for (const ReconciliationSourceMetrics& s : m)
+  {
+    EXPECT_EQ(-1, s.up);
+    EXPECT_EQ(0, s.lastRoundAt);
+    EXPECT_EQ(-1, s.lastElapsedMs);
+  }
+
+  f.AddUpload("ABCDEFGHJKLM");
+  f.finder->Find("ABCDEFGHJKLM", false);
+  m = f.finder->GetSourceMetrics(rounds);
+  EXPECT_EQ(1u, rounds);
+  for (size_t i : {0, 1, 2})
+  {
+    EXPECT_EQ(1, m[i].up) << m[i].source;
+    EXPECT_EQ(0u, m[i].failures);
+    EXPECT_EQ(f.clock.now, m[i].lastRoundAt);
+    EXPECT_GE(m[i].lastElapsedMs, 0);
+  }
+  EXPECT_EQ(0, m[3].up); // refused
+  EXPECT_EQ(1u, m[3].failures);
+  EXPECT_EQ(0, m[4].up); // timeout: the round stopped waiting for it
+  EXPECT_EQ(1u, m[4].failures);
+  EXPECT_GE(m[4].lastElapsedMs, 1000);
+
+  // A cached answer asks nobody: nothing changes. A busy source was not asked: nor does it.
+  f.clock.now += 1000;
+  f.finder->Find("ABCDEFGHJKLM", false);
+  m = f.finder->GetSourceMetrics(rounds);
+  EXPECT_EQ(1u, rounds);
+  EXPECT_EQ(f.clock.now - 1000, m[0].lastRoundAt);
+  f.orthanc.errors.erase("down");
+  f.orthanc.pacs["down"] = Parse(kPacs);
+  f.finder->Find("ABCDEFGHJKLM", true); // 5 threads at most, the hung one still runs: busy
+  m = f.finder->GetSourceMetrics(rounds);
+  EXPECT_EQ(2u, rounds);
+  EXPECT_EQ(1, m[3].up); // answers again; its failure stays counted
+  EXPECT_EQ(1u, m[3].failures);
+  EXPECT_EQ(f.clock.now, m[3].lastRoundAt);
+  EXPECT_EQ(0, m[4].up);                         // busy: still the first round's figures
+  EXPECT_EQ(f.clock.now - 1000, m[4].lastRoundAt);
+  EXPECT_EQ(1u, m[4].failures);
+  f.orthanc.Release();
+  f.WaitUntilIdle();
+}

@@ -127,3 +127,36 @@ TEST(Metrics, PartnerSitesAreLabelledSeries)
   EXPECT_EQ(1, metrics.at("inbound_partner_silent{partner=\"clinic-b\"}"));
   EXPECT_EQ(0, metrics.at("inbound_partner_instances_today{partner=\"clinic-b\"}"));
 }
+
+TEST(Metrics, ReconciliationSourcesAreLabelledSeries)
+{
+  MetricsSnapshot snapshot;
+  EXPECT_EQ(0u, ToMap(ToMetrics(snapshot)).count("inbound_reconciliation_rounds_total"));
+
+  snapshot.now = 1770000100000;
+  snapshot.reconciliation = true;
+  snapshot.reconciliationRounds = 7;
+  // Its last round 30 s ago, not answered after 5012 ms; 3 rounds not answered in all.
+  snapshot.reconciliationSources.push_back({"pacs", "Patient", 0, 1770000070000, 3, 5012});
+  ReconciliationSourceMetrics never;
+  never.source = "ris \"x\"\n} 1\\"; // an admin's name can hold anything a label must not
+  never.query = "Worklist";
+  snapshot.reconciliationSources.push_back(never);
+
+  const std::map<std::string, double> metrics = ToMap(ToMetrics(snapshot));
+  EXPECT_EQ(7, metrics.at("inbound_reconciliation_rounds_total"));
+  const std::string label = "{source=\"pacs\",query=\"Patient\"}";
+  EXPECT_EQ(0, metrics.at("inbound_reconciliation_source_up" + label));
+  EXPECT_DOUBLE_EQ(30.0, metrics.at("inbound_reconciliation_source_last_round_seconds" + label));
+  EXPECT_EQ(3, metrics.at("inbound_reconciliation_source_failures_total" + label));
+  EXPECT_EQ(5012, metrics.at("inbound_reconciliation_source_last_elapsed_ms" + label));
+  const std::string escaped = "{source=\"ris \\\"x\\\"_} 1\\\\\",query=\"Worklist\"}";
+  EXPECT_EQ(-1, metrics.at("inbound_reconciliation_source_up" + escaped));
+  EXPECT_EQ(-1, metrics.at("inbound_reconciliation_source_last_round_seconds" + escaped));
+  EXPECT_EQ(0, metrics.at("inbound_reconciliation_source_failures_total" + escaped));
+  EXPECT_EQ(-1, metrics.at("inbound_reconciliation_source_last_elapsed_ms" + escaped));
+  for (const auto& metric : metrics)
+  {
+    EXPECT_EQ(std::string::npos, metric.first.find('\n')) << metric.first; // one line each
+  }
+}

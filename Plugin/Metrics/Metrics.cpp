@@ -17,6 +17,28 @@ namespace Inbound
       }
       return result;
     }
+
+    // An admin-configured name as a Prometheus label value: '\\' and '"' escaped, any byte
+    // that is not printable ASCII (line breaks, invalid UTF-8) replaced by '_'.
+    std::string ToLabelValue(const std::string& value)
+    {
+      std::string result;
+      for (char c : value)
+      {
+        const unsigned char u = static_cast<unsigned char>(c);
+        if (c == '\\' || c == '"')
+        {
+          result.push_back('\\');
+        }
+        result.push_back(u < 0x20 || u >= 0x7f ? '_' : c);
+      }
+      return result;
+    }
+
+    double SecondsSince(int64_t now, int64_t at)
+    {
+      return at > 0 ? double(now - at) / 1000.0 : -1.0;
+    }
   }
 
   std::vector<Metric> ToMetrics(const MetricsSnapshot& snapshot)
@@ -73,8 +95,7 @@ namespace Inbound
       metrics.emplace_back(prefix + "held", double(gateway.held));
       // -1: never in contact since the start.
       metrics.emplace_back(prefix + "seconds_since_contact",
-                           gateway.lastContact > 0
-                             ? double(snapshot.now - gateway.lastContact) / 1000.0 : -1.0);
+                           SecondsSince(snapshot.now, gateway.lastContact));
     }
     // Partner sites: one series per partner, labelled (Orthanc publishes the name as given).
     for (const PartnerMetricsSnapshot& partner : snapshot.partners)
@@ -82,14 +103,31 @@ namespace Inbound
       const std::string label = "{partner=\"" + partner.id + "\"}";
       // -1: no request yet (since the ledger was created).
       metrics.emplace_back("inbound_partner_last_contact_seconds" + label,
-                           partner.lastContactAt > 0
-                             ? double(snapshot.now - partner.lastContactAt) / 1000.0 : -1.0);
+                           SecondsSince(snapshot.now, partner.lastContactAt));
       metrics.emplace_back("inbound_partner_silent" + label, partner.silent ? 1 : 0);
       metrics.emplace_back("inbound_partner_requests_today" + label, double(partner.requestsToday));
       metrics.emplace_back("inbound_partner_instances_today" + label,
                            double(partner.instancesToday));
       metrics.emplace_back("inbound_partner_bytes_today" + label, double(partner.bytesToday));
       metrics.emplace_back("inbound_partner_failures_today" + label, double(partner.failuresToday));
+    }
+    // Reconciliation sources: alert on one that stops answering (up 0, failures rising).
+    if (snapshot.reconciliation)
+    {
+      metrics.emplace_back("inbound_reconciliation_rounds_total",
+                           double(snapshot.reconciliationRounds));
+    }
+    for (const ReconciliationSourceMetrics& source : snapshot.reconciliationSources)
+    {
+      const std::string label = "{source=\"" + ToLabelValue(source.source) + "\",query=\"" +
+                                ToLabelValue(source.query) + "\"}";
+      metrics.emplace_back("inbound_reconciliation_source_up" + label, double(source.up));
+      metrics.emplace_back("inbound_reconciliation_source_last_round_seconds" + label,
+                           SecondsSince(snapshot.now, source.lastRoundAt));
+      metrics.emplace_back("inbound_reconciliation_source_failures_total" + label,
+                           double(source.failures));
+      metrics.emplace_back("inbound_reconciliation_source_last_elapsed_ms" + label,
+                           double(source.lastElapsedMs));
     }
     return metrics;
   }

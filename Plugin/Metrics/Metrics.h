@@ -25,6 +25,18 @@ namespace Inbound
     uint64_t failuresToday = 0;
   };
 
+  // One reconciliation source's rounds since start (Reconcile/SourceHealth.h), published with
+  // "source" and "query" labels (one modality may be asked both queries).
+  struct ReconciliationSourceMetrics
+  {
+    std::string source;         // "local" or the DicomModalities name (escaped when published)
+    std::string query;          // "Local", "Patient", "Worklist"
+    int up = -1;                // 1: last round answered; 0: timeout/failed/unavailable; -1: never
+    int64_t lastRoundAt = 0;    // ms; 0: never asked
+    uint64_t failures = 0;      // rounds it did not answer
+    int64_t lastElapsedMs = -1; // -1: never asked
+  };
+
   // Everything the gauges report, read once per refresh of Orthanc's metrics. Each part comes
   // from the component that owns it as a typed value, never from a JSON answer of the admin
   // API, so that renaming a field of an admin page cannot silently change a gauge.
@@ -40,6 +52,9 @@ namespace Inbound
     int sealing = -1;  // a gateway: 1 sealing its uploads, 0 plain text; -1 other roles
     MalwareScanSnapshot scan;                           // all 0 when scanning is off
     std::vector<PartnerMetricsSnapshot> partners;       // Inbound.Partners, in its order
+    bool reconciliation = false;                        // Standalone, Internal (the finder exists)
+    uint64_t reconciliationRounds = 0;
+    std::vector<ReconciliationSourceMetrics> reconciliationSources;
   };
 
   typedef std::pair<std::string, double> Metric;

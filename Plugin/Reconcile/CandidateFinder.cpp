@@ -163,7 +163,8 @@ namespace Inbound
                                    size_t maxCachedUploads) :
     configuration_(configuration),
     settings_(configuration.reconciliation), ledger_(ledger), orthanc_(orthanc), clock_(clock),
-    maxThreads_(maxThreads), maxCachedUploads_(maxCachedUploads), stopping_(false)
+    maxThreads_(maxThreads), maxCachedUploads_(maxCachedUploads), stopping_(false),
+    health_(configuration.reconciliation)
   {
   }
 
@@ -468,6 +469,8 @@ namespace Inbound
         records[i].insert(records[i].end(), task->records[i].begin(), task->records[i].end());
       }
     }
+    if (!sent.empty())
+      health_.Record(result.sources, clock_.NowMs()); // the metrics (a cached answer asks none)
     if (!requestRecords.empty())
     {
       // The request link's patient, listed right after this Orthanc's own.

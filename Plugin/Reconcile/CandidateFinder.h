@@ -5,6 +5,7 @@
 #include "Forward/IOrthancRest.h"
 #include "Ledger/Ledger.h"
 #include "Reconcile/ICandidateFinder.h"
+#include "Reconcile/SourceHealth.h"
 #include "Toolbox/Time.h"
 
 #include <boost/noncopyable.hpp>
@@ -53,6 +54,7 @@ namespace Inbound
     const size_t maxThreads_;
     const size_t maxCachedUploads_;
     std::atomic<bool> stopping_;
+    SourceHealth health_;       // each source's last round, for the metrics (own lock)
 
     std::mutex mutex_;          // guards every member below
     std::list<Worker> workers_; // started source threads, joined once finished
@@ -88,5 +90,11 @@ namespace Inbound
 
     // Source threads not finished yet (those of earlier rounds included).
     size_t CountRunning();
+
+    // Each configured source's rounds since start, and how many rounds asked the sources.
+    std::vector<ReconciliationSourceMetrics> GetSourceMetrics(uint64_t& rounds) const
+    {
+      return health_.GetMetrics(rounds);
+    }
   };
 } // namespace Inbound
