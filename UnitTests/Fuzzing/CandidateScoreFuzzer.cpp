@@ -151,9 +151,21 @@ namespace
     patient.candidates = {a, b, a};
     const size_t cut = input.size() % 4;
     Inbound::CandidateScore::Rank(patient, 50, cut);
-    if (patient.candidates.size() > cut)
+    // Beyond the cut, only the best candidate of each other PatientID that fits is kept (so
+    // that the automatic rule still sees a second patient above its threshold).
+    for (size_t i = cut; i < patient.candidates.size(); i++)
     {
-      abort();
+      if (patient.candidates[i].score < 50)
+      {
+        abort();
+      }
+      for (size_t j = 0; j < i; j++)
+      {
+        if (patient.candidates[j].record.patientId == patient.candidates[i].record.patientId)
+        {
+          abort();
+        }
+      }
     }
     for (size_t i = 0; i < patient.candidates.size(); i++)
     {
