@@ -50,7 +50,7 @@ namespace
         answer["ErrorDescription"] = "DICOM network error";
         return true;
       }
-      const std::string tags = "/simplified-tags";
+      const std::string tags = "/tags?short";  // as Reconcile/SentPatients reads them
       if (uri.rfind("/instances/", 0) == 0 && uri.size() > tags.size() + 11 &&
           uri.compare(uri.size() - tags.size(), tags.size(), tags) == 0)
       {
@@ -58,7 +58,7 @@ namespace
         if (file == files.end())
           return false;
         answer = Json::objectValue;
-        answer["PatientSex"] = file->second.sex;
+        answer["0010,0040"] = file->second.sex;
         return true;
       }
       const std::string prefix = "/studies/";

@@ -6,6 +6,7 @@
 #include "Http/ApiError.h"
 #include "Reconcile/CandidateScore.h"
 #include "Reconcile/Coercion.h"
+#include "Reconcile/SentPatients.h"
 #include "Requests/PatientMatch.h"
 #include "Toolbox/Errors.h"
 #include "Upload/Isolation.h"
@@ -76,33 +77,29 @@ namespace Inbound
                                            const std::vector<std::string>& studies,
                                            const ReleaseRequest& request)
   {
-    // One stored instance per patient (isolated PatientID) of the chosen studies.
+    // The patients as sent of the chosen studies, read as the candidates read them (the
+    // stored tags only when a sex is released: the ledger keeps no sex).
     const std::set<std::string> chosen(studies.begin(), studies.end());
-    std::map<std::string, ItemRecord> patients;
+    std::vector<ItemRecord> items;
     for (const ItemRecord& item : ledger_.Uploads().ListItems(uploadId))
     {
-      if (chosen.count(item.orthancStudyId) > 0 && patients.count(item.isolatedPatientId) == 0)
+      if (chosen.count(item.orthancStudyId) > 0)
       {
-        patients[item.isolatedPatientId] = item;
+        items.push_back(item);
       }
     }
+    const std::vector<SentPatient> sentPatients = request.patientSex.empty()
+      ? SentPatients::FromItems(items) : SentPatients::Read(items, orthanc_);
+    std::set<std::string> patients;
     bool birthDate = false;
     bool sex = false;
-    for (const auto& patient : patients)
+    for (const SentPatient& sent : sentPatients)
     {
-      const ItemRecord& sent = patient.second;
+      patients.insert(sent.isolatedPatientId);
       birthDate = birthDate ||
-                  (Coercion::IsDate(request.patientBirthDate) &&
-                   Coercion::IsDate(sent.patientBirthDate) &&
-                   sent.patientBirthDate != request.patientBirthDate);
-      Json::Value tags;
-      if (!request.patientSex.empty() &&
-          orthanc_.Get(tags, "/instances/" + sent.orthancInstanceId + "/simplified-tags") &&
-          tags.isObject())
-      {
-        const std::string sentSex = tags.get("PatientSex", "").asString();
-        sex = sex || (IsSex(sentSex) && sentSex != request.patientSex);
-      }
+                  (Coercion::IsDate(request.patientBirthDate) && Coercion::IsDate(sent.birthDate) &&
+                   sent.birthDate != request.patientBirthDate);
+      sex = sex || (!request.patientSex.empty() && IsSex(sent.sex) && sent.sex != request.patientSex);
     }
     bool ambiguous = false;
     Reconciliation cached;
