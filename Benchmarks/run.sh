@@ -11,6 +11,10 @@
 #   Benchmarks/run.sh stow [ARGS]    a partner's STOW-RS vs the DICOMweb plugin's  (stow.py)
 #   Benchmarks/run.sh reconcile [ARGS]  a reconciled release and a candidates round vs the
 #                                    same by hand with Orthanc alone (reconcile.py)
+#   Benchmarks/run.sh bigfile [ARGS] one 300 MB and one 1 GiB multi-frame file in parts to a
+#                                    Standalone and through a sealing Gateway + Internal, peak
+#                                    memory of every Orthanc vs native POST /instances and peer
+#                                    push (bigfile.py)
 #   Benchmarks/run.sh summary        the summary again, from the results of the last "all"
 #
 # ARGS go to the script (--help lists them), e.g.  Benchmarks/run.sh ingest --repeats 5
@@ -28,9 +32,9 @@ PYTHON=/usr/bin/python3
 
 WHAT="${1:-all}"
 case "$WHAT" in
-    all|ingest|pull|inbox|flood|stow|reconcile|summary) if [ $# -gt 0 ]; then shift; fi ;;
+    all|ingest|pull|inbox|flood|stow|reconcile|bigfile|summary) if [ $# -gt 0 ]; then shift; fi ;;
     -*) WHAT=all ;;
-    *) echo "usage: $0 [all|ingest|pull|inbox|flood|stow|reconcile|summary] [ARGS]" >&2; exit 2 ;;
+    *) echo "usage: $0 [all|ingest|pull|inbox|flood|stow|reconcile|bigfile|summary] [ARGS]" >&2; exit 2 ;;
 esac
 if [ "$WHAT" = all ] && [ $# -gt 0 ]; then
     echo "run.sh all takes no arguments (each benchmark alone does: run.sh ingest --help)" >&2
@@ -82,7 +86,7 @@ export INBOUND_PLUGIN="$(cd "$(dirname "$INBOUND_PLUGIN")" && pwd)/$(basename "$
 export PYTHONDONTWRITEBYTECODE=1
 
 case "$WHAT" in
-    ingest|pull|inbox|flood|stow|reconcile) exec "$PYTHON" "$HERE/$WHAT.py" "$@" ;;
+    ingest|pull|inbox|flood|stow|reconcile|bigfile) exec "$PYTHON" "$HERE/$WHAT.py" "$@" ;;
     summary) exec "$PYTHON" "$HERE/summary.py" report --machine "$HERE/results/machine.json" --readme "$HERE/README.md" ;;
 esac
 
@@ -101,6 +105,10 @@ started=$(date +%s)
 "$PYTHON" "$HERE/stow.py" --repeats 3
 # A release under the hospital's identity and the candidates round (about 1 minute).
 "$PYTHON" "$HERE/reconcile.py"
+# One 300 MB and one 1 GiB multi-frame file in parts (the 300 MB one also whole), peak memory
+# of every Orthanc (about 3 min; 1.4 GB of disk under INBOUND_BENCH_WORK for the cached files,
+# up to 5 GB more while it runs).
+"$PYTHON" "$HERE/bigfile.py" --whole-too
 "$PYTHON" "$HERE/summary.py" report --machine "$HERE/results/machine.json" --readme "$HERE/README.md" \
     --seconds "$(( $(date +%s) - started ))"
 echo "run.sh all: $(( $(date +%s) - started )) s; results in $HERE/results/summary.md"

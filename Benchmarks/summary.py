@@ -5,7 +5,7 @@ Over 500 lines: the one report of "run.sh all": machine, consistency checks, tab
     summary.py machine OUT.json        describes the machine (before the benchmarks run)
     summary.py report [--machine M] [--seconds S] [--results DIR]
                                        reads results/{ingest,pull,inbox,flood,stow}.json (and
-                                       reconcile.json when it is of the same run), checks that
+                                       reconcile/bigfile.json when of the same run), checks that
                                        they come from one invocation (INBOUND_BENCH_RUN_ID), and
                                        writes results/summary.json, summary.md, summary.png
 
@@ -30,11 +30,12 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 import bench_support  # noqa: E402  the plugin's path, fsync probe, the working directory
+import bigfile_report  # noqa: E402  the big file's rows
 
 BENCHMARKS = ("ingest", "pull", "inbox", "flood", "stow")
 # Added later: in the summary when its results come from the same "run.sh all" (an older run's
 # summary is still made without them).
-OPTIONAL = ("reconcile",)
+OPTIONAL = ("reconcile", "bigfile")
 RUN_ID = os.environ.get("INBOUND_BENCH_RUN_ID")
 
 
@@ -344,6 +345,8 @@ def rows_of(r):
 
     if "reconcile" in r:
         rows += reconcile_rows(r["reconcile"])
+    if "bigfile" in r:
+        rows += [x for x in bigfile_report.rows(r["bigfile"], row) if x["benchmark"] != "memory"]
 
     im, pm, bm = r["ingest"]["memory"], r["pull"]["memory"], r["inbox"]["memory"]
     rows.append(row("memory", "Peak memory, ingest (VmHWM)", "MiB",
@@ -372,6 +375,8 @@ def rows_of(r):
                         "MiB", e["plugin"]["firstRunHwmKb"] / 1024,
                         e["native"]["firstRunHwmKb"] / 1024, "lower", "%.0f",
                         "native: modify, POST and store job by hand"))
+    if "bigfile" in r:
+        rows += [x for x in bigfile_report.rows(r["bigfile"], row) if x["benchmark"] == "memory"]
     return rows
 
 
@@ -503,7 +508,7 @@ def write_markdown(path, summary):
         "[ingest](ingest.md), [pull](pull.md), [inbox](inbox.md), [flood](flood.md), "
         "[stow](stow.md)%s." % (
             summary["finishedAt"], duration_text(summary.get("totalSeconds")), summary.get("runId"),
-            ", [reconcile](reconcile.md)" if "reconcile" in summary["durations"] else ""),
+            "".join(", [%s](%s.md)" % (n, n) for n in OPTIONAL if n in summary["durations"])),
         "",
     ] + table_lines(summary, "summary.png")[:-2]
     lines += [
