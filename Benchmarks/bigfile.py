@@ -87,8 +87,7 @@ class Probe:
                                  "cpu": bench_support.proc_cpu_seconds(pid)}
             with open("/proc/%d/clear_refs" % pid, "w") as f:
                 f.write("5")
-        self.samplers = {n: bench_support.RssSampler(s.process.pid)
-                         for n, s in self.servers.items()}
+        self.samplers = {n: KindSampler(s.process.pid) for n, s in self.servers.items()}
         for s in self.samplers.values():
             s.__enter__()
         self.start = time.perf_counter()
@@ -114,12 +113,38 @@ class Probe:
                 "pid": pid, "rssKbBefore": b["rssKb"], "hwmKbBefore": b["hwmKb"],
                 "hwmKbAfter": status["VmHWM"], "rssKbAfter": status["VmRSS"],
                 "rssKbPeakSampled": max(self.samplers[name].peak_kb, status["VmRSS"]),
+                # Anonymous memory vs pages of mapped files (a file mapped and read counts in
+                # VmRSS too), sampled: which of the two made the peak.
+                "rssAnonKbPeakSampled": self.samplers[name].peaks["RssAnon"],
+                "rssFileKbPeakSampled": self.samplers[name].peaks["RssFile"],
                 "growthKb": growth, "growthPerFileByte": growth * 1024 / self.size,
                 "cpuSeconds": cpu}
         me = os.times()
         client = (me.user + me.system) - (self.me.user + self.me.system)
         self.client_cpu = client
         self.other_cpu = max(0.0, bench_support.system_busy_seconds() - self.busy - own - client)
+
+
+class KindSampler(bench_support.RssSampler):
+    """VmRSS, and its anonymous and file-backed parts, every 20 ms."""
+
+    def __init__(self, pid):
+        super().__init__(pid)
+        self.peaks = {"RssAnon": 0, "RssFile": 0}
+
+    def loop(self):
+        while not self.stop_event.is_set():
+            try:
+                with open("/proc/%d/status" % self.pid) as f:
+                    for line in f:
+                        key, _, rest = line.partition(":")
+                        if key == "VmRSS":
+                            self.peak_kb = max(self.peak_kb, int(rest.split()[0]))
+                        elif key in self.peaks:
+                            self.peaks[key] = max(self.peaks[key], int(rest.split()[0]))
+            except OSError:
+                return
+            self.stop_event.wait(self.interval)
 
 
 # --------------------------------------------------------------------------- the clients

@@ -110,7 +110,7 @@ def write_markdown(path, report):
     lines += ["", "## Every run", "",
               "| file | mode | transfer | repeat | until stored | send | assembly "
               "| complete → inside | processes (growth × file; VmRSS before → VmHWM after, "
-              "MiB; CPU s) | other CPU s |",
+              "peak RssAnon and RssFile sampled, MiB; CPU s) | other CPU s |",
               "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |"]
     for r in report["runs"]:
         lines.append("| %s | %s | %s | %d | %.2f s | %s | %s | %s | %s | %.1f |" % (
@@ -118,8 +118,9 @@ def write_markdown(path, report):
             r["storedSeconds"],
             fmt(r.get("sendSeconds"), "%.2f s"), fmt(r.get("assembleSeconds"), "%.2f s"),
             fmt(r.get("completeToStoredInsideSeconds"), "%.2f s"),
-            "; ".join("%s %.2f× (%.0f → %.0f; %.1f)" % (
+            "; ".join("%s %.2f× (%.0f → %.0f, sampled anon %.0f file %.0f; %.1f)" % (
                 n, p["growthPerFileByte"], p["rssKbBefore"] / 1024, p["hwmKbAfter"] / 1024,
+                p.get("rssAnonKbPeakSampled", 0) / 1024, p.get("rssFileKbPeakSampled", 0) / 1024,
                 p["cpuSeconds"]) for n, p in r["processes"].items()), r["otherCpuSeconds"]))
     lines += ["", "Files: " + "; ".join(
         "%s: %d frames of %d × %d × 16 bit, %d bytes, SHA-256 %s…" % (
