@@ -200,6 +200,7 @@ class Sender:
         self.session = requests.Session()
         self.session.headers["X-Inbound-Token"] = token
         self.base = "%s%s/%s" % (server.url, API, self.id)
+        self.waits = 0  # 503/429 answers waited out
 
     def whole(self, path, sha256):
         with open(path, "rb") as f:
@@ -219,8 +220,14 @@ class Sender:
                     return n
                 headers = {"Content-Type": "application/octet-stream",
                            "X-Inbound-Part-Sha256": hashlib.sha256(chunk).hexdigest()}
-                r = self.session.put("%s/files/%s/parts/%d" % (self.base, sha256, n), data=chunk,
-                                     timeout=600, headers=headers)
+                while True:
+                    r = self.session.put("%s/files/%s/parts/%d" % (self.base, sha256, n),
+                                         data=chunk, timeout=600, headers=headers)
+                    if r.status_code not in (429, 503) or self.waits >= 100:
+                        break
+                    # Paced (as the page is): wait as told, then again.
+                    self.waits += 1
+                    time.sleep(float(r.headers.get("Retry-After", "1")))
                 if r.status_code != 201:
                     raise BenchmarkError("PUT part %d answered %d: %s"
                                          % (n, r.status_code, r.text[:300]))
@@ -253,7 +260,8 @@ def send(server, big, transfer, part_bytes):
         s.whole(big["path"], big["sha256"])
         t1 = time.perf_counter()
     t2 = time.perf_counter()
-    return s, {"parts": count if transfer == "parts" else 0, "sendSeconds": t1 - t0,
+    return s, {"parts": count if transfer == "parts" else 0, "pacedWaits": s.waits,
+               "sendSeconds": t1 - t0,
                "assembleSeconds": t2 - t1 if transfer == "parts" else None,
                "storedSeconds": t2 - t0}
 
@@ -380,7 +388,8 @@ def push(gateway, instance_id):
 def log_run(r):
     log("%-12s %6.0f MB %-5s stored after %6.2f s (%5.1f MB/s)%s  %s  other CPU %.1f s" % (
         r["mode"], r["bytes"] / MB, r["transfer"] or "", r["storedSeconds"], r["mbPerSecond"],
-        "" if r.get("assembleSeconds") is None else ", assembly %.2f s" % r["assembleSeconds"],
+        ("" if r.get("assembleSeconds") is None else ", assembly %.2f s" % r["assembleSeconds"])
+        + (", %d paced answers waited out" % r["pacedWaits"] if r.get("pacedWaits") else ""),
         "; ".join("%s +%.0f MiB (%.2f x) peak %.0f MiB" % (
             n, p["growthKb"] / 1024, p["growthPerFileByte"], p["hwmKbAfter"] / 1024)
             for n, p in r["processes"].items()), r["otherCpuSeconds"]))
