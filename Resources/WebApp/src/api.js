@@ -40,9 +40,11 @@ export const api = {
   cancel: (id, token) => callPolitely('DELETE', uploadPath(id), { token }),
 };
 
-// One file, with upload progress. Resolves {status, body, retryAfter}; status 0 means the
-// request did not get an answer (network down, stalled, aborted).
-export function putFile(id, token, sha256, blob, { onProgress, register }) {
+// One body (a file, a part, an assembly request) with upload progress. Resolves {status, body,
+// retryAfter}; status 0 means the request did not get an answer (network down, stalled,
+// aborted). "answerMs": how long the answer may take once the body is sent.
+function sendBody(method, url, token, body, headers, { onProgress, register, answerMs = 5 * 60 * 1000 }) {
+  const size = typeof body === 'string' ? body.length : body.size;
   return new Promise((resolve) => {
     const xhr = new XMLHttpRequest();
     let lastActivity = Date.now();
@@ -61,15 +63,17 @@ export function putFile(id, token, sha256, blob, { onProgress, register }) {
     };
     // A request that makes no progress for too long is given up and retried.
     const watchdog = setInterval(() => {
-      const limit = sent ? 5 * 60 * 1000 : 90 * 1000;
+      const limit = sent ? answerMs : 90 * 1000;
       if (Date.now() - lastActivity > limit) {
         xhr.abort();
         finish({ status: 0, stalled: true });
       }
     }, 5000);
-    xhr.open('PUT', `${uploadPath(id)}/files/${sha256}`);
+    xhr.open(method, url);
     xhr.setRequestHeader('X-Inbound-Token', token);
-    xhr.setRequestHeader('Content-Type', 'application/dicom');
+    for (const [name, value] of Object.entries(headers)) {
+      xhr.setRequestHeader(name, value);
+    }
     xhr.upload.onprogress = (event) => {
       lastActivity = Date.now();
       if (onProgress) {
@@ -80,7 +84,7 @@ export function putFile(id, token, sha256, blob, { onProgress, register }) {
       lastActivity = Date.now();
       sent = true;
       if (onProgress) {
-        onProgress(blob.size);
+        onProgress(size);
       }
     };
     xhr.onload = () => {
@@ -98,6 +102,27 @@ export function putFile(id, token, sha256, blob, { onProgress, register }) {
     if (register) {
       register(() => xhr.abort());
     }
-    xhr.send(blob);
+    xhr.send(body);
   });
+}
+
+const filePath = (id, sha256) => `${uploadPath(id)}/files/${sha256}`;
+
+// One whole file.
+export function putFile(id, token, sha256, blob, hooks) {
+  return sendBody('PUT', filePath(id, sha256), token, blob, { 'Content-Type': 'application/dicom' }, hooks);
+}
+
+// Part n of the file "sha256" (a slice of it) with its own SHA-256 (doc/Api.md, large files).
+export function putPart(id, token, sha256, n, partSha256, blob, hooks) {
+  return sendBody('PUT', `${filePath(id, sha256)}/parts/${n}`, token, blob,
+    { 'Content-Type': 'application/octet-stream', 'X-Inbound-Part-Sha256': partSha256 }, hooks);
+}
+
+// The file's "count" parts made into the file, checked and stored on the server: answers like
+// putFile. Checking and storing a file of several gigabytes takes a while: its answer may take
+// up to an hour.
+export function assembleFile(id, token, sha256, count, hooks) {
+  return sendBody('POST', `${filePath(id, sha256)}/assemble`, token, JSON.stringify({ parts: count }),
+    { 'Content-Type': 'application/json' }, { ...hooks, answerMs: 60 * 60 * 1000 });
 }

@@ -1,21 +1,14 @@
-// The page's side of the hashing worker: hash(blob) → Promise of the lower-case hex SHA-256.
+// The page's side of the hashing worker: hash(blob) → Promise of the lower-case hex SHA-256;
+// hashParts(blob, partBytes) → Promise of {sha256, parts} for a file sent in parts.
 
 import { sha256 } from '@noble/hashes/sha2.js';
-import { yieldToBrowser } from './scan.js';
+import { hashWithParts, hex, yieldToBrowser } from './parthash.js';
 
 export class HashError extends Error {
   constructor(name) {
     super(`hashing failed: ${name}`);
     this.reason = name;
   }
-}
-
-function hex(bytes) {
-  let out = '';
-  for (let i = 0; i < bytes.length; i++) {
-    out += bytes[i].toString(16).padStart(2, '0');
-  }
-  return out;
 }
 
 // Used only where a worker cannot be started: same algorithm, on the page's thread, in
@@ -28,6 +21,10 @@ async function hashHere(blob) {
     await yieldToBrowser();
   }
   return hex(hash.digest());
+}
+
+function hashPartsHere(blob, partBytes) {
+  return hashWithParts(blob, partBytes, { chunk: 1024 * 1024, native: false, pause: yieldToBrowser });
 }
 
 export class Hasher {
@@ -50,7 +47,7 @@ export class Hasher {
     }
     this.pending.delete(message.id);
     if (message.sha256) {
-      job.resolve(message.sha256);
+      job.resolve(job.partBytes ? { sha256: message.sha256, parts: message.parts } : message.sha256);
     } else {
       job.reject(new HashError(message.error));
     }
@@ -62,20 +59,30 @@ export class Hasher {
     this.worker = null;
     for (const job of jobs) {
       // retry each one on the page's thread
-      hashHere(job.blob).then(job.resolve, () => job.reject(new HashError(reason)));
+      (job.partBytes ? hashPartsHere(job.blob, job.partBytes) : hashHere(job.blob))
+        .then(job.resolve, () => job.reject(new HashError(reason)));
     }
   }
 
   hash(blob) {
+    return this.submit(blob, 0);
+  }
+
+  // A file sent in parts: its SHA-256 and those of its parts of "partBytes", in one read.
+  hashParts(blob, partBytes) {
+    return this.submit(blob, partBytes);
+  }
+
+  submit(blob, partBytes) {
     if (!this.worker) {
-      return hashHere(blob).catch((e) => {
+      return (partBytes ? hashPartsHere(blob, partBytes) : hashHere(blob)).catch((e) => {
         throw new HashError((e && e.name) || 'Error');
       });
     }
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
-      this.pending.set(id, { resolve, reject, blob });
-      this.worker.postMessage({ id, blob });
+      this.pending.set(id, { resolve, reject, blob, partBytes });
+      this.worker.postMessage(partBytes ? { id, blob, partBytes } : { id, blob });
     });
   }
 

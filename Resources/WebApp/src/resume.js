@@ -1,7 +1,9 @@
 // What the browser remembers of an unfinished upload, so that it can be continued after the
 // page was closed: {id, token, site, createdAt, sender, totalFiles, totalBytes, studies, keys,
-// hashes}. `keys` identify the files of the upload (relative path and size), `hashes` map the
-// keys of files known to have arrived to their SHA-256.
+// hashes, partial}. `keys` identify the files of the upload (relative path and size), `hashes`
+// map the keys of files known to have arrived to their SHA-256, `partial` those of files sent
+// in parts and not yet assembled to {name, size, lastModified, sha256} (the server says which
+// parts it holds). Never any content of the files.
 
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
@@ -37,6 +39,7 @@ export function loadResume() {
       state.hashes = state.hashes && typeof state.hashes === 'object' ? state.hashes : {};
       state.keys = Array.isArray(state.keys) ? state.keys : [];
       state.studies = Array.isArray(state.studies) ? state.studies : [];
+      state.partial = state.partial && typeof state.partial === 'object' ? state.partial : {};
       return state;
     }
   } catch (e) {

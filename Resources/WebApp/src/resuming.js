@@ -64,6 +64,10 @@ export function renderResumeText() {
     received: tn('count.images', status.receivedFiles || (status.files || []).length),
     total: tn('count.images', stored.totalFiles || 0),
   });
+  // Large files that arrived in part: only their missing parts are sent.
+  const partial = (status.partialFiles || []).length;
+  $('resume-partial').textContent = partial ? tn('resume.partial', partial) : '';
+  $('resume-partial').hidden = !partial;
 }
 
 function onResumeContinue() {

@@ -4,14 +4,8 @@
 // yielding to the browser, so that a large CD does not freeze the page.
 
 import { readDicomHeader, readDicomdirReferences } from './dicom.js';
+import { yieldToBrowser } from './parthash.js';
 import { baseName, entriesFromZip, isDicomdirName, isZip, normalizePath } from './sources.js';
-
-export function yieldToBrowser() {
-  if (globalThis.scheduler && typeof globalThis.scheduler.yield === 'function') {
-    return globalThis.scheduler.yield();
-  }
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
 
 function dirName(path) {
   const i = path.lastIndexOf('/');

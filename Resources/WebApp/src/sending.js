@@ -56,16 +56,23 @@ async function onSend() {
   setSendButtons({ cancel: true });
 
   let received = new Set();
+  state.partial = new Map();
   if (state.resume) {
     received = await reopenUpload(items);
     if (!received) {
       return;
     }
-    state.resumeBase = { ...state.resume.stored };
+    state.resumeBase = { ...state.resume.stored, partial: { ...state.resume.stored.partial } };
   } else if (!(await openUpload(items, bytes))) {
     return;
   }
   await runUpload(items, received);
+}
+
+// What identifies a file sent in parts across two picks: its key (path and size) and its
+// modification time (null inside a ZIP archive).
+function lastModifiedOf(entry) {
+  return Number.isFinite(entry.blob.lastModified) ? entry.blob.lastModified : null;
 }
 
 // Continuing an interrupted upload: the hashes of the files that arrived, or null when the
@@ -84,14 +91,24 @@ async function reopenUpload(items) {
       throw new ApiError(409, 'upload-closed');
     }
     received = new Set((status.files || []).map((f) => f.sha256));
+    // Files sent in parts, not yet assembled: the parts the server holds of each.
+    for (const file of status.partialFiles || []) {
+      state.partial.set(file.sha256, new Set(Array.isArray(file.parts) ? file.parts : []));
+    }
   } catch (e) {
     handleFatal(e.status === 404 || e.status === 409 ? new FatalUploadError('closed') : e);
     return null;
   }
   const hashes = stored.hashes || {};
+  const partial = stored.partial || {};
   for (const item of items) {
+    const part = partial[item.key];
     if (hashes[item.key] && received.has(hashes[item.key])) {
       item.sha256 = hashes[item.key];
+    } else if (part && part.size === item.entry.size && part.lastModified === lastModifiedOf(item.entry)) {
+      // A file sent in parts: not hashed again (the server checks the whole file's SHA-256
+      // when it assembles it, and a changed file is started again).
+      item.sha256 = part.sha256;
     }
   }
   return received;
@@ -130,7 +147,7 @@ async function openUpload(items, bytes) {
     setSendButtons({ restart: true });
     return false;
   }
-  state.upload = { id: opened.id, token: opened.token, createdAt: new Date().toISOString() };
+  state.upload = { id: opened.id, token: opened.token, createdAt: new Date().toISOString(), limits: opened.limits };
   const recipient = state.request && state.request.info ? state.request.info.recipient
     : recipients().find((r) => r.id === state.recipient);
   state.resume = null;
@@ -147,6 +164,7 @@ async function openUpload(items, bytes) {
     studies: [...new Set(items.map((it) => it.study))],
     keys: items.map((it) => it.key),
     hashes: {},
+    partial: {}, // key → {name, size, lastModified, sha256} of files sent in parts, not yet all there
   };
   saveResume(state.resumeBase);
   return true;
@@ -164,7 +182,9 @@ async function runUpload(items, received) {
     token: state.upload.token,
     items,
     received,
+    partial: state.partial,
     hasher: state.hasher,
+    limits: { ...state.info.limits, ...(state.upload.limits || {}) },
     pacer: state.pacer || (state.pacer = new Pacer(state.info.limits)),
     onProgress: () => {},
     onStatus: (status) => {
@@ -175,7 +195,18 @@ async function runUpload(items, received) {
         return; // cancelled or closed: the upload was forgotten, nothing is saved again
       }
       state.resumeBase.hashes[item.key] = item.sha256;
+      delete state.resumeBase.partial[item.key];
       saver.schedule(() => state.resumeBase);
+    },
+    onPartialFile: (item) => {
+      if (state.run !== run || run.fatal) {
+        return;
+      }
+      // Kept at once: a page closed during its parts continues it part by part.
+      state.resumeBase.partial[item.key] = { name: item.entry.name, size: item.entry.size,
+        lastModified: lastModifiedOf(item.entry), sha256: item.sha256 };
+      saver.schedule(() => state.resumeBase);
+      saver.flush();
     },
   });
   state.run = run;

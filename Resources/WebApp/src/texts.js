@@ -182,6 +182,10 @@ const en = {
   'resume.discard': 'Discard it',
   'resume.discarded': 'The interrupted upload was discarded.',
   'resume.gone': 'The interrupted upload can no longer be continued. Please start again.',
+  'resume.partial': {
+    one: '{n} large file arrived in part: only its missing parts are sent.',
+    other: '{n} large files arrived in part: only their missing parts are sent.',
+  },
 
   'nav.continue': 'Continue',
   'nav.back': 'Back',
@@ -374,6 +378,10 @@ const de = {
   'resume.discard': 'Verwerfen',
   'resume.discarded': 'Der unterbrochene Upload wurde verworfen.',
   'resume.gone': 'Der unterbrochene Upload kann nicht mehr fortgesetzt werden. Bitte beginnen Sie neu.',
+  'resume.partial': {
+    one: '{n} große Datei ist zum Teil angekommen: nur ihre fehlenden Teile werden gesendet.',
+    other: '{n} große Dateien sind zum Teil angekommen: nur ihre fehlenden Teile werden gesendet.',
+  },
 
   'nav.continue': 'Weiter',
   'nav.back': 'Zurück',

@@ -1,9 +1,12 @@
 // Sending the files of an open upload: hashes are computed in the worker a few files ahead,
-// three PUT requests run in parallel, each file is retried with exponential back-off on
-// network errors and on 429/503 (honouring Retry-After), and progress is reported in bytes.
+// three requests run in parallel, each one retried with exponential back-off on network
+// errors and on 429/503 (honouring Retry-After), and progress is reported in bytes. Files
+// above the site's part size go in parts (parts.js).
 
-import { putFile } from './api.js';
+import { assembleFile, putFile, putPart } from './api.js';
 import { HashError } from './hash.js';
+import { partBytesOf, sendInParts, sendsInParts } from './parts.js';
+import { backoffSeconds, Signal, sleep, Slots, waitOnline } from './waiting.js';
 
 export class FatalUploadError extends Error {
   constructor(kind, detail) {
@@ -20,57 +23,37 @@ const MAX_ATTEMPTS = 10; // network errors and server errors
 const MAX_BUSY_ATTEMPTS = 100; // "busy, come back in N seconds" answers (rate limits)
 const RETRYABLE = new Set([0, 429, 500, 502, 503, 504]);
 
-function sleep(ms, signal) {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.onAbort(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-}
-
-function backoffSeconds(attempt) {
-  const base = Math.min(60, 2 ** (attempt - 1));
-  return base * (0.75 + Math.random() * 0.5);
-}
-
-function waitOnline(signal) {
-  if (navigator.onLine !== false) {
-    return Promise.resolve();
+// What the final answer to a file (its PUT, or the assembly of its parts) means for it:
+// {state: 'done'|'failed'|'skipped', reason} or {fatal, code} when the whole upload stops.
+export function fileOutcome(result) {
+  const status = result.status;
+  const code = result.body && result.body.error;
+  if (status === 200 || status === 201) {
+    return { state: 'done', reason: '' };
   }
-  return new Promise((resolve) => {
-    const done = () => {
-      window.removeEventListener('online', done);
-      resolve();
-    };
-    window.addEventListener('online', done);
-    signal.onAbort(done);
-  });
-}
-
-class Signal {
-  constructor() {
-    this.aborted = false;
-    this.handlers = [];
+  if (result.gaveUp) {
+    return { state: 'failed', reason: status === 0 ? 'network' : 'server' };
   }
-
-  onAbort(handler) {
-    if (this.aborted) {
-      handler();
-    } else {
-      this.handlers.push(handler);
-    }
+  if (status === 422) {
+    // the site's virus scanner found malware in it (never retried), or a DICOMDIR
+    return code === 'malware' ? { state: 'failed', reason: 'malware' } : { state: 'skipped', reason: 'dicomdir' };
   }
-
-  abort() {
-    if (!this.aborted) {
-      this.aborted = true;
-      for (const handler of this.handlers.splice(0)) {
-        handler();
-      }
-    }
+  if (status === 404 || (status === 409 && code === 'upload-closed')) {
+    return { fatal: 'closed', code };
   }
+  if (status === 507) {
+    return { fatal: 'storageFull', code };
+  }
+  if (status === 403) {
+    // The site's access filter refuses this client (for example banned for a while).
+    return { fatal: 'blocked', code };
+  }
+  if (status === 409 && code === 'duplicate-instance') {
+    // another file with the same SOP Instance UID is already in this upload
+    return { state: 'skipped', reason: 'sameImage' };
+  }
+  const reasons = { 409: code === 'hash-mismatch' ? 'changed' : 'server', 413: 'tooLarge', 400: 'invalid' };
+  return { state: 'failed', reason: reasons[status] || 'server' };
 }
 
 // Keeps the request rate under the site's limit, so that a large CD does not run into the
@@ -146,10 +129,15 @@ class Pacer {
   }
 }
 
-// items: [{entry, key, sha256?}] — every file to deliver. received: Set of sha256 the server
-// already holds. Events: onProgress({...}), onStatus({kind, seconds}), onFileDone(item).
+// items: [{entry, key, sha256?, serverParts?}] — every file to deliver. received: Set of
+// sha256 the server already holds; partial: Map sha256 → Set of the part numbers it holds of
+// files not yet assembled. limits: the site's (requestsPerSecond, partBytes…). Events:
+// onProgress({...}), onStatus({kind, seconds}), onFileDone(item), onPartialFile(item) once the
+// SHA-256 of a file sent in parts is known (before its first part). transport and backoff
+// replace the API calls and the back-off seconds (tests).
 export class UploadRun {
-  constructor({ id, token, items, received, hasher, limits, pacer, onProgress, onStatus, onFileDone }) {
+  constructor({ id, token, items, received, partial, hasher, limits, pacer, onProgress, onStatus, onFileDone,
+    onPartialFile, transport, backoff }) {
     this.id = id;
     this.token = token;
     this.items = items;
@@ -163,6 +151,12 @@ export class UploadRun {
     this.onProgress = onProgress || (() => {});
     this.onStatus = onStatus || (() => {});
     this.onFileDone = onFileDone || (() => {});
+    this.onPartialFile = onPartialFile || (() => {});
+    this.partial = partial || new Map();
+    this.partBytes = partBytesOf(limits);
+    this.transport = transport || { putFile, putPart, assembleFile };
+    this.backoff = backoff || backoffSeconds;
+    this.slots = new Slots(CONCURRENCY);
     this.signal = new Signal();
     this.pacer = pacer || new Pacer(limits);
     this.inflight = new Map();
@@ -204,10 +198,26 @@ export class UploadRun {
       n++;
       bytes += item.entry.size;
       if (!item.hashPromise) {
-        item.hashPromise = item.sha256 ? Promise.resolve(item.sha256) : this.hasher.hash(item.entry.blob);
+        item.hashPromise = this.hashOf(item);
         item.hashPromise.catch(() => {});
       }
     }
+  }
+
+  inParts(item) {
+    return sendsInParts(item.entry.size, this.partBytes);
+  }
+
+  // {sha256, parts}: parts (the hashes of its parts) only for a file sent in parts, and only
+  // when it was hashed now (a SHA-256 remembered from before: its parts are hashed when sent).
+  hashOf(item) {
+    if (item.sha256) {
+      return Promise.resolve({ sha256: item.sha256, parts: item.partHashes || null });
+    }
+    if (this.inParts(item)) {
+      return this.hasher.hashParts(item.entry.blob, this.partBytes);
+    }
+    return this.hasher.hash(item.entry.blob).then((sha256) => ({ sha256, parts: null }));
   }
 
   finish(item, state, reason) {
@@ -236,119 +246,67 @@ export class UploadRun {
     this.failFatal('cancelled');
   }
 
-  async sendOne(item) {
-    let sha;
-    try {
-      sha = await item.hashPromise;
-    } catch (e) {
-      this.finish(item, 'failed', 'unreadable');
-      return;
-    }
-    item.sha256 = sha;
-    if (this.received.has(sha)) {
-      this.finish(item, 'done');
-      return;
-    }
+  // Sends one request (send(hooks) → {status, body, retryAfter}) within the run's limits:
+  // waits for the network, the pacer and a free slot; retries network errors and server
+  // errors with back-off, busy answers after their Retry-After. onLoaded(bytes) follows the
+  // body's progress (0 again when it must be sent again). Resolves the final answer (with
+  // gaveUp: true when the retries ran out), or null when the run was stopped.
+  async exchange(send, onLoaded = () => {}) {
     let attempt = 0;
     let busyAttempts = 0;
-    let rehashed = false;
     while (!this.signal.aborted) {
       await waitOnline(this.signal);
       if (this.signal.aborted) {
-        return;
+        return null;
       }
       await this.pacer.take(this.signal);
+      await this.slots.take();
       if (this.signal.aborted) {
-        return;
+        this.slots.release();
+        return null;
       }
-      this.inflight.set(item, 0);
+      onLoaded(0);
       let aborter = null;
       let counted = 0;
-      const result = await putFile(this.id, this.token, sha, item.entry.blob, {
-        onProgress: (loaded) => {
-          if (loaded > counted) {
-            this.uploadedBytes += loaded - counted;
-            counted = loaded;
-          }
-          this.inflight.set(item, loaded);
-          this.emit();
-        },
-        register: (abort) => {
-          if (aborter) {
-            this.aborters.delete(aborter);
-          }
-          aborter = abort;
-          if (abort) {
-            this.aborters.add(abort);
-          }
-        },
-      });
+      let result;
+      try {
+        result = await send({
+          onProgress: (loaded) => {
+            if (loaded > counted) {
+              this.uploadedBytes += loaded - counted;
+              counted = loaded;
+            }
+            onLoaded(loaded);
+            this.emit();
+          },
+          register: (abort) => {
+            if (aborter) {
+              this.aborters.delete(aborter);
+            }
+            aborter = abort;
+            if (abort) {
+              this.aborters.add(abort);
+            }
+          },
+        });
+      } finally {
+        if (aborter) {
+          this.aborters.delete(aborter);
+        }
+        this.slots.release();
+      }
       if (this.signal.aborted) {
-        return;
+        return null;
       }
       const status = result.status;
-      const code = result.body && result.body.error;
       if (status === 200 || status === 201) {
         this.pacer.success();
-        this.received.add(sha);
-        this.finish(item, 'done');
-        return;
+        return result;
       }
-      this.inflight.set(item, 0);
+      onLoaded(0);
       this.emit();
-      if (status === 422 && code === 'malware') {
-        // the site's virus scanner found malware in it: not sent, never retried
-        this.finish(item, 'failed', 'malware');
-        return;
-      }
-      if (status === 422) {
-        this.finish(item, 'skipped', 'dicomdir');
-        return;
-      }
-      if (status === 404 || (status === 409 && code === 'upload-closed')) {
-        this.failFatal('closed', code);
-        return;
-      }
-      if (status === 507) {
-        this.failFatal('storageFull', code);
-        return;
-      }
-      if (status === 403) {
-        // The site's access filter refuses this client (for example banned for a while).
-        this.failFatal('blocked', code);
-        return;
-      }
-      if (status === 409 && code === 'duplicate-instance') {
-        // another file with the same SOP Instance UID is already in this upload
-        this.finish(item, 'skipped', 'sameImage');
-        return;
-      }
-      if (status === 409 && code === 'hash-mismatch' && !rehashed) {
-        rehashed = true;
-        try {
-          sha = await this.hasher.hash(item.entry.blob);
-          item.sha256 = sha;
-        } catch (e) {
-          this.finish(item, 'failed', 'unreadable');
-          return;
-        }
-        continue;
-      }
-      if (status === 409 && code === 'hash-mismatch') {
-        this.finish(item, 'failed', 'changed');
-        return;
-      }
-      if (status === 413) {
-        this.finish(item, 'failed', 'tooLarge');
-        return;
-      }
-      if (status === 400) {
-        this.finish(item, 'failed', 'invalid');
-        return;
-      }
       if (!RETRYABLE.has(status)) {
-        this.finish(item, 'failed', 'server');
-        return;
+        return result;
       }
       const told = result.retryAfter !== null && result.retryAfter !== undefined &&
         (status === 429 || status === 503);
@@ -358,10 +316,9 @@ export class UploadRun {
         attempt++;
       }
       if (attempt >= MAX_ATTEMPTS || busyAttempts >= MAX_BUSY_ATTEMPTS) {
-        this.finish(item, 'failed', status === 0 ? 'network' : 'server');
-        return;
+        return { ...result, gaveUp: true };
       }
-      const seconds = told ? Math.max(1, result.retryAfter) : backoffSeconds(attempt);
+      const seconds = told ? Math.max(1, result.retryAfter) : this.backoff(attempt);
       if (told) {
         this.pacer.busy(seconds);
       }
@@ -372,6 +329,61 @@ export class UploadRun {
       if (this.retryWaits === 0) {
         this.onStatus({ kind: 'running' });
       }
+    }
+    return null;
+  }
+
+  // The final answer to a file (its PUT or the assembly of its parts) becomes its state.
+  settle(item, result) {
+    const outcome = fileOutcome(result);
+    if (outcome.fatal) {
+      this.failFatal(outcome.fatal, outcome.code);
+      return;
+    }
+    if (outcome.state === 'done') {
+      this.received.add(item.sha256);
+    }
+    this.finish(item, outcome.state, outcome.reason);
+  }
+
+  async sendOne(item) {
+    let hashed;
+    try {
+      hashed = await item.hashPromise;
+    } catch (e) {
+      this.finish(item, 'failed', 'unreadable');
+      return;
+    }
+    item.sha256 = hashed.sha256;
+    if (this.received.has(item.sha256)) {
+      this.finish(item, 'done');
+      return;
+    }
+    if (this.inParts(item)) {
+      await sendInParts(this, item, hashed);
+      return;
+    }
+    let rehashed = false;
+    for (;;) {
+      const result = await this.exchange(
+        (hooks) => this.transport.putFile(this.id, this.token, item.sha256, item.entry.blob, hooks),
+        (loaded) => this.inflight.set(item, loaded));
+      if (!result) {
+        return;
+      }
+      if (result.status === 409 && result.body && result.body.error === 'hash-mismatch' && !rehashed) {
+        // changed since it was hashed, or damaged on the way: hashed again and sent once more
+        rehashed = true;
+        try {
+          item.sha256 = await this.hasher.hash(item.entry.blob);
+        } catch (e) {
+          this.finish(item, 'failed', 'unreadable');
+          return;
+        }
+        continue;
+      }
+      this.settle(item, result);
+      return;
     }
   }
 
