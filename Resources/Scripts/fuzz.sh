@@ -8,7 +8,7 @@ seconds=${1:-20}
 
 CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DINBOUND_BUILD_FUZZERS=ON -DINBOUND_BUILD_TESTS=OFF -DINBOUND_BUILD_WEBAPP=OFF >/dev/null
-targets=${INBOUND_FUZZ_TARGETS:-OpenRequestFuzzer DicomInspectorFuzzer DicomGuardFuzzer ForwardedForFuzzer MailComposeFuzzer PatientIdFuzzer PulledManifestFuzzer SealingFuzzer ClamdReplyFuzzer RequestPushFuzzer StowReaderFuzzer RequestFormFuzzer CandidateScoreFuzzer CoercionFuzzer}
+targets=${INBOUND_FUZZ_TARGETS:-OpenRequestFuzzer DicomInspectorFuzzer DicomGuardFuzzer ForwardedForFuzzer MailComposeFuzzer PatientIdFuzzer PulledManifestFuzzer SealingFuzzer ClamdReplyFuzzer RequestPushFuzzer StowReaderFuzzer RequestFormFuzzer CandidateScoreFuzzer CoercionFuzzer ReconcileAnswersFuzzer}
 # shellcheck disable=SC2086
 cmake --build "$build" -j"${INBOUND_JOBS:-2}" --target $targets
 
@@ -49,6 +49,10 @@ cp "$root"/UnitTests/Fuzzing/Corpus/MailCompose/* "$corpus/MailComposeFuzzer/"
 # birth date, sex, IDs, issuers, '\'-separated lists...): near-misses, a worklist entry, accents,
 # ideographic groups, invalid UTF-8, over-long names and words.
 cp "$root"/UnitTests/Fuzzing/Corpus/CandidateScore/* "$corpus/CandidateScoreFuzzer/"
+# ReconcileAnswersFuzzer: byte 0 picks the reader (0 C-FIND patient, 1 worklist, 2 /tools/find,
+# 3 stored tags), then Orthanc's JSON: answers, an isolated patient, wrong types.
+mkdir -p "$corpus/ReconcileAnswersFuzzer"
+cp "$root"/UnitTests/Fuzzing/Corpus/ReconcileAnswers/* "$corpus/ReconcileAnswersFuzzer/"
 # Hostile files (nested 30/50/200 deep in each encoding, a deflate bomb, lying lengths, file meta
 # groups that DCMTK reads otherwise than a naive reader: made by IntegrationTests/hostile_dicom.py)
 # and real ones, for both DICOM targets.
