@@ -116,3 +116,17 @@ def make_dicom(patient_id="GEN-1", rows=16, columns=16, omit=(), study_uid=None,
     buffer = io.BytesIO()
     ds.save_as(buffer, write_like_original=False)
     return buffer.getvalue()
+
+
+def multiframe(path, patient_id, frames, rows=512, columns=256):
+    """A multi-frame secondary capture of random pixels (rows x columns x 2 bytes a frame: a
+    misplaced byte could not go unnoticed) written to "path": its Original."""
+    ds = pydicom.dcmread(io.BytesIO(make_dicom(patient_id, rows=1, columns=1)))
+    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7.3"  # Multi-frame Grayscale Word SC
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
+    ds.NumberOfFrames = frames
+    ds.Rows = rows
+    ds.Columns = columns
+    ds.PixelData = os.urandom(frames * rows * columns * 2)
+    ds.save_as(str(path), write_like_original=False)
+    return Original(str(path))

@@ -10,63 +10,26 @@ import json
 import os
 
 import pydicom
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 import checks
 import data
 from test_browser import node_packages, run_browser_test  # noqa: F401 (a fixture)
 
 PART_BYTES = 1024 * 1024
-FRAMES = 50
-ROWS, COLUMNS = 512, 256  # 256 KiB a frame: 12.5 MiB of pixel data
-
-
-def multiframe(patient_id):
-    """A multi-frame secondary capture of FRAMES frames of random pixels (a misplaced part
-    could not go unnoticed): its Part 10 bytes."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7.3"  # Multi-frame Grayscale Word SC
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.StudyInstanceUID = generate_uid()
-    ds.SeriesInstanceUID = generate_uid()
-    ds.PatientID = patient_id
-    ds.PatientName = "Large^Cine"
-    ds.Modality = "OT"
-    ds.StudyDate = "20260101"
-    ds.StudyDescription = "Cine loop " + patient_id
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.NumberOfFrames = FRAMES
-    ds.Rows = ROWS
-    ds.Columns = COLUMNS
-    ds.BitsAllocated = 16
-    ds.BitsStored = 16
-    ds.HighBit = 15
-    ds.PixelRepresentation = 0
-    ds.PixelData = os.urandom(FRAMES * ROWS * COLUMNS * 2)
-    buffer = io.BytesIO()
-    ds.save_as(buffer, write_like_original=False)
-    return buffer.getvalue()
+FRAMES = 50  # 256 KiB a frame (data.multiframe): 12.5 MiB of pixel data
 
 
 def make_case(folder, patient_id):
     """A folder holding one large file: what the page needs to know of it, and its Original."""
     os.makedirs(folder)
-    content = multiframe(patient_id)
     path = os.path.join(folder, "CINE0001.dcm")
-    with open(path, "wb") as f:
-        f.write(content)
+    original = data.multiframe(path, patient_id, FRAMES)
+    content = original.data
     parts = [hashlib.sha256(content[i:i + PART_BYTES]).hexdigest()
              for i in range(0, len(content), PART_BYTES)]
     case = {"dir": folder, "name": "CINE0001.dcm", "size": len(content),
             "sha256": hashlib.sha256(content).hexdigest(), "parts": parts}
-    return case, data.Original(path)
+    return case, original
 
 
 def test_large_files_in_parts_from_chromium(node_packages, start_server, tmp_path):  # noqa: F811
