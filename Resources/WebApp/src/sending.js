@@ -69,6 +69,26 @@ async function onSend() {
   await runUpload(items, received);
 }
 
+// Files sent in parts, not yet assembled: the parts the server holds of each (from its status).
+function notePartial(status) {
+  for (const file of status.partialFiles || []) {
+    state.partial.set(file.sha256, new Set(Array.isArray(file.parts) ? file.parts : []));
+  }
+}
+
+// Before trying again: parts that arrived without their answer reaching the page are not
+// sent again (without an answer, the assembly names what is missing).
+async function retry(items) {
+  state.problem = null;
+  renderProblem();
+  try {
+    notePartial(await api.status(state.upload.id, state.upload.token));
+  } catch (e) {
+    // asked again by the run itself
+  }
+  runUpload(items, state.run ? state.run.received : new Set());
+}
+
 // What identifies a file sent in parts across two picks: its key (path and size) and its
 // modification time (null inside a ZIP archive).
 function lastModifiedOf(entry) {
@@ -91,10 +111,7 @@ async function reopenUpload(items) {
       throw new ApiError(409, 'upload-closed');
     }
     received = new Set((status.files || []).map((f) => f.sha256));
-    // Files sent in parts, not yet assembled: the parts the server holds of each.
-    for (const file of status.partialFiles || []) {
-      state.partial.set(file.sha256, new Set(Array.isArray(file.parts) ? file.parts : []));
-    }
+    notePartial(status);
   } catch (e) {
     handleFatal(e.status === 404 || e.status === 409 ? new FatalUploadError('closed') : e);
     return null;
@@ -247,19 +264,13 @@ async function runUpload(items, received) {
 }
 
 function onRetryFailed() {
-  const again = state.items.filter((it) => it.state === 'failed' && (it.reason === 'network' || it.reason === 'server'));
-  state.problem = null;
-  renderProblem();
-  runUpload(again, state.run ? state.run.received : new Set());
+  retry(state.items.filter((it) => it.state === 'failed' && (it.reason === 'network' || it.reason === 'server')));
 }
 
 // Retrying after "storage full": everything not yet delivered.
 function onRetryPending() {
-  const again = state.items.filter((it) => it.state !== 'done' && it.state !== 'skipped' &&
-    !(it.state === 'failed' && ['invalid', 'tooLarge', 'changed', 'malware'].includes(it.reason)));
-  state.problem = null;
-  renderProblem();
-  runUpload(again, state.run ? state.run.received : new Set());
+  retry(state.items.filter((it) => it.state !== 'done' && it.state !== 'skipped' &&
+    !(it.state === 'failed' && ['invalid', 'tooLarge', 'changed', 'malware'].includes(it.reason))));
 }
 
 function nothingArrived() {
