@@ -8,6 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { test } from 'node:test';
 
 import { chromiumForTests, newWatchedPage } from './chromium.mjs';
@@ -18,6 +19,7 @@ if (!PAGE_URL || !FIXTURE) {
   throw new Error('INBOUND_URL and INBOUND_PARTS_FIXTURE must be set (see the head of this file)');
 }
 const PART_BYTES = FIXTURE.partBytes;
+const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || '';
 const results = {};
 
 const browser = chromiumForTests('inbound-parts-');
@@ -219,6 +221,9 @@ test('a page closed during the parts: opened again, the same folder continues wi
   await again.goto(PAGE_URL);
   await again.getByRole('heading', { name: 'Continue your interrupted upload?' }).waitFor();
   await again.getByText('1 large file arrived in part: only its missing parts are sent.').waitFor();
+  if (SCREENSHOT_DIR) {
+    await again.screenshot({ path: path.join(SCREENSHOT_DIR, '70-resume-parts.png'), fullPage: true });
+  }
   const status = await again.evaluate(async ({ id, token }) =>
     (await fetch(`api/uploads/${id}`, { headers: { 'X-Inbound-Token': token } })).json(), stored);
   const held = status.partialFiles.find((f) => f.sha256 === c.sha256).parts.sort((a, b) => a - b);
