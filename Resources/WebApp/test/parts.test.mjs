@@ -298,6 +298,19 @@ test('the upload gone (404) stops the run; refusals of the assembly are the file
     'a refused part is no "not a medical image"');
 });
 
+test('too many files in parts on the server: the page waits and tries again', async () => {
+  const server = new FakeServer(MIB);
+  const big = randomBytes(2 * MIB + 5);
+  let refusals = 2;
+  server.script = (r) => (r.kind === 'part' && r.n === 0 && refusals-- > 0
+    ? { status: 409, body: { error: 'too-many-partial-files' } } : null);
+  const { run } = newRun(server, [fileItem('big.dcm', big)]);
+  await run.run();
+  assert.equal(run.items[0].state, 'done');
+  assert.equal(server.sent('part').filter((r) => r.n === 0).length, 3);
+  assert.deepEqual(server.files.get(sha(big)), big);
+});
+
 test('final answers: what each one means for a file', () => {
   const cases = [
     [{ status: 201 }, { state: 'done', reason: '' }],
