@@ -305,7 +305,9 @@ export class UploadRun {
       }
       onLoaded(0);
       this.emit();
-      if (!RETRYABLE.has(status)) {
+      // Too many files of this upload wait in parts on the server: one of them ends soon.
+      const later = status === 409 && result.body && result.body.error === 'too-many-partial-files';
+      if (!RETRYABLE.has(status) && !later) {
         return result;
       }
       const told = result.retryAfter !== null && result.retryAfter !== undefined &&
