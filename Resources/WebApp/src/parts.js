@@ -178,16 +178,19 @@ export async function sendInParts(run, item, hashed) {
       run.emit();
       continue;
     }
-    if (result.status === 409 && code === 'hash-mismatch' && !restarted) {
+    const badParts = result.status === 400 && code === 'bad-part';
+    if ((badParts || (result.status === 409 && code === 'hash-mismatch')) && !restarted) {
       // The whole file is not what was hashed (changed on the sender's computer, or a part
-      // damaged): the server dropped its parts; hashed again and sent again, once.
+      // damaged: the server dropped its parts), or its parts do not fit together (the site's
+      // part size changed since they were sent): every part sent again, once; hashed again
+      // unless only the sizes were wrong.
       restarted = true;
       run.partial.delete(item.sha256);
       item.serverParts = null;
       item.partsOf = null;
-      let again;
+      let again = { sha256: item.sha256, parts: item.partHashes };
       try {
-        again = await run.hasher.hashParts(item.entry.blob, partBytes);
+        again = badParts ? again : await run.hasher.hashParts(item.entry.blob, partBytes);
       } catch (e) {
         run.finish(item, 'failed', 'unreadable');
         return;
@@ -195,7 +198,8 @@ export async function sendInParts(run, item, hashed) {
       begin(again);
       continue;
     }
-    run.settle(item, result);
+    // bad-part again says nothing about the file either
+    run.settle(item, badParts ? { ...result, status: 500 } : result);
     return;
   }
 }

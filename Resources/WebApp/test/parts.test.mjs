@@ -252,6 +252,31 @@ test('hash-mismatch on assembly: the file starts again once, then it is reported
   assert.equal(stubborn.sent('part').length, 6);
 });
 
+test('parts that do not fit together (bad-part at assembly) are all sent again once, then given up', async () => {
+  const server = new FakeServer(MIB);
+  const big = randomBytes(3 * MIB + 10);
+  let once = true;
+  server.script = (r) => {
+    if (r.kind === 'assemble' && once) {
+      once = false;
+      return { status: 400, body: { error: 'bad-part' } };
+    }
+    return null;
+  };
+  const { run } = newRun(server, [fileItem('big.dcm', big)]);
+  await run.run();
+  assert.equal(run.items[0].state, 'done');
+  assert.deepEqual(server.sent('part').map((r) => r.n).sort(), [0, 0, 1, 1, 2, 2, 3, 3]);
+  assert.deepEqual(server.files.get(sha(big)), big);
+
+  const stubborn = new FakeServer(MIB);
+  stubborn.script = (r) => (r.kind === 'assemble' ? { status: 400, body: { error: 'bad-part' } } : null);
+  const { run: again } = newRun(stubborn, [fileItem('big.dcm', big)]);
+  await again.run();
+  assert.deepEqual([again.items[0].state, again.items[0].reason], ['failed', 'server']);
+  assert.equal(stubborn.sent('assemble').length, 2);
+});
+
 test('a part damaged on the way is hashed and sent again once; the whole file stored ends it', async () => {
   const server = new FakeServer(MIB);
   const big = randomBytes(3 * MIB + 10);
