@@ -378,6 +378,10 @@ class Gateway(harness.OrthancServer):
         config["Inbound"]["DataDirectory"] = self.data_directory
         for puller in config["Inbound"].get("Pullers", []):  # the sample's is a placeholder,
             puller["Password"] = "bench-flood-puller-secret"  # refused at start-up
+        # The sample's Internal public key is a file of the hospital's: the gateway seals for
+        # the harness's key pair instead (as IntegrationTests/samples.py does).
+        config["Inbound"].setdefault("Sealing", {}).pop("PublicKeys", None)
+        harness.SealingKeys.apply(config["Inbound"])
         if self.autoban:
             config["Inbound"]["AutoBan"] = harness.merge(config["Inbound"].get("AutoBan", {}),
                                                          self.autoban)

@@ -56,7 +56,7 @@ def merge(base, override):
 # refusals on purpose: the plugin's rate limits, quotas, automatic bans and data monitor are
 # turned off ("0": no limit) unless a test sets them.
 NO_LIMITS = {
-    "Limits": {"RequestsPerSecond": 0, "BytesPerSecond": 0,
+    "Limits": {"RequestsPerSecond": 0, "FilesPerSecond": 0, "BytesPerSecond": 0,
                "MaxUploadsInFlightPerClient": 0, "MaxBytesInFlight": 0},
     "Quotas": {"BytesPerClientPerDay": 0, "UploadsPerClientPerDay": 0,
                "BytesPerSenderPerDay": 0, "UploadsPerSenderPerDay": 0,

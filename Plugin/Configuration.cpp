@@ -202,6 +202,8 @@ namespace Inbound
     c.limits.requestBurst = GetUnsigned(s, "Limits.RequestBurst", 1, 10000000);
     c.limits.bytesPerSecond = GetUnsigned(s, "Limits.BytesPerSecond", 0, kMax);
     c.limits.byteBurst = GetUnsigned(s, "Limits.ByteBurst", 1, kMax);
+    c.limits.filesPerSecond = GetUnsigned(s, "Limits.FilesPerSecond", 0, 1000000);
+    c.limits.fileBurst = GetUnsigned(s, "Limits.FileBurst", 1, 10000000);
     c.limits.maxUploadsInFlightPerClient =
       static_cast<unsigned int>(GetUnsigned(s, "Limits.MaxUploadsInFlightPerClient", 0, 10000));
     c.limits.maxBytesInFlight = GetUnsigned(s, "Limits.MaxBytesInFlight", 0, kMax);

@@ -109,6 +109,8 @@ namespace Inbound
     double requestBurst = 0;
     double bytesPerSecond = 0;
     double byteBurst = 0;
+    double filesPerSecond = 0;  // file and part PUTs of open uploads, instead of requests
+    double fileBurst = 0;
     unsigned int maxUploadsInFlightPerClient = 0;
     uint64_t maxBytesInFlight = 0;
     unsigned int bodyTimeoutSeconds = 0;

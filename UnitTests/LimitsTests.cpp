@@ -64,6 +64,77 @@ TEST(RateLimiter, ZeroMeansNoLimit)
   EXPECT_EQ(0u, limiter.CountTrackedClients());
 }
 
+TEST(RateLimiter, FilesHaveTheirOwnBucketAndARequestCanBeGivenBack)
+{
+  InboundTests::FakeClock clock;
+  RateLimiter limiter(RateLimits{1, 2, 0, 1, 10, 3}, clock);  // 2 requests, 3 files
+  double wait = 0;
+  for (int i = 0; i < 3; i++)
+  {
+    EXPECT_TRUE(limiter.TakeFile("a", wait));
+  }
+  EXPECT_FALSE(limiter.TakeFile("a", wait));
+  EXPECT_DOUBLE_EQ(0.1, wait);
+  EXPECT_TRUE(limiter.TakeFile("b", wait));  // per client
+  // The files took nothing from the requests; a request given back is there again, never
+  // beyond the burst.
+  EXPECT_TRUE(limiter.TakeRequest("a", wait));
+  EXPECT_TRUE(limiter.TakeRequest("a", wait));
+  EXPECT_FALSE(limiter.TakeRequest("a", wait));
+  limiter.ReturnRequest("a");
+  EXPECT_TRUE(limiter.TakeRequest("a", wait));
+  for (int i = 0; i < 5; i++)
+  {
+    limiter.ReturnRequest("c");
+  }
+  EXPECT_TRUE(limiter.TakeRequest("c", wait));
+  EXPECT_TRUE(limiter.TakeRequest("c", wait));
+  EXPECT_FALSE(limiter.TakeRequest("c", wait));
+  clock.now += 100;
+  EXPECT_TRUE(limiter.TakeFile("a", wait));  // 10 files per second
+}
+
+TEST(LimitsGuard, AFileOfAnOpenUploadIsPacedByTheFilesNotTheRequests)
+{
+  Configuration configuration = InboundTests::MakeConfiguration();
+  configuration.limits.requestsPerSecond = 1;
+  configuration.limits.requestBurst = 2;
+  configuration.limits.filesPerSecond = 1;
+  configuration.limits.fileBurst = 5;
+  InboundTests::FakeClock clock;
+  Ledger ledger("");
+  LimitsGuard guard(configuration, ledger, clock, {"/"});
+  ClientInfo client;
+  client.ip = "192.0.2.7";
+  // Each public call takes a request (Routes.cpp); a file of an open upload gives it back.
+  for (int i = 0; i < 5; i++)
+  {
+    guard.CheckRequestRate(client.ip);
+    guard.PaceFile(client);
+  }
+  guard.CheckRequestRate(client.ip);
+  try
+  {
+    guard.PaceFile(client);
+    FAIL() << "a sixth file within the burst of five";
+  }
+  catch (const ApiError& e)
+  {
+    EXPECT_EQ(503, e.GetStatus());
+    EXPECT_EQ("rate-limited", e.GetCode());
+    EXPECT_EQ("1", e.GetHeaders().at("Retry-After"));
+  }
+  // That refused file kept its request; a call that is no file (a wrong token) keeps its own:
+  // the burst of two is used up now.
+  guard.CheckRequestRate(client.ip);
+  EXPECT_THROW(guard.CheckRequestRate(client.ip), ApiError);
+  clock.now += 1000;
+  guard.CheckRequestRate(client.ip);
+  guard.PaceFile(client);
+  EXPECT_EQ(1, guard.Describe(client.ip)["limits"]["filesPerSecond"].asInt());
+  EXPECT_EQ(5, guard.Describe(client.ip)["limits"]["fileBurst"].asInt());
+}
+
 TEST(InFlight, BoundsPerClientAndInBytes)
 {
   InFlight inFlight(2, 1000);

@@ -69,7 +69,8 @@ namespace Inbound
     ledger_(ledger),
     clock_(clock),
     rates_(RateLimits{configuration.limits.requestsPerSecond, configuration.limits.requestBurst,
-                      configuration.limits.bytesPerSecond, configuration.limits.byteBurst},
+                      configuration.limits.bytesPerSecond, configuration.limits.byteBurst,
+                      configuration.limits.filesPerSecond, configuration.limits.fileBurst},
            clock),
     inFlight_(configuration.limits.maxUploadsInFlightPerClient,
               configuration.limits.maxBytesInFlight),
@@ -224,6 +225,22 @@ namespace Inbound
     }
   }
 
+  void LimitsGuard::PaceFile(const ClientInfo& client)
+  {
+    const std::string key = GetKey(client.ip);
+    double wait = 0;
+    if (!rates_.TakeFile(key, wait))
+    {
+      throw ApiError(503, "rate-limited", "Your network address is sending more files per "
+                                          "second than this site accepts; the file will be "
+                                          "retried")
+        .WithHeader("Retry-After", RetryAfter(wait));
+    }
+    // A file of an open upload, sent with its token: paced by the files, not by the requests
+    // (doc/Security.md, "Rate limits for files").
+    rates_.ReturnRequest(key);
+  }
+
   std::string LimitsGuard::GetSenderKey(const std::string& senderEmail) const
   {
     if (senderSecret_.empty())
@@ -313,6 +330,8 @@ namespace Inbound
     const ClientLimits& l = configuration_.limits;
     json["limits"]["requestsPerSecond"] = l.requestsPerSecond;
     json["limits"]["requestBurst"] = l.requestBurst;
+    json["limits"]["filesPerSecond"] = l.filesPerSecond;
+    json["limits"]["fileBurst"] = l.fileBurst;
     json["limits"]["bytesPerSecond"] = l.bytesPerSecond;
     json["limits"]["byteBurst"] = l.byteBurst;
     json["limits"]["maxUploadsInFlightPerClient"] = l.maxUploadsInFlightPerClient;

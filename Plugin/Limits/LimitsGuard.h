@@ -114,6 +114,10 @@ namespace Inbound
 
     void CheckFile(const ClientInfo& client, const UploadRecord& upload, uint64_t size) override;
 
+    // Takes from the client's files bucket (503 rate-limited with Retry-After when empty) and
+    // gives back the request that CheckRequestRate took for the call.
+    void PaceFile(const ClientInfo& client) override;
+
     std::vector<std::string> GetQuotaScopes(const std::string& clientIp,
                                             const std::string& senderKey) const override
     {

@@ -21,7 +21,9 @@ namespace Inbound
       found = clients_.emplace(address, Client{TokenBucket(limits_.requestBurst,
                                                            limits_.requestsPerSecond, now),
                                                TokenBucket(limits_.byteBurst,
-                                                           limits_.bytesPerSecond, now)}).first;
+                                                           limits_.bytesPerSecond, now),
+                                               TokenBucket(limits_.fileBurst,
+                                                           limits_.filesPerSecond, now)}).first;
     }
     return found->second;
   }
@@ -30,7 +32,8 @@ namespace Inbound
   {
     for (auto it = clients_.begin(); it != clients_.end();)
     {
-      if (it->second.requests.IsFull(now) && it->second.bytes.IsFull(now))
+      if (it->second.requests.IsFull(now) && it->second.bytes.IsFull(now) &&
+          it->second.files.IsFull(now))
         it = clients_.erase(it);
       else
         ++it;
@@ -65,6 +68,29 @@ namespace Inbound
     // so the per-file cap, not the rate limit, decides on it.
     const double amount = std::min(double(count), limits_.byteBurst);
     return client.bytes.TryTake(amount, now, retryAfterSeconds);
+  }
+
+  bool RateLimiter::TakeFile(const std::string& address, double& retryAfterSeconds)
+  {
+    retryAfterSeconds = 0;
+    if (limits_.filesPerSecond <= 0)
+    {
+      return true;
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    const int64_t now = clock_.NowMs();
+    return GetClientInternal(address, now).files.TryTake(1, now, retryAfterSeconds);
+  }
+
+  void RateLimiter::ReturnRequest(const std::string& address)
+  {
+    if (limits_.requestsPerSecond <= 0)
+    {
+      return;
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    const int64_t now = clock_.NowMs();
+    GetClientInternal(address, now).requests.Give(1, now);
   }
 
   size_t RateLimiter::CountTrackedClients()

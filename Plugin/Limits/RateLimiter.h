@@ -18,6 +18,8 @@ namespace Inbound
     double requestBurst = 0;
     double bytesPerSecond = 0;     // 0: no limit
     double byteBurst = 0;
+    double filesPerSecond = 0;     // files and parts of open uploads; 0: no limit
+    double fileBurst = 0;
   };
 
   // Per-client token buckets for requests and bytes, in an expiring map: a client whose
@@ -29,6 +31,7 @@ namespace Inbound
     {
       TokenBucket requests;
       TokenBucket bytes;
+      TokenBucket files;
     };
 
     RateLimits limits_;
@@ -48,6 +51,13 @@ namespace Inbound
 
     // "count" bytes of a file body; false when over the limit.
     bool TakeBytes(const std::string& address, uint64_t count, double& retryAfterSeconds);
+
+    // One file or part of an open upload; false (and the seconds to wait) when over the limit.
+    bool TakeFile(const std::string& address, double& retryAfterSeconds);
+
+    // Gives back the request that TakeRequest took for a call that turned out to be a file of
+    // an open upload (paced by TakeFile instead).
+    void ReturnRequest(const std::string& address);
 
     size_t CountTrackedClients();
   };

@@ -42,6 +42,12 @@ namespace Inbound
     return false;
   }
 
+  void TokenBucket::Give(double amount, int64_t nowMs)
+  {
+    Refill(nowMs);
+    tokens_ = std::min(capacity_, tokens_ + amount);
+  }
+
   double TokenBucket::GetTokens(int64_t nowMs)
   {
     Refill(nowMs);

@@ -25,6 +25,9 @@ namespace Inbound
     // exceeds the capacity).
     bool TryTake(double amount, int64_t nowMs, double& waitSeconds);
 
+    // Puts back "amount" tokens taken before (never beyond the capacity).
+    void Give(double amount, int64_t nowMs);
+
     double GetTokens(int64_t nowMs);
 
     // Whether the bucket is full, i.e. remembering it is useless.

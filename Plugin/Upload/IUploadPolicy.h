@@ -59,6 +59,12 @@ namespace Inbound
     virtual void CheckFile(const ClientInfo& client, const UploadRecord& upload,
                            uint64_t size) = 0;
 
+    // A public PUT of a file or part whose upload is open and whose token is right: paced by
+    // the client's files per second (Limits.FilesPerSecond, FileBurst) instead of its requests
+    // per second; 503 rate-limited with Retry-After when over. Only from a public route's
+    // handler, whose call took a request from the client's bucket.
+    virtual void PaceFile(const ClientInfo& client) = 0;
+
     // The quota counters that an upload or a file counts against, and today's day number.
     virtual std::vector<std::string> GetQuotaScopes(const std::string& clientIp,
                                                     const std::string& senderKey) const = 0;
@@ -121,6 +127,10 @@ namespace Inbound
     }
 
     void CheckFile(const ClientInfo&, const UploadRecord&, uint64_t) override
+    {
+    }
+
+    void PaceFile(const ClientInfo&) override
     {
     }
 

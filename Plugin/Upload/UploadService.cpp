@@ -86,6 +86,9 @@ namespace Inbound
     // So that the page can pace itself instead of finding the limits by running into them.
     info["limits"]["requestsPerSecond"] = configuration_.limits.requestsPerSecond;
     info["limits"]["requestBurst"] = configuration_.limits.requestBurst;
+    // File and part PUTs of an open upload are paced by these instead of the two above.
+    info["limits"]["filesPerSecond"] = configuration_.limits.filesPerSecond;
+    info["limits"]["fileBurst"] = configuration_.limits.fileBurst;
     info["limits"]["bytesPerSecond"] = configuration_.limits.bytesPerSecond;
     info["limits"]["maxUploadsInFlight"] = configuration_.limits.maxUploadsInFlightPerClient;
     info["limits"]["text"]["name"] = Json::UInt64(configuration_.text.name);
@@ -313,6 +316,8 @@ namespace Inbound
     {
       throw Closed(upload);
     }
+    // Paced as a file, not as a request (doc/Security.md, "Rate limits for files").
+    policy_.PaceFile(client);
     if (Crypto::Sha256Hex(body, size) != sha256)
     {
       throw ApiError(409, "hash-mismatch",

@@ -63,8 +63,11 @@ export function fileOutcome(result) {
 // Every "busy" answer also pauses all requests for the Retry-After time.
 class Pacer {
   constructor(limits) {
-    const rps = limits ? Number(limits.requestsPerSecond) : 0;
-    const burst = limits ? Number(limits.requestBurst) : 0;
+    // The site paces the files and parts of an open upload by its files per second, not by its
+    // requests per second (doc/Security.md, "Rate limits for files"); without them: requests.
+    const files = Boolean(limits) && limits.filesPerSecond !== undefined;
+    const rps = limits ? Number(files ? limits.filesPerSecond : limits.requestsPerSecond) : 0;
+    const burst = limits ? Number(files ? limits.fileBurst : limits.requestBurst) : 0;
     this.max = rps > 0 ? rps * 0.8 : Infinity;
     this.rate = this.max;
     this.capacity = rps > 0 ? Math.max(1, (burst > 0 ? burst : rps) * 0.5) : Infinity;
