@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <set>
+#include <vector>
 
 using namespace Inbound;
 
@@ -11,6 +13,36 @@ TEST(Crypto, Sha256OfKnownVectors)
 {
   EXPECT_EQ("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", Crypto::Sha256Hex(""));
   EXPECT_EQ("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", Crypto::Sha256Hex("abc"));
+}
+
+TEST(Crypto, Sha256TaskGivesTheDigestOnAHelperOrInline)
+{
+  // Small (inline), large (a helper while one is free), several at once (some inline).
+  std::vector<std::string> bodies;
+  bodies.push_back("");
+  bodies.push_back("abc");
+  for (size_t i = 0; i < 6; i++)
+  {
+    bodies.push_back(std::string(300 * 1024 + i, static_cast<char>('a' + i)));
+  }
+  std::vector<std::unique_ptr<Crypto::Sha256Task>> tasks;
+  for (const std::string& body : bodies)
+  {
+    tasks.emplace_back(new Crypto::Sha256Task(body.data(), body.size()));
+  }
+  for (size_t i = 0; i < bodies.size(); i++)
+  {
+    EXPECT_EQ(Crypto::Sha256Hex(bodies[i]), tasks[i]->Get());
+    EXPECT_EQ(Crypto::Sha256Hex(bodies[i]), tasks[i]->Get());  // again: the same
+    EXPECT_TRUE(tasks[i]->Matches(Crypto::Sha256Hex(bodies[i])));
+    EXPECT_FALSE(tasks[i]->Matches(Crypto::Sha256Hex(bodies[i] + "x")));
+  }
+  {
+    // Destroyed unread (an early error of the caller): waits for its helper, no crash.
+    Crypto::Sha256Task unread(bodies.back().data(), bodies.back().size());
+  }
+  Crypto::Sha256Task later(bodies.back().data(), bodies.back().size());
+  EXPECT_EQ(Crypto::Sha256Hex(bodies.back()), later.Get());  // helpers were given back
 }
 
 TEST(Crypto, IsSha256Hex)

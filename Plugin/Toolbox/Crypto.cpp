@@ -8,7 +8,10 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
+#include <atomic>
 #include <memory>
+#include <system_error>
 
 namespace Inbound
 {
@@ -39,6 +42,89 @@ namespace Inbound
         throw Orthanc::OrthancException(Orthanc::ErrorCode_InternalError, "SHA-256 failed");
       }
       return ToHex(digest, length);
+    }
+
+    namespace
+    {
+      // Below this a thread costs more than it hides (a 64 KiB hash takes ~40 us).
+      const size_t kMinHelperBytes = 128 * 1024;
+      std::atomic<unsigned int> helpers(0);  // Sha256Task helpers running in the process
+
+      bool ReserveHelper()
+      {
+        // All cores busy with uploads already (several clients): a helper would only add a
+        // thread switch to each file, so the caller hashes.
+        const unsigned int cores = std::max(2u, std::thread::hardware_concurrency());
+        if (helpers.fetch_add(1) < cores - 1)
+        {
+          return true;
+        }
+        helpers.fetch_sub(1);
+        return false;
+      }
+    }
+
+    Sha256Task::Sha256Task(const void* data, size_t size) :
+      data_(data),
+      size_(size),
+      failed_(false)
+    {
+      if (size_ >= kMinHelperBytes && ReserveHelper())
+      {
+        try
+        {
+          helper_ = std::thread([this] {
+            Run();
+            helpers.fetch_sub(1);
+          });
+        }
+        catch (const std::system_error&)
+        {
+          helpers.fetch_sub(1);  // no thread to be had: Get() hashes
+        }
+      }
+    }
+
+    Sha256Task::~Sha256Task()
+    {
+      if (helper_.joinable())
+      {
+        helper_.join();  // the helper reads the caller's body
+      }
+    }
+
+    void Sha256Task::Run()
+    {
+      try
+      {
+        hex_ = Sha256Hex(data_, size_);
+      }
+      catch (...)
+      {
+        failed_ = true;
+      }
+    }
+
+    const std::string& Sha256Task::Get()
+    {
+      if (helper_.joinable())
+      {
+        helper_.join();
+      }
+      else if (hex_.empty() && !failed_)
+      {
+        Run();
+      }
+      if (failed_)
+      {
+        throw Orthanc::OrthancException(Orthanc::ErrorCode_InternalError, "SHA-256 failed");
+      }
+      return hex_;
+    }
+
+    bool Sha256Task::Matches(const std::string& expected)
+    {
+      return ConstantTimeEquals(Get(), expected);
     }
 
     std::string HmacSha256Hex(const std::string& key, const std::string& data)

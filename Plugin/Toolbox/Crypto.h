@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <string>
+#include <thread>
 
 namespace Inbound
 {
@@ -15,6 +16,35 @@ namespace Inbound
     {
       return Sha256Hex(data.data(), data.size());
     }
+
+    // SHA-256 of a whole body computed on a helper thread while the caller goes on (a file is
+    // hashed while it is parsed: about 0.3 ms of 0.5 MB that no longer add to the answer's
+    // time). At most one helper per core but one runs in the process at a time; past that,
+    // and for small bodies, Get() hashes on the caller's thread. The body must stay alive and
+    // unchanged until Get() has returned or the task is destroyed (the destructor waits).
+    class Sha256Task
+    {
+    private:
+      const void* data_;
+      size_t size_;
+      std::thread helper_;
+      std::string hex_;   // written by the helper, read after join
+      bool failed_;       // idem
+
+      void Run();
+
+    public:
+      Sha256Task(const void* data, size_t size);
+      ~Sha256Task();
+      Sha256Task(const Sha256Task&) = delete;
+      Sha256Task& operator=(const Sha256Task&) = delete;
+
+      // Lower-case hex SHA-256 of the body (waits for the helper; throws if OpenSSL failed).
+      const std::string& Get();
+
+      // Get() == expected, in constant time.
+      bool Matches(const std::string& expected);
+    };
 
     // Lower-case hex HMAC-SHA256 of "data" under "key" (OpenSSL).
     std::string HmacSha256Hex(const std::string& key, const std::string& data);
