@@ -15,6 +15,23 @@ TEST(Crypto, Sha256OfKnownVectors)
   EXPECT_EQ("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", Crypto::Sha256Hex("abc"));
 }
 
+TEST(Crypto, Sha256StreamGivesTheDigestOfTheWholeWhateverTheCuts)
+{
+  const std::string data = "The quick brown fox jumps over the lazy dog, piece by piece";
+  for (size_t cut = 0; cut <= data.size(); cut += 7)
+  {
+    Crypto::Sha256Stream stream;
+    stream.Update(data.data(), cut);
+    stream.Update(data.data() + cut, 0);
+    stream.Update(data.data() + cut, data.size() - cut);
+    EXPECT_EQ(Crypto::Sha256Hex(data), stream.FinishHex());
+  }
+  Crypto::Sha256Stream stream;
+  EXPECT_EQ(Crypto::Sha256Hex(""), stream.FinishHex());
+  stream.Update("abc", 3);  // starts again after FinishHex
+  EXPECT_EQ("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", stream.FinishHex());
+}
+
 TEST(Crypto, Sha256TaskGivesTheDigestOnAHelperOrInline)
 {
   // Small (inline), large (a helper while one is free), several at once (some inline).

@@ -44,6 +44,43 @@ namespace Inbound
       return ToHex(digest, length);
     }
 
+    Sha256Stream::Sha256Stream() :
+      context_(EVP_MD_CTX_new())
+    {
+      if (context_ == nullptr ||
+          EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(context_), EVP_sha256(), nullptr) != 1)
+      {
+        EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(context_));
+        throw Orthanc::OrthancException(Orthanc::ErrorCode_InternalError, "SHA-256 failed");
+      }
+    }
+
+    Sha256Stream::~Sha256Stream()
+    {
+      EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(context_));
+    }
+
+    void Sha256Stream::Update(const void* data, size_t size)
+    {
+      if (size > 0 && EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(context_), data, size) != 1)
+      {
+        throw Orthanc::OrthancException(Orthanc::ErrorCode_InternalError, "SHA-256 failed");
+      }
+    }
+
+    std::string Sha256Stream::FinishHex()
+    {
+      unsigned char digest[EVP_MAX_MD_SIZE];
+      unsigned int length = 0;
+      EVP_MD_CTX* context = static_cast<EVP_MD_CTX*>(context_);
+      if (EVP_DigestFinal_ex(context, digest, &length) != 1 ||
+          EVP_DigestInit_ex(context, EVP_sha256(), nullptr) != 1)
+      {
+        throw Orthanc::OrthancException(Orthanc::ErrorCode_InternalError, "SHA-256 failed");
+      }
+      return ToHex(digest, length);
+    }
+
     namespace
     {
       // Below this a thread costs more than it hides (a 64 KiB hash takes ~40 us).

@@ -17,6 +17,25 @@ namespace Inbound
       return Sha256Hex(data.data(), data.size());
     }
 
+    // SHA-256 of data that arrives in pieces (a file read or received chunk by chunk), so
+    // that it is never held whole (OpenSSL EVP). Not copyable; one thread at a time.
+    class Sha256Stream
+    {
+    private:
+      void* context_;  // EVP_MD_CTX
+
+    public:
+      Sha256Stream();
+      ~Sha256Stream();
+      Sha256Stream(const Sha256Stream&) = delete;
+      Sha256Stream& operator=(const Sha256Stream&) = delete;
+
+      void Update(const void* data, size_t size);
+
+      // Lower-case hex of everything given; the stream starts again empty afterwards.
+      std::string FinishHex();
+    };
+
     // SHA-256 of a whole body computed on a helper thread while the caller goes on (a file is
     // hashed while it is parsed: about 0.3 ms of 0.5 MB that no longer add to the answer's
     // time). At most one helper per core but one runs in the process at a time; past that,
