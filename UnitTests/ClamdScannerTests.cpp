@@ -1,4 +1,5 @@
 // Unit tests of the clamd client against a fake clamd on a socket: framing, timeouts, bounded answers.
+#include "MemoryPeak.h"
 #include "Scan/ClamdScanner.h"
 
 #include <boost/filesystem.hpp>
@@ -7,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <chrono>
+#include <fstream>
 #include <functional>
 #include <netinet/in.h>
 #include <poll.h>
@@ -198,6 +200,80 @@ TEST(ClamdScanner, StreamsTheFileInChunksAndReadsTheVerdict)
   // An empty file is a stream of no chunks.
   EXPECT_EQ(ScanOutcome_Clean, scanner.Scan("", 0).outcome);
   EXPECT_TRUE(chunks.empty());
+}
+
+TEST(ClamdScanner, StreamsAFileFromDiskInChunks)
+{
+  const std::string file = MakeFile(3 * ClamdScanner::kChunkBytes + 99);
+  const std::string path = (boost::filesystem::temp_directory_path() /
+                            boost::filesystem::unique_path("scan-%%%%%%%%")).string();
+  std::ofstream(path, std::ios::binary) << file;
+  std::string received;
+  std::vector<uint32_t> chunks;
+  FakeClamd clamd([&](int fd) {
+    received.clear();
+    chunks.clear();
+    if (ReadStream(fd, received, chunks, 1 << 30))
+    {
+      Say(fd, received.find("EVIL") != std::string::npos
+                ? std::string("stream: Test.Evil FOUND\0", 24) : std::string("stream: OK\0", 11));
+    }
+  });
+  ClamdScanner scanner(clamd.GetAddress(), 5);
+  EXPECT_EQ(ScanOutcome_Clean, scanner.ScanFile(path).outcome);
+  EXPECT_EQ(file, received);
+  EXPECT_EQ((std::vector<uint32_t>{65536, 65536, 65536, 99}), chunks);
+
+  std::ofstream(path, std::ios::binary) << "a DICOM file with EVIL inside";
+  const ScanVerdict verdict = scanner.ScanFile(path);
+  EXPECT_EQ(ScanOutcome_Infected, verdict.outcome);
+  EXPECT_EQ("Test.Evil", verdict.signature);
+
+  std::ofstream(path, std::ios::binary).flush();  // empty: a stream of no chunks
+  EXPECT_EQ(ScanOutcome_Clean, scanner.ScanFile(path).outcome);
+  EXPECT_TRUE(chunks.empty());
+
+  // A file that is not there is no verdict, and nothing is sent.
+  boost::filesystem::remove(path);
+  const ScanVerdict missing = scanner.ScanFile(path);
+  EXPECT_EQ(ScanOutcome_Unavailable, missing.outcome);
+  EXPECT_NE(std::string::npos, missing.reason.find(path)) << missing.reason;
+}
+
+TEST(ClamdScanner, AFileIsScannedWithOneChunkInMemory)
+{
+  // 256 MiB (sparse) to a clamd that counts and drops what it reads: the peak memory grows by
+  // far less than the file.
+  const uint64_t size = 256ull << 20;
+  const std::string path = (boost::filesystem::temp_directory_path() /
+                            boost::filesystem::unique_path("scan-big-%%%%%%%%")).string();
+  std::ofstream(path, std::ios::binary) << "start";
+  ASSERT_EQ(0, truncate(path.c_str(), off_t(size)));
+  uint64_t received = 0;
+  FakeClamd clamd([&](int fd) {
+    char command[10];
+    ReadExactly(fd, command, sizeof(command));
+    std::vector<char> chunk(ClamdScanner::kChunkBytes);
+    for (;;)
+    {
+      uint32_t length;
+      if (!ReadExactly(fd, &length, 4) || ntohl(length) == 0 ||
+          !ReadExactly(fd, chunk.data(), ntohl(length)))
+      {
+        break;
+      }
+      received += ntohl(length);
+    }
+    Say(fd, std::string("stream: OK\0", 11));
+  });
+  ClamdScanner scanner(clamd.GetAddress(), 5);
+  ASSERT_TRUE(InboundTests::ResetPeakMemory());
+  const uint64_t before = InboundTests::ReadStatusKb("VmRSS");
+  EXPECT_EQ(ScanOutcome_Clean, scanner.ScanFile(path).outcome);
+  const uint64_t peak = InboundTests::ReadStatusKb("VmHWM");
+  EXPECT_EQ(size, received);
+  EXPECT_LT(peak - before, 16u * 1024) << "peak grew by " << (peak - before) << " KB";
+  boost::filesystem::remove(path);
 }
 
 TEST(ClamdScanner, WorksOverTcpToo)

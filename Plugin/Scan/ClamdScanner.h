@@ -4,6 +4,7 @@
 #include "Scan/IMalwareScanner.h"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace Inbound
@@ -35,6 +36,11 @@ namespace Inbound
     int timeoutMs_;
     int checkTimeoutMs_;
 
+    // An INSTREAM of "size" bytes; "read(buffer, offset, count)" gives the "count" bytes at
+    // "offset" (in "buffer", of kChunkBytes, or elsewhere) or throws std::runtime_error.
+    ScanVerdict Stream(uint64_t size,
+                       const std::function<const char*(char*, uint64_t, size_t)>& read);
+
   public:
     // The file is sent in chunks of this size (the chunk length is a 32-bit field).
     static const size_t kChunkBytes = 64 * 1024;
@@ -46,6 +52,10 @@ namespace Inbound
     ClamdScanner(const ClamdAddress& address, unsigned int timeoutSeconds);
 
     ScanVerdict Scan(const void* data, size_t size) override;
+
+    // The file read a chunk at a time (kChunkBytes in memory, whatever its size); a file that
+    // cannot be read, or changes size while it is sent, is an "unavailable" verdict.
+    ScanVerdict ScanFile(const std::string& path) override;
 
     // clamd checks each announced chunk length against what is left of StreamMaxLength as
     // soon as it reads the length, before any of the chunk's data (clamd/server-th.c,

@@ -1,7 +1,7 @@
 // Writes, reads and removes staged files (temporary file, fsync, rename) inside the staging folder.
 #include "StagingArea.h"
 
-#include "Toolbox/Crypto.h"
+#include "Staging/StagingFiles.h"
 
 #include <OrthancException.h>
 
@@ -13,34 +13,13 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
-#include <fstream>
 
 namespace Inbound
 {
+  using namespace StagingFiles;
+
   namespace
   {
-    void Fail(const std::string& what, const std::string& path)
-    {
-      throw Orthanc::OrthancException(Orthanc::ErrorCode_CannotWriteFile,
-                                      what + " " + path + ": " + strerror(errno));
-    }
-
-    void SyncPath(const std::string& path, int flags)
-    {
-      const int fd = open(path.c_str(), flags);
-      if (fd < 0)
-      {
-        Fail("Cannot open", path);
-      }
-      const int result = fsync(fd);
-      close(fd);
-      if (result != 0)
-      {
-        Fail("Cannot sync", path);
-      }
-    }
-
     // Ids and hashes come from routes; the service checks them, and this refuses anything
     // that could leave the staging folder all the same.
     void CheckName(const std::string& name)
@@ -55,10 +34,17 @@ namespace Inbound
     }
   }
 
-  StagingArea::StagingArea(const std::string& root, const StagingSealer* sealer) :
+  StagingArea::StagingArea(const std::string& root, const StagingSealer* sealer,
+                           uint64_t partBytes) :
     root_(root),
-    sealer_(sealer)
+    sealer_(sealer),
+    partBytes_(partBytes)
   {
+    if (partBytes_ == 0)
+    {
+      throw Orthanc::OrthancException(Orthanc::ErrorCode_ParameterOutOfRange,
+                                      "The staging area's piece size cannot be 0");
+    }
     boost::filesystem::create_directories(root_);
   }
 
@@ -111,59 +97,33 @@ namespace Inbound
     const std::string target = GetPath(uploadId, sha256);
     boost::filesystem::create_directories(folder);
 
-    const std::string temporary = target + ".tmp-" + Crypto::RandomCode(8);
-    const int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0)
-    {
-      Fail("Cannot create", temporary);
-    }
-    const char* p = static_cast<const char*>(data);
-    size_t left = size;
-    while (left > 0)
-    {
-      const ssize_t n = write(fd, p, left);
-      if (n < 0 && errno == EINTR)
-      {
-        continue;
-      }
-      if (n <= 0)
-      {
-        const int saved = errno;
-        close(fd);
-        unlink(temporary.c_str());
-        errno = saved;
-        if (saved == ENOSPC)
-        {
-          throw Orthanc::OrthancException(Orthanc::ErrorCode_FullStorage);
-        }
-        Fail("Cannot write", temporary);
-      }
-      p += n;
-      left -= static_cast<size_t>(n);
-    }
-    if (fsync(fd) != 0 || close(fd) != 0)
-    {
-      unlink(temporary.c_str());
-      Fail("Cannot sync", temporary);
-    }
-    if (rename(temporary.c_str(), target.c_str()) != 0)
-    {
-      unlink(temporary.c_str());
-      Fail("Cannot rename", temporary);
-    }
-    SyncPath(folder, O_RDONLY | O_DIRECTORY);
+    TemporaryFile file(target);
+    file.Append(data, size);
+    file.Commit(target, folder);
   }
 
   bool StagingArea::Read(std::string& target, const std::string& uploadId,
                          const std::string& sha256) const
   {
-    std::ifstream in(GetPath(uploadId, sha256), std::ios::binary);
-    if (!in)
+    // One read of the file's size (not a stream copied byte by byte: pulls read every item).
+    const std::string path = GetPath(uploadId, sha256);
+    const Descriptor fd(path, O_RDONLY);
+    struct stat info;
+    if (fd.Get() < 0 || fstat(fd.Get(), &info) != 0 || !S_ISREG(info.st_mode))
     {
       return false;
     }
-    target.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    return !in.bad();
+    try
+    {
+      std::string content(static_cast<size_t>(info.st_size), '\0');
+      ReadAt(fd.Get(), content.empty() ? nullptr : &content[0], 0, content.size(), path);
+      target.swap(content);
+      return true;
+    }
+    catch (const Orthanc::OrthancException&)
+    {
+      return false;
+    }
   }
 
   bool StagingArea::Exists(const std::string& uploadId, const std::string& sha256) const

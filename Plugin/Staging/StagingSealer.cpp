@@ -143,6 +143,21 @@ namespace Inbound
     return "fields:" + uploadId;
   }
 
+  std::string StagingSealer::GetPieceContext(const std::string& uploadId,
+                                             const std::string& sha256, uint64_t n,
+                                             uint64_t count)
+  {
+    return GetItemContext(uploadId, sha256) + ":" + std::to_string(n) + "/" +
+           std::to_string(count);
+  }
+
+  std::string StagingSealer::SealPiece(const std::string& uploadId, const std::string& sha256,
+                                       uint64_t n, uint64_t count, const void* data,
+                                       size_t size) const
+  {
+    return Sealing::Seal(GetSealingKey(), data, size, GetPieceContext(uploadId, sha256, n, count));
+  }
+
   std::string StagingSealer::SealItem(const std::string& uploadId, const std::string& sha256,
                                       const void* data, size_t size) const
   {

@@ -56,8 +56,16 @@ namespace Inbound
 
     static std::string GetFieldsContext(const std::string& uploadId);
 
+    // The context of piece "n" (from 0) of "count" of a big item sealed in pieces
+    // (StagingArea::KeepFile): "item:<upload>:<sha256>:<n>/<count>".
+    static std::string GetPieceContext(const std::string& uploadId, const std::string& sha256,
+                                       uint64_t n, uint64_t count);
+
     std::string SealItem(const std::string& uploadId, const std::string& sha256,
                          const void* data, size_t size) const;
+
+    std::string SealPiece(const std::string& uploadId, const std::string& sha256, uint64_t n,
+                          uint64_t count, const void* data, size_t size) const;
 
     // Seals the sender's name, e-mail, institution and phone, the message and the user agent
     // of "record" into "record.sealedFields" (base64 of the envelope of

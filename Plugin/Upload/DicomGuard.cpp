@@ -160,6 +160,21 @@ namespace Inbound
       uint64_t produced_ = 0;
       uint64_t cap_;
       bool finished_ = false;
+      const uint8_t* input_;
+      size_t inputLeft_;  // compressed bytes not yet handed to zlib
+
+      // zlib takes its input in pieces of at most 4 GiB (uInt): files are now larger.
+      void FeedInput()
+      {
+        if (zlib_.avail_in == 0 && inputLeft_ > 0)
+        {
+          const size_t step = std::min<size_t>(inputLeft_, 0x40000000u);
+          zlib_.next_in = const_cast<Bytef*>(input_);
+          zlib_.avail_in = static_cast<uInt>(step);
+          input_ += step;
+          inputLeft_ -= step;
+        }
+      }
 
     protected:
       bool Refill() override
@@ -173,6 +188,7 @@ namespace Inbound
           memmove(buffer_.data(), buffer_.data() + cursor_, available_);
           cursor_ = 0;
         }
+        FeedInput();
         zlib_.next_out = buffer_.data() + available_;
         zlib_.avail_out = static_cast<uInt>(buffer_.size() - available_);
         const int result = inflate(&zlib_, Z_NO_FLUSH);
@@ -199,16 +215,15 @@ namespace Inbound
     public:
       InflateStream(const uint8_t* data, size_t size, uint64_t cap) :
         buffer_(64 * 1024),
-        cap_(cap)
+        cap_(cap),
+        input_(data),
+        inputLeft_(size)
       {
         memset(&zlib_, 0, sizeof(zlib_));
         if (inflateInit2(&zlib_, -MAX_WBITS) != Z_OK)
         {
           throw std::bad_alloc();
         }
-        // zlib reads its input in pieces of at most 4 GiB (uInt); files are smaller (4 GiB cap).
-        zlib_.next_in = const_cast<Bytef*>(data);
-        zlib_.avail_in = static_cast<uInt>(std::min<size_t>(size, 0xffffffffu));
         window_ = buffer_.data();
       }
 

@@ -34,6 +34,53 @@ namespace Inbound
       const size_t end = value.find_last_not_of(' ');
       return end == std::string::npos ? "" : value.substr(0, end + 1);
     }
+
+    // What DicomInspector::Parse and ParseFile read of a parsed file; refuses a DICOMDIR and
+    // a file without its UIDs.
+    void Summarize(DicomSummary& summary, Orthanc::ParsedDicomFile& dicom)
+    {
+      DcmMetaInfo* meta = dicom.GetDcmtkObject().getMetaInfo();
+      OFString mediaClass;
+      if (meta != nullptr && meta->findAndGetOFString(DCM_MediaStorageSOPClassUID, mediaClass).good() &&
+          mediaClass == UID_MediaStorageDirectoryStorage)
+      {
+        throw Dicomdir();
+      }
+
+      summary.sopInstanceUid = Get(dicom, Orthanc::DICOM_TAG_SOP_INSTANCE_UID);
+      summary.sopClassUid = Get(dicom, Orthanc::DICOM_TAG_SOP_CLASS_UID);
+      summary.seriesInstanceUid = Get(dicom, Orthanc::DICOM_TAG_SERIES_INSTANCE_UID);
+      summary.studyInstanceUid = Get(dicom, Orthanc::DICOM_TAG_STUDY_INSTANCE_UID);
+      if (summary.sopInstanceUid.empty() || summary.seriesInstanceUid.empty() ||
+          summary.studyInstanceUid.empty())
+      {
+        throw ApiError(400, "invalid-dicom",
+                       "The DICOM file lacks its SOP Instance, Series or Study Instance UID");
+      }
+
+      // Not Orthanc's decoding, which drops what it cannot convert (two PatientIDs could read
+      // the same): the bytes as sent, and a decoding that keeps every one of them.
+      DcmDataset& dataset = *dicom.GetDcmtkObject().getDataset();
+      std::string charset;
+      DicomText::ReadRaw(charset, dataset, DCM_SpecificCharacterSet);
+      DicomText::ReadRaw(summary.patientIdBytes, dataset, DCM_PatientID);
+      const DicomText::Decoded patientId = DicomText::Decode(summary.patientIdBytes, charset);
+      summary.patientId = patientId.text;
+      summary.patientIdExact = patientId.exact;
+      std::string patientName;
+      DicomText::ReadRaw(patientName, dataset, DCM_PatientName);
+      summary.patientName = DicomText::Decode(patientName, charset).text;
+      summary.patientBirthDate = Get(dicom, Orthanc::DICOM_TAG_PATIENT_BIRTH_DATE);
+      summary.modality = Get(dicom, Orthanc::DICOM_TAG_MODALITY);
+      summary.studyDate = Get(dicom, Orthanc::DICOM_TAG_STUDY_DATE);
+      summary.studyDescription = Get(dicom, Orthanc::DICOM_TAG_STUDY_DESCRIPTION);
+      Orthanc::DicomTransferSyntax syntax;
+      summary.transferSyntax =
+        dicom.LookupTransferSyntax(syntax) ? Orthanc::GetTransferSyntaxUid(syntax) : "";
+    }
+
+    // Values longer than this stay in the file when DCMTK loads it (ParseFile).
+    const Uint32 kMaxReadLength = 4096;
   }
 
   CheckedDicom DicomInspector::Check(const void* data, size_t size, const DicomGuardLimits& limits)
@@ -64,45 +111,36 @@ namespace Inbound
     {
       throw ApiError(400, "invalid-dicom", "The DICOM file cannot be read (truncated or damaged)");
     }
+    Summarize(summary, *dicom);
+    return dicom;
+  }
 
-    DcmMetaInfo* meta = dicom->GetDcmtkObject().getMetaInfo();
-    OFString mediaClass;
-    if (meta != nullptr && meta->findAndGetOFString(DCM_MediaStorageSOPClassUID, mediaClass).good() &&
-        mediaClass == UID_MediaStorageDirectoryStorage)
+  CheckedDicomFile DicomInspector::CheckFile(const std::string& path,
+                                             const DicomGuardLimits& limits)
+  {
+    std::unique_ptr<MappedFile> mapping(new MappedFile(path, MappedFile::Access_Random));
+    // The mapping holds the whole file: size_t must count its bytes.
+    static_assert(sizeof(size_t) >= sizeof(uint64_t), "64-bit size_t needed to map big files");
+    const CheckedDicom checked =
+      Check(mapping->GetData(), static_cast<size_t>(mapping->GetSize()), limits);
+    return CheckedDicomFile(std::move(mapping), checked.GetParsedBytes());
+  }
+
+  std::unique_ptr<Orthanc::ParsedDicomFile> DicomInspector::ParseFile(DicomSummary& summary,
+                                                                      const CheckedDicomFile& file)
+  {
+    // The arguments of Orthanc's own parse of a memory buffer (FromDcmtkBridge), except that
+    // long values are not read now: DCMTK notes where they are and reads them when needed.
+    std::unique_ptr<DcmFileFormat> format(new DcmFileFormat);
+    const OFCondition loaded = format->loadFile(OFFilename(file.GetPath().c_str()), EXS_Unknown,
+                                                EGL_noChange, kMaxReadLength, ERM_autoDetect);
+    if (!loaded.good())
     {
-      throw Dicomdir();
+      throw ApiError(400, "invalid-dicom", "The DICOM file cannot be read (truncated or damaged)");
     }
-
-    summary.sopInstanceUid = Get(*dicom, Orthanc::DICOM_TAG_SOP_INSTANCE_UID);
-    summary.sopClassUid = Get(*dicom, Orthanc::DICOM_TAG_SOP_CLASS_UID);
-    summary.seriesInstanceUid = Get(*dicom, Orthanc::DICOM_TAG_SERIES_INSTANCE_UID);
-    summary.studyInstanceUid = Get(*dicom, Orthanc::DICOM_TAG_STUDY_INSTANCE_UID);
-    if (summary.sopInstanceUid.empty() || summary.seriesInstanceUid.empty() ||
-        summary.studyInstanceUid.empty())
-    {
-      throw ApiError(400, "invalid-dicom",
-                     "The DICOM file lacks its SOP Instance, Series or Study Instance UID");
-    }
-
-    // Not Orthanc's decoding, which drops what it cannot convert (two PatientIDs could read
-    // the same): the bytes as sent, and a decoding that keeps every one of them.
-    DcmDataset& dataset = *dicom->GetDcmtkObject().getDataset();
-    std::string charset;
-    DicomText::ReadRaw(charset, dataset, DCM_SpecificCharacterSet);
-    DicomText::ReadRaw(summary.patientIdBytes, dataset, DCM_PatientID);
-    const DicomText::Decoded patientId = DicomText::Decode(summary.patientIdBytes, charset);
-    summary.patientId = patientId.text;
-    summary.patientIdExact = patientId.exact;
-    std::string patientName;
-    DicomText::ReadRaw(patientName, dataset, DCM_PatientName);
-    summary.patientName = DicomText::Decode(patientName, charset).text;
-    summary.patientBirthDate = Get(*dicom, Orthanc::DICOM_TAG_PATIENT_BIRTH_DATE);
-    summary.modality = Get(*dicom, Orthanc::DICOM_TAG_MODALITY);
-    summary.studyDate = Get(*dicom, Orthanc::DICOM_TAG_STUDY_DATE);
-    summary.studyDescription = Get(*dicom, Orthanc::DICOM_TAG_STUDY_DESCRIPTION);
-    Orthanc::DicomTransferSyntax syntax;
-    summary.transferSyntax =
-      dicom->LookupTransferSyntax(syntax) ? Orthanc::GetTransferSyntaxUid(syntax) : "";
+    std::unique_ptr<Orthanc::ParsedDicomFile> dicom(
+      Orthanc::ParsedDicomFile::AcquireDcmtkObject(format.release()));
+    Summarize(summary, *dicom);
     return dicom;
   }
 }

@@ -5,6 +5,7 @@
 
 #include <DicomParsing/ParsedDicomFile.h>
 
+#include "Toolbox/MappedFile.h"
 #include "Upload/DicomGuard.h"
 
 #include <memory>
@@ -61,6 +62,48 @@ namespace Inbound
     }
   };
 
+  // An untrusted file on disk that DicomGuard has walked (DicomInspector::CheckFile): holds
+  // its read-only mapping, so that the walk read the headers of the file and nothing else.
+  // Move-only; only DicomInspector makes one, so that nothing reaches ParseFile unchecked.
+  class CheckedDicomFile
+  {
+  private:
+    std::unique_ptr<MappedFile> mapping_;
+    uint64_t parsedBytes_;
+
+    CheckedDicomFile(std::unique_ptr<MappedFile> mapping, uint64_t parsedBytes) :
+      mapping_(std::move(mapping)),
+      parsedBytes_(parsedBytes)
+    {
+    }
+
+    friend class DicomInspector;
+
+  public:
+    const std::string& GetPath() const
+    {
+      return mapping_->GetPath();
+    }
+
+    uint64_t GetSize() const
+    {
+      return mapping_->GetSize();
+    }
+
+    // As CheckedDicom::GetParsedBytes: the file's size, or more when deflated. ParseFile
+    // itself holds much less for a file that is not deflated (values over 4 KiB stay on disk
+    // until the parse is written), but writing it holds them all.
+    uint64_t GetParsedBytes() const
+    {
+      return parsedBytes_;
+    }
+
+    const MappedFile& GetMapping() const
+    {
+      return *mapping_;
+    }
+  };
+
   // Validates untrusted bytes as a DICOM Part 10 file and parses them (DCMTK through the
   // Orthanc framework), after DicomGuard has walked their structure within `limits`. Two
   // steps, so that the caller can reserve the memory of a file that parses bigger than it is
@@ -73,5 +116,19 @@ namespace Inbound
 
     static std::unique_ptr<Orthanc::ParsedDicomFile> Parse(DicomSummary& summary,
                                                            const CheckedDicom& file);
+
+    // Check, for a file on disk (an assembled upload): DicomGuard walks its read-only mapping
+    // (MADV_RANDOM), reading the headers and skipping the values, so that a 1 GB file costs
+    // a few pages of memory. The same refusals as Check; a file that cannot be opened throws
+    // Orthanc's InexistentFile.
+    static CheckedDicomFile CheckFile(const std::string& path, const DicomGuardLimits& limits);
+
+    // Parse, for a checked file on disk, with the same summary and refusals: DCMTK loads the
+    // file with values over 4 KiB left on disk (read when the parse is written or they are
+    // asked for), so the file must stay at its path, unchanged, until the parse is freed. A
+    // deflated dataset cannot be read in place: DCMTK inflates it whole in memory (at most
+    // Upload.MaxFileBytes: DicomGuard's cap, see GetParsedBytes).
+    static std::unique_ptr<Orthanc::ParsedDicomFile> ParseFile(DicomSummary& summary,
+                                                               const CheckedDicomFile& file);
   };
 }
