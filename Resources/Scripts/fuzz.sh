@@ -8,7 +8,7 @@ seconds=${1:-20}
 
 CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DINBOUND_BUILD_FUZZERS=ON -DINBOUND_BUILD_TESTS=OFF -DINBOUND_BUILD_WEBAPP=OFF >/dev/null
-targets=${INBOUND_FUZZ_TARGETS:-OpenRequestFuzzer DicomInspectorFuzzer DicomGuardFuzzer ForwardedForFuzzer MailComposeFuzzer PatientIdFuzzer PulledManifestFuzzer SealingFuzzer ClamdReplyFuzzer RequestPushFuzzer StowReaderFuzzer RequestFormFuzzer CandidateScoreFuzzer CoercionFuzzer ReconcileAnswersFuzzer}
+targets=${INBOUND_FUZZ_TARGETS:-OpenRequestFuzzer DicomInspectorFuzzer DicomGuardFuzzer ForwardedForFuzzer MailComposeFuzzer PatientIdFuzzer PulledManifestFuzzer SealingFuzzer ClamdReplyFuzzer RequestPushFuzzer StowReaderFuzzer RequestFormFuzzer CandidateScoreFuzzer CoercionFuzzer ReconcileAnswersFuzzer DicomFileFuzzer StagedPiecesFuzzer}
 # shellcheck disable=SC2086
 cmake --build "$build" -j"${INBOUND_JOBS:-2}" --target $targets
 
@@ -62,6 +62,13 @@ for f in MR_small.dcm CT_small.dcm MR_truncated.dcm rtplan.dcm JPEG2000.dcm MR_s
   if [[ -f "$pydicom/$f" ]]; then cp "$pydicom/$f" "$corpus/DicomInspectorFuzzer/"; fi
 done
 cp "$corpus/DicomInspectorFuzzer/"* "$corpus/DicomGuardFuzzer/"
+# DicomFileFuzzer: the same files, checked and parsed from a file as in memory (both must agree).
+mkdir -p "$corpus/DicomFileFuzzer" "$corpus/StagedPiecesFuzzer"
+cp "$corpus/DicomInspectorFuzzer/"* "$corpus/DicomFileFuzzer/"
+# StagedPiecesFuzzer: 2 bytes of item size (LE), 1 byte plain/sealed staging, the staged file:
+# plain files of one or more pieces, sealed pieces (consistent, lying count), one envelope, a
+# plain file whose preamble fakes the pieces header.
+cp "$root"/UnitTests/Fuzzing/Corpus/StagedPieces/* "$corpus/StagedPiecesFuzzer/"
 # CoercionFuzzer: byte 0 picks the release (1 isolate first, 2 a name Latin-1 cannot hold,
 # 4 new UIDs, 8 no issuer), then the same files.
 mkdir -p "$corpus/CoercionFuzzer"
