@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <vector>
 
 namespace Inbound
 {
@@ -19,12 +20,18 @@ namespace Inbound
   {
     namespace
     {
-      // The key id of an envelope file, "" when it is none; reads its header only.
+      // The key id of an envelope file, "" when it is none; reads its header only. A file of
+      // sealed pieces (StagingArea::KeepFile) has the one of its first piece.
       std::string ReadFileKeyId(const boost::filesystem::path& path)
       {
         std::string header(Sealing::GetOverhead(), '\0');
         std::ifstream in(path.string(), std::ios::binary);
         in.read(&header[0], std::streamsize(header.size()));
+        if (in.gcount() == std::streamsize(header.size()) && header.compare(0, 8, "INBPART1") == 0)
+        {
+          in.seekg(std::streamoff(StagingArea::kPiecesHeaderSize));
+          in.read(&header[0], std::streamsize(header.size()));
+        }
         std::string keyId;
         if (in.gcount() != std::streamsize(header.size()) ||
             !Sealing::ReadKeyId(keyId, header.data(), header.size()))
@@ -32,6 +39,29 @@ namespace Inbound
           return "";
         }
         return keyId;
+      }
+
+      // SHA-256 of a file, read a megabyte at a time (staged files may be gigabytes).
+      bool HashFile(std::string& sha256, const boost::filesystem::path& path)
+      {
+        std::ifstream in(path.string(), std::ios::binary);
+        if (!in)
+        {
+          return false;
+        }
+        Crypto::Sha256Stream hash;
+        std::vector<char> buffer(1024 * 1024);
+        while (in)
+        {
+          in.read(buffer.data(), std::streamsize(buffer.size()));
+          hash.Update(buffer.data(), static_cast<size_t>(in.gcount()));
+        }
+        if (in.bad())
+        {
+          return false;
+        }
+        sha256 = hash.FinishHex();
+        return true;
       }
 
       std::string ReadFieldsKeyId(const std::string& base64)
@@ -56,9 +86,8 @@ namespace Inbound
         {
           return !error && size == uint64_t(item.size);
         }
-        std::string content;
-        return ReadFileKeyId(path).empty() ||
-               (staging.Read(content, upload, name) && Crypto::Sha256Hex(content) == name);
+        std::string sha256;
+        return ReadFileKeyId(path).empty() || (HashFile(sha256, path) && sha256 == name);
       }
 
       // Calls "visit(upload id, file name, path)" for each file of the staging folder.
@@ -102,10 +131,10 @@ namespace Inbound
         }
         else if (IsPlain(ledger, staging, upload, name, path))
         {
-          std::string plain;
-          if (staging.Read(plain, upload, name))
+          boost::system::error_code error;
+          const uint64_t size = boost::filesystem::file_size(path, error);
+          if (!error)
           {
-            const std::string sealed = sealer.SealItem(upload, name, plain.data(), plain.size());
             // The plain bytes are scrubbed, not only unlinked, once the envelope has replaced
             // them; a second name keeps them reachable until then (a crash in between leaves
             // "<sha256>.plain", scrubbed and removed as garbage at the next start).
@@ -113,7 +142,9 @@ namespace Inbound
             StagingArea::Scrub(plainCopy);  // one a crash left (listed after this file)
             boost::filesystem::remove(plainCopy);
             const bool linked = link(path.string().c_str(), plainCopy.c_str()) == 0;
-            staging.Write(upload, name, sealed.data(), sealed.size());
+            // One envelope, or sealed pieces above Upload.PartBytes: read a piece at a time,
+            // as StagingArea::KeepFile seals a big file.
+            staging.SealStagedFile(upload, name, path.string(), size);
             if (linked)
             {
               StagingArea::Scrub(plainCopy);
