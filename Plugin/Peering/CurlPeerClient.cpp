@@ -23,17 +23,23 @@ namespace Inbound
     const long kLowSpeedBytesPerSecond = 1024;
     const long kLowSpeedSeconds = 30;
 
+    // Idle handles kept per gateway: the puller's item workers and its long poll.
+    const size_t kMaxIdle = 8;
+
     class Handle : public boost::noncopyable
     {
     private:
+      CurlPeerClient& client_;
       CURL* curl_;
       curl_slist* headers_ = nullptr;
 
     public:
       char error[CURL_ERROR_SIZE] = {0};
+      bool reusable = false;  // set once the call has ended well
 
-      Handle() :
-        curl_(curl_easy_init())
+      explicit Handle(CurlPeerClient& client) :
+        client_(client),
+        curl_(client.TakeHandle())
       {
         if (curl_ == nullptr)
         {
@@ -45,7 +51,7 @@ namespace Inbound
       ~Handle()
       {
         curl_slist_free_all(headers_);
-        curl_easy_cleanup(curl_);
+        client_.GiveBack(curl_, reusable);
       }
 
       CURL* Get() const
@@ -148,12 +154,51 @@ namespace Inbound
   {
   }
 
+  CurlPeerClient::~CurlPeerClient()
+  {
+    for (void* handle : idle_)
+    {
+      curl_easy_cleanup(handle);
+    }
+  }
+
+  void* CurlPeerClient::TakeHandle()
+  {
+    {
+      std::lock_guard<std::mutex> lock(idleMutex_);
+      if (!idle_.empty())
+      {
+        void* handle = idle_.back();
+        idle_.pop_back();
+        return handle;
+      }
+    }
+    return curl_easy_init();
+  }
+
+  void CurlPeerClient::GiveBack(void* handle, bool reusable)
+  {
+    if (reusable)
+    {
+      // Every option back to its default (this call's URL, credentials, callbacks, headers
+      // pointer); the open connection, the TLS session and the DNS cache stay.
+      curl_easy_reset(handle);
+      std::lock_guard<std::mutex> lock(idleMutex_);
+      if (idle_.size() < kMaxIdle)
+      {
+        idle_.push_back(handle);
+        return;
+      }
+    }
+    curl_easy_cleanup(handle);
+  }
+
   bool CurlPeerClient::Call(PeerAnswer& answer, bool post, const std::string& uri,
                             const std::string& body, unsigned int timeoutSeconds,
                             uint64_t maxAnswerBytes)
   {
     answer = PeerAnswer();
-    Handle handle;
+    Handle handle(*this);
     CURL* curl = handle.Get();
     const std::string url = settings_.MakeUrl(uri);
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
@@ -227,6 +272,7 @@ namespace Inbound
     answer.status = static_cast<uint16_t>(status);
     if (code == CURLE_OK)
     {
+      handle.reusable = true;
       return true;
     }
     if ((code == CURLE_WRITE_ERROR && sink.truncated) || code == CURLE_FILESIZE_EXCEEDED)

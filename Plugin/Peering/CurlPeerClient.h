@@ -7,6 +7,8 @@
 #include <boost/noncopyable.hpp>
 
 #include <atomic>
+#include <mutex>
+#include <vector>
 
 namespace Inbound
 {
@@ -17,14 +19,29 @@ namespace Inbound
   // speaks only http and https, stops reading an answer at the caller's cap instead of
   // buffering it whole, gives up on a gateway that trickles bytes, and asks for no
   // compressed answers (no decompression bomb). Calls may run in parallel: each has its own
-  // curl handle.
+  // curl handle. A handle whose call ended well is kept for the next call, with its connection
+  // to the gateway open (keep-alive, TLS session): a pull fetches hundreds of items one after
+  // the other on each of its workers, and a new connection per item cost the gateway and the
+  // Internal a TCP (and TLS) set-up each. A call that failed or was cut short drops its handle
+  // and its connection.
   class CurlPeerClient : public IPeerClient, public boost::noncopyable
   {
   private:
     PeerSettings settings_;
     const std::atomic<bool>* abort_;
+    std::mutex idleMutex_;      // guards idle_; innermost, never held during a call
+    std::vector<void*> idle_;   // CURL handles of calls that ended well, at most kMaxIdle
 
   public:
+    // A handle for one call: an idle one, else a new one (null if libcurl cannot make one).
+    void* TakeHandle();
+
+    // After a call: kept for the next one if it ended well (and fewer than kMaxIdle are
+    // kept), else cleaned up with its connection.
+    void GiveBack(void* handle, bool reusable);
+
+    ~CurlPeerClient() override;
+
     // "abort" (may be null) interrupts a call in progress when it turns true, so that
     // stopping Orthanc does not wait for a slow gateway.
     CurlPeerClient(const PeerSettings& settings, const std::atomic<bool>* abort);
