@@ -165,6 +165,10 @@ export class UploadRun {
     this.inflight = new Map();
     this.aborters = new Set();
     this.totalBytes = this.items.reduce((sum, it) => sum + it.entry.size, 0);
+    // Files the server holds parts of go first: it takes only a few such files at a time.
+    const started = (it) => Boolean(it.sha256 && (this.partial.has(it.sha256) ||
+      (it.partsOf === it.sha256 && it.serverParts && it.serverParts.size)));
+    this.queue = [...items.filter(started), ...items.filter((it) => !started(it))];
     this.finishedBytes = 0; // done, failed or skipped files
     this.uploadedBytes = 0; // bytes that really went over the network
     this.counts = { done: 0, failed: 0, skipped: 0 };
@@ -193,8 +197,8 @@ export class UploadRun {
 
   hashAhead(from) {
     let bytes = 0;
-    for (let i = from, n = 0; i < this.items.length && n < HASH_AHEAD_FILES && bytes < HASH_AHEAD_BYTES; i++) {
-      const item = this.items[i];
+    for (let i = from, n = 0; i < this.queue.length && n < HASH_AHEAD_FILES && bytes < HASH_AHEAD_BYTES; i++) {
+      const item = this.queue[i];
       if (item.state !== 'pending' && item.state !== 'sending') {
         continue;
       }
@@ -397,13 +401,13 @@ export class UploadRun {
     let cursor = 0;
     const lane = async () => {
       while (!this.signal.aborted) {
-        while (cursor < this.items.length && this.items[cursor].state !== 'pending') {
+        while (cursor < this.queue.length && this.queue[cursor].state !== 'pending') {
           cursor++;
         }
-        if (cursor >= this.items.length) {
+        if (cursor >= this.queue.length) {
           return;
         }
-        const item = this.items[cursor++];
+        const item = this.queue[cursor++];
         item.state = 'sending';
         this.hashAhead(cursor - 1);
         await this.sendOne(item);

@@ -336,6 +336,21 @@ test('too many files in parts on the server: the page waits and tries again', as
   assert.deepEqual(server.files.get(sha(big)), big);
 });
 
+test('files the server holds parts of are sent first (it takes only a few such files at a time)', async () => {
+  const server = new FakeServer(MIB);
+  const files = [0, 1, 2, 3, 4].map(() => randomBytes(MIB + 100));
+  const items = files.map((bytes, i) => fileItem(`f${i}.dcm`, bytes));
+  server.parts.set(sha(files[4]), new Map([[0, files[4].subarray(0, MIB)]]));
+  items[4].sha256 = sha(files[4]);
+  items[3].sha256 = sha(files[3]); // known, but no parts on the server
+  const { run } = newRun(server, items, { partial: new Map([[sha(files[4]), new Set([0])]]) });
+  assert.deepEqual(run.queue.map((it) => it.entry.name), ['f4.dcm', 'f0.dcm', 'f1.dcm', 'f2.dcm', 'f3.dcm']);
+  await run.run();
+  assert.ok(items.every((it) => it.state === 'done'));
+  assert.deepEqual(server.sent('part', sha(files[4])).map((r) => r.n), [1]);
+  assert.deepEqual(run.items, items, 'the files keep their order for the receipt');
+});
+
 test('final answers: what each one means for a file', () => {
   const cases = [
     [{ status: 201 }, { state: 'done', reason: '' }],
