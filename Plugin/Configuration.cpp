@@ -165,7 +165,8 @@ namespace Inbound
     }
 
     const uint64_t kTiB = uint64_t(1) << 40;
-    c.upload.maxFileBytes = GetUnsigned(s, "Upload.MaxFileBytes", 1024, 4 * (uint64_t(1) << 30));
+    c.upload.maxFileBytes = GetUnsigned(s, "Upload.MaxFileBytes", 1024, 64 * (uint64_t(1) << 30));
+    c.upload.partBytes = GetUnsigned(s, "Upload.PartBytes", uint64_t(1) << 20, uint64_t(1) << 30);
     // Measured with Orthanc 1.10.1 (Debian 12, DCMTK 3.6.7): a public PUT of nested sequences
     // is parsed by the plugin (DCMTK: read, isolation, write) and stored through Orthanc (which
     // parses it again and converts it to JSON), all on one civetweb thread of 100 KiB stack.
@@ -214,9 +215,12 @@ namespace Inbound
     c.audit.refusalIntervalSeconds =
       static_cast<unsigned int>(GetUnsigned(s, "Audit.RefusalInterval", 1, 86400));
     c.audit.retentionDays = static_cast<unsigned int>(GetUnsigned(s, "Audit.RetentionDays", 0, 36500));
-    if (c.limits.maxBytesInFlight != 0 && c.limits.maxBytesInFlight < c.upload.maxFileBytes)
+    // Whole bodies are at most kMaxWholeBodyBytes; bigger files come in parts.
+    if (c.limits.maxBytesInFlight != 0 &&
+        c.limits.maxBytesInFlight < std::min(c.upload.maxFileBytes, kMaxWholeBodyBytes))
     {
-      Bad("Limits.MaxBytesInFlight", "must be 0 or at least Upload.MaxFileBytes");
+      Bad("Limits.MaxBytesInFlight",
+          "must be 0 or at least Upload.MaxFileBytes (or 512 MiB when that is larger)");
     }
 
     c.quotas.bytesPerClient = GetUnsigned(s, "Quotas.BytesPerClientPerDay", 0, kMax);

@@ -83,7 +83,13 @@ namespace Inbound
     uint64_t maxBytesPerUpload = 0;
     unsigned int openTimeoutSeconds = 0;
     unsigned int expiryCheckIntervalSeconds = 0;
+    uint64_t partBytes = 0;  // Upload.PartBytes: files above it go in parts (doc/Api.md)
   };
+
+  // The largest body of a whole-file PUT, whatever Upload.MaxFileBytes says: Orthanc holds
+  // every request body whole in memory, so bigger files go in parts (doc/Api.md, "Files in
+  // parts").
+  const uint64_t kMaxWholeBodyBytes = uint64_t(512) * 1024 * 1024;
 
   struct TextLimits
   {

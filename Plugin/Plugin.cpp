@@ -9,6 +9,8 @@
 
 #include <orthanc/OrthancCPlugin.h>
 
+#include <malloc.h>
+
 namespace
 {
   OrthancPluginErrorCode OnChange(OrthancPluginChangeType changeType,
@@ -69,6 +71,13 @@ extern "C"
     }
     OrthancPluginSetDescription(
       context, "Receive DICOM studies from anyone, through a browser, safely (Orthanc Inbound)");
+
+    // Buffers of 1 MiB and more (request bodies, parts of big files, files being stored) are
+    // mapped and given back to the system when freed. glibc's default raises this threshold
+    // to the largest buffer freed so far (up to 32 MiB), after which such buffers stay in the
+    // malloc arenas of the HTTP threads that used them: a big file's peak then added a part
+    // per thread (doc/Configuration.md, "Memory per file").
+    mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
 
     try
     {

@@ -236,7 +236,7 @@ namespace Inbound
                                     GetConfigurationDirectory(orthanc));
       StagingSealer::LogState(sealer_.get());
       staging_ = new StagingArea((boost::filesystem::path(directory) / "staging").string(),
-                                 sealer_.get());
+                                 sealer_.get(), configuration_.upload.partBytes);
       if (sealer_)
       {
         SealedHoldings::SealWhatIsPlain(*sealer_, *ledger_, *staging_);
@@ -252,6 +252,10 @@ namespace Inbound
     requests_->SetWrongAnswerCounter([this](const std::string& ip) { lockout_->RecordFailure(ip); });
     uploads_.reset(new UploadService(configuration_, *ledger_, *sink_, *limits_, clock_));
     uploads_->SetRequests(requests_.get());
+    // Parts of big files (doc/Api.md, "Files in parts"): encrypted with a key of this process
+    // on a sealing gateway, where the parts of an earlier process are deleted now.
+    uploads_->SetPartStore(std::unique_ptr<PartStore>(
+      new PartStore((boost::filesystem::path(directory) / "parts").string(), sealer_ != nullptr)));
     if (configuration_.role != Role_Internal)
     {
       // Partner sites' STOW-RS requests go into the upload service (doc/Api.md, "Partner

@@ -126,11 +126,19 @@ namespace Inbound
       return adminNetworks_.Contains(address);
     }
 
-    // "PUT /inbound/api/uploads/{id}/files/{sha256}": the only route that takes big bodies.
+    // "PUT /inbound/api/uploads/{id}/files/{sha256}" and its parts (IsPartRoute): the only
+    // routes that take big bodies.
     static bool IsFileRoute(const std::string& uri)
     {
       const Route* route = MatchRoute(uri);
-      return route != nullptr && route->id == RouteId_UploadFile;
+      return route != nullptr && (route->id == RouteId_UploadFile || route->id == RouteId_UploadPart);
+    }
+
+    // "PUT /inbound/api/uploads/{id}/files/{sha256}/parts/{n}": at most Upload.PartBytes.
+    static bool IsPartRoute(const std::string& uri)
+    {
+      const Route* route = MatchRoute(uri);
+      return route != nullptr && route->id == RouteId_UploadPart;
     }
 
     // "authorization" is the raw Authorization header (may be empty).

@@ -27,6 +27,11 @@ namespace Inbound
        "PUT"},
       {RouteId_UploadComplete, "/inbound/api/uploads/{id}/complete", RouteClass_Public, false,
        "POST"},
+      // Big files in parts (doc/Api.md, "Files in parts").
+      {RouteId_UploadPart, "/inbound/api/uploads/{id}/files/{sha256}/parts/{n}", RouteClass_Public,
+       false, "PUT"},
+      {RouteId_UploadAssemble, "/inbound/api/uploads/{id}/files/{sha256}/assemble",
+       RouteClass_Public, false, "POST"},
       // Request links (doc/Requests.md): the page for a link, what it shows, its challenge.
       {RouteId_RequestPage, "/inbound/r/{token}", RouteClass_Public, false, "GET"},
       {RouteId_RequestLink, "/inbound/api/requests/{token}", RouteClass_Public, false, "GET"},
@@ -90,6 +95,8 @@ namespace Inbound
         return "[A-Za-z0-9]{1,64}";
       if (name == "sha256")
         return "[A-Za-z0-9]{1,128}";
+      if (name == "n")  // a part's number; the handler answers 400 bad-part unless decimal
+        return "[A-Za-z0-9]{1,20}";
       if (name == "file")
         return "[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}";
       if (name == "token")  // a request link's token: Crypto::RandomToken, URL-safe base64

@@ -33,6 +33,8 @@ namespace Inbound
     RouteId_Upload,
     RouteId_UploadFile,
     RouteId_UploadComplete,
+    RouteId_UploadPart,
+    RouteId_UploadAssemble,
     RouteId_RequestPage,
     RouteId_RequestLink,
     RouteId_RequestChallenge,

@@ -2,6 +2,8 @@
 
 #include "UploadStore.h"
 
+#include <algorithm>
+
 namespace Inbound
 {
   namespace
@@ -120,6 +122,26 @@ namespace Inbound
     }
     t.Commit();
     return AddItemResult_Added;
+  }
+
+  bool UploadStore::RecordPart(const std::string& uploadId,
+                               const std::vector<std::string>& quotaScopes, int64_t day,
+                               uint64_t bytes, int64_t now)
+  {
+    LedgerDatabase::Transaction t(database_, LedgerDatabase::Durability_Normal);
+    UploadRecord upload;
+    if (!LookupInternal(t, upload, uploadId) || !IsOpen(upload.state))
+    {
+      return false;
+    }
+    Orthanc::SQLite::Statement u(t.GetConnection(), SQLITE_FROM_HERE,
+                                 "UPDATE uploads SET updated_at = ? WHERE id = ?");
+    u.BindInt64(0, std::max(now, upload.updatedAt));
+    u.BindString(1, uploadId);
+    u.Run();
+    quotas_.Add(t, quotaScopes, day, 0, static_cast<int64_t>(bytes));
+    t.Commit();
+    return true;
   }
 
   bool UploadStore::LookupItem(ItemRecord& item, const std::string& uploadId,

@@ -135,6 +135,13 @@ namespace Inbound
     bool LookupItem(ItemRecord& item, const std::string& uploadId,
                     const std::string& sha256) const;
 
+    // A part of a big file was received (doc/Api.md, "Files in parts"), if the upload is still
+    // open: its bytes count in the quota counters now (the assembled item does not count them
+    // again: AddItem without scopes) and the upload's activity time is refreshed. False when
+    // the upload is not open.
+    bool RecordPart(const std::string& uploadId, const std::vector<std::string>& quotaScopes,
+                    int64_t day, uint64_t bytes, int64_t now);
+
     // In the order they were stored.
     std::vector<ItemRecord> ListItems(const std::string& uploadId) const;
 

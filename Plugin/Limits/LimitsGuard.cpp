@@ -8,6 +8,7 @@
 
 #include <OrthancException.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace Inbound
@@ -25,6 +26,15 @@ namespace Inbound
     // before it makes the envelope: 2.00 as well). Measure again when the upload path changes.
     const unsigned int kStandaloneBodyMultiple = 5;
     const unsigned int kGatewayBodyMultiple = 2;
+
+    // Peak memory per byte of a file assembled from parts where it is stored in Orthanc,
+    // measured as kStandaloneBodyMultiple (VmHWM, 300 MiB multi-frame file in parts of 16 MiB):
+    // 3.00 - the rewritten file, then Orthanc's store of it (its copy and its parse); the
+    // plugin's parse is freed before. Native POST /instances of the same file: 3.00 as well.
+    // A Gateway keeps the file on disk: two parts (a plaintext chunk and its envelope) and the
+    // DCMTK parse of the headers.
+    const unsigned int kAssemblyMultiple = 3;
+    const uint64_t kGatewayAssemblyBytes = 16 * 1024 * 1024;
 
     // A file refused for want of memory can come back once the files being stored now are
     // done: they take seconds, not minutes.
@@ -86,7 +96,10 @@ namespace Inbound
     auditPruner_(ledger, clock, configuration.audit.retentionDays),
     bodyMultiple_(GetBodyMemoryMultiple(configuration.role))
   {
-    const uint64_t largest = configuration.upload.maxFileBytes * bodyMultiple_;
+    // Whole bodies stop at kMaxWholeBodyBytes; a bigger file comes in parts and reserves its
+    // assembly (ReserveAssembly), which answers 413 for a file that can never fit.
+    const uint64_t largest =
+      std::min(configuration.upload.maxFileBytes, kMaxWholeBodyBytes) * bodyMultiple_;
     if (configuration.limits.maxBytesInFlight != 0 && configuration.limits.maxBytesInFlight < largest)
     {
       // Else a file of the largest size accepted could never be received.
@@ -94,7 +107,8 @@ namespace Inbound
         Orthanc::ErrorCode_BadFileFormat,
         "Configuration option \"Inbound.Limits.MaxBytesInFlight\": must be 0 or at least " +
           std::to_string(largest) + " (Upload.MaxFileBytes times " +
-          std::to_string(bodyMultiple_) + ", the memory a file takes on this role)");
+          std::to_string(bodyMultiple_) + ", the memory a file takes on this role; "
+          "Upload.MaxFileBytes counts as 512 MiB at most)");
     }
   }
 
@@ -104,7 +118,7 @@ namespace Inbound
   }
 
   Admission LimitsGuard::AdmitBody(const std::string& address, bool hasBody, bool isFile,
-                                   int64_t contentLength, uint64_t& ticket)
+                                   int64_t contentLength, uint64_t& ticket, bool isPart)
   {
     ticket = 0;
     if (bans_.IsBanned(address))
@@ -122,20 +136,25 @@ namespace Inbound
     // Bodies a little over their cap still reach the handler, which answers a clear 413
     // "too-large"; far over it (twice the cap) they are refused before being read. Either
     // way the bodies in flight are bounded by Limits.MaxBytesInFlight.
-    const uint64_t cap = 2 * (isFile ? configuration_.upload.maxFileBytes : uint64_t(kMaxJsonBody));
+    // A whole file's body is at most kMaxWholeBodyBytes (bigger files come in parts); a part
+    // is at most Upload.PartBytes.
+    const uint64_t fileCap = isPart ? configuration_.upload.partBytes
+                                    : std::min(configuration_.upload.maxFileBytes, kMaxWholeBodyBytes);
+    const uint64_t cap = 2 * (isFile || isPart ? fileCap : uint64_t(kMaxJsonBody));
     if (uint64_t(contentLength) > cap)
     {
       return Admission_TooLarge;
     }
-    if (!isFile)
+    if (!isFile && !isPart)
     {
       return Admission_Allowed;
     }
     // The memory the body will take at its peak. One over the file cap is answered 413 by the
-    // handler before the plugin copies or parses it: only Orthanc's copy then.
+    // handler before the plugin copies or parses it: only Orthanc's copy then. A part is
+    // hashed and written to disk: Orthanc's copy, and its envelope on a sealing gateway.
     const uint64_t length = uint64_t(contentLength);
-    const uint64_t bytes =
-      (length > configuration_.upload.maxFileBytes ? length : length * bodyMultiple_);
+    const uint64_t bytes = (length > fileCap ? length : length * (isPart ? kPartBodyMultiple
+                                                                          : bodyMultiple_));
     switch (inFlight_.Reserve(ticket, GetKey(address), bytes, clock_.NowMs()))
     {
       case InFlight::Result_Reserved:
@@ -180,12 +199,44 @@ namespace Inbound
       return std::unique_ptr<MemoryHold>(new MemoryHold(nullptr));
     }
     uint64_t ticket = 0;
-    // Bounded by Upload.MaxFileBytes (the inflated cap): no overflow.
+    // Bounded by kMaxWholeBodyBytes (the inflated cap): no overflow.
+    const uint64_t budget = configuration_.limits.maxBytesInFlight;
+    if (budget != 0 && extraBytes * bodyMultiple_ > budget)
+    {
+      // Could never fit: a retry would only inflate it again.
+      throw ApiError(413, "too-large", "The file grows to more than this server may hold in "
+                                       "memory when unpacked (Limits.MaxBytesInFlight)");
+    }
     if (inFlight_.ReserveBytes(ticket, extraBytes * bodyMultiple_, clock_.NowMs()) !=
         InFlight::Result_Reserved)
     {
       throw ApiError(503, "server-busy", "The server is storing too much at once to take this "
                                          "file (it grows when unpacked); the file will be retried")
+        .WithHeader("Retry-After", std::to_string(kServerBusyRetrySeconds));
+    }
+    return std::unique_ptr<MemoryHold>(new MemoryHold([this, ticket]() {
+      inFlight_.Release(ticket);
+    }));
+  }
+
+  std::unique_ptr<MemoryHold> LimitsGuard::ReserveAssembly(uint64_t size)
+  {
+    const uint64_t bytes = configuration_.role == Role_Gateway
+                             ? 2 * configuration_.upload.partBytes + kGatewayAssemblyBytes
+                             : size * kAssemblyMultiple;  // size <= 64 GiB: no overflow
+    const uint64_t budget = configuration_.limits.maxBytesInFlight;
+    if (budget != 0 && bytes > budget)
+    {
+      throw ApiError(413, "too-large",
+                     "The file is too large for the memory this server may use to store it (" +
+                       std::to_string(bytes) + " bytes, Limits.MaxBytesInFlight is " +
+                       std::to_string(budget) + ")");
+    }
+    uint64_t ticket = 0;
+    if (inFlight_.ReserveBytes(ticket, bytes, clock_.NowMs()) != InFlight::Result_Reserved)
+    {
+      throw ApiError(503, "server-busy", "The server is storing too much at once to take this "
+                                         "file now; ask to assemble it again later")
         .WithHeader("Retry-After", std::to_string(kServerBusyRetrySeconds));
     }
     return std::unique_ptr<MemoryHold>(new MemoryHold([this, ticket]() {

@@ -78,8 +78,19 @@ namespace Inbound
     // Before the body is read. "isFile": a file upload (PUT), whose memory (Content-Length
     // times GetBodyMemoryMultiple) stays reserved under "ticket" (0: nothing reserved) until
     // ReleaseBody(); contentLength < 0 when absent.
+    // "isPart": a part of a big file (doc/Api.md, "Files in parts"), which takes
+    // kPartBodyMultiple times its length instead.
     Admission AdmitBody(const std::string& address, bool hasBody, bool isFile,
-                        int64_t contentLength, uint64_t& ticket);
+                        int64_t contentLength, uint64_t& ticket, bool isPart = false);
+
+    // Orthanc's copy of a part's body and, on a sealing gateway, its envelope.
+    static const unsigned int kPartBodyMultiple = 2;
+
+    // The memory of one file assembled from its parts (UploadService::Assemble): "size" times
+    // kAssemblyMultiple on a role that stores in Orthanc, kGatewayAssemblyBytes on a Gateway
+    // (the file stays on disk). 413 too-large when it could never fit Limits.MaxBytesInFlight,
+    // 503 server-busy with Retry-After when it does not fit now.
+    std::unique_ptr<MemoryHold> ReserveAssembly(uint64_t size) override;
 
     // A partner's STOW-RS request (doc/Api.md, "Partner routes"): a body with a Content-Length
     // is held whole by Orthanc, and the part being parsed takes up to kPartnerPartBytes more;

@@ -136,8 +136,10 @@ namespace Inbound
       }
 
       const bool isFile = (request.method == Orthanc::HttpMethod_Put && AccessPolicy::IsFileRoute(uri));
-      const Admission admission = limits.AdmitBody(
-        client, request.hasBody, isFile, chunked ? -1 : contentLength, GetCurrentReservation());
+      const bool isPart = (isFile && AccessPolicy::IsPartRoute(uri));
+      const Admission admission =
+        limits.AdmitBody(client, request.hasBody, isFile && !isPart, chunked ? -1 : contentLength,
+                         GetCurrentReservation(), isPart);
       if (admission == Admission_Allowed)
       {
         return 1;

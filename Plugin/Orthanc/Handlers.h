@@ -29,6 +29,8 @@ namespace Inbound
     void ApiUpload(RestCall& call);
     void ApiFile(RestCall& call);
     void ApiComplete(RestCall& call);
+    void ApiPart(RestCall& call);
+    void ApiAssemble(RestCall& call);
     void ServeRequestPage(RestCall& call);
     void ApiRequestLink(RestCall& call);
     void ApiRequestChallenge(RestCall& call);

@@ -30,6 +30,10 @@ namespace Inbound
 
   StoredInstance OrthancStore::StoreInstance(const std::string& dicom)
   {
+    if (dicom.size() > kMaxInstanceBytes)
+    {
+      throw ApiError(413, "too-large", "This archive stores files of less than 4 GiB (Orthanc)");
+    }
     PluginBuffer answer(context_);
     const OrthancPluginErrorCode code = OrthancPluginRestApiPost(
       context_, &answer.buffer, "/instances", dicom.data(), static_cast<uint32_t>(dicom.size()));

@@ -181,6 +181,23 @@ namespace Inbound
                              GetCurrentClientAddress()));
     }
 
+    void ApiPart(RestCall& call)
+    {
+      const ApiAnswer answer = PluginContext::Get().GetUploads().PutPart(
+        call.GetGroup(0), call.GetHeader("x-inbound-token"), call.GetGroup(1), call.GetGroup(2),
+        call.GetHeader("x-inbound-part-sha256"), call.GetBody(), call.GetBodySize(),
+        GetClient(call));
+      call.AnswerJson(answer.status, answer.body);
+    }
+
+    void ApiAssemble(RestCall& call)
+    {
+      const ApiAnswer answer = PluginContext::Get().GetUploads().Assemble(
+        call.GetGroup(0), call.GetHeader("x-inbound-token"), call.GetGroup(1), call.GetBody(),
+        call.GetBodySize(), GetClient(call));
+      call.AnswerJson(answer.status, answer.body);
+    }
+
     void ApiComplete(RestCall& call)
     {
       call.AnswerJson(200, PluginContext::Get().GetUploads().Complete(

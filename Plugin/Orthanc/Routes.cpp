@@ -93,6 +93,8 @@ namespace Inbound
       {RouteId_Upload, Handle<RouteId_Upload, Handlers::ApiUpload>},
       {RouteId_UploadFile, Handle<RouteId_UploadFile, Handlers::ApiFile>},
       {RouteId_UploadComplete, Handle<RouteId_UploadComplete, Handlers::ApiComplete>},
+      {RouteId_UploadPart, Handle<RouteId_UploadPart, Handlers::ApiPart>},
+      {RouteId_UploadAssemble, Handle<RouteId_UploadAssemble, Handlers::ApiAssemble>},
       {RouteId_RequestPage, Handle<RouteId_RequestPage, Handlers::ServeRequestPage>},
       {RouteId_RequestLink, Handle<RouteId_RequestLink, Handlers::ApiRequestLink>},
       {RouteId_RequestChallenge, Handle<RouteId_RequestChallenge, Handlers::ApiRequestChallenge>},

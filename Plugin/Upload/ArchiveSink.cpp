@@ -72,7 +72,32 @@ namespace Inbound
       throw Orthanc::OrthancException(Orthanc::ErrorCode_InternalError,
                                       "The archive sink needs the parsed file");
     }
-    Orthanc::ParsedDicomFile& dicom = *parsed;
+    std::string rewritten;
+    Isolate(rewritten, upload, item, *parsed);
+    Store(upload, item, rewritten);
+  }
+
+  void ArchiveSink::KeepFile(const UploadRecord& upload, ItemRecord& item,
+                             std::unique_ptr<Orthanc::ParsedDicomFile> parsed,
+                             const std::string& path, uint64_t size)
+  {
+    if (parsed == nullptr)
+    {
+      throw Orthanc::OrthancException(Orthanc::ErrorCode_InternalError,
+                                      "The archive sink needs the parsed file");
+    }
+    std::string rewritten;
+    Isolate(rewritten, upload, item, *parsed);
+    // Freed before Orthanc stores the file: its peak is the rewritten file and Orthanc's own
+    // store, as for a file that Orthanc receives natively (doc/Configuration.md, "Memory per
+    // file"). The parse read its large values from "path", which it no longer needs.
+    parsed.reset();
+    Store(upload, item, rewritten);
+  }
+
+  void ArchiveSink::Isolate(std::string& rewritten, const UploadRecord& upload, ItemRecord& item,
+                            Orthanc::ParsedDicomFile& dicom)
+  {
     // The PatientID as sent, by its bytes: its ordinal in this upload makes the isolated ID
     // unique (see Isolation.h); its decoded text only makes it readable.
     DcmDataset& dataset = *dicom.GetDcmtkObject().getDataset();
@@ -91,14 +116,16 @@ namespace Inbound
                                                       ordinal, item.originalPatientId);
     Isolation::Apply(dataset, item.isolatedPatientId, upload.id, upload.sender.institution,
                      Isolation::Now());
-    std::string rewritten;
     dicom.SaveToMemoryBuffer(rewritten);
     // DCMTK keeps the preamble it read and writes it back when the file as read is saved;
     // Orthanc 1.10.1's framework saves the dataset into a new file (zero preamble), but a
     // sender's executable header must never be stored whatever the framework does
     // (CVE-2019-11687; doc/Security.md, "Polyglots").
     Preamble::Clear(rewritten);
+  }
 
+  void ArchiveSink::Store(const UploadRecord& upload, ItemRecord& item, std::string& rewritten)
+  {
     const StoredInstance stored = store_.StoreInstance(rewritten);
     std::string previous;
     if (stored.alreadyStored &&

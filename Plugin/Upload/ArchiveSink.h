@@ -20,11 +20,22 @@ namespace Inbound
 
     void WriteStudyMetadata(const UploadRecord& upload, const ItemRecord& item);
 
+    // The file moved into the upload's patient namespace (Isolation) and written, preamble
+    // cleared; then stored in Orthanc with its metadata ("item" gets the Orthanc ids).
+    void Isolate(std::string& rewritten, const UploadRecord& upload, ItemRecord& item,
+                 Orthanc::ParsedDicomFile& dicom);
+    void Store(const UploadRecord& upload, ItemRecord& item, std::string& rewritten);
+
   public:
     ArchiveSink(const Configuration& configuration, Ledger& ledger, IOrthancStore& store);
 
     void Keep(const UploadRecord& upload, ItemRecord& item, Orthanc::ParsedDicomFile* dicom,
               const void* body, size_t size) override;
+
+    // The parse is freed once the file is rewritten, before Orthanc stores it.
+    void KeepFile(const UploadRecord& upload, ItemRecord& item,
+                  std::unique_ptr<Orthanc::ParsedDicomFile> dicom, const std::string& path,
+                  uint64_t size) override;
 
     // Deletes exactly the instances that the upload stored (Orthanc drops parents left
     // empty), never a whole patient or study: nothing of another upload or of the hospital.

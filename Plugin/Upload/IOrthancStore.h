@@ -1,6 +1,7 @@
 // What the upload logic needs from Orthanc, as an interface (a fake in unit tests).
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace Inbound
@@ -31,6 +32,9 @@ namespace Inbound
 
     // Stores a DICOM file as "POST /instances" does; throws on refusal.
     virtual StoredInstance StoreInstance(const std::string& dicom) = 0;
+
+    // The largest instance Orthanc takes from a plugin (OrthancPluginRestApiPost: 32 bits).
+    static const uint64_t kMaxInstanceBytes = 0xffffffffu;
 
     // False if the resource has no such metadata.
     virtual bool LookupMetadata(std::string& value, ResourceLevel level, const std::string& id,

@@ -91,6 +91,15 @@ namespace Inbound
     // with Retry-After when the server's in-flight budget cannot hold it.
     virtual std::unique_ptr<MemoryHold> ReserveParsingGrowth(uint64_t extraBytes) = 0;
 
+    // A file assembled from its parts (doc/Api.md, "Files in parts") being checked and stored:
+    // the memory that takes on this role, held until the returned object is destroyed. 413
+    // too-large when it can never fit, 503 server-busy with Retry-After when not now.
+    virtual std::unique_ptr<MemoryHold> ReserveAssembly(uint64_t size)
+    {
+      (void) size;
+      return std::unique_ptr<MemoryHold>(new MemoryHold(nullptr));
+    }
+
     // A refusal answered to "address", audited as the refusals of the access filter are (in
     // batches). Nothing by default (unit tests).
     virtual void AuditRefusal(const std::string& address, int status, const std::string& code,

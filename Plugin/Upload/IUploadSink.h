@@ -5,6 +5,9 @@
 
 #include <DicomParsing/ParsedDicomFile.h>
 
+#include <memory>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace Inbound
@@ -23,6 +26,22 @@ namespace Inbound
     // doc/Configuration.md, "Memory per file").
     virtual void Keep(const UploadRecord& upload, ItemRecord& item, Orthanc::ParsedDicomFile* dicom,
                       const void* body, size_t size) = 0;
+
+    // Keep() for a file on disk (assembled from its parts, or pulled in pieces) of "size"
+    // bytes at "path", verified. "dicom" as for Keep(), parsed with its large values left in
+    // the file: the file stays at "path", unchanged, until the sink frees the parse. The sink
+    // may move the file away; the caller removes what is left at "path" afterwards.
+    virtual void KeepFile(const UploadRecord& upload, ItemRecord& item,
+                          std::unique_ptr<Orthanc::ParsedDicomFile> dicom, const std::string& path,
+                          uint64_t size)
+    {
+      (void) upload;
+      (void) item;
+      (void) dicom;
+      (void) path;
+      (void) size;
+      throw std::logic_error("This sink cannot keep a file from the disk");
+    }
 
     // Removes everything that was kept for an upload; what is already gone is no error.
     virtual void Remove(const std::string& uploadId, const std::vector<ItemRecord>& items) = 0;

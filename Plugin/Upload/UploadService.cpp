@@ -23,27 +23,6 @@ namespace Inbound
   {
     const size_t kUploadIdLength = 12;
 
-    Json::Value DescribeItem(const ItemRecord& item)
-    {
-      Json::Value json(Json::objectValue);
-      json["sha256"] = item.sha256;
-      json["size"] = Json::Int64(item.size);
-      json["sopInstanceUid"] = item.sopInstanceUid;
-      json["seriesInstanceUid"] = item.seriesInstanceUid;
-      json["studyInstanceUid"] = item.studyInstanceUid;
-      // The isolated PatientID where this server stores the file, the original elsewhere.
-      json["patientId"] = item.isolatedPatientId.empty() ? item.originalPatientId
-                                                        : item.isolatedPatientId;
-      return json;
-    }
-
-    ApiError Closed(const UploadRecord& upload)
-    {
-      return ApiError(409, "upload-closed",
-                      std::string("The upload is ") + EnumerationToString(upload.state) +
-                        " and accepts no more changes");
-    }
-
     // A gateway naming an upload that another one delivered (or one received directly).
     ApiError OtherGateway(const UploadRecord& upload, const std::string& gateway)
     {
@@ -53,6 +32,27 @@ namespace Inbound
                                                            "\", not") +
                         " from gateway \"" + gateway + "\"");
     }
+  }
+
+  Json::Value UploadService::DescribeItem(const ItemRecord& item)
+  {
+    Json::Value json(Json::objectValue);
+    json["sha256"] = item.sha256;
+    json["size"] = Json::Int64(item.size);
+    json["sopInstanceUid"] = item.sopInstanceUid;
+    json["seriesInstanceUid"] = item.seriesInstanceUid;
+    json["studyInstanceUid"] = item.studyInstanceUid;
+    // The isolated PatientID where this server stores the file, the original elsewhere.
+    json["patientId"] = item.isolatedPatientId.empty() ? item.originalPatientId
+                                                      : item.isolatedPatientId;
+    return json;
+  }
+
+  ApiError UploadService::Closed(const UploadRecord& upload)
+  {
+    return ApiError(409, "upload-closed",
+                    std::string("The upload is ") + EnumerationToString(upload.state) +
+                      " and accepts no more changes");
   }
 
   UploadService::UploadService(const Configuration& configuration, Ledger& ledger,
@@ -81,6 +81,8 @@ namespace Inbound
       info["recipients"].append(item);
     }
     info["limits"]["maxFileBytes"] = Json::UInt64(configuration_.upload.maxFileBytes);
+    // Files above it go in parts (doc/Api.md, "Files in parts").
+    info["limits"]["partBytes"] = Json::UInt64(configuration_.upload.partBytes);
     info["limits"]["maxFilesPerUpload"] = Json::UInt64(configuration_.upload.maxFilesPerUpload);
     info["limits"]["maxBytesPerUpload"] = Json::UInt64(configuration_.upload.maxBytesPerUpload);
     // So that the page can pace itself instead of finding the limits by running into them.
@@ -214,6 +216,7 @@ namespace Inbound
       file["status"] = "stored";
       status["files"].append(file);
     }
+    status["partialFiles"] = DescribePartialFiles(id);
     status["receivedFiles"] = Json::Int64(upload.files);
     status["receivedBytes"] = Json::Int64(upload.bytes);
     status["createdAt"] = FormatIso8601(upload.createdAt);
@@ -234,13 +237,14 @@ namespace Inbound
   {
     DicomGuardLimits guard;
     guard.maxSequenceDepth = configuration_.upload.maxSequenceDepth;
-    guard.maxInflatedBytes = configuration_.upload.maxFileBytes;
+    // A Deflated dataset is parsed whole in memory: a whole body, whatever MaxFileBytes says.
+    guard.maxInflatedBytes = std::min(configuration_.upload.maxFileBytes, kMaxWholeBodyBytes);
     const CheckedDicom checked = DicomInspector::Check(body, size, guard);
     // The body's memory was reserved when it was admitted, as a multiple of its size; a file
     // that parses bigger (deflated: DCMTK here and Orthanc's store inflate it) holds the
     // difference until it is stored, or is refused 503 server-busy before DCMTK takes it.
     // Pulled files too: a compromised gateway can serve deflate bombs. Counted up to
-    // Upload.MaxFileBytes, the largest file that the budget is sure to hold (its meta group,
+    // the inflated cap, which the budget is sure to hold (its meta group,
     // not deflated, is counted in the body already).
     const uint64_t parsed = std::min<uint64_t>(checked.GetParsedBytes(), guard.maxInflatedBytes);
     inspected.growth = policy_.ReserveParsingGrowth(parsed > size ? parsed - size : 0);
@@ -258,8 +262,21 @@ namespace Inbound
   ItemRecord UploadService::KeepFile(const UploadRecord& upload, const std::string& sha256,
                                      InspectedFile& inspected, const void* body, size_t size)
   {
-    const DicomSummary& summary = inspected.summary;
+    ItemRecord item = DescribeNewItem(upload, sha256, inspected.summary, size);
+    if (!sink_.StoresInOrthanc())
+    {
+      // The staging area keeps the bytes as sent: the parse is done with, and freed before a
+      // sealing gateway makes the envelope, so that a file's peak stays at its body and one
+      // copy (doc/Configuration.md, "Memory per file").
+      inspected.dicom.reset();
+    }
+    sink_.Keep(upload, item, inspected.dicom.get(), body, size);
+    return item;
+  }
 
+  ItemRecord UploadService::DescribeNewItem(const UploadRecord& upload, const std::string& sha256,
+                                            const DicomSummary& summary, uint64_t size) const
+  {
     // One upload, one file per instance: a second, different file with the same SOP Instance
     // UID would land on the same archive instance, which could then not match the hash that
     // the sender was told it received.
@@ -288,14 +305,6 @@ namespace Inbound
     item.patientName = summary.patientName;
     item.patientBirthDate = summary.patientBirthDate;
     item.storedAt = clock_.NowMs();
-    if (!sink_.StoresInOrthanc())
-    {
-      // The staging area keeps the bytes as sent: the parse is done with, and freed before a
-      // sealing gateway makes the envelope, so that a file's peak stays at its body and one
-      // copy (doc/Configuration.md, "Memory per file").
-      inspected.dicom.reset();
-    }
-    sink_.Keep(upload, item, inspected.dicom.get(), body, size);
     return item;
   }
 
@@ -339,6 +348,12 @@ namespace Inbound
     {
       throw ApiError(413, "too-large", "The file is larger than " +
                                          std::to_string(limits.maxFileBytes) + " bytes");
+    }
+    if (size > kMaxWholeBodyBytes)
+    {
+      throw ApiError(413, "too-large", "A file larger than " + std::to_string(kMaxWholeBodyBytes) +
+                                         " bytes must be sent in parts of " +
+                                         std::to_string(limits.partBytes) + " bytes");
     }
     if (uint64_t(upload.files) + 1 > limits.maxFilesPerUpload ||
         uint64_t(upload.bytes) + size > limits.maxBytesPerUpload)
@@ -449,6 +464,7 @@ namespace Inbound
                                       code))
     {
       LOG(INFO) << "Inbound: upload " << upload.id << " complete (" << upload.files << " files)";
+      RemoveParts(upload.id);  // of files never assembled
       Completed();
     }
   }
@@ -604,6 +620,7 @@ namespace Inbound
   {
     const std::vector<ItemRecord> items = ledger_.Uploads().ListItems(id);
     sink_.Remove(id, items);
+    RemoveParts(id);
     ledger_.Uploads().MarkPurged(id, clock_.NowMs(),
                                  std::to_string(items.size()) + " item(s) removed");
   }
@@ -681,5 +698,6 @@ namespace Inbound
       std::unique_lock<std::shared_mutex> exclusive(*lock);
       PurgeLocked(id);
     }
+    SweepParts();
   }
 }

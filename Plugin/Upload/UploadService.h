@@ -2,6 +2,7 @@
 #pragma once
 
 #include "Configuration.h"
+#include "Http/ApiError.h"
 #include "Ledger/Ledger.h"
 #include "Partners/PartnerSession.h"
 #include "Requests/RequestService.h"
@@ -10,11 +11,14 @@
 #include "Upload/DicomInspector.h"
 #include "Upload/IUploadPolicy.h"
 #include "Upload/IUploadSink.h"
+#include "Upload/PartStore.h"
 #include "Upload/UploadLocks.h"
 
 #include <json/value.h>
 
 #include <functional>
+#include <mutex>
+#include <set>
 #include <vector>
 
 namespace Inbound
@@ -41,6 +45,9 @@ namespace Inbound
     const RequestService* requests_ = nullptr;  // null: no upload through a request link
     std::vector<std::function<void()>> completionListeners_;
     PartnerFeeds partnerFeeds_;  // the partner uploads that running requests feed
+    std::unique_ptr<PartStore> parts_;  // null: no files in parts (unit tests)
+    std::mutex assemblingMutex_;        // guards assembling_
+    std::set<std::string> assembling_;  // "<upload>/<sha256>" being assembled now
 
     // A file checked by the DICOM guard and parsed, before it is kept.
     struct InspectedFile
@@ -52,6 +59,10 @@ namespace Inbound
 
     void Completed() const;
 
+    static Json::Value DescribeItem(const ItemRecord& item);
+
+    static ApiError Closed(const UploadRecord& upload);
+
     UploadRecord Authenticate(const std::string& id, const std::string& token) const;
 
     // The steps every file goes through, whoever sends it (PutFile, pulled files, partner
@@ -61,6 +72,21 @@ namespace Inbound
                         InspectedFile& inspected, const void* body, size_t size);
     ItemRecord StoreFile(const UploadRecord& upload, const std::string& sha256, const void* body,
                          size_t size);
+
+    // The item that a checked file becomes, after the duplicate-SOP check.
+    ItemRecord DescribeNewItem(const UploadRecord& upload, const std::string& sha256,
+                               const DicomSummary& summary, uint64_t size) const;
+
+    // StoreFile for a verified file on disk (UploadParts.cpp): the scan ("ip": whose), the
+    // guard on the mapped file, the parse with large values left on disk, the sink's KeepFile.
+    ItemRecord StoreFileOnDisk(const UploadRecord& upload, const std::string& sha256,
+                               const std::string& path, uint64_t size, const std::string& ip);
+
+    // Files in parts (UploadParts.cpp): what the status lists, what the removal of an upload
+    // removes.
+    Json::Value DescribePartialFiles(const std::string& id) const;
+    void RemoveParts(const std::string& id);
+    void SweepParts();
 
     // With the upload's exclusive lock held: an open upload becomes complete, audited with
     // "detail" (the files, bytes and receipt code are added), and the listeners are called.
@@ -109,6 +135,23 @@ namespace Inbound
     ApiAnswer PutFile(const std::string& id, const std::string& token, const std::string& sha256,
                       const void* body, size_t size, const ClientInfo& client);
 
+    // Where the parts of big files are kept (doc/Api.md, "Files in parts"). Set up before any
+    // request; without it the part routes answer 404.
+    void SetPartStore(std::unique_ptr<PartStore> parts)
+    {
+      parts_ = std::move(parts);
+    }
+
+    // Part "n" of the file "sha256" (UploadParts.cpp): "partSha256" is the part's own SHA-256
+    // (X-Inbound-Part-Sha256). 201 new, 200 already here (or the file is stored already).
+    ApiAnswer PutPart(const std::string& id, const std::string& token, const std::string& sha256,
+                      const std::string& n, const std::string& partSha256, const void* body,
+                      size_t size, const ClientInfo& client);
+
+    // The file "sha256" from its parts ({"parts": count}), checked and stored as PutFile does.
+    ApiAnswer Assemble(const std::string& id, const std::string& token, const std::string& sha256,
+                       const void* body, size_t size, const ClientInfo& client);
+
     Json::Value Complete(const std::string& id, const std::string& token,
                          const ClientInfo& client);
 
@@ -129,6 +172,12 @@ namespace Inbound
     void ReceivePulledFile(const std::string& id, const std::string& sha256,
                            uint64_t expectedSize, const void* body, size_t size,
                            const std::string& gateway);
+
+    // ReceivePulledFile for a file fetched in pieces into "path" (UploadParts.cpp): same
+    // checks and errors; the caller removes what is left at "path" afterwards.
+    void ReceivePulledFileOnDisk(const std::string& id, const std::string& sha256,
+                                 uint64_t expectedSize, const std::string& path,
+                                 const std::string& gateway);
 
     // Every item is stored: the upload becomes complete, with the gateway's receipt code
     // (409 other-gateway as above).
