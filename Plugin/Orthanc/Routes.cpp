@@ -18,10 +18,12 @@ namespace Inbound
     // count towards an automatic ban; the ordinary ones of a legitimate sender do not.
     Offence ClassifyRefusal(int status, const std::string& code)
     {
-      if (code == "rate-limited" || code == "server-busy")
+      // A page meets too-many-partial-files by design (it backs off, as when busy) and
+      // parts-missing when it resumes a file (doc/Api.md, "Files in parts").
+      if (code == "rate-limited" || code == "server-busy" || code == "too-many-partial-files")
         return Offence_LimitHit;
       if (status >= 500 || (status == 422 && code != "malware") || code == "upload-closed" ||
-          code == "empty-upload" || code == "duplicate-instance")
+          code == "empty-upload" || code == "duplicate-instance" || code == "parts-missing")
         return Offence_None;  // quota, storage, internal errors; a CD's DICOMDIR or duplicates
       return Offence_Refusal;
     }
@@ -127,6 +129,7 @@ namespace Inbound
       {RouteId_PeerOutbox, Handle<RouteId_PeerOutbox, Handlers::PeerOutbox>},
       {RouteId_PeerManifest, Handle<RouteId_PeerManifest, Handlers::PeerManifest>},
       {RouteId_PeerItem, Handle<RouteId_PeerItem, Handlers::PeerItem>},
+      {RouteId_PeerItemPart, Handle<RouteId_PeerItemPart, Handlers::PeerItemPart>},
       {RouteId_PeerAck, Handle<RouteId_PeerAck, Handlers::PeerAck>},
       {RouteId_PeerRequests, Handle<RouteId_PeerRequests, Handlers::PeerRequests>},
       {RouteId_PartnerStudies, nullptr},  // chunked: below
