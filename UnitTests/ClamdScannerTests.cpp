@@ -158,6 +158,20 @@ namespace
     return file;
   }
 
+  // A clamd that keeps what it was sent and finds "EVIL" in it.
+  std::function<void(int)> FindsEvil(std::string& received, std::vector<uint32_t>& chunks)
+  {
+    return [&received, &chunks](int fd) {
+      received.clear();
+      chunks.clear();
+      if (ReadStream(fd, received, chunks, 1 << 30))
+      {
+        Say(fd, received.find("EVIL") != std::string::npos
+                  ? std::string("stream: Test.Evil FOUND\0", 24) : std::string("stream: OK\0", 11));
+      }
+    };
+  }
+
   // Until the client closes its end (at most 5 s), reading nothing.
   void WaitForHangUp(int fd)
   {
@@ -178,15 +192,7 @@ TEST(ClamdScanner, StreamsTheFileInChunksAndReadsTheVerdict)
   const std::string file = MakeFile(3 * ClamdScanner::kChunkBytes + 1234);
   std::string received;
   std::vector<uint32_t> chunks;
-  FakeClamd clamd([&](int fd) {
-    received.clear();
-    chunks.clear();
-    if (ReadStream(fd, received, chunks, 1 << 30))
-    {
-      Say(fd, received.find("EVIL") != std::string::npos
-                ? std::string("stream: Test.Evil FOUND\0", 24) : std::string("stream: OK\0", 11));
-    }
-  });
+  FakeClamd clamd(FindsEvil(received, chunks));
   ClamdScanner scanner(clamd.GetAddress(), 5);
   EXPECT_EQ(ScanOutcome_Clean, scanner.Scan(file.data(), file.size()).outcome);
   EXPECT_EQ(file, received);
@@ -210,15 +216,7 @@ TEST(ClamdScanner, StreamsAFileFromDiskInChunks)
   std::ofstream(path, std::ios::binary) << file;
   std::string received;
   std::vector<uint32_t> chunks;
-  FakeClamd clamd([&](int fd) {
-    received.clear();
-    chunks.clear();
-    if (ReadStream(fd, received, chunks, 1 << 30))
-    {
-      Say(fd, received.find("EVIL") != std::string::npos
-                ? std::string("stream: Test.Evil FOUND\0", 24) : std::string("stream: OK\0", 11));
-    }
-  });
+  FakeClamd clamd(FindsEvil(received, chunks));
   ClamdScanner scanner(clamd.GetAddress(), 5);
   EXPECT_EQ(ScanOutcome_Clean, scanner.ScanFile(path).outcome);
   EXPECT_EQ(file, received);

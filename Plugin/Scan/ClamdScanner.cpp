@@ -2,6 +2,9 @@
 #include "ClamdScanner.h"
 
 #include "Scan/ClamdReply.h"
+#include "Toolbox/FileRange.h"
+
+#include <OrthancException.h>
 
 #include <boost/algorithm/string/predicate.hpp>
 #include <boost/regex.hpp>
@@ -332,27 +335,13 @@ namespace Inbound
     {
       verdict = Stream(static_cast<uint64_t>(info.st_size),
                        [fd, &path](char* buffer, uint64_t offset, size_t count) -> const char* {
-        size_t done = 0;
-        while (done < count)
-        {
-          const ssize_t n = pread(fd, buffer + done, count - done, static_cast<off_t>(offset + done));
-          if (n < 0 && errno == EINTR)
-          {
-            continue;
-          }
-          if (n <= 0)
-          {
-            throw std::runtime_error("cannot read " + path + (n == 0 ? std::string(": it shrank")
-                                                                   : ": " + Inbound::Describe(errno)));
-          }
-          done += static_cast<size_t>(n);
-        }
+        ReadFileRange(fd, buffer, offset, count, path);
         return buffer;
       });
     }
-    catch (const std::exception& e)
+    catch (const Orthanc::OrthancException& e)
     {
-      verdict = ScanVerdict::Unavailable(e.what());
+      verdict = ScanVerdict::Unavailable(e.GetDetails());
     }
     close(fd);
     return verdict;

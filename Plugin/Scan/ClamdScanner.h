@@ -37,7 +37,7 @@ namespace Inbound
     int checkTimeoutMs_;
 
     // An INSTREAM of "size" bytes; "read(buffer, offset, count)" gives the "count" bytes at
-    // "offset" (in "buffer", of kChunkBytes, or elsewhere) or throws std::runtime_error.
+    // "offset" (in "buffer", of kChunkBytes, or elsewhere) or throws Orthanc's exception.
     ScanVerdict Stream(uint64_t size,
                        const std::function<const char*(char*, uint64_t, size_t)>& read);
 

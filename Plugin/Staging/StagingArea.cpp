@@ -2,6 +2,7 @@
 #include "StagingArea.h"
 
 #include "Staging/StagingFiles.h"
+#include "Toolbox/FileRange.h"
 
 #include <OrthancException.h>
 
@@ -116,7 +117,7 @@ namespace Inbound
     try
     {
       std::string content(static_cast<size_t>(info.st_size), '\0');
-      ReadAt(fd.Get(), content.empty() ? nullptr : &content[0], 0, content.size(), path);
+      ReadFileRange(fd.Get(), content.empty() ? nullptr : &content[0], 0, content.size(), path);
       target.swap(content);
       return true;
     }

@@ -33,27 +33,6 @@ namespace Inbound
       }
     }
 
-    void ReadAt(int fd, char* buffer, uint64_t offset, size_t count, const std::string& path)
-    {
-      size_t done = 0;
-      while (done < count)
-      {
-        const ssize_t n = pread(fd, buffer + done, count - done, static_cast<off_t>(offset + done));
-        if (n < 0 && errno == EINTR)
-        {
-          continue;
-        }
-        if (n <= 0)
-        {
-          throw Orthanc::OrthancException(Orthanc::ErrorCode_CorruptedFile,
-                                          "Cannot read " + path + ": " +
-                                            (n == 0 ? std::string("shorter than expected")
-                                                    : std::string(strerror(errno))));
-        }
-        done += static_cast<size_t>(n);
-      }
-    }
-
     TemporaryFile::TemporaryFile(const std::string& target) :
       path_(target + ".tmp-" + Crypto::RandomCode(8)),
       fd_(open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600))

@@ -46,10 +46,6 @@ namespace Inbound
       }
     };
 
-    // Exactly "count" bytes at "offset"; throws Orthanc's CorruptedFile if the file is shorter
-    // or cannot be read.
-    void ReadAt(int fd, char* buffer, uint64_t offset, size_t count, const std::string& path);
-
     // A file written next to its target and renamed over it once whole and synced, so that
     // the target is either as before or complete; removed if abandoned.
     class TemporaryFile : public boost::noncopyable

@@ -2,6 +2,7 @@
 #include "StagingArea.h"
 
 #include "Staging/StagingFiles.h"
+#include "Toolbox/FileRange.h"
 #include "Toolbox/Sealing.h"
 
 #include <OrthancException.h>
@@ -85,7 +86,7 @@ namespace Inbound
         layout.kind = LayoutKind_Envelope;
         return layout;
       }
-      ReadAt(fd, header, 0, sizeof(header), path);
+      ReadFileRange(fd, header, 0, sizeof(header), path);
       if (memcmp(header, kPiecesMagic, 8) != 0)
       {
         layout.kind = LayoutKind_Envelope;
@@ -162,7 +163,7 @@ namespace Inbound
     {
       // One envelope, as Keep seals it.
       std::string content(static_cast<size_t>(size), '\0');
-      ReadAt(fd, &content[0], 0, content.size(), plainPath);
+      ReadFileRange(fd, &content[0], 0, content.size(), plainPath);
       const std::string sealed = sealer_->SealItem(uploadId, sha256, content.data(), content.size());
       Write(uploadId, sha256, sealed.data(), sealed.size());
       return;
@@ -170,7 +171,7 @@ namespace Inbound
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     WritePieces(uploadId, sha256, size,
                 [fd, &plainPath](char* buffer, uint64_t offset, size_t length) -> const char* {
-      ReadAt(fd, buffer, offset, length, plainPath);
+      ReadFileRange(fd, buffer, offset, length, plainPath);
       return buffer;
     });
   }
@@ -221,7 +222,7 @@ namespace Inbound
     for (uint64_t offset = 0; offset < size; offset += buffer.size())
     {
       const size_t length = static_cast<size_t>(std::min<uint64_t>(buffer.size(), size - offset));
-      ReadAt(source.Get(), buffer.data(), offset, length, path);
+      ReadFileRange(source.Get(), buffer.data(), offset, length, path);
       file.Append(buffer.data(), length);
     }
     file.Commit(target, folder);
@@ -281,7 +282,7 @@ namespace Inbound
                                                 : size - (layout.count - 1) * layout.partBytes);
     }
     std::string piece(static_cast<size_t>(length), '\0');
-    ReadAt(fd.Get(), length > 0 ? &piece[0] : nullptr, offset, piece.size(), path);
+    ReadFileRange(fd.Get(), length > 0 ? &piece[0] : nullptr, offset, piece.size(), path);
     target.swap(piece);
     return true;
   }
