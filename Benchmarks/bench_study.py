@@ -50,13 +50,11 @@ def phantom_slice(index, count, rng):
     return stored
 
 
-def make_instance(index, count, rng):
-    study_uid = uid("study")
-    series_uid = uid("series")
-    sop_uid = uid("instance", index)
-
+def new_instance(sop_class_uid, sop_uid):
+    """An empty data set of that SOP class and instance, with its file meta group (explicit VR
+    little endian, a zero preamble)."""
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = CT_IMAGE_STORAGE
+    meta.MediaStorageSOPClassUID = sop_class_uid
     meta.MediaStorageSOPInstanceUID = sop_uid
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
@@ -65,6 +63,14 @@ def make_instance(index, count, rng):
     ds = FileDataset(None, {}, file_meta=meta, preamble=b"\0" * 128)
     ds.is_little_endian = True
     ds.is_implicit_VR = False
+    return ds
+
+
+def make_instance(index, count, rng):
+    study_uid = uid("study")
+    series_uid = uid("series")
+    sop_uid = uid("instance", index)
+    ds = new_instance(CT_IMAGE_STORAGE, sop_uid)
 
     thickness = 1.0
     z = -150.0 + index * thickness

@@ -846,11 +846,12 @@ def write_markdown(path, report):
                 "%.2f" % e["burstRatio"] if key == "loaded" and e.get("burstRatio") else ""))
     lines += [
         "",
-        "The legitimate client has its own per-address limits (plugin: 20 requests/s after a burst "
-        "of 200; nginx: 50 r/s after 200): the first ~200 files go as fast as the gateway takes "
-        "them, the rest is paced by `503 rate-limited` + `Retry-After: 1`, as the upload page "
-        "would be. The whole upload's MB/s is therefore mostly the limit; the MB/s before the "
-        "first 503 (the burst phase) is where the flood's cost to the gateway would show.",
+        "The legitimate client has its own per-address limits (nginx: 50 r/s after 200; the "
+        "plugin: its files 100/s after 1,000, `Limits.FilesPerSecond`, its other calls 20 "
+        "requests/s after 200): the first ~200 files go as fast as the gateway takes them, the "
+        "rest is paced by nginx's 429 (retried after 1 s), as the upload page would be. The "
+        "MB/s before the first 503/429 (the burst phase) is where the flood's cost to the "
+        "gateway shows.",
     ]
     versus = [(sc, e["versusNative"]) for sc, e in s.items() if "versusNative" in e]
     if versus:
@@ -870,10 +871,9 @@ def write_markdown(path, report):
                 v["orthancRssPeakFlood"], v["orthancHwm"]))
         lines += [
             "",
-            "The plugin's sender is paced by the plugin's own per-address limit (20 requests/s "
-            "after a burst of 200), native Orthanc's only by nginx's (50 r/s after 200): the "
-            "absolute ratio is mostly the difference between the two limits, the ratio of what "
-            "each keeps under the flood is the flood's own effect. Native Orthanc stores the "
+            "Both senders meet nginx's 50 r/s after 200 first (the plugin's files limit, 100/s "
+            "after 1,000, is above it): the ratio of what each keeps under the flood is the "
+            "flood's own effect. Native Orthanc stores the "
             "study in its own storage and index (its memory grows with that); the plugin's "
             "gateway only stages the files.",
         ]
@@ -895,7 +895,8 @@ def write_markdown(path, report):
         "",
         "429 comes from nginx (`limit_req` 50 r/s, burst 200, per address), 401 from native "
         "Orthanc (no or wrong credentials), 503 `rate-limited` "
-        "from the plugin's handler (20 requests/s, burst 200), 403 from the plugin's filter before "
+        "from the plugin's handler (20 requests/s, burst 200: the bogus PUTs and info calls), "
+        "403 from the plugin's filter before "
         "the body is read (the ban), 404 `not-found` from the handler (the bogus PUT's upload). "
         "\"banned after\": seconds from the start of the flood to the automatic ban, per run "
         "(the ban's `createdAt`, in ms).",

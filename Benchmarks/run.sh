@@ -8,6 +8,8 @@
 #   Benchmarks/run.sh pull [ARGS]    the pull, sealed and plain, vs a peer push    (pull.py)
 #   Benchmarks/run.sh inbox [ARGS]   latency to the recipient's mail, DMZ path     (inbox.py)
 #   Benchmarks/run.sh flood [ARGS]   a legitimate upload through nginx under a flood (flood.py)
+#   Benchmarks/run.sh cd [ARGS]      a CD of 2,000 x 200 KB as the upload page sends it, through
+#                                    nginx, vs native POST /instances behind it    (cd.py)
 #   Benchmarks/run.sh stow [ARGS]    a partner's STOW-RS vs the DICOMweb plugin's  (stow.py)
 #   Benchmarks/run.sh reconcile [ARGS]  a reconciled release and a candidates round vs the
 #                                    same by hand with Orthanc alone (reconcile.py)
@@ -32,9 +34,9 @@ PYTHON=/usr/bin/python3
 
 WHAT="${1:-all}"
 case "$WHAT" in
-    all|ingest|pull|inbox|flood|stow|reconcile|bigfile|summary) if [ $# -gt 0 ]; then shift; fi ;;
+    all|ingest|pull|inbox|flood|cd|stow|reconcile|bigfile|summary) if [ $# -gt 0 ]; then shift; fi ;;
     -*) WHAT=all ;;
-    *) echo "usage: $0 [all|ingest|pull|inbox|flood|stow|reconcile|bigfile|summary] [ARGS]" >&2; exit 2 ;;
+    *) echo "usage: $0 [all|ingest|pull|inbox|flood|cd|stow|reconcile|bigfile|summary] [ARGS]" >&2; exit 2 ;;
 esac
 if [ "$WHAT" = all ] && [ $# -gt 0 ]; then
     echo "run.sh all takes no arguments (each benchmark alone does: run.sh ingest --help)" >&2
@@ -61,7 +63,7 @@ if [ "$WHAT" = reconcile ] || [ "$WHAT" = all ]; then
         fi
     done
 fi
-if [ "$WHAT" = flood ] || [ "$WHAT" = all ]; then
+if [ "$WHAT" = flood ] || [ "$WHAT" = cd ] || [ "$WHAT" = all ]; then
     for tool in /usr/sbin/nginx /usr/bin/openssl; do
         if [ ! -x "$tool" ]; then
             echo "run.sh: $tool is missing (Debian packages: nginx, openssl)" >&2
@@ -86,7 +88,7 @@ export INBOUND_PLUGIN="$(cd "$(dirname "$INBOUND_PLUGIN")" && pwd)/$(basename "$
 export PYTHONDONTWRITEBYTECODE=1
 
 case "$WHAT" in
-    ingest|pull|inbox|flood|stow|reconcile|bigfile) exec "$PYTHON" "$HERE/$WHAT.py" "$@" ;;
+    ingest|pull|inbox|flood|cd|stow|reconcile|bigfile) exec "$PYTHON" "$HERE/$WHAT.py" "$@" ;;
     summary) exec "$PYTHON" "$HERE/summary.py" report --machine "$HERE/results/machine.json" --readme "$HERE/README.md" ;;
 esac
 
@@ -101,6 +103,9 @@ started=$(date +%s)
 # The flood with AutoBan as shipped and native Orthanc behind the same nginx, 2 runs of each
 # kind: the longest part (run.sh flood alone: also AutoBan off, 3 runs each).
 "$PYTHON" "$HERE/flood.py" --scenarios shipped,native --repeats 2
+# A CD of 2,000 MR images of 200 KB through nginx, 2 runs each (about 3 minutes: nginx's 50
+# requests/s pace both).
+"$PYTHON" "$HERE/cd.py" --repeats 2
 # A partner's STOW-RS: 3 runs per receiver and transfer mode (run.sh stow alone: 5).
 "$PYTHON" "$HERE/stow.py" --repeats 3
 # A release under the hospital's identity and the candidates round (about 1 minute).

@@ -315,7 +315,7 @@ def rows_of(r):
         suffix = "" if scenario == "shipped" else " (AutoBan off)"
         rows.append(row("flood", "Legitimate upload during a flood, through nginx%s" % suffix,
                         "MB/s", e["loaded"]["mbPerSecond"], fl["native"]["loaded"]["mbPerSecond"],
-                        "higher", "%.1f", "plugin paced by its own 20 requests/s limit"))
+                        "higher", "%.1f", "both paced by nginx's 50 requests/s"))
         rows.append(row("flood", "… kept under the flood (flood / unloaded)%s" % suffix, "×",
                         e["ratio"], fl["native"]["ratio"], "higher", "%.2f"))
         if e.get("burstRatio") and fl["native"].get("burstRatio"):

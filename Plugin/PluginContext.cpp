@@ -277,6 +277,9 @@ namespace Inbound
       // gateway in OrthancPeers"), stops the start-up here, naming the option.
       const std::string configDirectory = GetConfigurationDirectory(orthanc);
       internalKeys_ = InternalKeys::Load(configuration_.sealing, directory, configDirectory);
+      // What a pull in pieces left when the process died: fetched again from the gateway.
+      pieceFolder_ = (boost::filesystem::path(directory) / "pulls").string();
+      boost::filesystem::remove_all(pieceFolder_);
       for (const std::string& gateway : configuration_.gateways)
       {
         peerClients_.emplace_back(new CurlPeerClient(
@@ -510,6 +513,7 @@ namespace Inbound
           pullers_.emplace_back(new Puller(*uploads_, *ledger_, *peer, clock_));
           pullers_.back()->SetAlertAfter(configuration_.gatewayAlertSeconds);
           pullers_.back()->SetKeys(internalKeys_.get());
+          pullers_.back()->SetPieceFolder(pieceFolder_);
         }
       }
       if (requestSync_)

@@ -62,6 +62,7 @@ namespace Inbound
     std::vector<std::unique_ptr<CurlPeerClient>> peerClients_;  // Internal role only
     std::unique_ptr<InternalKeys> internalKeys_;                // Internal role only
     std::vector<std::unique_ptr<Puller>> pullers_;
+    std::string pieceFolder_;  // Internal: where big items are gathered while pulled
     std::vector<std::thread> pullerThreads_;
     std::unique_ptr<RequestSync> requestSync_;  // Internal role only
     std::thread requestSyncThread_;

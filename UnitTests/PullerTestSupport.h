@@ -30,12 +30,17 @@ namespace InboundTests
     return count;
   }
 
-  inline Configuration Load(const std::string& role)
+  // "upload": options of "Upload" that replace the test configuration's.
+  inline Configuration Load(const std::string& role, const Json::Value& upload = Json::Value())
   {
     Json::Value section;
     std::string errors;
     JsonText::ParseConfiguration(section, InboundTests::MakeConfigurationJson(), errors);
     section["Role"] = role;
+    for (const std::string& name : upload.getMemberNames())
+    {
+      section["Upload"][name] = upload[name];
+    }
     if (role == "Internal")
     {
       section["Gateways"].append("dmz");
@@ -61,6 +66,8 @@ namespace InboundTests
     std::function<void(const std::string& kind, PeerAnswer& answer)> forge;
     std::map<std::string, int> calls;                 // by kind
     std::map<std::string, uint64_t> maxAnswerBytes;   // the last cap, by kind
+    std::vector<std::string> uris;                    // of the pieces asked for, in order
+    std::mutex callMutex;  // one call at a time: "forge" may read "uris.back()"
     std::function<void()> onItem;                     // while an item is fetched
 
     explicit FakePeer(Outbox& o) : outbox(o)
@@ -80,8 +87,14 @@ namespace InboundTests
     bool Call(PeerAnswer& answer, bool post, const std::string& uri, const std::string& body,
               unsigned int timeoutSeconds, uint64_t cap) override
     {
-      const std::string kind = post ? "ack" : uri.find("/items/") != std::string::npos ? "item"
+      std::lock_guard<std::mutex> lock(callMutex);
+      const std::string kind = post ? "ack" : uri.find("/parts/") != std::string::npos ? "part"
+                               : uri.find("/items/") != std::string::npos ? "item"
                                : uri.find('?') != std::string::npos ? "outbox" : "manifest";
+      if (kind == "part")
+      {
+        uris.push_back(uri);
+      }
       calls[kind]++;
       maxAnswerBytes[kind] = cap;
       if (kind == "item" && onItem)
@@ -133,6 +146,14 @@ namespace InboundTests
             *clockNow += ackDelayMs;  // a slow answer to the acknowledgement
           }
           answer.body = JsonText::Compact(outbox.Acknowledge(id, body.data(), body.size(), "10.0.0.5"));
+        }
+        else if (rest.find("/parts/") != std::string::npos)
+        {
+          // /{id}/items/{sha256}/parts/{n}
+          const size_t items = rest.find("/items/"), parts = rest.find("/parts/");
+          answer.body = outbox.ReadItemPiece(rest.substr(1, items - 1),
+                                             rest.substr(items + 7, parts - items - 7),
+                                             std::stoull(rest.substr(parts + 7)));
         }
         else if (rest.find("/items/") != std::string::npos)
         {
@@ -218,20 +239,25 @@ namespace InboundTests
     Puller puller_;
 
   public:
-    PullerTest() :
+    // "upload": options of "Upload" of both sides; "sealer" and "partBytes": the gateway's
+    // staging area's.
+    explicit PullerTest(const Json::Value& upload = Json::Value(),
+                        const StagingSealer* sealer = nullptr,
+                        uint64_t partBytes = StagingArea::kDefaultPartBytes) :
       folder_(boost::filesystem::temp_directory_path() / boost::filesystem::unique_path("pull-%%%%%%")),
-      gatewayConfiguration_(Load("Gateway")),
+      gatewayConfiguration_(Load("Gateway", upload)),
       gatewayLedger_(""),
-      staging_(folder_.string()),
+      staging_((folder_ / "staging").string(), sealer, partBytes),
       gateway_(gatewayConfiguration_, gatewayLedger_, staging_, policy_, clock_),
       outbox_(gatewayConfiguration_, gatewayLedger_, staging_, clock_),
-      internalConfiguration_(Load("Internal")),
+      internalConfiguration_(Load("Internal", upload)),
       internalLedger_(""),
       archive_(internalConfiguration_, internalLedger_, store_),
       internal_(internalConfiguration_, internalLedger_, archive_, insidePolicy_, clock_),
       peer_(outbox_),
       puller_(internal_, internalLedger_, peer_, clock_)
     {
+      puller_.SetPieceFolder((folder_ / "pulls").string());
     }
 
     ~PullerTest()
@@ -239,13 +265,19 @@ namespace InboundTests
       boost::filesystem::remove_all(folder_);
     }
 
-    std::string Send(int files, std::vector<std::string>& hashes)
+    // An upload opened at the gateway by Dr. A from "client" (203.0.113.9).
+    ApiAnswer OpenAtGateway(ClientInfo& client)
     {
-      ClientInfo client;
       client.ip = "203.0.113.9";
       const std::string body = R"({"sender": {"name": "Dr. A", "email": "a@example.org"},
         "recipient": "neuro", "message": "stroke", "consent": {"version": "2026-01", "accepted": true}})";
-      const ApiAnswer u = gateway_.Open(body.data(), body.size(), client);
+      return gateway_.Open(body.data(), body.size(), client);
+    }
+
+    std::string Send(int files, std::vector<std::string>& hashes)
+    {
+      ClientInfo client;
+      const ApiAnswer u = OpenAtGateway(client);
       const std::string id = u.body["id"].asString(), token = u.body["token"].asString();
       for (int i = 0; i < files; i++)
       {

@@ -195,6 +195,18 @@ TEST(RouteTable, OpenRoutesMatchOnlyStrictParameters)
   EXPECT_EQ(RouteClass_Admin, ClassifyRoute(Orthanc::HttpMethod_Get, "/patients"));
 }
 
+TEST(RouteTable, APieceOfAnItemIsAPeerRouteOnlyWithAPlainNumber)
+{
+  const std::string item = "/inbound/peer/outbox/ABC/items/" + std::string(64, 'a') + "/parts/";
+  EXPECT_EQ(RouteClass_Peer, ClassifyRoute(Orthanc::HttpMethod_Get, item + "0"));
+  EXPECT_EQ(RouteClass_Peer, ClassifyRoute(Orthanc::HttpMethod_Get, item + "12345"));
+  for (const std::string& n : std::vector<std::string>{"..", "1.5", "-1", "1/2", "", "%2F",
+                                                      std::string(21, '1')})
+  {
+    EXPECT_EQ(RouteClass_Admin, ClassifyRoute(Orthanc::HttpMethod_Get, item + n)) << n;
+  }
+}
+
 TEST(RouteTable, DocApiListsEveryRouteWithItsMethodsAndNoOther)
 {
   const std::set<std::string> documented = ReadDocumentedRoutes();

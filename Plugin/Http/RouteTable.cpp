@@ -77,6 +77,9 @@ namespace Inbound
       {RouteId_PeerOutbox, "/inbound/peer/outbox", RouteClass_Peer, false, "GET"},
       {RouteId_PeerManifest, "/inbound/peer/outbox/{id}", RouteClass_Peer, false, "GET"},
       {RouteId_PeerItem, "/inbound/peer/outbox/{id}/items/{sha256}", RouteClass_Peer, false, "GET"},
+      // A big item piece by piece (the manifest gives its "partBytes").
+      {RouteId_PeerItemPart, "/inbound/peer/outbox/{id}/items/{sha256}/parts/{n}", RouteClass_Peer,
+       false, "GET"},
       {RouteId_PeerAck, "/inbound/peer/outbox/{id}/ack", RouteClass_Peer, false, "POST"},
       // Request links the Internal pushes out (doc/Requests.md, "Gateways").
       {RouteId_PeerRequests, "/inbound/peer/requests", RouteClass_Peer, false, "GET,POST"},

@@ -66,6 +66,7 @@ namespace Inbound
     RouteId_PeerOutbox,
     RouteId_PeerManifest,
     RouteId_PeerItem,
+    RouteId_PeerItemPart,
     RouteId_PeerAck,
     RouteId_PeerRequests,
     RouteId_PartnerStudies,

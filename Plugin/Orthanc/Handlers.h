@@ -68,6 +68,7 @@ namespace Inbound
     void PeerOutbox(RestCall& call);
     void PeerManifest(RestCall& call);
     void PeerItem(RestCall& call);
+    void PeerItemPart(RestCall& call);
     void PeerAck(RestCall& call);
     void PeerRequests(RestCall& call);
   }

@@ -41,6 +41,20 @@ namespace Inbound
                         sealed ? "application/octet-stream" : "application/dicom");
     }
 
+    void PeerItemPart(RestCall& call)
+    {
+      const std::string text = call.GetGroup(2);
+      if (text.empty() || text.size() > 19 ||
+          text.find_first_not_of("0123456789") != std::string::npos)
+      {
+        throw ApiError(400, "bad-part", "The piece number must be a decimal integer");
+      }
+      // A piece is no DICOM file, sealed or not.
+      const std::string data =
+        GetOutbox().ReadItemPiece(call.GetGroup(0), call.GetGroup(1), std::stoull(text));
+      call.AnswerBuffer(data.data(), data.size(), "application/octet-stream");
+    }
+
     void PeerRequests(RestCall& call)
     {
       Outbox& outbox = GetOutbox();

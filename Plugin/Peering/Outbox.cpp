@@ -133,6 +133,13 @@ namespace Inbound
       Json::Value i(Json::objectValue);
       i["sha256"] = item.sha256;
       i["size"] = Json::Int64(item.size);
+      StagedPieces pieces;
+      if (staging_.GetPieces(pieces, id, item.sha256, static_cast<uint64_t>(item.size)) &&
+          pieces.partBytes > 0)
+      {
+        // Served piece by piece (GET .../parts/{n}): neither side holds it whole in memory.
+        i["partBytes"] = Json::UInt64(pieces.partBytes);
+      }
       manifest["items"].append(i);
     }
     return manifest;
@@ -154,6 +161,24 @@ namespace Inbound
         !staging_.Read(data, id, sha256))
     {
       throw ApiError(404, "not-found", "No such item in this upload");
+    }
+    return data;
+  }
+
+  std::string Outbox::ReadItemPiece(const std::string& id, const std::string& sha256,
+                                    uint64_t n) const
+  {
+    GetWaiting(id);
+    ItemRecord item;
+    StagedPieces pieces;
+    std::string data;
+    if (!Crypto::IsSha256Hex(sha256) || !ledger_.Uploads().LookupItem(item, id, sha256) ||
+        !staging_.GetPieces(pieces, id, sha256, static_cast<uint64_t>(item.size)) ||
+        pieces.partBytes == 0 || n >= pieces.count ||
+        !staging_.ReadPiece(data, id, sha256, static_cast<uint64_t>(item.size), n))
+    {
+      // An item served whole has no pieces: GET .../items/{sha256}.
+      throw ApiError(404, "not-found", "No such piece of an item in this upload");
     }
     return data;
   }

@@ -48,6 +48,12 @@ namespace Inbound
     // The same; "sealed": whether the upload is sealed (its items are envelopes).
     std::string ReadItem(const std::string& id, const std::string& sha256, bool& sealed) const;
 
+    // Piece "n" of a staged item that the manifest gives "partBytes" (doc/Api.md, "Peer
+    // routes"): envelope n of an item sealed in pieces, else bytes [n * partBytes, ...) of the
+    // file as sent. 404 when there is no such item or piece.
+    std::string ReadItemPiece(const std::string& id, const std::string& sha256,
+                              uint64_t n) const;
+
     // Every item of the upload must be named: then its staged data is deleted (durably) and
     // it becomes "delivered". Acknowledging again is harmless.
     Json::Value Acknowledge(const std::string& id, const void* body, size_t size,

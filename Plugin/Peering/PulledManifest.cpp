@@ -27,6 +27,9 @@ namespace Inbound
     const uint64_t kManifestBaseBytes = 64 * 1024;
     const uint64_t kManifestBytesPerItem = 128;  // {"sha256":"<64>","size":<20>} and spacing
     const uint64_t kMaxManifestBytes = 256 * 1024 * 1024;
+    // The range of Upload.PartBytes.
+    const uint64_t kMinPartBytes = uint64_t(1) << 20;
+    const uint64_t kMaxPartBytes = uint64_t(1) << 30;
 
     GatewayDataError Bad(const std::string& field, const std::string& why)
     {
@@ -232,6 +235,35 @@ namespace Inbound
       }
       return value.asUInt64();
     }
+
+    uint64_t CheckPartBytes(const Json::Value& value, uint64_t size, const std::string& field)
+    {
+      if (value.isNull())
+      {
+        return 0;  // one piece, as every item of a gateway before pieces
+      }
+      const uint64_t partBytes = Count(value, field);
+      if (partBytes == 0)
+      {
+        return 0;
+      }
+      // The range of Upload.PartBytes, whatever this server's own: a gateway's pieces may be
+      // smaller or larger, never so small that their number explodes nor so large that one
+      // piece is a whole file in memory.
+      if (partBytes < kMinPartBytes || partBytes > kMaxPartBytes)
+      {
+        throw Bad(field, std::to_string(partBytes) + " is not within " +
+                           std::to_string(kMinPartBytes) + " and " + std::to_string(kMaxPartBytes));
+      }
+      // A file in pieces has at least two (a one-piece item is served whole, sealed with the
+      // context of a whole item).
+      if (size <= partBytes)
+      {
+        throw Bad(field, std::to_string(partBytes) + " is not below the size " +
+                           std::to_string(size) + ": an item in one piece is served whole");
+      }
+      return partBytes;
+    }
   }
 
   bool DecodeCanonicalBase64(std::string& decoded, const std::string& text)
@@ -402,6 +434,15 @@ namespace Inbound
       {
         throw Bad(field + ".size", std::to_string(pulled.size) + " is not within 1 and " +
                                      std::to_string(limits.maxFileBytes) + " (Upload.MaxFileBytes)");
+      }
+      pulled.partBytes = CheckPartBytes(item["partBytes"], pulled.size, field + ".partBytes");
+      if (pulled.partBytes == 0 && pulled.size > kMaxWholeBodyBytes)
+      {
+        // Held whole in memory, as a whole-file PUT is: bigger files come in pieces.
+        throw Bad(field + ".size", std::to_string(pulled.size) + " is above " +
+                                     std::to_string(kMaxWholeBodyBytes) +
+                                     ", the most an item served whole may have: it must come "
+                                     "in pieces (\"partBytes\")");
       }
       result.bytes += pulled.size;  // no overflow: at most MaxFilesPerUpload * MaxFileBytes
       if (result.bytes > limits.maxBytesPerUpload)

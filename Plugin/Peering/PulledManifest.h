@@ -7,6 +7,8 @@
 
 #include <json/value.h>
 
+#include <algorithm>
+
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -28,6 +30,20 @@ namespace Inbound
   {
     std::string sha256;
     uint64_t size = 0;
+    // Bytes of the file in each piece the gateway serves it in (doc/Api.md, "Peer routes"):
+    // 0, one piece (GET .../items/{sha256}); else GET .../parts/{n} for n < GetPieceCount().
+    uint64_t partBytes = 0;
+
+    uint64_t GetPieceCount() const
+    {
+      return partBytes == 0 ? 1 : (size + partBytes - 1) / partBytes;
+    }
+
+    // Bytes of the file in piece "n" (< GetPieceCount()).
+    uint64_t GetPieceSize(uint64_t n) const
+    {
+      return partBytes == 0 ? size : std::min(partBytes, size - n * partBytes);
+    }
   };
 
   // A gateway's manifest (doc/Api.md, "Peer routes"), checked field by field with the

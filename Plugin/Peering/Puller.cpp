@@ -326,10 +326,9 @@ namespace Inbound
     return true;
   }
 
-  bool Puller::OpenItem(std::string& body, std::string& keyId, const std::string& id,
-                        const std::string& sha256, std::string& problem)
+  bool Puller::OpenItem(std::string& body, std::string& keyId, const std::string& what,
+                        const std::string& context, std::string& problem)
   {
-    const std::string what = "item " + sha256 + " of " + id;
     if (keys_ == nullptr)
     {
       problem = what + " is sealed, but this server has no sealing key";
@@ -338,8 +337,8 @@ namespace Inbound
     // The context binds the envelope to this upload and this file: one moved from another
     // upload or item, even of the same size, does not open.
     std::string plaintext, error;
-    const bool opened = keys_->Open(plaintext, error, keyId, body.data(), body.size(),
-                                    "item:" + id + ":" + sha256, clock_.NowMs());
+    const bool opened = keys_->Open(plaintext, error, keyId, body.data(), body.size(), context,
+                                    clock_.NowMs());
     std::string().swap(body);  // freed before the file is checked and stored
     if (!opened)
     {
@@ -372,54 +371,78 @@ namespace Inbound
       }
       // Tampered, truncated, moved or sealed for an unknown key: held, never stored.
       std::string keyId;
-      if (sealed && !OpenItem(answer.body, keyId, id, sha256, problem))
+      if (sealed && !OpenItem(answer.body, keyId, what, "item:" + id + ":" + sha256, problem))
       {
         return ItemOutcome_BadData;
       }
-      try
+      const ItemOutcome outcome = Receive(
+        [&]() {
+          uploads_.ReceivePulledFile(id, sha256, size, answer.body.data(), answer.body.size(),
+                                     peer_.GetName());
+        },
+        id, sha256, what, sealed, keyId, attempt, problem);
+      if (outcome != ItemOutcome_Retry)
       {
-        // Recorded durably before the item is parsed and stored (crash-loop guard, Recover);
-        // not while it is fetched, so that a stop during a long transfer holds nothing.
-        PullingMark mark(ledger_, peer_.GetName(), id, sha256, clock_.NowMs());
-        uploads_.ReceivePulledFile(id, sha256, size, answer.body.data(), answer.body.size(),
-                                   peer_.GetName());
-        return ItemOutcome_Stored;
-      }
-      catch (const ApiError& e)
-      {
-        problem = what + " refused: " + e.GetCode() + ": " + e.what();
-        if (e.GetStatus() == 503 || e.GetStatus() == 507)
-        {
-          // Busy, rate-limited, over a quota, or the data monitor stopped intake: the file is
-          // not at fault; a later round fetches it again instead of holding the upload.
-          Fail(problem);
-          return ItemOutcome_Unreachable;
-        }
-        if (e.GetCode() == "size-mismatch" || e.GetCode() == "other-gateway")
-        {
-          return ItemOutcome_BadData;
-        }
-        if (e.GetCode() != "hash-mismatch")
-        {
-          return ItemOutcome_Refused;  // fetching it again would not change the file
-        }
-        if (sealed)
-        {
-          // Authenticated, hence not damaged on the way: the gateway sealed another file.
-          problem = what + ": the file opened from the envelope sealed for key " + keyId +
-                    " does not have the SHA-256 of the manifest";
-          return ItemOutcome_BadData;
-        }
-        problem = what + ": its SHA-256 differed from the manifest " + std::to_string(attempt) +
-                  " time(s)";
-      }
-      catch (...)
-      {
-        problem = what + " refused: " + DescribeCurrentException();
-        return ItemOutcome_Refused;
+        return outcome;
       }
     }
     return ItemOutcome_BadData;
+  }
+
+  Puller::ItemOutcome Puller::HashMismatch(const std::string& what, bool sealed,
+                                          const std::string& keyId, unsigned int attempt,
+                                          std::string& problem)
+  {
+    if (sealed)
+    {
+      // Authenticated, hence not damaged on the way: the gateway sealed another file.
+      problem = what + ": the file opened from what was sealed for key " + keyId +
+                " does not have the SHA-256 of the manifest";
+      return ItemOutcome_BadData;
+    }
+    problem = what + ": its SHA-256 differed from the manifest " + std::to_string(attempt) +
+              " time(s)";
+    return ItemOutcome_Retry;
+  }
+
+  Puller::ItemOutcome Puller::Receive(const std::function<void()>& store, const std::string& id,
+                                      const std::string& sha256, const std::string& what,
+                                      bool sealed, const std::string& keyId,
+                                      unsigned int attempt, std::string& problem)
+  {
+    try
+    {
+      // Recorded durably before the item is parsed and stored (crash-loop guard, Recover);
+      // not while it is fetched, so that a stop during a long transfer holds nothing.
+      PullingMark mark(ledger_, peer_.GetName(), id, sha256, clock_.NowMs());
+      store();
+      return ItemOutcome_Stored;
+    }
+    catch (const ApiError& e)
+    {
+      problem = what + " refused: " + e.GetCode() + ": " + e.what();
+      if (e.GetStatus() == 503 || e.GetStatus() == 507)
+      {
+        // Busy, rate-limited, over a quota, or the data monitor stopped intake: the file is
+        // not at fault; a later round fetches it again instead of holding the upload.
+        Fail(problem);
+        return ItemOutcome_Unreachable;
+      }
+      if (e.GetCode() == "size-mismatch" || e.GetCode() == "other-gateway")
+      {
+        return ItemOutcome_BadData;
+      }
+      if (e.GetCode() != "hash-mismatch")
+      {
+        return ItemOutcome_Refused;  // fetching it again would not change the file
+      }
+      return HashMismatch(what, sealed, keyId, attempt, problem);
+    }
+    catch (...)
+    {
+      problem = what + " refused: " + DescribeCurrentException();
+      return ItemOutcome_Refused;
+    }
   }
 
   bool Puller::CheckOrigin(const std::string& id)
@@ -552,7 +575,9 @@ namespace Inbound
       for (size_t i = next++; i < pending.size() && !stop; i = next++)
       {
         std::string why;
-        switch (PullItem(id, pending[i]->sha256, pending[i]->size, manifest.sealed, why))
+        const PulledItem& item = *pending[i];
+        switch (item.partBytes > 0 ? PullPieces(id, item, manifest.sealed, why)
+                                   : PullItem(id, item.sha256, item.size, manifest.sealed, why))
         {
           case ItemOutcome_Unreachable:
             unreachable = stop = true;

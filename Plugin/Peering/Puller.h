@@ -3,12 +3,14 @@
 
 #include "Peering/IPeerClient.h"
 #include "Peering/InternalKeys.h"
+#include "Peering/PulledManifest.h"
 #include "Toolbox/Time.h"
 #include "Upload/UploadService.h"
 
 #include <json/value.h>
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <map>
 
@@ -45,13 +47,15 @@ namespace Inbound
     unsigned int maxAttempts_;
     unsigned int parallelItems_;
     InternalKeys* keys_ = nullptr;  // opens sealed uploads; set before Loop
+    std::string pieceFolder_;       // where big items are gathered piece by piece
 
     enum ItemOutcome
     {
       ItemOutcome_Stored,
       ItemOutcome_Unreachable,  // or refused for now (503, 507): the next round tries again
       ItemOutcome_Refused,      // the file failed the checks of a public upload: held
-      ItemOutcome_BadData       // the gateway sent what no honest gateway sends: held, backed off
+      ItemOutcome_BadData,      // the gateway sent what no honest gateway sends: held, backed off
+      ItemOutcome_Retry         // a plain file with another SHA-256 (damaged on the way?): again
     };
 
     enum CallResult
@@ -94,10 +98,25 @@ namespace Inbound
     bool Acknowledge(const std::string& id);
     ItemOutcome PullItem(const std::string& id, const std::string& sha256, uint64_t size,
                          bool sealed, std::string& problem);
-    // Replaces the envelope in "body" by what it holds; false, with the reason, if it does not
-    // open. At most one extra copy of the file is held meanwhile.
-    bool OpenItem(std::string& body, std::string& keyId, const std::string& id,
-                  const std::string& sha256, std::string& problem);
+    // An item the manifest gives "partBytes": fetched piece by piece into a file
+    // (PullerPieces.cpp), never whole in memory.
+    ItemOutcome PullPieces(const std::string& id, const PulledItem& item, bool sealed,
+                           std::string& problem);
+    ItemOutcome FetchPieces(const std::string& id, const PulledItem& item, bool sealed,
+                            std::string& problem);
+    // Hands a fetched and checked file to "store" (the upload service), and tells what its
+    // refusal means for the upload (Retry: a plain file whose SHA-256 differed, "attempt" times).
+    ItemOutcome Receive(const std::function<void()>& store, const std::string& id,
+                        const std::string& sha256, const std::string& what, bool sealed,
+                        const std::string& keyId, unsigned int attempt, std::string& problem);
+    // A file that does not have the manifest's SHA-256: bad data when sealed (authenticated,
+    // hence not damaged on the way), else Retry.
+    ItemOutcome HashMismatch(const std::string& what, bool sealed, const std::string& keyId,
+                             unsigned int attempt, std::string& problem);
+    // Replaces the envelope in "body" by what it holds; false, with the reason ("what" names
+    // the item), if it does not open under "context". At most one extra copy is held meanwhile.
+    bool OpenItem(std::string& body, std::string& keyId, const std::string& what,
+                  const std::string& context, std::string& problem);
     // Whether an upload recorded here came from this gateway (one recorded before gateways
     // were, becomes this one's); if not, bad data: held, never touched.
     bool CheckOrigin(const std::string& id);
@@ -143,6 +162,13 @@ namespace Inbound
     void SetKeys(InternalKeys* keys)
     {
       keys_ = keys;
+    }
+
+    // The folder where items in pieces are gathered ("<DataDirectory>/pulls"), emptied by the
+    // caller at start; required before an item in pieces is pulled.
+    void SetPieceFolder(const std::string& folder)
+    {
+      pieceFolder_ = folder;
     }
 
     // Raises "alert-gateway-unreachable" once per outage longer than this (0: never).
