@@ -196,10 +196,13 @@ def test_damaged_and_misplaced_parts_are_refused(server, tmp_path):
     assert_error(assemble(upload, original.sha256, len(pieces)), 409, "hash-mismatch")
     assert part_files(server, upload.id) == []
 
-    # A short part in the middle: refused, kept until the right one replaces it.
-    send_parts(upload, original.sha256, [pieces[0], pieces[1][:1000], pieces[2], pieces[3]])
-    assert_error(assemble(upload, original.sha256, len(pieces)), 400, "bad-part")
-    assert put_part(upload, original.sha256, 1, pieces[1]).status_code == 201
+    # Only the last part may be short: no part after a short one, no second short one.
+    send_parts(upload, original.sha256, [pieces[0], pieces[1][:1000]])
+    assert_error(put_part(upload, original.sha256, 2, pieces[2]), 400, "bad-part")
+    assert_error(put_part(upload, original.sha256, 0, pieces[0][:10]), 400, "bad-part")
+    assert_error(assemble(upload, original.sha256, len(pieces)), 409, "parts-missing")
+    assert put_part(upload, original.sha256, 1, pieces[1]).status_code == 201  # the right one
+    send_parts(upload, original.sha256, pieces, [2, 3])
     assert assemble(upload, original.sha256, len(pieces)).status_code == 201
 
     # Bytes that are no DICOM: refused as a whole file would be, parts dropped.
@@ -238,6 +241,22 @@ def test_no_part_after_the_upload_and_parts_go_with_it(server, tmp_path):
     assert server.admin("DELETE", "/inbound/admin/uploads/%s" % deleted.id,
                         headers={"X-Requested-With": "XMLHttpRequest"}).status_code == 200
     assert part_files(server, deleted.id) == []
+
+
+def test_at_most_eight_files_hold_parts_at_once(server):
+    upload = Upload.open(server)
+    part = os.urandom(100)
+    shas = [hashlib.sha256(bytes([i]) * 64).hexdigest() for i in range(9)]
+    for sha in shas[:8]:
+        assert put_part(upload, sha, 0, part).status_code == 201
+    body = assert_error(put_part(upload, shas[8], 0, part), 409, "too-many-partial-files")
+    assert "8" in body["message"], body
+    assert len(partial(upload)) == 8
+    assert put_part(upload, shas[0], 0, part).status_code == 200  # the files held go on
+    assert_error(assemble(upload, shas[0], 1), 409, "hash-mismatch")  # 100 random bytes: dropped
+    assert put_part(upload, shas[8], 0, part).status_code == 201
+    assert upload.cancel().status_code == 200
+    assert part_files(server, upload.id) == []
 
 
 def test_too_large_parts_and_files(start_server, tmp_path):

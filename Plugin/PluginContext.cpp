@@ -255,7 +255,8 @@ namespace Inbound
     // Parts of big files (doc/Api.md, "Files in parts"): encrypted with a key of this process
     // on a sealing gateway, where the parts of an earlier process are deleted now.
     uploads_->SetPartStore(std::unique_ptr<PartStore>(
-      new PartStore((boost::filesystem::path(directory) / "parts").string(), sealer_ != nullptr)));
+      new PartStore((boost::filesystem::path(directory) / "parts").string(), sealer_ != nullptr,
+                    configuration_.upload.partBytes)));
     if (configuration_.role != Role_Internal)
     {
       // Partner sites' STOW-RS requests go into the upload service (doc/Api.md, "Partner

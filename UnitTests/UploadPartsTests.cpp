@@ -92,7 +92,8 @@ namespace
       sink_(configuration_, ledger_, store_),
       service_(configuration_, ledger_, sink_, policy_, clock_)
     {
-      service_.SetPartStore(std::unique_ptr<PartStore>(new PartStore(folder_.string(), false)));
+      service_.SetPartStore(
+        std::unique_ptr<PartStore>(new PartStore(folder_.string(), false, kPart)));
       client_.ip = "203.0.113.9";
       const std::string body = R"({"sender": {"name": "Dr. A", "email": "a@example.org"},
         "consent": {"version": "2026-01", "accepted": true}})";
@@ -300,17 +301,36 @@ TEST_F(UploadPartsTest, AssemblyRefusalsKeepOrDropThePartsAsTheContractSays)
   EXPECT_EQ("hash-mismatch", ErrorCode([&] { Assemble(sha, R"({"parts": 3})"); }, 409));
   EXPECT_FALSE(HasParts());
 
-  // Wrong sizes: kept (the right part can be sent again).
-  EXPECT_EQ(201, PutPart(file, 2).status);
+  // Only the last part may be short: a second short part, a part after the short one, a short
+  // part before others are refused; what is here stays.
+  EXPECT_EQ(201, PutPart(file, 2).status);  // the last, short
   const std::string shortPart = file.substr(0, 1000);
-  EXPECT_EQ(201, service_.PutPart(id_, token_, sha, "0", Crypto::Sha256Hex(shortPart),
-                                  shortPart.data(), shortPart.size(), client_).status);
+  const std::string shortSha = Crypto::Sha256Hex(shortPart);
+  EXPECT_EQ("bad-part", ErrorCode([&] {
+    service_.PutPart(id_, token_, sha, "0", shortSha, shortPart.data(), shortPart.size(), client_);
+  }, 400));
+  EXPECT_EQ("bad-part", ErrorCode([&] {
+    service_.PutPart(id_, token_, sha, "3", shortSha, shortPart.data(), shortPart.size(), client_);
+  }, 400));
+  const std::string fullPart = file.substr(0, kPart);
+  EXPECT_EQ("bad-part", ErrorCode([&] {
+    service_.PutPart(id_, token_, sha, "3", Crypto::Sha256Hex(fullPart), fullPart.data(),
+                     fullPart.size(), client_);
+  }, 400));
+  EXPECT_EQ(1u, service_.GetStatus(id_, token_)["partialFiles"][0]["parts"].size());
+  EXPECT_EQ(201, PutPart(file, 0).status);
   EXPECT_EQ(201, PutPart(file, 1).status);
-  EXPECT_EQ("bad-part", ErrorCode([&] { Assemble(sha, R"({"parts": 3})"); }, 400));
-  EXPECT_TRUE(HasParts());
-  EXPECT_EQ(201, PutPart(file, 0).status);  // replaced by the right one
   EXPECT_EQ(201, Assemble(sha, R"({"parts": 3})").status);
   EXPECT_FALSE(HasParts());
+  // A short part first: no part may come after it (a full one replaces it).
+  const std::string next = MakeBigDicom("1.2.3.10", kPart + 100);
+  const std::string nextSha = Crypto::Sha256Hex(next);
+  EXPECT_EQ(201, service_.PutPart(id_, token_, nextSha, "0", shortSha, shortPart.data(),
+                                  shortPart.size(), client_).status);
+  EXPECT_EQ("bad-part", ErrorCode([&] { PutPart(next, 1); }, 400));
+  EXPECT_EQ(201, PutPart(next, 0).status);
+  EXPECT_EQ(201, PutPart(next, 1).status);
+  EXPECT_EQ(201, Assemble(nextSha, R"({"parts": 2})").status);
 
   // Not DICOM: refused as a whole file would be, parts dropped.
   std::string garbage(kPart + 5, 'g');
@@ -319,7 +339,38 @@ TEST_F(UploadPartsTest, AssemblyRefusalsKeepOrDropThePartsAsTheContractSays)
   EXPECT_EQ(201, PutPart(garbage, 1).status);
   EXPECT_EQ("not-dicom", ErrorCode([&] { Assemble(garbageSha, R"({"parts": 2})"); }, 400));
   EXPECT_FALSE(HasParts());
-  EXPECT_EQ(1u, store_.instances.size());
+  EXPECT_EQ(2u, store_.instances.size());
+}
+
+TEST_F(UploadPartsTest, AFewFilesAtOnceHoldParts)
+{
+  // Upload.MaxFilesPerUpload is 5 here: no more files in parts than the upload may still take.
+  const std::string part(kPart, 'p');
+  const std::string partSha = Crypto::Sha256Hex(part);
+  const auto put = [&](char file, unsigned int n) {
+    return service_.PutPart(id_, token_, std::string(64, file), std::to_string(n), partSha,
+                            part.data(), part.size(), client_);
+  };
+  for (char file = 'a'; file < 'f'; file++)
+  {
+    EXPECT_EQ(201, put(file, 0).status);
+  }
+  EXPECT_EQ("too-many-partial-files", ErrorCode([&] { put('f', 0); }, 409));
+  EXPECT_EQ(201, put('a', 1).status);  // files with parts go on
+  const std::string small = InboundTests::MakeDicom("P1", "1.2", "1.2.3", "1.2.3.11");
+  EXPECT_EQ(201, service_.PutFile(id_, token_, Crypto::Sha256Hex(small), small.data(),
+                                  small.size(), client_).status);
+  EXPECT_EQ("too-many-partial-files", ErrorCode([&] { put('f', 0); }, 409));
+  EXPECT_EQ(5u, service_.GetStatus(id_, token_)["partialFiles"].size());
+  // One dropped (its parts are no file): room for another.
+  EXPECT_EQ("hash-mismatch", ErrorCode([&] {
+    Assemble(std::string(64, 'b'), R"({"parts": 1})");
+  }, 409));
+  EXPECT_EQ("too-many-partial-files", ErrorCode([&] { put('f', 0); }, 409));  // 4 held, 4 left
+  EXPECT_EQ("hash-mismatch", ErrorCode([&] {
+    Assemble(std::string(64, 'c'), R"({"parts": 1})");
+  }, 409));
+  EXPECT_EQ(201, put('f', 0).status);
 }
 
 TEST_F(UploadPartsTest, PartsGoWithTheirUploadAndNoneComeAfterIt)

@@ -119,9 +119,10 @@ namespace Inbound
     }
   }
 
-  PartStore::PartStore(const std::string& root, bool encrypted) :
+  PartStore::PartStore(const std::string& root, bool encrypted, uint64_t partBytes) :
     root_(root),
-    encrypted_(encrypted)
+    encrypted_(encrypted),
+    partBytes_(partBytes)
   {
     if (encrypted_)
     {
@@ -167,19 +168,96 @@ namespace Inbound
     return stored > overhead ? stored - overhead : 0;
   }
 
-  uint64_t& PartStore::GetPendingLocked(const std::string& uploadId) const
+  std::map<std::string, std::map<uint32_t, uint64_t>> PartStore::Scan(
+    const std::string& uploadId) const
   {
-    auto found = pending_.find(uploadId);
-    if (found != pending_.end())
+    std::map<std::string, std::map<uint32_t, uint64_t>> result;
+    const boost::filesystem::path folder(GetUploadFolder(uploadId));
+    boost::system::error_code error;
+    if (!boost::filesystem::is_directory(folder, error))
+    {
+      return result;
+    }
+    for (boost::filesystem::directory_iterator file(folder, error), end; !error && file != end;
+         file.increment(error))
+    {
+      const std::string sha256 = file->path().filename().string();
+      if (!Crypto::IsSha256Hex(sha256) || !boost::filesystem::is_directory(file->path()))
+      {
+        continue;
+      }
+      boost::system::error_code inner;
+      for (boost::filesystem::directory_iterator part(file->path(), inner), last;
+           !inner && part != last; part.increment(inner))
+      {
+        uint32_t n = 0;
+        if (ParsePartName(n, part->path().filename().string()))
+        {
+          result[sha256][n] = ToPlainSize(GetFileSize(part->path().string()));
+        }
+      }
+    }
+    return result;
+  }
+
+  PartStore::UploadState& PartStore::GetStateLocked(const std::string& uploadId) const
+  {
+    auto found = states_.find(uploadId);
+    if (found != states_.end())
     {
       return found->second;
     }
-    uint64_t bytes = 0;
-    for (const FileParts& file : List(uploadId))
+    UploadState state;
+    for (const auto& file : Scan(uploadId))
     {
-      bytes += file.bytes;
+      FileState& parts = state.files[file.first];
+      for (const auto& part : file.second)
+      {
+        parts.bytes += part.second;
+        parts.last = std::max<int64_t>(parts.last, part.first);
+        if (part.second < partBytes_)
+        {
+          parts.shortParts.insert(part.first);
+        }
+      }
+      state.bytes += parts.bytes;
     }
-    return pending_[uploadId] = bytes;
+    return states_[uploadId] = state;
+  }
+
+  PartStore::WriteOutcome PartStore::CheckLocked(std::string& problem, const std::string& uploadId,
+                                                 const std::string& sha256, uint32_t n,
+                                                 uint64_t size, size_t maxFiles) const
+  {
+    const UploadState& state = GetStateLocked(uploadId);
+    auto file = state.files.find(sha256);
+    if (file == state.files.end())
+    {
+      return state.files.size() >= maxFiles ? WriteOutcome_TooManyFiles : WriteOutcome_Written;
+    }
+    if (partBytes_ == 0)
+    {
+      return WriteOutcome_Written;
+    }
+    const FileState& parts = file->second;
+    for (uint32_t other : parts.shortParts)
+    {
+      if (other != n && (size < partBytes_ || other < n))
+      {
+        problem = "part " + std::to_string(other) + " is shorter than " +
+                  std::to_string(partBytes_) + " bytes: only the last part may be, and no "
+                  "part comes after it";
+        return WriteOutcome_Misplaced;
+      }
+    }
+    if (size < partBytes_ && parts.last > int64_t(n))
+    {
+      problem = "part " + std::to_string(n) + " is shorter than " + std::to_string(partBytes_) +
+                " bytes, but part " + std::to_string(parts.last) + " comes after it: only the "
+                "last part may be shorter";
+      return WriteOutcome_Misplaced;
+    }
+    return WriteOutcome_Written;
   }
 
   bool PartStore::ReadPart(std::string& plain, const std::string& uploadId,
@@ -225,11 +303,32 @@ namespace Inbound
   bool PartStore::Write(const std::string& uploadId, const std::string& sha256, uint32_t n,
                         const void* data, size_t size)
   {
+    std::string problem;
+    const WriteOutcome outcome = Write(uploadId, sha256, n, data, size, SIZE_MAX, problem);
+    if (outcome == WriteOutcome_Misplaced)
+    {
+      throw Orthanc::OrthancException(Orthanc::ErrorCode_ParameterOutOfRange, problem);
+    }
+    return outcome == WriteOutcome_Written;
+  }
+
+  PartStore::WriteOutcome PartStore::Write(const std::string& uploadId, const std::string& sha256,
+                                           uint32_t n, const void* data, size_t size,
+                                           size_t maxFiles, std::string& problem)
+  {
     const std::string folder = GetFileFolder(uploadId, sha256);
     const std::string target = (boost::filesystem::path(folder) / std::to_string(n)).string();
     if (Holds(uploadId, sha256, n, data, size))
     {
-      return false;  // a part sent again (a resumed file): the same bytes are not written twice
+      return WriteOutcome_Same;  // a part sent again (a resumed file): not written twice
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      const WriteOutcome outcome = CheckLocked(problem, uploadId, sha256, n, size, maxFiles);
+      if (outcome != WriteOutcome_Written)
+      {
+        return outcome;  // before a byte is written
+      }
     }
     boost::filesystem::create_directories(folder);
 
@@ -276,7 +375,14 @@ namespace Inbound
     close(fd);
 
     std::lock_guard<std::mutex> lock(mutex_);
-    uint64_t& pending = GetPendingLocked(uploadId);
+    const WriteOutcome outcome = CheckLocked(problem, uploadId, sha256, n, size, maxFiles);
+    if (outcome != WriteOutcome_Written)
+    {
+      unlink(temporary.c_str());  // another part of the same time came first
+      return outcome;
+    }
+    UploadState& state = GetStateLocked(uploadId);
+    FileState& parts = state.files[sha256];
     const bool replaced = boost::filesystem::exists(target);
     const uint64_t previous = replaced ? ToPlainSize(GetFileSize(target)) : 0;
     if (rename(temporary.c_str(), target.c_str()) != 0)
@@ -285,53 +391,43 @@ namespace Inbound
       Fail("Cannot rename", temporary);
     }
     SyncFolder(folder);
-    pending = pending - std::min(pending, previous) + size;
-    return true;
+    parts.bytes = parts.bytes - std::min(parts.bytes, previous) + size;
+    state.bytes = state.bytes - std::min(state.bytes, previous) + size;
+    parts.last = std::max<int64_t>(parts.last, n);
+    if (size < partBytes_)
+    {
+      parts.shortParts.insert(n);
+    }
+    else
+    {
+      parts.shortParts.erase(n);
+    }
+    return WriteOutcome_Written;
   }
 
   uint64_t PartStore::GetPendingBytes(const std::string& uploadId) const
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    return GetPendingLocked(uploadId);
+    return GetStateLocked(uploadId).bytes;
   }
 
   std::vector<PartStore::FileParts> PartStore::List(const std::string& uploadId) const
   {
-    std::vector<FileParts> result;
-    const boost::filesystem::path folder(GetUploadFolder(uploadId));
-    boost::system::error_code error;
-    if (!boost::filesystem::is_directory(folder, error))
-    {
-      return result;
-    }
-    for (boost::filesystem::directory_iterator file(folder, error), end; !error && file != end;
-         file.increment(error))
+    std::vector<FileParts> result;  // by SHA-256: Scan's map is ordered
+    for (const auto& file : Scan(uploadId))
     {
       FileParts parts;
-      parts.sha256 = file->path().filename().string();
-      if (!Crypto::IsSha256Hex(parts.sha256) || !boost::filesystem::is_directory(file->path()))
+      parts.sha256 = file.first;
+      for (const auto& part : file.second)
       {
-        continue;
-      }
-      boost::system::error_code inner;
-      for (boost::filesystem::directory_iterator part(file->path(), inner), last;
-           !inner && part != last; part.increment(inner))
-      {
-        uint32_t n = 0;
-        if (ParsePartName(n, part->path().filename().string()))
-        {
-          parts.parts.push_back(n);
-          parts.bytes += ToPlainSize(GetFileSize(part->path().string()));
-        }
+        parts.parts.push_back(part.first);  // in increasing order
+        parts.bytes += part.second;
       }
       if (!parts.parts.empty())
       {
-        std::sort(parts.parts.begin(), parts.parts.end());
         result.push_back(parts);
       }
     }
-    std::sort(result.begin(), result.end(),
-              [](const FileParts& a, const FileParts& b) { return a.sha256 < b.sha256; });
     return result;
   }
 
@@ -461,29 +557,21 @@ namespace Inbound
   {
     const boost::filesystem::path folder(GetFileFolder(uploadId, sha256));
     std::lock_guard<std::mutex> lock(mutex_);
-    uint64_t& pending = GetPendingLocked(uploadId);
-    uint64_t removed = 0;
-    boost::system::error_code error;
-    if (boost::filesystem::is_directory(folder, error))
+    UploadState& state = GetStateLocked(uploadId);
+    auto file = state.files.find(sha256);
+    if (file != state.files.end())
     {
-      for (boost::filesystem::directory_iterator part(folder, error), end; !error && part != end;
-           part.increment(error))
-      {
-        uint32_t n = 0;
-        if (ParsePartName(n, part->path().filename().string()))
-        {
-          removed += ToPlainSize(GetFileSize(part->path().string()));
-        }
-      }
-      if (encrypted_)
-      {
-        // The assembled file is plain text: not left in the disk's free blocks either.
-        StagingArea::Scrub((folder / kAssembledName).string());
-      }
+      state.bytes -= std::min(state.bytes, file->second.bytes);
+      state.files.erase(file);
+    }
+    boost::system::error_code error;
+    if (encrypted_)
+    {
+      // The assembled file is plain text: not left in the disk's free blocks either.
+      StagingArea::Scrub((folder / kAssembledName).string());
     }
     boost::filesystem::remove_all(folder, error);
     boost::filesystem::remove(folder.parent_path(), error);  // the upload's, when now empty
-    pending -= std::min(pending, removed);
   }
 
   void PartStore::RemoveUpload(const std::string& uploadId)
@@ -500,7 +588,7 @@ namespace Inbound
       }
     }
     boost::filesystem::remove_all(folder, error);
-    pending_.erase(uploadId);
+    states_.erase(uploadId);
   }
 
   std::vector<std::string> PartStore::ListUploads() const

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,14 @@ namespace Inbound
       AssembleOutcome_Unreadable  // a part failed its authentication (encrypted) or vanished
     };
 
+    enum WriteOutcome
+    {
+      WriteOutcome_Written,
+      WriteOutcome_Same,          // the same bytes were there already: nothing written
+      WriteOutcome_TooManyFiles,  // a new file while "maxFiles" files have parts already
+      WriteOutcome_Misplaced      // a short part that is not the last: "problem" says why
+    };
+
     struct Assembly
     {
       AssembleOutcome outcome = AssembleOutcome_Unreadable;
@@ -59,15 +68,40 @@ namespace Inbound
     const bool encrypted_;
     SealingOpenSsl::Secret<SealingOpenSsl::kAesKeySize> key_;  // set when encrypted_
 
-    mutable std::mutex mutex_;  // guards pending_; held around renames and removals
-    mutable std::map<std::string, uint64_t> pending_;  // plain bytes of parts, per upload
+    const uint64_t partBytes_;  // 0: parts of any size anywhere (unit tests of the assembly)
+
+    // What is held of one file: its plain bytes, its highest part, its parts shorter than
+    // partBytes_ (at most one once Write checks their places: the last).
+    struct FileState
+    {
+      uint64_t bytes = 0;
+      int64_t last = -1;
+      std::set<uint32_t> shortParts;
+    };
+
+    struct UploadState
+    {
+      uint64_t bytes = 0;
+      std::map<std::string, FileState> files;  // by SHA-256
+    };
+
+    mutable std::mutex mutex_;  // guards states_; held around renames and removals
+    mutable std::map<std::string, UploadState> states_;  // read from the disk when first needed
 
     std::string GetUploadFolder(const std::string& uploadId) const;
 
     std::string GetFileFolder(const std::string& uploadId, const std::string& sha256) const;
 
-    // REQUIRES: mutex_ held. Fills pending_[uploadId] from the disk when not known yet.
-    uint64_t& GetPendingLocked(const std::string& uploadId) const;
+    // REQUIRES: mutex_ held. Fills states_[uploadId] from the disk when not known yet.
+    UploadState& GetStateLocked(const std::string& uploadId) const;
+
+    // REQUIRES: mutex_ held. Why part "n" of "size" bytes cannot be written now ("" if it can).
+    WriteOutcome CheckLocked(std::string& problem, const std::string& uploadId,
+                             const std::string& sha256, uint32_t n, uint64_t size,
+                             size_t maxFiles) const;
+
+    // The parts on disk of each file of an upload: number -> plain size.
+    std::map<std::string, std::map<uint32_t, uint64_t>> Scan(const std::string& uploadId) const;
 
     // The plain size of a part file of "stored" bytes on disk.
     uint64_t ToPlainSize(uint64_t stored) const;
@@ -81,8 +115,9 @@ namespace Inbound
 
   public:
     // "encrypted": parts are sealed with a new key of this process, and whatever "root" held
-    // is deleted.
-    PartStore(const std::string& root, bool encrypted);
+    // is deleted. "partBytes" (Upload.PartBytes): only the last part of a file may be
+    // shorter; 0: no such check (unit tests of the assembly's own checks).
+    PartStore(const std::string& root, bool encrypted, uint64_t partBytes = 0);
 
     bool IsEncrypted() const
     {
@@ -93,8 +128,15 @@ namespace Inbound
     bool Holds(const std::string& uploadId, const std::string& sha256, uint32_t n,
                const void* data, size_t size) const;
 
-    // Stores part "n" of file "sha256" of an upload, replacing one with other bytes. Returns
-    // false when the same bytes were there already (a part sent again: nothing written).
+    // Stores part "n" of file "sha256" of an upload, replacing one with other bytes, unless
+    // the same bytes are there already (a part sent again), the file is new while "maxFiles"
+    // files have parts already, or the part is short (below partBytes) where it cannot be:
+    // with a part after it, or beside another short part. Checked again at the rename, under
+    // the lock: parts sent at once cannot both pass.
+    WriteOutcome Write(const std::string& uploadId, const std::string& sha256, uint32_t n,
+                       const void* data, size_t size, size_t maxFiles, std::string& problem);
+
+    // Write() without a limit of files, for tests: false when the same bytes were there.
     bool Write(const std::string& uploadId, const std::string& sha256, uint32_t n,
                const void* data, size_t size);
 

@@ -19,6 +19,9 @@ namespace Inbound
 {
   namespace
   {
+    // Files of one upload that may have parts at once (doc/Api.md, "Files in parts").
+    const uint64_t kMaxPartialFiles = 8;
+
     // What isolation may add to a file (its identifiers and the original attributes).
     const uint64_t kIsolationMarginBytes = 1024 * 1024;
 
@@ -204,7 +207,28 @@ namespace Inbound
                                          std::to_string(limits.maxBytesPerUpload) + " bytes");
     }
     policy_.CheckFile(client, upload, size);
-    parts_->Write(id, sha256, static_cast<uint32_t>(number), body, size);
+    // Files in parts at once: a few (what a page sends in parallel), and no more than the
+    // upload may still take, so that the parts held and the status stay bounded.
+    const uint64_t filesLeft = limits.maxFilesPerUpload - std::min<uint64_t>(
+                                 limits.maxFilesPerUpload, uint64_t(upload.files));
+    std::string problem;
+    switch (parts_->Write(id, sha256, static_cast<uint32_t>(number), body, size,
+                          static_cast<size_t>(std::min<uint64_t>(kMaxPartialFiles, filesLeft)),
+                          problem))
+    {
+      case PartStore::WriteOutcome_TooManyFiles:
+        throw ApiError(409, "too-many-partial-files",
+                       "This upload holds parts of " + std::to_string(kMaxPartialFiles) +
+                         " files (or of as many as it may still take) already; assemble them "
+                         "first, then send parts of this file");
+      case PartStore::WriteOutcome_Misplaced:
+        throw BadPart("The parts do not make a file: " + problem);
+      case PartStore::WriteOutcome_Same:
+        answer.status = 200;  // sent twice at once
+        return answer;
+      default:
+        break;
+    }
     if (!ledger_.Uploads().RecordPart(id, policy_.GetQuotaScopes(client.ip, upload.senderKey),
                                       policy_.GetDay(), size, clock_.NowMs()))
     {
