@@ -5,6 +5,7 @@
 #include "Toolbox/Json.h"
 #include "Toolbox/Time.h"
 #include "Upload/DicomText.h"
+#include "Upload/DicomWriter.h"
 #include "Upload/Isolation.h"
 #include "Upload/Preamble.h"
 
@@ -116,11 +117,12 @@ namespace Inbound
                                                       ordinal, item.originalPatientId);
     Isolation::Apply(dataset, item.isolatedPatientId, upload.id, upload.sender.institution,
                      Isolation::Now());
-    dicom.SaveToMemoryBuffer(rewritten);
+    // Orthanc's SaveToMemoryBuffer without its copy of the dataset: the parse is left empty.
+    DicomWriter::SaveAndRelease(rewritten, dicom);
     // DCMTK keeps the preamble it read and writes it back when the file as read is saved;
-    // Orthanc 1.10.1's framework saves the dataset into a new file (zero preamble), but a
-    // sender's executable header must never be stored whatever the framework does
-    // (CVE-2019-11687; doc/Security.md, "Polyglots").
+    // the dataset is written into a new file (zero preamble), but a sender's executable
+    // header must never be stored whatever the writer does (CVE-2019-11687;
+    // doc/Security.md, "Polyglots").
     Preamble::Clear(rewritten);
   }
 

@@ -23,6 +23,17 @@ namespace Inbound
   {
     const size_t kUploadIdLength = 12;
 
+    // The route's SHA-256 against the bytes received (a damaged transfer: 409, sent again).
+    void CheckHash(Crypto::Sha256Task& hash, const std::string& sha256)
+    {
+      if (!hash.Matches(sha256))
+      {
+        throw ApiError(409, "hash-mismatch",
+                       "The SHA-256 of the received bytes is not the one in the route: the file "
+                       "was damaged on the way; send it again");
+      }
+    }
+
     // A gateway naming an upload that another one delivered (or one received directly).
     ApiError OtherGateway(const UploadRecord& upload, const std::string& gateway)
     {
@@ -327,50 +338,62 @@ namespace Inbound
     }
     // Paced as a file, not as a request (doc/Security.md, "Rate limits for files").
     policy_.PaceFile(client);
-    if (Crypto::Sha256Hex(body, size) != sha256)
-    {
-      throw ApiError(409, "hash-mismatch",
-                     "The SHA-256 of the received bytes is not the one in the route: the file "
-                     "was damaged on the way; send it again");
-    }
-
+    // Hashed on a helper thread while the checks below and the parse run (0.3 ms of a 0.5 MB
+    // file off the answer's time); verified before anything is scanned, kept or answered.
+    // Whatever fails meanwhile is answered 409 hash-mismatch if the bytes are damaged, as
+    // when the hash was checked first.
+    Crypto::Sha256Task hash(body, size);
     ApiAnswer answer;
-    ItemRecord existing;
-    if (ledger_.Uploads().LookupItem(existing, id, sha256))
+    InspectedFile inspected;
+    try
     {
-      answer.status = 200;
-      answer.body = DescribeItem(existing);
-      return answer;
-    }
+      ItemRecord existing;
+      if (ledger_.Uploads().LookupItem(existing, id, sha256))
+      {
+        CheckHash(hash, sha256);
+        answer.status = 200;
+        answer.body = DescribeItem(existing);
+        return answer;
+      }
 
-    const UploadLimits& limits = configuration_.upload;
-    if (size > limits.maxFileBytes)
-    {
-      throw ApiError(413, "too-large", "The file is larger than " +
-                                         std::to_string(limits.maxFileBytes) + " bytes");
-    }
-    if (size > kMaxWholeBodyBytes)
-    {
-      throw ApiError(413, "too-large", "A file larger than " + std::to_string(kMaxWholeBodyBytes) +
-                                         " bytes must be sent in parts of " +
-                                         std::to_string(limits.partBytes) + " bytes");
-    }
-    if (uint64_t(upload.files) + 1 > limits.maxFilesPerUpload ||
-        uint64_t(upload.bytes) + size > limits.maxBytesPerUpload)
-    {
-      throw ApiError(413, "too-large", "The upload would exceed " +
-                                         std::to_string(limits.maxFilesPerUpload) + " files or " +
-                                         std::to_string(limits.maxBytesPerUpload) + " bytes");
-    }
+      const UploadLimits& limits = configuration_.upload;
+      if (size > limits.maxFileBytes)
+      {
+        throw ApiError(413, "too-large", "The file is larger than " +
+                                           std::to_string(limits.maxFileBytes) + " bytes");
+      }
+      if (size > kMaxWholeBodyBytes)
+      {
+        throw ApiError(413, "too-large",
+                       "A file larger than " + std::to_string(kMaxWholeBodyBytes) +
+                         " bytes must be sent in parts of " + std::to_string(limits.partBytes) +
+                         " bytes");
+      }
+      if (uint64_t(upload.files) + 1 > limits.maxFilesPerUpload ||
+          uint64_t(upload.bytes) + size > limits.maxBytesPerUpload)
+      {
+        throw ApiError(413, "too-large", "The upload would exceed " +
+                                           std::to_string(limits.maxFilesPerUpload) + " files or " +
+                                           std::to_string(limits.maxBytesPerUpload) + " bytes");
+      }
 
-    policy_.CheckFile(client, upload, size);
-    if (scan_ != nullptr)
-    {
-      // After the cheap checks, before any parser reads the file and before anything of it is
-      // kept: 422 malware or 503 scanner-unavailable (doc/Security.md, "Malware scanning").
-      scan_->Check(id, sha256, body, size, client.ip);
+      policy_.CheckFile(client, upload, size);
+      if (scan_ != nullptr)
+      {
+        // After the cheap checks, before any parser reads the file and before anything of it is
+        // kept: 422 malware or 503 scanner-unavailable (doc/Security.md, "Malware scanning").
+        CheckHash(hash, sha256);  // the scanner sees the bytes the sender meant
+        scan_->Check(id, sha256, body, size, client.ip);
+      }
+      InspectFile(inspected, body, size);
     }
-    const ItemRecord item = StoreFile(upload, sha256, body, size);
+    catch (...)
+    {
+      CheckHash(hash, sha256);
+      throw;
+    }
+    CheckHash(hash, sha256);
+    const ItemRecord item = KeepFile(upload, sha256, inspected, body, size);
     switch (ledger_.Uploads().AddItem(
         item, client.ip, policy_.GetQuotaScopes(client.ip, upload.senderKey), policy_.GetDay(),
         Preamble::Describe(body, size)))
