@@ -16,6 +16,7 @@ import samples
 from gateway_support import (assert_retry_after, finish, fixed_size_dicom, limits, open_upload,
                              put, refused, start, upload_of, wait_for_audit, xff)
 from harness import assert_error
+from proxy import NginxProxy
 
 TRUSTED = {"TrustedProxies": ["127.0.0.1"]}
 
@@ -127,3 +128,68 @@ def test_a_flood_of_tiny_files_with_the_right_token_is_stopped_and_banned(plugin
         assert len(stored(upload)) == accepted
     finally:
         finish(s)
+
+
+# ---------------------------------------------------------------------------- through nginx
+
+
+@pytest.fixture(scope="module")
+def behind_nginx(plugin):
+    s = start(plugin, inbound=harness.merge(TRUSTED, {
+        "Limits": {"RequestsPerSecond": 1, "RequestBurst": 5,
+                   "FilesPerSecond": 100, "FileBurst": 1000},
+        "AutoBan": {"Refusals": 1000, "LimitHits": 30, "WindowSeconds": 60, "BanSeconds": 60}}))
+    p = NginxProxy(s.port, max_body="100k").start()
+    yield s, p
+    p.cleanup()
+    finish(s)
+
+
+def open_through(proxy, source):
+    with proxy.session(source) as session:
+        r = session.post(proxy.url + "/inbound/api/uploads", json=harness.open_body(),
+                         verify=proxy.cert, timeout=30)
+    assert r.status_code == 201, r.text[:300]
+    return r.json()
+
+
+def put_until(proxy, source, upload, token, payload, stop, limit=3000):
+    """PUTs the file again and again on one keep-alive connection until "stop(statuses)"."""
+    url = "%s/inbound/api/uploads/%s/files/%s" % (proxy.url, upload["id"], harness.sha256(payload))
+    statuses = []
+    with proxy.session(source) as session:
+        while len(statuses) < limit and not stop(statuses):
+            r = session.put(url, data=payload, verify=proxy.cert, timeout=30,
+                            headers={"X-Inbound-Token": token,
+                                     "Content-Type": "application/dicom"})
+            is_json = r.headers.get("Content-Type", "").startswith("application/json")
+            statuses.append((r.status_code, r.json().get("error") if is_json else None))
+    return statuses
+
+
+def test_a_flood_of_one_stored_file_through_nginx_meets_nginx_not_the_request_rate(behind_nginx):
+    server, proxy = behind_nginx
+    upload = open_through(proxy, "127.0.0.21")
+    payload = fixed_size_dicom(4500)
+    statuses = put_until(proxy, "127.0.0.21", upload, upload["token"], payload,
+                         lambda s: len(s) > 1 and s[-1][0] == 429)
+    codes = [c for c, _ in statuses]
+    assert codes[0] == 201 and set(codes[1:]) == {200, 429}, set(codes)
+    # Past the plugin's request burst of 5, the files went on until nginx's 50/s (burst 200).
+    assert codes.index(429) >= 150, codes.index(429)
+    assert len(server.admin_json("GET", "/inbound/admin/uploads/%s" % upload["id"])
+               ["items"]) == 1
+    assert proxy.request("GET", "/inbound/api/info", source="127.0.0.23").status_code == 200
+
+
+def test_a_flood_of_wrong_tokens_through_nginx_is_refused_then_banned(behind_nginx):
+    server, proxy = behind_nginx
+    upload = open_through(proxy, "127.0.0.24")
+    statuses = put_until(proxy, "127.0.0.25", upload, "x" * len(upload["token"]),
+                         fixed_size_dicom(4501), lambda s: len(s) > 0 and s[-1][0] in (403, 429))
+    assert statuses[:5] == [(404, "not-found")] * 5, statuses[:8]
+    assert (503, "rate-limited") in statuses, statuses
+    assert statuses[-1] == (403, None), "not banned before nginx's 429: %s" % statuses[-3:]
+    ban = {b["entry"]: b for b in limits(server)["bans"]}["127.0.0.25"]
+    assert ban["automatic"] and ban["active"], ban
+    server.admin("DELETE", "/inbound/admin/bans/127.0.0.25")
