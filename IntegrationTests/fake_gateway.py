@@ -78,6 +78,22 @@ class FakeGateway:
                     return self.answer(200, {"uploads": [fake.listing(i) for i in pending]})
                 if len(parts) == 5 and parts[4] in fake.uploads:
                     return self.answer(200, fake.uploads[parts[4]]["manifest"])
+                if len(parts) == 9 and parts[4] in fake.uploads and parts[5] == "items" and \
+                        parts[7] == "parts" and parts[6] in fake.uploads[parts[4]]["pieces"]:
+                    # A big item piece by piece (doc/Api.md, "Peer routes"), honest or not.
+                    upload = fake.uploads[parts[4]]
+                    pieces = upload["pieces"][parts[6]]
+                    n = int(parts[8]) if parts[8].isdigit() else -1
+                    honest = pieces[n] if 0 <= n < len(pieces) else None
+                    served = upload["serve_piece"](parts[6], n, honest) \
+                        if upload["serve_piece"] else honest
+                    if served is None:
+                        return self.answer(404, {"error": "not-found"})
+                    if callable(served):
+                        return served(self)  # writes the answer itself (endless, slow, ...)
+                    if isinstance(served, bytes):
+                        return self.answer(200, served, "application/octet-stream")
+                    return self.answer(*served)
                 if len(parts) == 7 and parts[4] in fake.uploads and parts[5] == "items" and \
                         parts[6] in fake.uploads[parts[4]]["items"]:
                     upload = fake.uploads[parts[4]]
@@ -136,20 +152,33 @@ class FakeGateway:
         return entry
 
     def add(self, files, forge=None, listing=None, serve=None, upload_id=None, seal=None,
-            fields=None):
+            fields=None, part_bytes=0, serve_piece=None):
         """"seal": a public key PEM: the upload is sealed as a sealing gateway seals it (doc/Api.md,
         "Sealed uploads in the outbox"), its items served as envelopes; "fields(dict)" then changes (or
-        returns the bytes of) what is sealed in "sealedFields"; "forge" comes after sealing."""
+        returns the bytes of) what is sealed in "sealedFields"; "forge" comes after sealing.
+        "part_bytes": files above it are listed with "partBytes" and served in pieces (sealed:
+        one envelope each, context "item:<id>:<sha256>:<n>/<count>"); "serve_piece(sha256, n,
+        honest)" answers a piece as "serve" does, or a callable that writes the answer itself."""
         upload_id = upload_id or new_id()
         now = now_iso()
         items = {harness.sha256(f): f for f in files}
+        pieces = {}
+        for s, f in items.items():
+            if part_bytes and len(f) > part_bytes:
+                chunks = [f[i:i + part_bytes] for i in range(0, len(f), part_bytes)]
+                if seal:
+                    chunks = [sealing.seal_envelope(seal, c, "item:%s:%s:%d/%d" % (
+                        upload_id, s, n, len(chunks))) for n, c in enumerate(chunks)]
+                pieces[s] = chunks
         manifest = {
             "id": upload_id, "createdAt": now, "completedAt": now, "receiptCode": "K7QZ-2M9X",
             "sender": harness.sender(), "recipient": {"id": harness.RECIPIENTS[0]["Id"],
                                                       "name": harness.RECIPIENTS[0]["Name"]},
             "message": "", "consent": {"version": harness.PRIVACY_VERSION, "accepted": True},
             "language": "en", "client": {"ip": "203.0.113.7", "userAgent": "test"},
-            "items": [{"sha256": s, "size": len(f)} for s, f in items.items()]}
+            "items": [dict({"sha256": s, "size": len(f)},
+                           **({"partBytes": part_bytes} if s in pieces else {}))
+                      for s, f in items.items()]}
         if seal:
             seal_manifest(manifest, seal, fields)
             items = {s: sealing.seal_envelope(seal, f, "item:%s:%s" % (upload_id, s))
@@ -158,7 +187,8 @@ class FakeGateway:
             manifest = forge(manifest) or manifest
         with self.lock:
             self.uploads[upload_id] = {"manifest": manifest, "items": items,
-                                       "listing": listing or {}, "serve": serve}
+                                       "listing": listing or {}, "serve": serve,
+                                       "pieces": pieces, "serve_piece": serve_piece}
         return upload_id
 
     def count(self, method, prefix, since=0.0):

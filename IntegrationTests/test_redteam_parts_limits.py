@@ -8,6 +8,7 @@ import hashlib
 import socket
 import time
 
+import data
 import harness
 from gateway_support import finish, start, xff
 from harness import Upload
@@ -211,5 +212,121 @@ def test_a_whole_put_above_512_mib_is_refused_and_told_to_use_parts(plugin):
         assert "part" in error["message"], error
         assert upload.status_json()["receivedFiles"] == 0
         assert_alive(server)
+    finally:
+        finish(server)
+
+
+def slow_part(port, upload, sha256, n, declared, sent, address):
+    """Starts a part PUT of "declared" bytes, sends "sent" of them and keeps the socket open."""
+    head = ("PUT %s HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Inbound-Token: %s\r\n"
+            "X-Inbound-Part-Sha256: %s\r\nContent-Length: %d\r\nX-Forwarded-For: %s\r\n\r\n" % (
+                upload.path("/files/%s/parts/%d" % (sha256, n)), upload.token, "0" * 64,
+                declared, address)).encode()
+    c = socket.create_connection(("127.0.0.1", port), timeout=30)
+    c.sendall(head + b"\0" * sent)
+    return c
+
+
+def test_slow_part_bodies_hold_one_slot_of_their_client_only(plugin):
+    """Slowloris on part bodies: a client's parts trickling in take its own slot (and their
+    memory's share of the server's), not the server; an abandoned one lapses."""
+    server = start(plugin, inbound=harness.merge(TRUSTED, {
+        "Upload": {"PartBytes": PART, "MaxFileBytes": 16 * PART},
+        "Limits": {"MaxUploadsInFlightPerClient": 1, "BodyTimeout": 2}}))
+    try:
+        slow, other = "203.0.113.60", "203.0.113.61"
+        upload = open_as(server, slow)
+        sha256 = harness.sha256(b"slow file")
+        sockets = [slow_part(server.port, upload, sha256, 0, PART, 100, slow)]
+        time.sleep(0.3)
+        r = put_part(server, upload, sha256, 1, chunk(1), headers=xff(slow))
+        assert r.status_code == 403 and r.content == b"", (r.status_code, r.text[:200])
+        # Another client goes on.
+        other_upload = open_as(server, other)
+        assert put_part(server, other_upload, sha256, 0, chunk(0),
+                        headers=xff(other)).status_code == 201
+        # The abandoned body frees its slot after Limits.BodyTimeout.
+        sockets[0].close()
+        deadline = time.monotonic() + 10
+        status = None
+        while time.monotonic() < deadline:
+            status = put_part(server, upload, sha256, 1, chunk(1), headers=xff(slow)).status_code
+            if status == 201:
+                break
+            time.sleep(0.5)
+        assert status == 201, status
+        assert len(part_files(server, upload)) == 1
+        assert_alive(server)
+    finally:
+        finish(server)
+
+
+def open_as(server, address):
+    r = server.request("POST", "/inbound/api/uploads", json=harness.open_body(),
+                       headers=xff(address))
+    assert r.status_code == 201, r.text
+    return Upload(server, r.json(), {})
+
+
+def test_many_parts_and_assemblies_at_once_stay_within_the_memory_budget(plugin):
+    """24 parts of 4 MiB and 6 assemblies of 16 MiB files at once: what does not fit the
+    budget (80 MiB) is refused for now (403 before the body is read; 503 server-busy with
+    Retry-After for an assembly), the peak memory of Orthanc grows by about the budget, and
+    every file gets in once asked again."""
+    from partner_attack_support import vm_hwm_kib
+    import threading
+    part = 4 * PART
+    server = start(plugin, inbound={
+        "Upload": {"PartBytes": part, "MaxFileBytes": 16 * PART},
+        "Limits": {"MaxBytesInFlight": 80 * PART}})
+    try:
+        upload = Upload.open(server)
+        files = [data.make_dicom(patient_id="MEM-%d" % i, rows=4000, columns=2048)
+                 for i in range(6)]  # 15.6 MiB: 4 parts
+        assert all(3 * part < len(f) <= 4 * part for f in files)
+        before = vm_hwm_kib(server)
+
+        def send(i):
+            f = files[i // 4]
+            n = i % 4
+            return put_part(server, upload, harness.sha256(f), n, f[n * part:(n + 1) * part])
+        answers = [None] * 24
+        threads = [threading.Thread(target=lambda i=i: answers.__setitem__(i, send(i)))
+                   for i in range(24)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        statuses = [a.status_code for a in answers]
+        assert set(statuses) <= {201, 403}, statuses
+        # Every part gets in when sent again (one at a time).
+        for i, a in enumerate(answers):
+            if a.status_code != 201:
+                assert send(i).status_code == 201
+        results = [None] * 6
+        threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, assemble(
+            server, upload, harness.sha256(files[i]), 4))) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(180)
+        for r in results:
+            if r.status_code == 503:
+                harness.assert_error(r, 503, "server-busy")
+                assert r.headers.get("Retry-After")
+            else:
+                assert r.status_code == 201, r.text
+        grown_mib = (vm_hwm_kib(server) - before) / 1024
+        assert grown_mib < 2 * 80, "peak memory grew by %.0f MiB" % grown_mib
+        for i, r in enumerate(results):
+            if r.status_code == 503:
+                deadline = time.monotonic() + 60
+                while r.status_code == 503 and time.monotonic() < deadline:
+                    time.sleep(1)
+                    r = assemble(server, upload, harness.sha256(files[i]), 4)
+                assert r.status_code == 201, r.text
+        assert len(server.instances_of_upload(upload.id)) == 6
+        assert part_files(server, upload) == []
+        assert server.admin_json("GET", "/inbound/admin/limits")["inFlight"]["bytes"] == 0
     finally:
         finish(server)
