@@ -168,3 +168,23 @@ def test_malware_split_over_parts_is_found_in_the_assembled_file(plugin, clamd, 
         assert len(alerts) == 2, alerts
     finally:
         gateway_support.finish(server)
+
+
+def test_hostile_dicom_in_parts_is_refused_by_a_sealing_gateway(plugin):
+    """What makes each file hostile lies behind its first part; the gateway checks the
+    assembled file as it checks a whole one: nothing staged, no part left."""
+    import hostile_dicom as h
+    from redteam_parts_support import assert_left_nothing, padded_hostile
+    gateway = sealing_gateway(plugin)
+    try:
+        upload = Upload.open(gateway)
+        e = h.Encoder()
+        for tail in (h.nested_sequences(e, 50), h.nested_sequences(e, 300, vr="UN"),
+                     e.element(h.TEXT_VALUE, "UT", b"short", length=0xFFFFFFF0)):
+            payload = padded_hostile(tail, patient_id=TRACE)
+            harness.assert_error(send_in_parts(gateway, upload, payload), 400, "invalid-dicom")
+        assert gateway_support.staged_files(gateway) == {}
+        assert_left_nothing(gateway, upload)
+        assert traces(gateway) == []
+    finally:
+        gateway_support.finish(gateway)

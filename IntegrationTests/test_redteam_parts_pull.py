@@ -239,3 +239,49 @@ def test_plain_pieces_of_another_file_are_held_after_the_attempts(plugin, lie):
         internal.stop()
         internal.cleanup()
         gateway.stop()
+
+
+def test_an_internal_killed_in_the_middle_of_a_pull_starts_the_item_again(plugin):
+    """kill -9 while pieces are being gathered: the temporary file of plain text is gone after
+    the restart, and the item is fetched again from its first piece and stored once."""
+    import threading
+    import time
+    gateway = FakeGateway()
+    internal = internal_for(plugin, gateway)
+    release = threading.Event()
+
+    def stalled(s, n, honest):
+        if n < 2 or release.is_set():
+            return honest
+
+        def write(handler):
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/octet-stream")
+            handler.send_header("Content-Length", str(len(honest)))
+            handler.end_headers()
+            handler.wfile.write(honest[:1000])
+            release.wait(60)
+        return write
+    payload = big(90)
+    upload_id = gateway.add([payload], part_bytes=PART, serve_piece=stalled)
+    sha256 = harness.sha256(payload)
+    try:
+        internal.start()
+        temporary = os.path.join(pulls_folder(internal), upload_id, sha256 + ".tmp")
+        wait_until(lambda: os.path.exists(temporary) and os.path.getsize(temporary) >= 2 * PART,
+                   60, "two pieces gathered")
+        internal.kill()
+        release.set()
+        internal.start()
+        wait_until(lambda: upload_id in gateway.acknowledged, 60, "the item pulled again")
+        (instance,) = internal.instances_of_upload(upload_id).values()
+        assert internal.metadata("instances", instance["ID"], "InboundSha256") == sha256
+        assert gateway.count("GET", "/inbound/peer/outbox/%s/items/%s/parts/0" % (
+            upload_id, sha256)) == 2
+        time.sleep(0.5)
+        assert left_in_pulls(internal) == []
+    finally:
+        release.set()
+        internal.stop()
+        internal.cleanup()
+        gateway.stop()
