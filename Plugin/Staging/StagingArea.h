@@ -106,7 +106,7 @@ namespace Inbound
     // a sealing gateway: it is plain text).
     void KeepFile(const UploadRecord& upload, ItemRecord& item,
                   std::unique_ptr<Orthanc::ParsedDicomFile> dicom, const std::string& path,
-                  uint64_t size);
+                  uint64_t size) override;
 
     // Seals a staged plain file of "size" bytes in place (SealedHoldings, at the first start
     // with a sealer): in pieces when it is bigger than PartBytes, else one envelope.
