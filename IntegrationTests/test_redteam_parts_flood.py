@@ -20,6 +20,13 @@ def open_as(server, address):
     return Upload(server, r.json(), {})
 
 
+def banning(plugin, refusals):
+    """A server that bans an address after "refusals" refusals within a minute."""
+    return start(plugin, inbound=harness.merge(TRUSTED, {
+        "Upload": {"PartBytes": PART, "MaxFileBytes": 64 * PART},
+        "AutoBan": {"Refusals": refusals, "WindowSeconds": 60, "BanSeconds": 60}}))
+
+
 def banned(server, address):
     r = server.request("GET", "/inbound/api/info", headers=xff(address))
     return r.status_code == 403
@@ -92,9 +99,7 @@ def test_a_flood_with_bad_tokens_is_still_banned(plugin):
 def test_parts_with_wrong_hashes_count_towards_a_ban(plugin):
     """A valid token does not make garbage free: parts that never match their hash are
     refusals like any other."""
-    server = start(plugin, inbound=harness.merge(TRUSTED, {
-        "Upload": {"PartBytes": PART, "MaxFileBytes": 64 * PART},
-        "AutoBan": {"Refusals": 10, "WindowSeconds": 60, "BanSeconds": 60}}))
+    server = banning(plugin, 10)
     try:
         address = "198.51.100.40"
         upload = open_as(server, address)
@@ -113,9 +118,7 @@ def test_parts_with_wrong_hashes_count_towards_a_ban(plugin):
 def test_what_a_page_meets_by_design_bans_nobody(plugin):
     """An assembly asked for too early (parts missing) and parts of a ninth file while eight
     are under way (the page backs off and retries): the page's own flow, no offence."""
-    server = start(plugin, inbound=harness.merge(TRUSTED, {
-        "Upload": {"PartBytes": PART, "MaxFileBytes": 64 * PART},
-        "AutoBan": {"Refusals": 5, "WindowSeconds": 60, "BanSeconds": 60}}))
+    server = banning(plugin, 5)
     try:
         address = "198.51.100.50"
         upload = open_as(server, address)
