@@ -237,6 +237,7 @@ def main():
     files = load_cd(args.files, args.kib)
     total = sum(len(f["body"]) for f in files)
     log("%d files, %.1f MB, plugin %s" % (len(files), total / MB, args.plugin))
+    started = time.time()
     runs = []
     servers = {}
     try:
@@ -271,7 +272,9 @@ def main():
                for m in ("plugin", "native")}
     report = {"runId": bench_support.RUN_ID, "files": len(files), "bytes": total,
               "plugin": bench_support.describe_plugin(), "runs": runs,
-              "medianMbPerSecond": medians, "ratio": medians["plugin"] / medians["native"]}
+              "medianMbPerSecond": medians, "ratio": medians["plugin"] / medians["native"],
+              "durationSeconds": time.time() - started,
+              "finishedAt": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())}
     with open(os.path.join(args.output, "cd.json"), "w") as f:
         json.dump(report, f, indent=2)
     with open(os.path.join(args.output, "cd.md"), "w") as f:

@@ -5,7 +5,7 @@ Over 500 lines: the one report of "run.sh all": machine, consistency checks, tab
     summary.py machine OUT.json        describes the machine (before the benchmarks run)
     summary.py report [--machine M] [--seconds S] [--results DIR]
                                        reads results/{ingest,pull,inbox,flood,stow}.json (and
-                                       reconcile/bigfile.json when of the same run), checks that
+                                       reconcile/bigfile/cd.json when of the same run), checks that
                                        they come from one invocation (INBOUND_BENCH_RUN_ID), and
                                        writes results/summary.json, summary.md, summary.png
 
@@ -35,7 +35,7 @@ import bigfile_report  # noqa: E402  the big file's rows
 BENCHMARKS = ("ingest", "pull", "inbox", "flood", "stow")
 # Added later: in the summary when its results come from the same "run.sh all" (an older run's
 # summary is still made without them).
-OPTIONAL = ("reconcile", "bigfile")
+OPTIONAL = ("reconcile", "bigfile", "cd")
 RUN_ID = os.environ.get("INBOUND_BENCH_RUN_ID")
 
 
@@ -321,6 +321,12 @@ def rows_of(r):
         if e.get("burstRatio") and fl["native"].get("burstRatio"):
             rows.append(row("flood", "… kept at full speed, before the first 503/429%s" % suffix,
                             "×", e["burstRatio"], fl["native"]["burstRatio"], "higher", "%.2f"))
+    if "cd" in r:
+        c = r["cd"]
+        rows.append(row("cd", "A CD of %d files of %.0f KB through nginx, as the upload page sends "
+                        "it (upload API vs POST /instances)" % (c["files"], c["bytes"] / c["files"] / 1e3),
+                        "MB/s", c["medianMbPerSecond"]["plugin"], c["medianMbPerSecond"]["native"],
+                        "higher", "%.1f", "both held by nginx's 50 requests/s"))
 
     everything = r["stow"]["summary"]
     # Throughput and CPU as configured by default (Orthanc's storage cache on); memory of every
