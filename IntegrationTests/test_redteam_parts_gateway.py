@@ -87,9 +87,11 @@ def test_parts_of_an_earlier_process_are_gone_after_a_restart(plugin):
         gateway_support.finish(gateway)
 
 
-def test_a_gateway_killed_while_assembling_leaves_no_plain_text(plugin):
-    """kill -9 while the assembled file (plain text) exists: after the restart no file of the
-    data directory holds the sender's plain text, and no part or assembled file is left."""
+@pytest.mark.parametrize("moment", ["assembling", "sealing"])
+def test_a_gateway_killed_while_assembling_leaves_no_plain_text(plugin, moment):
+    """kill -9 while the assembled file (plain text) exists, or while its envelopes are being
+    written to the staging folder: after the restart no file of the data directory holds the
+    sender's plain text, and no part, assembled or half-staged file is left."""
     gateway = sealing_gateway(plugin)
     try:
         upload = Upload.open(gateway)
@@ -97,7 +99,12 @@ def test_a_gateway_killed_while_assembling_leaves_no_plain_text(plugin):
         sha256 = harness.sha256(payload)
         count = send_parts(gateway, upload, payload)
         del payload
-        folder = os.path.join(data_directory(gateway), "parts", upload.id, sha256)
+        if moment == "assembling":
+            folder = os.path.join(data_directory(gateway), "parts", upload.id, sha256)
+            prefix = "assembled"
+        else:
+            folder = os.path.join(data_directory(gateway), "staging", upload.id)
+            prefix = sha256
         answer = []
         thread = threading.Thread(
             target=lambda: answer.append(_quietly(lambda: assemble(gateway, upload, sha256,
@@ -107,15 +114,16 @@ def test_a_gateway_killed_while_assembling_leaves_no_plain_text(plugin):
         seen = False
         while time.monotonic() < deadline and not seen:
             try:
-                seen = any(name.startswith("assembled") for name in os.listdir(folder))
+                seen = any(name.startswith(prefix) for name in os.listdir(folder))
             except FileNotFoundError:
-                break
+                pass
             time.sleep(0.005)
         assert seen, "no assembled file seen (the assembly was done already: %s)" % answer
         gateway.kill()
         thread.join(60)
         gateway.start()
         assert part_files(gateway) == []
+        assert gateway_support.staged_files(gateway) == {}, "a half-staged item is left"
         assert traces(gateway) == [], "plain text left after the crash"
         status = upload.status_json()
         assert status["partialFiles"] == [] and status["receivedFiles"] == 0, status
