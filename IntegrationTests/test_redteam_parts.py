@@ -298,6 +298,39 @@ def test_a_dicomdir_in_parts_is_refused_as_a_whole_one_is(server):
     assert_alive(server)
 
 
+def test_a_polyglot_in_parts_is_stored_with_a_zero_preamble_and_audited(server):
+    """CVE-2019-11687 on the new path: a Windows executable's header as the preamble of a
+    file sent in parts is never stored, and the admins see it in the audit."""
+    from test_polyglot import ZEROS, pe_preamble
+    upload = Upload.open(server)
+    made = big_dicom("POLYGLOT-PARTS")
+    payload = pe_preamble() + made[128:]
+    assert send_in_parts(server, upload, payload).status_code == 201
+    (instance,) = server.instances_of_upload(upload.id).values()
+    stored = server.instance_file(instance["ID"])
+    assert stored[:128] == ZEROS and stored[128:132] == b"DICM"
+    assert b"PE\0\0" not in stored[:512]
+    sha256 = harness.sha256(payload)
+    events = [e for e in gateway_support.audit(server)
+              if e["event"] == "file-preamble" and e["uploadId"] == upload.id]
+    assert [e["detail"] for e in events] == [
+        "preamble starts with MZ (Windows executable); file SHA-256 %s" % sha256], events
+    assert part_files(server, upload) == []
+
+
+def test_a_second_file_of_the_same_instance_in_parts_is_refused(server):
+    """The same SOP Instance UID with other bytes, in parts after the first went whole."""
+    upload = Upload.open(server)
+    first = big_dicom("SAME-INSTANCE")
+    assert upload.put(first).status_code == 201
+    second = first[:-1] + bytes([first[-1] ^ 1])  # one pixel byte differs
+    r = send_in_parts(server, upload, second)
+    harness.assert_error(r, 409, "duplicate-instance")
+    assert len(server.instances_of_upload(upload.id)) == 1
+    assert upload.status_json()["receivedFiles"] == 1
+    assert part_files(server, upload) == []
+
+
 # ---------------------------------------------------------------------- races
 
 
