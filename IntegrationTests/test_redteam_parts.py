@@ -377,7 +377,7 @@ def test_assemblies_of_one_file_at_once_store_it_once(server):
     assert part_files(server, upload) == []
 
 
-@pytest.mark.parametrize("other", ["cancel", "complete", "parts"])
+@pytest.mark.parametrize("other", ["cancel", "delete", "complete", "parts"])
 def test_an_assembly_racing_the_upload_leaves_it_consistent(server, other):
     upload = Upload.open(server)
     assert upload.put(harness.read(data.CT_SMALL)).status_code == 201
@@ -388,6 +388,8 @@ def test_an_assembly_racing_the_upload_leaves_it_consistent(server, other):
     calls = [lambda: assemble(server, upload, sha256, count)]
     if other == "cancel":
         calls.append(upload.cancel)
+    elif other == "delete":  # by an admin
+        calls.append(lambda: server.admin("DELETE", "/inbound/admin/uploads/%s" % upload.id))
     elif other == "complete":
         calls.append(upload.complete)
     else:  # the same parts again, and one with other bytes
@@ -395,8 +397,15 @@ def test_an_assembly_racing_the_upload_leaves_it_consistent(server, other):
                   lambda: put_part(server, upload, sha256, 2, os.urandom(PART))]
     answers = run_together(calls)
     assert not any(isinstance(a, Exception) for a in answers), answers
-    status = upload.status_json()
+    status = server.admin_upload(upload.id)
     stored = server.instances_of_upload(upload.id)
+    if other == "delete":
+        assert answers[1].status_code == 200, answers[1].text
+        assert status["state"] == "deleted" and stored == {}, (status["state"], stored)
+        assert part_files(server, upload) == []
+        assert_alive(server)
+        return
+    status = upload.status_json()
     if other == "cancel":
         assert answers[1].status_code == 200, answers[1].text
         assert status["state"] == "cancelled" and stored == {}, (status, stored)
