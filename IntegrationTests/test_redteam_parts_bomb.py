@@ -23,8 +23,8 @@ def bomb():
 @pytest.mark.parametrize("way", ["whole", "parts"])
 def test_a_deflate_bomb_is_held_to_512_mib_when_max_file_bytes_is_raised(plugin, bomb, way):
     server = start(plugin, inbound={
-        "Upload": {"PartBytes": PART, "MaxFileBytes": 8192 * PART,
-                   "MaxBytesPerUpload": 8192 * PART},
+        "Upload": {"PartBytes": PART, "MaxFileBytes": 2048 * PART,
+                   "MaxBytesPerUpload": 2048 * PART},
         "Limits": {"MaxBytesInFlight": 4096 * PART}})
     try:
         upload = Upload.open(server)
