@@ -27,9 +27,10 @@ namespace Inbound
     const uint64_t kManifestBaseBytes = 64 * 1024;
     const uint64_t kManifestBytesPerItem = 128;  // {"sha256":"<64>","size":<20>} and spacing
     const uint64_t kMaxManifestBytes = 256 * 1024 * 1024;
-    // The range of Upload.PartBytes.
+    // Pieces of 1 MiB at least; a piece is held whole in memory (on both sides), hence at most
+    // what a whole item may be.
     const uint64_t kMinPartBytes = uint64_t(1) << 20;
-    const uint64_t kMaxPartBytes = uint64_t(1) << 30;
+    const uint64_t kMaxPartBytes = kMaxWholeBodyBytes;
 
     GatewayDataError Bad(const std::string& field, const std::string& why)
     {
@@ -247,9 +248,9 @@ namespace Inbound
       {
         return 0;
       }
-      // The range of Upload.PartBytes, whatever this server's own: a gateway's pieces may be
-      // smaller or larger, never so small that their number explodes nor so large that one
-      // piece is a whole file in memory.
+      // Whatever this server's own Upload.PartBytes: a gateway's pieces may be smaller or
+      // larger, never so small that their number explodes nor bigger than an item served
+      // whole (one piece is in memory at a time).
       if (partBytes < kMinPartBytes || partBytes > kMaxPartBytes)
       {
         throw Bad(field, std::to_string(partBytes) + " is not within " +

@@ -14,12 +14,23 @@
 
 #include <cerrno>
 #include <cstring>
+#include <future>
 
 namespace Inbound
 {
   namespace
   {
     const unsigned int kPieceTimeoutSeconds = 120;
+    // The next piece is fetched while one is opened, hashed and written, when a piece is at
+    // most this big (two pieces of each item in memory then); bigger ones one at a time.
+    const uint64_t kMaxPrefetchedPieceBytes = 64 * 1024 * 1024;
+
+    struct FetchedPiece
+    {
+      PeerAnswer answer;
+      int result = 0;  // a Puller::CallResult
+      std::string problem;
+    };
 
     // The file a big item is gathered in while its pieces arrive: "<folder>/<upload>/<sha256>.tmp"
     // under the Internal's data directory, readable by its owner only, removed on every path
@@ -130,28 +141,45 @@ namespace Inbound
     }
     const uint64_t count = item.GetPieceCount();
     const std::string uri = "/inbound/peer/outbox/" + id + "/items/" + item.sha256 + "/parts/";
+    const uint64_t overhead = sealed ? Sealing::GetOverhead() : 0;
+    // Exactly the piece's share of the file (and its envelope's overhead when sealed): a
+    // longer answer is cut off at that, never buffered; a shorter one is refused.
+    const auto fetch = [this, &uri, &item, overhead](uint64_t n) {
+      FetchedPiece fetched;
+      fetched.result = Call(fetched.answer, false, uri + std::to_string(n), "",
+                            kPieceTimeoutSeconds, item.GetPieceSize(n) + overhead,
+                            fetched.problem);
+      return fetched;
+    };
+    const std::launch policy = item.partBytes <= kMaxPrefetchedPieceBytes
+                                 ? std::launch::async : std::launch::deferred;
     for (unsigned int attempt = 1; attempt <= maxAttempts_; attempt++)
     {
       PieceFile file(pieceFolder_, id, item.sha256);
       Crypto::Sha256Stream hash;
       std::string keyId;
+      // Waited for on every way out (the destructor of std::async's future).
+      std::future<FetchedPiece> next = std::async(policy, fetch, 0);
       for (uint64_t n = 0; n < count; n++)
       {
-        // Exactly the piece's share of the file (and its envelope's overhead when sealed): a
-        // longer answer is cut off at that, never buffered; a shorter one is refused.
-        const uint64_t expected = item.GetPieceSize(n) + (sealed ? Sealing::GetOverhead() : 0);
-        PeerAnswer answer;
-        switch (Call(answer, false, uri + std::to_string(n), "", kPieceTimeoutSeconds, expected,
-                     problem))
+        FetchedPiece current = next.get();
+        PeerAnswer& answer = current.answer;
+        switch (current.result)
         {
           case CallResult_Ok:
             break;
           case CallResult_BadData:
-            problem = what + ", piece " + std::to_string(n) + ": " + problem;
+            problem = what + ", piece " + std::to_string(n) + ": " + current.problem;
             return ItemOutcome_BadData;
           default:
+            problem = current.problem;
             return ItemOutcome_Unreachable;
         }
+        if (n + 1 < count)
+        {
+          next = std::async(policy, fetch, n + 1);
+        }
+        const uint64_t expected = item.GetPieceSize(n) + overhead;
         if (answer.body.size() != expected)
         {
           problem = what + ": piece " + std::to_string(n) + " of " + std::to_string(count) +
