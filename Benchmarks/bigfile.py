@@ -410,8 +410,9 @@ def main():
                         help="also run the plugin's modes with one whole-file PUT, for files "
                              "that fit (whole-file PUTs stop at 512 MiB)")
     parser.add_argument("--repeats", type=int, default=1, help="runs of each mode (1)")
-    parser.add_argument("--max-file-bytes", type=int, default=4 * 1024 ** 3,
-                        help="the plugin's Upload.MaxFileBytes (4 GiB)")
+    parser.add_argument("--max-file-bytes", type=int, default=2 * 1024 ** 3,
+                        help="the plugin's Upload.MaxFileBytes (2 GiB; at most 4 GiB less the "
+                             "isolation's margin: what Orthanc takes from a plugin)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds a transfer may take")
     parser.add_argument("--output", default=os.path.join(HERE, "results"))
     parser.add_argument("--keep", action="store_true", help="keep the temporary directories")
