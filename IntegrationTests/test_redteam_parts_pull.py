@@ -19,10 +19,10 @@ from redteam_parts_support import PART
 PIECES = 3  # each file here is 2.3 MiB: pieces of 1 MiB
 
 
-def internal_for(plugin, gateway):
+def internal_for(plugin, gateway, **upload):
     return harness.OrthancServer(
         plugin, inbound={"Role": "Internal", "Gateways": ["dmz"],
-                         "Upload": {"PartBytes": PART}},
+                         "Upload": dict({"PartBytes": PART}, **upload)},
         orthanc=gateway.peer_settings())
 
 
@@ -189,11 +189,16 @@ PART_BYTES = {
 
 def test_absurd_part_bytes_in_a_manifest_are_held(plugin):
     gateway = FakeGateway()
-    internal = internal_for(plugin, gateway)
+    internal = internal_for(plugin, gateway, MaxFileBytes=2048 * PART,
+                            MaxBytesPerUpload=2048 * PART)
     try:
         ids = {name: gateway.add([big(60 + i)], part_bytes=PART,
                                  forge=forge_part_bytes(value))
                for i, (name, value) in enumerate(sorted(PART_BYTES.items()))}
+        # Pieces above the whole-body bound (512 MiB): each would be held whole in memory.
+        ids["partBytes above 512 MiB"] = gateway.add(
+            [big(72)], part_bytes=PART,
+            forge=lambda m: m["items"][0].update(size=1024 * PART, partBytes=513 * PART))
         # A plain item above 512 MiB "served whole": refused from the manifest, unfetched.
         ids["an item of 600 MiB served whole"] = gateway.add(
             [big(70)], forge=lambda m: m["items"][0].update(size=600 * PART))
