@@ -559,11 +559,12 @@ namespace Inbound
     std::lock_guard<std::mutex> lock(mutex_);
     UploadState& state = GetStateLocked(uploadId);
     auto file = state.files.find(sha256);
-    if (file != state.files.end())
+    if (file == state.files.end())
     {
-      state.bytes -= std::min(state.bytes, file->second.bytes);
-      state.files.erase(file);
+      return;  // no part of it (the usual case of a file sent whole): no disk access
     }
+    state.bytes -= std::min(state.bytes, file->second.bytes);
+    state.files.erase(file);
     boost::system::error_code error;
     if (encrypted_)
     {

@@ -108,6 +108,14 @@ namespace Inbound
     }
   }
 
+  void UploadService::RemoveFileParts(const std::string& id, const std::string& sha256)
+  {
+    if (parts_ != nullptr)
+    {
+      parts_->RemoveFile(id, sha256);
+    }
+  }
+
   void UploadService::SweepParts()
   {
     if (parts_ == nullptr)

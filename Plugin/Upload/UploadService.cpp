@@ -407,6 +407,7 @@ namespace Inbound
       default:
         throw Closed(upload);
     }
+    RemoveFileParts(id, sha256);  // parts sent of it before: the file is here whole
     answer.body = DescribeItem(item);
     return answer;
   }

@@ -86,6 +86,7 @@ namespace Inbound
     // removes.
     Json::Value DescribePartialFiles(const std::string& id) const;
     void RemoveParts(const std::string& id);
+    void RemoveFileParts(const std::string& id, const std::string& sha256);
     void SweepParts();
 
     // With the upload's exclusive lock held: an open upload becomes complete, audited with
