@@ -14,7 +14,8 @@ capture, 1024 x 1024 frames of 2 MiB, Explicit VR Little Endian; by default 143 
                 then the push's), POST /peers/inside/store {"Synchronous": true} to a native
                 internal Orthanc: both processes measured;
   standalone    the upload API of a Standalone: PUT .../files/{sha256}/parts/{n} (parts of the
-                server's limits.partBytes, each with X-Inbound-Part-Sha256), then POST
+                server's limits.partBytes, each with X-Inbound-Part-Sha256, 3 at a time as the
+                upload page sends them: --lanes), then POST
                 .../assemble {"parts": n} (it answers when the file is stored), then complete;
   gateway       the same to a sealing Gateway (sealed for the Internal's key, as pull.py's sealing
                 pair), then complete; timed until the Internal Orthanc holds the instance (pulled
@@ -35,9 +36,11 @@ import datetime
 import hashlib
 import json
 import os
+import queue
 import shutil
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -210,28 +213,53 @@ class Sender:
             raise BenchmarkError("PUT of the whole file answered %d: %s"
                                  % (r.status_code, r.text[:300]))
 
-    def parts(self, path, sha256, part_bytes):
-        """Sends every part; returns how many."""
-        n = 0
-        with open(path, "rb") as f:
-            while True:
-                chunk = f.read(part_bytes)
-                if not chunk:
-                    return n
-                headers = {"Content-Type": "application/octet-stream",
-                           "X-Inbound-Part-Sha256": hashlib.sha256(chunk).hexdigest()}
-                while True:
-                    r = self.session.put("%s/files/%s/parts/%d" % (self.base, sha256, n),
-                                         data=chunk, timeout=600, headers=headers)
-                    if r.status_code not in (429, 503) or self.waits >= 100:
-                        break
-                    # Paced (as the page is): wait as told, then again.
-                    self.waits += 1
-                    time.sleep(float(r.headers.get("Retry-After", "1")))
-                if r.status_code != 201:
-                    raise BenchmarkError("PUT part %d answered %d: %s"
-                                         % (n, r.status_code, r.text[:300]))
-                n += 1
+    def parts(self, path, sha256, part_bytes, lanes):
+        """Sends every part, "lanes" at a time as the upload page does (each lane its own
+        keep-alive session, reading its part from the file); returns how many."""
+        count = (os.path.getsize(path) + part_bytes - 1) // part_bytes
+        todo = queue.Queue()
+        for n in range(count):
+            todo.put(n)
+        errors = []
+        token = self.session.headers["X-Inbound-Token"]
+
+        def lane():
+            with requests.Session() as session, open(path, "rb") as f:
+                session.headers["X-Inbound-Token"] = token
+                while not errors:
+                    try:
+                        n = todo.get_nowait()
+                    except queue.Empty:
+                        return
+                    f.seek(n * part_bytes)
+                    chunk = f.read(part_bytes)
+                    try:
+                        self.put_part(session, sha256, n, chunk)
+                    except Exception as e:  # reported by the caller
+                        errors.append(e)
+
+        threads = [threading.Thread(target=lane) for _ in range(min(lanes, count))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        return count
+
+    def put_part(self, session, sha256, n, chunk):
+        headers = {"Content-Type": "application/octet-stream",
+                   "X-Inbound-Part-Sha256": hashlib.sha256(chunk).hexdigest()}
+        while True:
+            r = session.put("%s/files/%s/parts/%d" % (self.base, sha256, n), data=chunk,
+                            timeout=600, headers=headers)
+            if r.status_code not in (429, 503) or self.waits >= 100:
+                break
+            # Paced (as the page is): wait as told, then again.
+            self.waits += 1
+            time.sleep(float(r.headers.get("Retry-After", "1")))
+        if r.status_code != 201:
+            raise BenchmarkError("PUT part %d answered %d: %s" % (n, r.status_code, r.text[:300]))
 
     def assemble(self, sha256, count):
         r = self.session.post("%s/files/%s/assemble" % (self.base, sha256), json={"parts": count},
@@ -247,12 +275,12 @@ class Sender:
         self.session.close()
 
 
-def send(server, big, transfer, part_bytes):
+def send(server, big, transfer, part_bytes, lanes):
     """Opens an upload, sends the file (in parts or whole); returns (sender, timings)."""
     s = Sender(server)
     t0 = time.perf_counter()
     if transfer == "parts":
-        count = s.parts(big["path"], big["sha256"], part_bytes)
+        count = s.parts(big["path"], big["sha256"], part_bytes, lanes)
         t1 = time.perf_counter()
         s.assemble(big["sha256"], count)
     else:
@@ -343,10 +371,11 @@ def run_mode(mode, big, args, workdir, plugin):
                 transfer = "whole"
             elif transfer == "auto":
                 transfer = "parts"
-            record.update(transfer=transfer, partBytes=part_bytes if transfer == "parts" else None)
+            record.update(transfer=transfer, partBytes=part_bytes if transfer == "parts" else None,
+                          lanes=args.lanes if transfer == "parts" else None)
             warm_up_upload(target, None if inside is target else inside)
             with Probe(servers, size) as p:
-                sender, timings = send(target, big, transfer, part_bytes)
+                sender, timings = send(target, big, transfer, part_bytes, args.lanes)
                 completed = time.perf_counter()
                 sender.complete()
                 if inside is not target:
@@ -410,6 +439,8 @@ def main():
                         help="also run the plugin's modes with one whole-file PUT, for files "
                              "that fit (whole-file PUTs stop at 512 MiB)")
     parser.add_argument("--repeats", type=int, default=1, help="runs of each mode (1)")
+    parser.add_argument("--lanes", type=int, default=3,
+                        help="parts sent at once (3, as the upload page: PART_CONCURRENCY)")
     parser.add_argument("--max-file-bytes", type=int, default=2 * 1024 ** 3,
                         help="the plugin's Upload.MaxFileBytes (2 GiB; at most 4 GiB less the "
                              "isolation's margin: what Orthanc takes from a plugin)")
