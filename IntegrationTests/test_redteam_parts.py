@@ -469,3 +469,16 @@ def test_a_page_of_another_site_cannot_send_or_assemble_parts(server):
     assert upload.status_json()["partialFiles"][0]["parts"] == list(range(count))
     upload.cancel()
     assert part_files(server, upload) == []
+
+
+def test_a_file_stored_whole_drops_its_parts(server):
+    """A page that sent a part, then the whole file (another try, another page): the parts of
+    a stored file hold no slot, no byte of the upload's budget and no line of the status."""
+    upload = Upload.open(server)
+    payload = big_dicom("WHOLE-AFTER-PARTS")
+    sha256 = harness.sha256(payload)
+    assert put_part(server, upload, sha256, 0, split(payload)[0]).status_code == 201
+    assert upload.put(payload).status_code == 201
+    status = upload.status_json()
+    assert status["partialFiles"] == [] and status["receivedFiles"] == 1, status
+    assert part_files(server, upload) == []
