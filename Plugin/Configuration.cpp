@@ -165,8 +165,9 @@ namespace Inbound
     }
 
     const uint64_t kTiB = uint64_t(1) << 40;
-    c.upload.maxFileBytes = GetUnsigned(s, "Upload.MaxFileBytes", 1024, 64 * (uint64_t(1) << 30));
-    c.upload.partBytes = GetUnsigned(s, "Upload.PartBytes", uint64_t(1) << 20, uint64_t(1) << 30);
+    c.upload.maxFileBytes = GetUnsigned(s, "Upload.MaxFileBytes", 1024, kMaxFileBytesCap);
+    // A part is a request body that Orthanc holds whole: at most a whole file's body.
+    c.upload.partBytes = GetUnsigned(s, "Upload.PartBytes", uint64_t(1) << 20, kMaxWholeBodyBytes);
     // Measured with Orthanc 1.10.1 (Debian 12, DCMTK 3.6.7): a public PUT of nested sequences
     // is parsed by the plugin (DCMTK: read, isolation, write) and stored through Orthanc (which
     // parses it again and converts it to JSON), all on one civetweb thread of 100 KiB stack.

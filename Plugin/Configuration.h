@@ -91,6 +91,12 @@ namespace Inbound
   // parts").
   const uint64_t kMaxWholeBodyBytes = uint64_t(512) * 1024 * 1024;
 
+  // The largest Upload.MaxFileBytes: what every role can finally store. Orthanc takes at most
+  // 4 GiB - 1 from a plugin (IOrthancStore::kMaxInstanceBytes) and isolation may add up to
+  // 1 MiB; clamd scans at most 4 GiB. A Gateway taking more would stage files that its
+  // Internal can never store.
+  const uint64_t kMaxFileBytesCap = uint64_t(0xffffffffu) - 1024 * 1024;
+
   struct TextLimits
   {
     size_t name = 0;

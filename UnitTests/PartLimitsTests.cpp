@@ -26,12 +26,14 @@ namespace
 
 TEST(PartLimits, PartsWholeBodiesAndAssembliesReserveWhatTheyTake)
 {
-  // A 64 GiB file is allowed with a budget for whole bodies of 512 MiB (times 5).
-  const Configuration big = ParseConfiguration(R"({"Upload": {"MaxFileBytes": 68719476736,
+  // The largest file (4 GiB - 1 MiB - 1) is allowed with a budget for whole bodies of 512 MiB
+  // (times 5).
+  const Configuration big = ParseConfiguration(R"({"Upload": {"MaxFileBytes": 4293918719,
     "MaxBytesPerUpload": 137438953472, "PartBytes": 1048576},
     "Limits": {"MaxBytesInFlight": 3221225472, "MaxUploadsInFlightPerClient": 0},
     "DataMonitor": {"WarnFreeBytes": 0, "StopFreeBytes": 0}})");
-  EXPECT_EQ(64 * kGiB, big.upload.maxFileBytes);
+  EXPECT_EQ(kMaxFileBytesCap, big.upload.maxFileBytes);
+  EXPECT_EQ(4 * kGiB - kPart - 1, kMaxFileBytesCap);
   EXPECT_EQ(kPart, big.upload.partBytes);
   InboundTests::FakeClock clock;
   Ledger ledger("");
@@ -80,22 +82,24 @@ TEST(PartLimits, PartsWholeBodiesAndAssembliesReserveWhatTheyTake)
 
   // A gateway keeps the file on disk: two parts and a little, whatever its size.
   const Configuration gateway = ParseConfiguration(R"({"Role": "Gateway",
-    "Upload": {"MaxFileBytes": 68719476736, "MaxBytesPerUpload": 137438953472,
+    "Upload": {"MaxFileBytes": 4293918719, "MaxBytesPerUpload": 137438953472,
                "PartBytes": 1048576},
     "Limits": {"MaxBytesInFlight": 1073741824},
     "DataMonitor": {"WarnFreeBytes": 0, "StopFreeBytes": 0}})");
   LimitsGuard gatewayGuard(gateway, ledger, clock, {"/"});
   {
-    std::unique_ptr<MemoryHold> held = gatewayGuard.ReserveAssembly(60 * kGiB);
+    std::unique_ptr<MemoryHold> held = gatewayGuard.ReserveAssembly(4 * kGiB - kPart - 1);
     EXPECT_EQ(2 * kPart + 16 * kPart, gatewayGuard.Describe("")["inFlight"]["bytes"].asUInt64());
   }
 
   // Limits outside their ranges, and a budget below 512 MiB times 5 for a file above it.
   EXPECT_THROW(ParseConfiguration(R"({"Upload": {"PartBytes": 1048575}})"), Orthanc::OrthancException);
-  EXPECT_THROW(ParseConfiguration(R"({"Upload": {"PartBytes": 1073741825}})"), Orthanc::OrthancException);
-  EXPECT_THROW(ParseConfiguration(R"({"Upload": {"MaxFileBytes": 68719476737,
+  EXPECT_THROW(ParseConfiguration(R"({"Upload": {"PartBytes": 536870913}})"), Orthanc::OrthancException);
+  EXPECT_EQ(512 * kPart, ParseConfiguration(R"({"Upload": {"PartBytes": 536870912}})").upload.partBytes);
+  // A Standalone stores at most 4 GiB - 1 through Orthanc's plugin API, with isolation's margin.
+  EXPECT_THROW(ParseConfiguration(R"({"Upload": {"MaxFileBytes": 4293918720,
     "MaxBytesPerUpload": 137438953472}})"), Orthanc::OrthancException);
-  const Configuration tooSmall = ParseConfiguration(R"({"Upload": {"MaxFileBytes": 68719476736,
+  const Configuration tooSmall = ParseConfiguration(R"({"Upload": {"MaxFileBytes": 4293918719,
     "MaxBytesPerUpload": 137438953472}, "Limits": {"MaxBytesInFlight": 2684354559}})");
   EXPECT_THROW(LimitsGuard(tooSmall, ledger, clock, {"/"}), Orthanc::OrthancException);
 }

@@ -223,7 +223,7 @@ namespace Inbound
   {
     const uint64_t bytes = configuration_.role == Role_Gateway
                              ? 2 * configuration_.upload.partBytes + kGatewayAssemblyBytes
-                             : size * kAssemblyMultiple;  // size <= 64 GiB: no overflow
+                             : size * kAssemblyMultiple;  // size < 4 GiB: no overflow
     const uint64_t budget = configuration_.limits.maxBytesInFlight;
     if (budget != 0 && bytes > budget)
     {

@@ -126,8 +126,21 @@ namespace Inbound
   {
     if (encrypted_)
     {
-      // The key of an earlier process is gone: its parts are noise now (doc/Api.md).
+      // The key of an earlier process is gone: its parts are noise now (doc/Api.md). An
+      // assembled file that a crash left is plain text: overwritten first.
       boost::system::error_code ignored;
+      if (boost::filesystem::is_directory(root_, ignored))
+      {
+        for (boost::filesystem::recursive_directory_iterator file(root_, ignored), end;
+             !ignored && file != end; file.increment(ignored))
+        {
+          if (file->path().filename().string().compare(0, strlen(kAssembledName),
+                                                       kAssembledName) == 0)
+          {
+            StagingArea::Scrub(file->path().string());
+          }
+        }
+      }
       boost::filesystem::remove_all(root_, ignored);
       const std::string random = Crypto::RandomBytes(sizeof(key_.bytes));
       memcpy(key_.bytes, random.data(), sizeof(key_.bytes));
@@ -137,6 +150,16 @@ namespace Inbound
       memset(key_.bytes, 0, sizeof(key_.bytes));
     }
     boost::filesystem::create_directories(root_);
+  }
+
+  void PartStore::Discard(const std::string& path) const
+  {
+    if (encrypted_)
+    {
+      StagingArea::Scrub(path);  // plain text of a sealing gateway: not left in free blocks
+    }
+    boost::system::error_code ignored;
+    boost::filesystem::remove(path, ignored);
   }
 
   std::string PartStore::GetUploadFolder(const std::string& uploadId) const
@@ -498,8 +521,7 @@ namespace Inbound
           if (!ReadPart(buffer, uploadId, sha256, n))
           {
             close(fd);
-            StagingArea::Scrub(temporary);
-            unlink(temporary.c_str());
+            Discard(temporary);
             assembly.outcome = AssembleOutcome_Unreadable;
             assembly.problem = "part " + std::to_string(n) + " cannot be read";
             assembly.path.clear();
@@ -540,12 +562,12 @@ namespace Inbound
     catch (...)
     {
       close(fd);
-      unlink(temporary.c_str());
+      Discard(temporary);
       throw;
     }
     if (close(fd) != 0 || rename(temporary.c_str(), assembly.path.c_str()) != 0)
     {
-      unlink(temporary.c_str());
+      Discard(temporary);
       Fail("Cannot write", temporary);
     }
     assembly.sha256 = hash.FinishHex();

@@ -90,6 +90,9 @@ namespace Inbound
 
     std::string GetUploadFolder(const std::string& uploadId) const;
 
+    // Removes an assembled file (or its temporary one), overwritten first when encrypted_.
+    void Discard(const std::string& path) const;
+
     std::string GetFileFolder(const std::string& uploadId, const std::string& sha256) const;
 
     // REQUIRES: mutex_ held. Fills states_[uploadId] from the disk when not known yet.
@@ -151,6 +154,15 @@ namespace Inbound
     // has "partBytes" bytes, the last 1 .. partBytes, the total at most "maxBytes".
     Assembly Assemble(const std::string& uploadId, const std::string& sha256, uint32_t count,
                       uint64_t partBytes, uint64_t maxBytes) const;
+
+    // Removes an assembled file that was not kept (Discard): scrubbed first when encrypted.
+    void RemoveAssembled(const Assembly& assembly) const
+    {
+      if (!assembly.path.empty())
+      {
+        Discard(assembly.path);
+      }
+    }
 
     // Removes the parts of a file (and its assembled file); what is gone already is no error.
     void RemoveFile(const std::string& uploadId, const std::string& sha256);

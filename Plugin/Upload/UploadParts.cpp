@@ -22,7 +22,8 @@ namespace Inbound
     // Files of one upload that may have parts at once (doc/Api.md, "Files in parts").
     const uint64_t kMaxPartialFiles = 8;
 
-    // What isolation may add to a file (its identifiers and the original attributes).
+    // What isolation may add to a file (its identifiers and the original attributes); the
+    // configuration keeps Upload.MaxFileBytes below the limit with it (kMaxFileBytesCap).
     const uint64_t kIsolationMarginBytes = 1024 * 1024;
 
     ApiError BadPart(const std::string& why)
@@ -360,15 +361,13 @@ namespace Inbound
       }
       else
       {
-        boost::system::error_code ignored;
-        boost::filesystem::remove(assembly.path, ignored);
+        parts_->RemoveAssembled(assembly);  // scrubbed first on a sealing gateway
       }
       throw;
     }
     catch (...)
     {
-      boost::system::error_code ignored;
-      boost::filesystem::remove(assembly.path, ignored);
+      parts_->RemoveAssembled(assembly);
       throw;
     }
   }
