@@ -236,3 +236,31 @@ TEST(PartStore, RemovalWithTheUploadAndNamesThatLeaveTheFolderAreRefused)
   }
   EXPECT_EQ(2500u, parts.GetPendingBytes("UP2"));
 }
+
+TEST(PartStore, PlainAssembledFilesOfASealingGatewayAreOverwrittenBeforeRemoval)
+{
+  // A hard link outside the folder shows what the removed file's blocks held afterwards.
+  PartsFolder folder;
+  const std::string secret = "PATIENT^SECRET" + std::string(3000, 'x');
+  const std::string sha = Crypto::Sha256Hex(secret);
+  const boost::filesystem::path witness = folder.path.string() + "-witness";
+  {
+    PartStore parts(folder.path.string(), true);
+    ASSERT_TRUE(parts.Write("UP1", sha, 0, secret.data(), secret.size()));
+    const PartStore::Assembly assembly = parts.Assemble("UP1", sha, 1, 4096, 1 << 20);
+    ASSERT_EQ(PartStore::AssembleOutcome_Assembled, assembly.outcome);
+    boost::filesystem::create_hard_link(assembly.path, witness);
+    parts.RemoveAssembled(assembly);  // a refusal for now (503): the parts stay
+    EXPECT_FALSE(boost::filesystem::exists(assembly.path));
+    EXPECT_EQ(std::string(secret.size(), '\0'), ReadAll(witness.string()));
+    EXPECT_EQ(1u, parts.List("UP1").size());
+    boost::filesystem::remove(witness);
+
+    // One left by a crash: overwritten when the next process starts.
+    const PartStore::Assembly left = parts.Assemble("UP1", sha, 1, 4096, 1 << 20);
+    boost::filesystem::create_hard_link(left.path, witness);
+  }
+  PartStore restarted(folder.path.string(), true);
+  EXPECT_EQ(std::string(secret.size(), '\0'), ReadAll(witness.string()));
+  boost::filesystem::remove(witness);
+}
