@@ -83,3 +83,32 @@ def test_only_the_last_part_of_a_file_may_be_short(plugin):
         assert part_files(server, upload) == []
     finally:
         finish(server)
+
+
+def test_parallel_first_parts_of_many_files_get_eight_in(plugin):
+    """20 files started at the same moment: the bound holds under the race."""
+    import threading
+    server = start(plugin, inbound={"Upload": {"PartBytes": PART, "MaxFileBytes": 16 * PART}})
+    try:
+        upload = Upload.open(server)
+        answers = [None] * 20
+        barrier = threading.Barrier(20)
+
+        def send(i):
+            barrier.wait()
+            answers[i] = put_part(server, upload, sha(i), 0, b"p" * PART)
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        statuses = sorted(a.status_code for a in answers)
+        assert statuses.count(201) == MAX_PARTIAL, statuses
+        for a in answers:
+            if a.status_code != 201:
+                harness.assert_error(a, 409, "too-many-partial-files")
+        assert len(upload.status_json()["partialFiles"]) == MAX_PARTIAL
+        assert len(part_files(server, upload)) == MAX_PARTIAL
+        upload.cancel()
+    finally:
+        finish(server)
