@@ -2,7 +2,7 @@
 # The benchmarks of Orthanc Inbound against native Orthanc 1.10.1, on real Orthanc processes
 # with the built plugin. Results go to Benchmarks/results/.
 #
-#   Benchmarks/run.sh [all]          every benchmark in sequence (about 8 minutes), then the
+#   Benchmarks/run.sh [all]          every benchmark in sequence (about 20 minutes), then the
 #                                    summary: results/summary.{json,md,png} and the machine
 #   Benchmarks/run.sh ingest [ARGS]  the upload API against POST /instances       (ingest.py)
 #   Benchmarks/run.sh pull [ARGS]    the pull, sealed and plain, vs a peer push    (pull.py)
