@@ -1,5 +1,6 @@
 #!/usr/bin/python3
 """Big-file benchmark of Orthanc Inbound (issue 20): one multi-frame file in parts, peak memory.
+Over 500 lines: one benchmark read top to bottom (method, processes, sender, modes).
 
 How much memory does each Orthanc need for one big DICOM file — a sender's upload in parts to a
 Standalone, to a sealing Gateway that the Internal Orthanc pulls from — against native Orthanc
