@@ -112,3 +112,33 @@ def test_parallel_first_parts_of_many_files_get_eight_in(plugin):
         upload.cancel()
     finally:
         finish(server)
+
+
+def test_parallel_parts_stop_at_max_bytes_per_upload(plugin):
+    """20 parts of 1 MiB at the same moment into an upload of 6 MiB at most."""
+    import threading
+    server = start(plugin, inbound={"Upload": {"PartBytes": PART, "MaxFileBytes": 5 * PART,
+                                               "MaxBytesPerUpload": 6 * PART}})
+    try:
+        upload = Upload.open(server)
+        answers = [None] * 20
+        barrier = threading.Barrier(20)
+
+        def send(i):
+            barrier.wait()
+            answers[i] = put_part(server, upload, sha(i % 4), i // 4, bytes([i]) * PART)
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        created = [a for a in answers if a.status_code == 201]
+        assert len(created) <= 6, [a.status_code for a in answers]
+        for a in answers:
+            if a.status_code != 201:
+                harness.assert_error(a, 413, "too-large")
+        held = sum(f["bytes"] for f in upload.status_json()["partialFiles"])
+        assert held <= 6 * PART, held
+        upload.cancel()
+    finally:
+        finish(server)

@@ -250,9 +250,17 @@ namespace Inbound
 
   PartStore::WriteOutcome PartStore::CheckLocked(std::string& problem, const std::string& uploadId,
                                                  const std::string& sha256, uint32_t n,
-                                                 uint64_t size, size_t maxFiles) const
+                                                 uint64_t size, size_t maxFiles,
+                                                 uint64_t maxBytes) const
   {
     const UploadState& state = GetStateLocked(uploadId);
+    const std::string target =
+      (boost::filesystem::path(GetFileFolder(uploadId, sha256)) / std::to_string(n)).string();
+    const uint64_t replaced = std::min(state.bytes, ToPlainSize(GetFileSize(target)));
+    if (state.bytes - replaced + size > maxBytes)
+    {
+      return WriteOutcome_TooManyBytes;
+    }
     auto file = state.files.find(sha256);
     if (file == state.files.end())
     {
@@ -327,7 +335,8 @@ namespace Inbound
                         const void* data, size_t size)
   {
     std::string problem;
-    const WriteOutcome outcome = Write(uploadId, sha256, n, data, size, SIZE_MAX, problem);
+    const WriteOutcome outcome =
+      Write(uploadId, sha256, n, data, size, SIZE_MAX, UINT64_MAX, problem);
     if (outcome == WriteOutcome_Misplaced)
     {
       throw Orthanc::OrthancException(Orthanc::ErrorCode_ParameterOutOfRange, problem);
@@ -337,7 +346,8 @@ namespace Inbound
 
   PartStore::WriteOutcome PartStore::Write(const std::string& uploadId, const std::string& sha256,
                                            uint32_t n, const void* data, size_t size,
-                                           size_t maxFiles, std::string& problem)
+                                           size_t maxFiles, uint64_t maxBytes,
+                                           std::string& problem)
   {
     const std::string folder = GetFileFolder(uploadId, sha256);
     const std::string target = (boost::filesystem::path(folder) / std::to_string(n)).string();
@@ -347,7 +357,7 @@ namespace Inbound
     }
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      const WriteOutcome outcome = CheckLocked(problem, uploadId, sha256, n, size, maxFiles);
+      const WriteOutcome outcome = CheckLocked(problem, uploadId, sha256, n, size, maxFiles, maxBytes);
       if (outcome != WriteOutcome_Written)
       {
         return outcome;  // before a byte is written
@@ -398,7 +408,7 @@ namespace Inbound
     close(fd);
 
     std::lock_guard<std::mutex> lock(mutex_);
-    const WriteOutcome outcome = CheckLocked(problem, uploadId, sha256, n, size, maxFiles);
+    const WriteOutcome outcome = CheckLocked(problem, uploadId, sha256, n, size, maxFiles, maxBytes);
     if (outcome != WriteOutcome_Written)
     {
       unlink(temporary.c_str());  // another part of the same time came first

@@ -46,7 +46,8 @@ namespace Inbound
       WriteOutcome_Written,
       WriteOutcome_Same,          // the same bytes were there already: nothing written
       WriteOutcome_TooManyFiles,  // a new file while "maxFiles" files have parts already
-      WriteOutcome_Misplaced      // a short part that is not the last: "problem" says why
+      WriteOutcome_Misplaced,     // a short part that is not the last: "problem" says why
+      WriteOutcome_TooManyBytes   // the parts of the upload would hold more than "maxBytes"
     };
 
     struct Assembly
@@ -101,7 +102,7 @@ namespace Inbound
     // REQUIRES: mutex_ held. Why part "n" of "size" bytes cannot be written now ("" if it can).
     WriteOutcome CheckLocked(std::string& problem, const std::string& uploadId,
                              const std::string& sha256, uint32_t n, uint64_t size,
-                             size_t maxFiles) const;
+                             size_t maxFiles, uint64_t maxBytes) const;
 
     // The parts on disk of each file of an upload: number -> plain size.
     std::map<std::string, std::map<uint32_t, uint64_t>> Scan(const std::string& uploadId) const;
@@ -134,10 +135,12 @@ namespace Inbound
     // Stores part "n" of file "sha256" of an upload, replacing one with other bytes, unless
     // the same bytes are there already (a part sent again), the file is new while "maxFiles"
     // files have parts already, or the part is short (below partBytes) where it cannot be:
-    // with a part after it, or beside another short part. Checked again at the rename, under
-    // the lock: parts sent at once cannot both pass.
+    // with a part after it, or beside another short part, or the parts of the upload would
+    // hold more than "maxBytes". Checked again at the rename, under the lock: parts sent at
+    // once cannot both pass.
     WriteOutcome Write(const std::string& uploadId, const std::string& sha256, uint32_t n,
-                       const void* data, size_t size, size_t maxFiles, std::string& problem);
+                       const void* data, size_t size, size_t maxFiles, uint64_t maxBytes,
+                       std::string& problem);
 
     // Write() without a limit of files, for tests: false when the same bytes were there.
     bool Write(const std::string& uploadId, const std::string& sha256, uint32_t n,

@@ -221,10 +221,17 @@ namespace Inbound
     const uint64_t filesLeft = limits.maxFilesPerUpload - std::min<uint64_t>(
                                  limits.maxFilesPerUpload, uint64_t(upload.files));
     std::string problem;
+    // The upload's bytes: checked above for a clear answer early, and again under the part
+    // store's lock, so that parts sent at once cannot pass it together.
+    const uint64_t bytesLeft = limits.maxBytesPerUpload - std::min<uint64_t>(
+                                 limits.maxBytesPerUpload, uint64_t(upload.bytes));
     switch (parts_->Write(id, sha256, static_cast<uint32_t>(number), body, size,
                           static_cast<size_t>(std::min<uint64_t>(kMaxPartialFiles, filesLeft)),
-                          problem))
+                          bytesLeft, problem))
     {
+      case PartStore::WriteOutcome_TooManyBytes:
+        throw ApiError(413, "too-large", "The upload would exceed " +
+                                           std::to_string(limits.maxBytesPerUpload) + " bytes");
       case PartStore::WriteOutcome_TooManyFiles:
         throw ApiError(409, "too-many-partial-files",
                        "This upload holds parts of " + std::to_string(kMaxPartialFiles) +
