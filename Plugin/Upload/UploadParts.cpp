@@ -469,20 +469,7 @@ namespace Inbound
                                              "manifest");
       }
     }
-    const UploadLimits& limits = configuration_.upload;
-    if (size > limits.maxFileBytes || uint64_t(upload.files) + 1 > limits.maxFilesPerUpload ||
-        uint64_t(upload.bytes) + size > limits.maxBytesPerUpload)
-    {
-      throw ApiError(413, "too-large", "The pulled file is larger than " +
-                                         std::to_string(limits.maxFileBytes) +
-                                         " bytes or the upload would exceed " +
-                                         std::to_string(limits.maxFilesPerUpload) + " files or " +
-                                         std::to_string(limits.maxBytesPerUpload) + " bytes");
-    }
-    ClientInfo client;
-    client.ip = upload.clientIp;
-    client.userAgent = upload.userAgent;
-    policy_.CheckFile(client, upload, size);
+    CheckPulledFile(upload, size);
     const std::string head = ReadHead(path);
     const ItemRecord item = StoreFileOnDisk(upload, sha256, path, size, upload.clientIp);
     if (ledger_.Uploads().AddItem(item, gateway,

@@ -545,6 +545,25 @@ namespace Inbound
     }
   }
 
+  void UploadService::CheckPulledFile(const UploadRecord& upload, uint64_t size)
+  {
+    // The limits of a public upload, with the sender's address and e-mail as the scopes.
+    const UploadLimits& limits = configuration_.upload;
+    if (size > limits.maxFileBytes || uint64_t(upload.files) + 1 > limits.maxFilesPerUpload ||
+        uint64_t(upload.bytes) + size > limits.maxBytesPerUpload)
+    {
+      throw ApiError(413, "too-large", "The pulled file is larger than " +
+                                         std::to_string(limits.maxFileBytes) +
+                                         " bytes or the upload would exceed " +
+                                         std::to_string(limits.maxFilesPerUpload) + " files or " +
+                                         std::to_string(limits.maxBytesPerUpload) + " bytes");
+    }
+    ClientInfo client;
+    client.ip = upload.clientIp;
+    client.userAgent = upload.userAgent;
+    policy_.CheckFile(client, upload, size);
+  }
+
   void UploadService::ReceivePulledFile(const std::string& id, const std::string& sha256,
                                         uint64_t expectedSize, const void* body, size_t size,
                                         const std::string& gateway)
@@ -580,21 +599,7 @@ namespace Inbound
       throw ApiError(409, "hash-mismatch", "The pulled bytes do not have the SHA-256 of the "
                                            "manifest");
     }
-    // The limits of a public upload, with the sender's address and e-mail as the scopes.
-    const UploadLimits& limits = configuration_.upload;
-    if (size > limits.maxFileBytes || uint64_t(upload.files) + 1 > limits.maxFilesPerUpload ||
-        uint64_t(upload.bytes) + size > limits.maxBytesPerUpload)
-    {
-      throw ApiError(413, "too-large", "The pulled file is larger than " +
-                                         std::to_string(limits.maxFileBytes) +
-                                         " bytes or the upload would exceed " +
-                                         std::to_string(limits.maxFilesPerUpload) + " files or " +
-                                         std::to_string(limits.maxBytesPerUpload) + " bytes");
-    }
-    ClientInfo client;
-    client.ip = upload.clientIp;
-    client.userAgent = upload.userAgent;
-    policy_.CheckFile(client, upload, size);
+    CheckPulledFile(upload, size);
     if (scan_ != nullptr)
     {
       // An Internal with a scanner checks again what the gateway says it scanned: 422 holds

@@ -59,6 +59,10 @@ namespace Inbound
 
     void Completed() const;
 
+    // A pulled file within the upload limits and the policy's checks (quotas, data monitor), with
+    // the sender's address of the manifest as the client: ApiErrors as for a sender.
+    void CheckPulledFile(const UploadRecord& upload, uint64_t size);
+
     static Json::Value DescribeItem(const ItemRecord& item);
 
     static ApiError Closed(const UploadRecord& upload);
