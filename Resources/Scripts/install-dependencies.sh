@@ -11,6 +11,8 @@ packages=(
   libcurl4-openssl-dev libssl-dev libsqlite3-dev libgtest-dev libpugixml-dev uuid-dev
   libjpeg-dev libpng-dev zlib1g-dev libcivetweb-dev liblua5.3-dev libkainjow-mustache-dev
   libicu-dev
+  # the ledger on PostgreSQL (Inbound.Ledger: "PostgreSQL")
+  libpq-dev
   # web page bundle
   nodejs npm
 )
