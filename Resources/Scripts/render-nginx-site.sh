@@ -11,10 +11,11 @@
 #   tokens of request links masked
 #   PARTNER_MAX_BODY: nginx's cap on one partner request (default 0: none, the plugin caps parts)
 #   ORTHANC: the Orthanc's address, e.g. 127.0.0.1:8042; several gateways: their addresses,
-#   space-separated ("10.0.1.5:8042 10.0.1.6:8042"): requests are routed by upload id, and the
-#   internal Orthancs name gateway n (1, 2, ... in this order) with "X-Inbound-Gateway: n"
-#   (Resources/Nginx/inbound-site.conf; doc/Operations.md, "Scale-out"). With one address the
-#   site is the single-Orthanc site, unchanged.
+#   space-separated, each optionally after its Inbound.UploadIdPrefix ("A=10.0.1.5:8042
+#   B=10.0.1.6:8042"): the requests of an upload go to the gateway of its id's prefix, the
+#   others are hashed by the client's address, and the internal Orthancs name gateway n (1, 2,
+#   ... in this order) with "X-Inbound-Gateway: n" (Resources/Nginx/inbound-site.conf;
+#   doc/Operations.md, "Scale-out"). With one address the site is the single-Orthanc site.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 [[ $# -ge 8 && $# -le 11 ]] || { echo "usage: $0 LISTEN SERVER_NAME CERT KEY ORTHANC MAX_BODY ADMIN_NETS PEER_NETS [ACCESS_LOG [PARTNER_NETS [PARTNER_MAX_BODY]]]" >&2; exit 2; }
@@ -27,24 +28,45 @@ for candidate in "$here/../nginx/inbound-site.conf" "$here/../Nginx/inbound-site
   if [[ -f "$candidate" ]]; then template=$candidate; break; fi
 done
 [[ -n "$template" ]] || { echo "$0: inbound-site.conf not found next to $here" >&2; exit 1; }
-read -r -a orthancs <<<"$5"
-((${#orthancs[@]} >= 1)) || { echo "$0: ORTHANC names no address" >&2; exit 2; }
-for address in "${orthancs[@]}"; do
+read -r -a gateways <<<"$5"
+((${#gateways[@]} >= 1)) || { echo "$0: ORTHANC names no address" >&2; exit 2; }
+orthancs=() prefixes=()
+for gateway in "${gateways[@]}"; do
+  prefix="" address=$gateway
+  if [[ "$gateway" == *=* ]]; then prefix=${gateway%%=*} address=${gateway#*=}; fi
   [[ "$address" =~ ^[A-Za-z0-9.:_-]+$|^\[[0-9A-Fa-f:.]+\](:[0-9]+)?$ ]] || {
     echo "$0: ORTHANC address \"$address\" is not host:port" >&2; exit 2; }
+  [[ -z "$prefix" || "$prefix" =~ ^[2-9A-HJ-NP-Z]{1,4}$ ]] || {
+    echo "$0: upload id prefix \"$prefix\" is not 1-4 of 23456789ABCDEFGHJKLMNPQRSTUVWXYZ" >&2; exit 2; }
+  for other in "${prefixes[@]}"; do
+    [[ -z "$prefix" || -z "$other" || ( "$prefix" != "$other"* && "$other" != "$prefix"* ) ]] || {
+      echo "$0: upload id prefixes \"$other\" and \"$prefix\": one starts the other" >&2; exit 2; }
+  done
+  orthancs+=("$address") prefixes+=("$prefix")
 done
+((${#orthancs[@]} > 1)) || [[ -z "${prefixes[0]}" ]] || {
+  echo "$0: an upload id prefix is for several gateways only" >&2; exit 2; }
 allow() { local out=""; for n in $1; do out+="allow $n; "; done; printf '%s' "$out"; }
 # The blocks between "#@GATEWAYS{@" and "#@}GATEWAYS@" are for several gateways only: dropped
 # with their marks for one Orthanc (the site stays byte for byte the single-Orthanc one), else
 # kept without the marks, with the gateways' upstreams and the pullers' map filled in.
 gateways() {
-  awk -v list="${orthancs[*]}" '
-    BEGIN { n = split(list, address, " "); several = n > 1 }
+  awk -v list="${orthancs[*]}" -v prefix_list="${prefixes[*]/#/=}" '
+    BEGIN {
+      n = split(list, address, " "); several = n > 1
+      split(prefix_list, prefix, " ")
+    }
     /^#@GATEWAYS\{@/ { inside = 1; next }
     /^#@\}GATEWAYS@/ { inside = 0; next }
     inside && !several { next }
     several && /^ *server @ORTHANC@;$/ {
       for (i = 1; i <= n; i++) printf "    server %s;\n", address[i]
+      next
+    }
+    /^@UPLOAD_MAP@$/ {
+      for (i = 1; i <= n; i++)
+        if (prefix[i] != "=")
+          printf "    \"~^/inbound/api/uploads/%s[A-Za-z0-9]*(/|$)\" inbound_gateway_%d;\n", substr(prefix[i], 2), i
       next
     }
     /^@PEER_MAP@$/ {
@@ -59,8 +81,12 @@ gateways() {
       next
     }
     {
-      if (several) gsub(/@PEER_UPSTREAM@/, "$inbound_peer_upstream")
-      else gsub(/@PEER_UPSTREAM@/, "inbound_orthanc")
+      if (several) {
+        gsub(/@PEER_UPSTREAM@/, "$inbound_peer_upstream")
+        gsub(/@PUBLIC_UPSTREAM@/, "$inbound_public_upstream")
+      } else {
+        gsub(/@PEER_UPSTREAM@|@PUBLIC_UPSTREAM@/, "inbound_orthanc")
+      }
       print
     }' "$template"
 }
