@@ -1,0 +1,630 @@
+// The ledger's PostgreSQL connection: the texts it rewrites (PostgresText, no server needed)
+// and the connection itself against the unit tests' PostgreSQL server (PostgresConnection,
+// run by ctest as "postgresql.PostgresConnection.*" with the "postgresql" fixture).
+
+#include "LedgerBackends.h"
+
+#include "Ledger/LedgerDatabase.h"
+#include "Ledger/LedgerSchema.h"
+#include "Ledger/PostgresLedgerConnection.h"
+
+#include <OrthancException.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <thread>
+#include <vector>
+
+using namespace Inbound;
+
+namespace
+{
+  std::string Rewrite(const std::string& sql, int expectedCount)
+  {
+    int count = -1;
+    const std::string result = PostgresText::RewritePlaceholders(sql, count);
+    EXPECT_EQ(expectedCount, count) << sql;
+    return result;
+  }
+
+  Orthanc::ErrorCode CodeOf(const std::function<void()>& action, std::string* message = nullptr)
+  {
+    try
+    {
+      action();
+    }
+    catch (const Orthanc::OrthancException& e)
+    {
+      if (message != nullptr)
+      {
+        *message = e.GetDetails();
+      }
+      return e.GetErrorCode();
+    }
+    return Orthanc::ErrorCode_Success;
+  }
+
+  std::unique_ptr<ILedgerConnection> Open(const LedgerLocation& location)
+  {
+    return OpenPostgresLedgerConnection(location);
+  }
+
+  std::string QueryString(ILedgerConnection& connection, const std::string& sql)
+  {
+    LedgerStatement s(connection, sql);
+    EXPECT_TRUE(s.Step()) << sql;
+    return s.ColumnString(0);
+  }
+
+  int64_t QueryInt(ILedgerConnection& connection, const std::string& sql)
+  {
+    LedgerStatement s(connection, sql);
+    EXPECT_TRUE(s.Step()) << sql;
+    return s.ColumnInt64(0);
+  }
+}
+
+// ---------------------------------------------------------------------------- PostgresText
+
+TEST(PostgresText, PlaceholdersAreNumberedInOrder)
+{
+  EXPECT_EQ("SELECT a FROM t WHERE b = $1 AND c = $2", Rewrite("SELECT a FROM t WHERE b = ? AND c = ?", 2));
+  EXPECT_EQ("INSERT INTO t VALUES ($1,$2,$3)", Rewrite("INSERT INTO t VALUES (?,?,?)", 3));
+  EXPECT_EQ("SELECT 1", Rewrite("SELECT 1", 0));
+  EXPECT_EQ("", Rewrite("", 0));
+  // Two adjacent question marks are two parameters (SQLite reads them so too).
+  EXPECT_EQ("SELECT $1$2", Rewrite("SELECT ??", 2));
+  EXPECT_EQ("$1", Rewrite("?", 1));
+  std::string many, expected;
+  for (int i = 1; i <= 12; i++)
+  {
+    many += (i > 1 ? ",?" : "?");
+    expected += (i > 1 ? ",$" : "$") + std::to_string(i);
+  }
+  EXPECT_EQ(expected, Rewrite(many, 12));
+}
+
+TEST(PostgresText, QuestionMarksInLiteralsIdentifiersAndCommentsStay)
+{
+  EXPECT_EQ("SELECT '?' || $1", Rewrite("SELECT '?' || ?", 1));
+  EXPECT_EQ("SELECT 'it''s ?' , $1", Rewrite("SELECT 'it''s ?' , ?", 1));
+  EXPECT_EQ("SELECT '' , $1, ''''", Rewrite("SELECT '' , ?, ''''", 1));
+  EXPECT_EQ("SELECT \"a?b\" FROM t WHERE x = $1", Rewrite("SELECT \"a?b\" FROM t WHERE x = ?", 1));
+  EXPECT_EQ("SELECT $1 -- why?\n, $2", Rewrite("SELECT ? -- why?\n, ?", 2));
+  EXPECT_EQ("SELECT $1 /* ? '?' */ , $2", Rewrite("SELECT ? /* ? '?' */ , ?", 2));
+  EXPECT_EQ("SELECT $1 -- ?", Rewrite("SELECT ? -- ?", 1));
+  // A quote inside a comment and a comment marker inside a literal do not count.
+  EXPECT_EQ("SELECT '--' , $1", Rewrite("SELECT '--' , ?", 1));
+  EXPECT_EQ("SELECT $1 /* it's */ , $2", Rewrite("SELECT ? /* it's */ , ?", 2));
+  EXPECT_EQ("SELECT 'sender:%@%' LIKE $1", Rewrite("SELECT 'sender:%@%' LIKE ?", 1));
+  // A single "-" or "/" is an operator.
+  EXPECT_EQ("SELECT $1 - $2 / $3", Rewrite("SELECT ? - ? / ?", 3));
+}
+
+TEST(PostgresText, MalformedTextsAreRefused)
+{
+  int count = 0;
+  EXPECT_THROW(PostgresText::RewritePlaceholders("SELECT 'open", count), Orthanc::OrthancException);
+  EXPECT_THROW(PostgresText::RewritePlaceholders("SELECT \"open", count), Orthanc::OrthancException);
+  EXPECT_THROW(PostgresText::RewritePlaceholders("SELECT 1 /* open", count), Orthanc::OrthancException);
+  // Numbered parameters would not keep their numbers: refused.
+  EXPECT_THROW(PostgresText::RewritePlaceholders("SELECT ?1", count), Orthanc::OrthancException);
+}
+
+TEST(PostgresText, ValidUtf8IsKept)
+{
+  const std::string texts[] = {
+    "", "plain ASCII", "caf\xC3\xA9", "\xE2\x82\xAC 12", "\xF0\x9F\x98\x80",
+    "\xEF\xBF\xBD", "\xED\x9F\xBF", "\xEE\x80\x80", "\xF4\x8F\xBF\xBF", "\x7F\x01"
+  };
+  for (const std::string& text : texts)
+  {
+    EXPECT_EQ(text, PostgresText::SanitizeUtf8(text));
+  }
+}
+
+TEST(PostgresText, InvalidUtf8AndNulBecomeReplacementCharacters)
+{
+  const std::string R = "\xEF\xBF\xBD";
+  EXPECT_EQ("a" + R + "b", PostgresText::SanitizeUtf8(std::string("a\0b", 3)));
+  EXPECT_EQ(R, PostgresText::SanitizeUtf8("\xFF"));
+  EXPECT_EQ(R + R, PostgresText::SanitizeUtf8("\x80\xBF"));           // lone continuations
+  EXPECT_EQ(R + "A", PostgresText::SanitizeUtf8("\xC3" "A"));          // truncated
+  EXPECT_EQ(R, PostgresText::SanitizeUtf8("\xE2\x82"));               // truncated at the end
+  EXPECT_EQ(R + R, PostgresText::SanitizeUtf8("\xC0\xAF"));           // overlong "/"
+  EXPECT_EQ(R + R + R, PostgresText::SanitizeUtf8("\xE0\x80\xAF"));   // overlong, 3 bytes
+  EXPECT_EQ(R + R + R, PostgresText::SanitizeUtf8("\xED\xA0\x80"));   // a surrogate
+  EXPECT_EQ(R + R + R + R, PostgresText::SanitizeUtf8("\xF4\x90\x80\x80"));  // > U+10FFFF
+  EXPECT_EQ(R + R + R + R, PostgresText::SanitizeUtf8("\xF5\x80\x80\x80"));
+  // A maximal subpart is one replacement: "\xF0\x9F\x98" then "A".
+  EXPECT_EQ(R + "A", PostgresText::SanitizeUtf8("\xF0\x9F\x98" "A"));
+  EXPECT_EQ("caf" + R + "\xC3\xA9", PostgresText::SanitizeUtf8("caf\xE9\xC3\xA9"));  // Latin-1 é
+}
+
+TEST(PostgresText, SanitizedTextIsAlwaysValid)
+{
+  // Every string of up to three bytes from a set that covers each class of lead and
+  // continuation byte: the result is valid UTF-8 (sanitising it changes nothing) without NUL.
+  const unsigned char bytes[] = { 0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0,
+                                  0xC2, 0xDF, 0xE0, 0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xFF };
+  const size_t n = sizeof(bytes);
+  for (size_t a = 0; a < n; a++)
+  {
+    for (size_t b = 0; b <= n; b++)
+    {
+      for (size_t c = 0; c <= n; c++)
+      {
+        std::string text(1, static_cast<char>(bytes[a]));
+        if (b < n)
+        {
+          text += static_cast<char>(bytes[b]);
+        }
+        if (c < n)
+        {
+          text += static_cast<char>(bytes[c]);
+        }
+        const std::string sanitized = PostgresText::SanitizeUtf8(text);
+        ASSERT_EQ(sanitized, PostgresText::SanitizeUtf8(sanitized));
+        ASSERT_EQ(std::string::npos, sanitized.find('\0'));
+      }
+    }
+  }
+}
+
+TEST(PostgresText, IntegersAreParsedStrictly)
+{
+  EXPECT_EQ(0, PostgresText::ParseInteger("0"));
+  EXPECT_EQ(-42, PostgresText::ParseInteger("-42"));
+  EXPECT_EQ(INT64_MAX, PostgresText::ParseInteger("9223372036854775807"));
+  EXPECT_EQ(INT64_MIN, PostgresText::ParseInteger("-9223372036854775808"));
+  for (const char* bad : { "", "-", " 1", "1 ", "+1", "1.5", "0x10", "12a", "t",
+                           "9223372036854775808", "-9223372036854775809" })
+  {
+    EXPECT_THROW(PostgresText::ParseInteger(bad), Orthanc::OrthancException) << bad;
+  }
+}
+
+TEST(PostgresText, ByteaHexIsDecoded)
+{
+  EXPECT_EQ("", PostgresText::DecodeBytea("\\x"));
+  EXPECT_EQ(std::string("\x00\xff\x10", 3), PostgresText::DecodeBytea("\\x00ff10"));
+  EXPECT_EQ("\xAB", PostgresText::DecodeBytea("\\xAb"));
+  for (const char* bad : { "", "00", "\\x0", "\\xzz", "\\000" })
+  {
+    EXPECT_THROW(PostgresText::DecodeBytea(bad), Orthanc::OrthancException) << bad;
+  }
+}
+
+TEST(PostgresText, LockKeyIsStableAndPerSchema)
+{
+  // The key must not change between versions: Orthancs of two versions during a rolling
+  // upgrade take the same lock.
+  EXPECT_EQ(PostgresText::AdvisoryLockKey("inbound"), PostgresText::AdvisoryLockKey("inbound"));
+  EXPECT_NE(PostgresText::AdvisoryLockKey("inbound"), PostgresText::AdvisoryLockKey("inbound2"));
+  EXPECT_EQ(INT64_C(4101556713433393849), PostgresText::AdvisoryLockKey("inbound"));
+}
+
+// ---------------------------------------------------------------------------- PostgresConnection
+
+TEST(PostgresConnection, ValuesComeBackAsTheyWereBound)
+{
+  std::unique_ptr<ILedgerConnection> c = Open(InboundTests::NewPostgresLocation());
+  EXPECT_EQ(LedgerDialect_PostgreSQL, c->GetDialect());
+  c->Execute("CREATE TABLE t (i BIGINT, s TEXT, b BYTEA)");
+
+  std::string blob;
+  for (int i = 0; i < 256; i++)
+  {
+    blob += static_cast<char>(i);
+  }
+  c->Begin();
+  {
+    LedgerStatement s(*c, "INSERT INTO t (i, s, b) VALUES (?, ?, ?)");
+    s.BindInt64(0, INT64_MIN);
+    s.BindString(1, "caf\xC3\xA9 'quoted' ? \\ %");
+    s.BindBlob(2, blob.data(), blob.size());
+    EXPECT_TRUE(s.Run());
+  }
+  EXPECT_EQ(1, c->GetLastChangeCount());
+  {
+    LedgerStatement s(*c, "INSERT INTO t (i, s, b) VALUES (?, ?, ?)");  // the cached statement
+    s.BindInt(0, 7);
+    s.BindNull(1);
+    // parameter 2 left unbound: NULL, as in SQLite
+    EXPECT_TRUE(s.Run());
+  }
+  c->Commit();
+
+  LedgerStatement s(*c, "SELECT i, s, b, i = ? FROM t ORDER BY i");
+  s.BindInt64(0, 7);
+  ASSERT_TRUE(s.Step());
+  EXPECT_EQ(4, s.ColumnCount());
+  EXPECT_EQ(INT64_MIN, s.ColumnInt64(0));
+  EXPECT_EQ("caf\xC3\xA9 'quoted' ? \\ %", s.ColumnString(1));
+  EXPECT_EQ(blob, s.ColumnBlob(2));
+  EXPECT_EQ(0, s.ColumnInt(3));  // a boolean reads as 0/1, as in SQLite
+  EXPECT_THROW(s.ColumnInt(0), Orthanc::OrthancException);  // beyond 32 bits
+  ASSERT_TRUE(s.Step());
+  EXPECT_EQ(7, s.ColumnInt(0));
+  EXPECT_TRUE(s.ColumnIsNull(1));
+  EXPECT_EQ("", s.ColumnString(1));
+  EXPECT_TRUE(s.ColumnIsNull(2));
+  EXPECT_EQ("", s.ColumnBlob(2));
+  EXPECT_EQ(1, s.ColumnInt(3));
+  EXPECT_FALSE(s.Step());
+  EXPECT_FALSE(s.Step());
+  EXPECT_THROW(s.ColumnInt(0), Orthanc::OrthancException);  // no row
+}
+
+TEST(PostgresConnection, BindingChecksIndexesAndTextIsMadeValid)
+{
+  std::unique_ptr<ILedgerConnection> c = Open(InboundTests::NewPostgresLocation());
+  {
+    LedgerStatement s(*c, "SELECT CAST(? AS TEXT) || '?'");
+    EXPECT_THROW(s.BindString(1, "x"), Orthanc::OrthancException);
+    EXPECT_THROW(s.BindInt(-1, 1), Orthanc::OrthancException);
+    s.BindString(0, std::string("a\0b\xFF", 4));
+    ASSERT_TRUE(s.Step());
+    EXPECT_EQ("a\xEF\xBF\xBD" "b\xEF\xBF\xBD?", s.ColumnString(0));
+    EXPECT_THROW(s.ColumnString(1), Orthanc::OrthancException);
+  }
+  {
+    LedgerStatement s(*c, "SELECT SUM(x), COUNT(*) FROM (VALUES (CAST(? AS BIGINT)), (5)) v(x)");
+    s.BindInt64(0, 4000000000);
+    ASSERT_TRUE(s.Step());
+    EXPECT_EQ(4000000005, s.ColumnInt64(0));  // numeric, read as an integer
+    EXPECT_EQ(2, s.ColumnInt(1));
+  }
+  {
+    LedgerStatement s(*c, "SELECT 1.5");
+    ASSERT_TRUE(s.Step());
+    EXPECT_THROW(s.ColumnInt64(0), Orthanc::OrthancException);  // never rounded silently
+  }
+}
+
+TEST(PostgresConnection, ChangesAndInsertedIds)
+{
+  std::unique_ptr<ILedgerConnection> c = Open(InboundTests::NewPostgresLocation());
+  c->Execute("CREATE TABLE q (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+             " k TEXT UNIQUE, n BIGINT NOT NULL)");
+  c->Begin();
+  for (const char* k : { "a", "b", "c" })
+  {
+    LedgerStatement s(*c, "INSERT INTO q (k, n) VALUES (?, 1)");
+    s.BindString(0, k);
+    s.Run();
+    EXPECT_EQ(1, c->GetLastChangeCount());
+  }
+  EXPECT_EQ(3, c->GetLastInsertRowId());
+  {
+    LedgerStatement s(*c, "INSERT INTO q (k, n) VALUES (?, 1) ON CONFLICT (k) DO NOTHING");
+    s.BindString(0, "a");
+    s.Run();
+    EXPECT_EQ(0, c->GetLastChangeCount());
+  }
+  {
+    LedgerStatement s(*c, "UPDATE q SET n = n + 1 WHERE k <> ?");
+    s.BindString(0, "a");
+    s.Run();
+    EXPECT_EQ(2, c->GetLastChangeCount());
+  }
+  {
+    LedgerStatement s(*c, "SELECT n FROM q WHERE k = ?");  // a SELECT leaves the count
+    s.BindString(0, "b");
+    ASSERT_TRUE(s.Step());
+    EXPECT_EQ(2, s.ColumnInt(0));
+    EXPECT_EQ(2, c->GetLastChangeCount());
+  }
+  {
+    LedgerStatement s(*c, "DELETE FROM q");
+    EXPECT_TRUE(s.Run());
+    EXPECT_EQ(3, c->GetLastChangeCount());
+  }
+  c->Commit();
+}
+
+TEST(PostgresConnection, RollbackForgetsAndAFailedTransactionDoesNotCommit)
+{
+  std::unique_ptr<ILedgerConnection> c = Open(InboundTests::NewPostgresLocation());
+  c->Execute("CREATE TABLE r (k TEXT PRIMARY KEY)");
+  c->Begin();
+  c->Execute("INSERT INTO r VALUES ('kept')");
+  c->Commit();
+
+  c->Begin();
+  c->Execute("INSERT INTO r VALUES ('forgotten')");
+  c->Rollback();
+  EXPECT_EQ(1, QueryInt(*c, "SELECT COUNT(*) FROM r"));
+
+  // A statement that fails inside a transaction: PostgreSQL answers the COMMIT with a
+  // ROLLBACK; the connection reports it rather than pretending.
+  c->Begin();
+  c->Execute("INSERT INTO r VALUES ('second')");
+  EXPECT_EQ(Orthanc::ErrorCode_Database,
+            CodeOf([&] { c->Execute("INSERT INTO r VALUES ('kept')"); }));
+  EXPECT_EQ(Orthanc::ErrorCode_Database, CodeOf([&] { c->Commit(); }));
+  EXPECT_EQ(1, QueryInt(*c, "SELECT COUNT(*) FROM r"));
+
+  EXPECT_EQ(Orthanc::ErrorCode_BadSequenceOfCalls, CodeOf([&] { c->Commit(); }));
+  c->Rollback();  // harmless without a transaction
+  c->Begin();
+  EXPECT_EQ(Orthanc::ErrorCode_BadSequenceOfCalls, CodeOf([&] { c->Begin(); }));
+  c->Rollback();
+}
+
+TEST(PostgresConnection, SettingsOfTheConnectionAndTheTransaction)
+{
+  const LedgerLocation location = InboundTests::NewPostgresLocation();
+  std::unique_ptr<ILedgerConnection> c = Open(location);
+  EXPECT_EQ("30s", QueryString(*c, "SHOW statement_timeout"));
+  EXPECT_EQ(location.postgresSchema, QueryString(*c, "SHOW search_path"));  // nothing else
+  EXPECT_EQ(location.postgresSchema, QueryString(*c, "SELECT current_schema()"));
+
+  c->Begin(true);
+  EXPECT_EQ("off", QueryString(*c, "SHOW synchronous_commit"));
+  c->Commit();
+  c->Begin();
+  EXPECT_EQ("on", QueryString(*c, "SHOW synchronous_commit"));
+  // The ledger's advisory lock is held by the transaction.
+  EXPECT_EQ(1, QueryInt(*c, "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory'"
+                            " AND pid = pg_backend_pid() AND granted"));
+  c->Commit();
+  EXPECT_EQ(0, QueryInt(*c, "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory'"
+                            " AND pid = pg_backend_pid()"));
+}
+
+TEST(PostgresConnection, TransactionsOfTwoConnectionsRunOneAfterTheOther)
+{
+  const LedgerLocation location = InboundTests::NewPostgresLocation();
+  std::unique_ptr<ILedgerConnection> first = Open(location);
+  std::unique_ptr<ILedgerConnection> second = Open(location);
+  LedgerLocation elsewhere = location;
+  elsewhere.postgresSchema = InboundTests::NewPostgresSchema();
+  std::unique_ptr<ILedgerConnection> other = Open(elsewhere);
+
+  first->Begin();
+  std::atomic<bool> began(false);
+  std::thread waiter([&] {
+    second->Begin();
+    began = true;
+    second->Commit();
+  });
+  // Another ledger (schema) is not held up.
+  other->Begin();
+  other->Commit();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_FALSE(began);  // waits for the ledger's lock
+  first->Commit();
+  waiter.join();
+  EXPECT_TRUE(began);
+}
+
+TEST(PostgresConnection, ALostConnectionIsUnavailableThenConnectsAgain)
+{
+  const LedgerLocation location = InboundTests::NewPostgresLocation();
+  std::unique_ptr<ILedgerConnection> c = Open(location);
+  std::unique_ptr<ILedgerConnection> admin = Open(location);
+  c->Execute("CREATE TABLE l (k TEXT)");
+  const int64_t pid = QueryInt(*c, "SELECT pg_backend_pid()");
+
+  // Killed in the middle of a transaction: the statement fails as "unavailable", the
+  // transaction is gone, the next Begin() connects again.
+  c->Begin();
+  {
+    LedgerStatement s(*c, "INSERT INTO l VALUES (?)");
+    s.BindString(0, "before");
+    s.Run();
+  }
+  admin->Execute("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
+  std::string message;
+  EXPECT_EQ(Orthanc::ErrorCode_DatabaseUnavailable, CodeOf([&] {
+    LedgerStatement s(*c, "INSERT INTO l VALUES (?)");
+    s.BindString(0, "after");
+    s.Run();
+  }, &message));
+  EXPECT_NE(std::string::npos, message.find("127.0.0.1")) << message;
+  EXPECT_NE(std::string::npos, message.find("next transaction connects again")) << message;
+  // Nothing runs outside a transaction of the new connection.
+  EXPECT_EQ(Orthanc::ErrorCode_DatabaseUnavailable,
+            CodeOf([&] { LedgerStatement s(*c, "SELECT 1"); s.Step(); }));
+  c->Rollback();
+
+  c->Begin();
+  const int64_t pid2 = QueryInt(*c, "SELECT pg_backend_pid()");
+  EXPECT_NE(pid, pid2);
+  {
+    LedgerStatement s(*c, "INSERT INTO l VALUES (?)");  // prepared again on the new one
+    s.BindString(0, "again");
+    s.Run();
+  }
+  c->Commit();
+  EXPECT_EQ("again", QueryString(*c, "SELECT string_agg(k, ',') FROM l"));
+
+  // Killed while idle (a server restart between two transactions): the next Begin()
+  // notices and connects again without an error.
+  admin->Execute("SELECT pg_terminate_backend(" + std::to_string(pid2) + ")");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  c->Begin();
+  EXPECT_NE(pid2, QueryInt(*c, "SELECT pg_backend_pid()"));
+  c->Commit();
+}
+
+TEST(PostgresConnection, AnUnreachableServerIsUnavailableWithoutThePassword)
+{
+  const std::string uri = InboundTests::PostgresUri();
+  // The test server's URI with its port replaced by one nobody listens on, and with a
+  // wrong password: neither message may show the password.
+  const size_t at = uri.find('@');
+  const size_t colon = uri.find(':', at);
+  const size_t slash = uri.find('/', colon);
+  ASSERT_TRUE(at != std::string::npos && colon != std::string::npos && slash != std::string::npos);
+  const size_t passwordStart = uri.find(':', uri.find("//") + 2) + 1;
+  const std::string password = uri.substr(passwordStart, at - passwordStart);
+  ASSERT_FALSE(password.empty());
+
+  LedgerLocation closed;
+  closed.dialect = LedgerDialect_PostgreSQL;
+  closed.postgresUri = uri.substr(0, colon) + ":1" + uri.substr(slash);
+  std::string message;
+  EXPECT_EQ(Orthanc::ErrorCode_DatabaseUnavailable, CodeOf([&] { Open(closed); }, &message));
+  EXPECT_EQ(std::string::npos, message.find(password)) << message;
+  EXPECT_NE(std::string::npos, message.find("127.0.0.1:1")) << message;
+
+  LedgerLocation wrong;
+  wrong.dialect = LedgerDialect_PostgreSQL;
+  wrong.postgresUri = uri.substr(0, passwordStart) + "not-" + password + uri.substr(at);
+  EXPECT_EQ(Orthanc::ErrorCode_DatabaseUnavailable, CodeOf([&] { Open(wrong); }, &message));
+  EXPECT_EQ(std::string::npos, message.find(password)) << message;
+  EXPECT_NE(std::string::npos, message.find("password authentication failed")) << message;
+}
+
+namespace
+{
+  // table -> its columns in order, of a ledger just created.
+  typedef std::map<std::string, std::vector<std::string>> Columns;
+
+  Columns SqliteColumns()
+  {
+    LedgerLocation location;
+    std::unique_ptr<ILedgerConnection> c = OpenLedgerConnection(location);
+    CreateOrUpgradeSqliteSchema(*c, "in memory");
+    Columns columns;
+    LedgerStatement tables(*c, "SELECT name FROM sqlite_master WHERE type = 'table'"
+                               " AND name NOT LIKE 'sqlite_%'");
+    while (tables.Step())
+    {
+      const std::string table = tables.ColumnString(0);
+      LedgerStatement s(*c, "SELECT name FROM pragma_table_info('" + table + "') ORDER BY cid");
+      while (s.Step())
+      {
+        columns[table].push_back(s.ColumnString(0));
+      }
+    }
+    return columns;
+  }
+
+  std::set<std::string> SqliteIndexes()
+  {
+    LedgerLocation location;
+    std::unique_ptr<ILedgerConnection> c = OpenLedgerConnection(location);
+    CreateOrUpgradeSqliteSchema(*c, "in memory");
+    std::set<std::string> indexes;
+    LedgerStatement s(*c, "SELECT name FROM sqlite_master WHERE type = 'index'"
+                          " AND name NOT LIKE 'sqlite_autoindex%'");
+    while (s.Step())
+    {
+      indexes.insert(s.ColumnString(0));
+    }
+    return indexes;
+  }
+}
+
+TEST(PostgresConnection, TheSchemaIsTheSqliteOneOnPostgres)
+{
+  const LedgerLocation location = InboundTests::NewPostgresLocation();
+  std::unique_ptr<ILedgerConnection> c = Open(location);
+  CreateOrUpgradePostgresSchema(*c, "schema \"" + location.postgresSchema + "\"");
+  EXPECT_EQ(std::to_string(LedgerDatabase::kSchemaVersion),
+            QueryString(*c, "SELECT value FROM ledger_meta WHERE key = 'schema-version'"));
+
+  Columns columns;
+  {
+    LedgerStatement s(*c, "SELECT table_name, column_name FROM information_schema.columns"
+                          " WHERE table_schema = ? AND table_name <> 'ledger_meta'"
+                          " ORDER BY table_name, ordinal_position");
+    s.BindString(0, location.postgresSchema);
+    while (s.Step())
+    {
+      columns[s.ColumnString(0)].push_back(s.ColumnString(1));
+    }
+  }
+  EXPECT_EQ(SqliteColumns(), columns);
+
+  // Every integer is 64 bits; blobs are bytea.
+  EXPECT_EQ(0, QueryInt(*c, "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema"
+                            " = current_schema() AND data_type IN ('integer', 'smallint')"));
+  EXPECT_EQ("bytea", QueryString(*c, "SELECT data_type FROM information_schema.columns WHERE"
+                                     " table_schema = current_schema() AND table_name = 'patients'"
+                                     " AND column_name = 'original'"));
+
+  std::set<std::string> indexes;
+  {
+    // The indexes made by CREATE INDEX (not those of primary keys and UNIQUE constraints).
+    LedgerStatement s(*c, "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+                          " AND indexname NOT IN (SELECT conname FROM pg_constraint)");
+    while (s.Step())
+    {
+      indexes.insert(s.ColumnString(0));
+    }
+  }
+  EXPECT_EQ(SqliteIndexes(), indexes);
+
+  // Identity ids count from 1 and an explicit id is accepted (BY DEFAULT).
+  c->Begin();
+  c->Execute("INSERT INTO audit (time, event, upload_id, ip, detail) VALUES (1, 'e', '', '', '')");
+  EXPECT_EQ(1, c->GetLastInsertRowId());
+  c->Execute("INSERT INTO audit (seq, time, event, upload_id, ip, detail)"
+             " VALUES (100, 1, 'e', '', '', '')");
+  c->Rollback();
+
+  // Opening it again changes nothing and keeps what it holds.
+  c->Begin();
+  c->Execute("INSERT INTO bans (entry, created_at, until, reason, automatic)"
+             " VALUES ('ip:192.0.2.1', 1, 2, 'r', 0)");
+  c->Commit();
+  CreateOrUpgradePostgresSchema(*c, "again");
+  EXPECT_EQ(1, QueryInt(*c, "SELECT COUNT(*) FROM bans"));
+}
+
+TEST(PostgresConnection, ALedgerOfANewerVersionIsRefusedAndLeftAsItIs)
+{
+  const LedgerLocation location = InboundTests::NewPostgresLocation();
+  std::unique_ptr<ILedgerConnection> c = Open(location);
+  CreateOrUpgradePostgresSchema(*c, "first");
+  const int newer = LedgerDatabase::kSchemaVersion + 1;
+  c->Execute("UPDATE ledger_meta SET value = '" + std::to_string(newer) +
+             "' WHERE key = 'schema-version'");
+  std::string message;
+  EXPECT_EQ(Orthanc::ErrorCode_IncompatibleDatabaseVersion, CodeOf([&] {
+    CreateOrUpgradePostgresSchema(*c, "schema \"" + location.postgresSchema + "\"");
+  }, &message));
+  EXPECT_NE(std::string::npos, message.find("schema \"" + location.postgresSchema + "\"")) << message;
+  EXPECT_NE(std::string::npos, message.find("newer version of Orthanc Inbound (schema " +
+                                            std::to_string(newer))) << message;
+  EXPECT_EQ(std::to_string(newer),
+            QueryString(*c, "SELECT value FROM ledger_meta WHERE key = 'schema-version'"));
+  // The connection is usable afterwards (the failed transaction was rolled back).
+  c->Begin();
+  c->Commit();
+}
+
+TEST(PostgresConnection, TwoOrthancsCreatingTheLedgerAtOnce)
+{
+  const LedgerLocation location = InboundTests::NewPostgresLocation();  // not created yet
+  std::vector<std::thread> threads;
+  std::atomic<int> failures(0);
+  for (int i = 0; i < 4; i++)
+  {
+    threads.emplace_back([&] {
+      try
+      {
+        std::unique_ptr<ILedgerConnection> c = Open(location);
+        CreateOrUpgradePostgresSchema(*c, "concurrent");
+      }
+      catch (...)
+      {
+        failures++;
+      }
+    });
+  }
+  for (std::thread& t : threads)
+  {
+    t.join();
+  }
+  EXPECT_EQ(0, failures);
+  std::unique_ptr<ILedgerConnection> c = Open(location);
+  EXPECT_EQ(1, QueryInt(*c, "SELECT COUNT(*) FROM ledger_meta"));
+}
