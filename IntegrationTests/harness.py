@@ -17,9 +17,13 @@ import time
 
 import requests
 
+import postgres
+
 ORTHANC = os.environ.get("INBOUND_ORTHANC", "/usr/sbin/Orthanc")
 ADMIN = ("admin", "admin-secret-4bX9qL2mT7vR")
 REQUEST_TIMEOUT = 60
+# "postgresql": Standalones and Internals keep their ledger there (postgres.LedgerDatabases).
+LEDGER = os.environ.get("INBOUND_TEST_LEDGER", "sqlite").strip().lower()
 
 PRIVACY_VERSION = "2026-01"
 PRIVACY_TEXT = "We keep your data safe."
@@ -146,53 +150,6 @@ class SealingKeys:
         return inbound
 
 
-# "The same tests against both ledgers": with INBOUND_TEST_LEDGER=postgresql (or LEDGER set to
-# "postgresql" by a test module, test_postgresql_ledger.py), every Standalone and Internal the
-# harness starts keeps its ledger in PostgreSQL ("Inbound.Ledger": "PostgreSQL"), each server in
-# a database of its own on one PostgreSQL server of the session (postgres.py), kept across its
-# restarts. Gateways keep their SQLite ledger (doc/Configuration.md: a Gateway's ledger stays
-# beside its staging), and so does a server whose test sets "Ledger" itself.
-LEDGER = os.environ.get("INBOUND_TEST_LEDGER", "sqlite").strip().lower()
-
-
-class PostgresLedgers:
-    """The session's PostgreSQL server for the ledgers, started at the first use and stopped
-    at the end of the session."""
-
-    _server = None
-    _count = 0
-
-    @classmethod
-    def new_database(cls):
-        import atexit
-        import postgres
-        if cls._server is None:
-            problems = postgres.missing_packages()
-            if problems:
-                raise ServerError("INBOUND_TEST_LEDGER=postgresql, but PostgreSQL is not "
-                                  "installed:\n  " + "\n  ".join(problems))
-            server = postgres.PostgreSQL()
-            try:
-                server.start()
-            except BaseException:
-                server.cleanup()
-                raise
-            atexit.register(server.cleanup)
-            cls._server = server
-        cls._count += 1
-        name = "ledger_%d_%d" % (os.getpid(), cls._count)
-        return cls._server.create_database(name, name, "a-password-for-" + name)
-
-    @staticmethod
-    def settings(database):
-        """Orthanc's "PostgreSQL" section naming the database, for the plugin only (Orthanc's
-        own index stays in SQLite: no orthanc-postgresql plugin is loaded)."""
-        import postgres
-        section, _ = postgres.orthanc_settings(database)
-        section.update({"EnableIndex": False, "EnableStorage": False, "Lock": False})
-        return section
-
-
 class ServerError(RuntimeError):
     pass
 
@@ -215,11 +172,7 @@ class OrthancServer:
         self.process = None
         self.starts = 0
         self.killed = False
-        self.ledger_database = None    # the PostgreSQL database of its ledger (LEDGER)
-        self.postgresql_ledger = (
-            LEDGER == "postgresql" and bool(plugin) and "Ledger" not in (inbound or {})
-            and self.inbound.get("Role", "Standalone") in ("Standalone", "Internal")
-            and "PostgreSQL" not in self.orthanc_overrides)
+        self.ledger_database = None    # its PostgreSQL ledger (LEDGER), kept across restarts
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -250,11 +203,11 @@ class OrthancServer:
         }
         if self.plugin:
             config["Inbound"] = SealingKeys.apply(copy.deepcopy(self.inbound))
-        if self.postgresql_ledger:
-            if self.ledger_database is None:
-                self.ledger_database = PostgresLedgers.new_database()
+        if self.ledger_database or LEDGER == "postgresql" and self.plugin and "Ledger" not in \
+                self.inbound and self.inbound["Role"] in ("Standalone", "Internal"):
+            self.ledger_database = self.ledger_database or postgres.LedgerDatabases.create()
             config["Inbound"]["Ledger"] = "PostgreSQL"
-            config["PostgreSQL"] = PostgresLedgers.settings(self.ledger_database)
+            config["PostgreSQL"] = postgres.LedgerDatabases.settings(self.ledger_database)
         return merge(config, self.orthanc_overrides)
 
     def start(self):

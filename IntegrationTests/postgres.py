@@ -229,3 +229,40 @@ class PostgreSQL:
                     "CREATE DATABASE %s OWNER %s ENCODING 'UTF8'" % (name, user)):
             self.psql(sql)
         return Database(self, name, user, password)
+
+
+class LedgerDatabases:
+    """The plugin's ledgers in PostgreSQL for harness.LEDGER = "postgresql" ("the same tests
+    against both ledgers"): one server for the test session, started at the first use and
+    stopped at its end, and a database (and owner) per Orthanc server."""
+
+    _server = None
+    _count = 0
+
+    @classmethod
+    def create(cls):
+        if cls._server is None:
+            problems = missing_packages()
+            if problems:
+                raise harness.ServerError("the PostgreSQL ledger needs PostgreSQL:\n  "
+                                          + "\n  ".join(problems))
+            server = PostgreSQL()
+            try:
+                server.start()
+            except BaseException:
+                server.cleanup()
+                raise
+            import atexit
+            atexit.register(server.cleanup)
+            cls._server = server
+        cls._count += 1
+        name = "ledger_%d_%d" % (os.getpid(), cls._count)
+        return cls._server.create_database(name, name, "a-password-for-" + name)
+
+    @staticmethod
+    def settings(database):
+        """Orthanc's "PostgreSQL" section naming the database, read by the plugin alone: no
+        orthanc-postgresql plugin is loaded, Orthanc's own index stays in SQLite."""
+        section, _ = orthanc_settings(database)
+        section.update({"EnableIndex": False, "EnableStorage": False, "Lock": False})
+        return section

@@ -1,6 +1,6 @@
 """The same tests against both ledgers: the tests below, of other modules, run here a second time
 with every Standalone and Internal keeping its ledger in PostgreSQL ("Inbound.Ledger":
-"PostgreSQL", a database of its own on a real PostgreSQL 15 server; harness.PostgresLedgers).
+"PostgreSQL", a database of its own on a real PostgreSQL 15 server; postgres.LedgerDatabases).
 Gateways keep their SQLite ledger, as deployed.
 
 Chosen for what the PostgreSQL ledger changes: the pull and its crashes (leases, start-up
