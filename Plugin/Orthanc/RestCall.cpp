@@ -26,6 +26,9 @@ namespace Inbound
       "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
       "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
       "frame-ancestors 'none'; form-action 'none'";
+    // The Retry-After of "ledger-unavailable": about one connection attempt (connect_timeout
+    // of PostgresLedgerConnection.cpp).
+    const int kLedgerRetryAfterSeconds = 5;
   }
 
   void RestCall::SetCommonHeaders()
@@ -159,6 +162,15 @@ namespace Inbound
       if (e.GetErrorCode() == Orthanc::ErrorCode_FullStorage)
       {
         AnswerError(ApiError(507, "storage-full", "The archive is full; please try again later"));
+        return;
+      }
+      if (e.GetErrorCode() == Orthanc::ErrorCode_DatabaseUnavailable)
+      {
+        // The ledger's PostgreSQL server cannot be reached (doc/Ledger.md "Two databases"):
+        // nothing was recorded, the same request succeeds once it is back.
+        AnswerError(ApiError(503, "ledger-unavailable",
+                             "The server's database is not reachable; please try again later")
+                      .WithHeader("Retry-After", std::to_string(kLedgerRetryAfterSeconds)));
         return;
       }
     }
