@@ -103,6 +103,10 @@ class Sender:
         self.session.close()
 
 
+def sender_email(source):
+    return "sender-%s@clinic.example" % source.replace(".", "-")
+
+
 class SentUpload:
     """One upload as a sender made it through nginx: its files (Originals), those sent in
     parts, the receipt and every request of it."""
@@ -115,6 +119,7 @@ class SentUpload:
         self.originals = []
         self.in_parts = []
         self.receipt = None
+        self.sender_email = sender_email(sender.source)
 
     def path(self, suffix=""):
         return "/inbound/api/uploads/%s%s" % (self.id, suffix)
@@ -133,8 +138,7 @@ def send_upload(sender, originals, recipient="neuroradiology", big=None, part_by
     """Opens an upload through nginx, sends the files (and "big", an Original, in parts of
     "part_bytes"), asks for its status and completes it. Every answer is checked."""
     body = harness.open_body(recipient=recipient,
-                             sender=harness.sender(email="sender-%s@clinic.example"
-                                                   % sender.source.replace(".", "-")))
+                             sender=harness.sender(email=sender_email(sender.source)))
     r = sender.request("POST", "/inbound/api/uploads", json=body, expected=(201,))
     upload = SentUpload(sender, recipient, r.json())
     for original in originals:
@@ -175,7 +179,8 @@ def smtp(sink):
 
 
 def notifications():
-    return {"OrthancUrl": ORTHANC_URL, "RetryInterval": 1, "MaxRetryInterval": 2}
+    return {"OrthancUrl": ORTHANC_URL, "RetryInterval": 1, "MaxRetryInterval": 2,
+            "SenderReceipt": True}
 
 
 def postgresql_ledger(database, index=False):
@@ -250,7 +255,8 @@ class ScaleOut:
 
     @staticmethod
     def start_server(server):
-        conftest.LIVE_SERVERS.append(server)
+        if server not in conftest.LIVE_SERVERS:
+            conftest.LIVE_SERVERS.append(server)
         server.start()
         return server
 
@@ -293,13 +299,13 @@ class ScaleOut:
                 if g.admin("GET", "/inbound/admin/uploads/%s" % upload_id).status_code == 200]
 
     def ledger(self, sql):
-        """Rows of the plugin's tables in PostgreSQL (schema "inbound")."""
-        return self.database.query("SET search_path = inbound; " + sql)
+        """Rows of a query of the plugin's tables in PostgreSQL (schema "inbound.")."""
+        return self.database.query(sql)
 
     def leases_of(self, node_name):
         """The pull leases held by the internal Orthanc named "node_name" right now."""
         return [r[0] for r in self.ledger(
-            "SELECT name FROM leases WHERE owner LIKE '%s/%%' AND name LIKE 'pull:%%'"
+            "SELECT name FROM inbound.leases WHERE owner LIKE '%s/%%' AND name LIKE 'pull:%%'"
             % node_name)]
 
 
@@ -326,11 +332,10 @@ def upload_state(server, upload_id):
     return r.json()["state"] if r.status_code == 200 else None
 
 
-def mails_by_upload(sink):
-    """{(upload id, recipient address): [mails]} of the notification mails the sink holds."""
+def mails_to(sink):
+    """{address: [mails]} of the mails the sink holds, by envelope recipient."""
     found = {}
     for mail in sink.mails():
-        for upload_id in mail.headers("X-Inbound-Upload"):
-            for address in mail.rcpt_tos:
-                found.setdefault((upload_id, address), []).append(mail)
+        for address in mail.rcpt_tos:
+            found.setdefault(address, []).append(mail)
     return found

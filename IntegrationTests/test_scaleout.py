@@ -22,7 +22,7 @@ import data
 import gateway_support
 import harness
 from scaleout_support import (EMAILS, EXPLORER_LINK, PULLER, ScaleOut, Sender,
-                              mails_by_upload, postgresql_ledger, require_postgresql,
+                              mails_to, postgresql_ledger, require_postgresql,
                               send_upload, upload_state, wait_for)
 
 UPLOADS = 12
@@ -52,6 +52,34 @@ def big_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("big")
     return [data.multiframe(str(folder / ("CINE%d.dcm" % i)), "BIG-%d" % i, 10)
             for i in range(4)]
+
+
+def render(orthanc):
+    import subprocess
+    import proxy
+    result = subprocess.run([proxy.RENDER, "443", "inbound.hospital.example", "/c.pem", "/k.pem",
+                             orthanc, "512m", "10.0.0.0/8", "10.1.2.3"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return result.returncode, result.stdout.decode(), result.stderr.decode()
+
+
+def test_one_address_renders_the_single_orthanc_site():
+    """Existing sites render as before: one upstream, no routing, no marks of the template."""
+    code, site, _ = render("127.0.0.1:8042")
+    assert code == 0
+    assert "upstream inbound_orthanc {\n    server 127.0.0.1:8042;\n    keepalive 16;\n" in site
+    for absent in ("@", "inbound_gateway_", "X-Inbound-Gateway", "hash ", "$inbound_public"):
+        assert absent not in site, absent
+    assert site.count("proxy_pass http://inbound_orthanc;") == 6, site
+    code, site, _ = render("A=10.0.1.5:8042 B=10.0.1.6:8042 10.0.1.7:8042")
+    assert code == 0 and "#@" not in site
+    assert '"~^/inbound/api/uploads/B[A-Za-z0-9]*(/|$)" inbound_gateway_2;' in site
+    for bad, why in (("A=10.0.1.5:8042", "for several gateways only"),
+                     ("A=1.2.3.4:1 AB=1.2.3.4:2", "one starts the other"),
+                     ("I=1.2.3.4:1 B=1.2.3.4:2", "is not 1-4 of"),
+                     ("1.2.3.4:1;evil", "is not host:port"), ("", "names no address")):
+        code, _, error = render(bad)
+        assert code == 2 and why in error, (bad, error)
 
 
 def test_the_site_refuses_a_pull_that_names_no_gateway(topology):
@@ -202,19 +230,24 @@ def assert_requests_reached_one_gateway(t, uploads):
     print("uploads per gateway: %s" % sorted(per_gateway.values()))
 
 
-def assert_mailed_once(t, uploads):
+def assert_mailed_once(t, uploads, mails_before=0):
+    """One mail to the upload's recipient (its X-Inbound-Upload the upload, a working link to
+    each study on either Orthanc) and one receipt to its sender (each sender has an address of
+    its own), and nothing else."""
     a, b = t.internals
-    expected = len(uploads)
-    mails = t.sink.wait_for(expected, timeout=60)
-    mails = t.sink.assert_stays(len(mails), 3.0)
-    by_upload = mails_by_upload(t.sink)
+    expected = mails_before + 2 * len(uploads)
+    t.sink.wait_for(expected, timeout=90)
+    mails = t.sink.assert_stays(expected, 3.0)
+    to = mails_to(t.sink)
     for u in uploads:
-        address = EMAILS[u.recipient]
-        found = by_upload.get((u.id, address), [])
-        assert len(found) == 1, "%d mails for %s to %s" % (len(found), u.id, address)
-        others = [k for k in by_upload if k[0] == u.id and k[1] != address]
-        assert others == [], others
-        links = EXPLORER_LINK.findall(found[0].text)
+        for_upload = [m for m in to.get(EMAILS[u.recipient], [])
+                      if m.headers("X-Inbound-Upload") == [u.id]]
+        assert len(for_upload) == 1, "%d mails for %s to %s" % (
+            len(for_upload), u.id, EMAILS[u.recipient])
+        receipts = to.get(u.sender_email, [])
+        assert len(receipts) == 1, "%d receipts to %s" % (len(receipts), u.sender_email)
+        assert u.receipt["receiptCode"] in receipts[0].text
+        links = EXPLORER_LINK.findall(for_upload[0].text)
         studies = sorted(s["orthancId"] for s in b.admin_upload(u.id)["studies"])
         assert sorted(links) == studies and studies, (links, studies)
         for study in links:       # the link opens the study on either Orthanc
@@ -222,7 +255,7 @@ def assert_mailed_once(t, uploads):
                 answer = internal.admin_json("GET", "/studies/%s" % study)
                 assert answer["PatientMainDicomTags"]["PatientID"].startswith(
                     "INB-%s-" % u.id), answer
-    assert len(mails) == expected, mails
+    return mails
 
 
 def test_postgresql_stopped_the_internals_answer_503_and_nothing_is_lost(topology):
@@ -259,11 +292,7 @@ def test_postgresql_stopped_the_internals_answer_503_and_nothing_is_lost(topolog
             inside = internal.admin_upload(u.id)
             assert inside["state"] == "complete" and inside["files"] == 2, inside
         assert len(b.instances_of_upload(u.id)) == 2
-    mails = t.sink.wait_for(mails_before + len(waiting), timeout=60)
-    t.sink.assert_stays(len(mails), 3.0)
-    by_upload = mails_by_upload(t.sink)
-    for u in waiting:
-        assert len(by_upload.get((u.id, EMAILS[u.recipient]), [])) == 1
+    assert_mailed_once(t, waiting, mails_before)
     for internal in (a, b):
         assert internal.running(), internal.log_tail()
 
