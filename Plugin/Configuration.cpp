@@ -86,7 +86,8 @@ namespace Inbound
     return merged;
   }
 
-  Configuration Configuration::Parse(const Json::Value& userSection)
+  Configuration Configuration::Parse(const Json::Value& userSection,
+                                     const Json::Value& orthancConfiguration)
   {
     Json::Value defaults;
     std::string errors;
@@ -109,7 +110,10 @@ namespace Inbound
     else
       Bad("Role", "must be \"Standalone\", \"Gateway\" or \"Internal\", not \"" + role + "\"");
 
-    c.dataDirectory = GetString(s, "DataDirectory", true);
+    c.dataDirectory =
+      ResolveDataDirectory(GetString(s, "DataDirectory", true), orthancConfiguration);
+    c.ledger = GetLedger(s, orthancConfiguration, c.dataDirectory, c.role);
+    c.leaseSeconds = static_cast<unsigned int>(GetUnsigned(s, "LeaseSeconds", 10, 3600));
     c.siteName = GetString(s, "SiteName", false);
     c.privacyVersion = GetString(s, "Privacy.Version", false);
     c.privacyText = GetString(s, "Privacy.Text", false);

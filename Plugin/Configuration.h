@@ -1,6 +1,8 @@
 // The "Inbound" section as typed structs: the role, recipients, limits, notifications, forwarding.
 #pragma once
 
+#include "Ledger/LedgerSql.h"
+
 #include <json/value.h>
 
 #include <cstdint>
@@ -315,7 +317,15 @@ namespace Inbound
   struct Configuration
   {
     Role role = Role_Standalone;
+    // Resolved: the configured one, or "<IndexDirectory or StorageDirectory>/inbound".
     std::string dataDirectory;
+    // "Ledger" (SQLite: "<dataDirectory>/ledger.sqlite"; PostgreSQL: Orthanc's own
+    // "PostgreSQL" section; doc/Ledger.md, "Two databases"). Holds the PostgreSQL password:
+    // log it only through DescribeLedger().
+    LedgerLocation ledger;
+    // "LeaseSeconds": a lease (sweeper, queue row, pulled upload) not renewed for this long
+    // belongs to a dead Orthanc and is taken over (doc/Ledger.md, "Several Orthancs").
+    unsigned int leaseSeconds = 60;
     std::string siteName;
     std::string privacyVersion;
     std::string privacyText;
@@ -370,11 +380,19 @@ namespace Inbound
     // "id" is not a configured recipient.
     Json::Value DescribeRecipient(const std::string& id) const;
 
-    // "userSection" is the admin's "Inbound" object (null when absent).
-    static Configuration Parse(const Json::Value& userSection);
+    // "userSection" is the admin's "Inbound" object (null when absent); "orthancConfiguration"
+    // the whole of Orthanc's configuration, for what the plugin shares with Orthanc: where
+    // its index is (the default DataDirectory) and its "PostgreSQL" section (the ledger on
+    // PostgreSQL). Empty: as an Orthanc configuration without those options.
+    static Configuration Parse(const Json::Value& userSection,
+                               const Json::Value& orthancConfiguration = Json::Value());
 
     // The embedded defaults with "userSection" merged over them, key by key.
     static Json::Value Merge(const Json::Value& defaults, const Json::Value& userSection,
                              std::vector<std::string>& unknownOptions);
   };
+
+  // Where the ledger is, for the log and the admin: the SQLite file, or the PostgreSQL
+  // server, port, database, user and schema — never the password.
+  std::string DescribeLedger(const LedgerLocation& location);
 }

@@ -65,6 +65,22 @@ namespace Inbound
     std::vector<ForwardRule> GetAutoForward(const Json::Value& section,
                                             const std::vector<Recipient>& recipients);
 
+    // ConfigurationLedger.cpp: "DataDirectory" resolved as Orthanc's configuration places
+    // it: the configured one, else "inbound" in Orthanc's IndexDirectory (or StorageDirectory,
+    // or Orthanc's default "OrthancStorage"), so that it is backed up with Orthanc's index.
+    std::string ResolveDataDirectory(const std::string& configured,
+                                     const Json::Value& orthancConfiguration);
+
+    // ConfigurationLedger.cpp: "Ledger" and, for "PostgreSQL", Orthanc's own top-level
+    // "PostgreSQL" section read as Debian's orthanc-postgresql reads it (ConnectionUri wins;
+    // else Host, Port, Database, Username, Password, EnableSsl) into a libpq connection string.
+    LedgerLocation GetLedger(const Json::Value& section, const Json::Value& orthancConfiguration,
+                             const std::string& dataDirectory, Role role);
+
+    // One value of a libpq "key=value" connection string, always in single quotes, each single
+    // quote and backslash escaped by a backslash (libpq, "Keyword/Value Connection Strings").
+    std::string QuoteConnectionValue(const std::string& value);
+
     // ConfigurationReconciliation.cpp: "Reconciliation" (its Sources refused on a Gateway).
     ReconciliationSettings GetReconciliation(const Json::Value& section, Role role);
   }
