@@ -632,3 +632,22 @@ TEST(PostgresConnection, TwoOrthancsCreatingTheLedgerAtOnce)
   std::unique_ptr<ILedgerConnection> c = Open(location);
   EXPECT_EQ(1, QueryInt(*c, "SELECT COUNT(*) FROM ledger_meta"));
 }
+
+TEST(PostgresConnection, ALockHeldTooLongIsUnavailableAndTheConnectionStays)
+{
+  const LedgerLocation location = InboundTests::NewPostgresLocation();
+  std::unique_ptr<ILedgerConnection> holder = Open(location);
+  std::unique_ptr<ILedgerConnection> waiter = Open(location);
+  waiter->Execute("SET statement_timeout = '300ms'");  // 30 s in production
+  const int64_t pid = QueryInt(*waiter, "SELECT pg_backend_pid()");
+
+  holder->Begin();
+  std::string message;
+  EXPECT_EQ(Orthanc::ErrorCode_DatabaseUnavailable, CodeOf([&] { waiter->Begin(); }, &message));
+  EXPECT_NE(std::string::npos, message.find("57014")) << message;
+  holder->Commit();
+
+  waiter->Begin(true);  // the same connection, not in a transaction any more
+  EXPECT_EQ(pid, QueryInt(*waiter, "SELECT pg_backend_pid()"));
+  waiter->Commit();
+}

@@ -495,6 +495,14 @@ namespace Inbound
           throw Orthanc::OrthancException(Orthanc::ErrorCode_BadSequenceOfCalls,
                                           "A transaction of the ledger is already open", false);
         }
+        // One round trip: BEGIN, then the ledger's lock. Every transaction of every Orthanc
+        // on this ledger runs after the other: what the stores read in a transaction stays
+        // true until it commits (doc/Ledger.md).
+        std::string begin = "BEGIN; SELECT pg_advisory_xact_lock(" + std::to_string(lockKey_) + ")";
+        if (relaxedDurability)
+        {
+          begin += "; SET LOCAL synchronous_commit = off";
+        }
         for (int attempt = 0; ; attempt++)
         {
           const bool reused = (connection_ != nullptr && PQstatus(connection_) == CONNECTION_OK);
@@ -504,35 +512,22 @@ namespace Inbound
           }
           try
           {
-            Exec("BEGIN");
+            Exec(begin);
             break;
           }
           catch (Orthanc::OrthancException&)
           {
+            if (connection_ != nullptr)
+            {
+              PQclear(PQexec(connection_, "ROLLBACK"));  // the lock was not had in time
+              throw;
+            }
             // An idle connection the server closed meanwhile (a restart): connect once more.
-            if (attempt > 0 || !reused || connection_ != nullptr)
+            if (attempt > 0 || !reused)
             {
               throw;
             }
           }
-        }
-        try
-        {
-          // Every transaction of every Orthanc on this ledger, one after the other: what the
-          // stores read in a transaction stays true until it commits (doc/Ledger.md).
-          Exec("SELECT pg_advisory_xact_lock(" + std::to_string(lockKey_) + ")");
-          if (relaxedDurability)
-          {
-            Exec("SET LOCAL synchronous_commit = off");
-          }
-        }
-        catch (...)
-        {
-          if (connection_ != nullptr)
-          {
-            PQclear(PQexec(connection_, "ROLLBACK"));
-          }
-          throw;
         }
         inTransaction_ = true;
       }
