@@ -12,8 +12,17 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
@@ -650,4 +659,186 @@ TEST(PostgresConnection, ALockHeldTooLongIsUnavailableAndTheConnectionStays)
   waiter->Begin(true);  // the same connection, not in a transaction any more
   EXPECT_EQ(pid, QueryInt(*waiter, "SELECT pg_backend_pid()"));
   waiter->Commit();
+}
+
+namespace
+{
+  // A TCP relay from a port of 127.0.0.1 to the test server: Stop() is the server going away
+  // for the connection (its sockets closed, the port refusing), Start() it coming back on
+  // the same port.
+  class Relay
+  {
+  private:
+    int serverPort_;
+    int port_ = 0;
+    int listener_ = -1;
+    std::atomic<bool> running_{false};
+    std::thread thread_;
+
+    static void Pump(int client, int server, const std::atomic<bool>& running)
+    {
+      char buffer[16384];
+      pollfd fds[2] = { { client, POLLIN, 0 }, { server, POLLIN, 0 } };
+      while (running)
+      {
+        if (poll(fds, 2, 50) <= 0)
+        {
+          continue;
+        }
+        for (int i = 0; i < 2; i++)
+        {
+          if (fds[i].revents != 0)
+          {
+            const ssize_t n = read(fds[i].fd, buffer, sizeof(buffer));
+            if (n <= 0 || write(fds[1 - i].fd, buffer, n) != n)
+            {
+              return;
+            }
+          }
+        }
+      }
+    }
+
+    void Run()
+    {
+      std::vector<std::thread> pumps;
+      std::vector<int> sockets;
+      while (running_)
+      {
+        pollfd fd = { listener_, POLLIN, 0 };
+        if (poll(&fd, 1, 50) <= 0)
+        {
+          continue;
+        }
+        const int client = accept(listener_, nullptr, nullptr);
+        if (client < 0)
+        {
+          continue;
+        }
+        const int server = socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in address = {};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(static_cast<uint16_t>(serverPort_));
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (connect(server, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0)
+        {
+          close(client);
+          close(server);
+          continue;
+        }
+        sockets.push_back(client);
+        sockets.push_back(server);
+        pumps.emplace_back(Pump, client, server, std::cref(running_));
+      }
+      for (std::thread& pump : pumps)
+      {
+        pump.join();
+      }
+      for (int socket : sockets)
+      {
+        close(socket);
+      }
+    }
+
+  public:
+    explicit Relay(int serverPort) :
+      serverPort_(serverPort)
+    {
+    }
+
+    ~Relay()
+    {
+      Stop();
+    }
+
+    int GetPort() const
+    {
+      return port_;
+    }
+
+    void Start()
+    {
+      listener_ = socket(AF_INET, SOCK_STREAM, 0);
+      const int yes = 1;
+      setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+      sockaddr_in address = {};
+      address.sin_family = AF_INET;
+      address.sin_port = htons(static_cast<uint16_t>(port_));
+      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      ASSERT_EQ(0, bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof(address)));
+      ASSERT_EQ(0, listen(listener_, 8));
+      socklen_t length = sizeof(address);
+      getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
+      port_ = ntohs(address.sin_port);
+      running_ = true;
+      thread_ = std::thread([this] { Run(); });
+    }
+
+    void Stop()
+    {
+      if (running_)
+      {
+        running_ = false;
+        thread_.join();
+        close(listener_);
+        listener_ = -1;
+      }
+    }
+  };
+
+  // "uri" (postgresql://user:password@127.0.0.1:port/db) with another port.
+  std::string WithPort(const std::string& uri, int port, int* oldPort = nullptr)
+  {
+    const size_t at = uri.find('@');
+    const size_t colon = uri.find(':', at);
+    const size_t slash = uri.find('/', colon);
+    if (oldPort != nullptr)
+    {
+      *oldPort = std::stoi(uri.substr(colon + 1, slash - colon - 1));
+    }
+    return uri.substr(0, colon + 1) + std::to_string(port) + uri.substr(slash);
+  }
+}
+
+TEST(PostgresConnection, TheServerGoneAndBack)
+{
+  LedgerLocation location = InboundTests::NewPostgresLocation();
+  int serverPort = 0;
+  WithPort(location.postgresUri, 0, &serverPort);
+  Relay relay(serverPort);
+  relay.Start();
+  location.postgresUri = WithPort(location.postgresUri, relay.GetPort());
+  std::unique_ptr<ILedgerConnection> c = Open(location);
+  CreateOrUpgradePostgresSchema(*c, "relayed");
+  c->Begin();
+  c->Execute("INSERT INTO cursors (name, seq) VALUES ('before', 1)");
+  c->Commit();
+
+  // Gone in the middle of a transaction: that statement, then every Begin(), is
+  // "unavailable"; while it stays away, Begin() tries to connect at most every 2 s.
+  c->Begin();
+  relay.Stop();
+  std::string message;
+  EXPECT_EQ(Orthanc::ErrorCode_DatabaseUnavailable, CodeOf([&] {
+    c->Execute("INSERT INTO cursors (name, seq) VALUES ('lost', 1)");
+  }, &message));
+  c->Rollback();
+  EXPECT_EQ(Orthanc::ErrorCode_DatabaseUnavailable, CodeOf([&] { c->Begin(); }, &message));
+  EXPECT_NE(std::string::npos, message.find("cannot be reached")) << message;
+  EXPECT_EQ(std::string::npos, message.find("not tried again")) << message;
+  EXPECT_EQ(Orthanc::ErrorCode_DatabaseUnavailable, CodeOf([&] { c->Begin(); }, &message));
+  EXPECT_NE(std::string::npos, message.find("not tried again for 2 s")) << message;
+
+  // Back: the first Begin() after the delay connects again, prepares its statements again.
+  relay.Start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  c->Begin();
+  {
+    LedgerStatement s(*c, "INSERT INTO cursors (name, seq) VALUES (?, ?)");
+    s.BindString(0, "after");
+    s.BindInt64(1, 2);
+    s.Run();
+  }
+  c->Commit();
+  EXPECT_EQ("after,before", QueryString(*c, "SELECT string_agg(name, ',' ORDER BY name) FROM cursors"));
 }

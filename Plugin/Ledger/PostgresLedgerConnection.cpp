@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -243,6 +244,8 @@ namespace Inbound
     const Oid kBoolOid = 16;
     const Oid kByteaOid = 17;
 
+    const std::chrono::seconds kReconnectDelay(2);
+
     struct ResultDeleter
     {
       void operator()(PGresult* result) const
@@ -279,6 +282,11 @@ namespace Inbound
       unsigned int nextName_ = 0;
       bool inTransaction_ = false;
       int64_t lastChanges_ = 0;
+      // The last failed attempt to connect: the next one waits kReconnectDelay, so that
+      // requests queued on the ledger's mutex fail at once rather than each waiting for
+      // connect_timeout while the server is away.
+      std::chrono::steady_clock::time_point failedAt_;
+      std::string failure_;
 
       static bool IsLostConnection(const char* state)
       {
@@ -402,6 +410,30 @@ namespace Inbound
       void Connect()
       {
         Drop();
+        const auto now = std::chrono::steady_clock::now();
+        if (!failure_.empty() && now - failedAt_ < kReconnectDelay)
+        {
+          throw Orthanc::OrthancException(Orthanc::ErrorCode_DatabaseUnavailable,
+                                          failure_ + " (not tried again for 2 s)", false);
+        }
+        try
+        {
+          TryConnect();
+          failure_.clear();
+        }
+        catch (Orthanc::OrthancException& e)
+        {
+          if (e.GetErrorCode() == Orthanc::ErrorCode_DatabaseUnavailable && connection_ == nullptr)
+          {
+            failedAt_ = now;
+            failure_ = e.GetDetails();
+          }
+          throw;
+        }
+      }
+
+      void TryConnect()
+      {
         // Our defaults first: what the connection string says overrides them (libpq reads
         // the keywords in order, and the last value of each wins).
         const char* keywords[] = {
