@@ -17,6 +17,12 @@
 #                                    Standalone and through a sealing Gateway + Internal, peak
 #                                    memory of every Orthanc vs native POST /instances and peer
 #                                    push (bigfile.py)
+#   Benchmarks/run.sh scaleout [ARGS]  the pull with one and with two Internals sharing one
+#                                    PostgreSQL index, storage and ledger, and one Internal on the
+#                                    PostgreSQL ledger vs the SQLite ledger (scaleout.py; not in
+#                                    "all")
+#   Benchmarks/run.sh ledger [ARGS]  the ingest with the PostgreSQL ledger vs the SQLite ledger
+#                                    vs native POST /instances (ledger.py; not in "all")
 #   Benchmarks/run.sh summary        the summary again, from the results of the last "all"
 #
 # ARGS go to the script (--help lists them), e.g.  Benchmarks/run.sh ingest --repeats 5
@@ -34,9 +40,9 @@ PYTHON=/usr/bin/python3
 
 WHAT="${1:-all}"
 case "$WHAT" in
-    all|ingest|pull|inbox|flood|cd|stow|reconcile|bigfile|summary) if [ $# -gt 0 ]; then shift; fi ;;
+    all|ingest|pull|inbox|flood|cd|stow|reconcile|bigfile|scaleout|ledger|summary) if [ $# -gt 0 ]; then shift; fi ;;
     -*) WHAT=all ;;
-    *) echo "usage: $0 [all|ingest|pull|inbox|flood|cd|stow|reconcile|bigfile|summary] [ARGS]" >&2; exit 2 ;;
+    *) echo "usage: $0 [all|ingest|pull|inbox|flood|cd|stow|reconcile|bigfile|scaleout|ledger|summary] [ARGS]" >&2; exit 2 ;;
 esac
 if [ "$WHAT" = all ] && [ $# -gt 0 ]; then
     echo "run.sh all takes no arguments (each benchmark alone does: run.sh ingest --help)" >&2
@@ -71,6 +77,18 @@ if [ "$WHAT" = flood ] || [ "$WHAT" = cd ] || [ "$WHAT" = all ]; then
         fi
     done
 fi
+if [ "$WHAT" = scaleout ] || [ "$WHAT" = ledger ]; then
+    # A real PostgreSQL server started as the postgres user (IntegrationTests/postgres.py).
+    if [ ! -e /usr/share/orthanc/plugins/libOrthancPostgreSQLIndex.so ] \
+        || ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+        echo "run.sh: PostgreSQL is missing (Debian packages: postgresql, orthanc-postgresql)" >&2
+        exit 2
+    fi
+    if [ "$(id -u)" != 0 ]; then
+        echo "run.sh: $WHAT starts PostgreSQL as the postgres user: run it as root" >&2
+        exit 2
+    fi
+fi
 
 # Debian's Python packages only.
 if ! "$PYTHON" -c 'import pydicom, numpy, matplotlib, requests, aiosmtpd, cryptography' 2>/dev/null; then
@@ -88,7 +106,7 @@ export INBOUND_PLUGIN="$(cd "$(dirname "$INBOUND_PLUGIN")" && pwd)/$(basename "$
 export PYTHONDONTWRITEBYTECODE=1
 
 case "$WHAT" in
-    ingest|pull|inbox|flood|cd|stow|reconcile|bigfile) exec "$PYTHON" "$HERE/$WHAT.py" "$@" ;;
+    ingest|pull|inbox|flood|cd|stow|reconcile|bigfile|scaleout|ledger) exec "$PYTHON" "$HERE/$WHAT.py" "$@" ;;
     summary) exec "$PYTHON" "$HERE/summary.py" report --machine "$HERE/results/machine.json" --readme "$HERE/README.md" ;;
 esac
 
