@@ -265,10 +265,10 @@ def main():
         parser.error("--parts: pull, gateways")
     if not 1 <= args.senders <= 200:
         parser.error("--senders: from 1 to 200")
-    if "pull" not in parts:
-        modes = []
     if not modes or any(m not in MODES for m in modes):
         parser.error("--modes: of %s" % ", ".join(MODES))
+    if "pull" not in parts:
+        modes = []
     if not 1 <= args.uploads <= args.files:
         parser.error("--uploads: from 1 to --files")
 

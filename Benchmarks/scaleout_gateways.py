@@ -55,7 +55,9 @@ class Sender(threading.Thread):
 
     def call(self, session, method, path, expected, **kwargs):
         while True:
-            r = session.request(method, self.site.url + path, timeout=120, **kwargs)
+            # verify explicit: REQUESTS_CA_BUNDLE would win over the session's
+            r = session.request(method, self.site.url + path, timeout=120,
+                                verify=self.site.cert, **kwargs)
             if r.status_code in (429, 503):
                 self.busy += 1
                 time.sleep(min(5.0, float(r.headers.get("Retry-After") or 1)))
