@@ -179,6 +179,7 @@ namespace Inbound
     // (explicit or implicit VR, little or big endian, defined or undefined lengths, UN, deflated;
     // IntegrationTests/test_hostile_dicom.py). Real files go up to about 20 (SR content trees):
     // the default 24 keeps 18 levels of margin, and no setting may come within 10 of the crash.
+    c.upload.idPrefix = GetUploadIdPrefix(s, c.role);
     c.upload.maxSequenceDepth =
       static_cast<unsigned int>(GetUnsigned(s, "Upload.MaxSequenceDepth", 1, 32));
     c.upload.maxFilesPerUpload = GetUnsigned(s, "Upload.MaxFilesPerUpload", 1, 10000000);

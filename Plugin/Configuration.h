@@ -86,6 +86,10 @@ namespace Inbound
     unsigned int openTimeoutSeconds = 0;
     unsigned int expiryCheckIntervalSeconds = 0;
     uint64_t partBytes = 0;  // Upload.PartBytes: files above it go in parts (doc/Api.md)
+    // "UploadIdPrefix": the first characters of every upload id this Orthanc mints (the rest
+    // random, the length kept), so that nginx sends an upload's requests back to it
+    // (doc/Operations.md, "Scale-out"). Empty: all random.
+    std::string idPrefix;
   };
 
   // The largest body of a whole-file PUT, whatever Upload.MaxFileBytes says: Orthanc holds

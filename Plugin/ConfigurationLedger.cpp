@@ -1,6 +1,8 @@
-// Where the ledger lives: "Inbound.Ledger", "Inbound.DataDirectory" and Orthanc's own
-// "PostgreSQL" section (doc/Ledger.md, "Two databases"; doc/Configuration.md).
+// Where the ledger lives and what several Orthancs need: "Inbound.Ledger",
+// "Inbound.DataDirectory", Orthanc's own "PostgreSQL" section and "Inbound.UploadIdPrefix"
+// (doc/Ledger.md, "Two databases"; doc/Operations.md, "Scale-out"; doc/Configuration.md).
 #include "ConfigurationReader.h"
+#include "Toolbox/UploadId.h"
 
 #include <OrthancException.h>
 
@@ -163,6 +165,24 @@ namespace Inbound
         quoted += c;
       }
       return quoted + "'";
+    }
+
+    std::string GetUploadIdPrefix(const Json::Value& section, Role role)
+    {
+      const std::string prefix = GetString(section, "UploadIdPrefix", true);
+      // Up to 4 of the 12 characters: 40 random bits stay, and the token guards an upload
+      // anyway; ids keep their length and alphabet (Isolation relies on both).
+      if (prefix.size() > 4 ||
+          prefix.find_first_not_of(kUploadIdAlphabet) != std::string::npos)
+      {
+        Bad("UploadIdPrefix", "must be at most 4 characters of " +
+            std::string(kUploadIdAlphabet));
+      }
+      if (role == Role_Internal && !prefix.empty())
+      {
+        Bad("UploadIdPrefix", "has no effect on an Internal, which opens no uploads");
+      }
+      return prefix;
     }
 
     std::string ResolveDataDirectory(const std::string& configured,

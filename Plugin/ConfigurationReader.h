@@ -77,6 +77,10 @@ namespace Inbound
     LedgerLocation GetLedger(const Json::Value& section, const Json::Value& orthancConfiguration,
                              const std::string& dataDirectory, Role role);
 
+    // ConfigurationLedger.cpp: "UploadIdPrefix": 0 to 4 characters of the upload id
+    // alphabet; not on an Internal, which mints no upload ids.
+    std::string GetUploadIdPrefix(const Json::Value& section, Role role);
+
     // One value of a libpq "key=value" connection string, always in single quotes, each single
     // quote and backslash escaped by a backslash (libpq, "Keyword/Value Connection Strings").
     std::string QuoteConnectionValue(const std::string& value);

@@ -262,3 +262,17 @@ TEST(ConfigurationLedger, LeaseSecondsFromTenSecondsToAnHour)
   EXPECT_NE("", ErrorOf(R"({"LeaseSeconds": 3601})"));
   EXPECT_NE("", ErrorOf(R"({"LeaseSeconds": "60"})"));
 }
+
+TEST(ConfigurationLedger, UploadIdPrefixOfTheIdAlphabet)
+{
+  EXPECT_EQ("", ParseOrthanc("{}").upload.idPrefix);
+  EXPECT_EQ("A", ParseOrthanc(R"({"Role": "Gateway", "UploadIdPrefix": "A"})").upload.idPrefix);
+  EXPECT_EQ("Z29X", ParseOrthanc(R"({"UploadIdPrefix": "Z29X"})").upload.idPrefix);
+  const std::string expected = "Configuration option \"Inbound.UploadIdPrefix\": must be at most "
+                               "4 characters of 23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+  EXPECT_EQ(expected, ErrorOf(R"({"UploadIdPrefix": "ABCDE"})"));
+  EXPECT_EQ(expected, ErrorOf(R"({"UploadIdPrefix": "a"})"));   // lower case: not an id
+  EXPECT_EQ(expected, ErrorOf(R"({"UploadIdPrefix": "1"})"));   // 0, 1, I, O: not in ids
+  EXPECT_EQ(expected, ErrorOf(R"({"UploadIdPrefix": "A-"})"));
+  EXPECT_NE("", ErrorOf(R"({"Role": "Internal", "Gateways": ["g"], "UploadIdPrefix": "A"})"));
+}
