@@ -92,6 +92,7 @@ class Sender:
     def request(self, method, path, expected=None, **kwargs):
         kwargs.setdefault("timeout", harness.REQUEST_TIMEOUT)
         kwargs.setdefault("allow_redirects", False)
+        kwargs.setdefault("verify", self.site.cert)   # explicit: REQUESTS_CA_BUNDLE would win
         r = self.session.request(method, self.site.url + path, **kwargs)
         self.requests.append((method, path, r.status_code))
         if expected is not None:
