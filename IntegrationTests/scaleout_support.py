@@ -20,8 +20,9 @@ import harness
 import mail_support
 import postgres
 import proxy
+import samples  # noqa: I100
 
-PULLER = ("inside", "a-long-random-secret-for-tests")
+PULLER = ("inside", samples.PULLER_PASSWORD)      # the samples' puller on the test machine
 ORTHANC_URL = "https://orthanc.hospital.example"
 FROM = "Orthanc Inbound <inbound@hospital.example>"
 EXPLORER_LINK = re.compile(re.escape(ORTHANC_URL) +
@@ -241,18 +242,31 @@ class ScaleOut:
         return self
 
     def make_internal(self, name):
-        inbound, orthanc, plugins = postgresql_ledger(self.database, index=True)
-        peers = {}
+        """An internal Orthanc from the shipped sample InternalPostgreSQL.json (Orthanc's index,
+        its files and the ledger in PostgreSQL), with what the test machine changes: the
+        database server, the nginx site's address and certificate, this Orthanc's name, the
+        SMTP sink (and receipts to the senders, retries within seconds), no DICOM port, and
+        the shortest LeaseSeconds."""
+        database = self.database
+        settings = {
+            "Name": name, "RemoteAccessAllowed": False, "DicomServerEnabled": False,
+            "Plugins": [self.plugin, postgres.INDEX_PLUGIN, postgres.STORAGE_PLUGIN],
+            "PostgreSQL.Host": "127.0.0.1", "PostgreSQL.Port": database.server.port,
+            "PostgreSQL.Database": database.name, "PostgreSQL.Username": database.user,
+            "PostgreSQL.Password": database.password, "PostgreSQL.EnableSsl": False,
+            "HttpsCACertificates": self.site.cert,
+            "Inbound.LeaseSeconds": LEASE_SECONDS, "Inbound.Smtp": smtp(self.sink),
+            "Inbound.Notifications.SenderReceipt": True,
+            "Inbound.Notifications.RetryInterval": 1,
+            "Inbound.Notifications.MaxRetryInterval": 2,
+        }
         for n, _ in enumerate(self.gateways, 1):
-            peers["gw%d" % n] = {"Url": self.site.url + "/", "Username": PULLER[0],
-                                 "Password": PULLER[1],
-                                 "HttpHeaders": {"X-Inbound-Gateway": str(n)}}
-        inbound.update({"Role": "Internal", "Gateways": sorted(peers),
-                        "Smtp": smtp(self.sink), "Notifications": notifications()})
-        orthanc.update({"Name": name, "StorageDirectory": self.storage,
-                        "Plugins": [self.plugin] + plugins, "OrthancPeers": peers,
-                        "HttpsVerifyPeers": True, "HttpsCACertificates": self.site.cert})
-        return harness.OrthancServer(self.plugin, inbound=inbound, orthanc=orthanc)
+            settings["OrthancPeers.dmz%d.Url" % n] = self.site.url + "/"
+        server = samples.SampleServer(self.plugin, "InternalPostgreSQL.json", settings=settings)
+        sample = samples.load("InternalPostgreSQL.json")
+        assert sample["Inbound"]["Gateways"] == ["dmz%d" % n for n in
+                                                 range(1, len(self.gateways) + 1)], sample
+        return server
 
     @staticmethod
     def start_server(server):
@@ -333,10 +347,10 @@ def upload_state(server, upload_id):
     return r.json()["state"] if r.status_code == 200 else None
 
 
-def mails_to(sink):
-    """{address: [mails]} of the mails the sink holds, by envelope recipient."""
+def mails_to(mails):
+    """{address: [mails]} of mails, by envelope recipient."""
     found = {}
-    for mail in sink.mails():
+    for mail in mails:
         for address in mail.rcpt_tos:
             found.setdefault(address, []).append(mail)
     return found

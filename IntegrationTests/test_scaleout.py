@@ -190,7 +190,7 @@ def assert_every_upload_inside_once(t, uploads):
             inside = internal.admin_upload(u.id)
             assert inside["state"] == "complete" and inside["files"] == len(u.originals), inside
             assert inside["receiptCode"] == u.receipt["receiptCode"], inside
-            assert inside["gateway"] == "gw%d" % (t.gateways.index(t.gateway_of(u.id)[0]) + 1)
+            assert inside["gateway"] == "dmz%d" % (t.gateways.index(t.gateway_of(u.id)[0]) + 1)
         stored = b.instances_of_upload(u.id)     # fails on a SOP Instance stored twice
         assert set(stored) == set(expected), (u.id, sorted(stored), sorted(expected))
         for uid, instance in stored.items():
@@ -230,15 +230,23 @@ def assert_requests_reached_one_gateway(t, uploads):
     print("uploads per gateway: %s" % sorted(per_gateway.values()))
 
 
+def people_mails(t):
+    """The mails to recipients and senders (the admins' alerts, AdminEmails of the sample, are
+    not counted: a kill -9 may well deserve one)."""
+    return [m for m in t.sink.mails() if m.rcpt_tos != ["pacs-admin@hospital.example"]]
+
+
 def assert_mailed_once(t, uploads, mails_before=0):
     """One mail to the upload's recipient (its X-Inbound-Upload the upload, a working link to
     each study on either Orthanc) and one receipt to its sender (each sender has an address of
     its own), and nothing else."""
     a, b = t.internals
     expected = mails_before + 2 * len(uploads)
-    t.sink.wait_for(expected, timeout=90)
-    mails = t.sink.assert_stays(expected, 3.0)
-    to = mails_to(t.sink)
+    wait_for("%d mails" % expected, lambda: len(people_mails(t)) >= expected, timeout=90)
+    time.sleep(3)
+    mails = people_mails(t)
+    assert len(mails) == expected, (expected, mails)
+    to = mails_to(mails)
     for u in uploads:
         for_upload = [m for m in to.get(EMAILS[u.recipient], [])
                       if m.headers("X-Inbound-Upload") == [u.id]]
@@ -261,7 +269,7 @@ def assert_mailed_once(t, uploads, mails_before=0):
 def test_postgresql_stopped_the_internals_answer_503_and_nothing_is_lost(topology):
     t = topology
     a, b = t.internals
-    mails_before = len(t.sink.mails())
+    mails_before = len(people_mails(t))
     t.postgresql.stop()
     try:
         for internal in (a, b):
@@ -278,7 +286,7 @@ def test_postgresql_stopped_the_internals_answer_503_and_nothing_is_lost(topolog
         for u in waiting:
             [gateway] = t.gateway_of(u.id)
             assert upload_state(gateway, u.id) == "complete"   # nothing acknowledged
-        assert len(t.sink.mails()) == mails_before
+        assert len(people_mails(t)) == mails_before
     finally:
         t.postgresql.start()
     for u in waiting:
