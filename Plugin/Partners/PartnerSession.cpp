@@ -3,6 +3,7 @@
 
 #include "Toolbox/Crypto.h"
 #include "Toolbox/Errors.h"
+#include "Toolbox/UploadId.h"
 #include "Upload/Preamble.h"
 #include "Upload/UploadService.h"
 
@@ -237,7 +238,7 @@ namespace Inbound
     {
       // Only a part that opens an upload counts against the studies of the day.
       service_.policy_.CheckPartner(partner_.id, partner_.limits.dailyStudies, 0, 1, 0);
-      record.id = Crypto::RandomCode(kUploadIdLength);
+      record.id = NewUploadId(service_.GetConfiguration().upload.idPrefix);
       // No sender holds a token to it: the hash of one that nobody ever sees.
       record.tokenHash = Crypto::Sha256Hex(Crypto::RandomToken());
       record.state = UploadState_Open;

@@ -1,6 +1,10 @@
 // The alphabet of upload ids and the check of an id that comes from outside.
 #include "UploadId.h"
 
+#include "Crypto.h"
+
+#include <OrthancException.h>
+
 #include <cstring>
 
 namespace Inbound
@@ -21,5 +25,16 @@ namespace Inbound
       }
     }
     return true;
+  }
+
+  std::string NewUploadId(const std::string& prefix)
+  {
+    // More than 4 would leave too few random characters; the configuration refuses it.
+    if (prefix.size() > 4 || prefix.find_first_not_of(kUploadIdAlphabet) != std::string::npos)
+    {
+      throw Orthanc::OrthancException(Orthanc::ErrorCode_ParameterOutOfRange,
+                                      "Not an upload id prefix: " + prefix);
+    }
+    return prefix + Crypto::RandomCode(kUploadIdLength - prefix.size());
   }
 }

@@ -14,4 +14,10 @@ namespace Inbound
   extern const char* const kUploadIdAlphabet;
 
   bool IsUploadId(const std::string& id);
+
+  // A new upload id: "prefix" (Inbound.UploadIdPrefix, at most 4 characters of the alphabet,
+  // checked by the configuration) and random characters up to kUploadIdLength, so that the
+  // nginx site in front of several Orthancs sends its requests to the one that minted it
+  // (doc/Operations.md, "Scale-out"). Every upload id is made here.
+  std::string NewUploadId(const std::string& prefix);
 }

@@ -7,6 +7,7 @@
 #include "Scan/MalwareScan.h"
 #include "Toolbox/Crypto.h"
 #include "Toolbox/Json.h"
+#include "Toolbox/UploadId.h"
 #include "Upload/DicomInspector.h"
 #include "Upload/DicomText.h"
 #include "Upload/OpenRequest.h"
@@ -165,7 +166,7 @@ namespace Inbound
 
     const std::string token = Crypto::RandomToken();
     UploadRecord record;
-    record.id = Crypto::RandomCode(kUploadIdLength);
+    record.id = NewUploadId(configuration_.upload.idPrefix);
     record.tokenHash = Crypto::Sha256Hex(token);
     record.state = UploadState_Open;
     record.createdAt = record.updatedAt = clock_.NowMs();
