@@ -15,9 +15,10 @@ import harness
 import postgres
 
 # The tests and the module fixtures they use, collected here again.
+import test_pull
 from test_pull import (  # noqa: F401
     topology, test_the_patient_cd_arrives_inside_byte_for_byte,
-    test_an_internal_orthanc_restarted_mid_stream_loses_nothing, test_kill_9_at_many_points_of_a_stream)
+    test_an_internal_orthanc_restarted_mid_stream_loses_nothing)
 from test_notify import (  # noqa: F401
     sinks, certificate, receivers, cd,
     test_the_recipient_gets_one_mail_with_a_link_per_study_and_no_patient_data,
@@ -56,6 +57,12 @@ def postgresql_ledger():
     previous, harness.LEDGER = harness.LEDGER, "postgresql"
     yield
     harness.LEDGER = previous
+
+
+def test_kill_9_of_the_internal_at_many_points_of_a_stream(plugin):
+    """test_pull's stream killed again and again, the Internal the victim (its ledger is the
+    one in PostgreSQL; the gateway's stays SQLite)."""
+    test_pull.test_kill_9_at_many_points_of_a_stream(plugin, "internal")
 
 
 def test_the_servers_here_keep_their_ledger_in_postgresql(server):
