@@ -7,7 +7,7 @@ Chosen for what the PostgreSQL ledger changes: the pull and its crashes (leases,
 recovery), notifications and their retries, forwards and releases, quotas, bans and their
 expiry, the audit trail, cancel and expiry (the sweeper), the admin routes.
 (Tests that write into ledger.sqlite themselves, such as the audit's pruning, are not here.)
-INBOUND_TEST_LEDGER=postgresql runs the whole suite that way instead."""
+INBOUND_TEST_LEDGER=postgresql runs any other module that way too."""
 
 import pytest
 
