@@ -122,6 +122,7 @@ class SentUpload:
         self.in_parts = []
         self.receipt = None
         self.sender_email = sender_email(sender.source)
+        self.senders = [sender]
 
     def path(self, suffix=""):
         return "/inbound/api/uploads/%s%s" % (self.id, suffix)
@@ -133,16 +134,22 @@ class SentUpload:
 
     def requests(self):
         """The requests of this upload (its paths), as (method, path, status)."""
-        return [r for r in self.sender.requests if r[1].startswith(self.path())]
+        return [r for s in set(self.senders) for r in s.requests
+                if r[1].startswith(self.path())]
 
 
-def send_upload(sender, originals, recipient="neuroradiology", big=None, part_bytes=MiB):
+def send_upload(sender, originals, recipient="neuroradiology", big=None, part_bytes=MiB,
+                moved_to=None):
     """Opens an upload through nginx, sends the files (and "big", an Original, in parts of
-    "part_bytes"), asks for its status and completes it. Every answer is checked."""
+    "part_bytes"), asks for its status and completes it; every answer is checked. With
+    "moved_to" (another Sender), everything after the open comes from that one's address,
+    as from a laptop that changed networks."""
     body = harness.open_body(recipient=recipient,
                              sender=harness.sender(email=sender_email(sender.source)))
     r = sender.request("POST", "/inbound/api/uploads", json=body, expected=(201,))
     upload = SentUpload(sender, recipient, r.json())
+    upload.senders.append(moved_to or sender)
+    sender = moved_to or sender
     for original in originals:
         sender.request("PUT", upload.path("/files/%s" % original.sha256), data=original.data,
                        headers=upload.headers(**{"Content-Type": "application/dicom"}),
@@ -203,7 +210,7 @@ class ScaleOut:
     """Everything of the topology, started by start() and stopped by stop() (each process by
     its pid). Servers are registered with conftest, so their logs come with a failure."""
 
-    def __init__(self, plugin, gateway_prefixes=("", "")):
+    def __init__(self, plugin, gateway_prefixes=("A", "B")):
         self.plugin = plugin
         self.workdir = tempfile.mkdtemp(prefix="inbound-scaleout-")
         self.storage = os.path.join(self.workdir, "shared-storage")

@@ -111,7 +111,11 @@ def test_a_stream_over_two_gateways_while_an_internal_is_killed(topology, big_fi
                 files = [cd[(i * FILES_PER_UPLOAD + k) % len(cd)] for k in range(FILES_PER_UPLOAD)]
                 big = bigs.pop() if i % 3 == 1 and bigs else None
                 recipient = "neuroradiology" if i % 2 == 0 else "trauma"
-                uploads.append(send_upload(sender, files, recipient=recipient, big=big))
+                # Every fourth sender changes its address after the open: its upload's
+                # requests still reach the gateway that minted the id (its prefix).
+                moved = Sender(t.site, "127.0.1.%d" % (20 + i)) if i % 4 == 3 else None
+                uploads.append(send_upload(sender, files, recipient=recipient, big=big,
+                                           moved_to=moved))
                 time.sleep(0.2)
         except BaseException as e:  # noqa: B902 - reported by the main thread
             errors.append(repr(e))
@@ -218,6 +222,9 @@ def assert_requests_reached_one_gateway(t, uploads):
     would have got 404. Both gateways received some."""
     per_gateway = {g.port: 0 for g in t.gateways}
     for u in uploads:
+        [gateway] = t.gateway_of(u.id)
+        prefix = t.gateway_prefixes[t.gateways.index(gateway)]
+        assert u.id.startswith(prefix), (u.id, prefix)
         requests = u.requests()
         assert requests and all(200 <= status < 300 for _, _, status in requests), requests
         [gateway] = t.gateway_of(u.id)
