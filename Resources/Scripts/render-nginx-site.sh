@@ -15,7 +15,9 @@
 #   B=10.0.1.6:8042"): the requests of an upload go to the gateway of its id's prefix, the
 #   others are hashed by the client's address, and the internal Orthancs name gateway n (1, 2,
 #   ... in this order) with "X-Inbound-Gateway: n" (Resources/Nginx/inbound-site.conf;
-#   doc/Operations.md, "Scale-out"). With one address the site is the single-Orthanc site.
+#   doc/Operations.md, "Scale-out"). A gateway written "~A=10.0.1.7:8042" is draining: it
+#   keeps its number and its prefix's uploads but gets no new opens (remove it once its outbox
+#   is empty). With one address the site is the single-Orthanc site.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 [[ $# -ge 8 && $# -le 11 ]] || { echo "usage: $0 LISTEN SERVER_NAME CERT KEY ORTHANC MAX_BODY ADMIN_NETS PEER_NETS [ACCESS_LOG [PARTNER_NETS [PARTNER_MAX_BODY]]]" >&2; exit 2; }
@@ -30,8 +32,9 @@ done
 [[ -n "$template" ]] || { echo "$0: inbound-site.conf not found next to $here" >&2; exit 1; }
 read -r -a gateways <<<"$5"
 ((${#gateways[@]} >= 1)) || { echo "$0: ORTHANC names no address" >&2; exit 2; }
-orthancs=() prefixes=()
+orthancs=() prefixes=() draining=() open=0
 for gateway in "${gateways[@]}"; do
+  if [[ "$gateway" == "~"* ]]; then gateway=${gateway#"~"} draining+=(1); else draining+=(0) open=$((open + 1)); fi
   prefix="" address=$gateway
   if [[ "$gateway" == *=* ]]; then prefix=${gateway%%=*} address=${gateway#*=}; fi
   [[ "$address" =~ ^[A-Za-z0-9.:_-]+$|^\[[0-9A-Fa-f:.]+\](:[0-9]+)?$ ]] || {
@@ -42,25 +45,29 @@ for gateway in "${gateways[@]}"; do
     [[ -z "$prefix" || -z "$other" || ( "$prefix" != "$other"* && "$other" != "$prefix"* ) ]] || {
       echo "$0: upload id prefixes \"$other\" and \"$prefix\": one starts the other" >&2; exit 2; }
   done
+  [[ -n "$prefix" || ${draining[-1]} == 0 ]] || {
+    echo "$0: draining gateway $address has no upload id prefix: its open uploads could not reach it" >&2; exit 2; }
   orthancs+=("$address") prefixes+=("$prefix")
 done
-((${#orthancs[@]} > 1)) || [[ -z "${prefixes[0]}" ]] || {
-  echo "$0: an upload id prefix is for several gateways only" >&2; exit 2; }
+((${#orthancs[@]} > 1)) || [[ -z "${prefixes[0]}" && ${draining[0]} == 0 ]] || {
+  echo "$0: an upload id prefix or a draining gateway is for several gateways only" >&2; exit 2; }
+((open >= 1)) || { echo "$0: every gateway is draining: none would take new uploads" >&2; exit 2; }
 allow() { local out=""; for n in $1; do out+="allow $n; "; done; printf '%s' "$out"; }
 # The blocks between "#@GATEWAYS{@" and "#@}GATEWAYS@" are for several gateways only: dropped
 # with their marks for one Orthanc (the site stays byte for byte the single-Orthanc one), else
 # kept without the marks, with the gateways' upstreams and the pullers' map filled in.
 gateways() {
-  awk -v list="${orthancs[*]}" -v prefix_list="${prefixes[*]/#/=}" '
+  awk -v list="${orthancs[*]}" -v prefix_list="${prefixes[*]/#/=}" -v draining_list="${draining[*]}" '
     BEGIN {
       n = split(list, address, " "); several = n > 1
       split(prefix_list, prefix, " ")
+      split(draining_list, draining, " ")
     }
     /^#@GATEWAYS\{@/ { inside = 1; next }
     /^#@\}GATEWAYS@/ { inside = 0; next }
     inside && !several { next }
     several && /^ *server @ORTHANC@;$/ {
-      for (i = 1; i <= n; i++) printf "    server %s;\n", address[i]
+      for (i = 1; i <= n; i++) if (draining[i] == 0) printf "    server %s;\n", address[i]
       next
     }
     /^@UPLOAD_MAP@$/ {
