@@ -3,6 +3,7 @@
 
 #include "Http/ApiError.h"
 #include "Ledger/Ledger.h"
+#include "Ledger/SqliteLedgerConnection.h"
 #include "Limits/ClientKey.h"
 #include "Limits/InFlight.h"
 #include "Limits/LimitsGuard.h"
@@ -12,7 +13,6 @@
 #include "Upload/TextRules.h"
 
 #include <OrthancException.h>
-#include <SQLite/Connection.h>
 
 #include <boost/filesystem.hpp>
 
@@ -124,8 +124,7 @@ TEST(Ledger, AuditWrittenByAnEarlierVersionIsReadSafe)
     Ledger ledger(path.string());
   }
   {
-    Orthanc::SQLite::Connection db;
-    db.Open(path.string());
+    SqliteLedgerConnection db(path.string());
     db.Execute("INSERT INTO audit (time, event, upload_id, ip, detail) VALUES"
                " (1, 'refused', '', '1.2.3.4', '400 bad: /x' || char(13, 10, 27) || '[2J')");
   }

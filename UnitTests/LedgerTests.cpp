@@ -2,14 +2,15 @@
 // Over 500 lines: every store and each schema upgrade share one set of fixtures.
 
 #include "Ledger/Ledger.h"
+#include "Ledger/SqliteLedgerConnection.h"
 
 #include <OrthancException.h>
-#include <SQLite/Connection.h>
-#include <SQLite/Statement.h>
 
 #include <boost/filesystem.hpp>
 
 #include <gtest/gtest.h>
+
+#include <stdexcept>
 
 using namespace Inbound;
 
@@ -148,11 +149,10 @@ TEST(Ledger, RefusesALedgerOfANewerVersion)
     ledger.Uploads().Create(MakeUpload("U1", 1000));
   }
   {
-    Orthanc::SQLite::Connection db;
-    db.Open(path.string());
-    Orthanc::SQLite::Statement s(db, SQLITE_FROM_HERE, "PRAGMA user_version");
+    SqliteLedgerConnection db(path.string());
+    LedgerStatement s(db, "PRAGMA user_version");
     ASSERT_TRUE(s.Step());
-    EXPECT_EQ(8, s.ColumnInt(0));  // written by this version
+    EXPECT_EQ(9, s.ColumnInt(0));  // written by this version
     db.Execute("PRAGMA user_version = 99;");
   }
   try
@@ -166,9 +166,8 @@ TEST(Ledger, RefusesALedgerOfANewerVersion)
   }
   {
     // Left as it was: the newer version can still use it.
-    Orthanc::SQLite::Connection db;
-    db.Open(path.string());
-    Orthanc::SQLite::Statement s(db, SQLITE_FROM_HERE, "SELECT COUNT(*) FROM uploads");
+    SqliteLedgerConnection db(path.string());
+    LedgerStatement s(db, "SELECT COUNT(*) FROM uploads");
     ASSERT_TRUE(s.Step());
     EXPECT_EQ(1, s.ColumnInt(0));
   }
@@ -187,8 +186,7 @@ TEST(Ledger, UpgradesALedgerOfSchema1)
   }
   {
     // As release 0.1.0 left it: no language column, schema 1.
-    Orthanc::SQLite::Connection db;
-    db.Open(path.string());
+    SqliteLedgerConnection db(path.string());
     db.Execute("ALTER TABLE uploads DROP COLUMN language; DROP INDEX uploads_partner;"
                "ALTER TABLE uploads DROP COLUMN partner_id; DROP TABLE partner_stats;"
                "PRAGMA user_version = 1;");
@@ -205,17 +203,15 @@ TEST(Ledger, UpgradesALedgerOfSchema1)
     EXPECT_EQ("de", r.language);
   }
   {
-    Orthanc::SQLite::Connection db;
-    db.Open(path.string());
-    Orthanc::SQLite::Statement s(db, SQLITE_FROM_HERE, "PRAGMA user_version");
+    SqliteLedgerConnection db(path.string());
+    LedgerStatement s(db, "PRAGMA user_version");
     ASSERT_TRUE(s.Step());
-    EXPECT_EQ(8, s.ColumnInt(0));
+    EXPECT_EQ(9, s.ColumnInt(0));
     // Schema 7's column and table are back.
-    Orthanc::SQLite::Statement p(db, SQLITE_FROM_HERE,
-                                 "SELECT partner_id FROM uploads WHERE id = 'U1'");
+    LedgerStatement p(db, "SELECT partner_id FROM uploads WHERE id = 'U1'");
     ASSERT_TRUE(p.Step());
     EXPECT_EQ("", p.ColumnString(0));
-    Orthanc::SQLite::Statement t(db, SQLITE_FROM_HERE, "SELECT COUNT(*) FROM partner_stats");
+    LedgerStatement t(db, "SELECT COUNT(*) FROM partner_stats");
     ASSERT_TRUE(t.Step());
   }
   boost::filesystem::remove(path);
@@ -236,8 +232,7 @@ TEST(Ledger, UpgradesALedgerOfSchema3WithoutGateways)
   }
   {
     // As schema 3 left it: no record of the gateway a pulled upload came from.
-    Orthanc::SQLite::Connection db;
-    db.Open(path.string());
+    SqliteLedgerConnection db(path.string());
     db.Execute("ALTER TABLE uploads DROP COLUMN gateway; PRAGMA user_version = 3;");
   }
   {
@@ -297,8 +292,7 @@ TEST(Ledger, UpgradesALedgerOfSchema7WithoutTheReconciledIdentity)
   }
   {
     // As schema 7 left it: a forward knew PatientID, name and birth date only.
-    Orthanc::SQLite::Connection db;
-    db.Open(path.string());
+    SqliteLedgerConnection db(path.string());
     db.Execute("ALTER TABLE forwards DROP COLUMN patient_issuer;"
                "ALTER TABLE forwards DROP COLUMN patient_sex;"
                "ALTER TABLE forwards DROP COLUMN accession_number;"
@@ -336,11 +330,10 @@ TEST(Ledger, UpgradesALedgerOfSchema7WithoutTheReconciledIdentity)
     EXPECT_TRUE(r.confirmed);
   }
   {
-    Orthanc::SQLite::Connection db;
-    db.Open(path.string());
-    Orthanc::SQLite::Statement s(db, SQLITE_FROM_HERE, "PRAGMA user_version");
+    SqliteLedgerConnection db(path.string());
+    LedgerStatement s(db, "PRAGMA user_version");
     ASSERT_TRUE(s.Step());
-    EXPECT_EQ(8, s.ColumnInt(0));
+    EXPECT_EQ(9, s.ColumnInt(0));
   }
   boost::filesystem::remove(path);
   boost::filesystem::remove(path.string() + "-wal");
@@ -401,9 +394,55 @@ TEST(Ledger, ATransactionThatIsNotCommittedLeavesNothing)
   }
   ASSERT_EQ(1u, audit.List(0, 10).size());
   LedgerDatabase::Session session(database);
-  Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE, "PRAGMA synchronous");
+  LedgerStatement s(session.GetConnection(), "PRAGMA synchronous");
   ASSERT_TRUE(s.Step());
   EXPECT_EQ(2, s.ColumnInt(0));  // FULL again after a relaxed transaction
+}
+
+TEST(Ledger, ASessionCommitsAtItsEndAndRollsBackWhenUnwinding)
+{
+  LedgerDatabase database("");
+  AuditStore audit(database);
+  {
+    LedgerDatabase::Session session(database);
+    audit.Append(session, 1, AuditEventType_Ban, "", "192.0.2.1", "");
+  }
+  ASSERT_EQ(1u, audit.List(0, 10).size());
+  try
+  {
+    LedgerDatabase::Session session(database);
+    audit.Append(session, 2, AuditEventType_Unban, "", "192.0.2.1", "");
+    throw std::runtime_error("the caller failed");
+  }
+  catch (const std::runtime_error&)
+  {
+  }
+  ASSERT_EQ(1u, audit.List(0, 10).size());
+  EXPECT_EQ(1, audit.List(0, 10)[0].time);
+}
+
+TEST(Ledger, TheSameStatementTwiceAtOnce)
+{
+  // Cached by their text: a second statement of the same text, while the first is still being
+  // read, is one of its own.
+  LedgerDatabase database("");
+  AuditStore audit(database);
+  audit.Add(1, AuditEventType_Ban, "", "192.0.2.1", "");
+  audit.Add(2, AuditEventType_Ban, "", "192.0.2.2", "");
+  LedgerDatabase::Session session(database);
+  const std::string sql = "SELECT ip FROM audit ORDER BY seq";
+  LedgerStatement outer(session.GetConnection(), sql);
+  ASSERT_TRUE(outer.Step());
+  {
+    LedgerStatement inner(session.GetConnection(), sql);
+    ASSERT_TRUE(inner.Step());
+    ASSERT_TRUE(inner.Step());
+    EXPECT_EQ("192.0.2.2", inner.ColumnString(0));
+  }
+  EXPECT_EQ("192.0.2.1", outer.ColumnString(0));
+  ASSERT_TRUE(outer.Step());
+  EXPECT_EQ("192.0.2.2", outer.ColumnString(0));
+  EXPECT_FALSE(outer.Step());
 }
 
 // --------------------------------------------------------------------- the durable queues

@@ -5,7 +5,7 @@
 
 #include "Limits/BanList.h"
 
-#include <SQLite/Connection.h>
+#include "Ledger/SqliteLedgerConnection.h"
 
 #include <boost/filesystem.hpp>
 #include <boost/regex.hpp>
@@ -376,8 +376,7 @@ TEST(NotifierLedger, ALedgerWithTheOldItemsSchemaGetsThePatientColumns)
   const std::string path = (folder / "ledger.db").string();
   {
     // The schema before notifications (commit 48a1f55), with one upload and one item.
-    Orthanc::SQLite::Connection db;
-    db.Open(path);
+    SqliteLedgerConnection db(path);
     db.Execute(
         "CREATE TABLE IF NOT EXISTS uploads ("
         " id TEXT PRIMARY KEY, token_hash TEXT NOT NULL, state TEXT NOT NULL,"

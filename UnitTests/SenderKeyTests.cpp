@@ -1,10 +1,9 @@
 // Unit tests of the senders' quota keys: the secret file, the keyed hash, the upgrade of old ledgers.
 #include "Ledger/Ledger.h"
+#include "Ledger/SqliteLedgerConnection.h"
 #include "Limits/SenderKey.h"
 
 #include <OrthancException.h>
-#include <SQLite/Connection.h>
-#include <SQLite/Statement.h>
 
 #include <boost/filesystem.hpp>
 #include <gtest/gtest.h>
@@ -103,8 +102,7 @@ TEST_F(SenderKeyTest, ALedgerOfSchema4IsRekeyedWithoutAnAddressLeft)
   {
     // As schema 4 left it: addresses as quota scopes, no sender keys; two spellings of one
     // address on another day.
-    Orthanc::SQLite::Connection db;
-    db.Open(path);
+    SqliteLedgerConnection db(path);
     db.Execute("ALTER TABLE uploads DROP COLUMN sealed_fields;"
                "ALTER TABLE uploads DROP COLUMN sender_key; PRAGMA user_version = 4;"
                "INSERT INTO quota_usage VALUES ('sender:b@example.org', 101, 2, 20);"

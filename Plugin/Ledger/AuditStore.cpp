@@ -17,7 +17,7 @@ namespace Inbound
     const size_t kMaxAuditName = 200;     // event, upload id, client address
     const size_t kMaxAuditDetail = 1000;
 
-    AuditEvent ReadAudit(const Orthanc::SQLite::Statement& s)
+    AuditEvent ReadAudit(const LedgerStatement& s)
     {
       AuditEvent e;
       e.seq = s.ColumnInt64(0);
@@ -31,7 +31,7 @@ namespace Inbound
       return e;
     }
 
-    std::vector<AuditEvent> ReadAll(Orthanc::SQLite::Statement& s)
+    std::vector<AuditEvent> ReadAll(LedgerStatement& s)
     {
       std::vector<AuditEvent> result;
       while (s.Step())
@@ -62,22 +62,37 @@ namespace Inbound
   size_t AuditStore::RedactOpenedSenders(const LedgerDatabase::Session& session)
   {
     // An address has no ',' (TextRules), so what follows the first one is the recipient.
-    Orthanc::SQLite::Statement s(
-      session.GetConnection(), SQLITE_FROM_HERE,
-      "UPDATE audit SET detail = 'sender sealed' || CASE WHEN instr(detail, ',') > 0"
-      " THEN substr(detail, instr(detail, ',')) ELSE '' END"
-      " WHERE event = ? AND detail LIKE 'sender %' AND detail NOT LIKE 'sender sealed%'");
-    s.BindString(0, EnumerationToString(AuditEventType_UploadOpened));
-    s.Run();
-    return static_cast<size_t>(session.GetConnection().GetLastChangeCount());
+    // Rewritten here rather than in SQL: the position of a character is not written alike in
+    // SQLite and PostgreSQL.
+    std::vector<std::pair<int64_t, std::string>> rows;
+    {
+      LedgerStatement s(session.GetConnection(),
+                        "SELECT seq, detail FROM audit WHERE event = ?"
+                        " AND detail LIKE 'sender %' AND detail NOT LIKE 'sender sealed%'");
+      s.BindString(0, EnumerationToString(AuditEventType_UploadOpened));
+      while (s.Step())
+      {
+        rows.emplace_back(s.ColumnInt64(0), s.ColumnString(1));
+      }
+    }
+    for (const auto& row : rows)
+    {
+      const size_t comma = row.second.find(',');
+      LedgerStatement s(session.GetConnection(), "UPDATE audit SET detail = ? WHERE seq = ?");
+      s.BindString(0, "sender sealed" +
+                        (comma == std::string::npos ? std::string() : row.second.substr(comma)));
+      s.BindInt64(1, row.first);
+      s.Run();
+    }
+    return rows.size();
   }
 
   int64_t AuditStore::Append(const LedgerDatabase::Session& session, int64_t time,
                              AuditEventType type, const std::string& uploadId,
                              const std::string& ip, const std::string& detail)
   {
-    Orthanc::SQLite::Statement s(
-      session.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement s(
+      session.GetConnection(),
       "INSERT INTO audit (time, event, upload_id, ip, detail) VALUES (?, ?, ?, ?, ?)");
     s.BindInt64(0, time);
     s.BindString(1, EnumerationToString(type));
@@ -118,8 +133,8 @@ namespace Inbound
       }
       else
       {
-        Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
-                                     "UPDATE audit SET detail = ? WHERE seq = ? AND event = ?");
+        LedgerStatement s(t.GetConnection(),
+                          "UPDATE audit SET detail = ? WHERE seq = ? AND event = ?");
         s.BindString(0, TextRules::MakeSafe(e.detail, kMaxAuditDetail));
         s.BindInt64(1, e.seq);
         s.BindString(2, EnumerationToString(AuditEventType_Refused));
@@ -135,10 +150,10 @@ namespace Inbound
     // "seq <= MIN(cursors)": a reader's cursor is the last entry it has read, so everything
     // after the slowest reader stays, however old (a notifier that has been down for a while
     // must still find the events it missed).
-    Orthanc::SQLite::Statement s(
-      session.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement s(
+      session.GetConnection(),
       "DELETE FROM audit WHERE seq IN (SELECT seq FROM audit WHERE time < ? AND"
-      " seq <= (SELECT IFNULL(MIN(seq), 9223372036854775807) FROM cursors)"
+      " seq <= (SELECT COALESCE(MIN(seq), 9223372036854775807) FROM cursors)"
       " ORDER BY time LIMIT ?)");  // by the index on time: cheap when there is nothing to do
     s.BindInt64(0, cutoffMs);
     s.BindInt64(1, limit);
@@ -149,10 +164,10 @@ namespace Inbound
   std::vector<AuditEvent> AuditStore::List(int64_t sinceMs, unsigned int limit) const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(
-      session.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement s(
+      session.GetConnection(),
       "SELECT * FROM (SELECT seq, time, event, upload_id, ip, detail FROM audit"
-      " WHERE time >= ? ORDER BY seq DESC LIMIT ?) ORDER BY seq");
+      " WHERE time >= ? ORDER BY seq DESC LIMIT ?) AS recent ORDER BY seq");
     s.BindInt64(0, sinceMs);
     s.BindInt64(1, limit);
     return ReadAll(s);
@@ -166,16 +181,17 @@ namespace Inbound
     {
       return {};
     }
-    // substr() rather than LIKE: a prefix is compared as it is, "%" and "_" included.
+    // substr() rather than LIKE: a prefix is compared as it is, "%" and "_" included. The
+    // length is cast: PostgreSQL's substr() takes an integer, not a bigint.
     std::string sql = "SELECT seq, time, event, upload_id, ip, detail FROM audit WHERE event IN (" +
                       MakeSqlList(types) + ") AND (";
     for (size_t i = 0; i < prefixes.size(); i++)
     {
-      sql += std::string(i == 0 ? "" : " OR ") + "substr(detail, 1, ?) = ?";
+      sql += std::string(i == 0 ? "" : " OR ") + "substr(detail, 1, CAST(? AS INTEGER)) = ?";
     }
     sql += ") ORDER BY seq DESC LIMIT ?";
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(session.GetConnection(), sql);
+    LedgerStatement s(session.GetConnection(), sql);
     int index = 0;
     for (const std::string& prefix : prefixes)
     {
@@ -189,9 +205,9 @@ namespace Inbound
   std::vector<AuditEvent> AuditStore::ListHistory(const std::string& uploadId) const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
-                                 "SELECT seq, time, event, upload_id, ip, detail FROM audit"
-                                 " WHERE upload_id = ? ORDER BY seq");
+    LedgerStatement s(session.GetConnection(),
+                      "SELECT seq, time, event, upload_id, ip, detail FROM audit"
+                      " WHERE upload_id = ? ORDER BY seq");
     s.BindString(0, uploadId);
     return ReadAll(s);
   }
@@ -204,7 +220,7 @@ namespace Inbound
     if (!types.empty())
     {
       // Not a cached statement: its text depends on the types.
-      Orthanc::SQLite::Statement s(
+      LedgerStatement s(
         session.GetConnection(),
         "SELECT seq, time, event, upload_id, ip, detail FROM audit WHERE seq > ? AND event IN (" +
           MakeSqlList(types) + ") ORDER BY seq LIMIT ?");
@@ -219,8 +235,7 @@ namespace Inbound
     else
     {
       // Under the session's lock: nothing was added in between.
-      Orthanc::SQLite::Statement max(session.GetConnection(), SQLITE_FROM_HERE,
-                                     "SELECT IFNULL(MAX(seq), 0) FROM audit");
+      LedgerStatement max(session.GetConnection(), "SELECT COALESCE(MAX(seq), 0) FROM audit");
       max.Step();
       scannedUpTo = std::max(seq, max.ColumnInt64(0));
     }
@@ -230,13 +245,13 @@ namespace Inbound
   int64_t AuditStore::GetCursor(const std::string& name)
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement insert(
-      session.GetConnection(), SQLITE_FROM_HERE,
-      "INSERT OR IGNORE INTO cursors (name, seq) SELECT ?, IFNULL(MAX(seq), 0) FROM audit");
+    LedgerStatement insert(session.GetConnection(),
+                           "INSERT INTO cursors (name, seq) VALUES"
+                           " (?, (SELECT COALESCE(MAX(seq), 0) FROM audit))"
+                           " ON CONFLICT (name) DO NOTHING");
     insert.BindString(0, name);
     insert.Run();
-    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
-                                 "SELECT seq FROM cursors WHERE name = ?");
+    LedgerStatement s(session.GetConnection(), "SELECT seq FROM cursors WHERE name = ?");
     s.BindString(0, name);
     s.Step();
     return s.ColumnInt64(0);
@@ -245,8 +260,9 @@ namespace Inbound
   void AuditStore::SetCursor(const LedgerDatabase::Session& session, const std::string& name,
                              int64_t seq)
   {
-    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
-                                 "INSERT OR REPLACE INTO cursors (name, seq) VALUES (?, ?)");
+    LedgerStatement s(session.GetConnection(),
+                      "INSERT INTO cursors (name, seq) VALUES (?, ?)"
+                      " ON CONFLICT (name) DO UPDATE SET seq = excluded.seq");
     s.BindString(0, name);
     s.BindInt64(1, seq);
     s.Run();

@@ -13,9 +13,11 @@ namespace Inbound
   void BanStore::Put(const BanRecord& ban, const std::string& by)
   {
     LedgerDatabase::Transaction t(database_);
-    Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
-                                 "INSERT OR REPLACE INTO bans (entry, created_at, until, reason,"
-                                 " automatic) VALUES (?, ?, ?, ?, ?)");
+    LedgerStatement s(t.GetConnection(),
+                      "INSERT INTO bans (entry, created_at, until, reason, automatic)"
+                      " VALUES (?, ?, ?, ?, ?) ON CONFLICT (entry) DO UPDATE SET"
+                      " created_at = excluded.created_at, until = excluded.until,"
+                      " reason = excluded.reason, automatic = excluded.automatic");
     s.BindString(0, ban.entry);
     s.BindInt64(1, ban.createdAt);
     s.BindInt64(2, ban.until);
@@ -32,8 +34,8 @@ namespace Inbound
   bool BanStore::Remove(const std::string& entry, int64_t now, const std::string& by)
   {
     LedgerDatabase::Transaction t(database_);
-    Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
-                                 "DELETE FROM bans WHERE entry = ?");
+    LedgerStatement s(t.GetConnection(),
+                      "DELETE FROM bans WHERE entry = ?");
     s.BindString(0, entry);
     s.Run();
     const bool removed = t.GetConnection().GetLastChangeCount() > 0;
@@ -55,8 +57,8 @@ namespace Inbound
     size_t deleted = 0;
     for (const BanRecord& ban : bans)
     {
-      Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
-                                   "DELETE FROM bans WHERE entry = ? AND until = ? AND until != 0");
+      LedgerStatement s(t.GetConnection(),
+                        "DELETE FROM bans WHERE entry = ? AND until = ? AND until != 0");
       s.BindString(0, ban.entry);
       s.BindInt64(1, ban.until);
       s.Run();
@@ -69,8 +71,8 @@ namespace Inbound
   std::vector<BanRecord> BanStore::List() const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(
-      session.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement s(
+      session.GetConnection(),
       "SELECT entry, created_at, until, reason, automatic FROM bans ORDER BY entry");
     std::vector<BanRecord> result;
     while (s.Step())

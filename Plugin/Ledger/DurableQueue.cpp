@@ -17,7 +17,7 @@ namespace Inbound
       return list;
     }
 
-    void ReadAll(Orthanc::SQLite::Statement& s, const DurableQueue::RowReader& read)
+    void ReadAll(LedgerStatement& s, const DurableQueue::RowReader& read)
     {
       while (s.Step())
       {
@@ -41,7 +41,7 @@ namespace Inbound
   void DurableQueue::ListDue(const LedgerDatabase::Session& session, int64_t now,
                              unsigned int limit, const RowReader& read) const
   {
-    Orthanc::SQLite::Statement s(
+    LedgerStatement s(
       session.GetConnection(),
       "SELECT " + shape_.columns + " FROM " + shape_.table + " WHERE state IN (" +
         MakeSqlList(shape_.dueStates) +
@@ -54,7 +54,7 @@ namespace Inbound
   bool DurableQueue::Lookup(const LedgerDatabase::Session& session, int64_t id,
                             const RowReader& read) const
   {
-    Orthanc::SQLite::Statement s(
+    LedgerStatement s(
       session.GetConnection(),
       "SELECT " + shape_.columns + " FROM " + shape_.table + " WHERE id = ?");
     s.BindInt64(0, id);
@@ -70,7 +70,7 @@ namespace Inbound
                           const std::string& state, unsigned int limit,
                           const RowReader& read) const
   {
-    Orthanc::SQLite::Statement s(
+    LedgerStatement s(
       session.GetConnection(),
       "SELECT " + shape_.listColumns + " FROM " + shape_.table +
         " WHERE (? = '' OR upload_id = ?) AND (? = '' OR state = ?) ORDER BY id DESC LIMIT ?");
@@ -90,8 +90,8 @@ namespace Inbound
 
   std::string DurableQueue::GetUploadId(const LedgerDatabase::Session& session, int64_t id) const
   {
-    Orthanc::SQLite::Statement s(session.GetConnection(),
-                                 "SELECT upload_id FROM " + shape_.table + " WHERE id = ?");
+    LedgerStatement s(session.GetConnection(),
+                      "SELECT upload_id FROM " + shape_.table + " WHERE id = ?");
     s.BindInt64(0, id);
     return s.Step() ? s.ColumnString(0) : "";
   }
@@ -99,7 +99,7 @@ namespace Inbound
   bool DurableQueue::Retry(const LedgerDatabase::Session& session, int64_t id, int64_t now,
                            AuditEventType event, const std::string& detail)
   {
-    Orthanc::SQLite::Statement s(
+    LedgerStatement s(
       session.GetConnection(),
       "UPDATE " + shape_.table + " SET state = '" + kPending + "', next_attempt = ?" +
         (shape_.hasUpdatedAt ? ", updated_at = ?" : "") + " WHERE id = ? AND state IN ('" +

@@ -25,7 +25,7 @@ namespace Inbound
   {
   public:
     // Receives each row read, with the queue's columns (or its list columns) in order.
-    typedef std::function<void(const Orthanc::SQLite::Statement& row)> RowReader;
+    typedef std::function<void(const LedgerStatement& row)> RowReader;
 
     struct Shape
     {

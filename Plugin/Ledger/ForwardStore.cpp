@@ -12,7 +12,7 @@ namespace Inbound
       "created_at, updated_at, requested_by, patient_issuer, patient_sex, accession_number, "
       "candidate_source, candidate_score, confirmed";
 
-    ForwardRecord ReadForward(const Orthanc::SQLite::Statement& s)
+    ForwardRecord ReadForward(const LedgerStatement& s)
     {
       ForwardRecord r;
       r.id = s.ColumnInt64(0);
@@ -62,8 +62,8 @@ namespace Inbound
 
     void WriteProgress(const LedgerDatabase::Session& session, const ForwardRecord& f)
     {
-      Orthanc::SQLite::Statement s(
-        session.GetConnection(), SQLITE_FROM_HERE,
+      LedgerStatement s(
+        session.GetConnection(),
         "UPDATE forwards SET state = ?, attempts = ?, next_attempt = ?, job_id = ?,"
         " sent_study = ?, last_error = ?, updated_at = ? WHERE id = ?");
       s.BindString(0, EnumerationToString(f.state));
@@ -83,8 +83,8 @@ namespace Inbound
   void ForwardStore::Insert(const LedgerDatabase::Session& session, ForwardRecord& f,
                             int64_t now)
   {
-    Orthanc::SQLite::Statement s(
-      session.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement s(
+      session.GetConnection(),
       "INSERT INTO forwards (upload_id, study, modality, origin, patient_id, patient_name,"
       " patient_birth_date, keep_namespace, new_uids, state, attempts, next_attempt, job_id,"
       " sent_study, last_error, created_at, updated_at, requested_by, patient_issuer,"
@@ -138,8 +138,8 @@ namespace Inbound
     }
     for (const RequestVerdict& v : verdicts)
     {
-      Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
-                                   "UPDATE uploads SET request_matched = ? WHERE id = ?");
+      LedgerStatement s(t.GetConnection(),
+                        "UPDATE uploads SET request_matched = ? WHERE id = ?");
       s.BindInt64(0, v.matched ? 1 : 0);
       s.BindString(1, v.uploadId);
       s.Run();
@@ -196,7 +196,7 @@ namespace Inbound
   {
     LedgerDatabase::Session session(database_);
     std::vector<ForwardRecord> result;
-    queue_.ListDue(session, now, limit, [&](const Orthanc::SQLite::Statement& row) {
+    queue_.ListDue(session, now, limit, [&](const LedgerStatement& row) {
       result.push_back(ReadForward(row));
     });
     return result;
@@ -229,7 +229,7 @@ namespace Inbound
   bool ForwardStore::Lookup(ForwardRecord& forward, int64_t id) const
   {
     LedgerDatabase::Session session(database_);
-    return queue_.Lookup(session, id, [&](const Orthanc::SQLite::Statement& row) {
+    return queue_.Lookup(session, id, [&](const LedgerStatement& row) {
       forward = ReadForward(row);
     });
   }
@@ -240,7 +240,7 @@ namespace Inbound
   {
     LedgerDatabase::Session session(database_);
     std::vector<ForwardRecord> result;
-    queue_.List(session, uploadId, state, limit, [&](const Orthanc::SQLite::Statement& row) {
+    queue_.List(session, uploadId, state, limit, [&](const LedgerStatement& row) {
       result.push_back(ReadForward(row));
     });
     return result;

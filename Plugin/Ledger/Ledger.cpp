@@ -4,8 +4,8 @@
 
 namespace Inbound
 {
-  Ledger::Ledger(const std::string& path) :
-    database_(path),
+  Ledger::Ledger(const LedgerLocation& location) :
+    database_(location),
     audit_(database_),
     quotas_(database_),
     patients_(database_),
@@ -17,6 +17,21 @@ namespace Inbound
     pulls_(database_, audit_),
     partners_(database_),
     requestGateways_(database_)
+  {
+  }
+
+  namespace
+  {
+    LedgerLocation SqliteAt(const std::string& path)
+    {
+      LedgerLocation location;
+      location.sqlitePath = path;
+      return location;
+    }
+  }
+
+  Ledger::Ledger(const std::string& path) :
+    Ledger(SqliteAt(path))
   {
   }
 }

@@ -21,7 +21,7 @@
 
 namespace Inbound
 {
-  // The plugin's own durable record (SQLite through the Orthanc framework's wrapper; see
+  // The plugin's own durable record (SQLite, or PostgreSQL shared by several Orthancs; see
   // doc/Ledger.md): uploads and their items, the audit trail, the quota counters, the bans,
   // the notification and forward queues and the pulls. Each store owns its tables; they
   // share one LedgerDatabase (one connection and its lock), so that a change that spans
@@ -45,7 +45,10 @@ namespace Inbound
     RequestGatewayStore requestGateways_;
 
   public:
-    // "path" empty: an in-memory ledger (unit tests). Creates or upgrades the schema.
+    // The ledger of "location" (Inbound.Ledger). Creates or upgrades the schema.
+    explicit Ledger(const LedgerLocation& location);
+
+    // A SQLite ledger; "path" empty: in memory (unit tests). Creates or upgrades the schema.
     explicit Ledger(const std::string& path);
 
     // The connection itself, for maintenance across stores (LedgerDatabase::Checkpoint).

@@ -1,25 +1,23 @@
-// The ledger's SQLite database: its one connection, the lock that guards it, transactions, schema.
+// The ledger's database (SQLite or PostgreSQL): its one connection, the lock that guards it,
+// transactions, schema.
 #pragma once
 
-#include <OrthancFramework.h>  // first: it defines what the framework headers test
-
-#include <SQLite/Connection.h>
-#include <SQLite/Statement.h>
-#include <SQLite/Transaction.h>
+#include "Ledger/LedgerSql.h"
 
 #include <boost/noncopyable.hpp>
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 namespace Inbound
 {
-  // One connection (WAL, synchronous=FULL, foreign keys on) shared by every store of the
-  // ledger (see Ledger.h), and the mutex that guards it: the connection is not used but
-  // through a Session, which holds the mutex for its whole life. See doc/Ledger.md.
+  // One connection (LedgerSql.h) shared by every store of the ledger (see Ledger.h), and the
+  // mutex that guards it: the connection is not used but through a Session, which holds the
+  // mutex for its whole life and is one transaction of the database. See doc/Ledger.md.
   class LedgerDatabase : public boost::noncopyable
   {
   public:
@@ -32,87 +30,96 @@ namespace Inbound
     // pulled upload came from; 5: uploads.sealed_fields and uploads.sender_key (sealed
     // staging, quotas by a keyed hash); 6: request links ("requests", "request_tickets",
     // uploads.request_id). Raise it with every change of the schema, and upgrade older
-    // ledgers in CreateOrUpgradeSchema().
-    static const int kSchemaVersion = 8;
+    // ledgers in both LedgerSchemaSqlite.cpp and LedgerSchemaPostgres.cpp.
+    // 9: leases; notifications and forwards: lease_owner, lease_until (several Orthancs on
+    // one ledger).
+    static const int kSchemaVersion = 9;
 
-    // The lock on the database, held from construction to destruction. Every public method
-    // of a store opens one (or a Transaction); methods that take a "Session&" run inside
-    // their caller's, which is how one store writes into another store's table in the same
-    // transaction (the audit entry of a state change, for instance). The mutex is not
-    // recursive: inside a session, call only such methods, never a store's public ones.
+    enum Durability
+    {
+      Durability_Full,   // on disk when the transaction's commit returns
+      Durability_Normal  // SQLite: WAL with synchronous=NORMAL, PostgreSQL: synchronous_commit
+                         // off: a power cut may forget the last few commits, never corrupt
+                         // the database
+    };
+
+    // The lock on the database, held from construction to destruction, and one transaction
+    // of the database: a plain Session commits when it ends normally and rolls back when it
+    // ends by an exception. Every public method of a store opens one (or a Transaction);
+    // methods that take a "Session&" run inside their caller's, which is how one store writes
+    // into another store's table in the same transaction (the audit entry of a state change,
+    // for instance). The mutex is not recursive: inside a session, call only such methods,
+    // never a store's public ones.
     class Session : public boost::noncopyable
     {
     private:
       std::lock_guard<std::mutex> lock_;
-      Orthanc::SQLite::Connection& connection_;
+      ILedgerConnection& connection_;
+      int uncaught_;   // exceptions in flight when the session began
+      bool open_;      // the transaction is not ended yet
+
+    protected:
+      Session(LedgerDatabase& database, Durability durability);
+
+      void CommitNow();
+
+      void RollbackNow();
 
     public:
       explicit Session(LedgerDatabase& database);
 
-      Orthanc::SQLite::Connection& GetConnection() const
+      // Commits, unless an exception is leaving the scope (then rolls back). A commit that
+      // fails throws from here (PostgreSQL: the server went away).
+      ~Session() noexcept(false);
+
+      ILedgerConnection& GetConnection() const
       {
         return connection_;
       }
     };
 
-    enum Durability
-    {
-      Durability_Full,   // on disk when Commit() returns
-      Durability_Normal  // WAL with synchronous=NORMAL: a power cut may forget the last few
-                         // commits, never corrupt the database
-    };
-
-    // A session that is one transaction: everything written through it is committed by
-    // Commit(), and rolled back if the transaction ends without it (an exception, an early
-    // return).
+    // A session that commits only through Commit(): everything written through it is rolled
+    // back if the transaction ends without it (an exception, an early return).
     class Transaction : public Session
     {
-    private:
-      // Relaxes synchronous for this transaction only, restored after commit or rollback.
-      class Synchronous : public boost::noncopyable
-      {
-      private:
-        Orthanc::SQLite::Connection& connection_;
-        bool relaxed_;
-
-      public:
-        Synchronous(Orthanc::SQLite::Connection& connection, Durability durability);
-        ~Synchronous();
-      };
-
-      Synchronous synchronous_;                   // destroyed after the transaction ends
-      Orthanc::SQLite::Transaction transaction_;
-
     public:
       explicit Transaction(LedgerDatabase& database, Durability durability = Durability_Full);
+
+      ~Transaction();
 
       void Commit();
     };
 
   private:
-    std::mutex mutex_;                         // guards connection_
-    Orthanc::SQLite::Connection connection_;
-    std::string path_;
+    std::mutex mutex_;                            // guards connection_
+    std::unique_ptr<ILedgerConnection> connection_;
+    LedgerDialect dialect_;
 
-    // Run inside the transaction of CreateOrUpgradeSchema().
-    void AddColumnIfMissing(const char* table, const char* column, const char* definition);
-
-    void CreateOrUpgradeSchema();
+    void Open(const LedgerLocation& location);
 
   public:
-    // "path" empty: an in-memory database (unit tests). Creates or upgrades the schema;
-    // throws ErrorCode_IncompatibleDatabaseVersion for a ledger of a newer schema, which is
-    // left untouched.
+    // Opens the ledger of "location" and creates or upgrades its schema; throws
+    // ErrorCode_IncompatibleDatabaseVersion for a ledger of a newer schema, which is left
+    // untouched.
+    explicit LedgerDatabase(const LedgerLocation& location);
+
+    // SQLite: "path" empty: an in-memory database (unit tests).
     explicit LedgerDatabase(const std::string& path);
 
-    // Moves the write-ahead log into the database and empties it: after rows were rewritten
-    // to forget what they held (SenderKey::UpgradeLedger), their old images leave the -wal
-    // file too. Deleted content is overwritten in the database itself (secure_delete).
+    LedgerDialect GetDialect() const
+    {
+      return dialect_;
+    }
+
+    // SQLite: moves the write-ahead log into the database and empties it: after rows were
+    // rewritten to forget what they held (SenderKey::UpgradeLedger), their old images leave
+    // the -wal file too. Deleted content is overwritten in the database itself
+    // (secure_delete). PostgreSQL: nothing (its WAL and vacuum are the server's).
     void Checkpoint();
   };
 
-  // The rows of "table" in each value of its "state" column; "states" are listed even when
-  // no row is in them.
+  // The rows of "table" (a constant) in each value of its "state" column; "states" are listed
+  // even when no row is in them.
   std::map<std::string, int64_t> CountRowsByState(const LedgerDatabase::Session& session,
                                                   const std::string& table,
                                                   const std::vector<std::string>& states);

@@ -86,8 +86,10 @@ namespace Inbound
     // (pg_advisory_xact_lock), so that transactions of all Orthancs on one ledger run one
     // after the other, as those of one Orthanc do on SQLite. Throws
     // ErrorCode_DatabaseUnavailable when the server cannot be reached (fail closed; the next
-    // Begin() connects again).
-    virtual void Begin() = 0;
+    // Begin() connects again). "relaxedDurability": the commit may return before it is on
+    // disk (LedgerDatabase::Durability_Normal): SQLite's synchronous=NORMAL for this
+    // transaction, PostgreSQL's SET LOCAL synchronous_commit = off.
+    virtual void Begin(bool relaxedDurability = false) = 0;
     virtual void Commit() = 0;
     virtual void Rollback() = 0;  // never throws
   };

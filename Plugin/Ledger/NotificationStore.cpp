@@ -15,7 +15,7 @@ namespace Inbound
       "id, dedup_key, created_at, channel, kind, event, upload_id, target, subject, '', "
       "state, attempts, next_attempt, last_error, delivered_at";
 
-    NotificationRecord ReadNotification(const Orthanc::SQLite::Statement& s)
+    NotificationRecord ReadNotification(const LedgerStatement& s)
     {
       NotificationRecord r;
       r.id = s.ColumnInt64(0);
@@ -65,11 +65,12 @@ namespace Inbound
 
     void Insert(const LedgerDatabase::Session& session, const NotificationRecord& n)
     {
-      Orthanc::SQLite::Statement s(
-        session.GetConnection(), SQLITE_FROM_HERE,
-        "INSERT OR IGNORE INTO notifications (dedup_key, created_at, channel, kind, event,"
+      LedgerStatement s(
+        session.GetConnection(),
+        "INSERT INTO notifications (dedup_key, created_at, channel, kind, event,"
         " upload_id, target, subject, payload, state, attempts, next_attempt, last_error,"
-        " delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, '', 0)");
+        " delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, '', 0)"
+        " ON CONFLICT DO NOTHING");  // a dedup_key already queued
       s.BindString(0, n.dedupKey);
       s.BindInt64(1, n.createdAt);
       s.BindString(2, n.channel);
@@ -119,11 +120,11 @@ namespace Inbound
                                                 const std::string& why)
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(
-      session.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement s(
+      session.GetConnection(),
       "UPDATE notifications SET state = 'failed', payload = '', last_error = ?,"
       " next_attempt = ? WHERE kind = 'request-link' AND state = 'pending'"
-      " AND substr(dedup_key, 1, ?) = ?");
+      " AND substr(dedup_key, 1, CAST(? AS INTEGER)) = ?");
     const std::string prefix = "request:" + requestId + ":";
     s.BindString(0, why);
     s.BindInt64(1, now);
@@ -137,7 +138,7 @@ namespace Inbound
   {
     LedgerDatabase::Session session(database_);
     std::vector<NotificationRecord> result;
-    queue_.ListDue(session, now, limit, [&](const Orthanc::SQLite::Statement& row) {
+    queue_.ListDue(session, now, limit, [&](const LedgerStatement& row) {
       result.push_back(ReadNotification(row));
     });
     return result;
@@ -146,7 +147,7 @@ namespace Inbound
   void NotificationStore::MarkDelivered(int64_t id, int64_t now)
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(
+    LedgerStatement s(
       session.GetConnection(),
       "UPDATE notifications SET state = 'delivered', attempts = attempts + 1,"
       " delivered_at = ?, last_error = '', payload = " + DonePayload() + " WHERE id = ?");
@@ -158,8 +159,8 @@ namespace Inbound
   void NotificationStore::MarkRetry(int64_t id, int64_t nextAttemptAt, const std::string& error)
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(
-      session.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement s(
+      session.GetConnection(),
       "UPDATE notifications SET attempts = attempts + 1, next_attempt = ?, last_error = ?"
       " WHERE id = ? AND state = 'pending'");  // one cancelled meanwhile keeps its reason
     s.BindInt64(0, nextAttemptAt);
@@ -172,7 +173,7 @@ namespace Inbound
                                      AuditEventType auditEvent, const std::string& auditDetail)
   {
     LedgerDatabase::Transaction t(database_);
-    Orthanc::SQLite::Statement s(
+    LedgerStatement s(
       t.GetConnection(),
       "UPDATE notifications SET state = 'failed', attempts = attempts + 1, last_error = ?,"
       " next_attempt = ?, payload = " + DonePayload() + " WHERE id = ? AND state = 'pending'");
@@ -193,8 +194,9 @@ namespace Inbound
     LedgerDatabase::Transaction t(database_);
     {
       // A blanked mail has nothing left to send.
-      Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
-                                   "SELECT payload = '' FROM notifications WHERE id = ?");
+      LedgerStatement s(t.GetConnection(),
+                        "SELECT CASE WHEN payload = '' THEN 1 ELSE 0 END"
+                        " FROM notifications WHERE id = ?");
       s.BindInt64(0, id);
       if (s.Step() && s.ColumnInt(0) != 0)
       {
@@ -213,7 +215,7 @@ namespace Inbound
   {
     LedgerDatabase::Session session(database_);
     std::vector<NotificationRecord> result;
-    queue_.List(session, "", state, limit, [&](const Orthanc::SQLite::Statement& row) {
+    queue_.List(session, "", state, limit, [&](const LedgerStatement& row) {
       result.push_back(ReadNotification(row));
     });
     return result;
@@ -222,7 +224,7 @@ namespace Inbound
   bool NotificationStore::Lookup(NotificationRecord& record, int64_t id) const
   {
     LedgerDatabase::Session session(database_);
-    return queue_.Lookup(session, id, [&](const Orthanc::SQLite::Statement& row) {
+    return queue_.Lookup(session, id, [&](const LedgerStatement& row) {
       record = ReadNotification(row);
     });
   }
@@ -237,8 +239,8 @@ namespace Inbound
                                      int64_t sinceMs) const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(
-      session.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement s(
+      session.GetConnection(),
       "SELECT COUNT(*) FROM notifications WHERE kind = ? AND target = ? AND created_at >= ?");
     s.BindString(0, kind);
     s.BindString(1, target);
@@ -250,9 +252,9 @@ namespace Inbound
   int64_t NotificationStore::GetLastQueuedTime(const std::string& event) const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(
-      session.GetConnection(), SQLITE_FROM_HERE,
-      "SELECT IFNULL(MAX(created_at), 0) FROM notifications WHERE event = ?");
+    LedgerStatement s(
+      session.GetConnection(),
+      "SELECT COALESCE(MAX(created_at), 0) FROM notifications WHERE event = ?");
     s.BindString(0, event);
     s.Step();
     return s.ColumnInt64(0);
@@ -261,8 +263,8 @@ namespace Inbound
   int64_t NotificationStore::Purge(int64_t cutoffMs)
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(
-      session.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement s(
+      session.GetConnection(),
       "DELETE FROM notifications WHERE state IN ('delivered', 'failed') AND created_at < ?");
     s.BindInt64(0, cutoffMs);
     s.Run();

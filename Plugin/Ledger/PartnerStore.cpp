@@ -22,7 +22,7 @@ namespace Inbound
       return text;
     }
 
-    void ReadContact(Orthanc::SQLite::Statement& s, PartnerActivity& a)
+    void ReadContact(LedgerStatement& s, PartnerActivity& a)
     {
       a.partnerId = s.ColumnString(0);
       a.lastContactAt = s.ColumnInt64(1);
@@ -38,10 +38,10 @@ namespace Inbound
     {
       const int64_t dayMs = 86400000;
       const std::string first = UtcDay(now - static_cast<int64_t>(days == 0 ? 0 : days - 1) * dayMs);
-      Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
-                                   "SELECT day, requests, instances, bytes, failures, studies"
-                                   " FROM partner_stats WHERE partner_id = ? AND day >= ?"
-                                   " AND day <= ? ORDER BY day DESC");
+      LedgerStatement s(session.GetConnection(),
+                        "SELECT day, requests, instances, bytes, failures, studies"
+                        " FROM partner_stats WHERE partner_id = ? AND day >= ?"
+                        " AND day <= ? ORDER BY day DESC");
       s.BindString(0, a.partnerId);
       s.BindString(1, first);
       s.BindString(2, UtcDay(now));
@@ -73,13 +73,15 @@ namespace Inbound
   {
     LedgerDatabase::Transaction t(database_);
     {
-      Orthanc::SQLite::Statement s(
-        t.GetConnection(), SQLITE_FROM_HERE,
+      LedgerStatement s(
+        t.GetConnection(),
         "INSERT INTO partner_stats (partner_id, day, requests, instances, bytes, failures,"
         " studies) VALUES (?, ?, 1, ?, ?, ?, ?) ON CONFLICT (partner_id, day) DO UPDATE SET"
-        " requests = requests + 1, instances = instances + excluded.instances,"
-        " bytes = bytes + excluded.bytes, failures = failures + excluded.failures,"
-        " studies = studies + excluded.studies");
+        " requests = partner_stats.requests + 1,"
+        " instances = partner_stats.instances + excluded.instances,"
+        " bytes = partner_stats.bytes + excluded.bytes,"
+        " failures = partner_stats.failures + excluded.failures,"
+        " studies = partner_stats.studies + excluded.studies");
       s.BindString(0, partnerId);
       s.BindString(1, UtcDay(now));
       s.BindInt64(2, static_cast<int64_t>(tally.instances));
@@ -90,19 +92,22 @@ namespace Inbound
     }
     {
       const bool failed = !tally.lastFailureCode.empty();
-      Orthanc::SQLite::Statement s(
-        t.GetConnection(), SQLITE_FROM_HERE,
-        "INSERT INTO partner_contacts (partner_id, last_contact_at, last_study_at,"
+      LedgerStatement s(
+        t.GetConnection(),
+        "INSERT INTO partner_contacts AS c (partner_id, last_contact_at, last_study_at,"
         " last_failure_at, last_failure_code, silence_alerted) VALUES (?, ?, ?, ?, ?, 0)"
         // Requests ending out of order (concurrent streams) never move a time back.
         " ON CONFLICT (partner_id) DO UPDATE SET"
-        " last_contact_at = MAX(last_contact_at, excluded.last_contact_at),"
-        " last_study_at = MAX(last_study_at, excluded.last_study_at),"
+        " last_contact_at = CASE WHEN excluded.last_contact_at > c.last_contact_at"
+        " THEN excluded.last_contact_at ELSE c.last_contact_at END,"
+        " last_study_at = CASE WHEN excluded.last_study_at > c.last_study_at"
+        " THEN excluded.last_study_at ELSE c.last_study_at END,"
         " last_failure_code = CASE WHEN excluded.last_failure_at != 0"
-        " AND excluded.last_failure_at >= last_failure_at"
-        " THEN excluded.last_failure_code ELSE last_failure_code END,"
-        " last_failure_at = MAX(last_failure_at, excluded.last_failure_at),"
-        " silence_alerted = CASE WHEN silence_alerted = 1 THEN 2 ELSE silence_alerted END");
+        " AND excluded.last_failure_at >= c.last_failure_at"
+        " THEN excluded.last_failure_code ELSE c.last_failure_code END,"
+        " last_failure_at = CASE WHEN excluded.last_failure_at > c.last_failure_at"
+        " THEN excluded.last_failure_at ELSE c.last_failure_at END,"
+        " silence_alerted = CASE WHEN c.silence_alerted = 1 THEN 2 ELSE c.silence_alerted END");
       s.BindString(0, partnerId);
       s.BindInt64(1, now);
       s.BindInt64(2, tally.instances > 0 ? now : 0);
@@ -118,8 +123,8 @@ namespace Inbound
     LedgerDatabase::Session session(database_);
     std::vector<PartnerActivity> result;
     {
-      Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
-                                   std::string(kContactColumns) + " ORDER BY partner_id");
+      LedgerStatement s(session.GetConnection(),
+                        std::string(kContactColumns) + " ORDER BY partner_id");
       while (s.Step())
       {
         PartnerActivity a;
@@ -151,8 +156,8 @@ namespace Inbound
   {
     LedgerDatabase::Session session(database_);
     {
-      Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
-                                   std::string(kContactColumns) + " WHERE partner_id = ?");
+      LedgerStatement s(session.GetConnection(),
+                        std::string(kContactColumns) + " WHERE partner_id = ?");
       s.BindString(0, partnerId);
       if (!s.Step())
       {
@@ -168,11 +173,12 @@ namespace Inbound
   bool PartnerStore::MarkSilenceAlerted(const std::string& partnerId)
   {
     LedgerDatabase::Transaction t(database_);
-    Orthanc::SQLite::Statement s(
-      t.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement s(
+      t.GetConnection(),
       "INSERT INTO partner_contacts (partner_id, last_contact_at, last_study_at, last_failure_at,"
       " last_failure_code, silence_alerted) VALUES (?, 0, 0, 0, '', 1)"
-      " ON CONFLICT (partner_id) DO UPDATE SET silence_alerted = 1 WHERE silence_alerted = 0");
+      " ON CONFLICT (partner_id) DO UPDATE SET silence_alerted = 1"
+      " WHERE partner_contacts.silence_alerted = 0");
     s.BindString(0, partnerId);
     s.Run();
     const bool changed = t.GetConnection().GetLastChangeCount() > 0;
@@ -183,9 +189,9 @@ namespace Inbound
   bool PartnerStore::MarkResumeAudited(const std::string& partnerId)
   {
     LedgerDatabase::Transaction t(database_);
-    Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
-                                 "UPDATE partner_contacts SET silence_alerted = 0"
-                                 " WHERE partner_id = ? AND silence_alerted = 2");
+    LedgerStatement s(t.GetConnection(),
+                      "UPDATE partner_contacts SET silence_alerted = 0"
+                      " WHERE partner_id = ? AND silence_alerted = 2");
     s.BindString(0, partnerId);
     s.Run();
     const bool changed = t.GetConnection().GetLastChangeCount() > 0;
@@ -197,10 +203,10 @@ namespace Inbound
                                                        unsigned int limit) const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
-                                 "SELECT id, state, partner_study, gateway, created_at, updated_at,"
-                                 " completed_at, files, bytes FROM uploads WHERE partner_id = ?"
-                                 " ORDER BY created_at DESC, id LIMIT ?");
+    LedgerStatement s(session.GetConnection(),
+                      "SELECT id, state, partner_study, gateway, created_at, updated_at,"
+                      " completed_at, files, bytes FROM uploads WHERE partner_id = ?"
+                      " ORDER BY created_at DESC, id LIMIT ?");
     s.BindString(0, partnerId);
     s.BindInt64(1, limit);
     std::vector<PartnerUpload> result;
@@ -224,11 +230,11 @@ namespace Inbound
   std::vector<PulledPartnerUploads> PartnerStore::ListPulled(int64_t sinceMs) const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
-                                 "SELECT partner_id, gateway, COUNT(*), SUM(files), SUM(bytes),"
-                                 " MAX(created_at) FROM uploads WHERE partner_id != ''"
-                                 " AND gateway != '' AND created_at >= ?"
-                                 " GROUP BY partner_id, gateway ORDER BY partner_id, gateway");
+    LedgerStatement s(session.GetConnection(),
+                      "SELECT partner_id, gateway, COUNT(*), SUM(files), SUM(bytes),"
+                      " MAX(created_at) FROM uploads WHERE partner_id != ''"
+                      " AND gateway != '' AND created_at >= ?"
+                      " GROUP BY partner_id, gateway ORDER BY partner_id, gateway");
     s.BindInt64(0, sinceMs);
     std::vector<PulledPartnerUploads> result;
     while (s.Step())
@@ -248,9 +254,9 @@ namespace Inbound
   std::map<std::string, uint64_t> PartnerStore::CountOpenUploads() const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
-                                 "SELECT partner_id, COUNT(*) FROM uploads WHERE state = 'open'"
-                                 " AND partner_id != '' GROUP BY partner_id");
+    LedgerStatement s(session.GetConnection(),
+                      "SELECT partner_id, COUNT(*) FROM uploads WHERE state = 'open'"
+                      " AND partner_id != '' GROUP BY partner_id");
     std::map<std::string, uint64_t> result;
     while (s.Step())
     {

@@ -14,10 +14,10 @@ namespace Inbound
     // One lock and one transaction: two files of the same upload parsed at once cannot both
     // see no row and take the same next ordinal, nor take two ordinals for the same bytes.
     LedgerDatabase::Transaction t(database_);
-    Orthanc::SQLite::Connection& db = t.GetConnection();
+    ILedgerConnection& db = t.GetConnection();
     {
-      Orthanc::SQLite::Statement s(
-        db, SQLITE_FROM_HERE,
+      LedgerStatement s(
+        db,
         "SELECT ordinal FROM patients WHERE upload_id = ? AND original = ?");
       s.BindString(0, uploadId);
       s.BindBlob(1, rawPatientId.data(), static_cast<int>(rawPatientId.size()));
@@ -28,17 +28,17 @@ namespace Inbound
     }
     int64_t ordinal = 1;
     {
-      Orthanc::SQLite::Statement s(db, SQLITE_FROM_HERE,
-                                   "SELECT COALESCE(MAX(ordinal), 0) + 1 FROM patients"
-                                   " WHERE upload_id = ?");
+      LedgerStatement s(db,
+                        "SELECT COALESCE(MAX(ordinal), 0) + 1 FROM patients"
+                        " WHERE upload_id = ?");
       s.BindString(0, uploadId);
       if (s.Step())
       {
         ordinal = s.ColumnInt64(0);
       }
     }
-    Orthanc::SQLite::Statement s(
-      db, SQLITE_FROM_HERE,
+    LedgerStatement s(
+      db,
       "INSERT INTO patients (upload_id, original, ordinal) VALUES (?, ?, ?)");
     s.BindString(0, uploadId);
     s.BindBlob(1, rawPatientId.data(), static_cast<int>(rawPatientId.size()));
@@ -50,8 +50,8 @@ namespace Inbound
 
   void PatientStore::Forget(const LedgerDatabase::Session& session, const std::string& uploadId)
   {
-    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
-                                 "DELETE FROM patients WHERE upload_id = ?");
+    LedgerStatement s(session.GetConnection(),
+                      "DELETE FROM patients WHERE upload_id = ?");
     s.BindString(0, uploadId);
     s.Run();
   }

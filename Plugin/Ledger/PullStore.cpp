@@ -12,7 +12,7 @@ namespace Inbound
     const size_t kMaxReason = 1000;
 
     // Rows of "SELECT upload_id, <sha256 or reason>, since[, crashes]": markers and holds alike.
-    std::vector<PullingRecord> ReadRecords(Orthanc::SQLite::Statement& s,
+    std::vector<PullingRecord> ReadRecords(LedgerStatement& s,
                                            const std::string& gateway,
                                            std::string PullingRecord::*second)
     {
@@ -49,8 +49,8 @@ namespace Inbound
     // then be parsed once more. Waiting for the disk here held the ledger's lock over two
     // fsyncs per pulled item, which every item worker waits for.
     LedgerDatabase::Transaction t(database_, LedgerDatabase::Durability_Normal);
-    Orthanc::SQLite::Statement s(
-      t.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement s(
+      t.GetConnection(),
       // Keeps the count of starts that already found this item in progress (RecordCrash).
       "INSERT INTO pulling (gateway, upload_id, sha256, since) VALUES (?, ?, ?, ?)"
       " ON CONFLICT (gateway, upload_id, sha256) DO UPDATE SET since = excluded.since");
@@ -67,8 +67,8 @@ namespace Inbound
   {
     // As MarkPulling: a forgotten clear only means one more look at a stored item.
     LedgerDatabase::Transaction t(database_, LedgerDatabase::Durability_Normal);
-    Orthanc::SQLite::Statement s(
-      t.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement s(
+      t.GetConnection(),
       "DELETE FROM pulling WHERE gateway = ? AND upload_id = ? AND sha256 = ?");
     s.BindString(0, gateway);
     s.BindString(1, uploadId);
@@ -80,8 +80,8 @@ namespace Inbound
   std::vector<PullingRecord> PullStore::ListPulling(const std::string& gateway) const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(
-      session.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement s(
+      session.GetConnection(),
       "SELECT upload_id, sha256, since, crashes FROM pulling WHERE gateway = ? ORDER BY since");
     s.BindString(0, gateway);
     return ReadRecords(s, gateway, &PullingRecord::sha256);
@@ -91,8 +91,8 @@ namespace Inbound
                               const std::string& sha256)
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(
-      session.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement s(
+      session.GetConnection(),
       "UPDATE pulling SET crashes = crashes + 1 WHERE gateway = ? AND upload_id = ? AND sha256 = ?");
     s.BindString(0, gateway);
     s.BindString(1, uploadId);
@@ -103,9 +103,10 @@ namespace Inbound
   bool PullStore::Hold(const PullingRecord& held)
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(
-      session.GetConnection(), SQLITE_FROM_HERE,
-      "INSERT OR IGNORE INTO held_pulls (gateway, upload_id, reason, since) VALUES (?, ?, ?, ?)");
+    LedgerStatement s(
+      session.GetConnection(),
+      "INSERT INTO held_pulls (gateway, upload_id, reason, since) VALUES (?, ?, ?, ?)"
+      " ON CONFLICT DO NOTHING");
     s.BindString(0, held.gateway);
     s.BindString(1, TextRules::MakeSafe(held.uploadId, 64));
     s.BindString(2, TextRules::MakeSafe(held.reason, kMaxReason));
@@ -118,14 +119,14 @@ namespace Inbound
                           const std::string& by)
   {
     LedgerDatabase::Transaction t(database_);
-    Orthanc::SQLite::Statement held(t.GetConnection(), SQLITE_FROM_HERE,
-                                    "DELETE FROM held_pulls WHERE gateway = ? AND upload_id = ?");
+    LedgerStatement held(t.GetConnection(),
+                         "DELETE FROM held_pulls WHERE gateway = ? AND upload_id = ?");
     held.BindString(0, gateway);
     held.BindString(1, uploadId);
     held.Run();
     const bool released = t.GetConnection().GetLastChangeCount() > 0;
-    Orthanc::SQLite::Statement pulling(t.GetConnection(), SQLITE_FROM_HERE,
-                                       "DELETE FROM pulling WHERE gateway = ? AND upload_id = ?");
+    LedgerStatement pulling(t.GetConnection(),
+                            "DELETE FROM pulling WHERE gateway = ? AND upload_id = ?");
     pulling.BindString(0, gateway);
     pulling.BindString(1, uploadId);
     pulling.Run();
@@ -141,8 +142,8 @@ namespace Inbound
   std::vector<PullingRecord> PullStore::ListHeld(const std::string& gateway) const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(
-      session.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement s(
+      session.GetConnection(),
       "SELECT upload_id, reason, since FROM held_pulls WHERE gateway = ? ORDER BY since");
     s.BindString(0, gateway);
     return ReadRecords(s, gateway, &PullingRecord::reason);

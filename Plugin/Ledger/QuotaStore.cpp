@@ -12,8 +12,8 @@ namespace Inbound
   QuotaUsage QuotaStore::GetUsage(const std::string& scope, int64_t day) const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(
-      session.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement s(
+      session.GetConnection(),
       "SELECT uploads, bytes FROM quota_usage WHERE scope = ? AND day = ?");
     s.BindString(0, scope);
     s.BindInt64(1, day);
@@ -32,11 +32,11 @@ namespace Inbound
   {
     for (const std::string& scope : scopes)
     {
-      Orthanc::SQLite::Statement s(
-        session.GetConnection(), SQLITE_FROM_HERE,
+      LedgerStatement s(
+        session.GetConnection(),
         "INSERT INTO quota_usage (scope, day, uploads, bytes) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (scope, day) DO UPDATE SET uploads = uploads + excluded.uploads,"
-        " bytes = bytes + excluded.bytes");
+        " ON CONFLICT (scope, day) DO UPDATE SET uploads = quota_usage.uploads + excluded.uploads,"
+        " bytes = quota_usage.bytes + excluded.bytes");
       s.BindString(0, scope);
       s.BindInt64(1, day);
       s.BindInt64(2, uploads);
@@ -56,9 +56,9 @@ namespace Inbound
     std::vector<Row> rows;
     {
       // A key is hexadecimal: a scope with an '@' is an address.
-      Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
-                                   "SELECT scope, day, uploads, bytes FROM quota_usage"
-                                   " WHERE scope LIKE 'sender:%' AND instr(scope, '@') > 0");
+      LedgerStatement s(t.GetConnection(),
+                        "SELECT scope, day, uploads, bytes FROM quota_usage"
+                        " WHERE scope LIKE 'sender:%@%'");
       while (s.Step())
       {
         rows.push_back(Row{s.ColumnString(0), s.ColumnInt64(1), s.ColumnInt64(2),
@@ -68,8 +68,8 @@ namespace Inbound
     for (const Row& row : rows)
     {
       Add(t, {"sender:" + senderKey(row.scope.substr(7))}, row.day, row.uploads, row.bytes);
-      Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
-                                   "DELETE FROM quota_usage WHERE scope = ? AND day = ?");
+      LedgerStatement s(t.GetConnection(),
+                        "DELETE FROM quota_usage WHERE scope = ? AND day = ?");
       s.BindString(0, row.scope);
       s.BindInt64(1, row.day);
       s.Run();

@@ -19,8 +19,8 @@ namespace Inbound
                                                             size_t limit) const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(
-      session.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement s(
+      session.GetConnection(),
       "SELECT r.id FROM requests r LEFT JOIN request_gateways g"
       " ON g.request_id = r.id AND g.gateway = ?"
       " WHERE r.expires_at > ? AND (g.request_id IS NULL OR (g.confirmed_revision < r.revision"
@@ -41,8 +41,8 @@ namespace Inbound
                                                            int64_t now) const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(
-      session.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement s(
+      session.GetConnection(),
       "SELECT g.request_id FROM request_gateways g JOIN requests r ON r.id = g.request_id"
       " WHERE g.gateway = ? AND g.confirmed_revision > 0 AND r.expires_at > ?");
     s.BindString(0, gateway);
@@ -58,10 +58,14 @@ namespace Inbound
   void RequestGatewayStore::Put(const std::string& requestId, const RequestGatewayRecord& record)
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(
-      session.GetConnection(), SQLITE_FROM_HERE,
-      std::string("INSERT OR REPLACE INTO request_gateways (request_id, ") + kColumns +
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    LedgerStatement s(
+      session.GetConnection(),
+      std::string("INSERT INTO request_gateways (request_id, ") + kColumns +
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id, gateway) DO UPDATE SET"
+        " confirmed_revision = excluded.confirmed_revision, synced_at = excluded.synced_at,"
+        " status = excluded.status, used_uploads = excluded.used_uploads,"
+        " failures = excluded.failures, locked_at = excluded.locked_at,"
+        " refused = excluded.refused");
     s.BindString(0, requestId);
     s.BindString(1, record.gateway);
     s.BindInt64(2, record.confirmedRevision);
@@ -77,9 +81,9 @@ namespace Inbound
   std::vector<RequestGatewayRecord> RequestGatewayStore::List(const std::string& requestId) const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
-                                 std::string("SELECT ") + kColumns +
-                                   " FROM request_gateways WHERE request_id = ?");
+    LedgerStatement s(session.GetConnection(),
+                      std::string("SELECT ") + kColumns +
+                        " FROM request_gateways WHERE request_id = ?");
     s.BindString(0, requestId);
     std::vector<RequestGatewayRecord> result;
     while (s.Step())

@@ -16,7 +16,7 @@ namespace Inbound
       " (SELECT COUNT(*) FROM uploads u WHERE u.request_id = r.id"
       "  AND u.state NOT IN ('cancelled', 'expired'))";
 
-    RequestRecord ReadRequest(const Orthanc::SQLite::Statement& s)
+    RequestRecord ReadRequest(const LedgerStatement& s)
     {
       RequestRecord r;
       r.id = s.ColumnString(0);
@@ -64,8 +64,8 @@ namespace Inbound
 
   void RequestStore::Insert(const LedgerDatabase::Session& session, const RequestRecord& r)
   {
-    Orthanc::SQLite::Statement s(
-      session.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement s(
+      session.GetConnection(),
       "INSERT INTO requests (id, token_hash, state, created_at, updated_at, expires_at,"
       " created_by, recipient, message, language, max_uploads, challenge, secret, failures,"
       " locked_at, revision, patient_id, patient_name, patient_birth_date, sender_name,"
@@ -98,8 +98,8 @@ namespace Inbound
 
   void RequestStore::DeleteTickets(const LedgerDatabase::Session& session, const std::string& id)
   {
-    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
-                                 "DELETE FROM request_tickets WHERE request_id = ?");
+    LedgerStatement s(session.GetConnection(),
+                      "DELETE FROM request_tickets WHERE request_id = ?");
     s.BindString(0, id);
     s.Run();
   }
@@ -120,9 +120,9 @@ namespace Inbound
     bool LookupBy(const LedgerDatabase::Session& session, RequestRecord& record,
                   const char* column, const std::string& value)
     {
-      Orthanc::SQLite::Statement s(session.GetConnection(), std::string("SELECT ") +
-                                     kRequestColumns + " FROM requests r WHERE r." + column +
-                                     " = ?");
+      LedgerStatement s(session.GetConnection(), std::string("SELECT ") +
+                          kRequestColumns + " FROM requests r WHERE r." + column +
+                          " = ?");
       s.BindString(0, value);
       if (!s.Step())
       {
@@ -154,10 +154,10 @@ namespace Inbound
   std::vector<RequestRecord> RequestStore::List(unsigned int limit) const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
-                                 std::string("SELECT ") + kRequestColumns +
-                                   " FROM requests r ORDER BY r.created_at DESC, r.id LIMIT ?");
-    s.BindInt64(0, limit == 0 ? -1 : int64_t(limit));
+    LedgerStatement s(session.GetConnection(),
+                      std::string("SELECT ") + kRequestColumns +
+                        " FROM requests r ORDER BY r.created_at DESC, r.id LIMIT ?");
+    s.BindInt64(0, limit == 0 ? INT64_MAX : int64_t(limit));  // PostgreSQL: no LIMIT -1
     std::vector<RequestRecord> result;
     while (s.Step())
     {
@@ -169,9 +169,9 @@ namespace Inbound
   std::vector<std::string> RequestStore::ListUploads(const std::string& requestId) const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
-                                 "SELECT id FROM uploads WHERE request_id = ?"
-                                 " ORDER BY created_at, id");
+    LedgerStatement s(session.GetConnection(),
+                      "SELECT id FROM uploads WHERE request_id = ?"
+                      " ORDER BY created_at, id");
     s.BindString(0, requestId);
     std::vector<std::string> result;
     while (s.Step())
@@ -184,9 +184,9 @@ namespace Inbound
   bool RequestStore::Revoke(const std::string& id, int64_t now, const std::string& by)
   {
     LedgerDatabase::Transaction t(database_);
-    Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
-                                 "UPDATE requests SET state = 'revoked', updated_at = ?,"
-                                 " revision = revision + 1 WHERE id = ? AND state != 'revoked'");
+    LedgerStatement s(t.GetConnection(),
+                      "UPDATE requests SET state = 'revoked', updated_at = ?,"
+                      " revision = revision + 1 WHERE id = ? AND state != 'revoked'");
     s.BindInt64(0, now);
     s.BindString(1, id);
     s.Run();
@@ -218,9 +218,9 @@ namespace Inbound
       after.state = RequestState_Locked;
       after.lockedAt = now;
     }
-    Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
-                                 "UPDATE requests SET failures = ?, state = ?, locked_at = ?,"
-                                 " updated_at = ? WHERE id = ?");
+    LedgerStatement s(t.GetConnection(),
+                      "UPDATE requests SET failures = ?, state = ?, locked_at = ?,"
+                      " updated_at = ? WHERE id = ?");
     s.BindInt64(0, after.failures);
     s.BindString(1, EnumerationToString(after.state));
     s.BindInt64(2, after.lockedAt);
@@ -246,9 +246,9 @@ namespace Inbound
                                    int64_t ticketExpiresAt, int64_t now, const std::string& ip)
   {
     LedgerDatabase::Transaction t(database_);
-    Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
-                                 "UPDATE requests SET failures = 0, updated_at = ?"
-                                 " WHERE id = ? AND state = 'active'");
+    LedgerStatement s(t.GetConnection(),
+                      "UPDATE requests SET failures = 0, updated_at = ?"
+                      " WHERE id = ? AND state = 'active'");
     s.BindInt64(0, now);
     s.BindString(1, id);
     s.Run();
@@ -256,9 +256,9 @@ namespace Inbound
     {
       return false;
     }
-    Orthanc::SQLite::Statement i(t.GetConnection(), SQLITE_FROM_HERE,
-                                 "INSERT INTO request_tickets (ticket_hash, request_id, expires_at)"
-                                 " VALUES (?, ?, ?)");
+    LedgerStatement i(t.GetConnection(),
+                      "INSERT INTO request_tickets (ticket_hash, request_id, expires_at)"
+                      " VALUES (?, ?, ?)");
     i.BindString(0, ticketHash);
     i.BindString(1, id);
     i.BindInt64(2, ticketExpiresAt);
@@ -272,9 +272,9 @@ namespace Inbound
                                  int64_t now) const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
-                                 "SELECT COUNT(*) FROM request_tickets WHERE ticket_hash = ?"
-                                 " AND request_id = ? AND expires_at > ?");
+    LedgerStatement s(session.GetConnection(),
+                      "SELECT COUNT(*) FROM request_tickets WHERE ticket_hash = ?"
+                      " AND request_id = ? AND expires_at > ?");
     s.BindString(0, ticketHash);
     s.BindString(1, requestId);
     s.BindInt64(2, now);
@@ -297,10 +297,10 @@ namespace Inbound
       const RequestState state =
         pushed.state == RequestState_Active ? existing.state
         : existing.state == RequestState_Revoked ? RequestState_Revoked : pushed.state;
-      Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
-                                   "UPDATE requests SET state = ?, updated_at = ?, expires_at = ?,"
-                                   " recipient = ?, message = ?, language = ?, max_uploads = ?,"
-                                   " revision = ? WHERE id = ?");
+      LedgerStatement s(t.GetConnection(),
+                        "UPDATE requests SET state = ?, updated_at = ?, expires_at = ?,"
+                        " recipient = ?, message = ?, language = ?, max_uploads = ?,"
+                        " revision = ? WHERE id = ?");
       s.BindString(0, EnumerationToString(state));
       s.BindInt64(1, now);
       s.BindInt64(2, pushed.expiresAt);
@@ -342,10 +342,10 @@ namespace Inbound
                                 const std::string& gateway)
   {
     LedgerDatabase::Transaction t(database_);
-    Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
-                                 "UPDATE requests SET state = 'locked', locked_at = ?,"
-                                 " updated_at = ?, revision = revision + 1"
-                                 " WHERE id = ? AND state = 'active'");
+    LedgerStatement s(t.GetConnection(),
+                      "UPDATE requests SET state = 'locked', locked_at = ?,"
+                      " updated_at = ?, revision = revision + 1"
+                      " WHERE id = ? AND state = 'active'");
     s.BindInt64(0, lockedAt);
     s.BindInt64(1, now);
     s.BindString(2, id);
@@ -366,21 +366,21 @@ namespace Inbound
   size_t RequestStore::Prune(int64_t now, int64_t keepMs)
   {
     LedgerDatabase::Transaction t(database_);
-    Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
-                                 "DELETE FROM request_tickets WHERE expires_at <= ?");
+    LedgerStatement s(t.GetConnection(),
+                      "DELETE FROM request_tickets WHERE expires_at <= ?");
     s.BindInt64(0, now);
     s.Run();
     size_t removed = size_t(t.GetConnection().GetLastChangeCount());
-    Orthanc::SQLite::Statement r(t.GetConnection(), SQLITE_FROM_HERE,
-                                 "DELETE FROM requests WHERE expires_at <= ? AND NOT EXISTS"
-                                 " (SELECT 1 FROM uploads u WHERE u.request_id = requests.id)");
+    LedgerStatement r(t.GetConnection(),
+                      "DELETE FROM requests WHERE expires_at <= ? AND NOT EXISTS"
+                      " (SELECT 1 FROM uploads u WHERE u.request_id = requests.id)");
     r.BindInt64(0, now - keepMs);
     r.Run();
     removed += size_t(t.GetConnection().GetLastChangeCount());
     // (Internal) what the gateways confirmed of the requests gone.
-    Orthanc::SQLite::Statement g(t.GetConnection(), SQLITE_FROM_HERE,
-                                 "DELETE FROM request_gateways WHERE request_id NOT IN"
-                                 " (SELECT id FROM requests)");
+    LedgerStatement g(t.GetConnection(),
+                      "DELETE FROM request_gateways WHERE request_id NOT IN"
+                      " (SELECT id FROM requests)");
     g.Run();
     t.Commit();
     return removed;

@@ -14,7 +14,7 @@ namespace Inbound
       "orthanc_series, orthanc_study, orthanc_patient, stored_at, patient_name, "
       "patient_birth_date, original_patient_id_bytes";
 
-    ItemRecord ReadItem(const Orthanc::SQLite::Statement& s)
+    ItemRecord ReadItem(const LedgerStatement& s)
     {
       ItemRecord r;
       r.uploadId = s.ColumnString(0);
@@ -39,7 +39,7 @@ namespace Inbound
       return r;
     }
 
-    bool ReadOneItem(ItemRecord& item, Orthanc::SQLite::Statement& s)
+    bool ReadOneItem(ItemRecord& item, LedgerStatement& s)
     {
       if (!s.Step())
       {
@@ -59,7 +59,7 @@ namespace Inbound
     // listed in the upload's status, so the sender sends it again and it lands on the same
     // archive instance. State changes keep waiting for the disk.
     LedgerDatabase::Transaction t(database_, LedgerDatabase::Durability_Normal);
-    Orthanc::SQLite::Connection& db = t.GetConnection();
+    ILedgerConnection& db = t.GetConnection();
 
     UploadRecord upload;
     if (!LookupInternal(t, upload, item.uploadId) || !IsOpen(upload.state))
@@ -68,8 +68,8 @@ namespace Inbound
     }
 
     {
-      Orthanc::SQLite::Statement exists(
-        db, SQLITE_FROM_HERE, "SELECT 1 FROM items WHERE upload_id = ? AND sha256 = ?");
+      LedgerStatement exists(
+        db, "SELECT 1 FROM items WHERE upload_id = ? AND sha256 = ?");
       exists.BindString(0, item.uploadId);
       exists.BindString(1, item.sha256);
       if (exists.Step())
@@ -78,8 +78,8 @@ namespace Inbound
       }
     }
 
-    Orthanc::SQLite::Statement s(
-      db, SQLITE_FROM_HERE,
+    LedgerStatement s(
+      db,
       std::string("INSERT INTO items (") + kItemColumns +
         ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.BindString(0, item.uploadId);
@@ -103,8 +103,8 @@ namespace Inbound
     s.BindString(18, item.originalPatientIdBytes);
     s.Run();
 
-    Orthanc::SQLite::Statement u(
-      db, SQLITE_FROM_HERE,
+    LedgerStatement u(
+      db,
       "UPDATE uploads SET files = files + 1, bytes = bytes + ?, updated_at = ? WHERE id = ?");
     u.BindInt64(0, item.size);
     u.BindInt64(1, item.storedAt);
@@ -134,8 +134,8 @@ namespace Inbound
     {
       return false;
     }
-    Orthanc::SQLite::Statement u(t.GetConnection(), SQLITE_FROM_HERE,
-                                 "UPDATE uploads SET updated_at = ? WHERE id = ?");
+    LedgerStatement u(t.GetConnection(),
+                      "UPDATE uploads SET updated_at = ? WHERE id = ?");
     u.BindInt64(0, std::max(now, upload.updatedAt));
     u.BindString(1, uploadId);
     u.Run();
@@ -148,9 +148,9 @@ namespace Inbound
                                const std::string& sha256) const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
-                                 std::string("SELECT ") + kItemColumns +
-                                   " FROM items WHERE upload_id = ? AND sha256 = ?");
+    LedgerStatement s(session.GetConnection(),
+                      std::string("SELECT ") + kItemColumns +
+                        " FROM items WHERE upload_id = ? AND sha256 = ?");
     s.BindString(0, uploadId);
     s.BindString(1, sha256);
     return ReadOneItem(item, s);
@@ -159,9 +159,9 @@ namespace Inbound
   std::vector<ItemRecord> UploadStore::ListItems(const std::string& uploadId) const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
-                                 std::string("SELECT ") + kItemColumns +
-                                   " FROM items WHERE upload_id = ? ORDER BY rowid");
+    LedgerStatement s(session.GetConnection(),
+                      std::string("SELECT ") + kItemColumns +
+                        " FROM items WHERE upload_id = ? ORDER BY rowid");
     s.BindString(0, uploadId);
     std::vector<ItemRecord> result;
     while (s.Step())
@@ -175,9 +175,9 @@ namespace Inbound
                                     const std::string& sopInstanceUid) const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
-                                 std::string("SELECT ") + kItemColumns +
-                                   " FROM items WHERE upload_id = ? AND sop_uid = ? LIMIT 1");
+    LedgerStatement s(session.GetConnection(),
+                      std::string("SELECT ") + kItemColumns +
+                        " FROM items WHERE upload_id = ? AND sop_uid = ? LIMIT 1");
     s.BindString(0, uploadId);
     s.BindString(1, sopInstanceUid);
     return ReadOneItem(item, s);
@@ -187,8 +187,8 @@ namespace Inbound
                              const std::string& studyInstanceUid) const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(
-      session.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement s(
+      session.GetConnection(),
       "SELECT 1 FROM items WHERE upload_id = ? AND study_uid = ? LIMIT 1");
     s.BindString(0, uploadId);
     s.BindString(1, studyInstanceUid);
@@ -199,8 +199,8 @@ namespace Inbound
                                         const std::string& orthancStudyId) const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
-                                 "SELECT upload_id FROM items WHERE orthanc_study = ? LIMIT 1");
+    LedgerStatement s(session.GetConnection(),
+                      "SELECT upload_id FROM items WHERE orthanc_study = ? LIMIT 1");
     s.BindString(0, orthancStudyId);
     if (!s.Step())
     {

@@ -17,7 +17,7 @@ namespace Inbound
       "user_agent, expected_files, expected_bytes, receipt_code, files, bytes, purged, language, "
       "gateway, sealed_fields, sender_key, request_id, request_matched, partner_id, partner_study";
 
-    UploadRecord ReadUpload(const Orthanc::SQLite::Statement& s)
+    UploadRecord ReadUpload(const LedgerStatement& s)
     {
       UploadRecord r;
       r.id = s.ColumnString(0);
@@ -52,7 +52,7 @@ namespace Inbound
       return r;
     }
 
-    std::vector<UploadRecord> ReadUploads(Orthanc::SQLite::Statement& s)
+    std::vector<UploadRecord> ReadUploads(LedgerStatement& s)
     {
       std::vector<UploadRecord> result;
       while (s.Step())
@@ -62,7 +62,7 @@ namespace Inbound
       return result;
     }
 
-    std::vector<std::string> ReadIds(Orthanc::SQLite::Statement& s)
+    std::vector<std::string> ReadIds(LedgerStatement& s)
     {
       std::vector<std::string> result;
       while (s.Step())
@@ -118,8 +118,8 @@ namespace Inbound
   {
     // The newest open one: there is at most one (FindOrCreatePartnerUpload is the only way to
     // make one). Pulled uploads (gateway set) only carry their gateway's partner label.
-    Orthanc::SQLite::Statement s(
-      session.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement s(
+      session.GetConnection(),
       std::string("SELECT ") + kUploadColumns +
         " FROM uploads WHERE partner_id = ? AND partner_study = ? AND state = 'open'"
         " AND gateway = '' ORDER BY created_at DESC LIMIT 1");
@@ -143,8 +143,8 @@ namespace Inbound
   std::vector<UploadRecord> UploadStore::ListOpenPartnerUploads() const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(
-      session.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement s(
+      session.GetConnection(),
       std::string("SELECT ") + kUploadColumns +
         " FROM uploads WHERE state = 'open' AND partner_id != '' AND gateway = ''");
     return ReadUploads(s);
@@ -173,8 +173,8 @@ namespace Inbound
       }
     }
     quotas_.Add(t, quotaScopes, day, 1, 0);
-    Orthanc::SQLite::Statement s(
-      t.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement s(
+      t.GetConnection(),
       std::string("INSERT INTO uploads (") + kUploadColumns +
         ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.BindString(0, r.id);
@@ -221,9 +221,9 @@ namespace Inbound
   bool UploadStore::LookupInternal(const LedgerDatabase::Session& session, UploadRecord& record,
                                    const std::string& id) const
   {
-    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
-                                 std::string("SELECT ") + kUploadColumns +
-                                   " FROM uploads WHERE id = ?");
+    LedgerStatement s(session.GetConnection(),
+                      std::string("SELECT ") + kUploadColumns +
+                        " FROM uploads WHERE id = ?");
     s.BindString(0, id);
     if (!s.Step())
     {
@@ -243,8 +243,8 @@ namespace Inbound
                                               unsigned int limit) const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(
-      session.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement s(
+      session.GetConnection(),
       std::string("SELECT ") + kUploadColumns +
         " FROM uploads WHERE (? = '' OR state = ?) AND created_at >= ?"
         " ORDER BY created_at DESC, id LIMIT ?");
@@ -266,11 +266,11 @@ namespace Inbound
     {
       return false;
     }
-    Orthanc::SQLite::Statement s(
-      t.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement s(
+      t.GetConnection(),
       "UPDATE uploads SET state = ?, updated_at = ?,"
-      " completed_at = CASE WHEN ? THEN ? ELSE completed_at END,"
-      " receipt_code = CASE WHEN ? THEN ? ELSE receipt_code END WHERE id = ?");
+      " completed_at = CASE WHEN ? != 0 THEN ? ELSE completed_at END,"
+      " receipt_code = CASE WHEN ? != 0 THEN ? ELSE receipt_code END WHERE id = ?");
     const bool completing = (to == UploadState_Complete);
     s.BindString(0, EnumerationToString(to));
     s.BindInt64(1, now);
@@ -288,8 +288,8 @@ namespace Inbound
   void UploadStore::MarkPurged(const std::string& id, int64_t now, const std::string& detail)
   {
     LedgerDatabase::Transaction t(database_);
-    Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
-                                 "UPDATE uploads SET purged = 1 WHERE id = ?");
+    LedgerStatement s(t.GetConnection(),
+                      "UPDATE uploads SET purged = 1 WHERE id = ?");
     s.BindString(0, id);
     s.Run();
     patients_.Forget(t, id);
@@ -303,9 +303,9 @@ namespace Inbound
     LedgerDatabase::Transaction t(database_);
     std::vector<std::pair<std::string, std::string>> rows;  // id, e-mail
     {
-      Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
-                                   "SELECT id, sender_email FROM uploads"
-                                   " WHERE sender_key = '' AND sender_email != ''");
+      LedgerStatement s(t.GetConnection(),
+                        "SELECT id, sender_email FROM uploads"
+                        " WHERE sender_key = '' AND sender_email != ''");
       while (s.Step())
       {
         rows.emplace_back(s.ColumnString(0), s.ColumnString(1));
@@ -313,8 +313,8 @@ namespace Inbound
     }
     for (const auto& row : rows)
     {
-      Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
-                                   "UPDATE uploads SET sender_key = ? WHERE id = ?");
+      LedgerStatement s(t.GetConnection(),
+                        "UPDATE uploads SET sender_key = ? WHERE id = ?");
       s.BindString(0, senderKey(row.second));
       s.BindString(1, row.first);
       s.Run();
@@ -328,16 +328,16 @@ namespace Inbound
     LedgerDatabase::Transaction t(database_);
     std::vector<UploadRecord> plain;
     {
-      Orthanc::SQLite::Statement s(t.GetConnection(), SQLITE_FROM_HERE,
-                                   std::string("SELECT ") + kUploadColumns +
-                                     " FROM uploads WHERE sealed_fields = ''");
+      LedgerStatement s(t.GetConnection(),
+                        std::string("SELECT ") + kUploadColumns +
+                          " FROM uploads WHERE sealed_fields = ''");
       plain = ReadUploads(s);
     }
     for (UploadRecord& r : plain)
     {
       seal(r);
-      Orthanc::SQLite::Statement s(
-        t.GetConnection(), SQLITE_FROM_HERE,
+      LedgerStatement s(
+        t.GetConnection(),
         "UPDATE uploads SET sealed_fields = ?, sender_name = ?, sender_email = ?,"
         " sender_institution = ?, sender_phone = ?, message = ?, user_agent = ? WHERE id = ?");
       s.BindString(0, r.sealedFields);
@@ -370,10 +370,10 @@ namespace Inbound
   std::vector<UploadRecord> UploadStore::ListOutbox(unsigned int limit) const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(session.GetConnection(), SQLITE_FROM_HERE,
-                                 std::string("SELECT ") + kUploadColumns +
-                                   " FROM uploads WHERE state = 'complete'"
-                                   " ORDER BY completed_at, id LIMIT ?");
+    LedgerStatement s(session.GetConnection(),
+                      std::string("SELECT ") + kUploadColumns +
+                        " FROM uploads WHERE state = 'complete'"
+                        " ORDER BY completed_at, id LIMIT ?");
     s.BindInt64(0, limit);
     return ReadUploads(s);
   }
@@ -381,8 +381,8 @@ namespace Inbound
   std::vector<std::string> UploadStore::ListIdleOpen(int64_t cutoffMs) const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(
-      session.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement s(
+      session.GetConnection(),
       "SELECT id FROM uploads WHERE state = 'open' AND updated_at < ?"
       " AND (partner_id = '' OR gateway != '')");
     s.BindInt64(0, cutoffMs);
@@ -392,8 +392,8 @@ namespace Inbound
   std::vector<std::string> UploadStore::ListUnpurgedRemoved() const
   {
     LedgerDatabase::Session session(database_);
-    Orthanc::SQLite::Statement s(
-      session.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement s(
+      session.GetConnection(),
       "SELECT id FROM uploads WHERE purged = 0"
       " AND state IN ('cancelled', 'expired', 'deleted', 'delivered')");
     return ReadIds(s);
@@ -405,8 +405,8 @@ namespace Inbound
     LedgerDatabase::Transaction t(database_);
     // Only an upload pulled before the gateway was recorded: it has no token (one received
     // directly has its sender's) and no gateway. Once set, the gateway never changes.
-    Orthanc::SQLite::Statement claim(
-      t.GetConnection(), SQLITE_FROM_HERE,
+    LedgerStatement claim(
+      t.GetConnection(),
       "UPDATE uploads SET gateway = ? WHERE id = ? AND gateway = '' AND token_hash = ''");
     claim.BindString(0, gateway);
     claim.BindString(1, id);
@@ -417,8 +417,8 @@ namespace Inbound
                     "pulled before the gateway was recorded; first named by gateway \"" +
                       gateway + "\", now its origin");
     }
-    Orthanc::SQLite::Statement read(t.GetConnection(), SQLITE_FROM_HERE,
-                                    "SELECT gateway FROM uploads WHERE id = ?");
+    LedgerStatement read(t.GetConnection(),
+                         "SELECT gateway FROM uploads WHERE id = ?");
     read.BindString(0, id);
     const std::string owner = read.Step() ? read.ColumnString(0) : std::string();
     t.Commit();

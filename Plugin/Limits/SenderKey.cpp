@@ -93,6 +93,78 @@ namespace Inbound
       return secret;
     }
 
+    namespace
+    {
+      const char* const kLedgerKey = "quota-key";  // its row in ledger_meta
+
+      std::string ToHex(const std::string& bytes)
+      {
+        static const char digits[] = "0123456789abcdef";
+        std::string hex;
+        for (unsigned char c : bytes)
+        {
+          hex += digits[c >> 4];
+          hex += digits[c & 15];
+        }
+        return hex;
+      }
+
+      int HexDigit(char c)
+      {
+        return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      }
+
+      // "" unless "hex" is exactly the lower-case hex of a secret.
+      std::string FromHex(const std::string& hex)
+      {
+        std::string bytes;
+        if (hex.size() != 2 * kSecretSize)
+        {
+          return bytes;
+        }
+        for (size_t i = 0; i < hex.size(); i += 2)
+        {
+          const int high = HexDigit(hex[i]);
+          const int low = HexDigit(hex[i + 1]);
+          if (high < 0 || low < 0)
+          {
+            return "";
+          }
+          bytes += static_cast<char>(high * 16 + low);
+        }
+        return bytes;
+      }
+    }
+
+    std::string LoadOrCreateSecret(Ledger& ledger, const std::string& path)
+    {
+      if (ledger.GetDatabase().GetDialect() != LedgerDialect_PostgreSQL)
+      {
+        return LoadOrCreateSecret(path);
+      }
+      LedgerDatabase::Transaction t(ledger.GetDatabase());
+      {
+        LedgerStatement s(t.GetConnection(),
+                          "INSERT INTO ledger_meta (key, value) VALUES (?, ?)"
+                          " ON CONFLICT (key) DO NOTHING");  // another Orthanc made it first
+        s.BindString(0, kLedgerKey);
+        s.BindString(1, ToHex(Crypto::RandomBytes(kSecretSize)));
+        s.Run();
+      }
+      LedgerStatement s(t.GetConnection(), "SELECT value FROM ledger_meta WHERE key = ?");
+      s.BindString(0, kLedgerKey);
+      const std::string secret = s.Step() ? FromHex(s.ColumnString(0)) : std::string();
+      if (secret.size() != kSecretSize)
+      {
+        throw Orthanc::OrthancException(
+          Orthanc::ErrorCode_BadFileFormat,
+          std::string("The quota secret in the ledger (ledger_meta, key \"") + kLedgerKey +
+            "\") must be " + std::to_string(2 * kSecretSize) + " lower-case hex digits");
+      }
+      t.Commit();
+      return secret;
+    }
+
     std::string Compute(const std::string& secret, const std::string& email)
     {
       if (email.empty())
