@@ -71,7 +71,7 @@ def test_one_address_renders_the_single_orthanc_site():
     for absent in ("@", "inbound_gateway_", "X-Inbound-Gateway", "hash ", "$inbound_public"):
         assert absent not in site, absent
     assert site.count("proxy_pass http://inbound_orthanc;") == 6, site
-    code, site, _ = render("A=10.0.1.5:8042 B=10.0.1.6:8042 10.0.1.7:8042")
+    code, site, _ = render("A=10.0.1.5:8042 B=10.0.1.6:8042 C=10.0.1.7:8042")
     assert code == 0 and "#@" not in site
     assert '"~^/inbound/api/uploads/B[A-Za-z0-9]*(/|$)" inbound_gateway_2;' in site
     # A draining gateway keeps its number and its uploads' routes, and gets no new opens.
@@ -83,7 +83,8 @@ def test_one_address_renders_the_single_orthanc_site():
                      ("I=1.2.3.4:1 B=1.2.3.4:2", "is not 1-4 of"),
                      ("1.2.3.4:1;evil", "is not host:port"), ("", "names no address"),
                      ("~A=1.2.3.4:1 ~B=1.2.3.4:2", "every gateway is draining"),
-                     ("A=1.2.3.4:1 ~1.2.3.4:2", "has no upload id prefix")):
+                     ("A=1.2.3.4:1 ~1.2.3.4:2", "has no upload id prefix"),
+                     ("A=1.2.3.4:1 1.2.3.4:2", "some gateways have an upload id prefix")):
         code, _, error = render(bad)
         assert code == 2 and why in error, (bad, error)
 

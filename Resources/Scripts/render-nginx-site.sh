@@ -23,6 +23,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 [[ $# -ge 8 && $# -le 11 ]] || { echo "usage: $0 LISTEN SERVER_NAME CERT KEY ORTHANC MAX_BODY ADMIN_NETS PEER_NETS [ACCESS_LOG [PARTNER_NETS [PARTNER_MAX_BODY]]]" >&2; exit 2; }
 access_log=${9:-/var/log/nginx/access.log}
 partner_nets=${10:-}
+peer_nets=$8
 partner_max_body=${11:-0}
 [[ "$partner_max_body" =~ ^[0-9]+[kKmMgG]?$ ]] || { echo "$0: PARTNER_MAX_BODY must be a size like 0, 512m or 2g" >&2; exit 2; }
 template=""
@@ -51,13 +52,18 @@ for gateway in "${gateways[@]}"; do
 done
 ((${#orthancs[@]} > 1)) || [[ -z "${prefixes[0]}" && ${draining[0]} == 0 ]] || {
   echo "$0: an upload id prefix or a draining gateway is for several gateways only" >&2; exit 2; }
+prefixed=0
+for prefix in "${prefixes[@]}"; do [[ -z "$prefix" ]] || prefixed=$((prefixed + 1)); done
+((prefixed == 0 || prefixed == ${#prefixes[@]})) || {
+  echo "$0: some gateways have an upload id prefix and some not: give every gateway one (a gateway without mints ids that may start with another's prefix)" >&2; exit 2; }
 ((open >= 1)) || { echo "$0: every gateway is draining: none would take new uploads" >&2; exit 2; }
 allow() { local out=""; for n in $1; do out+="allow $n; "; done; printf '%s' "$out"; }
 # The blocks between "#@GATEWAYS{@" and "#@}GATEWAYS@" are for several gateways only: dropped
 # with their marks for one Orthanc (the site stays byte for byte the single-Orthanc one), else
 # kept without the marks, with the gateways' upstreams and the pullers' map filled in.
 gateways() {
-  awk -v list="${orthancs[*]}" -v prefix_list="${prefixes[*]/#/=}" -v draining_list="${draining[*]}" '
+  awk -v list="${orthancs[*]}" -v prefix_list="${prefixes[*]/#/=}" -v draining_list="${draining[*]}" \
+      -v peer_nets="$peer_nets" '
     BEGIN {
       n = split(list, address, " "); several = n > 1
       split(prefix_list, prefix, " ")
@@ -74,6 +80,13 @@ gateways() {
       for (i = 1; i <= n; i++)
         if (prefix[i] != "=")
           printf "    \"~^/inbound/api/uploads/%s[A-Za-z0-9]*(/|$)\" inbound_gateway_%d;\n", substr(prefix[i], 2), i
+      next
+    }
+    /^@PEER_GEO@$/ {
+      m = split(peer_nets, net, " ")
+      for (i = 1; i <= m; i++)
+        if (net[i] == "all") printf "    0.0.0.0/0 1;\n    ::/0 1;\n"
+        else printf "    %s 1;\n", net[i]
       next
     }
     /^@PEER_MAP@$/ {
