@@ -3,8 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <memory>
 #include <set>
+#include <thread>
 #include <vector>
 
 using namespace Inbound;
@@ -60,6 +62,51 @@ TEST(Crypto, Sha256TaskGivesTheDigestOnAHelperOrInline)
   }
   Crypto::Sha256Task later(bodies.back().data(), bodies.back().size());
   EXPECT_EQ(Crypto::Sha256Hex(bodies.back()), later.Get());  // helpers were given back
+}
+
+TEST(Crypto, Sha256TasksFromManyThreadsEachGetTheirOwnDigest)
+{
+  // Callers racing for the helpers: each task is hashed once, by a helper or taken back by
+  // its caller, whether it is read at once, late, or never.
+  std::vector<std::string> bodies;
+  for (size_t i = 0; i < 8; i++)
+  {
+    bodies.push_back(std::string(200 * 1024 + 13 * i, static_cast<char>('A' + i)));
+  }
+  std::vector<std::string> expected;
+  for (const std::string& body : bodies)
+  {
+    expected.push_back(Crypto::Sha256Hex(body));
+  }
+  std::vector<std::thread> callers;
+  std::atomic<int> wrong(0);
+  for (size_t t = 0; t < 4; t++)
+  {
+    callers.emplace_back([&, t] {
+      for (size_t round = 0; round < 50; round++)
+      {
+        const size_t i = (t + round) % bodies.size();
+        Crypto::Sha256Task task(bodies[i].data(), bodies[i].size());
+        if (round % 5 == 4)
+        {
+          continue;  // destroyed unread
+        }
+        if (round % 2 == 1)
+        {
+          std::this_thread::yield();  // read later: a helper may have it by then
+        }
+        if (task.Get() != expected[i])
+        {
+          wrong++;
+        }
+      }
+    });
+  }
+  for (std::thread& caller : callers)
+  {
+    caller.join();
+  }
+  EXPECT_EQ(0, wrong.load());
 }
 
 TEST(Crypto, IsSha256Hex)

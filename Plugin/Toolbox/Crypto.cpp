@@ -9,9 +9,13 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
-#include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <system_error>
+#include <thread>
+#include <vector>
 
 namespace Inbound
 {
@@ -83,50 +87,139 @@ namespace Inbound
 
     namespace
     {
-      // Below this a thread costs more than it hides (a 64 KiB hash takes ~40 us).
+      // Below this a helper costs more than it hides (a 64 KiB hash takes ~40 us).
       const size_t kMinHelperBytes = 128 * 1024;
-      std::atomic<unsigned int> helpers(0);  // Sha256Task helpers running in the process
-
-      bool ReserveHelper()
-      {
-        // All cores busy with uploads already (several clients): a helper would only add a
-        // thread switch to each file, so the caller hashes.
-        const unsigned int cores = std::max(2u, std::thread::hardware_concurrency());
-        if (helpers.fetch_add(1) < cores - 1)
-        {
-          return true;
-        }
-        helpers.fetch_sub(1);
-        return false;
-      }
     }
+
+    // The helper threads of Sha256Task: one per core but one, started at the first large
+    // body and stopped when the library is unloaded (no body is being hashed then).
+    class Sha256Helpers
+    {
+    private:
+      std::mutex mutex_;
+      std::condition_variable work_;      // a task was queued, or stopping
+      std::condition_variable finished_;  // a helper has finished a task
+      std::deque<Sha256Task*> queue_;
+      std::vector<std::thread> threads_;
+      size_t idle_ = 0;
+      bool stopping_ = false;
+
+      void Loop()
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        for (;;)
+        {
+          work_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+          if (queue_.empty())
+          {
+            return;  // stopping
+          }
+          Sha256Task* task = queue_.front();
+          queue_.pop_front();
+          task->state_ = Sha256Task::State_Running;
+          idle_--;
+          lock.unlock();
+          task->Run();
+          lock.lock();
+          idle_++;
+          task->state_ = Sha256Task::State_Done;
+          finished_.notify_all();
+        }
+      }
+
+      void Start()
+      {
+        // All cores busy with uploads (several clients): no helper is idle and the callers
+        // hash, rather than adding a thread switch to each file.
+        const unsigned int cores = std::max(2u, std::thread::hardware_concurrency());
+        for (unsigned int i = 0; i + 1 < cores; i++)
+        {
+          try
+          {
+            threads_.emplace_back([this] { Loop(); });
+            idle_++;
+          }
+          catch (const std::system_error&)
+          {
+            break;  // no thread to be had: the callers hash
+          }
+        }
+      }
+
+    public:
+      static Sha256Helpers& Get()
+      {
+        static Sha256Helpers helpers;
+        return helpers;
+      }
+
+      ~Sha256Helpers()
+      {
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          stopping_ = true;
+        }
+        work_.notify_all();
+        for (std::thread& thread : threads_)
+        {
+          thread.join();
+        }
+      }
+
+      // Queues the task if a helper is idle; false: the caller hashes it.
+      bool Submit(Sha256Task& task)
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (stopping_)
+        {
+          return false;
+        }
+        if (threads_.empty())
+        {
+          Start();
+        }
+        if (idle_ <= queue_.size())
+        {
+          return false;
+        }
+        task.state_ = Sha256Task::State_Queued;
+        queue_.push_back(&task);
+        work_.notify_one();
+        return true;
+      }
+
+      // Waits for the helper hashing the task (true), or takes the task back if no helper
+      // has started it (false: the caller hashes it). Afterwards no helper refers to it.
+      bool Finish(Sha256Task& task)
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        if (task.state_ == Sha256Task::State_Queued)
+        {
+          queue_.erase(std::find(queue_.begin(), queue_.end(), &task));
+          task.state_ = Sha256Task::State_Caller;
+          return false;
+        }
+        finished_.wait(lock, [&task] { return task.state_ == Sha256Task::State_Done; });
+        return true;
+      }
+    };
 
     Sha256Task::Sha256Task(const void* data, size_t size) :
       data_(data),
       size_(size),
+      state_(State_Caller),
+      queued_(false),
+      hashed_(false),
       failed_(false)
     {
-      if (size_ >= kMinHelperBytes && ReserveHelper())
-      {
-        try
-        {
-          helper_ = std::thread([this] {
-            Run();
-            helpers.fetch_sub(1);
-          });
-        }
-        catch (const std::system_error&)
-        {
-          helpers.fetch_sub(1);  // no thread to be had: Get() hashes
-        }
-      }
+      queued_ = (size_ >= kMinHelperBytes && Sha256Helpers::Get().Submit(*this));
     }
 
     Sha256Task::~Sha256Task()
     {
-      if (helper_.joinable())
+      if (queued_)
       {
-        helper_.join();  // the helper reads the caller's body
+        Sha256Helpers::Get().Finish(*this);  // a helper may be reading the caller's body
       }
     }
 
@@ -144,13 +237,15 @@ namespace Inbound
 
     const std::string& Sha256Task::Get()
     {
-      if (helper_.joinable())
+      if (!hashed_)
       {
-        helper_.join();
-      }
-      else if (hex_.empty() && !failed_)
-      {
-        Run();
+        const bool byHelper = queued_ && Sha256Helpers::Get().Finish(*this);
+        queued_ = false;
+        if (!byHelper)
+        {
+          Run();
+        }
+        hashed_ = true;
       }
       if (failed_)
       {

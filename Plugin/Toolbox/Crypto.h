@@ -36,18 +36,35 @@ namespace Inbound
       std::string FinishHex();
     };
 
+    class Sha256Helpers;
+
     // SHA-256 of a whole body computed on a helper thread while the caller goes on (a file is
     // hashed while it is parsed: about 0.3 ms of 0.5 MB that no longer add to the answer's
-    // time). At most one helper per core but one runs in the process at a time; past that,
-    // and for small bodies, Get() hashes on the caller's thread. The body must stay alive and
-    // unchanged until Get() has returned or the task is destroyed (the destructor waits).
+    // time). The helpers are a few threads kept for the life of the process (one per core but
+    // one), not a thread per body: creating one cost about as much as it hid on a busy
+    // machine. A body goes to a helper only if one is idle; one that no helper has started
+    // when Get() is called is taken back and hashed by the caller, so that a caller never
+    // waits for a helper to be scheduled. Small bodies are hashed by the caller. The body must
+    // stay alive and unchanged until Get() has returned or the task is destroyed (the
+    // destructor waits for a helper that is hashing it).
     class Sha256Task
     {
     private:
+      friend class Sha256Helpers;
+      enum State
+      {
+        State_Caller,   // not given to a helper, or taken back: the caller hashes
+        State_Queued,   // waits for a helper
+        State_Running,  // a helper hashes it
+        State_Done      // a helper has hashed it
+      };
+
       const void* data_;
       size_t size_;
-      std::thread helper_;
-      std::string hex_;   // written by the helper, read after join
+      State state_;       // under Sha256Helpers' lock once queued
+      bool queued_;       // the caller's own: given to a helper and not yet finished
+      bool hashed_;       // the caller's own: hex_ and failed_ are final
+      std::string hex_;   // written by whoever hashes; read once hashed_
       bool failed_;       // idem
 
       void Run();
