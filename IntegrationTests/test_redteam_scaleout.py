@@ -212,3 +212,77 @@ def test_prefixes_that_could_route_one_id_to_two_gateways_are_refused():
                      "A=127.0.0.1:8042 B=127.0.0.1:8043|x"):
         code, output = render(gateways)
         assert code == 2, (gateways, output[-300:])
+
+
+def test_an_internet_client_is_forbidden_the_peer_routes_without_the_header_too(site):
+    """FOUND and fixed (e2e, fab37a6): outside the peer network, a peer route without
+    X-Inbound-Gateway answers 400 "gateway-required ... Several gateways are behind this
+    site" instead of 403: the site's `if ... rewrite` runs in nginx's rewrite phase, before the
+    location's allow/deny, so the Internet learns the topology (and gets past "deny all" to an
+    answer of the site). Expected: 403, as with the header and as on the one-gateway site."""
+    for path in PEER_PATHS[:4]:
+        r = site.request("GET", path, source="127.0.0.2")
+        assert r.status_code == 403, (path, r.status_code, r.text)
+        assert "gateway" not in r.text.lower(), r.text
+
+
+def test_a_site_with_prefixed_and_unprefixed_gateways_is_refused():
+    """FOUND and fixed (e2e, fab37a6): render-nginx-site.sh accepts "A=gw1 gw2". gw2 mints
+    ids at random over the whole alphabet, so 1 in 32 of its uploads has an id starting with
+    "A": the site then sends every file, part and completion of that upload to gw1, which
+    answers 404 - the upload is stranded on gw2, its sender cannot finish it. Either every
+    gateway has a prefix or none: the script must refuse the mix (exit 2, naming it)."""
+    for gateways in ("A=127.0.0.1:8042 127.0.0.1:8043", "127.0.0.1:8042 B=127.0.0.1:8043",
+                     "A=127.0.0.1:8042 B=127.0.0.1:8043 127.0.0.1:8044"):
+        code, output = render(gateways)
+        assert code == 2, (gateways, output[-300:])
+        assert "prefix" in output, output[-300:]
+    for gateways in ("A=127.0.0.1:8042 B=127.0.0.1:8043", "127.0.0.1:8042 127.0.0.1:8043",
+                     "127.0.0.1:8042"):
+        code, output = render(gateways)
+        assert code == 0, (gateways, output[-300:])
+
+
+@pytest.fixture(scope="module")
+def draining_site():
+    """Gateway 1 ("~A") draining: kept for its uploads and its pulls, out of the opens."""
+    s = RecordingSite(["~A", "B", "C"])
+    try:
+        s.start()
+    except BaseException:
+        s.stop()
+        raise
+    yield s
+    s.stop()
+
+
+def test_no_client_can_open_an_upload_on_a_draining_gateway(draining_site):
+    """From 40 addresses, opens, pages, request links and any non-upload path never reach the
+    draining gateway; its own uploads and its puller still do, from any address."""
+    s = draining_site
+    s.clear()
+    for n in range(2, 42):
+        source = "127.0.0.%d" % n
+        for method, path in (("POST", "/inbound/api/uploads"), ("GET", "/inbound/"),
+                             ("GET", "/inbound/api/info"), ("GET", "/inbound/r/TOKEN"),
+                             ("POST", "/inbound/api/requests/TOKEN/uploads"),
+                             ("GET", "/inbound/api/uploads/a23456789BCD"),
+                             ("GET", "/inbound/api/uploads/Z23456789BCD/complete")):
+            assert s.request(method, path, source=source).status_code == 200, (source, path)
+    assert "g1" not in s.reached(), {k: v[:3] for k, v in s.reached().items()}
+    assert set(s.reached()) == {"g2", "g3"}     # the address hash spreads over the others
+    s.clear()
+    for source in ("127.0.0.2", "127.0.0.77"):
+        assert s.request("POST", "/inbound/api/uploads/%s/complete" % ID_A,
+                         source=source).status_code == 200
+    assert s.request("GET", "/inbound/peer/outbox", source="127.0.0.1",
+                     headers={"X-Inbound-Gateway": "1"}).status_code == 200
+    assert list(s.reached()) == ["g1"]
+
+
+def test_a_site_of_draining_gateways_only_or_without_prefix_is_refused():
+    for gateways in ("~A=127.0.0.1:8042 ~B=127.0.0.1:8043",
+                     "~127.0.0.1:8042 127.0.0.1:8043",
+                     "~A=127.0.0.1:8042"):
+        code, output = render(gateways)
+        assert code == 2, (gateways, output[-300:])
