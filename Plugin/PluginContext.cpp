@@ -111,28 +111,14 @@ namespace Inbound
       return boost::filesystem::is_directory(result, ec) ? result.string()
                                                          : result.parent_path().string();
     }
-
-    std::string ResolveDataDirectory(const Json::Value& orthancConfiguration,
-                                     const std::string& configured)
-    {
-      if (!configured.empty())
-      {
-        return configured;
-      }
-      // Beside Orthanc's own index by default, so that it is backed up with it.
-      std::string index = orthancConfiguration.get("IndexDirectory", "").asString();
-      if (index.empty())
-      {
-        index = orthancConfiguration.get("StorageDirectory", "OrthancStorage").asString();
-      }
-      return (boost::filesystem::path(index) / "inbound").string();
-    }
   }
 
   PluginContext::PluginContext(OrthancPluginContext* orthanc, const Json::Value& orthancConfig) :
     orthanc_(orthanc),
-    configuration_(Configuration::Parse(orthancConfig["Inbound"])),
-    stopping_(false)
+    configuration_(Configuration::Parse(orthancConfig["Inbound"], orthancConfig)),
+    stopping_(false),
+    node_(MakeNodeId(orthancConfig.get("Name", "").isString()
+                       ? orthancConfig.get("Name", "").asString() : ""))
   {
     for (const std::string& unknown : configuration_.unknownOptions)
     {
@@ -204,12 +190,23 @@ namespace Inbound
                                         e.what());
     }
 
-    const std::string directory =
-      ResolveDataDirectory(orthancConfig, configuration_.dataDirectory);
+    // Resolved by Configuration: the configured one, or beside Orthanc's own index.
+    const std::string directory = configuration_.dataDirectory;
     boost::filesystem::create_directories(directory);
-    ledger_.reset(new Ledger((boost::filesystem::path(directory) / "ledger.sqlite").string()));
+    ledger_.reset(new Ledger(configuration_.ledger));
     LOG(WARNING) << "Inbound: role " << EnumerationToString(configuration_.role)
-                 << ", ledger in " << directory;
+                 << ", data in " << directory << ", ledger " << DescribeLedger(configuration_.ledger)
+                 << ", this Orthanc is \"" << node_ << "\"";
+    if (ledger_->GetDatabase().GetDialect() == LedgerDialect_SQLite)
+    {
+      // A SQLite ledger is one Orthanc's: the leases left in it are its previous process's,
+      // and it takes its work up again at once rather than after Inbound.LeaseSeconds.
+      LeaseStore(ledger_->GetDatabase()).Clear();
+      ledger_->Notifications().ReleaseClaims("");
+      ledger_->Forwards().ReleaseClaims("");
+    }
+    sweeperLease_.reset(new LeaseHolder(ledger_->GetDatabase(), "sweeper", node_,
+                                        int64_t(configuration_.leaseSeconds) * 1000));
 
     std::vector<std::string> watched = {directory};
     if (configuration_.role != Role_Gateway)
@@ -312,6 +309,7 @@ namespace Inbound
       rest_.reset(new OrthancRest(orthanc));
       finder_.reset(new CandidateFinder(configuration_, *ledger_, *rest_, clock_));
       forwarder_.reset(new Forwarder(configuration_, *ledger_, *rest_, *finder_, clock_));
+      forwarder_->SetNode(node_, configuration_.leaseSeconds);
       requests_->SetModalityCheck([this](const std::string& name) {
         const std::vector<std::string> modalities = forwarder_->ListModalities();
         return std::find(modalities.begin(), modalities.end(), name) != modalities.end();
@@ -408,6 +406,7 @@ namespace Inbound
     }
     notifier_.reset(new Notifier(configuration_, *ledger_, clock_, *templates_,
                                  mailTransport_.get(), webhookTransport_.get()));
+    notifier_->SetNode(node_, configuration_.leaseSeconds);
   }
 
   void PluginContext::Create(OrthancPluginContext* orthanc)
@@ -433,50 +432,71 @@ namespace Inbound
     }
   }
 
+  void PluginContext::SweepShared(int64_t now, int64_t& lastExpiry)
+  {
+    // Each second: a quiet partner upload completes within about a second of its partner's
+    // QuietSeconds.
+    uploads_->CompleteQuietPartnerUploads();
+    partnerWatch_->Tick();  // every minute at most (Partners/PartnerWatch.h)
+    const int64_t expiryMs = int64_t(configuration_.upload.expiryCheckIntervalSeconds) * 1000;
+    if (now - lastExpiry >= expiryMs)
+    {
+      lastExpiry = now;
+      uploads_->Sweep();
+      if (forwarder_)
+      {
+        for (const std::string& id : forwarder_->ListUploadsPastRetention())
+        {
+          uploads_->Delete(id, ClientInfo(), "retention: completed more than " +
+                             std::to_string(configuration_.retention.days) + " days ago");
+          LOG(INFO) << "Inbound: upload " << id << " removed (retention)";
+        }
+      }
+      if (outbox_)
+      {
+        outbox_->CheckRetention();
+      }
+      // Spent tickets go; a request that expired unused is kept as long as the audit
+      // trail that mentions it (Audit.RetentionDays; 0: kept).
+      const int64_t keepMs = int64_t(configuration_.audit.retentionDays) * 86400000;
+      ledger_->Requests().Prune(now, configuration_.audit.retentionDays == 0
+                                       ? std::numeric_limits<int64_t>::max() / 2 : keepMs);
+    }
+  }
+
   void PluginContext::SweepLoop()
   {
     // One tick a second: buffered refusals are written; expiry and the data monitor run at
-    // their own intervals.
-    const int64_t expiryMs = int64_t(configuration_.upload.expiryCheckIntervalSeconds) * 1000;
+    // their own intervals. What must run once for the ledger runs on the Orthanc that holds
+    // the lease "sweeper" (the only one on a SQLite ledger); the rest on each.
     const int64_t monitorMs = int64_t(configuration_.dataMonitor.checkIntervalSeconds) * 1000;
-    int64_t lastExpiry = 0, lastMonitor = 0;
+    // A ban or its lift on another Orthanc of a shared ledger applies here within this.
+    const int64_t banRefreshMs = 3000;
+    const bool shared = ledger_->GetDatabase().GetDialect() != LedgerDialect_SQLite;
+    int64_t lastExpiry = 0, lastMonitor = 0, lastBanRefresh = 0;
     while (!stopping_)
     {
       const int64_t now = clock_.NowMs();
       try
       {
         limits_->Flush();
-        // Each second: a quiet partner upload completes within about a second of its
-        // partner's QuietSeconds.
-        uploads_->CompleteQuietPartnerUploads();
-        partnerWatch_->Tick();  // every minute at most (Partners/PartnerWatch.h)
+        if (shared && now - lastBanRefresh >= banRefreshMs)
+        {
+          lastBanRefresh = now;
+          limits_->GetBans().Refresh();
+        }
         if (now - lastMonitor >= monitorMs)
         {
           lastMonitor = now;
           limits_->UpdateMonitor();
         }
-        if (now - lastExpiry >= expiryMs)
+        if (sweeperLease_->Hold(now))
         {
-          lastExpiry = now;
-          uploads_->Sweep();
-          if (forwarder_)
-          {
-            for (const std::string& id : forwarder_->ListUploadsPastRetention())
-            {
-              uploads_->Delete(id, ClientInfo(), "retention: completed more than " +
-                                 std::to_string(configuration_.retention.days) + " days ago");
-              LOG(INFO) << "Inbound: upload " << id << " removed (retention)";
-            }
-          }
-          if (outbox_)
-          {
-            outbox_->CheckRetention();
-          }
-          // Spent tickets go; a request that expired unused is kept as long as the audit
-          // trail that mentions it (Audit.RetentionDays; 0: kept).
-          const int64_t keepMs = int64_t(configuration_.audit.retentionDays) * 86400000;
-          ledger_->Requests().Prune(now, configuration_.audit.retentionDays == 0
-                                           ? std::numeric_limits<int64_t>::max() / 2 : keepMs);
+          SweepShared(now, lastExpiry);
+        }
+        else
+        {
+          lastExpiry = 0;  // when this one becomes the sweeper, it sweeps at once
         }
       }
       catch (...)
@@ -489,6 +509,7 @@ namespace Inbound
     try
     {
       limits_->Flush();
+      sweeperLease_->Release();  // another Orthanc of the ledger sweeps at once
     }
     catch (...)
     {
@@ -515,6 +536,7 @@ namespace Inbound
           pullers_.back()->SetAlertAfter(configuration_.gatewayAlertSeconds);
           pullers_.back()->SetKeys(internalKeys_.get());
           pullers_.back()->SetPieceFolder(pieceFolder_);
+          pullers_.back()->SetNode(node_, configuration_.leaseSeconds);
         }
       }
       if (requestSync_)
@@ -635,6 +657,16 @@ namespace Inbound
     {
       requestSync_->Wake();
       requestSyncThread_.join();  // a call in progress is interrupted (stopping_)
+    }
+    try
+    {
+      // Whatever lease this Orthanc still holds: the others take its work up at once.
+      LeaseStore(ledger_->GetDatabase()).ReleaseAll(node_);
+    }
+    catch (...)
+    {
+      LOG(WARNING) << "Inbound: the leases of this Orthanc could not be given back; they "
+                   << "expire after Inbound.LeaseSeconds";
     }
   }
 }

@@ -6,6 +6,7 @@
 #include "Http/LoginLockout.h"
 #include "Limits/LimitsGuard.h"
 #include "Metrics/Metrics.h"
+#include "Ledger/LeaseStore.h"
 #include "Ledger/Ledger.h"
 #include "Orthanc/OrthancStore.h"
 #include "Orthanc/OrthancRest.h"
@@ -82,6 +83,14 @@ namespace Inbound
     std::condition_variable stopSignal_;
     std::atomic<bool> stopping_;
     std::thread sweeper_;
+    // This Orthanc among those of one ledger: "<Name or host>/<8 hex>" per start, and the
+    // lease "sweeper" that makes it the one that runs the periodic work done once (expiry,
+    // retention, purges, pruning, partner watch); see doc/Ledger.md, "Leases".
+    std::string node_;
+    std::unique_ptr<LeaseHolder> sweeperLease_;
+
+    // The sweep's work that must run once for the ledger, on the node holding "sweeper".
+    void SweepShared(int64_t now, int64_t& lastExpiry);
 
     PluginContext(OrthancPluginContext* orthanc, const Json::Value& orthancConfiguration);
 
@@ -203,6 +212,12 @@ namespace Inbound
     const std::atomic<bool>& GetStopping() const
     {
       return stopping_;
+    }
+
+    // This Orthanc's id among those of the ledger (MakeNodeId).
+    const std::string& GetNode() const
+    {
+      return node_;
     }
   };
 }

@@ -5,6 +5,7 @@
 
 #include "Forward/UploadStudies.h"
 #include "Http/ApiError.h"
+#include "Ledger/LeaseStore.h"
 #include "Toolbox/Backoff.h"
 #include "Toolbox/Errors.h"
 
@@ -27,8 +28,21 @@ namespace Inbound
     ledger_(ledger),
     orthanc_(orthanc),
     clock_(clock),
-    copy_(orthanc, ledger, configuration.reconciliation.issuerOfPatientId)
+    copy_(orthanc, ledger, configuration.reconciliation.issuerOfPatientId),
+    node_(MakeNodeId("")),
+    leaseMs_(60 * 1000)
   {
+  }
+
+  void ForwardDelivery::SetNode(const std::string& node, unsigned int leaseSeconds)
+  {
+    node_ = node;
+    leaseMs_ = int64_t(leaseSeconds) * 1000;
+  }
+
+  void ForwardDelivery::ReleaseClaims()
+  {
+    ledger_.Forwards().ReleaseClaims(node_);
   }
 
   void ForwardDelivery::Fail(ForwardRecord& f, const std::string& error)
@@ -138,14 +152,26 @@ namespace Inbound
   size_t ForwardDelivery::Step(const std::atomic<bool>& stopping)
   {
     size_t done = 0;
-    for (ForwardRecord& f : ledger_.Forwards().ListDue(clock_.NowMs(), kForwardsPerRound))
+    ForwardStore& store = ledger_.Forwards();
+    const int64_t claimedAt = clock_.NowMs();
+    for (ForwardRecord& f : store.ClaimDue(claimedAt, kForwardsPerRound, node_, claimedAt + leaseMs_))
     {
       if (stopping)
       {
         break;
       }
+      // Claimed again right before the step: earlier copies of the round may have outlasted
+      // the claim, and another Orthanc may have taken this forward meanwhile.
+      if (!store.RenewClaim(f.id, node_, clock_.NowMs() + leaseMs_))
+      {
+        continue;
+      }
       try
       {
+        // A big study's copy takes a while: the claim is renewed meanwhile.
+        LeaseRenewer renewer(
+          [this, &store, &f] { return store.RenewClaim(f.id, node_, clock_.NowMs() + leaseMs_); },
+          leaseMs_ / 3);
         Advance(f);
         done += (f.state == ForwardState_Done) ? 1 : 0;
       }

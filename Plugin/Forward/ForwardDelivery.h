@@ -31,6 +31,8 @@ namespace Inbound
     IOrthancRest& orthanc_;
     const IClock& clock_;
     ReconciledCopy copy_;
+    std::string node_;   // this Orthanc among those of the ledger (MakeNodeId)
+    int64_t leaseMs_;    // how long a claimed forward stays this node's
 
     void Advance(ForwardRecord& forward);
     void Fail(ForwardRecord& forward, const std::string& error);
@@ -39,8 +41,22 @@ namespace Inbound
     ForwardDelivery(const Configuration& configuration, Ledger& ledger, IOrthancRest& orthanc,
                     const IClock& clock);
 
-    // Advances every forward that is due; returns how many are done.
+    // This Orthanc's id and Inbound.LeaseSeconds (doc/Ledger.md, "Leases"); before Step.
+    void SetNode(const std::string& node, unsigned int leaseSeconds);
+
+    const std::string& GetNode() const
+    {
+      return node_;
+    }
+
+    // Claims the due forwards that no other Orthanc of the ledger holds and advances each
+    // while it stays claimed (renewed during a long copy); returns how many are done. A
+    // sending forward stays claimed by the Orthanc whose store job sends it (the job exists
+    // there only); the others' claims end with the step's outcome.
     size_t Step(const std::atomic<bool>& stopping);
+
+    // Gives up this node's claims of forwards not sending (a stopping Orthanc).
+    void ReleaseClaims();
 
     // The admin's view of the queue.
     Json::Value Describe(const std::string& uploadId, const std::string& state,

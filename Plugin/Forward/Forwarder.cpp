@@ -16,8 +16,15 @@ namespace Inbound
     ledger_(ledger),
     clock_(clock),
     planner_(configuration, ledger, orthanc, finder, clock),
-    delivery_(configuration, ledger, orthanc, clock)
+    delivery_(configuration, ledger, orthanc, clock),
+    plannerLease_(ledger.GetDatabase(), "planner:forward", delivery_.GetNode(), 60 * 1000)
   {
+  }
+
+  void Forwarder::SetNode(const std::string& node, unsigned int leaseSeconds)
+  {
+    delivery_.SetNode(node, leaseSeconds);
+    plannerLease_.Configure(node, int64_t(leaseSeconds) * 1000);
   }
 
   std::vector<std::string> Forwarder::ListModalities()
@@ -60,7 +67,10 @@ namespace Inbound
     {
       try
       {
-        CollectRules();
+        if (plannerLease_.Hold(clock_.NowMs()))
+        {
+          CollectRules();
+        }
         Step(stopping);
       }
       catch (...)
@@ -68,6 +78,15 @@ namespace Inbound
         LOG(ERROR) << "Inbound: forwarding: " << DescribeCurrentException();
       }
       wake_.Wait(std::chrono::milliseconds(500), stopping);
+    }
+    try
+    {
+      delivery_.ReleaseClaims();
+      plannerLease_.Release();
+    }
+    catch (...)
+    {
+      LOG(WARNING) << "Inbound: forwarding: " << DescribeCurrentException();
     }
   }
 

@@ -6,6 +6,7 @@
 #include "Forward/ForwardPlanner.h"
 #include "Forward/IOrthancRest.h"
 #include "Forward/ReleaseRequest.h"
+#include "Ledger/LeaseStore.h"
 #include "Ledger/Ledger.h"
 #include "Toolbox/Time.h"
 #include "Toolbox/WakeSignal.h"
@@ -31,6 +32,9 @@ namespace Inbound
     const IClock& clock_;
     ForwardPlanner planner_;
     ForwardDelivery delivery_;
+    // With several Orthancs on one ledger, the rules are applied by one at a time: the one
+    // holding lease "planner:forward". Every one delivers what it claims.
+    LeaseHolder plannerLease_;
     WakeSignal wake_;
 
   public:
@@ -54,8 +58,12 @@ namespace Inbound
     // Advances every forward that is due; returns how many are done.
     size_t Step(const std::atomic<bool>& stopping);
 
-    // Until "stopping": collects the rules' forwards and advances the due ones, about twice a
-    // second or when woken.
+    // This Orthanc's id and Inbound.LeaseSeconds (doc/Ledger.md, "Leases"); before Loop.
+    void SetNode(const std::string& node, unsigned int leaseSeconds);
+
+    // Until "stopping": collects the rules' forwards (while holding "planner:forward") and
+    // advances the due ones it claims, about twice a second or when woken; gives its lease
+    // and its claims of forwards not sending back at the end.
     void Loop(const std::atomic<bool>& stopping);
 
     void Wake();

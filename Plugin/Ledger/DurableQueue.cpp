@@ -28,6 +28,7 @@ namespace Inbound
 
   const char* const DurableQueue::kPending = "pending";
   const char* const DurableQueue::kFailed = "failed";
+  const char* const DurableQueue::kEndClaim = "lease_owner = '', lease_until = 0";
 
   DurableQueue::DurableQueue(const Shape& shape, AuditStore& audit) :
     shape_(shape),
@@ -45,10 +46,74 @@ namespace Inbound
       session.GetConnection(),
       "SELECT " + shape_.columns + " FROM " + shape_.table + " WHERE state IN (" +
         MakeSqlList(shape_.dueStates) +
-        ") AND next_attempt <= ? ORDER BY next_attempt, id LIMIT ?");
+        ") AND next_attempt <= ? AND (lease_owner = '' OR lease_until <= ?)"
+        " ORDER BY next_attempt, id LIMIT ?");
     s.BindInt64(0, now);
-    s.BindInt64(1, limit);
+    s.BindInt64(1, now);
+    s.BindInt64(2, limit);
     ReadAll(s, read);
+  }
+
+  void DurableQueue::ClaimDue(const LedgerDatabase::Session& session, int64_t now,
+                              unsigned int limit, const std::string& node, int64_t leaseUntil,
+                              const RowReader& read)
+  {
+    const std::string due = "state IN (" + MakeSqlList(shape_.dueStates) + ") AND next_attempt <= ?";
+    {
+      // Selected and marked in one statement of the caller's transaction: on PostgreSQL all
+      // transactions of the ledger run one after the other, on SQLite writes do.
+      LedgerStatement claim(
+        session.GetConnection(),
+        "UPDATE " + shape_.table + " SET lease_owner = ?, lease_until = ? WHERE id IN"
+          " (SELECT id FROM " + shape_.table + " WHERE " + due +
+          " AND (lease_owner = '' OR lease_owner = ? OR lease_until <= ?)"
+          " ORDER BY next_attempt, id LIMIT ?)");
+      claim.BindString(0, node);
+      claim.BindInt64(1, leaseUntil);
+      claim.BindInt64(2, now);
+      claim.BindString(3, node);
+      claim.BindInt64(4, now);
+      claim.BindInt64(5, limit);
+      claim.Run();
+    }
+    LedgerStatement s(
+      session.GetConnection(),
+      "SELECT " + shape_.columns + " FROM " + shape_.table + " WHERE " + due +
+        " AND lease_owner = ? AND lease_until = ? ORDER BY next_attempt, id LIMIT ?");
+    s.BindInt64(0, now);
+    s.BindString(1, node);
+    s.BindInt64(2, leaseUntil);
+    s.BindInt64(3, limit);
+    ReadAll(s, read);
+  }
+
+  bool DurableQueue::RenewClaim(const LedgerDatabase::Session& session, int64_t id,
+                                const std::string& node, int64_t leaseUntil)
+  {
+    LedgerStatement s(
+      session.GetConnection(),
+      "UPDATE " + shape_.table + " SET lease_until = ? WHERE id = ? AND lease_owner = ?"
+        " AND state IN (" + MakeSqlList(shape_.dueStates) + ")");
+    s.BindInt64(0, leaseUntil);
+    s.BindInt64(1, id);
+    s.BindString(2, node);
+    s.Run();
+    return session.GetConnection().GetLastChangeCount() > 0;
+  }
+
+  int64_t DurableQueue::ReleaseClaims(const LedgerDatabase::Session& session,
+                                      const std::string& node,
+                                      const std::vector<std::string>& states)
+  {
+    LedgerStatement s(
+      session.GetConnection(),
+      "UPDATE " + shape_.table + " SET " + kEndClaim +
+        " WHERE (? = '' OR lease_owner = ?) AND lease_owner <> '' AND state IN (" +
+        MakeSqlList(states) + ")");
+    s.BindString(0, node);
+    s.BindString(1, node);
+    s.Run();
+    return session.GetConnection().GetLastChangeCount();
   }
 
   bool DurableQueue::Lookup(const LedgerDatabase::Session& session, int64_t id,
@@ -101,7 +166,9 @@ namespace Inbound
   {
     LedgerStatement s(
       session.GetConnection(),
-      "UPDATE " + shape_.table + " SET state = '" + kPending + "', next_attempt = ?" +
+      "UPDATE " + shape_.table + " SET lease_owner = CASE WHEN state = '" + kFailed +
+        "' THEN '' ELSE lease_owner END, lease_until = CASE WHEN state = '" + kFailed +
+        "' THEN 0 ELSE lease_until END, state = '" + kPending + "', next_attempt = ?" +
         (shape_.hasUpdatedAt ? ", updated_at = ?" : "") + " WHERE id = ? AND state IN ('" +
         kPending + "', '" + kFailed + "')");
     int parameter = 0;

@@ -16,6 +16,8 @@ namespace Inbound
   //   id INTEGER PRIMARY KEY AUTOINCREMENT, upload_id TEXT, state TEXT,
   //   attempts INTEGER, next_attempt INTEGER (ms), last_error TEXT, ...
   //
+  //   lease_owner TEXT, lease_until INTEGER (ms): the node claiming it (schema 9)
+  //
   // where "pending" means waiting for the attempt due at next_attempt, "failed" means given
   // up (until an admin retries it), and each queue has its own further states ("delivered";
   // "sending", "done"). The worker (Notifier, Forwarder) takes the due rows, attempts them,
@@ -47,9 +49,31 @@ namespace Inbound
   public:
     DurableQueue(const Shape& shape, AuditStore& audit);
 
-    // Rows in a due state whose next attempt is at or before "now", the most overdue first.
+    // Rows in a due state whose next attempt is at or before "now" and that no node claims,
+    // the most overdue first.
     void ListDue(const LedgerDatabase::Session& session, int64_t now, unsigned int limit,
                  const RowReader& read) const;
+
+    // Claims for "node" until "leaseUntil" (within the caller's transaction) up to "limit"
+    // rows in a due state whose next attempt is at or before "now" and that no other node
+    // holds (never claimed, claim given up, or its lease ended at or before "now": a node
+    // that died), the most overdue first, and reads them. Several Orthancs on one ledger: a
+    // due row is attempted by the one that claimed it (doc/Ledger.md, "Leases").
+    void ClaimDue(const LedgerDatabase::Session& session, int64_t now, unsigned int limit,
+                  const std::string& node, int64_t leaseUntil, const RowReader& read);
+
+    // "node" still holds row "id", in a due state: its claim lasts until "leaseUntil". False
+    // when another node took it over or its state changed (cancelled, done).
+    bool RenewClaim(const LedgerDatabase::Session& session, int64_t id, const std::string& node,
+                    int64_t leaseUntil);
+
+    // Gives up the claims of "node" (every node's when empty) on the rows in "states" (a
+    // stopping Orthanc; the start of a SQLite ledger's only Orthanc); returns how many.
+    int64_t ReleaseClaims(const LedgerDatabase::Session& session, const std::string& node,
+                          const std::vector<std::string>& states);
+
+    // The assignments of an UPDATE that ends the claim of a row (its outcome is recorded).
+    static const char* const kEndClaim;
 
     // False when there is no such row.
     bool Lookup(const LedgerDatabase::Session& session, int64_t id, const RowReader& read) const;

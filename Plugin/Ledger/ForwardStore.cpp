@@ -65,7 +65,10 @@ namespace Inbound
       LedgerStatement s(
         session.GetConnection(),
         "UPDATE forwards SET state = ?, attempts = ?, next_attempt = ?, job_id = ?,"
-        " sent_study = ?, last_error = ?, updated_at = ? WHERE id = ?");
+        " sent_study = ?, last_error = ?, updated_at = ?" +
+        // A sending forward stays claimed by the Orthanc whose job sends it.
+        std::string(f.state == ForwardState_Sending ? "" : ", lease_owner = '', lease_until = 0") +
+        " WHERE id = ?");
       s.BindString(0, EnumerationToString(f.state));
       s.BindInt64(1, f.attempts);
       s.BindInt64(2, f.nextAttemptAt);
@@ -200,6 +203,41 @@ namespace Inbound
       result.push_back(ReadForward(row));
     });
     return result;
+  }
+
+  std::vector<ForwardRecord> ForwardStore::ClaimDue(int64_t now, unsigned int limit,
+                                                     const std::string& node, int64_t leaseUntil)
+  {
+    LedgerDatabase::Transaction t(database_);
+    std::vector<ForwardRecord> result;
+    queue_.ClaimDue(t, now, limit, node, leaseUntil, [&](const LedgerStatement& row) {
+      result.push_back(ReadForward(row));
+    });
+    t.Commit();
+    return result;
+  }
+
+  bool ForwardStore::RenewClaim(int64_t id, const std::string& node, int64_t leaseUntil)
+  {
+    LedgerDatabase::Transaction t(database_);
+    const bool held = queue_.RenewClaim(t, id, node, leaseUntil);
+    t.Commit();
+    return held;
+  }
+
+  int64_t ForwardStore::ReleaseClaims(const std::string& node)
+  {
+    LedgerDatabase::Transaction t(database_);
+    std::vector<std::string> states = {EnumerationToString(ForwardState_Pending),
+                                       EnumerationToString(ForwardState_Done),
+                                       EnumerationToString(ForwardState_Failed)};
+    if (node.empty())
+    {
+      states.push_back(EnumerationToString(ForwardState_Sending));
+    }
+    const int64_t released = queue_.ReleaseClaims(t, node, states);
+    t.Commit();
+    return released;
   }
 
   void ForwardStore::Update(const ForwardRecord& f)

@@ -70,6 +70,22 @@ namespace Inbound
     // Pending and sending forwards due at "now", the most overdue first.
     std::vector<ForwardRecord> ListDue(int64_t now, unsigned int limit) const;
 
+    // Claims for "node", until "leaseUntil", up to "limit" due forwards that no other Orthanc
+    // of the ledger holds (DurableQueue::ClaimDue). Update() ends the claim, except while
+    // the forward is sending: Orthanc's store job exists in the Orthanc that started it, which
+    // keeps it (renewed at each poll) until it is done, or until its lease ends (it died).
+    std::vector<ForwardRecord> ClaimDue(int64_t now, unsigned int limit, const std::string& node,
+                                        int64_t leaseUntil);
+
+    // "node" still holds forward "id", pending or sending: claimed until "leaseUntil"; false
+    // when another Orthanc took it over.
+    bool RenewClaim(int64_t id, const std::string& node, int64_t leaseUntil);
+
+    // A stopping Orthanc: its claims of forwards not sending end now (sending ones stay its
+    // own: its saved jobs resume at its next start). "node" empty: every claim, sending ones
+    // too (the start of the one Orthanc of a SQLite ledger: they were its last process's).
+    int64_t ReleaseClaims(const std::string& node);
+
     // Writes the progress of a forward.
     void Update(const ForwardRecord& forward);
 

@@ -144,13 +144,46 @@ namespace Inbound
     return result;
   }
 
+  std::vector<NotificationRecord> NotificationStore::ClaimDue(int64_t now, unsigned int limit,
+                                                             const std::string& node,
+                                                             int64_t leaseUntil)
+  {
+    LedgerDatabase::Transaction t(database_);
+    std::vector<NotificationRecord> result;
+    queue_.ClaimDue(t, now, limit, node, leaseUntil, [&](const LedgerStatement& row) {
+      result.push_back(ReadNotification(row));
+    });
+    t.Commit();
+    return result;
+  }
+
+  bool NotificationStore::RenewClaim(int64_t id, const std::string& node, int64_t leaseUntil)
+  {
+    LedgerDatabase::Transaction t(database_);
+    const bool held = queue_.RenewClaim(t, id, node, leaseUntil);
+    t.Commit();
+    return held;
+  }
+
+  int64_t NotificationStore::ReleaseClaims(const std::string& node)
+  {
+    LedgerDatabase::Transaction t(database_);
+    const int64_t released = queue_.ReleaseClaims(
+      t, node, {EnumerationToString(NotificationState_Pending),
+                EnumerationToString(NotificationState_Delivered),
+                EnumerationToString(NotificationState_Failed)});
+    t.Commit();
+    return released;
+  }
+
   void NotificationStore::MarkDelivered(int64_t id, int64_t now)
   {
     LedgerDatabase::Session session(database_);
     LedgerStatement s(
       session.GetConnection(),
       "UPDATE notifications SET state = 'delivered', attempts = attempts + 1,"
-      " delivered_at = ?, last_error = '', payload = " + DonePayload() + " WHERE id = ?");
+      " delivered_at = ?, last_error = '', payload = " + DonePayload() + ", " +
+        DurableQueue::kEndClaim + " WHERE id = ?");
     s.BindInt64(0, now);
     s.BindInt64(1, id);
     s.Run();
@@ -161,7 +194,8 @@ namespace Inbound
     LedgerDatabase::Session session(database_);
     LedgerStatement s(
       session.GetConnection(),
-      "UPDATE notifications SET attempts = attempts + 1, next_attempt = ?, last_error = ?"
+      "UPDATE notifications SET attempts = attempts + 1, next_attempt = ?, last_error = ?,"
+      " lease_owner = '', lease_until = 0"
       " WHERE id = ? AND state = 'pending'");  // one cancelled meanwhile keeps its reason
     s.BindInt64(0, nextAttemptAt);
     s.BindString(1, error);
@@ -176,7 +210,8 @@ namespace Inbound
     LedgerStatement s(
       t.GetConnection(),
       "UPDATE notifications SET state = 'failed', attempts = attempts + 1, last_error = ?,"
-      " next_attempt = ?, payload = " + DonePayload() + " WHERE id = ? AND state = 'pending'");
+      " next_attempt = ?, payload = " + DonePayload() + ", " + DurableQueue::kEndClaim +
+      " WHERE id = ? AND state = 'pending'");
     s.BindString(0, error);
     s.BindInt64(1, now);
     s.BindInt64(2, id);

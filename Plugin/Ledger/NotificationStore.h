@@ -46,6 +46,20 @@ namespace Inbound
     // Pending notifications due at "now", the most overdue first, with their payloads.
     std::vector<NotificationRecord> ListDue(int64_t now, unsigned int limit) const;
 
+    // Claims for "node", until "leaseUntil", up to "limit" due notifications that no other
+    // Orthanc of the ledger holds (DurableQueue::ClaimDue), with their payloads. Each outcome
+    // (MarkDelivered, MarkRetry, MarkFailed) ends the claim.
+    std::vector<NotificationRecord> ClaimDue(int64_t now, unsigned int limit,
+                                             const std::string& node, int64_t leaseUntil);
+
+    // "node" still holds notification "id", pending: claimed until "leaseUntil"; false
+    // when another Orthanc took it over, or it was cancelled.
+    bool RenewClaim(int64_t id, const std::string& node, int64_t leaseUntil);
+
+    // A stopping Orthanc: its claims end now, another takes them at once. "node" empty: every
+    // claim (the start of the one Orthanc of a SQLite ledger: they were its last process's).
+    int64_t ReleaseClaims(const std::string& node);
+
     // Delivered. The text of a request's link mail is blanked (kSecretKinds): the link must
     // not stay in the ledger longer than it takes to send it.
     void MarkDelivered(int64_t id, int64_t now);

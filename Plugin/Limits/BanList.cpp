@@ -57,6 +57,12 @@ namespace Inbound
     {
       return ban.until == 0 || ban.until > now;
     }
+
+    bool IsSame(const BanRecord& a, const BanRecord& b)
+    {
+      return a.entry == b.entry && a.until == b.until && a.createdAt == b.createdAt &&
+             a.reason == b.reason && a.automatic == b.automatic;
+    }
   }
 
   void BanList::Index::Add(const std::string& key, const std::string& entry)
@@ -298,6 +304,7 @@ namespace Inbound
     ledger_.Bans().Put(ban, by);
     std::unique_lock<std::shared_mutex> lock(mutex_);
     HoldInternal(ban);
+    touched_.insert(entry);
     return true;
   }
 
@@ -310,6 +317,7 @@ namespace Inbound
     {
       RemoveInternal(held);
     }
+    touched_.insert(entry);
     return removed;
   }
 
@@ -355,6 +363,52 @@ namespace Inbound
     std::unique_lock<std::shared_mutex> lock(mutex_);
     toDelete_.insert(toDelete_.end(), batch.begin(), batch.end());
     return 0;
+  }
+
+  size_t BanList::Refresh()
+  {
+    {
+      std::unique_lock<std::shared_mutex> lock(mutex_);
+      touched_.clear();
+    }
+    // Read outside the lock that every request takes.
+    const std::vector<BanRecord> stored = ledger_.Bans().List();
+    const int64_t now = clock_.NowMs();
+    std::unique_lock<std::shared_mutex> lock(mutex_);
+    size_t changed = 0;
+    std::set<std::string> inLedger;
+    for (const BanRecord& ban : stored)
+    {
+      inLedger.insert(ban.entry);
+      const auto held = bans_.find(ban.entry);
+      if (touched_.count(ban.entry) > 0 || (held != bans_.end() && IsSame(held->second.record, ban)))
+      {
+        continue;
+      }
+      const int64_t pruneAt =
+        (ban.until == 0 ? 0 : ban.until + (ban.automatic ? 0 : kExpiredAdminBanListedMs));
+      if (pruneAt != 0 && pruneAt <= now)
+      {
+        continue;  // expired: pruned (here or there), not held again
+      }
+      HoldInternal(ban);  // new, or renewed, by another Orthanc
+      changed++;
+    }
+    for (auto it = bans_.begin(); it != bans_.end();)
+    {
+      if (inLedger.count(it->first) == 0 && touched_.count(it->first) == 0)
+      {
+        // Lifted by another Orthanc (or pruned there).
+        const auto gone = it++;
+        RemoveInternal(gone);
+        changed++;
+      }
+      else
+      {
+        ++it;
+      }
+    }
+    return changed;
   }
 
   size_t BanList::CountHeld()

@@ -66,6 +66,9 @@ namespace Inbound
     std::vector<BanRecord> toDelete_;                     // pruned, still in the ledger
     size_t automatic_ = 0;
     bool capAlerted_ = false;
+    // Entries banned or lifted here since the last Refresh() began: what it read of them
+    // may be older than what this process just wrote.
+    std::set<std::string> touched_;
 
     // Under the exclusive lock.
     void HoldInternal(const BanRecord& ban);
@@ -103,6 +106,11 @@ namespace Inbound
     // Background work: forgets the expired bans that are due and deletes up to kPruneBatch of
     // them from the ledger. Returns the number of ledger rows deleted.
     size_t Prune();
+
+    // Reads the ledger's bans again: the bans and lifts of the other Orthancs of the ledger
+    // (an admin's, AutoBan's) take effect here. Run every few seconds when the ledger is
+    // shared (PluginContext: at most 5 s). Returns how many entries changed here.
+    size_t Refresh();
 
     // The held bans (active, and expired ones not yet pruned).
     size_t CountHeld();

@@ -1,6 +1,7 @@
 // The queue worker: sends the due notifications, retries with back-off, gives up with an alert.
 #include "NotificationDelivery.h"
 
+#include "Ledger/LeaseStore.h"
 #include "Notify/NotificationPayloads.h"
 #include "Toolbox/Backoff.h"
 #include "Toolbox/Crypto.h"
@@ -28,8 +29,21 @@ namespace Inbound
     clock_(clock),
     mail_(mail),
     webhooks_(webhooks),
-    from_(from)
+    from_(from),
+    node_(MakeNodeId("")),
+    leaseMs_(60 * 1000)
   {
+  }
+
+  void NotificationDelivery::SetNode(const std::string& node, unsigned int leaseSeconds)
+  {
+    node_ = node;
+    leaseMs_ = int64_t(leaseSeconds) * 1000;
+  }
+
+  void NotificationDelivery::ReleaseClaims()
+  {
+    ledger_.Notifications().ReleaseClaims(node_);
   }
 
   std::vector<std::string> NotificationDelivery::SignWebhook(const std::string& secret,
@@ -89,16 +103,30 @@ namespace Inbound
   {
     const NotificationSettings& settings = configuration_.notifications;
     size_t delivered = 0;
+    NotificationStore& store = ledger_.Notifications();
+    const int64_t claimedAt = clock_.NowMs();
     for (const NotificationRecord& n :
-         ledger_.Notifications().ListDue(clock_.NowMs(), kAttemptsPerRound))
+         store.ClaimDue(claimedAt, kAttemptsPerRound, node_, claimedAt + leaseMs_))
     {
       if (stopping)
       {
         break;
       }
+      // Claimed again right before the attempt: the round's earlier attempts may have
+      // outlasted the claim, and another Orthanc may have taken this one meanwhile.
+      if (!store.RenewClaim(n.id, node_, clock_.NowMs() + leaseMs_))
+      {
+        continue;
+      }
       try
       {
-        Deliver(n);
+        {
+          // A slow relay or webhook: the claim is renewed while it answers.
+          LeaseRenewer renewer(
+            [this, &store, &n] { return store.RenewClaim(n.id, node_, clock_.NowMs() + leaseMs_); },
+            leaseMs_ / 3);
+          Deliver(n);
+        }
         ledger_.Notifications().MarkDelivered(n.id, clock_.NowMs());
         ForgetSecret(n);
         delivered++;
@@ -110,7 +138,7 @@ namespace Inbound
         const std::string error = DescribeCurrentException();
         if (stopping)
         {
-          break;  // interrupted by the stop: due again at the next start
+          break;  // interrupted by the stop: given back (ReleaseClaims), due again
         }
         const int64_t now = clock_.NowMs();
         const int64_t deadline =

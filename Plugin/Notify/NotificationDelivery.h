@@ -30,6 +30,8 @@ namespace Inbound
     IMailTransport* mail_;          // null: no e-mail
     IWebhookTransport* webhooks_;   // null: no webhooks
     const std::string from_;        // the envelope sender
+    std::string node_;              // this Orthanc among those of the ledger (MakeNodeId)
+    int64_t leaseMs_;               // how long a claimed notification stays this node's
     int64_t lastPurge_ = 0;
 
     void Deliver(const NotificationRecord& notification);
@@ -44,8 +46,23 @@ namespace Inbound
                          IMailTransport* mail, IWebhookTransport* webhooks,
                          const std::string& from);
 
-    // Attempts every notification that is due; returns how many were delivered.
+    // This Orthanc's id and Inbound.LeaseSeconds (doc/Ledger.md, "Leases"); before any
+    // delivery. By default a node of its own and 60 s.
+    void SetNode(const std::string& node, unsigned int leaseSeconds);
+
+    const std::string& GetNode() const
+    {
+      return node_;
+    }
+
+    // Claims the due notifications that no other Orthanc of the ledger holds, and attempts
+    // each while it stays claimed (renewed during a long attempt); the outcome gives the
+    // claim up. Returns how many were delivered.
     size_t DeliverDue(const std::atomic<bool>& stopping);
+
+    // Gives up this node's claims not attempted (a stopping Orthanc): another takes them at
+    // once instead of after the lease.
+    void ReleaseClaims();
 
     // Once a day: forgets the notifications older than 90 days.
     void PurgeIfDue();

@@ -31,8 +31,15 @@ namespace Inbound
     from_(ParseFrom(configuration, mail != nullptr)),
     payloads_(configuration, templates, from_),
     planner_(configuration, ledger, clock, payloads_, mail != nullptr, webhooks != nullptr),
-    delivery_(configuration, ledger, clock, mail, webhooks, from_.address)
+    delivery_(configuration, ledger, clock, mail, webhooks, from_.address),
+    plannerLease_(ledger.GetDatabase(), "planner:notify", delivery_.GetNode(), 60 * 1000)
   {
+  }
+
+  void Notifier::SetNode(const std::string& node, unsigned int leaseSeconds)
+  {
+    delivery_.SetNode(node, leaseSeconds);
+    plannerLease_.Configure(node, int64_t(leaseSeconds) * 1000);
   }
 
   size_t Notifier::Collect()
@@ -81,15 +88,32 @@ namespace Inbound
     {
       try
       {
-        planner_.Collect();
+        const bool planner = plannerLease_.Hold(clock_.NowMs());
+        if (planner)
+        {
+          planner_.Collect();
+        }
         delivery_.DeliverDue(stopping);
-        delivery_.PurgeIfDue();
+        if (planner)
+        {
+          delivery_.PurgeIfDue();
+        }
       }
       catch (...)
       {
         LOG(ERROR) << "Inbound: notifications: " << DescribeCurrentException();
       }
       wake_.Wait(std::chrono::milliseconds(500), stopping);
+    }
+    try
+    {
+      // Another Orthanc of the ledger takes over at once rather than after the lease.
+      delivery_.ReleaseClaims();
+      plannerLease_.Release();
+    }
+    catch (...)
+    {
+      LOG(WARNING) << "Inbound: notifications: " << DescribeCurrentException();
     }
   }
 

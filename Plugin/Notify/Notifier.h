@@ -2,6 +2,7 @@
 #pragma once
 
 #include "Configuration.h"
+#include "Ledger/LeaseStore.h"
 #include "Ledger/Ledger.h"
 #include "Notify/MailMessage.h"
 #include "Notify/MailTemplates.h"
@@ -36,6 +37,9 @@ namespace Inbound
     NotificationPayloads payloads_;
     NotificationPlanner planner_;
     NotificationDelivery delivery_;
+    // With several Orthancs on one ledger, one plans (reads the audit trail) and purges at a
+    // time: the one holding lease "planner:notify". Every one delivers what it claims.
+    LeaseHolder plannerLease_;
     WakeSignal wake_;
 
   public:
@@ -51,7 +55,11 @@ namespace Inbound
     // Attempts every notification that is due; returns how many were delivered.
     size_t DeliverDue(const std::atomic<bool>& stopping);
 
-    // Until "stopping": collects and delivers, about twice a second or when woken.
+    // This Orthanc's id and Inbound.LeaseSeconds (doc/Ledger.md, "Leases"); before Loop.
+    void SetNode(const std::string& node, unsigned int leaseSeconds);
+
+    // Until "stopping": collects (while holding "planner:notify") and delivers, about twice
+    // a second or when woken; gives its lease and claims back at the end.
     void Loop(const std::atomic<bool>& stopping);
 
     void Wake();

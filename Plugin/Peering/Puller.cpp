@@ -90,6 +90,8 @@ namespace Inbound
     clock_(clock),
     maxAttempts_(maxAttempts),
     parallelItems_(std::max(1u, parallelItems)),
+    leases_(ledger.GetDatabase()),
+    node_(MakeNodeId("")),
     started_(clock.NowMs())
   {
     Recover();
@@ -97,34 +99,81 @@ namespace Inbound
 
   void Puller::Recover()
   {
-    // An item still recorded as in progress: the process died while parsing or storing it.
-    // Once may be a power cut, a kill or the OOM killer: the item is tried once more. Found
-    // again at the next start, it is taken for a file that crashes the server (it would crash
-    // it at every start): the upload is held, not retried.
+    // An item still recorded as in progress: the process died while parsing or storing it —
+    // unless another Internal of the ledger is pulling that upload now (it holds the upload's
+    // lease): its markers are its own, live. A dead Internal's markers whose lease has not
+    // expired yet are looked at when the upload is claimed (RecoverUpload).
     for (const PullingRecord& marker : ledger_.Pulls().ListPulling(peer_.GetName()))
     {
-      ItemRecord stored;
-      if (ledger_.Uploads().LookupItem(stored, marker.uploadId, marker.sha256))
+      const std::string lease = GetLeaseName(peer_.GetName(), marker.uploadId);
+      if (!leases_.TryAcquire(lease, node_, clock_.NowMs(), leaseMs_))
       {
-        // Died after the item was recorded, before the marker was cleared: nothing to redo.
-        ledger_.Pulls().ClearPulling(peer_.GetName(), marker.uploadId, marker.sha256);
         continue;
       }
-      if (marker.crashes < 1)
+      try
       {
-        ledger_.Pulls().RecordCrash(peer_.GetName(), marker.uploadId, marker.sha256);
-        LOG(WARNING) << "Inbound: gateway " << peer_.GetName() << ": the server stopped while "
-                     << "processing item " << marker.sha256 << " of upload " << marker.uploadId
-                     << "; it is tried once more";
-        continue;
+        RecoverMarker(marker);
       }
-      Hold(marker.uploadId, kCrashReason + marker.sha256 +
-                              " (since " + FormatIso8601(marker.since) + "); a file that crashes "
-                              "the server is not processed again");
-      ledger_.Pulls().ClearPulling(peer_.GetName(), marker.uploadId, marker.sha256);
+      catch (...)
+      {
+        leases_.Release(lease, node_);
+        throw;
+      }
+      leases_.Release(lease, node_);
     }
+    RefreshHolds();
+  }
+
+  void Puller::RecoverMarker(const PullingRecord& marker)
+  {
+    // Once may be a power cut, a kill or the OOM killer: the item is tried once more. Found
+    // again at the next start (or claim), it is taken for a file that crashes the server (it
+    // would crash every Internal in turn): the upload is held, not retried.
+    const std::string key = marker.uploadId + "/" + marker.sha256 + "/" + std::to_string(marker.since);
+    if (recovered_.count(key) > 0)
+    {
+      return;  // counted by this process already
+    }
+    ItemRecord stored;
+    if (ledger_.Uploads().LookupItem(stored, marker.uploadId, marker.sha256))
+    {
+      // Died after the item was recorded, before the marker was cleared: nothing to redo.
+      ledger_.Pulls().ClearPulling(peer_.GetName(), marker.uploadId, marker.sha256);
+      return;
+    }
+    if (marker.crashes < 1)
+    {
+      ledger_.Pulls().RecordCrash(peer_.GetName(), marker.uploadId, marker.sha256);
+      recovered_.insert(key);
+      LOG(WARNING) << "Inbound: gateway " << peer_.GetName() << ": the server stopped while "
+                   << "processing item " << marker.sha256 << " of upload " << marker.uploadId
+                   << "; it is tried once more";
+      return;
+    }
+    Hold(marker.uploadId, kCrashReason + marker.sha256 +
+                            " (since " + FormatIso8601(marker.since) + "); a file that crashes "
+                            "the server is not processed again");
+    ledger_.Pulls().ClearPulling(peer_.GetName(), marker.uploadId, marker.sha256);
+  }
+
+  void Puller::RecoverUpload(const std::string& id)
+  {
+    for (const PullingRecord& marker : ledger_.Pulls().ListPulling(peer_.GetName()))
+    {
+      if (marker.uploadId == id)
+      {
+        RecoverMarker(marker);
+      }
+    }
+  }
+
+  void Puller::RefreshHolds()
+  {
+    const std::vector<PullingRecord> holds = ledger_.Pulls().ListHeld(peer_.GetName());
     std::lock_guard<std::mutex> lock(mutex_);
-    for (const PullingRecord& held : ledger_.Pulls().ListHeld(peer_.GetName()))
+    held_.clear();
+    crashed_.clear();
+    for (const PullingRecord& held : holds)
     {
       held_[held.uploadId] = held;
       const std::string& reason = held.reason;
@@ -134,6 +183,12 @@ namespace Inbound
         crashed_[reason.substr(kCrashReason.size(), 64)] = held.uploadId;
       }
     }
+  }
+
+  bool Puller::IsHeld(const std::string& id) const
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return held_.count(id) > 0;
   }
 
   void Puller::Fail(const std::string& what)
@@ -463,7 +518,42 @@ namespace Inbound
     return false;
   }
 
-  bool Puller::Pull(const Json::Value& listing)
+  void Puller::PullClaimed(const Json::Value& listing, const std::string& id)
+  {
+    // Another Internal of the ledger pulls it now: its turn, not ours (never stored twice).
+    const std::string lease = GetLeaseName(peer_.GetName(), id);
+    if (!leases_.TryAcquire(lease, node_, clock_.NowMs(), leaseMs_))
+    {
+      return;
+    }
+    try
+    {
+      // A big upload takes longer than a lease: renewed every third of one meanwhile.
+      LeaseRenewer renewer(
+        [this, &lease] { return leases_.Renew(lease, node_, clock_.NowMs(), leaseMs_); },
+        leaseMs_ / 3);
+      RecoverUpload(id);  // what an Internal that died on it left
+      RefreshHolds();     // held meanwhile by another Internal, or just now
+      if (!IsHeld(id))
+      {
+        Pull(listing, renewer);
+      }
+    }
+    catch (...)
+    {
+      Fail("pulling " + id + ": " + DescribeCurrentException());
+    }
+    try
+    {
+      leases_.Release(lease, node_);
+    }
+    catch (...)
+    {
+      // It expires.
+    }
+  }
+
+  bool Puller::Pull(const Json::Value& listing, const LeaseRenewer& lease)
   {
     const std::string id = listing["id"].asString();
     UploadRecord known;
@@ -572,7 +662,7 @@ namespace Inbound
     std::mutex outcomeMutex;
     std::string refused, bad;
     auto worker = [&]() {
-      for (size_t i = next++; i < pending.size() && !stop; i = next++)
+      for (size_t i = next++; i < pending.size() && !stop && !lease.IsLost(); i = next++)
       {
         std::string why;
         const PulledItem& item = *pending[i];
@@ -627,6 +717,14 @@ namespace Inbound
     {
       return false;  // the next round resumes with the items still missing
     }
+    if (lease.IsLost())
+    {
+      // This Internal could not renew its lease for a while (the ledger out of reach) and
+      // another one took the upload over: it completes it.
+      LOG(WARNING) << "Inbound: gateway " << peer_.GetName() << ": upload " << id
+                   << " was taken over by another Orthanc";
+      return false;
+    }
 
     try
     {
@@ -671,6 +769,7 @@ namespace Inbound
       std::lock_guard<std::mutex> lock(mutex_);
       backlog_ = outbox["uploads"].size();
     }
+    RefreshHolds();  // holds and releases made on the other Internals of the ledger
     unsigned int seen = 0;
     for (const Json::Value& listing : outbox["uploads"])
     {
@@ -698,14 +797,7 @@ namespace Inbound
                        "\" is not an upload id (12 characters of " + kUploadIdAlphabet + ")");
         continue;
       }
-      try
-      {
-        Pull(listing);
-      }
-      catch (...)
-      {
-        Fail("pulling " + key + ": " + DescribeCurrentException());
-      }
+      PullClaimed(listing, key);
     }
     EndRound();
     std::lock_guard<std::mutex> lock(mutex_);

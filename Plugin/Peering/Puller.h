@@ -1,6 +1,7 @@
 // The Internal's puller of one gateway: pulls, verifies, stores, then acknowledges each upload.
 #pragma once
 
+#include "Ledger/LeaseStore.h"
 #include "Peering/IPeerClient.h"
 #include "Peering/InternalKeys.h"
 #include "Peering/PulledManifest.h"
@@ -13,6 +14,7 @@
 #include <functional>
 #include <mutex>
 #include <map>
+#include <set>
 
 namespace Inbound
 {
@@ -47,6 +49,11 @@ namespace Inbound
     unsigned int maxAttempts_;
     unsigned int parallelItems_;
     InternalKeys* keys_ = nullptr;  // opens sealed uploads; set before Loop
+    // Several Internals pull one gateway at once, never the same upload: each upload is
+    // pulled under lease "pull:<gateway>:<upload>" of this node (doc/Ledger.md, "Leases").
+    LeaseStore leases_;
+    std::string node_;
+    int64_t leaseMs_ = 60 * 1000;
     std::string pieceFolder_;       // where big items are gathered piece by piece
 
     enum ItemOutcome
@@ -76,6 +83,9 @@ namespace Inbound
     // SHA-256 of each item the Internal died processing -> the upload held for it (rebuilt
     // from the holds' reasons at start): the same file under another id is not fetched again.
     std::map<std::string, std::string> crashed_;
+    // The markers this process has counted as a crash already ("upload/sha256/since"): found
+    // again when it claims the upload, they are not counted twice.
+    std::set<std::string> recovered_;
     int64_t started_ = 0;
     unsigned int alertAfterSeconds_ = 0;
     bool alerted_ = false;  // an unreachable alert was raised for the current outage
@@ -120,13 +130,23 @@ namespace Inbound
     // Whether an upload recorded here came from this gateway (one recorded before gateways
     // were, becomes this one's); if not, bad data: held, never touched.
     bool CheckOrigin(const std::string& id);
-    bool Pull(const Json::Value& listing);
+    bool Pull(const Json::Value& listing, const LeaseRenewer& lease);
     void Fail(const std::string& what);
     void Contact();
     void BadData(const std::string& id, const std::string& rule);
     void Hold(const std::string& id, const std::string& reason);
     void EndRound();
     void Recover();
+    // A marker of an item in progress whose process died (its upload's lease is this node's).
+    void RecoverMarker(const PullingRecord& marker);
+    // The markers of "id", right after this node claimed it: left by an Orthanc that died.
+    void RecoverUpload(const std::string& id);
+    // held_ and crashed_ as the ledger has them: another Internal's holds and an admin's
+    // releases on any of them count here too.
+    void RefreshHolds();
+    bool IsHeld(const std::string& id) const;
+    // The claim of one upload, pulled while it is held.
+    void PullClaimed(const Json::Value& listing, const std::string& id);
 
   public:
     Puller(UploadService& uploads, Ledger& ledger, IPeerClient& peer, const IClock& clock,
@@ -155,6 +175,20 @@ namespace Inbound
     const std::string& GetName() const
     {
       return peer_.GetName();
+    }
+
+    // This Orthanc's id and Inbound.LeaseSeconds (doc/Ledger.md, "Leases"); before Loop. By
+    // default a node of its own and 60 s.
+    void SetNode(const std::string& node, unsigned int leaseSeconds)
+    {
+      node_ = node;
+      leaseMs_ = int64_t(leaseSeconds) * 1000;
+    }
+
+    // The lease under which "uploadId" of "gateway" is pulled.
+    static std::string GetLeaseName(const std::string& gateway, const std::string& uploadId)
+    {
+      return "pull:" + gateway + ":" + uploadId;
     }
 
     // The Internal's keys, which open the uploads a gateway sealed (doc/Security.md, "Sealed
