@@ -1,6 +1,7 @@
 // Unit tests of the audit events' vocabulary: text forms, alerts, and doc/Api.md listing them all.
 
 #include "Ledger/Ledger.h"
+#include "LedgerBackends.h"
 
 #include <OrthancException.h>
 
@@ -116,7 +117,7 @@ TEST(AuditEvents, TheApiDocumentListsExactlyTheseEvents)
 
 TEST(AuditEvents, AReaderFindsEveryEventOfItsTypesAndOnlyThose)
 {
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   const int64_t start = ledger.Audit().GetCursor("test");
   for (AuditEventType type : GetAuditEventTypes())
   {

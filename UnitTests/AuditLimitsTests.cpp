@@ -2,6 +2,7 @@
 // trail pruned by age and free of control characters, in-flight memory counted honestly.
 
 #include "Http/ApiError.h"
+#include "LedgerBackends.h"
 #include "Ledger/Ledger.h"
 #include "Ledger/SqliteLedgerConnection.h"
 #include "Limits/ClientKey.h"
@@ -102,7 +103,7 @@ TEST(TextRules, MakeSafeReplacesControlsAndInvalidUtf8)
 
 TEST(Ledger, AuditStoresNoControlCharactersAndIsCapped)
 {
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   ledger.Audit().Add(1, AuditEventType_Refused, "U\x1b", "1.2.3.4\r\nforged",
                      "GET /x\r\n\x1b[2J" + std::string(5000, 'a'));
   const AuditEvent e = ledger.Audit().List(0, 10).at(0);
@@ -140,7 +141,7 @@ TEST(Ledger, AuditWrittenByAnEarlierVersionIsReadSafe)
 
 TEST(Ledger, WriteRefusalsAddsThenUpdatesOnlyRefusals)
 {
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   ledger.Audit().Add(1, AuditEventType_UploadOpened, "U1", "1.2.3.4", "sender a@example.org");
   std::vector<AuditEvent> events(1);
   events[0].time = 2;
@@ -163,7 +164,7 @@ TEST(Ledger, WriteRefusalsAddsThenUpdatesOnlyRefusals)
 
 TEST(Ledger, PruneAuditByAgeInBatchesNeverPastAReader)
 {
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   for (int i = 0; i < 10; i++)
   {
     ledger.Audit().Add(1000 + i, AuditEventType_Refused, "", "", std::to_string(i));
@@ -199,7 +200,7 @@ TEST(Ledger, PruneAuditByAgeInBatchesNeverPastAReader)
 TEST(RefusalAudit, OneEntryPerClientCodeAndIntervalWithACount)
 {
   InboundTests::FakeClock clock;
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   RefusalAudit audit(ledger, clock, 60);
   audit.Record("203.0.113.1", 503, "rate-limited", "/inbound/api/info: first");
   audit.Flush();  // the first refusal is visible at once
@@ -239,7 +240,7 @@ TEST(RefusalAudit, OneEntryPerClientCodeAndIntervalWithACount)
 TEST(RefusalAudit, AnIntervalEndsOnlyOnceItsLastCountIsWritten)
 {
   InboundTests::FakeClock clock;
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   RefusalAudit audit(ledger, clock, 60);
   audit.Record("a", 403, "banned", "/1");
   audit.Flush();
@@ -261,7 +262,7 @@ TEST(RefusalAudit, AnIntervalEndsOnlyOnceItsLastCountIsWritten)
 TEST(RefusalAudit, ClientsBeyondTheLimitShareOneEntry)
 {
   InboundTests::FakeClock clock;
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   RefusalAudit audit(ledger, clock, 60, 3);
   for (int i = 0; i < 1000; i++)
   {
@@ -289,7 +290,7 @@ TEST(RefusalAudit, ClientsBeyondTheLimitShareOneEntry)
 TEST(RefusalAudit, WhatIsMadeSafeAndShort)
 {
   InboundTests::FakeClock clock;
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   RefusalAudit audit(ledger, clock, 60);
   audit.Record("a", 400, "bad", "/x\r\nrefused 1.2.3.4\x1b[0m" + std::string(1000, 'y'));
   audit.Record("a", 400, "bad", "/x");
@@ -303,7 +304,7 @@ TEST(RefusalAudit, WhatIsMadeSafeAndShort)
 TEST(AuditPruner, DeletesOldEntriesInBatchesThenWaits)
 {
   InboundTests::FakeClock clock;
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   for (int i = 0; i < 25; i++)
   {
     ledger.Audit().Add(clock.now - 91LL * 86400000, AuditEventType_Refused, "", "", "old");
@@ -330,7 +331,7 @@ TEST(LimitsGuard, IPv6ClientsAreLimitedAndBannedPerPrefix)
 {
   const Configuration configuration = MakeConfiguration(kGuardConfiguration);
   InboundTests::FakeClock clock;
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   LimitsGuard guard(configuration, ledger, clock, {"/"});
   uint64_t first = 0, t = 0;
   // One body in flight per client: the whole /64 is one client.
@@ -382,7 +383,7 @@ TEST(LimitsGuard, IPv6PrefixLengthIsConfigurable)
   EXPECT_EQ(128u, configuration.limits.ipv6PrefixLength);
   EXPECT_EQ(64u, MakeConfiguration("{}").limits.ipv6PrefixLength);
   InboundTests::FakeClock clock;
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   LimitsGuard guard(configuration, ledger, clock, {"/"});
   guard.CheckRequestRate("2001:db8::1");
   guard.CheckRequestRate("2001:db8::2");  // per address now
@@ -393,7 +394,7 @@ TEST(LimitsGuard, ABannedClientIsNotItemized)
 {
   const Configuration configuration = MakeConfiguration(kGuardConfiguration);
   InboundTests::FakeClock clock;
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   LimitsGuard guard(configuration, ledger, clock, {"/"});
   guard.GetBans().Ban("198.51.100.0/24", 0, "test", false, "admin");
   for (int i = 0; i < 1000; i++)
@@ -416,7 +417,7 @@ TEST(LimitsGuard, ReservationsAreTheMeasuredMultipleAndLapseOnlyBeforeTheirHandl
 {
   const Configuration configuration = MakeConfiguration(kGuardConfiguration);
   InboundTests::FakeClock clock;
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   LimitsGuard guard(configuration, ledger, clock, {"/"});
   uint64_t running = 0, abandoned = 0, overCap = 0;
   EXPECT_EQ(Admission_Allowed, guard.AdmitBody("192.0.2.1", true, true, 1000, running));
@@ -450,7 +451,7 @@ TEST(LimitsGuard, MultiplePerRoleAndABudgetThatFitsTheLargestFile)
   EXPECT_EQ(5u, GetBodyMemoryMultiple(Role_Standalone));
   EXPECT_EQ(2u, GetBodyMemoryMultiple(Role_Gateway));
   InboundTests::FakeClock clock;
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   // 1024 bytes take 5120 on a Standalone: a smaller budget could never admit such a file.
   const Configuration tooSmall = MakeConfiguration(
     R"({"Upload": {"MaxFileBytes": 1024, "MaxBytesPerUpload": 100000},
@@ -476,7 +477,7 @@ TEST(LimitsGuard, TheAuditIsPrunedByTheBackgroundWork)
   EXPECT_EQ(90u, MakeConfiguration("{}").audit.retentionDays);
   EXPECT_THROW(MakeConfiguration(R"({"Audit": {"RefusalInterval": 0}})"), Orthanc::OrthancException);
   InboundTests::FakeClock clock;
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   ledger.Audit().Add(clock.now - 2 * 86400000LL, AuditEventType_Refused, "", "", "old");
   ledger.Audit().Add(clock.now, AuditEventType_Refused, "", "", "new");
   LimitsGuard guard(configuration, ledger, clock, {"/"});

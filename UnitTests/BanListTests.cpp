@@ -1,5 +1,6 @@
 // Unit tests of the ban list (configured, manual and automatic bans, prune, cap) and of AutoBan.
 #include "Limits/BanList.h"
+#include "LedgerBackends.h"
 #include "TestSupport.h"
 
 #include <gtest/gtest.h>
@@ -12,7 +13,7 @@ using namespace Inbound;
 TEST(BanList, ConfiguredManualAndAutomaticBansPersist)
 {
   InboundTests::FakeClock clock;
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   {
     BanList bans(ledger, clock, {"192.0.2.0/24"});
     EXPECT_TRUE(bans.IsBanned("192.0.2.77"));
@@ -39,7 +40,7 @@ TEST(BanList, ConfiguredManualAndAutomaticBansPersist)
 TEST(BanList, LooksUpSingleAddressesPrefixKeysAndBlocks)
 {
   InboundTests::FakeClock clock;
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   BanList bans(ledger, clock, {"198.18.0.0/15", "2001:db8:ffff::1"});
   EXPECT_TRUE(bans.IsBanned("198.19.255.255"));
   EXPECT_FALSE(bans.IsBanned("198.20.0.0"));
@@ -83,7 +84,7 @@ TEST(BanList, LooksUpSingleAddressesPrefixKeysAndBlocks)
 TEST(BanList, AddsIncrementallyAndDropsExpiredBansFromTheLookupAtOnce)
 {
   InboundTests::FakeClock clock;
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   BanList bans(ledger, clock, {});
   EXPECT_TRUE(bans.Ban("2001:db8:5:1::/64", 10, "automatic: x", true, ""));
   EXPECT_TRUE(bans.Ban("2001:db8:5:2::/64", 100, "automatic: x", true, ""));
@@ -116,7 +117,7 @@ TEST(BanList, AddsIncrementallyAndDropsExpiredBansFromTheLookupAtOnce)
 TEST(BanList, PrunesExpiredBansFromMemoryAndTheLedgerInBatches)
 {
   InboundTests::FakeClock clock;
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   BanList bans(ledger, clock, {});
   for (int i = 0; i < 10000; i++)
   {
@@ -172,7 +173,7 @@ TEST(BanList, PrunesExpiredBansFromMemoryAndTheLedgerInBatches)
 TEST(BanList, ExpiredBansInTheLedgerAreNotHeldAfterARestart)
 {
   InboundTests::FakeClock clock;
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   {
     BanList bans(ledger, clock, {});
     for (int i = 0; i < 20; i++)
@@ -193,7 +194,7 @@ TEST(BanList, ExpiredBansInTheLedgerAreNotHeldAfterARestart)
 TEST(BanList, CapsAutomaticBansAndAlertsOnce)
 {
   InboundTests::FakeClock clock;
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   BanList bans(ledger, clock, {}, 5);
   for (int i = 0; i < 5; i++)
   {
@@ -238,7 +239,7 @@ TEST(BanList, CapsAutomaticBansAndAlertsOnce)
 TEST(AutoBan, BansAfterTheThresholdWithinTheWindow)
 {
   InboundTests::FakeClock clock;
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   BanList bans(ledger, clock, {});
   AutoBan autoBan(bans, clock, 3, 5, 10, 60);
   EXPECT_FALSE(autoBan.Record("203.0.113.9", Offence_Refusal));

@@ -1,6 +1,7 @@
 // Unit tests of releases and auto-forwards against a fake Orthanc: copies, jobs, retries, rules.
 // Over 500 lines: one fake Orthanc and fixture serve every forwarding test, requests included.
 #include "Forward/Forwarder.h"
+#include "LedgerBackends.h"
 #include "Http/ApiError.h"
 #include "IsolatedInstance.h"
 #include "TestSupport.h"
@@ -586,7 +587,7 @@ TEST(Forwarder, UploadsBeforeTheFirstStartAreNotForwardedByRules)
   Configuration c = Configuration::Parse(Section(
     R"({"Recipients": [{"Id": "neuro", "Name": "N", "Email": "n@hospital.example"}],
         "AutoForward": [{"Recipient": "*", "Modality": "pacs", "PatientID": "Namespaced"}]})"));
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   UploadRecord u;
   u.id = "OLD";
   u.tokenHash = "h";

@@ -1,5 +1,6 @@
 // Unit tests of patient isolation: the PatientID rule, ordinals, the rewrite, lossless decoding.
 #include <OrthancFramework.h>  // first: it defines what the framework headers test
+#include "LedgerBackends.h"
 
 #include "Http/ApiError.h"
 #include "Ledger/Ledger.h"
@@ -115,7 +116,7 @@ TEST(Isolation, NeverMergesTwoPatients)
 {
   // Random raw PatientIDs, many of them shaped like isolated IDs themselves, in three
   // uploads: equal isolated IDs only for equal bytes in the same upload.
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   std::mt19937 random(14);
   const std::vector<std::string> uploads = {kUpload, "ABCDEFGHJKLN", "23456789ABCD"};
   std::vector<std::string> raws = {"", "P9", "1234-P9", "AAAA-1234", std::string(52, '1'),
@@ -162,7 +163,7 @@ TEST(Isolation, OrdinalsUnderConcurrency)
 {
   // Files of one upload stored at once: the same bytes get one k, different bytes different
   // k, and the ks are 1..n without gaps.
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   const int kThreads = 8;
   const int kPatients = 40;
   std::vector<std::map<std::string, int64_t>> results(kThreads);
@@ -198,7 +199,7 @@ TEST(Isolation, OrdinalsUnderConcurrency)
 
 TEST(Isolation, PurgeForgetsOrdinals)
 {
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   EXPECT_EQ(1, ledger.Patients().GetOrdinal(kUpload, "A"));
   EXPECT_EQ(2, ledger.Patients().GetOrdinal(kUpload, "B"));
   EXPECT_EQ(1, ledger.Patients().GetOrdinal(kUpload, "A"));

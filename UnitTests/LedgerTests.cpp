@@ -2,6 +2,7 @@
 // Over 500 lines: every store and each schema upgrade share one set of fixtures.
 
 #include "Ledger/Ledger.h"
+#include "LedgerBackends.h"
 #include "Ledger/SqliteLedgerConnection.h"
 
 #include <OrthancException.h>
@@ -43,7 +44,7 @@ namespace
 
 TEST(Ledger, UploadLifecycle)
 {
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   ledger.Uploads().Create(MakeUpload("U1", 1000));
 
   UploadRecord r;
@@ -85,7 +86,7 @@ TEST(Ledger, UploadLifecycle)
 
 TEST(Ledger, IdleAndUnpurgedUploads)
 {
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   ledger.Uploads().Create(MakeUpload("OLD", 1000));
   ledger.Uploads().Create(MakeUpload("NEW", 9000));
   const std::vector<std::string> idle = ledger.Uploads().ListIdleOpen(5000);
@@ -101,7 +102,7 @@ TEST(Ledger, IdleAndUnpurgedUploads)
 
 TEST(Ledger, ListsAndAudit)
 {
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   for (int i = 0; i < 5; i++)
   {
     ledger.Uploads().Create(MakeUpload("U" + std::to_string(i), 1000 * (i + 1)));
@@ -342,7 +343,7 @@ TEST(Ledger, UpgradesALedgerOfSchema7WithoutTheReconciledIdentity)
 
 TEST(Ledger, AChangeAndItsAuditEntryAreOneTransaction)
 {
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   ledger.Uploads().Create(MakeUpload("U1", 1000), {"global"}, 7);
   EXPECT_EQ(1, ledger.Quotas().GetUsage("global", 7).uploads);
   ledger.Uploads().AddItem(MakeItem("U1", "aa", 2000), "ip", {"global"}, 7);
@@ -362,7 +363,7 @@ TEST(Ledger, AChangeAndItsAuditEntryAreOneTransaction)
   EXPECT_TRUE(history[2].Is(AuditEventType_UploadCancelled));
 
   // A failing statement inside a transaction rolls back what came before it.
-  LedgerDatabase database("");
+  LedgerDatabase database(InboundTests::TestLedgerLocation());
   AuditStore audit(database);
   try
   {
@@ -380,7 +381,7 @@ TEST(Ledger, AChangeAndItsAuditEntryAreOneTransaction)
 
 TEST(Ledger, ATransactionThatIsNotCommittedLeavesNothing)
 {
-  LedgerDatabase database("");
+  LedgerDatabase database(InboundTests::TestLedgerLocation());
   AuditStore audit(database);
   {
     LedgerDatabase::Transaction t(database);
@@ -394,14 +395,23 @@ TEST(Ledger, ATransactionThatIsNotCommittedLeavesNothing)
   }
   ASSERT_EQ(1u, audit.List(0, 10).size());
   LedgerDatabase::Session session(database);
-  LedgerStatement s(session.GetConnection(), "PRAGMA synchronous");
-  ASSERT_TRUE(s.Step());
-  EXPECT_EQ(2, s.ColumnInt(0));  // FULL again after a relaxed transaction
+  if (database.GetDialect() == LedgerDialect_SQLite)
+  {
+    LedgerStatement s(session.GetConnection(), "PRAGMA synchronous");
+    ASSERT_TRUE(s.Step());
+    EXPECT_EQ(2, s.ColumnInt(0));  // FULL again after a relaxed transaction
+  }
+  else
+  {
+    LedgerStatement s(session.GetConnection(), "SHOW synchronous_commit");
+    ASSERT_TRUE(s.Step());
+    EXPECT_EQ("on", s.ColumnString(0));  // SET LOCAL ended with the relaxed transaction
+  }
 }
 
 TEST(Ledger, ASessionCommitsAtItsEndAndRollsBackWhenUnwinding)
 {
-  LedgerDatabase database("");
+  LedgerDatabase database(InboundTests::TestLedgerLocation());
   AuditStore audit(database);
   {
     LedgerDatabase::Session session(database);
@@ -425,7 +435,7 @@ TEST(Ledger, TheSameStatementTwiceAtOnce)
 {
   // Cached by their text: a second statement of the same text, while the first is still being
   // read, is one of its own.
-  LedgerDatabase database("");
+  LedgerDatabase database(InboundTests::TestLedgerLocation());
   AuditStore audit(database);
   audit.Add(1, AuditEventType_Ban, "", "192.0.2.1", "");
   audit.Add(2, AuditEventType_Ban, "", "192.0.2.2", "");
@@ -479,7 +489,7 @@ namespace
 
 TEST(Ledger, NotificationsAreDueInOrderAndRetriedByAnAdmin)
 {
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   NotificationStore& queue = ledger.Notifications();
   queue.Enqueue({MakeNotification("1:alert:a", 3000), MakeNotification("2:alert:a", 2000),
                  MakeNotification("3:alert:a", 9000)}, 0);
@@ -520,7 +530,7 @@ TEST(Ledger, NotificationsAreDueInOrderAndRetriedByAnAdmin)
 
 TEST(Ledger, ForwardsAreDueWhileSendingAndRetriedOnlyWhenWaitingOrFailed)
 {
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   ledger.Audit().Add(1, AuditEventType_UploadComplete, "U1", "", "");
   const int64_t cursor = ledger.Forwards().GetCursor();
   std::vector<ForwardRecord> forwards = {MakeForward("s1"), MakeForward("s2"), MakeForward("s3")};

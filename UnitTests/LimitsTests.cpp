@@ -1,5 +1,6 @@
 // Unit tests of the public limits: quotas, rates, bodies in flight, the data monitor, the guard.
 #include "Http/ApiError.h"
+#include "LedgerBackends.h"
 #include "Limits/DataMonitor.h"
 #include "Limits/InFlight.h"
 #include "Limits/LimitsGuard.h"
@@ -102,7 +103,7 @@ TEST(LimitsGuard, AFileOfAnOpenUploadIsPacedByTheFilesNotTheRequests)
   configuration.limits.filesPerSecond = 1;
   configuration.limits.fileBurst = 5;
   InboundTests::FakeClock clock;
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   LimitsGuard guard(configuration, ledger, clock, {"/"});
   ClientInfo client;
   client.ip = "192.0.2.7";
@@ -206,7 +207,7 @@ TEST(Quotas, DailyCountersAndRetryAfterUntilMidnight)
 {
   InboundTests::FakeClock clock;
   clock.now = 86400000LL * 20000 + 3600000;  // 01:00 UTC
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   QuotaLimits limits;
   limits.uploadsPerClient = 2;
   limits.bytesPerSender = 1000;
@@ -315,7 +316,7 @@ TEST(LimitsGuard, AdmissionBeforeTheBody)
     "Bans": ["192.0.2.1"], "DataMonitor": {"WarnFreeBytes": 0, "StopFreeBytes": 0}})", errors);
   const Configuration configuration = Configuration::Parse(section);
   InboundTests::FakeClock clock;
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   LimitsGuard guard(configuration, ledger, clock, {"/"});
   uint64_t reserved = 0, first = 0;
   EXPECT_EQ(Admission_Banned, guard.AdmitBody("192.0.2.1", false, false, -1, reserved));
@@ -377,7 +378,7 @@ TEST(LimitsGuard, PartnerStreamsReserveTheirMemory)
     "DataMonitor": {"WarnFreeBytes": 0, "StopFreeBytes": 0}})", errors);
   const Configuration configuration = Configuration::Parse(section);
   InboundTests::FakeClock clock;
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   LimitsGuard guard(configuration, ledger, clock, {"/"});
   const uint64_t part = LimitsGuard::kPartnerPartBytes;
   uint64_t chunked = 0, sized = 0, refused = 0;
@@ -408,7 +409,7 @@ TEST(LimitsGuard, APartnersLargestPartFitsTheSmallestBudgetLikeASendersFile)
     "}, \"DataMonitor\": {\"WarnFreeBytes\": 0, \"StopFreeBytes\": 0}}", errors);
   const Configuration configuration = Configuration::Parse(section);
   InboundTests::FakeClock clock;
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   LimitsGuard guard(configuration, ledger, clock, {"/"});
   for (bool bodyHeld : {false, true})
   {

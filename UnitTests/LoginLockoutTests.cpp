@@ -1,5 +1,6 @@
 // Unit tests of the lockout after wrong passwords, per address and per IPv6 network.
 #include "Http/LoginLockout.h"
+#include "LedgerBackends.h"
 #include "TestSupport.h"
 
 #include <gtest/gtest.h>
@@ -9,7 +10,7 @@ using namespace Inbound;
 TEST(LoginLockout, LocksOutAfterTheThresholdWithinTheWindow)
 {
   InboundTests::FakeClock clock;
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   BanList bans(ledger, clock, {});
   LoginLockout lockout(bans, clock, 3, 600, 900);
   EXPECT_FALSE(lockout.RecordFailure("203.0.113.9"));
@@ -29,7 +30,7 @@ TEST(LoginLockout, LocksOutAfterTheThresholdWithinTheWindow)
 TEST(LoginLockout, TheWindowMovesOnAndZeroTurnsItOff)
 {
   InboundTests::FakeClock clock;
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   BanList bans(ledger, clock, {});
   LoginLockout lockout(bans, clock, 2, 60, 900);
   EXPECT_FALSE(lockout.RecordFailure("203.0.113.9"));
@@ -47,7 +48,7 @@ TEST(LoginLockout, TheWindowMovesOnAndZeroTurnsItOff)
 TEST(LoginLockout, AnIpv6ClientIsLockedOutWithItsNetwork)
 {
   InboundTests::FakeClock clock;
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   BanList bans(ledger, clock, {});
   LoginLockout lockout(bans, clock, 3, 600, 900, 64);
   // Three addresses of one /64: one client, however it rotates its address.

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "Notify/Notifier.h"
+#include "LedgerBackends.h"
 #include "TestSupport.h"
 #include "Toolbox/Crypto.h"
 
@@ -150,7 +151,7 @@ namespace NotifierTesting
     int uploads_ = 0;
 
   public:
-    NotifierTest() : ledger_(""), templates_("")
+    NotifierTest() : ledger_(InboundTests::TestLedgerLocation()), templates_("")
     {
     }
 

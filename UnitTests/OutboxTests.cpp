@@ -1,5 +1,6 @@
 // Unit tests of a gateway's outbox: listing, manifests, acknowledgements, long polls, retention.
 #include "Http/AccessPolicy.h"
+#include "LedgerBackends.h"
 #include "Http/ApiError.h"
 #include "Peering/Outbox.h"
 #include "TestSupport.h"
@@ -45,7 +46,7 @@ namespace
     OutboxTest() :
       folder_(boost::filesystem::temp_directory_path() / boost::filesystem::unique_path("outbox-%%%%%%")),
       configuration_(Load()),
-      ledger_(""),
+      ledger_(InboundTests::TestLedgerLocation()),
       staging_(folder_.string()),
       uploads_(configuration_, ledger_, staging_, policy_, clock_),
       outbox_(configuration_, ledger_, staging_, clock_),

@@ -1,5 +1,6 @@
 // Unit tests of the limits of files in parts: part and whole bodies admitted, assemblies reserved.
 #include "Http/ApiError.h"
+#include "LedgerBackends.h"
 #include "Limits/LimitsGuard.h"
 #include "TestSupport.h"
 #include "Toolbox/Json.h"
@@ -36,7 +37,7 @@ TEST(PartLimits, PartsWholeBodiesAndAssembliesReserveWhatTheyTake)
   EXPECT_EQ(4 * kGiB - kPart - 1, kMaxFileBytesCap);
   EXPECT_EQ(kPart, big.upload.partBytes);
   InboundTests::FakeClock clock;
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   LimitsGuard guard(big, ledger, clock, {"/"});
   uint64_t part = 0, over = 0, whole = 0, t = 0;
   // A part: twice its length (Orthanc's copy, an envelope); far over PartBytes: refused unread.

@@ -1,5 +1,6 @@
 // Unit tests of a partner's STOW-RS intake: uploads per study, refusals, quotas, quiet completion.
 #include "Http/ApiError.h"
+#include "LedgerBackends.h"
 #include "Limits/Quotas.h"
 #include "Peering/Outbox.h"
 #include "Peering/PulledManifest.h"
@@ -62,7 +63,7 @@ namespace
   public:
     PartnerSessionTest() :
       configuration_(InboundTests::MakeConfiguration()),
-      ledger_(""),
+      ledger_(InboundTests::TestLedgerLocation()),
       sink_(configuration_, ledger_, store_),
       policy_(configuration_, ledger_, clock_),
       service_(configuration_, ledger_, sink_, policy_, clock_)
@@ -338,7 +339,7 @@ TEST(PartnerGateway, TheManifestLabelsThePartnerAndTheInternalTakesItAsALabel)
   const boost::filesystem::path folder =
     boost::filesystem::temp_directory_path() / boost::filesystem::unique_path("partner-%%%%%%");
   Configuration gateway = InboundTests::MakeConfiguration("Gateway");
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   StagingArea staging(folder.string());
   InboundTests::FakeClock clock;
   NoUploadPolicy policy;

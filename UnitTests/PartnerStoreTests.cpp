@@ -1,6 +1,7 @@
 // Unit tests of PartnerStore: per-day figures, last contact, the silence flag.
 
 #include "Ledger/Ledger.h"
+#include "LedgerBackends.h"
 
 #include <gtest/gtest.h>
 
@@ -14,7 +15,7 @@ namespace
 
 TEST(PartnerStore, AddsRequestsPerDayAndKeepsTheLastContact)
 {
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   PartnerActivity a;
   EXPECT_FALSE(ledger.Partners().Lookup(a, "clinic-a", kNoon, 7));
 
@@ -63,7 +64,7 @@ TEST(PartnerStore, AddsRequestsPerDayAndKeepsTheLastContact)
 
 TEST(PartnerStore, TheSilenceAlertIsMarkedOncePerSilence)
 {
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   ledger.Partners().RecordRequest("clinic-a", kNoon, PartnerRequestTally());
   EXPECT_TRUE(ledger.Partners().MarkSilenceAlerted("clinic-a"));
   EXPECT_FALSE(ledger.Partners().MarkSilenceAlerted("clinic-a"));

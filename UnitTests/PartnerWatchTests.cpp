@@ -1,5 +1,6 @@
 // Unit tests of PartnerWatch and PartnerStatus: the silence alert once per silence, partner-resumed, the admin's views.
 #include "Partners/PartnerStatus.h"
+#include "LedgerBackends.h"
 #include "Partners/PartnerWatch.h"
 #include "Http/ApiError.h"
 #include "Toolbox/Crypto.h"
@@ -53,7 +54,7 @@ namespace
     int64_t start_;
 
     PartnerWatchTest() :
-      ledger_("")
+      ledger_(InboundTests::TestLedgerLocation())
     {
       start_ = clock_.now;
     }

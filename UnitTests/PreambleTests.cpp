@@ -1,5 +1,6 @@
 // Unit tests of polyglot preambles (CVE-2019-11687): their description, and zero ones stored.
 #include <OrthancFramework.h>  // first: it defines what the framework headers test
+#include "LedgerBackends.h"
 
 #include "TestSupport.h"
 #include "Toolbox/Crypto.h"
@@ -101,7 +102,7 @@ namespace
   public:
     PreambleTest() :
       configuration_(InboundTests::MakeConfiguration()),
-      ledger_(""),
+      ledger_(InboundTests::TestLedgerLocation()),
       archive_(configuration_, ledger_, store_),
       standalone_(configuration_, ledger_, archive_, policy_, clock_),
       gateway_(configuration_, ledger_, staging_, policy_, clock_)

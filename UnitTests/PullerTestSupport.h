@@ -2,6 +2,7 @@
 #pragma once
 
 #include "Http/ApiError.h"
+#include "LedgerBackends.h"
 #include "Peering/Outbox.h"
 #include "Peering/Puller.h"
 #include "TestSupport.h"
@@ -246,12 +247,12 @@ namespace InboundTests
                         uint64_t partBytes = StagingArea::kDefaultPartBytes) :
       folder_(boost::filesystem::temp_directory_path() / boost::filesystem::unique_path("pull-%%%%%%")),
       gatewayConfiguration_(Load("Gateway", upload)),
-      gatewayLedger_(""),
+      gatewayLedger_(InboundTests::TestLedgerLocation()),
       staging_((folder_ / "staging").string(), sealer, partBytes),
       gateway_(gatewayConfiguration_, gatewayLedger_, staging_, policy_, clock_),
       outbox_(gatewayConfiguration_, gatewayLedger_, staging_, clock_),
       internalConfiguration_(Load("Internal", upload)),
-      internalLedger_(""),
+      internalLedger_(InboundTests::TestLedgerLocation()),
       archive_(internalConfiguration_, internalLedger_, store_),
       internal_(internalConfiguration_, internalLedger_, archive_, insidePolicy_, clock_),
       peer_(outbox_),

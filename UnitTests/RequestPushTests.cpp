@@ -1,5 +1,6 @@
 // Unit tests of the request push's wire format: what a record carries, the gateway's strict parser, states.
 #include "Http/ApiError.h"
+#include "LedgerBackends.h"
 #include "Ledger/Ledger.h"
 #include "Peering/PulledManifest.h"
 #include "Peering/RequestPush.h"
@@ -280,7 +281,7 @@ TEST(RequestPush, StatesFromAGatewayAreCheckedFieldByField)
 TEST(RequestPush, AGatewayStoresNewerRevisionsAndAnswersItsStates)
 {
   const Configuration configuration = InboundTests::MakeConfiguration("Gateway");
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   RequestRecord pushed = MakeRequest();
   RequestRecord unknown = MakeRequest("REQ234567893");
   unknown.recipientId = "cardiology";

@@ -1,6 +1,7 @@
 // Unit tests of the request links' store: statuses, uses, tickets, lockout, a gateway's upserts.
 
 #include "Ledger/Ledger.h"
+#include "LedgerBackends.h"
 
 #include <gtest/gtest.h>
 
@@ -61,7 +62,7 @@ namespace
 
 TEST(RequestStore, CreateLookupAndStatus)
 {
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   ledger.Requests().Create(MakeRequest("R1", 1000));
 
   RequestRecord r;
@@ -87,7 +88,7 @@ TEST(RequestStore, CreateLookupAndStatus)
 
 TEST(RequestStore, BoundUploadsCountAgainstTheUses)
 {
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   ledger.Requests().Create(MakeRequest("R1", 1000, 2));
   EXPECT_EQ("", ledger.Uploads().Create(MakeBoundUpload("U1", "R1", 2000)));
   EXPECT_EQ("", ledger.Uploads().Create(MakeBoundUpload("U2", "R1", 2000)));
@@ -120,7 +121,7 @@ TEST(RequestStore, BoundUploadsCountAgainstTheUses)
 
 TEST(RequestStore, RacingOpensCannotExceedTheUses)
 {
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   ledger.Requests().Create(MakeRequest("R1", 1000, 3));
   std::vector<std::thread> threads;
   std::atomic<int> created(0);
@@ -142,7 +143,7 @@ TEST(RequestStore, RacingOpensCannotExceedTheUses)
 
 TEST(RequestStore, WrongAnswersLockAndKillTheTickets)
 {
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   ledger.Requests().Create(MakeRequest("R1", 1000));
   ledger.Requests().RecordSuccess("R1", "ticket-1", 5000, 1500, "198.51.100.7");
   EXPECT_TRUE(ledger.Requests().CheckTicket("R1", "ticket-1", 4999));
@@ -181,7 +182,7 @@ TEST(RequestStore, WrongAnswersLockAndKillTheTickets)
 
 TEST(RequestStore, AGatewayKeepsNoPatientAndItsOwnLock)
 {
-  Ledger gateway("");
+  Ledger gateway(InboundTests::TestLedgerLocation());
   RequestRecord pushed = MakeRequest("R1", 1000);
   ASSERT_TRUE(gateway.Requests().Upsert(pushed, 1100));
   EXPECT_FALSE(gateway.Requests().Upsert(pushed, 1200));  // not newer
@@ -219,7 +220,7 @@ TEST(RequestStore, AGatewayKeepsNoPatientAndItsOwnLock)
 
 TEST(RequestStore, PruneForgetsOldTicketsAndUnusedRequests)
 {
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   ledger.Requests().Create(MakeRequest("R1", 1000));
   RequestRecord used = MakeRequest("R2", 1000);
   used.tokenHash = "t2";
@@ -235,7 +236,7 @@ TEST(RequestStore, PruneForgetsOldTicketsAndUnusedRequests)
 
 TEST(RequestStore, PulledUploadsAreRefusedOnlyBeyondTheUses)
 {
-  Ledger internal("");
+  Ledger internal(InboundTests::TestLedgerLocation());
   internal.Requests().Create(MakeRequest("R1", 1000, 1));
   ASSERT_TRUE(internal.Requests().Revoke("R1", 1500, "bob"));
   // Opened on the gateway before the revocation reached it: the puller judged that; the
@@ -253,7 +254,7 @@ TEST(RequestStore, PulledUploadsAreRefusedOnlyBeyondTheUses)
 
 TEST(RequestStore, AGatewaysLockReachesTheInside)
 {
-  Ledger internal("");
+  Ledger internal(InboundTests::TestLedgerLocation());
   internal.Requests().Create(MakeRequest("R1", 1000));
   ASSERT_TRUE(internal.Requests().MarkLocked("R1", 1500, 1600, "dmz"));
   EXPECT_FALSE(internal.Requests().MarkLocked("R1", 1500, 1700, "dmz2"));
@@ -265,7 +266,7 @@ TEST(RequestStore, AGatewaysLockReachesTheInside)
   EXPECT_EQ(1u, CountEvents(internal, AuditEventType_AlertRequestLocked));
 
   // The other gateway gets the lock with the next push.
-  Ledger other("");
+  Ledger other(InboundTests::TestLedgerLocation());
   RequestRecord pushed = MakeRequest("R1", 1000);
   ASSERT_TRUE(other.Requests().Upsert(pushed, 1100));
   pushed.revision = 2;

@@ -1,5 +1,6 @@
 // Unit tests of the Internal's push of request links to gateways and of a pulled upload's binding.
 #include "Peering/RequestPush.h"
+#include "LedgerBackends.h"
 #include "PullerTestSupport.h"
 #include "Requests/RequestSync.h"
 
@@ -17,7 +18,7 @@ namespace
   public:
     std::string name;
     Configuration configuration = InboundTests::MakeConfiguration("Gateway");
-    std::unique_ptr<Ledger> ledger{new Ledger("")};
+    std::unique_ptr<Ledger> ledger{new Ledger(InboundTests::TestLedgerLocation())};
     const IClock& clock;
     bool down = false;
     int pushes = 0;
@@ -76,7 +77,7 @@ namespace
     RequestSync sync_;
 
     RequestSyncTest() :
-      internal_(""),
+      internal_(InboundTests::TestLedgerLocation()),
       dmz_("dmz", clock_),
       second_("second", clock_),
       sync_(internal_, clock_, {&dmz_, &second_})
@@ -238,7 +239,7 @@ TEST_F(RequestSyncTest, AGatewayThatLostARequestGetsItAgain)
 {
   const RequestRecord created = Create("REQ234567892");
   sync_.Publish(created);
-  dmz_.ledger.reset(new Ledger(""));  // restored from a backup older than the request
+  dmz_.ledger.reset(new Ledger(InboundTests::TestLedgerLocation()));  // restored from a backup older than the request
   Rounds();
   RequestRecord held;
   EXPECT_TRUE(dmz_.ledger->Requests().Lookup(held, created.id));

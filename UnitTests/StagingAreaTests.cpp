@@ -1,5 +1,6 @@
 // Unit tests of the staging area: exact bytes written atomically, names kept inside the folder.
 #include "Http/ApiError.h"
+#include "LedgerBackends.h"
 #include "Staging/StagingArea.h"
 #include "TestSupport.h"
 #include "Toolbox/Crypto.h"
@@ -72,7 +73,7 @@ TEST(StagingArea, GatewayUploadStagesOriginalsAndStoresNothingInOrthanc)
 {
   TemporaryFolder folder;
   const Configuration configuration = InboundTests::MakeConfiguration("Gateway");
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   StagingArea staging(folder.path.string());
   InboundTests::FakeClock clock;
   NoUploadPolicy policy;

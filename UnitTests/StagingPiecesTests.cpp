@@ -1,5 +1,6 @@
 // Unit tests of big staged items: files moved or sealed in pieces, pieces served, memory bounded.
 #include "Ledger/Ledger.h"
+#include "LedgerBackends.h"
 #include "MemoryPeak.h"
 #include "Staging/SealedHoldings.h"
 #include "Staging/StagingArea.h"
@@ -286,7 +287,7 @@ TEST_F(StagingPiecesTest, WhatWasStagedPlainIsSealedInPiecesAtTheFirstSealingSta
     plain.KeepFile(upload_, smallItem, nullptr, Assembled(small, "b"), small.size());
   }
   // Not in the ledger (a crash before the record): plain because named by their SHA-256.
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   StagingArea staging(Path("staging"), sealer_.get(), kPart);
   uint64_t plainCount = 0;
   SealedHoldings::CountByKey(ledger, staging, plainCount);

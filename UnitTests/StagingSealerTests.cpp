@@ -1,5 +1,6 @@
 // Unit tests of a gateway's sealing: key entries refused by name, staged files and typed fields sealed.
 #include "Ledger/Ledger.h"
+#include "LedgerBackends.h"
 #include "Staging/SealedHoldings.h"
 #include "Staging/StagingArea.h"
 #include "Staging/StagingSealer.h"
@@ -200,7 +201,7 @@ TEST_F(SealerTest, ASealingGatewayKeepsNothingReadable)
   const std::unique_ptr<StagingSealer> sealer =
     StagingSealer::Load({key.GetPublicKey().GetPem()}, "");
   const Configuration configuration = InboundTests::MakeConfiguration("Gateway");
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   StagingArea staging(Path("staging"), sealer.get());
   InboundTests::FakeClock clock;
   NoUploadPolicy policy;
@@ -252,7 +253,7 @@ TEST_F(SealerTest, WhatAGatewayHeldInPlainTextIsSealedAtItsFirstSealingStart)
   const SealingPrivateKey key = MakeKey("internal.pem");
   const SealingPrivateKey other = MakeKey("other.pem");
   const Configuration configuration = InboundTests::MakeConfiguration("Gateway");
-  Ledger ledger("");
+  Ledger ledger(InboundTests::TestLedgerLocation());
   InboundTests::FakeClock clock;
   NoUploadPolicy policy;
   ClientInfo client;

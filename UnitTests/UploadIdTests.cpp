@@ -1,6 +1,7 @@
 // Unit tests of upload ids: the prefix of Inbound.UploadIdPrefix, by which the nginx site in
 // front of several Orthancs routes an upload's requests, on every id an Orthanc mints.
 #include "TestSupport.h"
+#include "LedgerBackends.h"
 #include "Toolbox/UploadId.h"
 #include "Upload/ArchiveSink.h"
 #include "Upload/IUploadPolicy.h"
@@ -65,7 +66,7 @@ namespace
   public:
     PrefixedServiceTest() :
       configuration_(Load()),
-      ledger_(""),
+      ledger_(InboundTests::TestLedgerLocation()),
       sink_(configuration_, ledger_, store_),
       service_(configuration_, ledger_, sink_, policy_, clock_)
     {

@@ -1,5 +1,6 @@
 // Unit tests of files in parts through the upload service: parts, resume, assembly, refusals.
 #include "Http/ApiError.h"
+#include "LedgerBackends.h"
 #include "TestSupport.h"
 #include "Toolbox/Crypto.h"
 #include "Upload/ArchiveSink.h"
@@ -86,7 +87,7 @@ namespace
     UploadPartsTest() :
       folder_(boost::filesystem::temp_directory_path() / boost::filesystem::unique_path("parts-%%%%%%")),
       configuration_(Load()),
-      ledger_(""),
+      ledger_(InboundTests::TestLedgerLocation()),
       sink_(configuration_, ledger_, store_),
       service_(configuration_, ledger_, sink_, policy_, clock_)
     {

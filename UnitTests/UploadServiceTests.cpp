@@ -1,5 +1,6 @@
 // Unit tests of the upload service: open, files, isolation, refusals, complete, cancel, expiry.
 #include "Http/ApiError.h"
+#include "LedgerBackends.h"
 #include "TestSupport.h"
 #include "Toolbox/Crypto.h"
 #include "Toolbox/Json.h"
@@ -101,7 +102,7 @@ namespace
   public:
     UploadServiceTest() :
       configuration_(Load()),
-      ledger_(""),
+      ledger_(InboundTests::TestLedgerLocation()),
       sink_(configuration_, ledger_, store_),
       service_(configuration_, ledger_, sink_, policy_, clock_)
     {
