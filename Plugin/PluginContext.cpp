@@ -16,6 +16,7 @@
 #include <boost/filesystem.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <limits>
 
 #include <dlfcn.h>
@@ -95,6 +96,20 @@ namespace Inbound
         return info.dli_fname;
       }
       return "";
+    }
+
+    // The same failure again and again (the ledger's database away): logged once a minute.
+    bool ShouldLog(const std::string& error, std::string& lastError,
+                   std::chrono::steady_clock::time_point& lastLogged)
+    {
+      const auto now = std::chrono::steady_clock::now();
+      if (error == lastError && now - lastLogged < std::chrono::minutes(1))
+      {
+        return false;
+      }
+      lastError = error;
+      lastLogged = now;
+      return true;
     }
 
     // Where Orthanc reads relative paths of its configuration from.
@@ -474,6 +489,8 @@ namespace Inbound
     const int64_t banRefreshMs = 3000;
     const bool shared = ledger_->GetDatabase().GetDialect() != LedgerDialect_SQLite;
     int64_t lastExpiry = 0, lastMonitor = 0, lastBanRefresh = 0;
+    std::string lastError;
+    std::chrono::steady_clock::time_point lastLogged;
     while (!stopping_)
     {
       const int64_t now = clock_.NowMs();
@@ -501,7 +518,11 @@ namespace Inbound
       }
       catch (...)
       {
-        LOG(ERROR) << "Inbound: background work failed: " << DescribeCurrentException();
+        const std::string error = DescribeCurrentException();
+        if (ShouldLog(error, lastError, lastLogged))
+        {
+          LOG(ERROR) << "Inbound: background work failed: " << error;
+        }
       }
       std::unique_lock<std::mutex> lock(stopMutex_);
       stopSignal_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_.load(); });

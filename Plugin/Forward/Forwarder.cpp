@@ -8,8 +8,27 @@
 
 #include <Logging.h>
 
+#include <chrono>
+
 namespace Inbound
 {
+  namespace
+  {
+    // The same failure again and again (the ledger's database away): logged once a minute.
+    bool ShouldLog(const std::string& error, std::string& lastError,
+                   std::chrono::steady_clock::time_point& lastLogged)
+    {
+      const auto now = std::chrono::steady_clock::now();
+      if (error == lastError && now - lastLogged < std::chrono::minutes(1))
+      {
+        return false;
+      }
+      lastError = error;
+      lastLogged = now;
+      return true;
+    }
+  }
+
   Forwarder::Forwarder(const Configuration& configuration, Ledger& ledger, IOrthancRest& orthanc,
                        ICandidateFinder& finder, const IClock& clock) :
     configuration_(configuration),
@@ -63,6 +82,8 @@ namespace Inbound
 
   void Forwarder::Loop(const std::atomic<bool>& stopping)
   {
+    std::string lastError;
+    std::chrono::steady_clock::time_point lastLogged;
     while (!stopping)
     {
       try
@@ -75,7 +96,11 @@ namespace Inbound
       }
       catch (...)
       {
-        LOG(ERROR) << "Inbound: forwarding: " << DescribeCurrentException();
+        const std::string error = DescribeCurrentException();
+        if (ShouldLog(error, lastError, lastLogged))
+        {
+          LOG(ERROR) << "Inbound: forwarding: " << error;
+        }
       }
       wake_.Wait(std::chrono::milliseconds(500), stopping);
     }

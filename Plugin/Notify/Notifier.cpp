@@ -5,6 +5,7 @@
 
 #include <Logging.h>
 
+#include <chrono>
 #include <stdexcept>
 
 namespace Inbound
@@ -19,6 +20,20 @@ namespace Inbound
         throw std::invalid_argument("Inbound.Smtp.From is not an e-mail address");
       }
       return from;
+    }
+
+    // The same failure again and again (the ledger's database away): logged once a minute.
+    bool ShouldLog(const std::string& error, std::string& lastError,
+                   std::chrono::steady_clock::time_point& lastLogged)
+    {
+      const auto now = std::chrono::steady_clock::now();
+      if (error == lastError && now - lastLogged < std::chrono::minutes(1))
+      {
+        return false;
+      }
+      lastError = error;
+      lastLogged = now;
+      return true;
     }
   }
 
@@ -84,6 +99,8 @@ namespace Inbound
 
   void Notifier::Loop(const std::atomic<bool>& stopping)
   {
+    std::string lastError;
+    std::chrono::steady_clock::time_point lastLogged;
     while (!stopping)
     {
       try
@@ -101,7 +118,11 @@ namespace Inbound
       }
       catch (...)
       {
-        LOG(ERROR) << "Inbound: notifications: " << DescribeCurrentException();
+        const std::string error = DescribeCurrentException();
+        if (ShouldLog(error, lastError, lastLogged))
+        {
+          LOG(ERROR) << "Inbound: notifications: " << error;
+        }
       }
       wake_.Wait(std::chrono::milliseconds(500), stopping);
     }
