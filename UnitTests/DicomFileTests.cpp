@@ -259,3 +259,25 @@ TEST(DicomFile, AGigabyteFileIsCheckedAndParsedInAFewMegabytes)
   EXPECT_LT(peak - before, 32u * 1024) << "peak grew by " << (peak - before) << " KB";
   RecordProperty("PeakGrowthKb", std::to_string(peak - before));
 }
+
+TEST(DicomFile, OverlongPatientIdsAndUidsAreRefusedBeforeAnyDatabase)
+{
+  // Keys of the ledger and of Orthanc's index: a PostgreSQL index entry holds ~2.7 KB at most.
+  Folder folder;
+  const auto outcome = [&](const std::string& patientId, const std::string& sopUid)
+  {
+    const std::string file = InboundTests::MakeDicom(patientId, "1.2.3", "1.2.3.4", sopUid, "MR");
+    return Outcome([&]
+                   {
+                     DicomSummary summary;
+                     const CheckedDicomFile checked =
+                       DicomInspector::CheckFile(folder.Write("long.dcm", file), Limits());
+                     DicomInspector::ParseFile(summary, checked);
+                   });
+  };
+  EXPECT_EQ("ok", outcome(std::string(1024, '7'), "1.2.3.4.5"));
+  EXPECT_EQ("400/invalid-dicom", outcome(std::string(1025, '7'), "1.2.3.4.5"));
+  EXPECT_EQ("400/invalid-dicom", outcome(std::string(9000, '7'), "1.2.3.4.5"));
+  EXPECT_EQ("ok", outcome("PID", "1.2." + std::string(252, '3')));
+  EXPECT_EQ("400/invalid-dicom", outcome("PID", "1.2." + std::string(253, '3')));
+}

@@ -35,6 +35,10 @@ namespace Inbound
       return end == std::string::npos ? "" : value.substr(0, end + 1);
     }
 
+    // Longest UID and PatientID accepted (see Summarize).
+    const size_t kMaxUidBytes = 256;
+    const size_t kMaxPatientIdBytes = 1024;
+
     // What DicomInspector::Parse and ParseFile read of a parsed file; refuses a DICOMDIR and
     // a file without its UIDs.
     void Summarize(DicomSummary& summary, Orthanc::ParsedDicomFile& dicom)
@@ -57,6 +61,18 @@ namespace Inbound
         throw ApiError(400, "invalid-dicom",
                        "The DICOM file lacks its SOP Instance, Series or Study Instance UID");
       }
+      // The UIDs and the PatientID are keys of the ledger and of Orthanc's index (a
+      // PostgreSQL index entry holds at most ~2.7 KB): bounded well above what the standard
+      // allows (64 characters each) so that slightly broken files still pass, and refused
+      // here, before anything is recorded, rather than by a database (doc/Security.md).
+      if (summary.sopInstanceUid.size() > kMaxUidBytes || summary.sopClassUid.size() > kMaxUidBytes ||
+          summary.seriesInstanceUid.size() > kMaxUidBytes ||
+          summary.studyInstanceUid.size() > kMaxUidBytes)
+      {
+        throw ApiError(400, "invalid-dicom",
+                       "A UID of the DICOM file is longer than " + std::to_string(kMaxUidBytes) +
+                         " characters (the standard allows 64)");
+      }
 
       // Not Orthanc's decoding, which drops what it cannot convert (two PatientIDs could read
       // the same): the bytes as sent, and a decoding that keeps every one of them.
@@ -64,6 +80,13 @@ namespace Inbound
       std::string charset;
       DicomText::ReadRaw(charset, dataset, DCM_SpecificCharacterSet);
       DicomText::ReadRaw(summary.patientIdBytes, dataset, DCM_PatientID);
+      if (summary.patientIdBytes.size() > kMaxPatientIdBytes)
+      {
+        throw ApiError(400, "invalid-dicom",
+                       "The DICOM file's PatientID is longer than " +
+                         std::to_string(kMaxPatientIdBytes) + " bytes (the standard allows 64 "
+                         "characters)");
+      }
       const DicomText::Decoded patientId = DicomText::Decode(summary.patientIdBytes, charset);
       summary.patientId = patientId.text;
       summary.patientIdExact = patientId.exact;
