@@ -242,6 +242,16 @@ def test_an_overlong_uid_is_kept_whole_or_refused_leaving_nothing(running, datab
     check_overlong(running, database, attribute, length)
 
 
+@pytest.mark.parametrize("length", OVERLONG)
+def test_an_overlong_patient_id_is_refused_leaving_nothing(running, database, length):
+    """FOUND and fixed (lead, 30eeb53): PatientStore keys Isolation by the raw PatientID in a BYTEA
+    primary key; from about 2.7 KB PostgreSQL cannot index it ("index row requires 9032 bytes,
+    maximum size is 8191"), and a sender's file with such a PatientID got 500 internal-error
+    (SQLite took it). Expected: refused as invalid DICOM before the ledger (or kept whole),
+    nothing left behind, the upload goes on."""
+    check_overlong(running, database, "PatientID", length)
+
+
 def check_overlong(running, database, attribute, length):
     upload = Upload.open(running)
     body = overlong_uid_file(attribute, length)
