@@ -135,7 +135,7 @@ def gateway_lines(report):
             d["uploads"], runs[0]["senders"], len(runs) // len(keys)),
         "",
         "| | %s |" % " | ".join(k.replace("gateways-", "") + " gateway(s)" for k in keys),
-        "| --- |%s" % " ---: |" * len(keys),
+        "| --- |" + " ---: |" * len(keys),
         "| items/s (median; min – max) | %s |" % " | ".join(
             "**%.1f** (%.1f – %.1f)" % (g[k]["filesPerSecond"], g[k]["filesPerSecondMin"],
                                         g[k]["filesPerSecondMax"]) for k in keys),
@@ -178,7 +178,7 @@ def write_markdown(path, report):
             pg.get("version", "?"), report["arguments"]["repeats"], m.get("nproc")),
         "",
         "| | %s |" % " | ".join(NAMES[k] for k in modes),
-        "| --- |%s" % " ---: |" * len(modes),
+        "| --- |" + " ---: |" * len(modes),
         "| items/s (median; min – max) | %s |" % " | ".join(
             "**%.1f** (%.1f – %.1f)" % (s[k]["filesPerSecond"], s[k]["filesPerSecondMin"],
                                         s[k]["filesPerSecondMax"]) for k in modes),
