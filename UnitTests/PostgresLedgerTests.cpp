@@ -4,6 +4,7 @@
 
 #include "LedgerBackends.h"
 
+#include "Ledger/AuditStore.h"
 #include "Ledger/LedgerDatabase.h"
 #include "Ledger/LedgerSchema.h"
 #include "Ledger/PostgresLedgerConnection.h"
@@ -369,6 +370,11 @@ TEST(PostgresConnection, SettingsOfTheConnectionAndTheTransaction)
   const LedgerLocation location = InboundTests::NewPostgresLocation();
   std::unique_ptr<ILedgerConnection> c = Open(location);
   EXPECT_EQ("30s", QueryString(*c, "SHOW statement_timeout"));
+  // A frozen or partitioned node loses its session, and the ledger's lock, within a minute.
+  EXPECT_EQ("35s", QueryString(*c, "SHOW idle_in_transaction_session_timeout"));
+  EXPECT_EQ("10", QueryString(*c, "SHOW tcp_keepalives_idle"));
+  EXPECT_EQ("5", QueryString(*c, "SHOW tcp_keepalives_interval"));
+  EXPECT_EQ("3", QueryString(*c, "SHOW tcp_keepalives_count"));
   EXPECT_EQ(location.postgresSchema, QueryString(*c, "SHOW search_path"));  // nothing else
   EXPECT_EQ(location.postgresSchema, QueryString(*c, "SELECT current_schema()"));
 
@@ -841,4 +847,43 @@ TEST(PostgresConnection, TheServerGoneAndBack)
   }
   c->Commit();
   EXPECT_EQ("after,before", QueryString(*c, "SELECT string_agg(name, ',' ORDER BY name) FROM cursors"));
+}
+
+TEST(PostgresConnection, ARequestWaitsForTheLedgerThirtySecondsAtMost)
+{
+  // Another node holds the ledger-wide lock (hung inside a transaction): every session of
+  // this one, those queued behind the first on the in-process mutex too, gives up within the
+  // 30 s of statement_timeout with "unavailable" (503), not one 30 s after the other.
+  const LedgerLocation location = InboundTests::NewPostgresLocation();
+  LedgerDatabase database(location);
+  AuditStore audit(database);
+  std::unique_ptr<ILedgerConnection> other = Open(location);
+  other->Begin();
+
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  std::atomic<int> unavailable(0);
+  for (int i = 0; i < 3; i++)
+  {
+    threads.emplace_back([&] {
+      if (CodeOf([&] { audit.Add(1, AuditEventType_Ban, "", "192.0.2.1", ""); }) ==
+          Orthanc::ErrorCode_DatabaseUnavailable)
+      {
+        unavailable++;
+      }
+    });
+  }
+  for (std::thread& t : threads)
+  {
+    t.join();
+  }
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(
+    std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(3, unavailable);
+  EXPECT_LE(seconds, 33);
+  other->Rollback();
+
+  // The lock free again: the next request goes through at once.
+  audit.Add(2, AuditEventType_Ban, "", "192.0.2.1", "");
+  EXPECT_EQ(1u, audit.List(0, 10).size());
 }

@@ -7,12 +7,14 @@
 
 #include <OrthancException.h>
 
+#include <algorithm>
+#include <chrono>
 #include <exception>
 
 namespace Inbound
 {
   LedgerDatabase::Session::Session(LedgerDatabase& database, Durability durability) :
-    lock_(database.mutex_),
+    lock_(database.Lock()),
     connection_(*database.connection_),
     uncaught_(std::uncaught_exceptions()),
     open_(false)
@@ -59,6 +61,49 @@ namespace Inbound
       open_ = false;
       connection_.Rollback();
     }
+  }
+
+  std::unique_lock<std::timed_mutex> LedgerDatabase::Lock()
+  {
+    if (dialect_ != LedgerDialect_PostgreSQL)
+    {
+      return std::unique_lock<std::timed_mutex>(mutex_);  // SQLite: transactions are short
+    }
+    // The bound of a request's wait for the ledger, the statement_timeout of
+    // PostgresLedgerConnection.cpp: a node that holds the ledger-wide lock for long (hung, or
+    // a slow server) makes the others answer 503 within it rather than queue for minutes.
+    const std::chrono::milliseconds kMaxWait(30000);
+    const auto start = std::chrono::steady_clock::now();
+    std::unique_lock<std::timed_mutex> lock(mutex_, std::defer_lock);
+    if (!lock.try_lock_for(kMaxWait))
+    {
+      throw Orthanc::OrthancException(
+        Orthanc::ErrorCode_DatabaseUnavailable,
+        "The ledger is busy: this Orthanc's other transactions on it did not end within 30 s",
+        false);
+    }
+    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+    try
+    {
+      if (waited > std::chrono::milliseconds(500))
+      {
+        const auto left = std::max(std::chrono::milliseconds(100), kMaxWait - waited);
+        connection_->Execute("SET lock_timeout = '" + std::to_string(left.count()) + "ms'");
+        lockTimeoutLowered_ = true;
+      }
+      else if (lockTimeoutLowered_)
+      {
+        connection_->Execute("SET lock_timeout = '30s'");
+        lockTimeoutLowered_ = false;
+      }
+    }
+    catch (Orthanc::OrthancException&)
+    {
+      // The connection is gone: Begin() connects again, with statement_timeout as the bound.
+      lockTimeoutLowered_ = false;
+    }
+    return lock;
   }
 
   LedgerDatabase::Transaction::Transaction(LedgerDatabase& database, Durability durability) :
@@ -109,7 +154,7 @@ namespace Inbound
     if (dialect_ == LedgerDialect_SQLite)
     {
       // Outside any transaction: SQLite cannot checkpoint past its own reader.
-      std::lock_guard<std::mutex> lock(mutex_);
+      std::lock_guard<std::timed_mutex> lock(mutex_);
       connection_->Execute("PRAGMA wal_checkpoint(TRUNCATE);");
     }
   }

@@ -53,7 +53,7 @@ namespace Inbound
     class Session : public boost::noncopyable
     {
     private:
-      std::lock_guard<std::mutex> lock_;
+      std::unique_lock<std::timed_mutex> lock_;
       ILedgerConnection& connection_;
       int uncaught_;   // exceptions in flight when the session began
       bool open_;      // the transaction is not ended yet
@@ -91,11 +91,17 @@ namespace Inbound
     };
 
   private:
-    std::mutex mutex_;                            // guards connection_
+    std::timed_mutex mutex_;                      // guards connection_
+    bool lockTimeoutLowered_ = false;             // PostgreSQL: lock_timeout below 30 s
     std::unique_ptr<ILedgerConnection> connection_;
     LedgerDialect dialect_;
 
     void Open(const LedgerLocation& location);
+
+    // The mutex, for a Session. PostgreSQL: a request waits at most kMaxWaitSeconds for the
+    // ledger in all, this Orthanc's other sessions and the ledger-wide lock of all Orthancs
+    // together (lock_timeout gets what is left), then ErrorCode_DatabaseUnavailable (503).
+    std::unique_lock<std::timed_mutex> Lock();
 
   public:
     // Opens the ledger of "location" and creates or upgrades its schema; throws

@@ -486,6 +486,12 @@ namespace Inbound
         // A statement waiting longer than this on a lock or the disk fails (503, retried)
         // rather than holding the ledger's lock and every Orthanc behind it.
         Exec("SET statement_timeout = '30s'");
+        // A node frozen or cut off inside a transaction would keep the ledger-wide lock (and
+        // every other Orthanc waiting) until the server notices: the server ends a session
+        // idle inside a transaction after 35 s, and probes a silent client after 10 s
+        // (3 probes 5 s apart) rather than the system's 2 hours.
+        Exec("SET idle_in_transaction_session_timeout = '35s'; SET tcp_keepalives_idle = 10;"
+             " SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3");
         const std::string schema = QuotedSchema();
 
         // The schema, created when missing, under the ledger's lock (two Orthancs starting
