@@ -230,8 +230,9 @@ namespace Inbound
     }
     limits_.reset(new LimitsGuard(configuration_, *ledger_, clock_, watched));
     limits_->UpdateMonitor();  // a full disk refuses data from the first request on
-    const std::string quotaSecret =
-      SenderKey::LoadOrCreateSecret((boost::filesystem::path(directory) / "quota-key").string());
+    // On a PostgreSQL ledger, the key of every Orthanc sharing it (ledger_meta).
+    const std::string quotaSecret = SenderKey::LoadOrCreateSecret(
+      *ledger_, (boost::filesystem::path(directory) / "quota-key").string());
     limits_->SetSenderSecret(quotaSecret);
     SenderKey::UpgradeLedger(*ledger_, quotaSecret);
     lockout_.reset(new LoginLockout(limits_->GetBans(), clock_, configuration_.autoBan.failedLogins,
