@@ -377,11 +377,15 @@ namespace Inbound
       }
     }
     // One transaction per round: the forwards, the verdicts and the cursor move together (a
-    // crash neither loses nor repeats a rule's or a request's forward).
-    ledger_.Forwards().AddRound(forwards,
-                                std::to_string(ruleForwards) + " studies queued by the rules" +
-                                  reconciledDetail,
-                                verdicts, waiting, clock_.NowMs(), scanned);
+    // crash neither loses nor repeats a rule's or a request's forward); none of it when
+    // another Orthanc of a shared ledger moved the cursor meanwhile.
+    if (!ledger_.Forwards().AddRound(forwards,
+                                     std::to_string(ruleForwards) + " studies queued by the rules" +
+                                       reconciledDetail,
+                                     verdicts, waiting, clock_.NowMs(), cursor, scanned))
+    {
+      return 0;
+    }
     return events.size();
   }
 

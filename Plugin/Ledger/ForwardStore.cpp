@@ -119,13 +119,21 @@ namespace Inbound
     f.createdAt = f.updatedAt = f.nextAttemptAt = now;
   }
 
-  void ForwardStore::AddRound(std::vector<ForwardRecord>& forwards,
+  bool ForwardStore::AddRound(std::vector<ForwardRecord>& forwards,
                               const std::string& rulesDetail,
                               const std::vector<RequestVerdict>& verdicts,
                               const std::vector<ForwardWaiting>& waiting, int64_t now,
-                              int64_t cursor)
+                              int64_t startCursor, int64_t cursor)
   {
     LedgerDatabase::Transaction t(database_);
+    {
+      LedgerStatement s(t.GetConnection(), "SELECT seq FROM cursors WHERE name = ?");
+      s.BindString(0, kCursor);
+      if (!s.Step() || s.ColumnInt64(0) != startCursor)
+      {
+        return false;  // nothing written: the transaction rolls back
+      }
+    }
     std::string firstRuleUpload;
     for (ForwardRecord& f : forwards)
     {
@@ -161,6 +169,7 @@ namespace Inbound
     }
     audit_.SetCursor(t, kCursor, cursor);
     t.Commit();
+    return true;
   }
 
   ForwardStore::ForwardStore(LedgerDatabase& database, AuditStore& audit) :

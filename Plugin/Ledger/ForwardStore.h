@@ -62,10 +62,14 @@ namespace Inbound
     // with "rulesDetail", and the requests', origin "request", audited per upload with its
     // verdict's forwardDetail), each verdict in uploads.request_matched (its only writer) with
     // "request-mismatch" audited when not matched, "reconcile-waiting" for each of "waiting",
-    // and the rules' cursor moved to "cursor".
-    void AddRound(std::vector<ForwardRecord>& forwards, const std::string& rulesDetail,
+    // and the rules' cursor moved from "startCursor" to "cursor". False, with nothing
+    // written, when the cursor is no longer "startCursor": another Orthanc of a shared ledger
+    // planned these events meanwhile (its planner lease taken over during a long round, see
+    // doc/Ledger.md "Leases"), so that no event is planned twice.
+    bool AddRound(std::vector<ForwardRecord>& forwards, const std::string& rulesDetail,
                   const std::vector<RequestVerdict>& verdicts,
-                  const std::vector<ForwardWaiting>& waiting, int64_t now, int64_t cursor);
+                  const std::vector<ForwardWaiting>& waiting, int64_t now, int64_t startCursor,
+                  int64_t cursor);
 
     // Pending and sending forwards due at "now", the most overdue first.
     std::vector<ForwardRecord> ListDue(int64_t now, unsigned int limit) const;
