@@ -16,7 +16,7 @@ import samples
 REPO = samples.REPO
 DOC = os.path.join(REPO, "doc", "Configuration.md")
 PARSER = os.path.join(REPO, "Plugin", "Configuration*.cpp")  # the parser and its helpers
-SAMPLE_NAMES = ("Standalone.json", "Gateway.json", "Internal.json")
+SAMPLE_NAMES = ("Standalone.json", "Gateway.json", "Internal.json", "InternalPostgreSQL.json")
 
 
 def read(path):
