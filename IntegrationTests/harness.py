@@ -207,6 +207,9 @@ class OrthancServer:
                 self.inbound and self.inbound["Role"] in ("Standalone", "Internal"):
             self.ledger_database = self.ledger_database or postgres.LedgerDatabases.create()
             config["Inbound"]["Ledger"] = "PostgreSQL"
+            # A restarted Orthanc has a new node id: its previous run's leases are taken over
+            # after LeaseSeconds (doc/Ledger.md "Leases"); the shortest keeps restarts quick.
+            config["Inbound"].setdefault("LeaseSeconds", 10)
             config["PostgreSQL"] = postgres.LedgerDatabases.settings(self.ledger_database)
         return merge(config, self.orthanc_overrides)
 
