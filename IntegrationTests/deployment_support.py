@@ -34,6 +34,7 @@ INSTALLED = {
     SHARE + "/configurations/Standalone.json": "Resources/Configurations/Standalone.json",
     SHARE + "/configurations/Gateway.json": "Resources/Configurations/Gateway.json",
     SHARE + "/configurations/Internal.json": "Resources/Configurations/Internal.json",
+    SHARE + "/configurations/InternalPostgreSQL.json": "Resources/Configurations/InternalPostgreSQL.json",
     SHARE + "/configurations/Partner.json": "Resources/Configurations/Partner.json",
     SHARE + "/configurations/Partner.lua": "Resources/Configurations/Partner.lua",
     SHARE + "/nginx/inbound-site.conf": "Resources/Nginx/inbound-site.conf",
