@@ -1,4 +1,5 @@
 """Real Orthanc servers with the Inbound plugin, and a small client of the Inbound API.
+Over 500 lines: every server role and its settings in one harness the tests share.
 
 Every server listens on 127.0.0.1 on a free port, keeps its storage, index and log in a
 temporary directory of its own, and is stopped by its pid.

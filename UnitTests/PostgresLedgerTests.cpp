@@ -1,6 +1,7 @@
 // The ledger's PostgreSQL connection: the texts it rewrites (PostgresText, no server needed)
 // and the connection itself against the unit tests' PostgreSQL server (PostgresConnection,
 // run by ctest as "postgresql.PostgresConnection.*" with the "postgresql" fixture).
+// Over 500 lines: the rewriter's cases and the connection's against one server, together.
 
 #include "LedgerBackends.h"
 

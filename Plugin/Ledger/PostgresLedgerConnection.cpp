@@ -1,5 +1,6 @@
 // The ledger on PostgreSQL over libpq (see PostgresLedgerConnection.h, doc/Ledger.md "Two
 // databases").
+// Over 500 lines: one connection, its text rewriting and its failure handling read together.
 
 #include "PostgresLedgerConnection.h"
 

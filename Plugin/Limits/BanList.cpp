@@ -1,4 +1,5 @@
 // The ban list: its hash index by prefix length, persistence in the ledger, expiry, auto-bans.
+// Over 500 lines: the index, its persistence and the shared ledger's refresh are one list.
 #include "BanList.h"
 
 #include <Logging.h>
