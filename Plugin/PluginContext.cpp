@@ -9,6 +9,7 @@
 #include "Staging/SealedHoldings.h"
 #include "Toolbox/Errors.h"
 #include "Toolbox/Json.h"
+#include "Toolbox/RepeatedFailureLog.h"
 
 #include <Logging.h>
 #include <OrthancException.h>
@@ -96,20 +97,6 @@ namespace Inbound
         return info.dli_fname;
       }
       return "";
-    }
-
-    // The same failure again and again (the ledger's database away): logged once a minute.
-    bool ShouldLog(const std::string& error, std::string& lastError,
-                   std::chrono::steady_clock::time_point& lastLogged)
-    {
-      const auto now = std::chrono::steady_clock::now();
-      if (error == lastError && now - lastLogged < std::chrono::minutes(1))
-      {
-        return false;
-      }
-      lastError = error;
-      lastLogged = now;
-      return true;
     }
 
     // Where Orthanc reads relative paths of its configuration from.
@@ -490,8 +477,7 @@ namespace Inbound
     const int64_t banRefreshMs = 3000;
     const bool shared = ledger_->GetDatabase().GetDialect() != LedgerDialect_SQLite;
     int64_t lastExpiry = 0, lastMonitor = 0, lastBanRefresh = 0;
-    std::string lastError;
-    std::chrono::steady_clock::time_point lastLogged;
+    RepeatedFailureLog failures;  // the same failure again and again: logged once a minute
     while (!stopping_)
     {
       const int64_t now = clock_.NowMs();
@@ -520,7 +506,7 @@ namespace Inbound
       catch (...)
       {
         const std::string error = DescribeCurrentException();
-        if (ShouldLog(error, lastError, lastLogged))
+        if (failures.ShouldLog(error))
         {
           LOG(ERROR) << "Inbound: background work failed: " << error;
         }

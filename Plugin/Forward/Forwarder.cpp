@@ -5,6 +5,7 @@
 
 #include "Forward/Retention.h"
 #include "Toolbox/Errors.h"
+#include "Toolbox/RepeatedFailureLog.h"
 
 #include <Logging.h>
 
@@ -12,23 +13,6 @@
 
 namespace Inbound
 {
-  namespace
-  {
-    // The same failure again and again (the ledger's database away): logged once a minute.
-    bool ShouldLog(const std::string& error, std::string& lastError,
-                   std::chrono::steady_clock::time_point& lastLogged)
-    {
-      const auto now = std::chrono::steady_clock::now();
-      if (error == lastError && now - lastLogged < std::chrono::minutes(1))
-      {
-        return false;
-      }
-      lastError = error;
-      lastLogged = now;
-      return true;
-    }
-  }
-
   Forwarder::Forwarder(const Configuration& configuration, Ledger& ledger, IOrthancRest& orthanc,
                        ICandidateFinder& finder, const IClock& clock) :
     configuration_(configuration),
@@ -82,8 +66,7 @@ namespace Inbound
 
   void Forwarder::Loop(const std::atomic<bool>& stopping)
   {
-    std::string lastError;
-    std::chrono::steady_clock::time_point lastLogged;
+    RepeatedFailureLog failures;  // the same failure again and again: logged once a minute
     while (!stopping)
     {
       try
@@ -97,7 +80,7 @@ namespace Inbound
       catch (...)
       {
         const std::string error = DescribeCurrentException();
-        if (ShouldLog(error, lastError, lastLogged))
+        if (failures.ShouldLog(error))
         {
           LOG(ERROR) << "Inbound: forwarding: " << error;
         }

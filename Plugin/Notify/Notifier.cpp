@@ -2,6 +2,7 @@
 #include "Notifier.h"
 
 #include "Toolbox/Errors.h"
+#include "Toolbox/RepeatedFailureLog.h"
 
 #include <Logging.h>
 
@@ -20,20 +21,6 @@ namespace Inbound
         throw std::invalid_argument("Inbound.Smtp.From is not an e-mail address");
       }
       return from;
-    }
-
-    // The same failure again and again (the ledger's database away): logged once a minute.
-    bool ShouldLog(const std::string& error, std::string& lastError,
-                   std::chrono::steady_clock::time_point& lastLogged)
-    {
-      const auto now = std::chrono::steady_clock::now();
-      if (error == lastError && now - lastLogged < std::chrono::minutes(1))
-      {
-        return false;
-      }
-      lastError = error;
-      lastLogged = now;
-      return true;
     }
   }
 
@@ -99,8 +86,7 @@ namespace Inbound
 
   void Notifier::Loop(const std::atomic<bool>& stopping)
   {
-    std::string lastError;
-    std::chrono::steady_clock::time_point lastLogged;
+    RepeatedFailureLog failures;  // the same failure again and again: logged once a minute
     while (!stopping)
     {
       try
@@ -119,7 +105,7 @@ namespace Inbound
       catch (...)
       {
         const std::string error = DescribeCurrentException();
-        if (ShouldLog(error, lastError, lastLogged))
+        if (failures.ShouldLog(error))
         {
           LOG(ERROR) << "Inbound: notifications: " << error;
         }
