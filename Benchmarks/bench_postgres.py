@@ -58,6 +58,23 @@ def start_server(workdir):
     return server
 
 
+def describe(server):
+    """The server as the reports' "machine" section names it: its version and the settings
+    that make it durable."""
+    return {"version": server.version, "settings": server.settings}
+
+
+def stop_server(server, keep):
+    """Stops a server of start_server() (None: it never started); with "keep" (a benchmark's
+    --keep) its cluster stays on disk, to be looked at, else it is removed."""
+    if server is None:
+        return
+    if keep:
+        server.stop()
+    else:
+        server.cleanup()
+
+
 def orthanc_settings(database, ledger):
     """Orthanc's configuration for its index in "database" without the lock (several Orthancs
     on one index), and the plugin's ledger ("SQLite" or "PostgreSQL"): (Orthanc's settings,

@@ -133,8 +133,7 @@ def main():
         machine = bench_support.describe_machine(servers["sqlite"].storage)
         machine.update({"orthancVersion": versions["sqlite"], "plugin": described,
                         "loadAverageAtStart": [round(v, 2) for v in os.getloadavg()],
-                        "postgresql": {"version": postgresql.version,
-                                       "settings": postgresql.settings}})
+                        "postgresql": bench_postgres.describe(postgresql)})
         log("PostgreSQL %s (%s); load average %s" % (postgresql.version, postgresql.settings,
                                                      machine["loadAverageAtStart"]))
         for mode, server in servers.items():
@@ -160,11 +159,7 @@ def main():
     finally:
         for server in servers.values():
             server.stop()
-        if postgresql is not None:
-            if args.keep:
-                postgresql.stop()
-            else:
-                postgresql.cleanup()
+        bench_postgres.stop_server(postgresql, args.keep)
         if args.keep:
             log("kept %s" % root)
         else:

@@ -291,7 +291,7 @@ def main():
         plugin, machine["plugin"] = bench_support.snapshot_plugin(workdir)
         postgresql = bench_postgres.start_server(bench_support.WORK)
         database = postgresql.create_database("orthanc", "orthanc", "bench-orthanc-2026")
-        machine["postgresql"] = {"version": postgresql.version, "settings": postgresql.settings}
+        machine["postgresql"] = bench_postgres.describe(postgresql)
         log("PostgreSQL %s, pid %d, port %d, %s" % (postgresql.version, postgresql.pid,
                                                     postgresql.port, postgresql.settings))
         topology = Topology(workdir, plugin, database)
@@ -315,11 +315,7 @@ def main():
     finally:
         if topology is not None:
             topology.stop()
-        if postgresql is not None:
-            if args.keep:
-                postgresql.stop()
-            else:
-                postgresql.cleanup()
+        bench_postgres.stop_server(postgresql, args.keep)
         if args.keep:
             log("kept %s" % workdir)
         else:
