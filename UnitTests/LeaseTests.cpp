@@ -281,6 +281,42 @@ TEST_F(TwoOrthancs, ASendingForwardStaysWithTheOrthancWhoseJobSendsIt)
   EXPECT_TRUE(b_->Forwards().ClaimDue(last + kLeaseMs, 20, "b/2", last + 2 * kLeaseMs).empty());
 }
 
+TEST_F(TwoOrthancs, ANodeThatLostItsNotificationRecordsNoOutcome)
+{
+  // "a" claims a mail, then pauses past its claim while its relay hangs; "b" takes the
+  // mail over and is sending it when "a" wakes up with its relay's failure.
+  const Configuration configuration = NotifierTesting::MakeConfiguration("{}");
+  RelayDuringOtherRound relay;
+  NotificationDelivery a(configuration, *a_, clock_, &relay, nullptr, "inbound@hospital.example");
+  a.SetNode("a/1", 60);
+  const int64_t id = QueueMail("1:alert:admin");
+  relay.failAll = true;
+  relay.during = [&] {
+    clock_.now += kLeaseMs + 1000;
+    ASSERT_EQ(1u, b_->Notifications().ClaimDue(clock_.now, 50, "b/2", clock_.now + kLeaseMs).size());
+  };
+  std::atomic<bool> stopping(false);
+  EXPECT_EQ(0u, a.DeliverDue(stopping));
+
+  // "b" still holds it: nobody else claims it, and "a"'s failure was not counted.
+  EXPECT_TRUE(a_->Notifications().ClaimDue(clock_.now + 10000, 50, "c/3", clock_.now + kLeaseMs).empty());
+  EXPECT_TRUE(b_->Notifications().RenewClaim(id, "b/2", clock_.now + kLeaseMs));
+  NotificationRecord n;
+  ASSERT_TRUE(a_->Notifications().Lookup(n, id));
+  EXPECT_EQ(NotificationState_Pending, n.state);
+  EXPECT_EQ(0, n.attempts);
+
+  // Nor can a stale node give it up (a false alert) or call it delivered.
+  EXPECT_FALSE(a_->Notifications().MarkFailed(id, clock_.now, "given up",
+                                              AuditEventType_AlertNotificationFailed, "lost", "a/1"));
+  EXPECT_FALSE(a_->Notifications().MarkDelivered(id, clock_.now, "a/1"));
+  ASSERT_TRUE(a_->Notifications().Lookup(n, id));
+  EXPECT_EQ(NotificationState_Pending, n.state);
+  EXPECT_EQ(0, a_->Notifications().CountByState()["failed"]);
+  EXPECT_TRUE(b_->Notifications().MarkDelivered(id, clock_.now, "b/2"));
+  EXPECT_EQ(1, a_->Notifications().CountByState()["delivered"]);
+}
+
 TEST_F(TwoOrthancs, ABanOnOneOrthancAppliesOnTheOtherAfterARefresh)
 {
   BanList a(*a_, clock_, {}), b(*b_, clock_, {});

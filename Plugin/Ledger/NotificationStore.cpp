@@ -176,52 +176,72 @@ namespace Inbound
     return released;
   }
 
-  void NotificationStore::MarkDelivered(int64_t id, int64_t now)
+  namespace
+  {
+    // The claim an outcome requires (see NotificationStore.h): none when "node" is empty.
+    const char* const kStillClaimed = " AND (? = '' OR lease_owner = ?)";
+  }
+
+  bool NotificationStore::MarkDelivered(int64_t id, int64_t now, const std::string& node)
   {
     LedgerDatabase::Session session(database_);
     LedgerStatement s(
       session.GetConnection(),
       "UPDATE notifications SET state = 'delivered', attempts = attempts + 1,"
       " delivered_at = ?, last_error = '', payload = " + DonePayload() + ", " +
-        DurableQueue::kEndClaim + " WHERE id = ?");
+        DurableQueue::kEndClaim + " WHERE id = ?" + kStillClaimed);
     s.BindInt64(0, now);
     s.BindInt64(1, id);
+    s.BindString(2, node);
+    s.BindString(3, node);
     s.Run();
+    return session.GetConnection().GetLastChangeCount() > 0;
   }
 
-  void NotificationStore::MarkRetry(int64_t id, int64_t nextAttemptAt, const std::string& error)
+  bool NotificationStore::MarkRetry(int64_t id, int64_t nextAttemptAt, const std::string& error,
+                                    const std::string& node)
   {
     LedgerDatabase::Session session(database_);
     LedgerStatement s(
       session.GetConnection(),
       "UPDATE notifications SET attempts = attempts + 1, next_attempt = ?, last_error = ?,"
       " lease_owner = '', lease_until = 0"
-      " WHERE id = ? AND state = 'pending'");  // one cancelled meanwhile keeps its reason
+      " WHERE id = ? AND state = 'pending'" +  // one cancelled meanwhile keeps its reason
+        std::string(kStillClaimed));
     s.BindInt64(0, nextAttemptAt);
     s.BindString(1, error);
     s.BindInt64(2, id);
+    s.BindString(3, node);
+    s.BindString(4, node);
     s.Run();
+    return session.GetConnection().GetLastChangeCount() > 0;
   }
 
-  void NotificationStore::MarkFailed(int64_t id, int64_t now, const std::string& error,
-                                     AuditEventType auditEvent, const std::string& auditDetail)
+  bool NotificationStore::MarkFailed(int64_t id, int64_t now, const std::string& error,
+                                     AuditEventType auditEvent, const std::string& auditDetail,
+                                     const std::string& node)
   {
     LedgerDatabase::Transaction t(database_);
     LedgerStatement s(
       t.GetConnection(),
       "UPDATE notifications SET state = 'failed', attempts = attempts + 1, last_error = ?,"
       " next_attempt = ?, payload = " + DonePayload() + ", " + DurableQueue::kEndClaim +
-      " WHERE id = ? AND state = 'pending'");
+      " WHERE id = ? AND state = 'pending'" + kStillClaimed);
     s.BindString(0, error);
     s.BindInt64(1, now);
     s.BindInt64(2, id);
+    s.BindString(3, node);
+    s.BindString(4, node);
     s.Run();
     if (t.GetConnection().GetLastChangeCount() == 0)
     {
-      return;  // cancelled while it was tried (a revoked request's link mail): nothing to say
+      // Cancelled while it was tried (a revoked request's link mail), or taken over by
+      // another Orthanc: nothing to say.
+      return false;
     }
     audit_.Append(t, now, auditEvent, queue_.GetUploadId(t, id), "", auditDetail);
     t.Commit();
+    return true;
   }
 
   bool NotificationStore::Retry(int64_t id, int64_t now, const std::string& by)

@@ -60,9 +60,15 @@ namespace Inbound
     // claim (the start of the one Orthanc of a SQLite ledger: they were its last process's).
     int64_t ReleaseClaims(const std::string& node);
 
+    // The outcomes below take "node", the Orthanc that claimed the notification (ClaimDue):
+    // written only while that node still holds the claim, so that a node that paused past its
+    // claim and woke up neither ends the claim of the node that took it over nor gives up
+    // what that node is sending (doc/Ledger.md, "Leases"); false, nothing written, otherwise.
+    // "node" empty: no claim is checked (callers that list rather than claim).
+
     // Delivered. The text of a request's link mail is blanked (kSecretKinds): the link must
     // not stay in the ledger longer than it takes to send it.
-    void MarkDelivered(int64_t id, int64_t now);
+    bool MarkDelivered(int64_t id, int64_t now, const std::string& node = "");
 
     // Kinds whose text is blanked once delivered or given up (SQL list).
     static const char* const kSecretKinds;
@@ -74,12 +80,13 @@ namespace Inbound
 
     // An attempt failed; the next one is due at "nextAttemptAt". Like MarkFailed, it leaves a
     // notification that is no longer pending (cancelled during the attempt) as it is.
-    void MarkRetry(int64_t id, int64_t nextAttemptAt, const std::string& error);
+    bool MarkRetry(int64_t id, int64_t nextAttemptAt, const std::string& error,
+                   const std::string& node = "");
 
     // Given up: dead-lettered (the text of kSecretKinds blanked), and "auditEvent" recorded in
     // the same transaction.
-    void MarkFailed(int64_t id, int64_t now, const std::string& error, AuditEventType auditEvent,
-                    const std::string& auditDetail);
+    bool MarkFailed(int64_t id, int64_t now, const std::string& error, AuditEventType auditEvent,
+                    const std::string& auditDetail, const std::string& node = "");
 
     // An admin's retry: a pending or failed notification becomes due now, audited
     // "notification-retry"; false when "id" is unknown or delivered, or its text was blanked.

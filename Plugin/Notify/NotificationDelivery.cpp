@@ -127,7 +127,12 @@ namespace Inbound
             leaseMs_ / 3);
           Deliver(n);
         }
-        ledger_.Notifications().MarkDelivered(n.id, clock_.NowMs());
+        if (!ledger_.Notifications().MarkDelivered(n.id, clock_.NowMs(), node_))
+        {
+          // Paused past its claim: another Orthanc took it over and records its outcome.
+          LOG(WARNING) << "Inbound: notification " << n.id << " was delivered by this Orthanc"
+                       << " after another took it over: it may arrive twice";
+        }
         ForgetSecret(n);
         delivered++;
         LOG(INFO) << "Inbound: notification " << n.id << " (" << n.kind << ", " << n.event
@@ -153,7 +158,7 @@ namespace Inbound
             aboutFailure ? AuditEventType_NotificationFailed
                          : AuditEventType_AlertNotificationFailed,
             n.kind + " " + n.channel + " " + std::to_string(n.id) + " to " + n.target +
-              " given up after " + std::to_string(n.attempts + 1) + " attempts: " + error);
+              " given up after " + std::to_string(n.attempts + 1) + " attempts: " + error, node_);
           ForgetSecret(n);
           LOG(ERROR) << "Inbound: notification " << n.id << " to " << n.target
                      << " given up: " << error;
@@ -163,7 +168,8 @@ namespace Inbound
           // n.attempts counts the failures before this one.
           const int64_t delay = Backoff(settings.retryIntervalSeconds,
                                         settings.maxRetryIntervalSeconds).NextDelay(n.attempts + 1);
-          ledger_.Notifications().MarkRetry(n.id, std::min(now + delay * 1000, deadline), error);
+          ledger_.Notifications().MarkRetry(n.id, std::min(now + delay * 1000, deadline), error,
+                                           node_);
           LOG(WARNING) << "Inbound: notification " << n.id << " to " << n.target
                        << " failed (attempt " << n.attempts + 1 << "), retry in " << delay
                        << " s: " << error;
