@@ -317,6 +317,54 @@ TEST_F(TwoOrthancs, ANodeThatLostItsNotificationRecordsNoOutcome)
   EXPECT_EQ(1, a_->Notifications().CountByState()["delivered"]);
 }
 
+TEST_F(TwoOrthancs, ANodeThatLostItsForwardOverwritesNothing)
+{
+  AddUpload("U1");
+  const int64_t id = QueueForward("U1");
+  std::vector<ForwardRecord> byA =
+    a_->Forwards().ClaimDue(clock_.now, 20, "a/1", clock_.now + kLeaseMs);
+  ASSERT_EQ(1u, byA.size());
+
+  // "a" pauses past its claim (making the copy); "b" takes the forward over, starts its job.
+  const int64_t later = clock_.now + kLeaseMs;
+  std::vector<ForwardRecord> byB = b_->Forwards().ClaimDue(later, 20, "b/2", later + kLeaseMs);
+  ASSERT_EQ(1u, byB.size());
+  ForwardRecord g = byB[0];
+  g.state = ForwardState_Sending;
+  g.attempts = 1;
+  g.jobId = "job-on-b";
+  g.nextAttemptAt = later + 1000;
+  g.updatedAt = later;
+  EXPECT_TRUE(b_->Forwards().Update(g, "b/2"));
+
+  // "a" wakes up and records its own job, then its outcome: none of it is written.
+  ForwardRecord f = byA[0];
+  f.state = ForwardState_Sending;
+  f.attempts = 1;
+  f.jobId = "job-on-a";
+  f.nextAttemptAt = later + 2000;
+  f.updatedAt = later + 1;
+  EXPECT_FALSE(a_->Forwards().Update(f, "a/1"));
+  f.state = ForwardState_Failed;
+  EXPECT_FALSE(a_->Forwards().Update(f, AuditEventType_AlertForwardFailed, "given up", "a/1"));
+  f.state = ForwardState_Done;
+  EXPECT_FALSE(a_->Forwards().Update(f, AuditEventType_UploadForwarded, "sent", "a/1"));
+
+  ForwardRecord now;
+  ASSERT_TRUE(a_->Forwards().Lookup(now, id));
+  EXPECT_EQ(ForwardState_Sending, now.state);
+  EXPECT_EQ("job-on-b", now.jobId);
+  for (const AuditEvent& e : a_->Audit().ListHistory("U1"))
+  {
+    EXPECT_NE(EnumerationToString(AuditEventType_UploadForwarded), e.event);
+    EXPECT_NE(EnumerationToString(AuditEventType_AlertForwardFailed), e.event);
+  }
+  // "b" still holds it and records its outcome.
+  EXPECT_TRUE(b_->Forwards().ClaimDue(later + 1000, 20, "c/3", later + kLeaseMs).empty());
+  g.state = ForwardState_Done;
+  EXPECT_TRUE(b_->Forwards().Update(g, AuditEventType_UploadForwarded, "sent", "b/2"));
+}
+
 TEST_F(TwoOrthancs, ABanOnOneOrthancAppliesOnTheOtherAfterARefresh)
 {
   BanList a(*a_, clock_, {}), b(*b_, clock_, {});

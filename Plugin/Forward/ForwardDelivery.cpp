@@ -20,6 +20,15 @@ namespace Inbound
   {
     const unsigned int kForwardsPerRound = 20;
     const int64_t kJobPollMs = 1000;
+
+    // What this Orthanc did after it paused past its claim is not recorded: the Orthanc that
+    // took the forward over records its own (ForwardStore::Update, doc/Ledger.md "Leases").
+    void WarnTakenOver(const ForwardRecord& f)
+    {
+      LOG(WARNING) << "Inbound: forward " << f.id << " to " << f.modality << " was taken over"
+                   << " by another Orthanc during this step: its outcome here is not recorded,"
+                   << " the study may be sent twice";
+    }
   }
 
   ForwardDelivery::ForwardDelivery(const Configuration& configuration, Ledger& ledger,
@@ -56,9 +65,13 @@ namespace Inbound
     if (now >= deadline)
     {
       f.state = ForwardState_Failed;
-      ledger_.Forwards().Update(f, AuditEventType_AlertForwardFailed,
-                                "study " + f.study + " to " + f.modality + " given up after " +
-                                    std::to_string(f.attempts) + " attempts: " + error);
+      if (!ledger_.Forwards().Update(f, AuditEventType_AlertForwardFailed,
+                                     "study " + f.study + " to " + f.modality + " given up after " +
+                                       std::to_string(f.attempts) + " attempts: " + error, node_))
+      {
+        WarnTakenOver(f);
+        return;
+      }
       LOG(ERROR) << "Inbound: forward " << f.id << " to " << f.modality << " given up: " << error;
       return;
     }
@@ -67,7 +80,11 @@ namespace Inbound
       Backoff(s.retryIntervalSeconds, s.maxRetryIntervalSeconds).NextDelay(f.attempts);
     f.state = ForwardState_Pending;
     f.nextAttemptAt = std::min(now + delay * 1000, deadline);
-    ledger_.Forwards().Update(f);
+    if (!ledger_.Forwards().Update(f, node_))
+    {
+      WarnTakenOver(f);
+      return;
+    }
     LOG(WARNING) << "Inbound: forward " << f.id << " to " << f.modality << " failed (attempt "
                  << f.attempts << "), retry in " << delay << " s: " << error;
   }
@@ -110,7 +127,10 @@ namespace Inbound
       f.lastError.clear();
       f.nextAttemptAt = now + kJobPollMs;
       f.updatedAt = now;
-      ledger_.Forwards().Update(f);
+      if (!ledger_.Forwards().Update(f, node_))
+      {
+        WarnTakenOver(f);
+      }
       return;
     }
 
@@ -126,9 +146,14 @@ namespace Inbound
       f.lastError.clear();
       f.updatedAt = now;
       const std::string patient = f.keepNamespace ? "the namespaced PatientID" : "PatientID " + f.patientId;
-      ledger_.Forwards().Update(f, AuditEventType_UploadForwarded,
-                                "study " + f.study + " sent to " + f.modality + " with " + patient +
-                                    (f.newUids ? ", new UIDs" : "") + " (job " + f.jobId + ")");
+      if (!ledger_.Forwards().Update(f, AuditEventType_UploadForwarded,
+                                     "study " + f.study + " sent to " + f.modality + " with " +
+                                       patient + (f.newUids ? ", new UIDs" : "") + " (job " +
+                                       f.jobId + ")", node_))
+      {
+        WarnTakenOver(f);  // the copy stays: the Orthanc that holds the forward may send it
+        return;
+      }
       if (f.sentStudy != f.study && !configuration_.forwarding.keepReconciledCopy)
       {
         copy_.Remove(f);  // the hospital's copy is in the PACS now
@@ -145,7 +170,10 @@ namespace Inbound
     {
       f.nextAttemptAt = now + kJobPollMs;  // pending, running, paused or retrying in Orthanc
       f.updatedAt = now;
-      ledger_.Forwards().Update(f);
+      if (!ledger_.Forwards().Update(f, node_))
+      {
+        WarnTakenOver(f);
+      }
     }
   }
 

@@ -60,7 +60,9 @@ namespace Inbound
       return shape;
     }
 
-    void WriteProgress(const LedgerDatabase::Session& session, const ForwardRecord& f)
+    // False when "node" (not empty) no longer holds the forward's claim: nothing written.
+    bool WriteProgress(const LedgerDatabase::Session& session, const ForwardRecord& f,
+                       const std::string& node)
     {
       LedgerStatement s(
         session.GetConnection(),
@@ -68,7 +70,7 @@ namespace Inbound
         " sent_study = ?, last_error = ?, updated_at = ?" +
         // A sending forward stays claimed by the Orthanc whose job sends it.
         std::string(f.state == ForwardState_Sending ? "" : ", lease_owner = '', lease_until = 0") +
-        " WHERE id = ?");
+        " WHERE id = ? AND (? = '' OR lease_owner = ?)");
       s.BindString(0, EnumerationToString(f.state));
       s.BindInt64(1, f.attempts);
       s.BindInt64(2, f.nextAttemptAt);
@@ -77,7 +79,10 @@ namespace Inbound
       s.BindString(5, f.lastError);
       s.BindInt64(6, f.updatedAt);
       s.BindInt64(7, f.id);
+      s.BindString(8, node);
+      s.BindString(9, node);
       s.Run();
+      return session.GetConnection().GetLastChangeCount() > 0;
     }
   }
 
@@ -249,19 +254,23 @@ namespace Inbound
     return released;
   }
 
-  void ForwardStore::Update(const ForwardRecord& f)
+  bool ForwardStore::Update(const ForwardRecord& f, const std::string& node)
   {
     LedgerDatabase::Session session(database_);
-    WriteProgress(session, f);
+    return WriteProgress(session, f, node);
   }
 
-  void ForwardStore::Update(const ForwardRecord& f, AuditEventType auditEvent,
-                            const std::string& auditDetail)
+  bool ForwardStore::Update(const ForwardRecord& f, AuditEventType auditEvent,
+                            const std::string& auditDetail, const std::string& node)
   {
     LedgerDatabase::Transaction t(database_);
-    WriteProgress(t, f);
+    if (!WriteProgress(t, f, node))
+    {
+      return false;
+    }
     audit_.Append(t, f.updatedAt, auditEvent, f.uploadId, "", auditDetail);
     t.Commit();
+    return true;
   }
 
   bool ForwardStore::Retry(int64_t id, int64_t now, const std::string& by)

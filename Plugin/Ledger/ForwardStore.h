@@ -90,12 +90,15 @@ namespace Inbound
     // too (the start of the one Orthanc of a SQLite ledger: they were its last process's).
     int64_t ReleaseClaims(const std::string& node);
 
-    // Writes the progress of a forward.
-    void Update(const ForwardRecord& forward);
+    // Writes the progress of a forward, if "node" (the Orthanc that claimed it, ClaimDue)
+    // still holds its claim: a node that paused past its claim and woke up must not
+    // overwrite the job, state or outcome of the node that took the forward over (doc/Ledger.md,
+    // "Leases"); false, nothing written, otherwise. "node" empty: no claim is checked.
+    bool Update(const ForwardRecord& forward, const std::string& node = "");
 
-    // The same, and records "auditEvent" in the same transaction.
-    void Update(const ForwardRecord& forward, AuditEventType auditEvent,
-                const std::string& auditDetail);
+    // The same, and records "auditEvent" in the same transaction (only if written).
+    bool Update(const ForwardRecord& forward, AuditEventType auditEvent,
+                const std::string& auditDetail, const std::string& node = "");
 
     // An admin's retry: a pending or failed forward becomes due now, audited "forward-retry";
     // false when "id" is unknown, sending or done.
