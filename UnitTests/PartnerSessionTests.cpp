@@ -2,6 +2,7 @@
 #include "Http/ApiError.h"
 #include "LedgerBackends.h"
 #include "Limits/Quotas.h"
+#include "Partners/StowResponse.h"
 #include "Peering/Outbox.h"
 #include "Peering/PulledManifest.h"
 #include "Staging/StagingArea.h"
@@ -9,6 +10,8 @@
 #include "Toolbox/Crypto.h"
 #include "Upload/ArchiveSink.h"
 #include "Upload/UploadService.h"
+
+#include <OrthancException.h>
 
 #include <boost/filesystem.hpp>
 
@@ -44,6 +47,18 @@ namespace
                       uint64_t addUploads, uint64_t addBytes) override
     {
       quotas_.CheckPartner(partnerId, maxUploads, maxBytes, addUploads, addBytes);
+    }
+  };
+
+  // The partner checks of a PostgreSQL ledger whose server is away: the quotas read the
+  // ledger first, and the ledger throws what PostgresLedgerConnection.cpp throws then.
+  class LedgerAwayPolicy : public NoUploadPolicy
+  {
+  public:
+    void CheckPartner(const std::string&, uint64_t, uint64_t, uint64_t, uint64_t) override
+    {
+      throw Orthanc::OrthancException(Orthanc::ErrorCode_DatabaseUnavailable,
+                                      "The ledger's PostgreSQL server cannot be reached");
     }
   };
 
@@ -267,6 +282,33 @@ TEST_F(PartnerSessionTest, DailyStudiesQuotaIsTransientWithRetryAfter)
   EXPECT_TRUE(session->Add(more.data(), more.size(), "").ok);
   session->Close();
   EXPECT_EQ(3u, Uploads().size());
+}
+
+TEST_F(PartnerSessionTest, TheLedgerAwayIsTransientWithTheRetryAfterOfEveryOtherRoute)
+{
+  LedgerAwayPolicy away;
+  UploadService service(configuration_, ledger_, sink_, away, clock_);
+  std::unique_ptr<IPartnerSession> session = service.OpenPartnerSession(partner_, client_);
+  const std::string first = MakeDicom("P1", "1.2", "1.2.3", "1.2.3.1");
+  const std::string second = MakeDicom("P1", "1.2", "1.2.3", "1.2.3.2");
+  std::vector<StowItemResult> results;
+  results.push_back(session->Add(first.data(), first.size(), ""));
+  results.push_back(session->Add(second.data(), second.size(), ""));
+  session->Close();
+  for (const StowItemResult& r : results)
+  {
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ("ledger-unavailable", r.code);  // not "internal-error"
+    EXPECT_EQ(StowFailureReason_ServerBusy, r.failureReason);  // A7xx: send it again later
+    EXPECT_TRUE(r.transient);
+    EXPECT_EQ(5u, r.retryAfter);  // the Retry-After that every other route gives
+  }
+  // The partner's answer: 503 with "Retry-After: 5", as a sender's upload gets then.
+  const StowResponse response = StowResponse::Build(results, "");
+  EXPECT_EQ(503, response.status);
+  EXPECT_EQ(5u, response.retryAfter);
+  EXPECT_TRUE(store_.instances.empty());
+  EXPECT_TRUE(Uploads().empty());
 }
 
 TEST_F(PartnerSessionTest, QuietUploadsCompleteUnlessARequestStillFeedsThem)

@@ -1,6 +1,7 @@
 // Reads a call's method, groups, headers, arguments; answers JSON, errors and security headers.
 #include "RestCall.h"
 
+#include "Http/UnexpectedError.h"
 #include "Toolbox/Errors.h"
 #include "Toolbox/Json.h"
 
@@ -26,9 +27,6 @@ namespace Inbound
       "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
       "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
       "frame-ancestors 'none'; form-action 'none'";
-    // The Retry-After of "ledger-unavailable": about one connection attempt (connect_timeout
-    // of PostgresLedgerConnection.cpp).
-    const int kLedgerRetryAfterSeconds = 5;
   }
 
   void RestCall::SetCommonHeaders()
@@ -153,31 +151,7 @@ namespace Inbound
   {
     // Internal details go to the log, not to an anonymous client.
     LOG(ERROR) << "Inbound: " << DescribeCurrentException();
-    try
-    {
-      throw;
-    }
-    catch (const Orthanc::OrthancException& e)
-    {
-      if (e.GetErrorCode() == Orthanc::ErrorCode_FullStorage)
-      {
-        AnswerError(ApiError(507, "storage-full", "The archive is full; please try again later"));
-        return;
-      }
-      if (e.GetErrorCode() == Orthanc::ErrorCode_DatabaseUnavailable)
-      {
-        // The ledger's PostgreSQL server cannot be reached (doc/Ledger.md "Two databases"):
-        // nothing was recorded, the same request succeeds once it is back.
-        AnswerError(ApiError(503, "ledger-unavailable",
-                             "The server's database is not reachable; please try again later")
-                      .WithHeader("Retry-After", std::to_string(kLedgerRetryAfterSeconds)));
-        return;
-      }
-    }
-    catch (...)
-    {
-    }
-    AnswerError(ApiError(500, "internal-error", "The server could not handle the request"));
+    AnswerError(GetApiErrorOfCurrentException());
   }
 
   void RestCall::SetHeader(const char* name, const std::string& value)

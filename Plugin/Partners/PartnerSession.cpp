@@ -1,6 +1,7 @@
 // A partner's STOW-RS parts through the upload service's checks; quiet-time completion.
 #include "Partners/PartnerSession.h"
 
+#include "Http/UnexpectedError.h"
 #include "Toolbox/Crypto.h"
 #include "Toolbox/Errors.h"
 #include "Toolbox/UploadId.h"
@@ -34,6 +35,7 @@ namespace Inbound
       {"rate-limited", StowFailureReason_QuotaExceeded, true},
       {"storage-full", StowFailureReason_StorageFull, true},
       {"server-busy", StowFailureReason_ServerBusy, true},
+      {"ledger-unavailable", StowFailureReason_ServerBusy, true},
       {"scanner-unavailable", StowFailureReason_ScannerUnavailable, true},
       {"malware", StowFailureReason_Malware, false},
       {"dicomdir", StowFailureReason_SopClassNotSupported, false},
@@ -147,7 +149,9 @@ namespace Inbound
     {
       LOG(ERROR) << "Inbound: a part of partner " << partner_.id
                  << " failed: " << DescribeCurrentException();
-      Refuse(result, ApiError(500, "internal-error", "The part could not be stored"));
+      // As on every other route: the ledger's database away is 503 "ledger-unavailable" with
+      // its Retry-After (a transient A7xx for the part), anything unknown "internal-error".
+      Refuse(result, GetApiErrorOfCurrentException());
     }
     std::lock_guard<std::mutex> lock(mutex_);
     tally_.failures++;
