@@ -365,6 +365,34 @@ TEST_F(TwoOrthancs, ANodeThatLostItsForwardOverwritesNothing)
   EXPECT_TRUE(b_->Forwards().Update(g, AuditEventType_UploadForwarded, "sent", "b/2"));
 }
 
+TEST_F(TwoOrthancs, AStaleNotificationPlannerNeitherQueuesNorMovesTheCursorBack)
+{
+  auto mail = [this](const std::string& key) {
+    NotificationRecord n;
+    n.dedupKey = key;
+    n.createdAt = n.nextAttemptAt = clock_.now;
+    n.channel = "mail";
+    n.kind = "alert";
+    n.event = "alert-disk-low";
+    n.target = "admin@hospital.example";
+    n.subject = "subject";
+    n.payload = "Subject: subject\r\n\r\nbody";
+    return n;
+  };
+  // "a" reads the events after "start" and pauses past its planner lease; "b" takes the
+  // planner over and plans those events and the next ones.
+  const int64_t start = a_->Notifications().GetCursor();
+  EXPECT_TRUE(b_->Notifications().Enqueue({mail("b-first")}, start + 5, start));
+  EXPECT_TRUE(b_->Notifications().Enqueue({}, start + 9, start + 5));
+
+  // "a" wakes up with its round: nothing of it is written, the cursor stays where "b" left it.
+  EXPECT_FALSE(a_->Notifications().Enqueue({mail("a-stale")}, start + 5, start));
+  EXPECT_EQ(start + 9, b_->Notifications().GetCursor());
+  const std::vector<NotificationRecord> queued = a_->Notifications().List("", 10);
+  ASSERT_EQ(1u, queued.size());
+  EXPECT_EQ("b-first", queued[0].dedupKey);
+}
+
 TEST_F(TwoOrthancs, ABanOnOneOrthancAppliesOnTheOtherAfterARefresh)
 {
   BanList a(*a_, clock_, {}), b(*b_, clock_, {});

@@ -97,16 +97,26 @@ namespace Inbound
     return audit_.GetCursor(kCursor);
   }
 
-  void NotificationStore::Enqueue(const std::vector<NotificationRecord>& notifications,
-                                  int64_t cursor)
+  bool NotificationStore::Enqueue(const std::vector<NotificationRecord>& notifications,
+                                  int64_t cursor, int64_t startCursor)
   {
     LedgerDatabase::Transaction t(database_);
+    if (startCursor >= 0)
+    {
+      LedgerStatement s(t.GetConnection(), "SELECT seq FROM cursors WHERE name = ?");
+      s.BindString(0, kCursor);
+      if (!s.Step() || s.ColumnInt64(0) != startCursor)
+      {
+        return false;  // nothing written: the transaction rolls back
+      }
+    }
     for (const NotificationRecord& n : notifications)
     {
       Insert(t, n);
     }
     audit_.SetCursor(t, kCursor, cursor);
     t.Commit();
+    return true;
   }
 
   bool NotificationStore::Add(const NotificationRecord& notification)

@@ -32,8 +32,13 @@ namespace Inbound
     int64_t GetCursor();
 
     // Queues notifications (ignoring any whose dedup key exists) and moves the cursor, in
-    // one transaction: each event is announced exactly once, even across a crash.
-    void Enqueue(const std::vector<NotificationRecord>& notifications, int64_t cursor);
+    // one transaction: each event is announced exactly once, even across a crash. With a
+    // "startCursor" (>= 0, the cursor the round read from): false, nothing written, when the
+    // cursor is no longer there: another Orthanc of a shared ledger planned these events
+    // meanwhile (its "planner:notify" lease taken over while this one paused, doc/Ledger.md
+    // "Leases"), and the cursor must not go back to replan them.
+    bool Enqueue(const std::vector<NotificationRecord>& notifications, int64_t cursor,
+                 int64_t startCursor = -1);
 
     // Queues one notification made outside the audit trail (a request's link mail: its link
     // is never in the audit); ignored when its dedup key exists. False then.

@@ -232,7 +232,13 @@ namespace Inbound
                    << ") cannot be prepared: " << DescribeCurrentException();
       }
     }
-    ledger_.Notifications().Enqueue(queue, scanned);
+    if (!ledger_.Notifications().Enqueue(queue, scanned, cursor))
+    {
+      // Paused past the planner's lease: another Orthanc planned these events meanwhile.
+      LOG(WARNING) << "Inbound: the notifications of audit events after " << cursor
+                   << " were planned by another Orthanc meanwhile: this round is dropped";
+      return 0;
+    }
     return events.size();
   }
 }
