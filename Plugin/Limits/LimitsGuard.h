@@ -84,7 +84,7 @@ namespace Inbound
                         int64_t contentLength, uint64_t& ticket, bool isPart = false);
 
     // Orthanc's copy of a part's body and, on a sealing gateway, its envelope.
-    static const unsigned int kPartBodyMultiple = 2;
+    static constexpr unsigned int kPartBodyMultiple = 2;
 
     // The memory of one file assembled from its parts (UploadService::Assemble): "size" times
     // kAssemblyMultiple on a role that stores in Orthanc, kGatewayAssemblyBytes on a Gateway
@@ -101,7 +101,7 @@ namespace Inbound
     // The parts being stored by the request's workers (StowReader::kMaxPipelineBytes, each
     // taking a few times its size while it is parsed and isolated) and the part being read up
     // to StowReader::kUnreservedBuffering; beyond, the reader reserves more as it reads.
-    static const uint64_t kPartnerPartBytes = 64 * 1024 * 1024;
+    static constexpr uint64_t kPartnerPartBytes = 64 * 1024 * 1024;
 
     // The handler of the request has started: its reservation no longer lapses after
     // Limits.BodyTimeout; the handler releases it when it ends.

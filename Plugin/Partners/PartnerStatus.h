@@ -27,8 +27,8 @@ namespace Inbound
                          uint64_t openUploads, int64_t now) const;
 
   public:
-    static const unsigned int kWindowDays = 7;    // "last7Days"
-    static const unsigned int kRecentUploads = 20;
+    static constexpr unsigned int kWindowDays = 7;    // "last7Days"
+    static constexpr unsigned int kRecentUploads = 20;
 
     // "startedAt": the plugin's start, from which the silence of a partner that never called
     // counts.

@@ -40,7 +40,7 @@ namespace Inbound
 
     // The longest boundary accepted. RFC 2046 says 70, but Orthanc's DICOMweb client sends two
     // UUIDs joined by "-" (73 characters, doc/Api.md "Partner STOW-RS"); the parser does not care.
-    static const size_t kMaxBoundary = 200;
+    static constexpr size_t kMaxBoundary = 200;
 
     // contentType: the request's Content-Type header. expectedStudy: the route's {study} or "".
     // maxPartBytes: the largest part accepted (the partner's MaxFileBytes); bytes fed without a
@@ -56,7 +56,7 @@ namespace Inbound
     // request's admission reserved it, LimitsGuard::kPartnerPartBytes); beyond it, the part as
     // read so far (in steps of this size, up to maxPartBytes) is reserved, and a part stored on
     // the reading thread is reserved whole (IPartnerSession::ReserveBuffering).
-    static const uint64_t kUnreservedBuffering = 8 * 1024 * 1024;
+    static constexpr uint64_t kUnreservedBuffering = 8 * 1024 * 1024;
 
     // The body is in memory whole (a request with a Content-Length): the session counts it
     // reserved already.
@@ -72,13 +72,13 @@ namespace Inbound
     StowReader& operator=(const StowReader&) = delete;
 
     // Copies of parts waiting for, or in, a worker at most (besides the part being read).
-    static const size_t kMaxPipelineBytes = 16 * 1024 * 1024;
-    static const size_t kMaxPipelineParts = 8;
+    static constexpr size_t kMaxPipelineBytes = 16 * 1024 * 1024;
+    static constexpr size_t kMaxPipelineParts = 8;
 
     // Seconds a part refused for want of memory is worth waiting before it is sent again.
-    static const unsigned int kServerBusyRetryAfter = 30;
+    static constexpr unsigned int kServerBusyRetryAfter = 30;
 
-    static const uint64_t kSlack = 2 * 1024 * 1024; // a part's headers and one chunk
+    static constexpr uint64_t kSlack = 2 * 1024 * 1024; // a part's headers and one chunk
 
     void AddChunk(const void* data, size_t size);
 
@@ -115,7 +115,7 @@ namespace Inbound
     size_t GetBlockSize() const;
 
   private:
-    static const size_t kFirstBlock = 1024 * 1024;
+    static constexpr size_t kFirstBlock = 1024 * 1024;
 
     void HandlePart(const Orthanc::MultipartStreamReader::HttpHeaders& headers, const void* part,
                     size_t size) override;

@@ -66,8 +66,8 @@ namespace Inbound
 
   public:
     // How often the states of each gateway are read; records are pushed every round.
-    static const int64_t kStatesIntervalMs = 10 * 1000;
-    static const int64_t kRoundIntervalMs = 2 * 1000;
+    static constexpr int64_t kStatesIntervalMs = 10 * 1000;
+    static constexpr int64_t kRoundIntervalMs = 2 * 1000;
 
     RequestSync(Ledger& ledger, const IClock& clock, const std::vector<IPeerClient*>& gateways);
 

@@ -22,10 +22,10 @@ namespace Inbound
   {
     // The longest reply read. clamd's longest are an error with a path or a signature name
     // (at most a few hundred bytes).
-    static const size_t kMaxLength = 1024;
+    static constexpr size_t kMaxLength = 1024;
 
     // The longest signature name kept (ClamAV's are well under 100 characters).
-    static const size_t kMaxSignature = 200;
+    static constexpr size_t kMaxSignature = 200;
 
     ClamdReplyKind kind = ClamdReplyKind_Malformed;
     std::string signature;  // Found: the name clamd gave, printable ASCII without spaces

@@ -43,11 +43,11 @@ namespace Inbound
 
   public:
     // The file is sent in chunks of this size (the chunk length is a 32-bit field).
-    static const size_t kChunkBytes = 64 * 1024;
+    static constexpr size_t kChunkBytes = 64 * 1024;
 
     // The slowest clamd that still counts as working: the whole file must be sent within the
     // timeout plus one second per MiB, or the scan fails (503), whatever each part took.
-    static const uint64_t kMinBytesPerSecond = 1024 * 1024;
+    static constexpr uint64_t kMinBytesPerSecond = 1024 * 1024;
 
     ClamdScanner(const ClamdAddress& address, unsigned int timeoutSeconds);
 

@@ -50,10 +50,10 @@ namespace Inbound
 
   public:
     // Upload.PartBytes's default.
-    static const uint64_t kDefaultPartBytes = 16 * 1024 * 1024;
+    static constexpr uint64_t kDefaultPartBytes = 16 * 1024 * 1024;
 
     // The header of a staged file of sealed pieces.
-    static const size_t kPiecesHeaderSize = 24;
+    static constexpr size_t kPiecesHeaderSize = 24;
 
     explicit StagingArea(const std::string& root, const StagingSealer* sealer = nullptr,
                          uint64_t partBytes = kDefaultPartBytes);

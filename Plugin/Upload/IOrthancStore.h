@@ -34,7 +34,7 @@ namespace Inbound
     virtual StoredInstance StoreInstance(const std::string& dicom) = 0;
 
     // The largest instance Orthanc takes from a plugin (OrthancPluginRestApiPost: 32 bits).
-    static const uint64_t kMaxInstanceBytes = 0xffffffffu;
+    static constexpr uint64_t kMaxInstanceBytes = 0xffffffffu;
 
     // False if the resource has no such metadata.
     virtual bool LookupMetadata(std::string& value, ResourceLevel level, const std::string& id,

@@ -62,7 +62,7 @@ namespace Inbound
 
     // The memory one assembly takes: a part when encrypted (its envelope and its plain text),
     // a buffer of kCopyBufferBytes otherwise.
-    static const size_t kCopyBufferBytes = 1024 * 1024;
+    static constexpr size_t kCopyBufferBytes = 1024 * 1024;
 
   private:
     const std::string root_;

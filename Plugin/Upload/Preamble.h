@@ -13,7 +13,7 @@ namespace Inbound
   class Preamble
   {
   public:
-    static const size_t kSize = 128;
+    static constexpr size_t kSize = 128;
 
     // What a file's preamble holds, in neutral words for the audit trail ("starts with MZ
     // (Windows executable)", ..., "non-zero bytes"); never the bytes themselves. Empty when
