@@ -4,6 +4,7 @@
 
 #include "Http/ApiError.h"
 #include "Ledger/Ledger.h"
+#include "Toolbox/Crypto.h"
 #include "Toolbox/UploadId.h"
 #include "Upload/DicomInspector.h"
 #include "Upload/DicomText.h"
@@ -251,13 +252,13 @@ TEST(DicomText, DecodingTable)
   for (const Case& c : cases)
   {
     const DicomText::Decoded decoded = DicomText::Decode(c.raw, c.charset);
-    EXPECT_EQ(c.text, decoded.text) << DicomText::ToHex(c.raw) << " " << c.charset;
-    EXPECT_EQ(c.exact, decoded.exact) << DicomText::ToHex(c.raw) << " " << c.charset;
+    EXPECT_EQ(c.text, decoded.text) << Crypto::ToHex(c.raw) << " " << c.charset;
+    EXPECT_EQ(c.exact, decoded.exact) << Crypto::ToHex(c.raw) << " " << c.charset;
   }
   // Two IDs that Orthanc's decoding made one stay two.
   EXPECT_NE(DicomText::Decode("K\xd6HLER-100", "ISO_IR100").text,
             DicomText::Decode("K\xdcHLER-100", "ISO_IR100").text);
-  EXPECT_EQ("4bd6", DicomText::ToHex("K\xd6"));
+  EXPECT_EQ("4bd6", Crypto::ToHex("K\xd6"));
 }
 
 namespace

@@ -126,15 +126,7 @@ namespace Inbound
     {
       base = "orthanc";
     }
-    const std::string random = Crypto::RandomBytes(4);
-    static const char* const kHex = "0123456789abcdef";
-    std::string suffix;
-    for (unsigned char c : random)
-    {
-      suffix += kHex[c >> 4];
-      suffix += kHex[c & 15];
-    }
-    return base.substr(0, 100) + "/" + suffix;
+    return base.substr(0, 100) + "/" + Crypto::ToHex(Crypto::RandomBytes(4));
   }
 
   LeaseHolder::LeaseHolder(LedgerDatabase& database, const std::string& name,

@@ -97,18 +97,6 @@ namespace Inbound
     {
       const char* const kLedgerKey = "quota-key";  // its row in ledger_meta
 
-      std::string ToHex(const std::string& bytes)
-      {
-        static const char digits[] = "0123456789abcdef";
-        std::string hex;
-        for (unsigned char c : bytes)
-        {
-          hex += digits[c >> 4];
-          hex += digits[c & 15];
-        }
-        return hex;
-      }
-
       int HexDigit(char c)
       {
         return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
@@ -148,7 +136,7 @@ namespace Inbound
                           "INSERT INTO ledger_meta (key, value) VALUES (?, ?)"
                           " ON CONFLICT (key) DO NOTHING");  // another Orthanc made it first
         s.BindString(0, kLedgerKey);
-        s.BindString(1, ToHex(Crypto::RandomBytes(kSecretSize)));
+        s.BindString(1, Crypto::ToHex(Crypto::RandomBytes(kSecretSize)));
         s.Run();
       }
       LedgerStatement s(t.GetConnection(), "SELECT value FROM ledger_meta WHERE key = ?");

@@ -19,24 +19,22 @@
 
 namespace Inbound
 {
-  namespace
+  namespace Crypto
   {
-    std::string ToHex(const unsigned char* digest, unsigned int length)
+    std::string ToHex(const void* data, size_t size)
     {
       static const char kHex[] = "0123456789abcdef";
+      const unsigned char* bytes = static_cast<const unsigned char*>(data);
       std::string result;
-      result.reserve(2 * length);
-      for (unsigned int i = 0; i < length; i++)
+      result.reserve(2 * size);
+      for (size_t i = 0; i < size; i++)
       {
-        result.push_back(kHex[digest[i] >> 4]);
-        result.push_back(kHex[digest[i] & 0x0f]);
+        result.push_back(kHex[bytes[i] >> 4]);
+        result.push_back(kHex[bytes[i] & 0x0f]);
       }
       return result;
     }
-  }
 
-  namespace Crypto
-  {
     std::string Sha256Hex(const void* data, size_t size)
     {
       unsigned char digest[EVP_MAX_MD_SIZE];

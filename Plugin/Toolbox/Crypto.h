@@ -9,6 +9,14 @@ namespace Inbound
 {
   namespace Crypto
   {
+    // Lower-case hexadecimal of bytes, two digits a byte.
+    std::string ToHex(const void* data, size_t size);
+
+    inline std::string ToHex(const std::string& bytes)
+    {
+      return ToHex(bytes.data(), bytes.size());
+    }
+
     // Lower-case hex SHA-256 of a buffer (OpenSSL EVP).
     std::string Sha256Hex(const void* data, size_t size);
 

@@ -68,18 +68,6 @@ namespace Inbound
         out[i] = static_cast<unsigned char>(16 * high + low);
       }
     }
-
-    std::string EncodeHex(const unsigned char* data, size_t size)
-    {
-      static const char kHex[] = "0123456789abcdef";
-      std::string result;
-      for (size_t i = 0; i < size; i++)
-      {
-        result.push_back(kHex[data[i] >> 4]);
-        result.push_back(kHex[data[i] & 0x0f]);
-      }
-      return result;
-    }
   }
 
   namespace Sealing
@@ -148,7 +136,7 @@ namespace Inbound
       {
         return false;
       }
-      keyId = EncodeHex(p + kMagicSize, kKeyIdSize);
+      keyId = Crypto::ToHex(p + kMagicSize, kKeyIdSize);
       return true;
     }
 

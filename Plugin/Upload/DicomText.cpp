@@ -343,18 +343,5 @@ namespace Inbound
       }
       return result;
     }
-
-    std::string ToHex(const std::string& bytes)
-    {
-      static const char kHex[] = "0123456789abcdef";
-      std::string result;
-      result.reserve(bytes.size() * 2);
-      for (unsigned char c : bytes)
-      {
-        result.push_back(kHex[c >> 4]);
-        result.push_back(kHex[c & 0x0f]);
-      }
-      return result;
-    }
   }
 }

@@ -33,8 +33,5 @@ namespace Inbound
     // valid UTF-8 as UTF-8, else Latin-1 (one character per byte, never fails). "exact" only
     // when the declared set is a defined term of PS3.3 C.12.1.1.2 that decoded the bytes.
     Decoded Decode(const std::string& raw, const std::string& specificCharacterSet);
-
-    // Lower-case hexadecimal of bytes.
-    std::string ToHex(const std::string& bytes);
   }
 }

@@ -313,7 +313,7 @@ namespace Inbound
     item.studyDescription = summary.studyDescription;
     item.originalPatientId = summary.patientId;
     item.originalPatientIdBytes =
-      summary.patientIdExact ? "" : DicomText::ToHex(summary.patientIdBytes);
+      summary.patientIdExact ? "" : Crypto::ToHex(summary.patientIdBytes);
     item.patientName = summary.patientName;
     item.patientBirthDate = summary.patientBirthDate;
     item.storedAt = clock_.NowMs();
