@@ -184,13 +184,12 @@ PARTNER_LOCATION = "location ~ ^/inbound/dicom-web/studies(/[0-9.]+)?$ {"
 def test_the_shipped_nginx_site_passes_partner_streams_only_from_partner_networks(door, opened):
     from proxy import NginxProxy
 
-    def open_to_loopback(site):
-        assert PARTNER_LOCATION in site
-        return site.replace(PARTNER_LOCATION, PARTNER_LOCATION + "\n        allow 127.0.0.1;")
-
+    # Opened as an admin opens it: render-nginx-site.sh given the partners' networks (its
+    # "allow" lines and the geo that refuses everyone else before any other check).
     proxy = NginxProxy(door.port, admin_nets="127.0.0.1",
-                       edit_site=open_to_loopback if opened else None).start()
+                       partner_nets="127.0.0.1" if opened else "").start()
     try:
+        assert PARTNER_LOCATION in proxy.site
         headers = {"Authorization": "Bearer " + TOKEN, "Content-Type": STOW}
         chunks = (BODY[i:i + 7] for i in range(0, len(BODY), 7))  # requests sends it chunked
         r = proxy.request("POST", "/inbound/dicom-web/studies/1.2.3", data=chunks, headers=headers)

@@ -44,3 +44,46 @@ def test_an_internet_client_is_forbidden_the_peer_routes_whatever_it_sends(reque
                       headers=dict(headers, **{"X-Inbound-Gateway": "1"}), data=b"--x--")
         assert (r.status_code, r.json()["error"]) == (status, error), (which, headers, r.text)
     assert s.reached() == {}
+
+
+@pytest.fixture(scope="module", params=[["A", "B"], [""]], ids=["two-gateways", "one-gateway"])
+def partner_site(request):
+    """The site with the partners' network 127.0.0.1 (render-nginx-site.sh's PARTNER_NETS)."""
+    s = RecordingSite(request.param)
+    s.proxy.partner_nets = "127.0.0.1"
+    try:
+        s.start()
+    except BaseException:
+        s.stop()
+        raise
+    yield s
+    s.stop()
+
+
+def test_an_internet_client_is_forbidden_the_partner_routes_whatever_it_sends(partner_site):
+    """The same on the partner location: its X-File-Name refusal ran before its allow/deny,
+    answering 400 to the Internet. Outside the partners' networks every request of the
+    partner routes is 403."""
+    s = partner_site
+    s.clear()
+    stow = {"Content-Type": 'multipart/related; type="application/dicom"; boundary=x',
+            "Authorization": "Bearer " + "a" * 43}
+    for path in ("/inbound/dicom-web/studies", "/inbound/dicom-web/studies/1.2.3"):
+        for method, headers in (("POST", stow), ("POST", dict(stow, **{"X-File-Name": "a"})),
+                                ("POST", dict(stow, **{"X-HTTP-Method-Override": "PUT"})),
+                                ("POST", {"Content-Type": "multipart/form-data; boundary=x"}),
+                                ("GET", {})):
+            r = s.request(method, path, source="127.0.0.3", headers=headers, data=b"--x--")
+            assert r.status_code == 403, (path, method, headers, r.status_code, r.text[:200])
+    assert s.reached() == {}
+    # From the partners' network: the proxy's own refusals in JSON, and a STOW-RS goes on.
+    for headers, error in (({"X-File-Name": "a"}, "multipart-refused"),
+                           ({"X-HTTP-Method-Override": "PUT"}, "method-override")):
+        r = s.request("POST", "/inbound/dicom-web/studies", source="127.0.0.1",
+                      headers=dict(stow, **headers), data=b"--x--")
+        assert (r.status_code, r.json()["error"]) == (400, error), (headers, r.text)
+    assert s.reached() == {}
+    r = s.request("POST", "/inbound/dicom-web/studies", source="127.0.0.1", headers=stow,
+                  data=b"--x--")
+    assert r.status_code == 200, (r.status_code, r.text[:200])
+    assert len(s.reached()) == 1

@@ -63,7 +63,7 @@ allow() { local out=""; for n in $1; do out+="allow $n; "; done; printf '%s' "$o
 # kept without the marks, with the gateways' upstreams and the pullers' map filled in.
 gateways() {
   awk -v list="${orthancs[*]}" -v prefix_list="${prefixes[*]/#/=}" -v draining_list="${draining[*]}" \
-      -v peer_nets="$peer_nets" '
+      -v peer_nets="$peer_nets" -v partner_nets="$partner_nets" '
     BEGIN {
       n = split(list, address, " "); several = n > 1
       split(prefix_list, prefix, " ")
@@ -82,8 +82,8 @@ gateways() {
           printf "    \"~^/inbound/api/uploads/%s[A-Za-z0-9]*(/|$)\" inbound_gateway_%d;\n", substr(prefix[i], 2), i
       next
     }
-    /^@PEER_GEO@$/ {
-      m = split(peer_nets, net, " ")
+    /^@(PEER|PARTNER)_GEO@$/ {
+      m = split($0 == "@PEER_GEO@" ? peer_nets : partner_nets, net, " ")
       for (i = 1; i <= m; i++)
         if (net[i] == "all") printf "    0.0.0.0/0 1;\n    ::/0 1;\n"
         else printf "    %s 1;\n", net[i]
