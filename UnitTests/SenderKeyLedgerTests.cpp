@@ -4,6 +4,7 @@
 #include "Ledger/Ledger.h"
 #include "Ledger/LedgerDatabase.h"
 #include "Limits/SenderKey.h"
+#include "Toolbox/Crypto.h"
 
 #include <OrthancException.h>
 
@@ -38,18 +39,6 @@ namespace
     std::string KeyFile(const std::string& node) const
     {
       return (folder_ / (node + "-quota-key")).string();
-    }
-
-    static std::string Hex(const std::string& bytes)
-    {
-      static const char digits[] = "0123456789abcdef";
-      std::string hex;
-      for (unsigned char c : bytes)
-      {
-        hex += digits[c >> 4];
-        hex += digits[c & 15];
-      }
-      return hex;
     }
 
     // The row "quota-key" of ledger_meta, as an admin would read it with psql.
@@ -108,7 +97,7 @@ TEST_F(SenderKeyLedgerTest, EveryOrthancOfOneLedgerCountsWithTheSameSecret)
     b.join();
     EXPECT_EQ(secret, seconds);
     EXPECT_EQ(secret, thirds);
-    EXPECT_EQ(Hex(secret), MetaRow(first));
+    EXPECT_EQ(Crypto::ToHex(secret), MetaRow(first));
     for (const char* node : {"node-1", "node-2", "node-3"})
     {
       EXPECT_FALSE(boost::filesystem::exists(KeyFile(node))) << node;
@@ -136,8 +125,8 @@ TEST_F(SenderKeyLedgerTest, ADamagedSecretStopsTheStartAndSaysWhere)
   {
     // Not 64 lower-case hex digits: refused, never replaced by a new secret (the day's
     // per-sender quotas would silently start again).
-    for (const std::string& damaged : {std::string("zz"), Hex(secret).substr(2),
-                                       std::string(64, 'G'), Hex(secret) + "00"})
+    for (const std::string& damaged : {std::string("zz"), Crypto::ToHex(secret).substr(2),
+                                       std::string(64, 'G'), Crypto::ToHex(secret) + "00"})
     {
       SetMetaRow(ledger, damaged);
       EXPECT_NE(std::string::npos, ErrorOf(ledger, KeyFile("node-1")).find("ledger_meta"))
