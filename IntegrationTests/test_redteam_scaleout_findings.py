@@ -7,10 +7,10 @@ from redteam_scaleout_support import RecordingSite
 from test_redteam_scaleout import ID_A, site  # noqa: F401 (the fixture)
 
 
-@pytest.fixture(scope="module")
-def one_gateway_site():
-    """The same site rendered for one Orthanc (the single-Orthanc site)."""
-    s = RecordingSite([""])
+def serve(prefixes, partner_nets=""):
+    """A recording site for the gateways' prefixes, started for a module's tests."""
+    s = RecordingSite(prefixes)
+    s.proxy.partner_nets = partner_nets   # render-nginx-site.sh's PARTNER_NETS
     try:
         s.start()
     except BaseException:
@@ -18,6 +18,12 @@ def one_gateway_site():
         raise
     yield s
     s.stop()
+
+
+@pytest.fixture(scope="module")
+def one_gateway_site():
+    """The same site rendered for one Orthanc (the single-Orthanc site)."""
+    yield from serve([""])
 
 
 @pytest.mark.parametrize("which", ["site", "one_gateway_site"])
@@ -48,16 +54,8 @@ def test_an_internet_client_is_forbidden_the_peer_routes_whatever_it_sends(reque
 
 @pytest.fixture(scope="module", params=[["A", "B"], [""]], ids=["two-gateways", "one-gateway"])
 def partner_site(request):
-    """The site with the partners' network 127.0.0.1 (render-nginx-site.sh's PARTNER_NETS)."""
-    s = RecordingSite(request.param)
-    s.proxy.partner_nets = "127.0.0.1"
-    try:
-        s.start()
-    except BaseException:
-        s.stop()
-        raise
-    yield s
-    s.stop()
+    """The site with the partners' network 127.0.0.1."""
+    yield from serve(request.param, partner_nets="127.0.0.1")
 
 
 def test_an_internet_client_is_forbidden_the_partner_routes_whatever_it_sends(partner_site):
