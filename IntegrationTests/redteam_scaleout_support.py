@@ -128,3 +128,16 @@ def render(gateways, peer_nets="127.0.0.1"):
          "127.0.0.1", peer_nets, os.devnull, ""],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     return result.returncode, result.stdout.decode() + result.stderr.decode()
+
+
+def serve(prefixes, partner_nets=""):
+    """A recording site for the gateways' prefixes, started for a module's tests."""
+    s = RecordingSite(prefixes)
+    s.proxy.partner_nets = partner_nets   # render-nginx-site.sh's PARTNER_NETS
+    try:
+        s.start()
+    except BaseException:
+        s.stop()
+        raise
+    yield s
+    s.stop()

@@ -12,7 +12,7 @@ prefix."""
 import pytest
 import requests
 
-from redteam_scaleout_support import RecordingSite, render
+from redteam_scaleout_support import RecordingSite, render, serve
 
 ID_A = "A23456789BCD"      # upload ids as gateway 1 (prefix "A") and 2 ("B") mint them
 ID_B = "B23456789BCD"
@@ -22,14 +22,7 @@ INTERNET = ["127.0.0.%d" % n for n in range(2, 12)]
 
 @pytest.fixture(scope="module")
 def site():
-    s = RecordingSite(["A", "B"])
-    try:
-        s.start()
-    except BaseException:
-        s.stop()
-        raise
-    yield s
-    s.stop()
+    yield from serve(["A", "B"])
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,6 @@
 // Unit tests of several Orthancs on one ledger: leases, claims of queued work, the sweeper,
 // the pull of one upload by one Internal, bans seen by every Orthanc (doc/Ledger.md, "Leases").
+// Over 500 lines: one fixture of two Orthancs on one ledger serves every race it pins.
 #include "LedgerBackends.h"
 #include "Ledger/LeaseStore.h"
 #include "Ledger/Ledger.h"
