@@ -79,7 +79,9 @@ namespace Inbound
     virtual int64_t GetLastChangeCount() const = 0;
 
     // The id given by the last INSERT into a table with an automatic id (SQLite's rowid,
-    // PostgreSQL's lastval()).
+    // PostgreSQL's lastval()). Only after an INSERT that inserted a row: after "INSERT ... ON
+    // CONFLICT DO NOTHING" that inserted none, PostgreSQL returns an id it used up for nothing
+    // and SQLite the previous insert's, neither the existing row's (select it instead).
     virtual int64_t GetLastInsertRowId() = 0;
 
     // A transaction. PostgreSQL: BEGIN, then the ledger-wide advisory lock
