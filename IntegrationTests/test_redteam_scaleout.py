@@ -12,7 +12,7 @@ prefix."""
 import pytest
 import requests
 
-from redteam_scaleout_support import RecordingSite, render, serve
+from redteam_scaleout_support import render, serve
 
 ID_A = "A23456789BCD"      # upload ids as gateway 1 (prefix "A") and 2 ("B") mint them
 ID_B = "B23456789BCD"
@@ -239,14 +239,7 @@ def test_a_site_with_prefixed_and_unprefixed_gateways_is_refused():
 @pytest.fixture(scope="module")
 def draining_site():
     """Gateway 1 ("~A") draining: kept for its uploads and its pulls, out of the opens."""
-    s = RecordingSite(["~A", "B", "C"])
-    try:
-        s.start()
-    except BaseException:
-        s.stop()
-        raise
-    yield s
-    s.stop()
+    yield from serve(["~A", "B", "C"])
 
 
 def test_no_client_can_open_an_upload_on_a_draining_gateway(draining_site):

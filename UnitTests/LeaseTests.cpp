@@ -70,7 +70,8 @@ namespace
       ASSERT_EQ("", a_->Uploads().Create(r));
     }
 
-    int64_t QueueMail(const std::string& key)
+    // An alert mail to the admins, due now.
+    NotificationRecord MakeMail(const std::string& key) const
     {
       NotificationRecord n;
       n.dedupKey = key;
@@ -81,6 +82,12 @@ namespace
       n.target = "admin@hospital.example";
       n.subject = "subject";
       n.payload = "Subject: subject\r\n\r\nbody";
+      return n;
+    }
+
+    int64_t QueueMail(const std::string& key)
+    {
+      NotificationRecord n = MakeMail(key);
       EXPECT_TRUE(a_->Notifications().Add(n));
       return a_->Notifications().List("", 100).front().id;
     }
@@ -95,6 +102,14 @@ namespace
       forwards[0].keepNamespace = true;
       a_->Forwards().Add(forwards, clock_.now, "", AuditEventType_ReleaseRequested, "queued");
       return forwards[0].id;
+    }
+
+    // A forward of a new upload "U1" (its id in "id"), then what "a" claims for one lease.
+    std::vector<ForwardRecord> QueueForwardClaimedByA(int64_t& id)
+    {
+      AddUpload("U1");
+      id = QueueForward("U1");
+      return a_->Forwards().ClaimDue(clock_.now, 20, "a/1", clock_.now + kLeaseMs);
     }
   };
 }
@@ -237,10 +252,8 @@ TEST_F(TwoOrthancs, TwoDeliveriesSendEachNotificationOnce)
 
 TEST_F(TwoOrthancs, ASendingForwardStaysWithTheOrthancWhoseJobSendsIt)
 {
-  AddUpload("U1");
-  const int64_t id = QueueForward("U1");
-  std::vector<ForwardRecord> byA =
-    a_->Forwards().ClaimDue(clock_.now, 20, "a/1", clock_.now + kLeaseMs);
+  int64_t id = 0;
+  std::vector<ForwardRecord> byA = QueueForwardClaimedByA(id);
   ASSERT_EQ(1u, byA.size());
   EXPECT_TRUE(b_->Forwards().ClaimDue(clock_.now, 20, "b/2", clock_.now + kLeaseMs).empty());
 
@@ -320,10 +333,8 @@ TEST_F(TwoOrthancs, ANodeThatLostItsNotificationRecordsNoOutcome)
 
 TEST_F(TwoOrthancs, ANodeThatLostItsForwardOverwritesNothing)
 {
-  AddUpload("U1");
-  const int64_t id = QueueForward("U1");
-  std::vector<ForwardRecord> byA =
-    a_->Forwards().ClaimDue(clock_.now, 20, "a/1", clock_.now + kLeaseMs);
+  int64_t id = 0;
+  std::vector<ForwardRecord> byA = QueueForwardClaimedByA(id);
   ASSERT_EQ(1u, byA.size());
 
   // "a" pauses past its claim (making the copy); "b" takes the forward over, starts its job.
@@ -368,26 +379,14 @@ TEST_F(TwoOrthancs, ANodeThatLostItsForwardOverwritesNothing)
 
 TEST_F(TwoOrthancs, AStaleNotificationPlannerNeitherQueuesNorMovesTheCursorBack)
 {
-  auto mail = [this](const std::string& key) {
-    NotificationRecord n;
-    n.dedupKey = key;
-    n.createdAt = n.nextAttemptAt = clock_.now;
-    n.channel = "mail";
-    n.kind = "alert";
-    n.event = "alert-disk-low";
-    n.target = "admin@hospital.example";
-    n.subject = "subject";
-    n.payload = "Subject: subject\r\n\r\nbody";
-    return n;
-  };
   // "a" reads the events after "start" and pauses past its planner lease; "b" takes the
   // planner over and plans those events and the next ones.
   const int64_t start = a_->Notifications().GetCursor();
-  EXPECT_TRUE(b_->Notifications().Enqueue({mail("b-first")}, start + 5, start));
+  EXPECT_TRUE(b_->Notifications().Enqueue({MakeMail("b-first")}, start + 5, start));
   EXPECT_TRUE(b_->Notifications().Enqueue({}, start + 9, start + 5));
 
   // "a" wakes up with its round: nothing of it is written, the cursor stays where "b" left it.
-  EXPECT_FALSE(a_->Notifications().Enqueue({mail("a-stale")}, start + 5, start));
+  EXPECT_FALSE(a_->Notifications().Enqueue({MakeMail("a-stale")}, start + 5, start));
   EXPECT_EQ(start + 9, b_->Notifications().GetCursor());
   const std::vector<NotificationRecord> queued = a_->Notifications().List("", 10);
   ASSERT_EQ(1u, queued.size());
