@@ -245,7 +245,8 @@ namespace Inbound
     }
     else
     {
-      sink_.reset(new ArchiveSink(configuration_, *ledger_, *store_));
+      archive_ = new ArchiveSink(configuration_, *ledger_, *store_, clock_);
+      sink_.reset(archive_);
     }
     requests_.reset(new RequestService(configuration_, *ledger_, clock_));
     // A wrong challenge answer counts for the address like a wrong password.
@@ -531,6 +532,10 @@ namespace Inbound
       stopping_ = false;
       sweeper_ = std::thread(&PluginContext::SweepLoop, this);
       notifierThread_ = std::thread([this] { notifier_->Loop(stopping_); });
+      if (archive_ != nullptr)
+      {
+        metadataThread_ = std::thread([this] { archive_->GetMetadataWriter().Loop(stopping_); });
+      }
       if (forwarder_)
       {
         forwarderThread_ = std::thread([this] { forwarder_->Loop(stopping_); });
@@ -557,6 +562,14 @@ namespace Inbound
         Puller* p = puller.get();
         pullerThreads_.emplace_back([this, p] { p->Loop(stopping_); });
       }
+    }
+  }
+
+  void PluginContext::WaitForOwedMetadata()
+  {
+    if (archive_ != nullptr)
+    {
+      archive_->GetMetadataWriter().WaitForQueued(std::chrono::milliseconds(2000));
     }
   }
 
@@ -652,6 +665,11 @@ namespace Inbound
     {
       notifier_->Wake();
       notifierThread_.join();  // a transfer in progress is interrupted (stopping_)
+    }
+    if (metadataThread_.joinable())
+    {
+      archive_->GetMetadataWriter().Wake();
+      metadataThread_.join();  // what it did not write stays owed in the ledger
     }
     for (std::thread& t : pullerThreads_)
     {

@@ -54,6 +54,8 @@ namespace Inbound
     std::unique_ptr<StagingSealer> sealer_;  // Gateway with Inbound.Sealing.PublicKeys
     std::unique_ptr<IUploadSink> sink_;
     StagingArea* staging_ = nullptr;  // the sink, in the Gateway role
+    ArchiveSink* archive_ = nullptr;  // the sink, in the Standalone and Internal roles
+    std::thread metadataThread_;      // its MetadataWriter's loop
     std::unique_ptr<RequestService> requests_;
     std::unique_ptr<PartnerStatus> partnerStatus_;  // the admin's views of Inbound.Partners
     std::unique_ptr<PartnerWatch> partnerWatch_;    // their silence alert, run by the sweeper
@@ -117,6 +119,9 @@ namespace Inbound
     {
       return orthanc_;
     }
+
+    // See MetadataWriter::WaitForQueued (2 s at most); nothing to wait for on a Gateway.
+    void WaitForOwedMetadata();
 
     const Configuration& GetConfiguration() const
     {

@@ -153,7 +153,7 @@ TEST(Ledger, RefusesALedgerOfANewerVersion)
     SqliteLedgerConnection db(path.string());
     LedgerStatement s(db, "PRAGMA user_version");
     ASSERT_TRUE(s.Step());
-    EXPECT_EQ(9, s.ColumnInt(0));  // written by this version
+    EXPECT_EQ(10, s.ColumnInt(0));  // written by this version
     db.Execute("PRAGMA user_version = 99;");
   }
   try
@@ -207,7 +207,7 @@ TEST(Ledger, UpgradesALedgerOfSchema1)
     SqliteLedgerConnection db(path.string());
     LedgerStatement s(db, "PRAGMA user_version");
     ASSERT_TRUE(s.Step());
-    EXPECT_EQ(9, s.ColumnInt(0));
+    EXPECT_EQ(10, s.ColumnInt(0));
     // Schema 7's column and table are back.
     LedgerStatement p(db, "SELECT partner_id FROM uploads WHERE id = 'U1'");
     ASSERT_TRUE(p.Step());
@@ -334,7 +334,50 @@ TEST(Ledger, UpgradesALedgerOfSchema7WithoutTheReconciledIdentity)
     SqliteLedgerConnection db(path.string());
     LedgerStatement s(db, "PRAGMA user_version");
     ASSERT_TRUE(s.Step());
-    EXPECT_EQ(9, s.ColumnInt(0));
+    EXPECT_EQ(LedgerDatabase::kSchemaVersion, s.ColumnInt(0));
+  }
+  boost::filesystem::remove(path);
+  boost::filesystem::remove(path.string() + "-wal");
+  boost::filesystem::remove(path.string() + "-shm");
+}
+
+TEST(Ledger, UpgradesALedgerOfSchema9WhoseItemsOweNoMetadata)
+{
+  const boost::filesystem::path path =
+    boost::filesystem::temp_directory_path() / boost::filesystem::unique_path("ledger-%%%%%%.sqlite");
+  {
+    Ledger ledger(path.string());
+    ledger.Uploads().Create(MakeUpload("U1", 1000));
+    ledger.Uploads().AddItem(MakeItem("U1", "aa", 2000), "ip");
+  }
+  {
+    // As schema 9 left it: every item's metadata were written before its answer.
+    SqliteLedgerConnection db(path.string());
+    db.Execute("DROP INDEX items_unannotated; ALTER TABLE items DROP COLUMN annotated;"
+               "PRAGMA user_version = 9;");
+  }
+  {
+    Ledger ledger(path.string());
+    EXPECT_TRUE(ledger.Uploads().ListUnannotated("U1").empty());
+    EXPECT_TRUE(ledger.Uploads().ListUnannotatedBefore(INT64_MAX, 10).empty());
+    ItemRecord owed = MakeItem("U1", "bb", 3000);
+    owed.metadataOwed = true;
+    ASSERT_EQ(UploadStore::AddItemResult_Added, ledger.Uploads().AddItem(owed, "ip"));
+    const std::vector<ItemRecord> listed = ledger.Uploads().ListUnannotated("U1");
+    ASSERT_EQ(1u, listed.size());
+    EXPECT_EQ("bb", listed[0].sha256);
+    EXPECT_TRUE(listed[0].metadataOwed);
+    EXPECT_TRUE(ledger.Uploads().ListUnannotatedBefore(3000, 10).empty());  // not older
+    EXPECT_EQ(1u, ledger.Uploads().ListUnannotatedBefore(3001, 10).size());
+    ledger.Uploads().MarkAnnotated(listed);
+    EXPECT_TRUE(ledger.Uploads().ListUnannotated("U1").empty());
+    EXPECT_EQ(2u, ledger.Uploads().ListItems("U1").size());
+  }
+  {
+    SqliteLedgerConnection db(path.string());
+    LedgerStatement s(db, "PRAGMA user_version");
+    ASSERT_TRUE(s.Step());
+    EXPECT_EQ(10, s.ColumnInt(0));
   }
   boost::filesystem::remove(path);
   boost::filesystem::remove(path.string() + "-wal");

@@ -79,7 +79,7 @@ namespace
     PartnerSessionTest() :
       configuration_(InboundTests::MakeConfiguration()),
       ledger_(InboundTests::TestLedgerLocation()),
-      sink_(configuration_, ledger_, store_),
+      sink_(configuration_, ledger_, store_, clock_),
       policy_(configuration_, ledger_, clock_),
       service_(configuration_, ledger_, sink_, policy_, clock_)
     {

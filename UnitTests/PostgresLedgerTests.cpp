@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -557,10 +558,13 @@ TEST(PostgresConnection, TheSchemaIsTheSqliteOneOnPostgres)
       columns[s.ColumnString(0)].push_back(s.ColumnString(1));
     }
   }
-  // items.rowid stands for SQLite's implicit one (the stores order items by it).
-  ASSERT_FALSE(columns["items"].empty());
-  EXPECT_EQ("rowid", columns["items"].back());
-  columns["items"].pop_back();
+  // items.rowid stands for SQLite's implicit one (the stores order items by it), after the
+  // columns of schema 9; what later schemas add follows it, on a new ledger as on an upgraded.
+  std::vector<std::string>& items = columns["items"];
+  const auto rowid = std::find(items.begin(), items.end(), "rowid");
+  ASSERT_TRUE(rowid != items.end());
+  EXPECT_EQ("original_patient_id_bytes", *(rowid - 1));
+  items.erase(rowid);
   EXPECT_EQ(SqliteColumns(), columns);
 
   // Every integer is 64 bits; blobs are bytea.
@@ -597,6 +601,34 @@ TEST(PostgresConnection, TheSchemaIsTheSqliteOneOnPostgres)
   c->Commit();
   CreateOrUpgradePostgresSchema(*c, "again");
   EXPECT_EQ(1, QueryInt(*c, "SELECT COUNT(*) FROM bans"));
+}
+
+TEST(PostgresConnection, ALedgerOfSchema9GetsTheMetadataOwedColumn)
+{
+  const LedgerLocation location = InboundTests::NewPostgresLocation();
+  std::unique_ptr<ILedgerConnection> c = Open(location);
+  CreateOrUpgradePostgresSchema(*c, "first");
+  c->Begin();
+  c->Execute("INSERT INTO uploads (id, token_hash, state, created_at, updated_at, completed_at,"
+             " sender_name, sender_email, sender_institution, sender_phone, recipient, message,"
+             " consent_version, client_ip, user_agent, expected_files, expected_bytes,"
+             " receipt_code, files, bytes, purged) VALUES ('U1', 'h', 'open', 1, 1, 0, '', '',"
+             " '', '', '', '', '', '', '', 0, 0, '', 1, 1, 0);"
+             "INSERT INTO items (upload_id, sha256, size, sop_uid, series_uid, study_uid,"
+             " modality, study_date, study_description, original_patient_id,"
+             " isolated_patient_id, orthanc_instance, orthanc_series, orthanc_study,"
+             " orthanc_patient, stored_at) VALUES ('U1', 'aa', 1, '1', '2', '3', 'CT', '', '',"
+             " 'P', 'I', 'i', 's', 'st', 'p', 1);");
+  // As schema 9 left it.
+  c->Execute("DROP INDEX items_unannotated; ALTER TABLE items DROP COLUMN annotated;"
+             "UPDATE ledger_meta SET value = '9' WHERE key = 'schema-version'");
+  c->Commit();
+  CreateOrUpgradePostgresSchema(*c, "upgraded");
+  EXPECT_EQ("10", QueryString(*c, "SELECT value FROM ledger_meta WHERE key = 'schema-version'"));
+  // The item stored before owes nothing: its metadata were written before its answer.
+  EXPECT_EQ(1, QueryInt(*c, "SELECT annotated FROM items WHERE sha256 = 'aa'"));
+  EXPECT_EQ(1, QueryInt(*c, "SELECT COUNT(*) FROM pg_indexes WHERE schemaname ="
+                            " current_schema() AND indexname = 'items_unannotated'"));
 }
 
 TEST(PostgresConnection, ALedgerOfANewerVersionIsRefusedAndLeftAsItIs)

@@ -103,7 +103,7 @@ namespace
     PreambleTest() :
       configuration_(InboundTests::MakeConfiguration()),
       ledger_(InboundTests::TestLedgerLocation()),
-      archive_(configuration_, ledger_, store_),
+      archive_(configuration_, ledger_, store_, clock_),
       standalone_(configuration_, ledger_, archive_, policy_, clock_),
       gateway_(configuration_, ledger_, staging_, policy_, clock_)
     {

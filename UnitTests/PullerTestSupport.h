@@ -253,7 +253,7 @@ namespace InboundTests
       outbox_(gatewayConfiguration_, gatewayLedger_, staging_, clock_),
       internalConfiguration_(Load("Internal", upload)),
       internalLedger_(InboundTests::TestLedgerLocation()),
-      archive_(internalConfiguration_, internalLedger_, store_),
+      archive_(internalConfiguration_, internalLedger_, store_, clock_),
       internal_(internalConfiguration_, internalLedger_, archive_, insidePolicy_, clock_),
       peer_(outbox_),
       puller_(internal_, internalLedger_, peer_, clock_)

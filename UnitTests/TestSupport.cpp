@@ -9,6 +9,22 @@
 
 namespace InboundTests
 {
+  Inbound::ApiAnswer OpenTestUpload(Inbound::UploadService& service,
+                                    const Inbound::ClientInfo& client)
+  {
+    const std::string body = R"({"sender": {"name": "Dr. A", "email": "a@example.org"},
+      "recipient": "neuro", "message": "stroke work-up",
+      "consent": {"version": "2026-01", "accepted": true}})";
+    return service.Open(body.data(), body.size(), client);
+  }
+
+  Inbound::ApiAnswer PutTestFile(Inbound::UploadService& service, const Inbound::ApiAnswer& upload,
+                                 const std::string& file, const Inbound::ClientInfo& client)
+  {
+    return service.PutFile(upload.body["id"].asString(), upload.body["token"].asString(),
+                           Inbound::Crypto::Sha256Hex(file), file.data(), file.size(), client);
+  }
+
   Inbound::StoredInstance FakeStore::StoreInstance(const std::string& dicom)
   {
     std::lock_guard<std::recursive_mutex> lock(mutex);

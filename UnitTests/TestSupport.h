@@ -5,6 +5,7 @@
 #include "Ledger/Records.h"
 #include "Toolbox/Time.h"
 #include "Upload/IOrthancStore.h"
+#include "Upload/UploadService.h"
 
 #include <DicomParsing/ParsedDicomFile.h>
 
@@ -68,6 +69,13 @@ namespace InboundTests
 
     void DeleteResource(Inbound::ResourceLevel level, const std::string& id) override;
   };
+
+  // An upload opened by Dr. A (a@example.org, recipient "neuro", message "stroke work-up"),
+  // and one file sent to it, as the public API's handlers call the service.
+  Inbound::ApiAnswer OpenTestUpload(Inbound::UploadService& service,
+                                    const Inbound::ClientInfo& client);
+  Inbound::ApiAnswer PutTestFile(Inbound::UploadService& service, const Inbound::ApiAnswer& upload,
+                                 const std::string& file, const Inbound::ClientInfo& client);
 
   // A small valid DICOM Part 10 file.
   std::string MakeDicom(const std::string& patientId, const std::string& studyUid,

@@ -67,7 +67,7 @@ namespace
     PrefixedServiceTest() :
       configuration_(Load()),
       ledger_(InboundTests::TestLedgerLocation()),
-      sink_(configuration_, ledger_, store_),
+      sink_(configuration_, ledger_, store_, clock_),
       service_(configuration_, ledger_, sink_, policy_, clock_)
     {
       client_.ip = "203.0.113.9";

@@ -88,7 +88,7 @@ namespace
       folder_(boost::filesystem::temp_directory_path() / boost::filesystem::unique_path("parts-%%%%%%")),
       configuration_(Load()),
       ledger_(InboundTests::TestLedgerLocation()),
-      sink_(configuration_, ledger_, store_),
+      sink_(configuration_, ledger_, store_, clock_),
       service_(configuration_, ledger_, sink_, policy_, clock_)
     {
       service_.SetPartStore(

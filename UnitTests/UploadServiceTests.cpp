@@ -103,7 +103,7 @@ namespace
     UploadServiceTest() :
       configuration_(Load()),
       ledger_(InboundTests::TestLedgerLocation()),
-      sink_(configuration_, ledger_, store_),
+      sink_(configuration_, ledger_, store_, clock_),
       service_(configuration_, ledger_, sink_, policy_, clock_)
     {
       store_.policy = &policy_;
@@ -113,16 +113,12 @@ namespace
 
     ApiAnswer Open()
     {
-      const std::string body = R"({"sender": {"name": "Dr. A", "email": "a@example.org"},
-        "recipient": "neuro", "message": "stroke work-up",
-        "consent": {"version": "2026-01", "accepted": true}})";
-      return service_.Open(body.data(), body.size(), client_);
+      return InboundTests::OpenTestUpload(service_, client_);
     }
 
     ApiAnswer Put(const ApiAnswer& upload, const std::string& file)
     {
-      return service_.PutFile(upload.body["id"].asString(), upload.body["token"].asString(),
-                              Crypto::Sha256Hex(file), file.data(), file.size(), client_);
+      return InboundTests::PutTestFile(service_, upload, file, client_);
     }
 
     std::string ErrorCode(const std::function<void()>& f, int expectedStatus)

@@ -33,7 +33,7 @@ namespace Inbound
     // ledgers in both LedgerSchemaSqlite.cpp and LedgerSchemaPostgres.cpp.
     // 9: leases; notifications and forwards: lease_owner, lease_until (several Orthancs on
     // one ledger).
-    static constexpr int kSchemaVersion = 9;
+    static constexpr int kSchemaVersion = 10;
 
     enum Durability
     {

@@ -203,6 +203,11 @@ namespace Inbound
       AddColumnIfMissing(connection, "notifications", "lease_until", "INTEGER NOT NULL DEFAULT 0");
       AddColumnIfMissing(connection, "forwards", "lease_owner", "TEXT NOT NULL DEFAULT ''");
       AddColumnIfMissing(connection, "forwards", "lease_until", "INTEGER NOT NULL DEFAULT 0");
+      // Schema 10: whether the Orthanc metadata of a stored item are written (1) or still owed
+      // (0): they are written after the file's answer (Upload/MetadataWriter.h).
+      AddColumnIfMissing(connection, "items", "annotated", "INTEGER NOT NULL DEFAULT 1");
+      connection.Execute("CREATE INDEX IF NOT EXISTS items_unannotated"
+                         " ON items(upload_id) WHERE annotated = 0;");
 
       connection.Execute("PRAGMA user_version = " + std::to_string(kSchemaVersion) + ";");
     }

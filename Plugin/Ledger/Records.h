@@ -115,6 +115,10 @@ namespace Inbound
     std::string orthancStudyId;
     std::string orthancPatientId;
     int64_t storedAt = 0;
+    // Whether this server still owes the item's Orthanc metadata (doc/Api.md, "Orthanc
+    // metadata"): set by the sink that stores it in Orthanc, recorded by AddItem (items.annotated
+    // = 0) and cleared once MetadataWriter has written them. Not read back from the ledger.
+    bool metadataOwed = false;
   };
 
   struct BanRecord

@@ -39,6 +39,18 @@ namespace Inbound
       return r;
     }
 
+    // Items whose Orthanc metadata are owed (items.annotated = 0).
+    std::vector<ItemRecord> ReadOwedItems(LedgerStatement& s)
+    {
+      std::vector<ItemRecord> result;
+      while (s.Step())
+      {
+        result.push_back(ReadItem(s));
+        result.back().metadataOwed = true;
+      }
+      return result;
+    }
+
     bool ReadOneItem(ItemRecord& item, LedgerStatement& s)
     {
       if (!s.Step())
@@ -81,7 +93,7 @@ namespace Inbound
     LedgerStatement s(
       db,
       std::string("INSERT INTO items (") + kItemColumns +
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        ", annotated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.BindString(0, item.uploadId);
     s.BindString(1, item.sha256);
     s.BindInt64(2, item.size);
@@ -101,6 +113,7 @@ namespace Inbound
     s.BindString(16, item.patientName);
     s.BindString(17, item.patientBirthDate);
     s.BindString(18, item.originalPatientIdBytes);
+    s.BindInt64(19, item.metadataOwed ? 0 : 1);
     s.Run();
 
     LedgerStatement u(
@@ -169,6 +182,48 @@ namespace Inbound
       result.push_back(ReadItem(s));
     }
     return result;
+  }
+
+  std::vector<ItemRecord> UploadStore::ListUnannotated(const std::string& uploadId) const
+  {
+    LedgerDatabase::Session session(database_);
+    LedgerStatement s(session.GetConnection(),
+                      std::string("SELECT ") + kItemColumns +
+                        " FROM items WHERE upload_id = ? AND annotated = 0 ORDER BY rowid");
+    s.BindString(0, uploadId);
+    return ReadOwedItems(s);
+  }
+
+  std::vector<ItemRecord> UploadStore::ListUnannotatedBefore(int64_t storedBefore,
+                                                             size_t limit) const
+  {
+    LedgerDatabase::Session session(database_);
+    LedgerStatement s(session.GetConnection(),
+                      std::string("SELECT ") + kItemColumns +
+                        " FROM items WHERE annotated = 0 AND stored_at < ? ORDER BY rowid LIMIT ?");
+    s.BindInt64(0, storedBefore);
+    s.BindInt64(1, static_cast<int64_t>(limit));
+    return ReadOwedItems(s);
+  }
+
+  void UploadStore::MarkAnnotated(const std::vector<ItemRecord>& items)
+  {
+    if (items.empty())
+    {
+      return;
+    }
+    // Like AddItem, without waiting for the disk: a mark forgotten by a power cut only has the
+    // metadata written again, to the same values.
+    LedgerDatabase::Transaction t(database_, LedgerDatabase::Durability_Normal);
+    for (const ItemRecord& item : items)
+    {
+      LedgerStatement s(t.GetConnection(),
+                        "UPDATE items SET annotated = 1 WHERE upload_id = ? AND sha256 = ?");
+      s.BindString(0, item.uploadId);
+      s.BindString(1, item.sha256);
+      s.Run();
+    }
+    t.Commit();
   }
 
   bool UploadStore::LookupItemBySop(ItemRecord& item, const std::string& uploadId,

@@ -145,6 +145,17 @@ namespace Inbound
     // In the order they were stored.
     std::vector<ItemRecord> ListItems(const std::string& uploadId) const;
 
+    // The upload's items whose Orthanc metadata are still owed (ItemRecord::metadataOwed), in
+    // the order they were stored.
+    std::vector<ItemRecord> ListUnannotated(const std::string& uploadId) const;
+
+    // At most "limit" items of any upload whose metadata are owed since before "storedBefore"
+    // (ms): those that a stopped Orthanc, or a full queue, left to be written.
+    std::vector<ItemRecord> ListUnannotatedBefore(int64_t storedBefore, size_t limit) const;
+
+    // The metadata of these items are written, in one transaction.
+    void MarkAnnotated(const std::vector<ItemRecord>& items);
+
     // An item of the upload with this SOP Instance UID (any file), if one is recorded.
     bool LookupItemBySop(ItemRecord& item, const std::string& uploadId,
                          const std::string& sopInstanceUid) const;

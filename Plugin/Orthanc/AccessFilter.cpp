@@ -99,8 +99,16 @@ namespace Inbound
           }
           return 1;
         case AccessVerdict_Admin:
+          if (request.method == Orthanc::HttpMethod_Get &&
+              request.uri.find("/metadata") != std::string::npos)
+          {
+            // Metadata are written just after a file's answer (doc/Ledger.md, "Metadata
+            // owed"): a reader of Orthanc's REST API sees those of every file answered so far.
+            context.WaitForOwedMetadata();
+          }
+          return 1;  // admins are not subject to the public side's limits
         case AccessVerdict_Puller:
-          return 1;  // admins and pullers are not subject to the public side's limits
+          return 1;  // nor are pullers
         case AccessVerdict_Partner:
           // Each stream holds an HTTP thread while the partner sends (doc/Api.md "Partner routes").
           if (!AdmitPartnerStream(decision.partner->id, decision.partner->limits.maxStreams))

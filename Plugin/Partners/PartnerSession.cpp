@@ -219,7 +219,7 @@ namespace Inbound
                                            std::to_string(limits.maxBytesPerUpload) + " bytes");
       }
       const ItemRecord item = service_.KeepFile(upload, sha256, inspected, body, size);
-      if (service_.ledger_.Uploads().AddItem(
+      if (service_.RecordItem(
             item, client_.ip, IUploadPolicy::GetPartnerQuotaScopes(partner_.id),
             service_.policy_.GetDay(), Preamble::Describe(body, size)) ==
           UploadStore::AddItemResult_UploadClosed)

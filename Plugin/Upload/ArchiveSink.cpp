@@ -1,9 +1,7 @@
-// Isolates a file into its upload's patient namespace, stores it, writes the metadata.
+// Isolates a file into its upload's patient namespace and stores it; its metadata follow.
 #include "ArchiveSink.h"
 
 #include "Http/ApiError.h"
-#include "Toolbox/Json.h"
-#include "Toolbox/Time.h"
 #include "Upload/DicomText.h"
 #include "Upload/DicomWriter.h"
 #include "Upload/Isolation.h"
@@ -17,52 +15,12 @@
 namespace Inbound
 {
   ArchiveSink::ArchiveSink(const Configuration& configuration, Ledger& ledger,
-                           IOrthancStore& store) :
+                           IOrthancStore& store, const IClock& clock) :
     configuration_(configuration),
     ledger_(ledger),
-    store_(store)
+    store_(store),
+    metadata_(configuration, ledger, store, clock)
   {
-  }
-
-  Json::Value ArchiveSink::DescribeSender(const Configuration& configuration,
-                                          const UploadRecord& upload, int64_t receivedAt)
-  {
-    Json::Value sender(Json::objectValue);
-    sender["uploadId"] = upload.id;
-    sender["sender"] = upload.sender.ToJson();
-    const Recipient* recipient = configuration.LookupRecipient(upload.recipientId);
-    if (recipient != nullptr)
-    {
-      sender["recipient"]["id"] = recipient->id;
-      sender["recipient"]["name"] = recipient->name;
-    }
-    else
-    {
-      sender["recipient"] = Json::nullValue;
-    }
-    sender["message"] = upload.message;
-    sender["consent"]["version"] = upload.consentVersion;
-    sender["consent"]["accepted"] = true;
-    sender["clientIp"] = upload.clientIp;
-    sender["userAgent"] = upload.userAgent;
-    sender["openedAt"] = FormatIso8601(upload.createdAt);
-    sender["receivedAt"] = FormatIso8601(receivedAt);
-    if (!upload.partnerId.empty())
-    {
-      // Sent automatically by a partner site (on an Internal: its gateway's label).
-      sender["partner"] = upload.partnerId;
-    }
-    return sender;
-  }
-
-  void ArchiveSink::WriteStudyMetadata(const UploadRecord& upload, const ItemRecord& item)
-  {
-    const MetadataNames& names = configuration_.metadata;
-    store_.SetMetadata(ResourceLevel_Study, item.orthancStudyId, names.upload, upload.id);
-    store_.SetMetadata(ResourceLevel_Study, item.orthancStudyId, names.originalPatientId,
-                       item.originalPatientId);
-    store_.SetMetadata(ResourceLevel_Study, item.orthancStudyId, names.sender,
-                       JsonText::Compact(DescribeSender(configuration_, upload, item.storedAt)));
   }
 
   void ArchiveSink::Keep(const UploadRecord& upload, ItemRecord& item,
@@ -129,35 +87,39 @@ namespace Inbound
   void ArchiveSink::Store(const UploadRecord& upload, ItemRecord& item, std::string& rewritten)
   {
     const StoredInstance stored = store_.StoreInstance(rewritten);
-    std::string previous;
-    if (stored.alreadyStored &&
-        store_.LookupMetadata(previous, ResourceLevel_Instance, stored.instanceId,
-                              configuration_.metadata.sha256) &&
-        previous != item.sha256)
+    if (stored.alreadyStored)
     {
       // Two different files with one SOP Instance UID sent at the same time: the archive
-      // keeps the first, so the second is refused rather than described wrongly.
-      throw ApiError(409, "duplicate-instance",
-                     "Another file of this upload has the same SOP Instance UID (" +
-                       item.sopInstanceUid + "); only the first one is kept");
+      // keeps the first, so the second is refused rather than described wrongly. The first's
+      // SHA-256 is in the ledger once recorded, in the instance's metadata once written.
+      std::string previous;
+      ItemRecord other;
+      if ((store_.LookupMetadata(previous, ResourceLevel_Instance, stored.instanceId,
+                                 configuration_.metadata.sha256) &&
+           previous != item.sha256) ||
+          (ledger_.Uploads().LookupItemBySop(other, upload.id, item.sopInstanceUid) &&
+           other.sha256 != item.sha256))
+      {
+        throw ApiError(409, "duplicate-instance",
+                       "Another file of this upload has the same SOP Instance UID (" +
+                         item.sopInstanceUid + "); only the first one is kept");
+      }
     }
     item.orthancInstanceId = stored.instanceId;
     item.orthancSeriesId = stored.seriesId;
     item.orthancStudyId = stored.studyId;
     item.orthancPatientId = stored.patientId;
+    item.metadataOwed = true;  // written once the ledger has the item (Recorded)
+  }
 
-    const MetadataNames& names = configuration_.metadata;
-    store_.SetMetadata(ResourceLevel_Instance, stored.instanceId, names.upload, upload.id);
-    store_.SetMetadata(ResourceLevel_Instance, stored.instanceId, names.originalPatientId,
-                       item.originalPatientId);
-    store_.SetMetadata(ResourceLevel_Instance, stored.instanceId, names.sha256, item.sha256);
-    // Once per Orthanc study, not per StudyInstanceUID: one study sent under two PatientIDs is
-    // two isolated patients, hence two Orthanc studies, each described.
-    std::string owner;
-    if (!ledger_.Uploads().LookupUploadOfStudy(owner, item.orthancStudyId))
-    {
-      WriteStudyMetadata(upload, item);
-    }
+  void ArchiveSink::Recorded(const ItemRecord& item)
+  {
+    metadata_.Enqueue(item);
+  }
+
+  void ArchiveSink::Settle(const std::string& uploadId)
+  {
+    metadata_.Settle(uploadId);
   }
 
   void ArchiveSink::Remove(const std::string& uploadId, const std::vector<ItemRecord>& items)

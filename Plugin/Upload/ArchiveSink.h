@@ -3,31 +3,33 @@
 
 #include "Configuration.h"
 #include "Ledger/Ledger.h"
+#include "Toolbox/Time.h"
 #include "Upload/IOrthancStore.h"
 #include "Upload/IUploadSink.h"
+#include "Upload/MetadataWriter.h"
 
 namespace Inbound
 {
   // Isolates each file into its upload's patient namespace and stores it in this Orthanc,
   // with the metadata of doc/Api.md ("Orthanc metadata written") on the instance and, once per
-  // study, on the study.
+  // study, on the study, written by its MetadataWriter once the ledger has the item.
   class ArchiveSink : public IUploadSink
   {
   private:
     const Configuration& configuration_;
     Ledger& ledger_;
     IOrthancStore& store_;
-
-    void WriteStudyMetadata(const UploadRecord& upload, const ItemRecord& item);
+    MetadataWriter metadata_;
 
     // The file moved into the upload's patient namespace (Isolation) and written, preamble
-    // cleared; then stored in Orthanc with its metadata ("item" gets the Orthanc ids).
+    // cleared; then stored in Orthanc ("item" gets the Orthanc ids and owes its metadata).
     void Isolate(std::string& rewritten, const UploadRecord& upload, ItemRecord& item,
                  Orthanc::ParsedDicomFile& dicom);
     void Store(const UploadRecord& upload, ItemRecord& item, std::string& rewritten);
 
   public:
-    ArchiveSink(const Configuration& configuration, Ledger& ledger, IOrthancStore& store);
+    ArchiveSink(const Configuration& configuration, Ledger& ledger, IOrthancStore& store,
+                const IClock& clock);
 
     void Keep(const UploadRecord& upload, ItemRecord& item, Orthanc::ParsedDicomFile* dicom,
               const void* body, size_t size) override;
@@ -46,8 +48,14 @@ namespace Inbound
       return true;
     }
 
-    // The study-level "InboundSender" document.
-    static Json::Value DescribeSender(const Configuration& configuration,
-                                      const UploadRecord& upload, int64_t receivedAt);
+    void Recorded(const ItemRecord& item) override;
+
+    void Settle(const std::string& uploadId) override;
+
+    // Its background loop is run by the plugin (PluginContext).
+    MetadataWriter& GetMetadataWriter()
+    {
+      return metadata_;
+    }
   };
 }

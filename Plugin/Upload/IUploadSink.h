@@ -46,6 +46,20 @@ namespace Inbound
     // Removes everything that was kept for an upload; what is already gone is no error.
     virtual void Remove(const std::string& uploadId, const std::vector<ItemRecord>& items) = 0;
 
+    // After the ledger recorded "item" (UploadStore::AddItem): a sink that owes Orthanc
+    // metadata for it (item.metadataOwed) writes them now or soon (Upload/MetadataWriter.h).
+    virtual void Recorded(const ItemRecord& item)
+    {
+      (void) item;
+    }
+
+    // Before the upload becomes complete: whatever it still owes is written now; throws
+    // ApiError 503 if that cannot be done now (the upload then stays open).
+    virtual void Settle(const std::string& uploadId)
+    {
+      (void) uploadId;
+    }
+
     // Whether items are stored in this Orthanc (isolated PatientID and Orthanc ids are known).
     virtual bool StoresInOrthanc() const = 0;
 

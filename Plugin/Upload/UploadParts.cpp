@@ -341,7 +341,7 @@ namespace Inbound
       const ItemRecord item = StoreFileOnDisk(upload, sha256, assembly.path, assembly.size,
                                               client.ip);
       // The bytes counted in the quotas when the parts came: not again.
-      const UploadStore::AddItemResult added = ledger_.Uploads().AddItem(
+      const UploadStore::AddItemResult added = RecordItem(
         item, client.ip, {}, policy_.GetDay(), Preamble::Describe(head.data(), head.size()));
       parts_->RemoveFile(id, sha256);
       switch (added)
@@ -472,7 +472,7 @@ namespace Inbound
     CheckPulledFile(upload, size);
     const std::string head = ReadHead(path);
     const ItemRecord item = StoreFileOnDisk(upload, sha256, path, size, upload.clientIp);
-    if (ledger_.Uploads().AddItem(item, gateway,
+    if (RecordItem(item, gateway,
                                   policy_.GetQuotaScopes(upload.clientIp, upload.senderKey),
                                   policy_.GetDay(), Preamble::Describe(head.data(), head.size())) ==
         UploadStore::AddItemResult_UploadClosed)

@@ -286,6 +286,20 @@ namespace Inbound
     return item;
   }
 
+  UploadStore::AddItemResult UploadService::RecordItem(const ItemRecord& item,
+                                                       const std::string& ip,
+                                                       const std::vector<std::string>& quotaScopes,
+                                                       int64_t day, const std::string& preamble)
+  {
+    const UploadStore::AddItemResult result =
+      ledger_.Uploads().AddItem(item, ip, quotaScopes, day, preamble);
+    if (result == UploadStore::AddItemResult_Added)
+    {
+      sink_.Recorded(item);
+    }
+    return result;
+  }
+
   ItemRecord UploadService::DescribeNewItem(const UploadRecord& upload, const std::string& sha256,
                                             const DicomSummary& summary, uint64_t size) const
   {
@@ -395,7 +409,7 @@ namespace Inbound
     }
     CheckHash(hash, sha256);
     const ItemRecord item = KeepFile(upload, sha256, inspected, body, size);
-    switch (ledger_.Uploads().AddItem(
+    switch (RecordItem(
         item, client.ip, policy_.GetQuotaScopes(client.ip, upload.senderKey), policy_.GetDay(),
         Preamble::Describe(body, size)))
     {
@@ -480,6 +494,8 @@ namespace Inbound
   void UploadService::CompleteLocked(const UploadRecord& upload, const std::string& ip,
                                      const std::string& detail)
   {
+    // Whatever reads a complete upload finds the Orthanc metadata of all its files.
+    sink_.Settle(upload.id);
     const std::string code = Crypto::RandomCode(4) + "-" + Crypto::RandomCode(4);
     if (ledger_.Uploads().ChangeState(upload.id, {UploadState_Open}, UploadState_Complete,
                                       clock_.NowMs(), ip,
@@ -607,7 +623,7 @@ namespace Inbound
       // the upload with the alert, 503 has the puller fetch the file again later.
       scan_->Check(id, sha256, body, size, upload.clientIp);
     }
-    if (ledger_.Uploads().AddItem(StoreFile(upload, sha256, body, size), gateway,
+    if (RecordItem(StoreFile(upload, sha256, body, size), gateway,
                                   policy_.GetQuotaScopes(upload.clientIp, upload.senderKey),
                                   policy_.GetDay(), Preamble::Describe(body, size)) ==
         UploadStore::AddItemResult_UploadClosed)
@@ -626,6 +642,7 @@ namespace Inbound
     {
       throw OtherGateway(upload, gateway);
     }
+    sink_.Settle(id);  // as CompleteLocked
     if (ledger_.Uploads().ChangeState(id, {UploadState_Open}, UploadState_Complete, clock_.NowMs(),
                                       gateway, "pulled from gateway " + gateway, receiptCode))
     {

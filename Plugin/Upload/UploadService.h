@@ -77,6 +77,12 @@ namespace Inbound
     ItemRecord StoreFile(const UploadRecord& upload, const std::string& sha256, const void* body,
                          size_t size);
 
+    // The ledger records a kept file (UploadStore::AddItem), then the sink hears of it (its
+    // metadata are written off the answer's path: Upload/MetadataWriter.h).
+    UploadStore::AddItemResult RecordItem(const ItemRecord& item, const std::string& ip,
+                                          const std::vector<std::string>& quotaScopes,
+                                          int64_t day, const std::string& preamble);
+
     // The item that a checked file becomes, after the duplicate-SOP check.
     ItemRecord DescribeNewItem(const UploadRecord& upload, const std::string& sha256,
                                const DicomSummary& summary, uint64_t size) const;
