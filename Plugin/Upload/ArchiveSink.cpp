@@ -4,6 +4,7 @@
 #include "Http/ApiError.h"
 #include "Toolbox/Json.h"
 #include "Toolbox/Time.h"
+#include "Upload/DicomInspector.h"
 #include "Upload/DicomText.h"
 #include "Upload/DicomWriter.h"
 #include "Upload/Isolation.h"
@@ -74,7 +75,7 @@ namespace Inbound
                                       "The archive sink needs the parsed file");
     }
     std::string rewritten;
-    Isolate(rewritten, upload, item, *parsed);
+    Isolate(rewritten, upload, item, *parsed, body, size);
     Store(upload, item, rewritten);
   }
 
@@ -88,7 +89,7 @@ namespace Inbound
                                       "The archive sink needs the parsed file");
     }
     std::string rewritten;
-    Isolate(rewritten, upload, item, *parsed);
+    Isolate(rewritten, upload, item, *parsed, nullptr, 0);  // parsed whole (ParseFile)
     // Freed before Orthanc stores the file: its peak is the rewritten file and Orthanc's own
     // store, as for a file that Orthanc receives natively (doc/Configuration.md, "Memory per
     // file"). The parse read its large values from "path", which it no longer needs.
@@ -97,7 +98,7 @@ namespace Inbound
   }
 
   void ArchiveSink::Isolate(std::string& rewritten, const UploadRecord& upload, ItemRecord& item,
-                            Orthanc::ParsedDicomFile& dicom)
+                            Orthanc::ParsedDicomFile& dicom, const void* body, size_t size)
   {
     // The PatientID as sent, by its bytes: its ordinal in this upload makes the isolated ID
     // unique (see Isolation.h); its decoded text only makes it readable.
@@ -118,7 +119,17 @@ namespace Inbound
     Isolation::Apply(dataset, item.isolatedPatientId, upload.id, upload.sender.institution,
                      Isolation::Now());
     // Orthanc's SaveToMemoryBuffer without its copy of the dataset: the parse is left empty.
-    DicomWriter::SaveAndRelease(rewritten, dicom);
+    // A parse that stopped before the pixel data gets it copied from the body as sent.
+    size_t pixelData = 0;
+    if (DicomInspector::LookupUnparsedPixelData(pixelData, dicom, body, size))
+    {
+      DicomWriter::SaveAndRelease(rewritten, dicom, static_cast<const uint8_t*>(body) + pixelData,
+                                  size - pixelData);
+    }
+    else
+    {
+      DicomWriter::SaveAndRelease(rewritten, dicom);
+    }
     // DCMTK keeps the preamble it read and writes it back when the file as read is saved;
     // the dataset is written into a new file (zero preamble), but a sender's executable
     // header must never be stored whatever the writer does (CVE-2019-11687;

@@ -21,9 +21,10 @@ namespace Inbound
     void WriteStudyMetadata(const UploadRecord& upload, const ItemRecord& item);
 
     // The file moved into the upload's patient namespace (Isolation) and written, preamble
-    // cleared; then stored in Orthanc with its metadata ("item" gets the Orthanc ids).
+    // cleared; then stored in Orthanc with its metadata ("item" gets the Orthanc ids). "body"
+    // is the file as sent, where a parse that stopped before the pixel data finds it.
     void Isolate(std::string& rewritten, const UploadRecord& upload, ItemRecord& item,
-                 Orthanc::ParsedDicomFile& dicom);
+                 Orthanc::ParsedDicomFile& dicom, const void* body, size_t size);
     void Store(const UploadRecord& upload, ItemRecord& item, std::string& rewritten);
 
   public:

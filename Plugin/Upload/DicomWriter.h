@@ -21,5 +21,14 @@ namespace Inbound
     // destroyed. Large values left on disk are copied into "target" in blocks (DCMTK's write
     // cache), not loaded whole first. Throws OrthancException if DCMTK cannot write it.
     void SaveAndRelease(std::string& target, Orthanc::ParsedDicomFile& dicom);
+
+    // The same for a parse that stopped before its pixel data (DicomInspector::Parse): the
+    // dataset written as above, then "pixelData", the whole Pixel Data element as sent (tag,
+    // VR, length, value), copied after it. Target is allocated once, at the final size.
+    // DicomGuard::CheckDataset guarantees that these are the bytes DCMTK would have written
+    // for the element; throws InternalError if the dataset now holds an element that DCMTK
+    // would write after it.
+    void SaveAndRelease(std::string& target, Orthanc::ParsedDicomFile& dicom,
+                        const void* pixelData, size_t pixelDataSize);
   }
 }
