@@ -4,7 +4,6 @@
 #include "Http/ApiError.h"
 #include "Toolbox/Json.h"
 #include "Toolbox/Time.h"
-#include "Upload/DicomInspector.h"
 #include "Upload/DicomText.h"
 #include "Upload/DicomWriter.h"
 #include "Upload/Isolation.h"
@@ -120,16 +119,7 @@ namespace Inbound
                      Isolation::Now());
     // Orthanc's SaveToMemoryBuffer without its copy of the dataset: the parse is left empty.
     // A parse that stopped before the pixel data gets it copied from the body as sent.
-    size_t pixelData = 0;
-    if (DicomInspector::LookupUnparsedPixelData(pixelData, dicom, body, size))
-    {
-      DicomWriter::SaveAndRelease(rewritten, dicom, static_cast<const uint8_t*>(body) + pixelData,
-                                  size - pixelData);
-    }
-    else
-    {
-      DicomWriter::SaveAndRelease(rewritten, dicom);
-    }
+    DicomWriter::SaveAndRelease(rewritten, dicom, body, size);
     // DCMTK keeps the preamble it read and writes it back when the file as read is saved;
     // the dataset is written into a new file (zero preamble), but a sender's executable
     // header must never be stored whatever the writer does (CVE-2019-11687;

@@ -126,7 +126,7 @@ namespace Inbound
     // For a parse that Parse stopped before the pixel data of "body": true, and where that
     // element (tag, VR, length, value) starts in "body", to be written after the parse
     // (DicomWriter::SaveAndRelease). False for a file parsed whole. Throws InternalError for
-    // a body other than the one parsed: the image would be lost.
+    // a body other than the one parsed (or none): the image would be lost.
     static bool LookupUnparsedPixelData(size_t& offset, Orthanc::ParsedDicomFile& dicom,
                                         const void* body, size_t size);
 

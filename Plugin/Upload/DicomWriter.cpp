@@ -1,6 +1,8 @@
 // Writes a parsed DICOM file into a Part 10 buffer without first copying its whole dataset.
 #include "DicomWriter.h"
 
+#include "Upload/DicomInspector.h"
+
 #include <DicomParsing/ParsedDicomFile.h>
 #include <OrthancException.h>
 
@@ -72,12 +74,19 @@ namespace Inbound
   {
     void SaveAndRelease(std::string& target, Orthanc::ParsedDicomFile& dicom)
     {
-      Write(target, dicom, nullptr, 0);
+      SaveAndRelease(target, dicom, nullptr, 0);
     }
 
-    void SaveAndRelease(std::string& target, Orthanc::ParsedDicomFile& dicom,
-                        const void* pixelData, size_t pixelDataSize)
+    void SaveAndRelease(std::string& target, Orthanc::ParsedDicomFile& dicom, const void* body,
+                        size_t size)
     {
+      // Throws for a parse of another body, or of a body not given.
+      size_t pixelData = 0;
+      if (!DicomInspector::LookupUnparsedPixelData(pixelData, dicom, body, size))
+      {
+        Write(target, dicom, nullptr, 0);
+        return;
+      }
       // DCMTK writes a dataset's elements in tag order: the element copied last must be the
       // highest (the isolation adds none above it; this keeps it so).
       DcmDataset* dataset = dicom.GetDcmtkObject().getDataset();
@@ -97,7 +106,7 @@ namespace Inbound
                                         "The dataset holds an element at or after the pixel "
                                         "data that is copied after it");
       }
-      Write(target, dicom, pixelData, pixelDataSize);
+      Write(target, dicom, static_cast<const uint8_t*>(body) + pixelData, size - pixelData);
     }
   }
 }

@@ -22,13 +22,14 @@ namespace Inbound
     // cache), not loaded whole first. Throws OrthancException if DCMTK cannot write it.
     void SaveAndRelease(std::string& target, Orthanc::ParsedDicomFile& dicom);
 
-    // The same for a parse that stopped before its pixel data (DicomInspector::Parse): the
-    // dataset written as above, then "pixelData", the whole Pixel Data element as sent (tag,
-    // VR, length, value), copied after it. Target is allocated once, at the final size.
-    // DicomGuard::CheckDataset guarantees that these are the bytes DCMTK would have written
-    // for the element; throws InternalError if the dataset now holds an element that DCMTK
-    // would write after it.
-    void SaveAndRelease(std::string& target, Orthanc::ParsedDicomFile& dicom,
-                        const void* pixelData, size_t pixelDataSize);
+    // SaveAndRelease of a parse of "body" (DicomInspector::Parse, ParseFile: then no body).
+    // A parse that stopped before the file's pixel data (DicomInspector::
+    // LookupUnparsedPixelData) is written as above, then the whole Pixel Data element as sent
+    // (tag, VR, length, value) is copied after it, into a target allocated once at its final
+    // size: the bytes that DCMTK writes for the element (DicomGuard::CheckDataset says when).
+    // Throws InternalError if the dataset now holds an element that DCMTK would write after
+    // it. The overload without a body refuses such a parse (the image would be lost).
+    void SaveAndRelease(std::string& target, Orthanc::ParsedDicomFile& dicom, const void* body,
+                        size_t size);
   }
 }

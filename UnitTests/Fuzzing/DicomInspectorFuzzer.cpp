@@ -56,22 +56,15 @@ namespace
       Inbound::Isolation::Apply(dataset, patientId, "ABCDEFGHJKLM", "Sender Institution",
                                 "20261204203512.123456+0000");
       // As ArchiveSink::Isolate: pixel data that Parse left unread is copied after the rest.
-      std::string buffer;
       size_t pixelData = 0;
       if (Inbound::DicomInspector::LookupUnparsedPixelData(pixelData, *dicom, input.data,
-                                                           input.size))
+                                                           input.size) &&
+          (pixelData <= 132 || pixelData >= input.size))
       {
-        if (pixelData <= 132 || pixelData >= input.size)
-        {
-          abort();  // the copied element must lie in the body, after the file meta group
-        }
-        Inbound::DicomWriter::SaveAndRelease(buffer, *dicom, input.data + pixelData,
-                                             input.size - pixelData);
+        abort();  // the copied element must lie in the body, after the file meta group
       }
-      else
-      {
-        Inbound::DicomWriter::SaveAndRelease(buffer, *dicom);
-      }
+      std::string buffer;
+      Inbound::DicomWriter::SaveAndRelease(buffer, *dicom, input.data, input.size);
     }
     catch (const Inbound::ApiError&)
     {
