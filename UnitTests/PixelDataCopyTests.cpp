@@ -229,6 +229,13 @@ TEST(PixelDataCopy, IsTakenForNativeLittleEndianPixelData)
   EXPECT_TRUE(ExpectSameAsWhole(MakeImage(EXS_LittleEndianImplicit, 4096), "implicit"));
   EXPECT_TRUE(ExpectSameAsWhole(MakeImage(EXS_LittleEndianImplicit, 4096, false), "implicit 8"));
 
+  // 16-bit pixels sent as OB: DCMTK keeps the VR it read.
+  {
+    std::string ob = MakeImage(EXS_LittleEndianExplicit, 4096);
+    ob.replace(FindPixelData(ob) + 4, 2, "OB");
+    EXPECT_TRUE(ExpectSameAsWhole(ob, "16 bits as OB"));
+  }
+
   // The copy really is the sender's element, at the end, after the isolated header.
   const Rewrite rewrite = ByUploadPath(ct);
   const size_t pixelData = FindPixelData(ct);

@@ -513,8 +513,8 @@ namespace Inbound
       }
 
       // After Run: the dataset ends with a Pixel Data element that DCMTK would write back
-      // exactly as it is sent, at "position" of the dataset (doc/Configuration.md, "Memory
-      // per file"): native pixel data of defined, even length at the top level, the last
+      // exactly as it is sent, at "position" of the dataset (doc/Architecture.md, "The upload
+      // flow"): native pixel data of defined, even length at the top level, the last
       // element, every element before it of a lower tag (DCMTK writes elements in tag order,
       // so it stays last), and no group length of its group (DCMTK recomputes group lengths).
       bool LookupCopyablePixelData(uint64_t& position) const

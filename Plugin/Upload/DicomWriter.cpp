@@ -11,7 +11,6 @@
 #include <dcmtk/dcmdata/dcostrmb.h>
 #include <dcmtk/dcmdata/dcwcache.h>
 
-#include <cstring>
 #include <memory>
 
 namespace Inbound
@@ -40,8 +39,12 @@ namespace Inbound
       file.removeInvalidGroups();
 
       const E_EncodingType encoding = EET_ExplicitLength;
+      // One allocation at the final size; only the header's part is zeroed first, the tail
+      // is appended into the capacity reserved.
       const size_t bound = file.calcElementLength(syntax, encoding);
-      target.resize(bound + tailSize);
+      target.clear();
+      target.reserve(bound + tailSize);
+      target.resize(bound);
       DcmOutputBufferStream stream(bound == 0 ? nullptr : &target[0], bound);
       DcmWriteCache cache;
       file.transferInit();
@@ -57,16 +60,14 @@ namespace Inbound
       }
       stream.flush();
       const offile_off_t length = stream.tell();
-      size_t used = bound;
       if (length >= 0 && static_cast<size_t>(length) < bound)
       {
-        used = static_cast<size_t>(length);  // the computed length is an upper bound
+        target.resize(static_cast<size_t>(length));  // the computed length is an upper bound
       }
       if (tailSize > 0)
       {
-        memcpy(&target[used], tail, tailSize);
+        target.append(static_cast<const char*>(tail), tailSize);
       }
-      target.resize(used + tailSize);
     }
   }
 
