@@ -8,6 +8,7 @@
 #include "Toolbox/UploadId.h"
 #include "Upload/DicomInspector.h"
 #include "Upload/DicomText.h"
+#include "Upload/DicomWriter.h"
 #include "Upload/Isolation.h"
 
 #include <OrthancException.h>
@@ -330,7 +331,7 @@ TEST(Isolation, ApplyRecordsTheSenderValuesAndKeepsTheRest)
   Isolation::Apply(*dicom->GetDcmtkObject().getDataset(), isolated, kUpload, "Clinic A",
                    "20261204203512.000000+0000");
   std::string written;
-  dicom->SaveToMemoryBuffer(written);
+  DicomWriter::SaveAndRelease(written, *dicom, sent.data(), sent.size());
 
   // Parsed back with DCMTK: compared element by element with what was sent.
   DcmInputBufferStream in;

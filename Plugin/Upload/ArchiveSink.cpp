@@ -32,7 +32,7 @@ namespace Inbound
                                       "The archive sink needs the parsed file");
     }
     std::string rewritten;
-    Isolate(rewritten, upload, item, *parsed);
+    Isolate(rewritten, upload, item, *parsed, body, size);
     Store(upload, item, rewritten);
   }
 
@@ -46,7 +46,7 @@ namespace Inbound
                                       "The archive sink needs the parsed file");
     }
     std::string rewritten;
-    Isolate(rewritten, upload, item, *parsed);
+    Isolate(rewritten, upload, item, *parsed, nullptr, 0);  // parsed whole (ParseFile)
     // Freed before Orthanc stores the file: its peak is the rewritten file and Orthanc's own
     // store, as for a file that Orthanc receives natively (doc/Configuration.md, "Memory per
     // file"). The parse read its large values from "path", which it no longer needs.
@@ -55,7 +55,7 @@ namespace Inbound
   }
 
   void ArchiveSink::Isolate(std::string& rewritten, const UploadRecord& upload, ItemRecord& item,
-                            Orthanc::ParsedDicomFile& dicom)
+                            Orthanc::ParsedDicomFile& dicom, const void* body, size_t size)
   {
     // The PatientID as sent, by its bytes: its ordinal in this upload makes the isolated ID
     // unique (see Isolation.h); its decoded text only makes it readable.
@@ -76,7 +76,8 @@ namespace Inbound
     Isolation::Apply(dataset, item.isolatedPatientId, upload.id, upload.sender.institution,
                      Isolation::Now());
     // Orthanc's SaveToMemoryBuffer without its copy of the dataset: the parse is left empty.
-    DicomWriter::SaveAndRelease(rewritten, dicom);
+    // A parse that stopped before the pixel data gets it copied from the body as sent.
+    DicomWriter::SaveAndRelease(rewritten, dicom, body, size);
     // DCMTK keeps the preamble it read and writes it back when the file as read is saved;
     // the dataset is written into a new file (zero preamble), but a sender's executable
     // header must never be stored whatever the writer does (CVE-2019-11687;

@@ -23,8 +23,9 @@ namespace Inbound
 
     // The file moved into the upload's patient namespace (Isolation) and written, preamble
     // cleared; then stored in Orthanc ("item" gets the Orthanc ids and owes its metadata).
+    // "body" is the file as sent, where a parse that stopped before the pixel data finds it.
     void Isolate(std::string& rewritten, const UploadRecord& upload, ItemRecord& item,
-                 Orthanc::ParsedDicomFile& dicom);
+                 Orthanc::ParsedDicomFile& dicom, const void* body, size_t size);
     void Store(const UploadRecord& upload, ItemRecord& item, std::string& rewritten);
 
   public:

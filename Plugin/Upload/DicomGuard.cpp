@@ -301,6 +301,15 @@ namespace Inbound
       unsigned int depth_ = 0;
       uint64_t inflatedCap_;  // kNoEnd unless deflated
 
+      // The top level's last element so far, and what the elements before it were: enough to
+      // tell, once the walk ends, whether the file ends with a Pixel Data element that may be
+      // copied as sent (LookupCopyablePixelData).
+      uint32_t lastTopTag_ = 0;
+      uint64_t lastTopPosition_ = kNoEnd;  // kNoEnd: no element yet
+      bool lastTopCopyable_ = false;  // Pixel Data of defined, even length, skipped as bytes
+      bool earlierTopBelowPixelData_ = true;  // every element before the last is < (7FE0,0010)
+      bool pixelDataGroupLength_ = false;     // a (7FE0,0000) at the top level
+
       // The next `count` bytes must lie inside every enclosing container and in the data.
       const uint8_t* Need(size_t count)
       {
@@ -378,6 +387,18 @@ namespace Inbound
         {
           throw Invalid("an item or delimiter tag stands where an element must" + At(position));
         }
+        const bool topLevel = (stack_.size() == 1);
+        if (topLevel)
+        {
+          if (lastTopPosition_ != kNoEnd && lastTopTag_ >= kPixelData)
+          {
+            earlierTopBelowPixelData_ = false;  // the previous element becomes an earlier one
+          }
+          pixelDataGroupLength_ = pixelDataGroupLength_ || tag == 0x7fe00000u;
+          lastTopTag_ = tag;
+          lastTopPosition_ = position;
+          lastTopCopyable_ = false;
+        }
         bool isSequence = false;
         bool isUn = false;
         bool isOtherBytes = false;
@@ -453,6 +474,13 @@ namespace Inbound
           {
             throw Invalid("it is truncated" + At(position));
           }
+          else if (topLevel && tag == kPixelData && !encoding.bigEndian && length % 2 == 0 &&
+                   (!encoding.explicitVr || isOtherBytes))
+          {
+            // Native pixel data read and written as the bytes sent: DCMTK keeps the VR it read
+            // (OB or OW) and pads only values of odd length.
+            lastTopCopyable_ = true;
+          }
         }
       }
 
@@ -482,6 +510,21 @@ namespace Inbound
         inflatedCap_(inflatedCap)
       {
         stack_.push_back(Frame{FrameKind_Dataset, kNoEnd, size, encoding});
+      }
+
+      // After Run: the dataset ends with a Pixel Data element that DCMTK would write back
+      // exactly as it is sent, at "position" of the dataset (doc/Architecture.md, "The upload
+      // flow"): native pixel data of defined, even length at the top level, the last
+      // element, every element before it of a lower tag (DCMTK writes elements in tag order,
+      // so it stays last), and no group length of its group (DCMTK recomputes group lengths).
+      bool LookupCopyablePixelData(uint64_t& position) const
+      {
+        if (lastTopCopyable_ && earlierTopBelowPixelData_ && !pixelDataGroupLength_)
+        {
+          position = lastTopPosition_;
+          return true;
+        }
+        return false;
       }
 
       void Run()
@@ -700,6 +743,14 @@ namespace Inbound
   uint64_t DicomGuard::CheckDataset(const DicomFileMeta& meta, const void* data, size_t size,
                                     const DicomGuardLimits& limits)
   {
+    size_t copyablePixelData;
+    return CheckDataset(meta, data, size, limits, copyablePixelData);
+  }
+
+  uint64_t DicomGuard::CheckDataset(const DicomFileMeta& meta, const void* data, size_t size,
+                                    const DicomGuardLimits& limits, size_t& copyablePixelData)
+  {
+    copyablePixelData = 0;
     const uint8_t* dataset = static_cast<const uint8_t*>(data) + meta.datasetOffset;
     const size_t length = size - meta.datasetOffset;
     // DCMTK's own table, so that this walk reads the dataset as DCMTK will.
@@ -724,7 +775,17 @@ namespace Inbound
     else if (syntax.getStreamCompression() == ESC_none)
     {
       MemoryStream stream(dataset, length);
-      Walker(stream, limits, encoding, length, kNoEnd).Run();
+      Walker walker(stream, limits, encoding, length, kNoEnd);
+      walker.Run();
+      // Only the two syntaxes of native pixel data in little endian: the others encapsulate
+      // it (undefined length, refused by the walker's test anyway) or swap its bytes.
+      uint64_t position = 0;
+      if ((syntax.getXfer() == EXS_LittleEndianImplicit ||
+           syntax.getXfer() == EXS_LittleEndianExplicit) &&
+          walker.LookupCopyablePixelData(position))
+      {
+        copyablePixelData = meta.datasetOffset + static_cast<size_t>(position);
+      }
       return size;
     }
     else

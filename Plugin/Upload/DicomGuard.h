@@ -57,6 +57,14 @@ namespace Inbound
     static uint64_t CheckDataset(const DicomFileMeta& meta, const void* data, size_t size,
                                  const DicomGuardLimits& limits);
 
+    // CheckDataset, and where the file's Pixel Data element starts if DCMTK would write it
+    // back exactly as sent, so that a parse may stop before it and the rewrite copy it
+    // (DicomInspector::Parse): explicit or implicit VR little endian, not deflated, native
+    // pixel data (OB or OW) of defined, even length, the dataset's last element at the top
+    // level and its highest tag, no (7FE0,0000). 0 otherwise (the file is parsed whole).
+    static uint64_t CheckDataset(const DicomFileMeta& meta, const void* data, size_t size,
+                                 const DicomGuardLimits& limits, size_t& copyablePixelData);
+
     static uint64_t Check(const void* data, size_t size, const DicomGuardLimits& limits);
   };
 }

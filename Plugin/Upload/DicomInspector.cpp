@@ -7,9 +7,13 @@
 #include <DicomFormat/DicomTag.h>
 #include <OrthancException.h>
 
+#include <algorithm>
+#include <limits>
+
 #include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcistrmb.h>
 #include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcuid.h>
 
@@ -104,6 +108,47 @@ namespace Inbound
 
     // Values longer than this stay in the file when DCMTK loads it (ParseFile).
     const Uint32 kMaxReadLength = 4096;
+
+    // A parse of the bytes before a file's pixel data: the parse carries which body it left
+    // unread, so that the rewrite cannot drop the image (LookupUnparsedPixelData).
+    class HeaderOnlyFileFormat : public DcmFileFormat
+    {
+    public:
+      const void* body;
+      size_t size;
+      size_t pixelData;  // where the element starts in "body"; it runs to the body's end
+
+      HeaderOnlyFileFormat(const void* body, size_t size, size_t pixelData) :
+        body(body),
+        size(size),
+        pixelData(pixelData)
+      {
+      }
+    };
+
+    // FromDcmtkBridge::LoadFromMemoryBuffer (the parse of Orthanc's ParsedDicomFile of a
+    // buffer) over the bytes before the pixel data: the same DCMTK read, which ends where
+    // they end, as it ends at the end of a whole file.
+    std::unique_ptr<Orthanc::ParsedDicomFile> ParseHeader(const void* body, size_t size,
+                                                          size_t pixelData)
+    {
+      DcmInputBufferStream stream;
+      stream.setBuffer(body, pixelData);
+      stream.setEos();
+      std::unique_ptr<HeaderOnlyFileFormat> format(new HeaderOnlyFileFormat(body, size, pixelData));
+      format->transferInit();
+      const OFCondition read =
+        format->read(stream, EXS_Unknown, EGL_noChange, static_cast<Uint32>(std::min<size_t>(
+                                                          size, std::numeric_limits<Uint32>::max())));
+      if (!read.good())
+      {
+        throw Orthanc::OrthancException(Orthanc::ErrorCode_BadFileFormat);
+      }
+      format->loadAllDataIntoMemory();
+      format->transferEnd();
+      return std::unique_ptr<Orthanc::ParsedDicomFile>(
+        Orthanc::ParsedDicomFile::AcquireDcmtkObject(format.release()));
+    }
   }
 
   CheckedDicom DicomInspector::Check(const void* data, size_t size, const DicomGuardLimits& limits)
@@ -119,7 +164,10 @@ namespace Inbound
     // Before anything parses the bytes, here and in Orthanc when they are stored: DCMTK
     // recurses per nested sequence on this (civetweb's 100 KiB) stack and inflates deflated
     // datasets without a cap.
-    return CheckedDicom(data, size, DicomGuard::CheckDataset(fileMeta, data, size, limits));
+    size_t copyablePixelData = 0;
+    const uint64_t parsedBytes =
+      DicomGuard::CheckDataset(fileMeta, data, size, limits, copyablePixelData);
+    return CheckedDicom(data, size, parsedBytes, copyablePixelData);
   }
 
   std::unique_ptr<Orthanc::ParsedDicomFile> DicomInspector::Parse(DicomSummary& summary,
@@ -128,7 +176,16 @@ namespace Inbound
     std::unique_ptr<Orthanc::ParsedDicomFile> dicom;
     try
     {
-      dicom.reset(new Orthanc::ParsedDicomFile(file.data_, file.size_));
+      if (file.copyablePixelData_ != 0)
+      {
+        // Only what the summary, the checks and the isolation read: moving the pixel data
+        // into DCMTK and out again was most of the CPU time of a rewrite (issue 20).
+        dicom = ParseHeader(file.data_, file.size_, file.copyablePixelData_);
+      }
+      else
+      {
+        dicom.reset(new Orthanc::ParsedDicomFile(file.data_, file.size_));
+      }
     }
     catch (const Orthanc::OrthancException& e)
     {
@@ -136,6 +193,24 @@ namespace Inbound
     }
     Summarize(summary, *dicom);
     return dicom;
+  }
+
+  bool DicomInspector::LookupUnparsedPixelData(size_t& offset, Orthanc::ParsedDicomFile& dicom,
+                                               const void* body, size_t size)
+  {
+    const HeaderOnlyFileFormat* header =
+      dynamic_cast<const HeaderOnlyFileFormat*>(&dicom.GetDcmtkObject());
+    if (header == nullptr)
+    {
+      return false;
+    }
+    if (header->body != body || header->size != size)
+    {
+      throw Orthanc::OrthancException(Orthanc::ErrorCode_InternalError,
+                                      "The parse stopped before the pixel data of another body");
+    }
+    offset = header->pixelData;
+    return true;
   }
 
   CheckedDicomFile DicomInspector::CheckFile(const std::string& path,

@@ -39,11 +39,13 @@ namespace Inbound
     const void* data_;
     size_t size_;
     uint64_t parsedBytes_;
+    size_t copyablePixelData_;  // DicomGuard::CheckDataset's; 0: the file is parsed whole
 
-    CheckedDicom(const void* data, size_t size, uint64_t parsedBytes) :
+    CheckedDicom(const void* data, size_t size, uint64_t parsedBytes, size_t copyablePixelData) :
       data_(data),
       size_(size),
-      parsedBytes_(parsedBytes)
+      parsedBytes_(parsedBytes),
+      copyablePixelData_(copyablePixelData)
     {
     }
 
@@ -114,8 +116,19 @@ namespace Inbound
   public:
     static CheckedDicom Check(const void* data, size_t size, const DicomGuardLimits& limits);
 
+    // A file that ends with pixel data that DCMTK would write back as sent (DicomGuard::
+    // CheckDataset) is parsed up to it only: the summary and every check read the elements
+    // before it, and the rewrite copies it from the body (LookupUnparsedPixelData), which
+    // must then outlive the parse. Every other file is parsed whole.
     static std::unique_ptr<Orthanc::ParsedDicomFile> Parse(DicomSummary& summary,
                                                            const CheckedDicom& file);
+
+    // For a parse that Parse stopped before the pixel data of "body": true, and where that
+    // element (tag, VR, length, value) starts in "body", to be written after the parse
+    // (DicomWriter::SaveAndRelease). False for a file parsed whole. Throws InternalError for
+    // a body other than the one parsed (or none): the image would be lost.
+    static bool LookupUnparsedPixelData(size_t& offset, Orthanc::ParsedDicomFile& dicom,
+                                        const void* body, size_t size);
 
     // Check, for a file on disk (an assembled upload): DicomGuard walks its read-only mapping
     // (MADV_RANDOM), reading the headers and skipping the values, so that a 1 GB file costs

@@ -1,9 +1,12 @@
 // Writes a parsed DICOM file into a Part 10 buffer without first copying its whole dataset.
 #include "DicomWriter.h"
 
+#include "Upload/DicomInspector.h"
+
 #include <DicomParsing/ParsedDicomFile.h>
 #include <OrthancException.h>
 
+#include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcostrmb.h>
 #include <dcmtk/dcmdata/dcwcache.h>
@@ -12,9 +15,11 @@
 
 namespace Inbound
 {
-  namespace DicomWriter
+  namespace
   {
-    void SaveAndRelease(std::string& target, Orthanc::ParsedDicomFile& dicom)
+    // Writes the dataset, then "tail" after it.
+    void Write(std::string& target, Orthanc::ParsedDicomFile& dicom, const void* tail,
+               size_t tailSize)
     {
       std::unique_ptr<DcmDataset> dataset(dicom.GetDcmtkObject().getAndRemoveDataset());
       if (dataset.get() == nullptr)
@@ -34,8 +39,13 @@ namespace Inbound
       file.removeInvalidGroups();
 
       const E_EncodingType encoding = EET_ExplicitLength;
-      target.resize(file.calcElementLength(syntax, encoding));
-      DcmOutputBufferStream stream(target.empty() ? nullptr : &target[0], target.size());
+      // One allocation at the final size; only the header's part is zeroed first, the tail
+      // is appended into the capacity reserved.
+      const size_t bound = file.calcElementLength(syntax, encoding);
+      target.clear();
+      target.reserve(bound + tailSize);
+      target.resize(bound);
+      DcmOutputBufferStream stream(bound == 0 ? nullptr : &target[0], bound);
       DcmWriteCache cache;
       file.transferInit();
       const OFCondition written = file.write(stream, syntax, encoding, &cache, EGL_recalcGL,
@@ -50,10 +60,54 @@ namespace Inbound
       }
       stream.flush();
       const offile_off_t length = stream.tell();
-      if (length >= 0 && static_cast<size_t>(length) < target.size())
+      if (length >= 0 && static_cast<size_t>(length) < bound)
       {
         target.resize(static_cast<size_t>(length));  // the computed length is an upper bound
       }
+      if (tailSize > 0)
+      {
+        target.append(static_cast<const char*>(tail), tailSize);
+      }
+    }
+  }
+
+  namespace DicomWriter
+  {
+    void SaveAndRelease(std::string& target, Orthanc::ParsedDicomFile& dicom)
+    {
+      SaveAndRelease(target, dicom, nullptr, 0);
+    }
+
+    void SaveAndRelease(std::string& target, Orthanc::ParsedDicomFile& dicom, const void* body,
+                        size_t size)
+    {
+      // Throws for a parse of another body, or of a body not given.
+      size_t pixelData = 0;
+      if (!DicomInspector::LookupUnparsedPixelData(pixelData, dicom, body, size))
+      {
+        Write(target, dicom, nullptr, 0);
+        return;
+      }
+      // DCMTK writes a dataset's elements in tag order: the element copied last must be the
+      // highest (the isolation adds none above it; this keeps it so).
+      DcmDataset* dataset = dicom.GetDcmtkObject().getDataset();
+      const DcmElement* last =
+        (dataset == nullptr || dataset->card() == 0 ? nullptr
+                                                    : dataset->getElement(dataset->card() - 1));
+      const E_TransferSyntax syntax = (dataset == nullptr ? EXS_Unknown : dataset->getCurrentXfer());
+      if (syntax != EXS_LittleEndianExplicit && syntax != EXS_LittleEndianImplicit)
+      {
+        // The element copied is encoded in one of these (DicomGuard::CheckDataset).
+        throw Orthanc::OrthancException(Orthanc::ErrorCode_InternalError,
+                                        "The pixel data copied is not in the dataset's encoding");
+      }
+      if (last != nullptr && !(last->getTag() < DCM_PixelData))
+      {
+        throw Orthanc::OrthancException(Orthanc::ErrorCode_InternalError,
+                                        "The dataset holds an element at or after the pixel "
+                                        "data that is copied after it");
+      }
+      Write(target, dicom, static_cast<const uint8_t*>(body) + pixelData, size - pixelData);
     }
   }
 }

@@ -21,5 +21,15 @@ namespace Inbound
     // destroyed. Large values left on disk are copied into "target" in blocks (DCMTK's write
     // cache), not loaded whole first. Throws OrthancException if DCMTK cannot write it.
     void SaveAndRelease(std::string& target, Orthanc::ParsedDicomFile& dicom);
+
+    // SaveAndRelease of a parse of "body" (DicomInspector::Parse, ParseFile: then no body).
+    // A parse that stopped before the file's pixel data (DicomInspector::
+    // LookupUnparsedPixelData) is written as above, then the whole Pixel Data element as sent
+    // (tag, VR, length, value) is copied after it, into a target allocated once at its final
+    // size: the bytes that DCMTK writes for the element (DicomGuard::CheckDataset says when).
+    // Throws InternalError if the dataset now holds an element that DCMTK would write after
+    // it. The overload without a body refuses such a parse (the image would be lost).
+    void SaveAndRelease(std::string& target, Orthanc::ParsedDicomFile& dicom, const void* body,
+                        size_t size);
   }
 }

@@ -61,6 +61,10 @@ for f in MR_small.dcm CT_small.dcm MR_truncated.dcm rtplan.dcm JPEG2000.dcm MR_s
          MR_small_bigendian.dcm emri_small_jpeg_2k_lossless.dcm image_dfl.dcm; do
   if [[ -f "$pydicom/$f" ]]; then cp "$pydicom/$f" "$corpus/DicomInspectorFuzzer/"; fi
 done
+# A file whose pixel data is copied as sent, not parsed (explicit VR little endian, Pixel Data
+# last): MR_small.dcm without its trailing padding (MR_small_implicit.dcm is one already).
+/usr/bin/python3 -c 'import sys, pydicom; d = pydicom.dcmread(sys.argv[1]); del d[0xfffcfffc]; d.save_as(sys.argv[2], write_like_original=False)' \
+  "$pydicom/MR_small.dcm" "$corpus/DicomInspectorFuzzer/MR_small_pixel_data_last.dcm"
 cp "$corpus/DicomInspectorFuzzer/"* "$corpus/DicomGuardFuzzer/"
 # DicomFileFuzzer: the same files, checked and parsed from a file as in memory (both must agree).
 mkdir -p "$corpus/DicomFileFuzzer" "$corpus/StagedPiecesFuzzer"

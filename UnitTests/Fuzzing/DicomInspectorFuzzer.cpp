@@ -1,11 +1,13 @@
-// libFuzzer target: validation and parsing of an uploaded file, then the isolation rewrite
-// and serialization that follow on the upload path — on a thread with the stack of a civetweb
+// libFuzzer target: validation and parsing of an uploaded file (a parse of its header only
+// when its pixel data can be copied as sent), then the isolation rewrite and serialization
+// that follow on the upload path — on a thread with the stack of a civetweb
 // worker of Orthanc 1.10.1 (100 KiB), where the plugin really runs them: on the main thread's
 // 8 MB a nesting that kills Orthanc goes unnoticed.
 #include "CivetwebThread.h"
 #include "Http/ApiError.h"
 #include "Upload/DicomInspector.h"
 #include "Upload/DicomText.h"
+#include "Upload/DicomWriter.h"
 #include "Upload/Isolation.h"
 
 #include <Logging.h>
@@ -53,8 +55,16 @@ namespace
         Inbound::Isolation::MakePatientId("INB-", "ABCDEFGHJKLM", ordinal, decoded.text);
       Inbound::Isolation::Apply(dataset, patientId, "ABCDEFGHJKLM", "Sender Institution",
                                 "20261204203512.123456+0000");
+      // As ArchiveSink::Isolate: pixel data that Parse left unread is copied after the rest.
+      size_t pixelData = 0;
+      if (Inbound::DicomInspector::LookupUnparsedPixelData(pixelData, *dicom, input.data,
+                                                           input.size) &&
+          (pixelData <= 132 || pixelData >= input.size))
+      {
+        abort();  // the copied element must lie in the body, after the file meta group
+      }
       std::string buffer;
-      dicom->SaveToMemoryBuffer(buffer);
+      Inbound::DicomWriter::SaveAndRelease(buffer, *dicom, input.data, input.size);
     }
     catch (const Inbound::ApiError&)
     {
