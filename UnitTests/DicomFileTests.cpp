@@ -1,6 +1,7 @@
 // Unit tests of the DICOM check and parse of a file on disk: same answers as in memory, bounded memory.
 #include "Http/ApiError.h"
 #include "MemoryPeak.h"
+#include "SummaryText.h"
 #include "TestSupport.h"
 #include "Toolbox/MappedFile.h"
 #include "Upload/DicomInspector.h"
@@ -71,11 +72,7 @@ namespace
 
   std::string Describe(const DicomSummary& s)
   {
-    return s.sopInstanceUid + "|" + s.sopClassUid + "|" + s.seriesInstanceUid + "|" +
-           s.studyInstanceUid + "|" + s.patientId + "|" + s.patientIdBytes + "|" +
-           (s.patientIdExact ? "exact" : "inexact") + "|" + s.patientName + "|" +
-           s.patientBirthDate + "|" + s.modality + "|" + s.studyDate + "|" +
-           s.studyDescription + "|" + s.transferSyntax;
+    return InboundTests::DescribeSummary(s);
   }
 
   // Checks and parses "content" in memory and from "path" (holding the same bytes), and

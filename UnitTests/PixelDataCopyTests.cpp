@@ -3,6 +3,7 @@
 #include <OrthancFramework.h>  // first: it defines what the framework headers test
 
 #include "Http/ApiError.h"
+#include "SummaryText.h"
 #include "TestSupport.h"
 #include "Upload/DicomInspector.h"
 #include "Upload/DicomWriter.h"
@@ -48,11 +49,7 @@ namespace
 
   std::string Describe(const DicomSummary& s)
   {
-    return s.sopInstanceUid + "|" + s.sopClassUid + "|" + s.seriesInstanceUid + "|" +
-           s.studyInstanceUid + "|" + s.patientId + "|" + s.patientIdBytes + "|" +
-           (s.patientIdExact ? "exact" : "inexact") + "|" + s.patientName + "|" +
-           s.patientBirthDate + "|" + s.modality + "|" + s.studyDate + "|" +
-           s.studyDescription + "|" + s.transferSyntax;
+    return InboundTests::DescribeSummary(s);
   }
 
   struct Rewrite
