@@ -136,6 +136,15 @@ namespace
       return items.empty() ? ItemRecord() : items.front();
     }
 
+    // An upload whose one file was answered while Orthanc could not take its metadata.
+    ApiAnswer OpenOwing(const std::string& file)
+    {
+      store_.mode = FlakyStore::Mode_Away;
+      const ApiAnswer upload = Open();
+      EXPECT_EQ(201, Put(upload, file).status);  // the answer does not wait for the metadata
+      return upload;
+    }
+
     size_t Owed(const ApiAnswer& upload)
     {
       return ledger_.Uploads().ListUnannotated(upload.body["id"].asString()).size();
@@ -196,9 +205,7 @@ TEST_F(MetadataWriterTest, CompleteWritesWhatTheUploadStillOwesBeforeItAnswers)
 {
   const std::string kFile = MakeFile();
   StartLoop();
-  store_.mode = FlakyStore::Mode_Away;
-  const ApiAnswer u = Open();
-  ASSERT_EQ(201, Put(u, kFile).status);  // the answer does not wait for the metadata
+  const ApiAnswer u = OpenOwing(kFile);
   ASSERT_TRUE(WaitFor([&] { return store_.refused > 0; }));  // the loop tried, and failed
   EXPECT_EQ(1u, Owed(u));
   EXPECT_FALSE(store_.HasInstanceMetadata(OnlyItem(u).orthancInstanceId));
@@ -229,9 +236,7 @@ TEST_F(MetadataWriterTest, WhatAStoppedOrthancOwedIsWrittenWhenTheLoopStartsAgai
 {
   const std::string kFile = MakeFile();
   // Stored and recorded, its metadata never written: a stop between the answer and the loop.
-  store_.mode = FlakyStore::Mode_Away;
-  const ApiAnswer u = Open();
-  ASSERT_EQ(201, Put(u, kFile).status);  // no loop: written at once, which failed
+  const ApiAnswer u = OpenOwing(kFile);  // no loop: written at once, which failed
   EXPECT_EQ(1u, Owed(u));
 
   store_.mode = FlakyStore::Mode_Works;
@@ -244,9 +249,7 @@ TEST_F(MetadataWriterTest, WhatAStoppedOrthancOwedIsWrittenWhenTheLoopStartsAgai
 TEST_F(MetadataWriterTest, AnItemBeingStoredIsNotTakenForALeftOver)
 {
   const std::string kFile = MakeFile();
-  store_.mode = FlakyStore::Mode_Away;
-  const ApiAnswer u = Open();
-  ASSERT_EQ(201, Put(u, kFile).status);
+  const ApiAnswer u = OpenOwing(kFile);
   store_.mode = FlakyStore::Mode_Works;
   clock_.now += MetadataWriter::kLeftOverMs - 1000;  // young: maybe another Orthanc's, in flight
   StartLoop();
@@ -258,9 +261,7 @@ TEST_F(MetadataWriterTest, AnItemBeingStoredIsNotTakenForALeftOver)
 TEST_F(MetadataWriterTest, AnInstanceDeletedBeforeItsMetadataIsNoError)
 {
   const std::string kFile = MakeFile();
-  store_.mode = FlakyStore::Mode_Away;
-  const ApiAnswer u = Open();
-  ASSERT_EQ(201, Put(u, kFile).status);
+  const ApiAnswer u = OpenOwing(kFile);
   store_.mode = FlakyStore::Mode_Gone;
   EXPECT_EQ("complete", Complete(u)["state"].asString());
   EXPECT_EQ(0u, Owed(u));  // nothing left to write, nothing retried for ever
