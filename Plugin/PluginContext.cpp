@@ -589,6 +589,10 @@ namespace Inbound
     snapshot.scan = uploads_->GetMalwareScanSnapshot();
     snapshot.partners = partnerStatus_->GetMetrics();
     snapshot.notificationsByState = ledger_->Notifications().CountByState();
+    if (archive_ != nullptr)
+    {
+      snapshot.metadataOwed = ledger_->Uploads().CountUnannotated();
+    }
     if (forwarder_)
     {
       snapshot.forwards = true;

@@ -208,6 +208,7 @@ TEST_F(MetadataWriterTest, CompleteWritesWhatTheUploadStillOwesBeforeItAnswers)
   const ApiAnswer u = OpenOwing(kFile);
   ASSERT_TRUE(WaitFor([&] { return store_.refused > 0; }));  // the loop tried, and failed
   EXPECT_EQ(1u, Owed(u));
+  EXPECT_EQ(1, ledger_.Uploads().CountUnannotated());  // the gauge inbound_metadata_owed
   EXPECT_FALSE(store_.HasInstanceMetadata(OnlyItem(u).orthancInstanceId));
 
   // Orthanc still away: complete fails closed (503), the upload stays open and owes them.
@@ -230,6 +231,7 @@ TEST_F(MetadataWriterTest, CompleteWritesWhatTheUploadStillOwesBeforeItAnswers)
   EXPECT_EQ("complete", Complete(u)["state"].asString());
   ExpectMetadataOf(u, kFile);
   EXPECT_EQ(0u, Owed(u));
+  EXPECT_EQ(0, ledger_.Uploads().CountUnannotated());
 }
 
 TEST_F(MetadataWriterTest, WhatAStoppedOrthancOwedIsWrittenWhenTheLoopStartsAgain)

@@ -62,6 +62,7 @@ TEST(Metrics, EveryGaugeComesFromItsTypedField)
   EXPECT_EQ(5, metrics.at("inbound_notifications_delivered"));
   EXPECT_EQ(0, metrics.at("inbound_notifications_failed"));
   EXPECT_EQ(0u, metrics.count("inbound_forwards_pending"));  // a gateway forwards nothing
+  EXPECT_EQ(0u, metrics.count("inbound_metadata_owed"));     // nor stores into Orthanc
   EXPECT_EQ(4, metrics.at("inbound_gateway_dmz_1_example_backlog"));
   EXPECT_EQ(2, metrics.at("inbound_gateway_dmz_1_example_failures"));
   EXPECT_EQ(9, metrics.at("inbound_gateway_dmz_1_example_delivered"));
@@ -97,6 +98,15 @@ TEST(Metrics, ForwardsAppearWhereStudiesAreForwarded)
   EXPECT_EQ(2, metrics.at("inbound_forwards_pending"));
   EXPECT_EQ(8, metrics.at("inbound_forwards_done"));
   EXPECT_EQ(0u, metrics.count("inbound_gateway__backlog"));
+}
+
+TEST(Metrics, MetadataOwedAppearWhereOrthancStoresTheFiles)
+{
+  MetricsSnapshot snapshot;
+  snapshot.metadataOwed = 0;
+  EXPECT_EQ(0, ToMap(ToMetrics(snapshot)).at("inbound_metadata_owed"));  // published when 0
+  snapshot.metadataOwed = 17;
+  EXPECT_EQ(17, ToMap(ToMetrics(snapshot)).at("inbound_metadata_owed"));
 }
 
 TEST(Metrics, PartnerSitesAreLabelledSeries)

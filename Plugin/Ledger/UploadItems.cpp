@@ -206,6 +206,13 @@ namespace Inbound
     return ReadOwedItems(s);
   }
 
+  int64_t UploadStore::CountUnannotated() const
+  {
+    LedgerDatabase::Session session(database_);
+    LedgerStatement s(session.GetConnection(), "SELECT COUNT(*) FROM items WHERE annotated = 0");
+    return s.Step() ? s.ColumnInt64(0) : 0;
+  }
+
   void UploadStore::MarkAnnotated(const std::vector<ItemRecord>& items)
   {
     if (items.empty())

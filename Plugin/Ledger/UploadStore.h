@@ -153,6 +153,10 @@ namespace Inbound
     // (ms): those that a stopped Orthanc, or a full queue, left to be written.
     std::vector<ItemRecord> ListUnannotatedBefore(int64_t storedBefore, size_t limit) const;
 
+    // How many stored items of all uploads owe their metadata (the gauge
+    // inbound_metadata_owed); the partial index items_unannotated keeps it cheap.
+    int64_t CountUnannotated() const;
+
     // The metadata of these items are written, in one transaction.
     void MarkAnnotated(const std::vector<ItemRecord>& items);
 

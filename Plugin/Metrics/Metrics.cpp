@@ -64,6 +64,10 @@ namespace Inbound
     {
       metrics.emplace_back("inbound_notifications_" + count.first, double(count.second));
     }
+    if (snapshot.metadataOwed >= 0)
+    {
+      metrics.emplace_back("inbound_metadata_owed", double(snapshot.metadataOwed));
+    }
     if (snapshot.forwards)
     {
       for (const auto& count : snapshot.forwardsByState)

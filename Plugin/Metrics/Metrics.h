@@ -46,6 +46,8 @@ namespace Inbound
     std::map<UploadState, int64_t> uploadsByState;      // absent: 0
     LimitsSnapshot limits;
     std::map<std::string, int64_t> notificationsByState;
+    int64_t metadataOwed = -1;  // stored files whose Orthanc metadata are not written yet;
+                                // -1 where nothing is stored in Orthanc (a Gateway)
     bool forwards = false;                              // only where studies are forwarded
     std::map<std::string, int64_t> forwardsByState;
     std::vector<GatewaySnapshot> gateways;
