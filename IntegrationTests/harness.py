@@ -9,6 +9,7 @@ import copy
 import hashlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -38,9 +39,39 @@ def sha256(data):
     return hashlib.sha256(data).hexdigest()
 
 
+def _ephemeral_ports():
+    """The kernel's range of source ports for outgoing connections (Linux)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(v) for v in f.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_handed_out = set()
+
+
 def free_port():
     """A port that no socket uses on any address: Orthanc listens on all of them (and only
-    answers loopback), so a port taken on 127.0.0.2 by a client would make it fail."""
+    answers loopback), so a port taken on 127.0.0.2 by a client would make it fail.
+
+    Taken below the kernel's range of source ports, so that no outgoing connection (a libpq
+    pool, an HTTP client) can sit on it while a server killed by a test is restarted on its
+    port; never the same port twice in one test run."""
+    low, _ = _ephemeral_ports()
+    candidates = list(range(max(10000, low - 12000), low))
+    random.shuffle(candidates)
+    for port in candidates[:500]:
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("", 0))
         return s.getsockname()[1]
